@@ -1,0 +1,320 @@
+//! The data plane's view of the cluster: what the controller hands to the routing table.
+//!
+//! The controller ([`crate::controller`]) turns admitted objects into these types once per
+//! reconcile; the routing table ([`crate::table`]) indexes them; decisions
+//! ([`crate::decision`]) read them. Nothing here refers to the generated Gateway API structs:
+//! every default has been applied, every reference resolved, and bad configuration has become
+//! data (an [`BackendTarget::Invalid`] that answers 500, a rule marked [`RuleConfig::invalid`]),
+//! never a dropped route.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::object::ObjectKey;
+
+/// One Gateway as the data plane sees it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GatewayConfig {
+    /// The Gateway object.
+    pub key: ObjectKey,
+    /// `status.addresses` values, in order; requests addressed to any of them reach this Gateway.
+    pub addresses: Vec<String>,
+    /// Listeners in `spec.listeners` order (including ones that are not usable, so that
+    /// explanations can say why they were passed over).
+    pub listeners: Vec<ListenerConfig>,
+}
+
+/// Listener protocols. Anything else is kept verbatim as `Other` (the API admits any token;
+/// the controller reports it `UnsupportedProtocol`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Protocol {
+    Http,
+    Https,
+    Tls,
+    Tcp,
+    Udp,
+    Other(String),
+}
+
+impl Protocol {
+    pub fn parse(s: &str) -> Protocol {
+        match s {
+            "HTTP" => Protocol::Http,
+            "HTTPS" => Protocol::Https,
+            "TLS" => Protocol::Tls,
+            "TCP" => Protocol::Tcp,
+            "UDP" => Protocol::Udp,
+            other => Protocol::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Protocol::Http => "HTTP",
+            Protocol::Https => "HTTPS",
+            Protocol::Tls => "TLS",
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Other(s) => s,
+        }
+    }
+}
+
+/// One listener with the routes attached to it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ListenerConfig {
+    /// `spec.listeners[].name`.
+    pub name: String,
+    pub port: u16,
+    pub protocol: Protocol,
+    /// `spec.listeners[].hostname`; `None` matches every host.
+    pub hostname: Option<String>,
+    /// Whether the listener serves traffic: Accepted and Programmed (not conflicted, supported
+    /// protocol, certificates resolved). An unusable listener is kept so explanations can
+    /// name it; it never takes a request.
+    pub usable: bool,
+    /// Why the listener is not usable (the reason of its failing condition), for explanations.
+    pub unusable_reason: Option<String>,
+    /// Routes accepted on this listener, in no particular order (the table sorts them).
+    pub routes: Vec<RouteAttachment>,
+}
+
+/// A route accepted on a listener, with the hostnames it serves there.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RouteAttachment {
+    pub route: Arc<RouteConfig>,
+    /// The intersection of the route's and the listener's hostnames (Gateway API
+    /// `HTTPRouteSpec.hostnames`): each entry is the more specific of an intersecting pair.
+    /// Empty when neither side names a hostname: the route then serves every host the
+    /// listener takes.
+    pub hostnames: Vec<String>,
+}
+
+/// Which route kind a [`RouteConfig`] came from. HTTPRoutes and GRPCRoutes are never merged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum RouteKind {
+    Http,
+    Grpc,
+}
+
+/// One route, converted and resolved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RouteConfig {
+    pub key: ObjectKey,
+    pub kind: RouteKind,
+    /// `metadata.creationTimestamp` in whole seconds since the epoch (the API server's
+    /// resolution); the "oldest route" precedence step compares these.
+    pub created: i64,
+    pub generation: i64,
+    pub rules: Vec<RuleConfig>,
+}
+
+/// One rule of a route.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleConfig {
+    /// Index in `spec.rules`.
+    pub index: usize,
+    /// `spec.rules[].name` (GEP-995).
+    pub name: Option<String>,
+    /// Matches, OR-ed. Never empty: a rule without matches got the default PathPrefix `/`.
+    pub matches: Vec<RouteMatch>,
+    /// Rule-level filters, in listed order.
+    pub filters: Vec<Filter>,
+    /// Weighted backends. Empty means no backendRefs: a request that reaches the rule and
+    /// is not redirected is answered 500 (HTTPRouteNoBackendRefs).
+    pub backends: Vec<WeightedBackend>,
+    pub timeouts: Timeouts,
+    pub retry: Option<Retry>,
+    /// Set when the rule cannot be implemented (for example a filter gwsim does not
+    /// support): matching requests get 500 and the route reports PartiallyInvalid.
+    pub invalid: Option<String>,
+}
+
+/// One entry of `matches`: all parts must hold (AND).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RouteMatch {
+    /// Index in the rule's `matches`.
+    pub index: usize,
+    pub path: PathMatch,
+    /// HTTP method, upper case.
+    pub method: Option<String>,
+    /// Header matches; names are lower-cased, only the first entry of a name is kept.
+    pub headers: Vec<HeaderMatch>,
+    /// Query parameter matches; names are exact, only the first entry of a name is kept.
+    pub query_params: Vec<QueryParamMatch>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum PathMatch {
+    /// The whole path, case-sensitive.
+    Exact(String),
+    /// Segment-wise prefix; stored without a trailing `/` (except the root `/`).
+    Prefix(String),
+    /// Implementation-specific: gwsim anchors the expression to the whole path (RE2 syntax).
+    RegularExpression(#[serde(serialize_with = "ser_regex")] Arc<regex::Regex>),
+}
+
+impl PartialEq for PathMatch {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (PathMatch::Exact(a), PathMatch::Exact(b)) => a == b,
+            (PathMatch::Prefix(a), PathMatch::Prefix(b)) => a == b,
+            (PathMatch::RegularExpression(a), PathMatch::RegularExpression(b)) => {
+                a.as_str() == b.as_str()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A string compared exactly or by a regular expression.
+#[derive(Clone, Debug, Serialize)]
+pub enum ValueMatch {
+    Exact(String),
+    RegularExpression(#[serde(serialize_with = "ser_regex")] Arc<regex::Regex>),
+}
+
+impl PartialEq for ValueMatch {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ValueMatch::Exact(a), ValueMatch::Exact(b)) => a == b,
+            (ValueMatch::RegularExpression(a), ValueMatch::RegularExpression(b)) => {
+                a.as_str() == b.as_str()
+            }
+            _ => false,
+        }
+    }
+}
+
+fn ser_regex<S: serde::Serializer>(re: &Arc<regex::Regex>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(re.as_str())
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HeaderMatch {
+    /// Lower case.
+    pub name: String,
+    pub value: ValueMatch,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QueryParamMatch {
+    pub name: String,
+    pub value: ValueMatch,
+}
+
+/// A filter, rule-level or backend-level.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Filter {
+    RequestHeaderModifier(HeaderModifier),
+    ResponseHeaderModifier(HeaderModifier),
+    RequestRedirect(Redirect),
+    UrlRewrite(UrlRewrite),
+    RequestMirror(Mirror),
+    Cors(Cors),
+    /// An ExtensionRef gwsim cannot resolve: "the filter must not be skipped", so requests
+    /// it would handle are answered 500.
+    Unsupported { kind: String, detail: String },
+}
+
+/// `set`, `add`, `remove` of a header modifier, names as written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HeaderModifier {
+    pub set: Vec<(String, String)>,
+    pub add: Vec<(String, String)>,
+    pub remove: Vec<String>,
+}
+
+/// A path modifier of a redirect or rewrite.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum PathModifier {
+    ReplaceFullPath(String),
+    ReplacePrefixMatch(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Redirect {
+    /// `http` or `https`.
+    pub scheme: Option<String>,
+    pub hostname: Option<String>,
+    pub path: Option<PathModifier>,
+    pub port: Option<u16>,
+    /// Defaulted to 302.
+    pub status_code: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UrlRewrite {
+    pub hostname: Option<String>,
+    pub path: Option<PathModifier>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Mirror {
+    pub backend: BackendTarget,
+    /// Share of requests mirrored, as numerator/denominator (percent p is p/100). 1/1 when
+    /// neither `percent` nor `fraction` is given.
+    pub numerator: u32,
+    pub denominator: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Cors {
+    pub allow_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age: u32,
+    pub allow_credentials: bool,
+}
+
+/// A backendRef with its weight and its own filters.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WeightedBackend {
+    /// Index in the rule's `backendRefs`.
+    pub index: usize,
+    pub weight: u32,
+    pub target: BackendTarget,
+    pub filters: Vec<Filter>,
+}
+
+/// Where a backendRef points, once resolved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum BackendTarget {
+    /// A Service port. Endpoints are the simulator's business.
+    Service {
+        namespace: String,
+        name: String,
+        port: u16,
+        /// The Service port's appProtocol, when set (`kubernetes.io/h2c`, `kubernetes.io/ws`).
+        app_protocol: Option<String>,
+    },
+    /// A reference that cannot be used; its share of traffic is answered 500.
+    Invalid {
+        /// The ResolvedRefs reason: `BackendNotFound`, `InvalidKind`, `RefNotPermitted`,
+        /// `UnsupportedProtocol`.
+        reason: String,
+        /// What the reference named, for explanations (`Service web-backend/web-backend`).
+        reference: String,
+        message: String,
+    },
+}
+
+/// `spec.rules[].timeouts` (GEP-1742). `None` means no timeout; `"0s"` also becomes `None`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Timeouts {
+    pub request: Option<Duration>,
+    pub backend_request: Option<Duration>,
+}
+
+/// `spec.rules[].retry` (GEP-1731, experimental).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Retry {
+    /// Status codes that trigger a retry; empty means only connection errors do.
+    pub codes: Vec<u16>,
+    /// Maximum number of retries (not counting the first attempt).
+    pub attempts: u32,
+    pub backoff: Option<Duration>,
+}

@@ -1,0 +1,28 @@
+//! gwsim's pure core.
+//!
+//! Data flows through the modules in this order:
+//!
+//! - [`load`]: YAML files and folders into documents, with file, line and column on errors;
+//! - [`admission`]: each document validated and defaulted as the API server would, into an
+//!   [`object::Object`];
+//! - [`controller`]: a [`object::Snapshot`] of objects into statuses and [`config`] (the data
+//!   plane's view);
+//! - [`table`]: the configuration compiled into a routing table;
+//! - [`decision`] and [`explain`]: a request routed, and the reasons.
+//!
+//! No I/O but reading the files [`load`] is asked to read, no clock, no randomness of its own.
+
+pub mod admission;
+pub mod config;
+pub mod controller;
+pub mod decision;
+pub mod explain;
+pub mod load;
+pub mod object;
+pub mod table;
+
+pub use admission::{AdmitError, Rejection, admit};
+pub use controller::{ControllerConfig, Reconciliation, reconcile};
+pub use decision::{Decision, Outcome, Request};
+pub use object::{Kind, Object, ObjectKey, Snapshot};
+pub use table::RoutingTable;

@@ -1,0 +1,1 @@
+//! gwsim terminal UI
