@@ -1,1 +1,3 @@
-//! gwsim simulator
+//! gwsim's deterministic cluster and network simulator, and the scenario runner.
+
+pub mod files;
