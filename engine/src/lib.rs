@@ -19,6 +19,7 @@ pub mod decision;
 pub mod explain;
 pub mod load;
 pub mod object;
+pub mod synth;
 pub mod table;
 
 pub use admission::{AdmitError, Rejection, admit};

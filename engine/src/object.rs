@@ -410,3 +410,25 @@ impl Snapshot {
         self.objects.is_empty()
     }
 }
+
+impl Object {
+    /// Replaces the object's status with the controller's. Returns whether anything changed
+    /// (callers bump `resourceVersion` only then). An update for another kind changes nothing.
+    pub fn set_status(&mut self, update: &crate::controller::StatusUpdate) -> bool {
+        use crate::controller::StatusUpdate;
+        fn put<T: Clone + PartialEq>(slot: &mut Option<T>, new: &T) -> bool {
+            if slot.as_ref() == Some(new) {
+                return false;
+            }
+            *slot = Some(new.clone());
+            true
+        }
+        match (self, update) {
+            (Object::GatewayClass(o), StatusUpdate::GatewayClass(s)) => put(&mut o.status, s),
+            (Object::Gateway(o), StatusUpdate::Gateway(s)) => put(&mut o.status, s),
+            (Object::HttpRoute(o), StatusUpdate::HttpRoute(s)) => put(&mut o.status, s),
+            (Object::GrpcRoute(o), StatusUpdate::GrpcRoute(s)) => put(&mut o.status, s),
+            _ => false,
+        }
+    }
+}
