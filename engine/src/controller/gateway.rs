@@ -537,8 +537,9 @@ pub fn assign_addresses(states: &mut [GatewayState<'_>]) {
         for r in &state.requested {
             match r {
                 RequestedAddress::Ip(v) => match v.parse::<IpAddr>() {
+                    // Used as written; the canonical form detects duplicates.
                     Ok(ip) if used.insert(ip.to_string()) => {
-                        state.addresses.push(("IPAddress".into(), ip.to_string()));
+                        state.addresses.push(("IPAddress".into(), v.clone()));
                     }
                     Ok(_) => {
                         unusable[i].get_or_insert_with(|| format!("address {v} is already in use"));
