@@ -746,3 +746,918 @@ fn response_effect(m: &HeaderModifier, name: &str) -> Option<String> {
         None => Some(format!("add {}", added.join(","))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Mirror, Protocol};
+    use crate::decision::{Decision, Scheme};
+    use crate::table::RoutingTable;
+    use crate::table::testutil::*;
+
+    fn table_with(rules: Vec<RuleConfig>) -> RoutingTable {
+        let r = route("filters", 1, rules);
+        RoutingTable::build(&[gateway(
+            "gw",
+            vec![http("http", None, vec![attach(&r, &[])])],
+        )])
+    }
+
+    fn forward(decision: &Decision) -> &Forward {
+        match &decision.outcome {
+            Outcome::Forward(f) => f,
+            other => panic!(
+                "expected a forward, got {other:?}\n{}",
+                decision.explanation.render_text()
+            ),
+        }
+    }
+
+    fn location(decision: &Decision) -> (u16, &str) {
+        match &decision.outcome {
+            Outcome::Redirect {
+                status, location, ..
+            } => (*status, location.as_str()),
+            other => panic!(
+                "expected a redirect, got {other:?}\n{}",
+                decision.explanation.render_text()
+            ),
+        }
+    }
+
+    fn modifier(set: &[(&str, &str)], add: &[(&str, &str)], remove: &[&str]) -> HeaderModifier {
+        let pairs = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        HeaderModifier {
+            set: pairs(set),
+            add: pairs(add),
+            remove: remove.iter().map(|n| n.to_string()).collect(),
+        }
+    }
+
+    fn headers(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn header_modifier_set_add_remove_case_insensitively() {
+        struct Case {
+            name: &'static str,
+            before: Vec<(String, String)>,
+            m: HeaderModifier,
+            expect: Vec<(&'static str, Option<&'static str>)>,
+        }
+        let cases = [
+            Case {
+                name: "set overwrites",
+                before: headers(&[("X-Header-Set", "some-other-value")]),
+                m: modifier(&[("X-Header-Set", "set-overwrites-values")], &[], &[]),
+                expect: vec![("x-header-set", Some("set-overwrites-values"))],
+            },
+            Case {
+                name: "set adds when absent",
+                before: Vec::new(),
+                m: modifier(&[("X-Header-Set", "v")], &[], &[]),
+                expect: vec![("X-Header-Set", Some("v"))],
+            },
+            Case {
+                name: "set collapses repeats",
+                before: headers(&[("a", "1"), ("b", "x"), ("A", "2")]),
+                m: modifier(&[("a", "3")], &[], &[]),
+                expect: vec![("a", Some("3")), ("b", Some("x"))],
+            },
+            Case {
+                name: "add appends",
+                before: headers(&[("X-Header-Add", "some-other-value")]),
+                m: modifier(&[], &[("X-Header-Add", "add-appends-values")], &[]),
+                expect: vec![("x-header-add", Some("some-other-value,add-appends-values"))],
+            },
+            Case {
+                name: "remove",
+                before: headers(&[("X-Header-Remove", "val"), ("keep", "1")]),
+                m: modifier(&[], &[], &["x-header-remove"]),
+                expect: vec![("X-Header-Remove", None), ("keep", Some("1"))],
+            },
+            Case {
+                name: "case-insensitivity",
+                before: headers(&[("x-header-set", "original"), ("x-header-remove", "r")]),
+                m: modifier(
+                    &[("X-HEADER-SET", "header-set")],
+                    &[("X-Header-Add", "header-add")],
+                    &["X-Header-Remove"],
+                ),
+                expect: vec![
+                    ("x-header-set", Some("header-set")),
+                    ("x-header-add", Some("header-add")),
+                    ("x-header-remove", None),
+                ],
+            },
+        ];
+        for case in cases {
+            let mut h = case.before.clone();
+            apply_header_modifier(&mut h, &case.m);
+            for (name, value) in &case.expect {
+                assert_eq!(joined(&h, name).as_deref(), *value, "{}: {h:?}", case.name);
+            }
+        }
+    }
+
+    #[test]
+    fn request_header_modifier_reaches_the_backend_and_is_explained() {
+        let table = table_with(vec![with_filters(
+            rule(vec![prefix("/")], "v1"),
+            vec![Filter::RequestHeaderModifier(modifier(
+                &[("X-Header-Set", "set-overwrites-values")],
+                &[("X-Header-Add", "add-appends-values")],
+                &["X-Header-Remove"],
+            ))],
+        )]);
+        let request = Request::get("x", "/multiple")
+            .with_header("X-Header-Set", "old")
+            .with_header("X-Header-Add", "add-val")
+            .with_header("X-Header-Remove", "gone");
+        let d = decide(&table, &request);
+        let seen = &forward(&d).request.headers;
+        assert_eq!(
+            joined(seen, "x-header-set").as_deref(),
+            Some("set-overwrites-values")
+        );
+        assert_eq!(
+            joined(seen, "x-header-add").as_deref(),
+            Some("add-val,add-appends-values")
+        );
+        assert_eq!(joined(seen, "x-header-remove"), None);
+        let text = d.explanation.render_text();
+        assert!(
+            text.contains("rule RequestHeaderModifier: header x-header-remove gone -> (none)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "rule RequestHeaderModifier: header x-header-set old -> set-overwrites-values"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn response_modifiers_are_handed_over_and_apply_to_gateway_answers() {
+        let response = modifier(&[("X-Set", "1")], &[], &[]);
+        let table = table_with(vec![
+            with_filters(
+                rule(vec![prefix("/forward")], "v1"),
+                vec![Filter::ResponseHeaderModifier(response.clone())],
+            ),
+            with_filters(
+                rule_to(vec![prefix("/redirect")], vec![]),
+                vec![
+                    Filter::RequestRedirect(Redirect {
+                        scheme: None,
+                        hostname: Some("example.org".to_string()),
+                        path: None,
+                        port: None,
+                        status_code: 302,
+                    }),
+                    Filter::ResponseHeaderModifier(response.clone()),
+                ],
+            ),
+        ]);
+        let d = decide(&table, &Request::get("x", "/forward"));
+        assert_eq!(forward(&d).response_modifiers, vec![response]);
+        let d = decide(&table, &Request::get("x", "/redirect"));
+        match &d.outcome {
+            Outcome::Redirect { headers, .. } => {
+                assert_eq!(headers, &vec![("X-Set".to_string(), "1".to_string())])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn redirect(scheme: Option<&str>, port: Option<u16>) -> Redirect {
+        Redirect {
+            scheme: scheme.map(str::to_string),
+            hostname: None,
+            path: None,
+            port,
+            status_code: 302,
+        }
+    }
+
+    #[test]
+    fn redirect_port_and_scheme_matrix() {
+        // HTTPRouteRedirectPortAndScheme: (request scheme, listener port, redirect scheme,
+        // redirect port) -> Location.
+        let cases: [(Scheme, u16, Option<&str>, Option<u16>, &str); 16] = [
+            (Scheme::Http, 80, None, None, "http://example.org/p"),
+            (Scheme::Http, 80, None, Some(80), "http://example.org/p"),
+            (
+                Scheme::Http,
+                80,
+                None,
+                Some(8080),
+                "http://example.org:8080/p",
+            ),
+            (
+                Scheme::Http,
+                80,
+                Some("https"),
+                None,
+                "https://example.org/p",
+            ),
+            (
+                Scheme::Http,
+                80,
+                Some("https"),
+                Some(443),
+                "https://example.org/p",
+            ),
+            (
+                Scheme::Http,
+                80,
+                Some("https"),
+                Some(8443),
+                "https://example.org:8443/p",
+            ),
+            (Scheme::Http, 8080, None, None, "http://example.org:8080/p"),
+            (Scheme::Http, 8080, None, Some(80), "http://example.org/p"),
+            (
+                Scheme::Http,
+                8080,
+                Some("https"),
+                None,
+                "https://example.org/p",
+            ),
+            (
+                Scheme::Http,
+                8080,
+                Some("https"),
+                Some(8443),
+                "https://example.org:8443/p",
+            ),
+            (Scheme::Https, 443, None, None, "https://example.org/p"),
+            (Scheme::Https, 443, None, Some(443), "https://example.org/p"),
+            (
+                Scheme::Https,
+                443,
+                None,
+                Some(8443),
+                "https://example.org:8443/p",
+            ),
+            (
+                Scheme::Https,
+                443,
+                Some("http"),
+                None,
+                "http://example.org/p",
+            ),
+            (
+                Scheme::Https,
+                443,
+                Some("http"),
+                Some(80),
+                "http://example.org/p",
+            ),
+            (
+                Scheme::Https,
+                443,
+                Some("http"),
+                Some(8080),
+                "http://example.org:8080/p",
+            ),
+        ];
+        for (scheme, listener_port, to_scheme, to_port, expected) in cases {
+            let mut request = Request::get("example.org", "/p");
+            request.scheme = scheme;
+            request.port = listener_port;
+            let mut notes = Vec::new();
+            let got = redirect_location(
+                &redirect(to_scheme, to_port),
+                &request,
+                listener_port,
+                &prefix("/"),
+                &mut notes,
+            );
+            assert_eq!(
+                got, expected,
+                "{scheme:?}:{listener_port} scheme {to_scheme:?} port {to_port:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn redirect_host_status_path_and_query() {
+        let with = |hostname: Option<&str>, path: Option<PathModifier>, status: u16| {
+            Filter::RequestRedirect(Redirect {
+                scheme: None,
+                hostname: hostname.map(str::to_string),
+                path,
+                port: None,
+                status_code: status,
+            })
+        };
+        let table = table_with(vec![
+            with_filters(
+                rule_to(vec![prefix("/hostname-redirect")], vec![]),
+                vec![with(Some("example.org"), None, 302)],
+            ),
+            with_filters(
+                rule_to(vec![prefix("/host-and-status")], vec![]),
+                vec![with(Some("example.org"), None, 301)],
+            ),
+            with_filters(
+                rule_to(vec![prefix("/original-prefix")], vec![]),
+                vec![with(
+                    None,
+                    Some(PathModifier::ReplacePrefixMatch(
+                        "/replacement-prefix".to_string(),
+                    )),
+                    302,
+                )],
+            ),
+            with_filters(
+                rule_to(vec![prefix("/full")], vec![]),
+                vec![with(
+                    Some("example.org"),
+                    Some(PathModifier::ReplaceFullPath(
+                        "/full-path-replacement".to_string(),
+                    )),
+                    301,
+                )],
+            ),
+            with_filters(
+                rule_to(vec![exact("/see-other")], vec![]),
+                vec![with(None, None, 303)],
+            ),
+        ]);
+        let cases = [
+            (
+                "/hostname-redirect",
+                302,
+                "http://example.org/hostname-redirect",
+            ),
+            (
+                "/host-and-status",
+                301,
+                "http://example.org/host-and-status",
+            ),
+            (
+                "/original-prefix/lemon",
+                302,
+                "http://gw.example/replacement-prefix/lemon",
+            ),
+            (
+                "/original-prefix",
+                302,
+                "http://gw.example/replacement-prefix",
+            ),
+            (
+                "/full/path/original",
+                301,
+                "http://example.org/full-path-replacement",
+            ),
+            (
+                "/full/path?q=1&r=2",
+                301,
+                "http://example.org/full-path-replacement?q=1&r=2",
+            ),
+            ("/see-other?x", 303, "http://gw.example/see-other?x"),
+        ];
+        // The Host names port 8080 but the listener is on 80: the listener port counts.
+        for (path, status, expected) in cases {
+            let d = decide(&table, &Request::get("gw.example:8080", path));
+            assert_eq!(location(&d), (status, expected), "{path}");
+        }
+    }
+
+    #[test]
+    fn replace_prefix_cases() {
+        // Gateway API `HTTPPathModifier.replacePrefixMatch` examples and HTTPRouteRewritePath.
+        let cases = [
+            ("/foo/bar", "/foo", "/xyz", Some("/xyz/bar")),
+            ("/foo/bar", "/foo", "/xyz/", Some("/xyz/bar")),
+            ("/foo/bar", "/foo/", "/xyz", Some("/xyz/bar")),
+            ("/foo/bar", "/foo/", "/xyz/", Some("/xyz/bar")),
+            ("/foo", "/foo", "/xyz", Some("/xyz")),
+            ("/foo/", "/foo", "/xyz", Some("/xyz/")),
+            ("/foo", "/foo", "/xyz/", Some("/xyz/")),
+            ("/foo/bar", "/foo", "", Some("/bar")),
+            ("/foo/bar", "/foo", "/", Some("/bar")),
+            ("/foo", "/foo", "/", Some("/")),
+            ("/foo", "/foo", "", Some("/")),
+            ("/prefix/one/two", "/prefix/one", "/one", Some("/one/two")),
+            ("/strip-prefix/three", "/strip-prefix", "/", Some("/three")),
+            ("/strip-prefix", "/strip-prefix", "/", Some("/")),
+            ("/anything", "/", "/new", Some("/new/anything")),
+            ("/foobar", "/foo", "/xyz", None),
+        ];
+        for (path, prefix, replacement, expected) in cases {
+            assert_eq!(
+                replace_prefix(path, prefix, replacement).as_deref(),
+                expected,
+                "{path} {prefix} {replacement}"
+            );
+        }
+    }
+
+    #[test]
+    fn url_rewrite_host_and_path() {
+        // HTTPRouteRewriteHost and HTTPRouteRewritePath.
+        let rewrite = |hostname: Option<&str>, path: Option<PathModifier>| {
+            Filter::UrlRewrite(UrlRewrite {
+                hostname: hostname.map(str::to_string),
+                path,
+            })
+        };
+        let table = table_with(vec![
+            with_filters(
+                rule(vec![prefix("/prefix/one")], "v1"),
+                vec![rewrite(
+                    None,
+                    Some(PathModifier::ReplacePrefixMatch("/one".to_string())),
+                )],
+            ),
+            with_filters(
+                rule(vec![prefix("/strip-prefix")], "v1"),
+                vec![rewrite(
+                    None,
+                    Some(PathModifier::ReplacePrefixMatch("/".to_string())),
+                )],
+            ),
+            with_filters(
+                rule(vec![prefix("/full/one")], "v1"),
+                vec![rewrite(
+                    None,
+                    Some(PathModifier::ReplaceFullPath("/one".to_string())),
+                )],
+            ),
+            with_filters(
+                rule(vec![prefix("/host")], "v1"),
+                vec![
+                    rewrite(Some("one.example.org"), None),
+                    Filter::RequestHeaderModifier(modifier(&[], &[("X-Header-Add", "v")], &[])),
+                ],
+            ),
+        ]);
+        let cases = [
+            ("/prefix/one/two", "rewrite.example", "/one/two"),
+            ("/prefix/one", "rewrite.example", "/one"),
+            ("/strip-prefix/three", "rewrite.example", "/three"),
+            ("/strip-prefix", "rewrite.example", "/"),
+            ("/full/one/two?x=1", "rewrite.example", "/one?x=1"),
+            ("/host", "one.example.org", "/host"),
+        ];
+        for (path, host, expected_path) in cases {
+            let d = decide(&table, &Request::get("rewrite.example", path));
+            let f = forward(&d);
+            assert_eq!(
+                (f.request.host.as_str(), f.request.path.as_str()),
+                (host, expected_path),
+                "{path}"
+            );
+        }
+        let d = decide(&table, &Request::get("rewrite.example", "/prefix/one/two"));
+        let text = d.explanation.render_text();
+        assert!(
+            text.contains("rule URLRewrite: path /prefix/one/two -> /one/two"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn backend_level_filters_run_for_the_chosen_backend() {
+        // HTTPRouteBackendRequestRedirect, HTTPRouteBackendURLRewrite,
+        // HTTPRouteRequestHeaderModifierBackendWeights.
+        let mut redirect_backend = backend_ref(0, "v1", 1);
+        redirect_backend.filters = vec![Filter::RequestRedirect(Redirect {
+            scheme: None,
+            hostname: None,
+            path: Some(PathModifier::ReplacePrefixMatch(
+                "/redirected-prefix".to_string(),
+            )),
+            port: None,
+            status_code: 302,
+        })];
+        let mut rewrite_backend = backend_ref(0, "v1", 1);
+        rewrite_backend.filters = vec![Filter::UrlRewrite(UrlRewrite {
+            hostname: None,
+            path: Some(PathModifier::ReplaceFullPath("/rewritten-full".to_string())),
+        })];
+        let tagged = |i: usize, name: &str| {
+            let mut b = backend_ref(i, name, 10);
+            b.filters = vec![Filter::RequestHeaderModifier(modifier(
+                &[("Backend", name)],
+                &[],
+                &[],
+            ))];
+            b
+        };
+        let table = table_with(vec![
+            rule_to(vec![prefix("/prefix")], vec![redirect_backend]),
+            rule_to(vec![prefix("/full")], vec![rewrite_backend]),
+            rule_to(
+                vec![prefix("/weights")],
+                vec![tagged(0, "v1"), tagged(1, "v2")],
+            ),
+        ]);
+        let d = decide(&table, &Request::get("x", "/prefix/original"));
+        assert_eq!(location(&d), (302, "http://x/redirected-prefix/original"));
+        let d = decide(&table, &Request::get("x", "/full/original"));
+        assert_eq!(forward(&d).request.path, "/rewritten-full");
+        let mut rng = rng();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..100 {
+            let d = table.decide_fast(&Request::get("x", "/weights"), &mut rng);
+            let f = forward(&d);
+            assert_eq!(
+                f.request.header("backend"),
+                Some(f.backend.name.as_str()),
+                "the header names the backend that got the request"
+            );
+            seen.insert(f.backend.name.clone());
+        }
+        assert_eq!(seen.len(), 2);
+    }
+
+    #[test]
+    fn mirrors_get_the_request_as_modified_so_far() {
+        // HTTPRouteRequestMirror / HTTPRouteRequestMultipleMirrors.
+        let mirror = |name: &str| {
+            Filter::RequestMirror(Mirror {
+                backend: service(name),
+                numerator: 1,
+                denominator: 1,
+            })
+        };
+        let table = table_with(vec![with_filters(
+            rule(vec![prefix("/")], "v1"),
+            vec![
+                mirror("v2"),
+                Filter::RequestHeaderModifier(modifier(&[("X-Mirrored", "after")], &[], &[])),
+                mirror("v3"),
+            ],
+        )]);
+        let d = decide(&table, &Request::get("x", "/mirror?id=1"));
+        let f = forward(&d);
+        let names: Vec<&str> = f.mirrors.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["v2", "v3"]);
+        assert_eq!(f.mirror_requests[0].request.header("x-mirrored"), None);
+        assert_eq!(
+            f.mirror_requests[1].request.header("x-mirrored"),
+            Some("after")
+        );
+        assert_eq!(f.mirror_requests[0].request.path, "/mirror?id=1");
+        assert_eq!(f.request.header("x-mirrored"), Some("after"));
+    }
+
+    #[test]
+    fn percentage_mirror_samples_with_the_rng() {
+        // HTTPRouteRequestPercentageMirror: 20%, 25/50, 35%.
+        for (numerator, denominator) in [(20, 100), (25, 50), (35, 100)] {
+            let table = table_with(vec![with_filters(
+                rule(vec![prefix("/")], "v1"),
+                vec![Filter::RequestMirror(Mirror {
+                    backend: service("v2"),
+                    numerator,
+                    denominator,
+                })],
+            )]);
+            let mut rng = rng();
+            let n = 5_000u32;
+            let mirrored = (0..n)
+                .filter(|_| {
+                    let d = table.decide_fast(&Request::get("x", "/"), &mut rng);
+                    !forward(&d).mirrors.is_empty()
+                })
+                .count();
+            let p = f64::from(numerator) / f64::from(denominator);
+            let expected = f64::from(n) * p;
+            let tolerance = 3.0 * (f64::from(n) * p * (1.0 - p)).sqrt();
+            assert!(
+                (mirrored as f64 - expected).abs() <= tolerance,
+                "{numerator}/{denominator}: {mirrored} of {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_filter_answers_500() {
+        let table = table_with(vec![with_filters(
+            rule(vec![prefix("/")], "v1"),
+            vec![Filter::Unsupported {
+                kind: "ExtensionRef".to_string(),
+                detail: "example.com/Thing infra/x".to_string(),
+            }],
+        )]);
+        let d = decide(&table, &Request::get("x", "/"));
+        assert_eq!(verdict(&d), "500");
+        assert!(
+            d.explanation
+                .outcome
+                .contains("unsupported filter ExtensionRef")
+        );
+    }
+
+    fn cors_table() -> RoutingTable {
+        let cors = |origins: &[&str],
+                    methods: &[&str],
+                    headers: &[&str],
+                    expose: &[&str],
+                    credentials: bool| {
+            Filter::Cors(Cors {
+                allow_origins: origins.iter().map(|s| s.to_string()).collect(),
+                allow_methods: methods.iter().map(|s| s.to_string()).collect(),
+                allow_headers: headers.iter().map(|s| s.to_string()).collect(),
+                expose_headers: expose.iter().map(|s| s.to_string()).collect(),
+                max_age: 3600,
+                allow_credentials: credentials,
+            })
+        };
+        table_with(vec![
+            with_filters(
+                rule(vec![prefix("/cors-1")], "v1"),
+                vec![cors(
+                    &["https://www.foo.com", "https://*.bar.com"],
+                    &["GET", "OPTIONS"],
+                    &["x-header-1", "x-header-2"],
+                    &["x-header-3", "x-header-4"],
+                    true,
+                )],
+            ),
+            with_filters(
+                rule(vec![prefix("/cors-2")], "v1"),
+                vec![cors(&["https://www.foo.com"], &["*"], &[], &[], false)],
+            ),
+            with_filters(
+                rule(vec![prefix("/cors-wildcard-origin")], "v1"),
+                vec![cors(&["*"], &["PUT"], &[], &[], false)],
+            ),
+            with_filters(
+                rule(vec![exact("/cors-wildcard-methods-headers")], "v1"),
+                vec![cors(&["*"], &["*"], &["*"], &[], true)],
+            ),
+            with_filters(
+                rule(vec![exact("/cors-wildcard-methods-headers-unauth")], "v1"),
+                vec![cors(&["*"], &["*"], &["*"], &[], false)],
+            ),
+        ])
+    }
+
+    fn response_headers(d: &Decision) -> (String, Vec<(String, String)>) {
+        match &d.outcome {
+            Outcome::Respond {
+                status, headers, ..
+            } => (status.to_string(), headers.clone()),
+            Outcome::Forward(f) => ("forward".to_string(), f.response_headers.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn cors_preflight_and_simple_requests() {
+        // HTTPRouteCORS.
+        struct Case {
+            name: &'static str,
+            method: &'static str,
+            path: &'static str,
+            request: &'static [(&'static str, &'static str)],
+            answer: &'static str,
+            present: &'static [(&'static str, &'static str)],
+            absent: &'static [&'static str],
+        }
+        let preflight_headers = &[
+            ("Origin", "https://www.foo.com"),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "x-header-1, x-header-2"),
+        ];
+        let cases = [
+            Case {
+                name: "preflight from an exact origin",
+                method: "OPTIONS",
+                path: "/cors-1",
+                request: preflight_headers,
+                answer: "200",
+                present: &[
+                    ("access-control-allow-origin", "https://www.foo.com"),
+                    ("access-control-allow-methods", "GET, OPTIONS"),
+                    ("access-control-allow-headers", "x-header-1, x-header-2"),
+                    ("access-control-expose-headers", "x-header-3, x-header-4"),
+                    ("access-control-max-age", "3600"),
+                    ("access-control-allow-credentials", "true"),
+                ],
+                absent: &[],
+            },
+            Case {
+                name: "preflight from a wildcard origin, several labels",
+                method: "OPTIONS",
+                path: "/cors-1",
+                request: &[
+                    ("Origin", "https://xpto.www.bar.com"),
+                    ("access-control-request-method", "GET"),
+                ],
+                answer: "200",
+                present: &[("access-control-allow-origin", "https://xpto.www.bar.com")],
+                absent: &[],
+            },
+            Case {
+                name: "preflight from a non-matching origin",
+                method: "OPTIONS",
+                path: "/cors-1",
+                request: &[
+                    ("Origin", "https://foobar.com"),
+                    ("access-control-request-method", "GET"),
+                ],
+                answer: "200",
+                present: &[],
+                absent: &["access-control-allow-origin"],
+            },
+            Case {
+                name: "simple request from an allowed origin",
+                method: "GET",
+                path: "/cors-1",
+                request: &[("Origin", "https://www.bar.com")],
+                answer: "forward",
+                present: &[
+                    ("access-control-allow-origin", "https://www.bar.com"),
+                    ("access-control-allow-credentials", "true"),
+                ],
+                absent: &[],
+            },
+            Case {
+                name: "simple request from a non-matching origin",
+                method: "GET",
+                path: "/cors-1",
+                request: &[("Origin", "https://foobar.com")],
+                answer: "forward",
+                present: &[],
+                absent: &["access-control-allow-origin"],
+            },
+            Case {
+                name: "wildcard methods echo the requested method, no credentials",
+                method: "OPTIONS",
+                path: "/cors-2",
+                request: &[
+                    ("Origin", "https://www.foo.com"),
+                    ("access-control-request-method", "POST"),
+                ],
+                answer: "200",
+                present: &[
+                    ("access-control-allow-methods", "POST"),
+                    ("access-control-allow-origin", "https://www.foo.com"),
+                ],
+                absent: &["access-control-allow-credentials"],
+            },
+            Case {
+                name: "wildcard origin without credentials answers *",
+                method: "OPTIONS",
+                path: "/cors-wildcard-origin",
+                request: &[
+                    ("Origin", "https://foobar.com:12345"),
+                    ("access-control-request-method", "PUT"),
+                ],
+                answer: "200",
+                present: &[
+                    ("access-control-allow-origin", "*"),
+                    ("access-control-allow-methods", "PUT"),
+                ],
+                absent: &["access-control-allow-credentials"],
+            },
+            Case {
+                name: "with credentials wildcards become concrete values",
+                method: "OPTIONS",
+                path: "/cors-wildcard-methods-headers",
+                request: &[
+                    ("Origin", "https://other.foo.com"),
+                    ("access-control-request-method", "PUT"),
+                    ("access-control-request-headers", "x-header-1, x-header-2"),
+                ],
+                answer: "200",
+                present: &[
+                    ("access-control-allow-origin", "https://other.foo.com"),
+                    ("access-control-allow-methods", "PUT"),
+                    ("access-control-allow-headers", "x-header-1, x-header-2"),
+                    ("access-control-allow-credentials", "true"),
+                ],
+                absent: &[],
+            },
+            Case {
+                name: "simple request with credentials echoes the origin",
+                method: "GET",
+                path: "/cors-wildcard-methods-headers",
+                request: &[
+                    ("Origin", "https://other.foo.com"),
+                    ("Authorization", "Bearer test"),
+                ],
+                answer: "forward",
+                present: &[
+                    ("access-control-allow-origin", "https://other.foo.com"),
+                    ("access-control-allow-credentials", "true"),
+                ],
+                absent: &[],
+            },
+            Case {
+                name: "unauthenticated path hides credentials",
+                method: "GET",
+                path: "/cors-wildcard-methods-headers-unauth",
+                request: &[
+                    ("Origin", "https://other.foo.com"),
+                    ("Authorization", "Bearer test"),
+                ],
+                answer: "forward",
+                present: &[("access-control-allow-origin", "*")],
+                absent: &["access-control-allow-credentials"],
+            },
+            Case {
+                name: "OPTIONS without Access-Control-Request-Method is forwarded",
+                method: "OPTIONS",
+                path: "/cors-1",
+                request: &[("Origin", "https://www.foo.com")],
+                answer: "forward",
+                present: &[("access-control-allow-origin", "https://www.foo.com")],
+                absent: &["access-control-allow-methods"],
+            },
+            Case {
+                name: "no Origin, no CORS",
+                method: "GET",
+                path: "/cors-1",
+                request: &[],
+                answer: "forward",
+                present: &[],
+                absent: &["access-control-allow-origin"],
+            },
+        ];
+        let table = cors_table();
+        for case in cases {
+            let request = case.request.iter().fold(
+                Request::get("x", case.path).with_method(case.method),
+                |r, (n, v)| r.with_header(n, v),
+            );
+            let d = decide(&table, &request);
+            let (answer, headers) = response_headers(&d);
+            assert_eq!(answer, case.answer, "{}", case.name);
+            for (name, value) in case.present {
+                assert_eq!(
+                    joined(&headers, name).as_deref(),
+                    Some(*value),
+                    "{}: {headers:?}",
+                    case.name
+                );
+            }
+            for name in case.absent {
+                assert_eq!(joined(&headers, name), None, "{}: {headers:?}", case.name);
+            }
+        }
+    }
+
+    #[test]
+    fn origin_patterns() {
+        let cases = [
+            ("*", "https://anything.example:99", true),
+            ("https://www.foo.com", "https://www.foo.com", true),
+            ("https://www.foo.com", "https://WWW.foo.com", true),
+            ("https://www.foo.com", "http://www.foo.com", false),
+            ("https://*.bar.com", "https://www.bar.com", true),
+            ("https://*.bar.com", "https://a.b.bar.com", true),
+            ("https://*.bar.com", "https://bar.com", false),
+            ("https://*.bar.com", "http://www.bar.com", false),
+            ("https://*.bar.com", "https://www.bar.com.evil", false),
+        ];
+        for (pattern, origin, expected) in cases {
+            assert_eq!(
+                origin_allowed(pattern, origin),
+                expected,
+                "{pattern} {origin}"
+            );
+        }
+    }
+
+    #[test]
+    fn https_listener_protocol_is_kept_in_redirects() {
+        let r = route(
+            "r",
+            1,
+            vec![with_filters(
+                rule_to(vec![prefix("/")], vec![]),
+                vec![Filter::RequestRedirect(redirect(None, None))],
+            )],
+        );
+        let table = RoutingTable::build(&[gateway(
+            "gw",
+            vec![listener(
+                "https",
+                8443,
+                Protocol::Https,
+                None,
+                vec![attach(&r, &[])],
+            )],
+        )]);
+        let mut request = Request::get("example.org", "/a").tls("example.org");
+        request.port = 8443;
+        let d = decide(&table, &request);
+        assert_eq!(location(&d), (302, "https://example.org:8443/a"));
+    }
+}

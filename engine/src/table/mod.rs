@@ -441,6 +441,15 @@ fn select_listener(
                     why.push_str(&format!(", also selected by SNI {sni}"));
                 }
                 why
+            } else if Some(i) == by_host && by_sni.is_some() && by_sni != by_host {
+                format!(
+                    "{} match for host {host}, but SNI {} selected listener {}",
+                    l.specificity().describe(),
+                    sni.as_deref().unwrap_or(""),
+                    by_sni
+                        .map(|s| gateway.listeners[s].name.as_str())
+                        .unwrap_or("")
+                )
             } else if Some(i) == by_sni && by_host != by_sni {
                 format!(
                     "selected by SNI {}, but {}",
@@ -474,7 +483,14 @@ fn select_listener(
                 reason,
             });
         }
-        if chosen.is_some() && on_port.len() > 1 {
+        let others_cover = on_port.iter().any(|&i| {
+            let l = &gateway.listeners[i];
+            Some(i) != chosen
+                && l.usable
+                && l.serves(scheme)
+                && listener_covers(l.hostname.as_deref(), host)
+        });
+        if chosen.is_some() && others_cover {
             ex.notes.push(
                 "listener isolation (GEP-1713): only routes of the chosen listener are considered"
                     .to_string(),

@@ -56,7 +56,11 @@ impl PrecedenceKey {
     ) -> PrecedenceKey {
         let (path_rank, path_chars) = match &m.path {
             PathMatch::Exact(p) => (PathRank::Exact, p.len()),
-            PathMatch::Prefix(p) => (PathRank::Prefix, super::matching::prefix_key(p).len()),
+            // Characters of the value without a trailing `/`; the root `/` counts one.
+            PathMatch::Prefix(p) => (
+                PathRank::Prefix,
+                super::matching::prefix_key(p).len().max(1),
+            ),
             PathMatch::RegularExpression(re) => (PathRank::Regex, re.as_str().len()),
         };
         PrecedenceKey {

@@ -848,3 +848,133 @@ fn decisions_are_deterministic_and_independent_of_input_order() {
     let _ = Arc::strong_count(&a);
     let _ = Protocol::Http;
 }
+
+fn misdirected_table() -> RoutingTable {
+    // HTTPRouteHTTPSListenerDetectMisdirectedRequests: four HTTPS listeners on 443, one route
+    // each.
+    let one = |name: &str, backend: &str| {
+        route(
+            name,
+            1,
+            vec![rule(vec![prefix("/detect-misdirected-requests")], backend)],
+        )
+    };
+    RoutingTable::build(&[gateway(
+        "gw",
+        vec![
+            https(
+                "https",
+                None,
+                vec![attach(&one("test-1", "v1"), &["example.org"])],
+            ),
+            https(
+                "https-with-hostname",
+                Some("second-example.org"),
+                vec![attach(&one("test-2", "v2"), &["second-example.org"])],
+            ),
+            https(
+                "https-wildcard",
+                Some("*.wildcard.org"),
+                vec![attach(&one("test-3", "v3"), &["*.wildcard.org"])],
+            ),
+            https(
+                "https-fourth",
+                Some("fourth-example.wildcard.org"),
+                vec![attach(
+                    &one("test-4", "v1"),
+                    &["fourth-example.wildcard.org"],
+                )],
+            ),
+        ],
+    )])
+}
+
+#[test]
+fn https_misdirected_requests() {
+    let table = misdirected_table();
+    let cases = [
+        ("example.org", "example.org", "v1"),
+        ("example.org", "second-example.org", "421"),
+        ("example.org", "unknown-example.org", "404"),
+        ("second-example.org", "second-example.org", "v2"),
+        ("second-example.org", "example.org", "421"),
+        ("second-example.org", "unknown-example.org", "421"),
+        (
+            "third-example.wildcard.org",
+            "third-example.wildcard.org",
+            "v3",
+        ),
+        (
+            "third-example.wildcard.org",
+            "fith-example.wildcard.org",
+            "v3",
+        ),
+        (
+            "third-example.wildcard.org",
+            "fourth-example.wildcard.org",
+            "421",
+        ),
+        ("third-example.wildcard.org", "second-example.org", "421"),
+        ("third-example.wildcard.org", "unknown-example.org", "421"),
+        (
+            "fourth-example.wildcard.org",
+            "fourth-example.wildcard.org",
+            "v1",
+        ),
+        (
+            "fourth-example.wildcard.org",
+            "fith-example.wildcard.org",
+            "421",
+        ),
+        ("unknown-example.org", "example.org", "v1"),
+        ("unknown-example.org", "unknown-example.org", "404"),
+    ];
+    for (sni, host, expected) in cases {
+        let request = get(host, "/detect-misdirected-requests").tls(sni);
+        let d = decide(&table, &request);
+        assert_eq!(
+            verdict(&d),
+            expected,
+            "SNI {sni} Host {host}\n{}",
+            d.explanation.render_text()
+        );
+    }
+}
+
+#[test]
+fn https_listener_selection_edge_cases() {
+    let table = misdirected_table();
+    // Without SNI the Host (without port) stands in for it.
+    let mut request = get("second-example.org:443", "/detect-misdirected-requests").tls("x");
+    request.sni = None;
+    assert_eq!(verdict(&decide(&table, &request)), "v2");
+    // A plain-text request on the HTTPS port finds no HTTP listener.
+    let d = decide(&table, &get("example.org", "/").on_port(443));
+    assert_eq!(verdict(&d), "refused");
+    assert!(
+        d.explanation
+            .outcome
+            .contains("no usable HTTP listener on port 443")
+    );
+
+    // An SNI no listener serves fails the handshake.
+    let only_named = RoutingTable::build(&[gateway(
+        "gw",
+        vec![https("named", Some("a.example.com"), Vec::new())],
+    )]);
+    let d = decide(&only_named, &get("a.example.com", "/").tls("b.example.com"));
+    assert_eq!(verdict(&d), "refused");
+    assert!(d.explanation.outcome.contains("TLS handshake fails"));
+
+    // The explanation says why a 421 happened.
+    let d = decide(
+        &table,
+        &get("fourth-example.wildcard.org", "/").tls("third-example.wildcard.org"),
+    );
+    let text = d.explanation.render_text();
+    assert!(
+        text.contains("https-wildcard (HTTPS, *.wildcard.org): passed over: selected by SNI third-example.wildcard.org, but another listener matches host fourth-example.wildcard.org more specifically"),
+        "{text}"
+    );
+    assert!(text.contains("outcome: 421: misdirected request"), "{text}");
+}
