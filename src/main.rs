@@ -128,7 +128,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let gateway = gateway.as_deref().map(parse_gateway).transpose()?;
             let _ = (inputs, gateway, output);
             bail!("routes: the routing table listing is not wired yet")
-            Ok(0)
         }
         Command::Explain {
             files,
