@@ -133,8 +133,18 @@ pub struct Forward {
     pub response_headers: Vec<(String, String)>,
     /// Mirrors chosen for this request (percentages already sampled), in filter order.
     pub mirrors: Vec<ServiceRef>,
+    /// The same mirrors with the request each receives: as modified by the filters listed
+    /// before its RequestMirror filter.
+    pub mirror_requests: Vec<MirroredRequest>,
     pub timeouts: Timeouts,
     pub retry: Option<Retry>,
+}
+
+/// A copy of a request sent to a mirror backend; its answer is discarded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MirroredRequest {
+    pub backend: ServiceRef,
+    pub request: Request,
 }
 
 /// A decision and the reasoning behind it.

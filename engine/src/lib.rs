@@ -17,6 +17,7 @@ pub mod config;
 pub mod controller;
 pub mod decision;
 pub mod explain;
+pub mod filters;
 pub mod load;
 pub mod object;
 pub mod synth;

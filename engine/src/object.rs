@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use gateway_api::apis::experimental::{
-    gatewayclasses::GatewayClass, gateways::Gateway, grpcroutes::GrpcRoute,
-    httproutes::HttpRoute, referencegrants::ReferenceGrant,
+    gatewayclasses::GatewayClass, gateways::Gateway, grpcroutes::GrpcRoute, httproutes::HttpRoute,
+    referencegrants::ReferenceGrant,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
@@ -22,7 +22,7 @@ use serde::Serialize;
 pub const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 
 /// Every kind gwsim loads. The order of the variants is the order objects are listed in output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Namespace,
     GatewayClass,
@@ -152,6 +152,13 @@ impl Kind {
         Kind::ALL
             .into_iter()
             .find(|k| k.as_str().eq_ignore_ascii_case(kind))
+    }
+}
+
+impl Serialize for Kind {
+    /// As written in `kind:` fields.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -9,10 +9,31 @@
 //! A rejected document yields a [`Rejection`] and nothing of it is used.
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use serde::Serialize;
+use serde_json::Value;
 
-use crate::object::Object;
+use crate::object::{Kind, Object};
+
+mod core;
+mod duration;
+mod gateway;
+mod gatewayclass;
+mod grpcroute;
+mod httproute;
+mod messages;
+mod metadata;
+mod referencegrant;
+mod schema;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use duration::parse_duration;
+
+use schema::{Node, field, object, string};
 
 /// One reason an object is refused, in the API server's form: `field: detail`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -80,8 +101,212 @@ pub enum AdmitError {
 /// Admits one document: decodes it strictly, defaults it and validates it.
 ///
 /// `existing` is the stored object with the same key, when this is an update: transition
-/// rules (GatewayClass `spec.controllerName` is immutable) compare against it.
+/// rules (GatewayClass `spec.controllerName` is immutable) compare against it, the status of
+/// kinds with a status subresource is kept from it, and `metadata.generation` moves on from
+/// it when the spec changed.
 pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Object, AdmitError> {
-    let _ = (doc, existing);
-    todo!("admission: filled in by the admission work")
+    let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind_name = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+    let Some(kind) = Kind::from_type(api_version, kind_name) else {
+        return Err(AdmitError::UnknownKind {
+            api_version: api_version.to_string(),
+            kind: kind_name.to_string(),
+        });
+    };
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let existing = existing.filter(|e| e.kind() == kind);
+    let result = match kind {
+        Kind::GatewayClass
+        | Kind::Gateway
+        | Kind::HttpRoute
+        | Kind::GrpcRoute
+        | Kind::ReferenceGrant => admit_gateway_api(kind, doc.clone(), existing),
+        Kind::Namespace
+        | Kind::Service
+        | Kind::EndpointSlice
+        | Kind::Deployment
+        | Kind::Pod
+        | Kind::Secret
+        | Kind::ConfigMap => core::admit(kind, doc.clone(), &METADATA),
+    };
+    result.map_err(|causes| {
+        AdmitError::Rejected(Rejection {
+            kind: kind_name.to_string(),
+            name,
+            causes,
+        })
+    })
+}
+
+static METADATA: LazyLock<Node> = LazyLock::new(metadata::schema);
+
+/// The whole document: `apiVersion`, `kind`, `metadata` and a required `spec`. `status` is
+/// removed before the walk for kinds with a status subresource.
+fn root(spec: Node) -> Node {
+    object(vec![
+        field("apiVersion", string()),
+        field("kind", string()),
+        field("metadata", metadata::schema()),
+        field("spec", spec).required(),
+    ])
+}
+
+static GATEWAY_CLASS: LazyLock<Node> = LazyLock::new(|| root(gatewayclass::spec()));
+static GATEWAY: LazyLock<Node> = LazyLock::new(|| root(gateway::spec()));
+static HTTP_ROUTE: LazyLock<Node> = LazyLock::new(|| root(httproute::spec()));
+static GRPC_ROUTE: LazyLock<Node> = LazyLock::new(|| root(grpcroute::spec()));
+static REFERENCE_GRANT: LazyLock<Node> = LazyLock::new(|| root(referencegrant::spec()));
+
+/// The schema of a Gateway API kind, and whether it has CEL rules at all (without any, the API
+/// server has no CEL validator and adds no "rules were not checked" cause).
+fn gateway_api_schema(kind: Kind) -> Option<(&'static Node, bool)> {
+    match kind {
+        Kind::GatewayClass => Some((&GATEWAY_CLASS, true)),
+        Kind::Gateway => Some((&GATEWAY, true)),
+        Kind::HttpRoute => Some((&HTTP_ROUTE, true)),
+        Kind::GrpcRoute => Some((&GRPC_ROUTE, true)),
+        Kind::ReferenceGrant => Some((&REFERENCE_GRANT, false)),
+        _ => None,
+    }
+}
+
+/// Whether the kind has a `status` subresource (every Gateway API kind gwsim models but
+/// ReferenceGrant).
+fn has_status_subresource(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::GrpcRoute
+    )
+}
+
+/// The custom-resource path, in the API server's order.
+fn admit_gateway_api(
+    kind: Kind,
+    mut doc: Value,
+    existing: Option<&Object>,
+) -> Result<Object, Vec<Cause>> {
+    let Some((node, has_rules)) = gateway_api_schema(kind) else {
+        return Err(vec![Cause {
+            field: String::new(),
+            detail: format!("{kind} is not a Gateway API kind"),
+        }]);
+    };
+    let Some(root) = doc.as_object_mut() else {
+        return Err(vec![messages::wrong_type("", "object", &doc).cause]);
+    };
+    // Status changes are discarded on create and on updates of the main resource.
+    if has_status_subresource(kind) {
+        root.remove("status");
+    }
+
+    // 1. Strict decoding: unknown fields are refused, all of them, before anything else.
+    let mut unknown = Vec::new();
+    schema::decode(node, &mut doc, "", &mut unknown);
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
+
+    // 2. Namespace and defaults.
+    metadata::normalize_namespace(kind, &mut doc);
+    schema::apply_defaults(node, &mut doc);
+
+    // 3. Object-meta checks, schema checks, then list types.
+    let mut findings = Vec::new();
+    metadata::validate(kind, &doc, &mut findings);
+    schema::validate(node, &doc, "", &mut findings);
+    schema::check_list_types(node, &doc, "", &mut findings);
+    let blocking = findings.iter().any(|f| f.blocking);
+    let mut causes: Vec<Cause> = findings.into_iter().map(|f| f.cause).collect();
+
+    // 4. CEL-equivalent rules, unless a blocking error exists.
+    if has_rules {
+        if blocking {
+            causes.push(messages::rules_not_checked());
+        } else {
+            let old = existing.map(Object::to_value);
+            schema::evaluate_rules(node, &doc, old.as_ref(), "", &mut causes);
+        }
+    }
+    if !causes.is_empty() {
+        return Err(causes);
+    }
+
+    // 5. The stored form: v1, the schema's default status on create, generation.
+    if let Some(root) = doc.as_object_mut() {
+        root.remove("apiVersion");
+        root.remove("kind");
+        if existing.is_none() {
+            match kind {
+                Kind::GatewayClass => {
+                    root.insert("status".into(), gatewayclass::default_status());
+                }
+                Kind::Gateway => {
+                    root.insert("status".into(), gateway::default_status());
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut object = typed(kind, &doc).map_err(|c| vec![c])?;
+    if let Some(existing) = existing {
+        keep_status(&mut object, existing);
+    }
+    set_generation(&mut object, existing);
+    Ok(object)
+}
+
+/// Converts a validated, defaulted document into its typed struct.
+fn typed(kind: Kind, doc: &Value) -> Result<Object, Cause> {
+    Ok(match kind {
+        Kind::GatewayClass => Object::GatewayClass(Box::new(core::convert(doc)?)),
+        Kind::Gateway => Object::Gateway(Box::new(core::convert(doc)?)),
+        Kind::HttpRoute => Object::HttpRoute(Box::new(core::convert(doc)?)),
+        Kind::GrpcRoute => Object::GrpcRoute(Box::new(core::convert(doc)?)),
+        Kind::ReferenceGrant => Object::ReferenceGrant(Box::new(core::convert(doc)?)),
+        other => {
+            return Err(Cause {
+                field: String::new(),
+                detail: format!("{other} is not a Gateway API kind"),
+            });
+        }
+    })
+}
+
+/// On update, the status of a kind with a status subresource is the stored one.
+fn keep_status(object: &mut Object, existing: &Object) {
+    match (object, existing) {
+        (Object::GatewayClass(new), Object::GatewayClass(old)) => new.status = old.status.clone(),
+        (Object::Gateway(new), Object::Gateway(old)) => new.status = old.status.clone(),
+        (Object::HttpRoute(new), Object::HttpRoute(old)) => new.status = old.status.clone(),
+        (Object::GrpcRoute(new), Object::GrpcRoute(old)) => new.status = old.status.clone(),
+        _ => {}
+    }
+}
+
+/// `metadata.generation` as the API server keeps it for custom resources: 1 on create; on
+/// update, the stored generation, plus one when the spec changed. The identity fields the
+/// server owns (`uid`, `creationTimestamp`) are carried over from the stored object.
+fn set_generation(object: &mut Object, existing: Option<&Object>) {
+    let generation = match existing {
+        None => 1,
+        Some(old) => {
+            let changed = old.spec_value() != object.spec_value();
+            old.generation().max(1) + i64::from(changed)
+        }
+    };
+    if let Some(old) = existing {
+        let old_meta = old.meta().clone();
+        let meta = object.meta_mut();
+        if meta.uid.is_none() {
+            meta.uid = old_meta.uid;
+        }
+        if meta.creation_timestamp.is_none() {
+            meta.creation_timestamp = old_meta.creation_timestamp;
+        }
+    }
+    object.meta_mut().generation = Some(generation);
 }

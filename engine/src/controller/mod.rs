@@ -1,19 +1,73 @@
 //! The Gateway controller: a pure function from a [`Snapshot`] to statuses and the data
 //! plane's configuration.
+//!
+//! Data flow of one [`reconcile`]: GatewayClasses of our controller name ([`gatewayclass`]);
+//! their Gateways, listeners and addresses ([`gateway`]); every HTTPRoute and GRPCRoute that
+//! names one of those Gateways, converted once ([`convert`], [`backends`], [`refgrant`]) and
+//! attached per parentRef ([`routes`]); then the statuses (conditions merged by
+//! [`conditions`]) and one [`GatewayConfig`] per Gateway. Indexes (grants, services,
+//! namespaces, Gateways by name) are built once per call; routes are visited once each.
 
-use std::collections::BTreeMap;
+mod backends;
+pub mod conditions;
+mod convert;
+pub mod duration;
+mod gateway;
+mod gatewayclass;
+mod refgrant;
+mod routes;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use gateway_api::apis::experimental::{
-    gatewayclasses::GatewayClassStatus, gateways::GatewayStatus, grpcroutes::GrpcRouteStatus,
-    httproutes::HttpRouteStatus,
+    gatewayclasses::GatewayClassStatus,
+    gateways::GatewayStatus,
+    grpcroutes::{GrpcRouteStatus, GrpcRouteStatusParents, GrpcRouteStatusParentsParentRef},
+    httproutes::{HttpRouteStatus, HttpRouteStatusParents, HttpRouteStatusParentsParentRef},
 };
 use k8s_openapi::jiff::Timestamp;
 
-use crate::config::GatewayConfig;
-use crate::object::{ObjectKey, Snapshot};
+use crate::config::{GatewayConfig, RouteKind};
+use crate::object::{GATEWAY_GROUP, Kind, ObjectKey, Snapshot};
+use backends::ServiceIndex;
+use convert::{Converted, Converter};
+use gateway::GatewayState;
+use refgrant::GrantIndex;
+use routes::{NamespaceIndex, RouteView, StatusParent, route_view};
 
 /// The controller name gwsim's GatewayClasses must name.
 pub const CONTROLLER_NAME: &str = "gateway.gwsim.dev/controller";
+
+/// Upstream feature names gwsim implements, sorted by name; written to GatewayClass
+/// `status.supportedFeatures`.
+pub const SUPPORTED_FEATURES: &[&str] = &[
+    "Gateway",
+    "GatewayHTTPListenerIsolation",
+    "GatewayPort8080",
+    "HTTPRoute",
+    "HTTPRoute303RedirectStatusCode",
+    "HTTPRoute307RedirectStatusCode",
+    "HTTPRoute308RedirectStatusCode",
+    "HTTPRouteBackendRequestHeaderModification",
+    "HTTPRouteBackendTimeout",
+    "HTTPRouteDestinationPortMatching",
+    "HTTPRouteHostRewrite",
+    "HTTPRouteMethodMatching",
+    "HTTPRouteNamedRouteRule",
+    "HTTPRouteParentRefPort",
+    "HTTPRoutePathRedirect",
+    "HTTPRoutePathRewrite",
+    "HTTPRoutePortRedirect",
+    "HTTPRouteQueryParamMatching",
+    "HTTPRouteRequestMirror",
+    "HTTPRouteRequestMultipleMirrors",
+    "HTTPRouteRequestPercentageMirror",
+    "HTTPRouteRequestTimeout",
+    "HTTPRouteResponseHeaderModification",
+    "HTTPRouteSchemeRedirect",
+    "ReferenceGrant",
+];
 
 /// Settings of one controller run.
 #[derive(Clone, Debug)]
@@ -53,6 +107,185 @@ pub struct Reconciliation {
 /// Reconciles the whole snapshot. `now` stamps `lastTransitionTime` of conditions that change;
 /// unchanged conditions keep the time stored in the snapshot's current status.
 pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp) -> Reconciliation {
-    let _ = (snapshot, config, now);
-    todo!("controller: filled in by the controller work")
+    let controller_name = config.controller_name.as_str();
+    let mut statuses = BTreeMap::new();
+
+    let mut our_classes: HashSet<&str> = HashSet::new();
+    for class in snapshot.gateway_classes() {
+        if class.spec.controller_name != controller_name {
+            continue;
+        }
+        let outcome = gatewayclass::evaluate(class, now);
+        let name = class.metadata.name.as_deref().unwrap_or_default();
+        if outcome.accepted {
+            our_classes.insert(name);
+        }
+        statuses.insert(
+            ObjectKey::new(Kind::GatewayClass, "", name),
+            StatusUpdate::GatewayClass(outcome.status),
+        );
+    }
+
+    let grants = GrantIndex::build(snapshot);
+    let mut gateways: Vec<GatewayState<'_>> = snapshot
+        .gateways()
+        .filter(|g| our_classes.contains(g.spec.gateway_class_name.as_str()))
+        .map(|g| gateway::evaluate(g, snapshot, &grants))
+        .collect();
+    gateway::assign_addresses(&mut gateways);
+    let gateway_index: HashMap<(&str, &str), usize> = gateways
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            (
+                (
+                    g.namespace,
+                    g.gateway.metadata.name.as_deref().unwrap_or_default(),
+                ),
+                i,
+            )
+        })
+        .collect();
+
+    let namespaces = NamespaceIndex::build(snapshot);
+    let mut converter = Converter::new(ServiceIndex::build(snapshot), &grants);
+    let mut pass = RoutePass {
+        gateways: &mut gateways,
+        gateway_index: &gateway_index,
+        namespaces: &namespaces,
+        controller_name,
+        now,
+    };
+    for route in snapshot.http_routes() {
+        let view = route_view!(route, RouteKind::Http, Kind::HttpRoute);
+        if let Some((key, parents)) = pass.route(view, || converter.http_route(route)) {
+            statuses.insert(key, StatusUpdate::HttpRoute(http_status(parents)));
+        }
+    }
+    for route in snapshot.grpc_routes() {
+        let view = route_view!(route, RouteKind::Grpc, Kind::GrpcRoute);
+        if let Some((key, parents)) = pass.route(view, || converter.grpc_route(route)) {
+            statuses.insert(key, StatusUpdate::GrpcRoute(grpc_status(parents)));
+        }
+    }
+
+    let mut configs = Vec::with_capacity(gateways.len());
+    for state in gateways {
+        statuses.insert(
+            state.key.clone(),
+            StatusUpdate::Gateway(gateway::status(&state, now)),
+        );
+        configs.push(gateway::into_config(state));
+    }
+    Reconciliation {
+        statuses,
+        gateways: configs,
+    }
 }
+
+/// The route half of a reconcile.
+struct RoutePass<'p, 'a> {
+    gateways: &'p mut [GatewayState<'a>],
+    gateway_index: &'p HashMap<(&'a str, &'a str), usize>,
+    namespaces: &'p NamespaceIndex<'a>,
+    controller_name: &'p str,
+    now: Timestamp,
+}
+
+impl RoutePass<'_, '_> {
+    /// Attaches one route and returns its `status.parents`, or `None` when the route is none
+    /// of our business (no parentRef to our Gateways and no entry of ours to remove).
+    fn route(
+        &mut self,
+        view: RouteView<'_>,
+        convert: impl FnOnce() -> Converted,
+    ) -> Option<(ObjectKey, Vec<StatusParent>)> {
+        let targets: Vec<Option<usize>> = view
+            .parent_refs
+            .iter()
+            .map(|p| {
+                if p.group != GATEWAY_GROUP || p.kind != "Gateway" {
+                    return None;
+                }
+                self.gateway_index.get(&(p.namespace, p.name)).copied()
+            })
+            .collect();
+        let has_stored = view
+            .stored
+            .iter()
+            .any(|s| s.controller_name == self.controller_name);
+        if targets.iter().all(Option::is_none) {
+            if !has_stored {
+                return None;
+            }
+            let parents = routes::status_parents(
+                &view,
+                vec![None; view.parent_refs.len()],
+                self.controller_name,
+                self.now,
+            );
+            return Some((view.key, parents));
+        }
+
+        let converted = convert();
+        let config = Arc::new(converted.config.clone());
+        let mut ours = Vec::with_capacity(targets.len());
+        for (parent, target) in view.parent_refs.iter().zip(&targets) {
+            let Some(i) = *target else {
+                ours.push(None);
+                continue;
+            };
+            let mut outcome =
+                routes::evaluate_parent(&view, parent, &self.gateways[i], self.namespaces);
+            let desired = routes::parent_conditions(&mut outcome, &converted);
+            routes::attach(&mut self.gateways[i], &config, outcome.attachments);
+            ours.push(Some(desired));
+        }
+        let parents = routes::status_parents(&view, ours, self.controller_name, self.now);
+        Some((view.key, parents))
+    }
+}
+
+/// Converts neutral parent entries into one route kind's status types (same field names).
+macro_rules! route_status {
+    ($parents:expr, $status:ident, $entry:ident, $parent_ref:ident) => {
+        $status {
+            parents: $parents
+                .into_iter()
+                .map(|p| $entry {
+                    conditions: p.conditions,
+                    controller_name: p.controller_name,
+                    parent_ref: $parent_ref {
+                        group: p.parent_ref.group,
+                        kind: p.parent_ref.kind,
+                        name: p.parent_ref.name,
+                        namespace: p.parent_ref.namespace,
+                        port: p.parent_ref.port,
+                        section_name: p.parent_ref.section_name,
+                    },
+                })
+                .collect(),
+        }
+    };
+}
+
+fn http_status(parents: Vec<StatusParent>) -> HttpRouteStatus {
+    route_status!(
+        parents,
+        HttpRouteStatus,
+        HttpRouteStatusParents,
+        HttpRouteStatusParentsParentRef
+    )
+}
+
+fn grpc_status(parents: Vec<StatusParent>) -> GrpcRouteStatus {
+    route_status!(
+        parents,
+        GrpcRouteStatus,
+        GrpcRouteStatusParents,
+        GrpcRouteStatusParentsParentRef
+    )
+}
+
+#[cfg(test)]
+mod tests;

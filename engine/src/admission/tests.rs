@@ -1,0 +1,166 @@
+//! Admission tests shared by every kind: the pipeline, the API server's message shapes,
+//! defaulting, strict decoding, metadata, status and generation. Per-resource rule tables live
+//! in `tests/`.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+/// Parses a YAML fixture into a document.
+pub(super) fn yaml(text: &str) -> Value {
+    serde_saphyr::from_str(text).expect("fixture is valid YAML")
+}
+
+/// Admits as a create; panics with the rejection when refused.
+pub(super) fn accept(doc: &Value) -> Object {
+    match admit(doc, None) {
+        Ok(object) => object,
+        Err(e) => panic!("expected acceptance, got: {e}"),
+    }
+}
+
+/// Admits as a create and expects a rejection.
+pub(super) fn reject(doc: &Value) -> Rejection {
+    match admit(doc, None) {
+        Ok(object) => panic!("expected rejection, got: {:?}", object.to_value()),
+        Err(AdmitError::Rejected(r)) => r,
+        Err(other) => panic!("expected rejection, got {other}"),
+    }
+}
+
+/// A rejection has a cause at `field` whose detail contains `needle`.
+pub(super) fn has_cause(r: &Rejection, field: &str, needle: &str) -> bool {
+    r.causes
+        .iter()
+        .any(|c| c.field == field && c.detail.contains(needle))
+}
+
+/// A minimal valid HTTPRoute, as JSON, for tests to modify.
+pub(super) fn http_route() -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "shop", "namespace": "default"},
+        "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [{"name": "svc", "port": 80}]}]}
+    })
+}
+
+/// A minimal valid Gateway.
+pub(super) fn gateway() -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "gw", "namespace": "default"},
+        "spec": {"gatewayClassName": "gwsim", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}
+    })
+}
+
+/// A minimal valid GRPCRoute.
+pub(super) fn grpc_route() -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "GRPCRoute",
+        "metadata": {"name": "rpc", "namespace": "default"},
+        "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [{"name": "svc", "port": 50051}]}]}
+    })
+}
+
+/// Sets `value` at a JSON pointer, creating objects on the way.
+pub(super) fn set(doc: &mut Value, pointer: &str, value: Value) {
+    let mut at = doc;
+    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        if let Ok(index) = part.parse::<usize>()
+            && at.is_array()
+        {
+            if last {
+                at[index] = value;
+                return;
+            }
+            at = &mut at[index];
+        } else {
+            if last {
+                at[*part] = value;
+                return;
+            }
+            if at.get(*part).is_none() {
+                at[*part] = json!({});
+            }
+            at = &mut at[*part];
+        }
+    }
+}
+
+#[test]
+fn unknown_kind_is_reported_as_such() {
+    let doc = json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "x"}});
+    assert_eq!(
+        admit(&doc, None),
+        Err(AdmitError::UnknownKind {
+            api_version: "v1".into(),
+            kind: "LimitRange".into()
+        })
+    );
+    for doc in [json!(null), json!(3), json!("x"), json!([]), json!({})] {
+        assert!(matches!(
+            admit(&doc, None),
+            Err(AdmitError::UnknownKind { .. })
+        ));
+    }
+}
+
+#[test]
+fn accepts_a_plain_http_route_and_defaults_it() {
+    let object = accept(&http_route());
+    let out = object.to_value();
+    assert_eq!(
+        out["spec"],
+        json!({
+            "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw"}],
+            "rules": [{
+                "backendRefs": [{"group": "", "kind": "Service", "name": "svc", "port": 80, "weight": 1}],
+                "matches": [{"path": {"type": "PathPrefix", "value": "/"}}]
+            }]
+        })
+    );
+    assert_eq!(out["metadata"]["generation"], 1);
+    assert!(out.get("status").is_none());
+}
+
+#[test]
+fn gateway_gets_defaults_and_pending_status_on_create() {
+    let out = accept(&gateway()).to_value();
+    assert_eq!(
+        out["spec"]["listeners"][0]["allowedRoutes"],
+        json!({"namespaces": {"from": "Same"}})
+    );
+    let conditions = out["status"]["conditions"].as_array().expect("conditions");
+    let types: Vec<&str> = conditions
+        .iter()
+        .filter_map(|c| c["type"].as_str())
+        .collect();
+    assert_eq!(types, ["Accepted", "Programmed"]);
+    for c in conditions {
+        assert_eq!(c["status"], "Unknown");
+        assert_eq!(c["reason"], "Pending");
+        assert_eq!(c["message"], "Waiting for controller");
+        assert_eq!(c["lastTransitionTime"], "1970-01-01T00:00:00Z");
+    }
+}
+
+#[test]
+fn core_kinds_decode_strictly() {
+    let svc = yaml(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports:\n  - port: 80\n    targetPort: 8080\n",
+    );
+    let object = accept(&svc);
+    assert_eq!(object.key().namespace, "default");
+    let bad = yaml(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports:\n  - port: 80\n    prot: 8080\n",
+    );
+    let r = reject(&bad);
+    assert!(has_cause(&r, "spec.ports[0].prot", "unknown field"), "{r}");
+    let ns = yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: a, namespace: b}\n");
+    assert_eq!(accept(&ns).key().namespace, "");
+}

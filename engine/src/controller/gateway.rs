@@ -1,0 +1,705 @@
+//! Gateways and their listeners: protocols, allowed routes, conflicts, certificates,
+//! addresses, and the Gateway status.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use gateway_api::apis::experimental::gateways::{
+    Gateway, GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom,
+    GatewayListenersAllowedRoutesNamespacesSelector, GatewayListenersTlsMode, GatewayStatus,
+    GatewayStatusAddresses, GatewayStatusListeners, GatewayStatusListenersSupportedKinds,
+};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+
+use super::conditions::{ConditionType, Desired, Reason, materialize};
+use super::refgrant::{GrantIndex, RefFrom, RefTo};
+use crate::config::{GatewayConfig, ListenerConfig, Protocol, RouteAttachment, RouteKind};
+use crate::object::{GATEWAY_GROUP, Kind, ObjectKey, Snapshot};
+
+/// Which namespaces a listener takes routes from (`allowedRoutes.namespaces`).
+#[derive(Clone, Copy, Debug)]
+pub enum AllowedNamespaces<'a> {
+    Same,
+    All,
+    /// `from: Selector`; `None` when the selector is missing, which selects nothing.
+    Selector(Option<&'a GatewayListenersAllowedRoutesNamespacesSelector>),
+}
+
+/// One listener, evaluated.
+pub struct ListenerState<'a> {
+    pub name: &'a str,
+    pub port: i32,
+    pub protocol: Protocol,
+    pub hostname: Option<&'a str>,
+    pub allowed_namespaces: AllowedNamespaces<'a>,
+    /// Route kinds the listener takes (its `supportedKinds`).
+    pub kinds: Vec<RouteKind>,
+    pub accepted: Desired,
+    pub programmed: Desired,
+    pub resolved_refs: Desired,
+    pub conflicted: Desired,
+    pub usable: bool,
+    pub unusable_reason: Option<String>,
+    /// Routes accepted on this listener (each route at most once).
+    pub routes: Vec<RouteAttachment>,
+}
+
+/// One Gateway of this controller, evaluated.
+pub struct GatewayState<'a> {
+    pub gateway: &'a Gateway,
+    pub key: ObjectKey,
+    pub namespace: &'a str,
+    pub listeners: Vec<ListenerState<'a>>,
+    pub accepted: Desired,
+    pub programmed: Desired,
+    /// `status.addresses` as (type, value).
+    pub addresses: Vec<(String, String)>,
+    requested: Vec<RequestedAddress>,
+}
+
+/// A `spec.addresses` entry gwsim can serve.
+#[derive(Clone, Debug)]
+enum RequestedAddress {
+    /// Type IPAddress with a value.
+    Ip(String),
+    Hostname(String),
+    /// No value: gwsim assigns one (GatewayAddressEmpty).
+    Any,
+}
+
+impl GatewayState<'_> {
+    /// Whether the Gateway is Accepted.
+    pub fn is_accepted(&self) -> bool {
+        self.accepted.status
+    }
+}
+
+/// The protocol family used to decide whether listeners on one port conflict
+/// (`Listeners` docs in gateway_types.go: HTTP listeners may share a port; HTTPS and TLS
+/// listeners may share a port; nothing else may share a port with them).
+fn protocol_family(protocol: &Protocol) -> Option<&'static str> {
+    match protocol {
+        Protocol::Http => Some("http"),
+        Protocol::Https | Protocol::Tls => Some("tls"),
+        Protocol::Tcp => Some("tcp"),
+        Protocol::Udp => Some("udp"),
+        // Implementation-specific protocols: gwsim does not know their transport.
+        Protocol::Other(_) => None,
+    }
+}
+
+/// The conflict reason of each listener (by index), per GEP-1713 "distinct listeners":
+/// mixed protocol families on one port conflict on protocol; within one family, two
+/// listeners with the same hostname (or both without one) conflict on hostname; TCP and UDP
+/// listeners may not share a port at all. Every party of a conflict is marked: no winner.
+fn conflicts(listeners: &[GatewayListeners]) -> BTreeMap<usize, Reason> {
+    let mut by_port: BTreeMap<(i32, bool), Vec<(usize, &'static str)>> = BTreeMap::new();
+    for (i, l) in listeners.iter().enumerate() {
+        let protocol = Protocol::parse(&l.protocol);
+        if let Some(family) = protocol_family(&protocol) {
+            by_port
+                .entry((l.port, protocol == Protocol::Udp))
+                .or_default()
+                .push((i, family));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for group in by_port.values() {
+        if group.len() < 2 {
+            continue;
+        }
+        let families: BTreeSet<&str> = group.iter().map(|(_, f)| *f).collect();
+        if families.len() > 1 || families.contains("tcp") || families.contains("udp") {
+            for (i, _) in group {
+                out.insert(*i, Reason::ProtocolConflict);
+            }
+            continue;
+        }
+        let mut by_hostname: BTreeMap<Option<&str>, Vec<usize>> = BTreeMap::new();
+        for (i, _) in group {
+            by_hostname
+                .entry(listeners[*i].hostname.as_deref())
+                .or_default()
+                .push(*i);
+        }
+        for same in by_hostname.values().filter(|v| v.len() > 1) {
+            for i in same {
+                out.insert(*i, Reason::HostnameConflict);
+            }
+        }
+    }
+    out
+}
+
+/// Route kinds a protocol takes when `allowedRoutes.kinds` does not restrict them.
+fn protocol_kinds(protocol: &Protocol) -> &'static [RouteKind] {
+    match protocol {
+        Protocol::Http | Protocol::Https => &[RouteKind::Http, RouteKind::Grpc],
+        _ => &[],
+    }
+}
+
+pub fn route_kind_name(kind: RouteKind) -> &'static str {
+    match kind {
+        RouteKind::Http => Kind::HttpRoute.as_str(),
+        RouteKind::Grpc => Kind::GrpcRoute.as_str(),
+    }
+}
+
+/// The listener's supported kinds, and whether `allowedRoutes.kinds` named an invalid one.
+fn supported_kinds(listener: &GatewayListeners, protocol: &Protocol) -> (Vec<RouteKind>, bool) {
+    let defaults = protocol_kinds(protocol);
+    let requested = listener
+        .allowed_routes
+        .as_ref()
+        .and_then(|a| a.kinds.as_deref())
+        .unwrap_or_default();
+    // "When unspecified or empty, the kinds of Routes selected are determined using the
+    // Listener protocol." (AllowedRoutes.kinds)
+    if requested.is_empty() {
+        return (defaults.to_vec(), false);
+    }
+    let mut kinds = Vec::new();
+    let mut invalid = false;
+    for k in requested {
+        let group = k.group.as_deref().unwrap_or(GATEWAY_GROUP);
+        let found = defaults
+            .iter()
+            .find(|d| group == GATEWAY_GROUP && route_kind_name(**d) == k.kind);
+        match found {
+            Some(d) if !kinds.contains(d) => kinds.push(*d),
+            Some(_) => {}
+            None => invalid = true,
+        }
+    }
+    (kinds, invalid)
+}
+
+fn allowed_namespaces(listener: &GatewayListeners) -> AllowedNamespaces<'_> {
+    let namespaces = listener
+        .allowed_routes
+        .as_ref()
+        .and_then(|a| a.namespaces.as_ref());
+    match namespaces.and_then(|n| n.from.as_ref()) {
+        // Default `Same` (AllowedRoutes.namespaces.from).
+        None | Some(GatewayListenersAllowedRoutesNamespacesFrom::Same) => AllowedNamespaces::Same,
+        Some(GatewayListenersAllowedRoutesNamespacesFrom::All) => AllowedNamespaces::All,
+        Some(GatewayListenersAllowedRoutesNamespacesFrom::Selector) => {
+            AllowedNamespaces::Selector(namespaces.and_then(|n| n.selector.as_ref()))
+        }
+    }
+}
+
+/// A certificate problem: the ResolvedRefs reason and a message.
+type CertError = (Reason, String);
+
+/// Whether a Secret holds a certificate and key. gwsim does no cryptography: it checks the
+/// type, that `tls.crt` and `tls.key` are present and not empty, and that both look like PEM.
+fn secret_is_tls(secret: &Secret) -> bool {
+    if secret.type_.as_deref() != Some("kubernetes.io/tls") {
+        return false;
+    }
+    let value = |key: &str| -> Option<Vec<u8>> {
+        secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|b| b.0.clone())
+            .or_else(|| {
+                secret
+                    .string_data
+                    .as_ref()
+                    .and_then(|d| d.get(key))
+                    .map(|s| s.as_bytes().to_vec())
+            })
+    };
+    ["tls.crt", "tls.key"]
+        .iter()
+        .all(|key| value(key).is_some_and(|v| !v.is_empty() && contains(&v, b"-----BEGIN ")))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Checks an HTTPS listener's `tls.certificateRefs`; the first bad reference decides.
+fn check_certificates(
+    listener: &GatewayListeners,
+    gateway_namespace: &str,
+    snapshot: &Snapshot,
+    grants: &GrantIndex<'_>,
+) -> Result<(), CertError> {
+    let refs = listener
+        .tls
+        .as_ref()
+        .and_then(|t| t.certificate_refs.as_deref())
+        .unwrap_or_default();
+    // HTTPS without `tls` or without certificates passes the schema, but "tls is required if
+    // the Protocol field is HTTPS" (Listener.tls): gwsim reports it as a bad certificate ref.
+    if refs.is_empty() {
+        return Err((
+            Reason::InvalidCertificateRef,
+            "HTTPS listener has no tls.certificateRefs".to_string(),
+        ));
+    }
+    for r in refs {
+        let group = r.group.as_deref().unwrap_or("");
+        let kind = r.kind.as_deref().unwrap_or("Secret");
+        let namespace = r.namespace.as_deref().unwrap_or(gateway_namespace);
+        let from = RefFrom {
+            group: GATEWAY_GROUP,
+            kind: "Gateway",
+            namespace: gateway_namespace,
+        };
+        let to = RefTo {
+            group,
+            kind,
+            namespace,
+            name: &r.name,
+        };
+        // RefNotPermitted must be used when the reference is not allowed, whatever else is
+        // wrong with it (ListenerReasonInvalidCertificateRef docs).
+        if !grants.permits(from, to) {
+            return Err((
+                Reason::RefNotPermitted,
+                format!(
+                    "certificateRef {namespace}/{} is in another namespace and no ReferenceGrant allows it",
+                    r.name
+                ),
+            ));
+        }
+        if !(group.is_empty() && kind == "Secret") {
+            return Err((
+                Reason::InvalidCertificateRef,
+                format!("certificateRef {group}/{kind} is not a core Secret"),
+            ));
+        }
+        match snapshot.secret(namespace, &r.name) {
+            None => {
+                return Err((
+                    Reason::InvalidCertificateRef,
+                    format!("Secret {namespace}/{} not found", r.name),
+                ));
+            }
+            Some(secret) if !secret_is_tls(secret) => {
+                return Err((
+                    Reason::InvalidCertificateRef,
+                    format!(
+                        "Secret {namespace}/{} is not a kubernetes.io/tls Secret with PEM tls.crt and tls.key",
+                        r.name
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Evaluates a Gateway of one of our classes: listeners and acceptance. Addresses are
+/// assigned later, across all Gateways, by [`assign_addresses`].
+pub fn evaluate<'a>(
+    gateway: &'a Gateway,
+    snapshot: &Snapshot,
+    grants: &GrantIndex<'_>,
+) -> GatewayState<'a> {
+    let namespace = gateway.metadata.namespace.as_deref().unwrap_or_default();
+    let key = ObjectKey::new(
+        Kind::Gateway,
+        namespace,
+        gateway.metadata.name.clone().unwrap_or_default(),
+    );
+    let spec_listeners = &gateway.spec.listeners;
+    let conflicts = conflicts(spec_listeners);
+
+    let mut listeners: Vec<ListenerState<'a>> = spec_listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let protocol = Protocol::parse(&l.protocol);
+            let (kinds, invalid_kinds) = supported_kinds(l, &protocol);
+            let conflict = conflicts.get(&i).copied();
+
+            let accepted = if !(1..=65535).contains(&l.port) {
+                Desired::fail(
+                    ConditionType::Accepted,
+                    Reason::PortUnavailable,
+                    format!("port {} is out of range", l.port),
+                )
+            } else if !matches!(protocol, Protocol::Http | Protocol::Https) {
+                Desired::fail(
+                    ConditionType::Accepted,
+                    Reason::UnsupportedProtocol,
+                    format!("gwsim does not support protocol {}", l.protocol),
+                )
+            } else if protocol == Protocol::Https
+                && matches!(
+                    l.tls.as_ref().and_then(|t| t.mode.as_ref()),
+                    Some(GatewayListenersTlsMode::Passthrough)
+                )
+            {
+                Desired::fail(
+                    ConditionType::Accepted,
+                    Reason::UnsupportedValue,
+                    "HTTPS listeners terminate TLS; Passthrough is not supported",
+                )
+            } else if let Some(reason) = conflict {
+                Desired::fail(
+                    ConditionType::Accepted,
+                    reason,
+                    "listener conflicts with another listener on the same port",
+                )
+            } else {
+                Desired::ok(ConditionType::Accepted, "Listener accepted")
+            };
+
+            let conflicted = match conflict {
+                Some(reason) => Desired::new(
+                    ConditionType::Conflicted,
+                    true,
+                    reason,
+                    match reason {
+                        Reason::HostnameConflict => {
+                            "another listener on this port has the same hostname"
+                        }
+                        _ => "another listener on this port has an incompatible protocol",
+                    },
+                ),
+                None => Desired::ok(ConditionType::Conflicted, "No conflicts"),
+            };
+
+            let certs = if protocol == Protocol::Https {
+                check_certificates(l, namespace, snapshot, grants)
+            } else {
+                Ok(())
+            };
+            // Certificate problems take precedence over InvalidRouteKinds on ResolvedRefs:
+            // they are what keeps the listener from serving.
+            let resolved_refs = match &certs {
+                Err((reason, message)) => {
+                    Desired::fail(ConditionType::ResolvedRefs, *reason, message.clone())
+                }
+                Ok(()) if invalid_kinds => Desired::fail(
+                    ConditionType::ResolvedRefs,
+                    Reason::InvalidRouteKinds,
+                    "allowedRoutes.kinds names kinds this listener cannot serve",
+                ),
+                Ok(()) => Desired::ok(ConditionType::ResolvedRefs, "References resolved"),
+            };
+            let unusable_reason = if !accepted.status {
+                Some(accepted.reason.as_str().to_string())
+            } else {
+                certs.as_ref().err().map(|(r, _)| r.as_str().to_string())
+            };
+            ListenerState {
+                name: &l.name,
+                port: l.port,
+                protocol,
+                hostname: l.hostname.as_deref(),
+                allowed_namespaces: allowed_namespaces(l),
+                kinds,
+                programmed: Desired::ok(ConditionType::Programmed, ""),
+                accepted,
+                resolved_refs,
+                conflicted,
+                usable: unusable_reason.is_none(),
+                unusable_reason,
+                routes: Vec::new(),
+            }
+        })
+        .collect();
+
+    // Requested addresses: type defaults to IPAddress (GatewaySpecAddress.type).
+    let mut requested = Vec::new();
+    let mut unsupported_address = None;
+    for a in gateway.spec.addresses.as_deref().unwrap_or_default() {
+        let value = a.value.as_deref().filter(|v| !v.is_empty());
+        match (a.r#type.as_deref().unwrap_or("IPAddress"), value) {
+            (_, None) => requested.push(RequestedAddress::Any),
+            ("IPAddress", Some(v)) => requested.push(RequestedAddress::Ip(v.to_string())),
+            ("Hostname", Some(v)) => requested.push(RequestedAddress::Hostname(v.to_string())),
+            (other, Some(_)) => {
+                unsupported_address.get_or_insert_with(|| other.to_string());
+            }
+        }
+    }
+
+    let valid_listeners = listeners.iter().filter(|l| l.accepted.status).count();
+    let accepted = if let Some(p) = gateway
+        .spec
+        .infrastructure
+        .as_ref()
+        .and_then(|i| i.parameters_ref.as_ref())
+    {
+        Desired::fail(
+            ConditionType::Accepted,
+            Reason::InvalidParameters,
+            format!(
+                "gwsim resolves no infrastructure parameters; cannot use {}/{} {}",
+                p.group, p.kind, p.name
+            ),
+        )
+    } else if let Some(t) = unsupported_address {
+        Desired::fail(
+            ConditionType::Accepted,
+            Reason::UnsupportedAddress,
+            format!("address type {t} is not supported"),
+        )
+    } else if valid_listeners == 0 {
+        Desired::fail(
+            ConditionType::Accepted,
+            Reason::ListenersNotValid,
+            "no listener is valid",
+        )
+    } else if valid_listeners < listeners.len() {
+        Desired::new(
+            ConditionType::Accepted,
+            true,
+            Reason::ListenersNotValid,
+            "some listeners are not valid",
+        )
+    } else {
+        Desired::ok(ConditionType::Accepted, "Gateway accepted")
+    };
+
+    for l in &mut listeners {
+        if !accepted.status && l.usable {
+            l.usable = false;
+            l.unusable_reason = Some(format!(
+                "Gateway not accepted: {}",
+                accepted.reason.as_str()
+            ));
+        }
+        l.programmed = if l.usable {
+            Desired::ok(ConditionType::Programmed, "Listener programmed")
+        } else if l.conflicted.status {
+            // The conflict reason, as the ListenerSet conformance tests expect on Programmed.
+            Desired::fail(
+                ConditionType::Programmed,
+                l.conflicted.reason,
+                "listener is conflicted",
+            )
+        } else {
+            Desired::fail(
+                ConditionType::Programmed,
+                Reason::Invalid,
+                format!(
+                    "listener cannot serve: {}",
+                    l.unusable_reason.as_deref().unwrap_or_default()
+                ),
+            )
+        };
+    }
+
+    GatewayState {
+        gateway,
+        key,
+        namespace,
+        listeners,
+        programmed: Desired::ok(ConditionType::Programmed, ""),
+        accepted,
+        addresses: Vec::new(),
+        requested,
+    }
+}
+
+/// FNV-1a, 64 bit: a stable hash of our own (std's hasher is not guaranteed stable).
+fn fnv1a(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// Size of 198.18.0.0/15 (RFC 2544 benchmarking range), where gwsim puts Gateway addresses.
+const POOL_SIZE: u32 = 1 << 17;
+const POOL_BASE: u32 = (198 << 24) | (18 << 16);
+
+fn pool_address(index: u32) -> IpAddr {
+    IpAddr::from((POOL_BASE + index).to_be_bytes())
+}
+
+/// Gives every accepted Gateway its addresses and its Programmed condition. `states` must be
+/// in key order: static addresses are claimed first, in that order (a later Gateway asking
+/// for a claimed address gets AddressNotUsable); then each Gateway without a value gets the
+/// address its `namespace/name` hashes to in 198.18.0.0/15, probing upward past addresses
+/// in use and addresses ending in .0 or .255.
+pub fn assign_addresses(states: &mut [GatewayState<'_>]) {
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    let mut unusable: Vec<Option<String>> = vec![None; states.len()];
+    for (i, state) in states.iter_mut().enumerate() {
+        if !state.is_accepted() {
+            continue;
+        }
+        for r in &state.requested {
+            match r {
+                RequestedAddress::Ip(v) => match v.parse::<IpAddr>() {
+                    // Used as written; the canonical form detects duplicates.
+                    Ok(ip) if used.insert(ip.to_string()) => {
+                        state.addresses.push(("IPAddress".into(), v.clone()));
+                    }
+                    Ok(_) => {
+                        unusable[i].get_or_insert_with(|| format!("address {v} is already in use"));
+                    }
+                    Err(_) => {
+                        unusable[i].get_or_insert_with(|| format!("{v} is not an IP address"));
+                    }
+                },
+                RequestedAddress::Hostname(v) => {
+                    if used.insert(v.clone()) {
+                        state.addresses.push(("Hostname".into(), v.clone()));
+                    } else {
+                        unusable[i].get_or_insert_with(|| format!("address {v} is already in use"));
+                    }
+                }
+                RequestedAddress::Any => {}
+            }
+        }
+    }
+    for (i, state) in states.iter_mut().enumerate() {
+        if !state.is_accepted() {
+            state.programmed = Desired::fail(
+                ConditionType::Programmed,
+                Reason::Invalid,
+                "Gateway is not accepted",
+            );
+            continue;
+        }
+        let wants_pool = state.requested.is_empty()
+            || state
+                .requested
+                .iter()
+                .any(|r| matches!(r, RequestedAddress::Any));
+        if wants_pool {
+            let start = (fnv1a(&state.key.namespaced_name()) % u64::from(POOL_SIZE)) as u32;
+            let found = (0..POOL_SIZE)
+                .map(|step| pool_address((start + step) % POOL_SIZE))
+                .find(|ip| {
+                    let last = match ip {
+                        IpAddr::V4(v4) => v4.octets()[3],
+                        IpAddr::V6(_) => 0,
+                    };
+                    last != 0 && last != 255 && !used.contains(&ip.to_string())
+                });
+            match found {
+                Some(ip) => {
+                    used.insert(ip.to_string());
+                    state.addresses.push(("IPAddress".into(), ip.to_string()));
+                }
+                None => {
+                    state.programmed = Desired::fail(
+                        ConditionType::Programmed,
+                        Reason::AddressNotAssigned,
+                        "no free address in 198.18.0.0/15",
+                    );
+                    continue;
+                }
+            }
+        }
+        state.programmed = match unusable[i].take() {
+            Some(message) => {
+                Desired::fail(ConditionType::Programmed, Reason::AddressNotUsable, message)
+            }
+            None if state.addresses.is_empty() => Desired::fail(
+                ConditionType::Programmed,
+                Reason::AddressNotAssigned,
+                "no address assigned",
+            ),
+            None => Desired::ok(ConditionType::Programmed, "Gateway programmed"),
+        };
+    }
+}
+
+/// The Gateway's status. Listener conditions are in the order Accepted, Programmed,
+/// ResolvedRefs, Conflicted; Gateway conditions Accepted, Programmed.
+pub fn status(state: &GatewayState<'_>, now: Timestamp) -> GatewayStatus {
+    let gateway = state.gateway;
+    let generation = gateway.metadata.generation.unwrap_or(0);
+    let stored = gateway.status.as_ref();
+    let stored_conditions = stored
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    let stored_listeners = stored
+        .and_then(|s| s.listeners.as_deref())
+        .unwrap_or_default();
+    let listeners = state
+        .listeners
+        .iter()
+        .map(|l| {
+            let stored = stored_listeners
+                .iter()
+                .find(|s| s.name == l.name)
+                .map(|s| s.conditions.as_slice())
+                .unwrap_or_default();
+            GatewayStatusListeners {
+                attached_routes: i32::try_from(l.routes.len()).unwrap_or(i32::MAX),
+                conditions: materialize(
+                    stored,
+                    vec![
+                        l.accepted.clone(),
+                        l.programmed.clone(),
+                        l.resolved_refs.clone(),
+                        l.conflicted.clone(),
+                    ],
+                    generation,
+                    now,
+                ),
+                name: l.name.to_string(),
+                supported_kinds: Some(
+                    l.kinds
+                        .iter()
+                        .map(|k| GatewayStatusListenersSupportedKinds {
+                            group: Some(GATEWAY_GROUP.to_string()),
+                            kind: route_kind_name(*k).to_string(),
+                        })
+                        .collect(),
+                ),
+            }
+        })
+        .collect();
+    GatewayStatus {
+        addresses: Some(
+            state
+                .addresses
+                .iter()
+                .map(|(t, v)| GatewayStatusAddresses {
+                    r#type: Some(t.clone()),
+                    value: v.clone(),
+                })
+                .collect(),
+        ),
+        // gwsim does not model ListenerSets.
+        attached_listener_sets: None,
+        conditions: Some(materialize(
+            stored_conditions,
+            vec![state.accepted.clone(), state.programmed.clone()],
+            generation,
+            now,
+        )),
+        listeners: Some(listeners),
+    }
+}
+
+/// The data plane's view of the Gateway. Consumes the attachments.
+pub fn into_config(state: GatewayState<'_>) -> GatewayConfig {
+    GatewayConfig {
+        key: state.key,
+        addresses: state.addresses.into_iter().map(|(_, v)| v).collect(),
+        listeners: state
+            .listeners
+            .into_iter()
+            .map(|l| ListenerConfig {
+                name: l.name.to_string(),
+                port: u16::try_from(l.port).unwrap_or(0),
+                protocol: l.protocol,
+                hostname: l.hostname.map(str::to_string),
+                usable: l.usable,
+                unusable_reason: l.unusable_reason,
+                routes: l.routes,
+            })
+            .collect(),
+    }
+}

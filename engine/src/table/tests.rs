@@ -1,0 +1,980 @@
+//! Routing table decisions: listener selection, matching, precedence, backends.
+
+use std::sync::Arc;
+
+use super::testutil::*;
+use super::*;
+use crate::config::{Protocol, RouteAttachment, RouteMatch};
+use crate::explain::Verdict;
+
+fn single(attachments: Vec<RouteAttachment>) -> RoutingTable {
+    RoutingTable::build(&[gateway("gw", vec![http("http", None, attachments)])])
+}
+
+fn get(host: &str, path: &str) -> Request {
+    Request::get(host, path)
+}
+
+/// Runs `(request, expected verdict)` pairs against a table.
+fn expect_all(table: &RoutingTable, cases: &[(Request, &str)]) {
+    for (request, expected) in cases {
+        let decision = decide(table, request);
+        assert_eq!(
+            verdict(&decision),
+            *expected,
+            "{} {}{} {:?}\n{}",
+            request.method,
+            request.host,
+            request.path,
+            request.headers,
+            decision.explanation.render_text()
+        );
+    }
+}
+
+#[test]
+fn matching_rules_or_their_matches_and_prefix_is_per_segment() {
+    // HTTPRouteMatching.
+    let r = route(
+        "matching",
+        1,
+        vec![
+            rule(
+                vec![prefix("/"), prefix("/").header("version", "one")],
+                "v1",
+            ),
+            rule(
+                vec![prefix("/v2"), prefix("/").header("version", "two")],
+                "v2",
+            ),
+        ],
+    );
+    let table = single(vec![attach(&r, &[])]);
+    expect_all(
+        &table,
+        &[
+            (get("example.com", "/"), "v1"),
+            (get("example.com", "/example"), "v1"),
+            (get("example.com", "/").with_header("Version", "one"), "v1"),
+            (get("example.com", "/v2"), "v2"),
+            (get("example.com", "/v2/"), "v2"),
+            (get("example.com", "/v2/example"), "v2"),
+            (get("example.com", "/").with_header("Version", "two"), "v2"),
+            (get("example.com", "/v2example"), "v1"),
+            (get("example.com", "/foo/v2/example"), "v1"),
+        ],
+    );
+}
+
+#[test]
+fn exact_path_is_whole_and_case_sensitive() {
+    // HTTPRouteExactPathMatching.
+    let r = route(
+        "exact",
+        1,
+        vec![
+            rule(vec![exact("/one")], "v1"),
+            rule(vec![exact("/two")], "v2"),
+        ],
+    );
+    let table = single(vec![attach(&r, &[])]);
+    expect_all(
+        &table,
+        &[
+            (get("x", "/one"), "v1"),
+            (get("x", "/two"), "v2"),
+            (get("x", "/"), "404"),
+            (get("x", "/one/example"), "404"),
+            (get("x", "/two/"), "404"),
+            (get("x", "/Two"), "404"),
+            (get("x", "/one?x=1"), "v1"),
+        ],
+    );
+}
+
+#[test]
+fn path_match_order_exact_then_longest_prefix() {
+    // HTTPRoutePathMatchOrder.
+    let r = route(
+        "order",
+        1,
+        vec![
+            rule(vec![exact("/match")], "v1"),
+            rule(vec![exact("/match/exact")], "v2"),
+            rule(vec![exact("/match/exact/one")], "v3"),
+            rule(vec![prefix("/match/")], "v3"),
+            rule(vec![prefix("/match/prefix/")], "v1"),
+            rule(vec![prefix("/match/prefix/one")], "v2"),
+        ],
+    );
+    let table = single(vec![attach(&r, &[])]);
+    expect_all(
+        &table,
+        &[
+            (get("x", "/match"), "v1"),
+            (get("x", "/match/exact"), "v2"),
+            (get("x", "/match/exact/one"), "v3"),
+            (get("x", "/match/prefix/one/any"), "v2"),
+            (get("x", "/match/prefix/any"), "v1"),
+            (get("x", "/match/any"), "v3"),
+            (get("x", "/match/prefix"), "v1"),
+            (get("x", "/other"), "404"),
+        ],
+    );
+}
+
+#[test]
+fn header_matching() {
+    // HTTPRouteHeaderMatching.
+    let r = route(
+        "headers",
+        1,
+        vec![
+            rule(vec![prefix("/").header("version", "one")], "v1"),
+            rule(vec![prefix("/").header("version", "two")], "v2"),
+            rule(
+                vec![
+                    prefix("/")
+                        .header("version", "two")
+                        .header("color", "orange"),
+                ],
+                "v1",
+            ),
+            rule(
+                vec![
+                    prefix("/").header("color", "blue"),
+                    prefix("/").header("color", "green"),
+                ],
+                "v1",
+            ),
+            rule(
+                vec![
+                    prefix("/").header("color", "red"),
+                    prefix("/").header("color", "yellow"),
+                ],
+                "v2",
+            ),
+        ],
+    );
+    let table = single(vec![attach(&r, &[])]);
+    let h = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .fold(get("x", "/"), |req, (n, v)| req.with_header(n, v))
+    };
+    expect_all(
+        &table,
+        &[
+            (h(&[("version", "one")]), "v1"),
+            (h(&[("VERSION", "two")]), "v2"),
+            (h(&[("version", "two"), ("color", "orange")]), "v1"),
+            (h(&[("color", "blue")]), "v1"),
+            (h(&[("color", "green")]), "v1"),
+            (h(&[("color", "red")]), "v2"),
+            (h(&[("color", "yellow")]), "v2"),
+            (h(&[("color", "orange")]), "404"),
+            (h(&[("some-other-header", "one")]), "404"),
+            (h(&[("color", "purple")]), "404"),
+            (h(&[("version", "One")]), "404"),
+        ],
+    );
+}
+
+#[test]
+fn query_param_matching() {
+    // HTTPRouteQueryParamMatching.
+    let r = route(
+        "query",
+        1,
+        vec![
+            rule(vec![prefix("/").query("animal", "whale")], "v1"),
+            rule(vec![prefix("/").query("animal", "dolphin")], "v2"),
+            rule(
+                vec![
+                    prefix("/")
+                        .query("animal", "dolphin")
+                        .query("color", "blue"),
+                    prefix("/").query("ANIMAL", "Whale"),
+                ],
+                "v3",
+            ),
+            rule(vec![prefix("/path5")], "v1"),
+            rule(vec![prefix("/").header("version", "four")], "v2"),
+        ],
+    );
+    let table = single(vec![attach(&r, &[])]);
+    expect_all(
+        &table,
+        &[
+            (get("x", "/?animal=whale"), "v1"),
+            (get("x", "/?animal=dolphin"), "v2"),
+            (get("x", "/?animal=dolphin&color=blue"), "v3"),
+            (get("x", "/?ANIMAL=Whale"), "v3"),
+            (get("x", "/?animal=whale&extra=1"), "v1"),
+            (get("x", "/?color=blue"), "404"),
+            (get("x", "/?animal=dog"), "404"),
+            (get("x", "/?animal=whaledolphin"), "404"),
+            (get("x", "/"), "404"),
+            (get("x", "/?animal=whale&animal=dolphin"), "v1"),
+            (get("x", "/path5?animal=hydra"), "v1"),
+            (
+                get("x", "/?animal=hydra").with_header("version", "four"),
+                "v2",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn method_matching() {
+    // HTTPRouteMethodMatching.
+    let r = route(
+        "method",
+        1,
+        vec![
+            rule(vec![prefix("/").method("POST")], "v1"),
+            rule(vec![prefix("/").method("GET")], "v2"),
+            rule(vec![prefix("/path5")], "v1"),
+            rule(vec![prefix("/").method("PATCH")], "v2"),
+            rule(
+                vec![prefix("/").method("PUT").header("version", "one")],
+                "v1",
+            ),
+            rule(
+                vec![prefix("/path4").method("DELETE").header("version", "two")],
+                "v2",
+            ),
+        ],
+    );
+    let table = single(vec![attach(&r, &[])]);
+    expect_all(
+        &table,
+        &[
+            (get("x", "/").with_method("POST"), "v1"),
+            (get("x", "/"), "v2"),
+            (get("x", "/").with_method("HEAD"), "404"),
+            (get("x", "/path5").with_method("PATCH"), "v1"),
+            (
+                get("x", "/")
+                    .with_method("PATCH")
+                    .with_header("version", "four"),
+                "v2",
+            ),
+            (get("x", "/").with_method("PUT"), "404"),
+            (get("x", "/path4").with_method("DELETE"), "404"),
+            (
+                get("x", "/path4")
+                    .with_method("DELETE")
+                    .with_header("version", "two"),
+                "v2",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn matches_merge_across_routes_per_hostname() {
+    // HTTPRouteMatchingAcrossRoutes.
+    let part1 = route(
+        "part1",
+        1,
+        vec![
+            rule(vec![prefix("/")], "v1"),
+            rule(vec![prefix("/").header("version", "one")], "v1"),
+        ],
+    );
+    let part2 = route(
+        "part2",
+        2,
+        vec![
+            rule(vec![prefix("/v2")], "v2"),
+            rule(vec![prefix("/").header("version", "two")], "v2"),
+        ],
+    );
+    let table = single(vec![
+        attach(&part1, &["example.com", "example.net"]),
+        attach(&part2, &["example.com"]),
+    ]);
+    expect_all(
+        &table,
+        &[
+            (get("example.com", "/"), "v1"),
+            (get("example.com", "/v2"), "v2"),
+            (get("example.net", "/v2"), "v1"),
+            (get("example.com", "/").with_header("version", "two"), "v2"),
+            (get("example.net", "/").with_header("version", "two"), "v1"),
+            (get("example.org", "/"), "404"),
+        ],
+    );
+}
+
+/// One precedence step: `a` must win against `b` (listed first in the configuration), with
+/// every earlier step tied, and the explanation must name `step`.
+struct StepCase {
+    name: &'static str,
+    attachments: Vec<RouteAttachment>,
+    request: Request,
+    step: &'static str,
+}
+
+#[test]
+fn each_precedence_step_decides_when_earlier_steps_tie() {
+    let one = |name: &str, created: i64, m: RouteMatch, backend: &str| {
+        route(name, created, vec![rule(vec![m], backend)])
+    };
+    let cases = vec![
+        StepCase {
+            name: "exact hostname beats wildcard",
+            attachments: vec![
+                attach(
+                    &one("b", 1, exact("/x").header("h", "1"), "b"),
+                    &["*.example.com"],
+                ),
+                attach(&one("a", 2, prefix("/"), "a"), &["foo.example.com"]),
+            ],
+            request: get("foo.example.com", "/x").with_header("h", "1"),
+            step: "more specific hostname (foo.example.com over *.example.com)",
+        },
+        StepCase {
+            name: "longer wildcard beats shorter",
+            attachments: vec![
+                attach(&one("b", 1, exact("/x"), "b"), &["*.example.com"]),
+                attach(&one("a", 2, prefix("/"), "a"), &["*.foo.example.com"]),
+            ],
+            request: get("a.foo.example.com", "/x"),
+            step: "more specific hostname (*.foo.example.com over *.example.com)",
+        },
+        StepCase {
+            name: "any hostname loses to a named one",
+            attachments: vec![
+                attach(&one("b", 1, exact("/x"), "b"), &[]),
+                attach(&one("a", 2, prefix("/"), "a"), &["*.example.com"]),
+            ],
+            request: get("foo.example.com", "/x"),
+            step: "more specific hostname (*.example.com over *)",
+        },
+        StepCase {
+            name: "Exact beats PathPrefix",
+            attachments: vec![
+                attach(
+                    &one("b", 1, prefix("/x").method("GET").header("h", "1"), "b"),
+                    &[],
+                ),
+                attach(&one("a", 2, exact("/x"), "a"), &[]),
+            ],
+            request: get("x", "/x").with_header("h", "1"),
+            step: "Exact beats PathPrefix",
+        },
+        StepCase {
+            name: "PathPrefix beats RegularExpression",
+            attachments: vec![
+                attach(&one("b", 1, regex_path("/x.*").method("GET"), "b"), &[]),
+                attach(&one("a", 2, prefix("/"), "a"), &[]),
+            ],
+            request: get("x", "/xyz"),
+            step: "PathPrefix beats RegularExpression",
+        },
+        StepCase {
+            name: "longer prefix",
+            attachments: vec![
+                attach(
+                    &one("b", 1, prefix("/x").method("GET").header("h", "1"), "b"),
+                    &[],
+                ),
+                attach(&one("a", 2, prefix("/x/yz/"), "a"), &[]),
+            ],
+            request: get("x", "/x/yz/w").with_header("h", "1"),
+            step: "longer prefix (5 > 2 characters)",
+        },
+        StepCase {
+            name: "method match",
+            attachments: vec![
+                attach(
+                    &one("b", 1, prefix("/x").header("h", "1").header("i", "2"), "b"),
+                    &[],
+                ),
+                attach(&one("a", 2, prefix("/x").method("GET"), "a"), &[]),
+            ],
+            request: get("x", "/x").with_header("h", "1").with_header("i", "2"),
+            step: "method match",
+        },
+        StepCase {
+            name: "more header matches",
+            attachments: vec![
+                attach(
+                    &one(
+                        "b",
+                        1,
+                        prefix("/x")
+                            .header("h", "1")
+                            .query("q", "1")
+                            .query("r", "2"),
+                        "b",
+                    ),
+                    &[],
+                ),
+                attach(
+                    &one("a", 2, prefix("/x").header("h", "1").header("i", "2"), "a"),
+                    &[],
+                ),
+            ],
+            request: get("x", "/x?q=1&r=2")
+                .with_header("h", "1")
+                .with_header("i", "2"),
+            step: "more header matches (2 > 1)",
+        },
+        StepCase {
+            name: "more query param matches",
+            attachments: vec![
+                attach(&one("b", 1, prefix("/x").query("q", "1"), "b"), &[]),
+                attach(
+                    &one("a", 2, prefix("/x").query("q", "1").query("r", "2"), "a"),
+                    &[],
+                ),
+            ],
+            request: get("x", "/x?q=1&r=2"),
+            step: "more query param matches (2 > 1)",
+        },
+        StepCase {
+            name: "older route",
+            attachments: vec![
+                attach(&one("a-newer", 20, prefix("/x"), "b"), &[]),
+                attach(&one("z-older", 10, prefix("/x"), "a"), &[]),
+            ],
+            request: get("x", "/x"),
+            step: "older route (created 10 < 20)",
+        },
+        StepCase {
+            name: "namespace/name order",
+            attachments: vec![
+                attach(&one("beta", 10, prefix("/x"), "b"), &[]),
+                attach(&one("alpha", 10, prefix("/x"), "a"), &[]),
+            ],
+            request: get("x", "/x"),
+            step: "namespace/name order (infra/alpha < infra/beta)",
+        },
+        StepCase {
+            name: "namespace/name compares the joined string",
+            attachments: vec![
+                attach(
+                    &route_in("a", "y", 10, vec![rule(vec![prefix("/x")], "b")]),
+                    &[],
+                ),
+                attach(
+                    &route_in("a-b", "x", 10, vec![rule(vec![prefix("/x")], "a")]),
+                    &[],
+                ),
+            ],
+            request: get("x", "/x"),
+            step: "namespace/name order (a-b/x < a/y)",
+        },
+        StepCase {
+            name: "earlier rule",
+            attachments: vec![attach(
+                &route(
+                    "r",
+                    1,
+                    vec![rule(vec![prefix("/x")], "a"), rule(vec![prefix("/x")], "b")],
+                ),
+                &[],
+            )],
+            request: get("x", "/x"),
+            step: "earlier rule (0 < 1)",
+        },
+        StepCase {
+            name: "earlier match",
+            attachments: vec![attach(
+                &route("r", 1, vec![rule(vec![prefix("/x"), prefix("/x")], "a")]),
+                &[],
+            )],
+            request: get("x", "/x"),
+            step: "earlier match (0 < 1)",
+        },
+    ];
+    for case in cases {
+        let table = single(case.attachments);
+        let decision = decide(&table, &case.request);
+        let text = decision.explanation.render_text();
+        assert_eq!(verdict(&decision), "a", "{}:\n{text}", case.name);
+        let steps: Vec<String> = decision
+            .explanation
+            .candidates
+            .iter()
+            .filter_map(|c| match &c.verdict {
+                Verdict::Lost { step, .. } => Some(step.describe()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(steps, vec![case.step.to_string()], "{}:\n{text}", case.name);
+    }
+}
+
+#[test]
+fn fall_through_to_less_specific_hostname() {
+    let specific = route(
+        "specific",
+        1,
+        vec![rule(vec![exact("/only")], "exact-host")],
+    );
+    let wildcard = route("wild", 2, vec![rule(vec![prefix("/")], "wildcard-host")]);
+    let table = single(vec![
+        attach(&specific, &["foo.example.com"]),
+        attach(&wildcard, &["*.example.com"]),
+    ]);
+    expect_all(
+        &table,
+        &[
+            (get("foo.example.com", "/only"), "exact-host"),
+            (get("foo.example.com", "/other"), "wildcard-host"),
+            (get("bar.example.com", "/only"), "wildcard-host"),
+            (get("example.com", "/only"), "404"),
+        ],
+    );
+    let d = decide(&table, &get("foo.example.com", "/other"));
+    assert!(
+        d.explanation
+            .notes
+            .iter()
+            .any(|n| n.contains("fell through")),
+        "{}",
+        d.explanation.render_text()
+    );
+}
+
+#[test]
+fn listener_hostname_matching_picks_most_specific_listener() {
+    // HTTPRouteListenerHostnameMatching.
+    let v1 = route("v1", 1, vec![rule(vec![], "v1")]);
+    let v2 = route("v2", 1, vec![rule(vec![], "v2")]);
+    let v3 = route("v3", 1, vec![rule(vec![], "v3")]);
+    let table = RoutingTable::build(&[gateway(
+        "gw",
+        vec![
+            http(
+                "listener-1",
+                Some("bar.com"),
+                vec![attach(&v1, &["bar.com"])],
+            ),
+            http(
+                "listener-2",
+                Some("foo.bar.com"),
+                vec![attach(&v2, &["foo.bar.com"])],
+            ),
+            http(
+                "listener-3",
+                Some("*.bar.com"),
+                vec![attach(&v3, &["*.bar.com"])],
+            ),
+            http(
+                "listener-4",
+                Some("*.foo.com"),
+                vec![attach(&v3, &["*.foo.com"])],
+            ),
+        ],
+    )]);
+    expect_all(
+        &table,
+        &[
+            (get("bar.com", "/"), "v1"),
+            (get("foo.bar.com", "/"), "v2"),
+            (get("baz.bar.com", "/"), "v3"),
+            (get("boo.bar.com", "/"), "v3"),
+            (get("multiple.prefixes.bar.com", "/"), "v3"),
+            (get("multiple.prefixes.foo.com", "/"), "v3"),
+            (get("foo.com", "/"), "404"),
+            (get("no.matching.host", "/"), "404"),
+            (get("BAR.com:80", "/"), "v1"),
+            (get("Foo.Bar.Com:8080", "/"), "v2"),
+        ],
+    );
+}
+
+#[test]
+fn listener_isolation_has_no_fallback() {
+    // GatewayHTTPListenerIsolation: the wildcard listener's routes never serve a host that the
+    // exact listener takes, even when the exact listener has no matching route.
+    let exact_routes = route("exact", 1, vec![rule(vec![exact("/exact")], "exact")]);
+    let wildcard_routes = route("wildcard", 1, vec![rule(vec![prefix("/")], "wildcard")]);
+    let any_routes = route("any", 1, vec![rule(vec![prefix("/")], "any")]);
+    let table = RoutingTable::build(&[gateway(
+        "gw",
+        vec![
+            http("empty", None, vec![attach(&any_routes, &[])]),
+            http(
+                "wild",
+                Some("*.example.com"),
+                vec![attach(&wildcard_routes, &["*.example.com"])],
+            ),
+            http(
+                "abc",
+                Some("abc.example.com"),
+                vec![attach(&exact_routes, &["abc.example.com"])],
+            ),
+        ],
+    )]);
+    expect_all(
+        &table,
+        &[
+            (get("abc.example.com", "/exact"), "exact"),
+            (get("abc.example.com", "/other"), "404"),
+            (get("x.example.com", "/exact"), "wildcard"),
+            (get("example.com", "/"), "any"),
+            (get("other.org", "/"), "any"),
+        ],
+    );
+    let d = decide(&table, &get("abc.example.com", "/other"));
+    let text = d.explanation.render_text();
+    assert!(
+        text.contains("wild (HTTP, *.example.com): passed over: less specific than abc"),
+        "{text}"
+    );
+    assert!(
+        text.contains("empty (HTTP, any hostname): passed over: less specific than abc"),
+        "{text}"
+    );
+}
+
+#[test]
+fn hostless_listener_serves_route_hostnames_only() {
+    // HTTPRouteHostnameIntersection, second Gateway.
+    let r = route("r", 1, vec![rule(vec![], "v2")]);
+    let table = single(vec![attach(
+        &r,
+        &["first.com", "sub.first.com", "second.com", "sub.second.com"],
+    )]);
+    expect_all(
+        &table,
+        &[
+            (get("first.com", "/"), "v2"),
+            (get("sub.first.com", "/"), "v2"),
+            (get("second.com:8080", "/"), "v2"),
+            (get("sub.second.com", "/"), "v2"),
+            (get("third.com", "/"), "404"),
+            (get("other.first.com", "/"), "404"),
+        ],
+    );
+}
+
+#[test]
+fn gateway_and_port_selection() {
+    let r = route("r", 1, vec![rule(vec![], "v1")]);
+    let one = gateway("one", vec![http("http", None, vec![attach(&r, &[])])]);
+    let two = gateway("two", vec![http("http", None, vec![attach(&r, &[])])]);
+    let table = RoutingTable::build(&[one.clone()]);
+    expect_all(
+        &table,
+        &[
+            (get("x", "/"), "v1"),
+            (get("x", "/").on_port(8080), "refused"),
+        ],
+    );
+    let d = decide(&table, &get("x", "/").on_port(8080));
+    assert!(
+        d.explanation
+            .outcome
+            .contains("has no listener on port 8080 (ports: 80)"),
+        "{}",
+        d.explanation.outcome
+    );
+
+    let both = RoutingTable::build(&[two.clone(), one.clone()]);
+    let d = decide(&both, &get("x", "/"));
+    assert_eq!(verdict(&d), "refused");
+    assert!(
+        d.explanation
+            .outcome
+            .contains("names no Gateway and the table has 2: infra/one, infra/two")
+    );
+    let mut named = get("x", "/");
+    named.gateway = Some(two.key.clone());
+    let d = decide(&both, &named);
+    assert_eq!(verdict(&d), "v1");
+    assert_eq!(d.provenance.map(|p| p.gateway), Some(two.key.clone()));
+
+    let empty = RoutingTable::build(&[]);
+    let d = decide(&empty, &get("x", "/"));
+    assert_eq!(verdict(&d), "refused");
+    assert!(d.explanation.outcome.contains("no Gateway"));
+}
+
+#[test]
+fn unusable_listeners_never_take_requests() {
+    let r = route("r", 1, vec![rule(vec![], "v1")]);
+    let mut broken = http("broken", Some("foo.com"), vec![attach(&r, &["foo.com"])]);
+    broken.usable = false;
+    broken.unusable_reason = Some("HostnameConflict".to_string());
+    let table = RoutingTable::build(&[gateway(
+        "gw",
+        vec![broken.clone(), http("any", None, vec![attach(&r, &[])])],
+    )]);
+    let d = decide(&table, &get("foo.com", "/"));
+    assert_eq!(verdict(&d), "v1");
+    assert_eq!(d.provenance.map(|p| p.listener), Some("any".to_string()));
+    assert!(
+        d.explanation
+            .render_text()
+            .contains("broken (HTTP, foo.com): passed over: not usable: HostnameConflict")
+    );
+
+    let only_broken = RoutingTable::build(&[gateway("gw", vec![broken])]);
+    assert_eq!(
+        verdict(&decide(&only_broken, &get("foo.com", "/"))),
+        "refused"
+    );
+}
+
+#[test]
+fn weighted_backends_follow_weights_and_never_pick_zero() {
+    // HTTPRouteWeight: 70/30/0.
+    let r = route(
+        "weights",
+        1,
+        vec![rule_to(
+            vec![],
+            vec![
+                backend_ref(0, "v1", 70),
+                backend_ref(1, "v2", 30),
+                backend_ref(2, "v3", 0),
+            ],
+        )],
+    );
+    let table = single(vec![attach(&r, &[])]);
+    let mut rng = rng();
+    let mut counts = std::collections::BTreeMap::<String, u32>::new();
+    for _ in 0..10_000 {
+        let d = table.decide_fast(&get("x", "/"), &mut rng);
+        *counts.entry(verdict(&d)).or_default() += 1;
+    }
+    assert_eq!(counts.get("v3"), None);
+    let v1 = f64::from(counts.get("v1").copied().unwrap_or(0)) / 10_000.0;
+    assert!((v1 - 0.7).abs() < 0.02, "v1 share {v1}: {counts:?}");
+    assert_eq!(counts.values().sum::<u32>(), 10_000);
+}
+
+#[test]
+fn server_errors_for_missing_or_invalid_backends() {
+    let mut invalid_rule = rule(vec![exact("/invalid-rule")], "v1");
+    invalid_rule.invalid = Some("unsupported filter".to_string());
+    let r = route(
+        "errors",
+        1,
+        vec![
+            rule_to(vec![exact("/none")], vec![]),
+            rule_to(vec![exact("/zero")], vec![backend_ref(0, "v1", 0)]),
+            rule_to(vec![exact("/invalid")], vec![invalid_ref(0, 1)]),
+            invalid_rule,
+            rule(vec![prefix("/")], "v1"),
+        ],
+    );
+    let table = single(vec![attach(&r, &[])]);
+    expect_all(
+        &table,
+        &[
+            (get("x", "/none"), "500"),
+            (get("x", "/zero"), "500"),
+            (get("x", "/invalid"), "500"),
+            (get("x", "/invalid-rule"), "500"),
+            (get("x", "/forward"), "v1"),
+        ],
+    );
+}
+
+#[test]
+fn invalid_backend_gets_its_weight_share_of_errors() {
+    let r = route(
+        "mixed",
+        1,
+        vec![rule_to(
+            vec![],
+            vec![backend_ref(0, "v1", 1), invalid_ref(1, 1)],
+        )],
+    );
+    let table = single(vec![attach(&r, &[])]);
+    let mut rng = rng();
+    let errors = (0..2_000)
+        .filter(|_| verdict(&table.decide_fast(&get("x", "/"), &mut rng)) == "500")
+        .count();
+    assert!((900..1100).contains(&errors), "{errors} of 2000 were 500");
+}
+
+#[test]
+fn decide_fast_and_decide_agree() {
+    let r = route(
+        "r",
+        1,
+        vec![rule_to(
+            vec![prefix("/")],
+            vec![backend_ref(0, "v1", 1), backend_ref(1, "v2", 1)],
+        )],
+    );
+    let table = single(vec![attach(&r, &[])]);
+    let mut full_rng = rng();
+    let mut fast_rng = rng();
+    for i in 0..50 {
+        let req = get("x", &format!("/{i}"));
+        let full = table.decide(&req, &mut full_rng);
+        let fast = table.decide_fast(&req, &mut fast_rng);
+        assert_eq!(full.outcome, fast.outcome);
+        assert_eq!(full.provenance, fast.provenance);
+        assert!(full.explanation.detailed && !fast.explanation.detailed);
+    }
+}
+
+#[test]
+fn decisions_are_deterministic_and_independent_of_input_order() {
+    let a = route(
+        "a",
+        1,
+        vec![
+            rule(vec![prefix("/a")], "va"),
+            rule(vec![prefix("/")], "root"),
+        ],
+    );
+    let b = route("b", 1, vec![rule(vec![prefix("/a")], "vb")]);
+    let forward = single(vec![attach(&a, &[]), attach(&b, &[])]);
+    let backward = single(vec![attach(&b, &[]), attach(&a, &[])]);
+    for path in ["/", "/a", "/a/b", "/b"] {
+        let x = decide(&forward, &get("x", path));
+        let y = decide(&backward, &get("x", path));
+        assert_eq!(x, y, "{path}");
+        assert_eq!(x.explanation.render_text(), y.explanation.render_text());
+    }
+    // A clone decides the same.
+    let clone = forward.clone();
+    assert_eq!(
+        decide(&clone, &get("x", "/a")),
+        decide(&forward, &get("x", "/a"))
+    );
+    let _ = Arc::strong_count(&a);
+    let _ = Protocol::Http;
+}
+
+fn misdirected_table() -> RoutingTable {
+    // HTTPRouteHTTPSListenerDetectMisdirectedRequests: four HTTPS listeners on 443, one route
+    // each.
+    let one = |name: &str, backend: &str| {
+        route(
+            name,
+            1,
+            vec![rule(vec![prefix("/detect-misdirected-requests")], backend)],
+        )
+    };
+    RoutingTable::build(&[gateway(
+        "gw",
+        vec![
+            https(
+                "https",
+                None,
+                vec![attach(&one("test-1", "v1"), &["example.org"])],
+            ),
+            https(
+                "https-with-hostname",
+                Some("second-example.org"),
+                vec![attach(&one("test-2", "v2"), &["second-example.org"])],
+            ),
+            https(
+                "https-wildcard",
+                Some("*.wildcard.org"),
+                vec![attach(&one("test-3", "v3"), &["*.wildcard.org"])],
+            ),
+            https(
+                "https-fourth",
+                Some("fourth-example.wildcard.org"),
+                vec![attach(
+                    &one("test-4", "v1"),
+                    &["fourth-example.wildcard.org"],
+                )],
+            ),
+        ],
+    )])
+}
+
+#[test]
+fn https_misdirected_requests() {
+    let table = misdirected_table();
+    let cases = [
+        ("example.org", "example.org", "v1"),
+        ("example.org", "second-example.org", "421"),
+        ("example.org", "unknown-example.org", "404"),
+        ("second-example.org", "second-example.org", "v2"),
+        ("second-example.org", "example.org", "421"),
+        ("second-example.org", "unknown-example.org", "421"),
+        (
+            "third-example.wildcard.org",
+            "third-example.wildcard.org",
+            "v3",
+        ),
+        (
+            "third-example.wildcard.org",
+            "fith-example.wildcard.org",
+            "v3",
+        ),
+        (
+            "third-example.wildcard.org",
+            "fourth-example.wildcard.org",
+            "421",
+        ),
+        ("third-example.wildcard.org", "second-example.org", "421"),
+        ("third-example.wildcard.org", "unknown-example.org", "421"),
+        (
+            "fourth-example.wildcard.org",
+            "fourth-example.wildcard.org",
+            "v1",
+        ),
+        (
+            "fourth-example.wildcard.org",
+            "fith-example.wildcard.org",
+            "421",
+        ),
+        ("unknown-example.org", "example.org", "v1"),
+        ("unknown-example.org", "unknown-example.org", "404"),
+    ];
+    for (sni, host, expected) in cases {
+        let request = get(host, "/detect-misdirected-requests").tls(sni);
+        let d = decide(&table, &request);
+        assert_eq!(
+            verdict(&d),
+            expected,
+            "SNI {sni} Host {host}\n{}",
+            d.explanation.render_text()
+        );
+    }
+}
+
+#[test]
+fn https_listener_selection_edge_cases() {
+    let table = misdirected_table();
+    // Without SNI the Host (without port) stands in for it.
+    let mut request = get("second-example.org:443", "/detect-misdirected-requests").tls("x");
+    request.sni = None;
+    assert_eq!(verdict(&decide(&table, &request)), "v2");
+    // A plain-text request on the HTTPS port finds no HTTP listener.
+    let d = decide(&table, &get("example.org", "/").on_port(443));
+    assert_eq!(verdict(&d), "refused");
+    assert!(
+        d.explanation
+            .outcome
+            .contains("no usable HTTP listener on port 443")
+    );
+
+    // An SNI no listener serves fails the handshake.
+    let only_named = RoutingTable::build(&[gateway(
+        "gw",
+        vec![https("named", Some("a.example.com"), Vec::new())],
+    )]);
+    let d = decide(&only_named, &get("a.example.com", "/").tls("b.example.com"));
+    assert_eq!(verdict(&d), "refused");
+    assert!(d.explanation.outcome.contains("TLS handshake fails"));
+
+    // The explanation says why a 421 happened.
+    let d = decide(
+        &table,
+        &get("fourth-example.wildcard.org", "/").tls("third-example.wildcard.org"),
+    );
+    let text = d.explanation.render_text();
+    assert!(
+        text.contains("https-wildcard (HTTPS, *.wildcard.org): passed over: selected by SNI third-example.wildcard.org, but another listener matches host fourth-example.wildcard.org more specifically"),
+        "{text}"
+    );
+    assert!(text.contains("outcome: 421: misdirected request"), "{text}");
+}

@@ -1,0 +1,106 @@
+//! Files on the command line into a reconciled cluster state, without a simulator: each
+//! document admitted as the API server would, then one reconcile.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use gwsim_engine::controller::{ControllerConfig, Reconciliation, reconcile};
+use gwsim_engine::load::{Origin, parse_documents};
+use gwsim_engine::object::{Object, ObjectKey, Snapshot};
+use gwsim_engine::{AdmitError, Rejection, RoutingTable, admit};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+/// The time `check`, `routes` and `explain` run at: objects without a creationTimestamp were
+/// created then, and conditions that change are stamped with it. Fixed, so output is stable.
+pub const EPOCH_SECONDS: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+/// Everything read from the command line's files.
+pub struct Inputs {
+    /// Admitted objects with their statuses as the controller wrote them.
+    pub snapshot: Snapshot,
+    /// Documents the API server would refuse.
+    pub rejected: Vec<(Origin, Rejection)>,
+    /// Documents of kinds gwsim does not model.
+    pub ignored: Vec<(Origin, String)>,
+    pub reconciliation: Reconciliation,
+    pub table: RoutingTable,
+}
+
+/// Reads, admits and reconciles. Errors only for unreadable files and YAML (exit code 2).
+pub fn load(paths: &[PathBuf]) -> anyhow::Result<Inputs> {
+    let sources = gwsim_sim::files::read_sources(paths)?;
+    let epoch = Timestamp::from_second(EPOCH_SECONDS).context("epoch")?;
+    let mut snapshot = Snapshot::new();
+    let mut rejected = Vec::new();
+    let mut ignored = Vec::new();
+    for source in &sources {
+        let docs = parse_documents(&source.name, &source.text)?;
+        for doc in docs {
+            let existing_key = key_of(&doc.value);
+            let existing = existing_key.as_ref().and_then(|k| snapshot.get(k));
+            match admit(&doc.value, existing) {
+                Ok(mut object) => {
+                    stamp(&mut object, existing, epoch);
+                    snapshot.insert(object);
+                }
+                Err(AdmitError::Rejected(r)) => rejected.push((doc.origin, r)),
+                Err(AdmitError::UnknownKind { api_version, kind }) => {
+                    let name = doc
+                        .value
+                        .pointer("/metadata/name")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("")
+                        .to_string();
+                    ignored.push((doc.origin, format!("{api_version} {kind} {name}")));
+                }
+            }
+        }
+    }
+    let reconciliation = reconcile(&snapshot, &ControllerConfig::default(), epoch);
+    for (key, status) in &reconciliation.statuses {
+        if let Some(object) = snapshot.objects.get_mut(key) {
+            object.set_status(status);
+        }
+    }
+    let table = RoutingTable::build(&reconciliation.gateways);
+    Ok(Inputs {
+        snapshot,
+        rejected,
+        ignored,
+        reconciliation,
+        table,
+    })
+}
+
+/// The key a document would get, to find the object it updates.
+fn key_of(value: &serde_json::Value) -> Option<ObjectKey> {
+    let kind = gwsim_engine::Kind::from_type(
+        value.get("apiVersion")?.as_str()?,
+        value.get("kind")?.as_str()?,
+    )?;
+    let name = value.pointer("/metadata/name")?.as_str()?;
+    let namespace = value
+        .pointer("/metadata/namespace")
+        .and_then(|n| n.as_str())
+        .unwrap_or("default");
+    Some(ObjectKey::new(kind, namespace, name))
+}
+
+/// What the API server's store adds: generation 1 on create (bumped when the spec changes on
+/// update), and a creationTimestamp (kept when the file gives one, so exported objects keep
+/// their age for the "oldest route" rule).
+fn stamp(object: &mut Object, existing: Option<&Object>, epoch: Timestamp) {
+    let generation = match existing {
+        None => 1,
+        Some(old) if old.spec_value() == object.spec_value() => old.generation(),
+        Some(old) => old.generation() + 1,
+    };
+    let created = existing
+        .and_then(|o| o.meta().creation_timestamp.clone())
+        .or_else(|| object.meta().creation_timestamp.clone())
+        .unwrap_or(Time(epoch));
+    let meta = object.meta_mut();
+    meta.generation = Some(generation);
+    meta.creation_timestamp = Some(created);
+}
