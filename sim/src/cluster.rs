@@ -172,8 +172,9 @@ pub trait Cluster {
     /// The `spec.controllerName` of the Gateway controller under test.
     fn controller_name(&self) -> &str;
 
-    /// Why the last request went where it went, when the cluster can tell.
-    fn explain_last(&self) -> Option<String> {
+    /// Why `request`, the last request sent, went where it went, when the cluster can tell.
+    fn explain_last(&self, request: &Request) -> Option<String> {
+        let _ = request;
         None
     }
 

@@ -13,8 +13,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use gwsim_engine::config::HeaderModifier;
 use gwsim_engine::decision::{Forward, Request, ServiceRef};
+use gwsim_engine::filters::apply_header_modifier;
 use gwsim_engine::object::{Kind, Object, Snapshot};
 
 use crate::cluster::{EchoedRequest, RequestId, Response};
@@ -204,15 +204,17 @@ impl Network {
             request,
             response_modifiers,
             response_headers,
-            mirrors,
+            mirror_requests,
             timeouts,
             retry,
             ..
         } = forward;
 
-        for mirror in &mirrors {
-            if let Some(Endpoint { pod: Some(i), .. }) = self.pick(mirror) {
-                self.pods[i].record(&request, id, now);
+        // Each mirror gets the request as the filters before its RequestMirror left it; its
+        // answer is dropped.
+        for mirror in &mirror_requests {
+            if let Some(Endpoint { pod: Some(i), .. }) = self.pick(&mirror.backend) {
+                self.pods[i].record(&mirror.request, id, now);
             }
         }
 
@@ -291,7 +293,7 @@ impl Network {
             }
         };
         for modifier in &response_modifiers {
-            apply_modifier(&mut response.headers, modifier);
+            apply_header_modifier(&mut response.headers, modifier);
         }
         response.headers.extend(response_headers);
         response
@@ -325,41 +327,14 @@ fn echoed(request: Request, pod: &EchoPod, backend: &ServiceRef, port: u16) -> E
     }
 }
 
-/// Applies a header modifier (HTTPHeaderFilter): `set` replaces every value of a name (or
-/// adds it), `add` appends a value, `remove` drops every value; names are case-insensitive.
-pub fn apply_modifier(headers: &mut Vec<(String, String)>, modifier: &HeaderModifier) {
-    for (name, value) in &modifier.set {
-        let mut first = true;
-        headers.retain_mut(|(n, v)| {
-            if !n.eq_ignore_ascii_case(name) {
-                return true;
-            }
-            if first {
-                first = false;
-                *v = value.clone();
-                return true;
-            }
-            false
-        });
-        if first {
-            headers.push((name.clone(), value.clone()));
-        }
-    }
-    for (name, value) in &modifier.add {
-        headers.push((name.clone(), value.clone()));
-    }
-    for name in &modifier.remove {
-        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::Store;
     use crate::workloads::Workloads;
     use crate::workloads::tests::{deployment, service};
-    use gwsim_engine::config::{Retry, Timeouts};
+    use gwsim_engine::config::{HeaderModifier, Retry, Timeouts};
+    use gwsim_engine::decision::MirroredRequest;
     use k8s_openapi::api::core::v1::Namespace;
     use k8s_openapi::api::discovery::v1::{Endpoint as SliceEndpoint, EndpointPort, EndpointSlice};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -446,6 +421,7 @@ mod tests {
             response_modifiers: Vec::new(),
             response_headers: Vec::new(),
             mirrors: Vec::new(),
+            mirror_requests: Vec::new(),
             timeouts: Timeouts::default(),
             retry: None,
         }
@@ -614,7 +590,13 @@ mod tests {
             "X-Echo-Set-Header".into(),
             "X-From-Backend: b, X-Drop: d".into(),
         ));
-        f.mirrors = vec![target("manual", 8080), target("empty", 8080)];
+        f.mirror_requests = [target("manual", 8080), target("empty", 8080)]
+            .into_iter()
+            .map(|backend| MirroredRequest {
+                backend,
+                request: Request::get("example.com", "/m"),
+            })
+            .collect();
         f.response_modifiers = vec![HeaderModifier {
             set: vec![("x-from-backend".into(), "set".into())],
             add: vec![("X-Added".into(), "a".into())],
@@ -648,31 +630,5 @@ mod tests {
         );
         network.rebuild(store.snapshot());
         assert!(network.received(None, "web", RequestId(5)));
-    }
-
-    #[test]
-    fn header_modifier_semantics() {
-        let mut headers = vec![
-            ("A".to_string(), "1".to_string()),
-            ("a".to_string(), "2".to_string()),
-            ("B".to_string(), "3".to_string()),
-        ];
-        apply_modifier(
-            &mut headers,
-            &HeaderModifier {
-                set: vec![("a".into(), "x".into()), ("C".into(), "c".into())],
-                add: vec![("B".into(), "4".into())],
-                remove: vec!["nothing".into()],
-            },
-        );
-        assert_eq!(
-            headers,
-            vec![
-                ("A".to_string(), "x".to_string()),
-                ("B".to_string(), "3".to_string()),
-                ("C".to_string(), "c".to_string()),
-                ("B".to_string(), "4".to_string()),
-            ]
-        );
     }
 }
