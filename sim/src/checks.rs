@@ -862,4 +862,108 @@ mod tests {
         let unserved = t.check(&[("a".into(), 0.7), ("b".into(), 0.3)], 0.1);
         assert_eq!(unserved.failed_fields(), ["distribution.(no backend)"]);
     }
+
+    /// A cluster that only answers `get`, with canned objects.
+    struct Canned(BTreeMap<ObjectKey, Value>);
+
+    impl Cluster for Canned {
+        fn apply(
+            &mut self,
+            _: &[gwsim_engine::load::Document],
+        ) -> Vec<crate::cluster::ApplyOutcome> {
+            Vec::new()
+        }
+        fn delete(&mut self, _: &ObjectKey) -> Result<(), crate::cluster::ClusterError> {
+            Ok(())
+        }
+        fn get(&self, key: &ObjectKey) -> Option<Value> {
+            self.0.get(key).cloned()
+        }
+        fn list(&self, _: Kind) -> Vec<ObjectKey> {
+            self.0.keys().cloned().collect()
+        }
+        fn send(
+            &mut self,
+            _: &gwsim_engine::decision::Request,
+            _: RequestId,
+        ) -> Result<Response, crate::cluster::SendError> {
+            Ok(Response::local(404, Vec::new()))
+        }
+        fn received(&self, _: Option<&str>, _: &str, _: RequestId) -> bool {
+            false
+        }
+        fn advance(&mut self, _: std::time::Duration) {}
+        fn controller_name(&self) -> &str {
+            "gateway.gwsim.dev/controller"
+        }
+    }
+
+    fn check(kind: Kind, namespace: &str, name: &str) -> StatusCheck {
+        StatusCheck {
+            key: ObjectKey::new(kind, namespace, name),
+            conditions: Vec::new(),
+            parents: Vec::new(),
+            accepted_parents: None,
+            addresses: None,
+            listeners: Vec::new(),
+            listener_count: None,
+        }
+    }
+
+    #[test]
+    fn observed_generation_is_checked_on_every_condition() {
+        let route = ObjectKey::new(Kind::HttpRoute, "ns", "r");
+        let gateway = ObjectKey::new(Kind::Gateway, "ns", "gw");
+        let cluster = Canned(
+            [
+                (
+                    route.clone(),
+                    serde_json::json!({
+                        "metadata": {"generation": 2},
+                        "status": {"parents": [
+                            {"parentRef": {"name": "gw"}, "controllerName": "gateway.gwsim.dev/controller",
+                             "conditions": [
+                                {"type": "Accepted", "status": "True", "observedGeneration": 2},
+                                {"type": "ResolvedRefs", "status": "True", "observedGeneration": 1}]},
+                            {"parentRef": {"name": "other"}, "controllerName": "example.com/else",
+                             "conditions": [{"type": "Accepted", "status": "True", "observedGeneration": 1}]}
+                        ]}
+                    }),
+                ),
+                (
+                    gateway.clone(),
+                    serde_json::json!({
+                        "metadata": {"generation": 3},
+                        "status": {
+                            "conditions": [{"type": "Accepted", "status": "True", "observedGeneration": 3}],
+                            "listeners": [{"name": "http", "conditions": [{"type": "Programmed", "status": "True"}]}]
+                        }
+                    }),
+                ),
+            ]
+            .into(),
+        );
+        let c = check_status(&check(Kind::HttpRoute, "ns", "r"), &cluster);
+        assert_eq!(
+            c.failed_fields(),
+            ["  parents[gw][ResolvedRefs].observedGeneration"],
+            "another controller's entries are not checked"
+        );
+        assert!(
+            c.diff()
+                .contains("+  parents[gw][ResolvedRefs].observedGeneration: 1"),
+            "{}",
+            c.diff()
+        );
+        let c = check_status(&check(Kind::Gateway, "ns", "gw"), &cluster);
+        assert_eq!(
+            c.failed_fields(),
+            ["  listeners[http].conditions[Programmed].observedGeneration"]
+        );
+        assert!(
+            c.diff().contains("observedGeneration: (unset)"),
+            "{}",
+            c.diff()
+        );
+    }
 }

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use gwsim_sim::runner::{RunOptions, run_paths};
 
 fn examples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/scenarios")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .join("testdata/scenarios")
 }
 
 #[test]
