@@ -1,9 +1,10 @@
 //! The network behind the Gateway: Service endpoints, delivery to echo pods, timeouts and
 //! retries in virtual time, mirrors, and the response-side filters.
 //!
-//! A forwarded request goes to one ready endpoint of the chosen Service port, picked
-//! round-robin (not at random, so a different seed changes only the engine's weighted
-//! choices). Delays are measured in virtual time against `timeouts.backendRequest` (each
+//! A forwarded request goes to one ready endpoint of the chosen Service port, picked by a hash
+//! of the request's id and attempt (not from the random source, and not from what earlier
+//! requests did, so a different seed changes only the engine's weighted choices and
+//! requests spread evenly over pods). Delays are measured in virtual time against `timeouts.backendRequest` (each
 //! attempt) and `timeouts.request` (the whole exchange, retries and backoff included); a
 //! request does not move the scenario's clock, so requests are independent of each other and
 //! `count: 500` takes no simulated time. Answers made here, not by a backend:
@@ -34,8 +35,6 @@ struct Endpoint {
 #[derive(Clone, Debug, Default)]
 struct PortEndpoints {
     endpoints: Vec<Endpoint>,
-    /// Round-robin position.
-    next: usize,
 }
 
 /// Services and pods as the data plane sees them.
@@ -152,7 +151,7 @@ impl Network {
                         }
                     }
                 }
-                ports.insert(number, PortEndpoints { endpoints, next: 0 });
+                ports.insert(number, PortEndpoints { endpoints });
             }
             self.services
                 .entry(ns.to_string())
@@ -181,19 +180,18 @@ impl Network {
         })
     }
 
-    /// Picks the next endpoint of a Service port, round-robin.
-    fn pick(&mut self, backend: &ServiceRef) -> Option<Endpoint> {
+    /// Picks an endpoint of a Service port for delivery `salt` of request `id`.
+    fn pick(&self, backend: &ServiceRef, id: RequestId, salt: u64) -> Option<Endpoint> {
         let set = self
             .services
-            .get_mut(&backend.namespace)?
-            .get_mut(&backend.name)?
-            .get_mut(&backend.port)?;
+            .get(&backend.namespace)?
+            .get(&backend.name)?
+            .get(&backend.port)?;
         if set.endpoints.is_empty() {
             return None;
         }
-        let endpoint = set.endpoints[set.next % set.endpoints.len()].clone();
-        set.next = set.next.wrapping_add(1);
-        Some(endpoint)
+        let index = mix(id.0, salt) % set.endpoints.len() as u64;
+        set.endpoints.get(index as usize).cloned()
     }
 
     /// Delivers a forwarded request: mirrors first, then the request itself with retries and
@@ -212,16 +210,21 @@ impl Network {
 
         // Each mirror gets the request as the filters before its RequestMirror left it; its
         // answer is dropped.
-        for mirror in &mirror_requests {
-            if let Some(Endpoint { pod: Some(i), .. }) = self.pick(&mirror.backend) {
+        for (n, mirror) in mirror_requests.iter().enumerate() {
+            if let Some(Endpoint { pod: Some(i), .. }) =
+                self.pick(&mirror.backend, id, MIRROR_SALT + n as u64)
+            {
                 self.pods[i].record(&mirror.request, id, now);
             }
         }
 
         let mut elapsed = Duration::ZERO;
         let mut retries_left = retry.as_ref().map_or(0, |r| r.attempts);
+        let mut attempt_number = 0;
         let outcome = loop {
-            let Some(endpoint) = self.pick(&backend) else {
+            let endpoint = self.pick(&backend, id, attempt_number);
+            attempt_number += 1;
+            let Some(endpoint) = endpoint else {
                 break Attempt::NoEndpoints;
             };
             let reply = match endpoint.pod {
@@ -298,6 +301,19 @@ impl Network {
         response.headers.extend(response_headers);
         response
     }
+}
+
+/// Salt of mirror deliveries, apart from the attempts' (0, 1, ...).
+const MIRROR_SALT: u64 = 1 << 32;
+
+/// SplitMix64 of a request id and a salt: a well-spread, stable endpoint index.
+fn mix(id: u64, salt: u64) -> u64 {
+    let mut z = id
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(salt.wrapping_mul(0xbf58_476d_1ce4_e5b9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// How one attempt ended.
@@ -442,10 +458,10 @@ mod tests {
     }
 
     #[test]
-    fn delivers_round_robin_and_echoes() {
+    fn delivers_to_every_pod_and_echoes() {
         let (_, mut network) = cluster();
         let mut pods = Vec::new();
-        for i in 0..4 {
+        for i in 0..16 {
             let r = network.forward(
                 forward(target("manual", 8080), "/x"),
                 RequestId(i),
@@ -460,8 +476,15 @@ mod tests {
             assert!(echo.pod.starts_with("web-"));
             pods.push(echo.pod);
         }
-        assert_ne!(pods[0], pods[1]);
-        assert_eq!(pods[0], pods[2]);
+        let distinct: std::collections::BTreeSet<&String> = pods.iter().collect();
+        assert_eq!(distinct.len(), 2, "both pods get requests");
+        // The same request id goes to the same pod.
+        let again = network.forward(
+            forward(target("manual", 8080), "/x"),
+            RequestId(3),
+            SimTime::START,
+        );
+        assert_eq!(again.echo.expect("echo").pod, pods[3]);
         assert!(network.received(Some("apps"), "web", RequestId(3)));
         assert!(!network.received(Some("other"), "web", RequestId(3)));
         assert!(!network.received(None, "we", RequestId(3)));
@@ -558,7 +581,7 @@ mod tests {
             ),
         ];
         for (path, retry, timeouts, want) in cases {
-            // A fresh network each time: round-robin must not split a uuid's attempts.
+            // A fresh network each time, so uuids start at attempt 0.
             let (_, mut fresh) = cluster();
             let mut single = forward(target("web", 8080), path);
             single.retry = retry;

@@ -369,3 +369,155 @@ impl Cluster for SimCluster {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gwsim_engine::load::parse_documents;
+
+    const SETUP: &str = "
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: gwsim}
+spec: {controllerName: gateway.gwsim.dev/controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: gwsim
+  listeners: [{name: http, protocol: HTTP, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{port: 8080, targetPort: 3000}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: echo, image: echo}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: web, port: 8080}]}]
+";
+
+    fn docs(text: &str) -> Vec<Document> {
+        parse_documents("t.yaml", text).expect("parses")
+    }
+
+    fn cluster() -> SimCluster {
+        let mut c = SimCluster::new(0);
+        let refused: Vec<_> = c
+            .apply_documents(&docs(SETUP))
+            .into_iter()
+            .filter(|o| o.result.is_err())
+            .collect();
+        assert!(refused.is_empty(), "{refused:?}");
+        c
+    }
+
+    fn get() -> Request {
+        let mut r = Request::get("example.com", "/");
+        r.gateway = Some(ObjectKey::new(Kind::Gateway, "default", "gw"));
+        r
+    }
+
+    #[test]
+    fn serves_requests_once_settled() {
+        let mut c = cluster();
+        assert!(c.is_settled());
+        let r = c.send_request(&get(), RequestId(1)).expect("sent");
+        assert_eq!(r.status, 200);
+        let echo = r.echo.expect("echoed");
+        assert!(echo.pod.starts_with("web-"));
+        assert_eq!(echo.namespace, "default");
+        assert!(c.explain_request(&get()).contains("outcome: forwarded"));
+        let mut refused = get();
+        refused.port = 81;
+        assert!(matches!(
+            c.send_request(&refused, RequestId(2)),
+            Err(SendError::ConnectionRefused { port: 81, .. })
+        ));
+    }
+
+    #[test]
+    fn time_moves_only_when_advanced() {
+        let mut c = cluster();
+        assert_eq!(c.now(), SimTime::START);
+        c.send_request(&get(), RequestId(1)).expect("sent");
+        assert_eq!(c.now(), SimTime::START, "requests take no scenario time");
+        c.advance_by(Duration::from_millis(1500));
+        assert_eq!(c.now().as_millis(), 1500);
+        c.apply_documents(&docs(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: later, namespace: default}\n",
+        ));
+        let created = c
+            .store()
+            .get(&ObjectKey::new(Kind::ConfigMap, "default", "later"))
+            .and_then(|o| o.meta().creation_timestamp.clone())
+            .expect("stamped");
+        assert_eq!(created.0.to_string(), "2026-01-01T00:00:01Z");
+    }
+
+    #[test]
+    fn reconciles_only_what_the_controller_reads() {
+        let mut c = cluster();
+        let before = c.stats();
+        // Scaling changes pods, the Deployment and EndpointSlices only.
+        c.apply_documents(&docs(&SETUP.replace("replicas: 2", "replicas: 3")));
+        let after = c.stats();
+        assert_eq!(after.reconciles, before.reconciles);
+        assert_eq!(after.skipped_reconciles, before.skipped_reconciles + 1);
+        assert!(c.is_settled());
+        assert_eq!(c.network().pods().len(), 3);
+
+        // A ConfigMap is read by nobody's data plane: reconciled, but the table is kept.
+        let builds = c.stats().table_builds;
+        c.apply_documents(&docs(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: default}\n",
+        ));
+        assert!(c.stats().reconciles > after.reconciles);
+        assert_eq!(c.stats().table_builds, builds);
+
+        // A route change rebuilds it.
+        c.apply_documents(&docs(
+            &SETUP.replace("rules: [{", "hostnames: [a.example]\n  rules: [{"),
+        ));
+        assert_eq!(c.stats().table_builds, builds + 1);
+        assert!(c.is_settled());
+    }
+
+    #[test]
+    fn deleting_takes_effect_at_once() {
+        let mut c = cluster();
+        c.delete_object(&ObjectKey::new(Kind::Deployment, "default", "web"))
+            .expect("exists");
+        assert_eq!(c.network().pods().len(), 0);
+        let r = c.send_request(&get(), RequestId(1)).expect("sent");
+        assert_eq!(r.status, 503);
+        assert!(
+            c.delete_object(&ObjectKey::new(Kind::Deployment, "default", "web"))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn decide_leaves_the_random_source_alone() {
+        let c = cluster();
+        let a = c.decide(&get());
+        let b = c.decide(&get());
+        assert_eq!(a, b);
+    }
+}

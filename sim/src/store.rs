@@ -670,4 +670,96 @@ mod tests {
         assert_eq!(resource_name(Kind::Service), "services");
         assert_eq!(resource_name(Kind::Deployment), "deployments.apps");
     }
+
+    fn doc(text: &str) -> serde_json::Value {
+        serde_saphyr::from_str(text).expect("yaml")
+    }
+
+    const ROUTE_DOC: &str = "
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - backendRefs: [{name: svc, port: 80}]
+status:
+  parents:
+  - parentRef: {name: forged}
+    controllerName: example.com/forged
+    conditions: []
+";
+
+    #[test]
+    fn apply_creates_configures_and_leaves_unchanged() {
+        let mut store = Store::new(SimTime::START);
+        let key = ObjectKey::new(Kind::HttpRoute, "default", "r");
+        let applied = store.apply(&doc(ROUTE_DOC), SimTime::START).expect("valid");
+        assert_eq!(
+            applied,
+            Applied {
+                key: key.clone(),
+                action: ApplyAction::Created
+            }
+        );
+        match store.get(&key) {
+            Some(Object::HttpRoute(r)) => assert_eq!(r.status, None, "status is a subresource"),
+            other => panic!("{other:?}"),
+        }
+        let rv = store.resource_version();
+        let again = store.apply(&doc(ROUTE_DOC), SimTime::START).expect("valid");
+        assert_eq!(again.action, ApplyAction::Unchanged);
+        assert_eq!(store.resource_version(), rv);
+
+        let changed = ROUTE_DOC.replace("port: 80", "port: 81");
+        let applied = store.apply(&doc(&changed), SimTime::START).expect("valid");
+        assert_eq!(applied.action, ApplyAction::Configured);
+        assert_eq!(meta_of(&store, &key).generation, Some(2));
+
+        // A namespaced document without a namespace lands in `default`.
+        let bare = ROUTE_DOC
+            .replace("namespace: default", "labels: {a: b}")
+            .replace("name: r,", "name: r2,");
+        let applied = store.apply(&doc(&bare), SimTime::START).expect("valid");
+        assert_eq!(
+            applied.key,
+            ObjectKey::new(Kind::HttpRoute, "default", "r2")
+        );
+    }
+
+    #[test]
+    fn a_refused_document_changes_nothing() {
+        let mut store = Store::new(SimTime::START);
+        store.apply(&doc(ROUTE_DOC), SimTime::START).expect("valid");
+        let before = store.snapshot().clone();
+        let rv = store.resource_version();
+        let log = store.changes().len();
+        let cases = [
+            (ROUTE_DOC.replace("port: 80", "port: 0"), "is invalid"),
+            (
+                ROUTE_DOC.replace("parentRefs:", "parentRefz:"),
+                "parentRefz",
+            ),
+            (
+                ROUTE_DOC.replace("namespace: default", "namespace: nowhere"),
+                "namespaces \"nowhere\" not found",
+            ),
+            (
+                ROUTE_DOC.replace(
+                    "gateway.networking.k8s.io/v1",
+                    "gateway.networking.k8s.io/v1alpha9",
+                ),
+                "no matches for kind \"HTTPRoute\" in version \"gateway.networking.k8s.io/v1alpha9\"",
+            ),
+        ];
+        for (text, message) in cases {
+            let err = store
+                .apply(&doc(&text), SimTime::START)
+                .expect_err("refused");
+            assert!(err.to_string().contains(message), "{err}");
+            assert_eq!(store.snapshot(), &before);
+            assert_eq!(store.resource_version(), rv);
+            assert_eq!(store.changes().len(), log);
+        }
+    }
 }
