@@ -352,7 +352,9 @@ pub fn run_scenario<C: Cluster + ?Sized>(
                     step: Some(step.number),
                     label: step.label(),
                     line: Some(step.line),
-                    ..failure
+                    message: failure.message,
+                    diff: failure.diff,
+                    explanation: failure.explanation,
                 });
                 break;
             }
@@ -378,12 +380,16 @@ struct StepRunner<'a, C: Cluster + ?Sized> {
     next_id: u64,
 }
 
-/// A failure before the step's identity is filled in.
-fn fail(message: impl Into<String>) -> Failure {
-    Failure {
-        step: None,
-        label: String::new(),
-        line: None,
+/// How a step failed, before the step's identity is added.
+#[derive(Debug)]
+struct StepFailure {
+    message: String,
+    diff: Option<String>,
+    explanation: Option<String>,
+}
+
+fn fail(message: impl Into<String>) -> StepFailure {
+    StepFailure {
         message: message.into(),
         diff: None,
         explanation: None,
@@ -391,7 +397,7 @@ fn fail(message: impl Into<String>) -> Failure {
 }
 
 impl<C: Cluster + ?Sized> StepRunner<'_, C> {
-    fn run(&mut self, step: &Step) -> Result<(), Failure> {
+    fn run(&mut self, step: &Step) -> Result<(), StepFailure> {
         let _span = tracing::debug_span!("step", number = step.number).entered();
         match &step.action {
             Action::Apply {
@@ -419,7 +425,7 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
                             &actual,
                             false,
                         );
-                        Err(Failure {
+                        Err(StepFailure {
                             diff: Some(c.diff()),
                             ..fail(if refused.is_empty() {
                                 "expected a refusal, but every document was accepted".to_string()
@@ -449,7 +455,7 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
                 if failed.is_empty() {
                     Ok(())
                 } else {
-                    Err(Failure {
+                    Err(StepFailure {
                         diff: Some(all.diff()),
                         ..fail(format!("status does not match: {}", failed.join(", ")))
                     })
@@ -459,7 +465,7 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
     }
 
     /// The Gateway a request goes to: the named one, or the only one.
-    fn gateway(&self, spec: &RequestSpec) -> Result<ObjectKey, Failure> {
+    fn gateway(&self, spec: &RequestSpec) -> Result<ObjectKey, StepFailure> {
         match &spec.gateway {
             Some((ns, name)) => {
                 let key = ObjectKey::new(Kind::Gateway, ns, name);
@@ -485,7 +491,7 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
         }
     }
 
-    fn request(&mut self, spec: &RequestSpec, expect: &Expect) -> Result<(), Failure> {
+    fn request(&mut self, spec: &RequestSpec, expect: &Expect) -> Result<(), StepFailure> {
         let gateway = self.gateway(spec)?;
         let host = match &spec.host {
             Some(host) => host.clone(),
@@ -525,7 +531,7 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
             let response = match self.cluster.send(&request, id) {
                 Ok(r) => r,
                 Err(e) => {
-                    return Err(Failure {
+                    return Err(StepFailure {
                         explanation: self.cluster.explain_last(&request),
                         ..fail(e.to_string())
                     });
@@ -538,7 +544,7 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
                 } else {
                     "the response".to_string()
                 };
-                return Err(Failure {
+                return Err(StepFailure {
                     diff: Some(c.diff()),
                     explanation: self.cluster.explain_last(&request),
                     ..fail(format!(
@@ -552,7 +558,7 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
         if let Some(expected) = &expect.distribution {
             let c = tally.check(expected, expect.tolerance);
             if !c.passed() {
-                return Err(Failure {
+                return Err(StepFailure {
                     diff: Some(c.diff()),
                     explanation: self.cluster.explain_last(&request),
                     ..fail(format!(

@@ -106,7 +106,7 @@ pub enum Action {
     },
     Request {
         request: RequestSpec,
-        expect: Expect,
+        expect: Box<Expect>,
     },
     Status {
         checks: Vec<StatusCheck>,
@@ -869,7 +869,10 @@ impl Loader<'_> {
             if expect.distribution.is_some() && request.count < 2 {
                 tracing::debug!(step = number, "distribution over a single request");
             }
-            Action::Request { request, expect }
+            Action::Request {
+                request,
+                expect: Box::new(expect),
+            }
         } else if let Some(checks) = raw.status {
             let mut out = Vec::with_capacity(checks.len());
             for check in checks {
