@@ -16,6 +16,7 @@
 //! Every walk visits object fields in document order, so causes come out in a fixed order.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
@@ -652,11 +653,13 @@ pub(crate) fn check_list_types(node: &Node, value: &Value, path: &str, out: &mut
             }
         }
         (Shape::List(spec), Value::Array(items)) => {
+            // Keys are compared by their JSON text, in a set, so long lists stay cheap.
+            let mut seen = HashSet::new();
             match spec.list_type {
                 ListType::Atomic => {}
                 ListType::Set => {
                     for (i, item) in items.iter().enumerate() {
-                        if items[..i].contains(item) {
+                        if !seen.insert(item.to_string()) {
                             out.push(messages::duplicate(
                                 &index_path(path, i),
                                 messages::render(item),
@@ -665,22 +668,15 @@ pub(crate) fn check_list_types(node: &Node, value: &Value, path: &str, out: &mut
                     }
                 }
                 ListType::Map(keys) => {
-                    let key_of = |item: &Value| -> Option<Vec<Value>> {
-                        let obj = item.as_object()?;
-                        Some(
-                            keys.iter()
-                                .map(|k| obj.get(*k).cloned().unwrap_or(Value::Null))
-                                .collect(),
-                        )
-                    };
                     for (i, item) in items.iter().enumerate() {
-                        let (Some(obj), Some(key)) = (item.as_object(), key_of(item)) else {
+                        let Some(obj) = item.as_object() else {
                             continue;
                         };
-                        if items[..i]
+                        let key: Vec<&Value> = keys
                             .iter()
-                            .any(|prev| key_of(prev).as_ref() == Some(&key))
-                        {
+                            .map(|k| obj.get(*k).unwrap_or(&Value::Null))
+                            .collect();
+                        if !seen.insert(serde_json::to_string(&key).unwrap_or_default()) {
                             out.push(messages::duplicate(
                                 &index_path(path, i),
                                 shown_key(keys, obj),

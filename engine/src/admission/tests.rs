@@ -6,6 +6,83 @@ use serde_json::{Value, json};
 
 use super::*;
 
+mod gateway;
+mod httproute;
+mod other_kinds;
+mod pipeline;
+
+/// One table row: a document and what admission must say about it.
+pub(super) struct Case {
+    pub name: String,
+    pub doc: Value,
+    /// `None`: accepted. `Some((field, needle))`: rejected with a cause at `field` whose
+    /// detail contains `needle`.
+    pub expect: Option<(String, String)>,
+}
+
+/// An accepted row.
+pub(super) fn ok(name: &str, doc: Value) -> Case {
+    Case {
+        name: name.to_string(),
+        doc,
+        expect: None,
+    }
+}
+
+/// A rejected row.
+pub(super) fn bad(name: &str, doc: Value, field: &str, needle: &str) -> Case {
+    Case {
+        name: name.to_string(),
+        doc,
+        expect: Some((field.to_string(), needle.to_string())),
+    }
+}
+
+/// `base` with each `(pointer, value)` set.
+pub(super) fn with(base: Value, edits: &[(&str, Value)]) -> Value {
+    let mut doc = base;
+    for (pointer, value) in edits {
+        set(&mut doc, pointer, value.clone());
+    }
+    doc
+}
+
+/// Runs every row and reports every failing row at once.
+pub(super) fn run(cases: Vec<Case>) {
+    let mut failures = Vec::new();
+    for case in &cases {
+        match (admit(&case.doc, None), &case.expect) {
+            (Ok(_), None) => {}
+            (Err(e), None) => failures.push(format!("{}: expected acceptance, got {e}", case.name)),
+            (Ok(_), Some((field, needle))) => failures.push(format!(
+                "{}: expected rejection at {field} ({needle}), got acceptance",
+                case.name
+            )),
+            (Err(AdmitError::Rejected(r)), Some((field, needle))) => {
+                if !has_cause(&r, field, needle) {
+                    failures.push(format!(
+                        "{}: expected a cause at {field} containing {needle:?}, got {r}",
+                        case.name
+                    ));
+                }
+            }
+            (Err(e), Some(_)) => failures.push(format!("{}: unexpected error {e}", case.name)),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+/// `n` distinct values made by `make`.
+pub(super) fn many(n: usize, make: impl Fn(usize) -> Value) -> Value {
+    Value::Array((0..n).map(make).collect())
+}
+
 /// Parses a YAML fixture into a document.
 pub(super) fn yaml(text: &str) -> Value {
     serde_saphyr::from_str(text).expect("fixture is valid YAML")
