@@ -289,7 +289,7 @@ fn keep_status(object: &mut Object, existing: &Object) {
 
 /// `metadata.generation` as the API server keeps it for custom resources: 1 on create; on
 /// update, the stored generation, plus one when the spec changed. The identity fields the
-/// server owns (`uid`, `creationTimestamp`) are carried over from the stored object.
+/// server owns (`uid`, `creationTimestamp`) are taken from the stored object when it has them.
 fn set_generation(object: &mut Object, existing: Option<&Object>) {
     let generation = match existing {
         None => 1,
@@ -301,10 +301,10 @@ fn set_generation(object: &mut Object, existing: Option<&Object>) {
     if let Some(old) = existing {
         let old_meta = old.meta().clone();
         let meta = object.meta_mut();
-        if meta.uid.is_none() {
+        if old_meta.uid.is_some() {
             meta.uid = old_meta.uid;
         }
-        if meta.creation_timestamp.is_none() {
+        if old_meta.creation_timestamp.is_some() {
             meta.creation_timestamp = old_meta.creation_timestamp;
         }
     }

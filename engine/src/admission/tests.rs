@@ -241,3 +241,59 @@ fn core_kinds_decode_strictly() {
     let ns = yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: a, namespace: b}\n");
     assert_eq!(accept(&ns).key().namespace, "");
 }
+
+#[test]
+fn gateway_class_gets_pending_status_on_create() {
+    let class = json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "GatewayClass",
+        "metadata": {"name": "gwsim"},
+        "spec": {"controllerName": "gwsim.dev/controller"},
+        "status": {"conditions": []}
+    });
+    let status = accept(&class).to_value()["status"].clone();
+    assert_eq!(
+        status,
+        json!({"conditions": [{
+            "lastTransitionTime": "1970-01-01T00:00:00Z",
+            "message": "Waiting for controller",
+            "reason": "Pending",
+            "status": "Unknown",
+            "type": "Accepted"
+        }]})
+    );
+}
+
+#[test]
+fn every_pattern_compiles() {
+    use super::schema::Pattern;
+    let patterns: [&Pattern; 22] = [
+        &crate::admission::types::HOSTNAME,
+        &crate::admission::types::SUBDOMAIN,
+        &crate::admission::types::NAMESPACE,
+        &crate::admission::types::GROUP,
+        &crate::admission::types::KIND,
+        &crate::admission::types::HEADER_NAME,
+        &crate::admission::types::HEADER_VALUE,
+        &crate::admission::types::CONTROLLER_NAME,
+        &crate::admission::types::DURATION,
+        &crate::admission::types::PATH_CHARS,
+        &crate::admission::gateway::PROTOCOL,
+        &crate::admission::gateway::ADDRESS_TYPE,
+        &crate::admission::gateway::LABEL_VALUE,
+        &crate::admission::gateway::QUALIFIED_KEY,
+        &crate::admission::httproute::CORS_ORIGIN,
+        &crate::admission::grpcroute::GRPC_SERVICE,
+        &crate::admission::grpcroute::GRPC_METHOD,
+        &crate::admission::metadata::DNS_SUBDOMAIN,
+        &crate::admission::metadata::DNS_LABEL,
+        &crate::admission::metadata::DNS_1035_LABEL,
+        &crate::admission::metadata::QUALIFIED_NAME,
+        &crate::admission::metadata::LABEL_VALUE,
+    ];
+    for p in patterns {
+        // Forces compilation; a bad constant would panic here rather than on user input.
+        let _ = p.is_match("");
+        assert!(!p.source.is_empty());
+    }
+}
