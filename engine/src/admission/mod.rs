@@ -26,6 +26,7 @@ mod messages;
 mod metadata;
 mod referencegrant;
 mod schema;
+mod status;
 mod types;
 
 #[cfg(test)]
@@ -144,22 +145,29 @@ pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Objec
 
 static METADATA: LazyLock<Node> = LazyLock::new(metadata::schema);
 
-/// The whole document: `apiVersion`, `kind`, `metadata` and a required `spec`. `status` is
-/// removed before the walk for kinds with a status subresource.
-fn root(spec: Node) -> Node {
-    object(vec![
+/// The whole document: `apiVersion`, `kind`, `metadata`, a required `spec` and, for kinds with
+/// a status subresource, `status` (decoded strictly, then discarded before defaulting).
+fn root(spec: Node, status: Option<Node>) -> Node {
+    let mut fields = vec![
         field("apiVersion", string()),
         field("kind", string()),
         field("metadata", metadata::schema()),
         field("spec", spec).required(),
-    ])
+    ];
+    if let Some(status) = status {
+        fields.push(field("status", status));
+    }
+    object(fields)
 }
 
-static GATEWAY_CLASS: LazyLock<Node> = LazyLock::new(|| root(gatewayclass::spec()));
-static GATEWAY: LazyLock<Node> = LazyLock::new(|| root(gateway::spec()));
-static HTTP_ROUTE: LazyLock<Node> = LazyLock::new(|| root(httproute::spec()));
-static GRPC_ROUTE: LazyLock<Node> = LazyLock::new(|| root(grpcroute::spec()));
-static REFERENCE_GRANT: LazyLock<Node> = LazyLock::new(|| root(referencegrant::spec()));
+static GATEWAY_CLASS: LazyLock<Node> =
+    LazyLock::new(|| root(gatewayclass::spec(), Some(status::gateway_class())));
+static GATEWAY: LazyLock<Node> = LazyLock::new(|| root(gateway::spec(), Some(status::gateway())));
+static HTTP_ROUTE: LazyLock<Node> =
+    LazyLock::new(|| root(httproute::spec(), Some(status::route())));
+static GRPC_ROUTE: LazyLock<Node> =
+    LazyLock::new(|| root(grpcroute::spec(), Some(status::route())));
+static REFERENCE_GRANT: LazyLock<Node> = LazyLock::new(|| root(referencegrant::spec(), None));
 
 /// The schema of a Gateway API kind, and whether it has CEL rules at all (without any, the API
 /// server has no CEL validator and adds no "rules were not checked" cause).
@@ -195,12 +203,8 @@ fn admit_gateway_api(
             detail: format!("{kind} is not a Gateway API kind"),
         }]);
     };
-    let Some(root) = doc.as_object_mut() else {
+    if !doc.is_object() {
         return Err(vec![messages::wrong_type("", "object", &doc).cause]);
-    };
-    // Status changes are discarded on create and on updates of the main resource.
-    if has_status_subresource(kind) {
-        root.remove("status");
     }
 
     // 1. Strict decoding: unknown fields are refused, all of them, before anything else.
@@ -208,6 +212,12 @@ fn admit_gateway_api(
     schema::decode(node, &mut doc, "", &mut unknown);
     if !unknown.is_empty() {
         return Err(unknown);
+    }
+    // Status changes are discarded on create and on updates of the main resource.
+    if has_status_subresource(kind)
+        && let Some(root) = doc.as_object_mut()
+    {
+        root.remove("status");
     }
 
     // 2. Namespace and defaults.

@@ -594,26 +594,27 @@ fn validate_string(spec: &StrSpec, s: &str, value: &Value, path: &str, out: &mut
 }
 
 fn validate_integer(spec: &IntSpec, n: i128, value: &Value, path: &str, out: &mut Vec<Finding>) {
-    if spec.int32 && (n < i128::from(i32::MIN) || n > i128::from(i32::MAX)) {
-        out.push(messages::bad_format(path, &n.to_string(), "int32"));
-        return;
-    }
+    let before = out.len();
     if let Some(allowed) = spec.one_of {
         if !allowed.iter().any(|a| i128::from(*a) == n) {
             let supported: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
             out.push(messages::unsupported(path, value, &supported));
         }
-        return;
+    } else {
+        if let Some(min) = spec.min
+            && n < i128::from(min)
+        {
+            out.push(messages::below_minimum(path, value, min));
+        }
+        if let Some(max) = spec.max
+            && n > i128::from(max)
+        {
+            out.push(messages::above_maximum(path, value, max));
+        }
     }
-    if let Some(min) = spec.min
-        && n < i128::from(min)
-    {
-        out.push(messages::below_minimum(path, value, min));
-    }
-    if let Some(max) = spec.max
-        && n > i128::from(max)
-    {
-        out.push(messages::above_maximum(path, value, max));
+    // `format: int32` only matters where no bound already refused the value.
+    if out.len() == before && spec.int32 && (n < i128::from(i32::MIN) || n > i128::from(i32::MAX)) {
+        out.push(messages::bad_format(path, &n.to_string(), "int32"));
     }
 }
 

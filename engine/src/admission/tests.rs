@@ -297,3 +297,148 @@ fn every_pattern_compiles() {
         assert!(!p.source.is_empty());
     }
 }
+
+/// A value with every field the schema knows set, enums at their first value.
+fn sample(node: &schema::Node) -> Value {
+    use schema::Shape;
+    match &node.shape {
+        Shape::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|f| (f.name.to_string(), sample(&f.node)))
+                .collect(),
+        ),
+        Shape::Str(spec) => json!(spec.one_of.map_or("x", |o| o[0])),
+        Shape::Int(spec) => json!(spec.one_of.map_or(spec.min.unwrap_or(1).max(1), |o| o[0])),
+        Shape::Bool => json!(true),
+        Shape::List(spec) => json!([sample(&spec.items)]),
+        Shape::Map(spec) => json!({"k": sample(&spec.values)}),
+        Shape::Any => json!({}),
+    }
+}
+
+/// Every field the schemas accept survives the typed structs: nothing gwsim admits is lost
+/// on the way to the controller.
+#[test]
+fn typed_structs_keep_every_schema_field() {
+    let kinds = [
+        (Kind::GatewayClass, gatewayclass::spec()),
+        (Kind::Gateway, crate::admission::gateway::spec()),
+        (Kind::HttpRoute, crate::admission::httproute::spec()),
+        (Kind::GrpcRoute, grpcroute::spec()),
+        (Kind::ReferenceGrant, referencegrant::spec()),
+    ];
+    for (kind, spec) in kinds {
+        let doc = json!({"metadata": {"name": "x"}, "spec": sample(&spec)});
+        let object = typed(kind, &doc).unwrap_or_else(|c| panic!("{kind}: {c}"));
+        assert_eq!(object.to_value()["spec"], doc["spec"], "{kind}");
+    }
+}
+
+/// Follows `$ref` into `$defs` and unwraps the `Option` encodings schemars uses.
+fn resolve<'a>(defs: &'a Value, mut s: &'a Value) -> &'a Value {
+    loop {
+        if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+            let name = r.trim_start_matches("#/$defs/");
+            match defs.get(name) {
+                Some(def) => s = def,
+                None => return s,
+            }
+        } else if let Some(alts) = s
+            .get("anyOf")
+            .or_else(|| s.get("oneOf"))
+            .and_then(Value::as_array)
+        {
+            match alts.iter().find(|a| a.get("type") != Some(&json!("null"))) {
+                Some(a) => s = a,
+                None => return s,
+            }
+        } else {
+            return s;
+        }
+    }
+}
+
+/// Every property of the generated struct's JSON schema is a field of ours, recursively.
+fn missing_fields(
+    defs: &Value,
+    generated: &Value,
+    ours: &schema::Node,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    use schema::Shape;
+    let generated = resolve(defs, generated);
+    match &ours.shape {
+        Shape::Object(fields) => {
+            let Some(props) = generated.get("properties").and_then(Value::as_object) else {
+                return;
+            };
+            for (name, sub) in props {
+                match fields.iter().find(|f| f.name == name) {
+                    Some(f) => missing_fields(defs, sub, &f.node, &format!("{path}.{name}"), out),
+                    None => out.push(format!("{path}.{name}")),
+                }
+            }
+        }
+        Shape::List(spec) => {
+            if let Some(items) = generated.get("items") {
+                missing_fields(defs, items, &spec.items, &format!("{path}[]"), out);
+            }
+        }
+        Shape::Map(spec) => {
+            if let Some(values) = generated.get("additionalProperties") {
+                missing_fields(defs, values, &spec.values, &format!("{path}{{}}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The reverse of [`typed_structs_keep_every_schema_field`]: every field of the generated
+/// experimental structs is in our schemas, so strict decoding never refuses a field gwsim
+/// parses.
+#[test]
+fn schemas_know_every_generated_field() {
+    use gateway_api::apis::experimental::{
+        gatewayclasses::GatewayClassSpec, gateways::GatewaySpec, grpcroutes::GrpcRouteSpec,
+        httproutes::HttpRouteSpec, referencegrants::ReferenceGrantSpec,
+    };
+    let generated = [
+        (
+            "GatewayClass",
+            serde_json::to_value(schemars::schema_for!(GatewayClassSpec)),
+            gatewayclass::spec(),
+        ),
+        (
+            "Gateway",
+            serde_json::to_value(schemars::schema_for!(GatewaySpec)),
+            crate::admission::gateway::spec(),
+        ),
+        (
+            "HTTPRoute",
+            serde_json::to_value(schemars::schema_for!(HttpRouteSpec)),
+            crate::admission::httproute::spec(),
+        ),
+        (
+            "GRPCRoute",
+            serde_json::to_value(schemars::schema_for!(GrpcRouteSpec)),
+            grpcroute::spec(),
+        ),
+        (
+            "ReferenceGrant",
+            serde_json::to_value(schemars::schema_for!(ReferenceGrantSpec)),
+            referencegrant::spec(),
+        ),
+    ];
+    let mut missing = Vec::new();
+    for (kind, schema, ours) in generated {
+        let schema = schema.expect("schema serializes");
+        let defs = schema.get("$defs").cloned().unwrap_or(json!({}));
+        missing_fields(&defs, &schema, &ours, &format!("{kind}.spec"), &mut missing);
+    }
+    assert!(
+        missing.is_empty(),
+        "fields gwsim parses but admission refuses: {missing:?}"
+    );
+}

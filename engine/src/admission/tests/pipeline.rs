@@ -39,11 +39,20 @@ fn unknown_fields_are_refused_with_full_paths() {
             detail: "unknown field \"spec.rules[0].matchs\"".into()
         }
     );
-    // Status is discarded on create for kinds with a status subresource, so unknown fields in
-    // it do not matter.
+    // Status is decoded strictly too, then discarded on create.
     let with_status = with(
         http_route(),
         &[("/status", json!({"parents": [], "bogus": 1}))],
+    );
+    let r = reject(&with_status);
+    assert_eq!(r.causes.len(), 1, "{r}");
+    assert!(has_cause(&r, "status.bogus", "unknown field"), "{r}");
+    let with_status = with(
+        http_route(),
+        &[(
+            "/status",
+            json!({"parents": [{"parentRef": {"name": "gw"}, "controllerName": 5}]}),
+        )],
     );
     assert!(accept(&with_status).to_value().get("status").is_none());
 }
@@ -542,4 +551,33 @@ fn odd_input_never_panics() {
             "{result:?}"
         );
     }
+}
+
+#[test]
+fn integers_outside_int32_are_refused() {
+    let r = reject(&with(
+        http_route(),
+        &[(
+            "/spec/rules/0/filters",
+            json!([{"type": "CORS", "cors": {"maxAge": 3_000_000_000u64}}]),
+        )],
+    ));
+    assert!(
+        has_cause(
+            &r,
+            "spec.rules[0].filters[0].cors.maxAge",
+            "must be of type int32"
+        ),
+        "{r}"
+    );
+    // Where a bound already refuses the value, that is the only cause for it.
+    let r = reject(&with(
+        http_route(),
+        &[("/spec/rules/0/backendRefs/0/port", json!(3_000_000_000u64))],
+    ));
+    assert_eq!(r.causes.len(), 1, "{r}");
+    assert!(
+        r.causes[0].detail.contains("less than or equal to 65535"),
+        "{r}"
+    );
 }
