@@ -5,8 +5,19 @@
 //! enums, patterns, lengths, item counts, list-map keys), then the CEL rules of the CRDs,
 //! unless a "blocking" schema error already exists. All of it is written by hand from the
 //! facts of the standard and experimental CRDs; each rule cites the field it comes from.
+//! gwsim behaves as an experimental-channel install.
 //!
 //! A rejected document yields a [`Rejection`] and nothing of it is used.
+//!
+//! Modules, in the order the data flows:
+//! - `schema`: the small schema language and its passes (decode, default, validate, list
+//!   types, rules); `messages`: the API server's cause shapes;
+//! - `types`: shared building blocks (named string types, references, header modifiers);
+//! - `gatewayclass`, `gateway`, `httproute`, `grpcroute`, `referencegrant`: each kind's
+//!   `spec` schema, defaults and CEL-equivalent rules; `status`: status schemas, for strict
+//!   decoding only; `metadata`: object-meta schema and checks;
+//! - `core`: the core kinds, decoded strictly into k8s-openapi structs;
+//! - `duration`: GEP-2257 durations ([`parse_duration`]).
 
 use std::fmt;
 use std::sync::LazyLock;
