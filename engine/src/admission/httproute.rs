@@ -310,7 +310,7 @@ pub(crate) fn union_rules(node: Node, members: &[(&'static str, &'static str)]) 
         )
         .rule(
             format!("filter.{member} must be specified for {type_} filter.type"),
-            move |f| Verdict::from(!(!has(f, member) && str_at(f, "type") == Some(type_))),
+            move |f| Verdict::from(has(f, member) || str_at(f, "type") != Some(type_)),
         )
     })
 }
