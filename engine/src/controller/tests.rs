@@ -855,3 +855,391 @@ fn allowed_route_kinds() {
         assert_eq!(find(&pc, "Accepted").reason, case.route, "{}", case.name);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Route attachment
+
+/// Listeners of HTTPRouteListenerPortMatching, plus one HTTPS listener on 443 (hostless).
+fn port_matching_gateway() -> String {
+    gw(
+        "infra",
+        "gw",
+        "[{name: listener-1, port: 80, protocol: HTTP, hostname: foo.com}, {name: listener-2, port: 8080, protocol: HTTP, hostname: foo.com}, {name: listener-3, port: 8080, protocol: HTTP, hostname: bar.com}, {name: listener-4, port: 8090, protocol: HTTP, hostname: foo.com}, {name: listener-5, port: 8090, protocol: HTTP, hostname: bar.com}]",
+    )
+}
+
+#[test]
+fn section_name_and_port_select_listeners() {
+    struct Case {
+        section: Option<&'static str>,
+        port: Option<u16>,
+        reason: &'static str,
+        listeners: &'static [&'static str],
+    }
+    let cases = [
+        Case { section: None, port: None, reason: "Accepted", listeners: &["listener-1", "listener-2", "listener-3", "listener-4", "listener-5"] },
+        Case { section: None, port: Some(80), reason: "Accepted", listeners: &["listener-1"] },
+        Case { section: None, port: Some(8080), reason: "Accepted", listeners: &["listener-2", "listener-3"] },
+        Case { section: Some("listener-4"), port: Some(8090), reason: "Accepted", listeners: &["listener-4"] },
+        Case { section: Some("listener-4"), port: None, reason: "Accepted", listeners: &["listener-4"] },
+        Case { section: None, port: Some(81), reason: "NoMatchingParent", listeners: &[] },
+        Case { section: Some("listener-9"), port: None, reason: "NoMatchingParent", listeners: &[] },
+        // Both given: both must match.
+        Case { section: Some("listener-1"), port: Some(8080), reason: "NoMatchingParent", listeners: &[] },
+    ];
+    for case in cases {
+        let rt = route("infra", "route", &format!("[{}]", parent(case.section, case.port)), "[]", &rule_to(TO_V1));
+        let r = run(&snapshot(&join(&[CLASS, INFRA_NS, &port_matching_gateway(), SERVICE_V1, &rt])));
+        let label = format!("{:?}/{:?}", case.section, case.port);
+        let pc = parent_conditions(&r, "infra", "route");
+        let expected = if case.reason == "Accepted" { "True" } else { "False" };
+        assert_eq!(cond(&pc, "Accepted"), is(expected, case.reason), "{label}");
+        assert_eq!(cond(&pc, "ResolvedRefs"), is("True", "ResolvedRefs"), "{label}");
+        let status = gateway_status(&r, "infra", "gw");
+        for l in &r.gateways[0].listeners {
+            let attached = case.listeners.contains(&l.name.as_str());
+            assert_eq!(l.routes.len(), usize::from(attached), "{label} {}", l.name);
+            assert_eq!(listener(status, &l.name).attached_routes, i32::from(attached), "{label}");
+        }
+        // The status parentRef carries sectionName and port as written.
+        let p = &http_status(&r, "infra", "route").parents[0].parent_ref;
+        assert_eq!(p.section_name.as_deref(), case.section, "{label}");
+        assert_eq!(p.port, case.port.map(i32::from), "{label}");
+    }
+}
+
+#[test]
+fn allowed_namespaces() {
+    struct Case {
+        name: &'static str,
+        namespaces: &'static str,
+        allowed: bool,
+    }
+    let cases = [
+        Case { name: "Same, other namespace", namespaces: "{from: Same}", allowed: false },
+        Case { name: "All", namespaces: "{from: All}", allowed: true },
+        Case { name: "Selector matchLabels", namespaces: "{from: Selector, selector: {matchLabels: {team: web}}}", allowed: true },
+        Case { name: "Selector matchLabels mismatch", namespaces: "{from: Selector, selector: {matchLabels: {team: infra}}}", allowed: false },
+        Case { name: "Selector on the name label", namespaces: "{from: Selector, selector: {matchLabels: {kubernetes.io/metadata.name: web}}}", allowed: true },
+        Case { name: "Selector In", namespaces: "{from: Selector, selector: {matchExpressions: [{key: tier, operator: In, values: [back, front]}]}}", allowed: true },
+        Case { name: "Selector In mismatch", namespaces: "{from: Selector, selector: {matchExpressions: [{key: tier, operator: In, values: [back]}]}}", allowed: false },
+        Case { name: "Selector NotIn", namespaces: "{from: Selector, selector: {matchExpressions: [{key: tier, operator: NotIn, values: [back]}]}}", allowed: true },
+        Case { name: "Selector NotIn mismatch", namespaces: "{from: Selector, selector: {matchExpressions: [{key: tier, operator: NotIn, values: [front]}]}}", allowed: false },
+        Case { name: "Selector NotIn on a missing label", namespaces: "{from: Selector, selector: {matchExpressions: [{key: absent, operator: NotIn, values: [x]}]}}", allowed: true },
+        Case { name: "Selector Exists", namespaces: "{from: Selector, selector: {matchExpressions: [{key: tier, operator: Exists}]}}", allowed: true },
+        Case { name: "Selector Exists mismatch", namespaces: "{from: Selector, selector: {matchExpressions: [{key: absent, operator: Exists}]}}", allowed: false },
+        Case { name: "Selector DoesNotExist", namespaces: "{from: Selector, selector: {matchExpressions: [{key: absent, operator: DoesNotExist}]}}", allowed: true },
+        Case { name: "Selector DoesNotExist mismatch", namespaces: "{from: Selector, selector: {matchExpressions: [{key: tier, operator: DoesNotExist}]}}", allowed: false },
+        Case { name: "Selector labels and expressions both hold", namespaces: "{from: Selector, selector: {matchLabels: {team: web}, matchExpressions: [{key: tier, operator: Exists}]}}", allowed: true },
+        Case { name: "Selector labels hold, expression does not", namespaces: "{from: Selector, selector: {matchLabels: {team: web}, matchExpressions: [{key: tier, operator: In, values: [x]}]}}", allowed: false },
+        Case { name: "Selector empty selects all", namespaces: "{from: Selector, selector: {}}", allowed: true },
+        Case { name: "Selector missing selects none", namespaces: "{from: Selector}", allowed: false },
+    ];
+    for case in cases {
+        let gateway = gw(
+            "infra",
+            "gw",
+            &format!("[{{name: http, port: 80, protocol: HTTP, allowedRoutes: {{namespaces: {}}}}}]", case.namespaces),
+        );
+        let rt = route("web", "route", &format!("[{}]", parent(None, None)), "[]", &rule_to("{group: \"\", kind: Service, name: web, port: 8080, weight: 1}"));
+        let r = run(&snapshot(&join(&[CLASS, INFRA_NS, WEB_NS, &gateway, SERVICE_WEB, &rt])));
+        let pc = parent_conditions(&r, "web", "route");
+        let expected = if case.allowed { is("True", "Accepted") } else { is("False", "NotAllowedByListeners") };
+        assert_eq!(cond(&pc, "Accepted"), expected, "{}", case.name);
+        // Attachment across namespaces needs no ReferenceGrant; backends are the route's own.
+        assert_eq!(cond(&pc, "ResolvedRefs"), is("True", "ResolvedRefs"), "{}", case.name);
+        let attached = listener(gateway_status(&r, "infra", "gw"), "http").attached_routes;
+        assert_eq!(attached, i32::from(case.allowed), "{}", case.name);
+    }
+}
+
+#[test]
+fn effective_hostnames_table() {
+    use super::routes::effective_hostnames;
+    let cases: &[(Option<&str>, &[&str], Option<&[&str]>)] = &[
+        // Neither side names a hostname.
+        (None, &[], Some(&[])),
+        // Only the listener.
+        (Some("foo.com"), &[], Some(&["foo.com"])),
+        (Some("*.foo.com"), &[], Some(&["*.foo.com"])),
+        // Only the route.
+        (None, &["a.com", "*.b.com"], Some(&["a.com", "*.b.com"])),
+        // Exact vs exact.
+        (Some("very.specific.com"), &["very.specific.com"], Some(&["very.specific.com"])),
+        (Some("very.specific.com"), &["other.com"], None),
+        // Route wildcard on exact listener: the listener's name.
+        (Some("very.specific.com"), &["*.specific.com"], Some(&["very.specific.com"])),
+        (Some("abc.example.com"), &["*.example.com"], Some(&["abc.example.com"])),
+        // Exact route on wildcard listener: the route's name, any depth, not the bare suffix.
+        (Some("*.wildcard.io"), &["foo.wildcard.io", "bar.foo.wildcard.io", "wildcard.io"], Some(&["foo.wildcard.io", "bar.foo.wildcard.io"])),
+        (Some("*.wildcard.io"), &["wildcard.io"], None),
+        (Some("*.wildcard.io"), &["xwildcard.io"], None),
+        // Wildcard vs wildcard: the more specific.
+        (Some("*.example.com"), &["*.com"], Some(&["*.example.com"])),
+        (Some("*.com"), &["*.example.com"], Some(&["*.example.com"])),
+        (Some("*.anotherwildcard.io"), &["*.anotherwildcard.io"], Some(&["*.anotherwildcard.io"])),
+        (Some("*.a.io"), &["*.b.io"], None),
+        // Mixed lists keep only intersecting names, once.
+        (Some("very.specific.com"), &["non.matching.com", "*.specific.com", "very.specific.com"], Some(&["very.specific.com"])),
+        (Some("*.anotherwildcard.io"), &["*.anotherwildcard.io", "anotherwildcard.io", "a.anotherwildcard.io"], Some(&["*.anotherwildcard.io", "a.anotherwildcard.io"])),
+    ];
+    for (listener, route, expected) in cases {
+        let route: Vec<String> = route.iter().map(|s| s.to_string()).collect();
+        let got = effective_hostnames(*listener, &route);
+        let expected = expected.map(|e| e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(got, expected, "{listener:?} x {route:?}");
+    }
+}
+
+/// HTTPRouteHostnameIntersection's first Gateway: attachedRoutes 2/1/1 and one route with no
+/// intersection.
+#[test]
+fn hostname_intersection_attachment() {
+    let gateway = gw(
+        "infra",
+        "gw",
+        "[{name: listener-1, port: 80, protocol: HTTP, hostname: very.specific.com}, {name: listener-2, port: 80, protocol: HTTP, hostname: \"*.wildcard.io\"}, {name: listener-3, port: 80, protocol: HTTP, hostname: \"*.anotherwildcard.io\"}]",
+    );
+    let p = format!("[{}]", parent(None, None));
+    let r1 = route("infra", "specific-host-matches-listener-specific-host", &p, "[non.matching.com, \"*.nonmatchingwildcard.io\", very.specific.com]", &rule_to(TO_V1));
+    let r2 = route("infra", "specific-host-matches-listener-wildcard-host", &p, "[non.matching.com, wildcard.io, foo.wildcard.io, bar.wildcard.io, foo.bar.wildcard.io]", &rule_to(TO_V1));
+    let r3 = route("infra", "wildcard-host-matches-listener-specific-host", &p, "[non.matching.com, \"*.specific.com\"]", &rule_to(TO_V1));
+    let r4 = route("infra", "wildcard-host-matches-listener-wildcard-host", &p, "[\"*.anotherwildcard.io\"]", &rule_to(TO_V1));
+    let r5 = route("infra", "no-intersecting-hosts", &p, "[specific.but.wrong.com, wildcard.io]", &rule_to(TO_V1));
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, &gateway, SERVICE_V1, &r1, &r2, &r3, &r4, &r5])));
+    let status = gateway_status(&r, "infra", "gw");
+    assert_eq!(listener(status, "listener-1").attached_routes, 2);
+    assert_eq!(listener(status, "listener-2").attached_routes, 1);
+    assert_eq!(listener(status, "listener-3").attached_routes, 1);
+    let pc = parent_conditions(&r, "infra", "no-intersecting-hosts");
+    assert_eq!(cond(&pc, "Accepted"), is("False", "NoMatchingListenerHostname"));
+    let l2 = &r.gateways[0].listeners[1];
+    assert_eq!(l2.routes[0].hostnames, ["foo.wildcard.io", "bar.wildcard.io", "foo.bar.wildcard.io"]);
+    let l1 = &r.gateways[0].listeners[0];
+    let names: Vec<_> = l1.routes.iter().map(|a| (a.route.key.name.as_str(), a.hostnames.clone())).collect();
+    assert_eq!(
+        names,
+        [
+            ("specific-host-matches-listener-specific-host", vec!["very.specific.com".to_string()]),
+            ("wildcard-host-matches-listener-specific-host", vec!["very.specific.com".to_string()]),
+        ]
+    );
+}
+
+#[test]
+fn route_accepted_on_several_listeners_counts_on_each_and_shares_its_config() {
+    let gateway = gw(
+        "infra",
+        "gw",
+        "[{name: a, port: 80, protocol: HTTP, hostname: a.com}, {name: b, port: 80, protocol: HTTP, hostname: b.com}, {name: c, port: 8080, protocol: HTTP}]",
+    );
+    // Two parentRefs that both select listener a: it is attached once there.
+    let parents = format!("[{}, {}]", parent(None, None), parent(Some("a"), None));
+    let rt = route("infra", "route", &parents, "[]", &rule_to(TO_V1));
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, &gateway, SERVICE_V1, &rt])));
+    let status = gateway_status(&r, "infra", "gw");
+    for name in ["a", "b", "c"] {
+        assert_eq!(listener(status, name).attached_routes, 1, "{name}");
+    }
+    let ls = &r.gateways[0].listeners;
+    assert!(std::sync::Arc::ptr_eq(&ls[0].routes[0].route, &ls[2].routes[0].route));
+    assert_eq!(http_status(&r, "infra", "route").parents.len(), 2);
+}
+
+#[test]
+fn route_to_two_gateways_gets_a_parent_entry_for_each() {
+    let g1 = gw("infra", "gw", "[{name: http, port: 80, protocol: HTTP}]");
+    let g2 = gw("infra", "gw2", "[{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}]");
+    let parents = "[{name: gw}, {name: gw2, sectionName: http}]";
+    let rt = route("infra", "route", parents, "[]", &rule_to(TO_V1));
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, &g1, &g2, SERVICE_V1, &rt])));
+    let status = http_status(&r, "infra", "route");
+    let names: Vec<_> = status.parents.iter().map(|p| p.parent_ref.name.as_str()).collect();
+    assert_eq!(names, ["gw", "gw2"]);
+    for p in &status.parents {
+        // Defaults are written out in status even when omitted in spec.
+        assert_eq!(p.parent_ref.group.as_deref(), Some(GATEWAY_GROUP));
+        assert_eq!(p.parent_ref.kind.as_deref(), Some("Gateway"));
+        assert_eq!(p.parent_ref.namespace.as_deref(), Some("infra"));
+        assert_eq!(cond(&p.conditions, "Accepted"), is("True", "Accepted"));
+    }
+    assert_eq!(status.parents[1].parent_ref.section_name.as_deref(), Some("http"));
+    assert_eq!(r.gateways[0].listeners[0].routes.len(), 1);
+    assert_eq!(r.gateways[1].listeners[0].routes.len(), 1);
+}
+
+#[test]
+fn parent_refs_to_unknown_gateways_or_other_kinds_get_no_entry() {
+    let parents = "[{name: missing}, {group: \"\", kind: Service, name: gw}, {name: gw}]";
+    let rt = route("infra", "route", parents, "[]", &rule_to(TO_V1));
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, GATEWAY, SERVICE_V1, &rt])));
+    let status = http_status(&r, "infra", "route");
+    assert_eq!(status.parents.len(), 1);
+    assert_eq!(status.parents[0].parent_ref.name, "gw");
+    assert_eq!(status.parents[0].parent_ref.kind.as_deref(), Some("Gateway"));
+}
+
+#[test]
+fn hostname_mismatch_on_some_listeners_only() {
+    // GatewayWithAttachedRoutes (b): listener foo.example.com; hostless routes attach, a route
+    // with another hostname does not.
+    let gateway = gw("infra", "gw", "[{name: http, port: 80, protocol: HTTP, hostname: foo.example.com}]");
+    let p = format!("[{}]", parent(None, None));
+    let a = route("infra", "a", &p, "[]", &rule_to(TO_V1));
+    let b = route("infra", "b", &p, "[]", &rule_to(TO_V1));
+    let c = route("infra", "c", &p, "[bar.example.com]", &rule_to(TO_V1));
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, &gateway, SERVICE_V1, &a, &b, &c])));
+    assert_eq!(listener(gateway_status(&r, "infra", "gw"), "http").attached_routes, 2);
+    assert_eq!(cond(&parent_conditions(&r, "infra", "c"), "Accepted"), is("False", "NoMatchingListenerHostname"));
+    assert_eq!(cond(&parent_conditions(&r, "infra", "a"), "Accepted"), is("True", "Accepted"));
+    // Listener hostname only: the route serves the listener's hostname.
+    assert_eq!(r.gateways[0].listeners[0].routes[0].hostnames, ["foo.example.com"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Backend references
+
+fn backend_case(backend: &str, extra: &[&str]) -> Reconciliation {
+    let rt = route("infra", "route", &format!("[{}]", parent(None, None)), "[]", &rule_to(backend));
+    let mut docs = vec![CLASS, INFRA_NS, WEB_NS, GATEWAY, SERVICE_V1, SERVICE_WEB, rt.as_str()];
+    docs.extend_from_slice(extra);
+    run(&snapshot(&join(&docs)))
+}
+
+#[test]
+fn backend_ref_reasons() {
+    let route_grant = grant(
+        "web",
+        "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: infra}",
+        "{group: \"\", kind: Service, name: web}",
+    );
+    let external = "apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: infra}\nspec: {type: ExternalName, externalName: example.com, ports: [{port: 80}]}\n";
+    struct Case {
+        name: &'static str,
+        backend: &'static str,
+        grant: bool,
+        reason: &'static str,
+    }
+    let cases = [
+        Case { name: "Service port", backend: TO_V1, grant: false, reason: "ResolvedRefs" },
+        Case { name: "h2c port", backend: "{group: \"\", kind: Service, name: v1, port: 8081, weight: 1}", grant: false, reason: "ResolvedRefs" },
+        Case { name: "unknown appProtocol", backend: "{group: \"\", kind: Service, name: v1, port: 8082, weight: 1}", grant: false, reason: "UnsupportedProtocol" },
+        Case { name: "missing Service", backend: "{group: \"\", kind: Service, name: nonexistent, port: 8080, weight: 1}", grant: false, reason: "BackendNotFound" },
+        Case { name: "port not on the Service", backend: "{group: \"\", kind: Service, name: v1, port: 9999, weight: 1}", grant: false, reason: "BackendNotFound" },
+        Case { name: "no port", backend: "{group: \"\", kind: Service, name: v1, weight: 1}", grant: false, reason: "BackendNotFound" },
+        Case { name: "ExternalName Service", backend: "{group: \"\", kind: Service, name: ext, port: 80, weight: 1}", grant: false, reason: "BackendNotFound" },
+        Case { name: "unknown kind", backend: "{group: unknownkind.example.com, kind: NonExistent, name: v1, port: 8080, weight: 1}", grant: false, reason: "InvalidKind" },
+        Case { name: "cross namespace without grant", backend: "{group: \"\", kind: Service, name: web, namespace: web, port: 8080, weight: 1}", grant: false, reason: "RefNotPermitted" },
+        Case { name: "cross namespace with grant", backend: "{group: \"\", kind: Service, name: web, namespace: web, port: 8080, weight: 1}", grant: true, reason: "ResolvedRefs" },
+    ];
+    for case in cases {
+        let extra: Vec<&str> = if case.grant { vec![route_grant.as_str(), external] } else { vec![external] };
+        let r = backend_case(case.backend, &extra);
+        let pc = parent_conditions(&r, "infra", "route");
+        let expected = if case.reason == "ResolvedRefs" { "True" } else { "False" };
+        assert_eq!(cond(&pc, "ResolvedRefs"), is(expected, case.reason), "{}", case.name);
+        // Bad backends never stop attachment.
+        assert_eq!(cond(&pc, "Accepted"), is("True", "Accepted"), "{}", case.name);
+        let target = &r.gateways[0].listeners[0].routes[0].route.rules[0].backends[0].target;
+        match target {
+            BackendTarget::Service { app_protocol, .. } => {
+                assert_eq!(case.reason, "ResolvedRefs", "{}", case.name);
+                if case.name == "h2c port" {
+                    assert_eq!(app_protocol.as_deref(), Some("kubernetes.io/h2c"));
+                }
+            }
+            BackendTarget::Invalid { reason, .. } => assert_eq!(reason, case.reason, "{}", case.name),
+        }
+    }
+}
+
+/// HTTPRouteInvalidReferenceGrant: seven grants, each wrong in one field.
+#[test]
+fn route_reference_grant_field_by_field() {
+    let right_from = "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: infra}";
+    let right_to = "{group: \"\", kind: Service, name: web}";
+    let cases: &[(&str, &str, &str, &str, &str)] = &[
+        ("right grant", "web", right_from, right_to, "ResolvedRefs"),
+        ("grant without to.name", "web", right_from, "{group: \"\", kind: Service}", "ResolvedRefs"),
+        ("grant in the wrong namespace", "infra", right_from, right_to, "RefNotPermitted"),
+        ("wrong from.group", "web", "{group: wrong.example.com, kind: HTTPRoute, namespace: infra}", right_to, "RefNotPermitted"),
+        ("wrong from.kind", "web", "{group: gateway.networking.k8s.io, kind: Gateway, namespace: infra}", right_to, "RefNotPermitted"),
+        ("wrong from.namespace", "web", "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: elsewhere}", right_to, "RefNotPermitted"),
+        ("wrong to.group", "web", right_from, "{group: wrong.example.com, kind: Service, name: web}", "RefNotPermitted"),
+        ("wrong to.kind", "web", right_from, "{group: \"\", kind: Secret, name: web}", "RefNotPermitted"),
+        ("wrong to.name", "web", right_from, "{group: \"\", kind: Service, name: not-web}", "RefNotPermitted"),
+    ];
+    let backend = "{group: \"\", kind: Service, name: web, namespace: web, port: 8080, weight: 1}";
+    for (name, ns, from, to, reason) in cases {
+        let g = grant(ns, from, to);
+        let r = backend_case(backend, &[&g]);
+        let pc = parent_conditions(&r, "infra", "route");
+        let expected = if *reason == "ResolvedRefs" { "True" } else { "False" };
+        assert_eq!(cond(&pc, "ResolvedRefs"), is(expected, reason), "{name}");
+    }
+    // Deleting the grant revokes access: the same snapshot without it.
+    let r = backend_case(backend, &[]);
+    assert_eq!(cond(&parent_conditions(&r, "infra", "route"), "ResolvedRefs"), is("False", "RefNotPermitted"));
+}
+
+/// HTTPRoutePartiallyInvalidViaInvalidReferenceGrant: one rule's backend not granted.
+#[test]
+fn partially_unresolved_route_stays_accepted() {
+    let granted = "apiVersion: v1\nkind: Service\nmetadata: {name: granted, namespace: web}\nspec: {ports: [{port: 8080}]}\n";
+    let g = grant(
+        "web",
+        "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: infra}",
+        "{group: \"\", kind: Service, name: granted}",
+    );
+    let rules = "[{matches: [{path: {type: PathPrefix, value: /v2}}], backendRefs: [{group: \"\", kind: Service, name: web, namespace: web, port: 8080, weight: 1}]}, {matches: [{path: {type: PathPrefix, value: /}}], backendRefs: [{group: \"\", kind: Service, name: granted, namespace: web, port: 8080, weight: 1}]}]";
+    let rt = route("infra", "route", &format!("[{}]", parent(None, None)), "[]", rules);
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, WEB_NS, GATEWAY, SERVICE_WEB, granted, &g, &rt])));
+    let pc = parent_conditions(&r, "infra", "route");
+    assert_eq!(cond(&pc, "Accepted"), is("True", "Accepted"));
+    assert_eq!(cond(&pc, "ResolvedRefs"), is("False", "RefNotPermitted"));
+    let rules = &r.gateways[0].listeners[0].routes[0].route.rules;
+    assert!(matches!(&rules[0].backends[0].target, BackendTarget::Invalid { reason, .. } if reason == "RefNotPermitted"));
+    assert!(matches!(&rules[1].backends[0].target, BackendTarget::Service { name, .. } if name == "granted"));
+}
+
+#[test]
+fn unimplementable_rules() {
+    let ext = "{type: ExtensionRef, extensionRef: {group: example.com, kind: Magic, name: m}}";
+    let good = format!("{{matches: [{{path: {{type: PathPrefix, value: /good}}}}], backendRefs: [{TO_V1}]}}");
+    let bad = format!("{{matches: [{{path: {{type: PathPrefix, value: /bad}}}}], filters: [{ext}], backendRefs: [{TO_V1}]}}");
+    let bad_backend_filter = format!("{{matches: [{{path: {{type: PathPrefix, value: /bb}}}}], backendRefs: [{{group: \"\", kind: Service, name: v1, port: 8080, weight: 1, filters: [{ext}]}}]}}");
+    let bad_regex = "{matches: [{path: {type: RegularExpression, value: \"/(\"}}], backendRefs: []}".to_string();
+    struct Case {
+        name: &'static str,
+        rules: String,
+        accepted: (&'static str, &'static str),
+        partially_invalid: bool,
+        attached: bool,
+    }
+    let cases = [
+        Case { name: "all good", rules: format!("[{good}]"), accepted: ("True", "Accepted"), partially_invalid: false, attached: true },
+        Case { name: "one rule with an ExtensionRef", rules: format!("[{good}, {bad}]"), accepted: ("True", "Accepted"), partially_invalid: true, attached: true },
+        Case { name: "ExtensionRef on a backendRef", rules: format!("[{good}, {bad_backend_filter}]"), accepted: ("True", "Accepted"), partially_invalid: true, attached: true },
+        Case { name: "regex that does not compile", rules: format!("[{good}, {bad_regex}]"), accepted: ("True", "Accepted"), partially_invalid: true, attached: true },
+        Case { name: "every rule unimplementable", rules: format!("[{bad}]"), accepted: ("False", "UnsupportedValue"), partially_invalid: false, attached: false },
+    ];
+    for case in cases {
+        let rt = route("infra", "route", &format!("[{}]", parent(None, None)), "[]", &case.rules);
+        let r = run(&snapshot(&join(&[CLASS, INFRA_NS, GATEWAY, SERVICE_V1, &rt])));
+        let pc = parent_conditions(&r, "infra", "route");
+        assert_eq!(cond(&pc, "Accepted"), is(case.accepted.0, case.accepted.1), "{}", case.name);
+        let pi = pc.iter().find(|c| c.type_ == "PartiallyInvalid");
+        assert_eq!(pi.is_some(), case.partially_invalid, "{}", case.name);
+        if let Some(pi) = pi {
+            assert_eq!((pi.status.as_str(), pi.reason.as_str()), ("True", "UnsupportedValue"));
+            assert!(pi.message.starts_with("Dropped Rule 1"), "{}", pi.message);
+        }
+        let routes = &r.gateways[0].listeners[0].routes;
+        assert_eq!(routes.len(), usize::from(case.attached), "{}", case.name);
+        if case.partially_invalid {
+            let rule = &routes[0].route.rules[1];
+            assert!(rule.invalid.is_some(), "{}", case.name);
+            assert!(routes[0].route.rules[0].invalid.is_none(), "{}", case.name);
+        }
+    }
+}
