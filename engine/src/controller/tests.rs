@@ -1243,3 +1243,427 @@ fn unimplementable_rules() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Status bookkeeping
+
+const OLD: &str = "2020-01-01T00:00:00Z";
+
+#[test]
+fn route_status_keeps_foreign_parents_drops_stale_ones_and_keeps_times() {
+    let rt = format!(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: route, namespace: infra, generation: 5}}
+spec:
+  parentRefs:
+  - {{name: other-gw}}
+  - {{name: gw}}
+  rules: {rules}
+status:
+  parents:
+  - controllerName: gateway.gwsim.dev/controller
+    parentRef: {{group: gateway.networking.k8s.io, kind: Gateway, namespace: infra, name: gone}}
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 4}}
+  - controllerName: example.com/unrelated
+    parentRef: {{name: elsewhere}}
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 1}}
+  - controllerName: gateway.gwsim.dev/controller
+    parentRef: {{name: gw}}
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "old", lastTransitionTime: "{OLD}", observedGeneration: 4}}
+    - {{type: ResolvedRefs, status: "False", reason: BackendNotFound, message: "old", lastTransitionTime: "{OLD}", observedGeneration: 4}}
+  - controllerName: example.com/other
+    parentRef: {{name: other-gw}}
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 1}}
+"#,
+        rules = rule_to(TO_V1)
+    );
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, GATEWAY, SERVICE_V1, &rt])));
+    let status = http_status(&r, "infra", "route");
+    let entries: Vec<_> = status
+        .parents
+        .iter()
+        .map(|p| (p.controller_name.as_str(), p.parent_ref.name.as_str()))
+        .collect();
+    // parentRefs order first (other-gw, gw), then foreign entries naming no parentRef.
+    assert_eq!(
+        entries,
+        [
+            ("example.com/other", "other-gw"),
+            (CONTROLLER_NAME, "gw"),
+            ("example.com/unrelated", "elsewhere"),
+        ]
+    );
+    // Foreign entries are untouched.
+    assert_eq!(status.parents[0].conditions[0].observed_generation, Some(1));
+    assert_eq!(status.parents[0].parent_ref.group, None);
+    let ours = &status.parents[1].conditions;
+    let accepted = find(ours, "Accepted");
+    let resolved = find(ours, "ResolvedRefs");
+    assert_eq!(accepted.last_transition_time.0.to_string(), OLD, "status unchanged: time kept");
+    assert_eq!(resolved.last_transition_time.0, now(), "status changed: time is now");
+    assert!(ours.iter().all(|c| c.observed_generation == Some(5)));
+    let types: Vec<_> = ours.iter().map(|c| c.type_.as_str()).collect();
+    assert_eq!(types, ["Accepted", "ResolvedRefs"]);
+}
+
+#[test]
+fn our_entries_are_removed_when_the_route_no_longer_names_our_gateways() {
+    let rt = format!(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: route, namespace: infra, generation: 2}}
+spec:
+  parentRefs: [{{name: not-ours}}]
+status:
+  parents:
+  - controllerName: gateway.gwsim.dev/controller
+    parentRef: {{name: gw}}
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 1}}
+  - controllerName: example.com/other
+    parentRef: {{name: not-ours}}
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 1}}
+"#
+    );
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, GATEWAY, &rt])));
+    let status = http_status(&r, "infra", "route");
+    assert_eq!(status.parents.len(), 1);
+    assert_eq!(status.parents[0].controller_name, "example.com/other");
+    assert_eq!(listener(gateway_status(&r, "infra", "gw"), "http").attached_routes, 0);
+}
+
+#[test]
+fn gateway_conditions_keep_times_and_carry_generation() {
+    let gateway = format!(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: gw, namespace: infra, generation: 7}}
+spec:
+  gatewayClassName: gwsim
+  listeners:
+  - {{name: http, port: 80, protocol: HTTP}}
+status:
+  conditions:
+  - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 6}}
+  - {{type: Programmed, status: Unknown, reason: Pending, message: "Waiting for controller", lastTransitionTime: "1970-01-01T00:00:00Z", observedGeneration: 6}}
+  listeners:
+  - name: http
+    attachedRoutes: 0
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 6}}
+    - {{type: Programmed, status: "False", reason: Invalid, message: "", lastTransitionTime: "{OLD}", observedGeneration: 6}}
+"#
+    );
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, &gateway])));
+    let status = gateway_status(&r, "infra", "gw");
+    let conditions = status.conditions.as_deref().unwrap_or_default();
+    let types: Vec<_> = conditions.iter().map(|c| c.type_.as_str()).collect();
+    assert_eq!(types, ["Accepted", "Programmed"]);
+    assert_eq!(find(conditions, "Accepted").last_transition_time.0.to_string(), OLD);
+    assert_eq!(find(conditions, "Programmed").last_transition_time.0, now());
+    assert!(conditions.iter().all(|c| c.observed_generation == Some(7)));
+    let l = listener(status, "http");
+    let types: Vec<_> = l.conditions.iter().map(|c| c.type_.as_str()).collect();
+    assert_eq!(types, ["Accepted", "Programmed", "ResolvedRefs", "Conflicted"]);
+    assert_eq!(find(&l.conditions, "Accepted").last_transition_time.0.to_string(), OLD);
+    assert_eq!(find(&l.conditions, "Programmed").last_transition_time.0, now());
+    assert!(l.conditions.iter().all(|c| c.observed_generation == Some(7)));
+}
+
+#[test]
+fn reconcile_is_deterministic_whatever_the_insertion_order() {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+
+    let mut docs: Vec<String> = vec![
+        CLASS.into(),
+        INFRA_NS.into(),
+        WEB_NS.into(),
+        SERVICE_V1.into(),
+        SERVICE_WEB.into(),
+        gw("infra", "gw", "[{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}, {name: foo, port: 80, protocol: HTTP, hostname: \"*.foo.com\", allowedRoutes: {namespaces: {from: All}}}]"),
+        gw("infra", "gw2", "[{name: http, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}]"),
+        gw("web", "gw3", "[{name: http, port: 80, protocol: HTTP}]"),
+        grant("web", "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: infra}", "{group: \"\", kind: Service}"),
+    ];
+    for i in 0..40 {
+        let ns = if i % 3 == 0 { "web" } else { "infra" };
+        let parents = match i % 4 {
+            0 => "[{name: gw, namespace: infra}]",
+            1 => "[{name: gw2, namespace: infra}, {name: gw, namespace: infra, sectionName: foo}]",
+            2 => "[{name: gw3, namespace: web}]",
+            _ => "[{name: gw, namespace: infra, port: 80}]",
+        };
+        let backend = if i % 2 == 0 { TO_V1.to_string() } else { "{group: \"\", kind: Service, name: web, namespace: web, port: 8080, weight: 1}".into() };
+        docs.push(route(ns, &format!("r{i}"), parents, &format!("[h{i}.foo.com]"), &rule_to(&backend)));
+    }
+    let build = |order: &[String]| {
+        let mut s = Snapshot::new();
+        for d in order {
+            s.insert(object(d));
+        }
+        s
+    };
+    let expected = run(&build(&docs));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    for _ in 0..5 {
+        docs.shuffle(&mut rng);
+        let got = run(&build(&docs));
+        assert_eq!(got, expected);
+        assert_eq!(
+            serde_json::to_string(&got.gateways).expect("config serializes"),
+            serde_json::to_string(&expected.gateways).expect("config serializes")
+        );
+    }
+    assert_eq!(expected.gateways.len(), 3);
+}
+
+// ---------------------------------------------------------------------------------------
+// Conversion
+
+/// The converted config of `infra/route` with the given rules (attached to `infra/gw`).
+fn converted(rules: &str) -> crate::config::RouteConfig {
+    let rt = route("infra", "route", &format!("[{}]", parent(None, None)), "[]", rules);
+    let v2 = SERVICE_V1.replace("name: v1", "name: v2");
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, GATEWAY, SERVICE_V1, &v2, &rt])));
+    let routes = &r.gateways[0].listeners[0].routes;
+    assert_eq!(routes.len(), 1, "route attached");
+    routes[0].route.as_ref().clone()
+}
+
+fn service(name: &str, port: u16) -> BackendTarget {
+    BackendTarget::Service {
+        namespace: "infra".into(),
+        name: name.into(),
+        port,
+        app_protocol: None,
+    }
+}
+
+#[test]
+fn matches_are_normalized() {
+    use crate::config::ValueMatch;
+    let rules = "[{matches: [
+        {path: {type: PathPrefix, value: /foo/}},
+        {path: {type: PathPrefix, value: /}},
+        {path: {type: Exact, value: /exact/}},
+        {path: {type: RegularExpression, value: \"/re/[0-9]+\"}, method: PATCH},
+        {path: {type: PathPrefix, value: /}, headers: [{type: Exact, name: Version, value: one}, {type: Exact, name: version, value: two}, {type: RegularExpression, name: X-Re, value: \"a.*\"}], queryParams: [{type: Exact, name: animal, value: whale}, {type: Exact, name: animal, value: dolphin}, {type: Exact, name: Animal, value: Whale}]}
+      ], backendRefs: []}, {backendRefs: []}]";
+    let config = converted(rules);
+    let m = &config.rules[0].matches;
+    assert_eq!(m[0].path, PathMatch::Prefix("/foo".into()));
+    assert_eq!(m[1].path, PathMatch::Prefix("/".into()));
+    assert_eq!(m[2].path, PathMatch::Exact("/exact/".into()));
+    match &m[3].path {
+        PathMatch::RegularExpression(re) => {
+            assert!(re.is_match("/re/12"));
+            assert!(!re.is_match("/re/12/x"), "anchored at the end");
+            assert!(!re.is_match("/x/re/12"), "anchored at the start");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m[3].method.as_deref(), Some("PATCH"));
+    let headers: Vec<_> = m[4].headers.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(headers, ["version", "x-re"]);
+    assert_eq!(m[4].headers[0].value, ValueMatch::Exact("one".into()));
+    let queries: Vec<_> = m[4]
+        .query_params
+        .iter()
+        .map(|q| (q.name.as_str(), q.value.clone()))
+        .collect();
+    assert_eq!(
+        queries,
+        [
+            ("animal", ValueMatch::Exact("whale".into())),
+            ("Animal", ValueMatch::Exact("Whale".into()))
+        ]
+    );
+    assert!(m.iter().enumerate().all(|(i, x)| x.index == i));
+    // A rule without matches gets PathPrefix `/`.
+    assert_eq!(config.rules[1].matches.len(), 1);
+    assert_eq!(config.rules[1].matches[0].path, PathMatch::Prefix("/".into()));
+    assert_eq!(config.rules[1].index, 1);
+    assert_eq!(config.kind, crate::config::RouteKind::Http);
+    assert_eq!(config.created, 0, "no creationTimestamp");
+    assert_eq!(config.generation, 1);
+}
+
+#[test]
+fn filters_backends_timeouts_and_retry() {
+    use crate::config::{HeaderModifier, Mirror, PathModifier, Redirect, Retry, UrlRewrite};
+    use std::time::Duration;
+    let rules = r#"[
+      {name: first, matches: [{path: {type: PathPrefix, value: /a}}],
+       filters: [
+         {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Set, value: s}], add: [{name: X-Add, value: a}], remove: [X-Gone]}},
+         {type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Resp, value: r}]}},
+         {type: RequestMirror, requestMirror: {backendRef: {group: "", kind: Service, name: v2, port: 8080}, percent: 20}},
+         {type: RequestMirror, requestMirror: {backendRef: {group: "", kind: Service, name: v2, port: 8080}, fraction: {numerator: 25, denominator: 50}}},
+         {type: RequestMirror, requestMirror: {backendRef: {group: "", kind: Service, name: v2, port: 8080}}},
+         {type: URLRewrite, urlRewrite: {hostname: rewritten.example, path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}
+       ],
+       backendRefs: [
+         {group: "", kind: Service, name: v1, port: 8080, weight: 7, filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: Backend, value: v1}]}}]},
+         {group: "", kind: Service, name: v2, port: 8080, weight: 0}
+       ],
+       timeouts: {request: 500ms, backendRequest: "0s"},
+       retry: {codes: [500, 502], attempts: 3, backoff: 100ms}},
+      {matches: [{path: {type: PathPrefix, value: /r}}],
+       filters: [{type: RequestRedirect, requestRedirect: {scheme: https, hostname: example.org, port: 8443, path: {type: ReplaceFullPath, replaceFullPath: /full}}}]},
+      {matches: [{path: {type: PathPrefix, value: /s}}],
+       filters: [{type: RequestRedirect, requestRedirect: {statusCode: 301}}, {type: CORS, cors: {allowOrigins: ["https://a.com"]}}]}
+    ]"#;
+    let config = converted(rules);
+    let rule = &config.rules[0];
+    assert_eq!(rule.name.as_deref(), Some("first"));
+    assert_eq!(
+        rule.filters[0],
+        Filter::RequestHeaderModifier(HeaderModifier {
+            set: vec![("X-Set".into(), "s".into())],
+            add: vec![("X-Add".into(), "a".into())],
+            remove: vec!["X-Gone".into()],
+        })
+    );
+    assert_eq!(
+        rule.filters[1],
+        Filter::ResponseHeaderModifier(HeaderModifier {
+            set: vec![("X-Resp".into(), "r".into())],
+            ..HeaderModifier::default()
+        })
+    );
+    let mirror = |numerator, denominator| {
+        Filter::RequestMirror(Mirror {
+            backend: service("v2", 8080),
+            numerator,
+            denominator,
+        })
+    };
+    assert_eq!(rule.filters[2], mirror(20, 100));
+    assert_eq!(rule.filters[3], mirror(25, 50));
+    assert_eq!(rule.filters[4], mirror(1, 1));
+    assert_eq!(
+        rule.filters[5],
+        Filter::UrlRewrite(UrlRewrite {
+            hostname: Some("rewritten.example".into()),
+            path: Some(PathModifier::ReplacePrefixMatch("/b".into())),
+        })
+    );
+    assert_eq!(rule.backends.len(), 2);
+    assert_eq!(rule.backends[0].weight, 7);
+    assert_eq!(rule.backends[0].target, service("v1", 8080));
+    assert_eq!(
+        rule.backends[0].filters,
+        [Filter::RequestHeaderModifier(HeaderModifier {
+            set: vec![("Backend".into(), "v1".into())],
+            ..HeaderModifier::default()
+        })]
+    );
+    assert_eq!((rule.backends[1].index, rule.backends[1].weight), (1, 0));
+    assert_eq!(rule.timeouts.request, Some(Duration::from_millis(500)));
+    assert_eq!(rule.timeouts.backend_request, None, "\"0s\" disables");
+    assert_eq!(
+        rule.retry,
+        Some(Retry {
+            codes: vec![500, 502],
+            attempts: 3,
+            backoff: Some(Duration::from_millis(100)),
+        })
+    );
+    assert!(rule.invalid.is_none());
+
+    assert_eq!(
+        config.rules[1].filters,
+        [Filter::RequestRedirect(Redirect {
+            scheme: Some("https".into()),
+            hostname: Some("example.org".into()),
+            path: Some(PathModifier::ReplaceFullPath("/full".into())),
+            port: Some(8443),
+            status_code: 302,
+        })]
+    );
+    assert!(config.rules[1].backends.is_empty());
+    match &config.rules[2].filters[..] {
+        [Filter::RequestRedirect(r), Filter::Cors(c)] => {
+            assert_eq!(r.status_code, 301);
+            assert_eq!(c.allow_origins, ["https://a.com"]);
+            assert_eq!(c.max_age, 5);
+            assert!(!c.allow_credentials);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn invalid_mirror_backend_is_unresolved() {
+    let rules = "[{filters: [{type: RequestMirror, requestMirror: {backendRef: {group: \"\", kind: Service, name: missing, port: 8080}}}], backendRefs: [{group: \"\", kind: Service, name: v1, port: 8080, weight: 1}]}]";
+    let rt = route("infra", "route", &format!("[{}]", parent(None, None)), "[]", rules);
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, GATEWAY, SERVICE_V1, &rt])));
+    assert_eq!(cond(&parent_conditions(&r, "infra", "route"), "ResolvedRefs"), is("False", "BackendNotFound"));
+}
+
+fn grpc_route(rules: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {{name: grpc, namespace: infra, generation: 3, creationTimestamp: \"2024-01-01T00:00:10Z\"}}\nspec:\n  parentRefs: [{{name: gw}}]\n  rules: {rules}\n"
+    )
+}
+
+#[test]
+fn grpc_routes_share_the_route_path() {
+    use crate::config::ValueMatch;
+    let rules = r#"[
+      {matches: [
+        {method: {type: Exact, service: pkg.Echo, method: Echo}},
+        {method: {type: Exact, service: pkg.Echo}},
+        {method: {type: Exact, method: EchoTwo}},
+        {method: {type: RegularExpression, service: "pkg\\..*", method: "Echo.*"}},
+        {headers: [{type: Exact, name: Version, value: one}, {type: Exact, name: VERSION, value: two}]}
+       ],
+       filters: [{type: RequestHeaderModifier, requestHeaderModifier: {add: [{name: X-G, value: g}]}}],
+       backendRefs: [{group: "", kind: Service, name: v1, port: 8081, weight: 1, filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {remove: [X-R]}}]}]},
+      {backendRefs: [{group: "", kind: Service, name: missing, port: 8081, weight: 1}]}
+    ]"#;
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, GATEWAY, SERVICE_V1, &grpc_route(rules)])));
+    let status = match r.statuses.get(&ObjectKey::new(Kind::GrpcRoute, "infra", "grpc")) {
+        Some(StatusUpdate::GrpcRoute(s)) => s,
+        other => panic!("{other:?}"),
+    };
+    let p = &status.parents[0];
+    assert_eq!(p.parent_ref.kind.as_deref(), Some("Gateway"));
+    assert_eq!(cond(&p.conditions, "Accepted"), is("True", "Accepted"));
+    assert_eq!(cond(&p.conditions, "ResolvedRefs"), is("False", "BackendNotFound"));
+    assert!(p.conditions.iter().all(|c| c.observed_generation == Some(3)));
+
+    let config = &r.gateways[0].listeners[0].routes[0].route;
+    assert_eq!(config.kind, crate::config::RouteKind::Grpc);
+    assert_eq!(config.created, 1_704_067_210);
+    let m = &config.rules[0].matches;
+    assert_eq!(m[0].path, PathMatch::Exact("/pkg.Echo/Echo".into()));
+    assert_eq!(m[1].path, PathMatch::Prefix("/pkg.Echo".into()));
+    match (&m[2].path, &m[3].path) {
+        (PathMatch::RegularExpression(method_only), PathMatch::RegularExpression(both)) => {
+            assert!(method_only.is_match("/any.Service/EchoTwo"));
+            assert!(!method_only.is_match("/any.Service/EchoTwoMore"));
+            assert!(!method_only.is_match("/a/b/EchoTwo"));
+            assert!(both.is_match("/pkg.Echo/EchoThree"));
+            assert!(!both.is_match("/other.Echo/Echo"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m[4].path, PathMatch::Prefix("/".into()));
+    assert_eq!(m[4].headers.len(), 1);
+    assert_eq!(m[4].headers[0].value, ValueMatch::Exact("one".into()));
+    assert!(matches!(&config.rules[0].filters[..], [Filter::RequestHeaderModifier(h)] if h.add == [("X-G".to_string(), "g".to_string())]));
+    assert!(matches!(&config.rules[0].backends[0].filters[..], [Filter::ResponseHeaderModifier(h)] if h.remove == ["X-R"]));
+    assert!(matches!(&config.rules[0].backends[0].target, BackendTarget::Service { app_protocol: Some(p), .. } if p == "kubernetes.io/h2c"));
+    assert_eq!(listener(gateway_status(&r, "infra", "gw"), "http").attached_routes, 1);
+}
