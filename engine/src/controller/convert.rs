@@ -30,7 +30,8 @@ use crate::object::{GATEWAY_GROUP, Kind, ObjectKey};
 
 /// A converted route and what went wrong on the way.
 pub struct Converted {
-    pub config: RouteConfig,
+    pub config: Arc<RouteConfig>,
+    pub rule_count: usize,
     /// The first backendRef (rule or mirror) that could not be resolved, in spec order.
     pub unresolved: Option<Unresolved>,
     /// Rules gwsim cannot implement: (index, why).
@@ -616,7 +617,8 @@ fn finish(config: RouteConfig, unresolved: Option<Unresolved>) -> Converted {
         .filter_map(|r| r.invalid.clone().map(|why| (r.index, why)))
         .collect();
     Converted {
-        config,
+        rule_count: config.rules.len(),
+        config: Arc::new(config),
         unresolved,
         invalid_rules,
     }

@@ -228,7 +228,7 @@ impl RoutePass<'_, '_> {
         }
 
         let converted = convert();
-        let config = Arc::new(converted.config.clone());
+        let config = Arc::clone(&converted.config);
         let mut ours = Vec::with_capacity(targets.len());
         for (parent, target) in view.parent_refs.iter().zip(&targets) {
             let Some(i) = *target else {

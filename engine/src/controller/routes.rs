@@ -311,7 +311,7 @@ pub fn evaluate_parent(
 /// all) rules cannot be implemented. A route none of whose rules can be implemented is not
 /// accepted (RouteConditionAccepted: accepted if at least one rule is implemented).
 pub fn parent_conditions(outcome: &mut ParentOutcome, converted: &Converted) -> Vec<Desired> {
-    let rules = converted.config.rules.len();
+    let rules = converted.rule_count;
     let invalid = &converted.invalid_rules;
     if outcome.accepted.status && !invalid.is_empty() && invalid.len() == rules {
         outcome.accepted = Desired::fail(
