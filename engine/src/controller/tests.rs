@@ -461,6 +461,22 @@ fn gateway_accepted_reasons() {
             listener: Some(("udp", "UnsupportedProtocol", 0)),
         },
         Case {
+            name: "port gwsim cannot use",
+            listeners: "[{name: http, port: 80, protocol: HTTP}, {name: zero, port: 0, protocol: HTTP}]",
+            extra_spec: "",
+            accepted: ("True", "ListenersNotValid"),
+            programmed: ("True", "Programmed"),
+            listener: Some(("zero", "PortUnavailable", 2)),
+        },
+        Case {
+            name: "HTTPS with Passthrough",
+            listeners: "[{name: http, port: 80, protocol: HTTP}, {name: https, port: 443, protocol: HTTPS, tls: {mode: Passthrough}}]",
+            extra_spec: "",
+            accepted: ("True", "ListenersNotValid"),
+            programmed: ("True", "Programmed"),
+            listener: Some(("https", "UnsupportedValue", 2)),
+        },
+        Case {
             name: "infrastructure parametersRef",
             listeners: "[{name: http, port: 80, protocol: HTTP}]",
             extra_spec: "  infrastructure: {parametersRef: {group: example.com, kind: Params, name: p}}\n",
@@ -474,6 +490,22 @@ fn gateway_accepted_reasons() {
             extra_spec: "  addresses: [{type: test/fake-invalid-type, value: abc}]\n",
             accepted: ("False", "UnsupportedAddress"),
             programmed: ("False", "Invalid"),
+            listener: None,
+        },
+        Case {
+            name: "unsupported address type without a value",
+            listeners: "[{name: http, port: 80, protocol: HTTP}]",
+            extra_spec: "  addresses: [{type: NamedAddress}]\n",
+            accepted: ("False", "UnsupportedAddress"),
+            programmed: ("False", "Invalid"),
+            listener: None,
+        },
+        Case {
+            name: "static hostname address",
+            listeners: "[{name: http, port: 80, protocol: HTTP}]",
+            extra_spec: "  addresses: [{type: Hostname, value: gw.example.com}]\n",
+            accepted: ("True", "Accepted"),
+            programmed: ("True", "Programmed"),
             listener: None,
         },
         Case {
@@ -534,9 +566,14 @@ fn gateway_accepted_reasons() {
         let addresses = status.addresses.as_deref().unwrap_or_default();
         if case.accepted.0 == "True" && case.programmed.0 == "True" {
             assert_eq!(addresses.len(), 1, "{}", case.name);
+            let expected_type = if case.name.contains("hostname") {
+                "Hostname"
+            } else {
+                "IPAddress"
+            };
             assert_eq!(
                 addresses[0].r#type.as_deref(),
-                Some("IPAddress"),
+                Some(expected_type),
                 "{}",
                 case.name
             );
