@@ -683,3 +683,42 @@ fn method_name(m: &HttpRouteRulesMatchesMethod) -> &'static str {
         HttpRouteRulesMatchesMethod::Patch => "PATCH",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_lose_trailing_slashes_except_the_root() {
+        for (input, expected) in [
+            ("/", "/"),
+            ("//", "/"),
+            ("/foo", "/foo"),
+            ("/foo/", "/foo"),
+            ("/foo//", "/foo"),
+            ("/foo/bar/", "/foo/bar"),
+        ] {
+            assert_eq!(normalize_prefix(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn stand_in_regex_matches_nothing() {
+        let re = never_matches();
+        for text in ["", "/", "a", " ", "/anything/at/all"] {
+            assert!(!re.is_match(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn timeouts_of_zero_are_disabled() {
+        assert_eq!(parse_timeout(Some("0s")), None);
+        assert_eq!(parse_timeout(Some("0ms")), None);
+        assert_eq!(parse_timeout(Some("bogus")), None);
+        assert_eq!(parse_timeout(None), None);
+        assert_eq!(
+            parse_timeout(Some("1h2m")),
+            Some(std::time::Duration::from_secs(3720))
+        );
+    }
+}
