@@ -53,7 +53,7 @@ pub struct Cause {
     /// Field path as the API server writes it: `spec.rules[0].matches[0].path.value`.
     /// Empty for causes that name no field.
     pub field: String,
-    /// `Invalid value: "api": must be an absolute path`, `Required value`, ...
+    /// `Invalid value: "object": listener names must be unique`, `Required value`, ...
     pub detail: String,
 }
 

@@ -621,20 +621,18 @@ fn validate_integer(spec: &IntSpec, n: i128, value: &Value, path: &str, out: &mu
 // ---------------------------------------------------------------------------------------------
 // Pass 4: list types.
 
-/// How a list-map key or set value is shown in a `Duplicate value` cause, the way the API
-/// server prints it (`map[string]interface {}{"name":"http"}` for map keys).
+/// How a list-map key is shown in a `Duplicate value` cause: the key fields as a JSON object
+/// in key order (`{"name":"http"}`, `{"group":"","kind":"Secret"}`). The API server prints a
+/// Go map literal here; gwsim keeps its shape but leaves out the Go type.
 fn shown_key(keys: &[&str], item: &Map<String, Value>) -> String {
     let parts: Vec<String> = keys
         .iter()
         .map(|k| {
-            let v = item.get(*k).map_or("null".to_string(), |v| match v {
-                Value::String(s) => messages::quote(s),
-                other => other.to_string(),
-            });
+            let v = item.get(*k).unwrap_or(&Value::Null);
             format!("{}:{v}", messages::quote(k))
         })
         .collect();
-    format!("map[string]interface {{}}{{{}}}", parts.join(", "))
+    format!("{{{}}}", parts.join(","))
 }
 
 /// Duplicate keys in `map` lists and duplicate values in `set` lists, after all other schema

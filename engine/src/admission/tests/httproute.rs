@@ -305,7 +305,7 @@ fn schema_limits_patterns_and_enums() {
                 json!({"headers": [{"name": "a", "value": "1"}, {"name": "a", "value": "2"}]}),
             ),
             "spec.rules[0].matches[0].headers[1]",
-            "Duplicate value: map[string]interface {}{\"name\":\"a\"}",
+            "Duplicate value: {\"name\":\"a\"}",
         ),
         ok(
             "header names differing in case",
@@ -939,7 +939,7 @@ fn cel_rules_on_parent_refs_and_rules() {
             "same parent, one sectionName",
             parents(json!([{"name": "gw"}, {"name": "gw", "sectionName": "a"}])),
             "spec.parentRefs",
-            "Invalid value: \"array\": sectionName or port must be specified",
+            "Invalid value: \"array\": parentRefs to the same parent must set sectionName and port alike: each in all of them or in none",
         ),
         ok(
             "same parent, two sectionNames",
@@ -953,13 +953,13 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!([{"name": "gw", "sectionName": "a"}, {"name": "gw", "sectionName": "a"}]),
             ),
             "spec.parentRefs",
-            "sectionName or port must be unique",
+            "parentRefs to the same parent must differ in sectionName or port",
         ),
         bad(
             "same parent, same port (experimental)",
             parents(json!([{"name": "gw", "port": 80}, {"name": "gw", "port": 80}])),
             "spec.parentRefs",
-            "must be unique",
+            "parentRefs to the same parent must differ in sectionName or port",
         ),
         ok(
             "same parent, two ports (experimental)",
@@ -969,13 +969,13 @@ fn cel_rules_on_parent_refs_and_rules() {
             "same parent, one port",
             parents(json!([{"name": "gw", "port": 80}, {"name": "gw"}])),
             "spec.parentRefs",
-            "must be specified",
+            "parentRefs to the same parent must set sectionName and port alike",
         ),
         bad(
             "empty and absent namespace are equal",
             parents(json!([{"name": "gw"}, {"name": "gw", "namespace": ""}])),
             "spec.parentRefs",
-            "must be unique",
+            "parentRefs to the same parent must differ in sectionName or port",
         ),
         ok(
             "different namespaces",
@@ -992,7 +992,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 &[("/spec/rules", json!([{"name": "a"}, {"name": "a"}]))],
             ),
             "spec.rules",
-            "Rule name must be unique within the route",
+            "Invalid value: \"array\": rule names must be unique",
         ),
         ok(
             "distinct rule names",
@@ -1014,7 +1014,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 )],
             ),
             "spec.rules",
-            "the total number of matches across all rules in a route must be less than 128",
+            "Invalid value: \"array\": at most 128 matches in total across all rules",
         ),
         ok(
             "128 matches in all",
@@ -1035,7 +1035,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https"}}], "backendRefs": [{"name": "s", "port": 80}]}),
             ),
             R0,
-            "Invalid value: \"object\": RequestRedirect filter must not be used together with backendRefs",
+            "Invalid value: \"object\": a rule with backendRefs cannot have a RequestRedirect filter",
         ),
         ok(
             "redirect without backends",
@@ -1055,7 +1055,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"matches": [{"path": {"value": "/a"}}, {"path": {"value": "/b"}}], "filters": [{"type": "RequestRedirect", "requestRedirect": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/c"}}}]}),
             ),
             R0,
-            "When using RequestRedirect filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
+            "Invalid value: \"object\": a RequestRedirect filter with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
         ),
         bad(
             "redirect prefix with exact match",
@@ -1063,7 +1063,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"matches": [{"path": {"type": "Exact", "value": "/a"}}], "filters": [{"type": "RequestRedirect", "requestRedirect": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/c"}}}]}),
             ),
             R0,
-            "exactly one PathPrefix match",
+            "Invalid value: \"object\": a RequestRedirect filter with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
         ),
         ok(
             "redirect prefix with one prefix match",
@@ -1083,7 +1083,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"matches": [{"path": {"value": "/a"}}, {"path": {"value": "/b"}}], "filters": [{"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/c"}}}]}),
             ),
             R0,
-            "When using URLRewrite filter with path.replacePrefixMatch",
+            "Invalid value: \"object\": a URLRewrite filter with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
         ),
         ok(
             "rewrite full path with two matches",
@@ -1097,7 +1097,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"matches": [{"path": {"type": "Exact", "value": "/a"}}], "backendRefs": [{"name": "s", "port": 80, "filters": [{"type": "RequestRedirect", "requestRedirect": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/c"}}}]}]}),
             ),
             R0,
-            "Within backendRefs, when using RequestRedirect filter",
+            "Invalid value: \"object\": a RequestRedirect filter in backendRefs with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
         ),
         bad(
             "backend rewrite prefix with exact match",
@@ -1105,7 +1105,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"matches": [{"path": {"type": "Exact", "value": "/a"}}], "backendRefs": [{"name": "s", "port": 80, "filters": [{"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/c"}}}]}]}),
             ),
             R0,
-            "Within backendRefs, When using URLRewrite filter",
+            "Invalid value: \"object\": a URLRewrite filter in backendRefs with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
         ),
         ok(
             "backend rewrite prefix with prefix match",
@@ -1117,7 +1117,7 @@ fn cel_rules_on_parent_refs_and_rules() {
             "service backend without port",
             rule(json!({"backendRefs": [{"name": "s"}]})),
             "spec.rules[0].backendRefs[0]",
-            "Invalid value: \"object\": Must have port for Service reference",
+            "Invalid value: \"object\": a reference to a Service needs a port",
         ),
         ok(
             "non-service backend without port",
@@ -1131,7 +1131,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"backendRef": {"name": "m"}}),
             ),
             "spec.rules[0].filters[0].requestMirror.backendRef",
-            "Must have port for Service reference",
+            "a reference to a Service needs a port",
         ),
         bad(
             "externalAuth service without port",
@@ -1141,13 +1141,13 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"protocol": "GRPC", "grpc": {}, "backendRef": {"name": "a"}}),
             ),
             "spec.rules[0].filters[0].externalAuth.backendRef",
-            "Must have port",
+            "a reference to a Service needs a port",
         ),
         bad(
             "timeouts backend longer",
             rule(json!({"timeouts": {"request": "1s", "backendRequest": "2s"}})),
             "spec.rules[0].timeouts",
-            "backendRequest timeout cannot be longer than request timeout",
+            "backendRequest cannot exceed request, unless request is 0s",
         ),
         ok(
             "timeouts equal",
@@ -1161,7 +1161,7 @@ fn cel_rules_on_parent_refs_and_rules() {
             "permanent cookie without absoluteTimeout",
             rule(json!({"sessionPersistence": {"cookieConfig": {"lifetimeType": "Permanent"}}})),
             "spec.rules[0].sessionPersistence",
-            "AbsoluteTimeout must be specified when cookie lifetimeType is Permanent",
+            "cookieConfig.lifetimeType Permanent requires absoluteTimeout",
         ),
         ok(
             "permanent cookie with absoluteTimeout",
@@ -1190,37 +1190,37 @@ fn cel_rules_on_filters() {
             "redirect and rewrite",
             filters(json!([redirect, rewrite])),
             fpath,
-            "Invalid value: \"array\": May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both",
+            "Invalid value: \"array\": RequestRedirect and URLRewrite filters cannot be used together",
         ),
         bad(
             "two redirects",
             filters(json!([redirect, redirect])),
             fpath,
-            "RequestRedirect filter cannot be repeated",
+            "at most one RequestRedirect filter is allowed",
         ),
         bad(
             "two rewrites",
             filters(json!([rewrite, rewrite])),
             fpath,
-            "URLRewrite filter cannot be repeated",
+            "at most one URLRewrite filter is allowed",
         ),
         bad(
             "two cors",
             filters(json!([cors, cors])),
             fpath,
-            "CORS filter cannot be repeated",
+            "at most one CORS filter is allowed",
         ),
         bad(
             "two request header modifiers",
             filters(json!([req_headers, req_headers])),
             fpath,
-            "RequestHeaderModifier filter cannot be repeated",
+            "at most one RequestHeaderModifier filter is allowed",
         ),
         bad(
             "two response header modifiers",
             filters(json!([resp_headers, resp_headers])),
             fpath,
-            "ResponseHeaderModifier filter cannot be repeated",
+            "at most one ResponseHeaderModifier filter is allowed",
         ),
         ok(
             "two mirrors and two extension refs",
@@ -1243,7 +1243,7 @@ fn cel_rules_on_filters() {
                 json!({"backendRefs": [{"name": "s", "port": 80, "filters": [req_headers, req_headers]}]}),
             ),
             "spec.rules[0].backendRefs[0].filters",
-            "RequestHeaderModifier filter cannot be repeated",
+            "at most one RequestHeaderModifier filter is allowed",
         ),
         // CORS wildcards stand alone.
         bad(
@@ -1254,19 +1254,19 @@ fn cel_rules_on_filters() {
                 json!({"allowOrigins": ["*", "https://a.com"]}),
             ),
             "spec.rules[0].filters[0].cors.allowOrigins",
-            "AllowOrigins cannot contain '*' alongside other origins",
+            "'*' must be the only entry of allowOrigins",
         ),
         bad(
             "method wildcard with others",
             filter("CORS", "cors", json!({"allowMethods": ["*", "GET"]})),
             "spec.rules[0].filters[0].cors.allowMethods",
-            "AllowMethods cannot contain '*' alongside other methods",
+            "'*' must be the only entry of allowMethods",
         ),
         bad(
             "header wildcard with others",
             filter("CORS", "cors", json!({"allowHeaders": ["*", "x-a"]})),
             "spec.rules[0].filters[0].cors.allowHeaders",
-            "AllowHeaders cannot contain '*'",
+            "'*' must be the only entry of allowHeaders",
         ),
         ok(
             "wildcards alone",
@@ -1285,7 +1285,7 @@ fn cel_rules_on_filters() {
                 json!({"backendRef": {"name": "m", "port": 80}, "percent": 5, "fraction": {"numerator": 1}}),
             ),
             "spec.rules[0].filters[0].requestMirror",
-            "Only one of percent or fraction may be specified",
+            "set percent or fraction, not both",
         ),
         bad(
             "mirror fraction above one",
@@ -1295,7 +1295,7 @@ fn cel_rules_on_filters() {
                 json!({"backendRef": {"name": "m", "port": 80}, "fraction": {"numerator": 101}}),
             ),
             "spec.rules[0].filters[0].requestMirror.fraction",
-            "numerator must be less than or equal to denominator",
+            "numerator cannot exceed denominator",
         ),
         ok(
             "mirror fraction",
@@ -1314,7 +1314,7 @@ fn cel_rules_on_filters() {
                 json!({"path": {"type": "ReplaceFullPath"}}),
             ),
             "spec.rules[0].filters[0].urlRewrite.path",
-            "replaceFullPath must be specified when type is set to 'ReplaceFullPath'",
+            "type ReplaceFullPath requires replaceFullPath",
         ),
         bad(
             "full path value with prefix type",
@@ -1324,7 +1324,7 @@ fn cel_rules_on_filters() {
                 json!({"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/a", "replaceFullPath": "/b"}}),
             ),
             "spec.rules[0].filters[0].urlRewrite.path",
-            "type must be 'ReplaceFullPath' when replaceFullPath is set",
+            "replaceFullPath is only allowed when type is ReplaceFullPath",
         ),
         bad(
             "prefix type without value",
@@ -1334,7 +1334,7 @@ fn cel_rules_on_filters() {
                 json!({"path": {"type": "ReplacePrefixMatch"}}),
             ),
             "spec.rules[0].filters[0].requestRedirect.path",
-            "replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'",
+            "type ReplacePrefixMatch requires replacePrefixMatch",
         ),
         bad(
             "prefix value with full type",
@@ -1344,7 +1344,7 @@ fn cel_rules_on_filters() {
                 json!({"path": {"type": "ReplaceFullPath", "replaceFullPath": "/a", "replacePrefixMatch": "/b"}}),
             ),
             "spec.rules[0].filters[0].requestRedirect.path",
-            "type must be 'ReplacePrefixMatch' when replacePrefixMatch is set",
+            "replacePrefixMatch is only allowed when type is ReplacePrefixMatch",
         ),
         ok(
             "prefix path modifier",
@@ -1363,7 +1363,7 @@ fn cel_rules_on_filters() {
                 json!({"protocol": "GRPC", "backendRef": {"name": "a", "port": 1}}),
             ),
             "spec.rules[0].filters[0].externalAuth",
-            "grpc must be specified when protocol is set to 'GRPC'",
+            "protocol GRPC requires grpc",
         ),
         bad(
             "grpc config with http protocol",
@@ -1373,7 +1373,7 @@ fn cel_rules_on_filters() {
                 json!({"protocol": "HTTP", "http": {}, "grpc": {}, "backendRef": {"name": "a", "port": 1}}),
             ),
             "spec.rules[0].filters[0].externalAuth",
-            "protocol must be 'GRPC' when grpc is set",
+            "grpc is only allowed when protocol is GRPC",
         ),
         bad(
             "http protocol without http",
@@ -1383,7 +1383,7 @@ fn cel_rules_on_filters() {
                 json!({"protocol": "HTTP", "backendRef": {"name": "a", "port": 1}}),
             ),
             "spec.rules[0].filters[0].externalAuth",
-            "http must be specified when protocol is set to 'HTTP'",
+            "protocol HTTP requires http",
         ),
         bad(
             "http config with grpc protocol",
@@ -1393,7 +1393,7 @@ fn cel_rules_on_filters() {
                 json!({"protocol": "GRPC", "grpc": {}, "http": {}, "backendRef": {"name": "a", "port": 1}}),
             ),
             "spec.rules[0].filters[0].externalAuth",
-            "protocol must be 'HTTP' when http is set",
+            "http is only allowed when protocol is HTTP",
         ),
         ok(
             "grpc external auth",
@@ -1436,7 +1436,7 @@ fn cel_rules_on_filters() {
             &format!("{type_} without {member}"),
             filters(json!([{"type": type_}])),
             "spec.rules[0].filters[0]",
-            &format!("filter.{member} must be specified for {type_} filter.type"),
+            &format!("type {type_} requires {member}"),
         ));
         let other = if *type_ == "CORS" {
             "ExtensionRef"
@@ -1452,7 +1452,7 @@ fn cel_rules_on_filters() {
             &format!("{member} with type {other}"),
             filters(json!([{"type": other, other_member: other_body, (*member): body}])),
             "spec.rules[0].filters[0]",
-            &format!("filter.{member} must be nil if the filter.type is not {type_}"),
+            &format!("{member} is only allowed when type is {type_}"),
         ));
         cases.push(ok(
             &format!("{type_} with {member}"),
@@ -1471,25 +1471,25 @@ fn cel_rules_on_path_matches() {
             "relative exact path",
             path("Exact", "api"),
             p,
-            "Invalid value: \"object\": value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']",
+            "Invalid value: \"object\": an Exact or PathPrefix value must be an absolute path, starting with '/'",
         ),
         bad(
             "relative prefix path",
             path("PathPrefix", "api"),
             p,
-            "must be an absolute path",
+            "an Exact or PathPrefix value must be an absolute path, starting with '/'",
         ),
         bad(
             "invalid characters",
             path("PathPrefix", "/a b"),
             p,
-            "must only contain valid characters",
+            "an Exact or PathPrefix value may hold only RFC 3986 path characters and %XX escapes",
         ),
         bad(
             "bad escape",
             path("Exact", "/a%zz"),
             p,
-            "must only contain valid characters",
+            "an Exact or PathPrefix value may hold only RFC 3986 path characters and %XX escapes",
         ),
         ok("escape", path("Exact", "/a%20b")),
         ok("relative regex path", path("RegularExpression", "api.*//")),
@@ -1500,7 +1500,7 @@ fn cel_rules_on_path_matches() {
             &format!("path containing {needle}"),
             path("PathPrefix", &format!("/a{needle}b")),
             p,
-            &format!("must not contain '{needle}' when type one of ['Exact', 'PathPrefix']"),
+            &format!("an Exact or PathPrefix value cannot contain '{needle}'"),
         ));
     }
     for suffix in ["/..", "/."] {
@@ -1508,7 +1508,7 @@ fn cel_rules_on_path_matches() {
             &format!("path ending in {suffix}"),
             path("Exact", &format!("/a{suffix}")),
             p,
-            &format!("must not end with '{suffix}'"),
+            &format!("an Exact or PathPrefix value cannot end in '{suffix}'"),
         ));
     }
     cases.push(ok("dots inside a segment", path("Exact", "/a..b/.c")));

@@ -126,7 +126,7 @@ fn gateway_class_controller_name_is_immutable() {
         Err(AdmitError::Rejected(r)) => {
             assert_eq!(
                 r.to_string(),
-                "GatewayClass \"gwsim\" is invalid: spec.controllerName: Invalid value: \"string\": Value is immutable"
+                "GatewayClass \"gwsim\" is invalid: spec.controllerName: Invalid value: \"string\": controllerName cannot change once set"
             );
         }
         other => panic!("expected rejection, got {other:?}"),
@@ -176,7 +176,7 @@ fn grpc_route_rules() {
                 )],
             ),
             "spec.rules",
-            "total number of matches",
+            "at most 128 matches in total across all rules",
         ),
         ok(
             "128 matches and a rule without matches",
@@ -195,7 +195,7 @@ fn grpc_route_rules() {
                 &[("/spec/rules", json!([{"name": "a"}, {"name": "a"}]))],
             ),
             "spec.rules",
-            "Rule name must be unique within the route",
+            "Invalid value: \"array\": rule names must be unique",
         ),
         bad(
             "method type enum",
@@ -219,19 +219,19 @@ fn grpc_route_rules() {
             "neither service nor method",
             method(json!({})),
             mp,
-            "Invalid value: \"object\": One or both of 'service' or 'method' must be specified",
+            "Invalid value: \"object\": set service, method or both",
         ),
         bad(
             "bad service",
             method(json!({"service": "foo/bar"})),
             mp,
-            "service must only contain valid characters",
+            "with type Exact, service must be dot-separated identifiers",
         ),
         bad(
             "bad method",
             method(json!({"method": "Get.Thing"})),
             mp,
-            "method must only contain valid characters",
+            "with type Exact, method must be one identifier",
         ),
         ok(
             "exact service and method",
@@ -276,7 +276,7 @@ fn grpc_route_rules() {
                 json!([{"type": "RequestHeaderModifier", "requestHeaderModifier": {"remove": ["a"]}}, {"type": "RequestHeaderModifier", "requestHeaderModifier": {"remove": ["b"]}}]),
             ),
             "spec.rules[0].filters",
-            "RequestHeaderModifier filter cannot be repeated",
+            "at most one RequestHeaderModifier filter is allowed",
         ),
         bad(
             "repeated response header modifier",
@@ -284,7 +284,7 @@ fn grpc_route_rules() {
                 json!([{"type": "ResponseHeaderModifier", "responseHeaderModifier": {}}, {"type": "ResponseHeaderModifier", "responseHeaderModifier": {}}]),
             ),
             "spec.rules[0].filters",
-            "ResponseHeaderModifier filter cannot be repeated",
+            "at most one ResponseHeaderModifier filter is allowed",
         ),
         ok(
             "two mirrors",
@@ -296,7 +296,7 @@ fn grpc_route_rules() {
             "mirror type without member",
             filters(json!([{"type": "RequestMirror"}])),
             "spec.rules[0].filters[0]",
-            "filter.requestMirror must be specified for RequestMirror filter.type",
+            "type RequestMirror requires requestMirror",
         ),
         bad(
             "member with other type",
@@ -304,13 +304,13 @@ fn grpc_route_rules() {
                 json!([{"type": "RequestHeaderModifier", "requestHeaderModifier": {}, "extensionRef": {"group": "x.io", "kind": "F", "name": "f"}}]),
             ),
             "spec.rules[0].filters[0]",
-            "filter.extensionRef must be nil if the filter.type is not ExtensionRef",
+            "extensionRef is only allowed when type is ExtensionRef",
         ),
         bad(
             "response modifier type without member",
             filters(json!([{"type": "ResponseHeaderModifier"}])),
             "spec.rules[0].filters[0]",
-            "filter.responseHeaderModifier must be specified",
+            "type ResponseHeaderModifier requires responseHeaderModifier",
         ),
         bad(
             "request modifier with other type",
@@ -318,7 +318,7 @@ fn grpc_route_rules() {
                 json!([{"type": "ExtensionRef", "extensionRef": {"group": "x.io", "kind": "F", "name": "f"}, "requestHeaderModifier": {}}]),
             ),
             "spec.rules[0].filters[0]",
-            "filter.requestHeaderModifier must be nil",
+            "requestHeaderModifier is only allowed when type is",
         ),
         bad(
             "mirror percent and fraction",
@@ -326,7 +326,7 @@ fn grpc_route_rules() {
                 json!([{"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "m", "port": 1}, "percent": 1, "fraction": {"numerator": 1}}}]),
             ),
             "spec.rules[0].filters[0].requestMirror",
-            "Only one of percent or fraction",
+            "set percent or fraction, not both",
         ),
         bad(
             "mirror fraction above one",
@@ -334,7 +334,7 @@ fn grpc_route_rules() {
                 json!([{"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "m", "port": 1}, "fraction": {"numerator": 3, "denominator": 2}}}]),
             ),
             "spec.rules[0].filters[0].requestMirror.fraction",
-            "numerator must be less than or equal to denominator",
+            "numerator cannot exceed denominator",
         ),
         bad(
             "mirror service without port",
@@ -342,13 +342,13 @@ fn grpc_route_rules() {
                 json!([{"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "m"}}}]),
             ),
             "spec.rules[0].filters[0].requestMirror.backendRef",
-            "Must have port for Service reference",
+            "a reference to a Service needs a port",
         ),
         bad(
             "service backend without port",
             rule(json!({"backendRefs": [{"name": "s"}]})),
             "spec.rules[0].backendRefs[0]",
-            "Must have port for Service reference",
+            "a reference to a Service needs a port",
         ),
         bad(
             "backend filters repeated",
@@ -356,7 +356,7 @@ fn grpc_route_rules() {
                 json!({"backendRefs": [{"name": "s", "port": 1, "filters": [{"type": "ResponseHeaderModifier", "responseHeaderModifier": {}}, {"type": "ResponseHeaderModifier", "responseHeaderModifier": {}}]}]}),
             ),
             "spec.rules[0].backendRefs[0].filters",
-            "ResponseHeaderModifier filter cannot be repeated",
+            "at most one ResponseHeaderModifier filter is allowed",
         ),
         bad(
             "parentRefs same parent",
@@ -365,7 +365,7 @@ fn grpc_route_rules() {
                 &[("/spec/parentRefs", json!([{"name": "gw"}, {"name": "gw"}]))],
             ),
             "spec.parentRefs",
-            "must be unique",
+            "parentRefs to the same parent must differ in sectionName or port",
         ),
     ];
     run(cases);

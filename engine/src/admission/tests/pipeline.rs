@@ -159,7 +159,11 @@ fn blocking_errors_skip_the_cel_rules() {
     let r = reject(&doc);
     assert!(r.causes.iter().all(|c| !c.field.is_empty()), "{r}");
     assert!(
-        has_cause(&r, "spec.rules[0].backendRefs[0]", "Must have port"),
+        has_cause(
+            &r,
+            "spec.rules[0].backendRefs[0]",
+            "a reference to a Service needs a port"
+        ),
         "{r}"
     );
     assert!(
@@ -212,7 +216,7 @@ fn rejections_render_as_the_api_server_does() {
     );
     assert_eq!(
         reject(&doc).to_string(),
-        "HTTPRoute \"shop\" is invalid: spec.rules[0].matches[0].path: Invalid value: \"object\": value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']"
+        "HTTPRoute \"shop\" is invalid: spec.rules[0].matches[0].path: Invalid value: \"object\": an Exact or PathPrefix value must be an absolute path, starting with '/'"
     );
     let doc = with(
         gateway(),
