@@ -16,6 +16,7 @@ pub mod admission;
 pub mod config;
 pub mod controller;
 pub mod decision;
+pub mod duration;
 pub mod explain;
 pub mod filters;
 pub mod load;

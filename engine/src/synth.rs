@@ -107,7 +107,7 @@ impl SynthSpec {
     pub fn route(&self, r: usize) -> Value {
         let pool = self.hostnames.max(1);
         let mut hostnames = vec![self.hostname(r % pool)];
-        if r % 7 == 0 {
+        if r.is_multiple_of(7) {
             hostnames.push(self.hostname((r / 7 + 1) % pool));
         }
         let rules: Vec<Value> = (0..self.rules_per_route).map(|i| self.rule(r, i)).collect();

@@ -28,7 +28,6 @@ use serde_json::Value;
 use crate::object::{Kind, Object};
 
 mod core;
-mod duration;
 mod gateway;
 mod gatewayclass;
 mod grpcroute;
@@ -38,12 +37,12 @@ mod metadata;
 mod referencegrant;
 mod schema;
 mod status;
-mod types;
+pub(crate) mod types;
 
 #[cfg(test)]
 mod tests;
 
-pub use duration::parse_duration;
+pub use crate::duration::parse as parse_duration;
 
 use schema::{Node, field, object, string};
 

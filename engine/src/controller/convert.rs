@@ -19,13 +19,13 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::backends::{ServiceIndex, Unresolved, backend_ref_view, resolve};
-use super::duration;
 use super::refgrant::{GrantIndex, RefFrom};
 use crate::config::{
     BackendTarget, Cors, Filter, HeaderMatch, HeaderModifier, Mirror, PathMatch, PathModifier,
     QueryParamMatch, Redirect, Retry, RouteConfig, RouteKind, RouteMatch, RuleConfig, Timeouts,
     UrlRewrite, ValueMatch, WeightedBackend,
 };
+use crate::duration;
 use crate::object::{GATEWAY_GROUP, Kind, ObjectKey};
 
 /// A converted route and what went wrong on the way.

@@ -33,7 +33,6 @@
 mod backends;
 pub mod conditions;
 mod convert;
-pub mod duration;
 mod gateway;
 mod gatewayclass;
 mod refgrant;
