@@ -1,3 +1,30 @@
 //! gwsim's deterministic cluster and network simulator, and the scenario runner.
+//!
+//! Modules, in the order data flows through them:
+//!
+//! - [`scenario`]: scenario files (the contract's format) into a checked model; [`files`]
+//!   reads files and folders; [`base`] holds the built-in conformance base;
+//! - [`cluster`]: the [`cluster::Cluster`] trait the runner drives, and what a request returns;
+//! - [`sim`]: the simulated cluster behind that trait, made of [`store`] (the API server),
+//!   [`time`] and [`queue`] (virtual clock and events), [`workloads`] (pods and endpoints),
+//!   [`network`] and [`echo`] (delivery to echo backends);
+//! - [`runner`] and [`checks`]: running scenarios, comparing results, reporting.
 
+pub mod base;
+pub mod checks;
+pub mod cluster;
+pub mod echo;
 pub mod files;
+pub mod network;
+pub mod queue;
+pub mod runner;
+pub mod scenario;
+pub mod sim;
+pub mod store;
+pub mod time;
+pub mod workloads;
+
+pub use cluster::{Cluster, RequestId, Response};
+pub use runner::{RunError, RunOptions, RunReport, ScenarioResult, run_paths, run_scenarios};
+pub use scenario::{Scenario, ScenarioError, load_paths};
+pub use sim::SimCluster;

@@ -1,0 +1,969 @@
+//! Comparing what came back with what a scenario expects: responses, distributions and
+//! statuses. Each check writes an "expected" and an "actual" line per field; a field that
+//! holds gets the same line on both sides, so the diff of the two shows only what is wrong.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use gwsim_engine::object::{Kind, ObjectKey};
+use serde_json::Value;
+use similar::TextDiff;
+
+use crate::cluster::{Cluster, RequestId, Response};
+use crate::scenario::{
+    Expect, ExpectedCondition, ExpectedListener, ExpectedParent, ExpectedRedirect, StatusCheck,
+};
+
+/// Expected and actual lines, and the fields that did not hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Comparison {
+    expected: String,
+    actual: String,
+    failed: Vec<String>,
+}
+
+impl Comparison {
+    pub fn new() -> Comparison {
+        Comparison::default()
+    }
+
+    /// Records one field. When `ok`, the actual side repeats the expected value.
+    pub fn field(&mut self, field: &str, expected: &str, actual: &str, ok: bool) {
+        let _ = writeln!(self.expected, "{field}: {expected}");
+        let _ = writeln!(
+            self.actual,
+            "{field}: {}",
+            if ok { expected } else { actual }
+        );
+        if !ok {
+            self.failed.push(field.to_string());
+        }
+    }
+
+    /// A heading line, the same on both sides.
+    pub fn heading(&mut self, text: &str) {
+        let _ = writeln!(self.expected, "{text}");
+        let _ = writeln!(self.actual, "{text}");
+    }
+
+    pub fn passed(&self) -> bool {
+        self.failed.is_empty()
+    }
+
+    /// Appends another comparison's lines and failures.
+    pub fn merge(&mut self, other: Comparison) {
+        self.expected.push_str(&other.expected);
+        self.actual.push_str(&other.actual);
+        self.failed.extend(other.failed);
+    }
+
+    /// The fields that did not hold, in order.
+    pub fn failed_fields(&self) -> &[String] {
+        &self.failed
+    }
+
+    /// A unified diff of expected against actual.
+    pub fn diff(&self) -> String {
+        TextDiff::from_lines(&self.expected, &self.actual)
+            .unified_diff()
+            .context_radius(3)
+            .header("expected", "actual")
+            .to_string()
+    }
+}
+
+/// The Deployment a pod belongs to: its name without the last two `-` segments.
+pub fn backend_of_pod(pod: &str) -> &str {
+    let mut parts = pod.rsplitn(3, '-');
+    let (Some(_), Some(_), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return pod;
+    };
+    rest
+}
+
+fn status_text(codes: &[u16]) -> String {
+    match codes {
+        [one] => one.to_string(),
+        many => format!(
+            "one of {}",
+            many.iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Upstream's comparator treats 408 and 504 as the same timeout.
+fn status_matches(expected: &[u16], got: u16) -> bool {
+    let timeout = |c: u16| c == 408 || c == 504;
+    expected.contains(&got) || (timeout(got) && expected.iter().any(|c| timeout(*c)))
+}
+
+const NO_BACKEND: &str = "(answered by the gateway, no backend)";
+const ABSENT: &str = "(absent)";
+
+/// Checks one response against every part of `expect` but the distribution.
+pub fn check_response<C: Cluster + ?Sized>(
+    expect: &Expect,
+    response: &Response,
+    cluster: &C,
+    id: RequestId,
+) -> Comparison {
+    let mut c = Comparison::new();
+    if let Some(codes) = &expect.status {
+        c.field(
+            "status",
+            &status_text(codes),
+            &response.status.to_string(),
+            status_matches(codes, response.status),
+        );
+    }
+    let echo = response.echo.as_ref();
+    if let Some(backend) = &expect.backend {
+        let (actual, ok) = match echo {
+            Some(e) => (
+                format!("{} (pod {})", backend_of_pod(&e.pod), e.pod),
+                e.pod.len() > backend.len()
+                    && e.pod.starts_with(backend.as_str())
+                    && e.pod.as_bytes()[backend.len()] == b'-',
+            ),
+            None => (NO_BACKEND.to_string(), false),
+        };
+        c.field("backend", backend, &actual, ok);
+    }
+    if let Some(namespace) = &expect.namespace {
+        let actual = echo.map_or(NO_BACKEND, |e| e.namespace.as_str());
+        c.field(
+            "namespace",
+            namespace,
+            actual,
+            echo.is_some() && actual == namespace,
+        );
+    }
+    if let Some(req) = &expect.request {
+        let pairs = [
+            (
+                "request.method",
+                &req.method,
+                echo.map(|e| e.method.as_str()),
+            ),
+            ("request.host", &req.host, echo.map(|e| e.host.as_str())),
+            ("request.path", &req.path, echo.map(|e| e.path.as_str())),
+        ];
+        for (field, want, got) in pairs {
+            if let Some(want) = want {
+                c.field(
+                    field,
+                    want,
+                    got.unwrap_or(NO_BACKEND),
+                    got == Some(want.as_str()),
+                );
+            }
+        }
+        for (name, want) in &req.headers {
+            let got = echo.and_then(|e| e.header(name));
+            let actual = match (&got, echo) {
+                (_, None) => NO_BACKEND.to_string(),
+                (Some(v), _) => v.clone(),
+                (None, _) => ABSENT.to_string(),
+            };
+            c.field(
+                &format!("request.headers.{name}"),
+                want,
+                &actual,
+                got.as_deref() == Some(want.as_str()),
+            );
+        }
+        for name in &req.absent_headers {
+            let got = echo.and_then(|e| e.header(name));
+            let actual = match (&got, echo) {
+                (_, None) => NO_BACKEND.to_string(),
+                (Some(v), _) => v.clone(),
+                (None, _) => ABSENT.to_string(),
+            };
+            c.field(
+                &format!("request.headers.{name}"),
+                ABSENT,
+                &actual,
+                echo.is_some() && got.is_none(),
+            );
+        }
+    }
+    for (name, want) in &expect.headers {
+        let got = response.header(name);
+        c.field(
+            &format!("headers.{name}"),
+            want,
+            got.as_deref().unwrap_or(ABSENT),
+            got.as_deref() == Some(want.as_str()),
+        );
+    }
+    for name in &expect.absent_headers {
+        let got = response.header(name);
+        c.field(
+            &format!("headers.{name}"),
+            ABSENT,
+            got.as_deref().unwrap_or(ABSENT),
+            got.is_none(),
+        );
+    }
+    if let Some(redirect) = &expect.redirect {
+        check_redirect(&mut c, redirect, response.header("location").as_deref());
+    }
+    for target in &expect.mirrored_to {
+        let label = match &target.namespace {
+            Some(ns) => format!("{ns}/{}", target.backend),
+            None => target.backend.clone(),
+        };
+        let ok = cluster.received(target.namespace.as_deref(), &target.backend, id);
+        c.field(
+            &format!("mirroredTo.{label}"),
+            "received a copy",
+            "received nothing",
+            ok,
+        );
+    }
+    c
+}
+
+/// Parts of a `Location` header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Location {
+    pub scheme: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// Without the query.
+    pub path: String,
+}
+
+/// Splits a Location into scheme, host, port and path. A relative Location has only a path.
+pub fn parse_location(location: &str) -> Location {
+    let (scheme, rest) = match location.split_once("://") {
+        Some((s, rest)) => (Some(s.to_ascii_lowercase()), rest),
+        None => (None, location),
+    };
+    let (authority, path) = if scheme.is_some() {
+        match rest.find(['/', '?', '#']) {
+            Some(i) => (Some(&rest[..i]), &rest[i..]),
+            None => (Some(rest), ""),
+        }
+    } else {
+        (None, rest)
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let (host, port) = match authority {
+        None => (None, None),
+        Some(a) => match a.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || a.starts_with('[') => match p.parse::<u16>() {
+                Ok(port) => (Some(h.to_string()), Some(port)),
+                Err(_) => (Some(a.to_string()), None),
+            },
+            _ => (Some(a.to_string()), None),
+        },
+    };
+    Location {
+        scheme,
+        host,
+        port,
+        path: if path.is_empty() && authority.is_some() {
+            "/".to_string()
+        } else {
+            path.to_string()
+        },
+    }
+}
+
+fn check_redirect(c: &mut Comparison, want: &ExpectedRedirect, location: Option<&str>) {
+    let Some(location) = location else {
+        for (field, given) in [
+            ("redirect.scheme", want.scheme.clone()),
+            ("redirect.host", want.host.clone()),
+            ("redirect.port", want.port.map(|p| p.to_string())),
+            ("redirect.path", want.path.clone()),
+        ] {
+            if let Some(given) = given {
+                c.field(field, &given, "(no Location header)", false);
+            }
+        }
+        return;
+    };
+    let got = parse_location(location);
+    if let Some(scheme) = &want.scheme {
+        let actual = got.scheme.as_deref().unwrap_or("(none)");
+        c.field("redirect.scheme", scheme, actual, actual == scheme);
+    }
+    if let Some(host) = &want.host {
+        let actual = got.host.as_deref().unwrap_or("(none)");
+        c.field(
+            "redirect.host",
+            host,
+            actual,
+            actual.eq_ignore_ascii_case(host),
+        );
+    }
+    if let Some(port) = want.port {
+        // A port absent from the Location is the scheme's well-known port.
+        let effective = got.port.or(match got.scheme.as_deref() {
+            Some("http") => Some(80),
+            Some("https") => Some(443),
+            _ => None,
+        });
+        let actual = match (got.port, effective) {
+            (Some(p), _) => p.to_string(),
+            (None, Some(p)) => format!("{p} (none in Location)"),
+            (None, None) => "(none)".to_string(),
+        };
+        c.field(
+            "redirect.port",
+            &port.to_string(),
+            &actual,
+            effective == Some(port),
+        );
+    }
+    if let Some(path) = &want.path {
+        c.field("redirect.path", path, &got.path, &got.path == path);
+    }
+}
+
+/// Which backend served each response of a `count` run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    by_backend: BTreeMap<String, usize>,
+    unserved: usize,
+    total: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, response: &Response) {
+        self.total += 1;
+        match &response.echo {
+            Some(e) => {
+                *self
+                    .by_backend
+                    .entry(backend_of_pod(&e.pod).to_string())
+                    .or_default() += 1
+            }
+            None => self.unserved += 1,
+        }
+    }
+
+    /// Checks the shares against `expected` (backend → share) within `tolerance`.
+    pub fn check(&self, expected: &[(String, f64)], tolerance: f64) -> Comparison {
+        let mut c = Comparison::new();
+        let total = self.total.max(1) as f64;
+        for (backend, share) in expected {
+            let count = self.by_backend.get(backend).copied().unwrap_or(0);
+            let got = count as f64 / total;
+            c.field(
+                &format!("distribution.{backend}"),
+                &format!("{share:.3} ± {tolerance}"),
+                &format!("{got:.3} ({count} of {})", self.total),
+                (got - share).abs() <= tolerance + 1e-9,
+            );
+        }
+        for (backend, count) in &self.by_backend {
+            if expected.iter().any(|(b, _)| b == backend) {
+                continue;
+            }
+            c.field(
+                &format!("distribution.{backend}"),
+                "0 (not in the expected distribution)",
+                &format!("{:.3} ({count} of {})", *count as f64 / total, self.total),
+                false,
+            );
+        }
+        if self.unserved > 0 {
+            c.field(
+                "distribution.(no backend)",
+                "0",
+                &format!(
+                    "{} of {} responses came from no backend",
+                    self.unserved, self.total
+                ),
+                false,
+            );
+        }
+        c
+    }
+}
+
+/// Checks one object's status.
+pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Comparison {
+    let mut c = Comparison::new();
+    let key = &check.key;
+    c.heading(&format!("{key}:"));
+    let Some(object) = cluster.get(key) else {
+        c.field("  object", "exists", "not found", false);
+        return c;
+    };
+    let generation = object
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let status = object.get("status").cloned().unwrap_or(Value::Null);
+    check_observed_generations(&mut c, key, &status, generation, cluster.controller_name());
+
+    let conditions = status.get("conditions");
+    check_conditions(&mut c, "  conditions", &check.conditions, conditions);
+
+    let parents = status
+        .get("parents")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for parent in &check.parents {
+        check_parent(&mut c, parent, parents, &key.namespace);
+    }
+    if let Some(want) = check.accepted_parents {
+        let got = parents
+            .iter()
+            .filter(|p| condition_status(p.get("conditions"), "Accepted") == Some("True"))
+            .count();
+        c.field(
+            "  acceptedParents",
+            &want.to_string(),
+            &got.to_string(),
+            got == want,
+        );
+    }
+    if let Some(want) = check.addresses {
+        let got = status
+            .get("addresses")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty());
+        let text = |b: bool| if b { "non-empty" } else { "empty" };
+        c.field("  addresses", text(want), text(got), got == want);
+    }
+    let listeners = status
+        .get("listeners")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for listener in &check.listeners {
+        check_listener(&mut c, listener, listeners);
+    }
+    if let Some(want) = check.listener_count {
+        let got = listeners.len();
+        c.field(
+            "  listenerCount",
+            &want.to_string(),
+            &got.to_string(),
+            got == want,
+        );
+    }
+    c
+}
+
+/// Every condition the controller wrote must carry the object's current generation.
+fn check_observed_generations(
+    c: &mut Comparison,
+    key: &ObjectKey,
+    status: &Value,
+    generation: i64,
+    controller: &str,
+) {
+    let mut lists: Vec<(String, &Value)> = Vec::new();
+    match key.kind {
+        Kind::HttpRoute | Kind::GrpcRoute => {
+            for parent in status
+                .get("parents")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if parent.get("controllerName").and_then(Value::as_str) != Some(controller) {
+                    continue;
+                }
+                if let Some(conds) = parent.get("conditions") {
+                    lists.push((format!("parents[{}]", parent_ref_text(parent)), conds));
+                }
+            }
+        }
+        _ => {
+            if let Some(conds) = status.get("conditions") {
+                lists.push(("conditions".to_string(), conds));
+            }
+            for listener in status
+                .get("listeners")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let name = listener.get("name").and_then(Value::as_str).unwrap_or("");
+                if let Some(conds) = listener.get("conditions") {
+                    lists.push((format!("listeners[{name}].conditions"), conds));
+                }
+            }
+        }
+    }
+    for (place, conds) in lists {
+        for cond in conds.as_array().into_iter().flatten() {
+            let observed = cond.get("observedGeneration").and_then(Value::as_i64);
+            if observed != Some(generation) {
+                let type_ = cond.get("type").and_then(Value::as_str).unwrap_or("?");
+                c.field(
+                    &format!("  {place}[{type_}].observedGeneration"),
+                    &generation.to_string(),
+                    &observed.map_or("(unset)".to_string(), |g| g.to_string()),
+                    false,
+                );
+            }
+        }
+    }
+}
+
+fn condition<'a>(conditions: Option<&'a Value>, type_: &str) -> Option<&'a Value> {
+    conditions?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(type_))
+}
+
+fn condition_status<'a>(conditions: Option<&'a Value>, type_: &str) -> Option<&'a str> {
+    condition(conditions, type_)?.get("status")?.as_str()
+}
+
+fn condition_holds(want: &ExpectedCondition, conditions: Option<&Value>) -> bool {
+    let Some(got) = condition(conditions, &want.type_) else {
+        return false;
+    };
+    let field = |name: &str| got.get(name).and_then(Value::as_str);
+    want.status
+        .as_deref()
+        .is_none_or(|s| field("status") == Some(s))
+        && want
+            .reason
+            .as_deref()
+            .is_none_or(|r| field("reason") == Some(r))
+}
+
+/// `status=True reason=Accepted`, with only the parts the expectation gives.
+fn condition_text(want: &ExpectedCondition, got: Option<&Value>) -> String {
+    let Some(got) = got else {
+        return "(missing)".to_string();
+    };
+    let field = |name: &str| got.get(name).and_then(Value::as_str).unwrap_or("(unset)");
+    let mut parts = Vec::new();
+    if want.status.is_some() {
+        parts.push(format!("status={}", field("status")));
+    }
+    if want.reason.is_some() {
+        parts.push(format!("reason={}", field("reason")));
+    }
+    if parts.is_empty() {
+        "present".to_string()
+    } else {
+        parts.join(" ")
+    }
+}
+
+fn expected_condition_text(want: &ExpectedCondition) -> String {
+    let mut parts = Vec::new();
+    if let Some(s) = &want.status {
+        parts.push(format!("status={s}"));
+    }
+    if let Some(r) = &want.reason {
+        parts.push(format!("reason={r}"));
+    }
+    if parts.is_empty() {
+        "present".to_string()
+    } else {
+        parts.join(" ")
+    }
+}
+
+fn check_conditions(
+    c: &mut Comparison,
+    place: &str,
+    wanted: &[ExpectedCondition],
+    conditions: Option<&Value>,
+) {
+    for want in wanted {
+        c.field(
+            &format!("{place}[{}]", want.type_),
+            &expected_condition_text(want),
+            &condition_text(want, condition(conditions, &want.type_)),
+            condition_holds(want, conditions),
+        );
+    }
+}
+
+/// `gw`, `ns/gw`, `ns/gw/http`, `ns/gw:80` — a parentRef in one word.
+fn parent_ref_text(parent: &Value) -> String {
+    let r = parent.get("parentRef").unwrap_or(&Value::Null);
+    let s = |f: &str| r.get(f).and_then(Value::as_str);
+    let mut out = String::new();
+    if let Some(ns) = s("namespace") {
+        out.push_str(ns);
+        out.push('/');
+    }
+    out.push_str(s("name").unwrap_or("?"));
+    if let Some(section) = s("sectionName") {
+        out.push('/');
+        out.push_str(section);
+    }
+    if let Some(port) = r.get("port").and_then(Value::as_u64) {
+        let _ = write!(out, ":{port}");
+    }
+    out
+}
+
+fn check_parent(c: &mut Comparison, want: &ExpectedParent, parents: &[Value], route_ns: &str) {
+    let w = &want.parent_ref;
+    let mut label = String::new();
+    if let Some(ns) = &w.namespace {
+        label.push_str(ns);
+        label.push('/');
+    }
+    label.push_str(&w.name);
+    if let Some(s) = &w.section_name {
+        label.push('/');
+        label.push_str(s);
+    }
+    if let Some(p) = w.port {
+        let _ = write!(label, ":{p}");
+    }
+    let candidates: Vec<&Value> = parents
+        .iter()
+        .filter(|p| {
+            let r = p.get("parentRef").unwrap_or(&Value::Null);
+            let s = |f: &str| r.get(f).and_then(Value::as_str);
+            s("name") == Some(w.name.as_str())
+                && w.namespace
+                    .as_deref()
+                    .is_none_or(|ns| s("namespace").unwrap_or(route_ns) == ns)
+                && w.section_name
+                    .as_deref()
+                    .is_none_or(|x| s("sectionName") == Some(x))
+                && w.port.is_none_or(|port| {
+                    r.get("port").and_then(Value::as_u64) == Some(u64::from(port))
+                })
+                && w.group
+                    .as_deref()
+                    .is_none_or(|g| s("group").unwrap_or("gateway.networking.k8s.io") == g)
+                && w.kind
+                    .as_deref()
+                    .is_none_or(|k| s("kind").unwrap_or("Gateway") == k)
+        })
+        .collect();
+    let place = format!("  parents[{label}]");
+    if candidates.is_empty() {
+        let present: Vec<String> = parents.iter().map(parent_ref_text).collect();
+        let actual = if present.is_empty() {
+            "(no entry; status.parents is empty)".to_string()
+        } else {
+            format!("(no entry; entries: {})", present.join(", "))
+        };
+        c.field(&place, "present", &actual, false);
+        return;
+    }
+    let holds = |p: &Value| {
+        want.controller_name
+            .as_deref()
+            .is_none_or(|n| p.get("controllerName").and_then(Value::as_str) == Some(n))
+            && want
+                .conditions
+                .iter()
+                .all(|cond| condition_holds(cond, p.get("conditions")))
+    };
+    let chosen = candidates
+        .iter()
+        .find(|p| holds(p))
+        .copied()
+        .unwrap_or(candidates[0]);
+    if let Some(name) = &want.controller_name {
+        let got = chosen
+            .get("controllerName")
+            .and_then(Value::as_str)
+            .unwrap_or("(unset)");
+        c.field(&format!("{place}.controllerName"), name, got, got == name);
+    }
+    check_conditions(
+        c,
+        &format!("{place}.conditions"),
+        &want.conditions,
+        chosen.get("conditions"),
+    );
+}
+
+fn check_listener(c: &mut Comparison, want: &ExpectedListener, listeners: &[Value]) {
+    let place = format!("  listeners[{}]", want.name);
+    let Some(got) = listeners
+        .iter()
+        .find(|l| l.get("name").and_then(Value::as_str) == Some(want.name.as_str()))
+    else {
+        let names: Vec<&str> = listeners
+            .iter()
+            .filter_map(|l| l.get("name").and_then(Value::as_str))
+            .collect();
+        c.field(
+            &place,
+            "present",
+            &format!("(no entry; listeners: {})", names.join(", ")),
+            false,
+        );
+        return;
+    };
+    if let Some(attached) = want.attached_routes {
+        let actual = got.get("attachedRoutes").and_then(Value::as_i64);
+        c.field(
+            &format!("{place}.attachedRoutes"),
+            &attached.to_string(),
+            &actual.map_or("(unset)".to_string(), |n| n.to_string()),
+            actual == Some(attached),
+        );
+    }
+    if let Some(kinds) = &want.supported_kinds {
+        let actual: Vec<&str> = got
+            .get("supportedKinds")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k.get("kind").and_then(Value::as_str))
+            .collect();
+        // Each listed kind present; an empty list means none at all.
+        let ok = if kinds.is_empty() {
+            actual.is_empty()
+        } else {
+            kinds.iter().all(|k| actual.contains(&k.as_str()))
+        };
+        let expected = if kinds.is_empty() {
+            "[] (none)".to_string()
+        } else {
+            format!("[{}]", kinds.join(", "))
+        };
+        c.field(
+            &format!("{place}.supportedKinds"),
+            &expected,
+            &format!("[{}]", actual.join(", ")),
+            ok,
+        );
+    }
+    check_conditions(
+        c,
+        &format!("{place}.conditions"),
+        &want.conditions,
+        got.get("conditions"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pods_map_to_their_deployment() {
+        assert_eq!(
+            backend_of_pod("infra-backend-v1-7b9c5d-xk2p4"),
+            "infra-backend-v1"
+        );
+        assert_eq!(backend_of_pod("web-a-b"), "web");
+        assert_eq!(backend_of_pod("solo"), "solo");
+    }
+
+    #[test]
+    fn timeouts_are_interchangeable() {
+        assert!(status_matches(&[504], 408));
+        assert!(status_matches(&[408], 504));
+        assert!(status_matches(&[200, 404], 404));
+        assert!(!status_matches(&[200], 504));
+        assert!(!status_matches(&[500], 504));
+    }
+
+    #[test]
+    fn locations() {
+        let cases = [
+            (
+                "https://example.com:8443/a/b?x=1",
+                ("https", "example.com", Some(8443), "/a/b"),
+            ),
+            ("http://example.com", ("http", "example.com", None, "/")),
+            ("http://example.com?q", ("http", "example.com", None, "/")),
+            ("/relative?q=1", ("", "", None, "/relative")),
+        ];
+        for (text, (scheme, host, port, path)) in cases {
+            let l = parse_location(text);
+            assert_eq!(l.scheme.as_deref().unwrap_or(""), scheme, "{text}");
+            assert_eq!(l.host.as_deref().unwrap_or(""), host, "{text}");
+            assert_eq!(l.port, port, "{text}");
+            assert_eq!(l.path, path, "{text}");
+        }
+    }
+
+    #[test]
+    fn redirect_port_defaults_to_the_schemes() {
+        let want = ExpectedRedirect {
+            port: Some(443),
+            ..ExpectedRedirect::default()
+        };
+        let mut c = Comparison::new();
+        check_redirect(&mut c, &want, Some("https://example.com/"));
+        assert!(c.passed());
+        let mut c = Comparison::new();
+        check_redirect(&mut c, &want, Some("http://example.com/"));
+        assert!(!c.passed());
+        assert!(
+            c.diff().contains("+redirect.port: 80 (none in Location)"),
+            "{}",
+            c.diff()
+        );
+        let mut c = Comparison::new();
+        check_redirect(&mut c, &want, None);
+        assert!(c.diff().contains("(no Location header)"));
+    }
+
+    #[test]
+    fn diff_shows_only_failing_fields() {
+        let mut c = Comparison::new();
+        c.field("status", "200", "200", true);
+        c.field("backend", "a", "b", false);
+        assert!(!c.passed());
+        assert_eq!(c.failed_fields(), ["backend"]);
+        let diff = c.diff();
+        assert!(
+            diff.contains("-backend: a") && diff.contains("+backend: b"),
+            "{diff}"
+        );
+        assert!(diff.contains(" status: 200"), "{diff}");
+    }
+
+    #[test]
+    fn distribution_tally() {
+        let response = |pod: Option<&str>| Response {
+            status: 200,
+            headers: Vec::new(),
+            echo: pod.map(|p| crate::cluster::EchoedRequest {
+                path: "/".into(),
+                host: "h".into(),
+                method: "GET".into(),
+                proto: "HTTP/1.1".into(),
+                headers: Vec::new(),
+                namespace: "ns".into(),
+                pod: p.into(),
+                service: "s".into(),
+                http_port: 3000,
+            }),
+        };
+        let mut t = Tally::default();
+        for _ in 0..7 {
+            t.add(&response(Some("a-x-y")));
+        }
+        for _ in 0..3 {
+            t.add(&response(Some("b-x-y")));
+        }
+        let ok = t.check(&[("a".into(), 0.7), ("b".into(), 0.3)], 0.05);
+        assert!(ok.passed(), "{}", ok.diff());
+        let off = t.check(&[("a".into(), 0.5), ("b".into(), 0.5)], 0.05);
+        assert_eq!(off.failed_fields(), ["distribution.a", "distribution.b"]);
+        let missing = t.check(&[("a".into(), 1.0)], 0.5);
+        assert_eq!(missing.failed_fields(), ["distribution.b"]);
+        t.add(&response(None));
+        let unserved = t.check(&[("a".into(), 0.7), ("b".into(), 0.3)], 0.1);
+        assert_eq!(unserved.failed_fields(), ["distribution.(no backend)"]);
+    }
+
+    /// A cluster that only answers `get`, with canned objects.
+    struct Canned(BTreeMap<ObjectKey, Value>);
+
+    impl Cluster for Canned {
+        fn apply(
+            &mut self,
+            _: &[gwsim_engine::load::Document],
+        ) -> Vec<crate::cluster::ApplyOutcome> {
+            Vec::new()
+        }
+        fn delete(&mut self, _: &ObjectKey) -> Result<(), crate::cluster::ClusterError> {
+            Ok(())
+        }
+        fn get(&self, key: &ObjectKey) -> Option<Value> {
+            self.0.get(key).cloned()
+        }
+        fn list(&self, _: Kind) -> Vec<ObjectKey> {
+            self.0.keys().cloned().collect()
+        }
+        fn send(
+            &mut self,
+            _: &gwsim_engine::decision::Request,
+            _: RequestId,
+        ) -> Result<Response, crate::cluster::SendError> {
+            Ok(Response::local(404, Vec::new()))
+        }
+        fn received(&self, _: Option<&str>, _: &str, _: RequestId) -> bool {
+            false
+        }
+        fn advance(&mut self, _: std::time::Duration) {}
+        fn controller_name(&self) -> &str {
+            "gateway.gwsim.dev/controller"
+        }
+    }
+
+    fn check(kind: Kind, namespace: &str, name: &str) -> StatusCheck {
+        StatusCheck {
+            key: ObjectKey::new(kind, namespace, name),
+            conditions: Vec::new(),
+            parents: Vec::new(),
+            accepted_parents: None,
+            addresses: None,
+            listeners: Vec::new(),
+            listener_count: None,
+        }
+    }
+
+    #[test]
+    fn observed_generation_is_checked_on_every_condition() {
+        let route = ObjectKey::new(Kind::HttpRoute, "ns", "r");
+        let gateway = ObjectKey::new(Kind::Gateway, "ns", "gw");
+        let cluster = Canned(
+            [
+                (
+                    route.clone(),
+                    serde_json::json!({
+                        "metadata": {"generation": 2},
+                        "status": {"parents": [
+                            {"parentRef": {"name": "gw"}, "controllerName": "gateway.gwsim.dev/controller",
+                             "conditions": [
+                                {"type": "Accepted", "status": "True", "observedGeneration": 2},
+                                {"type": "ResolvedRefs", "status": "True", "observedGeneration": 1}]},
+                            {"parentRef": {"name": "other"}, "controllerName": "example.com/else",
+                             "conditions": [{"type": "Accepted", "status": "True", "observedGeneration": 1}]}
+                        ]}
+                    }),
+                ),
+                (
+                    gateway.clone(),
+                    serde_json::json!({
+                        "metadata": {"generation": 3},
+                        "status": {
+                            "conditions": [{"type": "Accepted", "status": "True", "observedGeneration": 3}],
+                            "listeners": [{"name": "http", "conditions": [{"type": "Programmed", "status": "True"}]}]
+                        }
+                    }),
+                ),
+            ]
+            .into(),
+        );
+        let c = check_status(&check(Kind::HttpRoute, "ns", "r"), &cluster);
+        assert_eq!(
+            c.failed_fields(),
+            ["  parents[gw][ResolvedRefs].observedGeneration"],
+            "another controller's entries are not checked"
+        );
+        assert!(
+            c.diff()
+                .contains("+  parents[gw][ResolvedRefs].observedGeneration: 1"),
+            "{}",
+            c.diff()
+        );
+        let c = check_status(&check(Kind::Gateway, "ns", "gw"), &cluster);
+        assert_eq!(
+            c.failed_fields(),
+            ["  listeners[http].conditions[Programmed].observedGeneration"]
+        );
+        assert!(
+            c.diff().contains("observedGeneration: (unset)"),
+            "{}",
+            c.diff()
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! The `Cluster` trait: what the scenario runner needs from a cluster, whether simulated or
+//! real. Nothing here refers to simulator internals; a real-cluster backend (a kube client and
+//! an HTTP client against a kind cluster) implements the same trait.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+use gwsim_engine::decision::Request;
+use gwsim_engine::load::{Document, Origin};
+use gwsim_engine::object::{Kind, ObjectKey};
+use serde::Serialize;
+
+use crate::store::ApplyAction;
+
+/// Identifies one request sent by the runner, so that backends' request logs can be searched
+/// for it (mirroring checks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct RequestId(pub u64);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "req-{:06}", self.0)
+    }
+}
+
+/// The request an echo backend received, as it reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EchoedRequest {
+    /// Path with query, as received.
+    pub path: String,
+    pub host: String,
+    pub method: String,
+    pub proto: String,
+    /// Headers in the order received; a name may repeat.
+    pub headers: Vec<(String, String)>,
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's name: `<deployment>-<hash>-<hash>`.
+    pub pod: String,
+    /// The Service the request was sent to.
+    pub service: String,
+    /// The port the pod received the request on.
+    pub http_port: u16,
+}
+
+impl EchoedRequest {
+    /// The values of a header (name compared case-insensitively), joined with `,`.
+    pub fn header(&self, name: &str) -> Option<String> {
+        join_header(&self.headers, name)
+    }
+
+    /// The JSON body the echo server answers with (headers as name to list of values).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut headers = serde_json::Map::new();
+        for (name, value) in &self.headers {
+            let entry = headers
+                .entry(name.clone())
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if let serde_json::Value::Array(values) = entry {
+                values.push(value.clone().into());
+            }
+        }
+        serde_json::json!({
+            "path": self.path,
+            "host": self.host,
+            "method": self.method,
+            "proto": self.proto,
+            "headers": headers,
+            "namespace": self.namespace,
+            "pod": self.pod,
+            "service": self.service,
+            "httpPort": self.http_port.to_string(),
+        })
+    }
+}
+
+/// What came back for one request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Response {
+    pub status: u16,
+    /// Headers in order; a name may repeat.
+    pub headers: Vec<(String, String)>,
+    /// The echo backend's report, when a backend answered with one.
+    pub echo: Option<EchoedRequest>,
+}
+
+impl Response {
+    /// A response made by the gateway itself.
+    pub fn local(status: u16, headers: Vec<(String, String)>) -> Response {
+        Response {
+            status,
+            headers,
+            echo: None,
+        }
+    }
+
+    /// The values of a header (name compared case-insensitively), joined with `,`.
+    pub fn header(&self, name: &str) -> Option<String> {
+        join_header(&self.headers, name)
+    }
+}
+
+/// Every value of `name` (case-insensitive), joined with `,` and no space; `None` if absent.
+pub fn join_header(headers: &[(String, String)], name: &str) -> Option<String> {
+    let mut out: Option<String> = None;
+    for (n, v) in headers {
+        if n.eq_ignore_ascii_case(name) {
+            match &mut out {
+                None => out = Some(v.clone()),
+                Some(joined) => {
+                    joined.push(',');
+                    joined.push_str(v);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Why a request got no HTTP response at all.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+pub enum SendError {
+    /// Nothing listens on that port of the Gateway.
+    #[error("connection refused: Gateway {gateway} has no listener on port {port}")]
+    ConnectionRefused { gateway: String, port: u16 },
+    /// The connection was set up and then reset (for example a TLS handshake that failed).
+    #[error("connection reset by Gateway {gateway}: {reason}")]
+    ConnectionReset { gateway: String, reason: String },
+}
+
+/// The result of applying one document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApplyOutcome {
+    pub origin: Origin,
+    /// What was done to which object, or the API server's refusal.
+    pub result: Result<(ObjectKey, ApplyAction), String>,
+}
+
+/// A cluster operation that failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// A cluster the runner can drive.
+pub trait Cluster {
+    /// Applies documents one by one, in order, as `kubectl apply` would; a refused document
+    /// changes nothing and the others still apply. Changes are reconciled before returning.
+    fn apply(&mut self, documents: &[Document]) -> Vec<ApplyOutcome>;
+
+    /// Deletes an object (and, for a namespace, what it holds).
+    fn delete(&mut self, key: &ObjectKey) -> Result<(), ClusterError>;
+
+    /// The object as JSON (`apiVersion`, `kind`, `metadata`, `spec`, `status`), if it exists.
+    fn get(&self, key: &ObjectKey) -> Option<serde_json::Value>;
+
+    /// Keys of every object of a kind, in key order.
+    fn list(&self, kind: Kind) -> Vec<ObjectKey>;
+
+    /// Sends one HTTP request to the Gateway it names.
+    fn send(&mut self, request: &Request, id: RequestId) -> Result<Response, SendError>;
+
+    /// Whether a pod of `backend` (a Deployment's pods, `<backend>-...`) in `namespace` (any,
+    /// when `None`) logged the request `id`.
+    fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool;
+
+    /// Lets time pass.
+    fn advance(&mut self, by: Duration);
+
+    /// The `spec.controllerName` of the Gateway controller under test.
+    fn controller_name(&self) -> &str;
+
+    /// Why `request`, the last request sent, went where it went, when the cluster can tell.
+    fn explain_last(&self, request: &Request) -> Option<String> {
+        let _ = request;
+        None
+    }
+
+    /// The features the controller supports: the `status.supportedFeatures` of its
+    /// GatewayClasses.
+    fn supported_features(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for key in self.list(Kind::GatewayClass) {
+            let Some(class) = self.get(&key) else {
+                continue;
+            };
+            if class
+                .pointer("/spec/controllerName")
+                .and_then(|v| v.as_str())
+                != Some(self.controller_name())
+            {
+                continue;
+            }
+            let features = class
+                .pointer("/status/supportedFeatures")
+                .and_then(|f| f.as_array());
+            for feature in features.into_iter().flatten() {
+                // v1.3+ writes `{name: X}`; older controllers wrote bare strings.
+                let name = feature
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .or_else(|| feature.as_str());
+                if let Some(name) = name {
+                    out.insert(name.to_string());
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_headers_join_with_a_comma() {
+        let headers = vec![
+            ("X-A".to_string(), "1".to_string()),
+            ("x-b".to_string(), "2".to_string()),
+            ("x-a".to_string(), "3".to_string()),
+        ];
+        assert_eq!(join_header(&headers, "x-A").as_deref(), Some("1,3"));
+        assert_eq!(join_header(&headers, "X-B").as_deref(), Some("2"));
+        assert_eq!(join_header(&headers, "X-C"), None);
+    }
+
+    #[test]
+    fn echo_json_has_the_upstream_shape() {
+        let echo = EchoedRequest {
+            path: "/a?b=1".into(),
+            host: "example.com".into(),
+            method: "GET".into(),
+            proto: "HTTP/1.1".into(),
+            headers: vec![("X-A".into(), "1".into()), ("X-A".into(), "2".into())],
+            namespace: "ns".into(),
+            pod: "web-abc-def".into(),
+            service: "web".into(),
+            http_port: 3000,
+        };
+        let json = echo.to_json();
+        assert_eq!(json["headers"]["X-A"], serde_json::json!(["1", "2"]));
+        assert_eq!(json["httpPort"], "3000");
+        assert_eq!(json["pod"], "web-abc-def");
+        assert_eq!(RequestId(42).to_string(), "req-000042");
+    }
+}

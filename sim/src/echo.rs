@@ -1,0 +1,330 @@
+//! Echo backends: every ready pod answers like the upstream conformance echo server.
+//!
+//! - `200` with a JSON description of the request (built lazily by the network, from the
+//!   request itself, so no JSON is made per request);
+//! - `?delay=DURATION` (Go duration syntax) answers after that much simulated time; a delay
+//!   that does not parse answers 400, as the echo server does;
+//! - `X-Echo-Set-Header: Name:value,Other:value` adds those response headers (entries split on
+//!   commas, name and value on the first colon, spaces trimmed; a repeated name is appended
+//!   to with `,`);
+//! - `/status/NNN` answers with status NNN and no body;
+//! - `/retry/?uuid=U&succeedAfter=N[&responseCode=C][&delayRetry=D]`: the first N attempts
+//!   for U fail (with status C, or by resetting the connection when C is absent), each after
+//!   D; later attempts echo. Attempts are counted per pod, in memory, as the echo server does.
+//! - Every request received is logged (this is how mirroring is observed).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use gwsim_engine::decision::Request;
+use serde::Serialize;
+
+use crate::cluster::RequestId;
+use crate::time::{SimTime, parse_go_duration};
+
+/// The header that asks the echo server to set response headers.
+pub const SET_HEADER: &str = "X-Echo-Set-Header";
+
+/// One line of a pod's request log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogEntry {
+    pub id: RequestId,
+    pub at: SimTime,
+    pub method: String,
+    /// Path with query, as received.
+    pub path: String,
+}
+
+/// What an echo pod does with one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EchoReply {
+    /// An HTTP answer after `delay`. `echo` says whether the body is the JSON echo of the
+    /// request.
+    Answer {
+        status: u16,
+        headers: Vec<(String, String)>,
+        echo: bool,
+        delay: Duration,
+    },
+    /// The connection is reset after `delay`.
+    Reset { delay: Duration },
+}
+
+/// One echo pod and its in-memory state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EchoPod {
+    pub namespace: String,
+    pub name: String,
+    pub ip: String,
+    /// `/retry/` attempts seen, by uuid.
+    retry_attempts: BTreeMap<String, u32>,
+    log: Vec<LogEntry>,
+}
+
+impl EchoPod {
+    pub fn new(namespace: &str, name: &str, ip: &str) -> EchoPod {
+        EchoPod {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            ip: ip.to_string(),
+            retry_attempts: BTreeMap::new(),
+            log: Vec::new(),
+        }
+    }
+
+    /// Requests received, oldest first.
+    pub fn log(&self) -> &[LogEntry] {
+        &self.log
+    }
+
+    /// Whether the request `id` is in the log (searching from the newest entry).
+    pub fn received(&self, id: RequestId) -> bool {
+        self.log.iter().rev().any(|e| e.id == id)
+    }
+
+    /// Logs a request without answering it (a mirrored copy: the gateway drops the answer).
+    pub fn record(&mut self, request: &Request, id: RequestId, now: SimTime) {
+        self.log.push(LogEntry {
+            id,
+            at: now,
+            method: request.method.clone(),
+            path: request.path.clone(),
+        });
+    }
+
+    /// Receives and answers a request.
+    pub fn serve(&mut self, request: &Request, id: RequestId, now: SimTime) -> EchoReply {
+        self.record(request, id, now);
+        let (path, query) = request
+            .path
+            .split_once('?')
+            .unwrap_or((request.path.as_str(), ""));
+
+        let mut delay = Duration::ZERO;
+        if !query.is_empty()
+            && let Some(text) = query_param(query, "delay")
+        {
+            match parse_go_duration(text) {
+                Ok(d) => delay = d,
+                Err(_) => {
+                    return EchoReply::Answer {
+                        status: 400,
+                        headers: Vec::new(),
+                        echo: false,
+                        delay: Duration::ZERO,
+                    };
+                }
+            }
+        }
+
+        if let Some(code) = path.strip_prefix("/status/") {
+            let status = code.parse::<u16>().ok().filter(|c| (100..=599).contains(c));
+            return EchoReply::Answer {
+                status: status.unwrap_or(400),
+                headers: Vec::new(),
+                echo: false,
+                delay,
+            };
+        }
+
+        if (path == "/retry" || path.starts_with("/retry/"))
+            && let Some(reply) = self.retry(query)
+        {
+            return reply;
+        }
+
+        let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+        for (name, value) in &request.headers {
+            if name.eq_ignore_ascii_case(SET_HEADER) {
+                add_set_headers(&mut headers, value);
+            }
+        }
+        EchoReply::Answer {
+            status: 200,
+            headers,
+            echo: true,
+            delay,
+        }
+    }
+
+    /// The retry simulator: `None` once the attempt should succeed.
+    fn retry(&mut self, query: &str) -> Option<EchoReply> {
+        let uuid = query_param(query, "uuid").unwrap_or("");
+        let succeed_after: u32 = query_param(query, "succeedAfter")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let delay = query_param(query, "delayRetry")
+            .and_then(|d| parse_go_duration(d).ok())
+            .unwrap_or(Duration::ZERO);
+        let attempts = self.retry_attempts.entry(uuid.to_string()).or_insert(0);
+        let attempt = *attempts;
+        *attempts += 1;
+        if attempt >= succeed_after {
+            return None;
+        }
+        match query_param(query, "responseCode").and_then(|c| c.parse::<u16>().ok()) {
+            Some(status) if (100..=599).contains(&status) => Some(EchoReply::Answer {
+                status,
+                headers: Vec::new(),
+                echo: false,
+                delay,
+            }),
+            _ => Some(EchoReply::Reset { delay }),
+        }
+    }
+}
+
+/// The first value of a query parameter (no percent-decoding: the values the echo server's
+/// knobs take need none).
+pub fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then_some(v)
+    })
+}
+
+/// Adds the headers an `X-Echo-Set-Header` value asks for.
+fn add_set_headers(headers: &mut Vec<(String, String)>, value: &str) {
+    for entry in value.split(',') {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let (name, value) = entry.split_once(':').unwrap_or((entry, ""));
+        let (name, value) = (name.trim(), value.trim());
+        if name.is_empty() {
+            continue;
+        }
+        match headers.iter_mut().find(|(n, _)| n == name) {
+            Some((_, existing)) => {
+                existing.push(',');
+                existing.push_str(value);
+            }
+            None => headers.push((name.to_string(), value.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(path: &str, headers: &[(&str, &str)]) -> Request {
+        let mut r = Request::get("example.com", path);
+        r.headers = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        r
+    }
+
+    fn answer(reply: EchoReply) -> (u16, Vec<(String, String)>, bool, u64) {
+        match reply {
+            EchoReply::Answer {
+                status,
+                headers,
+                echo,
+                delay,
+            } => (status, headers, echo, delay.as_millis() as u64),
+            EchoReply::Reset { .. } => panic!("unexpected reset"),
+        }
+    }
+
+    #[test]
+    fn echoes_and_logs() {
+        let mut pod = EchoPod::new("ns", "web-abc-def", "10.244.0.1");
+        let (status, headers, echo, delay) =
+            answer(pod.serve(&req("/a?x=1", &[]), RequestId(1), SimTime::START));
+        assert_eq!((status, echo, delay), (200, true, 0));
+        assert_eq!(
+            headers,
+            vec![("Content-Type".to_string(), "application/json".to_string())]
+        );
+        assert!(pod.received(RequestId(1)));
+        assert!(!pod.received(RequestId(2)));
+        assert_eq!(pod.log()[0].path, "/a?x=1");
+    }
+
+    #[test]
+    fn delay_status_and_set_header() {
+        let mut pod = EchoPod::new("ns", "p", "ip");
+        let cases: Vec<(Request, u16, bool, u64)> = vec![
+            (req("/?delay=1s", &[]), 200, true, 1000),
+            (req("/x?a=b&delay=250ms", &[]), 200, true, 250),
+            (req("/?delay=1.5s", &[]), 200, true, 1500),
+            (req("/?delay=soon", &[]), 400, false, 0),
+            (req("/status/503", &[]), 503, false, 0),
+            (req("/status/204?delay=2s", &[]), 204, false, 2000),
+            (req("/status/abc", &[]), 400, false, 0),
+        ];
+        for (r, want_status, want_echo, want_delay) in cases {
+            let path = r.path.clone();
+            let (status, _, echo, delay) = answer(pod.serve(&r, RequestId(0), SimTime::START));
+            assert_eq!(
+                (status, echo, delay),
+                (want_status, want_echo, want_delay),
+                "{path}"
+            );
+        }
+
+        let r = req(
+            "/",
+            &[
+                ("x-echo-set-header", " X-A : 1 , X-B:two:parts,,X-A:3"),
+                (SET_HEADER, "X-C:"),
+            ],
+        );
+        let (_, headers, _, _) = answer(pod.serve(&r, RequestId(0), SimTime::START));
+        assert_eq!(
+            headers[1..].to_vec(),
+            vec![
+                ("X-A".to_string(), "1,3".to_string()),
+                ("X-B".to_string(), "two:parts".to_string()),
+                ("X-C".to_string(), String::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn retry_simulator_counts_attempts_per_uuid() {
+        let mut pod = EchoPod::new("ns", "p", "ip");
+        let code = req(
+            "/retry/?uuid=a&succeedAfter=2&responseCode=503&delayRetry=100ms",
+            &[],
+        );
+        let reset = req("/retry/?uuid=b&succeedAfter=1", &[]);
+        assert_eq!(
+            answer(pod.serve(&code, RequestId(0), SimTime::START)).0,
+            503
+        );
+        assert_eq!(
+            pod.serve(&reset, RequestId(0), SimTime::START),
+            EchoReply::Reset {
+                delay: Duration::ZERO
+            }
+        );
+        let (status, _, _, delay) = answer(pod.serve(&code, RequestId(0), SimTime::START));
+        assert_eq!((status, delay), (503, 100));
+        assert_eq!(
+            answer(pod.serve(&code, RequestId(0), SimTime::START)).0,
+            200
+        );
+        assert_eq!(
+            answer(pod.serve(&reset, RequestId(0), SimTime::START)).0,
+            200
+        );
+        // Another pod has its own counts.
+        let mut other = EchoPod::new("ns", "q", "ip2");
+        assert_eq!(
+            answer(other.serve(&code, RequestId(0), SimTime::START)).0,
+            503
+        );
+    }
+
+    #[test]
+    fn query_params() {
+        assert_eq!(query_param("a=1&b=2&a=3", "a"), Some("1"));
+        assert_eq!(query_param("flag&b=2", "flag"), Some(""));
+        assert_eq!(query_param("b=2", "a"), None);
+    }
+}

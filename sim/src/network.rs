@@ -1,0 +1,657 @@
+//! The network behind the Gateway: Service endpoints, delivery to echo pods, timeouts and
+//! retries in virtual time, mirrors, and the response-side filters.
+//!
+//! A forwarded request goes to one ready endpoint of the chosen Service port, picked by a hash
+//! of the request's id and attempt (not from the random source, and not from what earlier
+//! requests did, so a different seed changes only the engine's weighted choices and
+//! requests spread evenly over pods). Delays are measured in virtual time against `timeouts.backendRequest` (each
+//! attempt) and `timeouts.request` (the whole exchange, retries and backoff included); a
+//! request does not move the scenario's clock, so requests are independent of each other and
+//! `count: 500` takes no simulated time. Answers made here, not by a backend:
+//! - 503 when the Service has no ready endpoint, or every attempt's connection was reset;
+//! - 504 when a timeout expires.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use gwsim_engine::decision::{Forward, Request, ServiceRef};
+use gwsim_engine::filters::apply_header_modifier;
+use gwsim_engine::object::{Kind, Object, Snapshot};
+
+use crate::cluster::{EchoedRequest, RequestId, Response};
+use crate::echo::{EchoPod, EchoReply};
+use crate::time::SimTime;
+use crate::workloads::{SERVICE_NAME_LABEL, pod_ip, pod_ready};
+
+/// One endpoint: an address and port, and the echo pod behind the address, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Endpoint {
+    /// Index into [`Network::pods`]; `None` for an address no pod has (connection reset).
+    pod: Option<usize>,
+    port: u16,
+}
+
+/// The ready endpoints of one Service port.
+#[derive(Clone, Debug, Default)]
+struct PortEndpoints {
+    endpoints: Vec<Endpoint>,
+}
+
+/// Services and pods as the data plane sees them.
+#[derive(Clone, Debug, Default)]
+pub struct Network {
+    pods: Vec<EchoPod>,
+    /// namespace → service → service port → endpoints.
+    services: HashMap<String, HashMap<String, BTreeMap<u16, PortEndpoints>>>,
+}
+
+impl Network {
+    pub fn new() -> Network {
+        Network::default()
+    }
+
+    /// Every echo pod, in namespace/name order.
+    pub fn pods(&self) -> &[EchoPod] {
+        &self.pods
+    }
+
+    /// Re-reads pods, Services and EndpointSlices. Pods keep their state (request log, retry
+    /// counts) by namespace and name.
+    pub fn rebuild(&mut self, snapshot: &Snapshot) {
+        let mut old: HashMap<(String, String), EchoPod> = std::mem::take(&mut self.pods)
+            .into_iter()
+            .map(|p| ((p.namespace.clone(), p.name.clone()), p))
+            .collect();
+        let mut by_ip: HashMap<(String, String), usize> = HashMap::new();
+        for object in snapshot.of_kind(Kind::Pod) {
+            let Object::Pod(pod) = object else { continue };
+            let Some(ip) = pod_ip(pod).filter(|_| pod_ready(pod)) else {
+                continue;
+            };
+            let ns = pod.metadata.namespace.clone().unwrap_or_default();
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            let echo = match old.remove(&(ns.clone(), name.clone())) {
+                Some(mut p) if p.ip == ip => {
+                    p.ip = ip.to_string();
+                    p
+                }
+                _ => EchoPod::new(&ns, &name, ip),
+            };
+            by_ip.insert((ns, ip.to_string()), self.pods.len());
+            self.pods.push(echo);
+        }
+
+        // EndpointSlices by the Service they belong to.
+        let mut slices: BTreeMap<
+            (&str, &str),
+            Vec<&k8s_openapi::api::discovery::v1::EndpointSlice>,
+        > = BTreeMap::new();
+        for object in snapshot.of_kind(Kind::EndpointSlice) {
+            let Object::EndpointSlice(slice) = object else {
+                continue;
+            };
+            let Some(service) = slice
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SERVICE_NAME_LABEL))
+            else {
+                continue;
+            };
+            let ns = slice.metadata.namespace.as_deref().unwrap_or_default();
+            slices
+                .entry((ns, service.as_str()))
+                .or_default()
+                .push(slice);
+        }
+
+        self.services.clear();
+        for object in snapshot.of_kind(Kind::Service) {
+            let Object::Service(service) = object else {
+                continue;
+            };
+            let ns = service.metadata.namespace.as_deref().unwrap_or_default();
+            let name = service.metadata.name.as_deref().unwrap_or_default();
+            let spec = service.spec.as_ref();
+            let external = spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName");
+            let mut ports: BTreeMap<u16, PortEndpoints> = BTreeMap::new();
+            for port in spec.and_then(|s| s.ports.as_deref()).unwrap_or_default() {
+                let Ok(number) = u16::try_from(port.port) else {
+                    continue;
+                };
+                let port_name = port.name.as_deref().unwrap_or("");
+                let mut endpoints = Vec::new();
+                if !external {
+                    for slice in slices.get(&(ns, name)).into_iter().flatten() {
+                        let Some(target) = slice
+                            .ports
+                            .iter()
+                            .flatten()
+                            .find(|p| p.name.as_deref().unwrap_or("") == port_name)
+                            .and_then(|p| p.port)
+                            .and_then(|p| u16::try_from(p).ok())
+                        else {
+                            continue;
+                        };
+                        for endpoint in &slice.endpoints {
+                            // Ready unless said otherwise (EndpointConditions.ready).
+                            let ready = endpoint
+                                .conditions
+                                .as_ref()
+                                .and_then(|c| c.ready)
+                                .unwrap_or(true);
+                            let Some(address) = endpoint.addresses.first() else {
+                                continue;
+                            };
+                            if !ready {
+                                continue;
+                            }
+                            let pod = by_ip.get(&(ns.to_string(), address.clone())).copied();
+                            endpoints.push(Endpoint { pod, port: target });
+                        }
+                    }
+                }
+                ports.insert(number, PortEndpoints { endpoints });
+            }
+            self.services
+                .entry(ns.to_string())
+                .or_default()
+                .insert(name.to_string(), ports);
+        }
+    }
+
+    /// Number of ready endpoints of a Service port (0 when the Service or port is unknown).
+    pub fn endpoint_count(&self, backend: &ServiceRef) -> usize {
+        self.services
+            .get(&backend.namespace)
+            .and_then(|s| s.get(&backend.name))
+            .and_then(|ports| ports.get(&backend.port))
+            .map_or(0, |p| p.endpoints.len())
+    }
+
+    /// Whether a pod of `backend` in `namespace` (any, when `None`) logged request `id`.
+    pub fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool {
+        self.pods.iter().any(|p| {
+            namespace.is_none_or(|ns| p.namespace == ns)
+                && p.name.len() > backend.len()
+                && p.name.starts_with(backend)
+                && p.name.as_bytes()[backend.len()] == b'-'
+                && p.received(id)
+        })
+    }
+
+    /// Picks an endpoint of a Service port for delivery `salt` of request `id`.
+    fn pick(&self, backend: &ServiceRef, id: RequestId, salt: u64) -> Option<Endpoint> {
+        let set = self
+            .services
+            .get(&backend.namespace)?
+            .get(&backend.name)?
+            .get(&backend.port)?;
+        if set.endpoints.is_empty() {
+            return None;
+        }
+        let index = mix(id.0, salt) % set.endpoints.len() as u64;
+        set.endpoints.get(index as usize).cloned()
+    }
+
+    /// Delivers a forwarded request: mirrors first, then the request itself with retries and
+    /// timeouts, then the response filters.
+    pub fn forward(&mut self, forward: Forward, id: RequestId, now: SimTime) -> Response {
+        let Forward {
+            backend,
+            request,
+            response_modifiers,
+            response_headers,
+            mirror_requests,
+            timeouts,
+            retry,
+            ..
+        } = forward;
+
+        // Each mirror gets the request as the filters before its RequestMirror left it; its
+        // answer is dropped.
+        for (n, mirror) in mirror_requests.iter().enumerate() {
+            if let Some(Endpoint { pod: Some(i), .. }) =
+                self.pick(&mirror.backend, id, MIRROR_SALT + n as u64)
+            {
+                self.pods[i].record(&mirror.request, id, now);
+            }
+        }
+
+        let mut elapsed = Duration::ZERO;
+        let mut retries_left = retry.as_ref().map_or(0, |r| r.attempts);
+        let mut attempt_number = 0;
+        let outcome = loop {
+            let endpoint = self.pick(&backend, id, attempt_number);
+            attempt_number += 1;
+            let Some(endpoint) = endpoint else {
+                break Attempt::NoEndpoints;
+            };
+            let reply = match endpoint.pod {
+                Some(i) => self.pods[i].serve(&request, id, now.after(elapsed)),
+                None => EchoReply::Reset {
+                    delay: Duration::ZERO,
+                },
+            };
+            let (attempt, took) = match reply {
+                EchoReply::Answer {
+                    status,
+                    headers,
+                    echo,
+                    delay,
+                } => (
+                    Attempt::Answered {
+                        status,
+                        headers,
+                        echo: echo.then_some(endpoint),
+                    },
+                    delay,
+                ),
+                EchoReply::Reset { delay } => (Attempt::Reset, delay),
+            };
+            // GEP-1742: backendRequest bounds each attempt, request the whole exchange.
+            let (attempt, took) = match timeouts.backend_request {
+                Some(limit) if took > limit => (Attempt::TimedOut, limit),
+                _ => (attempt, took),
+            };
+            elapsed += took;
+            if timeouts.request.is_some_and(|limit| elapsed > limit) {
+                break Attempt::TimedOut;
+            }
+            let retryable = match (&attempt, &retry) {
+                (_, None) => false,
+                // Connection errors are retried whenever a retry stanza exists (GEP-1731).
+                (Attempt::Reset, Some(_)) => true,
+                (Attempt::TimedOut, Some(r)) => r.codes.contains(&504),
+                (Attempt::Answered { status, .. }, Some(r)) => r.codes.contains(status),
+                (Attempt::NoEndpoints, Some(_)) => false,
+            };
+            if !retryable || retries_left == 0 {
+                break attempt;
+            }
+            retries_left -= 1;
+            elapsed += retry.as_ref().and_then(|r| r.backoff).unwrap_or_default();
+            if timeouts.request.is_some_and(|limit| elapsed > limit) {
+                break Attempt::TimedOut;
+            }
+        };
+
+        let mut response = match outcome {
+            Attempt::NoEndpoints | Attempt::Reset => Response::local(503, Vec::new()),
+            Attempt::TimedOut => Response::local(504, Vec::new()),
+            Attempt::Answered {
+                status,
+                headers,
+                echo,
+            } => {
+                let echo = echo.and_then(|endpoint| {
+                    let pod = &self.pods[endpoint.pod?];
+                    Some(echoed(request, pod, &backend, endpoint.port))
+                });
+                Response {
+                    status,
+                    headers,
+                    echo,
+                }
+            }
+        };
+        for modifier in &response_modifiers {
+            apply_header_modifier(&mut response.headers, modifier);
+        }
+        response.headers.extend(response_headers);
+        response
+    }
+}
+
+/// Salt of mirror deliveries, apart from the attempts' (0, 1, ...).
+const MIRROR_SALT: u64 = 1 << 32;
+
+/// SplitMix64 of a request id and a salt: a well-spread, stable endpoint index.
+fn mix(id: u64, salt: u64) -> u64 {
+    let mut z = id
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(salt.wrapping_mul(0xbf58_476d_1ce4_e5b9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// How one attempt ended.
+enum Attempt {
+    NoEndpoints,
+    Reset,
+    TimedOut,
+    Answered {
+        status: u16,
+        headers: Vec<(String, String)>,
+        /// The endpoint that echoed the request, when the body is an echo.
+        echo: Option<Endpoint>,
+    },
+}
+
+fn echoed(request: Request, pod: &EchoPod, backend: &ServiceRef, port: u16) -> EchoedRequest {
+    EchoedRequest {
+        path: request.path,
+        host: request.host,
+        method: request.method,
+        proto: "HTTP/1.1".to_string(),
+        headers: request.headers,
+        namespace: pod.namespace.clone(),
+        pod: pod.name.clone(),
+        service: backend.name.clone(),
+        http_port: port,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::workloads::Workloads;
+    use crate::workloads::tests::{deployment, service};
+    use gwsim_engine::config::{HeaderModifier, Retry, Timeouts};
+    use gwsim_engine::decision::MirroredRequest;
+    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::api::discovery::v1::{Endpoint as SliceEndpoint, EndpointPort, EndpointSlice};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn cluster() -> (Store, Network) {
+        let mut store = Store::new(SimTime::START);
+        store.put(
+            Object::Namespace(Box::new(Namespace {
+                metadata: ObjectMeta {
+                    name: Some("apps".into()),
+                    ..ObjectMeta::default()
+                },
+                ..Namespace::default()
+            })),
+            SimTime::START,
+        );
+        store.put(deployment("apps", "web", 2, "echo"), SimTime::START);
+        store.put(service("apps", "web", Some("web"), false), SimTime::START);
+        store.put(
+            service("apps", "headless", Some("web"), true),
+            SimTime::START,
+        );
+        store.put(service("apps", "manual", None, false), SimTime::START);
+        store.put(service("apps", "empty", None, false), SimTime::START);
+        Workloads::new().sync(&mut store, SimTime::START);
+        let ips: Vec<String> = store
+            .list(Kind::Pod)
+            .filter_map(|o| match o {
+                Object::Pod(p) => pod_ip(p).map(String::from),
+                _ => None,
+            })
+            .collect();
+        let mut endpoints: Vec<SliceEndpoint> = ips
+            .iter()
+            .map(|ip| SliceEndpoint {
+                addresses: vec![ip.clone()],
+                ..SliceEndpoint::default()
+            })
+            .collect();
+        endpoints.push(SliceEndpoint {
+            addresses: vec!["192.0.2.1".into()],
+            conditions: Some(k8s_openapi::api::discovery::v1::EndpointConditions {
+                ready: Some(false),
+                ..Default::default()
+            }),
+            ..SliceEndpoint::default()
+        });
+        store.put(
+            Object::EndpointSlice(Box::new(EndpointSlice {
+                metadata: ObjectMeta {
+                    name: Some("manual-1".into()),
+                    namespace: Some("apps".into()),
+                    labels: Some([(SERVICE_NAME_LABEL.to_string(), "manual".to_string())].into()),
+                    ..ObjectMeta::default()
+                },
+                address_type: "IPv4".into(),
+                endpoints,
+                ports: Some(vec![EndpointPort {
+                    name: Some("first".into()),
+                    port: Some(3000),
+                    ..EndpointPort::default()
+                }]),
+            })),
+            SimTime::START,
+        );
+        let mut network = Network::new();
+        network.rebuild(store.snapshot());
+        (store, network)
+    }
+
+    fn target(name: &str, port: u16) -> ServiceRef {
+        ServiceRef {
+            namespace: "apps".into(),
+            name: name.into(),
+            port,
+            app_protocol: None,
+        }
+    }
+
+    fn forward(backend: ServiceRef, path: &str) -> Forward {
+        Forward {
+            backend,
+            request: Request::get("example.com", path),
+            response_modifiers: Vec::new(),
+            response_headers: Vec::new(),
+            mirrors: Vec::new(),
+            mirror_requests: Vec::new(),
+            timeouts: Timeouts::default(),
+            retry: None,
+        }
+    }
+
+    #[test]
+    fn endpoints_from_selectors_and_manual_slices() {
+        let (_, network) = cluster();
+        assert_eq!(network.pods().len(), 2);
+        assert_eq!(network.endpoint_count(&target("web", 8080)), 2);
+        assert_eq!(network.endpoint_count(&target("web", 8081)), 2);
+        assert_eq!(network.endpoint_count(&target("headless", 8080)), 2);
+        // The not-ready manual endpoint is left out; the port without a slice port has none.
+        assert_eq!(network.endpoint_count(&target("manual", 8080)), 2);
+        assert_eq!(network.endpoint_count(&target("manual", 8081)), 0);
+        assert_eq!(network.endpoint_count(&target("empty", 8080)), 0);
+        assert_eq!(network.endpoint_count(&target("nope", 8080)), 0);
+    }
+
+    #[test]
+    fn delivers_to_every_pod_and_echoes() {
+        let (_, mut network) = cluster();
+        let mut pods = Vec::new();
+        for i in 0..16 {
+            let r = network.forward(
+                forward(target("manual", 8080), "/x"),
+                RequestId(i),
+                SimTime::START,
+            );
+            assert_eq!(r.status, 200);
+            let echo = r.echo.expect("echo");
+            assert_eq!(
+                (echo.path.as_str(), echo.service.as_str(), echo.http_port),
+                ("/x", "manual", 3000)
+            );
+            assert!(echo.pod.starts_with("web-"));
+            pods.push(echo.pod);
+        }
+        let distinct: std::collections::BTreeSet<&String> = pods.iter().collect();
+        assert_eq!(distinct.len(), 2, "both pods get requests");
+        // The same request id goes to the same pod.
+        let again = network.forward(
+            forward(target("manual", 8080), "/x"),
+            RequestId(3),
+            SimTime::START,
+        );
+        assert_eq!(again.echo.expect("echo").pod, pods[3]);
+        assert!(network.received(Some("apps"), "web", RequestId(3)));
+        assert!(!network.received(Some("other"), "web", RequestId(3)));
+        assert!(!network.received(None, "we", RequestId(3)));
+    }
+
+    #[test]
+    fn no_endpoints_answers_503() {
+        let (_, mut network) = cluster();
+        let r = network.forward(
+            forward(target("empty", 8080), "/"),
+            RequestId(0),
+            SimTime::START,
+        );
+        assert_eq!((r.status, r.echo.is_none()), (503, true));
+    }
+
+    #[test]
+    fn timeouts_in_virtual_time() {
+        let (_, mut network) = cluster();
+        let cases = [
+            (Some(500), None, "/?delay=1s", 504),
+            (None, Some(500), "/?delay=1s", 504),
+            (Some(500), None, "/?delay=400ms", 200),
+            (None, None, "/?delay=1h", 200),
+        ];
+        for (request, backend_request, path, want) in cases {
+            let mut f = forward(target("web", 8080), path);
+            f.timeouts = Timeouts {
+                request: request.map(Duration::from_millis),
+                backend_request: backend_request.map(Duration::from_millis),
+            };
+            let r = network.forward(f, RequestId(0), SimTime::START);
+            assert_eq!(r.status, want, "{path} {request:?} {backend_request:?}");
+        }
+    }
+
+    #[test]
+    fn retries_follow_codes_attempts_and_timeouts() {
+        let (_, mut network) = cluster();
+        let retry = |codes: Vec<u16>, attempts: u32| Retry {
+            codes,
+            attempts,
+            backoff: None,
+        };
+        // infra-backend-v3 style: one pod behind the Service so the uuid state is in one place.
+        let cases: Vec<(&str, Option<Retry>, Timeouts, u16)> = vec![
+            (
+                "/retry/?uuid=1&succeedAfter=2&responseCode=500",
+                Some(retry(vec![500], 2)),
+                Timeouts::default(),
+                200,
+            ),
+            (
+                "/retry/?uuid=2&succeedAfter=3&responseCode=500",
+                Some(retry(vec![500], 1)),
+                Timeouts::default(),
+                500,
+            ),
+            (
+                "/retry/?uuid=3&succeedAfter=1&responseCode=502",
+                Some(retry(vec![500], 3)),
+                Timeouts::default(),
+                502,
+            ),
+            (
+                "/retry/?uuid=4&succeedAfter=1",
+                Some(retry(vec![], 1)),
+                Timeouts::default(),
+                200,
+            ),
+            (
+                "/retry/?uuid=5&succeedAfter=1",
+                None,
+                Timeouts::default(),
+                503,
+            ),
+            (
+                "/retry/?uuid=6&succeedAfter=2&responseCode=500&delayRetry=300ms",
+                Some(retry(vec![500], 2)),
+                Timeouts {
+                    request: Some(Duration::from_millis(400)),
+                    backend_request: None,
+                },
+                504,
+            ),
+            (
+                "/retry/?uuid=7&succeedAfter=1&responseCode=500&delayRetry=300ms",
+                Some(retry(vec![500, 504], 2)),
+                Timeouts {
+                    request: Some(Duration::from_millis(1000)),
+                    backend_request: Some(Duration::from_millis(200)),
+                },
+                200,
+            ),
+        ];
+        for (path, retry, timeouts, want) in cases {
+            // A fresh network each time, so uuids start at attempt 0.
+            let (_, mut fresh) = cluster();
+            let mut single = forward(target("web", 8080), path);
+            single.retry = retry;
+            single.timeouts = timeouts;
+            // Make every attempt hit the same pod by routing through a one-endpoint set.
+            if let Some(set) = fresh
+                .services
+                .get_mut("apps")
+                .and_then(|s| s.get_mut("web"))
+                .and_then(|p| p.get_mut(&8080))
+            {
+                set.endpoints.truncate(1);
+            }
+            let r = fresh.forward(single, RequestId(0), SimTime::START);
+            assert_eq!(r.status, want, "{path}");
+        }
+        let _ = network.forward(
+            forward(target("web", 8080), "/"),
+            RequestId(0),
+            SimTime::START,
+        );
+    }
+
+    #[test]
+    fn mirrors_are_logged_and_response_filters_applied() {
+        let (_, mut network) = cluster();
+        let mut f = forward(target("web", 8080), "/m");
+        f.request.headers.push((
+            "X-Echo-Set-Header".into(),
+            "X-From-Backend: b, X-Drop: d".into(),
+        ));
+        f.mirror_requests = [target("manual", 8080), target("empty", 8080)]
+            .into_iter()
+            .map(|backend| MirroredRequest {
+                backend,
+                request: Request::get("example.com", "/m"),
+            })
+            .collect();
+        f.response_modifiers = vec![HeaderModifier {
+            set: vec![("x-from-backend".into(), "set".into())],
+            add: vec![("X-Added".into(), "a".into())],
+            remove: vec!["X-DROP".into()],
+        }];
+        f.response_headers = vec![("Access-Control-Allow-Origin".into(), "*".into())];
+        let r = network.forward(f, RequestId(9), SimTime::START);
+        assert_eq!(r.header("x-from-backend").as_deref(), Some("set"));
+        assert_eq!(r.header("X-Added").as_deref(), Some("a"));
+        assert_eq!(r.header("X-Drop"), None);
+        assert_eq!(
+            r.header("access-control-allow-origin").as_deref(),
+            Some("*")
+        );
+        // Two deliveries of id 9: the mirror copy and the request itself.
+        let copies: usize = network
+            .pods()
+            .iter()
+            .map(|p| p.log().iter().filter(|e| e.id == RequestId(9)).count())
+            .sum();
+        assert_eq!(copies, 2);
+    }
+
+    #[test]
+    fn pod_state_survives_rebuilds() {
+        let (store, mut network) = cluster();
+        network.forward(
+            forward(target("web", 8080), "/"),
+            RequestId(5),
+            SimTime::START,
+        );
+        network.rebuild(store.snapshot());
+        assert!(network.received(None, "web", RequestId(5)));
+    }
+}

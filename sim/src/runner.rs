@@ -1,0 +1,576 @@
+//! The scenario runner: runs loaded scenarios against a [`Cluster`] and reports.
+//!
+//! `gwsim run PATH...` is [`run_paths`] followed by [`RunReport::render_text`] (or
+//! [`RunReport::render_json`]) and [`RunReport::exit_code`]; a [`RunError`] (a file that cannot
+//! be read or parsed) exits 2. The runner is written against the [`Cluster`] trait only;
+//! [`run_scenarios`] runs on the simulator, [`run_scenario`] on any cluster.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use gwsim_engine::decision::{Request, Scheme};
+use gwsim_engine::load::{Document, LoadError};
+use gwsim_engine::object::{Kind, ObjectKey};
+use serde::Serialize;
+
+use crate::base::conformance_base;
+use crate::checks::{Comparison, Tally, check_response, check_status};
+use crate::cluster::{Cluster, RequestId};
+use crate::scenario::{
+    Action, Base, Expect, RequestSpec, Scenario, ScenarioError, Step, load_paths,
+};
+use crate::sim::SimCluster;
+
+/// How to run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Overrides every scenario's `seed`.
+    pub seed: Option<u64>,
+    /// Runs only scenarios whose name contains this.
+    pub filter: Option<String>,
+}
+
+/// A run that could not start: a file that cannot be read or parsed. Exit code 2.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Scenario(#[from] ScenarioError),
+    #[error("the built-in conformance base does not load: {0}")]
+    Base(String),
+}
+
+impl RunError {
+    /// The process exit code for this error: 2.
+    pub fn exit_code(&self) -> i32 {
+        2
+    }
+}
+
+/// How one scenario ended.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "lowercase")]
+pub enum Outcome {
+    Passed,
+    Failed(Failure),
+    /// The target lacks features the scenario needs. Not a pass.
+    Skipped {
+        missing_features: Vec<String>,
+    },
+}
+
+/// Where and why a scenario failed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Failure {
+    /// The failing step's number (from 1); `None` when the manifests failed.
+    pub step: Option<usize>,
+    /// The step's name or summary, or `manifests`.
+    pub label: String,
+    /// Line of the step in the scenario file.
+    pub line: Option<usize>,
+    pub message: String,
+    /// Expected against actual, as a unified diff.
+    pub diff: Option<String>,
+    /// For a request: the routing explanation of the failing request.
+    pub explanation: Option<String>,
+}
+
+/// How one step went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    Passed,
+    Failed,
+    NotRun,
+}
+
+/// One step in a report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepReport {
+    pub number: usize,
+    pub label: String,
+    pub line: usize,
+    pub status: StepStatus,
+}
+
+/// The result of one scenario.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub file: String,
+    pub upstream: Option<String>,
+    pub features: Vec<String>,
+    pub seed: u64,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub steps: Vec<StepReport>,
+}
+
+impl ScenarioResult {
+    pub fn passed(&self) -> bool {
+        self.outcome == Outcome::Passed
+    }
+}
+
+/// Counts of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+/// The results of a run, in the order the scenarios were given.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RunReport {
+    pub scenarios: Vec<ScenarioResult>,
+    pub summary: Summary,
+}
+
+impl RunReport {
+    pub fn new(scenarios: Vec<ScenarioResult>) -> RunReport {
+        let mut summary = Summary::default();
+        for s in &scenarios {
+            match s.outcome {
+                Outcome::Passed => summary.passed += 1,
+                Outcome::Failed(_) => summary.failed += 1,
+                Outcome::Skipped { .. } => summary.skipped += 1,
+            }
+        }
+        RunReport { scenarios, summary }
+    }
+
+    /// 0 when nothing failed, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.summary.failed == 0 { 0 } else { 1 }
+    }
+
+    /// One line per scenario, details of failures, and `N passed, M failed, K skipped`.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for s in &self.scenarios {
+            match &s.outcome {
+                Outcome::Passed => {
+                    let _ = writeln!(out, "ok       {}", s.name);
+                }
+                Outcome::Skipped { missing_features } => {
+                    let noun = if missing_features.len() == 1 {
+                        "feature"
+                    } else {
+                        "features"
+                    };
+                    let _ = writeln!(
+                        out,
+                        "skipped  {} (unsupported {noun}: {})",
+                        s.name,
+                        missing_features.join(", ")
+                    );
+                }
+                Outcome::Failed(f) => {
+                    let _ = writeln!(out, "FAILED   {} ({})", s.name, s.file);
+                    render_failure(&mut out, s, f);
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{} passed, {} failed, {} skipped",
+            self.summary.passed, self.summary.failed, self.summary.skipped
+        );
+        out
+    }
+
+    /// The report as JSON.
+    pub fn render_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_else(|e| {
+            serde_json::json!({ "error": format!("report not serialisable: {e}") }).to_string()
+        });
+        text.push('\n');
+        text
+    }
+}
+
+fn render_failure(out: &mut String, s: &ScenarioResult, f: &Failure) {
+    let at = match (f.step, f.line) {
+        (Some(n), Some(line)) => format!("step {n} (line {line}) \"{}\"", f.label),
+        (Some(n), None) => format!("step {n} \"{}\"", f.label),
+        (None, _) => f.label.clone(),
+    };
+    let _ = writeln!(out, "    {at}: {}", f.message);
+    if let Some(diff) = &f.diff {
+        for line in diff.lines() {
+            let _ = writeln!(out, "      {line}");
+        }
+    }
+    if let Some(explanation) = &f.explanation {
+        let _ = writeln!(out, "    routing explanation:");
+        for line in explanation.lines() {
+            let _ = writeln!(out, "      {line}");
+        }
+    }
+    let not_run: Vec<usize> = s
+        .steps
+        .iter()
+        .filter(|st| st.status == StepStatus::NotRun)
+        .map(|st| st.number)
+        .collect();
+    match not_run.as_slice() {
+        [] => {}
+        [one] => {
+            let _ = writeln!(out, "    step {one} not run");
+        }
+        [first, .., last] => {
+            let _ = writeln!(out, "    steps {first} to {last} not run");
+        }
+    }
+}
+
+/// Loads every scenario under `paths` and runs it on the simulator.
+pub fn run_paths(paths: &[PathBuf], options: &RunOptions) -> Result<RunReport, RunError> {
+    let scenarios = load_paths(paths)?;
+    run_scenarios(&scenarios, options)
+}
+
+/// Runs scenarios on the simulator, each on a fresh cluster.
+pub fn run_scenarios(scenarios: &[Scenario], options: &RunOptions) -> Result<RunReport, RunError> {
+    let mut results = Vec::with_capacity(scenarios.len());
+    for scenario in scenarios {
+        if let Some(filter) = &options.filter
+            && !scenario.name.contains(filter.as_str())
+        {
+            continue;
+        }
+        let seed = options.seed.unwrap_or(scenario.seed);
+        let mut cluster = start_cluster(scenario.base, seed)?;
+        results.push(run_scenario(scenario, &mut cluster, None, seed));
+    }
+    Ok(RunReport::new(results))
+}
+
+/// A fresh simulated cluster for a scenario: empty, or with the conformance base applied
+/// (prepared once and cloned, so starting a scenario costs a copy).
+pub fn start_cluster(base: Base, seed: u64) -> Result<SimCluster, RunError> {
+    match base {
+        Base::None => Ok(SimCluster::new(seed)),
+        Base::Conformance => {
+            static PREPARED: OnceLock<Result<SimCluster, String>> = OnceLock::new();
+            let prepared = PREPARED.get_or_init(|| {
+                let docs = conformance_base().map_err(|e: LoadError| e.to_string())?;
+                let mut cluster = SimCluster::new(0);
+                let refused: Vec<String> = cluster
+                    .apply_documents(docs)
+                    .into_iter()
+                    .filter_map(|o| o.result.err().map(|e| format!("{}: {e}", o.origin)))
+                    .collect();
+                if refused.is_empty() {
+                    Ok(cluster)
+                } else {
+                    Err(refused.join("; "))
+                }
+            });
+            let mut cluster = prepared.clone().map_err(RunError::Base)?;
+            cluster.reseed(seed);
+            Ok(cluster)
+        }
+    }
+}
+
+/// Runs one scenario on `cluster`. `base`, when given, is applied first (a cluster that does
+/// not come prepared with the scenario's base).
+pub fn run_scenario<C: Cluster + ?Sized>(
+    scenario: &Scenario,
+    cluster: &mut C,
+    base: Option<&[Document]>,
+    seed: u64,
+) -> ScenarioResult {
+    let mut result = ScenarioResult {
+        name: scenario.name.clone(),
+        file: scenario.file.clone(),
+        upstream: scenario.upstream.clone(),
+        features: scenario.features.clone(),
+        seed,
+        outcome: Outcome::Passed,
+        steps: scenario
+            .steps
+            .iter()
+            .map(|s| StepReport {
+                number: s.number,
+                label: s.label(),
+                line: s.line,
+                status: StepStatus::NotRun,
+            })
+            .collect(),
+    };
+
+    let mut refused: Vec<String> = Vec::new();
+    if let Some(docs) = base {
+        refused.extend(refusals(&cluster.apply(docs)));
+    }
+    for manifest in &scenario.manifests {
+        refused.extend(refusals(&cluster.apply(&manifest.documents)));
+    }
+
+    // Skipping comes first: a target without a feature may well refuse its manifests.
+    let supported = cluster.supported_features();
+    let missing: Vec<String> = scenario
+        .features
+        .iter()
+        .filter(|f| !supported.contains(*f))
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !missing.is_empty() {
+        result.outcome = Outcome::Skipped {
+            missing_features: missing,
+        };
+        return result;
+    }
+    if !refused.is_empty() {
+        result.outcome = Outcome::Failed(Failure {
+            step: None,
+            label: "manifests".to_string(),
+            line: None,
+            message: format!("a manifest was refused: {}", refused.join("; ")),
+            diff: None,
+            explanation: None,
+        });
+        return result;
+    }
+
+    let mut runner = StepRunner {
+        cluster,
+        next_id: 0,
+    };
+    for (i, step) in scenario.steps.iter().enumerate() {
+        match runner.run(step) {
+            Ok(()) => result.steps[i].status = StepStatus::Passed,
+            Err(failure) => {
+                result.steps[i].status = StepStatus::Failed;
+                result.outcome = Outcome::Failed(Failure {
+                    step: Some(step.number),
+                    label: step.label(),
+                    line: Some(step.line),
+                    ..failure
+                });
+                break;
+            }
+        }
+    }
+    result
+}
+
+fn refusals(outcomes: &[crate::cluster::ApplyOutcome]) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter_map(|o| {
+            o.result
+                .as_ref()
+                .err()
+                .map(|e| format!("{}: {e}", o.origin))
+        })
+        .collect()
+}
+
+struct StepRunner<'a, C: Cluster + ?Sized> {
+    cluster: &'a mut C,
+    next_id: u64,
+}
+
+/// A failure before the step's identity is filled in.
+fn fail(message: impl Into<String>) -> Failure {
+    Failure {
+        step: None,
+        label: String::new(),
+        line: None,
+        message: message.into(),
+        diff: None,
+        explanation: None,
+    }
+}
+
+impl<C: Cluster + ?Sized> StepRunner<'_, C> {
+    fn run(&mut self, step: &Step) -> Result<(), Failure> {
+        let _span = tracing::debug_span!("step", number = step.number).entered();
+        match &step.action {
+            Action::Apply {
+                manifest,
+                expect_error,
+            } => {
+                let outcomes = self.cluster.apply(&manifest.documents);
+                let refused = refusals(&outcomes);
+                match expect_error {
+                    None if refused.is_empty() => Ok(()),
+                    None => Err(fail(format!("refused: {}", refused.join("; ")))),
+                    Some(text) => {
+                        if refused.iter().any(|r| r.contains(text.as_str())) {
+                            return Ok(());
+                        }
+                        let mut c = Comparison::new();
+                        let actual = if refused.is_empty() {
+                            "(no document was refused)".to_string()
+                        } else {
+                            refused.join("\n  ")
+                        };
+                        c.field(
+                            "refusal",
+                            &format!("a message containing {text:?}"),
+                            &actual,
+                            false,
+                        );
+                        Err(Failure {
+                            diff: Some(c.diff()),
+                            ..fail(if refused.is_empty() {
+                                "expected a refusal, but every document was accepted".to_string()
+                            } else {
+                                format!("no refusal contains {text:?}")
+                            })
+                        })
+                    }
+                }
+            }
+            Action::Delete { key } => self.cluster.delete(key).map_err(|e| fail(e.to_string())),
+            Action::Advance { by } => {
+                self.cluster.advance(*by);
+                Ok(())
+            }
+            Action::Request { request, expect } => self.request(request, expect),
+            Action::Status { checks } => {
+                let mut all = Comparison::new();
+                let mut failed: Vec<String> = Vec::new();
+                for check in checks {
+                    let c = check_status(check, &*self.cluster);
+                    if !c.passed() {
+                        failed.push(check.key.to_string());
+                    }
+                    all.merge(c);
+                }
+                if failed.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Failure {
+                        diff: Some(all.diff()),
+                        ..fail(format!("status does not match: {}", failed.join(", ")))
+                    })
+                }
+            }
+        }
+    }
+
+    /// The Gateway a request goes to: the named one, or the only one.
+    fn gateway(&self, spec: &RequestSpec) -> Result<ObjectKey, Failure> {
+        match &spec.gateway {
+            Some((ns, name)) => {
+                let key = ObjectKey::new(Kind::Gateway, ns, name);
+                if self.cluster.get(&key).is_none() {
+                    return Err(fail(format!("Gateway {ns}/{name} not found")));
+                }
+                Ok(key)
+            }
+            None => {
+                let gateways = self.cluster.list(Kind::Gateway);
+                match gateways.as_slice() {
+                    [one] => Ok(one.clone()),
+                    [] => Err(fail("no Gateway to send the request to")),
+                    many => Err(fail(format!(
+                        "several Gateways ({}); name one with request.gateway",
+                        many.iter()
+                            .map(ObjectKey::namespaced_name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))),
+                }
+            }
+        }
+    }
+
+    fn request(&mut self, spec: &RequestSpec, expect: &Expect) -> Result<(), Failure> {
+        let gateway = self.gateway(spec)?;
+        let host = match &spec.host {
+            Some(host) => host.clone(),
+            None => self
+                .cluster
+                .get(&gateway)
+                .and_then(|g| {
+                    g.pointer("/status/addresses/0/value")
+                        .and_then(|v| v.as_str())
+                        .map(String::from)
+                })
+                .ok_or_else(|| {
+                    fail(format!(
+                        "Gateway {} has no address in status.addresses; give request.host",
+                        gateway.namespaced_name()
+                    ))
+                })?,
+        };
+        let sni = match spec.scheme {
+            Scheme::Http => None,
+            Scheme::Https => Some(spec.sni.clone().unwrap_or_else(|| host_without_port(&host))),
+        };
+        let request = Request {
+            gateway: Some(gateway),
+            scheme: spec.scheme,
+            port: spec.port.unwrap_or(spec.scheme.default_port()),
+            method: spec.method.clone(),
+            host,
+            path: spec.path.clone(),
+            headers: spec.headers.clone(),
+            sni,
+        };
+        let mut tally = Tally::default();
+        for n in 0..spec.count {
+            self.next_id += 1;
+            let id = RequestId(self.next_id);
+            let response = match self.cluster.send(&request, id) {
+                Ok(r) => r,
+                Err(e) => {
+                    return Err(Failure {
+                        explanation: self.cluster.explain_last(&request),
+                        ..fail(e.to_string())
+                    });
+                }
+            };
+            let c = check_response(expect, &response, &*self.cluster, id);
+            if !c.passed() {
+                let which = if spec.count > 1 {
+                    format!("response {} of {}", n + 1, spec.count)
+                } else {
+                    "the response".to_string()
+                };
+                return Err(Failure {
+                    diff: Some(c.diff()),
+                    explanation: self.cluster.explain_last(&request),
+                    ..fail(format!(
+                        "{which} does not match expect ({})",
+                        c.failed_fields().join(", ")
+                    ))
+                });
+            }
+            tally.add(&response);
+        }
+        if let Some(expected) = &expect.distribution {
+            let c = tally.check(expected, expect.tolerance);
+            if !c.passed() {
+                return Err(Failure {
+                    diff: Some(c.diff()),
+                    explanation: self.cluster.explain_last(&request),
+                    ..fail(format!(
+                        "distribution over {} requests is off ({})",
+                        spec.count,
+                        c.failed_fields().join(", ")
+                    ))
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `example.com:8080` → `example.com`; `[::1]:80` → `[::1]`.
+fn host_without_port(host: &str) -> String {
+    match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h.to_string(),
+        _ => host.to_string(),
+    }
+}

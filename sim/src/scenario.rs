@@ -1,0 +1,1468 @@
+//! The scenario file format (version 1, the contract in the project docs): parsing and the
+//! loaded model.
+//!
+//! Parsing is strict: unknown keys are errors naming the file, line and the known keys, and
+//! everything that can be checked without a cluster (durations, kinds, status codes, which
+//! keys go together) is checked at load time, so a typo never passes silently. Manifests are
+//! parsed into documents here too; admission happens when a step runs.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gwsim_engine::decision::Scheme;
+use gwsim_engine::load::{Document, LoadError, parse_documents};
+use gwsim_engine::object::{Kind, ObjectKey};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use crate::files::{Source, read_sources};
+use crate::time::{format_duration, parse_duration};
+
+/// Default `tolerance` of a `distribution` check.
+pub const DEFAULT_TOLERANCE: f64 = 0.05;
+
+/// A scenario file that cannot be used: file, line, column and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// One loaded scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// The file it came from, as given.
+    pub file: String,
+    pub name: String,
+    pub description: String,
+    /// The upstream conformance test ShortName this mirrors.
+    pub upstream: Option<String>,
+    /// Upstream feature names the scenario needs.
+    pub features: Vec<String>,
+    pub base: Base,
+    pub seed: u64,
+    /// Resources applied, in order, before the first step.
+    pub manifests: Vec<Manifest>,
+    pub steps: Vec<Step>,
+}
+
+/// What a scenario starts from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Base {
+    #[default]
+    None,
+    /// The built-in conformance base.
+    Conformance,
+}
+
+/// Documents from one source (an inline string or a `{file: ...}`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifest {
+    /// Where the documents came from, for messages: `file.yaml:12` or a path.
+    pub origin: String,
+    pub documents: Vec<Document>,
+}
+
+/// One step of the script.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// Position in `steps`, from 1.
+    pub number: usize,
+    pub name: Option<String>,
+    /// Line of the step in the scenario file.
+    pub line: usize,
+    pub action: Action,
+}
+
+impl Step {
+    /// The step's name, or a short description of its action.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => name.clone(),
+            None => self.action.summary(),
+        }
+    }
+}
+
+/// What a step does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Apply {
+        manifest: Manifest,
+        /// `expectError`: some document must be refused with a message containing this.
+        expect_error: Option<String>,
+    },
+    Delete {
+        key: ObjectKey,
+    },
+    Advance {
+        by: Duration,
+    },
+    Request {
+        request: RequestSpec,
+        expect: Expect,
+    },
+    Status {
+        checks: Vec<StatusCheck>,
+    },
+}
+
+impl Action {
+    /// `apply`, `delete HTTPRoute ns/name`, `advance 5s`, `request GET /path`, `status`.
+    pub fn summary(&self) -> String {
+        match self {
+            Action::Apply { .. } => "apply".to_string(),
+            Action::Delete { key } => format!("delete {key}"),
+            Action::Advance { by } => format!("advance {}", format_duration(*by)),
+            Action::Request { request, .. } => {
+                let count = if request.count > 1 {
+                    format!(" x{}", request.count)
+                } else {
+                    String::new()
+                };
+                format!("request {} {}{count}", request.method, request.path)
+            }
+            Action::Status { checks } => {
+                let objects: Vec<String> = checks.iter().map(|c| c.key.to_string()).collect();
+                format!("status {}", objects.join(", "))
+            }
+        }
+    }
+}
+
+/// The `request` of a request step, with the contract's defaults applied where they do not
+/// depend on the cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestSpec {
+    /// `NAMESPACE/NAME`; `None`: the only Gateway.
+    pub gateway: Option<(String, String)>,
+    pub scheme: Scheme,
+    /// `None`: 80 for http, 443 for https.
+    pub port: Option<u16>,
+    pub method: String,
+    /// `None`: the Gateway's address.
+    pub host: Option<String>,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    /// `None`: the host without its port (https only).
+    pub sni: Option<String>,
+    pub count: u32,
+}
+
+/// The `expect` of a request step. Each part is checked only when given.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Expect {
+    /// Acceptable status codes.
+    pub status: Option<Vec<u16>>,
+    pub backend: Option<String>,
+    pub namespace: Option<String>,
+    pub request: Option<ExpectedRequest>,
+    /// Response headers, name to exact value.
+    pub headers: Vec<(String, String)>,
+    pub absent_headers: Vec<String>,
+    pub redirect: Option<ExpectedRedirect>,
+    pub mirrored_to: Vec<MirrorTarget>,
+    /// Backend to expected share.
+    pub distribution: Option<Vec<(String, f64)>>,
+    pub tolerance: f64,
+}
+
+/// What the backend must have received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpectedRequest {
+    pub method: Option<String>,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub absent_headers: Vec<String>,
+}
+
+/// Parts of the `Location` header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpectedRedirect {
+    pub scheme: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub path: Option<String>,
+}
+
+/// A backend that must receive a mirrored copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MirrorTarget {
+    pub backend: String,
+    /// `None`: any namespace.
+    pub namespace: Option<String>,
+}
+
+/// Expectations about one object's status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusCheck {
+    pub key: ObjectKey,
+    pub conditions: Vec<ExpectedCondition>,
+    pub parents: Vec<ExpectedParent>,
+    pub accepted_parents: Option<usize>,
+    pub addresses: Option<bool>,
+    pub listeners: Vec<ExpectedListener>,
+    pub listener_count: Option<usize>,
+}
+
+/// A condition that must be present; `status` and `reason` compared when given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedCondition {
+    pub type_: String,
+    pub status: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// A route parent entry that must be present.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedParent {
+    pub parent_ref: ExpectedParentRef,
+    pub controller_name: Option<String>,
+    pub conditions: Vec<ExpectedCondition>,
+}
+
+/// `parentRef` of an expected parent: `name` required, the rest compared when given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedParentRef {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub section_name: Option<String>,
+    pub port: Option<u16>,
+    pub group: Option<String>,
+    pub kind: Option<String>,
+}
+
+/// A Gateway listener status entry that must be present.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedListener {
+    pub name: String,
+    pub attached_routes: Option<i64>,
+    /// `Some([])`: the list must be empty.
+    pub supported_kinds: Option<Vec<String>>,
+    pub conditions: Vec<ExpectedCondition>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw forms, as written in the file.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawScenario {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    upstream: Option<String>,
+    #[serde(default)]
+    features: Vec<String>,
+    #[serde(default)]
+    base: Base,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    manifests: Vec<Spanned<RawSource>>,
+    #[serde(default)]
+    steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawStep {
+    name: Option<String>,
+    apply: Option<Spanned<RawSource>>,
+    expect_error: Option<String>,
+    delete: Option<RawDelete>,
+    advance: Option<String>,
+    request: Option<RawRequest>,
+    expect: Option<RawExpect>,
+    status: Option<Vec<Spanned<RawStatus>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDelete {
+    kind: String,
+    name: String,
+    namespace: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    gateway: Option<String>,
+    scheme: Option<String>,
+    port: Option<u16>,
+    method: Option<String>,
+    host: Option<String>,
+    path: Option<String>,
+    headers: Option<HeaderList>,
+    sni: Option<String>,
+    count: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawExpect {
+    status: Option<StatusCodes>,
+    backend: Option<String>,
+    namespace: Option<String>,
+    request: Option<RawExpectedRequest>,
+    headers: Option<HeaderList>,
+    absent_headers: Option<Vec<String>>,
+    redirect: Option<RawRedirect>,
+    mirrored_to: Option<Vec<RawMirror>>,
+    distribution: Option<ShareList>,
+    tolerance: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawExpectedRequest {
+    method: Option<String>,
+    host: Option<String>,
+    path: Option<String>,
+    headers: Option<HeaderList>,
+    absent_headers: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRedirect {
+    scheme: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    path: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMirror {
+    backend: String,
+    namespace: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawStatus {
+    kind: String,
+    name: String,
+    namespace: Option<String>,
+    conditions: Option<Vec<RawCondition>>,
+    parents: Option<Vec<RawParent>>,
+    accepted_parents: Option<usize>,
+    addresses: Option<bool>,
+    listeners: Option<Vec<RawListener>>,
+    listener_count: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCondition {
+    #[serde(rename = "type")]
+    type_: String,
+    status: Option<ConditionStatus>,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawParent {
+    parent_ref: RawParentRef,
+    controller_name: Option<String>,
+    #[serde(default)]
+    conditions: Vec<RawCondition>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawParentRef {
+    name: String,
+    namespace: Option<String>,
+    section_name: Option<String>,
+    port: Option<u16>,
+    group: Option<String>,
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawListener {
+    name: String,
+    attached_routes: Option<i64>,
+    supported_kinds: Option<Vec<String>>,
+    #[serde(default)]
+    conditions: Vec<RawCondition>,
+}
+
+/// A source: a string of YAML documents, or `{file: PATH}`.
+enum RawSource {
+    Text(String),
+    File(String),
+}
+
+impl<'de> Deserialize<'de> for RawSource {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SourceVisitor;
+        impl<'de> Visitor<'de> for SourceVisitor {
+            type Value = RawSource;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string of YAML documents, or {file: PATH}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSource, E> {
+                Ok(RawSource::Text(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSource, A::Error> {
+                let mut file = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "file" => file = Some(map.next_value::<String>()?),
+                        other => return Err(de::Error::unknown_field(other, &["file"])),
+                    }
+                }
+                file.map(RawSource::File)
+                    .ok_or_else(|| de::Error::missing_field("file"))
+            }
+        }
+        d.deserialize_any(SourceVisitor)
+    }
+}
+
+/// A scalar read as text: `5` and `true` are the strings `5` and `true`.
+struct ScalarString(String);
+
+impl<'de> Deserialize<'de> for ScalarString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl Visitor<'_> for ScalarVisitor {
+            type Value = ScalarString;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+        }
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// A condition status: `"True"`, `"False"`, `"Unknown"`; an unquoted YAML `True` reads as the
+/// same.
+struct ConditionStatus(String);
+
+impl<'de> Deserialize<'de> for ConditionStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let ScalarString(text) = ScalarString::deserialize(d)?;
+        Ok(ConditionStatus(match text.as_str() {
+            "true" => "True".to_string(),
+            "false" => "False".to_string(),
+            _ => text,
+        }))
+    }
+}
+
+/// Headers: a map of name to value, or a list of `[name, value]` pairs (names may repeat).
+struct HeaderList(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for HeaderList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct HeadersVisitor;
+        impl<'de> Visitor<'de> for HeadersVisitor {
+            type Value = HeaderList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of header name to value, or a list of [name, value] pairs")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HeaderList, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, ScalarString>()? {
+                    out.push((k, v.0));
+                }
+                Ok(HeaderList(out))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<HeaderList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(pair) = seq.next_element::<Vec<ScalarString>>()? {
+                    match <[ScalarString; 2]>::try_from(pair) {
+                        Ok([name, value]) => out.push((name.0, value.0)),
+                        Err(_) => {
+                            return Err(de::Error::custom(
+                                "each header must be a [name, value] pair",
+                            ));
+                        }
+                    }
+                }
+                Ok(HeaderList(out))
+            }
+        }
+        d.deserialize_any(HeadersVisitor)
+    }
+}
+
+/// Backend to share, in the order written.
+struct ShareList(Vec<(String, f64)>);
+
+impl<'de> Deserialize<'de> for ShareList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SharesVisitor;
+        impl<'de> Visitor<'de> for SharesVisitor {
+            type Value = ShareList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of backend name to share (0 to 1)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ShareList, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, f64>()? {
+                    out.push((k, v));
+                }
+                Ok(ShareList(out))
+            }
+        }
+        d.deserialize_map(SharesVisitor)
+    }
+}
+
+/// A status code or a list of them.
+struct StatusCodes(Vec<u16>);
+
+impl<'de> Deserialize<'de> for StatusCodes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct CodesVisitor;
+        impl<'de> Visitor<'de> for CodesVisitor {
+            type Value = StatusCodes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a status code or a list of status codes")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusCodes, E> {
+                u16::try_from(v)
+                    .map(|c| StatusCodes(vec![c]))
+                    .map_err(|_| E::custom(format!("status code {v} is out of range")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusCodes, E> {
+                u16::try_from(v)
+                    .map(|c| StatusCodes(vec![c]))
+                    .map_err(|_| E::custom(format!("status code {v} is out of range")))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StatusCodes, A::Error> {
+                let mut out = Vec::new();
+                while let Some(code) = seq.next_element::<u16>()? {
+                    out.push(code);
+                }
+                Ok(StatusCodes(out))
+            }
+        }
+        d.deserialize_any(CodesVisitor)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading.
+
+/// Reads and loads every scenario under `paths` (files, or folders of `.yaml`/`.yml` files in
+/// name order). Names must be unique.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Scenario>, ScenarioError> {
+    let sources = read_sources(paths).map_err(|e| ScenarioError {
+        file: e.path.clone(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read: {}", e.source),
+    })?;
+    let mut scenarios: Vec<Scenario> = Vec::with_capacity(sources.len());
+    for source in &sources {
+        scenarios.push(load_scenario(source)?);
+    }
+    check_unique_names(&scenarios)?;
+    Ok(scenarios)
+}
+
+/// Fails on the second of two scenarios with the same name.
+pub fn check_unique_names(scenarios: &[Scenario]) -> Result<(), ScenarioError> {
+    let mut seen: std::collections::BTreeMap<&str, &str> = Default::default();
+    for s in scenarios {
+        if let Some(first) = seen.insert(&s.name, &s.file) {
+            return Err(ScenarioError {
+                file: s.file.clone(),
+                line: 1,
+                column: 1,
+                message: format!(
+                    "scenario name {:?} is already used by {first}; names must be unique",
+                    s.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Loads one scenario from its text. `{file: ...}` sources are read relative to
+/// `source.path`.
+pub fn load_scenario(source: &Source) -> Result<Scenario, ScenarioError> {
+    let file = source.name.as_str();
+    let at = |line: usize, column: usize, message: String| ScenarioError {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+    };
+    let raw: RawScenario = serde_saphyr::from_str(&source.text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line() as usize, l.column() as usize))
+            .unwrap_or((1, 1));
+        at(line, column, first_line(&e.to_string()))
+    })?;
+    let dir = source
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let loader = Loader { file, dir: &dir };
+
+    let name_loc = &raw.name.referenced;
+    let name = raw.name.value.clone();
+    if !is_kebab_case(&name) {
+        return Err(at(
+            name_loc.line() as usize,
+            name_loc.column() as usize,
+            format!("name {name:?} must be kebab-case (lower-case letters, digits and '-')"),
+        ));
+    }
+
+    let mut manifests = Vec::with_capacity(raw.manifests.len());
+    for spanned in &raw.manifests {
+        manifests.push(loader.source(spanned)?);
+    }
+    let mut steps = Vec::with_capacity(raw.steps.len());
+    for (i, spanned) in raw.steps.into_iter().enumerate() {
+        steps.push(loader.step(i + 1, spanned)?);
+    }
+    Ok(Scenario {
+        file: file.to_string(),
+        name,
+        description: raw.description,
+        upstream: raw.upstream,
+        features: raw.features,
+        base: raw.base,
+        seed: raw.seed,
+        manifests,
+        steps,
+    })
+}
+
+fn first_line(message: &str) -> String {
+    let first = message.lines().next().unwrap_or(message);
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first.split_once(": ") {
+        Some((prefix, rest)) if prefix.starts_with("line ") => rest.to_string(),
+        _ => first.to_string(),
+    }
+}
+
+fn is_kebab_case(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+struct Loader<'a> {
+    file: &'a str,
+    dir: &'a Path,
+}
+
+impl Loader<'_> {
+    fn error(&self, line: usize, column: usize, message: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    /// Parses a source's documents. Inline text keeps the scenario file's line numbers.
+    fn source(&self, spanned: &Spanned<RawSource>) -> Result<Manifest, ScenarioError> {
+        let line = spanned.referenced.line() as usize;
+        let column = spanned.referenced.column() as usize;
+        match &spanned.value {
+            RawSource::Text(text) => {
+                let docs = parse_documents(self.file, text)
+                    .map_err(|e| self.shift_load_error(e, line, column))?;
+                let docs = docs
+                    .into_iter()
+                    .map(|mut d| {
+                        d.origin.line += line - 1;
+                        d
+                    })
+                    .collect();
+                Ok(Manifest {
+                    origin: format!("{}:{line}", self.file),
+                    documents: docs,
+                })
+            }
+            RawSource::File(rel) => {
+                let path = self.dir.join(rel);
+                let sources = read_sources(std::slice::from_ref(&path)).map_err(|e| {
+                    self.error(
+                        line,
+                        column,
+                        format!("cannot read {}: {}", e.path, e.source),
+                    )
+                })?;
+                let mut documents = Vec::new();
+                for source in sources {
+                    documents.extend(parse_documents(&source.name, &source.text).map_err(|e| {
+                        let (file, line, column, message) = match e {
+                            LoadError::Yaml {
+                                source_name,
+                                line,
+                                column,
+                                document,
+                                message,
+                            } => (
+                                source_name,
+                                line,
+                                column,
+                                format!("document {document}: {message}"),
+                            ),
+                            LoadError::NotAnObject { origin, message } => (
+                                origin.source.clone(),
+                                origin.line,
+                                1,
+                                format!("document {}: {message}", origin.document),
+                            ),
+                        };
+                        ScenarioError {
+                            file,
+                            line,
+                            column,
+                            message,
+                        }
+                    })?);
+                }
+                Ok(Manifest {
+                    origin: path.display().to_string(),
+                    documents,
+                })
+            }
+        }
+    }
+
+    /// A YAML error inside inline text, moved to the scenario file's lines and columns.
+    fn shift_load_error(&self, e: LoadError, line: usize, column: usize) -> ScenarioError {
+        match e {
+            LoadError::Yaml {
+                line: l,
+                column: c,
+                document,
+                message,
+                ..
+            } => self.error(
+                line + l - 1,
+                c + column - 1,
+                format!("document {document}: {message}"),
+            ),
+            LoadError::NotAnObject { origin, message } => self.error(
+                line + origin.line - 1,
+                column,
+                format!("document {}: {message}", origin.document),
+            ),
+        }
+    }
+
+    fn step(&self, number: usize, spanned: Spanned<RawStep>) -> Result<Step, ScenarioError> {
+        let line = spanned.referenced.line() as usize;
+        let column = spanned.referenced.column() as usize;
+        let fail = |message: String| self.error(line, column, message);
+        let raw = spanned.value;
+        let mut actions: Vec<&str> = Vec::new();
+        for (key, present) in [
+            ("apply", raw.apply.is_some()),
+            ("delete", raw.delete.is_some()),
+            ("advance", raw.advance.is_some()),
+            ("request", raw.request.is_some()),
+            ("status", raw.status.is_some()),
+        ] {
+            if present {
+                actions.push(key);
+            }
+        }
+        match actions.as_slice() {
+            [_] => {}
+            [] => {
+                return Err(fail(format!(
+                    "step {number} has no action; give exactly one of apply, delete, advance, request, status"
+                )));
+            }
+            many => {
+                return Err(fail(format!(
+                    "step {number} has several actions ({}); give exactly one",
+                    many.join(", ")
+                )));
+            }
+        }
+        if raw.expect_error.is_some() && raw.apply.is_none() {
+            return Err(fail(format!(
+                "step {number}: expectError goes only with apply"
+            )));
+        }
+        if raw.expect.is_some() && raw.request.is_none() {
+            return Err(fail(format!(
+                "step {number}: expect goes only with request"
+            )));
+        }
+        let action = if let Some(source) = raw.apply {
+            Action::Apply {
+                manifest: self.source(&source)?,
+                expect_error: raw.expect_error,
+            }
+        } else if let Some(delete) = raw.delete {
+            let kind = Kind::from_name(&delete.kind).ok_or_else(|| {
+                fail(format!(
+                    "step {number}: unknown kind {:?}; known kinds: {}",
+                    delete.kind,
+                    known_kinds()
+                ))
+            })?;
+            let namespace = match (kind.namespaced(), delete.namespace) {
+                (true, ns) => ns.unwrap_or_else(|| "default".to_string()),
+                (false, None) => String::new(),
+                (false, Some(_)) => {
+                    return Err(fail(format!(
+                        "step {number}: {kind} is cluster-scoped; leave out namespace"
+                    )));
+                }
+            };
+            Action::Delete {
+                key: ObjectKey::new(kind, namespace, delete.name),
+            }
+        } else if let Some(text) = raw.advance {
+            let by = parse_duration(&text).map_err(|e| fail(format!("step {number}: {e}")))?;
+            Action::Advance { by }
+        } else if let Some(request) = raw.request {
+            let request = self
+                .request(request)
+                .map_err(|m| fail(format!("step {number}: {m}")))?;
+            let expect = self
+                .expect(raw.expect)
+                .map_err(|m| fail(format!("step {number}: {m}")))?;
+            if expect.distribution.is_some() && request.count < 2 {
+                tracing::debug!(step = number, "distribution over a single request");
+            }
+            Action::Request { request, expect }
+        } else if let Some(checks) = raw.status {
+            let mut out = Vec::with_capacity(checks.len());
+            for check in checks {
+                let l = check.referenced.line() as usize;
+                let c = check.referenced.column() as usize;
+                out.push(
+                    self.status(check.value)
+                        .map_err(|m| self.error(l, c, format!("step {number}: {m}")))?,
+                );
+            }
+            Action::Status { checks: out }
+        } else {
+            return Err(fail(format!("step {number} has no action")));
+        };
+        Ok(Step {
+            number,
+            name: raw.name,
+            line,
+            action,
+        })
+    }
+
+    fn request(&self, raw: RawRequest) -> Result<RequestSpec, String> {
+        let gateway = match raw.gateway {
+            None => None,
+            Some(g) => match g.split_once('/') {
+                Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+                    Some((ns.to_string(), name.to_string()))
+                }
+                _ => return Err(format!("request.gateway {g:?} must be NAMESPACE/NAME")),
+            },
+        };
+        let scheme = match raw.scheme.as_deref() {
+            None | Some("http") => Scheme::Http,
+            Some("https") => Scheme::Https,
+            Some(other) => return Err(format!("request.scheme {other:?} must be http or https")),
+        };
+        if raw.port == Some(0) {
+            return Err("request.port must be between 1 and 65535".to_string());
+        }
+        let method = raw.method.unwrap_or_else(|| "GET".to_string());
+        if method.is_empty() || !method.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(format!("request.method {method:?} is not an HTTP method"));
+        }
+        let path = raw.path.unwrap_or_else(|| "/".to_string());
+        if !path.starts_with('/') {
+            return Err(format!("request.path {path:?} must start with /"));
+        }
+        let count = raw.count.unwrap_or(1);
+        if count == 0 {
+            return Err("request.count must be at least 1".to_string());
+        }
+        if raw.sni.is_some() && scheme == Scheme::Http {
+            return Err("request.sni needs scheme https".to_string());
+        }
+        Ok(RequestSpec {
+            gateway,
+            scheme,
+            port: raw.port,
+            method: method.to_ascii_uppercase(),
+            host: raw.host,
+            path,
+            headers: raw.headers.map(|h| h.0).unwrap_or_default(),
+            sni: raw.sni,
+            count,
+        })
+    }
+
+    fn expect(&self, raw: Option<RawExpect>) -> Result<Expect, String> {
+        let Some(raw) = raw else {
+            return Ok(Expect {
+                tolerance: DEFAULT_TOLERANCE,
+                ..Expect::default()
+            });
+        };
+        let status = match raw.status {
+            None => None,
+            Some(StatusCodes(codes)) => {
+                if codes.is_empty() {
+                    return Err("expect.status must name at least one code".to_string());
+                }
+                if let Some(bad) = codes.iter().find(|c| !(100..=599).contains(*c)) {
+                    return Err(format!("expect.status {bad} is not an HTTP status code"));
+                }
+                Some(codes)
+            }
+        };
+        let distribution = match raw.distribution {
+            None => None,
+            Some(ShareList(shares)) => {
+                if shares.is_empty() {
+                    return Err("expect.distribution must name at least one backend".to_string());
+                }
+                for (backend, share) in &shares {
+                    if !(0.0..=1.0).contains(share) {
+                        return Err(format!(
+                            "expect.distribution share of {backend} is {share}; shares are between 0 and 1"
+                        ));
+                    }
+                }
+                Some(shares)
+            }
+        };
+        let tolerance = raw.tolerance.unwrap_or(DEFAULT_TOLERANCE);
+        if !(0.0..=1.0).contains(&tolerance) {
+            return Err(format!(
+                "expect.tolerance {tolerance} must be between 0 and 1"
+            ));
+        }
+        if raw.tolerance.is_some() && distribution.is_none() {
+            return Err("expect.tolerance goes only with distribution".to_string());
+        }
+        let redirect = match raw.redirect {
+            None => None,
+            Some(r) => {
+                if let Some(s) = &r.scheme
+                    && s != "http"
+                    && s != "https"
+                {
+                    return Err(format!(
+                        "expect.redirect.scheme {s:?} must be http or https"
+                    ));
+                }
+                Some(ExpectedRedirect {
+                    scheme: r.scheme,
+                    host: r.host,
+                    port: r.port,
+                    path: r.path,
+                })
+            }
+        };
+        Ok(Expect {
+            status,
+            backend: raw.backend,
+            namespace: raw.namespace,
+            request: raw.request.map(|r| ExpectedRequest {
+                method: r.method,
+                host: r.host,
+                path: r.path,
+                headers: r.headers.map(|h| h.0).unwrap_or_default(),
+                absent_headers: r.absent_headers.unwrap_or_default(),
+            }),
+            headers: raw.headers.map(|h| h.0).unwrap_or_default(),
+            absent_headers: raw.absent_headers.unwrap_or_default(),
+            redirect,
+            mirrored_to: raw
+                .mirrored_to
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| MirrorTarget {
+                    backend: m.backend,
+                    namespace: m.namespace,
+                })
+                .collect(),
+            distribution,
+            tolerance,
+        })
+    }
+
+    fn status(&self, raw: RawStatus) -> Result<StatusCheck, String> {
+        let kind = match Kind::from_name(&raw.kind) {
+            Some(k @ (Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::GrpcRoute)) => k,
+            _ => {
+                return Err(format!(
+                    "status checks apply to GatewayClass, Gateway, HTTPRoute and GRPCRoute, not {:?}",
+                    raw.kind
+                ));
+            }
+        };
+        let namespace = match (kind.namespaced(), raw.namespace) {
+            (true, Some(ns)) => ns,
+            (true, None) => "default".to_string(),
+            (false, None) => String::new(),
+            (false, Some(_)) => {
+                return Err(format!("{kind} is cluster-scoped; leave out namespace"));
+            }
+        };
+        let not_for = |field: &str, present: bool| -> Result<(), String> {
+            if present {
+                Err(format!("{field} does not apply to a {kind}"))
+            } else {
+                Ok(())
+            }
+        };
+        let is_route = matches!(kind, Kind::HttpRoute | Kind::GrpcRoute);
+        let is_gateway = kind == Kind::Gateway;
+        not_for("conditions", is_route && raw.conditions.is_some())?;
+        not_for("parents", !is_route && raw.parents.is_some())?;
+        not_for(
+            "acceptedParents",
+            !is_route && raw.accepted_parents.is_some(),
+        )?;
+        not_for("addresses", !is_gateway && raw.addresses.is_some())?;
+        not_for("listeners", !is_gateway && raw.listeners.is_some())?;
+        not_for("listenerCount", !is_gateway && raw.listener_count.is_some())?;
+        Ok(StatusCheck {
+            key: ObjectKey::new(kind, namespace, raw.name),
+            conditions: conditions(raw.conditions.unwrap_or_default()),
+            parents: raw
+                .parents
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| ExpectedParent {
+                    parent_ref: ExpectedParentRef {
+                        name: p.parent_ref.name,
+                        namespace: p.parent_ref.namespace,
+                        section_name: p.parent_ref.section_name,
+                        port: p.parent_ref.port,
+                        group: p.parent_ref.group,
+                        kind: p.parent_ref.kind,
+                    },
+                    controller_name: p.controller_name,
+                    conditions: conditions(p.conditions),
+                })
+                .collect(),
+            accepted_parents: raw.accepted_parents,
+            addresses: raw.addresses,
+            listeners: raw
+                .listeners
+                .unwrap_or_default()
+                .into_iter()
+                .map(|l| ExpectedListener {
+                    name: l.name,
+                    attached_routes: l.attached_routes,
+                    supported_kinds: l.supported_kinds,
+                    conditions: conditions(l.conditions),
+                })
+                .collect(),
+            listener_count: raw.listener_count,
+        })
+    }
+}
+
+fn conditions(raw: Vec<RawCondition>) -> Vec<ExpectedCondition> {
+    raw.into_iter()
+        .map(|c| ExpectedCondition {
+            type_: c.type_,
+            status: c.status.map(|s| s.0),
+            reason: c.reason,
+        })
+        .collect()
+}
+
+fn known_kinds() -> String {
+    Kind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Scenario, ScenarioError> {
+        load_scenario(&Source {
+            name: "s.yaml".into(),
+            path: PathBuf::from("s.yaml"),
+            text: text.into(),
+        })
+    }
+
+    fn load_err(text: &str) -> ScenarioError {
+        load(text).expect_err("should fail")
+    }
+
+    #[test]
+    fn minimal_scenario_gets_the_defaults() {
+        let s = load("name: tiny\n").expect("loads");
+        assert_eq!(s.name, "tiny");
+        assert_eq!(s.description, "");
+        assert_eq!(s.base, Base::None);
+        assert_eq!(s.seed, 0);
+        assert!(s.features.is_empty() && s.manifests.is_empty() && s.steps.is_empty());
+    }
+
+    #[test]
+    fn every_step_kind_parses() {
+        let text = r#"name: all-steps
+description: every step
+upstream: HTTPRouteExactPathMatching
+features: [Gateway, HTTPRoute]
+base: conformance
+seed: 7
+manifests:
+- |
+  apiVersion: v1
+  kind: Namespace
+  metadata: {name: a}
+steps:
+- name: first
+  apply: |
+    apiVersion: v1
+    kind: Namespace
+    metadata: {name: b}
+  expectError: "is invalid"
+- delete: {kind: httproute, name: r, namespace: a}
+- delete: {kind: Namespace, name: a}
+- advance: 1m30s
+- request:
+    gateway: infra/gw
+    scheme: https
+    port: 8443
+    method: post
+    host: example.com:8443
+    path: /x?y=1
+    headers: [[X-A, "1"], [X-A, 2]]
+    sni: example.com
+    count: 10
+  expect:
+    status: [200, 204]
+    backend: web
+    namespace: apps
+    request:
+      method: POST
+      host: example.com
+      path: /x?y=1
+      headers: {X-A: "1,2"}
+      absentHeaders: [X-B]
+    headers: {X-Resp: v}
+    absentHeaders: [Server]
+    redirect: {scheme: https, host: h, port: 443, path: /p}
+    mirroredTo: [{backend: m, namespace: apps}, {backend: n}]
+    distribution: {web: 0.7, web2: 0.3}
+    tolerance: 0.1
+- status:
+  - kind: HTTPRoute
+    name: r
+    namespace: a
+    parents:
+    - parentRef: {name: gw, namespace: infra, sectionName: http, port: 80}
+      controllerName: gateway.gwsim.dev/controller
+      conditions:
+      - {type: Accepted, status: True, reason: Accepted}
+    acceptedParents: 1
+  - kind: Gateway
+    name: gw
+    namespace: infra
+    conditions: [{type: Programmed, status: "True"}]
+    addresses: true
+    listeners:
+    - name: http
+      attachedRoutes: 1
+      supportedKinds: []
+      conditions: [{type: Accepted}]
+    listenerCount: 1
+  - kind: GatewayClass
+    name: c
+    conditions: [{type: Accepted, status: "False"}]
+"#;
+        let s = load(text).expect("loads");
+        assert_eq!(s.upstream.as_deref(), Some("HTTPRouteExactPathMatching"));
+        assert_eq!(s.base, Base::Conformance);
+        assert_eq!(s.seed, 7);
+        assert_eq!(s.manifests[0].documents.len(), 1);
+        assert_eq!(s.manifests[0].documents[0].origin.line, 9);
+        assert_eq!(s.steps.len(), 6);
+        assert_eq!(s.steps[0].label(), "first");
+        assert_eq!(s.steps[0].line, 13);
+        match &s.steps[0].action {
+            Action::Apply {
+                manifest,
+                expect_error,
+            } => {
+                assert_eq!(expect_error.as_deref(), Some("is invalid"));
+                assert_eq!(manifest.documents[0].origin.line, 15);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.steps[1].label(), "delete HTTPRoute a/r");
+        assert_eq!(s.steps[2].label(), "delete Namespace a");
+        assert_eq!(s.steps[3].label(), "advance 1m30s");
+        match &s.steps[4].action {
+            Action::Request { request, expect } => {
+                assert_eq!(request.gateway, Some(("infra".into(), "gw".into())));
+                assert_eq!(request.scheme, Scheme::Https);
+                assert_eq!(request.method, "POST");
+                assert_eq!(
+                    request.headers,
+                    vec![("X-A".into(), "1".into()), ("X-A".into(), "2".into())]
+                );
+                assert_eq!(request.count, 10);
+                assert_eq!(expect.status, Some(vec![200, 204]));
+                assert_eq!(expect.mirrored_to[1].namespace, None);
+                assert_eq!(
+                    expect.distribution,
+                    Some(vec![("web".into(), 0.7), ("web2".into(), 0.3)])
+                );
+                assert_eq!(expect.tolerance, 0.1);
+                assert_eq!(expect.redirect.as_ref().and_then(|r| r.port), Some(443));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.steps[4].label(), "request POST /x?y=1 x10");
+        match &s.steps[5].action {
+            Action::Status { checks } => {
+                assert_eq!(checks.len(), 3);
+                assert_eq!(
+                    checks[0].parents[0].conditions[0].status.as_deref(),
+                    Some("True")
+                );
+                assert_eq!(checks[1].listeners[0].supported_kinds, Some(vec![]));
+                assert_eq!(checks[2].key, ObjectKey::new(Kind::GatewayClass, "", "c"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_name_the_line_and_the_known_keys() {
+        let cases = [
+            (
+                "name: a\nnmae: b\n",
+                2,
+                "unknown field `nmae`, expected one of name, description",
+            ),
+            (
+                "name: a\nsteps:\n- advance: 1s\n  bogus: 1\n",
+                4,
+                "unknown field `bogus`, expected one of name, apply, expectError, delete",
+            ),
+            (
+                "name: a\nsteps:\n- request: {path: /}\n  expect: {stauts: 200}\n",
+                4,
+                "unknown field `stauts`, expected one of status, backend",
+            ),
+            (
+                "name: a\nsteps:\n- status:\n  - kind: Gateway\n    name: g\n    listeners: [{name: x, attached: 1}]\n",
+                6,
+                "unknown field `attached`",
+            ),
+            (
+                "name: a\nmanifests:\n- {fiel: x}\n",
+                3,
+                "unknown field `fiel`, expected one of file",
+            ),
+        ];
+        for (text, line, message) in cases {
+            let e = load_err(text);
+            assert_eq!(e.line, line, "{text}: {e}");
+            assert!(e.message.contains(message), "{text}: {e}");
+            assert_eq!(e.file, "s.yaml");
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_load_errors_at_their_step() {
+        let cases = [
+            ("name: Not-Kebab\n", 1, "kebab-case"),
+            ("name: a\nbase: full\n", 2, "unknown variant `full`"),
+            ("name: a\nsteps:\n- {}\n", 3, "has no action"),
+            (
+                "name: a\nsteps:\n- {advance: 1s, delete: {kind: Gateway, name: g}}\n",
+                3,
+                "several actions",
+            ),
+            (
+                "name: a\nsteps:\n- {advance: 1s, expectError: x}\n",
+                3,
+                "expectError goes only with apply",
+            ),
+            (
+                "name: a\nsteps:\n- {advance: 1s, expect: {status: 200}}\n",
+                3,
+                "expect goes only with request",
+            ),
+            (
+                "name: a\nsteps:\n- advance: 5 seconds\n",
+                3,
+                "invalid duration",
+            ),
+            (
+                "name: a\nsteps:\n- delete: {kind: Widget, name: w}\n",
+                3,
+                "unknown kind \"Widget\"",
+            ),
+            (
+                "name: a\nsteps:\n- delete: {kind: GatewayClass, name: w, namespace: x}\n",
+                3,
+                "cluster-scoped",
+            ),
+            (
+                "name: a\nsteps:\n- request: {gateway: gw}\n",
+                3,
+                "NAMESPACE/NAME",
+            ),
+            (
+                "name: a\nsteps:\n- request: {scheme: ftp}\n",
+                3,
+                "http or https",
+            ),
+            (
+                "name: a\nsteps:\n- request: {path: x}\n",
+                3,
+                "must start with /",
+            ),
+            ("name: a\nsteps:\n- request: {count: 0}\n", 3, "at least 1"),
+            (
+                "name: a\nsteps:\n- request: {}\n  expect: {status: 999}\n",
+                3,
+                "not an HTTP status code",
+            ),
+            (
+                "name: a\nsteps:\n- request: {}\n  expect: {distribution: {a: 1.5}}\n",
+                3,
+                "between 0 and 1",
+            ),
+            (
+                "name: a\nsteps:\n- request: {}\n  expect: {tolerance: 0.1}\n",
+                3,
+                "only with distribution",
+            ),
+            (
+                "name: a\nsteps:\n- status:\n  - {kind: Service, name: s}\n",
+                4,
+                "status checks apply to",
+            ),
+            (
+                "name: a\nsteps:\n- status:\n  - {kind: HTTPRoute, name: r, listeners: []}\n",
+                4,
+                "listeners does not apply",
+            ),
+            (
+                "name: a\nsteps:\n- status:\n  - {kind: GatewayClass, name: c, parents: []}\n",
+                4,
+                "parents does not apply",
+            ),
+            (
+                "name: a\nsteps:\n- request: {headers: [[a]]}\n",
+                3,
+                "[name, value] pair",
+            ),
+        ];
+        for (text, line, message) in cases {
+            let e = load_err(text);
+            assert_eq!(e.line, line, "{text}: {e}");
+            assert!(e.message.contains(message), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn yaml_errors_in_inline_manifests_point_into_the_scenario_file() {
+        let text = "name: a\nmanifests:\n- |\n  apiVersion: v1\n  kind: [Namespace\n";
+        let e = load_err(text);
+        assert_eq!(e.file, "s.yaml");
+        assert!(e.line >= 5, "{e}");
+        let text = "name: a\nmanifests:\n- |\n  apiVersion: v1\n  metadata: {}\n";
+        let e = load_err(text);
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("kind is missing"), "{e}");
+    }
+
+    #[test]
+    fn file_sources_are_read_relative_to_the_scenario() {
+        let dir = std::env::temp_dir().join(format!("gwsim-scenario-test-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("m")).expect("mkdir");
+        std::fs::write(
+            dir.join("m/1.yaml"),
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: one}\n",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.join("m/2.yaml"),
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: two}\n",
+        )
+        .expect("write");
+        let scenario_path = dir.join("s.yaml");
+        std::fs::write(
+            &scenario_path,
+            "name: files\nmanifests:\n- file: m\n- file: missing.yaml\n",
+        )
+        .expect("write");
+        let source = Source {
+            name: scenario_path.display().to_string(),
+            path: scenario_path.clone(),
+            text: std::fs::read_to_string(&scenario_path).expect("read"),
+        };
+        let e = load_scenario(&source).expect_err("missing file");
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("cannot read"), "{e}");
+
+        std::fs::write(&scenario_path, "name: files\nmanifests:\n- file: m\n").expect("write");
+        let loaded = load_paths(std::slice::from_ref(&scenario_path)).expect("loads");
+        let names: Vec<&str> = loaded[0].manifests[0]
+            .documents
+            .iter()
+            .map(|d| d.value["metadata"]["name"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(names, vec!["one", "two"]);
+
+        let dup = load_paths(&[scenario_path.clone(), scenario_path.clone()]).expect_err("dup");
+        assert!(dup.message.contains("already used"), "{dup}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

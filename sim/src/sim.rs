@@ -1,0 +1,523 @@
+//! The simulated cluster: the store, the virtual clock and its event queue, the workload
+//! controllers, the Gateway controller, the routing table and the network, behind the
+//! [`Cluster`] trait.
+//!
+//! Every change schedules a workload sync and a reconcile at the current time; they run
+//! before the change returns, so a scenario always sees a settled cluster. Reconciling calls
+//! the engine's controller on the whole snapshot, writes back the statuses that differ
+//! through the status subresource, and rebuilds the routing table only when the data plane's
+//! configuration changed. A reconcile is skipped when nothing the controller reads changed
+//! since the last one (only pods, Deployments or EndpointSlices, which it does not read), so
+//! the result is always that of a full reconcile.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use gwsim_engine::config::GatewayConfig;
+use gwsim_engine::controller::{ControllerConfig, reconcile};
+use gwsim_engine::decision::{Decision, Outcome, Request};
+use gwsim_engine::load::Document;
+use gwsim_engine::object::{Kind, Object, ObjectKey, Snapshot};
+use gwsim_engine::table::RoutingTable;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::cluster::{ApplyOutcome, Cluster, ClusterError, RequestId, Response, SendError};
+use crate::network::Network;
+use crate::queue::EventQueue;
+use crate::store::{ChangeKind, Store, StoreError};
+use crate::time::SimTime;
+use crate::workloads::Workloads;
+
+/// Most reconcile passes per change: a pass after the controller's own status writes must
+/// find nothing left to write.
+const MAX_RECONCILE_PASSES: usize = 4;
+
+/// RNG stream for the routing decisions (weighted backends, mirror percentages). Other
+/// purposes get other streams, so adding one never changes these choices.
+const ROUTING_STREAM: u64 = 1;
+
+/// Work the simulator schedules on its own queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SimEvent {
+    /// Deployments → pods, pods → ready, Services → EndpointSlices.
+    SyncWorkloads,
+    /// Run the Gateway controller.
+    Reconcile,
+}
+
+/// Counters for benchmarks and the terminal UI.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimStats {
+    pub reconciles: u64,
+    pub skipped_reconciles: u64,
+    pub table_builds: u64,
+    pub requests: u64,
+}
+
+/// A deterministic in-memory cluster with a Gateway controller and echo backends.
+#[derive(Clone, Debug)]
+pub struct SimCluster {
+    now: SimTime,
+    queue: EventQueue<SimEvent>,
+    store: Store,
+    workloads: Workloads,
+    controller: ControllerConfig,
+    gateways: Vec<GatewayConfig>,
+    table: RoutingTable,
+    network: Network,
+    routing_rng: ChaCha8Rng,
+    /// The routing RNG as it was before the last request, to explain it again exactly.
+    rng_before_last: ChaCha8Rng,
+    /// The store's resourceVersion after the last reconcile.
+    reconciled_rv: u64,
+    /// The store's resourceVersion the network was last built at.
+    network_rv: u64,
+    stats: SimStats,
+}
+
+impl SimCluster {
+    /// An empty cluster (only the `default` namespace) at the start of time.
+    pub fn new(seed: u64) -> SimCluster {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(ROUTING_STREAM);
+        SimCluster {
+            now: SimTime::START,
+            queue: EventQueue::new(),
+            store: Store::new(SimTime::START),
+            workloads: Workloads::new(),
+            controller: ControllerConfig::default(),
+            gateways: Vec::new(),
+            table: RoutingTable::default(),
+            network: Network::new(),
+            rng_before_last: rng.clone(),
+            routing_rng: rng,
+            reconciled_rv: 0,
+            network_rv: 0,
+            stats: SimStats::default(),
+        }
+    }
+
+    /// Re-seeds the random source (for a cluster cloned from a prepared one).
+    pub fn reseed(&mut self, seed: u64) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(ROUTING_STREAM);
+        self.rng_before_last = rng.clone();
+        self.routing_rng = rng;
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn snapshot(&self) -> &Snapshot {
+        self.store.snapshot()
+    }
+
+    pub fn table(&self) -> &RoutingTable {
+        &self.table
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    pub fn stats(&self) -> SimStats {
+        self.stats
+    }
+
+    /// Decides a request without sending it, leaving the random source untouched (for
+    /// explanations).
+    pub fn decide(&self, request: &Request) -> Decision {
+        let mut rng = self.routing_rng.clone();
+        self.table.decide(request, &mut rng)
+    }
+
+    /// Applies documents and settles the cluster. Returns each document's outcome.
+    pub fn apply_documents(&mut self, documents: &[Document]) -> Vec<ApplyOutcome> {
+        let mut out = Vec::with_capacity(documents.len());
+        for doc in documents {
+            let result = match self.store.apply(&doc.value, self.now) {
+                Ok(applied) => Ok((applied.key, applied.action)),
+                Err(e) => Err(e.to_string()),
+            };
+            out.push(ApplyOutcome {
+                origin: doc.origin.clone(),
+                result,
+            });
+        }
+        self.changed();
+        out
+    }
+
+    /// Schedules the controllers after a change and runs them.
+    fn changed(&mut self) {
+        self.queue.schedule(self.now, SimEvent::SyncWorkloads);
+        self.queue.schedule(self.now, SimEvent::Reconcile);
+        self.run_until(self.now);
+    }
+
+    /// Runs every event due up to `until`, moving the clock to each event's time.
+    fn run_until(&mut self, until: SimTime) {
+        while let Some((at, event)) = self.queue.pop_due(until) {
+            self.now = self.now.max(at);
+            match event {
+                SimEvent::SyncWorkloads => {
+                    self.workloads.sync(&mut self.store, self.now);
+                }
+                SimEvent::Reconcile => self.reconcile(),
+            }
+        }
+        self.now = self.now.max(until);
+        if self.store.resource_version() != self.network_rv {
+            self.network.rebuild(self.store.snapshot());
+            self.network_rv = self.store.resource_version();
+        }
+    }
+
+    /// Runs the Gateway controller until its statuses are written and stable.
+    fn reconcile(&mut self) {
+        let relevant = self
+            .store
+            .changes_since(self.reconciled_rv)
+            .iter()
+            .any(|c| controller_reads(c.key.kind, c.kind));
+        if !relevant && self.reconciled_rv != 0 {
+            self.stats.skipped_reconciles += 1;
+            self.reconciled_rv = self.store.resource_version();
+            return;
+        }
+        for pass in 0..MAX_RECONCILE_PASSES {
+            self.stats.reconciles += 1;
+            let _span = tracing::debug_span!("reconcile", pass, rv = self.store.resource_version())
+                .entered();
+            let result = reconcile(
+                self.store.snapshot(),
+                &self.controller,
+                self.now.timestamp(),
+            );
+            let mut wrote = false;
+            for (key, status) in &result.statuses {
+                // The controller only reports objects from the snapshot it was given.
+                wrote |= self
+                    .store
+                    .write_status(key, status, self.now)
+                    .unwrap_or(false);
+            }
+            if result.gateways != self.gateways {
+                self.table = RoutingTable::build(&result.gateways);
+                self.gateways = result.gateways;
+                self.stats.table_builds += 1;
+            }
+            if !wrote {
+                break;
+            }
+            if pass + 1 == MAX_RECONCILE_PASSES {
+                tracing::warn!("controller statuses did not settle");
+            }
+        }
+        self.reconciled_rv = self.store.resource_version();
+    }
+
+    /// Whether a full reconcile of the current snapshot would write nothing: the check that
+    /// skipping reconciles is never observable.
+    pub fn is_settled(&self) -> bool {
+        let result = reconcile(
+            self.store.snapshot(),
+            &self.controller,
+            self.now.timestamp(),
+        );
+        result.gateways == self.gateways
+            && result.statuses.iter().all(|(key, status)| {
+                self.store
+                    .get(key)
+                    .is_some_and(|o| !o.clone().set_status(status))
+            })
+    }
+
+    /// Deletes an object and settles the cluster.
+    pub fn delete_object(&mut self, key: &ObjectKey) -> Result<Vec<ObjectKey>, StoreError> {
+        let deleted = self.store.delete(key, self.now)?;
+        self.changed();
+        Ok(deleted)
+    }
+
+    /// Sends a request through the Gateway: routing decision, filters, delivery.
+    pub fn send_request(
+        &mut self,
+        request: &Request,
+        id: RequestId,
+    ) -> Result<Response, SendError> {
+        self.stats.requests += 1;
+        self.rng_before_last.clone_from(&self.routing_rng);
+        let decision = self.table.decide_fast(request, &mut self.routing_rng);
+        match decision.outcome {
+            Outcome::ConnectionRefused => Err(SendError::ConnectionRefused {
+                gateway: gateway_name(request, &decision),
+                port: request.port,
+            }),
+            Outcome::Respond {
+                status, headers, ..
+            } => Ok(Response::local(status, headers)),
+            Outcome::Redirect {
+                status,
+                location,
+                mut headers,
+            } => {
+                headers.push(("Location".to_string(), location));
+                Ok(Response::local(status, headers))
+            }
+            Outcome::Forward(forward) => Ok(self.network.forward(*forward, id, self.now)),
+        }
+    }
+
+    /// The full explanation of `request` as the last send decided it.
+    pub fn explain_request(&self, request: &Request) -> String {
+        let mut rng = self.rng_before_last.clone();
+        self.table
+            .decide(request, &mut rng)
+            .explanation
+            .render_text()
+    }
+
+    /// Moves the clock forward, running what falls due.
+    pub fn advance_by(&mut self, by: Duration) {
+        let until = self.now.after(by);
+        self.run_until(until);
+    }
+}
+
+fn gateway_name(request: &Request, decision: &Decision) -> String {
+    match (&request.gateway, &decision.provenance) {
+        (Some(key), _) => key.namespaced_name(),
+        (None, Some(p)) => p.gateway.namespaced_name(),
+        (None, None) => decision
+            .explanation
+            .gateway
+            .clone()
+            .unwrap_or_else(|| "(none)".to_string()),
+    }
+}
+
+/// Whether a change can affect the Gateway controller's output. It reads neither pods,
+/// Deployments nor EndpointSlices (backends resolve to Services).
+fn controller_reads(kind: Kind, change: ChangeKind) -> bool {
+    let _ = change;
+    !matches!(kind, Kind::Pod | Kind::Deployment | Kind::EndpointSlice)
+}
+
+impl Cluster for SimCluster {
+    fn apply(&mut self, documents: &[Document]) -> Vec<ApplyOutcome> {
+        self.apply_documents(documents)
+    }
+
+    fn delete(&mut self, key: &ObjectKey) -> Result<(), ClusterError> {
+        self.delete_object(key)
+            .map(|_| ())
+            .map_err(|e| ClusterError::NotFound(e.to_string()))
+    }
+
+    fn get(&self, key: &ObjectKey) -> Option<serde_json::Value> {
+        self.store.get(key).map(Object::to_value)
+    }
+
+    fn list(&self, kind: Kind) -> Vec<ObjectKey> {
+        self.store.list(kind).map(Object::key).collect()
+    }
+
+    fn send(&mut self, request: &Request, id: RequestId) -> Result<Response, SendError> {
+        self.send_request(request, id)
+    }
+
+    fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool {
+        self.network.received(namespace, backend, id)
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.advance_by(by);
+    }
+
+    fn controller_name(&self) -> &str {
+        &self.controller.controller_name
+    }
+
+    fn explain_last(&self, request: &Request) -> Option<String> {
+        Some(self.explain_request(request))
+    }
+
+    fn supported_features(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for object in self.store.list(Kind::GatewayClass) {
+            let Object::GatewayClass(class) = object else {
+                continue;
+            };
+            if class.spec.controller_name != self.controller.controller_name {
+                continue;
+            }
+            let features = class
+                .status
+                .as_ref()
+                .and_then(|s| s.supported_features.as_ref());
+            for f in features.into_iter().flatten() {
+                out.insert(f.name.clone());
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gwsim_engine::load::parse_documents;
+
+    const SETUP: &str = "
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: gwsim}
+spec: {controllerName: gateway.gwsim.dev/controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: gwsim
+  listeners: [{name: http, protocol: HTTP, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{port: 8080, targetPort: 3000}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: echo, image: echo}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: web, port: 8080}]}]
+";
+
+    fn docs(text: &str) -> Vec<Document> {
+        parse_documents("t.yaml", text).expect("parses")
+    }
+
+    fn cluster() -> SimCluster {
+        let mut c = SimCluster::new(0);
+        let refused: Vec<_> = c
+            .apply_documents(&docs(SETUP))
+            .into_iter()
+            .filter(|o| o.result.is_err())
+            .collect();
+        assert!(refused.is_empty(), "{refused:?}");
+        c
+    }
+
+    fn get() -> Request {
+        let mut r = Request::get("example.com", "/");
+        r.gateway = Some(ObjectKey::new(Kind::Gateway, "default", "gw"));
+        r
+    }
+
+    #[test]
+    fn serves_requests_once_settled() {
+        let mut c = cluster();
+        assert!(c.is_settled());
+        let r = c.send_request(&get(), RequestId(1)).expect("sent");
+        assert_eq!(r.status, 200);
+        let echo = r.echo.expect("echoed");
+        assert!(echo.pod.starts_with("web-"));
+        assert_eq!(echo.namespace, "default");
+        assert!(c.explain_request(&get()).contains("outcome: forwarded"));
+        let mut refused = get();
+        refused.port = 81;
+        assert!(matches!(
+            c.send_request(&refused, RequestId(2)),
+            Err(SendError::ConnectionRefused { port: 81, .. })
+        ));
+    }
+
+    #[test]
+    fn time_moves_only_when_advanced() {
+        let mut c = cluster();
+        assert_eq!(c.now(), SimTime::START);
+        c.send_request(&get(), RequestId(1)).expect("sent");
+        assert_eq!(c.now(), SimTime::START, "requests take no scenario time");
+        c.advance_by(Duration::from_millis(1500));
+        assert_eq!(c.now().as_millis(), 1500);
+        c.apply_documents(&docs(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: later, namespace: default}\n",
+        ));
+        let created = c
+            .store()
+            .get(&ObjectKey::new(Kind::ConfigMap, "default", "later"))
+            .and_then(|o| o.meta().creation_timestamp.clone())
+            .expect("stamped");
+        assert_eq!(created.0.to_string(), "2026-01-01T00:00:01Z");
+    }
+
+    #[test]
+    fn reconciles_only_what_the_controller_reads() {
+        let mut c = cluster();
+        let before = c.stats();
+        // Scaling changes pods, the Deployment and EndpointSlices only.
+        c.apply_documents(&docs(&SETUP.replace("replicas: 2", "replicas: 3")));
+        let after = c.stats();
+        assert_eq!(after.reconciles, before.reconciles);
+        assert_eq!(after.skipped_reconciles, before.skipped_reconciles + 1);
+        assert!(c.is_settled());
+        assert_eq!(c.network().pods().len(), 3);
+
+        // A ConfigMap is read by nobody's data plane: reconciled, but the table is kept.
+        let builds = c.stats().table_builds;
+        c.apply_documents(&docs(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: default}\n",
+        ));
+        assert!(c.stats().reconciles > after.reconciles);
+        assert_eq!(c.stats().table_builds, builds);
+
+        // A route change rebuilds it.
+        c.apply_documents(&docs(
+            &SETUP.replace("rules: [{", "hostnames: [a.example]\n  rules: [{"),
+        ));
+        assert_eq!(c.stats().table_builds, builds + 1);
+        assert!(c.is_settled());
+    }
+
+    #[test]
+    fn deleting_takes_effect_at_once() {
+        let mut c = cluster();
+        c.delete_object(&ObjectKey::new(Kind::Deployment, "default", "web"))
+            .expect("exists");
+        assert_eq!(c.network().pods().len(), 0);
+        let r = c.send_request(&get(), RequestId(1)).expect("sent");
+        assert_eq!(r.status, 503);
+        assert!(
+            c.delete_object(&ObjectKey::new(Kind::Deployment, "default", "web"))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn decide_leaves_the_random_source_alone() {
+        let c = cluster();
+        let a = c.decide(&get());
+        let b = c.decide(&get());
+        assert_eq!(a, b);
+    }
+}

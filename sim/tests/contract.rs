@@ -1,0 +1,464 @@
+//! Every key of the scenario format checks what it says: for each one, an expectation that
+//! holds passes, and a deliberately wrong one fails with a diff that names the field and
+//! shows the actual value.
+
+use std::path::PathBuf;
+
+use gwsim_sim::files::Source;
+use gwsim_sim::runner::{RunOptions, run_scenarios};
+use gwsim_sim::scenario::load_scenario;
+
+/// A route on `same-namespace` exercising what the checks below need.
+const MANIFESTS: &str = r#"
+manifests:
+- |
+  apiVersion: gateway.networking.k8s.io/v1
+  kind: HTTPRoute
+  metadata:
+    name: keys
+    namespace: gateway-conformance-infra
+  spec:
+    parentRefs:
+    - name: same-namespace
+    - name: same-namespace-with-https-listener
+      sectionName: https
+    rules:
+    - backendRefs:
+      - {name: infra-backend-v1, port: 8080}
+    - matches:
+      - path: {type: PathPrefix, value: /headers}
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier:
+          set: [{name: X-Req, value: q}]
+      - type: ResponseHeaderModifier
+        responseHeaderModifier:
+          add: [{name: X-Resp, value: r}]
+      backendRefs:
+      - {name: infra-backend-v1, port: 8080}
+    - matches:
+      - path: {type: PathPrefix, value: /redirect}
+      filters:
+      - type: RequestRedirect
+        requestRedirect: {scheme: https, hostname: example.org, statusCode: 301}
+    - matches:
+      - path: {type: PathPrefix, value: /mirror}
+      filters:
+      - type: RequestMirror
+        requestMirror:
+          backendRef: {name: infra-backend-v2, port: 8080}
+      backendRefs:
+      - {name: infra-backend-v1, port: 8080}
+    - matches:
+      - path: {type: PathPrefix, value: /weighted}
+      backendRefs:
+      - {name: infra-backend-v1, port: 8080, weight: 70}
+      - {name: infra-backend-v2, port: 8080, weight: 30}
+"#;
+
+const GW: &str = "gateway: gateway-conformance-infra/same-namespace";
+
+struct Case {
+    name: &'static str,
+    /// The steps, as YAML list items.
+    steps: String,
+    /// Empty: the scenario must pass. Otherwise it must fail and its report contain each.
+    fails_with: &'static [&'static str],
+}
+
+fn case(name: &'static str, steps: impl Into<String>, fails_with: &'static [&'static str]) -> Case {
+    Case {
+        name,
+        steps: steps.into(),
+        fails_with,
+    }
+}
+
+fn request(extra: &str, expect: &str) -> String {
+    format!("- request: {{{GW}{extra}}}\n  expect: {expect}\n")
+}
+
+fn status_step(body: &str) -> String {
+    format!("- status:\n{body}")
+}
+
+const ROUTE: &str =
+    "  - kind: HTTPRoute\n    name: keys\n    namespace: gateway-conformance-infra\n";
+const GATEWAY: &str =
+    "  - kind: Gateway\n    name: same-namespace\n    namespace: gateway-conformance-infra\n";
+
+fn cases() -> Vec<Case> {
+    vec![
+        // expect.status
+        case("status", request("", "{status: 200}"), &[]),
+        case("status-wrong", request("", "{status: 404}"), &["-status: 404", "+status: 200"]),
+        case("status-list", request("", "{status: [404, 200]}"), &[]),
+        case("status-list-wrong", request("", "{status: [404, 500]}"), &["-status: one of 404, 500"]),
+        // expect.backend and expect.namespace
+        case("backend", request("", "{backend: infra-backend-v1}"), &[]),
+        case(
+            "backend-wrong",
+            request("", "{backend: infra-backend-v2}"),
+            &["-backend: infra-backend-v2", "+backend: infra-backend-v1 (pod infra-backend-v1-"],
+        ),
+        // The contract's rule: the pod name starts with `<backend>-`.
+        case("backend-prefix", request("", "{backend: infra-backend}"), &[]),
+        case("backend-not-a-prefix", request("", "{backend: infra-backend-v}"), &["-backend: infra-backend-v"]),
+        case("namespace", request("", "{namespace: gateway-conformance-infra}"), &[]),
+        case(
+            "namespace-wrong",
+            request("", "{namespace: gateway-conformance-web-backend}"),
+            &["+namespace: gateway-conformance-infra"],
+        ),
+        // expect.request
+        case(
+            "request-fields",
+            request(", method: PUT, host: \"a.example:8080\", path: \"/x?y=1\"", "{request: {method: PUT, host: \"a.example:8080\", path: \"/x?y=1\"}}"),
+            &[],
+        ),
+        case(
+            "request-fields-wrong",
+            request(", path: \"/x?y=1\"", "{request: {method: POST, host: a.example, path: /x}}"),
+            &["-request.method: POST", "+request.method: GET", "-request.path: /x", "+request.path: /x?y=1", "-request.host: a.example"],
+        ),
+        case("request-headers", request(", path: /headers", "{request: {headers: {x-req: q}}}"), &[]),
+        case(
+            "request-headers-joined",
+            request(", headers: [[X-Multi, a], [x-multi, b]]", "{request: {headers: {X-MULTI: \"a,b\"}}}"),
+            &[],
+        ),
+        case(
+            "request-headers-joined-wrong",
+            request(", headers: [[X-Multi, a], [x-multi, b]]", "{request: {headers: {X-Multi: \"a, b\"}}}"),
+            &["-request.headers.X-Multi: a, b", "+request.headers.X-Multi: a,b"],
+        ),
+        case(
+            "request-absent-headers",
+            request(", path: /headers", "{request: {absentHeaders: [X-Nope]}}"),
+            &[],
+        ),
+        case(
+            "request-absent-headers-wrong",
+            request(", path: /headers", "{request: {absentHeaders: [x-req]}}"),
+            &["-request.headers.x-req: (absent)", "+request.headers.x-req: q"],
+        ),
+        case(
+            "request-needs-a-backend",
+            request(", path: /redirect", "{request: {path: /redirect}}"),
+            &["+request.path: (answered by the gateway, no backend)"],
+        ),
+        // expect.headers and expect.absentHeaders (response)
+        case("headers", request(", path: /headers", "{headers: {x-resp: r, content-type: application/json}}"), &[]),
+        case("headers-wrong", request(", path: /headers", "{headers: {X-Resp: s}}"), &["-headers.X-Resp: s", "+headers.X-Resp: r"]),
+        case(
+            "headers-from-echo",
+            request(", headers: {X-Echo-Set-Header: \"A:1,A:2\"}", "{headers: {a: \"1,2\"}}"),
+            &[],
+        ),
+        case("absent-headers", request(", path: /headers", "{absentHeaders: [X-Other]}"), &[]),
+        case("absent-headers-wrong", request(", path: /headers", "{absentHeaders: [X-RESP]}"), &["+headers.X-RESP: r"]),
+        // expect.redirect
+        case(
+            "redirect",
+            request(", host: a.example, path: \"/redirect/x?q=1\"", "{status: 301, redirect: {scheme: https, host: example.org, port: 443, path: /redirect/x}}"),
+            &[],
+        ),
+        case(
+            "redirect-wrong",
+            request(", path: /redirect", "{redirect: {scheme: http, host: example.com, port: 8443, path: /other}}"),
+            &["-redirect.scheme: http", "+redirect.scheme: https", "+redirect.host: example.org", "+redirect.port: 443 (none in Location)", "+redirect.path: /redirect"],
+        ),
+        case("redirect-missing", request("", "{redirect: {path: /}}"), &["+redirect.path: (no Location header)"]),
+        // expect.mirroredTo
+        case(
+            "mirrored-to",
+            request(", path: /mirror", "{mirroredTo: [{backend: infra-backend-v2, namespace: gateway-conformance-infra}, {backend: infra-backend-v2}]}"),
+            &[],
+        ),
+        case(
+            "mirrored-to-wrong",
+            request(", path: /mirror", "{mirroredTo: [{backend: infra-backend-v3}]}"),
+            &["-mirroredTo.infra-backend-v3: received a copy", "+mirroredTo.infra-backend-v3: received nothing"],
+        ),
+        // count, distribution and tolerance
+        case(
+            "distribution",
+            request(", path: /weighted, count: 400", "{status: 200, distribution: {infra-backend-v1: 0.7, infra-backend-v2: 0.3}, tolerance: 0.08}"),
+            &[],
+        ),
+        case(
+            "distribution-wrong",
+            request(", path: /weighted, count: 400", "{distribution: {infra-backend-v1: 0.5, infra-backend-v2: 0.5}}"),
+            &["distribution over 400 requests is off", "-distribution.infra-backend-v1: 0.500 ± 0.05", "of 400)"],
+        ),
+        case(
+            "distribution-missing-backend",
+            request(", path: /weighted, count: 100", "{distribution: {infra-backend-v1: 1}, tolerance: 0.5}"),
+            &["-distribution.infra-backend-v2: 0 (not in the expected distribution)"],
+        ),
+        case(
+            "distribution-zero-tolerance",
+            request(", path: /weighted, count: 400", "{distribution: {infra-backend-v1: 0.7, infra-backend-v2: 0.3}, tolerance: 0}"),
+            &["distribution over 400 requests is off"],
+        ),
+        case(
+            "distribution-unserved",
+            request(", path: /redirect, count: 10", "{distribution: {infra-backend-v1: 1}}"),
+            &["+distribution.(no backend): 10 of 10 responses came from no backend"],
+        ),
+        case(
+            "count-checks-every-response",
+            request(", path: /weighted, count: 50", "{backend: infra-backend-v1}"),
+            &["of 50 does not match expect (backend)", "+backend: infra-backend-v2"],
+        ),
+        // request defaults and refusals
+        case("default-port-and-host", request(", scheme: http", "{status: 200, request: {host: 198.19.0.0}}"), &["-request.host: 198.19.0.0", "+request.host: 198.1"]),
+        case(
+            "connection-refused",
+            request(", port: 8080", "{status: 200}"),
+            &["connection refused: Gateway gateway-conformance-infra/same-namespace has no listener on port 8080", "routing explanation:"],
+        ),
+        case(
+            "only-gateway-required",
+            "- request: {path: /}\n  expect: {status: 200}\n".to_string(),
+            &["several Gateways (gateway-conformance-infra/all-namespaces"],
+        ),
+        case(
+            "unknown-gateway",
+            "- request: {gateway: gateway-conformance-infra/nope}\n  expect: {status: 200}\n".to_string(),
+            &["Gateway gateway-conformance-infra/nope not found"],
+        ),
+        case(
+            "https-and-sni",
+            "- request: {gateway: gateway-conformance-infra/same-namespace-with-https-listener, scheme: https, host: second-example.org, sni: second-example.org}\n  expect: {status: 404}\n- request: {gateway: gateway-conformance-infra/same-namespace-with-https-listener, scheme: https, host: anything.example}\n  expect: {status: 200, backend: infra-backend-v1}\n".to_string(),
+            &[],
+        ),
+        // status checks
+        case(
+            "status-route",
+            status_step(&format!("{ROUTE}    parents:\n    - parentRef: {{name: same-namespace, namespace: gateway-conformance-infra}}\n      controllerName: gateway.gwsim.dev/controller\n      conditions: [{{type: Accepted, status: \"True\", reason: Accepted}}, {{type: ResolvedRefs}}]\n    - parentRef: {{name: same-namespace-with-https-listener, sectionName: https}}\n      conditions: [{{type: Accepted, status: \"True\"}}]\n    acceptedParents: 2\n")),
+            &[],
+        ),
+        case(
+            "status-route-wrong-condition",
+            status_step(&format!("{ROUTE}    parents:\n    - parentRef: {{name: same-namespace}}\n      conditions: [{{type: Accepted, status: \"False\", reason: NotAllowedByListeners}}, {{type: Unheard}}]\n")),
+            &["-  parents[same-namespace].conditions[Accepted]: status=False reason=NotAllowedByListeners", "+  parents[same-namespace].conditions[Accepted]: status=True reason=Accepted", "+  parents[same-namespace].conditions[Unheard]: (missing)"],
+        ),
+        case(
+            "status-route-wrong-parent",
+            status_step(&format!("{ROUTE}    parents:\n    - parentRef: {{name: same-namespace, sectionName: https}}\n")),
+            &["+  parents[same-namespace/https]: (no entry; entries: "],
+        ),
+        case(
+            "status-route-wrong-controller",
+            status_step(&format!("{ROUTE}    parents:\n    - parentRef: {{name: same-namespace}}\n      controllerName: example.com/other\n")),
+            &["+  parents[same-namespace].controllerName: gateway.gwsim.dev/controller"],
+        ),
+        case("status-accepted-parents-wrong", status_step(&format!("{ROUTE}    acceptedParents: 1\n")), &["+  acceptedParents: 2"]),
+        case(
+            "status-gateway",
+            status_step(&format!("{GATEWAY}    conditions: [{{type: Programmed, status: \"True\"}}, {{type: Accepted, reason: Accepted}}]\n    addresses: true\n    listeners:\n    - name: http\n      attachedRoutes: 1\n      supportedKinds: [HTTPRoute]\n      conditions: [{{type: ResolvedRefs, status: \"True\"}}]\n    listenerCount: 1\n")),
+            &[],
+        ),
+        case(
+            "status-gateway-wrong",
+            status_step(&format!("{GATEWAY}    conditions: [{{type: Programmed, status: \"False\"}}]\n    addresses: false\n    listeners:\n    - name: http\n      attachedRoutes: 3\n      supportedKinds: [TLSRoute]\n    - name: missing\n    listenerCount: 2\n")),
+            &["+  conditions[Programmed]: status=True", "+  addresses: non-empty", "+  listeners[http].attachedRoutes: 1", "-  listeners[http].supportedKinds: [TLSRoute]", "+  listeners[missing]: (no entry; listeners: http)", "+  listenerCount: 1"],
+        ),
+        case(
+            "status-supported-kinds-empty",
+            status_step(&format!("{GATEWAY}    listeners: [{{name: http, supportedKinds: []}}]\n")),
+            &["-  listeners[http].supportedKinds: [] (none)", "+  listeners[http].supportedKinds: [HTTPRoute"],
+        ),
+        case(
+            "status-gateway-class",
+            "- status:\n  - kind: GatewayClass\n    name: gateway-conformance\n    conditions: [{type: Accepted, status: \"True\"}]\n".to_string(),
+            &[],
+        ),
+        case(
+            "status-missing-object",
+            "- status:\n  - kind: GatewayClass\n    name: nope\n".to_string(),
+            &["+  object: not found"],
+        ),
+        // apply, expectError, delete, advance
+        case(
+            "apply-refused",
+            "- apply: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: c, namespace: nowhere}\n".to_string(),
+            &["refused: ", "namespaces \\\"nowhere\\\" not found"],
+        ),
+        case(
+            "expect-error",
+            "- apply: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: c, namespace: nowhere}\n  expectError: not found\n".to_string(),
+            &[],
+        ),
+        case(
+            "expect-error-empty-text",
+            "- apply: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: c, namespace: nowhere}\n  expectError: \"\"\n".to_string(),
+            &[],
+        ),
+        case(
+            "expect-error-wrong-text",
+            "- apply: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: c, namespace: nowhere}\n  expectError: Forbidden\n".to_string(),
+            &["no refusal contains \\\"Forbidden\\\"", "+refusal: "],
+        ),
+        case(
+            "expect-error-nothing-refused",
+            "- apply: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: c}\n  expectError: invalid\n".to_string(),
+            &["expected a refusal, but every document was accepted", "+refusal: (no document was refused)"],
+        ),
+        case(
+            "delete",
+            "- delete: {kind: HTTPRoute, name: keys, namespace: gateway-conformance-infra}\n".to_string() + &request("", "{status: 404}"),
+            &[],
+        ),
+        case(
+            "delete-missing",
+            "- delete: {kind: HTTPRoute, name: nope, namespace: gateway-conformance-infra}\n".to_string(),
+            &["httproutes.gateway.networking.k8s.io \\\"nope\\\" not found"],
+        ),
+        case("advance", "- advance: 1m\n".to_string() + &request("", "{status: 200}"), &[]),
+        case(
+            "first-failure-stops",
+            "- advance: 1s\n".to_string() + &request("", "{status: 500}") + "- advance: 1s\n- advance: 2s\n",
+            &["step 2 (line", "steps 3 to 4 not run"],
+        ),
+    ]
+}
+
+fn scenario_text(c: &Case) -> String {
+    format!(
+        "name: {}\nfeatures: [Gateway, HTTPRoute]\nbase: conformance\n{MANIFESTS}steps:\n{}",
+        c.name, c.steps
+    )
+}
+
+fn run(text: &str, name: &str) -> (bool, String) {
+    let source = Source {
+        name: format!("{name}.yaml"),
+        path: PathBuf::from(format!("{name}.yaml")),
+        text: text.to_string(),
+    };
+    let scenario = load_scenario(&source).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+    let report = run_scenarios(&[scenario], &RunOptions::default()).expect("runs");
+    let text = format!("{}\n{}", report.render_text(), report.render_json());
+    (report.summary.passed == 1, text)
+}
+
+#[test]
+fn every_key_checks_what_it_says() {
+    let mut problems = Vec::new();
+    for c in cases() {
+        let (passed, report) = run(&scenario_text(&c), c.name);
+        if c.fails_with.is_empty() {
+            if !passed {
+                problems.push(format!("{}: should pass:\n{report}", c.name));
+            }
+            continue;
+        }
+        if passed {
+            problems.push(format!("{}: should fail", c.name));
+            continue;
+        }
+        for needle in c.fails_with {
+            if !report.contains(needle) {
+                problems.push(format!("{}: report lacks {needle:?}:\n{report}", c.name));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn manifests_refused_fail_the_scenario() {
+    let text = "name: bad-manifest\nmanifests:\n- |\n  apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: c, namespace: nowhere}\n";
+    let (passed, report) = run(text, "bad-manifest");
+    assert!(!passed);
+    assert!(report.contains("\"label\": \"manifests\""), "{report}");
+    assert!(report.contains("a manifest was refused"), "{report}");
+}
+
+#[test]
+fn unsupported_features_skip_and_name_the_feature() {
+    let text = "name: needs-more\nbase: conformance\nfeatures: [HTTPRoute, GRPCRoute, Mesh]\nsteps:\n- advance: 1s\n";
+    let source = Source {
+        name: "s.yaml".into(),
+        path: PathBuf::from("s.yaml"),
+        text: text.into(),
+    };
+    let scenario = load_scenario(&source).expect("loads");
+    let report = run_scenarios(&[scenario], &RunOptions::default()).expect("runs");
+    assert_eq!(report.summary.skipped, 1);
+    assert_eq!(report.exit_code(), 0, "skipped is not a failure");
+    let text = report.render_text();
+    assert!(
+        text.contains("skipped  needs-more (unsupported features: GRPCRoute, Mesh)"),
+        "{text}"
+    );
+    assert!(text.ends_with("0 passed, 0 failed, 1 skipped\n"), "{text}");
+
+    // Without a GatewayClass of this controller, nothing is supported.
+    let text = "name: no-class\nfeatures: [HTTPRoute]\n";
+    let (passed, report) = run(text, "no-class");
+    assert!(!passed);
+    assert!(
+        report.contains("\"missing_features\": [\n        \"HTTPRoute\""),
+        "{report}"
+    );
+}
+
+#[test]
+fn without_a_base_there_is_no_gateway() {
+    let text = "name: empty\nsteps:\n- request: {path: /}\n  expect: {status: 404}\n";
+    let (passed, report) = run(text, "empty");
+    assert!(!passed);
+    assert!(
+        report.contains("no Gateway to send the request to"),
+        "{report}"
+    );
+}
+
+#[test]
+fn exit_codes_and_summary_line() {
+    let dir = std::env::temp_dir().join(format!("gwsim-contract-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let good = dir.join("a-good.yaml");
+    let bad = dir.join("b-bad.yaml");
+    std::fs::write(&good, "name: good\nsteps:\n- advance: 1s\n").expect("write");
+    std::fs::write(
+        &bad,
+        "name: bad\nsteps:\n- delete: {kind: ConfigMap, name: x}\n",
+    )
+    .expect("write");
+    let options = RunOptions::default();
+
+    let report = gwsim_sim::run_paths(std::slice::from_ref(&good), &options).expect("loads");
+    assert_eq!(report.exit_code(), 0);
+    let report = gwsim_sim::run_paths(std::slice::from_ref(&dir), &options).expect("loads");
+    assert_eq!(report.exit_code(), 1);
+    let text = report.render_text();
+    assert!(text.starts_with("ok       good\nFAILED   bad ("), "{text}");
+    assert!(text.ends_with("1 passed, 1 failed, 0 skipped\n"), "{text}");
+
+    let filtered = gwsim_sim::run_paths(
+        std::slice::from_ref(&dir),
+        &RunOptions {
+            filter: Some("goo".into()),
+            ..RunOptions::default()
+        },
+    )
+    .expect("loads");
+    assert_eq!(
+        filtered.render_text(),
+        "ok       good\n1 passed, 0 failed, 0 skipped\n"
+    );
+
+    std::fs::write(&bad, "name: bad\nsteps:\n- advance: 1s\n  typo: 1\n").expect("write");
+    let err = gwsim_sim::run_paths(std::slice::from_ref(&dir), &options).expect_err("parse error");
+    assert_eq!(err.exit_code(), 2);
+    let message = err.to_string();
+    assert!(
+        message.contains("b-bad.yaml:4:3: unknown field `typo`"),
+        "{message}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
