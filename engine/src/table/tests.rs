@@ -660,7 +660,7 @@ fn gateway_and_port_selection() {
     let r = route("r", 1, vec![rule(vec![], "v1")]);
     let one = gateway("one", vec![http("http", None, vec![attach(&r, &[])])]);
     let two = gateway("two", vec![http("http", None, vec![attach(&r, &[])])]);
-    let table = RoutingTable::build(&[one.clone()]);
+    let table = RoutingTable::build(std::slice::from_ref(&one));
     expect_all(
         &table,
         &[
