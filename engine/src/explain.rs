@@ -169,10 +169,15 @@ impl Explanation {
             }
         }
         if self.other_hostname_entries > 0 {
+            let n = self.other_hostname_entries;
+            let (noun, verb) = if n == 1 {
+                ("entry", "serves")
+            } else {
+                ("entries", "serve")
+            };
             writeln!(
                 out,
-                "({} entries of the listener serve other hostnames)",
-                self.other_hostname_entries
+                "({n} {noun} of the listener {verb} other hostnames, not listed)"
             )?;
         }
         if !self.filters.is_empty() {

@@ -198,14 +198,24 @@ impl RoutingTable {
             ex.listener = Some(listener.name.clone());
         }
 
-        let kind = if request
+        // GRPCRoutes and HTTPRoutes are never merged: a gRPC request is routed by the
+        // listener's GRPCRoutes when it has any, else by its HTTPRoutes.
+        let grpc = request
             .header("content-type")
-            .is_some_and(|ct| ct.starts_with("application/grpc"))
-        {
+            .is_some_and(|ct| ct.starts_with("application/grpc"));
+        let kind = if grpc && listener.routes.index(RouteKind::Grpc).total() > 0 {
             RouteKind::Grpc
         } else {
             RouteKind::Http
         };
+        if detailed && grpc {
+            ex.notes.push(match kind {
+                RouteKind::Grpc => "gRPC request: only GRPCRoutes of the listener are considered",
+                RouteKind::Http => {
+                    "gRPC request on a listener without GRPCRoutes: its HTTPRoutes are considered"
+                }
+            }.to_string());
+        }
         let routes = &listener.routes;
         let index = routes.index(kind);
         let mut winner: Option<(usize, u32)> = None;

@@ -978,3 +978,218 @@ fn https_listener_selection_edge_cases() {
     );
     assert!(text.contains("outcome: 421: misdirected request"), "{text}");
 }
+
+#[test]
+fn grpc_requests_use_grpc_routes_when_the_listener_has_them() {
+    let http_route = route("web", 1, vec![rule(vec![prefix("/")], "web")]);
+    let mut grpc_config = (*route(
+        "grpc",
+        1,
+        vec![rule(vec![exact("/echo.Echo/Say")], "grpc-echo")],
+    ))
+    .clone();
+    grpc_config.kind = RouteKind::Grpc;
+    grpc_config.key.kind = crate::object::Kind::GrpcRoute;
+    let grpc_route = Arc::new(grpc_config);
+    let both = single(vec![attach(&http_route, &[]), attach(&grpc_route, &[])]);
+    let grpc_call = |path: &str| {
+        get("x", path)
+            .with_method("POST")
+            .with_header("Content-Type", "application/grpc")
+    };
+    expect_all(
+        &both,
+        &[
+            (grpc_call("/echo.Echo/Say"), "grpc-echo"),
+            (grpc_call("/echo.Echo/Other"), "404"),
+            (get("x", "/echo.Echo/Say"), "web"),
+        ],
+    );
+    let http_only = single(vec![attach(&http_route, &[])]);
+    expect_all(&http_only, &[(grpc_call("/echo.Echo/Say"), "web")]);
+}
+
+#[test]
+fn listener_wildcard_depth_decides() {
+    let deep = route("deep", 1, vec![rule(vec![], "deep")]);
+    let shallow = route("shallow", 1, vec![rule(vec![], "shallow")]);
+    let table = RoutingTable::build(&[gateway(
+        "gw",
+        vec![
+            http(
+                "shallow",
+                Some("*.example.com"),
+                vec![attach(&shallow, &["*.example.com"])],
+            ),
+            http(
+                "deep",
+                Some("*.foo.example.com"),
+                vec![attach(&deep, &["*.foo.example.com"])],
+            ),
+        ],
+    )]);
+    expect_all(
+        &table,
+        &[
+            (get("a.foo.example.com", "/"), "deep"),
+            (get("a.b.foo.example.com", "/"), "deep"),
+            (get("foo.example.com", "/"), "shallow"),
+            (get("a.bar.example.com", "/"), "shallow"),
+            (get("example.com", "/"), "404"),
+        ],
+    );
+}
+
+#[test]
+fn long_candidate_lists_are_bounded() {
+    let rules: Vec<_> = (0..60)
+        .map(|i| rule(vec![exact(&format!("/p{i}"))], "v1"))
+        .collect();
+    let r = route("many", 1, rules);
+    let other = route("other", 1, vec![rule(vec![prefix("/")], "v2")]);
+    let table = single(vec![attach(&r, &[]), attach(&other, &["elsewhere.com"])]);
+    let d = decide(&table, &get("x", "/nothing"));
+    assert_eq!(verdict(&d), "404");
+    let ex = &d.explanation;
+    assert_eq!(ex.candidates.len(), LISTED_NON_MATCHING);
+    assert_eq!(ex.unlisted_candidates, 60 - LISTED_NON_MATCHING);
+    assert_eq!(ex.other_hostname_entries, 1);
+    let text = ex.render_text();
+    assert!(
+        text.contains("... and 40 more that did not match"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(1 entry of the listener serves other hostnames, not listed)"),
+        "{text}"
+    );
+
+    let d = decide(&table, &get("x", "/p59"));
+    assert_eq!(verdict(&d), "v1");
+    assert!(
+        d.explanation
+            .candidates
+            .iter()
+            .any(|c| c.verdict == Verdict::Won && c.description.as_ref() == "Exact /p59"),
+        "the winner is always listed"
+    );
+}
+
+#[test]
+fn explanation_text_for_a_404() {
+    let r = route(
+        "matching",
+        100,
+        vec![
+            rule(vec![prefix("/v2").header("version", "two")], "v2"),
+            rule(vec![exact("/v1").method("POST")], "v1"),
+        ],
+    );
+    let table = single(vec![attach(&r, &["example.com"])]);
+    let d = decide(
+        &table,
+        &get("Example.com:80", "/v2/x").with_header("Version", "three"),
+    );
+    let expected = "\
+request: GET http://Example.com:80/v2/x (port 80)
+gateway: Gateway infra/gw (the only Gateway)
+listeners:
+  http (HTTP, any hostname): chosen: hostless match for host example.com
+candidates, in precedence order:
+  1. HTTPRoute infra/matching rule 1 match 0 [example.com] Exact /v1, method POST: did not match: path does not match
+  2. HTTPRoute infra/matching rule 0 match 0 [example.com] PathPrefix /v2, header version=two: did not match: header `version` differs: \"two\" wanted, request has \"three\"
+outcome: 404: no route matched on listener http
+";
+    assert_eq!(d.explanation.render_text(), expected);
+}
+
+#[test]
+fn explanation_text_for_a_forward_with_filters() {
+    let mut rewrite_rule = rule_to(
+        vec![prefix("/api")],
+        vec![backend_ref(0, "v1", 3), backend_ref(1, "v2", 1)],
+    );
+    rewrite_rule.name = Some("api".to_string());
+    rewrite_rule.filters = vec![
+        crate::config::Filter::RequestHeaderModifier(crate::config::HeaderModifier {
+            set: vec![("X-Env".to_string(), "prod".to_string())],
+            add: Vec::new(),
+            remove: Vec::new(),
+        }),
+        crate::config::Filter::UrlRewrite(crate::config::UrlRewrite {
+            hostname: Some("internal.example".to_string()),
+            path: Some(crate::config::PathModifier::ReplacePrefixMatch(
+                "/".to_string(),
+            )),
+        }),
+    ];
+    let r = route(
+        "api",
+        100,
+        vec![rule(vec![prefix("/")], "web"), rewrite_rule],
+    );
+    let table = single(vec![attach(&r, &[])]);
+    let d = decide(&table, &get("example.com", "/api/users?id=1"));
+    let expected = "\
+request: GET http://example.com/api/users?id=1 (port 80)
+gateway: Gateway infra/gw (the only Gateway)
+listeners:
+  http (HTTP, any hostname): chosen: hostless match for host example.com
+candidates, in precedence order:
+  1. HTTPRoute infra/api rule 1 (api) match 0 [*] PathPrefix /api: matched and won
+  2. HTTPRoute infra/api rule 0 match 0 [*] PathPrefix /: matched, lost to #1: longer prefix (4 > 1 characters)
+filters:
+  rule RequestHeaderModifier: header x-env (none) -> prod
+  rule URLRewrite: host example.com -> internal.example
+  rule URLRewrite: path /api/users?id=1 -> /users?id=1
+backend: Service infra/v1:8080 (backendRef 0, weight 3 of 4)
+outcome: forwarded to Service infra/v1:8080
+";
+    assert_eq!(d.explanation.render_text(), expected);
+    assert_eq!(
+        d.provenance,
+        Some(Provenance {
+            gateway: crate::object::ObjectKey::new(crate::object::Kind::Gateway, NS, "gw"),
+            listener: "http".to_string(),
+            route: r.key.clone(),
+            rule_index: 1,
+            rule_name: Some("api".to_string()),
+            match_index: 0,
+        })
+    );
+}
+
+#[test]
+fn explanation_text_for_a_misdirected_request() {
+    let table = misdirected_table();
+    let d = decide(
+        &table,
+        &get("second-example.org", "/detect-misdirected-requests").tls("example.org"),
+    );
+    let expected = "\
+request: GET https://second-example.org/detect-misdirected-requests (port 443), SNI example.org
+gateway: Gateway infra/gw (the only Gateway)
+listeners:
+  https (HTTPS, any hostname): passed over: selected by SNI example.org, but another listener matches host second-example.org more specifically
+  https-with-hostname (HTTPS, second-example.org): passed over: exact hostname match for host second-example.org, but SNI example.org selected listener https
+  https-wildcard (HTTPS, *.wildcard.org): passed over: hostname *.wildcard.org does not cover host second-example.org
+  https-fourth (HTTPS, fourth-example.wildcard.org): passed over: hostname fourth-example.wildcard.org does not cover host second-example.org
+outcome: 421: misdirected request: SNI example.org selected listener https, but Host second-example.org belongs to listener https-with-hostname
+";
+    assert_eq!(d.explanation.render_text(), expected);
+}
+
+#[test]
+fn regex_matches_are_noted_as_implementation_specific() {
+    let r = route("re", 1, vec![rule(vec![regex_path("/v[0-9]+")], "v1")]);
+    let table = single(vec![attach(&r, &[])]);
+    let d = decide(&table, &get("x", "/v12"));
+    assert_eq!(verdict(&d), "v1");
+    assert!(
+        d.explanation
+            .notes
+            .iter()
+            .any(|n| n.contains("implementation-specific"))
+    );
+    assert_eq!(verdict(&decide(&table, &get("x", "/v12/x"))), "404");
+}
