@@ -84,6 +84,9 @@ pub(crate) struct Entry {
     pub(crate) description: Arc<str>,
     /// Position in its bucket's precedence order (each entry is in one bucket).
     pub(crate) rank: u32,
+    /// Whether the match has a method, header or query part: without one, a path match is
+    /// a match and the decision need not read the match again.
+    pub(crate) has_conditions: bool,
 }
 
 impl Entry {
@@ -148,15 +151,17 @@ impl Bucket {
     }
 
     /// Calls `visit` with every entry whose path can match `path`, in precedence order, until
-    /// it returns `true`. Returns whether it did.
+    /// it returns `true`. Returns whether it did. The flag says whether the index has already
+    /// established that the path matches (Exact and PathPrefix entries) or not (regular
+    /// expressions).
     pub(crate) fn visit_path_candidates(
         &self,
         path: &str,
-        mut visit: impl FnMut(u32) -> bool,
+        mut visit: impl FnMut(u32, bool) -> bool,
     ) -> bool {
         if let Some(list) = self.exact_paths.get(path) {
             for id in list {
-                if visit(*id) {
+                if visit(*id, true) {
                     return true;
                 }
             }
@@ -167,7 +172,7 @@ impl Bucket {
             loop {
                 if let Some(list) = self.prefixes.get(&path[..end]) {
                     for id in list {
-                        if visit(*id) {
+                        if visit(*id, true) {
                             return true;
                         }
                     }
@@ -179,7 +184,7 @@ impl Bucket {
             }
         }
         for id in &self.regexes {
-            if visit(*id) {
+            if visit(*id, false) {
                 return true;
             }
         }
@@ -275,6 +280,9 @@ impl ListenerRoutes {
                             hostname_label: Arc::clone(&hostname_label),
                             description: Arc::clone(&texts[rule_pos][match_pos].1),
                             rank: 0,
+                            has_conditions: m.method.is_some()
+                                || !m.headers.is_empty()
+                                || !m.query_params.is_empty(),
                         });
                         placements.push((id, route.kind));
                     }

@@ -26,7 +26,7 @@ use crate::explain::{Candidate, Explanation, ListenerVerdict, Verdict};
 use crate::object::ObjectKey;
 use hostname::{ListenerSpecificity, listener_covers, normalize_host};
 use index::{Bucket, ListenerRoutes};
-use matching::{MatchMiss, RequestView, check_match, describe_miss};
+use matching::{MatchMiss, RequestView, check_match, check_rest, describe_miss};
 
 pub use listing::{GatewayListing, ListedBackend, ListenerListing, Listing, ListingEntry};
 pub use precedence::PrecedenceStep;
@@ -220,8 +220,14 @@ impl RoutingTable {
         let index = routes.index(kind);
         let mut winner: Option<(usize, u32)> = None;
         for (bucket_pos, bucket) in index.buckets_for(&view.host).enumerate() {
-            let found = bucket.visit_path_candidates(view.path, |id| {
-                if check_match(routes.entry(id).matcher(), &view).is_ok() {
+            let found = bucket.visit_path_candidates(view.path, |id, path_matched| {
+                let entry = routes.entry(id);
+                let matched = match (path_matched, entry.has_conditions) {
+                    (true, false) => true,
+                    (true, true) => check_rest(entry.matcher(), &view).is_ok(),
+                    (false, _) => check_match(entry.matcher(), &view).is_ok(),
+                };
+                if matched {
                     winner = Some((bucket_pos, id));
                     true
                 } else {
@@ -543,7 +549,7 @@ fn explain_candidates(
     for (pos, bucket) in buckets.iter().enumerate() {
         serving += bucket.entries.len();
         let mut path_candidates: Vec<u32> = Vec::new();
-        bucket.visit_path_candidates(view.path, |id| {
+        bucket.visit_path_candidates(view.path, |id, _| {
             path_candidates.push(id);
             false
         });

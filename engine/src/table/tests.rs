@@ -1193,3 +1193,127 @@ fn regex_matches_are_noted_as_implementation_specific() {
     );
     assert_eq!(verdict(&decide(&table, &get("x", "/v12/x"))), "404");
 }
+
+/// The index must pick what a plain scan over every entry, sorted by the precedence key,
+/// picks.
+#[test]
+fn index_agrees_with_a_linear_scan() {
+    use rand::{Rng, SeedableRng};
+
+    use super::hostname::{HostRank, pattern_covers};
+    use super::matching::RequestView;
+    use super::precedence::PrecedenceKey;
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
+    let hostnames = [
+        "a.example.com",
+        "*.example.com",
+        "b.a.example.com",
+        "*.a.example.com",
+    ];
+    let paths = ["/", "/a", "/a/b", "/a/b/c", "/ab", "/b", "/a/"];
+    let mut attachments = Vec::new();
+    for r in 0..40 {
+        let rules = (0..rng.random_range(1..4))
+            .map(|i| {
+                let path = paths[rng.random_range(0..paths.len())];
+                let mut m = match rng.random_range(0..3) {
+                    0 => exact(path),
+                    1 => prefix(path),
+                    _ => regex_path(&format!("{path}.*")),
+                };
+                if rng.random_bool(0.3) {
+                    m = m.method(if rng.random_bool(0.5) { "GET" } else { "POST" });
+                }
+                if rng.random_bool(0.3) {
+                    m = m.header("v", if rng.random_bool(0.5) { "1" } else { "2" });
+                }
+                if rng.random_bool(0.2) {
+                    m = m.query("q", "1");
+                }
+                rule(vec![m], &format!("r{r}-{i}"))
+            })
+            .collect();
+        let route = route(&format!("route-{r:02}"), rng.random_range(0..5), rules);
+        let chosen: Vec<&str> = hostnames
+            .iter()
+            .copied()
+            .filter(|_| rng.random_bool(0.3))
+            .collect();
+        attachments.push(attach(&route, &chosen));
+    }
+    let table = single(attachments.clone());
+
+    let hosts = [
+        "a.example.com",
+        "b.a.example.com",
+        "c.example.com",
+        "x.b.a.example.com",
+        "other.org",
+    ];
+    let (mut matched, mut unmatched) = (0, 0);
+    for _ in 0..2_000 {
+        let host = hosts[rng.random_range(0..hosts.len())];
+        let path = format!(
+            "{}{}",
+            paths[rng.random_range(0..paths.len())],
+            ["", "/x", "?q=1", "x"][rng.random_range(0..4)]
+        );
+        let mut request = get(host, &path);
+        if rng.random_bool(0.5) {
+            request = request.with_method("POST");
+        }
+        if rng.random_bool(0.5) {
+            request = request.with_header("V", if rng.random_bool(0.5) { "1" } else { "2" });
+        }
+
+        let view = RequestView::new(&request);
+        let mut all = Vec::new();
+        for a in &attachments {
+            let names: Vec<Option<&str>> = if a.hostnames.is_empty() {
+                vec![None]
+            } else {
+                a.hostnames.iter().map(|h| Some(h.as_str())).collect()
+            };
+            for name in names {
+                if name.is_some_and(|n| !pattern_covers(n, &view.host)) {
+                    continue;
+                }
+                for rule in &a.route.rules {
+                    for m in &rule.matches {
+                        let key = PrecedenceKey::new(HostRank::of(name), &a.route, rule.index, m);
+                        all.push((key, a.route.key.clone(), rule.index, m));
+                    }
+                }
+            }
+        }
+        all.sort_by(|x, y| x.0.cmp(&y.0));
+        let expected = all
+            .iter()
+            .find(|(_, _, _, m)| check_match(m, &view).is_ok())
+            .map(|(_, route, rule, _)| (route.clone(), *rule));
+
+        let got = decide(&table, &request)
+            .provenance
+            .map(|p| (p.route, p.rule_index));
+        assert_eq!(
+            got, expected,
+            "{host}{path} {:?} {:?}",
+            request.method, request.headers
+        );
+        let fast = table
+            .decide_fast(&request, &mut super::testutil::rng())
+            .provenance
+            .map(|p| (p.route, p.rule_index));
+        assert_eq!(fast, expected);
+        if expected.is_some() {
+            matched += 1;
+        } else {
+            unmatched += 1;
+        }
+    }
+    assert!(
+        matched > 500 && unmatched > 100,
+        "{matched} matched, {unmatched} not"
+    );
+}
