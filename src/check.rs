@@ -147,7 +147,11 @@ pub fn render_table(inputs: &Inputs) -> (String, bool) {
         }
     }
     if !inputs.ignored.is_empty() {
-        let _ = writeln!(out, "\nIgnored, not a kind gwsim models ({}):", inputs.ignored.len());
+        let _ = writeln!(
+            out,
+            "\nIgnored, not a kind gwsim models ({}):",
+            inputs.ignored.len()
+        );
         for (origin, what) in &inputs.ignored {
             let _ = writeln!(out, "  {origin}: {what}");
         }

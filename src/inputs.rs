@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use gwsim_engine::controller::{ControllerConfig, Reconciliation, reconcile};
+use gwsim_engine::controller::{ControllerConfig, reconcile};
 use gwsim_engine::load::{Origin, parse_documents};
 use gwsim_engine::object::{Object, ObjectKey, Snapshot};
 use gwsim_engine::{AdmitError, Rejection, RoutingTable, admit};
@@ -23,7 +23,6 @@ pub struct Inputs {
     pub rejected: Vec<(Origin, Rejection)>,
     /// Documents of kinds gwsim does not model.
     pub ignored: Vec<(Origin, String)>,
-    pub reconciliation: Reconciliation,
     pub table: RoutingTable,
 }
 
@@ -41,7 +40,7 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Inputs> {
             let existing = existing_key.as_ref().and_then(|k| snapshot.get(k));
             match admit(&doc.value, existing) {
                 Ok(mut object) => {
-                    stamp(&mut object, existing, epoch);
+                    stamp(&mut object, epoch);
                     snapshot.insert(object);
                 }
                 Err(AdmitError::Rejected(r)) => rejected.push((doc.origin, r)),
@@ -68,7 +67,6 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Inputs> {
         snapshot,
         rejected,
         ignored,
-        reconciliation,
         table,
     })
 }
@@ -87,20 +85,12 @@ fn key_of(value: &serde_json::Value) -> Option<ObjectKey> {
     Some(ObjectKey::new(kind, namespace, name))
 }
 
-/// What the API server's store adds: generation 1 on create (bumped when the spec changes on
-/// update), and a creationTimestamp (kept when the file gives one, so exported objects keep
-/// their age for the "oldest route" rule).
-fn stamp(object: &mut Object, existing: Option<&Object>, epoch: Timestamp) {
-    let generation = match existing {
-        None => 1,
-        Some(old) if old.spec_value() == object.spec_value() => old.generation(),
-        Some(old) => old.generation() + 1,
-    };
-    let created = existing
-        .and_then(|o| o.meta().creation_timestamp.clone())
-        .or_else(|| object.meta().creation_timestamp.clone())
-        .unwrap_or(Time(epoch));
+/// What the API server's store adds on create: a creationTimestamp. One given in the file is
+/// kept, so exported objects keep their age for the "oldest route" rule. (Admission sets
+/// `generation` and carries the stored timestamp over on updates.)
+fn stamp(object: &mut Object, epoch: Timestamp) {
     let meta = object.meta_mut();
-    meta.generation = Some(generation);
-    meta.creation_timestamp = Some(created);
+    if meta.creation_timestamp.is_none() {
+        meta.creation_timestamp = Some(Time(epoch));
+    }
 }

@@ -226,9 +226,15 @@ mod tests {
     #[test]
     fn parses_urls() {
         let r = parse_url("http://example.com/a/b?x=1").expect("parses");
-        assert_eq!((r.host.as_str(), r.path.as_str(), r.port), ("example.com", "/a/b?x=1", 80));
+        assert_eq!(
+            (r.host.as_str(), r.path.as_str(), r.port),
+            ("example.com", "/a/b?x=1", 80)
+        );
         let r = parse_url("https://foo.example.com:8443").expect("parses");
-        assert_eq!((r.scheme, r.port, r.path.as_str()), (Scheme::Https, 8443, "/"));
+        assert_eq!(
+            (r.scheme, r.port, r.path.as_str()),
+            (Scheme::Https, 8443, "/")
+        );
         assert_eq!(r.host, "foo.example.com:8443");
         assert!(parse_url("ftp://x/").is_err());
         assert!(parse_url("http://x:99999/").is_err());

@@ -74,8 +74,8 @@ fn golden_command_outputs() {
     let mut failures = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).expect("readable golden file");
-        let mut golden: GoldenFile = serde_saphyr::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let mut golden: GoldenFile =
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let mut changed = false;
         for run in &mut golden.runs {
             let (exit, stdout, stderr) = run_gwsim(&run.args, &dir);
@@ -136,11 +136,20 @@ fn shuffled_documents_give_identical_output() {
         docs.reverse();
         std::fs::write(tmp.join(name), docs.join("\n---\n")).expect("write shuffled");
         for command in ["check", "routes"] {
-            let args = |d: &Path| vec![command.to_string(), "-f".into(), d.join(name).display().to_string()];
+            let args = |d: &Path| {
+                vec![
+                    command.to_string(),
+                    "-f".into(),
+                    d.join(name).display().to_string(),
+                ]
+            };
             let (code_a, out_a, _) = run_gwsim(&args(&dir.join("inputs")), &dir);
             let (code_b, out_b, _) = run_gwsim(&args(&tmp), &dir);
             assert_eq!(code_a, code_b, "{command} exit code");
-            assert_eq!(out_a, out_b, "{command} output differs when documents are reversed");
+            assert_eq!(
+                out_a, out_b,
+                "{command} output differs when documents are reversed"
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&tmp);

@@ -1,1 +1,231 @@
-//! gwsim conformance harness
+//! gwsim's conformance suite: one scenario per upstream GATEWAY-HTTP conformance test, embedded
+//! from `testdata/conformance/`, run against the simulator, and reported the way upstream's
+//! suite reports (per profile and level, a ConformanceReport, JUnit XML).
+
+pub mod profile;
+pub mod report;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use gwsim_engine::controller::SUPPORTED_FEATURES;
+use gwsim_sim::files::Source;
+use gwsim_sim::runner::{Outcome, RunError, RunOptions, ScenarioResult, run_scenarios};
+use gwsim_sim::scenario::{Scenario, ScenarioError, load_paths, load_scenario};
+
+use crate::profile::Level;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/suite.rs"));
+}
+
+/// The embedded suite's files, as sources named `conformance/<file>`.
+pub fn embedded_sources() -> Vec<Source> {
+    embedded::SUITE
+        .iter()
+        .map(|(name, text)| Source {
+            name: format!("conformance/{name}"),
+            path: PathBuf::from(format!("conformance/{name}")),
+            text: (*text).to_string(),
+        })
+        .collect()
+}
+
+/// Loads the embedded suite, or the scenarios of `dir` when given.
+pub fn load_suite(dir: Option<&PathBuf>) -> Result<Vec<Scenario>, ScenarioError> {
+    match dir {
+        Some(dir) => load_paths(std::slice::from_ref(dir)),
+        None => embedded_sources().iter().map(load_scenario).collect(),
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Run only tests whose upstream ShortName (or scenario name) is listed.
+    pub run: Vec<String>,
+    /// Report these tests as skipped without running them.
+    pub skip: Vec<String>,
+    /// Test only these features (besides the core ones); `None`: every feature gwsim supports.
+    pub features: Option<Vec<String>>,
+    /// Overrides every scenario's seed.
+    pub seed: Option<u64>,
+}
+
+/// How one test ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TestOutcome {
+    Passed,
+    /// The failing step, the diff and the explanation, as text.
+    Failed(String),
+    /// Why it did not run.
+    Skipped(String),
+}
+
+/// One test's result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestResult {
+    /// The upstream ShortName, or the scenario name when it mirrors none.
+    pub name: String,
+    pub scenario: String,
+    pub features: Vec<String>,
+    pub level: Level,
+    pub outcome: TestOutcome,
+}
+
+/// The results of a suite run, in suite order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SuiteReport {
+    pub results: Vec<TestResult>,
+    /// Features the run tested: gwsim's supported features, narrowed by `--features`.
+    pub tested_features: Vec<String>,
+}
+
+impl SuiteReport {
+    /// 0 when nothing failed, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        i32::from(
+            self.results
+                .iter()
+                .any(|r| matches!(r.outcome, TestOutcome::Failed(_))),
+        )
+    }
+}
+
+fn test_name(s: &Scenario) -> String {
+    s.upstream.clone().unwrap_or_else(|| s.name.clone())
+}
+
+/// The features a run tests: what gwsim supports, narrowed to the core features plus
+/// `--features` when given.
+pub fn tested_features(selection: Option<&[String]>) -> BTreeSet<String> {
+    SUPPORTED_FEATURES
+        .iter()
+        .filter(|f| match selection {
+            None => true,
+            Some(chosen) => profile::CORE.contains(f) || chosen.iter().any(|c| c == *f),
+        })
+        .map(|f| f.to_string())
+        .collect()
+}
+
+/// Why a scenario does not run, if it does not.
+fn skip_reason(s: &Scenario, options: &Options, tested: &BTreeSet<String>) -> Option<String> {
+    let name = test_name(s);
+    if options.skip.iter().any(|k| *k == name || *k == s.name) {
+        return Some("skipped by --skip".to_string());
+    }
+    let missing: Vec<&str> = s
+        .features
+        .iter()
+        .filter(|f| !tested.contains(*f))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let unsupported: Vec<&str> = missing
+        .iter()
+        .copied()
+        .filter(|f| !SUPPORTED_FEATURES.contains(f))
+        .collect();
+    Some(if unsupported.is_empty() {
+        format!("features not selected by --features: {}", missing.join(", "))
+    } else {
+        format!("gwsim does not support: {}", unsupported.join(", "))
+    })
+}
+
+/// Runs the suite. Scenarios run on every core, results come back in suite order.
+pub fn run(scenarios: &[Scenario], options: &Options) -> Result<SuiteReport, RunError> {
+    let tested = tested_features(options.features.as_deref());
+    let selected: Vec<&Scenario> = scenarios
+        .iter()
+        .filter(|s| {
+            options.run.is_empty()
+                || options
+                    .run
+                    .iter()
+                    .any(|r| *r == test_name(s) || *r == s.name)
+        })
+        .collect();
+    let to_run: Vec<Scenario> = selected
+        .iter()
+        .filter(|s| skip_reason(s, options, &tested).is_none())
+        .map(|s| (*s).clone())
+        .collect();
+    let run_options = RunOptions {
+        seed: options.seed,
+        filter: None,
+    };
+    let ran = run_parallel(&to_run, &run_options)?;
+    let mut ran = ran.into_iter();
+    let mut results = Vec::with_capacity(selected.len());
+    for s in selected {
+        let outcome = match skip_reason(s, options, &tested) {
+            Some(reason) => TestOutcome::Skipped(reason),
+            None => match ran.next() {
+                Some(result) => outcome_of(&result),
+                None => TestOutcome::Failed("the runner returned no result".into()),
+            },
+        };
+        results.push(TestResult {
+            name: test_name(s),
+            scenario: s.name.clone(),
+            features: s.features.clone(),
+            level: profile::level(&s.features),
+            outcome,
+        });
+    }
+    Ok(SuiteReport {
+        results,
+        tested_features: tested.into_iter().collect(),
+    })
+}
+
+fn outcome_of(result: &ScenarioResult) -> TestOutcome {
+    match &result.outcome {
+        Outcome::Passed => TestOutcome::Passed,
+        Outcome::Skipped { missing_features } => TestOutcome::Skipped(format!(
+            "the simulator does not support: {}",
+            missing_features.join(", ")
+        )),
+        Outcome::Failed(_) => {
+            let single = gwsim_sim::runner::RunReport::new(vec![result.clone()]);
+            TestOutcome::Failed(single.render_text())
+        }
+    }
+}
+
+/// Runs scenarios on up to `available_parallelism` threads; results in input order.
+fn run_parallel(
+    scenarios: &[Scenario],
+    options: &RunOptions,
+) -> Result<Vec<ScenarioResult>, RunError> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    if threads == 1 || scenarios.len() < 2 {
+        return Ok(run_scenarios(scenarios, options)?.scenarios);
+    }
+    let chunk = scenarios.len().div_ceil(threads);
+    let parts: Vec<Result<Vec<ScenarioResult>, RunError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = scenarios
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || run_scenarios(part, options).map(|r| r.scenarios)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(RunError::Base("a runner thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(scenarios.len());
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
+}

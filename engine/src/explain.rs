@@ -1,7 +1,9 @@
 //! Explanations: why a request went where it went, as data (serialised for `-o json`) and as
 //! text for people.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -10,8 +12,8 @@ pub use crate::table::PrecedenceStep;
 /// The reasoning behind one decision.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Explanation {
-    /// False when the decision was made without details (`RoutingTable::decide_fast`): only
-    /// `request`, `gateway`, `listener` and `outcome` are filled in.
+    /// False when the decision was made without an explanation
+    /// (`RoutingTable::decide_fast`): every other field is then empty.
     pub detailed: bool,
     /// The request in one line: `GET http://foo.com/v2 (port 80)`.
     pub request: String,
@@ -51,11 +53,11 @@ pub struct ListenerVerdict {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Candidate {
     /// `HTTPRoute ns/name rule 1 (name) match 0`.
-    pub entry: String,
+    pub entry: Arc<str>,
     /// The route hostname the entry serves (`*`: any host of the listener).
-    pub hostname: String,
+    pub hostname: Arc<str>,
     /// The match in one line: `PathPrefix /v2, header version=two`.
-    pub description: String,
+    pub description: Arc<str>,
     pub verdict: Verdict,
 }
 
@@ -66,11 +68,11 @@ pub enum Verdict {
     /// Matched, but an entry earlier in precedence order won; `step` is the deciding
     /// tie-breaker.
     Lost {
-        winner: String,
+        winner: Arc<str>,
         step: PrecedenceStep,
     },
     /// Did not match; `reason` names the first failing part.
-    NoMatch { reason: String },
+    NoMatch { reason: Cow<'static, str> },
 }
 
 /// One filter that ran, with what it changed.
@@ -137,7 +139,7 @@ impl Explanation {
             let number = |entry: &str| {
                 self.candidates
                     .iter()
-                    .position(|c| c.entry == entry)
+                    .position(|c| *c.entry == *entry)
                     .map(|i| format!("#{}", i + 1))
                     .unwrap_or_else(|| entry.to_string())
             };
@@ -167,10 +169,15 @@ impl Explanation {
             }
         }
         if self.other_hostname_entries > 0 {
+            let n = self.other_hostname_entries;
+            let (noun, verb) = if n == 1 {
+                ("entry", "serves")
+            } else {
+                ("entries", "serve")
+            };
             writeln!(
                 out,
-                "({} entries of the listener serve other hostnames)",
-                self.other_hostname_entries
+                "({n} {noun} of the listener {verb} other hostnames, not listed)"
             )?;
         }
         if !self.filters.is_empty() {

@@ -349,11 +349,15 @@ impl Run<'_> {
             }
             pick -= u64::from(b.weight);
         }
-        let step = BackendStep {
-            index: Some(chosen.index),
-            target: describe_target(&chosen.target),
-            weight: chosen.weight,
-            total_weight: total,
+        let step = if self.detailed {
+            Some(BackendStep {
+                index: Some(chosen.index),
+                target: describe_target(&chosen.target),
+                weight: chosen.weight,
+                total_weight: total,
+            })
+        } else {
+            None
         };
         let Some(service) = service_ref(&chosen.target) else {
             let reason = match &chosen.target {
@@ -365,17 +369,20 @@ impl Run<'_> {
                 ),
                 BackendTarget::Service { .. } => "invalid backendRef".to_string(),
             };
-            return (self.respond(500, &reason, Some(chosen)), reason, Some(step));
+            return (self.respond(500, &reason, Some(chosen)), reason, step);
         };
         let level = format!("backend {}", chosen.index);
         for filter in &chosen.filters {
             if let Step::Stop(outcome, summary) =
                 self.apply_filter(filter, &level, &mut working, Some(chosen), rng)
             {
-                return (outcome, summary, Some(step));
+                return (outcome, summary, step);
             }
         }
-        let summary = format!("forwarded to {}", step.target);
+        let summary = match &step {
+            Some(step) => format!("forwarded to {}", step.target),
+            None => String::new(),
+        };
         let forward = Forward {
             backend: service,
             mirrors: working.mirrors.iter().map(|m| m.backend.clone()).collect(),
@@ -386,7 +393,7 @@ impl Run<'_> {
             timeouts: self.rule.timeouts.clone(),
             retry: self.rule.retry.clone(),
         };
-        (Outcome::Forward(Box::new(forward)), summary, Some(step))
+        (Outcome::Forward(Box::new(forward)), summary, step)
     }
 
     /// Response headers of an answer the Gateway makes itself: the rule's (and the chosen
@@ -952,7 +959,8 @@ mod tests {
     fn redirect_port_and_scheme_matrix() {
         // HTTPRouteRedirectPortAndScheme: (request scheme, listener port, redirect scheme,
         // redirect port) -> Location.
-        let cases: [(Scheme, u16, Option<&str>, Option<u16>, &str); 16] = [
+        type Case = (Scheme, u16, Option<&'static str>, Option<u16>, &'static str);
+        let cases: [Case; 16] = [
             (Scheme::Http, 80, None, None, "http://example.org/p"),
             (Scheme::Http, 80, None, Some(80), "http://example.org/p"),
             (

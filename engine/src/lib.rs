@@ -8,6 +8,7 @@
 //! - [`controller`]: a [`object::Snapshot`] of objects into statuses and [`config`] (the data
 //!   plane's view);
 //! - [`table`]: the configuration compiled into a routing table;
+//! - [`filters`]: a matched rule's filters and weighted backends applied to a request;
 //! - [`decision`] and [`explain`]: a request routed, and the reasons.
 //!
 //! No I/O but reading the files [`load`] is asked to read, no clock, no randomness of its own.
@@ -16,6 +17,7 @@ pub mod admission;
 pub mod config;
 pub mod controller;
 pub mod decision;
+pub mod duration;
 pub mod explain;
 pub mod filters;
 pub mod load;

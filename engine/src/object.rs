@@ -126,11 +126,12 @@ impl Kind {
     /// as v1: the two versions share one schema (conversion strategy `None`).
     pub fn from_type(api_version: &str, kind: &str) -> Option<Kind> {
         let found = match (api_version, kind) {
+            // GRPCRoute is served as v1 only.
+            ("gateway.networking.k8s.io/v1", "GRPCRoute") => Kind::GrpcRoute,
             ("gateway.networking.k8s.io/v1" | "gateway.networking.k8s.io/v1beta1", k) => match k {
                 "GatewayClass" => Kind::GatewayClass,
                 "Gateway" => Kind::Gateway,
                 "HTTPRoute" => Kind::HttpRoute,
-                "GRPCRoute" => Kind::GrpcRoute,
                 "ReferenceGrant" => Kind::ReferenceGrant,
                 _ => return None,
             },

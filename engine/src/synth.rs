@@ -107,12 +107,10 @@ impl SynthSpec {
     pub fn route(&self, r: usize) -> Value {
         let pool = self.hostnames.max(1);
         let mut hostnames = vec![self.hostname(r % pool)];
-        if r % 7 == 0 {
+        if r.is_multiple_of(7) {
             hostnames.push(self.hostname((r / 7 + 1) % pool));
         }
-        let rules: Vec<Value> = (0..self.rules_per_route)
-            .map(|i| self.rule(r, i))
-            .collect();
+        let rules: Vec<Value> = (0..self.rules_per_route).map(|i| self.rule(r, i)).collect();
         json!({
             "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
             "metadata": {"name": format!("route-{r}"), "namespace": self.namespace(r)},
@@ -141,10 +139,12 @@ impl SynthSpec {
                         "filters": [{"type": "RequestHeaderModifier",
                                      "requestHeaderModifier": {"set": [{"name": "x-synth", "value": "1"}]}}],
                         "backendRefs": [backend(i, 1)]}),
-            _ => json!({"matches": [{"path": {"type": "PathPrefix", "value": format!("{base}/deep")}}],
+            _ => {
+                json!({"matches": [{"path": {"type": "PathPrefix", "value": format!("{base}/deep")}}],
                         "filters": [{"type": "URLRewrite",
                                      "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}],
-                        "backendRefs": [backend(i, 1)]}),
+                        "backendRefs": [backend(i, 1)]})
+            }
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Gateway: the schema of `spec` (validation.md section 3.2), its defaults (section 5) and its
 //! CEL rules, written as Rust functions.
+//!
+//! The rule messages are gwsim's own wording of the CRD rules, not the CRD text.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -82,7 +84,7 @@ fn listeners() -> Node {
         // CEL (GatewaySpec.listeners): protocols are compared case-insensitively, as the
         // current CRD does.
         .rule(
-            "tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']",
+            "listeners with protocol HTTP, TCP or UDP cannot set tls",
             |ls| {
                 Verdict::from(
                     items(ls)
@@ -91,7 +93,7 @@ fn listeners() -> Node {
                 )
             },
         )
-        .rule("tls mode must be Terminate for protocol HTTPS", |ls| {
+        .rule("an HTTPS listener's tls.mode must be Terminate", |ls| {
             Verdict::from(items(ls).iter().all(|l| {
                 match (protocol_is(l, &["HTTPS"]), l.get("tls")) {
                     (true, Some(tls)) => matches!(str_at(tls, "mode"), Some("" | "Terminate")),
@@ -99,7 +101,7 @@ fn listeners() -> Node {
                 }
             }))
         })
-        .rule("tls mode must be set for protocol TLS", |ls| {
+        .rule("a TLS listener must set tls.mode", |ls| {
             Verdict::from(items(ls).iter().all(|l| {
                 !protocol_is(l, &["TLS"])
                     || l.get("tls")
@@ -108,7 +110,7 @@ fn listeners() -> Node {
             }))
         })
         .rule(
-            "hostname must not be specified for protocols ['TCP', 'UDP']",
+            "listeners with protocol TCP or UDP cannot set hostname",
             |ls| {
                 Verdict::from(items(ls).iter().all(|l| {
                     !protocol_is(l, &["TCP", "UDP"])
@@ -116,7 +118,7 @@ fn listeners() -> Node {
                 }))
             },
         )
-        .rule("Listener name must be unique within the Gateway", |ls| {
+        .rule("listener names must be unique", |ls| {
             let ls = items(ls);
             Verdict::from(ls.iter().all(|l1| {
                 ls.iter()
@@ -126,7 +128,7 @@ fn listeners() -> Node {
             }))
         })
         .rule(
-            "Combination of port, protocol and hostname must be unique for each listener",
+            "no two listeners may share the same port, protocol and hostname",
             |ls| {
                 let ls = items(ls);
                 // Two absent hostnames count as equal; an absent and a present one differ.
@@ -199,7 +201,7 @@ fn listener_tls() -> Node {
     // `size(self.certificateRefs) > 0 || size(self.options) > 0`; an absent field makes CEL
     // report "no such key" unless the other side of `||` is true.
     .rule(
-        "certificateRefs or options must be specified when mode is Terminate",
+        "mode Terminate needs a certificateRefs or an options entry",
         |tls| {
             if str_at(tls, "mode") != Some("Terminate") {
                 return Verdict::Pass;
@@ -226,11 +228,11 @@ fn addresses() -> Node {
     list(address())
         .max_items(16)
         // CEL (GatewaySpec.addresses): IPAddress values unique.
-        .rule("IPAddress values must be unique", |a| {
+        .rule("IPAddress addresses must not repeat a value", |a| {
             unique_values_of_type(a, "IPAddress")
         })
         // CEL (GatewaySpec.addresses): Hostname values unique.
-        .rule("Hostname values must be unique", |a| {
+        .rule("Hostname addresses must not repeat a value", |a| {
             unique_values_of_type(a, "Hostname")
         })
 }
@@ -260,7 +262,7 @@ fn address() -> Node {
     .check(ip_address_value)
     // CEL (GatewaySpecAddress): a Hostname address is empty or a (wildcard) hostname.
     .rule(
-        "Hostname value must be empty or contain only valid characters (matching ^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$)",
+        "a Hostname address value must be empty or a lower-case DNS name, optionally starting with '*.'",
         |a| {
             if str_at(a, "type") != Some("Hostname") {
                 return Verdict::Pass;
@@ -302,11 +304,11 @@ fn infrastructure() -> Node {
                 .max_properties(16)
                 // CEL (GatewayInfrastructure.annotations): key format and prefix length.
                 .rule(
-                    "Annotation keys must be in the form of an optional DNS subdomain prefix followed by a required name segment of up to 63 characters.",
+                    "annotation keys must be [prefix/]name: an optional DNS-subdomain prefix, then a name of 1-63 characters",
                     |m| all_keys(m, |k| QUALIFIED_KEY.is_match(k)),
                 )
                 .rule(
-                    "If specified, the annotation key's prefix must be a DNS subdomain not longer than 253 characters in total.",
+                    "an annotation key prefix must be shorter than 253 characters",
                     |m| all_keys(m, key_prefix_short),
                 ),
         ),
@@ -316,11 +318,11 @@ fn infrastructure() -> Node {
                 .max_properties(8)
                 // CEL (GatewayInfrastructure.labels): key format and prefix length.
                 .rule(
-                    "Label keys must be in the form of an optional DNS subdomain prefix followed by a required name segment of up to 63 characters.",
+                    "label keys must be [prefix/]name: an optional DNS-subdomain prefix, then a name of 1-63 characters",
                     |m| all_keys(m, |k| QUALIFIED_KEY.is_match(k)),
                 )
                 .rule(
-                    "If specified, the label key's prefix must be a DNS subdomain not longer than 253 characters in total.",
+                    "a label key prefix must be shorter than 253 characters",
                     |m| all_keys(m, key_prefix_short),
                 ),
         ),
@@ -380,15 +382,12 @@ fn gateway_tls() -> Node {
                     .max_items(64)
                     .map_keys(&["port"])
                     // CEL (FrontendTLSConfig.perPort): one entry per port.
-                    .rule(
-                        "Port for TLS configuration must be unique within the Gateway",
-                        |pp| {
-                            let pp = items(pp);
-                            Verdict::from(pp.iter().all(|a| {
-                                pp.iter().filter(|b| a.get("port") == b.get("port")).count() == 1
-                            }))
-                        },
-                    ),
+                    .rule("perPort entries must have distinct ports", |pp| {
+                        let pp = items(pp);
+                        Verdict::from(pp.iter().all(|a| {
+                            pp.iter().filter(|b| a.get("port") == b.get("port")).count() == 1
+                        }))
+                    }),
                 ),
             ]),
         ),

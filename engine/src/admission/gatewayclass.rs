@@ -1,4 +1,6 @@
 //! GatewayClass: the schema of `spec` (validation.md section 3.1) and its one transition rule.
+//!
+//! The rule messages are gwsim's own wording of the CRD rules, not the CRD text.
 
 use serde_json::json;
 
@@ -12,8 +14,10 @@ pub(crate) fn spec() -> Node {
             "controllerName",
             controller_name()
                 // CEL (GatewayClassSpec.controllerName, transition rule): the controller of a
-                // class never changes once set (v1.6.1 wording).
-                .transition_rule("Value is immutable", |new, old| Verdict::from(new == old)),
+                // class never changes once set.
+                .transition_rule("controllerName cannot change once set", |new, old| {
+                    Verdict::from(new == old)
+                }),
         )
         .required(),
         field("description", string().max_len(64)),

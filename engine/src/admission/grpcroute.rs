@@ -1,9 +1,13 @@
 //! GRPCRoute: the schema of `spec` (validation.md section 3.4), its defaults and its CEL rules.
 //! Unlike HTTPRoute, `rules` and `matches` have no default and may be absent.
+//!
+//! The rule messages are gwsim's own wording of the CRD rules, not the CRD text.
 
 use serde_json::{Value, json};
 
-use super::httproute::{total_matches, union_rules, unique_rule_names};
+use super::httproute::{
+    MATCH_BUDGET, UNIQUE_RULE_NAMES, total_matches, union_rules, unique_rule_names,
+};
 use super::schema::{Node, Verdict, field, has, items, list, object, pattern, str_at, string};
 use super::types::{
     SERVICE_PORT_MESSAGE, backend_ref_fields, header_modifier, header_name, hostname,
@@ -36,12 +40,11 @@ fn rules() -> Node {
     list(rule())
         .max_items(16)
         // CEL (GRPCRouteSpec.rules, experimental channel): rule names are unique.
-        .rule("Rule name must be unique within the route", unique_rule_names)
+        .rule(UNIQUE_RULE_NAMES, unique_rule_names)
         // CEL (GRPCRouteSpec.rules): at most 128 matches over all rules; absent matches count 0.
-        .rule(
-            "While 16 rules and 64 matches per rule are allowed, the total number of matches across all rules in a route must be less than 128",
-            |rules| Verdict::from(total_matches(rules) <= 128),
-        )
+        .rule(MATCH_BUDGET, |rules| {
+            Verdict::from(total_matches(rules) <= 128)
+        })
 }
 
 fn rule() -> Node {
@@ -95,15 +98,15 @@ fn method_match() -> Node {
     ])
     // CEL (GRPCMethodMatch): with a type, at least one of service and method.
     .rule(
-        "One or both of 'service' or 'method' must be specified",
+        "set service, method or both",
         |m| Verdict::from(!has(m, "type") || has(m, "service") || has(m, "method")),
     )
     .rule(
-        "service must only contain valid characters (matching ^(?i)\\.?[a-z_][a-z_0-9]*(\\.[a-z_][a-z_0-9]*)*$)",
+        "with type Exact, service must be dot-separated identifiers (letters, digits, '_', no leading digit), optionally with a leading '.'",
         |m| exact_member(m, "service", |s| GRPC_SERVICE.is_match(s)),
     )
     .rule(
-        "method must only contain valid characters (matching ^[A-Za-z_][A-Za-z_0-9]*$)",
+        "with type Exact, method must be one identifier (letters, digits, '_', no leading digit)",
         |m| exact_member(m, "method", |s| GRPC_METHOD.is_match(s)),
     )
 }
@@ -113,7 +116,7 @@ fn filters() -> Node {
     ["RequestHeaderModifier", "ResponseHeaderModifier"]
         .into_iter()
         .fold(list(filter()).max_items(16), |node, t| {
-            node.rule(format!("{t} filter cannot be repeated"), move |fs| {
+            node.rule(format!("at most one {t} filter is allowed"), move |fs| {
                 Verdict::from(
                     items(fs)
                         .iter()

@@ -2,6 +2,8 @@
 //! every CEL rule, written as Rust functions. gwsim follows the experimental channel, so the
 //! experimental fields (`retry`, `sessionPersistence`, `externalAuth`, `useDefaultGateways`)
 //! and rules (unique rule names, header-value pattern, port-aware parentRef uniqueness) apply.
+//!
+//! The rule messages are gwsim's own wording of the CRD rules, not the CRD text.
 
 use serde_json::{Value, json};
 
@@ -57,14 +59,18 @@ fn rules() -> Node {
         .min_items(1)
         .max_items(16)
         // CEL (HTTPRouteSpec.rules, experimental channel): rule names are unique.
-        .rule("Rule name must be unique within the route", unique_rule_names)
-        // CEL (HTTPRouteSpec.rules): a budget of 128 matches over all rules (the message says
-        // "less than" while the rule allows exactly 128).
-        .rule(
-            "While 16 rules and 64 matches per rule are allowed, the total number of matches across all rules in a route must be less than 128",
-            |rules| Verdict::from(total_matches(rules) <= 128),
-        )
+        .rule(UNIQUE_RULE_NAMES, unique_rule_names)
+        // CEL (HTTPRouteSpec.rules): a budget of 128 matches over all rules.
+        .rule(MATCH_BUDGET, |rules| {
+            Verdict::from(total_matches(rules) <= 128)
+        })
 }
+
+/// Shared with GRPCRoute: rule names are unique.
+pub(crate) const UNIQUE_RULE_NAMES: &str = "rule names must be unique";
+
+/// Shared with GRPCRoute: the match budget over all rules.
+pub(crate) const MATCH_BUDGET: &str = "at most 128 matches in total across all rules";
 
 /// CEL `self.all(l1, !has(l1.name) || self.exists_one(l2, has(l2.name) && l1.name == l2.name))`.
 pub(crate) fn unique_rule_names(rules: &Value) -> Verdict {
@@ -97,7 +103,7 @@ fn rule() -> Node {
     ])
     // CEL (HTTPRouteRule): a redirect answers the request itself, so no backends with it.
     .rule(
-        "RequestRedirect filter must not be used together with backendRefs",
+        "a rule with backendRefs cannot have a RequestRedirect filter",
         |r| {
             if list_at(r, "backendRefs").is_empty() {
                 return Verdict::Pass;
@@ -108,19 +114,19 @@ fn rule() -> Node {
     // CEL (HTTPRouteRule): ReplacePrefixMatch needs exactly one PathPrefix match, for
     // rule-level and backendRef-level redirects and rewrites.
     .rule(
-        "When using RequestRedirect filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
+        "a RequestRedirect filter with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
         |r| prefix_rewrite_rule(r, exactly_one_prefix_filter(list_at(r, "filters"), "requestRedirect")),
     )
     .rule(
-        "When using URLRewrite filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
+        "a URLRewrite filter with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
         |r| prefix_rewrite_rule(r, exactly_one_prefix_filter(list_at(r, "filters"), "urlRewrite")),
     )
     .rule(
-        "Within backendRefs, when using RequestRedirect filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
+        "a RequestRedirect filter in backendRefs with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
         |r| prefix_rewrite_rule(r, exactly_one_backend_with(r, "requestRedirect")),
     )
     .rule(
-        "Within backendRefs, When using URLRewrite filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
+        "a URLRewrite filter in backendRefs with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
         |r| prefix_rewrite_rule(r, exactly_one_backend_with(r, "urlRewrite")),
     )
 }
@@ -231,7 +237,7 @@ fn path_match() -> Node {
     ])
     // CEL (HTTPPathMatch): Exact and PathPrefix values are clean absolute paths.
     .rule(
-        "value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']",
+        "an Exact or PathPrefix value must be an absolute path, starting with '/'",
         |p| for_plain_paths(p, |v| v.starts_with('/')),
     );
     // Sequences a clean path never contains, and endings it never has (dot segments,
@@ -240,27 +246,24 @@ fn path_match() -> Node {
         .into_iter()
         .fold(node, |node, needle| {
             node.rule(
-                format!("must not contain '{needle}' when type one of ['Exact', 'PathPrefix']"),
+                format!("an Exact or PathPrefix value cannot contain '{needle}'"),
                 move |p| for_plain_paths(p, |v| !v.contains(needle)),
             )
         });
     let node = ["/..", "/."].into_iter().fold(node, |node, suffix| {
         node.rule(
-            format!("must not end with '{suffix}' when type one of ['Exact', 'PathPrefix']"),
+            format!("an Exact or PathPrefix value cannot end in '{suffix}'"),
             move |p| for_plain_paths(p, |v| !v.ends_with(suffix)),
         )
     });
-    node.rule(
-        "type must be one of ['Exact', 'PathPrefix', 'RegularExpression']",
-        |p| {
-            Verdict::from(matches!(
-                str_at(p, "type"),
-                Some("Exact" | "PathPrefix" | "RegularExpression")
-            ))
-        },
-    )
+    node.rule("type must be Exact, PathPrefix or RegularExpression", |p| {
+        Verdict::from(matches!(
+            str_at(p, "type"),
+            Some("Exact" | "PathPrefix" | "RegularExpression")
+        ))
+    })
     .rule(
-        "must only contain valid characters (matching ^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$) for types ['Exact', 'PathPrefix']",
+        "an Exact or PathPrefix value may hold only RFC 3986 path characters and %XX escapes",
         |p| for_plain_paths(p, |v| PATH_CHARS.is_match(v)),
     )
 }
@@ -270,7 +273,7 @@ fn filters() -> Node {
         .max_items(16)
         // CEL (HTTPRouteRule.filters): a redirect and a rewrite exclude each other.
         .rule(
-            "May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both",
+            "RequestRedirect and URLRewrite filters cannot be used together",
             |fs| {
                 let fs = items(fs);
                 let any = |t: &str| fs.iter().any(|f| str_at(f, "type") == Some(t));
@@ -288,7 +291,7 @@ fn filters() -> Node {
     ]
     .into_iter()
     .fold(node, |node, t| {
-        node.rule(format!("{t} filter cannot be repeated"), move |fs| {
+        node.rule(format!("at most one {t} filter is allowed"), move |fs| {
             Verdict::from(
                 items(fs)
                     .iter()
@@ -301,17 +304,16 @@ fn filters() -> Node {
 }
 
 /// The union rules of a filter: for each member, it is set exactly when `type` names it
-/// (validation.md: "must be nil if type is not X" / "must be specified for X").
+/// (validation.md section 3.3, HTTPRouteFilter).
 pub(crate) fn union_rules(node: Node, members: &[(&'static str, &'static str)]) -> Node {
     members.iter().fold(node, |node, &(member, type_)| {
         node.rule(
-            format!("filter.{member} must be nil if the filter.type is not {type_}"),
+            format!("{member} is only allowed when type is {type_}"),
             move |f| Verdict::from(!(has(f, member) && str_at(f, "type") != Some(type_))),
         )
-        .rule(
-            format!("filter.{member} must be specified for {type_} filter.type"),
-            move |f| Verdict::from(!(!has(f, member) && str_at(f, "type") == Some(type_))),
-        )
+        .rule(format!("type {type_} requires {member}"), move |f| {
+            Verdict::from(has(f, member) || str_at(f, "type") != Some(type_))
+        })
     })
 }
 
@@ -358,10 +360,7 @@ fn cors() -> Node {
                 .max_items(64)
                 .set()
                 // CEL (HTTPCORSFilter.allowHeaders): `*` alone.
-                .rule(
-                    "AllowHeaders cannot contain '*' alongside other methods",
-                    wildcard_alone,
-                ),
+                .rule("'*' must be the only entry of allowHeaders", wildcard_alone),
         ),
         field(
             "allowMethods",
@@ -369,10 +368,7 @@ fn cors() -> Node {
                 .max_items(9)
                 .set()
                 // CEL (HTTPCORSFilter.allowMethods): `*` alone.
-                .rule(
-                    "AllowMethods cannot contain '*' alongside other methods",
-                    wildcard_alone,
-                ),
+                .rule("'*' must be the only entry of allowMethods", wildcard_alone),
         ),
         field(
             "allowOrigins",
@@ -380,10 +376,7 @@ fn cors() -> Node {
                 .max_items(64)
                 .set()
                 // CEL (HTTPCORSFilter.allowOrigins): `*` alone.
-                .rule(
-                    "AllowOrigins cannot contain '*' alongside other origins",
-                    wildcard_alone,
-                ),
+                .rule("'*' must be the only entry of allowOrigins", wildcard_alone),
         ),
         field("exposeHeaders", list(header_name()).max_items(64).set()),
         field("maxAge", int32().min(1)).default(json!(5)),
@@ -402,30 +395,24 @@ fn path_modifier() -> Node {
         .required(),
     ])
     // CEL (HTTPPathModifier): the type and the member it names go together.
+    .rule("type ReplaceFullPath requires replaceFullPath", |p| {
+        Verdict::from(str_at(p, "type") != Some("ReplaceFullPath") || has(p, "replaceFullPath"))
+    })
     .rule(
-        "replaceFullPath must be specified when type is set to 'ReplaceFullPath'",
-        |p| {
-            Verdict::from(str_at(p, "type") != Some("ReplaceFullPath") || has(p, "replaceFullPath"))
-        },
-    )
-    .rule(
-        "type must be 'ReplaceFullPath' when replaceFullPath is set",
+        "replaceFullPath is only allowed when type is ReplaceFullPath",
         |p| {
             Verdict::from(
                 !has(p, "replaceFullPath") || str_at(p, "type") == Some("ReplaceFullPath"),
             )
         },
     )
+    .rule("type ReplacePrefixMatch requires replacePrefixMatch", |p| {
+        Verdict::from(
+            str_at(p, "type") != Some("ReplacePrefixMatch") || has(p, "replacePrefixMatch"),
+        )
+    })
     .rule(
-        "replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'",
-        |p| {
-            Verdict::from(
-                str_at(p, "type") != Some("ReplacePrefixMatch") || has(p, "replacePrefixMatch"),
-            )
-        },
-    )
-    .rule(
-        "type must be 'ReplacePrefixMatch' when replacePrefixMatch is set",
+        "replacePrefixMatch is only allowed when type is ReplacePrefixMatch",
         |p| {
             Verdict::from(
                 !has(p, "replacePrefixMatch") || str_at(p, "type") == Some("ReplacePrefixMatch"),
@@ -471,18 +458,16 @@ fn external_auth() -> Node {
         field("protocol", string().one_of(&["HTTP", "GRPC"])).required(),
     ])
     // CEL (HTTPExternalAuthFilter, experimental): the protocol and its config go together.
-    .rule(
-        "grpc must be specified when protocol is set to 'GRPC'",
-        |a| Verdict::from(str_at(a, "protocol") != Some("GRPC") || has(a, "grpc")),
-    )
-    .rule("protocol must be 'GRPC' when grpc is set", |a| {
+    .rule("protocol GRPC requires grpc", |a| {
+        Verdict::from(str_at(a, "protocol") != Some("GRPC") || has(a, "grpc"))
+    })
+    .rule("grpc is only allowed when protocol is GRPC", |a| {
         Verdict::from(!has(a, "grpc") || str_at(a, "protocol") == Some("GRPC"))
     })
-    .rule(
-        "http must be specified when protocol is set to 'HTTP'",
-        |a| Verdict::from(str_at(a, "protocol") != Some("HTTP") || has(a, "http")),
-    )
-    .rule("protocol must be 'HTTP' when http is set", |a| {
+    .rule("protocol HTTP requires http", |a| {
+        Verdict::from(str_at(a, "protocol") != Some("HTTP") || has(a, "http"))
+    })
+    .rule("http is only allowed when protocol is HTTP", |a| {
         Verdict::from(!has(a, "http") || str_at(a, "protocol") == Some("HTTP"))
     })
 }
@@ -504,7 +489,7 @@ fn timeouts() -> Node {
     // CEL (HTTPRouteTimeouts): backendRequest <= request, unless request is 0s (disabled).
     // A value that does not parse is already refused by the Duration pattern.
     .rule(
-        "backendRequest timeout cannot be longer than request timeout",
+        "backendRequest cannot exceed request, unless request is 0s",
         |t| {
             let parse = |name: &str| str_at(t, name).and_then(parse_duration);
             match (parse("request"), parse("backendRequest")) {

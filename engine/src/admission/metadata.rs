@@ -124,17 +124,12 @@ pub(crate) fn validate(kind: Kind, doc: &Value, out: &mut Vec<Finding>) {
     let Some(meta) = doc.get("metadata") else {
         return;
     };
-    match str_at(meta, "name") {
-        None | Some("") => out.push(Finding {
-            cause: super::Cause {
-                field: "metadata.name".to_string(),
-                detail: "Required value: name or generateName is required".to_string(),
-            },
-            blocking: true,
-        }),
-        Some(name) => {
+    match meta.get("name") {
+        // A name of the wrong type is already a type error.
+        Some(name) if !name.is_string() => {}
+        Some(Value::String(name)) if !name.is_empty() => {
             let (pattern, max, message) = name_rule(kind);
-            let value = Value::String(name.to_string());
+            let value = Value::String(name.clone());
             if name.chars().count() > max {
                 out.push(messages::invalid(
                     "metadata.name",
@@ -147,6 +142,13 @@ pub(crate) fn validate(kind: Kind, doc: &Value, out: &mut Vec<Finding>) {
                 out.push(messages::invalid("metadata.name", &value, message, false));
             }
         }
+        _ => out.push(Finding {
+            cause: super::Cause {
+                field: "metadata.name".to_string(),
+                detail: "Required value: name or generateName is required".to_string(),
+            },
+            blocking: true,
+        }),
     }
     if let Some(ns) = str_at(meta, "namespace")
         && !(DNS_LABEL.is_match(ns) && ns.len() <= 63)

@@ -5,8 +5,19 @@
 //! enums, patterns, lengths, item counts, list-map keys), then the CEL rules of the CRDs,
 //! unless a "blocking" schema error already exists. All of it is written by hand from the
 //! facts of the standard and experimental CRDs; each rule cites the field it comes from.
+//! gwsim behaves as an experimental-channel install.
 //!
 //! A rejected document yields a [`Rejection`] and nothing of it is used.
+//!
+//! Modules, in the order the data flows:
+//! - `schema`: the small schema language and its passes (decode, default, validate, list
+//!   types, rules); `messages`: the API server's cause shapes;
+//! - `types`: shared building blocks (named string types, references, header modifiers);
+//! - `gatewayclass`, `gateway`, `httproute`, `grpcroute`, `referencegrant`: each kind's
+//!   `spec` schema, defaults and CEL-equivalent rules; `status`: status schemas, for strict
+//!   decoding only; `metadata`: object-meta schema and checks;
+//! - `core`: the core kinds, decoded strictly into k8s-openapi structs;
+//! - `duration`: GEP-2257 durations ([`parse_duration`]).
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -17,7 +28,6 @@ use serde_json::Value;
 use crate::object::{Kind, Object};
 
 mod core;
-mod duration;
 mod gateway;
 mod gatewayclass;
 mod grpcroute;
@@ -26,12 +36,13 @@ mod messages;
 mod metadata;
 mod referencegrant;
 mod schema;
-mod types;
+mod status;
+pub(crate) mod types;
 
 #[cfg(test)]
 mod tests;
 
-pub use duration::parse_duration;
+pub use crate::duration::parse as parse_duration;
 
 use schema::{Node, field, object, string};
 
@@ -41,7 +52,7 @@ pub struct Cause {
     /// Field path as the API server writes it: `spec.rules[0].matches[0].path.value`.
     /// Empty for causes that name no field.
     pub field: String,
-    /// `Invalid value: "api": must be an absolute path`, `Required value`, ...
+    /// `Invalid value: "object": listener names must be unique`, `Required value`, ...
     pub detail: String,
 }
 
@@ -144,22 +155,29 @@ pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Objec
 
 static METADATA: LazyLock<Node> = LazyLock::new(metadata::schema);
 
-/// The whole document: `apiVersion`, `kind`, `metadata` and a required `spec`. `status` is
-/// removed before the walk for kinds with a status subresource.
-fn root(spec: Node) -> Node {
-    object(vec![
+/// The whole document: `apiVersion`, `kind`, `metadata`, a required `spec` and, for kinds with
+/// a status subresource, `status` (decoded strictly, then discarded before defaulting).
+fn root(spec: Node, status: Option<Node>) -> Node {
+    let mut fields = vec![
         field("apiVersion", string()),
         field("kind", string()),
         field("metadata", metadata::schema()),
         field("spec", spec).required(),
-    ])
+    ];
+    if let Some(status) = status {
+        fields.push(field("status", status));
+    }
+    object(fields)
 }
 
-static GATEWAY_CLASS: LazyLock<Node> = LazyLock::new(|| root(gatewayclass::spec()));
-static GATEWAY: LazyLock<Node> = LazyLock::new(|| root(gateway::spec()));
-static HTTP_ROUTE: LazyLock<Node> = LazyLock::new(|| root(httproute::spec()));
-static GRPC_ROUTE: LazyLock<Node> = LazyLock::new(|| root(grpcroute::spec()));
-static REFERENCE_GRANT: LazyLock<Node> = LazyLock::new(|| root(referencegrant::spec()));
+static GATEWAY_CLASS: LazyLock<Node> =
+    LazyLock::new(|| root(gatewayclass::spec(), Some(status::gateway_class())));
+static GATEWAY: LazyLock<Node> = LazyLock::new(|| root(gateway::spec(), Some(status::gateway())));
+static HTTP_ROUTE: LazyLock<Node> =
+    LazyLock::new(|| root(httproute::spec(), Some(status::route())));
+static GRPC_ROUTE: LazyLock<Node> =
+    LazyLock::new(|| root(grpcroute::spec(), Some(status::route())));
+static REFERENCE_GRANT: LazyLock<Node> = LazyLock::new(|| root(referencegrant::spec(), None));
 
 /// The schema of a Gateway API kind, and whether it has CEL rules at all (without any, the API
 /// server has no CEL validator and adds no "rules were not checked" cause).
@@ -195,12 +213,8 @@ fn admit_gateway_api(
             detail: format!("{kind} is not a Gateway API kind"),
         }]);
     };
-    let Some(root) = doc.as_object_mut() else {
+    if !doc.is_object() {
         return Err(vec![messages::wrong_type("", "object", &doc).cause]);
-    };
-    // Status changes are discarded on create and on updates of the main resource.
-    if has_status_subresource(kind) {
-        root.remove("status");
     }
 
     // 1. Strict decoding: unknown fields are refused, all of them, before anything else.
@@ -208,6 +222,12 @@ fn admit_gateway_api(
     schema::decode(node, &mut doc, "", &mut unknown);
     if !unknown.is_empty() {
         return Err(unknown);
+    }
+    // Status changes are discarded on create and on updates of the main resource.
+    if has_status_subresource(kind)
+        && let Some(root) = doc.as_object_mut()
+    {
+        root.remove("status");
     }
 
     // 2. Namespace and defaults.
@@ -289,7 +309,7 @@ fn keep_status(object: &mut Object, existing: &Object) {
 
 /// `metadata.generation` as the API server keeps it for custom resources: 1 on create; on
 /// update, the stored generation, plus one when the spec changed. The identity fields the
-/// server owns (`uid`, `creationTimestamp`) are carried over from the stored object.
+/// server owns (`uid`, `creationTimestamp`) are taken from the stored object when it has them.
 fn set_generation(object: &mut Object, existing: Option<&Object>) {
     let generation = match existing {
         None => 1,
@@ -301,10 +321,10 @@ fn set_generation(object: &mut Object, existing: Option<&Object>) {
     if let Some(old) = existing {
         let old_meta = old.meta().clone();
         let meta = object.meta_mut();
-        if meta.uid.is_none() {
+        if old_meta.uid.is_some() {
             meta.uid = old_meta.uid;
         }
-        if meta.creation_timestamp.is_none() {
+        if old_meta.creation_timestamp.is_some() {
             meta.creation_timestamp = old_meta.creation_timestamp;
         }
     }

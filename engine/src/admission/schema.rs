@@ -16,6 +16,7 @@
 //! Every walk visits object fields in document order, so causes come out in a fixed order.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
@@ -593,46 +594,45 @@ fn validate_string(spec: &StrSpec, s: &str, value: &Value, path: &str, out: &mut
 }
 
 fn validate_integer(spec: &IntSpec, n: i128, value: &Value, path: &str, out: &mut Vec<Finding>) {
-    if spec.int32 && (n < i128::from(i32::MIN) || n > i128::from(i32::MAX)) {
-        out.push(messages::bad_format(path, &n.to_string(), "int32"));
-        return;
-    }
+    let before = out.len();
     if let Some(allowed) = spec.one_of {
         if !allowed.iter().any(|a| i128::from(*a) == n) {
             let supported: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
             out.push(messages::unsupported(path, value, &supported));
         }
-        return;
+    } else {
+        if let Some(min) = spec.min
+            && n < i128::from(min)
+        {
+            out.push(messages::below_minimum(path, value, min));
+        }
+        if let Some(max) = spec.max
+            && n > i128::from(max)
+        {
+            out.push(messages::above_maximum(path, value, max));
+        }
     }
-    if let Some(min) = spec.min
-        && n < i128::from(min)
-    {
-        out.push(messages::below_minimum(path, value, min));
-    }
-    if let Some(max) = spec.max
-        && n > i128::from(max)
-    {
-        out.push(messages::above_maximum(path, value, max));
+    // `format: int32` only matters where no bound already refused the value.
+    if out.len() == before && spec.int32 && (n < i128::from(i32::MIN) || n > i128::from(i32::MAX)) {
+        out.push(messages::bad_format(path, &n.to_string(), "int32"));
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Pass 4: list types.
 
-/// How a list-map key or set value is shown in a `Duplicate value` cause, the way the API
-/// server prints it (`map[string]interface {}{"name":"http"}` for map keys).
+/// How a list-map key is shown in a `Duplicate value` cause: the key fields as a JSON object
+/// in key order (`{"name":"http"}`, `{"group":"","kind":"Secret"}`). The API server prints a
+/// Go map literal here; gwsim keeps its shape but leaves out the Go type.
 fn shown_key(keys: &[&str], item: &Map<String, Value>) -> String {
     let parts: Vec<String> = keys
         .iter()
         .map(|k| {
-            let v = item.get(*k).map_or("null".to_string(), |v| match v {
-                Value::String(s) => messages::quote(s),
-                other => other.to_string(),
-            });
+            let v = item.get(*k).unwrap_or(&Value::Null);
             format!("{}:{v}", messages::quote(k))
         })
         .collect();
-    format!("map[string]interface {{}}{{{}}}", parts.join(", "))
+    format!("{{{}}}", parts.join(","))
 }
 
 /// Duplicate keys in `map` lists and duplicate values in `set` lists, after all other schema
@@ -652,11 +652,13 @@ pub(crate) fn check_list_types(node: &Node, value: &Value, path: &str, out: &mut
             }
         }
         (Shape::List(spec), Value::Array(items)) => {
+            // Keys are compared by their JSON text, in a set, so long lists stay cheap.
+            let mut seen = HashSet::new();
             match spec.list_type {
                 ListType::Atomic => {}
                 ListType::Set => {
                     for (i, item) in items.iter().enumerate() {
-                        if items[..i].contains(item) {
+                        if !seen.insert(item.to_string()) {
                             out.push(messages::duplicate(
                                 &index_path(path, i),
                                 messages::render(item),
@@ -665,22 +667,15 @@ pub(crate) fn check_list_types(node: &Node, value: &Value, path: &str, out: &mut
                     }
                 }
                 ListType::Map(keys) => {
-                    let key_of = |item: &Value| -> Option<Vec<Value>> {
-                        let obj = item.as_object()?;
-                        Some(
-                            keys.iter()
-                                .map(|k| obj.get(*k).cloned().unwrap_or(Value::Null))
-                                .collect(),
-                        )
-                    };
                     for (i, item) in items.iter().enumerate() {
-                        let (Some(obj), Some(key)) = (item.as_object(), key_of(item)) else {
+                        let Some(obj) = item.as_object() else {
                             continue;
                         };
-                        if items[..i]
+                        let key: Vec<&Value> = keys
                             .iter()
-                            .any(|prev| key_of(prev).as_ref() == Some(&key))
-                        {
+                            .map(|k| obj.get(*k).unwrap_or(&Value::Null))
+                            .collect();
+                        if !seen.insert(serde_json::to_string(&key).unwrap_or_default()) {
                             out.push(messages::duplicate(
                                 &index_path(path, i),
                                 shown_key(keys, obj),

@@ -1,5 +1,7 @@
 //! Shared building blocks of the Gateway API schemas: the named string types with their
 //! lengths and patterns, and the reference shapes every route reuses (validation.md section 2).
+//!
+//! The rule messages are gwsim's own wording of the CRD rules, not the CRD text.
 
 use serde_json::{Value, json};
 
@@ -140,7 +142,7 @@ pub(crate) fn parent_refs() -> Node {
         // CEL (CommonRouteSpec.parentRefs, experimental): refs to one parent either all set
         // sectionName/port or none do.
         .rule(
-            "sectionName or port must be specified when parentRefs includes 2 or more references to the same parent",
+            "parentRefs to the same parent must set sectionName and port alike: each in all of them or in none",
             |refs| {
                 let refs = super::schema::items(refs);
                 Verdict::from(refs.iter().all(|p1| {
@@ -157,7 +159,7 @@ pub(crate) fn parent_refs() -> Node {
         )
         // CEL (CommonRouteSpec.parentRefs, experimental): and the sectionName/port pairs differ.
         .rule(
-            "sectionName or port must be unique when parentRefs includes 2 or more references to the same parent",
+            "parentRefs to the same parent must differ in sectionName or port",
             |refs| {
                 let refs = super::schema::items(refs);
                 Verdict::from(refs.iter().all(|p1| {
@@ -178,7 +180,7 @@ pub(crate) fn service_needs_port(r: &Value) -> Verdict {
     Verdict::from(!(core_group && service) || has(r, "port"))
 }
 
-pub(crate) const SERVICE_PORT_MESSAGE: &str = "Must have port for Service reference";
+pub(crate) const SERVICE_PORT_MESSAGE: &str = "a reference to a Service needs a port";
 
 /// The fields of `BackendObjectReference` (group "" and kind Service by default).
 fn backend_object_fields() -> Vec<super::schema::Field> {
@@ -243,16 +245,15 @@ fn fraction() -> Node {
         field("numerator", int32().min(0)).required(),
     ])
     // CEL (Fraction): numerator <= denominator.
-    .rule(
-        "numerator must be less than or equal to denominator",
-        |f| match (
+    .rule("numerator cannot exceed denominator", |f| {
+        match (
             f.get("numerator").and_then(Value::as_i64),
             f.get("denominator").and_then(Value::as_i64),
         ) {
             (Some(n), Some(d)) => Verdict::from(n <= d),
             _ => Verdict::Pass,
-        },
-    )
+        }
+    })
 }
 
 /// `HTTPRequestMirrorFilter`: backendRef required, percent 0-100 or a fraction, not both.
@@ -263,10 +264,9 @@ pub(crate) fn request_mirror() -> Node {
         field("percent", int32().min(0).max(100)),
     ])
     // CEL (HTTPRouteFilter.requestMirror): percent and fraction are mutually exclusive.
-    .rule(
-        "Only one of percent or fraction may be specified in HTTPRequestMirrorFilter",
-        |m| Verdict::from(!(has(m, "percent") && has(m, "fraction"))),
-    )
+    .rule("set percent or fraction, not both", |m| {
+        Verdict::from(!(has(m, "percent") && has(m, "fraction")))
+    })
 }
 
 /// `SessionPersistence` (experimental): cookie or header based, a permanent cookie needs an
@@ -287,7 +287,7 @@ pub(crate) fn session_persistence() -> Node {
     ])
     // CEL (SessionPersistence): a Permanent cookie needs absoluteTimeout.
     .rule(
-        "AbsoluteTimeout must be specified when cookie lifetimeType is Permanent",
+        "cookieConfig.lifetimeType Permanent requires absoluteTimeout",
         |s| {
             let permanent = s
                 .get("cookieConfig")

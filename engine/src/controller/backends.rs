@@ -88,16 +88,19 @@ pub fn resolve(
     r: BackendRefView<'_>,
 ) -> (BackendTarget, Option<Unresolved>) {
     let namespace = r.namespace.unwrap_or(from.namespace);
-    let reference = if r.group.is_empty() {
-        format!("{} {namespace}/{}", r.kind, r.name)
-    } else {
-        format!("{}.{} {namespace}/{}", r.kind, r.group, r.name)
+    // Built only when needed: most references resolve.
+    let reference = || {
+        if r.group.is_empty() {
+            format!("{} {namespace}/{}", r.kind, r.name)
+        } else {
+            format!("{}.{} {namespace}/{}", r.kind, r.group, r.name)
+        }
     };
     let invalid = |reason: Reason, message: String| {
         (
             BackendTarget::Invalid {
                 reason: reason.as_str().to_string(),
-                reference: reference.clone(),
+                reference: reference(),
                 message: message.clone(),
             },
             Some(Unresolved { reason, message }),
@@ -107,7 +110,7 @@ pub fn resolve(
     if !(r.group.is_empty() && r.kind == "Service") {
         return invalid(
             Reason::InvalidKind,
-            format!("backendRef kind {} is not supported", reference),
+            format!("backendRef kind {} is not supported", reference()),
         );
     }
     let to = RefTo {
@@ -119,18 +122,27 @@ pub fn resolve(
     if !grants.permits(from, to) {
         return invalid(
             Reason::RefNotPermitted,
-            format!("{reference} is in another namespace and no ReferenceGrant allows it"),
+            format!(
+                "{} is in another namespace and no ReferenceGrant allows it",
+                reference()
+            ),
         );
     }
     let Some(service) = services.get(namespace, r.name) else {
-        return invalid(Reason::BackendNotFound, format!("{reference} not found"));
+        return invalid(
+            Reason::BackendNotFound,
+            format!("{} not found", reference()),
+        );
     };
     let spec = service.spec.as_ref();
     // "ExternalName Services SHOULD NOT be supported" (BackendRef docs): treated as absent.
     if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
         return invalid(
             Reason::BackendNotFound,
-            format!("{reference} is an ExternalName Service, which gwsim does not support"),
+            format!(
+                "{} is an ExternalName Service, which gwsim does not support",
+                reference()
+            ),
         );
     }
     // A Service reference needs a port (CEL); a port the Service does not expose cannot be
@@ -138,7 +150,7 @@ pub fn resolve(
     let Some(port) = r.port else {
         return invalid(
             Reason::BackendNotFound,
-            format!("{reference} is referenced without a port"),
+            format!("{} is referenced without a port", reference()),
         );
     };
     let Some(service_port) = spec
@@ -149,7 +161,7 @@ pub fn resolve(
     else {
         return invalid(
             Reason::BackendNotFound,
-            format!("{reference} has no port {port}"),
+            format!("{} has no port {port}", reference()),
         );
     };
     let Ok(port) = u16::try_from(port) else {
@@ -164,7 +176,10 @@ pub fn resolve(
     {
         return invalid(
             Reason::UnsupportedProtocol,
-            format!("{reference} port {port} has appProtocol {p}, which gwsim cannot speak"),
+            format!(
+                "{} port {port} has appProtocol {p}, which gwsim cannot speak",
+                reference()
+            ),
         );
     }
     (

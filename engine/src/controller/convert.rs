@@ -19,18 +19,19 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::backends::{ServiceIndex, Unresolved, backend_ref_view, resolve};
-use super::duration;
 use super::refgrant::{GrantIndex, RefFrom};
 use crate::config::{
     BackendTarget, Cors, Filter, HeaderMatch, HeaderModifier, Mirror, PathMatch, PathModifier,
     QueryParamMatch, Redirect, Retry, RouteConfig, RouteKind, RouteMatch, RuleConfig, Timeouts,
     UrlRewrite, ValueMatch, WeightedBackend,
 };
+use crate::duration;
 use crate::object::{GATEWAY_GROUP, Kind, ObjectKey};
 
 /// A converted route and what went wrong on the way.
 pub struct Converted {
-    pub config: RouteConfig,
+    pub config: Arc<RouteConfig>,
+    pub rule_count: usize,
     /// The first backendRef (rule or mirror) that could not be resolved, in spec order.
     pub unresolved: Option<Unresolved>,
     /// Rules gwsim cannot implement: (index, why).
@@ -616,7 +617,8 @@ fn finish(config: RouteConfig, unresolved: Option<Unresolved>) -> Converted {
         .filter_map(|r| r.invalid.clone().map(|why| (r.index, why)))
         .collect();
     Converted {
-        config,
+        rule_count: config.rules.len(),
+        config: Arc::new(config),
         unresolved,
         invalid_rules,
     }
@@ -679,5 +681,44 @@ fn method_name(m: &HttpRouteRulesMatchesMethod) -> &'static str {
         HttpRouteRulesMatchesMethod::Options => "OPTIONS",
         HttpRouteRulesMatchesMethod::Trace => "TRACE",
         HttpRouteRulesMatchesMethod::Patch => "PATCH",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_lose_trailing_slashes_except_the_root() {
+        for (input, expected) in [
+            ("/", "/"),
+            ("//", "/"),
+            ("/foo", "/foo"),
+            ("/foo/", "/foo"),
+            ("/foo//", "/foo"),
+            ("/foo/bar/", "/foo/bar"),
+        ] {
+            assert_eq!(normalize_prefix(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn stand_in_regex_matches_nothing() {
+        let re = never_matches();
+        for text in ["", "/", "a", " ", "/anything/at/all"] {
+            assert!(!re.is_match(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn timeouts_of_zero_are_disabled() {
+        assert_eq!(parse_timeout(Some("0s")), None);
+        assert_eq!(parse_timeout(Some("0ms")), None);
+        assert_eq!(parse_timeout(Some("bogus")), None);
+        assert_eq!(parse_timeout(None), None);
+        assert_eq!(
+            parse_timeout(Some("1h2m")),
+            Some(std::time::Duration::from_secs(3720))
+        );
     }
 }

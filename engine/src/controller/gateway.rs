@@ -415,11 +415,12 @@ pub fn evaluate<'a>(
     let mut unsupported_address = None;
     for a in gateway.spec.addresses.as_deref().unwrap_or_default() {
         let value = a.value.as_deref().filter(|v| !v.is_empty());
+        // An entry without a value asks gwsim to pick one (GatewayAddressEmpty): an IP.
         match (a.r#type.as_deref().unwrap_or("IPAddress"), value) {
-            (_, None) => requested.push(RequestedAddress::Any),
+            ("IPAddress" | "Hostname", None) => requested.push(RequestedAddress::Any),
             ("IPAddress", Some(v)) => requested.push(RequestedAddress::Ip(v.to_string())),
             ("Hostname", Some(v)) => requested.push(RequestedAddress::Hostname(v.to_string())),
-            (other, Some(_)) => {
+            (other, _) => {
                 unsupported_address.get_or_insert_with(|| other.to_string());
             }
         }

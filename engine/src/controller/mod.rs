@@ -1,17 +1,38 @@
 //! The Gateway controller: a pure function from a [`Snapshot`] to statuses and the data
 //! plane's configuration.
 //!
-//! Data flow of one [`reconcile`]: GatewayClasses of our controller name ([`gatewayclass`]);
-//! their Gateways, listeners and addresses ([`gateway`]); every HTTPRoute and GRPCRoute that
-//! names one of those Gateways, converted once ([`convert`], [`backends`], [`refgrant`]) and
-//! attached per parentRef ([`routes`]); then the statuses (conditions merged by
+//! Data flow of one [`reconcile`]: GatewayClasses of our controller name (`gatewayclass`);
+//! their Gateways, listeners and addresses (`gateway`); every HTTPRoute and GRPCRoute that
+//! names one of those Gateways, converted once (`convert`, `backends`, `refgrant`) and
+//! attached per parentRef (`routes`); then the statuses (conditions merged by
 //! [`conditions`]) and one [`GatewayConfig`] per Gateway. Indexes (grants, services,
 //! namespaces, Gateways by name) are built once per call; routes are visited once each.
+//!
+//! Implementation-specific choices (the spec leaves them open):
+//! - gwsim has no parameter kinds: a GatewayClass `parametersRef` makes the class Accepted
+//!   False InvalidParameters (its Gateways are then not ours); a Gateway
+//!   `infrastructure.parametersRef` makes the Gateway Accepted False InvalidParameters.
+//! - Only HTTP and HTTPS listeners are served; TLS, TCP, UDP and unknown protocols are
+//!   Accepted False UnsupportedProtocol with no supportedKinds. They still take part in
+//!   conflict detection. HTTPS with Passthrough is Accepted False UnsupportedValue.
+//! - HTTPS without `tls.certificateRefs` is ResolvedRefs False InvalidCertificateRef. A
+//!   certificate Secret must be `kubernetes.io/tls` with PEM-looking `tls.crt` and `tls.key`
+//!   (no cryptography). A listener with a bad certificate stays Accepted but is not
+//!   Programmed and serves nothing; routes attached to it still count.
+//! - A listener that is Accepted False is "not valid" for the Gateway's ListenersNotValid.
+//! - Gateway addresses: a requested IPAddress is used as written; a Hostname likewise; an
+//!   entry without a value, or no entry, gets an address hashed from `namespace/name` into
+//!   198.18.0.0/15. A requested address that is not an IP or is claimed by an earlier Gateway
+//!   (key order) gives Programmed False AddressNotUsable.
+//! - A route none of whose rules can be implemented (unsupported filter, bad regex) is
+//!   Accepted False UnsupportedValue and attaches nowhere; with some good rules it is Accepted
+//!   with PartiallyInvalid True ("Dropped Rule ..."), the bad rules kept and marked.
+//! - Routes are evaluated against every listener, usable or not; only the listener's
+//!   supportedKinds, allowedRoutes namespaces and hostname decide.
 
 mod backends;
 pub mod conditions;
 mod convert;
-pub mod duration;
 mod gateway;
 mod gatewayclass;
 mod refgrant;
@@ -228,7 +249,7 @@ impl RoutePass<'_, '_> {
         }
 
         let converted = convert();
-        let config = Arc::new(converted.config.clone());
+        let config = Arc::clone(&converted.config);
         let mut ours = Vec::with_capacity(targets.len());
         for (parent, target) in view.parent_refs.iter().zip(&targets) {
             let Some(i) = *target else {

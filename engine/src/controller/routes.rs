@@ -261,40 +261,43 @@ pub fn evaluate_parent(
     gateway: &GatewayState<'_>,
     namespaces: &NamespaceIndex<'_>,
 ) -> ParentOutcome {
-    let selected: Vec<(usize, &ListenerState<'_>)> = gateway
-        .listeners
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| parent.section_name.is_none_or(|s| s == l.name))
-        .filter(|(_, l)| parent.port.is_none_or(|p| p == l.port))
-        .collect();
+    // One pass over the listeners; the flags say how far the best listener got.
+    let mut any_selected = false;
+    let mut any_allowed = false;
+    let mut attachments: Vec<(usize, Vec<String>)> = Vec::new();
+    for (i, l) in gateway.listeners.iter().enumerate() {
+        if parent.section_name.is_some_and(|s| s != l.name)
+            || parent.port.is_some_and(|p| p != l.port)
+        {
+            continue;
+        }
+        any_selected = true;
+        if !l.kinds.contains(&route.kind)
+            || !listener_allows_namespace(l, gateway.namespace, route.namespace, namespaces)
+        {
+            continue;
+        }
+        any_allowed = true;
+        if let Some(hostnames) = effective_hostnames(l.hostname, route.hostnames) {
+            attachments.push((i, hostnames));
+        }
+    }
     let fail = |reason: Reason, message: &str| ParentOutcome {
         accepted: Desired::fail(ConditionType::Accepted, reason, message),
         attachments: Vec::new(),
     };
-    if selected.is_empty() {
+    if !any_selected {
         return fail(
             Reason::NoMatchingParent,
             "no listener matches the parentRef's sectionName and port",
         );
     }
-    let allowed: Vec<(usize, &ListenerState<'_>)> = selected
-        .into_iter()
-        .filter(|(_, l)| l.kinds.contains(&route.kind))
-        .filter(|(_, l)| {
-            listener_allows_namespace(l, gateway.namespace, route.namespace, namespaces)
-        })
-        .collect();
-    if allowed.is_empty() {
+    if !any_allowed {
         return fail(
             Reason::NotAllowedByListeners,
             "no selected listener allows this route's kind and namespace",
         );
     }
-    let attachments: Vec<(usize, Vec<String>)> = allowed
-        .into_iter()
-        .filter_map(|(i, l)| effective_hostnames(l.hostname, route.hostnames).map(|h| (i, h)))
-        .collect();
     if attachments.is_empty() {
         return fail(
             Reason::NoMatchingListenerHostname,
@@ -311,7 +314,7 @@ pub fn evaluate_parent(
 /// all) rules cannot be implemented. A route none of whose rules can be implemented is not
 /// accepted (RouteConditionAccepted: accepted if at least one rule is implemented).
 pub fn parent_conditions(outcome: &mut ParentOutcome, converted: &Converted) -> Vec<Desired> {
-    let rules = converted.config.rules.len();
+    let rules = converted.rule_count;
     let invalid = &converted.invalid_rules;
     if outcome.accepted.status && !invalid.is_empty() && invalid.len() == rules {
         outcome.accepted = Desired::fail(

@@ -144,7 +144,8 @@ fn route(ns: &str, name: &str, parents: &str, hostnames: &str, rules: &str) -> S
 
 /// parentRef to `infra/gw` with optional sectionName and port.
 fn parent(section: Option<&str>, port: Option<u16>) -> String {
-    let mut s = "{group: gateway.networking.k8s.io, kind: Gateway, namespace: infra, name: gw".to_string();
+    let mut s =
+        "{group: gateway.networking.k8s.io, kind: Gateway, namespace: infra, name: gw".to_string();
     if let Some(section) = section {
         s += &format!(", sectionName: {section}");
     }
@@ -333,18 +334,40 @@ metadata: {name: other, generation: 1}
 spec: {controllerName: example.com/other}
 "#;
     // The class with parameters is not accepted, so its Gateway is not ours.
-    let s = snapshot(&join(&[with_params, other, INFRA_NS, GATEWAY, SERVICE_V1, ROUTE]));
+    let s = snapshot(&join(&[
+        with_params,
+        other,
+        INFRA_NS,
+        GATEWAY,
+        SERVICE_V1,
+        ROUTE,
+    ]));
     let r = run(&s);
-    let class = match r.statuses.get(&ObjectKey::new(Kind::GatewayClass, "", "gwsim")) {
+    let class = match r
+        .statuses
+        .get(&ObjectKey::new(Kind::GatewayClass, "", "gwsim"))
+    {
         Some(StatusUpdate::GatewayClass(c)) => c,
         other => panic!("class status: {other:?}"),
     };
     let conditions = class.conditions.as_deref().unwrap_or_default();
-    assert_eq!(cond(conditions, "Accepted"), is("False", "InvalidParameters"));
+    assert_eq!(
+        cond(conditions, "Accepted"),
+        is("False", "InvalidParameters")
+    );
     assert_eq!(find(conditions, "Accepted").observed_generation, Some(4));
-    assert!(!r.statuses.contains_key(&ObjectKey::new(Kind::GatewayClass, "", "other")));
-    assert!(!r.statuses.contains_key(&ObjectKey::new(Kind::Gateway, "infra", "gw")));
-    assert!(!r.statuses.contains_key(&ObjectKey::new(Kind::HttpRoute, "infra", "route")));
+    assert!(
+        !r.statuses
+            .contains_key(&ObjectKey::new(Kind::GatewayClass, "", "other"))
+    );
+    assert!(
+        !r.statuses
+            .contains_key(&ObjectKey::new(Kind::Gateway, "infra", "gw"))
+    );
+    assert!(
+        !r.statuses
+            .contains_key(&ObjectKey::new(Kind::HttpRoute, "infra", "route"))
+    );
     assert!(r.gateways.is_empty());
 }
 
@@ -363,9 +386,15 @@ fn gateway_of_another_class_is_ignored() {
     let s = snapshot(&join(&[CLASS, INFRA_NS, &other_gw, SERVICE_V1, ROUTE]));
     let r = run(&s);
     assert!(r.gateways.is_empty());
-    assert!(!r.statuses.contains_key(&ObjectKey::new(Kind::Gateway, "infra", "gw")));
+    assert!(
+        !r.statuses
+            .contains_key(&ObjectKey::new(Kind::Gateway, "infra", "gw"))
+    );
     // The route names no Gateway of ours: no status from us.
-    assert!(!r.statuses.contains_key(&ObjectKey::new(Kind::HttpRoute, "infra", "route")));
+    assert!(
+        !r.statuses
+            .contains_key(&ObjectKey::new(Kind::HttpRoute, "infra", "route"))
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -432,6 +461,22 @@ fn gateway_accepted_reasons() {
             listener: Some(("udp", "UnsupportedProtocol", 0)),
         },
         Case {
+            name: "port gwsim cannot use",
+            listeners: "[{name: http, port: 80, protocol: HTTP}, {name: zero, port: 0, protocol: HTTP}]",
+            extra_spec: "",
+            accepted: ("True", "ListenersNotValid"),
+            programmed: ("True", "Programmed"),
+            listener: Some(("zero", "PortUnavailable", 2)),
+        },
+        Case {
+            name: "HTTPS with Passthrough",
+            listeners: "[{name: http, port: 80, protocol: HTTP}, {name: https, port: 443, protocol: HTTPS, tls: {mode: Passthrough}}]",
+            extra_spec: "",
+            accepted: ("True", "ListenersNotValid"),
+            programmed: ("True", "Programmed"),
+            listener: Some(("https", "UnsupportedValue", 2)),
+        },
+        Case {
             name: "infrastructure parametersRef",
             listeners: "[{name: http, port: 80, protocol: HTTP}]",
             extra_spec: "  infrastructure: {parametersRef: {group: example.com, kind: Params, name: p}}\n",
@@ -445,6 +490,22 @@ fn gateway_accepted_reasons() {
             extra_spec: "  addresses: [{type: test/fake-invalid-type, value: abc}]\n",
             accepted: ("False", "UnsupportedAddress"),
             programmed: ("False", "Invalid"),
+            listener: None,
+        },
+        Case {
+            name: "unsupported address type without a value",
+            listeners: "[{name: http, port: 80, protocol: HTTP}]",
+            extra_spec: "  addresses: [{type: NamedAddress}]\n",
+            accepted: ("False", "UnsupportedAddress"),
+            programmed: ("False", "Invalid"),
+            listener: None,
+        },
+        Case {
+            name: "static hostname address",
+            listeners: "[{name: http, port: 80, protocol: HTTP}]",
+            extra_spec: "  addresses: [{type: Hostname, value: gw.example.com}]\n",
+            accepted: ("True", "Accepted"),
+            programmed: ("True", "Programmed"),
             listener: None,
         },
         Case {
@@ -505,7 +566,17 @@ fn gateway_accepted_reasons() {
         let addresses = status.addresses.as_deref().unwrap_or_default();
         if case.accepted.0 == "True" && case.programmed.0 == "True" {
             assert_eq!(addresses.len(), 1, "{}", case.name);
-            assert_eq!(addresses[0].r#type.as_deref(), Some("IPAddress"), "{}", case.name);
+            let expected_type = if case.name.contains("hostname") {
+                "Hostname"
+            } else {
+                "IPAddress"
+            };
+            assert_eq!(
+                addresses[0].r#type.as_deref(),
+                Some(expected_type),
+                "{}",
+                case.name
+            );
         }
         if case.name == "static IP address" {
             assert_eq!(addresses[0].value, "10.1.2.3");
@@ -556,7 +627,7 @@ fn addresses_are_deterministic_unique_and_in_the_benchmark_range() {
     let claim = gw("infra", "c", "[{name: http, port: 80, protocol: HTTP}]")
         + &format!("  addresses: [{{type: IPAddress, value: {addr_a}}}]\n");
     let r = run(&snapshot(&join(&[CLASS, INFRA_NS, &a, &claim])));
-    assert_eq!(r.gateways[1].addresses, [addr_a.clone()]);
+    assert_eq!(r.gateways[1].addresses, std::slice::from_ref(&addr_a));
     assert_ne!(r.gateways[0].addresses[0], addr_a);
 
     // Two Gateways asking for one static address: the first in key order gets it.
@@ -585,27 +656,44 @@ fn listener_conflicts() {
         Case {
             name: "same port and protocol, distinct hostnames",
             listeners: "[{name: a, port: 80, protocol: HTTP, hostname: a.com}, {name: b, port: 80, protocol: HTTP, hostname: b.com}, {name: c, port: 80, protocol: HTTP}]",
-            expected: &[("a", "False", "NoConflicts"), ("b", "False", "NoConflicts"), ("c", "False", "NoConflicts")],
+            expected: &[
+                ("a", "False", "NoConflicts"),
+                ("b", "False", "NoConflicts"),
+                ("c", "False", "NoConflicts"),
+            ],
         },
         Case {
             name: "same port, protocol and hostname",
             listeners: "[{name: a, port: 80, protocol: HTTP, hostname: a.com}, {name: b, port: 80, protocol: HTTP, hostname: a.com}, {name: c, port: 80, protocol: HTTP, hostname: c.com}]",
-            expected: &[("a", "True", "HostnameConflict"), ("b", "True", "HostnameConflict"), ("c", "False", "NoConflicts")],
+            expected: &[
+                ("a", "True", "HostnameConflict"),
+                ("b", "True", "HostnameConflict"),
+                ("c", "False", "NoConflicts"),
+            ],
         },
         Case {
             name: "two hostless listeners on one port",
             listeners: "[{name: a, port: 80, protocol: HTTP}, {name: b, port: 80, protocol: HTTP}]",
-            expected: &[("a", "True", "HostnameConflict"), ("b", "True", "HostnameConflict")],
+            expected: &[
+                ("a", "True", "HostnameConflict"),
+                ("b", "True", "HostnameConflict"),
+            ],
         },
         Case {
             name: "HTTP and HTTPS on one port",
             listeners: "[{name: a, port: 80, protocol: HTTP}, {name: b, port: 80, protocol: HTTPS, hostname: b.com, tls: {mode: Terminate, certificateRefs: [{group: \"\", kind: Secret, name: cert}]}}]",
-            expected: &[("a", "True", "ProtocolConflict"), ("b", "True", "ProtocolConflict")],
+            expected: &[
+                ("a", "True", "ProtocolConflict"),
+                ("b", "True", "ProtocolConflict"),
+            ],
         },
         Case {
             name: "HTTP and TCP on one port",
             listeners: "[{name: a, port: 80, protocol: HTTP}, {name: b, port: 80, protocol: TCP}]",
-            expected: &[("a", "True", "ProtocolConflict"), ("b", "True", "ProtocolConflict")],
+            expected: &[
+                ("a", "True", "ProtocolConflict"),
+                ("b", "True", "ProtocolConflict"),
+            ],
         },
         Case {
             name: "HTTP and UDP on one port number do not collide",
@@ -638,8 +726,18 @@ fn listener_conflicts() {
                 .expect("listener config");
             if *conflicted == "True" {
                 // Conflicted listeners are never accepted; no winner is picked.
-                assert_eq!(find(&l.conditions, "Accepted").status, "False", "{}", case.name);
-                assert_eq!(find(&l.conditions, "Programmed").status, "False", "{}", case.name);
+                assert_eq!(
+                    find(&l.conditions, "Accepted").status,
+                    "False",
+                    "{}",
+                    case.name
+                );
+                assert_eq!(
+                    find(&l.conditions, "Programmed").status,
+                    "False",
+                    "{}",
+                    case.name
+                );
                 assert!(!lc.usable, "{}", case.name);
                 if *name == "a" {
                     assert_eq!(cond(&l.conditions, "Accepted"), is("False", reason));
@@ -689,15 +787,60 @@ fn listener_certificate_refs() {
         "{group: \"\", kind: Secret}",
     );
     let cases: &[(&str, &str, &str, &str)] = &[
-        ("valid", "{group: \"\", kind: Secret, name: cert}", "True", "ResolvedRefs"),
-        ("missing Secret", "{group: \"\", kind: Secret, name: nope}", "False", "InvalidCertificateRef"),
-        ("wrong group", "{group: wrong.group.example, kind: Secret, name: cert}", "False", "InvalidCertificateRef"),
-        ("wrong kind", "{group: \"\", kind: WrongKind, name: cert}", "False", "InvalidCertificateRef"),
-        ("not a TLS Secret", "{group: \"\", kind: Secret, name: opaque}", "False", "InvalidCertificateRef"),
-        ("not PEM", "{group: \"\", kind: Secret, name: not-pem}", "False", "InvalidCertificateRef"),
-        ("no tls.key", "{group: \"\", kind: Secret, name: no-key}", "False", "InvalidCertificateRef"),
-        ("cross namespace without grant", "{group: \"\", kind: Secret, name: cert, namespace: other}", "False", "RefNotPermitted"),
-        ("cross namespace with grant to all Secrets", "{group: \"\", kind: Secret, name: cert, namespace: web}", "True", "ResolvedRefs"),
+        (
+            "valid",
+            "{group: \"\", kind: Secret, name: cert}",
+            "True",
+            "ResolvedRefs",
+        ),
+        (
+            "missing Secret",
+            "{group: \"\", kind: Secret, name: nope}",
+            "False",
+            "InvalidCertificateRef",
+        ),
+        (
+            "wrong group",
+            "{group: wrong.group.example, kind: Secret, name: cert}",
+            "False",
+            "InvalidCertificateRef",
+        ),
+        (
+            "wrong kind",
+            "{group: \"\", kind: WrongKind, name: cert}",
+            "False",
+            "InvalidCertificateRef",
+        ),
+        (
+            "not a TLS Secret",
+            "{group: \"\", kind: Secret, name: opaque}",
+            "False",
+            "InvalidCertificateRef",
+        ),
+        (
+            "not PEM",
+            "{group: \"\", kind: Secret, name: not-pem}",
+            "False",
+            "InvalidCertificateRef",
+        ),
+        (
+            "no tls.key",
+            "{group: \"\", kind: Secret, name: no-key}",
+            "False",
+            "InvalidCertificateRef",
+        ),
+        (
+            "cross namespace without grant",
+            "{group: \"\", kind: Secret, name: cert, namespace: other}",
+            "False",
+            "RefNotPermitted",
+        ),
+        (
+            "cross namespace with grant to all Secrets",
+            "{group: \"\", kind: Secret, name: cert, namespace: web}",
+            "True",
+            "ResolvedRefs",
+        ),
     ];
     for (name, cert_ref, status, reason) in cases {
         let s = snapshot(&join(&[
@@ -717,19 +860,40 @@ fn listener_certificate_refs() {
         let r = run(&s);
         let gws = gateway_status(&r, "infra", "gw");
         let l = listener(gws, "https");
-        assert_eq!(cond(&l.conditions, "ResolvedRefs"), is(status, reason), "{name}");
+        assert_eq!(
+            cond(&l.conditions, "ResolvedRefs"),
+            is(status, reason),
+            "{name}"
+        );
         let lc = &r.gateways[0].listeners[0];
         assert_eq!(lc.usable, *status == "True", "{name}");
         if *status == "True" {
-            assert_eq!(cond(&l.conditions, "Programmed"), is("True", "Programmed"), "{name}");
+            assert_eq!(
+                cond(&l.conditions, "Programmed"),
+                is("True", "Programmed"),
+                "{name}"
+            );
         } else {
-            assert_eq!(cond(&l.conditions, "Programmed"), is("False", "Invalid"), "{name}");
+            assert_eq!(
+                cond(&l.conditions, "Programmed"),
+                is("False", "Invalid"),
+                "{name}"
+            );
             assert_eq!(lc.unusable_reason.as_deref(), Some(*reason), "{name}");
             // Still accepted, and routes still count (GatewayWithAttachedRoutes).
-            assert_eq!(cond(&l.conditions, "Accepted"), is("True", "Accepted"), "{name}");
+            assert_eq!(
+                cond(&l.conditions, "Accepted"),
+                is("True", "Accepted"),
+                "{name}"
+            );
         }
         assert_eq!(l.attached_routes, 1, "{name}");
-        let kinds: Vec<_> = l.supported_kinds.iter().flatten().map(|k| k.kind.as_str()).collect();
+        let kinds: Vec<_> = l
+            .supported_kinds
+            .iter()
+            .flatten()
+            .map(|k| k.kind.as_str())
+            .collect();
         assert_eq!(kinds, ["HTTPRoute", "GRPCRoute"], "{name}");
     }
 }
@@ -739,7 +903,10 @@ fn https_listener_without_tls_is_an_invalid_certificate_ref() {
     let gateway = gw("infra", "gw", "[{name: https, port: 443, protocol: HTTPS}]");
     let r = run(&snapshot(&join(&[CLASS, INFRA_NS, &gateway])));
     let l = listener(gateway_status(&r, "infra", "gw"), "https");
-    assert_eq!(cond(&l.conditions, "ResolvedRefs"), is("False", "InvalidCertificateRef"));
+    assert_eq!(
+        cond(&l.conditions, "ResolvedRefs"),
+        is("False", "InvalidCertificateRef")
+    );
     assert!(!r.gateways[0].listeners[0].usable);
 }
 
@@ -751,13 +918,55 @@ fn gateway_secret_reference_grant_field_by_field() {
     let right_to = "{group: \"\", kind: Secret, name: certificate}";
     let cases: &[(&str, &str, &str, &str, &str)] = &[
         ("right grant", "web", right_from, right_to, "ResolvedRefs"),
-        ("grant in the wrong namespace", "infra", right_from, right_to, "RefNotPermitted"),
-        ("wrong from.group", "web", "{group: wrong.example.com, kind: Gateway, namespace: infra}", right_to, "RefNotPermitted"),
-        ("wrong from.kind", "web", "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: infra}", right_to, "RefNotPermitted"),
-        ("wrong from.namespace", "web", "{group: gateway.networking.k8s.io, kind: Gateway, namespace: elsewhere}", right_to, "RefNotPermitted"),
-        ("wrong to.group", "web", right_from, "{group: wrong.example.com, kind: Secret, name: certificate}", "RefNotPermitted"),
-        ("wrong to.kind", "web", right_from, "{group: \"\", kind: Service, name: certificate}", "RefNotPermitted"),
-        ("wrong to.name", "web", right_from, "{group: \"\", kind: Secret, name: other}", "RefNotPermitted"),
+        (
+            "grant in the wrong namespace",
+            "infra",
+            right_from,
+            right_to,
+            "RefNotPermitted",
+        ),
+        (
+            "wrong from.group",
+            "web",
+            "{group: wrong.example.com, kind: Gateway, namespace: infra}",
+            right_to,
+            "RefNotPermitted",
+        ),
+        (
+            "wrong from.kind",
+            "web",
+            "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: infra}",
+            right_to,
+            "RefNotPermitted",
+        ),
+        (
+            "wrong from.namespace",
+            "web",
+            "{group: gateway.networking.k8s.io, kind: Gateway, namespace: elsewhere}",
+            right_to,
+            "RefNotPermitted",
+        ),
+        (
+            "wrong to.group",
+            "web",
+            right_from,
+            "{group: wrong.example.com, kind: Secret, name: certificate}",
+            "RefNotPermitted",
+        ),
+        (
+            "wrong to.kind",
+            "web",
+            right_from,
+            "{group: \"\", kind: Service, name: certificate}",
+            "RefNotPermitted",
+        ),
+        (
+            "wrong to.name",
+            "web",
+            right_from,
+            "{group: \"\", kind: Secret, name: other}",
+            "RefNotPermitted",
+        ),
     ];
     for (name, grant_ns, from, to, reason) in cases {
         let s = snapshot(&join(&[
@@ -769,8 +978,16 @@ fn gateway_secret_reference_grant_field_by_field() {
         ]));
         let r = run(&s);
         let l = listener(gateway_status(&r, "infra", "gw"), "https");
-        let expected = if *reason == "ResolvedRefs" { "True" } else { "False" };
-        assert_eq!(cond(&l.conditions, "ResolvedRefs"), is(expected, reason), "{name}");
+        let expected = if *reason == "ResolvedRefs" {
+            "True"
+        } else {
+            "False"
+        };
+        assert_eq!(
+            cond(&l.conditions, "ResolvedRefs"),
+            is(expected, reason),
+            "{name}"
+        );
     }
     // Without any grant.
     let s = snapshot(&join(&[
@@ -780,7 +997,10 @@ fn gateway_secret_reference_grant_field_by_field() {
         &valid_secret("web", "certificate"),
     ]));
     let l = listener(gateway_status(&run(&s), "infra", "gw"), "https").clone();
-    assert_eq!(cond(&l.conditions, "ResolvedRefs"), is("False", "RefNotPermitted"));
+    assert_eq!(
+        cond(&l.conditions, "ResolvedRefs"),
+        is("False", "RefNotPermitted")
+    );
 }
 
 #[test]
@@ -839,7 +1059,9 @@ fn allowed_route_kinds() {
                 case.kinds
             ),
         );
-        let r = run(&snapshot(&join(&[CLASS, INFRA_NS, &gateway, SERVICE_V1, ROUTE])));
+        let r = run(&snapshot(&join(&[
+            CLASS, INFRA_NS, &gateway, SERVICE_V1, ROUTE,
+        ])));
         let l = listener(gateway_status(&r, "infra", "gw"), "http");
         assert_eq!(
             cond(&l.conditions, "ResolvedRefs"),
@@ -847,11 +1069,1519 @@ fn allowed_route_kinds() {
             "{}",
             case.name
         );
-        let kinds: Vec<_> = l.supported_kinds.iter().flatten().map(|k| k.kind.as_str()).collect();
+        let kinds: Vec<_> = l
+            .supported_kinds
+            .iter()
+            .flatten()
+            .map(|k| k.kind.as_str())
+            .collect();
         assert_eq!(kinds, case.supported, "{}", case.name);
         // InvalidRouteKinds does not stop the listener serving its valid kinds.
         assert!(r.gateways[0].listeners[0].usable, "{}", case.name);
         let pc = parent_conditions(&r, "infra", "route");
         assert_eq!(find(&pc, "Accepted").reason, case.route, "{}", case.name);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Route attachment
+
+/// Listeners of HTTPRouteListenerPortMatching, plus one HTTPS listener on 443 (hostless).
+fn port_matching_gateway() -> String {
+    gw(
+        "infra",
+        "gw",
+        "[{name: listener-1, port: 80, protocol: HTTP, hostname: foo.com}, {name: listener-2, port: 8080, protocol: HTTP, hostname: foo.com}, {name: listener-3, port: 8080, protocol: HTTP, hostname: bar.com}, {name: listener-4, port: 8090, protocol: HTTP, hostname: foo.com}, {name: listener-5, port: 8090, protocol: HTTP, hostname: bar.com}]",
+    )
+}
+
+#[test]
+fn section_name_and_port_select_listeners() {
+    struct Case {
+        section: Option<&'static str>,
+        port: Option<u16>,
+        reason: &'static str,
+        listeners: &'static [&'static str],
+    }
+    let cases = [
+        Case {
+            section: None,
+            port: None,
+            reason: "Accepted",
+            listeners: &[
+                "listener-1",
+                "listener-2",
+                "listener-3",
+                "listener-4",
+                "listener-5",
+            ],
+        },
+        Case {
+            section: None,
+            port: Some(80),
+            reason: "Accepted",
+            listeners: &["listener-1"],
+        },
+        Case {
+            section: None,
+            port: Some(8080),
+            reason: "Accepted",
+            listeners: &["listener-2", "listener-3"],
+        },
+        Case {
+            section: Some("listener-4"),
+            port: Some(8090),
+            reason: "Accepted",
+            listeners: &["listener-4"],
+        },
+        Case {
+            section: Some("listener-4"),
+            port: None,
+            reason: "Accepted",
+            listeners: &["listener-4"],
+        },
+        Case {
+            section: None,
+            port: Some(81),
+            reason: "NoMatchingParent",
+            listeners: &[],
+        },
+        Case {
+            section: Some("listener-9"),
+            port: None,
+            reason: "NoMatchingParent",
+            listeners: &[],
+        },
+        // Both given: both must match.
+        Case {
+            section: Some("listener-1"),
+            port: Some(8080),
+            reason: "NoMatchingParent",
+            listeners: &[],
+        },
+    ];
+    for case in cases {
+        let rt = route(
+            "infra",
+            "route",
+            &format!("[{}]", parent(case.section, case.port)),
+            "[]",
+            &rule_to(TO_V1),
+        );
+        let r = run(&snapshot(&join(&[
+            CLASS,
+            INFRA_NS,
+            &port_matching_gateway(),
+            SERVICE_V1,
+            &rt,
+        ])));
+        let label = format!("{:?}/{:?}", case.section, case.port);
+        let pc = parent_conditions(&r, "infra", "route");
+        let expected = if case.reason == "Accepted" {
+            "True"
+        } else {
+            "False"
+        };
+        assert_eq!(cond(&pc, "Accepted"), is(expected, case.reason), "{label}");
+        assert_eq!(
+            cond(&pc, "ResolvedRefs"),
+            is("True", "ResolvedRefs"),
+            "{label}"
+        );
+        let status = gateway_status(&r, "infra", "gw");
+        for l in &r.gateways[0].listeners {
+            let attached = case.listeners.contains(&l.name.as_str());
+            assert_eq!(l.routes.len(), usize::from(attached), "{label} {}", l.name);
+            assert_eq!(
+                listener(status, &l.name).attached_routes,
+                i32::from(attached),
+                "{label}"
+            );
+        }
+        // The status parentRef carries sectionName and port as written.
+        let p = &http_status(&r, "infra", "route").parents[0].parent_ref;
+        assert_eq!(p.section_name.as_deref(), case.section, "{label}");
+        assert_eq!(p.port, case.port.map(i32::from), "{label}");
+    }
+}
+
+#[test]
+fn allowed_namespaces() {
+    struct Case {
+        name: &'static str,
+        namespaces: &'static str,
+        allowed: bool,
+    }
+    let cases = [
+        Case {
+            name: "Same, other namespace",
+            namespaces: "{from: Same}",
+            allowed: false,
+        },
+        Case {
+            name: "All",
+            namespaces: "{from: All}",
+            allowed: true,
+        },
+        Case {
+            name: "Selector matchLabels",
+            namespaces: "{from: Selector, selector: {matchLabels: {team: web}}}",
+            allowed: true,
+        },
+        Case {
+            name: "Selector matchLabels mismatch",
+            namespaces: "{from: Selector, selector: {matchLabels: {team: infra}}}",
+            allowed: false,
+        },
+        Case {
+            name: "Selector on the name label",
+            namespaces: "{from: Selector, selector: {matchLabels: {kubernetes.io/metadata.name: web}}}",
+            allowed: true,
+        },
+        Case {
+            name: "Selector In",
+            namespaces: "{from: Selector, selector: {matchExpressions: [{key: tier, operator: In, values: [back, front]}]}}",
+            allowed: true,
+        },
+        Case {
+            name: "Selector In mismatch",
+            namespaces: "{from: Selector, selector: {matchExpressions: [{key: tier, operator: In, values: [back]}]}}",
+            allowed: false,
+        },
+        Case {
+            name: "Selector NotIn",
+            namespaces: "{from: Selector, selector: {matchExpressions: [{key: tier, operator: NotIn, values: [back]}]}}",
+            allowed: true,
+        },
+        Case {
+            name: "Selector NotIn mismatch",
+            namespaces: "{from: Selector, selector: {matchExpressions: [{key: tier, operator: NotIn, values: [front]}]}}",
+            allowed: false,
+        },
+        Case {
+            name: "Selector NotIn on a missing label",
+            namespaces: "{from: Selector, selector: {matchExpressions: [{key: absent, operator: NotIn, values: [x]}]}}",
+            allowed: true,
+        },
+        Case {
+            name: "Selector Exists",
+            namespaces: "{from: Selector, selector: {matchExpressions: [{key: tier, operator: Exists}]}}",
+            allowed: true,
+        },
+        Case {
+            name: "Selector Exists mismatch",
+            namespaces: "{from: Selector, selector: {matchExpressions: [{key: absent, operator: Exists}]}}",
+            allowed: false,
+        },
+        Case {
+            name: "Selector DoesNotExist",
+            namespaces: "{from: Selector, selector: {matchExpressions: [{key: absent, operator: DoesNotExist}]}}",
+            allowed: true,
+        },
+        Case {
+            name: "Selector DoesNotExist mismatch",
+            namespaces: "{from: Selector, selector: {matchExpressions: [{key: tier, operator: DoesNotExist}]}}",
+            allowed: false,
+        },
+        Case {
+            name: "Selector labels and expressions both hold",
+            namespaces: "{from: Selector, selector: {matchLabels: {team: web}, matchExpressions: [{key: tier, operator: Exists}]}}",
+            allowed: true,
+        },
+        Case {
+            name: "Selector labels hold, expression does not",
+            namespaces: "{from: Selector, selector: {matchLabels: {team: web}, matchExpressions: [{key: tier, operator: In, values: [x]}]}}",
+            allowed: false,
+        },
+        Case {
+            name: "Selector empty selects all",
+            namespaces: "{from: Selector, selector: {}}",
+            allowed: true,
+        },
+        Case {
+            name: "Selector missing selects none",
+            namespaces: "{from: Selector}",
+            allowed: false,
+        },
+    ];
+    for case in cases {
+        let gateway = gw(
+            "infra",
+            "gw",
+            &format!(
+                "[{{name: http, port: 80, protocol: HTTP, allowedRoutes: {{namespaces: {}}}}}]",
+                case.namespaces
+            ),
+        );
+        let rt = route(
+            "web",
+            "route",
+            &format!("[{}]", parent(None, None)),
+            "[]",
+            &rule_to("{group: \"\", kind: Service, name: web, port: 8080, weight: 1}"),
+        );
+        let r = run(&snapshot(&join(&[
+            CLASS,
+            INFRA_NS,
+            WEB_NS,
+            &gateway,
+            SERVICE_WEB,
+            &rt,
+        ])));
+        let pc = parent_conditions(&r, "web", "route");
+        let expected = if case.allowed {
+            is("True", "Accepted")
+        } else {
+            is("False", "NotAllowedByListeners")
+        };
+        assert_eq!(cond(&pc, "Accepted"), expected, "{}", case.name);
+        // Attachment across namespaces needs no ReferenceGrant; backends are the route's own.
+        assert_eq!(
+            cond(&pc, "ResolvedRefs"),
+            is("True", "ResolvedRefs"),
+            "{}",
+            case.name
+        );
+        let attached = listener(gateway_status(&r, "infra", "gw"), "http").attached_routes;
+        assert_eq!(attached, i32::from(case.allowed), "{}", case.name);
+    }
+}
+
+#[test]
+fn effective_hostnames_table() {
+    use super::routes::effective_hostnames;
+    /// (listener hostname, route hostnames, expected effective hostnames)
+    type Case<'c> = (Option<&'c str>, &'c [&'c str], Option<&'c [&'c str]>);
+    let cases: &[Case<'_>] = &[
+        // Neither side names a hostname.
+        (None, &[], Some(&[])),
+        // Only the listener.
+        (Some("foo.com"), &[], Some(&["foo.com"])),
+        (Some("*.foo.com"), &[], Some(&["*.foo.com"])),
+        // Only the route.
+        (None, &["a.com", "*.b.com"], Some(&["a.com", "*.b.com"])),
+        // Exact vs exact.
+        (
+            Some("very.specific.com"),
+            &["very.specific.com"],
+            Some(&["very.specific.com"]),
+        ),
+        (Some("very.specific.com"), &["other.com"], None),
+        // Route wildcard on exact listener: the listener's name.
+        (
+            Some("very.specific.com"),
+            &["*.specific.com"],
+            Some(&["very.specific.com"]),
+        ),
+        (
+            Some("abc.example.com"),
+            &["*.example.com"],
+            Some(&["abc.example.com"]),
+        ),
+        // Exact route on wildcard listener: the route's name, any depth, not the bare suffix.
+        (
+            Some("*.wildcard.io"),
+            &["foo.wildcard.io", "bar.foo.wildcard.io", "wildcard.io"],
+            Some(&["foo.wildcard.io", "bar.foo.wildcard.io"]),
+        ),
+        (Some("*.wildcard.io"), &["wildcard.io"], None),
+        (Some("*.wildcard.io"), &["xwildcard.io"], None),
+        // Wildcard vs wildcard: the more specific.
+        (Some("*.example.com"), &["*.com"], Some(&["*.example.com"])),
+        (Some("*.com"), &["*.example.com"], Some(&["*.example.com"])),
+        (
+            Some("*.anotherwildcard.io"),
+            &["*.anotherwildcard.io"],
+            Some(&["*.anotherwildcard.io"]),
+        ),
+        (Some("*.a.io"), &["*.b.io"], None),
+        // Mixed lists keep only intersecting names, once.
+        (
+            Some("very.specific.com"),
+            &["non.matching.com", "*.specific.com", "very.specific.com"],
+            Some(&["very.specific.com"]),
+        ),
+        (
+            Some("*.anotherwildcard.io"),
+            &[
+                "*.anotherwildcard.io",
+                "anotherwildcard.io",
+                "a.anotherwildcard.io",
+            ],
+            Some(&["*.anotherwildcard.io", "a.anotherwildcard.io"]),
+        ),
+    ];
+    for (listener, route, expected) in cases {
+        let route: Vec<String> = route.iter().map(|s| s.to_string()).collect();
+        let got = effective_hostnames(*listener, &route);
+        let expected = expected.map(|e| e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(got, expected, "{listener:?} x {route:?}");
+    }
+}
+
+/// HTTPRouteHostnameIntersection's first Gateway: attachedRoutes 2/1/1 and one route with no
+/// intersection.
+#[test]
+fn hostname_intersection_attachment() {
+    let gateway = gw(
+        "infra",
+        "gw",
+        "[{name: listener-1, port: 80, protocol: HTTP, hostname: very.specific.com}, {name: listener-2, port: 80, protocol: HTTP, hostname: \"*.wildcard.io\"}, {name: listener-3, port: 80, protocol: HTTP, hostname: \"*.anotherwildcard.io\"}]",
+    );
+    let p = format!("[{}]", parent(None, None));
+    let r1 = route(
+        "infra",
+        "specific-host-matches-listener-specific-host",
+        &p,
+        "[non.matching.com, \"*.nonmatchingwildcard.io\", very.specific.com]",
+        &rule_to(TO_V1),
+    );
+    let r2 = route(
+        "infra",
+        "specific-host-matches-listener-wildcard-host",
+        &p,
+        "[non.matching.com, wildcard.io, foo.wildcard.io, bar.wildcard.io, foo.bar.wildcard.io]",
+        &rule_to(TO_V1),
+    );
+    let r3 = route(
+        "infra",
+        "wildcard-host-matches-listener-specific-host",
+        &p,
+        "[non.matching.com, \"*.specific.com\"]",
+        &rule_to(TO_V1),
+    );
+    let r4 = route(
+        "infra",
+        "wildcard-host-matches-listener-wildcard-host",
+        &p,
+        "[\"*.anotherwildcard.io\"]",
+        &rule_to(TO_V1),
+    );
+    let r5 = route(
+        "infra",
+        "no-intersecting-hosts",
+        &p,
+        "[specific.but.wrong.com, wildcard.io]",
+        &rule_to(TO_V1),
+    );
+    let r = run(&snapshot(&join(&[
+        CLASS, INFRA_NS, &gateway, SERVICE_V1, &r1, &r2, &r3, &r4, &r5,
+    ])));
+    let status = gateway_status(&r, "infra", "gw");
+    assert_eq!(listener(status, "listener-1").attached_routes, 2);
+    assert_eq!(listener(status, "listener-2").attached_routes, 1);
+    assert_eq!(listener(status, "listener-3").attached_routes, 1);
+    let pc = parent_conditions(&r, "infra", "no-intersecting-hosts");
+    assert_eq!(
+        cond(&pc, "Accepted"),
+        is("False", "NoMatchingListenerHostname")
+    );
+    let l2 = &r.gateways[0].listeners[1];
+    assert_eq!(
+        l2.routes[0].hostnames,
+        ["foo.wildcard.io", "bar.wildcard.io", "foo.bar.wildcard.io"]
+    );
+    let l1 = &r.gateways[0].listeners[0];
+    let names: Vec<_> = l1
+        .routes
+        .iter()
+        .map(|a| (a.route.key.name.as_str(), a.hostnames.clone()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (
+                "specific-host-matches-listener-specific-host",
+                vec!["very.specific.com".to_string()]
+            ),
+            (
+                "wildcard-host-matches-listener-specific-host",
+                vec!["very.specific.com".to_string()]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn route_accepted_on_several_listeners_counts_on_each_and_shares_its_config() {
+    let gateway = gw(
+        "infra",
+        "gw",
+        "[{name: a, port: 80, protocol: HTTP, hostname: a.com}, {name: b, port: 80, protocol: HTTP, hostname: b.com}, {name: c, port: 8080, protocol: HTTP}]",
+    );
+    // Two parentRefs that both select listener a: it is attached once there.
+    let parents = format!("[{}, {}]", parent(None, None), parent(Some("a"), None));
+    let rt = route("infra", "route", &parents, "[]", &rule_to(TO_V1));
+    let r = run(&snapshot(&join(&[
+        CLASS, INFRA_NS, &gateway, SERVICE_V1, &rt,
+    ])));
+    let status = gateway_status(&r, "infra", "gw");
+    for name in ["a", "b", "c"] {
+        assert_eq!(listener(status, name).attached_routes, 1, "{name}");
+    }
+    let ls = &r.gateways[0].listeners;
+    assert!(std::sync::Arc::ptr_eq(
+        &ls[0].routes[0].route,
+        &ls[2].routes[0].route
+    ));
+    assert_eq!(http_status(&r, "infra", "route").parents.len(), 2);
+}
+
+#[test]
+fn route_to_two_gateways_gets_a_parent_entry_for_each() {
+    let g1 = gw("infra", "gw", "[{name: http, port: 80, protocol: HTTP}]");
+    let g2 = gw(
+        "infra",
+        "gw2",
+        "[{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}]",
+    );
+    let parents = "[{name: gw}, {name: gw2, sectionName: http}]";
+    let rt = route("infra", "route", parents, "[]", &rule_to(TO_V1));
+    let r = run(&snapshot(&join(&[
+        CLASS, INFRA_NS, &g1, &g2, SERVICE_V1, &rt,
+    ])));
+    let status = http_status(&r, "infra", "route");
+    let names: Vec<_> = status
+        .parents
+        .iter()
+        .map(|p| p.parent_ref.name.as_str())
+        .collect();
+    assert_eq!(names, ["gw", "gw2"]);
+    for p in &status.parents {
+        // Defaults are written out in status even when omitted in spec.
+        assert_eq!(p.parent_ref.group.as_deref(), Some(GATEWAY_GROUP));
+        assert_eq!(p.parent_ref.kind.as_deref(), Some("Gateway"));
+        assert_eq!(p.parent_ref.namespace.as_deref(), Some("infra"));
+        assert_eq!(cond(&p.conditions, "Accepted"), is("True", "Accepted"));
+    }
+    assert_eq!(
+        status.parents[1].parent_ref.section_name.as_deref(),
+        Some("http")
+    );
+    assert_eq!(r.gateways[0].listeners[0].routes.len(), 1);
+    assert_eq!(r.gateways[1].listeners[0].routes.len(), 1);
+}
+
+#[test]
+fn parent_refs_to_unknown_gateways_or_other_kinds_get_no_entry() {
+    let parents = "[{name: missing}, {group: \"\", kind: Service, name: gw}, {name: gw}]";
+    let rt = route("infra", "route", parents, "[]", &rule_to(TO_V1));
+    let r = run(&snapshot(&join(&[
+        CLASS, INFRA_NS, GATEWAY, SERVICE_V1, &rt,
+    ])));
+    let status = http_status(&r, "infra", "route");
+    assert_eq!(status.parents.len(), 1);
+    assert_eq!(status.parents[0].parent_ref.name, "gw");
+    assert_eq!(
+        status.parents[0].parent_ref.kind.as_deref(),
+        Some("Gateway")
+    );
+}
+
+#[test]
+fn hostname_mismatch_on_some_listeners_only() {
+    // GatewayWithAttachedRoutes (b): listener foo.example.com; hostless routes attach, a route
+    // with another hostname does not.
+    let gateway = gw(
+        "infra",
+        "gw",
+        "[{name: http, port: 80, protocol: HTTP, hostname: foo.example.com}]",
+    );
+    let p = format!("[{}]", parent(None, None));
+    let a = route("infra", "a", &p, "[]", &rule_to(TO_V1));
+    let b = route("infra", "b", &p, "[]", &rule_to(TO_V1));
+    let c = route("infra", "c", &p, "[bar.example.com]", &rule_to(TO_V1));
+    let r = run(&snapshot(&join(&[
+        CLASS, INFRA_NS, &gateway, SERVICE_V1, &a, &b, &c,
+    ])));
+    assert_eq!(
+        listener(gateway_status(&r, "infra", "gw"), "http").attached_routes,
+        2
+    );
+    assert_eq!(
+        cond(&parent_conditions(&r, "infra", "c"), "Accepted"),
+        is("False", "NoMatchingListenerHostname")
+    );
+    assert_eq!(
+        cond(&parent_conditions(&r, "infra", "a"), "Accepted"),
+        is("True", "Accepted")
+    );
+    // Listener hostname only: the route serves the listener's hostname.
+    assert_eq!(
+        r.gateways[0].listeners[0].routes[0].hostnames,
+        ["foo.example.com"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Backend references
+
+fn backend_case(backend: &str, extra: &[&str]) -> Reconciliation {
+    let rt = route(
+        "infra",
+        "route",
+        &format!("[{}]", parent(None, None)),
+        "[]",
+        &rule_to(backend),
+    );
+    let mut docs = vec![
+        CLASS,
+        INFRA_NS,
+        WEB_NS,
+        GATEWAY,
+        SERVICE_V1,
+        SERVICE_WEB,
+        rt.as_str(),
+    ];
+    docs.extend_from_slice(extra);
+    run(&snapshot(&join(&docs)))
+}
+
+#[test]
+fn backend_ref_reasons() {
+    let route_grant = grant(
+        "web",
+        "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: infra}",
+        "{group: \"\", kind: Service, name: web}",
+    );
+    let external = "apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: infra}\nspec: {type: ExternalName, externalName: example.com, ports: [{port: 80}]}\n";
+    struct Case {
+        name: &'static str,
+        backend: &'static str,
+        grant: bool,
+        reason: &'static str,
+    }
+    let cases = [
+        Case {
+            name: "Service port",
+            backend: TO_V1,
+            grant: false,
+            reason: "ResolvedRefs",
+        },
+        Case {
+            name: "h2c port",
+            backend: "{group: \"\", kind: Service, name: v1, port: 8081, weight: 1}",
+            grant: false,
+            reason: "ResolvedRefs",
+        },
+        Case {
+            name: "unknown appProtocol",
+            backend: "{group: \"\", kind: Service, name: v1, port: 8082, weight: 1}",
+            grant: false,
+            reason: "UnsupportedProtocol",
+        },
+        Case {
+            name: "missing Service",
+            backend: "{group: \"\", kind: Service, name: nonexistent, port: 8080, weight: 1}",
+            grant: false,
+            reason: "BackendNotFound",
+        },
+        Case {
+            name: "port not on the Service",
+            backend: "{group: \"\", kind: Service, name: v1, port: 9999, weight: 1}",
+            grant: false,
+            reason: "BackendNotFound",
+        },
+        Case {
+            name: "no port",
+            backend: "{group: \"\", kind: Service, name: v1, weight: 1}",
+            grant: false,
+            reason: "BackendNotFound",
+        },
+        Case {
+            name: "ExternalName Service",
+            backend: "{group: \"\", kind: Service, name: ext, port: 80, weight: 1}",
+            grant: false,
+            reason: "BackendNotFound",
+        },
+        Case {
+            name: "unknown kind",
+            backend: "{group: unknownkind.example.com, kind: NonExistent, name: v1, port: 8080, weight: 1}",
+            grant: false,
+            reason: "InvalidKind",
+        },
+        Case {
+            name: "cross namespace without grant",
+            backend: "{group: \"\", kind: Service, name: web, namespace: web, port: 8080, weight: 1}",
+            grant: false,
+            reason: "RefNotPermitted",
+        },
+        Case {
+            name: "cross namespace with grant",
+            backend: "{group: \"\", kind: Service, name: web, namespace: web, port: 8080, weight: 1}",
+            grant: true,
+            reason: "ResolvedRefs",
+        },
+    ];
+    for case in cases {
+        let extra: Vec<&str> = if case.grant {
+            vec![route_grant.as_str(), external]
+        } else {
+            vec![external]
+        };
+        let r = backend_case(case.backend, &extra);
+        let pc = parent_conditions(&r, "infra", "route");
+        let expected = if case.reason == "ResolvedRefs" {
+            "True"
+        } else {
+            "False"
+        };
+        assert_eq!(
+            cond(&pc, "ResolvedRefs"),
+            is(expected, case.reason),
+            "{}",
+            case.name
+        );
+        // Bad backends never stop attachment.
+        assert_eq!(
+            cond(&pc, "Accepted"),
+            is("True", "Accepted"),
+            "{}",
+            case.name
+        );
+        let target = &r.gateways[0].listeners[0].routes[0].route.rules[0].backends[0].target;
+        match target {
+            BackendTarget::Service { app_protocol, .. } => {
+                assert_eq!(case.reason, "ResolvedRefs", "{}", case.name);
+                if case.name == "h2c port" {
+                    assert_eq!(app_protocol.as_deref(), Some("kubernetes.io/h2c"));
+                }
+            }
+            BackendTarget::Invalid { reason, .. } => {
+                assert_eq!(reason, case.reason, "{}", case.name)
+            }
+        }
+    }
+}
+
+/// HTTPRouteInvalidReferenceGrant: seven grants, each wrong in one field.
+#[test]
+fn route_reference_grant_field_by_field() {
+    let right_from = "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: infra}";
+    let right_to = "{group: \"\", kind: Service, name: web}";
+    let cases: &[(&str, &str, &str, &str, &str)] = &[
+        ("right grant", "web", right_from, right_to, "ResolvedRefs"),
+        (
+            "grant without to.name",
+            "web",
+            right_from,
+            "{group: \"\", kind: Service}",
+            "ResolvedRefs",
+        ),
+        (
+            "grant in the wrong namespace",
+            "infra",
+            right_from,
+            right_to,
+            "RefNotPermitted",
+        ),
+        (
+            "wrong from.group",
+            "web",
+            "{group: wrong.example.com, kind: HTTPRoute, namespace: infra}",
+            right_to,
+            "RefNotPermitted",
+        ),
+        (
+            "wrong from.kind",
+            "web",
+            "{group: gateway.networking.k8s.io, kind: Gateway, namespace: infra}",
+            right_to,
+            "RefNotPermitted",
+        ),
+        (
+            "wrong from.namespace",
+            "web",
+            "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: elsewhere}",
+            right_to,
+            "RefNotPermitted",
+        ),
+        (
+            "wrong to.group",
+            "web",
+            right_from,
+            "{group: wrong.example.com, kind: Service, name: web}",
+            "RefNotPermitted",
+        ),
+        (
+            "wrong to.kind",
+            "web",
+            right_from,
+            "{group: \"\", kind: Secret, name: web}",
+            "RefNotPermitted",
+        ),
+        (
+            "wrong to.name",
+            "web",
+            right_from,
+            "{group: \"\", kind: Service, name: not-web}",
+            "RefNotPermitted",
+        ),
+    ];
+    let backend = "{group: \"\", kind: Service, name: web, namespace: web, port: 8080, weight: 1}";
+    for (name, ns, from, to, reason) in cases {
+        let g = grant(ns, from, to);
+        let r = backend_case(backend, &[&g]);
+        let pc = parent_conditions(&r, "infra", "route");
+        let expected = if *reason == "ResolvedRefs" {
+            "True"
+        } else {
+            "False"
+        };
+        assert_eq!(cond(&pc, "ResolvedRefs"), is(expected, reason), "{name}");
+    }
+    // Deleting the grant revokes access: the same snapshot without it.
+    let r = backend_case(backend, &[]);
+    assert_eq!(
+        cond(&parent_conditions(&r, "infra", "route"), "ResolvedRefs"),
+        is("False", "RefNotPermitted")
+    );
+}
+
+/// HTTPRoutePartiallyInvalidViaInvalidReferenceGrant: one rule's backend not granted.
+#[test]
+fn partially_unresolved_route_stays_accepted() {
+    let granted = "apiVersion: v1\nkind: Service\nmetadata: {name: granted, namespace: web}\nspec: {ports: [{port: 8080}]}\n";
+    let g = grant(
+        "web",
+        "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: infra}",
+        "{group: \"\", kind: Service, name: granted}",
+    );
+    let rules = "[{matches: [{path: {type: PathPrefix, value: /v2}}], backendRefs: [{group: \"\", kind: Service, name: web, namespace: web, port: 8080, weight: 1}]}, {matches: [{path: {type: PathPrefix, value: /}}], backendRefs: [{group: \"\", kind: Service, name: granted, namespace: web, port: 8080, weight: 1}]}]";
+    let rt = route(
+        "infra",
+        "route",
+        &format!("[{}]", parent(None, None)),
+        "[]",
+        rules,
+    );
+    let r = run(&snapshot(&join(&[
+        CLASS,
+        INFRA_NS,
+        WEB_NS,
+        GATEWAY,
+        SERVICE_WEB,
+        granted,
+        &g,
+        &rt,
+    ])));
+    let pc = parent_conditions(&r, "infra", "route");
+    assert_eq!(cond(&pc, "Accepted"), is("True", "Accepted"));
+    assert_eq!(cond(&pc, "ResolvedRefs"), is("False", "RefNotPermitted"));
+    let rules = &r.gateways[0].listeners[0].routes[0].route.rules;
+    assert!(
+        matches!(&rules[0].backends[0].target, BackendTarget::Invalid { reason, .. } if reason == "RefNotPermitted")
+    );
+    assert!(
+        matches!(&rules[1].backends[0].target, BackendTarget::Service { name, .. } if name == "granted")
+    );
+}
+
+#[test]
+fn unimplementable_rules() {
+    let ext = "{type: ExtensionRef, extensionRef: {group: example.com, kind: Magic, name: m}}";
+    let good = format!(
+        "{{matches: [{{path: {{type: PathPrefix, value: /good}}}}], backendRefs: [{TO_V1}]}}"
+    );
+    let bad = format!(
+        "{{matches: [{{path: {{type: PathPrefix, value: /bad}}}}], filters: [{ext}], backendRefs: [{TO_V1}]}}"
+    );
+    let bad_backend_filter = format!(
+        "{{matches: [{{path: {{type: PathPrefix, value: /bb}}}}], backendRefs: [{{group: \"\", kind: Service, name: v1, port: 8080, weight: 1, filters: [{ext}]}}]}}"
+    );
+    let bad_regex =
+        "{matches: [{path: {type: RegularExpression, value: \"/(\"}}], backendRefs: []}"
+            .to_string();
+    struct Case {
+        name: &'static str,
+        rules: String,
+        accepted: (&'static str, &'static str),
+        partially_invalid: bool,
+        attached: bool,
+    }
+    let cases = [
+        Case {
+            name: "all good",
+            rules: format!("[{good}]"),
+            accepted: ("True", "Accepted"),
+            partially_invalid: false,
+            attached: true,
+        },
+        Case {
+            name: "one rule with an ExtensionRef",
+            rules: format!("[{good}, {bad}]"),
+            accepted: ("True", "Accepted"),
+            partially_invalid: true,
+            attached: true,
+        },
+        Case {
+            name: "ExtensionRef on a backendRef",
+            rules: format!("[{good}, {bad_backend_filter}]"),
+            accepted: ("True", "Accepted"),
+            partially_invalid: true,
+            attached: true,
+        },
+        Case {
+            name: "regex that does not compile",
+            rules: format!("[{good}, {bad_regex}]"),
+            accepted: ("True", "Accepted"),
+            partially_invalid: true,
+            attached: true,
+        },
+        Case {
+            name: "every rule unimplementable",
+            rules: format!("[{bad}]"),
+            accepted: ("False", "UnsupportedValue"),
+            partially_invalid: false,
+            attached: false,
+        },
+    ];
+    for case in cases {
+        let rt = route(
+            "infra",
+            "route",
+            &format!("[{}]", parent(None, None)),
+            "[]",
+            &case.rules,
+        );
+        let r = run(&snapshot(&join(&[
+            CLASS, INFRA_NS, GATEWAY, SERVICE_V1, &rt,
+        ])));
+        let pc = parent_conditions(&r, "infra", "route");
+        assert_eq!(
+            cond(&pc, "Accepted"),
+            is(case.accepted.0, case.accepted.1),
+            "{}",
+            case.name
+        );
+        let pi = pc.iter().find(|c| c.type_ == "PartiallyInvalid");
+        assert_eq!(pi.is_some(), case.partially_invalid, "{}", case.name);
+        if let Some(pi) = pi {
+            assert_eq!(
+                (pi.status.as_str(), pi.reason.as_str()),
+                ("True", "UnsupportedValue")
+            );
+            assert!(pi.message.starts_with("Dropped Rule 1"), "{}", pi.message);
+        }
+        let routes = &r.gateways[0].listeners[0].routes;
+        assert_eq!(routes.len(), usize::from(case.attached), "{}", case.name);
+        if case.partially_invalid {
+            let rule = &routes[0].route.rules[1];
+            assert!(rule.invalid.is_some(), "{}", case.name);
+            assert!(routes[0].route.rules[0].invalid.is_none(), "{}", case.name);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Status bookkeeping
+
+const OLD: &str = "2020-01-01T00:00:00Z";
+
+#[test]
+fn route_status_keeps_foreign_parents_drops_stale_ones_and_keeps_times() {
+    let rt = format!(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: route, namespace: infra, generation: 5}}
+spec:
+  parentRefs:
+  - {{name: other-gw}}
+  - {{name: gw}}
+  rules: {rules}
+status:
+  parents:
+  - controllerName: gateway.gwsim.dev/controller
+    parentRef: {{group: gateway.networking.k8s.io, kind: Gateway, namespace: infra, name: gone}}
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 4}}
+  - controllerName: example.com/unrelated
+    parentRef: {{name: elsewhere}}
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 1}}
+  - controllerName: gateway.gwsim.dev/controller
+    parentRef: {{name: gw}}
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "old", lastTransitionTime: "{OLD}", observedGeneration: 4}}
+    - {{type: ResolvedRefs, status: "False", reason: BackendNotFound, message: "old", lastTransitionTime: "{OLD}", observedGeneration: 4}}
+  - controllerName: example.com/other
+    parentRef: {{name: other-gw}}
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 1}}
+"#,
+        rules = rule_to(TO_V1)
+    );
+    let r = run(&snapshot(&join(&[
+        CLASS, INFRA_NS, GATEWAY, SERVICE_V1, &rt,
+    ])));
+    let status = http_status(&r, "infra", "route");
+    let entries: Vec<_> = status
+        .parents
+        .iter()
+        .map(|p| (p.controller_name.as_str(), p.parent_ref.name.as_str()))
+        .collect();
+    // parentRefs order first (other-gw, gw), then foreign entries naming no parentRef.
+    assert_eq!(
+        entries,
+        [
+            ("example.com/other", "other-gw"),
+            (CONTROLLER_NAME, "gw"),
+            ("example.com/unrelated", "elsewhere"),
+        ]
+    );
+    // Foreign entries are untouched.
+    assert_eq!(status.parents[0].conditions[0].observed_generation, Some(1));
+    assert_eq!(status.parents[0].parent_ref.group, None);
+    let ours = &status.parents[1].conditions;
+    let accepted = find(ours, "Accepted");
+    let resolved = find(ours, "ResolvedRefs");
+    assert_eq!(
+        accepted.last_transition_time.0.to_string(),
+        OLD,
+        "status unchanged: time kept"
+    );
+    assert_eq!(
+        resolved.last_transition_time.0,
+        now(),
+        "status changed: time is now"
+    );
+    assert!(ours.iter().all(|c| c.observed_generation == Some(5)));
+    let types: Vec<_> = ours.iter().map(|c| c.type_.as_str()).collect();
+    assert_eq!(types, ["Accepted", "ResolvedRefs"]);
+}
+
+#[test]
+fn our_entries_are_removed_when_the_route_no_longer_names_our_gateways() {
+    let rt = format!(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: route, namespace: infra, generation: 2}}
+spec:
+  parentRefs: [{{name: not-ours}}]
+status:
+  parents:
+  - controllerName: gateway.gwsim.dev/controller
+    parentRef: {{name: gw}}
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 1}}
+  - controllerName: example.com/other
+    parentRef: {{name: not-ours}}
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 1}}
+"#
+    );
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, GATEWAY, &rt])));
+    let status = http_status(&r, "infra", "route");
+    assert_eq!(status.parents.len(), 1);
+    assert_eq!(status.parents[0].controller_name, "example.com/other");
+    assert_eq!(
+        listener(gateway_status(&r, "infra", "gw"), "http").attached_routes,
+        0
+    );
+}
+
+#[test]
+fn gateway_conditions_keep_times_and_carry_generation() {
+    let gateway = format!(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: gw, namespace: infra, generation: 7}}
+spec:
+  gatewayClassName: gwsim
+  listeners:
+  - {{name: http, port: 80, protocol: HTTP}}
+status:
+  conditions:
+  - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 6}}
+  - {{type: Programmed, status: Unknown, reason: Pending, message: "Waiting for controller", lastTransitionTime: "1970-01-01T00:00:00Z", observedGeneration: 6}}
+  listeners:
+  - name: http
+    attachedRoutes: 0
+    conditions:
+    - {{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "{OLD}", observedGeneration: 6}}
+    - {{type: Programmed, status: "False", reason: Invalid, message: "", lastTransitionTime: "{OLD}", observedGeneration: 6}}
+"#
+    );
+    let r = run(&snapshot(&join(&[CLASS, INFRA_NS, &gateway])));
+    let status = gateway_status(&r, "infra", "gw");
+    let conditions = status.conditions.as_deref().unwrap_or_default();
+    let types: Vec<_> = conditions.iter().map(|c| c.type_.as_str()).collect();
+    assert_eq!(types, ["Accepted", "Programmed"]);
+    assert_eq!(
+        find(conditions, "Accepted")
+            .last_transition_time
+            .0
+            .to_string(),
+        OLD
+    );
+    assert_eq!(find(conditions, "Programmed").last_transition_time.0, now());
+    assert!(conditions.iter().all(|c| c.observed_generation == Some(7)));
+    let l = listener(status, "http");
+    let types: Vec<_> = l.conditions.iter().map(|c| c.type_.as_str()).collect();
+    assert_eq!(
+        types,
+        ["Accepted", "Programmed", "ResolvedRefs", "Conflicted"]
+    );
+    assert_eq!(
+        find(&l.conditions, "Accepted")
+            .last_transition_time
+            .0
+            .to_string(),
+        OLD
+    );
+    assert_eq!(
+        find(&l.conditions, "Programmed").last_transition_time.0,
+        now()
+    );
+    assert!(
+        l.conditions
+            .iter()
+            .all(|c| c.observed_generation == Some(7))
+    );
+}
+
+#[test]
+fn reconcile_is_deterministic_whatever_the_insertion_order() {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+
+    let mut docs: Vec<String> = vec![
+        CLASS.into(),
+        INFRA_NS.into(),
+        WEB_NS.into(),
+        SERVICE_V1.into(),
+        SERVICE_WEB.into(),
+        gw(
+            "infra",
+            "gw",
+            "[{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}, {name: foo, port: 80, protocol: HTTP, hostname: \"*.foo.com\", allowedRoutes: {namespaces: {from: All}}}]",
+        ),
+        gw(
+            "infra",
+            "gw2",
+            "[{name: http, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}]",
+        ),
+        gw("web", "gw3", "[{name: http, port: 80, protocol: HTTP}]"),
+        grant(
+            "web",
+            "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: infra}",
+            "{group: \"\", kind: Service}",
+        ),
+    ];
+    for i in 0..40 {
+        let ns = if i % 3 == 0 { "web" } else { "infra" };
+        let parents = match i % 4 {
+            0 => "[{name: gw, namespace: infra}]",
+            1 => "[{name: gw2, namespace: infra}, {name: gw, namespace: infra, sectionName: foo}]",
+            2 => "[{name: gw3, namespace: web}]",
+            _ => "[{name: gw, namespace: infra, port: 80}]",
+        };
+        let backend = if i % 2 == 0 {
+            TO_V1.to_string()
+        } else {
+            "{group: \"\", kind: Service, name: web, namespace: web, port: 8080, weight: 1}".into()
+        };
+        docs.push(route(
+            ns,
+            &format!("r{i}"),
+            parents,
+            &format!("[h{i}.foo.com]"),
+            &rule_to(&backend),
+        ));
+    }
+    let build = |order: &[String]| {
+        let mut s = Snapshot::new();
+        for d in order {
+            s.insert(object(d));
+        }
+        s
+    };
+    let expected = run(&build(&docs));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    for _ in 0..5 {
+        docs.shuffle(&mut rng);
+        let got = run(&build(&docs));
+        assert_eq!(got, expected);
+        assert_eq!(
+            serde_json::to_string(&got.gateways).expect("config serializes"),
+            serde_json::to_string(&expected.gateways).expect("config serializes")
+        );
+    }
+    assert_eq!(expected.gateways.len(), 3);
+}
+
+// ---------------------------------------------------------------------------------------
+// Conversion
+
+/// The converted config of `infra/route` with the given rules (attached to `infra/gw`).
+fn converted(rules: &str) -> crate::config::RouteConfig {
+    let rt = route(
+        "infra",
+        "route",
+        &format!("[{}]", parent(None, None)),
+        "[]",
+        rules,
+    );
+    let v2 = SERVICE_V1.replace("name: v1", "name: v2");
+    let r = run(&snapshot(&join(&[
+        CLASS, INFRA_NS, GATEWAY, SERVICE_V1, &v2, &rt,
+    ])));
+    let routes = &r.gateways[0].listeners[0].routes;
+    assert_eq!(routes.len(), 1, "route attached");
+    routes[0].route.as_ref().clone()
+}
+
+fn service(name: &str, port: u16) -> BackendTarget {
+    BackendTarget::Service {
+        namespace: "infra".into(),
+        name: name.into(),
+        port,
+        app_protocol: None,
+    }
+}
+
+#[test]
+fn matches_are_normalized() {
+    use crate::config::ValueMatch;
+    let rules = "[{matches: [
+        {path: {type: PathPrefix, value: /foo/}},
+        {path: {type: PathPrefix, value: /}},
+        {path: {type: Exact, value: /exact/}},
+        {path: {type: RegularExpression, value: \"/re/[0-9]+\"}, method: PATCH},
+        {path: {type: PathPrefix, value: /}, headers: [{type: Exact, name: Version, value: one}, {type: Exact, name: version, value: two}, {type: RegularExpression, name: X-Re, value: \"a.*\"}], queryParams: [{type: Exact, name: animal, value: whale}, {type: Exact, name: animal, value: dolphin}, {type: Exact, name: Animal, value: Whale}]}
+      ], backendRefs: []}, {backendRefs: []}]";
+    let config = converted(rules);
+    let m = &config.rules[0].matches;
+    assert_eq!(m[0].path, PathMatch::Prefix("/foo".into()));
+    assert_eq!(m[1].path, PathMatch::Prefix("/".into()));
+    assert_eq!(m[2].path, PathMatch::Exact("/exact/".into()));
+    match &m[3].path {
+        PathMatch::RegularExpression(re) => {
+            assert!(re.is_match("/re/12"));
+            assert!(!re.is_match("/re/12/x"), "anchored at the end");
+            assert!(!re.is_match("/x/re/12"), "anchored at the start");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m[3].method.as_deref(), Some("PATCH"));
+    let headers: Vec<_> = m[4].headers.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(headers, ["version", "x-re"]);
+    assert_eq!(m[4].headers[0].value, ValueMatch::Exact("one".into()));
+    let queries: Vec<_> = m[4]
+        .query_params
+        .iter()
+        .map(|q| (q.name.as_str(), q.value.clone()))
+        .collect();
+    assert_eq!(
+        queries,
+        [
+            ("animal", ValueMatch::Exact("whale".into())),
+            ("Animal", ValueMatch::Exact("Whale".into()))
+        ]
+    );
+    assert!(m.iter().enumerate().all(|(i, x)| x.index == i));
+    // A rule without matches gets PathPrefix `/`.
+    assert_eq!(config.rules[1].matches.len(), 1);
+    assert_eq!(
+        config.rules[1].matches[0].path,
+        PathMatch::Prefix("/".into())
+    );
+    assert_eq!(config.rules[1].index, 1);
+    assert_eq!(config.kind, crate::config::RouteKind::Http);
+    assert_eq!(config.created, 0, "no creationTimestamp");
+    assert_eq!(config.generation, 1);
+}
+
+#[test]
+fn filters_backends_timeouts_and_retry() {
+    use crate::config::{HeaderModifier, Mirror, PathModifier, Redirect, Retry, UrlRewrite};
+    use std::time::Duration;
+    let rules = r#"[
+      {name: first, matches: [{path: {type: PathPrefix, value: /a}}],
+       filters: [
+         {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Set, value: s}], add: [{name: X-Add, value: a}], remove: [X-Gone]}},
+         {type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Resp, value: r}]}},
+         {type: RequestMirror, requestMirror: {backendRef: {group: "", kind: Service, name: v2, port: 8080}, percent: 20}},
+         {type: RequestMirror, requestMirror: {backendRef: {group: "", kind: Service, name: v2, port: 8080}, fraction: {numerator: 25, denominator: 50}}},
+         {type: RequestMirror, requestMirror: {backendRef: {group: "", kind: Service, name: v2, port: 8080}}},
+         {type: URLRewrite, urlRewrite: {hostname: rewritten.example, path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}
+       ],
+       backendRefs: [
+         {group: "", kind: Service, name: v1, port: 8080, weight: 7, filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: Backend, value: v1}]}}]},
+         {group: "", kind: Service, name: v2, port: 8080, weight: 0}
+       ],
+       timeouts: {request: 500ms, backendRequest: "0s"},
+       retry: {codes: [500, 502], attempts: 3, backoff: 100ms}},
+      {matches: [{path: {type: PathPrefix, value: /r}}],
+       filters: [{type: RequestRedirect, requestRedirect: {scheme: https, hostname: example.org, port: 8443, path: {type: ReplaceFullPath, replaceFullPath: /full}}}]},
+      {matches: [{path: {type: PathPrefix, value: /s}}],
+       filters: [{type: RequestRedirect, requestRedirect: {statusCode: 301}}, {type: CORS, cors: {allowOrigins: ["https://a.com"]}}]}
+    ]"#;
+    let config = converted(rules);
+    let rule = &config.rules[0];
+    assert_eq!(rule.name.as_deref(), Some("first"));
+    assert_eq!(
+        rule.filters[0],
+        Filter::RequestHeaderModifier(HeaderModifier {
+            set: vec![("X-Set".into(), "s".into())],
+            add: vec![("X-Add".into(), "a".into())],
+            remove: vec!["X-Gone".into()],
+        })
+    );
+    assert_eq!(
+        rule.filters[1],
+        Filter::ResponseHeaderModifier(HeaderModifier {
+            set: vec![("X-Resp".into(), "r".into())],
+            ..HeaderModifier::default()
+        })
+    );
+    let mirror = |numerator, denominator| {
+        Filter::RequestMirror(Mirror {
+            backend: service("v2", 8080),
+            numerator,
+            denominator,
+        })
+    };
+    assert_eq!(rule.filters[2], mirror(20, 100));
+    assert_eq!(rule.filters[3], mirror(25, 50));
+    assert_eq!(rule.filters[4], mirror(1, 1));
+    assert_eq!(
+        rule.filters[5],
+        Filter::UrlRewrite(UrlRewrite {
+            hostname: Some("rewritten.example".into()),
+            path: Some(PathModifier::ReplacePrefixMatch("/b".into())),
+        })
+    );
+    assert_eq!(rule.backends.len(), 2);
+    assert_eq!(rule.backends[0].weight, 7);
+    assert_eq!(rule.backends[0].target, service("v1", 8080));
+    assert_eq!(
+        rule.backends[0].filters,
+        [Filter::RequestHeaderModifier(HeaderModifier {
+            set: vec![("Backend".into(), "v1".into())],
+            ..HeaderModifier::default()
+        })]
+    );
+    assert_eq!((rule.backends[1].index, rule.backends[1].weight), (1, 0));
+    assert_eq!(rule.timeouts.request, Some(Duration::from_millis(500)));
+    assert_eq!(rule.timeouts.backend_request, None, "\"0s\" disables");
+    assert_eq!(
+        rule.retry,
+        Some(Retry {
+            codes: vec![500, 502],
+            attempts: 3,
+            backoff: Some(Duration::from_millis(100)),
+        })
+    );
+    assert!(rule.invalid.is_none());
+
+    assert_eq!(
+        config.rules[1].filters,
+        [Filter::RequestRedirect(Redirect {
+            scheme: Some("https".into()),
+            hostname: Some("example.org".into()),
+            path: Some(PathModifier::ReplaceFullPath("/full".into())),
+            port: Some(8443),
+            status_code: 302,
+        })]
+    );
+    assert!(config.rules[1].backends.is_empty());
+    match &config.rules[2].filters[..] {
+        [Filter::RequestRedirect(r), Filter::Cors(c)] => {
+            assert_eq!(r.status_code, 301);
+            assert_eq!(c.allow_origins, ["https://a.com"]);
+            assert_eq!(c.max_age, 5);
+            assert!(!c.allow_credentials);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn invalid_mirror_backend_is_unresolved() {
+    let rules = "[{filters: [{type: RequestMirror, requestMirror: {backendRef: {group: \"\", kind: Service, name: missing, port: 8080}}}], backendRefs: [{group: \"\", kind: Service, name: v1, port: 8080, weight: 1}]}]";
+    let rt = route(
+        "infra",
+        "route",
+        &format!("[{}]", parent(None, None)),
+        "[]",
+        rules,
+    );
+    let r = run(&snapshot(&join(&[
+        CLASS, INFRA_NS, GATEWAY, SERVICE_V1, &rt,
+    ])));
+    assert_eq!(
+        cond(&parent_conditions(&r, "infra", "route"), "ResolvedRefs"),
+        is("False", "BackendNotFound")
+    );
+}
+
+fn grpc_route(rules: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {{name: grpc, namespace: infra, generation: 3, creationTimestamp: \"2024-01-01T00:00:10Z\"}}\nspec:\n  parentRefs: [{{name: gw}}]\n  rules: {rules}\n"
+    )
+}
+
+#[test]
+fn grpc_routes_share_the_route_path() {
+    use crate::config::ValueMatch;
+    let rules = r#"[
+      {matches: [
+        {method: {type: Exact, service: pkg.Echo, method: Echo}},
+        {method: {type: Exact, service: pkg.Echo}},
+        {method: {type: Exact, method: EchoTwo}},
+        {method: {type: RegularExpression, service: "pkg\\..*", method: "Echo.*"}},
+        {headers: [{type: Exact, name: Version, value: one}, {type: Exact, name: VERSION, value: two}]}
+       ],
+       filters: [{type: RequestHeaderModifier, requestHeaderModifier: {add: [{name: X-G, value: g}]}}],
+       backendRefs: [{group: "", kind: Service, name: v1, port: 8081, weight: 1, filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {remove: [X-R]}}]}]},
+      {backendRefs: [{group: "", kind: Service, name: missing, port: 8081, weight: 1}]}
+    ]"#;
+    let r = run(&snapshot(&join(&[
+        CLASS,
+        INFRA_NS,
+        GATEWAY,
+        SERVICE_V1,
+        &grpc_route(rules),
+    ])));
+    let status = match r
+        .statuses
+        .get(&ObjectKey::new(Kind::GrpcRoute, "infra", "grpc"))
+    {
+        Some(StatusUpdate::GrpcRoute(s)) => s,
+        other => panic!("{other:?}"),
+    };
+    let p = &status.parents[0];
+    assert_eq!(p.parent_ref.kind.as_deref(), Some("Gateway"));
+    assert_eq!(cond(&p.conditions, "Accepted"), is("True", "Accepted"));
+    assert_eq!(
+        cond(&p.conditions, "ResolvedRefs"),
+        is("False", "BackendNotFound")
+    );
+    assert!(
+        p.conditions
+            .iter()
+            .all(|c| c.observed_generation == Some(3))
+    );
+
+    let config = &r.gateways[0].listeners[0].routes[0].route;
+    assert_eq!(config.kind, crate::config::RouteKind::Grpc);
+    assert_eq!(config.created, 1_704_067_210);
+    let m = &config.rules[0].matches;
+    assert_eq!(m[0].path, PathMatch::Exact("/pkg.Echo/Echo".into()));
+    assert_eq!(m[1].path, PathMatch::Prefix("/pkg.Echo".into()));
+    match (&m[2].path, &m[3].path) {
+        (PathMatch::RegularExpression(method_only), PathMatch::RegularExpression(both)) => {
+            assert!(method_only.is_match("/any.Service/EchoTwo"));
+            assert!(!method_only.is_match("/any.Service/EchoTwoMore"));
+            assert!(!method_only.is_match("/a/b/EchoTwo"));
+            assert!(both.is_match("/pkg.Echo/EchoThree"));
+            assert!(!both.is_match("/other.Echo/Echo"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m[4].path, PathMatch::Prefix("/".into()));
+    assert_eq!(m[4].headers.len(), 1);
+    assert_eq!(m[4].headers[0].value, ValueMatch::Exact("one".into()));
+    assert!(
+        matches!(&config.rules[0].filters[..], [Filter::RequestHeaderModifier(h)] if h.add == [("X-G".to_string(), "g".to_string())])
+    );
+    assert!(
+        matches!(&config.rules[0].backends[0].filters[..], [Filter::ResponseHeaderModifier(h)] if h.remove == ["X-R"])
+    );
+    assert!(
+        matches!(&config.rules[0].backends[0].target, BackendTarget::Service { app_protocol: Some(p), .. } if p == "kubernetes.io/h2c")
+    );
+    assert_eq!(
+        listener(gateway_status(&r, "infra", "gw"), "http").attached_routes,
+        1
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Scale
+
+/// 10,000 HTTPRoutes with 5 rules each over 2,000 hostnames and 3 Gateways.
+fn large_snapshot() -> Snapshot {
+    use serde_json::json;
+    let mut s = Snapshot::new();
+    s.insert(object(CLASS));
+    s.insert(object(INFRA_NS));
+    for g in 0..3 {
+        let gateway = json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": format!("gw{g}"), "namespace": "infra", "generation": 1},
+            "spec": {"gatewayClassName": "gwsim", "listeners": [
+                {"name": "http", "port": 80, "protocol": "HTTP",
+                 "allowedRoutes": {"namespaces": {"from": "All"}}},
+                {"name": "wild", "port": 8080, "protocol": "HTTP", "hostname": "*.example.com",
+                 "allowedRoutes": {"namespaces": {"from": "All"}}}
+            ]}
+        });
+        s.insert(Object::Gateway(Box::new(
+            serde_json::from_value(gateway).expect("gateway"),
+        )));
+    }
+    for b in 0..50 {
+        let svc = json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": format!("svc{b}"), "namespace": "infra"},
+            "spec": {"ports": [{"port": 8080}]}
+        });
+        s.insert(Object::Service(Box::new(
+            serde_json::from_value(svc).expect("service"),
+        )));
+    }
+    for i in 0..10_000 {
+        let rules: Vec<_> = (0..5)
+            .map(|k| {
+                json!({
+                    "matches": [{"path": {"type": "PathPrefix", "value": format!("/r{i}/p{k}")},
+                                 "headers": [{"type": "Exact", "name": "X-Version", "value": "v1"}]}],
+                    "backendRefs": [{"group": "", "kind": "Service", "name": format!("svc{}", (i + k) % 50),
+                                     "port": 8080, "weight": 1}]
+                })
+            })
+            .collect();
+        let route = json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": format!("route{i}"), "namespace": "infra", "generation": 1,
+                         "creationTimestamp": "2024-01-01T00:00:00Z"},
+            "spec": {
+                "parentRefs": [{"group": GATEWAY_GROUP, "kind": "Gateway", "name": format!("gw{}", i % 3)}],
+                "hostnames": [format!("host{}.example.com", i % 2000)],
+                "rules": rules
+            }
+        });
+        s.insert(Object::HttpRoute(Box::new(
+            serde_json::from_value(route).expect("route"),
+        )));
+    }
+    s
+}
+
+/// The performance budget: 10,000 routes reconciled in 250 ms (release build). Run with
+/// `cargo test -p gwsim-engine --release -- --ignored reconcile_scale`.
+#[test]
+#[ignore = "timing; run in release"]
+fn reconcile_scale() {
+    let s = large_snapshot();
+    let start = std::time::Instant::now();
+    let r = run(&s);
+    let elapsed = start.elapsed();
+    tracing::info!(?elapsed, "reconciled 10,000 routes");
+    let attached: usize = r
+        .gateways
+        .iter()
+        .flat_map(|g| g.listeners.iter())
+        .map(|l| l.routes.len())
+        .sum();
+    assert_eq!(attached, 20_000);
+    assert_eq!(r.statuses.len(), 1 + 3 + 10_000);
+    if !cfg!(debug_assertions) {
+        assert!(elapsed.as_millis() <= 250, "took {elapsed:?}");
     }
 }

@@ -1,14 +1,19 @@
 //! Hostnames: normalising the Host header, matching listener and route hostnames, and how
 //! specific a match is.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 /// The Host header (or SNI) as matching sees it: `:port` removed, lower case, no trailing dot.
 /// Gateway API `HTTPRouteSpec.hostnames`: "the port of the Host header is ignored".
-pub(crate) fn normalize_host(host: &str) -> String {
-    host_without_port(host.trim())
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
+/// Borrows when the Host is already in that form (the common case).
+pub(crate) fn normalize_host(host: &str) -> Cow<'_, str> {
+    let bare = host_without_port(host.trim()).trim_end_matches('.');
+    if bare.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(bare.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(bare)
+    }
 }
 
 /// The Host header without its `:port` suffix, as written.

@@ -13,12 +13,56 @@
 //! path-matching entries in precedence order.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use super::hostname::HostRank;
-use super::matching::prefix_key;
+use super::matching::{describe_match, prefix_key};
 use super::precedence::PrecedenceKey;
 use crate::config::{PathMatch, RouteConfig, RouteKind, RouteMatch, RuleConfig};
+
+/// A multiply-rotate hasher (the FxHash scheme): keys are hostnames and paths from the
+/// configuration, and SipHash's flooding resistance buys nothing in a simulator while it
+/// costs a good share of a decision.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FastHasher(u64);
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// One (route, rule, match, hostname) of a listener.
 #[derive(Debug)]
@@ -31,6 +75,18 @@ pub(crate) struct Entry {
     /// The route hostname this entry serves (lower case); `None`: any host the listener takes.
     pub(crate) hostname: Option<String>,
     pub(crate) key: PrecedenceKey,
+    /// Text for explanations, made once at build time so that explaining costs little:
+    /// `HTTPRoute ns/name rule 1 (name) match 0`.
+    pub(crate) label: Arc<str>,
+    /// The hostname, `*` for any.
+    pub(crate) hostname_label: Arc<str>,
+    /// The match in one line.
+    pub(crate) description: Arc<str>,
+    /// Position in its bucket's precedence order (each entry is in one bucket).
+    pub(crate) rank: u32,
+    /// Whether the match has a method, header or query part: without one, a path match is
+    /// a match and the decision need not read the match again.
+    pub(crate) has_conditions: bool,
 }
 
 impl Entry {
@@ -43,21 +99,13 @@ impl Entry {
     }
 
     /// `HTTPRoute ns/name rule 1 (name) match 0`.
-    pub(crate) fn label(&self) -> String {
-        let rule = self.rule();
+    fn make_label(route: &RouteConfig, rule: &RuleConfig, m: &RouteMatch) -> String {
         match &rule.name {
             Some(name) => format!(
                 "{} rule {} ({name}) match {}",
-                self.route.key,
-                rule.index,
-                self.matcher().index
+                route.key, rule.index, m.index
             ),
-            None => format!(
-                "{} rule {} match {}",
-                self.route.key,
-                rule.index,
-                self.matcher().index
-            ),
+            None => format!("{} rule {} match {}", route.key, rule.index, m.index),
         }
     }
 
@@ -71,8 +119,8 @@ impl Entry {
 pub(crate) struct Bucket {
     /// Every entry, in precedence order.
     pub(crate) entries: Vec<u32>,
-    exact_paths: HashMap<String, Vec<u32>>,
-    prefixes: HashMap<String, Vec<u32>>,
+    exact_paths: FastMap<String, Vec<u32>>,
+    prefixes: FastMap<String, Vec<u32>>,
     regexes: Vec<u32>,
 }
 
@@ -103,15 +151,17 @@ impl Bucket {
     }
 
     /// Calls `visit` with every entry whose path can match `path`, in precedence order, until
-    /// it returns `true`. Returns whether it did.
+    /// it returns `true`. Returns whether it did. The flag says whether the index has already
+    /// established that the path matches (Exact and PathPrefix entries) or not (regular
+    /// expressions).
     pub(crate) fn visit_path_candidates(
         &self,
         path: &str,
-        mut visit: impl FnMut(u32) -> bool,
+        mut visit: impl FnMut(u32, bool) -> bool,
     ) -> bool {
         if let Some(list) = self.exact_paths.get(path) {
             for id in list {
-                if visit(*id) {
+                if visit(*id, true) {
                     return true;
                 }
             }
@@ -122,7 +172,7 @@ impl Bucket {
             loop {
                 if let Some(list) = self.prefixes.get(&path[..end]) {
                     for id in list {
-                        if visit(*id) {
+                        if visit(*id, true) {
                             return true;
                         }
                     }
@@ -134,7 +184,7 @@ impl Bucket {
             }
         }
         for id in &self.regexes {
-            if visit(*id) {
+            if visit(*id, false) {
                 return true;
             }
         }
@@ -145,9 +195,9 @@ impl Bucket {
 /// Buckets of one route kind.
 #[derive(Debug, Default)]
 pub(crate) struct HostIndex {
-    exact: HashMap<String, Bucket>,
+    exact: FastMap<String, Bucket>,
     /// Keyed by the suffix after `*.`.
-    wildcard: HashMap<String, Bucket>,
+    wildcard: FastMap<String, Bucket>,
     any: Bucket,
     /// Entries in all buckets.
     total: usize,
@@ -195,8 +245,25 @@ impl ListenerRoutes {
             if hostnames.is_empty() {
                 hostnames.push(None);
             }
+            // Labels and descriptions are shared by the entries of every hostname.
+            let texts: Vec<Vec<(Arc<str>, Arc<str>)>> = route
+                .rules
+                .iter()
+                .map(|rule| {
+                    rule.matches
+                        .iter()
+                        .map(|m| {
+                            (
+                                Arc::from(Entry::make_label(route, rule, m)),
+                                Arc::from(describe_match(m)),
+                            )
+                        })
+                        .collect()
+                })
+                .collect();
             for hostname in hostnames {
                 let rank = HostRank::of(hostname.as_deref());
+                let hostname_label: Arc<str> = Arc::from(hostname.as_deref().unwrap_or("*"));
                 for (rule_pos, rule) in route.rules.iter().enumerate() {
                     for (match_pos, m) in rule.matches.iter().enumerate() {
                         let Ok(id) = u32::try_from(out.entries.len()) else {
@@ -209,6 +276,13 @@ impl ListenerRoutes {
                             match_pos,
                             hostname: hostname.clone(),
                             key: PrecedenceKey::new(rank, route, rule.index, m),
+                            label: Arc::clone(&texts[rule_pos][match_pos].0),
+                            hostname_label: Arc::clone(&hostname_label),
+                            description: Arc::clone(&texts[rule_pos][match_pos].1),
+                            rank: 0,
+                            has_conditions: m.method.is_some()
+                                || !m.headers.is_empty()
+                                || !m.query_params.is_empty(),
                         });
                         placements.push((id, route.kind));
                     }
@@ -235,7 +309,7 @@ impl ListenerRoutes {
             bucket.add(id, entry);
             index.total += 1;
         }
-        let entries = &self.entries;
+        let entries = &mut self.entries;
         for index in [&mut self.http, &mut self.grpc] {
             for bucket in index
                 .exact
@@ -244,6 +318,9 @@ impl ListenerRoutes {
                 .chain(Some(&mut index.any))
             {
                 bucket.sort(entries);
+                for (rank, id) in bucket.entries.iter().enumerate() {
+                    entries[*id as usize].rank = u32::try_from(rank).unwrap_or(u32::MAX);
+                }
             }
         }
         self

@@ -1,6 +1,8 @@
 //! Does a request satisfy one `matches` entry? Gateway API `HTTPRouteMatch`: path, method,
 //! headers and query parameters must all hold (AND).
 
+use std::borrow::Cow;
+
 use crate::config::{PathMatch, RouteMatch, ValueMatch};
 use crate::decision::Request;
 
@@ -8,7 +10,7 @@ use crate::decision::Request;
 pub(crate) struct RequestView<'a> {
     pub(crate) request: &'a Request,
     /// Normalised Host (no port, lower case).
-    pub(crate) host: String,
+    pub(crate) host: Cow<'a, str>,
     /// The path without the query.
     pub(crate) path: &'a str,
     /// Query parameters in order, as sent (not percent-decoded).

@@ -10,9 +10,11 @@
 
 pub(crate) mod hostname;
 mod index;
+mod listing;
 pub(crate) mod matching;
 mod precedence;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -24,8 +26,9 @@ use crate::explain::{Candidate, Explanation, ListenerVerdict, Verdict};
 use crate::object::ObjectKey;
 use hostname::{ListenerSpecificity, listener_covers, normalize_host};
 use index::{Bucket, ListenerRoutes};
-use matching::{MatchMiss, RequestView, check_match, describe_match, describe_miss};
+use matching::{MatchMiss, RequestView, check_match, check_rest, describe_miss};
 
+pub use listing::{GatewayListing, ListedBackend, ListenerListing, Listing, ListingEntry};
 pub use precedence::PrecedenceStep;
 
 /// At most this many non-matching candidates are listed in an explanation; the rest are
@@ -130,8 +133,9 @@ impl RoutingTable {
     }
 
     /// The same decision as [`RoutingTable::decide`] (same outcome, provenance and use of
-    /// `rng`), with a brief explanation: request, Gateway, listener and outcome only. For
-    /// callers that route many requests and show few explanations.
+    /// `rng`) without an explanation: its `detailed` is false and every field is empty. For
+    /// callers that route many requests and show few explanations (the simulator under load,
+    /// benchmarks); call [`RoutingTable::decide`] again for the reasons.
     pub fn decide_fast(&self, request: &Request, rng: &mut dyn RngCore) -> Decision {
         self.decide_with(request, rng, false)
     }
@@ -139,13 +143,17 @@ impl RoutingTable {
     fn decide_with(&self, request: &Request, rng: &mut dyn RngCore, detailed: bool) -> Decision {
         let mut ex = Explanation {
             detailed,
-            request: describe_request(request),
             ..Explanation::default()
         };
+        if detailed {
+            ex.request = describe_request(request);
+        }
 
         let gateway = match self.select_gateway(request) {
             Ok((gateway, why)) => {
-                ex.gateway = Some(format!("{} ({why})", gateway.key));
+                if detailed {
+                    ex.gateway = Some(format!("{} ({why})", gateway.key));
+                }
                 gateway
             }
             Err(why) => return refused(ex, why),
@@ -166,13 +174,15 @@ impl RoutingTable {
             return refused(ex, why);
         };
 
-        let host = normalize_host(&request.host);
-        let choice = select_listener(gateway, on_port, request, &host, &mut ex);
+        let view = RequestView::new(request);
+        let choice = select_listener(gateway, on_port, request, &view.host, &mut ex);
         let listener = match choice {
             ListenerChoice::Chosen(i) => &gateway.listeners[i],
             ListenerChoice::Refused(why) => return refused(ex, why),
             ListenerChoice::Respond(status, why) => {
-                ex.outcome = format!("{status}: {why}");
+                if detailed {
+                    ex.outcome = format!("{status}: {why}");
+                }
                 return Decision {
                     outcome: Outcome::Respond {
                         status,
@@ -184,23 +194,40 @@ impl RoutingTable {
                 };
             }
         };
-        ex.listener = Some(listener.name.clone());
+        if detailed {
+            ex.listener = Some(listener.name.clone());
+        }
 
-        let kind = if request
+        // GRPCRoutes and HTTPRoutes are never merged: a gRPC request is routed by the
+        // listener's GRPCRoutes when it has any, else by its HTTPRoutes.
+        let grpc = request
             .header("content-type")
-            .is_some_and(|ct| ct.starts_with("application/grpc"))
-        {
+            .is_some_and(|ct| ct.starts_with("application/grpc"));
+        let kind = if grpc && listener.routes.index(RouteKind::Grpc).total() > 0 {
             RouteKind::Grpc
         } else {
             RouteKind::Http
         };
-        let view = RequestView::new(request);
+        if detailed && grpc {
+            ex.notes.push(match kind {
+                RouteKind::Grpc => "gRPC request: only GRPCRoutes of the listener are considered",
+                RouteKind::Http => {
+                    "gRPC request on a listener without GRPCRoutes: its HTTPRoutes are considered"
+                }
+            }.to_string());
+        }
         let routes = &listener.routes;
         let index = routes.index(kind);
         let mut winner: Option<(usize, u32)> = None;
         for (bucket_pos, bucket) in index.buckets_for(&view.host).enumerate() {
-            let found = bucket.visit_path_candidates(view.path, |id| {
-                if check_match(routes.entry(id).matcher(), &view).is_ok() {
+            let found = bucket.visit_path_candidates(view.path, |id, path_matched| {
+                let entry = routes.entry(id);
+                let matched = match (path_matched, entry.has_conditions) {
+                    (true, false) => true,
+                    (true, true) => check_rest(entry.matcher(), &view).is_ok(),
+                    (false, _) => check_match(entry.matcher(), &view).is_ok(),
+                };
+                if matched {
                     winner = Some((bucket_pos, id));
                     true
                 } else {
@@ -217,7 +244,9 @@ impl RoutingTable {
 
         let Some((_, winner_id)) = winner else {
             let why = "no route matched".to_string();
-            ex.outcome = format!("404: {why} on listener {}", listener.name);
+            if detailed {
+                ex.outcome = format!("404: {why} on listener {}", listener.name);
+            }
             return Decision {
                 outcome: Outcome::Respond {
                     status: 404,
@@ -247,15 +276,14 @@ impl RoutingTable {
             rng,
             detailed,
         );
-        ex.filters = applied.filters;
-        ex.backend = applied.backend;
-        ex.notes.extend(applied.notes);
-        ex.outcome = match &applied.outcome {
-            Outcome::Respond { status, .. } => format!("{status}: {}", applied.summary),
-            _ => applied.summary,
-        };
-        if !detailed {
-            ex.notes.clear();
+        if detailed {
+            ex.filters = applied.filters;
+            ex.backend = applied.backend;
+            ex.notes.extend(applied.notes);
+            ex.outcome = match &applied.outcome {
+                Outcome::Respond { status, .. } => format!("{status}: {}", applied.summary),
+                _ => applied.summary,
+            };
         }
         Decision {
             outcome: applied.outcome,
@@ -296,7 +324,9 @@ impl RoutingTable {
 }
 
 fn refused(mut ex: Explanation, why: String) -> Decision {
-    ex.outcome = format!("connection refused: {why}");
+    if ex.detailed {
+        ex.outcome = format!("connection refused: {why}");
+    }
     Decision {
         outcome: Outcome::ConnectionRefused,
         provenance: None,
@@ -365,7 +395,7 @@ fn select_listener(
                 .sni
                 .as_deref()
                 .map(normalize_host)
-                .unwrap_or_else(|| host.to_string()),
+                .unwrap_or(std::borrow::Cow::Borrowed(host)),
         ),
         Scheme::Http => None,
     };
@@ -519,7 +549,7 @@ fn explain_candidates(
     for (pos, bucket) in buckets.iter().enumerate() {
         serving += bucket.entries.len();
         let mut path_candidates: Vec<u32> = Vec::new();
-        bucket.visit_path_candidates(view.path, |id| {
+        bucket.visit_path_candidates(view.path, |id, _| {
             path_candidates.push(id);
             false
         });
@@ -552,10 +582,7 @@ fn explain_candidates(
         }
         unlisted += path_failures - shown;
     }
-    listed.sort_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| routes.entry(a.1).key.cmp(&routes.entry(b.1).key))
-    });
+    listed.sort_unstable_by_key(|(pos, id, _)| (*pos, routes.entry(*id).rank));
 
     let winner_entry = winner.map(|(_, id)| routes.entry(id));
     let mut regex_seen = false;
@@ -570,12 +597,15 @@ fn explain_candidates(
                 .iter()
                 .any(|q| matches!(q.value, ValueMatch::RegularExpression(_)));
         let verdict = match (miss, winner_entry) {
+            (Some(MatchMiss::Path), _) => Verdict::NoMatch {
+                reason: Cow::Borrowed("path does not match"),
+            },
             (Some(miss), _) => Verdict::NoMatch {
-                reason: describe_miss(m, *miss, view),
+                reason: Cow::Owned(describe_miss(m, *miss, view)),
             },
             (None, Some(w)) if std::ptr::eq(w, entry) => Verdict::Won,
             (None, Some(w)) => Verdict::Lost {
-                winner: w.label(),
+                winner: Arc::clone(&w.label),
                 step: PrecedenceStep::between(
                     &w.key,
                     w.hostname_text(),
@@ -585,13 +615,13 @@ fn explain_candidates(
             },
             // Unreachable: a matching entry exists, so there is a winner.
             (None, None) => Verdict::NoMatch {
-                reason: "not reached".to_string(),
+                reason: Cow::Borrowed("not reached"),
             },
         };
         ex.candidates.push(Candidate {
-            entry: entry.label(),
-            hostname: entry.hostname_text().to_string(),
-            description: describe_match(m),
+            entry: Arc::clone(&entry.label),
+            hostname: Arc::clone(&entry.hostname_label),
+            description: Arc::clone(&entry.description),
             verdict,
         });
     }

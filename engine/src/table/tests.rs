@@ -660,7 +660,7 @@ fn gateway_and_port_selection() {
     let r = route("r", 1, vec![rule(vec![], "v1")]);
     let one = gateway("one", vec![http("http", None, vec![attach(&r, &[])])]);
     let two = gateway("two", vec![http("http", None, vec![attach(&r, &[])])]);
-    let table = RoutingTable::build(&[one.clone()]);
+    let table = RoutingTable::build(std::slice::from_ref(&one));
     expect_all(
         &table,
         &[
@@ -977,4 +977,343 @@ fn https_listener_selection_edge_cases() {
         "{text}"
     );
     assert!(text.contains("outcome: 421: misdirected request"), "{text}");
+}
+
+#[test]
+fn grpc_requests_use_grpc_routes_when_the_listener_has_them() {
+    let http_route = route("web", 1, vec![rule(vec![prefix("/")], "web")]);
+    let mut grpc_config = (*route(
+        "grpc",
+        1,
+        vec![rule(vec![exact("/echo.Echo/Say")], "grpc-echo")],
+    ))
+    .clone();
+    grpc_config.kind = RouteKind::Grpc;
+    grpc_config.key.kind = crate::object::Kind::GrpcRoute;
+    let grpc_route = Arc::new(grpc_config);
+    let both = single(vec![attach(&http_route, &[]), attach(&grpc_route, &[])]);
+    let grpc_call = |path: &str| {
+        get("x", path)
+            .with_method("POST")
+            .with_header("Content-Type", "application/grpc")
+    };
+    expect_all(
+        &both,
+        &[
+            (grpc_call("/echo.Echo/Say"), "grpc-echo"),
+            (grpc_call("/echo.Echo/Other"), "404"),
+            (get("x", "/echo.Echo/Say"), "web"),
+        ],
+    );
+    let http_only = single(vec![attach(&http_route, &[])]);
+    expect_all(&http_only, &[(grpc_call("/echo.Echo/Say"), "web")]);
+}
+
+#[test]
+fn listener_wildcard_depth_decides() {
+    let deep = route("deep", 1, vec![rule(vec![], "deep")]);
+    let shallow = route("shallow", 1, vec![rule(vec![], "shallow")]);
+    let table = RoutingTable::build(&[gateway(
+        "gw",
+        vec![
+            http(
+                "shallow",
+                Some("*.example.com"),
+                vec![attach(&shallow, &["*.example.com"])],
+            ),
+            http(
+                "deep",
+                Some("*.foo.example.com"),
+                vec![attach(&deep, &["*.foo.example.com"])],
+            ),
+        ],
+    )]);
+    expect_all(
+        &table,
+        &[
+            (get("a.foo.example.com", "/"), "deep"),
+            (get("a.b.foo.example.com", "/"), "deep"),
+            (get("foo.example.com", "/"), "shallow"),
+            (get("a.bar.example.com", "/"), "shallow"),
+            (get("example.com", "/"), "404"),
+        ],
+    );
+}
+
+#[test]
+fn long_candidate_lists_are_bounded() {
+    let rules: Vec<_> = (0..60)
+        .map(|i| rule(vec![exact(&format!("/p{i}"))], "v1"))
+        .collect();
+    let r = route("many", 1, rules);
+    let other = route("other", 1, vec![rule(vec![prefix("/")], "v2")]);
+    let table = single(vec![attach(&r, &[]), attach(&other, &["elsewhere.com"])]);
+    let d = decide(&table, &get("x", "/nothing"));
+    assert_eq!(verdict(&d), "404");
+    let ex = &d.explanation;
+    assert_eq!(ex.candidates.len(), LISTED_NON_MATCHING);
+    assert_eq!(ex.unlisted_candidates, 60 - LISTED_NON_MATCHING);
+    assert_eq!(ex.other_hostname_entries, 1);
+    let text = ex.render_text();
+    assert!(
+        text.contains("... and 40 more that did not match"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(1 entry of the listener serves other hostnames, not listed)"),
+        "{text}"
+    );
+
+    let d = decide(&table, &get("x", "/p59"));
+    assert_eq!(verdict(&d), "v1");
+    assert!(
+        d.explanation
+            .candidates
+            .iter()
+            .any(|c| c.verdict == Verdict::Won && c.description.as_ref() == "Exact /p59"),
+        "the winner is always listed"
+    );
+}
+
+#[test]
+fn explanation_text_for_a_404() {
+    let r = route(
+        "matching",
+        100,
+        vec![
+            rule(vec![prefix("/v2").header("version", "two")], "v2"),
+            rule(vec![exact("/v1").method("POST")], "v1"),
+        ],
+    );
+    let table = single(vec![attach(&r, &["example.com"])]);
+    let d = decide(
+        &table,
+        &get("Example.com:80", "/v2/x").with_header("Version", "three"),
+    );
+    let expected = "\
+request: GET http://Example.com:80/v2/x (port 80)
+gateway: Gateway infra/gw (the only Gateway)
+listeners:
+  http (HTTP, any hostname): chosen: hostless match for host example.com
+candidates, in precedence order:
+  1. HTTPRoute infra/matching rule 1 match 0 [example.com] Exact /v1, method POST: did not match: path does not match
+  2. HTTPRoute infra/matching rule 0 match 0 [example.com] PathPrefix /v2, header version=two: did not match: header `version` differs: \"two\" wanted, request has \"three\"
+outcome: 404: no route matched on listener http
+";
+    assert_eq!(d.explanation.render_text(), expected);
+}
+
+#[test]
+fn explanation_text_for_a_forward_with_filters() {
+    let mut rewrite_rule = rule_to(
+        vec![prefix("/api")],
+        vec![backend_ref(0, "v1", 3), backend_ref(1, "v2", 1)],
+    );
+    rewrite_rule.name = Some("api".to_string());
+    rewrite_rule.filters = vec![
+        crate::config::Filter::RequestHeaderModifier(crate::config::HeaderModifier {
+            set: vec![("X-Env".to_string(), "prod".to_string())],
+            add: Vec::new(),
+            remove: Vec::new(),
+        }),
+        crate::config::Filter::UrlRewrite(crate::config::UrlRewrite {
+            hostname: Some("internal.example".to_string()),
+            path: Some(crate::config::PathModifier::ReplacePrefixMatch(
+                "/".to_string(),
+            )),
+        }),
+    ];
+    let r = route(
+        "api",
+        100,
+        vec![rule(vec![prefix("/")], "web"), rewrite_rule],
+    );
+    let table = single(vec![attach(&r, &[])]);
+    let d = decide(&table, &get("example.com", "/api/users?id=1"));
+    let expected = "\
+request: GET http://example.com/api/users?id=1 (port 80)
+gateway: Gateway infra/gw (the only Gateway)
+listeners:
+  http (HTTP, any hostname): chosen: hostless match for host example.com
+candidates, in precedence order:
+  1. HTTPRoute infra/api rule 1 (api) match 0 [*] PathPrefix /api: matched and won
+  2. HTTPRoute infra/api rule 0 match 0 [*] PathPrefix /: matched, lost to #1: longer prefix (4 > 1 characters)
+filters:
+  rule RequestHeaderModifier: header x-env (none) -> prod
+  rule URLRewrite: host example.com -> internal.example
+  rule URLRewrite: path /api/users?id=1 -> /users?id=1
+backend: Service infra/v1:8080 (backendRef 0, weight 3 of 4)
+outcome: forwarded to Service infra/v1:8080
+";
+    assert_eq!(d.explanation.render_text(), expected);
+    assert_eq!(
+        d.provenance,
+        Some(Provenance {
+            gateway: crate::object::ObjectKey::new(crate::object::Kind::Gateway, NS, "gw"),
+            listener: "http".to_string(),
+            route: r.key.clone(),
+            rule_index: 1,
+            rule_name: Some("api".to_string()),
+            match_index: 0,
+        })
+    );
+}
+
+#[test]
+fn explanation_text_for_a_misdirected_request() {
+    let table = misdirected_table();
+    let d = decide(
+        &table,
+        &get("second-example.org", "/detect-misdirected-requests").tls("example.org"),
+    );
+    let expected = "\
+request: GET https://second-example.org/detect-misdirected-requests (port 443), SNI example.org
+gateway: Gateway infra/gw (the only Gateway)
+listeners:
+  https (HTTPS, any hostname): passed over: selected by SNI example.org, but another listener matches host second-example.org more specifically
+  https-with-hostname (HTTPS, second-example.org): passed over: exact hostname match for host second-example.org, but SNI example.org selected listener https
+  https-wildcard (HTTPS, *.wildcard.org): passed over: hostname *.wildcard.org does not cover host second-example.org
+  https-fourth (HTTPS, fourth-example.wildcard.org): passed over: hostname fourth-example.wildcard.org does not cover host second-example.org
+outcome: 421: misdirected request: SNI example.org selected listener https, but Host second-example.org belongs to listener https-with-hostname
+";
+    assert_eq!(d.explanation.render_text(), expected);
+}
+
+#[test]
+fn regex_matches_are_noted_as_implementation_specific() {
+    let r = route("re", 1, vec![rule(vec![regex_path("/v[0-9]+")], "v1")]);
+    let table = single(vec![attach(&r, &[])]);
+    let d = decide(&table, &get("x", "/v12"));
+    assert_eq!(verdict(&d), "v1");
+    assert!(
+        d.explanation
+            .notes
+            .iter()
+            .any(|n| n.contains("implementation-specific"))
+    );
+    assert_eq!(verdict(&decide(&table, &get("x", "/v12/x"))), "404");
+}
+
+/// The index must pick what a plain scan over every entry, sorted by the precedence key,
+/// picks.
+#[test]
+fn index_agrees_with_a_linear_scan() {
+    use rand::{Rng, SeedableRng};
+
+    use super::hostname::{HostRank, pattern_covers};
+    use super::matching::RequestView;
+    use super::precedence::PrecedenceKey;
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
+    let hostnames = [
+        "a.example.com",
+        "*.example.com",
+        "b.a.example.com",
+        "*.a.example.com",
+    ];
+    let paths = ["/", "/a", "/a/b", "/a/b/c", "/ab", "/b", "/a/"];
+    let mut attachments = Vec::new();
+    for r in 0..40 {
+        let rules = (0..rng.random_range(1..4))
+            .map(|i| {
+                let path = paths[rng.random_range(0..paths.len())];
+                let mut m = match rng.random_range(0..3) {
+                    0 => exact(path),
+                    1 => prefix(path),
+                    _ => regex_path(&format!("{path}.*")),
+                };
+                if rng.random_bool(0.3) {
+                    m = m.method(if rng.random_bool(0.5) { "GET" } else { "POST" });
+                }
+                if rng.random_bool(0.3) {
+                    m = m.header("v", if rng.random_bool(0.5) { "1" } else { "2" });
+                }
+                if rng.random_bool(0.2) {
+                    m = m.query("q", "1");
+                }
+                rule(vec![m], &format!("r{r}-{i}"))
+            })
+            .collect();
+        let route = route(&format!("route-{r:02}"), rng.random_range(0..5), rules);
+        let chosen: Vec<&str> = hostnames
+            .iter()
+            .copied()
+            .filter(|_| rng.random_bool(0.3))
+            .collect();
+        attachments.push(attach(&route, &chosen));
+    }
+    let table = single(attachments.clone());
+
+    let hosts = [
+        "a.example.com",
+        "b.a.example.com",
+        "c.example.com",
+        "x.b.a.example.com",
+        "other.org",
+    ];
+    let (mut matched, mut unmatched) = (0, 0);
+    for _ in 0..2_000 {
+        let host = hosts[rng.random_range(0..hosts.len())];
+        let path = format!(
+            "{}{}",
+            paths[rng.random_range(0..paths.len())],
+            ["", "/x", "?q=1", "x"][rng.random_range(0..4)]
+        );
+        let mut request = get(host, &path);
+        if rng.random_bool(0.5) {
+            request = request.with_method("POST");
+        }
+        if rng.random_bool(0.5) {
+            request = request.with_header("V", if rng.random_bool(0.5) { "1" } else { "2" });
+        }
+
+        let view = RequestView::new(&request);
+        let mut all = Vec::new();
+        for a in &attachments {
+            let names: Vec<Option<&str>> = if a.hostnames.is_empty() {
+                vec![None]
+            } else {
+                a.hostnames.iter().map(|h| Some(h.as_str())).collect()
+            };
+            for name in names {
+                if name.is_some_and(|n| !pattern_covers(n, &view.host)) {
+                    continue;
+                }
+                for rule in &a.route.rules {
+                    for m in &rule.matches {
+                        let key = PrecedenceKey::new(HostRank::of(name), &a.route, rule.index, m);
+                        all.push((key, a.route.key.clone(), rule.index, m));
+                    }
+                }
+            }
+        }
+        all.sort_by(|x, y| x.0.cmp(&y.0));
+        let expected = all
+            .iter()
+            .find(|(_, _, _, m)| check_match(m, &view).is_ok())
+            .map(|(_, route, rule, _)| (route.clone(), *rule));
+
+        let got = decide(&table, &request)
+            .provenance
+            .map(|p| (p.route, p.rule_index));
+        assert_eq!(
+            got, expected,
+            "{host}{path} {:?} {:?}",
+            request.method, request.headers
+        );
+        let fast = table
+            .decide_fast(&request, &mut super::testutil::rng())
+            .provenance
+            .map(|p| (p.route, p.rule_index));
+        assert_eq!(fast, expected);
+        if expected.is_some() {
+            matched += 1;
+        } else {
+            unmatched += 1;
+        }
+    }
+    assert!(
+        matched > 500 && unmatched > 100,
+        "{matched} matched, {unmatched} not"
+    );
 }

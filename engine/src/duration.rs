@@ -6,7 +6,7 @@ use std::time::Duration;
 /// followed by `h`, `m`, `s` or `ms` (`1h30m`, `500ms`, `0s`). No signs, decimals, spaces or
 /// other units. Returns `None` for anything else, exactly where the CRD pattern
 /// `^([0-9]{1,5}(h|m|s|ms)){1,4}$` fails.
-pub fn parse_duration(text: &str) -> Option<Duration> {
+pub fn parse(text: &str) -> Option<Duration> {
     let bytes = text.as_bytes();
     let mut at = 0;
     let mut parts = 0;
@@ -69,7 +69,7 @@ mod tests {
             ("1S", None),
         ];
         for (text, millis) in cases {
-            let got = parse_duration(text).map(|d| d.as_millis() as u64);
+            let got = parse(text).map(|d| d.as_millis() as u64);
             assert_eq!(got, *millis, "{text:?}");
             // The parser and the CRD pattern agree on what is a Duration.
             assert_eq!(

@@ -1,0 +1,604 @@
+//! GatewayClass, GRPCRoute, ReferenceGrant and the core kinds.
+
+use serde_json::{Value, json};
+
+use super::{Case, accept, bad, grpc_route, has_cause, many, ok, reject, run, with, yaml};
+use crate::admission::{AdmitError, admit};
+use crate::object::Object;
+
+fn gateway_class() -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "GatewayClass",
+        "metadata": {"name": "gwsim"},
+        "spec": {"controllerName": "gwsim.dev/controller"}
+    })
+}
+
+fn reference_grant() -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1beta1",
+        "kind": "ReferenceGrant",
+        "metadata": {"name": "grant", "namespace": "backends"},
+        "spec": {
+            "from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "default"}],
+            "to": [{"group": "", "kind": "Service"}]
+        }
+    })
+}
+
+#[test]
+fn gateway_class_schema() {
+    let cases: Vec<Case> = vec![
+        bad(
+            "no controller",
+            with(gateway_class(), &[("/spec", json!({}))]),
+            "spec.controllerName",
+            "Required value",
+        ),
+        bad(
+            "controller without path",
+            with(
+                gateway_class(),
+                &[("/spec/controllerName", json!("example.com"))],
+            ),
+            "spec.controllerName",
+            "should match",
+        ),
+        bad(
+            "controller too long",
+            with(
+                gateway_class(),
+                &[(
+                    "/spec/controllerName",
+                    json!(format!("a.com/{}", "p".repeat(250))),
+                )],
+            ),
+            "spec.controllerName",
+            "Too long",
+        ),
+        ok(
+            "controller",
+            with(
+                gateway_class(),
+                &[("/spec/controllerName", json!("example.com/a/b"))],
+            ),
+        ),
+        bad(
+            "description too long",
+            with(
+                gateway_class(),
+                &[("/spec/description", json!("d".repeat(65)))],
+            ),
+            "spec.description",
+            "Too long: may not be more than 64 bytes",
+        ),
+        ok(
+            "description",
+            with(
+                gateway_class(),
+                &[("/spec/description", json!("d".repeat(64)))],
+            ),
+        ),
+        bad(
+            "parametersRef without name",
+            with(
+                gateway_class(),
+                &[("/spec/parametersRef", json!({"group": "x.io", "kind": "P"}))],
+            ),
+            "spec.parametersRef.name",
+            "Required value",
+        ),
+        bad(
+            "parametersRef namespace",
+            with(
+                gateway_class(),
+                &[(
+                    "/spec/parametersRef",
+                    json!({"group": "x.io", "kind": "P", "name": "p", "namespace": "A_B"}),
+                )],
+            ),
+            "spec.parametersRef.namespace",
+            "should match",
+        ),
+        ok(
+            "parametersRef",
+            with(
+                gateway_class(),
+                &[(
+                    "/spec/parametersRef",
+                    json!({"group": "x.io", "kind": "P", "name": "p", "namespace": "ns"}),
+                )],
+            ),
+        ),
+    ];
+    run(cases);
+}
+
+#[test]
+fn gateway_class_controller_name_is_immutable() {
+    let stored = accept(&gateway_class());
+    let changed = with(
+        gateway_class(),
+        &[("/spec/controllerName", json!("other.dev/controller"))],
+    );
+    match admit(&changed, Some(&stored)) {
+        Err(AdmitError::Rejected(r)) => {
+            assert_eq!(
+                r.to_string(),
+                "GatewayClass \"gwsim\" is invalid: spec.controllerName: Invalid value: \"string\": controllerName cannot change once set"
+            );
+        }
+        other => panic!("expected rejection, got {other:?}"),
+    }
+    // The same change is fine as a create, and an update that keeps the name is fine.
+    assert!(admit(&changed, None).is_ok());
+    let described = with(gateway_class(), &[("/spec/description", json!("d"))]);
+    let updated = admit(&described, Some(&stored)).expect("same controller");
+    assert_eq!(updated.generation(), 2);
+}
+
+#[test]
+fn grpc_route_rules() {
+    let rule = |r: Value| with(grpc_route(), &[("/spec/rules", json!([r]))]);
+    let method = |m: Value| {
+        rule(json!({"matches": [{"method": m}], "backendRefs": [{"name": "s", "port": 1}]}))
+    };
+    let filters = |f: Value| rule(json!({"filters": f, "backendRefs": [{"name": "s", "port": 1}]}));
+    let mp = "spec.rules[0].matches[0].method";
+    let cases: Vec<Case> = vec![
+        ok(
+            "no rules",
+            with(grpc_route(), &[("/spec/rules", json!([]))]),
+        ),
+        bad(
+            "17 rules",
+            with(grpc_route(), &[("/spec/rules", many(17, |_| json!({})))]),
+            "spec.rules",
+            "Too many: 17",
+        ),
+        bad(
+            "65 matches",
+            rule(json!({"matches": many(65, |i| json!({"method": {"service": format!("s{i}")}}))})),
+            "spec.rules[0].matches",
+            "Too many: 65",
+        ),
+        bad(
+            "129 matches in all",
+            with(
+                grpc_route(),
+                &[(
+                    "/spec/rules",
+                    many(
+                        3,
+                        |_| json!({"matches": many(43, |i| json!({"method": {"service": format!("s{i}")}}))}),
+                    ),
+                )],
+            ),
+            "spec.rules",
+            "at most 128 matches in total across all rules",
+        ),
+        ok(
+            "128 matches and a rule without matches",
+            with(
+                grpc_route(),
+                &[(
+                    "/spec/rules",
+                    json!([{"matches": many(64, |i| json!({"method": {"service": format!("s{i}")}}))}, {"matches": many(64, |i| json!({"method": {"service": format!("t{i}")}}))}, {}]),
+                )],
+            ),
+        ),
+        bad(
+            "duplicate rule names (experimental)",
+            with(
+                grpc_route(),
+                &[("/spec/rules", json!([{"name": "a"}, {"name": "a"}]))],
+            ),
+            "spec.rules",
+            "Invalid value: \"array\": rule names must be unique",
+        ),
+        bad(
+            "method type enum",
+            method(json!({"type": "Prefix", "service": "a"})),
+            "spec.rules[0].matches[0].method.type",
+            "Unsupported value: \"Prefix\": supported values: \"Exact\", \"RegularExpression\"",
+        ),
+        bad(
+            "service too long",
+            method(json!({"service": "s".repeat(1025)})),
+            "spec.rules[0].matches[0].method.service",
+            "Too long: may not be more than 1024 bytes",
+        ),
+        bad(
+            "method too long",
+            method(json!({"method": "m".repeat(1025)})),
+            "spec.rules[0].matches[0].method.method",
+            "Too long",
+        ),
+        bad(
+            "neither service nor method",
+            method(json!({})),
+            mp,
+            "Invalid value: \"object\": set service, method or both",
+        ),
+        bad(
+            "bad service",
+            method(json!({"service": "foo/bar"})),
+            mp,
+            "with type Exact, service must be dot-separated identifiers",
+        ),
+        bad(
+            "bad method",
+            method(json!({"method": "Get.Thing"})),
+            mp,
+            "with type Exact, method must be one identifier",
+        ),
+        ok(
+            "exact service and method",
+            method(json!({"service": ".Foo.bar_v1", "method": "Get_2"})),
+        ),
+        ok(
+            "regex service",
+            method(json!({"type": "RegularExpression", "service": "foo/.*"})),
+        ),
+        bad(
+            "duplicate header match",
+            rule(
+                json!({"matches": [{"headers": [{"name": "a", "value": "1"}, {"name": "a", "value": "2"}]}]}),
+            ),
+            "spec.rules[0].matches[0].headers[1]",
+            "Duplicate value",
+        ),
+        bad(
+            "header value too long",
+            rule(json!({"matches": [{"headers": [{"name": "a", "value": "v".repeat(4097)}]}]})),
+            "spec.rules[0].matches[0].headers[0].value",
+            "Too long",
+        ),
+        bad(
+            "filter type enum",
+            filters(json!([{"type": "URLRewrite"}])),
+            "spec.rules[0].filters[0].type",
+            "Unsupported value: \"URLRewrite\": supported values: \"ResponseHeaderModifier\", \"RequestHeaderModifier\", \"RequestMirror\", \"ExtensionRef\"",
+        ),
+        bad(
+            "17 filters",
+            filters(many(
+                17,
+                |i| json!({"type": "ExtensionRef", "extensionRef": {"group": "x.io", "kind": "F", "name": format!("f{i}")}}),
+            )),
+            "spec.rules[0].filters",
+            "Too many: 17",
+        ),
+        bad(
+            "repeated request header modifier",
+            filters(
+                json!([{"type": "RequestHeaderModifier", "requestHeaderModifier": {"remove": ["a"]}}, {"type": "RequestHeaderModifier", "requestHeaderModifier": {"remove": ["b"]}}]),
+            ),
+            "spec.rules[0].filters",
+            "at most one RequestHeaderModifier filter is allowed",
+        ),
+        bad(
+            "repeated response header modifier",
+            filters(
+                json!([{"type": "ResponseHeaderModifier", "responseHeaderModifier": {}}, {"type": "ResponseHeaderModifier", "responseHeaderModifier": {}}]),
+            ),
+            "spec.rules[0].filters",
+            "at most one ResponseHeaderModifier filter is allowed",
+        ),
+        ok(
+            "two mirrors",
+            filters(
+                json!([{"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "m", "port": 1}}}, {"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "n", "port": 1}}}]),
+            ),
+        ),
+        bad(
+            "mirror type without member",
+            filters(json!([{"type": "RequestMirror"}])),
+            "spec.rules[0].filters[0]",
+            "type RequestMirror requires requestMirror",
+        ),
+        bad(
+            "member with other type",
+            filters(
+                json!([{"type": "RequestHeaderModifier", "requestHeaderModifier": {}, "extensionRef": {"group": "x.io", "kind": "F", "name": "f"}}]),
+            ),
+            "spec.rules[0].filters[0]",
+            "extensionRef is only allowed when type is ExtensionRef",
+        ),
+        bad(
+            "response modifier type without member",
+            filters(json!([{"type": "ResponseHeaderModifier"}])),
+            "spec.rules[0].filters[0]",
+            "type ResponseHeaderModifier requires responseHeaderModifier",
+        ),
+        bad(
+            "request modifier with other type",
+            filters(
+                json!([{"type": "ExtensionRef", "extensionRef": {"group": "x.io", "kind": "F", "name": "f"}, "requestHeaderModifier": {}}]),
+            ),
+            "spec.rules[0].filters[0]",
+            "requestHeaderModifier is only allowed when type is",
+        ),
+        bad(
+            "mirror percent and fraction",
+            filters(
+                json!([{"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "m", "port": 1}, "percent": 1, "fraction": {"numerator": 1}}}]),
+            ),
+            "spec.rules[0].filters[0].requestMirror",
+            "set percent or fraction, not both",
+        ),
+        bad(
+            "mirror fraction above one",
+            filters(
+                json!([{"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "m", "port": 1}, "fraction": {"numerator": 3, "denominator": 2}}}]),
+            ),
+            "spec.rules[0].filters[0].requestMirror.fraction",
+            "numerator cannot exceed denominator",
+        ),
+        bad(
+            "mirror service without port",
+            filters(
+                json!([{"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "m"}}}]),
+            ),
+            "spec.rules[0].filters[0].requestMirror.backendRef",
+            "a reference to a Service needs a port",
+        ),
+        bad(
+            "service backend without port",
+            rule(json!({"backendRefs": [{"name": "s"}]})),
+            "spec.rules[0].backendRefs[0]",
+            "a reference to a Service needs a port",
+        ),
+        bad(
+            "backend filters repeated",
+            rule(
+                json!({"backendRefs": [{"name": "s", "port": 1, "filters": [{"type": "ResponseHeaderModifier", "responseHeaderModifier": {}}, {"type": "ResponseHeaderModifier", "responseHeaderModifier": {}}]}]}),
+            ),
+            "spec.rules[0].backendRefs[0].filters",
+            "at most one ResponseHeaderModifier filter is allowed",
+        ),
+        bad(
+            "parentRefs same parent",
+            with(
+                grpc_route(),
+                &[("/spec/parentRefs", json!([{"name": "gw"}, {"name": "gw"}]))],
+            ),
+            "spec.parentRefs",
+            "parentRefs to the same parent must differ in sectionName or port",
+        ),
+    ];
+    run(cases);
+}
+
+#[test]
+fn grpc_route_defaults() {
+    let doc = with(
+        grpc_route(),
+        &[(
+            "/spec/rules",
+            json!([{
+                "matches": [{"method": {"service": "a.B"}, "headers": [{"name": "x", "value": "1"}]}],
+                "filters": [{"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "m", "port": 1}, "fraction": {"numerator": 1}}}],
+                "backendRefs": [{"name": "s", "port": 1}]
+            }]),
+        )],
+    );
+    let spec = accept(&doc).to_value()["spec"].clone();
+    assert_eq!(
+        spec["rules"][0],
+        json!({
+            "backendRefs": [{"group": "", "kind": "Service", "name": "s", "port": 1, "weight": 1}],
+            "filters": [{"requestMirror": {"backendRef": {"group": "", "kind": "Service", "name": "m", "port": 1}, "fraction": {"denominator": 100, "numerator": 1}}, "type": "RequestMirror"}],
+            "matches": [{"headers": [{"name": "x", "type": "Exact", "value": "1"}], "method": {"service": "a.B", "type": "Exact"}}]
+        })
+    );
+    // No default rules for GRPCRoute.
+    let mut doc = grpc_route();
+    doc["spec"].as_object_mut().expect("spec").remove("rules");
+    assert!(accept(&doc).to_value()["spec"].get("rules").is_none());
+}
+
+#[test]
+fn reference_grant_schema() {
+    let cases: Vec<Case> = vec![
+        ok("v1beta1 grant", reference_grant()),
+        bad(
+            "no from",
+            with(
+                reference_grant(),
+                &[("/spec", json!({"to": [{"group": "", "kind": "Service"}]}))],
+            ),
+            "spec.from",
+            "Required value",
+        ),
+        bad(
+            "no to",
+            with(
+                reference_grant(),
+                &[(
+                    "/spec",
+                    json!({"from": [{"group": "", "kind": "Service", "namespace": "a"}]}),
+                )],
+            ),
+            "spec.to",
+            "Required value",
+        ),
+        bad(
+            "empty from",
+            with(reference_grant(), &[("/spec/from", json!([]))]),
+            "spec.from",
+            "should have at least 1 items",
+        ),
+        bad(
+            "17 to",
+            with(
+                reference_grant(),
+                &[(
+                    "/spec/to",
+                    many(
+                        17,
+                        |i| json!({"group": "", "kind": "Service", "name": format!("s{i}")}),
+                    ),
+                )],
+            ),
+            "spec.to",
+            "Too many: 17",
+        ),
+        bad(
+            "from without namespace",
+            with(
+                reference_grant(),
+                &[("/spec/from/0", json!({"group": "", "kind": "Service"}))],
+            ),
+            "spec.from[0].namespace",
+            "Required value",
+        ),
+        bad(
+            "from without group",
+            with(
+                reference_grant(),
+                &[(
+                    "/spec/from/0",
+                    json!({"kind": "HTTPRoute", "namespace": "a"}),
+                )],
+            ),
+            "spec.from[0].group",
+            "Required value",
+        ),
+        bad(
+            "to without kind",
+            with(reference_grant(), &[("/spec/to/0", json!({"group": ""}))]),
+            "spec.to[0].kind",
+            "Required value",
+        ),
+        bad(
+            "to name too long",
+            with(
+                reference_grant(),
+                &[("/spec/to/0/name", json!("n".repeat(254)))],
+            ),
+            "spec.to[0].name",
+            "Too long",
+        ),
+        ok(
+            "to name",
+            with(reference_grant(), &[("/spec/to/0/name", json!("svc"))]),
+        ),
+        bad(
+            "status is not a field",
+            with(reference_grant(), &[("/status", json!({}))]),
+            "status",
+            "unknown field \"status\"",
+        ),
+    ];
+    run(cases);
+    // ReferenceGrant has no CEL rules, so a blocking error adds no "rules not checked" cause.
+    let r = reject(&with(reference_grant(), &[("/spec/from", json!([]))]));
+    let r2 = reject(&with(
+        reference_grant(),
+        &[("/spec/from/0", json!({"group": "", "kind": "Service"}))],
+    ));
+    assert_eq!(r.causes.len(), 1, "{r}");
+    assert!(r2.causes.iter().all(|c| !c.field.is_empty()), "{r2}");
+}
+
+#[test]
+fn core_kinds() {
+    let cases: Vec<Case> = vec![
+        ok(
+            "service",
+            yaml(
+                "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec:\n  ports: [{name: http, port: 80, targetPort: 8080, appProtocol: kubernetes.io/h2c}]\n",
+            ),
+        ),
+        bad(
+            "service name must be a DNS-1035 label",
+            yaml("apiVersion: v1\nkind: Service\nmetadata: {name: 1web}\nspec: {}\n"),
+            "metadata.name",
+            "RFC 1035 label",
+        ),
+        bad(
+            "unknown service field",
+            yaml("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {portz: []}\n"),
+            "spec.portz",
+            "unknown field \"spec.portz\"",
+        ),
+        bad(
+            "service port as word",
+            yaml(
+                "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: eighty}]\n",
+            ),
+            "spec.ports[0].port",
+            "invalid type",
+        ),
+        bad(
+            "unknown metadata field",
+            yaml(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, lables: {a: b}}\ndata: {k: v}\n",
+            ),
+            "metadata.lables",
+            "unknown field",
+        ),
+        bad(
+            "label value as number",
+            yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {a: 1}}\n"),
+            "metadata.labels[a]",
+            "must be of type string: \"integer\"",
+        ),
+        bad(
+            "bad label key",
+            yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {'-a': b}}\n"),
+            "metadata.labels",
+            "a key must be",
+        ),
+        bad(
+            "namespace name must be a label",
+            yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: a.b}\n"),
+            "metadata.name",
+            "RFC 1123 label",
+        ),
+        ok(
+            "secret",
+            yaml(
+                "apiVersion: v1\nkind: Secret\nmetadata: {name: tls}\ntype: kubernetes.io/tls\nstringData: {tls.crt: cert, tls.key: key}\n",
+            ),
+        ),
+        ok(
+            "deployment",
+            yaml(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: echo}]}\n",
+            ),
+        ),
+        bad(
+            "pod without name",
+            yaml("apiVersion: v1\nkind: Pod\nmetadata: {namespace: a}\nspec: {containers: []}\n"),
+            "metadata.name",
+            "Required value",
+        ),
+    ];
+    run(cases);
+    // Status is kept as given for core kinds.
+    let pod = yaml(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\nstatus: {phase: Running, podIP: 10.0.0.9}\n",
+    );
+    match accept(&pod) {
+        Object::Pod(p) => {
+            let status = p.status.expect("status kept");
+            assert_eq!(status.pod_ip.as_deref(), Some("10.0.0.9"));
+            assert_eq!(p.metadata.namespace.as_deref(), Some("default"));
+        }
+        other => panic!("expected a Pod, got {other:?}"),
+    }
+    let slice = yaml(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-1, labels: {kubernetes.io/service-name: web}}\naddressType: IPv4\nendpoints: [{addresses: [10.0.0.1], conditions: {ready: true}}]\nports: [{name: http, port: 8080}]\n",
+    );
+    assert!(matches!(accept(&slice), Object::EndpointSlice(_)));
+    let r = reject(&yaml(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-1}\naddressType: IPv4\nendpoints: [{adresses: [10.0.0.1]}]\n",
+    ));
+    assert!(
+        has_cause(&r, "endpoints[0].adresses", "unknown field"),
+        "{r}"
+    );
+}
