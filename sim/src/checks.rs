@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use gwsim_engine::object::{Kind, ObjectKey};
+
 use serde_json::Value;
 use similar::TextDiff;
 
 use crate::cluster::{Cluster, RequestId, Response};
 use crate::scenario::{
-    Expect, ExpectedCondition, ExpectedListener, ExpectedParent, ExpectedRedirect, StatusCheck,
+    Expect, ExpectedCondition, ExpectedListener, ExpectedParent, ExpectedRedirect, MirrorTarget,
+    StatusCheck,
 };
 
 /// Expected and actual lines, and the fields that did not hold.
@@ -211,11 +212,8 @@ pub fn check_response<C: Cluster + ?Sized>(
     if let Some(redirect) = &expect.redirect {
         check_redirect(&mut c, redirect, response.header("location").as_deref());
     }
-    for target in &expect.mirrored_to {
-        let label = match &target.namespace {
-            Some(ns) => format!("{ns}/{}", target.backend),
-            None => target.backend.clone(),
-        };
+    for target in expect.mirrored_to.iter().filter(|t| t.share.is_none()) {
+        let label = mirror_label(target);
         let ok = cluster.received(target.namespace.as_deref(), &target.backend, id);
         c.field(
             &format!("mirroredTo.{label}"),
@@ -225,6 +223,53 @@ pub fn check_response<C: Cluster + ?Sized>(
         );
     }
     c
+}
+
+fn mirror_label(target: &MirrorTarget) -> String {
+    match &target.namespace {
+        Some(ns) => format!("{ns}/{}", target.backend),
+        None => target.backend.clone(),
+    }
+}
+
+/// How many of a `count` run's requests each share-checked mirror target received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MirrorTally {
+    received: Vec<usize>,
+    total: usize,
+}
+
+impl MirrorTally {
+    /// Notes which share-checked targets of `expect` received request `id`.
+    pub fn add<C: Cluster + ?Sized>(&mut self, expect: &Expect, cluster: &C, id: RequestId) {
+        let targets = expect.mirrored_to.iter().filter(|t| t.share.is_some());
+        self.received.resize(targets.clone().count(), 0);
+        self.total += 1;
+        for (i, t) in targets.enumerate() {
+            if cluster.received(t.namespace.as_deref(), &t.backend, id) {
+                self.received[i] += 1;
+            }
+        }
+    }
+
+    /// Checks each share-checked target's share of mirrored requests.
+    pub fn check(&self, expect: &Expect) -> Comparison {
+        let mut c = Comparison::new();
+        let total = self.total.max(1) as f64;
+        let targets = expect.mirrored_to.iter().filter(|t| t.share.is_some());
+        for (i, t) in targets.enumerate() {
+            let share = t.share.unwrap_or(0.0);
+            let count = self.received.get(i).copied().unwrap_or(0);
+            let got = count as f64 / total;
+            c.field(
+                &format!("mirroredTo.{}", mirror_label(t)),
+                &format!("{share:.3} of requests ± {}", t.tolerance),
+                &format!("{got:.3} ({count} of {})", self.total),
+                (got - share).abs() <= t.tolerance + 1e-9,
+            );
+        }
+        c
+    }
 }
 
 /// Parts of a `Location` header.
@@ -391,9 +436,17 @@ impl Tally {
 /// Checks one object's status.
 pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Comparison {
     let mut c = Comparison::new();
-    let key = &check.key;
-    c.heading(&format!("{key}:"));
-    let Some(object) = cluster.get(key) else {
+    c.heading(&format!("{}:", check.target));
+    let Some(key) = check.target.key() else {
+        c.field(
+            "  object",
+            "exists",
+            &format!("(kind {} is not known to this cluster)", check.target.kind),
+            false,
+        );
+        return c;
+    };
+    let Some(object) = cluster.get(&key) else {
         c.field("  object", "exists", "not found", false);
         return c;
     };
@@ -402,7 +455,7 @@ pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Co
         .and_then(Value::as_i64)
         .unwrap_or(0);
     let status = object.get("status").cloned().unwrap_or(Value::Null);
-    check_observed_generations(&mut c, key, &status, generation, cluster.controller_name());
+    check_observed_generations(&mut c, &status, generation, cluster.controller_name());
 
     let conditions = status.get("conditions");
     check_conditions(&mut c, "  conditions", &check.conditions, conditions);
@@ -455,46 +508,36 @@ pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Co
     c
 }
 
-/// Every condition the controller wrote must carry the object's current generation.
-fn check_observed_generations(
-    c: &mut Comparison,
-    key: &ObjectKey,
-    status: &Value,
-    generation: i64,
-    controller: &str,
-) {
+/// Every condition the controller wrote must carry the object's current generation: the
+/// object's own conditions, its listeners', and its route parent entries of this controller
+/// (entries of other controllers are theirs).
+fn check_observed_generations(c: &mut Comparison, status: &Value, generation: i64, controller: &str) {
     let mut lists: Vec<(String, &Value)> = Vec::new();
-    match key.kind {
-        Kind::HttpRoute | Kind::GrpcRoute => {
-            for parent in status
-                .get("parents")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if parent.get("controllerName").and_then(Value::as_str) != Some(controller) {
-                    continue;
-                }
-                if let Some(conds) = parent.get("conditions") {
-                    lists.push((format!("parents[{}]", parent_ref_text(parent)), conds));
-                }
-            }
+    if let Some(conds) = status.get("conditions") {
+        lists.push(("conditions".to_string(), conds));
+    }
+    for listener in status
+        .get("listeners")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = listener.get("name").and_then(Value::as_str).unwrap_or("");
+        if let Some(conds) = listener.get("conditions") {
+            lists.push((format!("listeners[{name}].conditions"), conds));
         }
-        _ => {
-            if let Some(conds) = status.get("conditions") {
-                lists.push(("conditions".to_string(), conds));
-            }
-            for listener in status
-                .get("listeners")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let name = listener.get("name").and_then(Value::as_str).unwrap_or("");
-                if let Some(conds) = listener.get("conditions") {
-                    lists.push((format!("listeners[{name}].conditions"), conds));
-                }
-            }
+    }
+    for parent in status
+        .get("parents")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if parent.get("controllerName").and_then(Value::as_str) != Some(controller) {
+            continue;
+        }
+        if let Some(conds) = parent.get("conditions") {
+            lists.push((format!("parents[{}]", parent_ref_text(parent)), conds));
         }
     }
     for (place, conds) in lists {
@@ -751,6 +794,7 @@ fn check_listener(c: &mut Comparison, want: &ExpectedListener, listeners: &[Valu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gwsim_engine::object::{Kind, ObjectKey};
 
     #[test]
     fn pods_map_to_their_deployment() {
@@ -900,7 +944,7 @@ mod tests {
 
     fn check(kind: Kind, namespace: &str, name: &str) -> StatusCheck {
         StatusCheck {
-            key: ObjectKey::new(kind, namespace, name),
+            target: crate::scenario::ObjectRef::from_key(&ObjectKey::new(kind, namespace, name)),
             conditions: Vec::new(),
             parents: Vec::new(),
             accepted_parents: None,

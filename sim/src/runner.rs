@@ -16,7 +16,7 @@ use gwsim_engine::object::{Kind, ObjectKey};
 use serde::Serialize;
 
 use crate::base::conformance_base;
-use crate::checks::{Comparison, Tally, check_response, check_status};
+use crate::checks::{Comparison, MirrorTally, Tally, check_response, check_status};
 use crate::cluster::{Cluster, RequestId};
 use crate::scenario::{
     Action, Base, Expect, RequestSpec, Scenario, ScenarioError, Step, load_paths,
@@ -436,7 +436,13 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
                     }
                 }
             }
-            Action::Delete { key } => self.cluster.delete(key).map_err(|e| fail(e.to_string())),
+            Action::Delete { target } => match target.key() {
+                Some(key) => self.cluster.delete(&key).map_err(|e| fail(e.to_string())),
+                None => Err(fail(format!(
+                    "kind {} is not known to this cluster",
+                    target.kind
+                ))),
+            },
             Action::Advance { by } => {
                 self.cluster.advance(*by);
                 Ok(())
@@ -448,7 +454,7 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
                 for check in checks {
                     let c = check_status(check, &*self.cluster);
                     if !c.passed() {
-                        failed.push(check.key.to_string());
+                        failed.push(check.target.to_string());
                     }
                     all.merge(c);
                 }
@@ -525,6 +531,7 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
             sni,
         };
         let mut tally = Tally::default();
+        let mut mirrors = MirrorTally::default();
         for n in 0..spec.count {
             self.next_id += 1;
             let id = RequestId(self.next_id);
@@ -554,6 +561,19 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
                 });
             }
             tally.add(&response);
+            mirrors.add(expect, &*self.cluster, id);
+        }
+        let c = mirrors.check(expect);
+        if !c.passed() {
+            return Err(StepFailure {
+                diff: Some(c.diff()),
+                explanation: self.cluster.explain_last(&request),
+                ..fail(format!(
+                    "mirrored share over {} requests is off ({})",
+                    spec.count,
+                    c.failed_fields().join(", ")
+                ))
+            });
         }
         if let Some(expected) = &expect.distribution {
             let c = tally.check(expected, expect.tolerance);

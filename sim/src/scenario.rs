@@ -99,7 +99,7 @@ pub enum Action {
         expect_error: Option<String>,
     },
     Delete {
-        key: ObjectKey,
+        target: ObjectRef,
     },
     Advance {
         by: Duration,
@@ -118,7 +118,7 @@ impl Action {
     pub fn summary(&self) -> String {
         match self {
             Action::Apply { .. } => "apply".to_string(),
-            Action::Delete { key } => format!("delete {key}"),
+            Action::Delete { target } => format!("delete {target}"),
             Action::Advance { by } => format!("advance {}", format_duration(*by)),
             Action::Request { request, .. } => {
                 let count = if request.count > 1 {
@@ -129,7 +129,8 @@ impl Action {
                 format!("request {} {}{count}", request.method, request.path)
             }
             Action::Status { checks } => {
-                let objects: Vec<String> = checks.iter().map(|c| c.key.to_string()).collect();
+                let objects: Vec<String> =
+                    checks.iter().map(|c| c.target.to_string()).collect();
                 format!("status {}", objects.join(", "))
             }
         }
@@ -193,17 +194,75 @@ pub struct ExpectedRedirect {
 }
 
 /// A backend that must receive a mirrored copy.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MirrorTarget {
     pub backend: String,
     /// `None`: any namespace.
     pub namespace: Option<String>,
+    /// gwsim addition, for percentage mirrors: instead of every request, this share of the
+    /// `count` requests must be mirrored, within `tolerance`.
+    pub share: Option<f64>,
+    pub tolerance: f64,
+}
+
+/// An object a step names: kind as written, namespace (empty for cluster-scoped kinds) and
+/// name. The kind may be one gwsim does not model (a `ListenerSet`, a `TLSRoute`): such a
+/// scenario still loads, and is skipped by its features or fails on a target without the kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// The store key, when gwsim models the kind.
+    pub fn key(&self) -> Option<ObjectKey> {
+        Kind::from_name(&self.kind).map(|k| ObjectKey::new(k, &self.namespace, &self.name))
+    }
+
+    /// A reference to a modelled object.
+    pub fn from_key(key: &ObjectKey) -> ObjectRef {
+        ObjectRef {
+            kind: key.kind.as_str().to_string(),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+        }
+    }
+
+    /// Resolves the namespace rules: a known namespaced kind defaults to `default`; a known
+    /// cluster-scoped kind takes none; an unknown kind keeps what is written.
+    fn new(kind: &str, namespace: Option<String>, name: String) -> Result<ObjectRef, String> {
+        let namespace = match (Kind::from_name(kind), namespace) {
+            (Some(k), ns) if k.namespaced() => ns.unwrap_or_else(|| "default".to_string()),
+            (Some(k), Some(_)) => return Err(format!("{k} is cluster-scoped; leave out namespace")),
+            (Some(_), None) | (None, None) => String::new(),
+            (None, Some(ns)) => ns,
+        };
+        let kind = Kind::from_name(kind).map_or(kind.to_string(), |k| k.as_str().to_string());
+        Ok(ObjectRef {
+            kind,
+            namespace,
+            name,
+        })
+    }
+}
+
+impl fmt::Display for ObjectRef {
+    /// `HTTPRoute ns/name`, `GatewayClass name`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{} {}", self.kind, self.name)
+        } else {
+            write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+        }
+    }
 }
 
 /// Expectations about one object's status.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StatusCheck {
-    pub key: ObjectKey,
+    pub target: ObjectRef,
     pub conditions: Vec<ExpectedCondition>,
     pub parents: Vec<ExpectedParent>,
     pub accepted_parents: Option<usize>,
@@ -345,6 +404,8 @@ struct RawRedirect {
 struct RawMirror {
     backend: String,
     namespace: Option<String>,
+    share: Option<f64>,
+    tolerance: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -837,25 +898,9 @@ impl Loader<'_> {
                 expect_error: raw.expect_error,
             }
         } else if let Some(delete) = raw.delete {
-            let kind = Kind::from_name(&delete.kind).ok_or_else(|| {
-                fail(format!(
-                    "step {number}: unknown kind {:?}; known kinds: {}",
-                    delete.kind,
-                    known_kinds()
-                ))
-            })?;
-            let namespace = match (kind.namespaced(), delete.namespace) {
-                (true, ns) => ns.unwrap_or_else(|| "default".to_string()),
-                (false, None) => String::new(),
-                (false, Some(_)) => {
-                    return Err(fail(format!(
-                        "step {number}: {kind} is cluster-scoped; leave out namespace"
-                    )));
-                }
-            };
-            Action::Delete {
-                key: ObjectKey::new(kind, namespace, delete.name),
-            }
+            let target = ObjectRef::new(&delete.kind, delete.namespace, delete.name)
+                .map_err(|m| fail(format!("step {number}: {m}")))?;
+            Action::Delete { target }
         } else if let Some(text) = raw.advance {
             let by = parse_duration(&text).map_err(|e| fail(format!("step {number}: {e}")))?;
             Action::Advance { by }
@@ -1022,44 +1067,40 @@ impl Loader<'_> {
                 .mirrored_to
                 .unwrap_or_default()
                 .into_iter()
-                .map(|m| MirrorTarget {
-                    backend: m.backend,
-                    namespace: m.namespace,
-                })
-                .collect(),
+                .map(mirror_target)
+                .collect::<Result<_, _>>()?,
             distribution,
             tolerance,
         })
     }
 
     fn status(&self, raw: RawStatus) -> Result<StatusCheck, String> {
-        let kind = match Kind::from_name(&raw.kind) {
-            Some(k @ (Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::GrpcRoute)) => k,
-            _ => {
-                return Err(format!(
-                    "status checks apply to GatewayClass, Gateway, HTTPRoute and GRPCRoute, not {:?}",
-                    raw.kind
-                ));
-            }
-        };
-        let namespace = match (kind.namespaced(), raw.namespace) {
-            (true, Some(ns)) => ns,
-            (true, None) => "default".to_string(),
-            (false, None) => String::new(),
-            (false, Some(_)) => {
-                return Err(format!("{kind} is cluster-scoped; leave out namespace"));
-            }
-        };
+        let target = ObjectRef::new(&raw.kind, raw.namespace, raw.name)?;
+        // Kinds gwsim models are checked for the fields their status has; other kinds (a
+        // ListenerSet) take any of the checks, applied to the status fields of those names.
+        let kind = Kind::from_name(&target.kind);
+        if let Some(k) = kind
+            && !matches!(
+                k,
+                Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::GrpcRoute
+            )
+        {
+            return Err(format!(
+                "status checks apply to GatewayClass, Gateway, HTTPRoute, GRPCRoute and kinds gwsim does not model, not {k}"
+            ));
+        }
+        let kind_name = target.kind.clone();
         let not_for = |field: &str, present: bool| -> Result<(), String> {
             if present {
-                Err(format!("{field} does not apply to a {kind}"))
+                Err(format!("{field} does not apply to a {kind_name}"))
             } else {
                 Ok(())
             }
         };
-        let is_route = matches!(kind, Kind::HttpRoute | Kind::GrpcRoute);
-        let is_gateway = kind == Kind::Gateway;
-        not_for("conditions", is_route && raw.conditions.is_some())?;
+        let is_route = kind.is_none_or(|k| matches!(k, Kind::HttpRoute | Kind::GrpcRoute));
+        let is_gateway = kind.is_none_or(|k| k == Kind::Gateway);
+        let has_conditions = kind.is_none_or(|k| matches!(k, Kind::GatewayClass | Kind::Gateway));
+        not_for("conditions", !has_conditions && raw.conditions.is_some())?;
         not_for("parents", !is_route && raw.parents.is_some())?;
         not_for(
             "acceptedParents",
@@ -1069,7 +1110,7 @@ impl Loader<'_> {
         not_for("listeners", !is_gateway && raw.listeners.is_some())?;
         not_for("listenerCount", !is_gateway && raw.listener_count.is_some())?;
         Ok(StatusCheck {
-            key: ObjectKey::new(kind, namespace, raw.name),
+            target,
             conditions: conditions(raw.conditions.unwrap_or_default()),
             parents: raw
                 .parents
@@ -1106,6 +1147,32 @@ impl Loader<'_> {
     }
 }
 
+fn mirror_target(m: RawMirror) -> Result<MirrorTarget, String> {
+    if let Some(share) = m.share
+        && !(0.0..=1.0).contains(&share)
+    {
+        return Err(format!(
+            "expect.mirroredTo share of {} is {share}; shares are between 0 and 1",
+            m.backend
+        ));
+    }
+    let tolerance = m.tolerance.unwrap_or(DEFAULT_TOLERANCE);
+    if m.tolerance.is_some() && m.share.is_none() {
+        return Err("expect.mirroredTo tolerance goes only with share".to_string());
+    }
+    if !(0.0..=1.0).contains(&tolerance) {
+        return Err(format!(
+            "expect.mirroredTo tolerance {tolerance} must be between 0 and 1"
+        ));
+    }
+    Ok(MirrorTarget {
+        backend: m.backend,
+        namespace: m.namespace,
+        share: m.share,
+        tolerance,
+    })
+}
+
 fn conditions(raw: Vec<RawCondition>) -> Vec<ExpectedCondition> {
     raw.into_iter()
         .map(|c| ExpectedCondition {
@@ -1114,14 +1181,6 @@ fn conditions(raw: Vec<RawCondition>) -> Vec<ExpectedCondition> {
             reason: c.reason,
         })
         .collect()
-}
-
-fn known_kinds() -> String {
-    Kind::ALL
-        .iter()
-        .map(|k| k.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]
@@ -1196,7 +1255,7 @@ steps:
     headers: {X-Resp: v}
     absentHeaders: [Server]
     redirect: {scheme: https, host: h, port: 443, path: /p}
-    mirroredTo: [{backend: m, namespace: apps}, {backend: n}]
+    mirroredTo: [{backend: m, namespace: apps}, {backend: n, share: 0.2, tolerance: 0.1}]
     distribution: {web: 0.7, web2: 0.3}
     tolerance: 0.1
 - status:
@@ -1258,6 +1317,9 @@ steps:
                 assert_eq!(request.count, 10);
                 assert_eq!(expect.status, Some(vec![200, 204]));
                 assert_eq!(expect.mirrored_to[1].namespace, None);
+                assert_eq!(expect.mirrored_to[1].share, Some(0.2));
+                assert_eq!(expect.mirrored_to[1].tolerance, 0.1);
+                assert_eq!(expect.mirrored_to[0].share, None);
                 assert_eq!(
                     expect.distribution,
                     Some(vec![("web".into(), 0.7), ("web2".into(), 0.3)])
@@ -1276,7 +1338,10 @@ steps:
                     Some("True")
                 );
                 assert_eq!(checks[1].listeners[0].supported_kinds, Some(vec![]));
-                assert_eq!(checks[2].key, ObjectKey::new(Kind::GatewayClass, "", "c"));
+                assert_eq!(
+                    checks[2].target.key(),
+                    Some(ObjectKey::new(Kind::GatewayClass, "", "c"))
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -1345,11 +1410,7 @@ steps:
                 3,
                 "invalid duration",
             ),
-            (
-                "name: a\nsteps:\n- delete: {kind: Widget, name: w}\n",
-                3,
-                "unknown kind \"Widget\"",
-            ),
+
             (
                 "name: a\nsteps:\n- delete: {kind: GatewayClass, name: w, namespace: x}\n",
                 3,
@@ -1412,6 +1473,24 @@ steps:
             assert_eq!(e.line, line, "{text}: {e}");
             assert!(e.message.contains(message), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn kinds_gwsim_does_not_model_still_load() {
+        let text = "name: a\nsteps:\n- delete: {kind: TLSRoute, name: t, namespace: ns}\n- status:\n  - kind: ListenerSet\n    name: ls\n    namespace: ns\n    conditions: [{type: Accepted}]\n    listeners: [{name: l, attachedRoutes: 0}]\n    parents: []\n";
+        let s = load(text).expect("loads");
+        assert_eq!(s.steps[0].label(), "delete TLSRoute ns/t");
+        match &s.steps[1].action {
+            Action::Status { checks } => {
+                assert_eq!(checks[0].target.key(), None);
+                assert_eq!(checks[0].target.to_string(), "ListenerSet ns/ls");
+                assert_eq!(checks[0].listeners.len(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Known kinds keep their canonical spelling and scope.
+        let s = load("name: a\nsteps:\n- delete: {kind: httproute, name: r}\n").expect("loads");
+        assert_eq!(s.steps[0].label(), "delete HTTPRoute default/r");
     }
 
     #[test]

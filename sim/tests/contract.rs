@@ -50,6 +50,15 @@ manifests:
       backendRefs:
       - {name: infra-backend-v1, port: 8080}
     - matches:
+      - path: {type: PathPrefix, value: /percent}
+      filters:
+      - type: RequestMirror
+        requestMirror:
+          backendRef: {name: infra-backend-v2, port: 8080}
+          percent: 50
+      backendRefs:
+      - {name: infra-backend-v1, port: 8080}
+    - matches:
       - path: {type: PathPrefix, value: /weighted}
       backendRefs:
       - {name: infra-backend-v1, port: 8080, weight: 70}
@@ -179,6 +188,22 @@ fn cases() -> Vec<Case> {
             "mirrored-to-wrong",
             request(", path: /mirror", "{mirroredTo: [{backend: infra-backend-v3}]}"),
             &["-mirroredTo.infra-backend-v3: received a copy", "+mirroredTo.infra-backend-v3: received nothing"],
+        ),
+        // gwsim addition: share and tolerance of a percentage mirror
+        case(
+            "mirrored-share",
+            request(", path: /percent, count: 400", "{mirroredTo: [{backend: infra-backend-v2, share: 0.5, tolerance: 0.1}]}"),
+            &[],
+        ),
+        case(
+            "mirrored-share-wrong",
+            request(", path: /percent, count: 400", "{mirroredTo: [{backend: infra-backend-v2, share: 0.9}]}"),
+            &["mirrored share over 400 requests is off", "-mirroredTo.infra-backend-v2: 0.900 of requests ± 0.05", "of 400)"],
+        ),
+        case(
+            "mirrored-every-request-wrong",
+            request(", path: /percent, count: 20", "{mirroredTo: [{backend: infra-backend-v2}]}"),
+            &["+mirroredTo.infra-backend-v2: received nothing"],
         ),
         // count, distribution and tolerance
         case(
