@@ -126,8 +126,21 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         } => {
             let inputs = inputs::load(&files)?;
             let gateway = gateway.as_deref().map(parse_gateway).transpose()?;
-            let _ = (inputs, gateway, output);
-            bail!("routes: the routing table listing is not wired yet")
+            let mut listing = inputs.table.listing();
+            if let Some(gateway) = &gateway {
+                listing.gateways.retain(|g| &g.gateway == gateway);
+                if listing.gateways.is_empty() {
+                    bail!("no Gateway {} of gwsim's controller", gateway.namespaced_name());
+                }
+            }
+            match output {
+                TextOrJson::Text => stdout.write_all(listing.render_text().as_bytes())?,
+                TextOrJson::Json => {
+                    serde_json::to_writer_pretty(&mut stdout, &listing)?;
+                    stdout.write_all(b"\n")?;
+                }
+            }
+            Ok(0)
         }
         Command::Explain {
             files,
