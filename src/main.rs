@@ -130,7 +130,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             if let Some(gateway) = &gateway {
                 listing.gateways.retain(|g| &g.gateway == gateway);
                 if listing.gateways.is_empty() {
-                    bail!("no Gateway {} of gwsim's controller", gateway.namespaced_name());
+                    bail!(
+                        "no Gateway {} of gwsim's controller",
+                        gateway.namespaced_name()
+                    );
                 }
             }
             match output {

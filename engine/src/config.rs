@@ -216,7 +216,10 @@ pub enum Filter {
     Cors(Cors),
     /// An ExtensionRef gwsim cannot resolve: "the filter must not be skipped", so requests
     /// it would handle are answered 500.
-    Unsupported { kind: String, detail: String },
+    Unsupported {
+        kind: String,
+        detail: String,
+    },
 }
 
 /// `set`, `add`, `remove` of a header modifier, names as written.

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use gateway_api::apis::experimental::{
-    gatewayclasses::GatewayClass, gateways::Gateway, grpcroutes::GrpcRoute,
-    httproutes::HttpRoute, referencegrants::ReferenceGrant,
+    gatewayclasses::GatewayClass, gateways::Gateway, grpcroutes::GrpcRoute, httproutes::HttpRoute,
+    referencegrants::ReferenceGrant,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
