@@ -85,6 +85,48 @@ enum Command {
         /// `http://host[:port]/path?query` (or https).
         url: String,
     },
+    /// Run scenario files (see the scenario format in docs/scenarios.md).
+    ///
+    /// Exit 0 when every scenario passed or was skipped, 1 when one failed, 2 when a file
+    /// cannot be read or parsed.
+    Run {
+        /// Scenario files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Overrides every scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Runs only scenarios whose name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+        #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+        output: TextOrJson,
+    },
+    /// Run the conformance suite (one scenario per upstream GATEWAY-HTTP test) against the
+    /// simulator. Exit 0 when nothing failed.
+    Conformance {
+        /// Run only these tests (upstream ShortNames, comma-separated or repeated).
+        #[arg(long, value_delimiter = ',')]
+        run: Vec<String>,
+        /// Report these tests as skipped without running them.
+        #[arg(long, value_delimiter = ',')]
+        skip: Vec<String>,
+        /// Test only these features besides the core ones (default: every supported feature).
+        #[arg(long, value_delimiter = ',')]
+        features: Option<Vec<String>>,
+        /// Run another folder of scenarios instead of the built-in suite.
+        #[arg(long)]
+        suite: Option<PathBuf>,
+        /// Write a report in the shape of upstream's ConformanceReport (YAML).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Write JUnit XML.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Overrides every scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -126,8 +168,24 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         } => {
             let inputs = inputs::load(&files)?;
             let gateway = gateway.as_deref().map(parse_gateway).transpose()?;
-            let _ = (inputs, gateway, output);
-            bail!("routes: the routing table listing is not wired yet")
+            let mut listing = inputs.table.listing();
+            if let Some(gateway) = &gateway {
+                listing.gateways.retain(|g| &g.gateway == gateway);
+                if listing.gateways.is_empty() {
+                    bail!(
+                        "no Gateway {} of gwsim's controller",
+                        gateway.namespaced_name()
+                    );
+                }
+            }
+            match output {
+                TextOrJson::Text => stdout.write_all(listing.render_text().as_bytes())?,
+                TextOrJson::Json => {
+                    serde_json::to_writer_pretty(&mut stdout, &listing)?;
+                    stdout.write_all(b"\n")?;
+                }
+            }
+            Ok(0)
         }
         Command::Explain {
             files,
@@ -167,7 +225,87 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::Run {
+            paths,
+            seed,
+            filter,
+            output,
+        } => {
+            let options = gwsim_sim::runner::RunOptions { seed, filter };
+            match gwsim_sim::runner::run_paths(&paths, &options) {
+                Ok(report) => {
+                    let text = match output {
+                        TextOrJson::Text => report.render_text(),
+                        TextOrJson::Json => report.render_json(),
+                    };
+                    stdout.write_all(text.as_bytes())?;
+                    Ok(exit_byte(report.exit_code()))
+                }
+                Err(err) => {
+                    let _ = writeln!(std::io::stderr(), "gwsim: {err}");
+                    Ok(exit_byte(err.exit_code()))
+                }
+            }
+        }
+        Command::Conformance {
+            run,
+            skip,
+            features,
+            suite,
+            report,
+            junit,
+            seed,
+        } => {
+            let scenarios = match gwsim_conformance::load_suite(suite.as_ref()) {
+                Ok(s) => s,
+                Err(err) => {
+                    let _ = writeln!(std::io::stderr(), "gwsim: {err}");
+                    return Ok(2);
+                }
+            };
+            let options = gwsim_conformance::Options {
+                run,
+                skip,
+                features,
+                seed,
+            };
+            let results = match gwsim_conformance::run(&scenarios, &options) {
+                Ok(r) => r,
+                Err(err) => {
+                    let _ = writeln!(std::io::stderr(), "gwsim: {err}");
+                    return Ok(exit_byte(err.exit_code()));
+                }
+            };
+            stdout.write_all(results.render_text().as_bytes())?;
+            if let Some(path) = report {
+                let yaml = serde_saphyr::to_string(&results.conformance_report(&report_date()))?;
+                std::fs::write(&path, yaml)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            if let Some(path) = junit {
+                std::fs::write(&path, results.render_junit())
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            Ok(exit_byte(results.exit_code()))
+        }
     }
+}
+
+fn exit_byte(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or(1)
+}
+
+/// Today's date for the conformance report, or the date of `SOURCE_DATE_EPOCH` (seconds) for
+/// reproducible reports.
+fn report_date() -> String {
+    let seconds = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok());
+    let now = match seconds.and_then(|s| k8s_openapi::jiff::Timestamp::from_second(s).ok()) {
+        Some(t) => t,
+        None => k8s_openapi::jiff::Timestamp::now(),
+    };
+    now.strftime("%Y-%m-%d").to_string()
 }
 
 fn parse_gateway(text: &str) -> anyhow::Result<ObjectKey> {

@@ -130,7 +130,10 @@ fn skip_reason(s: &Scenario, options: &Options, tested: &BTreeSet<String>) -> Op
         .filter(|f| !SUPPORTED_FEATURES.contains(f))
         .collect();
     Some(if unsupported.is_empty() {
-        format!("features not selected by --features: {}", missing.join(", "))
+        format!(
+            "features not selected by --features: {}",
+            missing.join(", ")
+        )
     } else {
         format!("gwsim does not support: {}", unsupported.join(", "))
     })

@@ -102,7 +102,10 @@ mod tests {
             level(&names(&["Gateway", "HTTPRoute", "HTTPRouteMethodMatching"])),
             Level::Extended
         );
-        assert_eq!(level(&names(&["Gateway", "HTTPRoute", "TLSRoute"])), Level::Outside);
+        assert_eq!(
+            level(&names(&["Gateway", "HTTPRoute", "TLSRoute"])),
+            Level::Outside
+        );
     }
 
     #[test]

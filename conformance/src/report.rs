@@ -309,7 +309,11 @@ mod tests {
             results: vec![
                 result("A", Level::Core, TestOutcome::Passed),
                 result("B", Level::Core, TestOutcome::Failed("step 2 <x>".into())),
-                result("C", Level::Extended, TestOutcome::Skipped("no & yes".into())),
+                result(
+                    "C",
+                    Level::Extended,
+                    TestOutcome::Skipped("no & yes".into()),
+                ),
             ],
             tested_features: vec!["Gateway".into(), "HTTPRouteMethodMatching".into()],
         }
@@ -339,8 +343,16 @@ mod tests {
         let p = &report.profiles[0];
         assert_eq!(p.core.failed_tests, vec!["B".to_string()]);
         assert_eq!(p.extended.skipped_tests, vec!["C".to_string()]);
-        assert!(p.extended.supported_features.contains(&"HTTPRouteMethodMatching".to_string()));
-        assert!(p.extended.unsupported_features.contains(&"HTTPRouteCORS".to_string()));
+        assert!(
+            p.extended
+                .supported_features
+                .contains(&"HTTPRouteMethodMatching".to_string())
+        );
+        assert!(
+            p.extended
+                .unsupported_features
+                .contains(&"HTTPRouteCORS".to_string())
+        );
     }
 
     #[test]
@@ -348,6 +360,9 @@ mod tests {
         let xml = sample().render_junit();
         assert!(xml.contains("step 2 &lt;x&gt;"), "{xml}");
         assert!(xml.contains("no &amp; yes"), "{xml}");
-        assert!(xml.contains("tests=\"3\" failures=\"1\" skipped=\"1\""), "{xml}");
+        assert!(
+            xml.contains("tests=\"3\" failures=\"1\" skipped=\"1\""),
+            "{xml}"
+        );
     }
 }

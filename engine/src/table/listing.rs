@@ -125,8 +125,13 @@ fn list_listener(listener: &CompiledListener) -> ListenerListing {
             if let Some(why) = &rule.invalid {
                 flags.push(format!("rule invalid, answers 500: {why}"));
             }
-            if rule.backends.is_empty() {
-                flags.push("no backendRefs".to_string());
+            let redirects = rule
+                .filters
+                .iter()
+                .any(|f| matches!(f, Filter::RequestRedirect(_)));
+            if rule.backends.is_empty() && !redirects {
+                // HTTPRouteNoBackendRefs: nothing to forward to, and no redirect answers.
+                flags.push("no backendRefs: answers 500".to_string());
             } else if rule.backends.iter().all(|b| b.weight == 0) {
                 flags.push("every backendRef has weight 0: answers 500".to_string());
             }

@@ -7,6 +7,11 @@
 //! Host; for HTTPS also the SNI, with 421 for misdirected requests), then the first entry of
 //! that listener in precedence order that matches, then the rule's filters and backends
 //! ([`crate::filters`]).
+//!
+//! Route hostname precedence and match precedence form one ordered list per listener: when no
+//! entry of the routes with the most specific matching hostname matches, the request falls
+//! through to routes of less specific hostnames (a wildcard, then routes without hostnames).
+//! The spec's wording reads as one list; explanations note when a fall-through happened.
 
 pub(crate) mod hostname;
 mod index;
