@@ -630,9 +630,13 @@ impl Run<'_> {
         };
         let mut headers: Vec<(String, String)> = Vec::new();
         if allowed {
-            // With credentials a wildcard must be answered with the concrete value.
+            // A `*` answer is only valid for requests without credentials (Fetch standard,
+            // CORS protocol): with allowCredentials, or when the request carries a Cookie or
+            // Authorization header, a wildcard is answered with the concrete origin.
             let wildcard_origin = cors.allow_origins.iter().any(|p| p == "*");
-            let allow_origin = if wildcard_origin && !cors.allow_credentials {
+            let credentialed =
+                request.header("cookie").is_some() || request.header("authorization").is_some();
+            let allow_origin = if wildcard_origin && !cors.allow_credentials && !credentialed {
                 "*".to_string()
             } else {
                 origin.clone()
@@ -1575,6 +1579,16 @@ mod tests {
                     ("Origin", "https://other.foo.com"),
                     ("Authorization", "Bearer test"),
                 ],
+                answer: "forward",
+                // A credentialed request cannot be answered with `*`.
+                present: &[("access-control-allow-origin", "https://other.foo.com")],
+                absent: &["access-control-allow-credentials"],
+            },
+            Case {
+                name: "uncredentialed request to a wildcard origin gets *",
+                method: "GET",
+                path: "/cors-wildcard-methods-headers-unauth",
+                request: &[("Origin", "https://other.foo.com")],
                 answer: "forward",
                 present: &[("access-control-allow-origin", "*")],
                 absent: &["access-control-allow-credentials"],
