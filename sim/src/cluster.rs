@@ -156,6 +156,12 @@ pub trait Cluster {
     /// The object as JSON (`apiVersion`, `kind`, `metadata`, `spec`, `status`), if it exists.
     fn get(&self, key: &ObjectKey) -> Option<serde_json::Value>;
 
+    /// The object's `status`, if the object exists (`null` when it has none yet).
+    fn status(&self, key: &ObjectKey) -> Option<serde_json::Value> {
+        self.get(key)
+            .map(|o| o.get("status").cloned().unwrap_or(serde_json::Value::Null))
+    }
+
     /// Keys of every object of a kind, in key order.
     fn list(&self, kind: Kind) -> Vec<ObjectKey>;
 
