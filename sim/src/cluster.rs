@@ -124,9 +124,6 @@ pub enum SendError {
     /// Nothing listens on that port of the Gateway.
     #[error("connection refused: Gateway {gateway} has no listener on port {port}")]
     ConnectionRefused { gateway: String, port: u16 },
-    /// The connection was set up and then reset (for example a TLS handshake that failed).
-    #[error("connection reset by Gateway {gateway}: {reason}")]
-    ConnectionReset { gateway: String, reason: String },
 }
 
 /// The result of applying one document.
