@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-
 use serde_json::Value;
 use similar::TextDiff;
 
@@ -511,7 +510,12 @@ pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Co
 /// Every condition the controller wrote must carry the object's current generation: the
 /// object's own conditions, its listeners', and its route parent entries of this controller
 /// (entries of other controllers are theirs).
-fn check_observed_generations(c: &mut Comparison, status: &Value, generation: i64, controller: &str) {
+fn check_observed_generations(
+    c: &mut Comparison,
+    status: &Value,
+    generation: i64,
+    controller: &str,
+) {
     let mut lists: Vec<(String, &Value)> = Vec::new();
     if let Some(conds) = status.get("conditions") {
         lists.push(("conditions".to_string(), conds));

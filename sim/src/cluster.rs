@@ -124,9 +124,6 @@ pub enum SendError {
     /// Nothing listens on that port of the Gateway.
     #[error("connection refused: Gateway {gateway} has no listener on port {port}")]
     ConnectionRefused { gateway: String, port: u16 },
-    /// The connection was set up and then reset (for example a TLS handshake that failed).
-    #[error("connection reset by Gateway {gateway}: {reason}")]
-    ConnectionReset { gateway: String, reason: String },
 }
 
 /// The result of applying one document.
@@ -155,6 +152,12 @@ pub trait Cluster {
 
     /// The object as JSON (`apiVersion`, `kind`, `metadata`, `spec`, `status`), if it exists.
     fn get(&self, key: &ObjectKey) -> Option<serde_json::Value>;
+
+    /// The object's `status`, if the object exists (`null` when it has none yet).
+    fn status(&self, key: &ObjectKey) -> Option<serde_json::Value> {
+        self.get(key)
+            .map(|o| o.get("status").cloned().unwrap_or(serde_json::Value::Null))
+    }
 
     /// Keys of every object of a kind, in key order.
     fn list(&self, kind: Kind) -> Vec<ObjectKey>;

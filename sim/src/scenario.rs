@@ -129,8 +129,7 @@ impl Action {
                 format!("request {} {}{count}", request.method, request.path)
             }
             Action::Status { checks } => {
-                let objects: Vec<String> =
-                    checks.iter().map(|c| c.target.to_string()).collect();
+                let objects: Vec<String> = checks.iter().map(|c| c.target.to_string()).collect();
                 format!("status {}", objects.join(", "))
             }
         }
@@ -235,7 +234,9 @@ impl ObjectRef {
     fn new(kind: &str, namespace: Option<String>, name: String) -> Result<ObjectRef, String> {
         let namespace = match (Kind::from_name(kind), namespace) {
             (Some(k), ns) if k.namespaced() => ns.unwrap_or_else(|| "default".to_string()),
-            (Some(k), Some(_)) => return Err(format!("{k} is cluster-scoped; leave out namespace")),
+            (Some(k), Some(_)) => {
+                return Err(format!("{k} is cluster-scoped; leave out namespace"));
+            }
             (Some(_), None) | (None, None) => String::new(),
             (None, Some(ns)) => ns,
         };
@@ -772,7 +773,7 @@ impl Loader<'_> {
                 let docs = docs
                     .into_iter()
                     .map(|mut d| {
-                        d.origin.line += line - 1;
+                        d.origin.line += line.saturating_sub(1);
                         d
                     })
                     .collect();
@@ -839,12 +840,12 @@ impl Loader<'_> {
                 message,
                 ..
             } => self.error(
-                line + l - 1,
-                c + column - 1,
+                (line + l).saturating_sub(1),
+                (c + column).saturating_sub(1),
                 format!("document {document}: {message}"),
             ),
             LoadError::NotAnObject { origin, message } => self.error(
-                line + origin.line - 1,
+                (line + origin.line).saturating_sub(1),
                 column,
                 format!("document {}: {message}", origin.document),
             ),
@@ -1410,7 +1411,6 @@ steps:
                 3,
                 "invalid duration",
             ),
-
             (
                 "name: a\nsteps:\n- delete: {kind: GatewayClass, name: w, namespace: x}\n",
                 3,
