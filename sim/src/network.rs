@@ -262,7 +262,9 @@ impl Network {
                 (_, None) => false,
                 // Connection errors are retried whenever a retry stanza exists (GEP-1731).
                 (Attempt::Reset, Some(_)) => true,
-                (Attempt::TimedOut, Some(r)) => r.codes.contains(&504),
+                // GEP-1731 (HTTPRouteRetryBackendTimeout): an attempt that outlives
+                // backendRequest is retried whenever a retry stanza exists, codes or not.
+                (Attempt::TimedOut, Some(_)) => true,
                 (Attempt::Answered { status, .. }, Some(r)) => r.codes.contains(status),
                 (Attempt::NoEndpoints, Some(_)) => false,
             };
@@ -271,7 +273,9 @@ impl Network {
             }
             retries_left -= 1;
             elapsed += retry.as_ref().and_then(|r| r.backoff).unwrap_or_default();
-            if timeouts.request.is_some_and(|limit| elapsed > limit) {
+            // A retry cannot start once the request deadline is reached: at that instant the
+            // request timer fires (an answer needs time, however little).
+            if timeouts.request.is_some_and(|limit| elapsed >= limit) {
                 break Attempt::TimedOut;
             }
         };
@@ -569,6 +573,25 @@ mod tests {
                     backend_request: None,
                 },
                 504,
+            ),
+            (
+                // Four failures of 100ms reach the 400ms deadline: no fifth attempt.
+                "/retry/?uuid=9&succeedAfter=4&responseCode=500&delayRetry=100ms",
+                Some(retry(vec![500], 5)),
+                Timeouts {
+                    request: Some(Duration::from_millis(400)),
+                    backend_request: Some(Duration::from_millis(200)),
+                },
+                504,
+            ),
+            (
+                "/retry/?uuid=8&succeedAfter=2&responseCode=500&delayRetry=300ms",
+                Some(retry(vec![], 2)),
+                Timeouts {
+                    request: None,
+                    backend_request: Some(Duration::from_millis(200)),
+                },
+                200,
             ),
             (
                 "/retry/?uuid=7&succeedAfter=1&responseCode=500&delayRetry=300ms",
