@@ -2,6 +2,8 @@
 //! `testdata/conformance/`, named by its upstream ShortName. A scenario needing a feature gwsim
 //! does not support is an ignored trial with the reason, never a pass.
 
+#![allow(clippy::print_stderr)]
+
 use gwsim_conformance::{Options, TestOutcome, load_suite, profile, run};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
