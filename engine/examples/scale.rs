@@ -21,12 +21,18 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// Peak resident set size of this process, from /proc (Linux), in MiB.
-fn peak_rss_mib() -> Option<f64> {
+/// A field of /proc/self/status (Linux), in MiB: `VmHWM` (peak) or `VmRSS` (current).
+fn proc_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// Resets the peak RSS to the current RSS (Linux: `echo 5 > /proc/self/clear_refs`), so that
+/// the next reading of `VmHWM` is the peak of what follows.
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 fn main() {
@@ -61,7 +67,11 @@ fn main() {
         "synthetic documents must be valid: {:?}",
         admitted.rejected.first()
     );
+    drop(docs);
     let snapshot = admitted.snapshot();
+    drop(admitted);
+    let before_reconcile = proc_mib("VmRSS:");
+    let peak_reset = reset_peak();
 
     let now = Timestamp::from_second(1_767_225_600).expect("valid epoch");
     let config = ControllerConfig::default();
@@ -74,6 +84,7 @@ fn main() {
         reconciliation = Some(r);
     }
     let reconciliation = reconciliation.expect("ran");
+    let reconcile_peak = proc_mib("VmHWM:");
 
     let t = Instant::now();
     let table = RoutingTable::build(&reconciliation.gateways);
@@ -107,6 +118,15 @@ fn main() {
         per_request.push(t.elapsed() / requests.len() as u32);
     }
 
+    let mut fast = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        for req in &requests {
+            std::hint::black_box(table.decide_fast(req, &mut rng));
+        }
+        fast.push(t.elapsed() / requests.len() as u32);
+    }
+
     println!("routes                 {}", spec.routes);
     println!("rules per route        {}", spec.rules_per_route);
     println!("hostnames              {}", spec.hostnames);
@@ -115,12 +135,23 @@ fn main() {
     println!("reconcile, median of 5 {:?}", median(reconcile_times));
     println!("table build            {:?}", build_time);
     println!(
-        "decide, mean per request (median of 5 rounds) {:?}  ({} of {} forwarded)",
+        "decide with explanation, mean per request (median of 5 rounds) {:?}  ({} of {} forwarded)",
         median(per_request),
         forwarded,
         requests.len()
     );
-    if let Some(mib) = peak_rss_mib() {
-        println!("peak RSS               {mib:.1} MiB");
+    println!(
+        "decide_fast, mean per request (median of 5 rounds) {:?}",
+        median(fast)
+    );
+    if let (Some(before), Some(peak), true) = (before_reconcile, reconcile_peak, peak_reset) {
+        println!(
+            "RSS before reconcile   {before:.1} MiB (the admitted snapshot)\n\
+             peak RSS in reconcile  {peak:.1} MiB (+{:.1} MiB)",
+            peak - before
+        );
+    }
+    if let Some(mib) = proc_mib("VmHWM:") {
+        println!("peak RSS at the end    {mib:.1} MiB (since the reset, with the table)");
     }
 }
