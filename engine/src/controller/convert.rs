@@ -51,7 +51,20 @@ struct RouteScope<'r> {
     unresolved: Option<Unresolved>,
 }
 
-impl RouteScope<'_> {
+impl<'r> RouteScope<'r> {
+    /// The scope of a route of `kind` in `namespace`: references from it are checked against
+    /// ReferenceGrants as coming from that kind and namespace.
+    fn new(kind: Kind, namespace: &'r str) -> Self {
+        RouteScope {
+            from: RefFrom {
+                group: GATEWAY_GROUP,
+                kind: kind.as_str(),
+                namespace,
+            },
+            unresolved: None,
+        }
+    }
+
     fn note(&mut self, problem: Option<Unresolved>) {
         if self.unresolved.is_none() {
             self.unresolved = problem;
@@ -453,14 +466,7 @@ impl<'a> Converter<'a> {
     /// Converts an HTTPRoute.
     pub fn http_route(&mut self, route: &HttpRoute) -> Converted {
         let namespace = route.metadata.namespace.as_deref().unwrap_or_default();
-        let mut scope = RouteScope {
-            from: RefFrom {
-                group: GATEWAY_GROUP,
-                kind: Kind::HttpRoute.as_str(),
-                namespace,
-            },
-            unresolved: None,
-        };
+        let mut scope = RouteScope::new(Kind::HttpRoute, namespace);
         let rules: Vec<RuleConfig> = match route.spec.rules.as_deref() {
             Some(rules) => rules
                 .iter()
@@ -545,14 +551,7 @@ impl<'a> Converter<'a> {
     /// Converts a GRPCRoute: same IR as HTTPRoute, `kind: Grpc`.
     pub fn grpc_route(&mut self, route: &GrpcRoute) -> Converted {
         let namespace = route.metadata.namespace.as_deref().unwrap_or_default();
-        let mut scope = RouteScope {
-            from: RefFrom {
-                group: GATEWAY_GROUP,
-                kind: Kind::GrpcRoute.as_str(),
-                namespace,
-            },
-            unresolved: None,
-        };
+        let mut scope = RouteScope::new(Kind::GrpcRoute, namespace);
         let rules: Vec<RuleConfig> = match route.spec.rules.as_deref() {
             Some(rules) => rules
                 .iter()
