@@ -194,8 +194,15 @@ fn outcome_of(result: &ScenarioResult) -> TestOutcome {
             missing_features.join(", ")
         )),
         Outcome::Failed(_) => {
+            // The runner's text for this one scenario, without its closing count line.
             let single = gwsim_sim::runner::RunReport::new(vec![result.clone()]);
-            TestOutcome::Failed(single.render_text())
+            let text = single.render_text();
+            let body: Vec<&str> = text
+                .trim_end()
+                .lines()
+                .filter(|l| !l.ends_with(" skipped") || !l.contains(" passed, "))
+                .collect();
+            TestOutcome::Failed(body.join("\n"))
         }
     }
 }
@@ -231,4 +238,78 @@ fn run_parallel(
         out.extend(part?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_suite_loads_and_names_are_unique() {
+        let suite = load_suite(None).expect("the embedded suite loads");
+        assert_eq!(suite.len(), 99, "one scenario per GATEWAY-HTTP test");
+        let mut names: Vec<String> = suite.iter().map(test_name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 99, "upstream names are unique");
+    }
+
+    #[test]
+    fn two_runs_give_identical_reports() {
+        let suite = load_suite(None).expect("the embedded suite loads");
+        let a = run(&suite, &Options::default()).expect("runs");
+        let b = run(&suite, &Options::default()).expect("runs");
+        assert_eq!(a.render_text(), b.render_text());
+        assert_eq!(a.render_junit(), b.render_junit());
+    }
+
+    #[test]
+    fn skip_and_features_flags_skip_with_a_reason() {
+        let suite = load_suite(None).expect("the embedded suite loads");
+        let options = Options {
+            run: vec![
+                "HTTPRouteExactPathMatching".into(),
+                "HTTPRouteMethodMatching".into(),
+            ],
+            skip: vec!["HTTPRouteExactPathMatching".into()],
+            features: Some(vec![]),
+            seed: None,
+        };
+        let report = run(&suite, &options).expect("runs");
+        let outcomes: Vec<(&str, &TestOutcome)> = report
+            .results
+            .iter()
+            .map(|r| (r.name.as_str(), &r.outcome))
+            .collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                (
+                    "HTTPRouteExactPathMatching",
+                    &TestOutcome::Skipped("skipped by --skip".into())
+                ),
+                (
+                    "HTTPRouteMethodMatching",
+                    &TestOutcome::Skipped(
+                        "features not selected by --features: HTTPRouteMethodMatching".into()
+                    )
+                ),
+            ]
+        );
+    }
+
+    /// The GatewayClass claims exactly what passes: every supported feature is exercised by at
+    /// least one passing test, and no test fails.
+    #[test]
+    fn claimed_features_are_backed_by_passing_tests() {
+        let suite = load_suite(None).expect("the embedded suite loads");
+        let report = run(&suite, &Options::default()).expect("runs");
+        assert_eq!(report.exit_code(), 0, "{}", report.render_text());
+        for feature in SUPPORTED_FEATURES {
+            let backed = report.results.iter().any(|r| {
+                r.outcome == TestOutcome::Passed && r.features.iter().any(|f| f == feature)
+            });
+            assert!(backed, "{feature} is claimed but no passing test uses it");
+        }
+    }
 }
