@@ -156,10 +156,13 @@ pub fn render_table(inputs: &Inputs) -> (String, bool) {
             let _ = writeln!(out, "  {origin}: {what}");
         }
     }
+    let nothing = inputs.snapshot.is_empty() && inputs.rejected.is_empty();
     let _ = writeln!(
         out,
         "\n{}",
-        if all_accepted {
+        if nothing {
+            "No objects in the input."
+        } else if all_accepted {
             "All objects are valid and Accepted."
         } else {
             "Some objects are rejected or not Accepted."
