@@ -1,10 +1,12 @@
-//! Files on the command line into a reconciled cluster state, without a simulator: each
-//! document admitted as the API server would, then one reconcile. `gwsim check`, `routes` and
-//! `explain` and the terminal UI's `-f PATH` mode read files this way.
+//! What the command line hands over: files into a reconciled cluster state, without a
+//! simulator (each document admitted as the API server would, then one reconcile), and URLs
+//! into requests. `gwsim check`, `routes` and `explain` and the terminal UI's `-f PATH` mode
+//! and Ask pane read their input this way.
 
 use std::path::PathBuf;
 
 use gwsim_engine::controller::{ControllerConfig, reconcile};
+use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::load::{LoadError, Origin, parse_documents};
 use gwsim_engine::object::{Object, ObjectKey, Snapshot};
 use gwsim_engine::{AdmitError, Rejection, RoutingTable, admit};
@@ -105,5 +107,87 @@ fn stamp(object: &mut Object, epoch: Timestamp) {
     let meta = object.meta_mut();
     if meta.creation_timestamp.is_none() {
         meta.creation_timestamp = Some(Time(epoch));
+    }
+}
+
+/// A URL that cannot be turned into a request.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("the URL must start with http:// or https://, got {0:?}")]
+    Scheme(String),
+    #[error("the URL has no host: {0:?}")]
+    NoHost(String),
+    #[error("bad port in {0:?}")]
+    Port(String),
+}
+
+/// `http://host[:port]/path?query` (or https) into a GET to the only Gateway. The Host header
+/// keeps an explicit port; the request goes to that port, or the scheme's default.
+pub fn parse_url(url: &str) -> Result<Request, UrlError> {
+    let (scheme, rest) = if let Some(rest) = url.strip_prefix("http://") {
+        (Scheme::Http, rest)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        (Scheme::Https, rest)
+    } else {
+        return Err(UrlError::Scheme(url.to_string()));
+    };
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path
+    };
+    if authority.is_empty() {
+        return Err(UrlError::NoHost(url.to_string()));
+    }
+    let port = match authority.rsplit_once(':') {
+        Some((_, p)) => p
+            .parse::<u16>()
+            .map_err(|_| UrlError::Port(url.to_string()))?,
+        None => scheme.default_port(),
+    };
+    let mut request = Request::get(authority, &path);
+    request.scheme = scheme;
+    request.port = port;
+    Ok(request)
+}
+
+/// `example.com:8080` -> `example.com`: the TLS server name a client sends for a Host.
+pub fn host_without_port(host: &str) -> String {
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h.to_string(),
+        _ => host.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        let r = parse_url("http://example.com/a/b?x=1").expect("parses");
+        assert_eq!(
+            (r.host.as_str(), r.path.as_str(), r.port),
+            ("example.com", "/a/b?x=1", 80)
+        );
+        let r = parse_url("https://foo.example.com:8443").expect("parses");
+        assert_eq!(
+            (r.scheme, r.port, r.path.as_str()),
+            (Scheme::Https, 8443, "/")
+        );
+        assert_eq!(r.host, "foo.example.com:8443");
+        assert_eq!(parse_url("http://x?q=1").expect("parses").path, "/?q=1");
+        assert!(matches!(parse_url("ftp://x/"), Err(UrlError::Scheme(_))));
+        assert!(matches!(parse_url("http:///a"), Err(UrlError::NoHost(_))));
+        assert!(matches!(
+            parse_url("http://x:99999/"),
+            Err(UrlError::Port(_))
+        ));
+        assert_eq!(host_without_port("a.example:8443"), "a.example");
+        assert_eq!(host_without_port("a.example"), "a.example");
     }
 }
