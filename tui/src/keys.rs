@@ -105,6 +105,56 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timeline::Timeline;
+
+    fn app() -> App {
+        let paths = vec![std::path::PathBuf::from("../testdata/tui/files")];
+        let inputs = gwsim_sim::inputs::load(&paths).expect("loads");
+        App::new(Timeline::from_files(paths, &inputs))
+    }
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    /// The action as text: actions carry frames, which do not compare.
+    fn mapped(app: &App, code: KeyCode) -> String {
+        format!("{:?}", action_for(app, key(code)))
+    }
+
+    #[test]
+    fn keys_map_to_actions_by_mode() {
+        let mut app = app();
+        let normal = [
+            (KeyCode::Char('l'), "Some(StepForward)"),
+            (KeyCode::Char('h'), "Some(StepBack)"),
+            (KeyCode::Char('g'), "Some(FirstStep)"),
+            (KeyCode::End, "Some(LastStep)"),
+            (KeyCode::Char('e'), "Some(LastStep)"),
+            (KeyCode::Char('j'), "Some(Move(1))"),
+            (KeyCode::Char('k'), "Some(Move(-1))"),
+            (KeyCode::PageDown, "Some(Move(10))"),
+            (KeyCode::Char('3'), "Some(Focus(Decision))"),
+            (KeyCode::Char('x'), "None"),
+            (KeyCode::Enter, "None"),
+        ];
+        for (code, expected) in normal {
+            assert_eq!(mapped(&app, code), expected, "{code:?}");
+        }
+        // In the Ask line, letters are text.
+        app.update(Action::AskOpen);
+        assert_eq!(mapped(&app, KeyCode::Char('l')), "Some(AskType('l'))");
+        assert_eq!(mapped(&app, KeyCode::Left), "None");
+        assert_eq!(mapped(&app, KeyCode::Enter), "Some(AskSubmit)");
+        app.update(Action::AskCancel);
+        // On the help page, any key closes it.
+        app.update(Action::ToggleHelp);
+        assert_eq!(mapped(&app, KeyCode::Right), "Some(ToggleHelp)");
+        // Key releases are not presses.
+        let mut release = key(KeyCode::Char('q'));
+        release.kind = KeyEventKind::Release;
+        assert!(action_for(&app, release).is_none());
+    }
 
     #[test]
     fn the_help_page_lists_every_key_of_the_help_line() {
