@@ -28,26 +28,27 @@ use std::path::{Path, PathBuf};
 pub use app::{Action, App, Pane};
 pub use timeline::Timeline;
 
-/// Why the terminal UI could not start or stopped early.
+/// Why the terminal UI could not start or stopped early. The messages of unreadable input
+/// are complete (file, line, cause), so they are not chained as sources again.
 #[derive(Debug, thiserror::Error)]
 pub enum TuiError {
-    #[error(transparent)]
-    Scenario(#[from] timeline::TimelineError),
-    #[error(transparent)]
-    Inputs(#[from] gwsim_sim::inputs::InputsError),
-    #[error("terminal: {0}")]
+    #[error("{0}")]
+    Scenario(timeline::TimelineError),
+    #[error("{0}")]
+    Inputs(gwsim_sim::inputs::InputsError),
+    #[error("cannot use the terminal")]
     Terminal(#[from] std::io::Error),
 }
 
 /// `gwsim tui SCENARIO`: runs the scenario, then shows it step by step.
 pub fn run_scenario(path: &Path) -> Result<(), TuiError> {
-    let timeline = Timeline::from_scenario_file(path)?;
+    let timeline = Timeline::from_scenario_file(path).map_err(TuiError::Scenario)?;
     terminal::run(App::new(timeline), None)
 }
 
 /// `gwsim tui -f PATH...`: shows the files' resources, reloading them when they change.
 pub fn run_files(paths: &[PathBuf]) -> Result<(), TuiError> {
-    let inputs = gwsim_sim::inputs::load(paths)?;
+    let inputs = gwsim_sim::inputs::load(paths).map_err(TuiError::Inputs)?;
     let timeline = Timeline::from_files(paths.to_vec(), &inputs);
     let watcher = terminal::FileWatcher::new(paths.to_vec());
     terminal::run(App::new(timeline), Some(watcher))
