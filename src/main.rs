@@ -102,6 +102,16 @@ enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
         output: TextOrJson,
     },
+    /// Watch and question routing decisions in the terminal: a scenario step by step, or
+    /// files (`-f`), reloaded when they change. Press ? for the keys.
+    Tui {
+        /// A scenario file.
+        #[arg(required_unless_present = "files", conflicts_with = "files")]
+        scenario: Option<PathBuf>,
+        /// Files or folders of YAML (instead of a scenario).
+        #[arg(short = 'f', long = "filename", num_args = 1..)]
+        files: Vec<PathBuf>,
+    },
     /// Run the conformance suite (one scenario per upstream GATEWAY-HTTP test) against the
     /// simulator. Exit 0 when nothing failed.
     Conformance {
@@ -210,7 +220,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     .push((name.trim().to_string(), value.trim().to_string()));
             }
             if request.scheme == Scheme::Https {
-                request.sni = Some(sni.unwrap_or_else(|| host_without_port(&request.host)));
+                request.sni = Some(
+                    sni.unwrap_or_else(|| gwsim_sim::inputs::host_without_port(&request.host)),
+                );
             }
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let decision = inputs.table.decide(&request, &mut rng);
@@ -246,6 +258,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     Ok(exit_byte(err.exit_code()))
                 }
             }
+        }
+        Command::Tui { scenario, files } => {
+            match scenario {
+                Some(path) => gwsim_tui::run_scenario(&path)?,
+                None => gwsim_tui::run_files(&files)?,
+            }
+            Ok(0)
         }
         Command::Conformance {
             run,
@@ -317,44 +336,9 @@ fn parse_gateway(text: &str) -> anyhow::Result<ObjectKey> {
     }
 }
 
-fn host_without_port(host: &str) -> String {
-    match host.rsplit_once(':') {
-        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h.to_string(),
-        _ => host.to_string(),
-    }
-}
-
-/// `http://host[:port]/path?query` into a request. The Host header keeps an explicit port.
+/// `http://host[:port]/path?query` into a request (the shared parser the terminal UI uses too).
 fn parse_url(url: &str) -> anyhow::Result<Request> {
-    let (scheme, rest) = if let Some(rest) = url.strip_prefix("http://") {
-        (Scheme::Http, rest)
-    } else if let Some(rest) = url.strip_prefix("https://") {
-        (Scheme::Https, rest)
-    } else {
-        bail!("the URL must start with http:// or https://, got {url:?}");
-    };
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) => (&rest[..i], rest[i..].to_string()),
-        None => (rest, "/".to_string()),
-    };
-    let path = if path.starts_with('?') {
-        format!("/{path}")
-    } else {
-        path
-    };
-    if authority.is_empty() {
-        bail!("the URL has no host: {url:?}");
-    }
-    let port = match authority.rsplit_once(':') {
-        Some((_, p)) => p
-            .parse::<u16>()
-            .with_context(|| format!("bad port in {url:?}"))?,
-        None => scheme.default_port(),
-    };
-    let mut request = Request::get(authority, &path);
-    request.scheme = scheme;
-    request.port = port;
-    Ok(request)
+    Ok(gwsim_sim::inputs::parse_url(url)?)
 }
 
 #[cfg(test)]

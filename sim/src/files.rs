@@ -22,14 +22,32 @@ pub struct ReadError {
 /// Reads each path: a file as is, a folder as its `.yaml` and `.yml` files (recursively), in
 /// name order. Paths are read in the order given.
 pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, ReadError> {
+    source_paths(paths)?
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).map_err(|source| ReadError {
+                path: path.display().to_string(),
+                source,
+            })?;
+            Ok(Source {
+                name: path.display().to_string(),
+                path,
+                text,
+            })
+        })
+        .collect()
+}
+
+/// The files [`read_sources`] reads, in the order it reads them (for watching them change).
+pub fn source_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
     let mut out = Vec::new();
     for path in paths {
-        read_into(path, &mut out)?;
+        list_into(path, &mut out)?;
     }
     Ok(out)
 }
 
-fn read_into(path: &Path, out: &mut Vec<Source>) -> Result<(), ReadError> {
+fn list_into(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReadError> {
     let err = |source| ReadError {
         path: path.display().to_string(),
         source,
@@ -49,15 +67,10 @@ fn read_into(path: &Path, out: &mut Vec<Source>) -> Result<(), ReadError> {
             .collect();
         entries.sort();
         for entry in entries {
-            read_into(&entry, out)?;
+            list_into(&entry, out)?;
         }
     } else {
-        let text = std::fs::read_to_string(path).map_err(err)?;
-        out.push(Source {
-            name: path.display().to_string(),
-            path: path.to_path_buf(),
-            text,
-        });
+        out.push(path.to_path_buf());
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! Modules, in the order data flows through them:
 //!
 //! - [`scenario`]: scenario files (the contract's format) into a checked model; [`files`]
-//!   reads files and folders; [`base`] holds the built-in conformance base;
+//!   reads files and folders; [`base`] holds the built-in conformance base; [`inputs`] loads
+//!   plain resource files into a reconciled state without a simulator;
 //! - [`cluster`]: the [`cluster::Cluster`] trait the runner drives, and what a request returns;
 //! - [`sim`]: the simulated cluster behind that trait, made of [`store`] (the API server),
 //!   [`time`] and [`queue`] (virtual clock and events), [`workloads`] (pods and endpoints),
@@ -15,6 +16,7 @@ pub mod checks;
 pub mod cluster;
 pub mod echo;
 pub mod files;
+pub mod inputs;
 pub mod network;
 pub mod queue;
 pub mod runner;

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::base::conformance_base;
 use crate::checks::{Comparison, MirrorTally, Tally, check_response, check_status};
-use crate::cluster::{Cluster, RequestId};
+use crate::cluster::{Cluster, RequestId, Response, SendError};
 use crate::scenario::{
     Action, Base, Expect, RequestSpec, Scenario, ScenarioError, Step, load_paths,
 };
@@ -276,6 +276,39 @@ pub fn start_cluster(base: Base, seed: u64) -> Result<SimCluster, RunError> {
     }
 }
 
+/// What a run reports as it goes, for front ends that show it step by step (the terminal
+/// UI keeps the cluster's state after each step). Every hook does nothing by default.
+pub trait RunObserver<C: ?Sized> {
+    /// The base and the scenario's manifests are applied; no step has run.
+    fn started(&mut self, cluster: &C) {
+        let _ = cluster;
+    }
+
+    /// One request of a request step was sent (a step with `count: n` sends n).
+    fn request_sent(&mut self, cluster: &C, sent: SentRequest<'_>) {
+        let _ = (cluster, sent);
+    }
+
+    /// A step ran: `failure` is why it failed, `None` when it passed.
+    fn step_finished(&mut self, cluster: &C, step: &Step, failure: Option<&Failure>) {
+        let _ = (cluster, step, failure);
+    }
+}
+
+/// Observes nothing.
+impl<C: ?Sized> RunObserver<C> for () {}
+
+/// A request as the runner sent it, for [`RunObserver::request_sent`].
+#[derive(Clone, Copy, Debug)]
+pub struct SentRequest<'a> {
+    /// The step that sent it.
+    pub step: &'a Step,
+    pub id: RequestId,
+    /// With the Gateway and Host resolved.
+    pub request: &'a Request,
+    pub response: &'a Result<Response, SendError>,
+}
+
 /// Runs one scenario on `cluster`. `base`, when given, is applied first (a cluster that does
 /// not come prepared with the scenario's base).
 pub fn run_scenario<C: Cluster + ?Sized>(
@@ -283,6 +316,17 @@ pub fn run_scenario<C: Cluster + ?Sized>(
     cluster: &mut C,
     base: Option<&[Document]>,
     seed: u64,
+) -> ScenarioResult {
+    run_scenario_observed(scenario, cluster, base, seed, &mut ())
+}
+
+/// [`run_scenario`], telling `observer` about each step and request as it happens.
+pub fn run_scenario_observed<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized>(
+    scenario: &Scenario,
+    cluster: &mut C,
+    base: Option<&[Document]>,
+    seed: u64,
+    observer: &mut O,
 ) -> ScenarioResult {
     let mut result = ScenarioResult {
         name: scenario.name.clone(),
@@ -327,6 +371,7 @@ pub fn run_scenario<C: Cluster + ?Sized>(
         };
         return result;
     }
+    observer.started(cluster);
     if !refused.is_empty() {
         result.outcome = Outcome::Failed(Failure {
             step: None,
@@ -342,20 +387,28 @@ pub fn run_scenario<C: Cluster + ?Sized>(
     let mut runner = StepRunner {
         cluster,
         next_id: 0,
+        observer,
     };
     for (i, step) in scenario.steps.iter().enumerate() {
         match runner.run(step) {
-            Ok(()) => result.steps[i].status = StepStatus::Passed,
+            Ok(()) => {
+                result.steps[i].status = StepStatus::Passed;
+                runner.observer.step_finished(runner.cluster, step, None);
+            }
             Err(failure) => {
                 result.steps[i].status = StepStatus::Failed;
-                result.outcome = Outcome::Failed(Failure {
+                let failure = Failure {
                     step: Some(step.number),
                     label: step.label(),
                     line: Some(step.line),
                     message: failure.message,
                     diff: failure.diff,
                     explanation: failure.explanation,
-                });
+                };
+                runner
+                    .observer
+                    .step_finished(runner.cluster, step, Some(&failure));
+                result.outcome = Outcome::Failed(failure);
                 break;
             }
         }
@@ -375,9 +428,10 @@ fn refusals(outcomes: &[crate::cluster::ApplyOutcome]) -> Vec<String> {
         .collect()
 }
 
-struct StepRunner<'a, C: Cluster + ?Sized> {
+struct StepRunner<'a, C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> {
     cluster: &'a mut C,
     next_id: u64,
+    observer: &'a mut O,
 }
 
 /// How a step failed, before the step's identity is added.
@@ -396,7 +450,7 @@ fn fail(message: impl Into<String>) -> StepFailure {
     }
 }
 
-impl<C: Cluster + ?Sized> StepRunner<'_, C> {
+impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
     fn run(&mut self, step: &Step) -> Result<(), StepFailure> {
         let _span = tracing::debug_span!("step", number = step.number).entered();
         match &step.action {
@@ -447,7 +501,7 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
                 self.cluster.advance(*by);
                 Ok(())
             }
-            Action::Request { request, expect } => self.request(request, expect),
+            Action::Request { request, expect } => self.request(step, request, expect),
             Action::Status { checks } => {
                 let mut all = Comparison::new();
                 let mut failed: Vec<String> = Vec::new();
@@ -497,7 +551,12 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
         }
     }
 
-    fn request(&mut self, spec: &RequestSpec, expect: &Expect) -> Result<(), StepFailure> {
+    fn request(
+        &mut self,
+        step: &Step,
+        spec: &RequestSpec,
+        expect: &Expect,
+    ) -> Result<(), StepFailure> {
         let gateway = self.gateway(spec)?;
         let host = match &spec.host {
             Some(host) => host.clone(),
@@ -535,7 +594,17 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
         for n in 0..spec.count {
             self.next_id += 1;
             let id = RequestId(self.next_id);
-            let response = match self.cluster.send(&request, id) {
+            let sent = self.cluster.send(&request, id);
+            self.observer.request_sent(
+                self.cluster,
+                SentRequest {
+                    step,
+                    id,
+                    request: &request,
+                    response: &sent,
+                },
+            );
+            let response = match sent {
                 Ok(r) => r,
                 Err(e) => {
                     return Err(StepFailure {

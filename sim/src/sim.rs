@@ -277,11 +277,14 @@ impl SimCluster {
 
     /// The full explanation of `request` as the last send decided it.
     pub fn explain_request(&self, request: &Request) -> String {
+        self.decide_last(request).explanation.render_text()
+    }
+
+    /// The decision the last send made about `request` (same random draws), with its
+    /// explanation.
+    pub fn decide_last(&self, request: &Request) -> Decision {
         let mut rng = self.rng_before_last.clone();
-        self.table
-            .decide(request, &mut rng)
-            .explanation
-            .render_text()
+        self.table.decide(request, &mut rng)
     }
 
     /// Moves the clock forward, running what falls due.

@@ -7,7 +7,10 @@ use gwsim_engine::decision::Request;
 use gwsim_engine::object::{Kind, ObjectKey};
 use gwsim_sim::cluster::{Cluster, RequestId};
 use gwsim_sim::files::Source;
-use gwsim_sim::runner::{RunOptions, run_paths, run_scenario, run_scenarios, start_cluster};
+use gwsim_sim::runner::{
+    RunOptions, SentRequest, run_paths, run_scenario, run_scenario_observed, run_scenarios,
+    start_cluster,
+};
 use gwsim_sim::scenario::{Base, load_paths, load_scenario};
 
 fn examples() -> PathBuf {
@@ -165,4 +168,90 @@ spec:
     );
     assert_ne!(random_1, random_2, "weighted choices follow the seed");
     assert_eq!(fixed_1, fixed_2, "everything else does not");
+}
+
+/// Records what a run reports, in order.
+#[derive(Default)]
+struct Recorder {
+    events: Vec<String>,
+    decided_like_the_send: bool,
+}
+
+impl gwsim_sim::runner::RunObserver<gwsim_sim::SimCluster> for Recorder {
+    fn started(&mut self, _: &gwsim_sim::SimCluster) {
+        self.events.push("started".into());
+    }
+
+    fn request_sent(&mut self, cluster: &gwsim_sim::SimCluster, sent: SentRequest<'_>) {
+        let status = match sent.response {
+            Ok(r) => r.status.to_string(),
+            Err(e) => e.to_string(),
+        };
+        // The decision made again for the observer is the one the send made.
+        let decision = cluster.decide_last(sent.request);
+        let backend = sent
+            .response
+            .as_ref()
+            .ok()
+            .and_then(|r| r.echo.as_ref())
+            .map(|e| e.service.clone());
+        let decided = match &decision.outcome {
+            gwsim_engine::Outcome::Forward(f) => Some(f.backend.name.clone()),
+            _ => None,
+        };
+        self.decided_like_the_send = backend == decided;
+        self.events
+            .push(format!("step {} {} {status}", sent.step.number, sent.id));
+    }
+
+    fn step_finished(
+        &mut self,
+        _: &gwsim_sim::SimCluster,
+        step: &gwsim_sim::scenario::Step,
+        failure: Option<&gwsim_sim::runner::Failure>,
+    ) {
+        let how = failure.map_or("passed".to_string(), |f| format!("failed: {}", f.message));
+        self.events.push(format!("step {} {how}", step.number));
+    }
+}
+
+#[test]
+fn an_observer_sees_every_step_and_request_in_order() {
+    let scenario = load_paths(&[examples().join("change-over-time.yaml")])
+        .expect("loads")
+        .remove(0);
+    let mut cluster = start_cluster(scenario.base, scenario.seed).expect("cluster");
+    let mut recorder = Recorder::default();
+    let result = run_scenario_observed(&scenario, &mut cluster, None, 0, &mut recorder);
+    assert!(result.passed());
+    let expected = [
+        "started",
+        "step 1 passed",
+        "step 2 passed",
+        "step 3 passed",
+        "step 4 req-000001 200",
+        "step 4 passed",
+        "step 5 passed",
+        "step 6 passed",
+        "step 7 req-000002 200",
+        "step 7 passed",
+        "step 8 passed",
+        "step 9 req-000003 503",
+        "step 9 passed",
+    ];
+    assert_eq!(recorder.events, expected);
+
+    // A failing step is reported with its failure, and nothing runs after it.
+    let scenario = strict_weights();
+    let mut cluster = start_cluster(scenario.base, 1).expect("cluster");
+    let mut recorder = Recorder::default();
+    let result = run_scenario_observed(&scenario, &mut cluster, None, 1, &mut recorder);
+    assert!(!result.passed());
+    assert_eq!(recorder.events.len(), 1 + 500 + 1);
+    assert!(recorder.decided_like_the_send);
+    let last = recorder.events.last().expect("events");
+    assert!(
+        last.starts_with("step 1 failed: distribution over 500 requests is off"),
+        "{last}"
+    );
 }

@@ -1,0 +1,193 @@
+//! What the command line hands over: files into a reconciled cluster state, without a
+//! simulator (each document admitted as the API server would, then one reconcile), and URLs
+//! into requests. `gwsim check`, `routes` and `explain` and the terminal UI's `-f PATH` mode
+//! and Ask pane read their input this way.
+
+use std::path::PathBuf;
+
+use gwsim_engine::controller::{ControllerConfig, reconcile};
+use gwsim_engine::decision::{Request, Scheme};
+use gwsim_engine::load::{LoadError, Origin, parse_documents};
+use gwsim_engine::object::{Object, ObjectKey, Snapshot};
+use gwsim_engine::{AdmitError, Rejection, RoutingTable, admit};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::files::{ReadError, read_sources};
+
+/// The time files are loaded at: objects without a creationTimestamp were created then, and
+/// conditions that change are stamped with it. Fixed, so output is stable.
+pub const EPOCH_SECONDS: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+/// Everything read from the command line's files.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    /// Admitted objects with their statuses as the controller wrote them.
+    pub snapshot: Snapshot,
+    /// Documents the API server would refuse.
+    pub rejected: Vec<(Origin, Rejection)>,
+    /// Documents of kinds gwsim does not model.
+    pub ignored: Vec<(Origin, String)>,
+    pub table: RoutingTable,
+}
+
+/// Files that cannot be used at all: unreadable, or not YAML. (Refused documents are data,
+/// in [`Inputs::rejected`].)
+#[derive(Debug, thiserror::Error)]
+pub enum InputsError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Parse(#[from] LoadError),
+}
+
+/// Reads, admits and reconciles.
+pub fn load(paths: &[PathBuf]) -> Result<Inputs, InputsError> {
+    let sources = read_sources(paths)?;
+    let epoch = Timestamp::constant(EPOCH_SECONDS, 0);
+    let mut snapshot = Snapshot::new();
+    let mut rejected = Vec::new();
+    let mut ignored = Vec::new();
+    for source in &sources {
+        let docs = parse_documents(&source.name, &source.text)?;
+        for doc in docs {
+            let existing_key = key_of(&doc.value);
+            let existing = existing_key.as_ref().and_then(|k| snapshot.get(k));
+            match admit(&doc.value, existing) {
+                Ok(mut object) => {
+                    stamp(&mut object, epoch);
+                    snapshot.insert(object);
+                }
+                Err(AdmitError::Rejected(r)) => rejected.push((doc.origin, r)),
+                Err(AdmitError::UnknownKind { api_version, kind }) => {
+                    let name = doc
+                        .value
+                        .pointer("/metadata/name")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("")
+                        .to_string();
+                    ignored.push((doc.origin, format!("{api_version} {kind} {name}")));
+                }
+            }
+        }
+    }
+    let reconciliation = reconcile(&snapshot, &ControllerConfig::default(), epoch);
+    for (key, status) in &reconciliation.statuses {
+        if let Some(object) = snapshot.objects.get_mut(key) {
+            object.set_status(status);
+        }
+    }
+    let table = RoutingTable::build(&reconciliation.gateways);
+    Ok(Inputs {
+        snapshot,
+        rejected,
+        ignored,
+        table,
+    })
+}
+
+/// The key a document would get, to find the object it updates.
+fn key_of(value: &serde_json::Value) -> Option<ObjectKey> {
+    let kind = gwsim_engine::Kind::from_type(
+        value.get("apiVersion")?.as_str()?,
+        value.get("kind")?.as_str()?,
+    )?;
+    let name = value.pointer("/metadata/name")?.as_str()?;
+    let namespace = value
+        .pointer("/metadata/namespace")
+        .and_then(|n| n.as_str())
+        .unwrap_or("default");
+    Some(ObjectKey::new(kind, namespace, name))
+}
+
+/// What the API server's store adds on create: a creationTimestamp. One given in the file is
+/// kept, so exported objects keep their age for the "oldest route" rule. (Admission sets
+/// `generation` and carries the stored timestamp over on updates.)
+fn stamp(object: &mut Object, epoch: Timestamp) {
+    let meta = object.meta_mut();
+    if meta.creation_timestamp.is_none() {
+        meta.creation_timestamp = Some(Time(epoch));
+    }
+}
+
+/// A URL that cannot be turned into a request.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("the URL must start with http:// or https://, got {0:?}")]
+    Scheme(String),
+    #[error("the URL has no host: {0:?}")]
+    NoHost(String),
+    #[error("bad port in {0:?}")]
+    Port(String),
+}
+
+/// `http://host[:port]/path?query` (or https) into a GET to the only Gateway. The Host header
+/// keeps an explicit port; the request goes to that port, or the scheme's default.
+pub fn parse_url(url: &str) -> Result<Request, UrlError> {
+    let (scheme, rest) = if let Some(rest) = url.strip_prefix("http://") {
+        (Scheme::Http, rest)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        (Scheme::Https, rest)
+    } else {
+        return Err(UrlError::Scheme(url.to_string()));
+    };
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path
+    };
+    if authority.is_empty() {
+        return Err(UrlError::NoHost(url.to_string()));
+    }
+    let port = match authority.rsplit_once(':') {
+        Some((_, p)) => p
+            .parse::<u16>()
+            .map_err(|_| UrlError::Port(url.to_string()))?,
+        None => scheme.default_port(),
+    };
+    let mut request = Request::get(authority, &path);
+    request.scheme = scheme;
+    request.port = port;
+    Ok(request)
+}
+
+/// `example.com:8080` -> `example.com`: the TLS server name a client sends for a Host.
+pub fn host_without_port(host: &str) -> String {
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h.to_string(),
+        _ => host.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        let r = parse_url("http://example.com/a/b?x=1").expect("parses");
+        assert_eq!(
+            (r.host.as_str(), r.path.as_str(), r.port),
+            ("example.com", "/a/b?x=1", 80)
+        );
+        let r = parse_url("https://foo.example.com:8443").expect("parses");
+        assert_eq!(
+            (r.scheme, r.port, r.path.as_str()),
+            (Scheme::Https, 8443, "/")
+        );
+        assert_eq!(r.host, "foo.example.com:8443");
+        assert_eq!(parse_url("http://x?q=1").expect("parses").path, "/?q=1");
+        assert!(matches!(parse_url("ftp://x/"), Err(UrlError::Scheme(_))));
+        assert!(matches!(parse_url("http:///a"), Err(UrlError::NoHost(_))));
+        assert!(matches!(
+            parse_url("http://x:99999/"),
+            Err(UrlError::Port(_))
+        ));
+        assert_eq!(host_without_port("a.example:8443"), "a.example");
+        assert_eq!(host_without_port("a.example"), "a.example");
+    }
+}
