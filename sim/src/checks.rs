@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use similar::TextDiff;
 
-use crate::cluster::{Cluster, RequestId, Response};
+use crate::cluster::{Cluster, RequestId, Response, WebSocketMessage};
 use crate::scenario::{
     Expect, ExpectedCondition, ExpectedListener, ExpectedParent, ExpectedRedirect, MirrorTarget,
     StatusCheck,
@@ -101,6 +101,8 @@ fn status_matches(expected: &[u16], got: u16) -> bool {
 }
 
 const NO_BACKEND: &str = "(answered by the gateway, no backend)";
+/// An accepted upgrade has no echo body: the connection carries WebSocket messages instead.
+const NO_REPORT: &str = "(a WebSocket session: the backend sends no echo report)";
 const ABSENT: &str = "(absent)";
 
 /// Checks one response against every part of `expect` but the distribution.
@@ -120,6 +122,11 @@ pub fn check_response<C: Cluster + ?Sized>(
         );
     }
     let echo = response.echo.as_ref();
+    let no_echo = if response.status == 101 {
+        NO_REPORT
+    } else {
+        NO_BACKEND
+    };
     if let Some(backend) = &expect.backend {
         let (actual, ok) = match echo {
             Some(e) => (
@@ -128,12 +135,12 @@ pub fn check_response<C: Cluster + ?Sized>(
                     && e.pod.starts_with(backend.as_str())
                     && e.pod.as_bytes()[backend.len()] == b'-',
             ),
-            None => (NO_BACKEND.to_string(), false),
+            None => (no_echo.to_string(), false),
         };
         c.field("backend", backend, &actual, ok);
     }
     if let Some(namespace) = &expect.namespace {
-        let actual = echo.map_or(NO_BACKEND, |e| e.namespace.as_str());
+        let actual = echo.map_or(no_echo, |e| e.namespace.as_str());
         c.field(
             "namespace",
             namespace,
@@ -150,13 +157,14 @@ pub fn check_response<C: Cluster + ?Sized>(
             ),
             ("request.host", &req.host, echo.map(|e| e.host.as_str())),
             ("request.path", &req.path, echo.map(|e| e.path.as_str())),
+            ("request.proto", &req.proto, echo.map(|e| e.proto.as_str())),
         ];
         for (field, want, got) in pairs {
             if let Some(want) = want {
                 c.field(
                     field,
                     want,
-                    got.unwrap_or(NO_BACKEND),
+                    got.unwrap_or(no_echo),
                     got == Some(want.as_str()),
                 );
             }
@@ -164,7 +172,7 @@ pub fn check_response<C: Cluster + ?Sized>(
         for (name, want) in &req.headers {
             let got = echo.and_then(|e| e.header(name));
             let actual = match (&got, echo) {
-                (_, None) => NO_BACKEND.to_string(),
+                (_, None) => no_echo.to_string(),
                 (Some(v), _) => v.clone(),
                 (None, _) => ABSENT.to_string(),
             };
@@ -178,7 +186,7 @@ pub fn check_response<C: Cluster + ?Sized>(
         for name in &req.absent_headers {
             let got = echo.and_then(|e| e.header(name));
             let actual = match (&got, echo) {
-                (_, None) => NO_BACKEND.to_string(),
+                (_, None) => no_echo.to_string(),
                 (Some(v), _) => v.clone(),
                 (None, _) => ABSENT.to_string(),
             };
@@ -208,6 +216,9 @@ pub fn check_response<C: Cluster + ?Sized>(
             got.is_none(),
         );
     }
+    if let Some(messages) = &expect.messages {
+        check_messages(&mut c, messages, response);
+    }
     if let Some(redirect) = &expect.redirect {
         check_redirect(&mut c, redirect, response.header("location").as_deref());
     }
@@ -222,6 +233,28 @@ pub fn check_response<C: Cluster + ?Sized>(
         );
     }
     c
+}
+
+/// The messages that came back, in order; they need an accepted upgrade.
+fn check_messages(c: &mut Comparison, want: &[WebSocketMessage], response: &Response) {
+    if response.status != 101 {
+        c.field(
+            "upgrade",
+            "accepted (101 Switching Protocols)",
+            &format!("refused: the Gateway answered {}", response.status),
+            false,
+        );
+    }
+    let got = &response.messages;
+    for i in 0..want.len().max(got.len()) {
+        let text = |m: Option<&WebSocketMessage>| m.map_or(ABSENT.to_string(), |m| m.to_string());
+        c.field(
+            &format!("messages[{i}]"),
+            &text(want.get(i)),
+            &text(got.get(i)),
+            want.get(i) == got.get(i),
+        );
+    }
 }
 
 fn mirror_label(target: &MirrorTarget) -> String {

@@ -10,6 +10,16 @@
 //! `count: 500` takes no simulated time. Answers made here, not by a backend:
 //! - 503 when the Service has no ready endpoint, or every attempt's connection was reset;
 //! - 504 when a timeout expires.
+//!
+//! The protocol the Gateway speaks to a backend follows the Service port's appProtocol
+//! (GEP-1911, KEP-3726 names): `kubernetes.io/h2c` is HTTP/2 with prior knowledge, and the
+//! connection-specific headers (`Connection`, `Upgrade`, ...) are dropped, as HTTP/2 forbids
+//! them (RFC 9113 §8.2.2); anything else (`kubernetes.io/ws`, `http`, none) is HTTP/1.1, and
+//! a WebSocket upgrade passes through: the Gateway forwards `Connection: Upgrade` /
+//! `Upgrade: websocket`, returns the backend's 101 and then relays messages both ways. (Some
+//! implementations need the `kubernetes.io/ws` opt-in before they pass an upgrade; gwsim, like
+//! Envoy-based gateways, passes it to any HTTP/1.1 backend.) A backend port that does not
+//! speak that protocol drops the connection: 503, retried like any connection error.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -18,8 +28,8 @@ use gwsim_engine::decision::{Forward, Request, ServiceRef};
 use gwsim_engine::filters::apply_header_modifier;
 use gwsim_engine::object::{Kind, Object, Snapshot};
 
-use crate::cluster::{EchoedRequest, RequestId, Response};
-use crate::echo::{EchoPod, EchoReply};
+use crate::cluster::{EchoedRequest, RequestId, Response, WebSocketMessage};
+use crate::echo::{EchoPod, EchoReply, HttpVersion};
 use crate::time::SimTime;
 use crate::workloads::{SERVICE_NAME_LABEL, pod_ip, pod_ready};
 
@@ -197,6 +207,19 @@ impl Network {
     /// Delivers a forwarded request: mirrors first, then the request itself with retries and
     /// timeouts, then the response filters.
     pub fn forward(&mut self, forward: Forward, id: RequestId, now: SimTime) -> Response {
+        self.forward_session(forward, &[], id, now)
+    }
+
+    /// Delivers a forwarded request as [`Network::forward`] does; when the backend accepts an
+    /// upgrade (101), the Gateway then relays `messages` to it, in order, and the response
+    /// carries the backend's answers.
+    pub fn forward_session(
+        &mut self,
+        forward: Forward,
+        messages: &[WebSocketMessage],
+        id: RequestId,
+        now: SimTime,
+    ) -> Response {
         let Forward {
             backend,
             request,
@@ -207,12 +230,18 @@ impl Network {
             retry,
             ..
         } = forward;
+        let mut request = request;
+        let version = backend_version(&backend);
+        if version == HttpVersion::H2c {
+            drop_connection_headers(&mut request.headers);
+        }
 
         // Each mirror gets the request as the filters before its RequestMirror left it; its
-        // answer is dropped.
+        // answer is dropped. A mirror port in another protocol drops the connection unlogged.
         for (n, mirror) in mirror_requests.iter().enumerate() {
-            if let Some(Endpoint { pod: Some(i), .. }) =
+            if let Some(Endpoint { pod: Some(i), port }) =
                 self.pick(&mirror.backend, id, MIRROR_SALT + n as u64)
+                && EchoPod::speaks(port) == backend_version(&mirror.backend)
             {
                 self.pods[i].record(&mirror.request, id, now);
             }
@@ -228,7 +257,13 @@ impl Network {
                 break Attempt::NoEndpoints;
             };
             let reply = match endpoint.pod {
-                Some(i) => self.pods[i].serve(&request, id, now.after(elapsed)),
+                Some(i) => self.pods[i].serve(
+                    &request,
+                    version,
+                    endpoint.port,
+                    id,
+                    now.after(elapsed),
+                ),
                 None => EchoReply::Reset {
                     delay: Duration::ZERO,
                 },
@@ -243,7 +278,8 @@ impl Network {
                     Attempt::Answered {
                         status,
                         headers,
-                        echo: echo.then_some(endpoint),
+                        endpoint,
+                        echo,
                     },
                     delay,
                 ),
@@ -286,16 +322,26 @@ impl Network {
             Attempt::Answered {
                 status,
                 headers,
+                endpoint,
                 echo,
             } => {
-                let echo = echo.and_then(|endpoint| {
-                    let pod = &self.pods[endpoint.pod?];
-                    Some(echoed(request, pod, &backend, endpoint.port))
+                let echo = endpoint.pod.filter(|_| echo).map(|i| {
+                    echoed(request, &self.pods[i], &backend, endpoint.port, version)
                 });
+                // Switching Protocols: the connection now carries WebSocket messages, which
+                // the Gateway relays to the backend and back.
+                let messages = match endpoint.pod {
+                    Some(i) if status == 101 => messages
+                        .iter()
+                        .map(|m| self.pods[i].echo_message(m))
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 Response {
                     status,
                     headers,
                     echo,
+                    messages,
                 }
             }
         };
@@ -328,17 +374,52 @@ enum Attempt {
     Answered {
         status: u16,
         headers: Vec<(String, String)>,
-        /// The endpoint that echoed the request, when the body is an echo.
-        echo: Option<Endpoint>,
+        /// The endpoint that answered.
+        endpoint: Endpoint,
+        /// Whether the body is the JSON echo of the request.
+        echo: bool,
     },
 }
 
-fn echoed(request: Request, pod: &EchoPod, backend: &ServiceRef, port: u16) -> EchoedRequest {
+/// The HTTP version the Gateway speaks to a Service port, from its appProtocol (GEP-1911).
+fn backend_version(backend: &ServiceRef) -> HttpVersion {
+    match backend.app_protocol.as_deref() {
+        Some("kubernetes.io/h2c") => HttpVersion::H2c,
+        _ => HttpVersion::Http11,
+    }
+}
+
+/// Whether a header is connection-specific, which an HTTP/2 message must not carry (RFC 9113
+/// §8.2.2): `TE` is allowed only as `trailers`.
+pub fn is_connection_specific(name: &str, value: &str) -> bool {
+    const NAMES: [&str; 5] = [
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "transfer-encoding",
+        "upgrade",
+    ];
+    NAMES.iter().any(|n| name.eq_ignore_ascii_case(n))
+        || (name.eq_ignore_ascii_case("te") && !value.trim().eq_ignore_ascii_case("trailers"))
+}
+
+/// Drops the headers an HTTP/2 hop cannot carry.
+fn drop_connection_headers(headers: &mut Vec<(String, String)>) {
+    headers.retain(|(name, value)| !is_connection_specific(name, value));
+}
+
+fn echoed(
+    request: Request,
+    pod: &EchoPod,
+    backend: &ServiceRef,
+    port: u16,
+    version: HttpVersion,
+) -> EchoedRequest {
     EchoedRequest {
         path: request.path,
         host: request.host,
         method: request.method,
-        proto: "HTTP/1.1".to_string(),
+        proto: version.proto().to_string(),
         headers: request.headers,
         namespace: pod.namespace.clone(),
         pod: pod.name.clone(),

@@ -5,6 +5,7 @@
 //! be read or parsed) exits 2. The runner is written against the [`Cluster`] trait only;
 //! [`run_scenarios`] runs on the simulator, [`run_scenario`] on any cluster.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ use serde::Serialize;
 
 use crate::base::conformance_base;
 use crate::checks::{Comparison, MirrorTally, Tally, check_response, check_status};
-use crate::cluster::{Cluster, RequestId};
+use crate::cluster::{ClientProtocol, Cluster, RequestId, websocket_handshake};
 use crate::scenario::{
     Action, Base, Expect, RequestSpec, Scenario, ScenarioError, Step, load_paths,
 };
@@ -530,16 +531,25 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
             headers: spec.headers.clone(),
             sni,
         };
+        // The explanation is of the request as it went on the wire (a WebSocket client adds
+        // its upgrade headers, which routes can match).
+        let explained = match spec.protocol {
+            ClientProtocol::WebSocket => Cow::Owned(websocket_handshake(&request)),
+            ClientProtocol::Http1 | ClientProtocol::H2c => Cow::Borrowed(&request),
+        };
         let mut tally = Tally::default();
         let mut mirrors = MirrorTally::default();
         for n in 0..spec.count {
             self.next_id += 1;
             let id = RequestId(self.next_id);
-            let response = match self.cluster.send(&request, id) {
+            let sent = self
+                .cluster
+                .send_over(&request, spec.protocol, &spec.messages, id);
+            let response = match sent {
                 Ok(r) => r,
                 Err(e) => {
                     return Err(StepFailure {
-                        explanation: self.cluster.explain_last(&request),
+                        explanation: self.cluster.explain_last(&explained),
                         ..fail(e.to_string())
                     });
                 }
@@ -553,7 +563,7 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
                 };
                 return Err(StepFailure {
                     diff: Some(c.diff()),
-                    explanation: self.cluster.explain_last(&request),
+                    explanation: self.cluster.explain_last(&explained),
                     ..fail(format!(
                         "{which} does not match expect ({})",
                         c.failed_fields().join(", ")
@@ -567,7 +577,7 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
         if !c.passed() {
             return Err(StepFailure {
                 diff: Some(c.diff()),
-                explanation: self.cluster.explain_last(&request),
+                explanation: self.cluster.explain_last(&explained),
                 ..fail(format!(
                     "mirrored share over {} requests is off ({})",
                     spec.count,
@@ -580,7 +590,7 @@ impl<C: Cluster + ?Sized> StepRunner<'_, C> {
             if !c.passed() {
                 return Err(StepFailure {
                     diff: Some(c.diff()),
-                    explanation: self.cluster.explain_last(&request),
+                    explanation: self.cluster.explain_last(&explained),
                     ..fail(format!(
                         "distribution over {} requests is off ({})",
                         spec.count,

@@ -17,6 +17,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+use crate::cluster::{ClientProtocol, WebSocketMessage};
 use crate::files::{Source, read_sources};
 use crate::time::{format_duration, parse_duration};
 
@@ -126,7 +127,11 @@ impl Action {
                 } else {
                     String::new()
                 };
-                format!("request {} {}{count}", request.method, request.path)
+                let over = match request.protocol {
+                    ClientProtocol::Http1 => String::new(),
+                    other => format!(" over {other}"),
+                };
+                format!("request {} {}{over}{count}", request.method, request.path)
             }
             Action::Status { checks } => {
                 let objects: Vec<String> = checks.iter().map(|c| c.target.to_string()).collect();
@@ -153,6 +158,10 @@ pub struct RequestSpec {
     /// `None`: the host without its port (https only).
     pub sni: Option<String>,
     pub count: u32,
+    /// gwsim addition: how the client speaks to the Gateway.
+    pub protocol: ClientProtocol,
+    /// gwsim addition, websocket only: messages sent once the upgrade is accepted.
+    pub messages: Vec<WebSocketMessage>,
 }
 
 /// The `expect` of a request step. Each part is checked only when given.
@@ -171,6 +180,9 @@ pub struct Expect {
     /// Backend to expected share.
     pub distribution: Option<Vec<(String, f64)>>,
     pub tolerance: f64,
+    /// gwsim addition, websocket only: the messages that must come back, in order (an
+    /// accepted upgrade is implied).
+    pub messages: Option<Vec<WebSocketMessage>>,
 }
 
 /// What the backend must have received.
@@ -181,6 +193,8 @@ pub struct ExpectedRequest {
     pub path: Option<String>,
     pub headers: Vec<(String, String)>,
     pub absent_headers: Vec<String>,
+    /// gwsim addition: the protocol the backend saw (`HTTP/1.1`, `HTTP/2.0`).
+    pub proto: Option<String>,
 }
 
 /// Parts of the `Location` header.
@@ -364,6 +378,8 @@ struct RawRequest {
     headers: Option<HeaderList>,
     sni: Option<String>,
     count: Option<u32>,
+    protocol: Option<ClientProtocol>,
+    messages: Option<Vec<WebSocketMessage>>,
 }
 
 #[derive(Deserialize)]
@@ -379,6 +395,7 @@ struct RawExpect {
     mirrored_to: Option<Vec<RawMirror>>,
     distribution: Option<ShareList>,
     tolerance: Option<f64>,
+    messages: Option<Vec<WebSocketMessage>>,
 }
 
 #[derive(Deserialize)]
@@ -389,6 +406,7 @@ struct RawExpectedRequest {
     path: Option<String>,
     headers: Option<HeaderList>,
     absent_headers: Option<Vec<String>>,
+    proto: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -912,6 +930,11 @@ impl Loader<'_> {
             let expect = self
                 .expect(raw.expect)
                 .map_err(|m| fail(format!("step {number}: {m}")))?;
+            if expect.messages.is_some() && request.protocol != ClientProtocol::WebSocket {
+                return Err(fail(format!(
+                    "step {number}: expect.messages goes only with request.protocol websocket"
+                )));
+            }
             if expect.distribution.is_some() && request.count < 2 {
                 tracing::debug!(step = number, "distribution over a single request");
             }
@@ -974,6 +997,12 @@ impl Loader<'_> {
         if raw.sni.is_some() && scheme == Scheme::Http {
             return Err("request.sni needs scheme https".to_string());
         }
+        let protocol = raw.protocol.unwrap_or_default();
+        let headers = raw.headers.map(|h| h.0).unwrap_or_default();
+        check_protocol(protocol, scheme, &method, &headers)?;
+        if raw.messages.is_some() && protocol != ClientProtocol::WebSocket {
+            return Err("request.messages goes only with protocol websocket".to_string());
+        }
         Ok(RequestSpec {
             gateway,
             scheme,
@@ -981,9 +1010,11 @@ impl Loader<'_> {
             method: method.to_ascii_uppercase(),
             host: raw.host,
             path,
-            headers: raw.headers.map(|h| h.0).unwrap_or_default(),
+            headers,
             sni: raw.sni,
             count,
+            protocol,
+            messages: raw.messages.unwrap_or_default(),
         })
     }
 
@@ -1050,6 +1081,14 @@ impl Loader<'_> {
                 })
             }
         };
+        if let Some(proto) = raw.request.as_ref().and_then(|r| r.proto.as_deref())
+            && !KNOWN_PROTOS.contains(&proto)
+        {
+            return Err(format!(
+                "expect.request.proto {proto:?} must be one of {}",
+                KNOWN_PROTOS.join(", ")
+            ));
+        }
         Ok(Expect {
             status,
             backend: raw.backend,
@@ -1060,6 +1099,7 @@ impl Loader<'_> {
                 path: r.path,
                 headers: r.headers.map(|h| h.0).unwrap_or_default(),
                 absent_headers: r.absent_headers.unwrap_or_default(),
+                proto: r.proto,
             }),
             headers: raw.headers.map(|h| h.0).unwrap_or_default(),
             absent_headers: raw.absent_headers.unwrap_or_default(),
@@ -1072,6 +1112,7 @@ impl Loader<'_> {
                 .collect::<Result<_, _>>()?,
             distribution,
             tolerance,
+            messages: raw.messages,
         })
     }
 
@@ -1145,6 +1186,56 @@ impl Loader<'_> {
                 .collect(),
             listener_count: raw.listener_count,
         })
+    }
+}
+
+/// The protocols a backend can report (`proto`, as Go's net/http spells them).
+const KNOWN_PROTOS: [&str; 3] = ["HTTP/1.0", "HTTP/1.1", "HTTP/2.0"];
+
+/// What each client protocol allows: h2c is cleartext and carries no connection-specific
+/// header (RFC 9113 §8.2.2); a WebSocket handshake is a GET whose upgrade headers the client
+/// writes itself (RFC 6455 §4.1).
+fn check_protocol(
+    protocol: ClientProtocol,
+    scheme: Scheme,
+    method: &str,
+    headers: &[(String, String)],
+) -> Result<(), String> {
+    match protocol {
+        ClientProtocol::Http1 => Ok(()),
+        ClientProtocol::H2c => {
+            if scheme == Scheme::Https {
+                return Err(
+                    "request.protocol h2c is cleartext HTTP/2; it needs scheme http".to_string(),
+                );
+            }
+            match headers
+                .iter()
+                .find(|(n, v)| crate::network::is_connection_specific(n, v))
+            {
+                Some((name, _)) => Err(format!(
+                    "request.headers {name} is connection-specific; an h2c request cannot carry it"
+                )),
+                None => Ok(()),
+            }
+        }
+        ClientProtocol::WebSocket => {
+            if !method.eq_ignore_ascii_case("GET") {
+                return Err(format!(
+                    "request.method {method} cannot open a WebSocket; the handshake is a GET"
+                ));
+            }
+            const CLIENT_SET: [&str; 3] = ["connection", "upgrade", "sec-websocket-version"];
+            match headers
+                .iter()
+                .find(|(n, _)| CLIENT_SET.iter().any(|c| n.eq_ignore_ascii_case(c)))
+            {
+                Some((name, _)) => Err(format!(
+                    "request.headers {name} is written by the WebSocket client; leave it out"
+                )),
+                None => Ok(()),
+            }
+        }
     }
 }
 
