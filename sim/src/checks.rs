@@ -925,6 +925,7 @@ mod tests {
                 service: "s".into(),
                 http_port: 3000,
             }),
+            messages: Vec::new(),
         };
         let mut t = Tally::default();
         for _ in 0..7 {
@@ -942,6 +943,97 @@ mod tests {
         t.add(&response(None));
         let unserved = t.check(&[("a".into(), 0.7), ("b".into(), 0.3)], 0.1);
         assert_eq!(unserved.failed_fields(), ["distribution.(no backend)"]);
+    }
+
+    #[test]
+    fn messages_need_an_upgrade_and_match_in_order() {
+        use WebSocketMessage::{Binary, Text};
+        let want = vec![Text("hi".into()), Binary(vec![1, 2, 3])];
+        let session = |status: u16, messages: Vec<WebSocketMessage>| Response {
+            messages,
+            ..Response::local(status, Vec::new())
+        };
+        let cases: Vec<(Response, &[&str], &[&str])> = vec![
+            (session(101, want.clone()), &[], &[]),
+            (
+                session(404, Vec::new()),
+                &["upgrade", "messages[0]", "messages[1]"],
+                &[
+                    "+upgrade: refused: the Gateway answered 404",
+                    "+messages[0]: (absent)",
+                ],
+            ),
+            (
+                session(101, vec![Text("hi".into()), Binary(vec![1, 2])]),
+                &["messages[1]"],
+                &[
+                    "-messages[1]: binary AQID (3 bytes)",
+                    "+messages[1]: binary AQI= (2 bytes)",
+                ],
+            ),
+            (
+                session(
+                    101,
+                    vec![Text("hi".into()), Binary(vec![1, 2, 3]), Text("x".into())],
+                ),
+                &["messages[2]"],
+                &["-messages[2]: (absent)", "+messages[2]: text \"x\""],
+            ),
+            (
+                session(101, vec![Binary(b"hi".to_vec()), Binary(vec![1, 2, 3])]),
+                &["messages[0]"],
+                &[
+                    "-messages[0]: text \"hi\"",
+                    "+messages[0]: binary aGk= (2 bytes)",
+                ],
+            ),
+        ];
+        for (response, failed, lines) in cases {
+            let mut c = Comparison::new();
+            check_messages(&mut c, &want, &response);
+            assert_eq!(c.failed_fields(), failed, "{}", c.diff());
+            for line in lines {
+                assert!(c.diff().contains(line), "{line}\n{}", c.diff());
+            }
+        }
+    }
+
+    #[test]
+    fn a_session_has_no_echo_report() {
+        let expect = Expect {
+            backend: Some("web".into()),
+            ..Expect::default()
+        };
+        let cluster = Canned(BTreeMap::new());
+        let c = check_response(
+            &expect,
+            &Response::local(101, Vec::new()),
+            &cluster,
+            RequestId(1),
+        );
+        assert!(c.diff().contains(NO_REPORT), "{}", c.diff());
+        let c = check_response(
+            &expect,
+            &Response::local(404, Vec::new()),
+            &cluster,
+            RequestId(1),
+        );
+        assert!(c.diff().contains(NO_BACKEND), "{}", c.diff());
+    }
+
+    #[test]
+    fn clusters_without_other_protocols_say_so() {
+        use crate::cluster::{ClientProtocol, SendError};
+        let mut cluster = Canned(BTreeMap::new());
+        let request = gwsim_engine::decision::Request::get("h", "/");
+        let plain = cluster.send_over(&request, ClientProtocol::Http1, &[], RequestId(1));
+        assert_eq!(plain.map(|r| r.status), Ok(404));
+        for protocol in [ClientProtocol::H2c, ClientProtocol::WebSocket] {
+            assert_eq!(
+                cluster.send_over(&request, protocol, &[], RequestId(1)),
+                Err(SendError::UnsupportedProtocol(protocol))
+            );
+        }
     }
 
     /// A cluster that only answers `get`, with canned objects.

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use gwsim_engine::decision::Request;
 use gwsim_engine::load::{Document, Origin};
 use gwsim_engine::object::{Kind, ObjectKey};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::store::ApplyAction;
 
@@ -73,13 +73,21 @@ pub fn websocket_handshake(request: &Request) -> Request {
 }
 
 /// One WebSocket message, written `{text: ...}` or `{binary: BASE64}` in scenarios and reports.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WebSocketMessage {
     Text(String),
-    Binary(
-        #[serde(serialize_with = "to_base64", deserialize_with = "from_base64")] Vec<u8>,
-    ),
+    Binary(#[serde(serialize_with = "to_base64")] Vec<u8>),
+}
+
+impl WebSocketMessage {
+    /// A binary message from its base64 form (standard alphabet, padded).
+    pub fn from_base64(text: &str) -> Result<WebSocketMessage, String> {
+        BASE64
+            .decode(text.trim())
+            .map(WebSocketMessage::Binary)
+            .map_err(|e| format!("binary {text:?} is not base64: {e}"))
+    }
 }
 
 impl fmt::Display for WebSocketMessage {
@@ -89,7 +97,12 @@ impl fmt::Display for WebSocketMessage {
             WebSocketMessage::Text(text) => write!(f, "text {text:?}"),
             WebSocketMessage::Binary(bytes) => {
                 let unit = if bytes.len() == 1 { "byte" } else { "bytes" };
-                write!(f, "binary {} ({} {unit})", BASE64.encode(bytes), bytes.len())
+                write!(
+                    f,
+                    "binary {} ({} {unit})",
+                    BASE64.encode(bytes),
+                    bytes.len()
+                )
             }
         }
     }
@@ -97,13 +110,6 @@ impl fmt::Display for WebSocketMessage {
 
 fn to_base64<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&BASE64.encode(bytes))
-}
-
-fn from_base64<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-    let text = String::deserialize(d)?;
-    BASE64
-        .decode(text.trim())
-        .map_err(|e| serde::de::Error::custom(format!("binary {text:?} is not base64: {e}")))
 }
 
 /// The request an echo backend received, as it reports it.
@@ -359,5 +365,39 @@ mod tests {
         assert_eq!(json["httpPort"], "3000");
         assert_eq!(json["pod"], "web-abc-def");
         assert_eq!(RequestId(42).to_string(), "req-000042");
+    }
+
+    #[test]
+    fn websocket_messages_read_and_print_as_scenarios_write_them() {
+        let binary = WebSocketMessage::from_base64("AQIDBAUGBw==").expect("base64");
+        assert_eq!(binary, WebSocketMessage::Binary(vec![1, 2, 3, 4, 5, 6, 7]));
+        assert_eq!(binary.to_string(), "binary AQIDBAUGBw== (7 bytes)");
+        assert_eq!(
+            serde_json::to_value(&binary).expect("json"),
+            serde_json::json!({"binary": "AQIDBAUGBw=="})
+        );
+        let text = WebSocketMessage::Text("a \"b\"".into());
+        assert_eq!(text.to_string(), r#"text "a \"b\"""#);
+        assert_eq!(
+            serde_json::to_value(&text).expect("json"),
+            serde_json::json!({"text": "a \"b\""})
+        );
+        assert!(WebSocketMessage::from_base64("AQ=").is_err());
+        assert_eq!(
+            WebSocketMessage::Binary(vec![0]).to_string(),
+            "binary AA== (1 byte)"
+        );
+    }
+
+    #[test]
+    fn a_websocket_client_adds_the_upgrade_headers() {
+        let mut request = Request::get("example.com", "/ws");
+        request.headers.push(("X-A".into(), "1".into()));
+        let handshake = websocket_handshake(&request);
+        assert_eq!(handshake.header("x-a"), Some("1"));
+        assert_eq!(handshake.header("connection"), Some("Upgrade"));
+        assert_eq!(handshake.header("upgrade"), Some("websocket"));
+        assert_eq!(handshake.header("sec-websocket-version"), Some("13"));
+        assert_eq!(ClientProtocol::default().to_string(), "http/1.1");
     }
 }

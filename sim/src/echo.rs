@@ -335,8 +335,12 @@ mod tests {
     #[test]
     fn echoes_and_logs() {
         let mut pod = EchoPod::new("ns", "web-abc-def", "10.244.0.1");
-        let (status, headers, echo, delay) =
-            answer(serve(&mut pod, &req("/a?x=1", &[]), RequestId(1), SimTime::START));
+        let (status, headers, echo, delay) = answer(serve(
+            &mut pod,
+            &req("/a?x=1", &[]),
+            RequestId(1),
+            SimTime::START,
+        ));
         assert_eq!((status, echo, delay), (200, true, 0));
         assert_eq!(
             headers,
@@ -361,7 +365,8 @@ mod tests {
         ];
         for (r, want_status, want_echo, want_delay) in cases {
             let path = r.path.clone();
-            let (status, _, echo, delay) = answer(serve(&mut pod, &r, RequestId(0), SimTime::START));
+            let (status, _, echo, delay) =
+                answer(serve(&mut pod, &r, RequestId(0), SimTime::START));
             assert_eq!(
                 (status, echo, delay),
                 (want_status, want_echo, want_delay),
@@ -428,5 +433,141 @@ mod tests {
         assert_eq!(query_param("a=1&b=2&a=3", "a"), Some("1"));
         assert_eq!(query_param("flag&b=2", "flag"), Some(""));
         assert_eq!(query_param("b=2", "a"), None);
+    }
+
+    fn handshake(path: &str, extra: &[(&str, &str)]) -> Request {
+        let mut headers = vec![
+            ("Connection", "keep-alive, Upgrade"),
+            ("upgrade", "WebSocket"),
+            ("Sec-WebSocket-Version", "13"),
+        ];
+        headers.extend_from_slice(extra);
+        req(path, &headers)
+    }
+
+    #[test]
+    fn each_port_speaks_one_protocol() {
+        use HttpVersion::{H2c, Http11};
+        // (version, port, answered): a mismatch resets the connection before any request.
+        let cases = [
+            (Http11, HTTP_PORT, true),
+            (H2c, H2C_PORT, true),
+            (Http11, H2C_PORT, false),
+            (H2c, HTTP_PORT, false),
+            (Http11, 8080, true),
+            (H2c, 8080, false),
+        ];
+        for (n, (version, port, answered)) in cases.into_iter().enumerate() {
+            let mut pod = EchoPod::new("ns", "p", "ip");
+            let id = RequestId(n as u64);
+            let reply = pod.serve(&req("/", &[]), version, port, id, SimTime::START);
+            match (answered, reply) {
+                (true, EchoReply::Answer { status, echo, .. }) => {
+                    assert_eq!((status, echo), (200, true), "{version:?} {port}");
+                }
+                (false, EchoReply::Reset { delay }) => assert_eq!(delay, Duration::ZERO),
+                (_, other) => panic!("{version:?} on {port}: {other:?}"),
+            }
+            assert_eq!(pod.received(id), answered, "{version:?} {port}: logged");
+        }
+        assert_eq!(HttpVersion::Http11.proto(), "HTTP/1.1");
+        assert_eq!(HttpVersion::H2c.proto(), "HTTP/2.0");
+    }
+
+    #[test]
+    fn ws_accepts_only_a_websocket_handshake_over_http11() {
+        use HttpVersion::{H2c, Http11};
+        let mut post = handshake("/ws", &[]);
+        post.method = "POST".into();
+        let cases: Vec<(&str, Request, HttpVersion, u16, u16, bool)> = vec![
+            (
+                "handshake",
+                handshake("/ws", &[]),
+                Http11,
+                HTTP_PORT,
+                101,
+                false,
+            ),
+            (
+                "not an upgrade",
+                req("/ws", &[]),
+                Http11,
+                HTTP_PORT,
+                400,
+                false,
+            ),
+            (
+                "old version",
+                req(
+                    "/ws",
+                    &[
+                        ("Connection", "Upgrade"),
+                        ("Upgrade", "websocket"),
+                        ("Sec-WebSocket-Version", "8"),
+                    ],
+                ),
+                Http11,
+                HTTP_PORT,
+                400,
+                false,
+            ),
+            (
+                "no Connection: upgrade",
+                req(
+                    "/ws",
+                    &[("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")],
+                ),
+                Http11,
+                HTTP_PORT,
+                400,
+                false,
+            ),
+            ("a POST", post, Http11, HTTP_PORT, 400, false),
+            (
+                "over HTTP/2",
+                handshake("/ws", &[]),
+                H2c,
+                H2C_PORT,
+                400,
+                false,
+            ),
+            (
+                "another path ignores the upgrade",
+                handshake("/", &[]),
+                Http11,
+                HTTP_PORT,
+                200,
+                true,
+            ),
+        ];
+        for (what, request, version, port, want_status, want_echo) in cases {
+            let mut pod = EchoPod::new("ns", "p", "ip");
+            let reply = pod.serve(&request, version, port, RequestId(0), SimTime::START);
+            let (status, headers, echo, _) = answer(reply);
+            assert_eq!((status, echo), (want_status, want_echo), "{what}");
+            if status == 101 {
+                assert_eq!(
+                    headers,
+                    vec![
+                        ("Upgrade".to_string(), "websocket".to_string()),
+                        ("Connection".to_string(), "Upgrade".to_string()),
+                    ]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn messages_come_back_unchanged() {
+        let mut pod = EchoPod::new("ns", "p", "ip");
+        let messages = [
+            WebSocketMessage::Text("Websocket Support!".into()),
+            WebSocketMessage::Text(String::new()),
+            WebSocketMessage::Binary(vec![1, 2, 3, 4, 5, 6, 7]),
+            WebSocketMessage::Binary(vec![0, 0xff, 0x80]),
+        ];
+        for m in &messages {
+            assert_eq!(&pod.echo_message(m), m);
+        }
     }
 }

@@ -379,7 +379,15 @@ struct RawRequest {
     sni: Option<String>,
     count: Option<u32>,
     protocol: Option<ClientProtocol>,
-    messages: Option<Vec<WebSocketMessage>>,
+    messages: Option<Vec<RawMessage>>,
+}
+
+/// A WebSocket message: `{text: ...}` or `{binary: BASE64}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMessage {
+    text: Option<String>,
+    binary: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -395,7 +403,7 @@ struct RawExpect {
     mirrored_to: Option<Vec<RawMirror>>,
     distribution: Option<ShareList>,
     tolerance: Option<f64>,
-    messages: Option<Vec<WebSocketMessage>>,
+    messages: Option<Vec<RawMessage>>,
 }
 
 #[derive(Deserialize)]
@@ -1014,7 +1022,7 @@ impl Loader<'_> {
             sni: raw.sni,
             count,
             protocol,
-            messages: raw.messages.unwrap_or_default(),
+            messages: messages("request", raw.messages.unwrap_or_default())?,
         })
     }
 
@@ -1112,7 +1120,7 @@ impl Loader<'_> {
                 .collect::<Result<_, _>>()?,
             distribution,
             tolerance,
-            messages: raw.messages,
+            messages: raw.messages.map(|m| messages("expect", m)).transpose()?,
         })
     }
 
@@ -1187,6 +1195,21 @@ impl Loader<'_> {
             listener_count: raw.listener_count,
         })
     }
+}
+
+/// `{text: ...}` / `{binary: BASE64}` entries of `<side>.messages`.
+fn messages(side: &str, raw: Vec<RawMessage>) -> Result<Vec<WebSocketMessage>, String> {
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, m)| match (m.text, m.binary) {
+            (Some(text), None) => Ok(WebSocketMessage::Text(text)),
+            (None, Some(binary)) => WebSocketMessage::from_base64(&binary)
+                .map_err(|e| format!("{side}.messages[{i}]: {e}")),
+            _ => Err(format!(
+                "{side}.messages[{i}] must have exactly one of text or binary"
+            )),
+        })
+        .collect()
 }
 
 /// The protocols a backend can report (`proto`, as Go's net/http spells them).
@@ -1558,12 +1581,113 @@ steps:
                 3,
                 "[name, value] pair",
             ),
+            (
+                "name: a\nsteps:\n- request: {protocol: h2}\n",
+                3,
+                "unknown variant `h2`, expected one of http/1.1, h2c, websocket",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: h2c, scheme: https}\n",
+                3,
+                "needs scheme http",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: h2c, headers: {Upgrade: h2c}}\n",
+                3,
+                "Upgrade is connection-specific",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: websocket, method: POST}\n",
+                3,
+                "the handshake is a GET",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: websocket, headers: {sec-websocket-version: 8}}\n",
+                3,
+                "written by the WebSocket client",
+            ),
+            (
+                "name: a\nsteps:\n- request: {messages: [{text: hi}]}\n",
+                3,
+                "request.messages goes only with protocol websocket",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: h2c}\n  expect: {messages: []}\n",
+                3,
+                "expect.messages goes only with request.protocol websocket",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: websocket, messages: [{binary: \"not base64!\"}]}\n",
+                3,
+                "request.messages[0]: binary \"not base64!\" is not base64",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: websocket, messages: [{text: a, binary: AQ==}]}\n",
+                3,
+                "request.messages[0] must have exactly one of text or binary",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: websocket}\n  expect: {messages: [{}]}\n",
+                3,
+                "expect.messages[0] must have exactly one of text or binary",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: websocket, messages: [{txt: hi}]}\n",
+                3,
+                "unknown field `txt`, expected one of text, binary",
+            ),
+            (
+                "name: a\nsteps:\n- request: {}\n  expect: {request: {proto: HTTP/2}}\n",
+                3,
+                "must be one of HTTP/1.0, HTTP/1.1, HTTP/2.0",
+            ),
         ];
         for (text, line, message) in cases {
             let e = load_err(text);
             assert_eq!(e.line, line, "{text}: {e}");
             assert!(e.message.contains(message), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn protocol_additions_parse() {
+        let text = r#"name: protocols
+steps:
+- request: {path: /, protocol: h2c}
+  expect: {request: {proto: HTTP/2.0}}
+- request:
+    path: /ws
+    protocol: websocket
+    messages: [{text: "Websocket Support!"}, {binary: AQIDBAUGBw==}]
+  expect:
+    status: 101
+    messages: [{text: "Websocket Support!"}, {binary: AQIDBAUGBw==}]
+- request: {path: /}
+"#;
+        let s = load(text).expect("loads");
+        let request = |i: usize| match &s.steps[i].action {
+            Action::Request { request, expect } => (request.clone(), expect.clone()),
+            other => panic!("{other:?}"),
+        };
+        let (h2c, expect) = request(0);
+        assert_eq!(h2c.protocol, ClientProtocol::H2c);
+        assert_eq!(
+            expect.request.and_then(|r| r.proto).as_deref(),
+            Some("HTTP/2.0")
+        );
+        assert_eq!(s.steps[0].label(), "request GET / over h2c");
+        let (ws, expect) = request(1);
+        let sent = vec![
+            WebSocketMessage::Text("Websocket Support!".into()),
+            WebSocketMessage::Binary(vec![1, 2, 3, 4, 5, 6, 7]),
+        ];
+        assert_eq!(ws.protocol, ClientProtocol::WebSocket);
+        assert_eq!(ws.messages, sent);
+        assert_eq!(expect.messages, Some(sent));
+        let (plain, expect) = request(2);
+        assert_eq!(plain.protocol, ClientProtocol::Http1);
+        assert!(plain.messages.is_empty() && expect.messages.is_none());
+        assert_eq!(s.steps[2].label(), "request GET /");
     }
 
     #[test]

@@ -314,11 +314,9 @@ impl SimCluster {
                 headers.push(("Location".to_string(), location));
                 Ok(Response::local(status, headers))
             }
-            Outcome::Forward(forward) => {
-                Ok(self
-                    .network
-                    .forward_session(*forward, messages, id, self.now))
-            }
+            Outcome::Forward(forward) => Ok(self
+                .network
+                .forward_session(*forward, messages, id, self.now)),
         }
     }
 
@@ -576,5 +574,35 @@ spec:
         let a = c.decide(&get());
         let b = c.decide(&get());
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn clients_speak_h2c_and_websocket_to_the_gateway() {
+        let mut c = cluster();
+        // h2c to the Gateway; the backend port has no appProtocol, so it gets HTTP/1.1.
+        let r = c
+            .send_over(&get(), ClientProtocol::H2c, &[], RequestId(1))
+            .expect("sent");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.echo.map(|e| e.proto), Some("HTTP/1.1".to_string()));
+        let mut bad = get();
+        bad.headers.push(("Connection".into(), "close".into()));
+        assert!(matches!(
+            c.send_over(&bad, ClientProtocol::H2c, &[], RequestId(2)),
+            Err(SendError::ProtocolError(m)) if m.contains("Connection")
+        ));
+
+        let messages = [WebSocketMessage::Binary(vec![7; 3])];
+        let mut ws = get();
+        ws.path = "/ws".into();
+        let r = c
+            .send_over(&ws, ClientProtocol::WebSocket, &messages, RequestId(3))
+            .expect("sent");
+        assert_eq!((r.status, r.messages.as_slice()), (101, &messages[..]));
+        // The client wrote the handshake; the backend logged it.
+        assert!(c.network().received(Some("default"), "web", RequestId(3)));
+        // Over plain HTTP/1.1 the same request is not a handshake.
+        let r = c.send_request(&ws, RequestId(4)).expect("sent");
+        assert_eq!((r.status, r.messages.len()), (400, 0));
     }
 }
