@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use similar::TextDiff;
 
-use crate::cluster::{Cluster, RequestId, Response};
+use crate::cluster::{Cluster, RequestId, Response, WebSocketMessage};
 use crate::scenario::{
     Expect, ExpectedCondition, ExpectedListener, ExpectedParent, ExpectedRedirect, MirrorTarget,
     StatusCheck,
@@ -101,6 +101,8 @@ fn status_matches(expected: &[u16], got: u16) -> bool {
 }
 
 const NO_BACKEND: &str = "(answered by the gateway, no backend)";
+/// An accepted upgrade has no echo body: the connection carries WebSocket messages instead.
+const NO_REPORT: &str = "(a WebSocket session: the backend sends no echo report)";
 const ABSENT: &str = "(absent)";
 
 /// Checks one response against every part of `expect` but the distribution.
@@ -120,6 +122,11 @@ pub fn check_response<C: Cluster + ?Sized>(
         );
     }
     let echo = response.echo.as_ref();
+    let no_echo = if response.status == 101 {
+        NO_REPORT
+    } else {
+        NO_BACKEND
+    };
     if let Some(backend) = &expect.backend {
         let (actual, ok) = match echo {
             Some(e) => (
@@ -128,12 +135,12 @@ pub fn check_response<C: Cluster + ?Sized>(
                     && e.pod.starts_with(backend.as_str())
                     && e.pod.as_bytes()[backend.len()] == b'-',
             ),
-            None => (NO_BACKEND.to_string(), false),
+            None => (no_echo.to_string(), false),
         };
         c.field("backend", backend, &actual, ok);
     }
     if let Some(namespace) = &expect.namespace {
-        let actual = echo.map_or(NO_BACKEND, |e| e.namespace.as_str());
+        let actual = echo.map_or(no_echo, |e| e.namespace.as_str());
         c.field(
             "namespace",
             namespace,
@@ -150,13 +157,14 @@ pub fn check_response<C: Cluster + ?Sized>(
             ),
             ("request.host", &req.host, echo.map(|e| e.host.as_str())),
             ("request.path", &req.path, echo.map(|e| e.path.as_str())),
+            ("request.proto", &req.proto, echo.map(|e| e.proto.as_str())),
         ];
         for (field, want, got) in pairs {
             if let Some(want) = want {
                 c.field(
                     field,
                     want,
-                    got.unwrap_or(NO_BACKEND),
+                    got.unwrap_or(no_echo),
                     got == Some(want.as_str()),
                 );
             }
@@ -164,7 +172,7 @@ pub fn check_response<C: Cluster + ?Sized>(
         for (name, want) in &req.headers {
             let got = echo.and_then(|e| e.header(name));
             let actual = match (&got, echo) {
-                (_, None) => NO_BACKEND.to_string(),
+                (_, None) => no_echo.to_string(),
                 (Some(v), _) => v.clone(),
                 (None, _) => ABSENT.to_string(),
             };
@@ -178,7 +186,7 @@ pub fn check_response<C: Cluster + ?Sized>(
         for name in &req.absent_headers {
             let got = echo.and_then(|e| e.header(name));
             let actual = match (&got, echo) {
-                (_, None) => NO_BACKEND.to_string(),
+                (_, None) => no_echo.to_string(),
                 (Some(v), _) => v.clone(),
                 (None, _) => ABSENT.to_string(),
             };
@@ -208,6 +216,9 @@ pub fn check_response<C: Cluster + ?Sized>(
             got.is_none(),
         );
     }
+    if let Some(messages) = &expect.messages {
+        check_messages(&mut c, messages, response);
+    }
     if let Some(redirect) = &expect.redirect {
         check_redirect(&mut c, redirect, response.header("location").as_deref());
     }
@@ -222,6 +233,28 @@ pub fn check_response<C: Cluster + ?Sized>(
         );
     }
     c
+}
+
+/// The messages that came back, in order; they need an accepted upgrade.
+fn check_messages(c: &mut Comparison, want: &[WebSocketMessage], response: &Response) {
+    if response.status != 101 {
+        c.field(
+            "upgrade",
+            "accepted (101 Switching Protocols)",
+            &format!("refused: the Gateway answered {}", response.status),
+            false,
+        );
+    }
+    let got = &response.messages;
+    for i in 0..want.len().max(got.len()) {
+        let text = |m: Option<&WebSocketMessage>| m.map_or(ABSENT.to_string(), |m| m.to_string());
+        c.field(
+            &format!("messages[{i}]"),
+            &text(want.get(i)),
+            &text(got.get(i)),
+            want.get(i) == got.get(i),
+        );
+    }
 }
 
 fn mirror_label(target: &MirrorTarget) -> String {
@@ -892,6 +925,7 @@ mod tests {
                 service: "s".into(),
                 http_port: 3000,
             }),
+            messages: Vec::new(),
         };
         let mut t = Tally::default();
         for _ in 0..7 {
@@ -909,6 +943,97 @@ mod tests {
         t.add(&response(None));
         let unserved = t.check(&[("a".into(), 0.7), ("b".into(), 0.3)], 0.1);
         assert_eq!(unserved.failed_fields(), ["distribution.(no backend)"]);
+    }
+
+    #[test]
+    fn messages_need_an_upgrade_and_match_in_order() {
+        use WebSocketMessage::{Binary, Text};
+        let want = vec![Text("hi".into()), Binary(vec![1, 2, 3])];
+        let session = |status: u16, messages: Vec<WebSocketMessage>| Response {
+            messages,
+            ..Response::local(status, Vec::new())
+        };
+        let cases: Vec<(Response, &[&str], &[&str])> = vec![
+            (session(101, want.clone()), &[], &[]),
+            (
+                session(404, Vec::new()),
+                &["upgrade", "messages[0]", "messages[1]"],
+                &[
+                    "+upgrade: refused: the Gateway answered 404",
+                    "+messages[0]: (absent)",
+                ],
+            ),
+            (
+                session(101, vec![Text("hi".into()), Binary(vec![1, 2])]),
+                &["messages[1]"],
+                &[
+                    "-messages[1]: binary AQID (3 bytes)",
+                    "+messages[1]: binary AQI= (2 bytes)",
+                ],
+            ),
+            (
+                session(
+                    101,
+                    vec![Text("hi".into()), Binary(vec![1, 2, 3]), Text("x".into())],
+                ),
+                &["messages[2]"],
+                &["-messages[2]: (absent)", "+messages[2]: text \"x\""],
+            ),
+            (
+                session(101, vec![Binary(b"hi".to_vec()), Binary(vec![1, 2, 3])]),
+                &["messages[0]"],
+                &[
+                    "-messages[0]: text \"hi\"",
+                    "+messages[0]: binary aGk= (2 bytes)",
+                ],
+            ),
+        ];
+        for (response, failed, lines) in cases {
+            let mut c = Comparison::new();
+            check_messages(&mut c, &want, &response);
+            assert_eq!(c.failed_fields(), failed, "{}", c.diff());
+            for line in lines {
+                assert!(c.diff().contains(line), "{line}\n{}", c.diff());
+            }
+        }
+    }
+
+    #[test]
+    fn a_session_has_no_echo_report() {
+        let expect = Expect {
+            backend: Some("web".into()),
+            ..Expect::default()
+        };
+        let cluster = Canned(BTreeMap::new());
+        let c = check_response(
+            &expect,
+            &Response::local(101, Vec::new()),
+            &cluster,
+            RequestId(1),
+        );
+        assert!(c.diff().contains(NO_REPORT), "{}", c.diff());
+        let c = check_response(
+            &expect,
+            &Response::local(404, Vec::new()),
+            &cluster,
+            RequestId(1),
+        );
+        assert!(c.diff().contains(NO_BACKEND), "{}", c.diff());
+    }
+
+    #[test]
+    fn clusters_without_other_protocols_say_so() {
+        use crate::cluster::{ClientProtocol, SendError};
+        let mut cluster = Canned(BTreeMap::new());
+        let request = gwsim_engine::decision::Request::get("h", "/");
+        let plain = cluster.send_over(&request, ClientProtocol::Http1, &[], RequestId(1));
+        assert_eq!(plain.map(|r| r.status), Ok(404));
+        for protocol in [ClientProtocol::H2c, ClientProtocol::WebSocket] {
+            assert_eq!(
+                cluster.send_over(&request, protocol, &[], RequestId(1)),
+                Err(SendError::UnsupportedProtocol(protocol))
+            );
+        }
     }
 
     /// A cluster that only answers `get`, with canned objects.

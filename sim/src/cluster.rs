@@ -6,10 +6,12 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use gwsim_engine::decision::Request;
 use gwsim_engine::load::{Document, Origin};
 use gwsim_engine::object::{Kind, ObjectKey};
-use serde::Serialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::store::ApplyAction;
 
@@ -22,6 +24,92 @@ impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "req-{:06}", self.0)
     }
+}
+
+/// How the client speaks to the Gateway (`request.protocol`, a gwsim addition).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ClientProtocol {
+    /// HTTP/1.1 (over TLS for https).
+    #[default]
+    #[serde(rename = "http/1.1")]
+    Http1,
+    /// HTTP/2 over cleartext with prior knowledge (RFC 9113 §3.3): no upgrade, no TLS.
+    #[serde(rename = "h2c")]
+    H2c,
+    /// An HTTP/1.1 WebSocket opening handshake (RFC 6455 §4.1), then messages.
+    #[serde(rename = "websocket")]
+    WebSocket,
+}
+
+impl ClientProtocol {
+    /// As written in a scenario: `http/1.1`, `h2c`, `websocket`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientProtocol::Http1 => "http/1.1",
+            ClientProtocol::H2c => "h2c",
+            ClientProtocol::WebSocket => "websocket",
+        }
+    }
+}
+
+impl fmt::Display for ClientProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The opening handshake a WebSocket client sends for `request` (RFC 6455 §4.1): the request
+/// with `Connection: Upgrade`, `Upgrade: websocket` and `Sec-WebSocket-Version: 13` added.
+/// (The `Sec-WebSocket-Key` nonce and its digest are not modelled: the Gateway relays them
+/// unchanged, so they decide nothing here.)
+pub fn websocket_handshake(request: &Request) -> Request {
+    let mut handshake = request.clone();
+    handshake.headers.extend([
+        ("Connection".to_string(), "Upgrade".to_string()),
+        ("Upgrade".to_string(), "websocket".to_string()),
+        ("Sec-WebSocket-Version".to_string(), "13".to_string()),
+    ]);
+    handshake
+}
+
+/// One WebSocket message, written `{text: ...}` or `{binary: BASE64}` in scenarios and reports.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebSocketMessage {
+    Text(String),
+    Binary(#[serde(serialize_with = "to_base64")] Vec<u8>),
+}
+
+impl WebSocketMessage {
+    /// A binary message from its base64 form (standard alphabet, padded).
+    pub fn from_base64(text: &str) -> Result<WebSocketMessage, String> {
+        BASE64
+            .decode(text.trim())
+            .map(WebSocketMessage::Binary)
+            .map_err(|e| format!("binary {text:?} is not base64: {e}"))
+    }
+}
+
+impl fmt::Display for WebSocketMessage {
+    /// `text "hello"` or `binary AQID (3 bytes)`: the base64 form matches what scenarios write.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WebSocketMessage::Text(text) => write!(f, "text {text:?}"),
+            WebSocketMessage::Binary(bytes) => {
+                let unit = if bytes.len() == 1 { "byte" } else { "bytes" };
+                write!(
+                    f,
+                    "binary {} ({} {unit})",
+                    BASE64.encode(bytes),
+                    bytes.len()
+                )
+            }
+        }
+    }
+}
+
+fn to_base64<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&BASE64.encode(bytes))
 }
 
 /// The request an echo backend received, as it reports it.
@@ -83,6 +171,9 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// The echo backend's report, when a backend answered with one.
     pub echo: Option<EchoedRequest>,
+    /// WebSocket messages that came back over the connection once the upgrade was accepted
+    /// (status 101), in order; empty otherwise.
+    pub messages: Vec<WebSocketMessage>,
 }
 
 impl Response {
@@ -92,6 +183,7 @@ impl Response {
             status,
             headers,
             echo: None,
+            messages: Vec::new(),
         }
     }
 
@@ -124,6 +216,13 @@ pub enum SendError {
     /// Nothing listens on that port of the Gateway.
     #[error("connection refused: Gateway {gateway} has no listener on port {port}")]
     ConnectionRefused { gateway: String, port: u16 },
+    /// The request breaks the rules of the protocol it was sent in; the Gateway resets the
+    /// stream.
+    #[error("stream reset by the Gateway (protocol error): {0}")]
+    ProtocolError(String),
+    /// The cluster cannot send requests in this protocol.
+    #[error("this cluster cannot send {0} requests")]
+    UnsupportedProtocol(ClientProtocol),
 }
 
 /// The result of applying one document.
@@ -162,8 +261,26 @@ pub trait Cluster {
     /// Keys of every object of a kind, in key order.
     fn list(&self, kind: Kind) -> Vec<ObjectKey>;
 
-    /// Sends one HTTP request to the Gateway it names.
+    /// Sends one HTTP/1.1 request to the Gateway it names.
     fn send(&mut self, request: &Request, id: RequestId) -> Result<Response, SendError>;
+
+    /// Sends one request speaking `protocol` to the Gateway. `request` is what the scenario
+    /// gives; the client adds what its protocol needs (a WebSocket client adds the upgrade
+    /// headers). For a WebSocket whose upgrade is accepted, `messages` are sent in order and
+    /// the response carries what came back; a refused upgrade reports the Gateway's answer.
+    fn send_over(
+        &mut self,
+        request: &Request,
+        protocol: ClientProtocol,
+        messages: &[WebSocketMessage],
+        id: RequestId,
+    ) -> Result<Response, SendError> {
+        let _ = messages;
+        match protocol {
+            ClientProtocol::Http1 => self.send(request, id),
+            other => Err(SendError::UnsupportedProtocol(other)),
+        }
+    }
 
     /// Whether a pod of `backend` (a Deployment's pods, `<backend>-...`) in `namespace` (any,
     /// when `None`) logged the request `id`.
@@ -248,5 +365,39 @@ mod tests {
         assert_eq!(json["httpPort"], "3000");
         assert_eq!(json["pod"], "web-abc-def");
         assert_eq!(RequestId(42).to_string(), "req-000042");
+    }
+
+    #[test]
+    fn websocket_messages_read_and_print_as_scenarios_write_them() {
+        let binary = WebSocketMessage::from_base64("AQIDBAUGBw==").expect("base64");
+        assert_eq!(binary, WebSocketMessage::Binary(vec![1, 2, 3, 4, 5, 6, 7]));
+        assert_eq!(binary.to_string(), "binary AQIDBAUGBw== (7 bytes)");
+        assert_eq!(
+            serde_json::to_value(&binary).expect("json"),
+            serde_json::json!({"binary": "AQIDBAUGBw=="})
+        );
+        let text = WebSocketMessage::Text("a \"b\"".into());
+        assert_eq!(text.to_string(), r#"text "a \"b\"""#);
+        assert_eq!(
+            serde_json::to_value(&text).expect("json"),
+            serde_json::json!({"text": "a \"b\""})
+        );
+        assert!(WebSocketMessage::from_base64("AQ=").is_err());
+        assert_eq!(
+            WebSocketMessage::Binary(vec![0]).to_string(),
+            "binary AA== (1 byte)"
+        );
+    }
+
+    #[test]
+    fn a_websocket_client_adds_the_upgrade_headers() {
+        let mut request = Request::get("example.com", "/ws");
+        request.headers.push(("X-A".into(), "1".into()));
+        let handshake = websocket_handshake(&request);
+        assert_eq!(handshake.header("x-a"), Some("1"));
+        assert_eq!(handshake.header("connection"), Some("Upgrade"));
+        assert_eq!(handshake.header("upgrade"), Some("websocket"));
+        assert_eq!(handshake.header("sec-websocket-version"), Some("13"));
+        assert_eq!(ClientProtocol::default().to_string(), "http/1.1");
     }
 }

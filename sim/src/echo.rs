@@ -11,7 +11,13 @@
 //! - `/retry/?uuid=U&succeedAfter=N[&responseCode=C][&delayRetry=D]`: the first N attempts
 //!   for U fail (with status C, or by resetting the connection when C is absent), each after
 //!   D; later attempts echo. Attempts are counted per pod, in memory, as the echo server does.
+//! - `/ws` accepts a WebSocket upgrade (101) and echoes every message back unchanged; a `/ws`
+//!   request that is not a WebSocket handshake answers 400;
 //! - Every request received is logged (this is how mirroring is observed).
+//!
+//! Ports (as the echo server listens): 3000 speaks HTTP/1.1, 3001 speaks only h2c (HTTP/2 with
+//! prior knowledge). A connection in the other protocol fails before any request is read (a
+//! reset, nothing logged). Other target ports answer as 3000 does.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,11 +25,36 @@ use std::time::Duration;
 use gwsim_engine::decision::Request;
 use serde::Serialize;
 
-use crate::cluster::RequestId;
+use crate::cluster::{RequestId, WebSocketMessage};
 use crate::time::{SimTime, parse_go_duration};
 
 /// The header that asks the echo server to set response headers.
 pub const SET_HEADER: &str = "X-Echo-Set-Header";
+/// The port the echo server speaks HTTP/1.1 on.
+pub const HTTP_PORT: u16 = 3000;
+/// The port the echo server speaks h2c (and nothing else) on.
+pub const H2C_PORT: u16 = 3001;
+/// The path of the WebSocket echo.
+pub const WEBSOCKET_PATH: &str = "/ws";
+
+/// The HTTP version spoken on a connection to a backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum HttpVersion {
+    /// HTTP/1.1, where an upgrade (WebSocket) can take the connection over.
+    Http11,
+    /// HTTP/2 over cleartext with prior knowledge (RFC 9113 §3.3).
+    H2c,
+}
+
+impl HttpVersion {
+    /// What the echo server reports as the request's `proto`.
+    pub fn proto(self) -> &'static str {
+        match self {
+            HttpVersion::Http11 => "HTTP/1.1",
+            HttpVersion::H2c => "HTTP/2.0",
+        }
+    }
+}
 
 /// One line of a pod's request log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -82,6 +113,15 @@ impl EchoPod {
         self.log.iter().rev().any(|e| e.id == id)
     }
 
+    /// The one protocol the echo server speaks on `port`.
+    pub fn speaks(port: u16) -> HttpVersion {
+        if port == H2C_PORT {
+            HttpVersion::H2c
+        } else {
+            HttpVersion::Http11
+        }
+    }
+
     /// Logs a request without answering it (a mirrored copy: the gateway drops the answer).
     pub fn record(&mut self, request: &Request, id: RequestId, now: SimTime) {
         self.log.push(LogEntry {
@@ -92,8 +132,22 @@ impl EchoPod {
         });
     }
 
-    /// Receives and answers a request.
-    pub fn serve(&mut self, request: &Request, id: RequestId, now: SimTime) -> EchoReply {
+    /// Receives and answers a request that arrived on `port` over `version`.
+    pub fn serve(
+        &mut self,
+        request: &Request,
+        version: HttpVersion,
+        port: u16,
+        id: RequestId,
+        now: SimTime,
+    ) -> EchoReply {
+        if Self::speaks(port) != version {
+            // An HTTP/1.1 request line on an h2c port is not the connection preface, and an
+            // HTTP/2 preface is not an HTTP/1.1 request: the server drops the connection.
+            return EchoReply::Reset {
+                delay: Duration::ZERO,
+            };
+        }
         self.record(request, id, now);
         let (path, query) = request
             .path
@@ -133,6 +187,27 @@ impl EchoPod {
             return reply;
         }
 
+        if path == WEBSOCKET_PATH {
+            // An upgrade exists only in HTTP/1.1 (RFC 9110 §7.8); anything else is refused.
+            if version == HttpVersion::Http11 && is_websocket_handshake(request) {
+                return EchoReply::Answer {
+                    status: 101,
+                    headers: vec![
+                        ("Upgrade".to_string(), "websocket".to_string()),
+                        ("Connection".to_string(), "Upgrade".to_string()),
+                    ],
+                    echo: false,
+                    delay,
+                };
+            }
+            return EchoReply::Answer {
+                status: 400,
+                headers: Vec::new(),
+                echo: false,
+                delay: Duration::ZERO,
+            };
+        }
+
         let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
         for (name, value) in &request.headers {
             if name.eq_ignore_ascii_case(SET_HEADER) {
@@ -145,6 +220,11 @@ impl EchoPod {
             echo: true,
             delay,
         }
+    }
+
+    /// Answers one message on an upgraded `/ws` connection: the same message, unchanged.
+    pub fn echo_message(&mut self, message: &WebSocketMessage) -> WebSocketMessage {
+        message.clone()
     }
 
     /// The retry simulator: `None` once the attempt should succeed.
@@ -172,6 +252,24 @@ impl EchoPod {
             _ => Some(EchoReply::Reset { delay }),
         }
     }
+}
+
+/// Whether a request is a WebSocket opening handshake (RFC 6455 §4.2.1): a GET whose
+/// `Upgrade` names `websocket`, whose `Connection` names `upgrade`, and whose
+/// `Sec-WebSocket-Version` is 13. (The key and its digest are not modelled.)
+pub fn is_websocket_handshake(request: &Request) -> bool {
+    let has_token = |name: &str, token: &str| {
+        request
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    request.method == "GET"
+        && has_token("Upgrade", "websocket")
+        && has_token("Connection", "upgrade")
+        && request.header("Sec-WebSocket-Version").map(str::trim) == Some("13")
 }
 
 /// The first value of a query parameter (no percent-decoding: the values the echo server's
@@ -218,6 +316,10 @@ mod tests {
         r
     }
 
+    fn serve(pod: &mut EchoPod, request: &Request, id: RequestId, now: SimTime) -> EchoReply {
+        pod.serve(request, HttpVersion::Http11, HTTP_PORT, id, now)
+    }
+
     fn answer(reply: EchoReply) -> (u16, Vec<(String, String)>, bool, u64) {
         match reply {
             EchoReply::Answer {
@@ -233,8 +335,12 @@ mod tests {
     #[test]
     fn echoes_and_logs() {
         let mut pod = EchoPod::new("ns", "web-abc-def", "10.244.0.1");
-        let (status, headers, echo, delay) =
-            answer(pod.serve(&req("/a?x=1", &[]), RequestId(1), SimTime::START));
+        let (status, headers, echo, delay) = answer(serve(
+            &mut pod,
+            &req("/a?x=1", &[]),
+            RequestId(1),
+            SimTime::START,
+        ));
         assert_eq!((status, echo, delay), (200, true, 0));
         assert_eq!(
             headers,
@@ -259,7 +365,8 @@ mod tests {
         ];
         for (r, want_status, want_echo, want_delay) in cases {
             let path = r.path.clone();
-            let (status, _, echo, delay) = answer(pod.serve(&r, RequestId(0), SimTime::START));
+            let (status, _, echo, delay) =
+                answer(serve(&mut pod, &r, RequestId(0), SimTime::START));
             assert_eq!(
                 (status, echo, delay),
                 (want_status, want_echo, want_delay),
@@ -274,7 +381,7 @@ mod tests {
                 (SET_HEADER, "X-C:"),
             ],
         );
-        let (_, headers, _, _) = answer(pod.serve(&r, RequestId(0), SimTime::START));
+        let (_, headers, _, _) = answer(serve(&mut pod, &r, RequestId(0), SimTime::START));
         assert_eq!(
             headers[1..].to_vec(),
             vec![
@@ -294,29 +401,29 @@ mod tests {
         );
         let reset = req("/retry/?uuid=b&succeedAfter=1", &[]);
         assert_eq!(
-            answer(pod.serve(&code, RequestId(0), SimTime::START)).0,
+            answer(serve(&mut pod, &code, RequestId(0), SimTime::START)).0,
             503
         );
         assert_eq!(
-            pod.serve(&reset, RequestId(0), SimTime::START),
+            serve(&mut pod, &reset, RequestId(0), SimTime::START),
             EchoReply::Reset {
                 delay: Duration::ZERO
             }
         );
-        let (status, _, _, delay) = answer(pod.serve(&code, RequestId(0), SimTime::START));
+        let (status, _, _, delay) = answer(serve(&mut pod, &code, RequestId(0), SimTime::START));
         assert_eq!((status, delay), (503, 100));
         assert_eq!(
-            answer(pod.serve(&code, RequestId(0), SimTime::START)).0,
+            answer(serve(&mut pod, &code, RequestId(0), SimTime::START)).0,
             200
         );
         assert_eq!(
-            answer(pod.serve(&reset, RequestId(0), SimTime::START)).0,
+            answer(serve(&mut pod, &reset, RequestId(0), SimTime::START)).0,
             200
         );
         // Another pod has its own counts.
         let mut other = EchoPod::new("ns", "q", "ip2");
         assert_eq!(
-            answer(other.serve(&code, RequestId(0), SimTime::START)).0,
+            answer(serve(&mut other, &code, RequestId(0), SimTime::START)).0,
             503
         );
     }
@@ -326,5 +433,141 @@ mod tests {
         assert_eq!(query_param("a=1&b=2&a=3", "a"), Some("1"));
         assert_eq!(query_param("flag&b=2", "flag"), Some(""));
         assert_eq!(query_param("b=2", "a"), None);
+    }
+
+    fn handshake(path: &str, extra: &[(&str, &str)]) -> Request {
+        let mut headers = vec![
+            ("Connection", "keep-alive, Upgrade"),
+            ("upgrade", "WebSocket"),
+            ("Sec-WebSocket-Version", "13"),
+        ];
+        headers.extend_from_slice(extra);
+        req(path, &headers)
+    }
+
+    #[test]
+    fn each_port_speaks_one_protocol() {
+        use HttpVersion::{H2c, Http11};
+        // (version, port, answered): a mismatch resets the connection before any request.
+        let cases = [
+            (Http11, HTTP_PORT, true),
+            (H2c, H2C_PORT, true),
+            (Http11, H2C_PORT, false),
+            (H2c, HTTP_PORT, false),
+            (Http11, 8080, true),
+            (H2c, 8080, false),
+        ];
+        for (n, (version, port, answered)) in cases.into_iter().enumerate() {
+            let mut pod = EchoPod::new("ns", "p", "ip");
+            let id = RequestId(n as u64);
+            let reply = pod.serve(&req("/", &[]), version, port, id, SimTime::START);
+            match (answered, reply) {
+                (true, EchoReply::Answer { status, echo, .. }) => {
+                    assert_eq!((status, echo), (200, true), "{version:?} {port}");
+                }
+                (false, EchoReply::Reset { delay }) => assert_eq!(delay, Duration::ZERO),
+                (_, other) => panic!("{version:?} on {port}: {other:?}"),
+            }
+            assert_eq!(pod.received(id), answered, "{version:?} {port}: logged");
+        }
+        assert_eq!(HttpVersion::Http11.proto(), "HTTP/1.1");
+        assert_eq!(HttpVersion::H2c.proto(), "HTTP/2.0");
+    }
+
+    #[test]
+    fn ws_accepts_only_a_websocket_handshake_over_http11() {
+        use HttpVersion::{H2c, Http11};
+        let mut post = handshake("/ws", &[]);
+        post.method = "POST".into();
+        let cases: Vec<(&str, Request, HttpVersion, u16, u16, bool)> = vec![
+            (
+                "handshake",
+                handshake("/ws", &[]),
+                Http11,
+                HTTP_PORT,
+                101,
+                false,
+            ),
+            (
+                "not an upgrade",
+                req("/ws", &[]),
+                Http11,
+                HTTP_PORT,
+                400,
+                false,
+            ),
+            (
+                "old version",
+                req(
+                    "/ws",
+                    &[
+                        ("Connection", "Upgrade"),
+                        ("Upgrade", "websocket"),
+                        ("Sec-WebSocket-Version", "8"),
+                    ],
+                ),
+                Http11,
+                HTTP_PORT,
+                400,
+                false,
+            ),
+            (
+                "no Connection: upgrade",
+                req(
+                    "/ws",
+                    &[("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")],
+                ),
+                Http11,
+                HTTP_PORT,
+                400,
+                false,
+            ),
+            ("a POST", post, Http11, HTTP_PORT, 400, false),
+            (
+                "over HTTP/2",
+                handshake("/ws", &[]),
+                H2c,
+                H2C_PORT,
+                400,
+                false,
+            ),
+            (
+                "another path ignores the upgrade",
+                handshake("/", &[]),
+                Http11,
+                HTTP_PORT,
+                200,
+                true,
+            ),
+        ];
+        for (what, request, version, port, want_status, want_echo) in cases {
+            let mut pod = EchoPod::new("ns", "p", "ip");
+            let reply = pod.serve(&request, version, port, RequestId(0), SimTime::START);
+            let (status, headers, echo, _) = answer(reply);
+            assert_eq!((status, echo), (want_status, want_echo), "{what}");
+            if status == 101 {
+                assert_eq!(
+                    headers,
+                    vec![
+                        ("Upgrade".to_string(), "websocket".to_string()),
+                        ("Connection".to_string(), "Upgrade".to_string()),
+                    ]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn messages_come_back_unchanged() {
+        let mut pod = EchoPod::new("ns", "p", "ip");
+        let messages = [
+            WebSocketMessage::Text("Websocket Support!".into()),
+            WebSocketMessage::Text(String::new()),
+            WebSocketMessage::Binary(vec![1, 2, 3, 4, 5, 6, 7]),
+            WebSocketMessage::Binary(vec![0, 0xff, 0x80]),
+        ];
+        for m in &messages {
+            assert_eq!(&pod.echo_message(m), m);
+        }
     }
 }

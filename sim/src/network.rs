@@ -10,6 +10,16 @@
 //! `count: 500` takes no simulated time. Answers made here, not by a backend:
 //! - 503 when the Service has no ready endpoint, or every attempt's connection was reset;
 //! - 504 when a timeout expires.
+//!
+//! The protocol the Gateway speaks to a backend follows the Service port's appProtocol
+//! (GEP-1911, KEP-3726 names): `kubernetes.io/h2c` is HTTP/2 with prior knowledge, and the
+//! connection-specific headers (`Connection`, `Upgrade`, ...) are dropped, as HTTP/2 forbids
+//! them (RFC 9113 §8.2.2); anything else (`kubernetes.io/ws`, `http`, none) is HTTP/1.1, and
+//! a WebSocket upgrade passes through: the Gateway forwards `Connection: Upgrade` /
+//! `Upgrade: websocket`, returns the backend's 101 and then relays messages both ways. (Some
+//! implementations need the `kubernetes.io/ws` opt-in before they pass an upgrade; gwsim, like
+//! Envoy-based gateways, passes it to any HTTP/1.1 backend.) A backend port that does not
+//! speak that protocol drops the connection: 503, retried like any connection error.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -18,8 +28,8 @@ use gwsim_engine::decision::{Forward, Request, ServiceRef};
 use gwsim_engine::filters::apply_header_modifier;
 use gwsim_engine::object::{Kind, Object, Snapshot};
 
-use crate::cluster::{EchoedRequest, RequestId, Response};
-use crate::echo::{EchoPod, EchoReply};
+use crate::cluster::{EchoedRequest, RequestId, Response, WebSocketMessage};
+use crate::echo::{EchoPod, EchoReply, HttpVersion};
 use crate::time::SimTime;
 use crate::workloads::{SERVICE_NAME_LABEL, pod_ip, pod_ready};
 
@@ -197,6 +207,19 @@ impl Network {
     /// Delivers a forwarded request: mirrors first, then the request itself with retries and
     /// timeouts, then the response filters.
     pub fn forward(&mut self, forward: Forward, id: RequestId, now: SimTime) -> Response {
+        self.forward_session(forward, &[], id, now)
+    }
+
+    /// Delivers a forwarded request as [`Network::forward`] does; when the backend accepts an
+    /// upgrade (101), the Gateway then relays `messages` to it, in order, and the response
+    /// carries the backend's answers.
+    pub fn forward_session(
+        &mut self,
+        forward: Forward,
+        messages: &[WebSocketMessage],
+        id: RequestId,
+        now: SimTime,
+    ) -> Response {
         let Forward {
             backend,
             request,
@@ -207,12 +230,18 @@ impl Network {
             retry,
             ..
         } = forward;
+        let mut request = request;
+        let version = backend_version(&backend);
+        if version == HttpVersion::H2c {
+            drop_connection_headers(&mut request.headers);
+        }
 
         // Each mirror gets the request as the filters before its RequestMirror left it; its
-        // answer is dropped.
+        // answer is dropped. A mirror port in another protocol drops the connection unlogged.
         for (n, mirror) in mirror_requests.iter().enumerate() {
-            if let Some(Endpoint { pod: Some(i), .. }) =
+            if let Some(Endpoint { pod: Some(i), port }) =
                 self.pick(&mirror.backend, id, MIRROR_SALT + n as u64)
+                && EchoPod::speaks(port) == backend_version(&mirror.backend)
             {
                 self.pods[i].record(&mirror.request, id, now);
             }
@@ -228,7 +257,9 @@ impl Network {
                 break Attempt::NoEndpoints;
             };
             let reply = match endpoint.pod {
-                Some(i) => self.pods[i].serve(&request, id, now.after(elapsed)),
+                Some(i) => {
+                    self.pods[i].serve(&request, version, endpoint.port, id, now.after(elapsed))
+                }
                 None => EchoReply::Reset {
                     delay: Duration::ZERO,
                 },
@@ -243,7 +274,8 @@ impl Network {
                     Attempt::Answered {
                         status,
                         headers,
-                        echo: echo.then_some(endpoint),
+                        endpoint,
+                        echo,
                     },
                     delay,
                 ),
@@ -286,16 +318,27 @@ impl Network {
             Attempt::Answered {
                 status,
                 headers,
+                endpoint,
                 echo,
             } => {
-                let echo = echo.and_then(|endpoint| {
-                    let pod = &self.pods[endpoint.pod?];
-                    Some(echoed(request, pod, &backend, endpoint.port))
-                });
+                let echo = endpoint
+                    .pod
+                    .filter(|_| echo)
+                    .map(|i| echoed(request, &self.pods[i], &backend, endpoint.port, version));
+                // Switching Protocols: the connection now carries WebSocket messages, which
+                // the Gateway relays to the backend and back.
+                let messages = match endpoint.pod {
+                    Some(i) if status == 101 => messages
+                        .iter()
+                        .map(|m| self.pods[i].echo_message(m))
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 Response {
                     status,
                     headers,
                     echo,
+                    messages,
                 }
             }
         };
@@ -328,17 +371,52 @@ enum Attempt {
     Answered {
         status: u16,
         headers: Vec<(String, String)>,
-        /// The endpoint that echoed the request, when the body is an echo.
-        echo: Option<Endpoint>,
+        /// The endpoint that answered.
+        endpoint: Endpoint,
+        /// Whether the body is the JSON echo of the request.
+        echo: bool,
     },
 }
 
-fn echoed(request: Request, pod: &EchoPod, backend: &ServiceRef, port: u16) -> EchoedRequest {
+/// The HTTP version the Gateway speaks to a Service port, from its appProtocol (GEP-1911).
+fn backend_version(backend: &ServiceRef) -> HttpVersion {
+    match backend.app_protocol.as_deref() {
+        Some("kubernetes.io/h2c") => HttpVersion::H2c,
+        _ => HttpVersion::Http11,
+    }
+}
+
+/// Whether a header is connection-specific, which an HTTP/2 message must not carry (RFC 9113
+/// §8.2.2): `TE` is allowed only as `trailers`.
+pub fn is_connection_specific(name: &str, value: &str) -> bool {
+    const NAMES: [&str; 5] = [
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "transfer-encoding",
+        "upgrade",
+    ];
+    NAMES.iter().any(|n| name.eq_ignore_ascii_case(n))
+        || (name.eq_ignore_ascii_case("te") && !value.trim().eq_ignore_ascii_case("trailers"))
+}
+
+/// Drops the headers an HTTP/2 hop cannot carry.
+fn drop_connection_headers(headers: &mut Vec<(String, String)>) {
+    headers.retain(|(name, value)| !is_connection_specific(name, value));
+}
+
+fn echoed(
+    request: Request,
+    pod: &EchoPod,
+    backend: &ServiceRef,
+    port: u16,
+    version: HttpVersion,
+) -> EchoedRequest {
     EchoedRequest {
         path: request.path,
         host: request.host,
         method: request.method,
-        proto: "HTTP/1.1".to_string(),
+        proto: version.proto().to_string(),
         headers: request.headers,
         namespace: pod.namespace.clone(),
         pod: pod.name.clone(),
@@ -676,5 +754,183 @@ mod tests {
         );
         network.rebuild(store.snapshot());
         assert!(network.received(None, "web", RequestId(5)));
+    }
+
+    /// `proto`: the conformance base's infra-backend-v1 ports, over the `web` pods.
+    fn with_protocol_ports() -> Network {
+        use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+        use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+        let (mut store, _) = cluster();
+        let port = |name: &str, port: i32, target: i32, app: Option<&str>| ServicePort {
+            name: Some(name.into()),
+            port,
+            target_port: Some(IntOrString::Int(target)),
+            app_protocol: app.map(String::from),
+            ..ServicePort::default()
+        };
+        store.put(
+            Object::Service(Box::new(Service {
+                metadata: ObjectMeta {
+                    name: Some("proto".into()),
+                    namespace: Some("apps".into()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(ServiceSpec {
+                    selector: Some([("app".to_string(), "web".to_string())].into()),
+                    ports: Some(vec![
+                        port("first-port", 8080, 3000, None),
+                        port("second-port", 8081, 3001, Some("kubernetes.io/h2c")),
+                        port("third-port", 8082, 3000, Some("kubernetes.io/ws")),
+                    ]),
+                    ..ServiceSpec::default()
+                }),
+                status: None,
+            })),
+            SimTime::START,
+        );
+        Workloads::new().sync(&mut store, SimTime::START);
+        let mut network = Network::new();
+        network.rebuild(store.snapshot());
+        network
+    }
+
+    fn proto(port: u16, app_protocol: Option<&str>) -> ServiceRef {
+        ServiceRef {
+            app_protocol: app_protocol.map(String::from),
+            ..target("proto", port)
+        }
+    }
+
+    const H2C: Option<&str> = Some("kubernetes.io/h2c");
+    const WS: Option<&str> = Some("kubernetes.io/ws");
+
+    #[test]
+    fn the_gateway_speaks_what_the_app_protocol_says() {
+        // (Service port, appProtocol the Gateway honours, status, proto the backend saw)
+        let cases = [
+            (8080, None, 200, Some("HTTP/1.1")),
+            (8082, WS, 200, Some("HTTP/1.1")),
+            (8081, H2C, 200, Some("HTTP/2.0")),
+            // A Gateway that ignored appProtocol would speak HTTP/1.1 to the h2c-only port:
+            // the connection fails, and no pod logs the request.
+            (8081, None, 503, None),
+            (8081, WS, 503, None),
+            // HTTP/2 prior knowledge to the HTTP/1.1 port fails the same way.
+            (8080, H2C, 503, None),
+        ];
+        for (n, (port, app, status, seen)) in cases.into_iter().enumerate() {
+            let mut network = with_protocol_ports();
+            let id = RequestId(n as u64);
+            let r = network.forward(forward(proto(port, app), "/"), id, SimTime::START);
+            assert_eq!(r.status, status, "{port} {app:?}");
+            assert_eq!(
+                r.echo.as_ref().map(|e| e.proto.as_str()),
+                seen,
+                "{port} {app:?}"
+            );
+            assert_eq!(network.received(None, "web", id), seen.is_some());
+        }
+        // Retries do not help: every pod's h2c port refuses HTTP/1.1.
+        let mut network = with_protocol_ports();
+        let mut f = forward(proto(8081, None), "/");
+        f.retry = Some(Retry {
+            codes: Vec::new(),
+            attempts: 3,
+            backoff: None,
+        });
+        assert_eq!(network.forward(f, RequestId(0), SimTime::START).status, 503);
+        let r = network.forward(forward(proto(8081, H2C), "/"), RequestId(1), SimTime::START);
+        assert_eq!(r.echo.map(|e| e.http_port), Some(3001));
+    }
+
+    #[test]
+    fn http2_hops_drop_connection_specific_headers() {
+        let mut network = with_protocol_ports();
+        let headers = [
+            ("Connection", "keep-alive"),
+            ("Keep-Alive", "timeout=5"),
+            ("TE", "trailers"),
+            ("X-Kept", "1"),
+        ];
+        for (app, want) in [
+            (H2C, vec!["TE", "X-Kept"]),
+            (None, vec!["Connection", "Keep-Alive", "TE", "X-Kept"]),
+        ] {
+            let port = if app.is_some() { 8081 } else { 8080 };
+            let mut f = forward(proto(port, app), "/");
+            f.request.headers = headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            let echo = network
+                .forward(f, RequestId(0), SimTime::START)
+                .echo
+                .expect("echo");
+            let names: Vec<&str> = echo.headers.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names, want, "{app:?}");
+        }
+        assert!(is_connection_specific("te", "gzip"));
+        assert!(!is_connection_specific("te", " Trailers"));
+        assert!(is_connection_specific("UPGRADE", "websocket"));
+    }
+
+    #[test]
+    fn websocket_sessions_relay_messages() {
+        use crate::cluster::websocket_handshake;
+        let messages = [
+            WebSocketMessage::Text("Websocket Support!".into()),
+            WebSocketMessage::Binary(vec![1, 2, 3, 4, 5, 6, 7]),
+        ];
+        let session = |network: &mut Network, backend: ServiceRef, path: &str| {
+            let mut f = forward(backend, path);
+            f.request = websocket_handshake(&f.request);
+            network.forward_session(f, &messages, RequestId(0), SimTime::START)
+        };
+        let mut network = with_protocol_ports();
+        // kubernetes.io/ws, and (gwsim's choice, documented) a plain HTTP/1.1 port too.
+        for backend in [proto(8082, WS), proto(8080, None)] {
+            let r = session(&mut network, backend, "/ws");
+            assert_eq!(r.status, 101);
+            assert_eq!(r.header("upgrade").as_deref(), Some("websocket"));
+            assert_eq!(r.messages, messages);
+            assert_eq!(r.echo, None);
+        }
+        // Refused upgrades carry no messages: the h2c hop drops the upgrade headers (400 at
+        // /ws), another path answers with an echo, a backend without endpoints is 503.
+        let refused = [
+            (proto(8081, H2C), "/ws", 400),
+            (proto(8082, WS), "/", 200),
+            (target("empty", 8080), "/ws", 503),
+        ];
+        for (backend, path, status) in refused {
+            let r = session(&mut network, backend, path);
+            assert_eq!((r.status, r.messages.len()), (status, 0), "{path}");
+        }
+        // A plain forward never relays messages, even if the backend switches protocols.
+        let mut f = forward(proto(8082, WS), "/ws");
+        f.request = websocket_handshake(&f.request);
+        let r = network.forward(f, RequestId(0), SimTime::START);
+        assert_eq!((r.status, r.messages.len()), (101, 0));
+    }
+
+    #[test]
+    fn mirrors_to_a_port_in_another_protocol_are_lost() {
+        let mut network = with_protocol_ports();
+        let mut f = forward(target("web", 8080), "/m");
+        f.mirror_requests = [proto(8081, None), proto(8081, H2C)]
+            .into_iter()
+            .map(|backend| MirroredRequest {
+                backend,
+                request: Request::get("example.com", "/m"),
+            })
+            .collect();
+        network.forward(f, RequestId(4), SimTime::START);
+        let copies: usize = network
+            .pods()
+            .iter()
+            .map(|p| p.log().iter().filter(|e| e.id == RequestId(4)).count())
+            .sum();
+        // The request itself and the h2c mirror; the HTTP/1.1 copy to 3001 was dropped.
+        assert_eq!(copies, 2);
     }
 }

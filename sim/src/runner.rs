@@ -5,6 +5,7 @@
 //! be read or parsed) exits 2. The runner is written against the [`Cluster`] trait only;
 //! [`run_scenarios`] runs on the simulator, [`run_scenario`] on any cluster.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -17,7 +18,9 @@ use serde::Serialize;
 
 use crate::base::conformance_base;
 use crate::checks::{Comparison, MirrorTally, Tally, check_response, check_status};
-use crate::cluster::{Cluster, RequestId, Response, SendError};
+use crate::cluster::{
+    ClientProtocol, Cluster, RequestId, Response, SendError, websocket_handshake,
+};
 use crate::scenario::{
     Action, Base, Expect, RequestSpec, Scenario, ScenarioError, Step, load_paths,
 };
@@ -589,12 +592,20 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
             headers: spec.headers.clone(),
             sni,
         };
+        // The explanation is of the request as it went on the wire (a WebSocket client adds
+        // its upgrade headers, which routes can match).
+        let explained = match spec.protocol {
+            ClientProtocol::WebSocket => Cow::Owned(websocket_handshake(&request)),
+            ClientProtocol::Http1 | ClientProtocol::H2c => Cow::Borrowed(&request),
+        };
         let mut tally = Tally::default();
         let mut mirrors = MirrorTally::default();
         for n in 0..spec.count {
             self.next_id += 1;
             let id = RequestId(self.next_id);
-            let sent = self.cluster.send(&request, id);
+            let sent = self
+                .cluster
+                .send_over(&request, spec.protocol, &spec.messages, id);
             self.observer.request_sent(
                 self.cluster,
                 SentRequest {
@@ -608,7 +619,7 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                 Ok(r) => r,
                 Err(e) => {
                     return Err(StepFailure {
-                        explanation: self.cluster.explain_last(&request),
+                        explanation: self.cluster.explain_last(&explained),
                         ..fail(e.to_string())
                     });
                 }
@@ -622,7 +633,7 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                 };
                 return Err(StepFailure {
                     diff: Some(c.diff()),
-                    explanation: self.cluster.explain_last(&request),
+                    explanation: self.cluster.explain_last(&explained),
                     ..fail(format!(
                         "{which} does not match expect ({})",
                         c.failed_fields().join(", ")
@@ -636,7 +647,7 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
         if !c.passed() {
             return Err(StepFailure {
                 diff: Some(c.diff()),
-                explanation: self.cluster.explain_last(&request),
+                explanation: self.cluster.explain_last(&explained),
                 ..fail(format!(
                     "mirrored share over {} requests is off ({})",
                     spec.count,
@@ -649,7 +660,7 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
             if !c.passed() {
                 return Err(StepFailure {
                     diff: Some(c.diff()),
-                    explanation: self.cluster.explain_last(&request),
+                    explanation: self.cluster.explain_last(&explained),
                     ..fail(format!(
                         "distribution over {} requests is off ({})",
                         spec.count,

@@ -17,6 +17,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+use crate::cluster::{ClientProtocol, WebSocketMessage};
 use crate::files::{Source, read_sources};
 use crate::time::{format_duration, parse_duration};
 
@@ -126,7 +127,11 @@ impl Action {
                 } else {
                     String::new()
                 };
-                format!("request {} {}{count}", request.method, request.path)
+                let over = match request.protocol {
+                    ClientProtocol::Http1 => String::new(),
+                    other => format!(" over {other}"),
+                };
+                format!("request {} {}{over}{count}", request.method, request.path)
             }
             Action::Status { checks } => {
                 let objects: Vec<String> = checks.iter().map(|c| c.target.to_string()).collect();
@@ -153,6 +158,10 @@ pub struct RequestSpec {
     /// `None`: the host without its port (https only).
     pub sni: Option<String>,
     pub count: u32,
+    /// gwsim addition: how the client speaks to the Gateway.
+    pub protocol: ClientProtocol,
+    /// gwsim addition, websocket only: messages sent once the upgrade is accepted.
+    pub messages: Vec<WebSocketMessage>,
 }
 
 /// The `expect` of a request step. Each part is checked only when given.
@@ -171,6 +180,9 @@ pub struct Expect {
     /// Backend to expected share.
     pub distribution: Option<Vec<(String, f64)>>,
     pub tolerance: f64,
+    /// gwsim addition, websocket only: the messages that must come back, in order (an
+    /// accepted upgrade is implied).
+    pub messages: Option<Vec<WebSocketMessage>>,
 }
 
 /// What the backend must have received.
@@ -181,6 +193,8 @@ pub struct ExpectedRequest {
     pub path: Option<String>,
     pub headers: Vec<(String, String)>,
     pub absent_headers: Vec<String>,
+    /// gwsim addition: the protocol the backend saw (`HTTP/1.1`, `HTTP/2.0`).
+    pub proto: Option<String>,
 }
 
 /// Parts of the `Location` header.
@@ -364,6 +378,16 @@ struct RawRequest {
     headers: Option<HeaderList>,
     sni: Option<String>,
     count: Option<u32>,
+    protocol: Option<ClientProtocol>,
+    messages: Option<Vec<RawMessage>>,
+}
+
+/// A WebSocket message: `{text: ...}` or `{binary: BASE64}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMessage {
+    text: Option<String>,
+    binary: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -379,6 +403,7 @@ struct RawExpect {
     mirrored_to: Option<Vec<RawMirror>>,
     distribution: Option<ShareList>,
     tolerance: Option<f64>,
+    messages: Option<Vec<RawMessage>>,
 }
 
 #[derive(Deserialize)]
@@ -389,6 +414,7 @@ struct RawExpectedRequest {
     path: Option<String>,
     headers: Option<HeaderList>,
     absent_headers: Option<Vec<String>>,
+    proto: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -912,6 +938,11 @@ impl Loader<'_> {
             let expect = self
                 .expect(raw.expect)
                 .map_err(|m| fail(format!("step {number}: {m}")))?;
+            if expect.messages.is_some() && request.protocol != ClientProtocol::WebSocket {
+                return Err(fail(format!(
+                    "step {number}: expect.messages goes only with request.protocol websocket"
+                )));
+            }
             if expect.distribution.is_some() && request.count < 2 {
                 tracing::debug!(step = number, "distribution over a single request");
             }
@@ -974,6 +1005,12 @@ impl Loader<'_> {
         if raw.sni.is_some() && scheme == Scheme::Http {
             return Err("request.sni needs scheme https".to_string());
         }
+        let protocol = raw.protocol.unwrap_or_default();
+        let headers = raw.headers.map(|h| h.0).unwrap_or_default();
+        check_protocol(protocol, scheme, &method, &headers)?;
+        if raw.messages.is_some() && protocol != ClientProtocol::WebSocket {
+            return Err("request.messages goes only with protocol websocket".to_string());
+        }
         Ok(RequestSpec {
             gateway,
             scheme,
@@ -981,9 +1018,11 @@ impl Loader<'_> {
             method: method.to_ascii_uppercase(),
             host: raw.host,
             path,
-            headers: raw.headers.map(|h| h.0).unwrap_or_default(),
+            headers,
             sni: raw.sni,
             count,
+            protocol,
+            messages: messages("request", raw.messages.unwrap_or_default())?,
         })
     }
 
@@ -1050,6 +1089,14 @@ impl Loader<'_> {
                 })
             }
         };
+        if let Some(proto) = raw.request.as_ref().and_then(|r| r.proto.as_deref())
+            && !KNOWN_PROTOS.contains(&proto)
+        {
+            return Err(format!(
+                "expect.request.proto {proto:?} must be one of {}",
+                KNOWN_PROTOS.join(", ")
+            ));
+        }
         Ok(Expect {
             status,
             backend: raw.backend,
@@ -1060,6 +1107,7 @@ impl Loader<'_> {
                 path: r.path,
                 headers: r.headers.map(|h| h.0).unwrap_or_default(),
                 absent_headers: r.absent_headers.unwrap_or_default(),
+                proto: r.proto,
             }),
             headers: raw.headers.map(|h| h.0).unwrap_or_default(),
             absent_headers: raw.absent_headers.unwrap_or_default(),
@@ -1072,6 +1120,7 @@ impl Loader<'_> {
                 .collect::<Result<_, _>>()?,
             distribution,
             tolerance,
+            messages: raw.messages.map(|m| messages("expect", m)).transpose()?,
         })
     }
 
@@ -1145,6 +1194,71 @@ impl Loader<'_> {
                 .collect(),
             listener_count: raw.listener_count,
         })
+    }
+}
+
+/// `{text: ...}` / `{binary: BASE64}` entries of `<side>.messages`.
+fn messages(side: &str, raw: Vec<RawMessage>) -> Result<Vec<WebSocketMessage>, String> {
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, m)| match (m.text, m.binary) {
+            (Some(text), None) => Ok(WebSocketMessage::Text(text)),
+            (None, Some(binary)) => WebSocketMessage::from_base64(&binary)
+                .map_err(|e| format!("{side}.messages[{i}]: {e}")),
+            _ => Err(format!(
+                "{side}.messages[{i}] must have exactly one of text or binary"
+            )),
+        })
+        .collect()
+}
+
+/// The protocols a backend can report (`proto`, as Go's net/http spells them).
+const KNOWN_PROTOS: [&str; 3] = ["HTTP/1.0", "HTTP/1.1", "HTTP/2.0"];
+
+/// What each client protocol allows: h2c is cleartext and carries no connection-specific
+/// header (RFC 9113 §8.2.2); a WebSocket handshake is a GET whose upgrade headers the client
+/// writes itself (RFC 6455 §4.1).
+fn check_protocol(
+    protocol: ClientProtocol,
+    scheme: Scheme,
+    method: &str,
+    headers: &[(String, String)],
+) -> Result<(), String> {
+    match protocol {
+        ClientProtocol::Http1 => Ok(()),
+        ClientProtocol::H2c => {
+            if scheme == Scheme::Https {
+                return Err(
+                    "request.protocol h2c is cleartext HTTP/2; it needs scheme http".to_string(),
+                );
+            }
+            match headers
+                .iter()
+                .find(|(n, v)| crate::network::is_connection_specific(n, v))
+            {
+                Some((name, _)) => Err(format!(
+                    "request.headers {name} is connection-specific; an h2c request cannot carry it"
+                )),
+                None => Ok(()),
+            }
+        }
+        ClientProtocol::WebSocket => {
+            if !method.eq_ignore_ascii_case("GET") {
+                return Err(format!(
+                    "request.method {method} cannot open a WebSocket; the handshake is a GET"
+                ));
+            }
+            const CLIENT_SET: [&str; 3] = ["connection", "upgrade", "sec-websocket-version"];
+            match headers
+                .iter()
+                .find(|(n, _)| CLIENT_SET.iter().any(|c| n.eq_ignore_ascii_case(c)))
+            {
+                Some((name, _)) => Err(format!(
+                    "request.headers {name} is written by the WebSocket client; leave it out"
+                )),
+                None => Ok(()),
+            }
+        }
     }
 }
 
@@ -1467,12 +1581,113 @@ steps:
                 3,
                 "[name, value] pair",
             ),
+            (
+                "name: a\nsteps:\n- request: {protocol: h2}\n",
+                3,
+                "unknown variant `h2`, expected one of http/1.1, h2c, websocket",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: h2c, scheme: https}\n",
+                3,
+                "needs scheme http",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: h2c, headers: {Upgrade: h2c}}\n",
+                3,
+                "Upgrade is connection-specific",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: websocket, method: POST}\n",
+                3,
+                "the handshake is a GET",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: websocket, headers: {sec-websocket-version: 8}}\n",
+                3,
+                "written by the WebSocket client",
+            ),
+            (
+                "name: a\nsteps:\n- request: {messages: [{text: hi}]}\n",
+                3,
+                "request.messages goes only with protocol websocket",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: h2c}\n  expect: {messages: []}\n",
+                3,
+                "expect.messages goes only with request.protocol websocket",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: websocket, messages: [{binary: \"not base64!\"}]}\n",
+                3,
+                "request.messages[0]: binary \"not base64!\" is not base64",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: websocket, messages: [{text: a, binary: AQ==}]}\n",
+                3,
+                "request.messages[0] must have exactly one of text or binary",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: websocket}\n  expect: {messages: [{}]}\n",
+                3,
+                "expect.messages[0] must have exactly one of text or binary",
+            ),
+            (
+                "name: a\nsteps:\n- request: {protocol: websocket, messages: [{txt: hi}]}\n",
+                3,
+                "unknown field `txt`, expected one of text, binary",
+            ),
+            (
+                "name: a\nsteps:\n- request: {}\n  expect: {request: {proto: HTTP/2}}\n",
+                3,
+                "must be one of HTTP/1.0, HTTP/1.1, HTTP/2.0",
+            ),
         ];
         for (text, line, message) in cases {
             let e = load_err(text);
             assert_eq!(e.line, line, "{text}: {e}");
             assert!(e.message.contains(message), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn protocol_additions_parse() {
+        let text = r#"name: protocols
+steps:
+- request: {path: /, protocol: h2c}
+  expect: {request: {proto: HTTP/2.0}}
+- request:
+    path: /ws
+    protocol: websocket
+    messages: [{text: "Websocket Support!"}, {binary: AQIDBAUGBw==}]
+  expect:
+    status: 101
+    messages: [{text: "Websocket Support!"}, {binary: AQIDBAUGBw==}]
+- request: {path: /}
+"#;
+        let s = load(text).expect("loads");
+        let request = |i: usize| match &s.steps[i].action {
+            Action::Request { request, expect } => (request.clone(), expect.clone()),
+            other => panic!("{other:?}"),
+        };
+        let (h2c, expect) = request(0);
+        assert_eq!(h2c.protocol, ClientProtocol::H2c);
+        assert_eq!(
+            expect.request.and_then(|r| r.proto).as_deref(),
+            Some("HTTP/2.0")
+        );
+        assert_eq!(s.steps[0].label(), "request GET / over h2c");
+        let (ws, expect) = request(1);
+        let sent = vec![
+            WebSocketMessage::Text("Websocket Support!".into()),
+            WebSocketMessage::Binary(vec![1, 2, 3, 4, 5, 6, 7]),
+        ];
+        assert_eq!(ws.protocol, ClientProtocol::WebSocket);
+        assert_eq!(ws.messages, sent);
+        assert_eq!(expect.messages, Some(sent));
+        let (plain, expect) = request(2);
+        assert_eq!(plain.protocol, ClientProtocol::Http1);
+        assert!(plain.messages.is_empty() && expect.messages.is_none());
+        assert_eq!(s.steps[2].label(), "request GET /");
     }
 
     #[test]

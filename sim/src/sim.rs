@@ -22,8 +22,11 @@ use gwsim_engine::table::RoutingTable;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::cluster::{ApplyOutcome, Cluster, ClusterError, RequestId, Response, SendError};
-use crate::network::Network;
+use crate::cluster::{
+    ApplyOutcome, ClientProtocol, Cluster, ClusterError, RequestId, Response, SendError,
+    WebSocketMessage, websocket_handshake,
+};
+use crate::network::{Network, is_connection_specific};
 use crate::queue::EventQueue;
 use crate::store::{ChangeKind, Store, StoreError};
 use crate::time::SimTime;
@@ -252,6 +255,46 @@ impl SimCluster {
         request: &Request,
         id: RequestId,
     ) -> Result<Response, SendError> {
+        self.send_session(request, &[], id)
+    }
+
+    /// Sends a request in `protocol`. Every Gateway HTTP listener accepts HTTP/1.1 and, as a
+    /// cleartext HTTP/2 connection preface, h2c; what reaches the backend depends on the
+    /// backend, not on the client (see [`crate::network`]).
+    pub fn send_in(
+        &mut self,
+        request: &Request,
+        protocol: ClientProtocol,
+        messages: &[WebSocketMessage],
+        id: RequestId,
+    ) -> Result<Response, SendError> {
+        match protocol {
+            ClientProtocol::Http1 => self.send_request(request, id),
+            ClientProtocol::H2c => {
+                if let Some((name, _)) = request
+                    .headers
+                    .iter()
+                    .find(|(n, v)| is_connection_specific(n, v))
+                {
+                    return Err(SendError::ProtocolError(format!(
+                        "an HTTP/2 request must not carry the connection-specific header {name} (RFC 9113 §8.2.2)"
+                    )));
+                }
+                self.send_request(request, id)
+            }
+            ClientProtocol::WebSocket => {
+                self.send_session(&websocket_handshake(request), messages, id)
+            }
+        }
+    }
+
+    /// Decides and delivers; `messages` follow an accepted upgrade.
+    fn send_session(
+        &mut self,
+        request: &Request,
+        messages: &[WebSocketMessage],
+        id: RequestId,
+    ) -> Result<Response, SendError> {
         self.stats.requests += 1;
         self.rng_before_last.clone_from(&self.routing_rng);
         let decision = self.table.decide_fast(request, &mut self.routing_rng);
@@ -271,7 +314,9 @@ impl SimCluster {
                 headers.push(("Location".to_string(), location));
                 Ok(Response::local(status, headers))
             }
-            Outcome::Forward(forward) => Ok(self.network.forward(*forward, id, self.now)),
+            Outcome::Forward(forward) => Ok(self
+                .network
+                .forward_session(*forward, messages, id, self.now)),
         }
     }
 
@@ -334,6 +379,16 @@ impl Cluster for SimCluster {
 
     fn send(&mut self, request: &Request, id: RequestId) -> Result<Response, SendError> {
         self.send_request(request, id)
+    }
+
+    fn send_over(
+        &mut self,
+        request: &Request,
+        protocol: ClientProtocol,
+        messages: &[WebSocketMessage],
+        id: RequestId,
+    ) -> Result<Response, SendError> {
+        self.send_in(request, protocol, messages, id)
     }
 
     fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool {
@@ -522,5 +577,35 @@ spec:
         let a = c.decide(&get());
         let b = c.decide(&get());
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn clients_speak_h2c_and_websocket_to_the_gateway() {
+        let mut c = cluster();
+        // h2c to the Gateway; the backend port has no appProtocol, so it gets HTTP/1.1.
+        let r = c
+            .send_over(&get(), ClientProtocol::H2c, &[], RequestId(1))
+            .expect("sent");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.echo.map(|e| e.proto), Some("HTTP/1.1".to_string()));
+        let mut bad = get();
+        bad.headers.push(("Connection".into(), "close".into()));
+        assert!(matches!(
+            c.send_over(&bad, ClientProtocol::H2c, &[], RequestId(2)),
+            Err(SendError::ProtocolError(m)) if m.contains("Connection")
+        ));
+
+        let messages = [WebSocketMessage::Binary(vec![7; 3])];
+        let mut ws = get();
+        ws.path = "/ws".into();
+        let r = c
+            .send_over(&ws, ClientProtocol::WebSocket, &messages, RequestId(3))
+            .expect("sent");
+        assert_eq!((r.status, r.messages.as_slice()), (101, &messages[..]));
+        // The client wrote the handshake; the backend logged it.
+        assert!(c.network().received(Some("default"), "web", RequestId(3)));
+        // Over plain HTTP/1.1 the same request is not a handshake.
+        let r = c.send_request(&ws, RequestId(4)).expect("sent");
+        assert_eq!((r.status, r.messages.len()), (400, 0));
     }
 }

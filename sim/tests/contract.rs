@@ -59,6 +59,14 @@ manifests:
       backendRefs:
       - {name: infra-backend-v1, port: 8080}
     - matches:
+      - path: {type: PathPrefix, value: /h2c}
+      backendRefs:
+      - {name: infra-backend-v1, port: 8081}
+    - matches:
+      - path: {type: PathPrefix, value: /ws}
+      backendRefs:
+      - {name: infra-backend-v1, port: 8082}
+    - matches:
       - path: {type: PathPrefix, value: /weighted}
       backendRefs:
       - {name: infra-backend-v1, port: 8080, weight: 70}
@@ -304,6 +312,60 @@ fn cases() -> Vec<Case> {
             "status-missing-object",
             "- status:\n  - kind: GatewayClass\n    name: nope\n".to_string(),
             &["+  object: not found"],
+        ),
+        // gwsim additions: request.protocol and messages, expect.request.proto and messages
+        case(
+            "request-proto-h2c",
+            request(", path: /h2c, protocol: h2c", "{status: 200, request: {proto: HTTP/2.0}}"),
+            &[],
+        ),
+        case(
+            "request-proto-h2c-wrong",
+            request(", path: /h2c, protocol: h2c", "{request: {proto: HTTP/1.1}}"),
+            &["-request.proto: HTTP/1.1", "+request.proto: HTTP/2.0", "(request.proto)"],
+        ),
+        // The client's protocol is not the backend's: port 8080 has no appProtocol.
+        case(
+            "request-proto-follows-the-backend",
+            request(", protocol: h2c", "{request: {proto: HTTP/2.0}}"),
+            &["-request.proto: HTTP/2.0", "+request.proto: HTTP/1.1"],
+        ),
+        case(
+            "messages",
+            request(
+                ", path: /ws, protocol: websocket, messages: [{text: hi}, {binary: AQID}]",
+                "{status: 101, messages: [{text: hi}, {binary: AQID}]}",
+            ),
+            &[],
+        ),
+        case(
+            "messages-wrong",
+            request(
+                ", path: /ws, protocol: websocket, messages: [{text: hi}, {binary: AQID}]",
+                "{messages: [{text: ho}, {binary: AQIE}, {text: more}]}",
+            ),
+            &[
+                "(messages[0], messages[1], messages[2])",
+                "-messages[0]: text \"ho\"",
+                "+messages[0]: text \"hi\"",
+                "-messages[1]: binary AQIE (3 bytes)",
+                "+messages[1]: binary AQID (3 bytes)",
+                "-messages[2]: text \"more\"",
+                "+messages[2]: (absent)",
+            ],
+        ),
+        case(
+            "messages-upgrade-refused",
+            request(
+                ", path: /ws-not, protocol: websocket, messages: [{text: hi}]",
+                "{messages: [{text: hi}]}",
+            ),
+            &["-upgrade: accepted (101 Switching Protocols)", "+upgrade: refused: the Gateway answered 200"],
+        ),
+        case(
+            "websocket-has-no-echo-report",
+            request(", path: /ws, protocol: websocket", "{status: 101, request: {proto: HTTP/1.1}}"),
+            &["+request.proto: (a WebSocket session: the backend sends no echo report)"],
         ),
         // apply, expectError, delete, advance
         case(
