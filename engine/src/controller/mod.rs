@@ -35,6 +35,7 @@ pub mod conditions;
 mod convert;
 mod gateway;
 mod gatewayclass;
+mod listenerset;
 mod refgrant;
 mod routes;
 
@@ -46,6 +47,7 @@ use gateway_api::apis::experimental::{
     gateways::GatewayStatus,
     grpcroutes::{GrpcRouteStatus, GrpcRouteStatusParents, GrpcRouteStatusParentsParentRef},
     httproutes::{HttpRouteStatus, HttpRouteStatusParents, HttpRouteStatusParentsParentRef},
+    listenersets::ListenerSetStatus,
 };
 use k8s_openapi::jiff::Timestamp;
 
@@ -54,6 +56,7 @@ use crate::object::{GATEWAY_GROUP, Kind, ObjectKey, Snapshot};
 use backends::ServiceIndex;
 use convert::{Converted, Converter};
 use gateway::GatewayState;
+use listenerset::SetIndex;
 use refgrant::GrantIndex;
 use routes::{NamespaceIndex, RouteView, StatusParent, route_view};
 
@@ -95,6 +98,7 @@ pub const SUPPORTED_FEATURES: &[&str] = &[
     "HTTPRouteRetryBackendTimeout",
     "HTTPRouteRetryConnectionError",
     "HTTPRouteSchemeRedirect",
+    "ListenerSet",
     "ReferenceGrant",
 ];
 
@@ -118,6 +122,7 @@ impl Default for ControllerConfig {
 pub enum StatusUpdate {
     GatewayClass(GatewayClassStatus),
     Gateway(GatewayStatus),
+    ListenerSet(ListenerSetStatus),
     HttpRoute(HttpRouteStatus),
     GrpcRoute(GrpcRouteStatus),
 }
@@ -156,6 +161,9 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
     }
 
     let grants = GrantIndex::build(snapshot);
+    let namespaces = NamespaceIndex::build(snapshot);
+    // Read before the Gateways: their states borrow the sets' converted listeners.
+    let set_inputs = listenerset::inputs(snapshot);
     let mut gateways: Vec<GatewayState<'_>> = snapshot
         .gateways()
         .filter(|g| our_classes.contains(g.spec.gateway_class_name.as_str()))
@@ -176,11 +184,19 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
         })
         .collect();
 
-    let namespaces = NamespaceIndex::build(snapshot);
+    let set_index = listenerset::attach(
+        &mut gateways,
+        &gateway_index,
+        &set_inputs,
+        snapshot,
+        &grants,
+        &namespaces,
+    );
     let mut converter = Converter::new(ServiceIndex::build(snapshot), &grants);
     let mut pass = RoutePass {
         gateways: &mut gateways,
         gateway_index: &gateway_index,
+        set_index: &set_index,
         namespaces: &namespaces,
         controller_name,
         now,
@@ -200,6 +216,11 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
 
     let mut configs = Vec::with_capacity(gateways.len());
     for state in gateways {
+        for i in 0..state.sets.len() {
+            if let Some((key, status)) = listenerset::status(&state, i, now) {
+                statuses.insert(key, StatusUpdate::ListenerSet(status));
+            }
+        }
         statuses.insert(
             state.key.clone(),
             StatusUpdate::Gateway(gateway::status(&state, now)),
@@ -216,6 +237,7 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
 struct RoutePass<'p, 'a> {
     gateways: &'p mut [GatewayState<'a>],
     gateway_index: &'p HashMap<(&'a str, &'a str), usize>,
+    set_index: &'p SetIndex<'a>,
     namespaces: &'p NamespaceIndex<'a>,
     controller_name: &'p str,
     now: Timestamp,
@@ -229,14 +251,21 @@ impl RoutePass<'_, '_> {
         view: RouteView<'_>,
         convert: impl FnOnce() -> Converted,
     ) -> Option<(ObjectKey, Vec<StatusParent>)> {
-        let targets: Vec<Option<usize>> = view
+        // (Gateway index, ListenerSet index) of each parentRef that names a Gateway of ours
+        // or a ListenerSet of one of them.
+        let targets: Vec<Option<(usize, Option<usize>)>> = view
             .parent_refs
             .iter()
-            .map(|p| {
-                if p.group != GATEWAY_GROUP || p.kind != "Gateway" {
-                    return None;
-                }
-                self.gateway_index.get(&(p.namespace, p.name)).copied()
+            .map(|p| match (p.group, p.kind) {
+                (GATEWAY_GROUP, "Gateway") => self
+                    .gateway_index
+                    .get(&(p.namespace, p.name))
+                    .map(|g| (*g, None)),
+                (GATEWAY_GROUP, "ListenerSet") => self
+                    .set_index
+                    .get(&(p.namespace, p.name))
+                    .map(|(g, s)| (*g, Some(*s))),
+                _ => None,
             })
             .collect();
         let has_stored = view
@@ -260,12 +289,12 @@ impl RoutePass<'_, '_> {
         let config = Arc::clone(&converted.config);
         let mut ours = Vec::with_capacity(targets.len());
         for (parent, target) in view.parent_refs.iter().zip(&targets) {
-            let Some(i) = *target else {
+            let Some((i, set)) = *target else {
                 ours.push(None);
                 continue;
             };
             let mut outcome =
-                routes::evaluate_parent(&view, parent, &self.gateways[i], self.namespaces);
+                routes::evaluate_parent(&view, parent, &self.gateways[i], set, self.namespaces);
             let desired = routes::parent_conditions(&mut outcome, &converted);
             routes::attach(&mut self.gateways[i], &config, outcome.attachments);
             ours.push(Some(desired));
