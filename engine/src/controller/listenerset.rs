@@ -437,3 +437,5 @@ fn as_route_selector(
     }
 }
 
+#[cfg(test)]
+mod tests;
