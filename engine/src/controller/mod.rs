@@ -2,7 +2,8 @@
 //! plane's configuration.
 //!
 //! Data flow of one [`reconcile`]: GatewayClasses of our controller name (`gatewayclass`);
-//! their Gateways, listeners and addresses (`gateway`); every HTTPRoute and GRPCRoute that
+//! their Gateways, listeners and addresses (`gateway`); the ListenerSets those Gateways take,
+//! their listeners appended in precedence order (`listenerset`); every HTTPRoute and GRPCRoute that
 //! names one of those Gateways, converted once (`convert`, `backends`, `refgrant`) and
 //! attached per parentRef (`routes`); then the statuses (conditions merged by
 //! [`conditions`]) and one [`GatewayConfig`] per Gateway. Indexes (grants, services,
@@ -20,6 +21,9 @@
 //!   (no cryptography). A listener with a bad certificate stays Accepted but is not
 //!   Programmed and serves nothing; routes attached to it still count.
 //! - A listener that is Accepted False is "not valid" for the Gateway's ListenersNotValid.
+//! - ListenerSets: see `listenerset`; a set is "not valid" unless some listener of it is
+//!   usable (Accepted, certificates resolved), so a set whose only listener has an unresolved
+//!   certificate is Accepted False ListenersNotValid (ListenerSetReferenceGrant).
 //! - Gateway addresses: a requested IPAddress is used as written; a Hostname likewise; an
 //!   entry without a value, or no entry, gets an address hashed from `namespace/name` into
 //!   198.18.0.0/15. A requested address that is not an IP or is claimed by an earlier Gateway
