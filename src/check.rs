@@ -69,6 +69,29 @@ pub fn render_table(inputs: &Inputs) -> (String, bool) {
                     all_accepted &= push_conditions(&mut rows, 2, Some(&listener.conditions));
                 }
             }
+            Object::ListenerSet(set) => {
+                let status = set.status.as_ref();
+                let conds = status.and_then(|s| s.conditions.as_ref());
+                all_accepted &= push_conditions(&mut rows, 1, conds.map(Vec::as_slice));
+                for listener in status.iter().flat_map(|s| s.listeners.iter().flatten()) {
+                    let spec = set.spec.listeners.iter().find(|l| l.name == listener.name);
+                    let shape = spec
+                        .map(|l| {
+                            let host = l.hostname.as_deref().unwrap_or("*");
+                            format!(" ({} {}:{})", l.protocol, host, l.port)
+                        })
+                        .unwrap_or_default();
+                    rows.push(Row {
+                        depth: 1,
+                        label: format!(
+                            "listener {}{}  attachedRoutes {}",
+                            listener.name, shape, listener.attached_routes
+                        ),
+                        condition: None,
+                    });
+                    all_accepted &= push_conditions(&mut rows, 2, Some(&listener.conditions));
+                }
+            }
             Object::HttpRoute(_) | Object::GrpcRoute(_) => {
                 // Both route kinds share the parent status shape; read it generically.
                 let value = object.to_value();

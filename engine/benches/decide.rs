@@ -107,6 +107,7 @@ fn config(routes: usize) -> GatewayConfig {
             usable: true,
             unusable_reason: None,
             routes: attachments,
+            listener_set: None,
         }],
     }
 }

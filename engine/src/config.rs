@@ -21,8 +21,9 @@ pub struct GatewayConfig {
     pub key: ObjectKey,
     /// `status.addresses` values, in order; requests addressed to any of them reach this Gateway.
     pub addresses: Vec<String>,
-    /// Listeners in `spec.listeners` order (including ones that are not usable, so that
-    /// explanations can say why they were passed over).
+    /// Listeners in `spec.listeners` order, then those of accepted ListenerSets in listener
+    /// precedence order (including ones that are not usable, so that explanations can say
+    /// why they were passed over).
     pub listeners: Vec<ListenerConfig>,
 }
 
@@ -79,6 +80,10 @@ pub struct ListenerConfig {
     pub unusable_reason: Option<String>,
     /// Routes accepted on this listener, in no particular order (the table sorts them).
     pub routes: Vec<RouteAttachment>,
+    /// The ListenerSet that added this listener to the Gateway (GEP-1713); `None` for the
+    /// Gateway's own listeners.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listener_set: Option<ObjectKey>,
 }
 
 /// A route accepted on a listener, with the hostnames it serves there.

@@ -10,7 +10,7 @@ use std::fmt;
 
 use gateway_api::apis::experimental::{
     gatewayclasses::GatewayClass, gateways::Gateway, grpcroutes::GrpcRoute, httproutes::HttpRoute,
-    referencegrants::ReferenceGrant,
+    listenersets::ListenerSet, referencegrants::ReferenceGrant,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
@@ -27,6 +27,7 @@ pub enum Kind {
     Namespace,
     GatewayClass,
     Gateway,
+    ListenerSet,
     HttpRoute,
     GrpcRoute,
     ReferenceGrant,
@@ -40,10 +41,11 @@ pub enum Kind {
 
 impl Kind {
     /// All kinds, in output order.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Namespace,
         Kind::GatewayClass,
         Kind::Gateway,
+        Kind::ListenerSet,
         Kind::HttpRoute,
         Kind::GrpcRoute,
         Kind::ReferenceGrant,
@@ -61,6 +63,7 @@ impl Kind {
             Kind::Namespace => "Namespace",
             Kind::GatewayClass => "GatewayClass",
             Kind::Gateway => "Gateway",
+            Kind::ListenerSet => "ListenerSet",
             Kind::HttpRoute => "HTTPRoute",
             Kind::GrpcRoute => "GRPCRoute",
             Kind::ReferenceGrant => "ReferenceGrant",
@@ -78,6 +81,7 @@ impl Kind {
         match self {
             Kind::GatewayClass
             | Kind::Gateway
+            | Kind::ListenerSet
             | Kind::HttpRoute
             | Kind::GrpcRoute
             | Kind::ReferenceGrant => GATEWAY_GROUP,
@@ -92,6 +96,7 @@ impl Kind {
         match self {
             Kind::GatewayClass
             | Kind::Gateway
+            | Kind::ListenerSet
             | Kind::HttpRoute
             | Kind::GrpcRoute
             | Kind::ReferenceGrant => "gateway.networking.k8s.io/v1",
@@ -118,7 +123,11 @@ impl Kind {
     pub fn has_gateway_status(self) -> bool {
         matches!(
             self,
-            Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::GrpcRoute
+            Kind::GatewayClass
+                | Kind::Gateway
+                | Kind::ListenerSet
+                | Kind::HttpRoute
+                | Kind::GrpcRoute
         )
     }
 
@@ -126,8 +135,10 @@ impl Kind {
     /// as v1: the two versions share one schema (conversion strategy `None`).
     pub fn from_type(api_version: &str, kind: &str) -> Option<Kind> {
         let found = match (api_version, kind) {
-            // GRPCRoute is served as v1 only.
+            // GRPCRoute is served as v1 only; so is ListenerSet (standard v1 at HEAD, GEP-1713;
+            // the gateway-api crate's struct is v1 too).
             ("gateway.networking.k8s.io/v1", "GRPCRoute") => Kind::GrpcRoute,
+            ("gateway.networking.k8s.io/v1", "ListenerSet") => Kind::ListenerSet,
             ("gateway.networking.k8s.io/v1" | "gateway.networking.k8s.io/v1beta1", k) => match k {
                 "GatewayClass" => Kind::GatewayClass,
                 "Gateway" => Kind::Gateway,
@@ -215,6 +226,7 @@ pub enum Object {
     Namespace(Box<Namespace>),
     GatewayClass(Box<GatewayClass>),
     Gateway(Box<Gateway>),
+    ListenerSet(Box<ListenerSet>),
     HttpRoute(Box<HttpRoute>),
     GrpcRoute(Box<GrpcRoute>),
     ReferenceGrant(Box<ReferenceGrant>),
@@ -233,6 +245,7 @@ macro_rules! each_object {
             Object::Namespace($inner) => $body,
             Object::GatewayClass($inner) => $body,
             Object::Gateway($inner) => $body,
+            Object::ListenerSet($inner) => $body,
             Object::HttpRoute($inner) => $body,
             Object::GrpcRoute($inner) => $body,
             Object::ReferenceGrant($inner) => $body,
@@ -252,6 +265,7 @@ impl Object {
             Object::Namespace(_) => Kind::Namespace,
             Object::GatewayClass(_) => Kind::GatewayClass,
             Object::Gateway(_) => Kind::Gateway,
+            Object::ListenerSet(_) => Kind::ListenerSet,
             Object::HttpRoute(_) => Kind::HttpRoute,
             Object::GrpcRoute(_) => Kind::GrpcRoute,
             Object::ReferenceGrant(_) => Kind::ReferenceGrant,
@@ -368,6 +382,13 @@ impl Snapshot {
         })
     }
 
+    pub fn listener_sets(&self) -> impl Iterator<Item = &ListenerSet> {
+        self.of_kind(Kind::ListenerSet).filter_map(|o| match o {
+            Object::ListenerSet(x) => Some(x.as_ref()),
+            _ => None,
+        })
+    }
+
     pub fn http_routes(&self) -> impl Iterator<Item = &HttpRoute> {
         self.of_kind(Kind::HttpRoute).filter_map(|o| match o {
             Object::HttpRoute(x) => Some(x.as_ref()),
@@ -434,6 +455,7 @@ impl Object {
         match (self, update) {
             (Object::GatewayClass(o), StatusUpdate::GatewayClass(s)) => put(&mut o.status, s),
             (Object::Gateway(o), StatusUpdate::Gateway(s)) => put(&mut o.status, s),
+            (Object::ListenerSet(o), StatusUpdate::ListenerSet(s)) => put(&mut o.status, s),
             (Object::HttpRoute(o), StatusUpdate::HttpRoute(s)) => put(&mut o.status, s),
             (Object::GrpcRoute(o), StatusUpdate::GrpcRoute(s)) => put(&mut o.status, s),
             _ => false,

@@ -1139,4 +1139,49 @@ mod tests {
             c.diff()
         );
     }
+    #[test]
+    fn listener_set_status_takes_conditions_listeners_and_count() {
+        let key = ObjectKey::new(Kind::ListenerSet, "ns", "set");
+        let cluster = Canned(
+            [(
+                key.clone(),
+                serde_json::json!({
+                    "metadata": {"generation": 1},
+                    "status": {
+                        "conditions": [{"type": "Accepted", "status": "False", "reason": "NotAllowed", "observedGeneration": 1}],
+                        "listeners": [{"name": "a", "attachedRoutes": 2, "supportedKinds": [{"kind": "HTTPRoute"}],
+                                       "conditions": [{"type": "Programmed", "status": "True", "observedGeneration": 1}]}]
+                    }
+                }),
+            )]
+            .into(),
+        );
+        let condition = |status: &str| ExpectedCondition {
+            type_: "Accepted".into(),
+            status: Some(status.into()),
+            reason: Some("NotAllowed".into()),
+        };
+        let listener = |attached: i64| ExpectedListener {
+            name: "a".into(),
+            attached_routes: Some(attached),
+            supported_kinds: Some(vec!["HTTPRoute".into()]),
+            conditions: Vec::new(),
+        };
+        let mut want = check(Kind::ListenerSet, "ns", "set");
+        want.conditions = vec![condition("False")];
+        want.listeners = vec![listener(2)];
+        want.listener_count = Some(1);
+        assert!(check_status(&want, &cluster).passed());
+        want.conditions = vec![condition("True")];
+        want.listeners = vec![listener(1)];
+        want.listener_count = Some(2);
+        assert_eq!(
+            check_status(&want, &cluster).failed_fields(),
+            [
+                "  conditions[Accepted]",
+                "  listeners[a].attachedRoutes",
+                "  listenerCount"
+            ]
+        );
+    }
 }

@@ -1132,11 +1132,15 @@ impl Loader<'_> {
         if let Some(k) = kind
             && !matches!(
                 k,
-                Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::GrpcRoute
+                Kind::GatewayClass
+                    | Kind::Gateway
+                    | Kind::ListenerSet
+                    | Kind::HttpRoute
+                    | Kind::GrpcRoute
             )
         {
             return Err(format!(
-                "status checks apply to GatewayClass, Gateway, HTTPRoute, GRPCRoute and kinds gwsim does not model, not {k}"
+                "status checks apply to GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute and kinds gwsim does not model, not {k}"
             ));
         }
         let kind_name = target.kind.clone();
@@ -1149,7 +1153,10 @@ impl Loader<'_> {
         };
         let is_route = kind.is_none_or(|k| matches!(k, Kind::HttpRoute | Kind::GrpcRoute));
         let is_gateway = kind.is_none_or(|k| k == Kind::Gateway);
-        let has_conditions = kind.is_none_or(|k| matches!(k, Kind::GatewayClass | Kind::Gateway));
+        // A ListenerSet's status has conditions and listeners like a Gateway's, no addresses.
+        let has_listeners = kind.is_none_or(|k| matches!(k, Kind::Gateway | Kind::ListenerSet));
+        let has_conditions = kind
+            .is_none_or(|k| matches!(k, Kind::GatewayClass | Kind::Gateway | Kind::ListenerSet));
         not_for("conditions", !has_conditions && raw.conditions.is_some())?;
         not_for("parents", !is_route && raw.parents.is_some())?;
         not_for(
@@ -1157,8 +1164,11 @@ impl Loader<'_> {
             !is_route && raw.accepted_parents.is_some(),
         )?;
         not_for("addresses", !is_gateway && raw.addresses.is_some())?;
-        not_for("listeners", !is_gateway && raw.listeners.is_some())?;
-        not_for("listenerCount", !is_gateway && raw.listener_count.is_some())?;
+        not_for("listeners", !has_listeners && raw.listeners.is_some())?;
+        not_for(
+            "listenerCount",
+            !has_listeners && raw.listener_count.is_some(),
+        )?;
         Ok(StatusCheck {
             target,
             conditions: conditions(raw.conditions.unwrap_or_default()),
@@ -1692,13 +1702,13 @@ steps:
 
     #[test]
     fn kinds_gwsim_does_not_model_still_load() {
-        let text = "name: a\nsteps:\n- delete: {kind: TLSRoute, name: t, namespace: ns}\n- status:\n  - kind: ListenerSet\n    name: ls\n    namespace: ns\n    conditions: [{type: Accepted}]\n    listeners: [{name: l, attachedRoutes: 0}]\n    parents: []\n";
+        let text = "name: a\nsteps:\n- delete: {kind: TLSRoute, name: t, namespace: ns}\n- status:\n  - kind: XListenerSet\n    name: ls\n    namespace: ns\n    conditions: [{type: Accepted}]\n    listeners: [{name: l, attachedRoutes: 0}]\n    parents: []\n";
         let s = load(text).expect("loads");
         assert_eq!(s.steps[0].label(), "delete TLSRoute ns/t");
         match &s.steps[1].action {
             Action::Status { checks } => {
                 assert_eq!(checks[0].target.key(), None);
-                assert_eq!(checks[0].target.to_string(), "ListenerSet ns/ls");
+                assert_eq!(checks[0].target.to_string(), "XListenerSet ns/ls");
                 assert_eq!(checks[0].listeners.len(), 1);
             }
             other => panic!("{other:?}"),

@@ -410,6 +410,7 @@ pub(crate) fn carry_status(object: &mut Object, from: Option<&Object>) {
         Object::Namespace(o) => carry!(o, Namespace),
         Object::GatewayClass(o) => carry!(o, GatewayClass),
         Object::Gateway(o) => carry!(o, Gateway),
+        Object::ListenerSet(o) => carry!(o, ListenerSet),
         Object::HttpRoute(o) => carry!(o, HttpRoute),
         Object::GrpcRoute(o) => carry!(o, GrpcRoute),
         Object::Service(o) => carry!(o, Service),

@@ -36,6 +36,7 @@ pub(crate) fn admit(kind: Kind, mut doc: Value, meta_schema: &Node) -> Result<Ob
         Kind::ConfigMap => decode(&doc, &mut unknown).map(|o| Object::ConfigMap(Box::new(o))),
         Kind::GatewayClass
         | Kind::Gateway
+        | Kind::ListenerSet
         | Kind::HttpRoute
         | Kind::GrpcRoute
         | Kind::ReferenceGrant => Err(Finding {

@@ -76,7 +76,7 @@ fn protocol_is(listener: &Value, names: &[&str]) -> bool {
     str_at(listener, "protocol").is_some_and(|p| names.iter().any(|n| p.eq_ignore_ascii_case(n)))
 }
 
-fn listeners() -> Node {
+pub(crate) fn listeners() -> Node {
     list(listener())
         .min_items(1)
         .max_items(64)

@@ -13,7 +13,7 @@
 //! - `schema`: the small schema language and its passes (decode, default, validate, list
 //!   types, rules); `messages`: the API server's cause shapes;
 //! - `types`: shared building blocks (named string types, references, header modifiers);
-//! - `gatewayclass`, `gateway`, `httproute`, `grpcroute`, `referencegrant`: each kind's
+//! - `gatewayclass`, `gateway`, `listenerset`, `httproute`, `grpcroute`, `referencegrant`: each kind's
 //!   `spec` schema, defaults and CEL-equivalent rules; `status`: status schemas, for strict
 //!   decoding only; `metadata`: object-meta schema and checks;
 //! - `core`: the core kinds, decoded strictly into k8s-openapi structs;
@@ -32,6 +32,7 @@ mod gateway;
 mod gatewayclass;
 mod grpcroute;
 mod httproute;
+mod listenerset;
 mod messages;
 mod metadata;
 mod referencegrant;
@@ -133,6 +134,7 @@ pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Objec
     let result = match kind {
         Kind::GatewayClass
         | Kind::Gateway
+        | Kind::ListenerSet
         | Kind::HttpRoute
         | Kind::GrpcRoute
         | Kind::ReferenceGrant => admit_gateway_api(kind, doc.clone(), existing),
@@ -173,6 +175,8 @@ fn root(spec: Node, status: Option<Node>) -> Node {
 static GATEWAY_CLASS: LazyLock<Node> =
     LazyLock::new(|| root(gatewayclass::spec(), Some(status::gateway_class())));
 static GATEWAY: LazyLock<Node> = LazyLock::new(|| root(gateway::spec(), Some(status::gateway())));
+static LISTENER_SET: LazyLock<Node> =
+    LazyLock::new(|| root(listenerset::spec(), Some(status::listener_set())));
 static HTTP_ROUTE: LazyLock<Node> =
     LazyLock::new(|| root(httproute::spec(), Some(status::route())));
 static GRPC_ROUTE: LazyLock<Node> =
@@ -185,6 +189,7 @@ fn gateway_api_schema(kind: Kind) -> Option<(&'static Node, bool)> {
     match kind {
         Kind::GatewayClass => Some((&GATEWAY_CLASS, true)),
         Kind::Gateway => Some((&GATEWAY, true)),
+        Kind::ListenerSet => Some((&LISTENER_SET, true)),
         Kind::HttpRoute => Some((&HTTP_ROUTE, true)),
         Kind::GrpcRoute => Some((&GRPC_ROUTE, true)),
         Kind::ReferenceGrant => Some((&REFERENCE_GRANT, false)),
@@ -197,7 +202,7 @@ fn gateway_api_schema(kind: Kind) -> Option<(&'static Node, bool)> {
 fn has_status_subresource(kind: Kind) -> bool {
     matches!(
         kind,
-        Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::GrpcRoute
+        Kind::GatewayClass | Kind::Gateway | Kind::ListenerSet | Kind::HttpRoute | Kind::GrpcRoute
     )
 }
 
@@ -267,6 +272,9 @@ fn admit_gateway_api(
                 Kind::Gateway => {
                     root.insert("status".into(), gateway::default_status());
                 }
+                Kind::ListenerSet => {
+                    root.insert("status".into(), listenerset::default_status());
+                }
                 _ => {}
             }
         }
@@ -284,6 +292,7 @@ fn typed(kind: Kind, doc: &Value) -> Result<Object, Cause> {
     Ok(match kind {
         Kind::GatewayClass => Object::GatewayClass(Box::new(core::convert(doc)?)),
         Kind::Gateway => Object::Gateway(Box::new(core::convert(doc)?)),
+        Kind::ListenerSet => Object::ListenerSet(Box::new(core::convert(doc)?)),
         Kind::HttpRoute => Object::HttpRoute(Box::new(core::convert(doc)?)),
         Kind::GrpcRoute => Object::GrpcRoute(Box::new(core::convert(doc)?)),
         Kind::ReferenceGrant => Object::ReferenceGrant(Box::new(core::convert(doc)?)),
@@ -301,6 +310,7 @@ fn keep_status(object: &mut Object, existing: &Object) {
     match (object, existing) {
         (Object::GatewayClass(new), Object::GatewayClass(old)) => new.status = old.status.clone(),
         (Object::Gateway(new), Object::Gateway(old)) => new.status = old.status.clone(),
+        (Object::ListenerSet(new), Object::ListenerSet(old)) => new.status = old.status.clone(),
         (Object::HttpRoute(new), Object::HttpRoute(old)) => new.status = old.status.clone(),
         (Object::GrpcRoute(new), Object::GrpcRoute(old)) => new.status = old.status.clone(),
         _ => {}

@@ -58,6 +58,28 @@ pub(crate) fn gateway() -> Node {
     ])
 }
 
+/// `ListenerSet.status`: conditions and per-listener entries shaped like the Gateway's.
+pub(crate) fn listener_set() -> Node {
+    object(vec![
+        field("conditions", conditions()),
+        field(
+            "listeners",
+            list(object(vec![
+                field("attachedRoutes", int32()),
+                field("conditions", conditions()),
+                field("name", string()),
+                field(
+                    "supportedKinds",
+                    list(object(vec![
+                        field("group", string()),
+                        field("kind", string()),
+                    ])),
+                ),
+            ])),
+        ),
+    ])
+}
+
 /// `HTTPRoute.status` and `GRPCRoute.status` (RouteStatus).
 pub(crate) fn route() -> Node {
     object(vec![field(

@@ -8,6 +8,7 @@ use super::*;
 
 mod gateway;
 mod httproute;
+mod listenerset;
 mod other_kinds;
 mod pipeline;
 

@@ -26,8 +26,8 @@ impl ConditionType {
     }
 }
 
-/// Condition reasons the controller writes (the union over GatewayClass, Gateway, Listener and
-/// route parent conditions; the names are the API's).
+/// Condition reasons the controller writes (the union over GatewayClass, Gateway, ListenerSet,
+/// Listener and route parent conditions; the names are the API's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reason {
     Accepted,
@@ -53,6 +53,9 @@ pub enum Reason {
     NoMatchingListenerHostname,
     InvalidKind,
     BackendNotFound,
+    NotAllowed,
+    ParentNotAccepted,
+    ParentNotProgrammed,
 }
 
 impl Reason {
@@ -81,6 +84,9 @@ impl Reason {
             Reason::NoMatchingListenerHostname => "NoMatchingListenerHostname",
             Reason::InvalidKind => "InvalidKind",
             Reason::BackendNotFound => "BackendNotFound",
+            Reason::NotAllowed => "NotAllowed",
+            Reason::ParentNotAccepted => "ParentNotAccepted",
+            Reason::ParentNotProgrammed => "ParentNotProgrammed",
         }
     }
 }

@@ -10,9 +10,11 @@ use gateway_api::apis::experimental::gateways::{
     GatewayStatusAddresses, GatewayStatusListeners, GatewayStatusListenersSupportedKinds,
 };
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
 use super::conditions::{ConditionType, Desired, Reason, materialize};
+use super::listenerset::SetState;
 use super::refgrant::{GrantIndex, RefFrom, RefTo};
 use crate::config::{GatewayConfig, ListenerConfig, Protocol, RouteAttachment, RouteKind};
 use crate::object::{GATEWAY_GROUP, Kind, ObjectKey, Snapshot};
@@ -26,9 +28,15 @@ pub enum AllowedNamespaces<'a> {
     Selector(Option<&'a GatewayListenersAllowedRoutesNamespacesSelector>),
 }
 
-/// One listener, evaluated.
+/// One listener, evaluated: one of the Gateway's own, or one a ListenerSet adds.
 pub struct ListenerState<'a> {
     pub name: &'a str,
+    /// The namespace `allowedRoutes.namespaces.from: Same` means: the Gateway's for its own
+    /// listeners, the ListenerSet's for a ListenerSet's (GEP-1713).
+    pub namespace: &'a str,
+    /// The ListenerSet the listener comes from (an index into [`GatewayState::sets`]);
+    /// `None` for the Gateway's own listeners.
+    pub owner: Option<usize>,
     pub port: i32,
     pub protocol: Protocol,
     pub hostname: Option<&'a str>,
@@ -50,7 +58,11 @@ pub struct GatewayState<'a> {
     pub gateway: &'a Gateway,
     pub key: ObjectKey,
     pub namespace: &'a str,
+    /// The Gateway's own listeners first (in `spec.listeners` order), then those of its
+    /// ListenerSets, in listener precedence order.
     pub listeners: Vec<ListenerState<'a>>,
+    /// The ListenerSets whose `parentRef` names this Gateway, in precedence order.
+    pub sets: Vec<SetState<'a>>,
     pub accepted: Desired,
     pub programmed: Desired,
     /// `status.addresses` as (type, value).
@@ -89,44 +101,69 @@ fn protocol_family(protocol: &Protocol) -> Option<&'static str> {
     }
 }
 
-/// The conflict reason of each listener (by index), per GEP-1713 "distinct listeners":
-/// mixed protocol families on one port conflict on protocol; within one family, two
-/// listeners with the same hostname (or both without one) conflict on hostname; TCP and UDP
-/// listeners may not share a port at all. Every party of a conflict is marked: no winner.
-fn conflicts(listeners: &[GatewayListeners]) -> BTreeMap<usize, Reason> {
-    let mut by_port: BTreeMap<(i32, bool), Vec<(usize, &'static str)>> = BTreeMap::new();
-    for (i, l) in listeners.iter().enumerate() {
-        let protocol = Protocol::parse(&l.protocol);
-        if let Some(family) = protocol_family(&protocol) {
-            by_port
-                .entry((l.port, protocol == Protocol::Udp))
-                .or_default()
-                .push((i, family));
+/// What decides whether two listeners are distinct: port, protocol and hostname.
+#[derive(Clone, Debug)]
+pub struct ListenerSlot<'a> {
+    pub port: i32,
+    pub protocol: Protocol,
+    pub hostname: Option<&'a str>,
+}
+
+impl<'a> ListenerSlot<'a> {
+    pub fn of(listener: &'a GatewayListeners) -> Self {
+        ListenerSlot {
+            port: listener.port,
+            protocol: Protocol::parse(&listener.protocol),
+            hostname: listener.hostname.as_deref(),
         }
     }
+}
+
+/// Whether two listeners are not distinct (`Listeners` docs in gateway_types.go, GEP-1713):
+/// on one port (UDP ports apart from the others), mixed protocol families, or TCP or UDP
+/// sharing a port at all, conflict on protocol; within one family, the same hostname (or
+/// none on both) conflicts on hostname. Protocols gwsim does not know never conflict.
+pub fn slot_conflict(a: &ListenerSlot<'_>, b: &ListenerSlot<'_>) -> Option<Reason> {
+    let (fa, fb) = (protocol_family(&a.protocol)?, protocol_family(&b.protocol)?);
+    let udp = |s: &ListenerSlot<'_>| s.protocol == Protocol::Udp;
+    if a.port != b.port || udp(a) != udp(b) {
+        return None;
+    }
+    if fa != fb || matches!(fa, "tcp" | "udp") {
+        return Some(Reason::ProtocolConflict);
+    }
+    (a.hostname == b.hostname).then_some(Reason::HostnameConflict)
+}
+
+/// The worst conflict of `slot` with any of `others`: a protocol conflict outweighs a
+/// hostname conflict.
+pub fn worst_conflict<'s>(
+    slot: &ListenerSlot<'_>,
+    others: impl IntoIterator<Item = &'s ListenerSlot<'s>>,
+) -> Option<Reason> {
+    let mut worst = None;
+    for other in others {
+        match slot_conflict(slot, other) {
+            Some(Reason::ProtocolConflict) => return Some(Reason::ProtocolConflict),
+            Some(reason) => worst = Some(reason),
+            None => {}
+        }
+    }
+    worst
+}
+
+/// The conflict reason of each listener of one list (by index): every party of a conflict
+/// inside one Gateway (or one ListenerSet) is marked, no winner is picked.
+pub fn conflicts(slots: &[ListenerSlot<'_>]) -> BTreeMap<usize, Reason> {
     let mut out = BTreeMap::new();
-    for group in by_port.values() {
-        if group.len() < 2 {
-            continue;
-        }
-        let families: BTreeSet<&str> = group.iter().map(|(_, f)| *f).collect();
-        if families.len() > 1 || families.contains("tcp") || families.contains("udp") {
-            for (i, _) in group {
-                out.insert(*i, Reason::ProtocolConflict);
-            }
-            continue;
-        }
-        let mut by_hostname: BTreeMap<Option<&str>, Vec<usize>> = BTreeMap::new();
-        for (i, _) in group {
-            by_hostname
-                .entry(listeners[*i].hostname.as_deref())
-                .or_default()
-                .push(*i);
-        }
-        for same in by_hostname.values().filter(|v| v.len() > 1) {
-            for i in same {
-                out.insert(*i, Reason::HostnameConflict);
-            }
+    for (i, slot) in slots.iter().enumerate() {
+        let others = slots
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, o)| o);
+        if let Some(reason) = worst_conflict(slot, others) {
+            out.insert(i, reason);
         }
     }
     out
@@ -226,10 +263,11 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// Checks an HTTPS listener's `tls.certificateRefs`; the first bad reference decides.
 fn check_certificates(
     listener: &GatewayListeners,
-    gateway_namespace: &str,
+    referrer: ListenerHome<'_>,
     snapshot: &Snapshot,
     grants: &GrantIndex<'_>,
 ) -> Result<(), CertError> {
+    let gateway_namespace = referrer.namespace;
     let refs = listener
         .tls
         .as_ref()
@@ -247,9 +285,11 @@ fn check_certificates(
         let group = r.group.as_deref().unwrap_or("");
         let kind = r.kind.as_deref().unwrap_or("Secret");
         let namespace = r.namespace.as_deref().unwrap_or(gateway_namespace);
+        // A ListenerSet's references are its own: grants to its Gateway do not extend to it
+        // (GEP-1713, ListenerSetReferenceGrant).
         let from = RefFrom {
             group: GATEWAY_GROUP,
-            kind: "Gateway",
+            kind: referrer.kind.as_str(),
             namespace: gateway_namespace,
         };
         let to = RefTo {
@@ -297,6 +337,147 @@ fn check_certificates(
     Ok(())
 }
 
+/// Who a listener belongs to: the kind that refers to its certificates (Gateway or
+/// ListenerSet) and the namespace of that object.
+#[derive(Clone, Copy, Debug)]
+pub struct ListenerHome<'a> {
+    pub kind: Kind,
+    pub namespace: &'a str,
+}
+
+/// Evaluates one listener: acceptance (port, conflict, protocol, TLS mode), certificates and
+/// route kinds. Programmed is set later by [`set_programmed`], once the parent is decided.
+/// A conflict outweighs an unsupported protocol: a listener that is not distinct is reported
+/// as conflicted whatever its protocol.
+pub fn evaluate_listener<'a>(
+    l: &'a GatewayListeners,
+    home: ListenerHome<'a>,
+    owner: Option<usize>,
+    conflict: Option<Reason>,
+    snapshot: &Snapshot,
+    grants: &GrantIndex<'_>,
+) -> ListenerState<'a> {
+    let protocol = Protocol::parse(&l.protocol);
+    let (kinds, invalid_kinds) = supported_kinds(l, &protocol);
+
+    let accepted = if !(1..=65535).contains(&l.port) {
+        Desired::fail(
+            ConditionType::Accepted,
+            Reason::PortUnavailable,
+            format!("port {} is out of range", l.port),
+        )
+    } else if let Some(reason) = conflict {
+        Desired::fail(
+            ConditionType::Accepted,
+            reason,
+            "listener conflicts with another listener on the same port",
+        )
+    } else if !matches!(protocol, Protocol::Http | Protocol::Https) {
+        Desired::fail(
+            ConditionType::Accepted,
+            Reason::UnsupportedProtocol,
+            format!("gwsim does not support protocol {}", l.protocol),
+        )
+    } else if protocol == Protocol::Https
+        && matches!(
+            l.tls.as_ref().and_then(|t| t.mode.as_ref()),
+            Some(GatewayListenersTlsMode::Passthrough)
+        )
+    {
+        Desired::fail(
+            ConditionType::Accepted,
+            Reason::UnsupportedValue,
+            "HTTPS listeners terminate TLS; Passthrough is not supported",
+        )
+    } else {
+        Desired::ok(ConditionType::Accepted, "Listener accepted")
+    };
+
+    let conflicted = match conflict {
+        Some(reason) => Desired::new(
+            ConditionType::Conflicted,
+            true,
+            reason,
+            match reason {
+                Reason::HostnameConflict => "another listener on this port has the same hostname",
+                _ => "another listener on this port has an incompatible protocol",
+            },
+        ),
+        None => Desired::ok(ConditionType::Conflicted, "No conflicts"),
+    };
+
+    let certs = if protocol == Protocol::Https {
+        check_certificates(l, home, snapshot, grants)
+    } else {
+        Ok(())
+    };
+    // Certificate problems take precedence over InvalidRouteKinds on ResolvedRefs: they are
+    // what keeps the listener from serving.
+    let resolved_refs = match &certs {
+        Err((reason, message)) => {
+            Desired::fail(ConditionType::ResolvedRefs, *reason, message.clone())
+        }
+        Ok(()) if invalid_kinds => Desired::fail(
+            ConditionType::ResolvedRefs,
+            Reason::InvalidRouteKinds,
+            "allowedRoutes.kinds names kinds this listener cannot serve",
+        ),
+        Ok(()) => Desired::ok(ConditionType::ResolvedRefs, "References resolved"),
+    };
+    let unusable_reason = if !accepted.status {
+        Some(accepted.reason.as_str().to_string())
+    } else {
+        certs.as_ref().err().map(|(r, _)| r.as_str().to_string())
+    };
+    ListenerState {
+        name: &l.name,
+        namespace: home.namespace,
+        owner,
+        port: l.port,
+        protocol,
+        hostname: l.hostname.as_deref(),
+        allowed_namespaces: allowed_namespaces(l),
+        kinds,
+        programmed: Desired::ok(ConditionType::Programmed, ""),
+        accepted,
+        resolved_refs,
+        conflicted,
+        usable: unusable_reason.is_none(),
+        unusable_reason,
+        routes: Vec::new(),
+    }
+}
+
+/// Sets a listener's Programmed condition once its parent is decided; `parent_problem` says
+/// why the parent (the Gateway, or the ListenerSet) cannot serve, if it cannot.
+pub fn set_programmed(l: &mut ListenerState<'_>, parent_problem: Option<&str>) {
+    if let Some(problem) = parent_problem
+        && l.usable
+    {
+        l.usable = false;
+        l.unusable_reason = Some(problem.to_string());
+    }
+    l.programmed = if l.usable {
+        Desired::ok(ConditionType::Programmed, "Listener programmed")
+    } else if l.conflicted.status {
+        // The conflict reason, as the ListenerSet conformance tests expect on Programmed.
+        Desired::fail(
+            ConditionType::Programmed,
+            l.conflicted.reason,
+            "listener is conflicted",
+        )
+    } else {
+        Desired::fail(
+            ConditionType::Programmed,
+            Reason::Invalid,
+            format!(
+                "listener cannot serve: {}",
+                l.unusable_reason.as_deref().unwrap_or_default()
+            ),
+        )
+    };
+}
+
 /// Evaluates a Gateway of one of our classes: listeners and acceptance. Addresses are
 /// assigned later, across all Gateways, by [`assign_addresses`].
 pub fn evaluate<'a>(
@@ -311,102 +492,17 @@ pub fn evaluate<'a>(
         gateway.metadata.name.clone().unwrap_or_default(),
     );
     let spec_listeners = &gateway.spec.listeners;
-    let conflicts = conflicts(spec_listeners);
-
+    let slots: Vec<ListenerSlot<'_>> = spec_listeners.iter().map(ListenerSlot::of).collect();
+    let conflicts = conflicts(&slots);
+    let home = ListenerHome {
+        kind: Kind::Gateway,
+        namespace,
+    };
     let mut listeners: Vec<ListenerState<'a>> = spec_listeners
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            let protocol = Protocol::parse(&l.protocol);
-            let (kinds, invalid_kinds) = supported_kinds(l, &protocol);
-            let conflict = conflicts.get(&i).copied();
-
-            let accepted = if !(1..=65535).contains(&l.port) {
-                Desired::fail(
-                    ConditionType::Accepted,
-                    Reason::PortUnavailable,
-                    format!("port {} is out of range", l.port),
-                )
-            } else if !matches!(protocol, Protocol::Http | Protocol::Https) {
-                Desired::fail(
-                    ConditionType::Accepted,
-                    Reason::UnsupportedProtocol,
-                    format!("gwsim does not support protocol {}", l.protocol),
-                )
-            } else if protocol == Protocol::Https
-                && matches!(
-                    l.tls.as_ref().and_then(|t| t.mode.as_ref()),
-                    Some(GatewayListenersTlsMode::Passthrough)
-                )
-            {
-                Desired::fail(
-                    ConditionType::Accepted,
-                    Reason::UnsupportedValue,
-                    "HTTPS listeners terminate TLS; Passthrough is not supported",
-                )
-            } else if let Some(reason) = conflict {
-                Desired::fail(
-                    ConditionType::Accepted,
-                    reason,
-                    "listener conflicts with another listener on the same port",
-                )
-            } else {
-                Desired::ok(ConditionType::Accepted, "Listener accepted")
-            };
-
-            let conflicted = match conflict {
-                Some(reason) => Desired::new(
-                    ConditionType::Conflicted,
-                    true,
-                    reason,
-                    match reason {
-                        Reason::HostnameConflict => {
-                            "another listener on this port has the same hostname"
-                        }
-                        _ => "another listener on this port has an incompatible protocol",
-                    },
-                ),
-                None => Desired::ok(ConditionType::Conflicted, "No conflicts"),
-            };
-
-            let certs = if protocol == Protocol::Https {
-                check_certificates(l, namespace, snapshot, grants)
-            } else {
-                Ok(())
-            };
-            // Certificate problems take precedence over InvalidRouteKinds on ResolvedRefs:
-            // they are what keeps the listener from serving.
-            let resolved_refs = match &certs {
-                Err((reason, message)) => {
-                    Desired::fail(ConditionType::ResolvedRefs, *reason, message.clone())
-                }
-                Ok(()) if invalid_kinds => Desired::fail(
-                    ConditionType::ResolvedRefs,
-                    Reason::InvalidRouteKinds,
-                    "allowedRoutes.kinds names kinds this listener cannot serve",
-                ),
-                Ok(()) => Desired::ok(ConditionType::ResolvedRefs, "References resolved"),
-            };
-            let unusable_reason = if !accepted.status {
-                Some(accepted.reason.as_str().to_string())
-            } else {
-                certs.as_ref().err().map(|(r, _)| r.as_str().to_string())
-            };
-            ListenerState {
-                name: &l.name,
-                port: l.port,
-                protocol,
-                hostname: l.hostname.as_deref(),
-                allowed_namespaces: allowed_namespaces(l),
-                kinds,
-                programmed: Desired::ok(ConditionType::Programmed, ""),
-                accepted,
-                resolved_refs,
-                conflicted,
-                usable: unusable_reason.is_none(),
-                unusable_reason,
-                routes: Vec::new(),
-            }
+            evaluate_listener(l, home, None, conflicts.get(&i).copied(), snapshot, grants)
         })
         .collect();
 
@@ -464,33 +560,10 @@ pub fn evaluate<'a>(
         Desired::ok(ConditionType::Accepted, "Gateway accepted")
     };
 
+    let not_accepted =
+        (!accepted.status).then(|| format!("Gateway not accepted: {}", accepted.reason.as_str()));
     for l in &mut listeners {
-        if !accepted.status && l.usable {
-            l.usable = false;
-            l.unusable_reason = Some(format!(
-                "Gateway not accepted: {}",
-                accepted.reason.as_str()
-            ));
-        }
-        l.programmed = if l.usable {
-            Desired::ok(ConditionType::Programmed, "Listener programmed")
-        } else if l.conflicted.status {
-            // The conflict reason, as the ListenerSet conformance tests expect on Programmed.
-            Desired::fail(
-                ConditionType::Programmed,
-                l.conflicted.reason,
-                "listener is conflicted",
-            )
-        } else {
-            Desired::fail(
-                ConditionType::Programmed,
-                Reason::Invalid,
-                format!(
-                    "listener cannot serve: {}",
-                    l.unusable_reason.as_deref().unwrap_or_default()
-                ),
-            )
-        };
+        set_programmed(l, not_accepted.as_deref());
     }
 
     GatewayState {
@@ -498,6 +571,7 @@ pub fn evaluate<'a>(
         key,
         namespace,
         listeners,
+        sets: Vec::new(),
         programmed: Desired::ok(ConditionType::Programmed, ""),
         accepted,
         addresses: Vec::new(),
@@ -629,32 +703,25 @@ pub fn status(state: &GatewayState<'_>, now: Timestamp) -> GatewayStatus {
     let listeners = state
         .listeners
         .iter()
+        .filter(|l| l.owner.is_none())
         .map(|l| {
             let stored = stored_listeners
                 .iter()
                 .find(|s| s.name == l.name)
                 .map(|s| s.conditions.as_slice())
                 .unwrap_or_default();
+            let entry = listener_entry(l, stored, generation, now);
             GatewayStatusListeners {
-                attached_routes: i32::try_from(l.routes.len()).unwrap_or(i32::MAX),
-                conditions: materialize(
-                    stored,
-                    vec![
-                        l.accepted.clone(),
-                        l.programmed.clone(),
-                        l.resolved_refs.clone(),
-                        l.conflicted.clone(),
-                    ],
-                    generation,
-                    now,
-                ),
-                name: l.name.to_string(),
+                attached_routes: entry.attached_routes,
+                conditions: entry.conditions,
+                name: entry.name,
                 supported_kinds: Some(
-                    l.kinds
-                        .iter()
-                        .map(|k| GatewayStatusListenersSupportedKinds {
+                    entry
+                        .kinds
+                        .into_iter()
+                        .map(|kind| GatewayStatusListenersSupportedKinds {
                             group: Some(GATEWAY_GROUP.to_string()),
-                            kind: route_kind_name(*k).to_string(),
+                            kind,
                         })
                         .collect(),
                 ),
@@ -672,8 +739,11 @@ pub fn status(state: &GatewayState<'_>, now: Timestamp) -> GatewayStatus {
                 })
                 .collect(),
         ),
-        // gwsim does not model ListenerSets.
-        attached_listener_sets: None,
+        // ListenerSets the Gateway accepted (GatewayStatus.attachedListenerSets).
+        attached_listener_sets: Some(
+            i32::try_from(state.sets.iter().filter(|s| s.accepted.status).count())
+                .unwrap_or(i32::MAX),
+        ),
         conditions: Some(materialize(
             stored_conditions,
             vec![state.accepted.clone(), state.programmed.clone()],
@@ -684,8 +754,48 @@ pub fn status(state: &GatewayState<'_>, now: Timestamp) -> GatewayStatus {
     }
 }
 
+/// One listener's status entry, neutral of the Gateway and ListenerSet status types.
+pub struct ListenerEntry {
+    pub attached_routes: i32,
+    pub conditions: Vec<Condition>,
+    pub name: String,
+    /// Kind names; the group is always the Gateway API group.
+    pub kinds: Vec<String>,
+}
+
+/// A listener's status entry. Conditions in the order Accepted, Programmed, ResolvedRefs,
+/// Conflicted.
+pub fn listener_entry(
+    l: &ListenerState<'_>,
+    stored: &[Condition],
+    generation: i64,
+    now: Timestamp,
+) -> ListenerEntry {
+    ListenerEntry {
+        attached_routes: i32::try_from(l.routes.len()).unwrap_or(i32::MAX),
+        conditions: materialize(
+            stored,
+            vec![
+                l.accepted.clone(),
+                l.programmed.clone(),
+                l.resolved_refs.clone(),
+                l.conflicted.clone(),
+            ],
+            generation,
+            now,
+        ),
+        name: l.name.to_string(),
+        kinds: l
+            .kinds
+            .iter()
+            .map(|k| route_kind_name(*k).to_string())
+            .collect(),
+    }
+}
+
 /// The data plane's view of the Gateway. Consumes the attachments.
 pub fn into_config(state: GatewayState<'_>) -> GatewayConfig {
+    let set_keys: Vec<ObjectKey> = state.sets.iter().map(|s| s.key.clone()).collect();
     GatewayConfig {
         key: state.key,
         addresses: state.addresses.into_iter().map(|(_, v)| v).collect(),
@@ -700,6 +810,7 @@ pub fn into_config(state: GatewayState<'_>) -> GatewayConfig {
                 usable: l.usable,
                 unusable_reason: l.unusable_reason,
                 routes: l.routes,
+                listener_set: l.owner.and_then(|i| set_keys.get(i).cloned()),
             })
             .collect(),
     }

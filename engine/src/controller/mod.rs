@@ -2,7 +2,8 @@
 //! plane's configuration.
 //!
 //! Data flow of one [`reconcile`]: GatewayClasses of our controller name (`gatewayclass`);
-//! their Gateways, listeners and addresses (`gateway`); every HTTPRoute and GRPCRoute that
+//! their Gateways, listeners and addresses (`gateway`); the ListenerSets those Gateways take,
+//! their listeners appended in precedence order (`listenerset`); every HTTPRoute and GRPCRoute that
 //! names one of those Gateways, converted once (`convert`, `backends`, `refgrant`) and
 //! attached per parentRef (`routes`); then the statuses (conditions merged by
 //! [`conditions`]) and one [`GatewayConfig`] per Gateway. Indexes (grants, services,
@@ -20,6 +21,9 @@
 //!   (no cryptography). A listener with a bad certificate stays Accepted but is not
 //!   Programmed and serves nothing; routes attached to it still count.
 //! - A listener that is Accepted False is "not valid" for the Gateway's ListenersNotValid.
+//! - ListenerSets: see `listenerset`; a set is "not valid" unless some listener of it is
+//!   usable (Accepted, certificates resolved), so a set whose only listener has an unresolved
+//!   certificate is Accepted False ListenersNotValid (ListenerSetReferenceGrant).
 //! - Gateway addresses: a requested IPAddress is used as written; a Hostname likewise; an
 //!   entry without a value, or no entry, gets an address hashed from `namespace/name` into
 //!   198.18.0.0/15. A requested address that is not an IP or is claimed by an earlier Gateway
@@ -35,6 +39,7 @@ pub mod conditions;
 mod convert;
 mod gateway;
 mod gatewayclass;
+mod listenerset;
 mod refgrant;
 mod routes;
 
@@ -46,6 +51,7 @@ use gateway_api::apis::experimental::{
     gateways::GatewayStatus,
     grpcroutes::{GrpcRouteStatus, GrpcRouteStatusParents, GrpcRouteStatusParentsParentRef},
     httproutes::{HttpRouteStatus, HttpRouteStatusParents, HttpRouteStatusParentsParentRef},
+    listenersets::ListenerSetStatus,
 };
 use k8s_openapi::jiff::Timestamp;
 
@@ -54,6 +60,7 @@ use crate::object::{GATEWAY_GROUP, Kind, ObjectKey, Snapshot};
 use backends::ServiceIndex;
 use convert::{Converted, Converter};
 use gateway::GatewayState;
+use listenerset::SetIndex;
 use refgrant::GrantIndex;
 use routes::{NamespaceIndex, RouteView, StatusParent, route_view};
 
@@ -97,6 +104,7 @@ pub const SUPPORTED_FEATURES: &[&str] = &[
     "HTTPRouteRetryBackendTimeout",
     "HTTPRouteRetryConnectionError",
     "HTTPRouteSchemeRedirect",
+    "ListenerSet",
     "ReferenceGrant",
 ];
 
@@ -120,6 +128,7 @@ impl Default for ControllerConfig {
 pub enum StatusUpdate {
     GatewayClass(GatewayClassStatus),
     Gateway(GatewayStatus),
+    ListenerSet(ListenerSetStatus),
     HttpRoute(HttpRouteStatus),
     GrpcRoute(GrpcRouteStatus),
 }
@@ -158,6 +167,9 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
     }
 
     let grants = GrantIndex::build(snapshot);
+    let namespaces = NamespaceIndex::build(snapshot);
+    // Read before the Gateways: their states borrow the sets' converted listeners.
+    let set_inputs = listenerset::inputs(snapshot);
     let mut gateways: Vec<GatewayState<'_>> = snapshot
         .gateways()
         .filter(|g| our_classes.contains(g.spec.gateway_class_name.as_str()))
@@ -178,11 +190,19 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
         })
         .collect();
 
-    let namespaces = NamespaceIndex::build(snapshot);
+    let set_index = listenerset::attach(
+        &mut gateways,
+        &gateway_index,
+        &set_inputs,
+        snapshot,
+        &grants,
+        &namespaces,
+    );
     let mut converter = Converter::new(ServiceIndex::build(snapshot), &grants);
     let mut pass = RoutePass {
         gateways: &mut gateways,
         gateway_index: &gateway_index,
+        set_index: &set_index,
         namespaces: &namespaces,
         controller_name,
         now,
@@ -202,6 +222,11 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
 
     let mut configs = Vec::with_capacity(gateways.len());
     for state in gateways {
+        for i in 0..state.sets.len() {
+            if let Some((key, status)) = listenerset::status(&state, i, now) {
+                statuses.insert(key, StatusUpdate::ListenerSet(status));
+            }
+        }
         statuses.insert(
             state.key.clone(),
             StatusUpdate::Gateway(gateway::status(&state, now)),
@@ -218,6 +243,7 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
 struct RoutePass<'p, 'a> {
     gateways: &'p mut [GatewayState<'a>],
     gateway_index: &'p HashMap<(&'a str, &'a str), usize>,
+    set_index: &'p SetIndex<'a>,
     namespaces: &'p NamespaceIndex<'a>,
     controller_name: &'p str,
     now: Timestamp,
@@ -231,14 +257,21 @@ impl RoutePass<'_, '_> {
         view: RouteView<'_>,
         convert: impl FnOnce() -> Converted,
     ) -> Option<(ObjectKey, Vec<StatusParent>)> {
-        let targets: Vec<Option<usize>> = view
+        // (Gateway index, ListenerSet index) of each parentRef that names a Gateway of ours
+        // or a ListenerSet of one of them.
+        let targets: Vec<Option<(usize, Option<usize>)>> = view
             .parent_refs
             .iter()
-            .map(|p| {
-                if p.group != GATEWAY_GROUP || p.kind != "Gateway" {
-                    return None;
-                }
-                self.gateway_index.get(&(p.namespace, p.name)).copied()
+            .map(|p| match (p.group, p.kind) {
+                (GATEWAY_GROUP, "Gateway") => self
+                    .gateway_index
+                    .get(&(p.namespace, p.name))
+                    .map(|g| (*g, None)),
+                (GATEWAY_GROUP, "ListenerSet") => self
+                    .set_index
+                    .get(&(p.namespace, p.name))
+                    .map(|(g, s)| (*g, Some(*s))),
+                _ => None,
             })
             .collect();
         let has_stored = view
@@ -262,12 +295,12 @@ impl RoutePass<'_, '_> {
         let config = Arc::clone(&converted.config);
         let mut ours = Vec::with_capacity(targets.len());
         for (parent, target) in view.parent_refs.iter().zip(&targets) {
-            let Some(i) = *target else {
+            let Some((i, set)) = *target else {
                 ours.push(None);
                 continue;
             };
             let mut outcome =
-                routes::evaluate_parent(&view, parent, &self.gateways[i], self.namespaces);
+                routes::evaluate_parent(&view, parent, &self.gateways[i], set, self.namespaces);
             let desired = routes::parent_conditions(&mut outcome, &converted);
             routes::attach(&mut self.gateways[i], &config, outcome.attachments);
             ours.push(Some(desired));

@@ -228,14 +228,15 @@ pub fn effective_hostnames(listener: Option<&str>, route: &[String]) -> Option<V
     }
 }
 
+/// Whether a listener's `allowedRoutes.namespaces` admits a route's namespace. `Same` is the
+/// namespace of the listener's owner: the Gateway, or the ListenerSet (GEP-1713).
 fn listener_allows_namespace(
     listener: &ListenerState<'_>,
-    gateway_namespace: &str,
     route_namespace: &str,
     namespaces: &NamespaceIndex<'_>,
 ) -> bool {
     match listener.allowed_namespaces {
-        AllowedNamespaces::Same => gateway_namespace == route_namespace,
+        AllowedNamespaces::Same => listener.namespace == route_namespace,
         AllowedNamespaces::All => true,
         AllowedNamespaces::Selector(None) => false,
         AllowedNamespaces::Selector(Some(selector)) => {
@@ -255,17 +256,42 @@ pub struct ParentOutcome {
 /// listeners selected by sectionName and port (both must match when both are given); of
 /// those, the ones whose allowedRoutes admit the route's namespace and kind; of those, the
 /// ones whose hostname intersects the route's. The first empty step gives the reason.
+///
+/// `set` is `None` for a parentRef to the Gateway, which sees only the Gateway's own
+/// listeners, and the ListenerSet's index for a parentRef to a ListenerSet, which sees only
+/// that set's listeners (GEP-1713).
 pub fn evaluate_parent(
     route: &RouteView<'_>,
     parent: &ParentRefView<'_>,
     gateway: &GatewayState<'_>,
+    set: Option<usize>,
     namespaces: &NamespaceIndex<'_>,
 ) -> ParentOutcome {
+    let fail = |reason: Reason, message: &str| ParentOutcome {
+        accepted: Desired::fail(ConditionType::Accepted, reason, message),
+        attachments: Vec::new(),
+    };
+    if let Some(state) = set.and_then(|i| gateway.sets.get(i))
+        && !gateway.listeners.iter().any(|l| l.owner == set)
+    {
+        // The Gateway did not take the set (NotAllowed, ParentNotAccepted): it has no
+        // listener a route could attach to.
+        return fail(
+            Reason::NoMatchingParent,
+            &format!(
+                "ListenerSet is not attached to its Gateway ({})",
+                state.accepted.reason.as_str()
+            ),
+        );
+    }
     // One pass over the listeners; the flags say how far the best listener got.
     let mut any_selected = false;
     let mut any_allowed = false;
     let mut attachments: Vec<(usize, Vec<String>)> = Vec::new();
     for (i, l) in gateway.listeners.iter().enumerate() {
+        if l.owner != set {
+            continue;
+        }
         if parent.section_name.is_some_and(|s| s != l.name)
             || parent.port.is_some_and(|p| p != l.port)
         {
@@ -273,7 +299,7 @@ pub fn evaluate_parent(
         }
         any_selected = true;
         if !l.kinds.contains(&route.kind)
-            || !listener_allows_namespace(l, gateway.namespace, route.namespace, namespaces)
+            || !listener_allows_namespace(l, route.namespace, namespaces)
         {
             continue;
         }
@@ -282,10 +308,6 @@ pub fn evaluate_parent(
             attachments.push((i, hostnames));
         }
     }
-    let fail = |reason: Reason, message: &str| ParentOutcome {
-        accepted: Desired::fail(ConditionType::Accepted, reason, message),
-        attachments: Vec::new(),
-    };
     if !any_selected {
         return fail(
             Reason::NoMatchingParent,

@@ -40,6 +40,7 @@ pub(crate) fn listener(
         usable: true,
         unusable_reason: None,
         routes,
+        listener_set: None,
     }
 }
 
