@@ -87,6 +87,11 @@ impl Network {
                 }
                 _ => EchoPod::new(&ns, &name, ip),
             };
+            // Every address of the pod (IPv4 and IPv6) reaches the same echo backend.
+            let all_ips = pod.status.iter().flat_map(|s| s.pod_ips.iter().flatten());
+            for extra in all_ips.filter(|p| p.ip != ip) {
+                by_ip.insert((ns.clone(), extra.ip.clone()), self.pods.len());
+            }
             by_ip.insert((ns, ip.to_string()), self.pods.len());
             self.pods.push(echo);
         }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use gwsim_engine::decision::{Request, Scheme};
-use gwsim_engine::load::{Document, LoadError};
+use gwsim_engine::load::{Document, LoadError, Origin};
 use gwsim_engine::object::{Kind, ObjectKey};
 use serde::Serialize;
 
@@ -504,6 +504,28 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                 self.cluster.advance(*by);
                 Ok(())
             }
+            Action::FillEndpoints {
+                namespace,
+                endpoint_slice,
+                pod_selector,
+            } => {
+                let slice = fill_endpoints(&*self.cluster, namespace, endpoint_slice, pod_selector)
+                    .map_err(fail)?;
+                let doc = Document {
+                    origin: Origin {
+                        source: format!("fillEndpoints {namespace}/{endpoint_slice}"),
+                        document: 0,
+                        line: 1,
+                    },
+                    value: slice,
+                };
+                let refused = refusals(&self.cluster.apply(std::slice::from_ref(&doc)));
+                if refused.is_empty() {
+                    Ok(())
+                } else {
+                    Err(fail(format!("refused: {}", refused.join("; "))))
+                }
+            }
             Action::Request { request, expect } => self.request(step, request, expect),
             Action::Status { checks } => {
                 let mut all = Comparison::new();
@@ -679,4 +701,84 @@ fn host_without_port(host: &str) -> String {
         Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h.to_string(),
         _ => host.to_string(),
     }
+}
+
+/// The EndpointSlice `namespace/name` with its endpoints replaced by the ready pods of
+/// `namespace` whose labels include `selector`, with addresses of the slice's `addressType`
+/// (the pods' `status.podIPs` of that family) and a Pod targetRef each, in pod name order.
+/// Works on any cluster through the trait: it reads objects and returns the document to apply.
+fn fill_endpoints<C: Cluster + ?Sized>(
+    cluster: &C,
+    namespace: &str,
+    slice_name: &str,
+    selector: &std::collections::BTreeMap<String, String>,
+) -> Result<serde_json::Value, String> {
+    let slice_key = ObjectKey::new(Kind::EndpointSlice, namespace, slice_name);
+    let mut slice = cluster
+        .get(&slice_key)
+        .ok_or_else(|| format!("EndpointSlice {namespace}/{slice_name} does not exist"))?;
+    let family = slice
+        .get("addressType")
+        .and_then(|t| t.as_str())
+        .unwrap_or("IPv4")
+        .to_string();
+    let wants = |ip: &str| match family.as_str() {
+        "IPv6" => ip.contains(':'),
+        _ => ip.contains('.') && !ip.contains(':'),
+    };
+    let mut endpoints = Vec::new();
+    for key in cluster.list(Kind::Pod) {
+        if key.namespace != namespace {
+            continue;
+        }
+        let Some(pod) = cluster.get(&key) else {
+            continue;
+        };
+        let labels = pod.pointer("/metadata/labels");
+        let selected = selector.iter().all(|(k, v)| {
+            labels
+                .and_then(|l| l.get(k))
+                .and_then(|x| x.as_str())
+                .is_some_and(|x| x == v)
+        });
+        let ready = pod
+            .pointer("/status/conditions")
+            .and_then(|c| c.as_array())
+            .is_some_and(|c| {
+                c.iter().any(|c| {
+                    c.get("type") == Some(&"Ready".into())
+                        && c.get("status") == Some(&"True".into())
+                })
+            });
+        if !selected || !ready {
+            continue;
+        }
+        let addresses: Vec<serde_json::Value> = pod
+            .pointer("/status/podIPs")
+            .and_then(|ips| ips.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|ip| ip.get("ip").and_then(|i| i.as_str()))
+            .filter(|ip| wants(ip))
+            .map(|ip| serde_json::Value::from(ip.to_string()))
+            .collect();
+        if addresses.is_empty() {
+            continue;
+        }
+        endpoints.push(serde_json::json!({
+            "addresses": addresses,
+            "conditions": {"ready": true},
+            "targetRef": {"kind": "Pod", "namespace": namespace, "name": key.name},
+        }));
+    }
+    if endpoints.is_empty() {
+        return Err(format!(
+            "no ready pod in {namespace} matches {selector:?} with an {family} address"
+        ));
+    }
+    if let Some(map) = slice.as_object_mut() {
+        map.remove("status");
+        map.insert("endpoints".into(), serde_json::Value::Array(endpoints));
+    }
+    Ok(slice)
 }

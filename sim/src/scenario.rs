@@ -112,6 +112,14 @@ pub enum Action {
     Status {
         checks: Vec<StatusCheck>,
     },
+    /// `fillEndpoints` (gwsim addition): writes into a hand-made EndpointSlice the addresses of
+    /// the ready pods a label selector picks, as upstream's HTTPRouteServiceTypes test does at
+    /// run time. Portable: any cluster can list pods and update a slice.
+    FillEndpoints {
+        namespace: String,
+        endpoint_slice: String,
+        pod_selector: std::collections::BTreeMap<String, String>,
+    },
 }
 
 impl Action {
@@ -137,6 +145,11 @@ impl Action {
                 let objects: Vec<String> = checks.iter().map(|c| c.target.to_string()).collect();
                 format!("status {}", objects.join(", "))
             }
+            Action::FillEndpoints {
+                namespace,
+                endpoint_slice,
+                ..
+            } => format!("fillEndpoints EndpointSlice {namespace}/{endpoint_slice}"),
         }
     }
 }
@@ -356,6 +369,15 @@ struct RawStep {
     request: Option<RawRequest>,
     expect: Option<RawExpect>,
     status: Option<Vec<Spanned<RawStatus>>>,
+    fill_endpoints: Option<RawFillEndpoints>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawFillEndpoints {
+    namespace: Option<String>,
+    endpoint_slice: String,
+    pod_selector: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -890,6 +912,7 @@ impl Loader<'_> {
             ("advance", raw.advance.is_some()),
             ("request", raw.request.is_some()),
             ("status", raw.status.is_some()),
+            ("fillEndpoints", raw.fill_endpoints.is_some()),
         ] {
             if present {
                 actions.push(key);
@@ -899,7 +922,7 @@ impl Loader<'_> {
             [_] => {}
             [] => {
                 return Err(fail(format!(
-                    "step {number} has no action; give exactly one of apply, delete, advance, request, status"
+                    "step {number} has no action; give exactly one of apply, delete, advance, request, status, fillEndpoints"
                 )));
             }
             many => {
@@ -949,6 +972,17 @@ impl Loader<'_> {
             Action::Request {
                 request,
                 expect: Box::new(expect),
+            }
+        } else if let Some(fill) = raw.fill_endpoints {
+            if fill.pod_selector.is_empty() {
+                return Err(fail(format!(
+                    "step {number}: fillEndpoints needs a non-empty podSelector"
+                )));
+            }
+            Action::FillEndpoints {
+                namespace: fill.namespace.unwrap_or_else(|| "default".to_string()),
+                endpoint_slice: fill.endpoint_slice,
+                pod_selector: fill.pod_selector,
             }
         } else if let Some(checks) = raw.status {
             let mut out = Vec::with_capacity(checks.len());

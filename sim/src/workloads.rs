@@ -4,7 +4,8 @@
 //!   deterministic (FNV-1a of the pod template, and of the template hash with a counter),
 //!   written in the API server's safe alphabet. A changed template replaces the pods at once
 //!   (no rolling update); a changed `replicas` adds or removes pods.
-//! - Every pod becomes Ready immediately, with an IP from 10.244.0.0/16 handed out in order.
+//! - Every pod becomes Ready immediately, with an IP from 10.244.0.0/16 handed out in order
+//!   (and an IPv6 one from fd00:10:244::/64).
 //!   Readiness is immediate so that a scenario never waits for pods; real clusters need a wait.
 //! - Services with a selector get one EndpointSlice listing their ready pods (headless
 //!   Services too); selector-less Services keep the EndpointSlices given by hand.
@@ -205,6 +206,8 @@ impl Workloads {
             let n = self.next_ip;
             self.next_ip += 1;
             let ip = format!("10.244.{}.{}", n / 254, n % 254 + 1);
+            // Dual-stack, as conformance clusters often are: an IPv6 address from fd00:10:244::/64.
+            let ip6 = format!("fd00:10:244::{:x}", n + 1);
             let condition = |type_: &str| PodCondition {
                 type_: type_.into(),
                 status: "True".into(),
@@ -214,7 +217,7 @@ impl Workloads {
             pod.status = Some(PodStatus {
                 phase: Some("Running".into()),
                 pod_ip: Some(ip.clone()),
-                pod_ips: Some(vec![PodIP { ip }]),
+                pod_ips: Some(vec![PodIP { ip }, PodIP { ip: ip6 }]),
                 start_time: Some(now.meta_time()),
                 conditions: Some(vec![
                     condition("PodScheduled"),

@@ -549,3 +549,70 @@ fn exit_codes_and_summary_line() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `fillEndpoints` (gwsim addition) writes the selected pods' addresses of the slice's family
+/// into a hand-made slice; before it, the selector-less Service has no endpoints (503).
+#[test]
+fn fill_endpoints_feeds_a_selectorless_service() {
+    let manifests = r#"
+manifests:
+- |
+  apiVersion: v1
+  kind: Service
+  metadata: {name: manual, namespace: gateway-conformance-infra}
+  spec:
+    ports: [{name: http, port: 8080, targetPort: 3000}]
+- |
+  apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata:
+    name: manual-v6
+    namespace: gateway-conformance-infra
+    labels: {kubernetes.io/service-name: manual}
+  addressType: IPv6
+  ports: [{name: http, port: 3000}]
+  endpoints: []
+- |
+  apiVersion: gateway.networking.k8s.io/v1
+  kind: HTTPRoute
+  metadata: {name: manual, namespace: gateway-conformance-infra}
+  spec:
+    parentRefs: [{name: same-namespace}]
+    rules: [{backendRefs: [{name: manual, port: 8080}]}]
+"#;
+    let ask = |status: u16| {
+        format!(
+            "- request: {{gateway: gateway-conformance-infra/same-namespace, path: /}}\n  expect: {{status: {status}}}\n"
+        )
+    };
+    let fill = |slice: &str, app: &str| {
+        format!(
+            "- fillEndpoints: {{namespace: gateway-conformance-infra, endpointSlice: {slice}, podSelector: {{app: {app}}}}}\n"
+        )
+    };
+    let base = "name: fill\nbase: conformance\n";
+    let text = format!(
+        "{base}{manifests}steps:\n{}{}{}",
+        ask(503),
+        fill("manual-v6", "infra-backend-v2"),
+        "- request: {gateway: gateway-conformance-infra/same-namespace, path: /}\n  expect: {status: 200, backend: infra-backend-v2}\n"
+    );
+    let (passed, report) = run(&text, "fill");
+    assert!(passed, "{report}");
+
+    // A slice that does not exist, and a selector that picks nothing, fail the step.
+    let missing = format!(
+        "{base}{manifests}steps:\n{}",
+        fill("nope", "infra-backend-v2")
+    );
+    let (passed, report) = run(&missing, "fill-missing");
+    assert!(!passed);
+    assert!(
+        report.contains("EndpointSlice gateway-conformance-infra/nope does not exist"),
+        "{report}"
+    );
+    let nobody = format!("{base}{manifests}steps:\n{}", fill("manual-v6", "nobody"));
+    let (passed, report) = run(&nobody, "fill-nobody");
+    assert!(!passed);
+    assert!(report.contains("no ready pod"), "{report}");
+}
