@@ -1,0 +1,1 @@
+//! Unit tests of the diff: small states built from YAML, compared.
