@@ -128,8 +128,8 @@ fn parse_delete(text: &str) -> anyhow::Result<ObjectKey> {
             Ok(ObjectKey::new(kind, *ns, *name))
         }
         (false, [_, name]) if !name.is_empty() => Ok(ObjectKey::new(kind, "", *name)),
-        (true, _) => bail!("--delete {text:?}: a {kind} is named KIND/NAMESPACE/NAME"),
-        (false, _) => bail!("--delete {text:?}: a {kind} is cluster-scoped: KIND/NAME"),
+        (true, _) => bail!("--delete {text:?}: {kind} objects are named KIND/NAMESPACE/NAME"),
+        (false, _) => bail!("--delete {text:?}: {kind} objects are cluster-scoped: KIND/NAME"),
     }
 }
 

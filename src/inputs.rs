@@ -66,10 +66,11 @@ pub fn load_snapshot(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
 pub fn load(paths: &[PathBuf]) -> anyhow::Result<Inputs> {
     let loaded = load_snapshot(paths)?;
     let settled = Settled::new(loaded.snapshot, epoch()?);
+    let table = settled.table();
     Ok(Inputs {
         snapshot: settled.snapshot,
         rejected: loaded.rejected,
         ignored: loaded.ignored,
-        table: settled.table,
+        table,
     })
 }

@@ -131,6 +131,24 @@ impl Effect {
             Effect::Forward(f) => format!("forwarded to {}", f.backend),
         }
     }
+
+    /// In a word or two: `forwarded`, `404`, `301 redirect`, `connection refused`.
+    fn kind(&self) -> String {
+        match self {
+            Effect::Refused => "connection refused".to_string(),
+            Effect::Respond { status, .. } => status.to_string(),
+            Effect::Redirect { status, .. } => format!("{status} redirect"),
+            Effect::Forward(_) => "forwarded".to_string(),
+        }
+    }
+
+    /// The backend of a forward, else as [`Effect::describe`].
+    fn target(&self) -> String {
+        match self {
+            Effect::Forward(f) => f.backend.clone(),
+            other => other.describe(),
+        }
+    }
 }
 
 fn describe_service(s: &ServiceRef) -> String {
@@ -147,8 +165,25 @@ fn describe_modifier(m: &HeaderModifier) -> Vec<String> {
 /// One way a request can go, with its weight among the others.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Branch {
+    /// The backendRef followed (index in the rule's `backendRefs`), when the matched rule
+    /// makes a weighted choice; `None` for the single branch of any other request.
+    pub backend_ref: Option<usize>,
     pub weight: u64,
     pub effect: Effect,
+    /// Why the Gateway answered by itself (`no route matched`), when it did. Not compared.
+    pub reason: Option<String>,
+}
+
+impl Branch {
+    /// The effect, with the reason of an answer: `404: no route matched`.
+    fn describe(&self) -> String {
+        match (&self.effect, &self.reason) {
+            (Effect::Respond { .. }, Some(reason)) => {
+                format!("{}: {reason}", self.effect.describe())
+            }
+            (effect, _) => effect.describe(),
+        }
+    }
 }
 
 /// What a request gets in one state.
@@ -158,10 +193,8 @@ pub struct Behaviour {
     pub matched: Option<String>,
     /// The listener that took the request.
     pub listener: Option<String>,
-    /// Why the Gateway answered by itself (`no route matched`), when it did.
-    pub reason: Option<String>,
-    /// Every way the request can go, in backendRef order; one branch when there is no
-    /// weighted choice. Branches with the same effect are merged.
+    /// Every way the request can go: one branch per backendRef with a weight (in
+    /// `backendRefs` order) when the matched rule makes a weighted choice, else one.
     pub branches: Vec<Branch>,
 }
 
@@ -178,53 +211,55 @@ impl Behaviour {
             .sum()
     }
 
-    fn add(&mut self, weight: u64, effect: Effect) {
-        match self.branches.iter_mut().find(|b| b.effect == effect) {
-            Some(b) => b.weight += weight,
-            None => self.branches.push(Branch { weight, effect }),
+    /// Branches with the same effect taken together, in order of first appearance.
+    fn merged(&self) -> Vec<(&Branch, u128)> {
+        let mut out: Vec<(&Branch, u128)> = Vec::new();
+        for b in &self.branches {
+            match out.iter_mut().find(|(first, _)| first.effect == b.effect) {
+                Some((_, weight)) => *weight += u128::from(b.weight),
+                None => out.push((b, u128::from(b.weight))),
+            }
         }
-    }
-
-    /// The share of `effect` among the branches.
-    fn weight_of(&self, effect: &Effect) -> Option<u64> {
-        self.branches
-            .iter()
-            .find(|b| &b.effect == effect)
-            .map(|b| b.weight)
+        out
     }
 
     /// The same effects in the same proportions.
     fn same_as(&self, other: &Behaviour) -> bool {
         let (ta, tb) = (self.total(), other.total());
-        self.branches.len() == other.branches.len()
-            && self.branches.iter().all(|x| {
-                other
-                    .weight_of(&x.effect)
-                    .is_some_and(|w| u128::from(x.weight) * tb == u128::from(w) * ta)
+        let (a, b) = (self.merged(), other.merged());
+        a.len() == b.len()
+            && a.iter().all(|(x, wa)| {
+                b.iter()
+                    .any(|(y, wb)| y.effect == x.effect && wa * tb == wb * ta)
             })
     }
 
-    /// `404: no route matched`; `forwarded to A (90%), forwarded to B (10%)`.
+    /// `404: no route matched`; `forwarded to A (90%), B (10%)`.
     pub fn describe(&self) -> String {
-        match self.branches.as_slice() {
-            [only] => match (&only.effect, &self.reason) {
-                (Effect::Respond { .. }, Some(reason)) => {
-                    format!("{}: {reason}", only.effect.describe())
-                }
-                (effect, _) => effect.describe(),
-            },
+        let merged = self.merged();
+        match merged.as_slice() {
+            [(only, _)] => only.describe(),
             many => {
                 let total = self.total().max(1);
-                many.iter()
-                    .map(|b| {
-                        format!(
-                            "{} ({})",
-                            b.effect.describe(),
-                            percent(u128::from(b.weight), total)
-                        )
+                let all_forward = many
+                    .iter()
+                    .all(|(b, _)| matches!(b.effect, Effect::Forward(_)));
+                let shares = many
+                    .iter()
+                    .map(|(b, weight)| {
+                        let what = match &b.effect {
+                            Effect::Forward(f) if all_forward => f.backend.clone(),
+                            _ => b.describe(),
+                        };
+                        format!("{what} ({})", percent(*weight, total))
                     })
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", ");
+                if all_forward {
+                    format!("forwarded to {shares}")
+                } else {
+                    shares
+                }
             }
         }
     }
@@ -310,10 +345,6 @@ fn observe(table: &RoutingTable, lookup: &mut RuleLookup<'_>, request: &Request)
     let mut behaviour = Behaviour {
         matched: decision.provenance.as_ref().map(provenance_label),
         listener: decision.provenance.as_ref().map(|p| p.listener.clone()),
-        reason: match &decision.outcome {
-            Outcome::Respond { reason, .. } => Some(reason.clone()),
-            _ => None,
-        },
         branches: Vec::new(),
     };
     let weighted = decision
@@ -324,7 +355,12 @@ fn observe(table: &RoutingTable, lookup: &mut RuleLookup<'_>, request: &Request)
             rule.invalid.is_none() && rule.backends.iter().filter(|b| b.weight > 0).count() > 1
         });
     match weighted {
-        None => behaviour.add(1, Effect::of(&decision.outcome, request)),
+        None => behaviour.branches.push(Branch {
+            backend_ref: None,
+            weight: 1,
+            effect: Effect::of(&decision.outcome, request),
+            reason: reason(&decision.outcome),
+        }),
         Some((rule, m, port)) => {
             for backend in rule.backends.iter().filter(|b| b.weight > 0) {
                 let only = RuleConfig {
@@ -333,14 +369,23 @@ fn observe(table: &RoutingTable, lookup: &mut RuleLookup<'_>, request: &Request)
                 };
                 let applied =
                     crate::filters::apply_rule(&only, m, request, port, &mut FixedDraws, false);
-                behaviour.add(
-                    u64::from(backend.weight),
-                    Effect::of(&applied.outcome, request),
-                );
+                behaviour.branches.push(Branch {
+                    backend_ref: Some(backend.index),
+                    weight: u64::from(backend.weight),
+                    effect: Effect::of(&applied.outcome, request),
+                    reason: reason(&applied.outcome),
+                });
             }
         }
     }
     behaviour
+}
+
+fn reason(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Respond { reason, .. } => Some(reason.clone()),
+        _ => None,
+    }
 }
 
 /// Sends every probe through both tables; returns the requests whose behaviour differs, with
@@ -406,33 +451,40 @@ pub(super) fn describe_request(r: &Request) -> String {
 /// What differs, in a few words each.
 fn differences(old: &Behaviour, new: &Behaviour) -> Vec<String> {
     let mut out = Vec::new();
-    match (old.branches.as_slice(), new.branches.as_slice()) {
-        ([a], [b]) => effect_differences(&a.effect, &b.effect, old, new, &mut out),
-        (a, b) => {
-            let same_effects =
-                a.len() == b.len() && a.iter().all(|x| new.weight_of(&x.effect).is_some());
-            if same_effects {
-                let join = |ws: Vec<u64>| {
-                    ws.iter()
-                        .map(u64::to_string)
-                        .collect::<Vec<_>>()
-                        .join("/")
-                };
-                let before = join(a.iter().map(|x| x.weight).collect());
-                let after = join(
-                    a.iter()
-                        .map(|x| new.weight_of(&x.effect).unwrap_or(0))
-                        .collect(),
-                );
-                let names: Vec<String> = a.iter().map(|x| x.effect.describe()).collect();
-                out.push(format!(
-                    "weights changed {before} → {after} ({})",
-                    names.join(", ")
-                ));
-            } else {
-                out.push(format!("{} → {}", old.describe(), new.describe()));
-            }
-        }
+    let (a, b) = (old.merged(), new.merged());
+    let same_effects =
+        a.len() == b.len() && a.iter().all(|(x, _)| b.iter().any(|(y, _)| y.effect == x.effect));
+    if let ([(x, _)], [(y, _)]) = (a.as_slice(), b.as_slice()) {
+        effect_differences(x, y, false, &mut out);
+    } else if same_effects {
+        let join = |ws: Vec<u128>| {
+            ws.iter()
+                .map(u128::to_string)
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        let before = join(a.iter().map(|(_, w)| *w).collect());
+        let after = join(
+            a.iter()
+                .map(|(x, _)| {
+                    b.iter()
+                        .find(|(y, _)| y.effect == x.effect)
+                        .map_or(0, |(_, w)| *w)
+                })
+                .collect(),
+        );
+        let names: Vec<String> = a.iter().map(|(x, _)| x.effect.target()).collect();
+        out.push(format!(
+            "weights changed {before} → {after} ({})",
+            names.join(", ")
+        ));
+    } else if old.matched.is_some()
+        && old.matched == new.matched
+        && old.branches.iter().chain(&new.branches).all(|b| b.backend_ref.is_some())
+    {
+        backend_ref_differences(old, new, &mut out);
+    } else {
+        out.push(format!("{} → {}", old.describe(), new.describe()));
     }
     if old.matched != new.matched {
         let name = |m: &Option<String>| m.clone().unwrap_or_else(|| "no route".to_string());
@@ -445,46 +497,98 @@ fn differences(old: &Behaviour, new: &Behaviour) -> Vec<String> {
     out
 }
 
-fn effect_differences(
-    a: &Effect,
-    b: &Effect,
-    old: &Behaviour,
-    new: &Behaviour,
-    out: &mut Vec<String>,
-) {
-    match (a, b) {
-        (Effect::Forward(x), Effect::Forward(y)) => {
-            if x.backend != y.backend {
-                out.push(format!("backend {} → {}", x.backend, y.backend));
+/// The same rule in both states, with a weighted choice: what differs per backendRef. When
+/// every backendRef changed the same way, that is said once.
+fn backend_ref_differences(old: &Behaviour, new: &Behaviour, out: &mut Vec<String>) {
+    let mut refs: Vec<usize> = old
+        .branches
+        .iter()
+        .chain(&new.branches)
+        .filter_map(|b| b.backend_ref)
+        .collect();
+    refs.sort_unstable();
+    refs.dedup();
+    let find = |bh: &'_ Behaviour, i: usize| {
+        bh.branches
+            .iter()
+            .find(|b| b.backend_ref == Some(i))
+            .cloned()
+    };
+    let mut per_ref: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut uniform = true;
+    for &i in &refs {
+        let mut lines = Vec::new();
+        match (find(old, i), find(new, i)) {
+            (Some(x), Some(y)) => {
+                if x.weight != y.weight {
+                    uniform = false;
+                    lines.push(format!("weight {} → {}", x.weight, y.weight));
+                }
+                if x.effect != y.effect {
+                    effect_differences(&x, &y, true, &mut lines);
+                }
             }
-            if x.host != y.host {
-                out.push(format!("host {} → {}", x.host, y.host));
+            (Some(x), None) => {
+                uniform = false;
+                lines.push(format!("no longer chosen (was weight {}: {})", x.weight, x.describe()));
             }
-            if x.path != y.path {
-                out.push(format!("path {} → {}", x.path, y.path));
+            (None, Some(y)) => {
+                uniform = false;
+                lines.push(format!("now chosen (weight {}: {})", y.weight, y.describe()));
+            }
+            (None, None) => {}
+        }
+        per_ref.push((i, lines));
+    }
+    let first = per_ref.first().map(|(_, l)| l.clone()).unwrap_or_default();
+    if uniform && per_ref.len() > 1 && per_ref.iter().all(|(_, l)| *l == first) {
+        out.extend(first);
+        return;
+    }
+    for (i, lines) in per_ref {
+        for line in lines {
+            out.push(format!("backendRef {i}: {line}"));
+        }
+    }
+}
+
+/// What differs between two effects. `full`: name both sides of a change of kind in full
+/// (`forwarded to X → 500: ...`); otherwise briefly (`forwarded → 404`), as the before and
+/// after lines already say it.
+fn effect_differences(x: &Branch, y: &Branch, full: bool, out: &mut Vec<String>) {
+    match (&x.effect, &y.effect) {
+        (Effect::Forward(a), Effect::Forward(b)) => {
+            if a.backend != b.backend {
+                out.push(format!("backend {} → {}", a.backend, b.backend));
+            }
+            if a.host != b.host {
+                out.push(format!("host {} → {}", a.host, b.host));
+            }
+            if a.path != b.path {
+                out.push(format!("path {} → {}", a.path, b.path));
             }
             list_changes(
                 "request header",
-                &pairs(&x.added_request_headers),
-                &pairs(&y.added_request_headers),
+                &pairs(&a.added_request_headers),
+                &pairs(&b.added_request_headers),
                 "added",
                 out,
             );
             list_changes(
                 "request header",
-                &x.removed_request_headers,
-                &y.removed_request_headers,
+                &a.removed_request_headers,
+                &b.removed_request_headers,
                 "removed",
                 out,
             );
             list_changes(
                 "response header",
-                &x.response_headers,
-                &y.response_headers,
+                &a.response_headers,
+                &b.response_headers,
                 "changed",
                 out,
             );
-            list_changes("mirror to", &x.mirrors, &y.mirrors, "made", out);
+            list_changes("mirror to", &a.mirrors, &b.mirrors, "made", out);
         }
         (
             Effect::Redirect {
@@ -517,11 +621,12 @@ fn effect_differences(
             },
         ) => {
             if s1 != s2 {
-                out.push(format!("status {} → {}", old.describe(), new.describe()));
+                out.push(format!("status {s1} → {s2}"));
             }
             list_changes("response header", &pairs(h1), &pairs(h2), "sent", out);
         }
-        _ => out.push(format!("{} → {}", old.describe(), new.describe())),
+        (_, _) if full => out.push(format!("{} → {}", x.describe(), y.describe())),
+        (a, b) => out.push(format!("{} → {}", a.kind(), b.kind())),
     }
 }
 
@@ -556,16 +661,20 @@ mod tests {
     }
 
     fn behaviour(branches: &[(u64, Effect)]) -> Behaviour {
-        let mut b = Behaviour {
-            matched: None,
+        Behaviour {
+            matched: Some("HTTPRoute ns/r rule 0 match 0".to_string()),
             listener: None,
-            reason: None,
-            branches: Vec::new(),
-        };
-        for (w, e) in branches {
-            b.add(*w, e.clone());
+            branches: branches
+                .iter()
+                .enumerate()
+                .map(|(i, (weight, effect))| Branch {
+                    backend_ref: Some(i),
+                    weight: *weight,
+                    effect: effect.clone(),
+                    reason: None,
+                })
+                .collect(),
         }
-        b
     }
 
     #[test]
@@ -590,7 +699,7 @@ mod tests {
         let new = behaviour(&[(80, forward("a")), (20, forward("b"))]);
         assert_eq!(
             differences(&old, &new),
-            vec!["weights changed 90/10 → 80/20 (forwarded to a, forwarded to b)"]
+            vec!["weights changed 90/10 → 80/20 (a, b)"]
         );
         let broken = behaviour(&[(80, forward("a")), (20, Effect::Respond { status: 500, headers: Vec::new() })]);
         assert!(old.errors() * broken.total() < broken.errors() * old.total());

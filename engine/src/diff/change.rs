@@ -88,12 +88,11 @@ fn key_of(value: &Value) -> Option<ObjectKey> {
     Some(ObjectKey::new(kind, namespace, name))
 }
 
-/// A snapshot reconciled once: statuses written back into the objects, and the routing table.
+/// A snapshot reconciled once, with the statuses written back into the objects.
 #[derive(Clone, Debug)]
 pub struct Settled {
     pub snapshot: Snapshot,
     pub reconciliation: Reconciliation,
-    pub table: RoutingTable,
 }
 
 impl Settled {
@@ -105,19 +104,21 @@ impl Settled {
                 object.set_status(status);
             }
         }
-        let table = RoutingTable::build(&reconciliation.gateways);
         Settled {
             snapshot,
             reconciliation,
-            table,
         }
+    }
+
+    /// The routing table of every Gateway.
+    pub fn table(&self) -> RoutingTable {
+        RoutingTable::build(&self.reconciliation.gateways)
     }
 
     pub fn state(&self) -> State<'_> {
         State {
             snapshot: &self.snapshot,
             reconciliation: &self.reconciliation,
-            table: &self.table,
         }
     }
 }

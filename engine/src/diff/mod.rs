@@ -26,9 +26,12 @@ mod table_changes;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
 use crate::admission::{Cause, Rejection};
+use crate::config::GatewayConfig;
 use crate::controller::Reconciliation;
 use crate::decision::Request;
 use crate::explain::Explanation;
@@ -41,13 +44,13 @@ pub use change::{Applied, ChangeSet, Settled, apply_change};
 pub use status::{AttachedRoutesChange, ConditionChange, ConditionState, ObjectStatusChange, Presence};
 pub use table_changes::{EntryChange, EntryMove, ListenerShape, ListenerTableChange, Shadowing};
 
-/// One reconciled state: the objects (with the statuses the controller wrote), the
-/// reconciliation and the routing table built from it.
+/// One reconciled state: the objects (with the statuses the controller wrote) and the
+/// reconciliation. The diff builds the routing tables it needs itself: only those of the
+/// Gateways a change touches.
 #[derive(Clone, Copy)]
 pub struct State<'a> {
     pub snapshot: &'a Snapshot,
     pub reconciliation: &'a Reconciliation,
-    pub table: &'a RoutingTable,
 }
 
 /// What the caller adds to the comparison.
@@ -183,7 +186,16 @@ pub fn diff(before: State<'_>, after: State<'_>, options: DiffOptions) -> Behavi
         &before.reconciliation.gateways,
         &after.reconciliation.gateways,
     );
-    let table_changes = table_changes::compare(before.table, after.table, &scopes);
+    // Probes name their Gateway, and a decision reads only its Gateway: the tables need only
+    // the Gateways a change touches. The user's requests may name none (the only Gateway),
+    // so with them the tables are whole.
+    let touched: Option<BTreeSet<&ObjectKey>> = options
+        .requests
+        .is_empty()
+        .then(|| scopes.keys().map(|(gateway, _)| gateway).collect());
+    let table_before = build_table(&before.reconciliation.gateways, touched.as_ref());
+    let table_after = build_table(&after.reconciliation.gateways, touched.as_ref());
+    let table_changes = table_changes::compare(&table_before, &table_after, &scopes);
     let probes = probes::derive(
         &before.reconciliation.gateways,
         &after.reconciliation.gateways,
@@ -191,7 +203,7 @@ pub fn diff(before: State<'_>, after: State<'_>, options: DiffOptions) -> Behavi
         &options.requests,
     );
     let probe_count = probes.len();
-    let behaviour_changes = behaviour::compare_all(before.table, after.table, probes);
+    let behaviour_changes = behaviour::compare_all(&table_before, &table_after, probes);
     let regressions = behaviour_changes.iter().filter(|c| c.regression).count()
         + status_changes
             .iter()
@@ -206,5 +218,20 @@ pub fn diff(before: State<'_>, after: State<'_>, options: DiffOptions) -> Behavi
         behaviour_changes,
         probes: probe_count,
         regressions,
+    }
+}
+
+/// The routing table of the `only` Gateways (all of them when `None`).
+fn build_table(gateways: &[GatewayConfig], only: Option<&BTreeSet<&ObjectKey>>) -> RoutingTable {
+    match only {
+        None => RoutingTable::build(gateways),
+        Some(keys) => {
+            let kept: Vec<GatewayConfig> = gateways
+                .iter()
+                .filter(|g| keys.contains(&g.key))
+                .cloned()
+                .collect();
+            RoutingTable::build(&kept)
+        }
     }
 }

@@ -360,7 +360,7 @@ fn paths(m: &PathMatch) -> (Vec<String>, Vec<(String, String)>) {
                 return (vec!["/".to_string()], Vec::new());
             }
             (
-                vec![key.to_string(), format!("{key}/")],
+                vec![key.to_string()],
                 vec![(
                     format!("{key}x"),
                     format!("segment boundary of PathPrefix {p}"),
@@ -444,7 +444,7 @@ fn sample_value(v: &ValueMatch) -> Option<String> {
 /// A string the whole of which `re` matches, built from its syntax: literals as written, one
 /// plain character of each class, the fewest repetitions, the first alternative. `None` when
 /// that does not match (look-arounds, empty classes).
-fn sample(re: &regex::Regex) -> Option<String> {
+pub(super) fn sample(re: &regex::Regex) -> Option<String> {
     let hir = regex_syntax::parse(re.as_str()).ok()?;
     let mut out = String::new();
     write_sample(&hir, &mut out, 0)?;

@@ -80,19 +80,34 @@ fn write_all(diff: &BehaviourDiff, paint: &Paint, out: &mut String) -> std::fmt:
     write_tables(diff, paint, out)?;
     write_behaviour(diff, paint, out)?;
 
-    let changed = diff.behaviour_changes.len();
     if diff.has_changes() {
-        writeln!(
-            out,
-            "Summary: {} rejected, {} with status changes, {} with table changes, {} of {} \
-             changed, {}.",
-            diff.rejections.len(),
-            plural(diff.status_changes.len(), "object", "objects"),
-            plural(diff.table_changes.len(), "listener", "listeners"),
-            changed,
-            plural(diff.probes, "probe request", "probe requests"),
-            plural(diff.regressions, "regression", "regressions"),
-        )?;
+        let mut parts = Vec::new();
+        if !diff.rejections.is_empty() {
+            parts.push(format!("{} rejected", diff.rejections.len()));
+        }
+        if !diff.status_changes.is_empty() {
+            parts.push(format!(
+                "{} with status changes",
+                plural(diff.status_changes.len(), "object", "objects")
+            ));
+        }
+        if !diff.table_changes.is_empty() {
+            parts.push(format!(
+                "{} with table changes",
+                plural(diff.table_changes.len(), "listener", "listeners")
+            ));
+        }
+        if !diff.behaviour_changes.is_empty() {
+            parts.push(format!(
+                "{} of {} changed",
+                diff.behaviour_changes.len(),
+                plural(diff.probes, "probe request", "probe requests")
+            ));
+        }
+        parts.push(plural(diff.regressions, "regression", "regressions"));
+        writeln!(out, "Summary: {}.", parts.join(", "))?;
+    } else if diff.probes == 0 {
+        writeln!(out, "No change: the change routes nothing differently.")?;
     } else {
         writeln!(
             out,
@@ -221,10 +236,16 @@ fn write_listener(t: &ListenerTableChange, paint: &Paint, out: &mut String) -> s
     if !t.changed.is_empty() {
         writeln!(out, "    changed:")?;
         for c in &t.changed {
-            let old = format!("- {:>3}. {}", c.before.position, c.before.line());
-            let new = format!("+ {:>3}. {}", c.after.position, c.after.line());
-            writeln!(out, "      {}", paint.removed(&old))?;
-            writeln!(out, "      {}", paint.added(&new))?;
+            let (old_line, new_line) = (c.before.line(), c.after.line());
+            if old_line == new_line && c.before.position == c.after.position {
+                let line = format!("~ {:>3}. {new_line}", c.after.position);
+                writeln!(out, "      {}", paint.changed(&line))?;
+            } else {
+                let old = format!("- {:>3}. {old_line}", c.before.position);
+                let new = format!("+ {:>3}. {new_line}", c.after.position);
+                writeln!(out, "      {}", paint.removed(&old))?;
+                writeln!(out, "      {}", paint.added(&new))?;
+            }
             let flags = |e: &crate::table::ListingEntry| -> Vec<String> {
                 e.flags
                     .iter()
@@ -299,26 +320,46 @@ fn write_behaviour(diff: &BehaviourDiff, paint: &Paint, out: &mut String) -> std
         plural(diff.probes, "probe request", "probe requests")
     );
     writeln!(out, "{}", paint.bold(&head))?;
+    // Requests that changed the same way are shown together, in order of their first one.
+    let mut groups: Vec<Vec<&RequestChange>> = Vec::new();
     for c in &diff.behaviour_changes {
-        write_request(c, paint, out)?;
+        match groups.iter_mut().find(|g| same_change(g[0], c)) {
+            Some(group) => group.push(c),
+            None => groups.push(vec![c]),
+        }
+    }
+    for group in &groups {
+        write_group(group, paint, out)?;
     }
     writeln!(out)
 }
 
-fn write_request(c: &RequestChange, paint: &Paint, out: &mut String) -> std::fmt::Result {
-    if c.regression {
-        writeln!(out, "  {}  {}", c.description, paint.regression())?;
-    } else {
-        writeln!(out, "  {}", c.description)?;
+fn same_change(a: &RequestChange, b: &RequestChange) -> bool {
+    a.before == b.before
+        && a.after == b.after
+        && a.differences == b.differences
+        && a.regression == b.regression
+}
+
+fn write_group(group: &[&RequestChange], paint: &Paint, out: &mut String) -> std::fmt::Result {
+    let first = group[0];
+    for c in group {
+        if c.regression {
+            writeln!(out, "  {}  {}", c.description, paint.regression())?;
+        } else {
+            writeln!(out, "  {}", c.description)?;
+        }
+        writeln!(out, "      probe: {}", c.origin)?;
     }
-    writeln!(out, "    probe: {}", c.origin)?;
-    writeln!(out, "    before: {}", paint.removed(&c.before.describe()))?;
-    writeln!(out, "    after:  {}", paint.added(&c.after.describe()))?;
-    for d in &c.differences {
+    writeln!(out, "    before: {}", paint.removed(&first.before.describe()))?;
+    writeln!(out, "    after:  {}", paint.added(&first.after.describe()))?;
+    // A difference that only restates the before and after lines is left out.
+    let restated = format!("{} → {}", first.before.describe(), first.after.describe());
+    for d in first.differences.iter().filter(|d| **d != restated) {
         writeln!(out, "    {}", paint.changed(d))?;
     }
-    let old = c.before_explanation.render_text();
-    let new = c.after_explanation.render_text();
+    let old = first.before_explanation.render_text();
+    let new = first.after_explanation.render_text();
     let text = TextDiff::from_lines(&old, &new);
     let unified = text
         .unified_diff()
@@ -326,7 +367,11 @@ fn write_request(c: &RequestChange, paint: &Paint, out: &mut String) -> std::fmt
         .header("before", "after")
         .to_string();
     if !unified.is_empty() {
-        writeln!(out, "    explanation:")?;
+        if group.len() > 1 {
+            writeln!(out, "    explanation of the first:")?;
+        } else {
+            writeln!(out, "    explanation:")?;
+        }
         for line in unified.lines() {
             let painted = if line.starts_with("+++") || line.starts_with("---") {
                 paint.bold(line)

@@ -3,7 +3,8 @@
 //! the same in both states (a decision reads only its listener's entries of the hostnames
 //! that cover the request's host), so it is neither listed nor probed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{GatewayConfig, ListenerConfig, RouteAttachment};
 use crate::object::ObjectKey;
@@ -85,16 +86,30 @@ fn compare_listener(old: Option<&ListenerConfig>, new: Option<&ListenerConfig>) 
     }
     let (a, b) = (by_route(&old.routes), by_route(&new.routes));
     let mut hostnames = BTreeSet::new();
-    for (key, list) in &a {
-        let other = b.get(key).map(Vec::as_slice).unwrap_or(&[]);
-        if !same_attachments(list, other) {
-            add_hostnames(&mut hostnames, list);
-            add_hostnames(&mut hostnames, other);
-        }
-    }
-    for (key, list) in &b {
-        if !a.contains_key(key) {
-            add_hostnames(&mut hostnames, list);
+    // Both lists are sorted by route: walk them together.
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let order = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => x.route.key.cmp(&y.route.key),
+            (Some(_), None) => Ordering::Less,
+            _ => Ordering::Greater,
+        };
+        match order {
+            Ordering::Less => {
+                add_hostnames(&mut hostnames, &a[i..=i]);
+                i += 1;
+            }
+            Ordering::Greater => {
+                add_hostnames(&mut hostnames, &b[j..=j]);
+                j += 1;
+            }
+            Ordering::Equal => {
+                if !same_attachment(a[i], b[j]) {
+                    add_hostnames(&mut hostnames, &[a[i], b[j]]);
+                }
+                i += 1;
+                j += 1;
+            }
         }
     }
     ListenerScope {
@@ -103,22 +118,16 @@ fn compare_listener(old: Option<&ListenerConfig>, new: Option<&ListenerConfig>) 
     }
 }
 
-/// A listener's attachments by route (a route attaches once per listener, but nothing here
-/// relies on it).
-fn by_route(routes: &[RouteAttachment]) -> HashMap<&ObjectKey, Vec<&RouteAttachment>> {
-    let mut out: HashMap<&ObjectKey, Vec<&RouteAttachment>> = HashMap::new();
-    for r in routes {
-        out.entry(&r.route.key).or_default().push(r);
-    }
+/// A listener's attachments sorted by route. (The controller attaches a route once per
+/// listener, merging the hostnames of parentRefs that select the same listener.)
+fn by_route(routes: &[RouteAttachment]) -> Vec<&RouteAttachment> {
+    let mut out: Vec<&RouteAttachment> = routes.iter().collect();
+    out.sort_by(|x, y| x.route.key.cmp(&y.route.key));
     out
 }
 
-fn same_attachments(a: &[&RouteAttachment], b: &[&RouteAttachment]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            x.hostnames == y.hostnames
-                && (std::sync::Arc::ptr_eq(&x.route, &y.route) || x.route == y.route)
-        })
+fn same_attachment(x: &RouteAttachment, y: &RouteAttachment) -> bool {
+    x.hostnames == y.hostnames && (std::sync::Arc::ptr_eq(&x.route, &y.route) || x.route == y.route)
 }
 
 fn add_hostnames(out: &mut BTreeSet<String>, list: &[&RouteAttachment]) {

@@ -3,7 +3,7 @@
 //! relative to the other entries changed), and entries that became (or stopped being)
 //! shadowed by an earlier one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::Serialize;
 
@@ -99,30 +99,68 @@ pub struct Shadowing {
     pub now: bool,
 }
 
-/// An entry's identity across states: route, rule, match and hostname.
-type Identity = (ObjectKey, usize, usize, String);
-
-fn identity(e: &ListingEntry) -> Identity {
-    (
-        e.route.clone(),
-        e.rule_index,
-        e.match_index,
-        e.hostname.clone(),
-    )
+/// The rule an entry comes from: its name when it has one (names survive rules being
+/// inserted or reordered), else its index.
+fn rule_key(e: &ListingEntry) -> String {
+    match &e.rule_name {
+        Some(name) => format!("name {name}"),
+        None => format!("index {}", e.rule_index),
+    }
 }
 
 /// What makes an entry behave as it does, without its position (and the shadow remark, which
 /// names positions; shadowing is compared on its own).
-fn content(e: &ListingEntry) -> impl PartialEq + '_ {
-    (
-        &e.description,
-        &e.backends,
-        &e.filters,
-        e.flags
-            .iter()
-            .filter(|f| !f.starts_with("shadowed by "))
-            .collect::<Vec<_>>(),
+fn content(e: &ListingEntry) -> String {
+    let flags: Vec<&str> = e
+        .flags
+        .iter()
+        .filter(|f| !f.starts_with("shadowed by "))
+        .map(String::as_str)
+        .collect();
+    format!(
+        "{}|{:?}|{:?}|{:?}",
+        e.description, e.backends, e.filters, flags
     )
+}
+
+/// Pairs the entries of the two states, in passes from the strictest key to the loosest,
+/// each pass taking only entries no earlier pass paired: the same rule (by name or index) and
+/// content; the same named rule; the same content (a rule renumbered by an insertion); the
+/// same rule index. Always within one route, hostname and match index. Returns the before
+/// index paired with each after entry.
+fn pair_entries(old: &[ListingEntry], new: &[ListingEntry]) -> Vec<Option<usize>> {
+    type Key = fn(&ListingEntry) -> Option<String>;
+    let passes: [Key; 4] = [
+        |e| Some(format!("{}|{}", rule_key(e), content(e))),
+        |e| e.rule_name.as_ref().map(|n| format!("name {n}")),
+        |e| Some(content(e)),
+        |e| Some(format!("index {}", e.rule_index)),
+    ];
+    let mut paired_new: Vec<Option<usize>> = vec![None; new.len()];
+    let mut paired_old = vec![false; old.len()];
+    for key in passes {
+        let full = |e: &ListingEntry| {
+            key(e).map(|k| (e.route.clone(), e.hostname.clone(), e.match_index, k))
+        };
+        let mut waiting: HashMap<_, VecDeque<usize>> = HashMap::new();
+        for (i, e) in old.iter().enumerate() {
+            if !paired_old[i]
+                && let Some(k) = full(e)
+            {
+                waiting.entry(k).or_default().push_back(i);
+            }
+        }
+        for (j, e) in new.iter().enumerate() {
+            if paired_new[j].is_some() {
+                continue;
+            }
+            if let Some(i) = full(e).and_then(|k| waiting.get_mut(&k)?.pop_front()) {
+                paired_new[j] = Some(i);
+                paired_old[i] = true;
+            }
+        }
+    }
+    paired_new
 }
 
 pub(super) fn compare(
@@ -159,29 +197,23 @@ fn compare_listener(
     let none: &[ListingEntry] = &[];
     let old_entries = old.map(|l| l.entries.as_slice()).unwrap_or(none);
     let new_entries = new.map(|l| l.entries.as_slice()).unwrap_or(none);
-    let old_ids: HashMap<Identity, usize> = old_entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (identity(e), i))
-        .collect();
-    let new_ids: HashMap<Identity, usize> = new_entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (identity(e), i))
-        .collect();
+    let pairs = pair_entries(old_entries, new_entries);
 
     let mut added = Vec::new();
     let mut changed = Vec::new();
-    // Common entries in the after order, with their index in the before list.
+    // Paired entries in the after order, with their index in the before list.
     let mut common: Vec<(usize, usize)> = Vec::new();
+    let mut was_paired = vec![false; old_entries.len()];
     for (j, e) in new_entries.iter().enumerate() {
-        match old_ids.get(&identity(e)) {
+        match pairs[j] {
             None => added.push(e.clone()),
-            Some(&i) => {
+            Some(i) => {
                 common.push((i, j));
-                if content(&old_entries[i]) != content(e) {
+                was_paired[i] = true;
+                let before = &old_entries[i];
+                if content(before) != content(e) || before.label() != e.label() {
                     changed.push(EntryChange {
-                        before: old_entries[i].clone(),
+                        before: before.clone(),
                         after: e.clone(),
                     });
                 }
@@ -190,8 +222,9 @@ fn compare_listener(
     }
     let removed: Vec<ListingEntry> = old_entries
         .iter()
-        .filter(|e| !new_ids.contains_key(&identity(e)))
-        .cloned()
+        .zip(&was_paired)
+        .filter(|(_, paired)| !**paired)
+        .map(|(e, _)| e.clone())
         .collect();
 
     let kept = longest_increasing(&common.iter().map(|(i, _)| *i).collect::<Vec<_>>());
@@ -207,7 +240,7 @@ fn compare_listener(
         })
         .collect();
 
-    let shadowed = compare_shadowing(old_entries, new_entries, &old_ids);
+    let shadowed = compare_shadowing(old_entries, new_entries, &pairs);
     ListenerTableChange {
         gateway: gateway.clone(),
         listener: listener.to_string(),
@@ -233,7 +266,7 @@ fn at_position(entries: &[ListingEntry], position: usize) -> Option<&ListingEntr
 fn compare_shadowing(
     old_entries: &[ListingEntry],
     new_entries: &[ListingEntry],
-    old_ids: &HashMap<Identity, usize>,
+    pairs: &[Option<usize>],
 ) -> Vec<Shadowing> {
     let shadower = |entries: &[ListingEntry], e: &ListingEntry| {
         e.shadowed_by
@@ -241,11 +274,9 @@ fn compare_shadowing(
             .map(|by| (by.label(), by.position))
     };
     let mut out = Vec::new();
-    for e in new_entries {
+    for (e, pair) in new_entries.iter().zip(pairs) {
         let now = shadower(new_entries, e);
-        let was = old_ids
-            .get(&identity(e))
-            .and_then(|&i| shadower(old_entries, &old_entries[i]));
+        let was = pair.and_then(|i| shadower(old_entries, &old_entries[i]));
         if let Some((by, by_position)) = &now
             && was.as_ref().map(|(label, _)| label) != Some(by)
         {
@@ -260,7 +291,7 @@ fn compare_shadowing(
         }
         if now.is_none()
             && let Some((by, by_position)) = was
-            && let Some(&i) = old_ids.get(&identity(e))
+            && let Some(i) = *pair
         {
             out.push(Shadowing {
                 entry: e.label(),
