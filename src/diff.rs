@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use gwsim_engine::Rejection;
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::diff::{
     BehaviourDiff, ChangeSet, DiffOptions, IgnoredDocument, RejectedChange, Settled, UserRequest,
@@ -44,11 +45,15 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<BehaviourDiff> {
         bail!("give the after state (--after) or a change (--change, --delete)");
     }
 
-    let loaded_before = inputs::load_snapshot(&args.before)?;
-    let before = Settled::new(loaded_before.snapshot.clone(), now);
+    let Loaded {
+        snapshot,
+        rejected: rejected_before,
+        ignored: ignored_before,
+    } = inputs::load_snapshot(&args.before)?;
+    let before = Settled::new(snapshot, now);
     let (after, rejections, ignored) = if !args.after.is_empty() {
         let loaded_after = inputs::load_snapshot(&args.after)?;
-        let (rejections, ignored) = new_problems(&loaded_before, &loaded_after);
+        let (rejections, ignored) = new_problems(&rejected_before, &ignored_before, &loaded_after);
         (
             Settled::new(loaded_after.snapshot, now),
             rejections,
@@ -96,17 +101,18 @@ fn ignored_document((origin, what): &(Origin, String)) -> IgnoredDocument {
 /// Rejected and ignored documents of the after files that the before files do not have too
 /// (compared by message: the files differ).
 fn new_problems(
-    before: &Loaded,
+    rejected_before: &[(Origin, Rejection)],
+    ignored_before: &[(Origin, String)],
     after: &Loaded,
 ) -> (Vec<RejectedChange>, Vec<IgnoredDocument>) {
-    let known: BTreeSet<String> = before.rejected.iter().map(|(_, r)| r.to_string()).collect();
+    let known: BTreeSet<String> = rejected_before.iter().map(|(_, r)| r.to_string()).collect();
     let rejections = after
         .rejected
         .iter()
         .filter(|(_, r)| !known.contains(&r.to_string()))
         .map(|(origin, r)| RejectedChange::from_rejection(origin, r))
         .collect();
-    let known: BTreeSet<&String> = before.ignored.iter().map(|(_, what)| what).collect();
+    let known: BTreeSet<&String> = ignored_before.iter().map(|(_, what)| what).collect();
     let ignored = after
         .ignored
         .iter()
@@ -253,7 +259,12 @@ mod tests {
         for (text, key) in ok {
             assert_eq!(parse_delete(text).expect(text), key);
         }
-        for bad in ["HTTPRoute/web", "Widget/a/b", "GatewayClass/a/b", "Service//x"] {
+        for bad in [
+            "HTTPRoute/web",
+            "Widget/a/b",
+            "GatewayClass/a/b",
+            "Service//x",
+        ] {
             assert!(parse_delete(bad).is_err(), "{bad}");
         }
     }

@@ -97,7 +97,8 @@ impl Effect {
                     .iter()
                     .flat_map(describe_modifier)
                     .collect();
-                response_headers.extend(f.response_headers.iter().map(|(n, v)| format!("{n}: {v}")));
+                response_headers
+                    .extend(f.response_headers.iter().map(|(n, v)| format!("{n}: {v}")));
                 Effect::Forward(ForwardEffect {
                     backend: describe_service(&f.backend),
                     host: f.request.host.clone(),
@@ -268,7 +269,7 @@ impl Behaviour {
 /// `90%`, or `33.3%` when not whole.
 fn percent(part: u128, total: u128) -> String {
     let tenths = part * 1000 / total;
-    if tenths % 10 == 0 {
+    if tenths.is_multiple_of(10) {
         format!("{}%", tenths / 10)
     } else {
         format!("{}.{}%", tenths / 10, tenths % 10)
@@ -293,11 +294,14 @@ impl RngCore for FixedDraws {
     }
 }
 
+/// A listener's port and its routes by key.
+type ListenerRoutes<'a> = (u16, HashMap<&'a ObjectKey, &'a RouteConfig>);
+
 /// Finds the rule a decision matched, from the configuration the table was built from.
 struct RuleLookup<'a> {
     gateways: &'a [GatewayConfig],
-    /// Per (Gateway, listener): the listener's port and its routes by key; filled on demand.
-    listeners: HashMap<(&'a ObjectKey, &'a str), (u16, HashMap<&'a ObjectKey, &'a RouteConfig>)>,
+    /// Per (Gateway, listener), filled on demand.
+    listeners: HashMap<(&'a ObjectKey, &'a str), ListenerRoutes<'a>>,
 }
 
 impl<'a> RuleLookup<'a> {
@@ -452,17 +456,13 @@ pub(super) fn describe_request(r: &Request) -> String {
 fn differences(old: &Behaviour, new: &Behaviour) -> Vec<String> {
     let mut out = Vec::new();
     let (a, b) = (old.merged(), new.merged());
-    let same_effects =
-        a.len() == b.len() && a.iter().all(|(x, _)| b.iter().any(|(y, _)| y.effect == x.effect));
+    let same_effects = a.len() == b.len()
+        && a.iter()
+            .all(|(x, _)| b.iter().any(|(y, _)| y.effect == x.effect));
     if let ([(x, _)], [(y, _)]) = (a.as_slice(), b.as_slice()) {
         effect_differences(x, y, false, &mut out);
     } else if same_effects {
-        let join = |ws: Vec<u128>| {
-            ws.iter()
-                .map(u128::to_string)
-                .collect::<Vec<_>>()
-                .join("/")
-        };
+        let join = |ws: Vec<u128>| ws.iter().map(u128::to_string).collect::<Vec<_>>().join("/");
         let before = join(a.iter().map(|(_, w)| *w).collect());
         let after = join(
             a.iter()
@@ -480,7 +480,11 @@ fn differences(old: &Behaviour, new: &Behaviour) -> Vec<String> {
         ));
     } else if old.matched.is_some()
         && old.matched == new.matched
-        && old.branches.iter().chain(&new.branches).all(|b| b.backend_ref.is_some())
+        && old
+            .branches
+            .iter()
+            .chain(&new.branches)
+            .all(|b| b.backend_ref.is_some())
     {
         backend_ref_differences(old, new, &mut out);
     } else {
@@ -530,11 +534,19 @@ fn backend_ref_differences(old: &Behaviour, new: &Behaviour, out: &mut Vec<Strin
             }
             (Some(x), None) => {
                 uniform = false;
-                lines.push(format!("no longer chosen (was weight {}: {})", x.weight, x.describe()));
+                lines.push(format!(
+                    "no longer chosen (was weight {}: {})",
+                    x.weight,
+                    x.describe()
+                ));
             }
             (None, Some(y)) => {
                 uniform = false;
-                lines.push(format!("now chosen (weight {}: {})", y.weight, y.describe()));
+                lines.push(format!(
+                    "now chosen (weight {}: {})",
+                    y.weight,
+                    y.describe()
+                ));
             }
             (None, None) => {}
         }
@@ -682,11 +694,27 @@ mod tests {
         let (a, b) = (forward("a"), forward("b"));
         let refused = Effect::Refused;
         let cases = [
-            (vec![(90, a.clone()), (10, b.clone())], vec![(9, a.clone()), (1, b.clone())], true),
-            (vec![(90, a.clone()), (10, b.clone())], vec![(80, a.clone()), (20, b.clone())], false),
-            (vec![(1, a.clone())], vec![(1, a.clone()), (1, a.clone())], true),
+            (
+                vec![(90, a.clone()), (10, b.clone())],
+                vec![(9, a.clone()), (1, b.clone())],
+                true,
+            ),
+            (
+                vec![(90, a.clone()), (10, b.clone())],
+                vec![(80, a.clone()), (20, b.clone())],
+                false,
+            ),
+            (
+                vec![(1, a.clone())],
+                vec![(1, a.clone()), (1, a.clone())],
+                true,
+            ),
             (vec![(1, a.clone())], vec![(1, b.clone())], false),
-            (vec![(1, a.clone())], vec![(1, a.clone()), (1, refused.clone())], false),
+            (
+                vec![(1, a.clone())],
+                vec![(1, a.clone()), (1, refused.clone())],
+                false,
+            ),
         ];
         for (i, (x, y, same)) in cases.into_iter().enumerate() {
             assert_eq!(behaviour(&x).same_as(&behaviour(&y)), same, "case {i}");
@@ -701,7 +729,16 @@ mod tests {
             differences(&old, &new),
             vec!["weights changed 90/10 → 80/20 (a, b)"]
         );
-        let broken = behaviour(&[(80, forward("a")), (20, Effect::Respond { status: 500, headers: Vec::new() })]);
+        let broken = behaviour(&[
+            (80, forward("a")),
+            (
+                20,
+                Effect::Respond {
+                    status: 500,
+                    headers: Vec::new(),
+                },
+            ),
+        ]);
         assert!(old.errors() * broken.total() < broken.errors() * old.total());
         assert_eq!(percent(1, 3), "33.3%");
         assert_eq!(percent(1, 2), "50%");

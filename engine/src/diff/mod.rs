@@ -41,7 +41,9 @@ use crate::table::RoutingTable;
 
 pub use behaviour::{Behaviour, Branch, Effect, ForwardEffect};
 pub use change::{Applied, ChangeSet, Settled, apply_change};
-pub use status::{AttachedRoutesChange, ConditionChange, ConditionState, ObjectStatusChange, Presence};
+pub use status::{
+    AttachedRoutesChange, ConditionChange, ConditionState, ObjectStatusChange, Presence,
+};
 pub use table_changes::{EntryChange, EntryMove, ListenerShape, ListenerTableChange, Shadowing};
 
 /// One reconciled state: the objects (with the statuses the controller wrote) and the

@@ -394,7 +394,9 @@ fn match_probes(
     let (hits, misses) = paths(&m.path);
     let name = || label(route, rule, m);
     for path in &hits {
-        set.add(conditions.probe(target, path), || format!("hits {}", name()));
+        set.add(conditions.probe(target, path), || {
+            format!("hits {}", name())
+        });
     }
     for (path, why) in misses {
         set.add(conditions.probe(target, &path), || {
@@ -415,7 +417,9 @@ fn match_probes(
     for h in &m.headers {
         // Header names are unique within a match (the controller keeps the first).
         let mut probe = conditions.probe(target, first);
-        probe.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&h.name));
+        probe
+            .headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(&h.name));
         set.add(probe, || {
             format!("near miss of {}: without header {}", name(), h.name)
         });
@@ -428,7 +432,11 @@ fn match_probes(
         };
         without.query.remove(i);
         set.add(without.probe(target, first), || {
-            format!("near miss of {}: without query parameter {}", name(), q.name)
+            format!(
+                "near miss of {}: without query parameter {}",
+                name(),
+                q.name
+            )
         });
     }
 }
@@ -465,8 +473,11 @@ fn write_sample(hir: &Hir, out: &mut String, depth: usize) -> Option<()> {
         HirKind::Empty | HirKind::Look(_) => {}
         HirKind::Literal(lit) => out.push_str(std::str::from_utf8(&lit.0).ok()?),
         HirKind::Class(Class::Unicode(class)) => {
-            let ranges: Vec<(char, char)> =
-                class.ranges().iter().map(|r| (r.start(), r.end())).collect();
+            let ranges: Vec<(char, char)> = class
+                .ranges()
+                .iter()
+                .map(|r| (r.start(), r.end()))
+                .collect();
             out.push(pick(&ranges)?);
         }
         HirKind::Class(Class::Bytes(class)) => {

@@ -66,10 +66,7 @@ fn write_all(diff: &BehaviourDiff, paint: &Paint, out: &mut String) -> std::fmt:
         writeln!(out)?;
     }
     if !diff.ignored.is_empty() {
-        let head = format!(
-            "Ignored, not a kind gwsim models ({}):",
-            diff.ignored.len()
-        );
+        let head = format!("Ignored, not a kind gwsim models ({}):", diff.ignored.len());
         writeln!(out, "{}", paint.bold(&head))?;
         for i in &diff.ignored {
             writeln!(out, "  {}: {}", i.origin, i.what)?;
@@ -258,7 +255,11 @@ fn write_listener(t: &ListenerTableChange, paint: &Paint, out: &mut String) -> s
                 writeln!(out, "        {}", paint.changed(&format!("! now: {f}")))?;
             }
             for f in old_flags.iter().filter(|f| !new_flags.contains(f)) {
-                writeln!(out, "        {}", paint.changed(&format!("! no longer: {f}")))?;
+                writeln!(
+                    out,
+                    "        {}",
+                    paint.changed(&format!("! no longer: {f}"))
+                )?;
             }
             if c.before.filters != c.after.filters {
                 writeln!(
@@ -351,7 +352,11 @@ fn write_group(group: &[&RequestChange], paint: &Paint, out: &mut String) -> std
         }
         writeln!(out, "      probe: {}", c.origin)?;
     }
-    writeln!(out, "    before: {}", paint.removed(&first.before.describe()))?;
+    writeln!(
+        out,
+        "    before: {}",
+        paint.removed(&first.before.describe())
+    )?;
     writeln!(out, "    after:  {}", paint.added(&first.after.describe()))?;
     // A difference that only restates the before and after lines is left out.
     let restated = format!("{} → {}", first.before.describe(), first.after.describe());

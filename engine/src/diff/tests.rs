@@ -114,7 +114,13 @@ fn apply_change_admits_against_the_stored_object() {
     let cases: [(&str, Vec<ObjectKey>, i64, usize, usize); 4] = [
         // (change, deletions, web's generation after, rejected, missing)
         (&web_route(WEB_RULES), vec![], 1, 0, 0),
-        (&web_route(&WEB_RULES.replace("weight: 90", "weight: 80")), vec![], 2, 0, 0),
+        (
+            &web_route(&WEB_RULES.replace("weight: 90", "weight: 80")),
+            vec![],
+            2,
+            0,
+            0,
+        ),
         (
             &web_route("  - matches: [{path: {type: PathPrefix, value: api}}]\n"),
             vec![],
@@ -122,7 +128,13 @@ fn apply_change_admits_against_the_stored_object() {
             1,
             0,
         ),
-        ("", vec![ObjectKey::new(Kind::Service, "ns", "missing")], 1, 0, 1),
+        (
+            "",
+            vec![ObjectKey::new(Kind::Service, "ns", "missing")],
+            1,
+            0,
+            1,
+        ),
     ];
     for (i, (change, deletions, generation, rejected, missing)) in cases.into_iter().enumerate() {
         let set = ChangeSet {
@@ -148,7 +160,10 @@ fn an_unchanged_state_has_no_diff_and_sends_no_probe() {
 
 #[test]
 fn a_weight_change_is_found_whatever_a_draw_would_pick() {
-    let d = diff_change(&web_route(&WEB_RULES.replace("weight: 90", "weight: 80")), &[]);
+    let d = diff_change(
+        &web_route(&WEB_RULES.replace("weight: 90", "weight: 80")),
+        &[],
+    );
     assert!(d.status_changes.is_empty(), "{:#?}", d.status_changes);
     assert_eq!(d.table_changes.len(), 1);
     assert_eq!(d.table_changes[0].changed.len(), 1);
@@ -298,7 +313,11 @@ fn rejections_are_kept_and_change_nothing_else() {
         &[],
     );
     assert_eq!(d.rejections.len(), 1);
-    assert!(d.rejections[0].message.contains("HTTPRoute \"web\" is invalid"));
+    assert!(
+        d.rejections[0]
+            .message
+            .contains("HTTPRoute \"web\" is invalid")
+    );
     assert!(d.status_changes.is_empty() && d.behaviour_changes.is_empty());
     assert!(d.has_changes() && !d.has_regressions());
 }
