@@ -64,7 +64,7 @@ fn bench_diff(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("diff_10k_routes_one_changed");
     group.sample_size(10);
-    group.measurement_time(Duration::from_secs(20));
+    group.measurement_time(Duration::from_secs(30));
     group.bench_function("whole diff", |b| {
         b.iter_batched(
             || (before.clone(), after.clone()),

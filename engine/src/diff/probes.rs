@@ -195,13 +195,13 @@ fn representative(pattern: Option<&str>) -> String {
 
 /// A host next to `pattern` that it does not take: a sibling of an exact hostname, the
 /// parent of a wildcard.
-fn other_host(pattern: &str) -> Option<String> {
+fn other_host(pattern: &str) -> String {
     match pattern.strip_prefix("*.") {
-        Some(suffix) => Some(suffix.to_string()),
-        None => Some(match pattern.split_once('.') {
+        Some(suffix) => suffix.to_string(),
+        None => match pattern.split_once('.') {
             Some((_, parent)) => format!("{SIBLING_LABEL}.{parent}"),
             None => SIBLING_LABEL.to_string(),
-        }),
+        },
     }
 }
 
@@ -230,9 +230,7 @@ fn probe_listener(views: &[ListenerView<'_>], scope: &ListenerScope, set: &mut P
         if p == ANY_HOST {
             continue;
         }
-        if let Some(other) = other_host(p) {
-            others.entry(other).or_default().insert(p);
-        }
+        others.entry(other_host(p)).or_default().insert(p);
         if p.starts_with("*.") {
             // Exact hostnames under a wildcard fall through to it.
             hosts.extend(
@@ -345,14 +343,14 @@ fn paths(m: &PathMatch) -> (Vec<String>, Vec<(String, String)>) {
     match m {
         PathMatch::Exact(p) => {
             let miss = match p.strip_suffix('/') {
-                Some(trimmed) if !trimmed.is_empty() => trimmed.to_string(),
+                Some(trimmed) if !trimmed.is_empty() => (
+                    trimmed.to_string(),
+                    format!("Exact {p} without its trailing /"),
+                ),
                 Some(_) => return (vec![p.clone()], Vec::new()),
-                None => format!("{p}/"),
+                None => (format!("{p}/"), format!("Exact {p} with a trailing /")),
             };
-            (
-                vec![p.clone()],
-                vec![(miss, format!("Exact {p} with the last `/` changed"))],
-            )
+            (vec![p.clone()], vec![miss])
         }
         PathMatch::Prefix(p) => {
             let key = p.trim_end_matches('/');
@@ -526,4 +524,53 @@ fn pick(ranges: &[(char, char)]) -> Option<char> {
                 })
                 .find(|c| !c.is_control() && !c.is_whitespace())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_hit_and_miss_at_the_boundaries() {
+        let cases = [
+            (
+                PathMatch::Prefix("/api".into()),
+                vec!["/api"],
+                vec!["/apix"],
+            ),
+            (
+                PathMatch::Prefix("/api/".into()),
+                vec!["/api"],
+                vec!["/apix"],
+            ),
+            (PathMatch::Prefix("/".into()), vec!["/"], vec![]),
+            (PathMatch::Exact("/a".into()), vec!["/a"], vec!["/a/"]),
+            (PathMatch::Exact("/a/".into()), vec!["/a/"], vec!["/a"]),
+            (PathMatch::Exact("/".into()), vec!["/"], vec![]),
+        ];
+        for (m, hits, misses) in cases {
+            let (h, n) = paths(&m);
+            assert_eq!(h, hits, "{m:?}");
+            let n: Vec<String> = n.into_iter().map(|(p, _)| p).collect();
+            assert_eq!(n, misses, "{m:?}");
+        }
+    }
+
+    #[test]
+    fn hosts_next_to_a_pattern_are_not_taken_by_it() {
+        let cases = [
+            ("www.shop.example", "gwsim-other.shop.example"),
+            ("*.shop.example", "shop.example"),
+            ("localhost", "gwsim-other"),
+        ];
+        for (pattern, other) in cases {
+            assert_eq!(other_host(pattern), other);
+            assert!(!pattern_covers(pattern, other), "{pattern}");
+        }
+        assert_eq!(
+            representative(Some("*.shop.example")),
+            "gwsim-probe.shop.example"
+        );
+        assert_eq!(representative(None), ANY_HOST_PROBE);
+    }
 }
