@@ -1,4 +1,4 @@
-//! Files on the command line into a reconciled cluster state: the shared loader in
-//! [`gwsim_sim::inputs`], which the terminal UI's `-f PATH` mode uses too.
+//! Files on the command line into a reconciled state: the simulator's loader, shared with the
+//! terminal UI.
 
-pub use gwsim_sim::inputs::{Inputs, load};
+pub use gwsim_sim::inputs::{Inputs, Loaded, epoch, load, load_snapshot, read_documents};

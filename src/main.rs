@@ -1,9 +1,10 @@
 //! The `gwsim` command line. Thin: flags, files, printing; the work is in the engine and sim.
 
 mod check;
+mod diff;
 mod inputs;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,6 +36,16 @@ enum CheckFormat {
 enum TextOrJson {
     Text,
     Json,
+}
+
+/// What makes `gwsim diff` exit 1.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FailOn {
+    /// Anything that differs, or a change the API server refuses.
+    Changes,
+    /// Only regressions: a request that went from success to an error, an object that lost
+    /// Accepted or ResolvedRefs.
+    Regressions,
 }
 
 #[derive(Subcommand)]
@@ -84,6 +95,34 @@ enum Command {
         output: TextOrJson,
         /// `http://host[:port]/path?query` (or https).
         url: String,
+    },
+    /// Compare two states, or a state and a change: rejected documents, status changes,
+    /// routing table changes, and every probe request whose outcome differs.
+    ///
+    /// Exit 0 when nothing changed, 1 when something did (see --fail-on), 2 on error.
+    Diff {
+        /// The state before: files or folders of YAML.
+        #[arg(long, required = true, num_args = 1..)]
+        before: Vec<PathBuf>,
+        /// The state after: files or folders of YAML.
+        #[arg(long, num_args = 1.., conflicts_with_all = ["change", "delete"])]
+        after: Vec<PathBuf>,
+        /// Documents applied on top of the before state, as `kubectl apply` would.
+        #[arg(long, num_args = 1..)]
+        change: Vec<PathBuf>,
+        /// An object deleted from the before state (KIND/NAME when cluster-scoped); repeat for
+        /// more. Deletions run before the change's documents.
+        #[arg(long, value_name = "KIND/NAMESPACE/NAME")]
+        delete: Vec<String>,
+        /// A YAML list of requests of your own, sent through both states (keys of a
+        /// scenario's `request` step: gateway, scheme, port, method, host, path, headers, sni).
+        #[arg(long, value_name = "FILE")]
+        requests: Option<PathBuf>,
+        #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+        output: TextOrJson,
+        /// `changes`: exit 1 when anything differs; `regressions`: only for regressions.
+        #[arg(long, value_enum, default_value = "changes")]
+        fail_on: FailOn,
     },
     /// Run scenario files (see the scenario format in docs/scenarios.md).
     ///
@@ -237,6 +276,40 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::Diff {
+            before,
+            after,
+            change,
+            delete,
+            requests,
+            output,
+            fail_on,
+        } => {
+            let args = diff::DiffArgs {
+                before,
+                after,
+                change,
+                delete,
+                requests,
+            };
+            let result = diff::run(&args)?;
+            match output {
+                TextOrJson::Text => {
+                    let color = std::io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+                    stdout.write_all(result.render_text(color).as_bytes())?
+                }
+                TextOrJson::Json => {
+                    serde_json::to_writer_pretty(&mut stdout, &result)?;
+                    stdout.write_all(b"\n")?;
+                }
+            }
+            let failed = match fail_on {
+                FailOn::Changes => result.has_changes(),
+                FailOn::Regressions => result.has_regressions(),
+            };
+            Ok(u8::from(failed))
+        }
         Command::Run {
             paths,
             seed,
@@ -327,7 +400,7 @@ fn report_date() -> String {
     now.strftime("%Y-%m-%d").to_string()
 }
 
-fn parse_gateway(text: &str) -> anyhow::Result<ObjectKey> {
+pub(crate) fn parse_gateway(text: &str) -> anyhow::Result<ObjectKey> {
     match text.split_once('/') {
         Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
             Ok(ObjectKey::new(Kind::Gateway, ns, name))

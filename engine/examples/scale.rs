@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use gwsim_engine::controller::{ControllerConfig, reconcile};
 use gwsim_engine::decision::Request;
-use gwsim_engine::load::{Document, Origin, admit_documents};
+use gwsim_engine::diff::{ChangeSet, apply_change};
+use gwsim_engine::object::Snapshot;
 use gwsim_engine::synth::SynthSpec;
 use gwsim_engine::{Outcome, RoutingTable};
 use k8s_openapi::jiff::Timestamp;
@@ -45,35 +46,28 @@ fn main() {
     } else {
         SynthSpec::with_routes(routes)
     };
-    let docs: Vec<Document> = spec
-        .documents()
-        .into_iter()
-        .enumerate()
-        .map(|(i, value)| Document {
-            origin: Origin {
-                source: "synth".into(),
-                document: i,
-                line: 1,
-            },
-            value,
-        })
-        .collect();
+    let docs = spec.loaded_documents();
 
     let started = Instant::now();
-    let admitted = admit_documents(&docs);
+    let now = Timestamp::from_second(1_767_225_600).expect("valid epoch");
+    let admitted = apply_change(
+        Snapshot::new(),
+        &ChangeSet {
+            documents: docs,
+            deletions: Vec::new(),
+        },
+        now,
+    );
     let admit_time = started.elapsed();
     assert!(
         admitted.rejected.is_empty(),
         "synthetic documents must be valid: {:?}",
         admitted.rejected.first()
     );
-    drop(docs);
-    let snapshot = admitted.snapshot();
-    drop(admitted);
+    let snapshot = admitted.snapshot;
     let before_reconcile = proc_mib("VmRSS:");
     let peak_reset = reset_peak();
 
-    let now = Timestamp::from_second(1_767_225_600).expect("valid epoch");
     let config = ControllerConfig::default();
     let mut reconcile_times = Vec::new();
     let mut reconciliation = None;

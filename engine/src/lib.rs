@@ -9,7 +9,8 @@
 //!   plane's view);
 //! - [`table`]: the configuration compiled into a routing table;
 //! - [`filters`]: a matched rule's filters and weighted backends applied to a request;
-//! - [`decision`] and [`explain`]: a request routed, and the reasons.
+//! - [`decision`] and [`explain`]: a request routed, and the reasons;
+//! - [`diff`]: two states compared: statuses, tables, and the outcome of probe requests.
 //!
 //! No I/O but reading the files [`load`] is asked to read, no clock, no randomness of its own.
 
@@ -17,6 +18,7 @@ pub mod admission;
 pub mod config;
 pub mod controller;
 pub mod decision;
+pub mod diff;
 pub mod duration;
 pub mod explain;
 pub mod filters;

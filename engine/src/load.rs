@@ -1,4 +1,4 @@
-//! YAML text into documents, and documents into admitted objects.
+//! YAML text into documents.
 //!
 //! The engine reads no files: callers hand it text with a name for error messages. A stream
 //! is split on `---` lines, each document parsed on its own (so an error names the document
@@ -7,9 +7,6 @@
 use std::fmt;
 
 use serde::Serialize;
-
-use crate::admission::{AdmitError, Rejection, admit};
-use crate::object::{Object, ObjectKey, Snapshot};
 
 /// Where a document came from.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -166,57 +163,6 @@ fn split_stream(text: &str) -> Vec<(usize, String)> {
             })
         })
         .collect()
-}
-
-/// The outcome of admitting a set of documents.
-#[derive(Clone, Debug, Default)]
-pub struct Admitted {
-    /// Admitted objects, in document order, with where each came from.
-    pub objects: Vec<(Origin, Object)>,
-    /// Documents the API server would refuse.
-    pub rejected: Vec<(Origin, Rejection)>,
-    /// Documents of kinds gwsim does not model: `apiVersion kind name`.
-    pub ignored: Vec<(Origin, String)>,
-}
-
-impl Admitted {
-    /// Every admitted object in one snapshot. A later document with the same key replaces an
-    /// earlier one, as a second `kubectl apply` would.
-    pub fn snapshot(&self) -> Snapshot {
-        let mut snapshot = Snapshot::new();
-        for (_, object) in &self.objects {
-            snapshot.insert(object.clone());
-        }
-        snapshot
-    }
-
-    /// Keys of admitted objects, in document order.
-    pub fn keys(&self) -> Vec<ObjectKey> {
-        self.objects.iter().map(|(_, o)| o.key()).collect()
-    }
-}
-
-/// Admits documents one by one, as creations.
-pub fn admit_documents(documents: &[Document]) -> Admitted {
-    let mut out = Admitted::default();
-    for doc in documents {
-        match admit(&doc.value, None) {
-            Ok(object) => out.objects.push((doc.origin.clone(), object)),
-            Err(AdmitError::Rejected(rejection)) => {
-                out.rejected.push((doc.origin.clone(), rejection))
-            }
-            Err(AdmitError::UnknownKind { api_version, kind }) => {
-                let name = doc
-                    .value
-                    .pointer("/metadata/name")
-                    .and_then(|n| n.as_str())
-                    .unwrap_or("");
-                out.ignored
-                    .push((doc.origin.clone(), format!("{api_version} {kind} {name}")));
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -55,6 +55,22 @@ impl SynthSpec {
         format!("gw-{}", i % self.gateways.max(1))
     }
 
+    /// Every document as loaded from a file named `synth`, in apply order.
+    pub fn loaded_documents(&self) -> Vec<crate::load::Document> {
+        self.documents()
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| crate::load::Document {
+                origin: crate::load::Origin {
+                    source: "synth".into(),
+                    document: i,
+                    line: 1,
+                },
+                value,
+            })
+            .collect()
+    }
+
     /// Every document, in apply order: namespaces, class, Gateways, Services, routes.
     pub fn documents(&self) -> Vec<Value> {
         let mut docs = Vec::with_capacity(self.routes + self.namespaces + self.gateways + 16);

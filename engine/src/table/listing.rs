@@ -1,7 +1,7 @@
 //! The effective routing table for people (`gwsim routes`): per Gateway and listener, every
 //! entry in precedence order with its provenance, and entries that can never win flagged.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -60,6 +60,44 @@ pub struct ListingEntry {
     pub shadowed_by: Option<usize>,
 }
 
+impl ListingEntry {
+    /// `HTTPRoute ns/name rule 1 (name) match 0`: the entry's provenance, as explanations
+    /// name it.
+    pub fn label(&self) -> String {
+        match &self.rule_name {
+            Some(name) => format!(
+                "{} rule {} ({name}) match {}",
+                self.route, self.rule_index, self.match_index
+            ),
+            None => format!(
+                "{} rule {} match {}",
+                self.route, self.rule_index, self.match_index
+            ),
+        }
+    }
+
+    /// The entry in one line, without its position:
+    /// `foo.com PathPrefix /v2 -> Service ns/v2:8080 w1  [HTTPRoute ns/a rule 0 match 0]`.
+    pub fn line(&self) -> String {
+        let backends = if self.backends.is_empty() {
+            "(no backends)".to_string()
+        } else {
+            self.backends
+                .iter()
+                .map(|b| format!("{} w{}", b.target, b.weight))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "{} {} -> {}  [{}]",
+            self.hostname,
+            self.description,
+            backends,
+            self.label()
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ListedBackend {
     pub index: usize,
@@ -76,7 +114,11 @@ impl RoutingTable {
                 .iter()
                 .map(|gw| GatewayListing {
                     gateway: gw.key.clone(),
-                    listeners: gw.listeners.iter().map(list_listener).collect(),
+                    listeners: gw
+                        .listeners
+                        .iter()
+                        .map(|l| list_listener(l, |_| true))
+                        .collect(),
                 })
                 .collect(),
         }
@@ -95,7 +137,28 @@ fn filter_name(f: &Filter) -> String {
     }
 }
 
-fn list_listener(listener: &CompiledListener) -> ListenerListing {
+impl RoutingTable {
+    /// One listener of the listing, keeping only the entries whose route hostname (`*` for
+    /// any) is in `hostnames` (every entry when `None`). Positions and `shadowed_by` are those
+    /// of the whole listener; shadowing is only looked for within one hostname, so it is
+    /// complete for the kept entries. `None` when the table has no such listener. For
+    /// `gwsim diff`, which lists only the hostnames a change touches.
+    pub fn listener_listing(
+        &self,
+        gateway: &ObjectKey,
+        listener: &str,
+        hostnames: Option<&BTreeSet<String>>,
+    ) -> Option<ListenerListing> {
+        let gw = self.compiled.iter().find(|g| &g.key == gateway)?;
+        let l = gw.listeners.iter().find(|l| l.name == listener)?;
+        Some(match hostnames {
+            None => list_listener(l, |_| true),
+            Some(kept) => list_listener(l, |e| kept.contains(e.hostname_text())),
+        })
+    }
+}
+
+fn list_listener(listener: &CompiledListener, keep: impl Fn(&Entry) -> bool) -> ListenerListing {
     let routes = &listener.routes;
     let mut order: Vec<usize> = (0..routes.entries.len()).collect();
     order.sort_by(|a, b| {
@@ -107,10 +170,11 @@ fn list_listener(listener: &CompiledListener) -> ListenerListing {
             &b.key,
         ))
     });
-    let shadows = find_shadows(routes, &order);
+    let shadows = find_shadows(routes, &order, &keep);
     let entries = order
         .iter()
         .enumerate()
+        .filter(|(_, id)| keep(&routes.entries[**id]))
         .map(|(pos, &id)| {
             let e = &routes.entries[id];
             let rule = e.rule();
@@ -132,7 +196,7 @@ fn list_listener(listener: &CompiledListener) -> ListenerListing {
             if rule.backends.is_empty() && !redirects {
                 // HTTPRouteNoBackendRefs: nothing to forward to, and no redirect answers.
                 flags.push("no backendRefs: answers 500".to_string());
-            } else if rule.backends.iter().all(|b| b.weight == 0) {
+            } else if !rule.backends.is_empty() && rule.backends.iter().all(|b| b.weight == 0) {
                 flags.push("every backendRef has weight 0: answers 500".to_string());
             }
             for b in &rule.backends {
@@ -206,8 +270,13 @@ fn covers(earlier: &RouteMatch, later: &RouteMatch) -> bool {
 }
 
 /// For each position of `order`, the earlier position (same kind and hostname) that shadows
-/// it. Only entries whose path can cover are compared, through a map of paths.
-fn find_shadows(routes: &ListenerRoutes, order: &[usize]) -> Vec<Option<usize>> {
+/// it. Only entries whose path can cover are compared, through a map of paths. Groups whose
+/// first entry `keep` refuses are skipped (a group shares one hostname).
+fn find_shadows(
+    routes: &ListenerRoutes,
+    order: &[usize],
+    keep: &impl Fn(&Entry) -> bool,
+) -> Vec<Option<usize>> {
     let mut out = vec![None; order.len()];
     let mut group_start = 0;
     while group_start < order.len() {
@@ -217,6 +286,10 @@ fn find_shadows(routes: &ListenerRoutes, order: &[usize]) -> Vec<Option<usize>> 
         let mut group_end = group_start;
         while group_end < order.len() && same_group(&routes.entries[order[group_end]]) {
             group_end += 1;
+        }
+        if !keep(first) {
+            group_start = group_end;
+            continue;
         }
         // Earlier entries by the path they can cover: Exact values and prefix keys.
         let mut exact: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -308,30 +381,7 @@ impl Listing {
                     writeln!(out, "    (no routes)")?;
                 }
                 for e in &l.entries {
-                    let rule = match &e.rule_name {
-                        Some(name) => format!("rule {} ({name})", e.rule_index),
-                        None => format!("rule {}", e.rule_index),
-                    };
-                    let backends = if e.backends.is_empty() {
-                        "(no backends)".to_string()
-                    } else {
-                        e.backends
-                            .iter()
-                            .map(|b| format!("{} w{}", b.target, b.weight))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    writeln!(
-                        out,
-                        "    {:>3}. {} {} -> {}  [{} {} match {}]",
-                        e.position,
-                        e.hostname,
-                        e.description,
-                        backends,
-                        e.route,
-                        rule,
-                        e.match_index
-                    )?;
+                    writeln!(out, "    {:>3}. {}", e.position, e.line())?;
                     if !e.filters.is_empty() {
                         writeln!(out, "         filters: {}", e.filters.join(", "))?;
                     }

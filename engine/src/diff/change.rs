@@ -1,0 +1,124 @@
+//! A change applied to a state as the API server would take it, and a state reconciled.
+//!
+//! Each document is admitted against the stored object of the same key (so `metadata.generation`
+//! moves on, immutable fields are checked and the status is kept), as `kubectl apply` of a
+//! complete manifest does; a refused document changes nothing. Deletions run first, so a
+//! deleted and re-applied object is created anew.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use serde_json::Value;
+
+use crate::admission::{AdmitError, Rejection, admit};
+use crate::controller::{ControllerConfig, Reconciliation, reconcile};
+use crate::load::{Document, Origin};
+use crate::object::{Kind, ObjectKey, Snapshot};
+use crate::table::RoutingTable;
+
+use super::State;
+
+/// Documents to apply and objects to delete.
+#[derive(Clone, Debug, Default)]
+pub struct ChangeSet {
+    pub documents: Vec<Document>,
+    pub deletions: Vec<ObjectKey>,
+}
+
+/// A snapshot with a change applied, and what was not applied.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    pub snapshot: Snapshot,
+    /// Documents the API server would refuse.
+    pub rejected: Vec<(Origin, Rejection)>,
+    /// Documents of kinds gwsim does not model: `apiVersion kind name`.
+    pub ignored: Vec<(Origin, String)>,
+    /// Deletions of objects that do not exist.
+    pub missing: Vec<ObjectKey>,
+}
+
+/// Applies `change` to `base`. Objects created without a `creationTimestamp` get `now`, as
+/// the API server's store stamps them; an update keeps the stored one.
+pub fn apply_change(base: Snapshot, change: &ChangeSet, now: Timestamp) -> Applied {
+    let mut out = Applied {
+        snapshot: base,
+        ..Applied::default()
+    };
+    for key in &change.deletions {
+        if out.snapshot.remove(key).is_none() {
+            out.missing.push(key.clone());
+        }
+    }
+    for doc in &change.documents {
+        let existing = key_of(&doc.value).and_then(|k| out.snapshot.get(&k));
+        match admit(&doc.value, existing) {
+            Ok(mut object) => {
+                let meta = object.meta_mut();
+                if meta.creation_timestamp.is_none() {
+                    meta.creation_timestamp = Some(Time(now));
+                }
+                out.snapshot.insert(object);
+            }
+            Err(AdmitError::Rejected(r)) => out.rejected.push((doc.origin.clone(), r)),
+            Err(AdmitError::UnknownKind { api_version, kind }) => {
+                let name = doc
+                    .value
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                out.ignored
+                    .push((doc.origin.clone(), format!("{api_version} {kind} {name}")));
+            }
+        }
+    }
+    out
+}
+
+/// The key a document would get, to find the object it updates. A namespaced object without
+/// a namespace goes to `default`, as admission puts it.
+fn key_of(value: &Value) -> Option<ObjectKey> {
+    let kind = Kind::from_type(
+        value.get("apiVersion")?.as_str()?,
+        value.get("kind")?.as_str()?,
+    )?;
+    let name = value.pointer("/metadata/name")?.as_str()?;
+    let namespace = value
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    Some(ObjectKey::new(kind, namespace, name))
+}
+
+/// A snapshot reconciled once, with the statuses written back into the objects.
+#[derive(Clone, Debug)]
+pub struct Settled {
+    pub snapshot: Snapshot,
+    pub reconciliation: Reconciliation,
+}
+
+impl Settled {
+    /// Reconciles `snapshot` at `now` with the default controller settings.
+    pub fn new(mut snapshot: Snapshot, now: Timestamp) -> Settled {
+        let reconciliation = reconcile(&snapshot, &ControllerConfig::default(), now);
+        for (key, status) in &reconciliation.statuses {
+            if let Some(object) = snapshot.objects.get_mut(key) {
+                object.set_status(status);
+            }
+        }
+        Settled {
+            snapshot,
+            reconciliation,
+        }
+    }
+
+    /// The routing table of every Gateway.
+    pub fn table(&self) -> RoutingTable {
+        RoutingTable::build(&self.reconciliation.gateways)
+    }
+
+    pub fn state(&self) -> State<'_> {
+        State {
+            snapshot: &self.snapshot,
+            reconciliation: &self.reconciliation,
+        }
+    }
+}
