@@ -40,43 +40,31 @@ pub(crate) fn gateway() -> Node {
         ),
         field("attachedListenerSets", int32()),
         field("conditions", conditions()),
+        field("listeners", listener_entries()),
+    ])
+}
+
+/// `status.listeners` of a Gateway or a ListenerSet: one entry per listener.
+fn listener_entries() -> Node {
+    list(object(vec![
+        field("attachedRoutes", int32()),
+        field("conditions", conditions()),
+        field("name", string()),
         field(
-            "listeners",
+            "supportedKinds",
             list(object(vec![
-                field("attachedRoutes", int32()),
-                field("conditions", conditions()),
-                field("name", string()),
-                field(
-                    "supportedKinds",
-                    list(object(vec![
-                        field("group", string()),
-                        field("kind", string()),
-                    ])),
-                ),
+                field("group", string()),
+                field("kind", string()),
             ])),
         ),
-    ])
+    ]))
 }
 
 /// `ListenerSet.status`: conditions and per-listener entries shaped like the Gateway's.
 pub(crate) fn listener_set() -> Node {
     object(vec![
         field("conditions", conditions()),
-        field(
-            "listeners",
-            list(object(vec![
-                field("attachedRoutes", int32()),
-                field("conditions", conditions()),
-                field("name", string()),
-                field(
-                    "supportedKinds",
-                    list(object(vec![
-                        field("group", string()),
-                        field("kind", string()),
-                    ])),
-                ),
-            ])),
-        ),
+        field("listeners", listener_entries()),
     ])
 }
 

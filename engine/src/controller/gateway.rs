@@ -705,27 +705,14 @@ pub fn status(state: &GatewayState<'_>, now: Timestamp) -> GatewayStatus {
         .iter()
         .filter(|l| l.owner.is_none())
         .map(|l| {
-            let stored = stored_listeners
-                .iter()
-                .find(|s| s.name == l.name)
-                .map(|s| s.conditions.as_slice())
-                .unwrap_or_default();
-            let entry = listener_entry(l, stored, generation, now);
-            GatewayStatusListeners {
-                attached_routes: entry.attached_routes,
-                conditions: entry.conditions,
-                name: entry.name,
-                supported_kinds: Some(
-                    entry
-                        .kinds
-                        .into_iter()
-                        .map(|kind| GatewayStatusListenersSupportedKinds {
-                            group: Some(GATEWAY_GROUP.to_string()),
-                            kind,
-                        })
-                        .collect(),
-                ),
-            }
+            listener_status!(
+                l,
+                stored_listeners,
+                generation,
+                now,
+                GatewayStatusListeners,
+                GatewayStatusListenersSupportedKinds
+            )
         })
         .collect();
     GatewayStatus {
@@ -765,6 +752,35 @@ pub struct ListenerEntry {
 
 /// A listener's status entry. Conditions in the order Accepted, Programmed, ResolvedRefs,
 /// Conflicted.
+/// One `status.listeners` entry of a Gateway or a ListenerSet (their generated types differ
+/// but share a shape): the listener's entry with the conditions stored under its name.
+macro_rules! listener_status {
+    ($listener:expr, $stored:expr, $generation:expr, $now:expr, $entry:ident, $kinds:ident) => {{
+        let stored = $stored
+            .iter()
+            .find(|s| s.name == $listener.name)
+            .map(|s| s.conditions.as_slice())
+            .unwrap_or_default();
+        let entry = listener_entry($listener, stored, $generation, $now);
+        $entry {
+            attached_routes: entry.attached_routes,
+            conditions: entry.conditions,
+            name: entry.name,
+            supported_kinds: Some(
+                entry
+                    .kinds
+                    .into_iter()
+                    .map(|kind| $kinds {
+                        group: Some(GATEWAY_GROUP.to_string()),
+                        kind,
+                    })
+                    .collect(),
+            ),
+        }
+    }};
+}
+pub(crate) use listener_status;
+
 pub fn listener_entry(
     l: &ListenerState<'_>,
     stored: &[Condition],

@@ -27,7 +27,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::conditions::{ConditionType, Desired, Reason, materialize};
 use super::gateway::{
     GatewayState, ListenerHome, ListenerSlot, conflicts, evaluate_listener, listener_entry,
-    set_programmed, worst_conflict,
+    listener_status, set_programmed, worst_conflict,
 };
 use super::refgrant::GrantIndex;
 use super::routes::NamespaceIndex;
@@ -309,27 +309,14 @@ pub fn status(
         .iter()
         .filter(|l| l.owner == Some(set_index))
         .map(|l| {
-            let stored = stored_listeners
-                .iter()
-                .find(|s| s.name == l.name)
-                .map(|s| s.conditions.as_slice())
-                .unwrap_or_default();
-            let entry = listener_entry(l, stored, generation, now);
-            ListenerSetStatusListeners {
-                attached_routes: entry.attached_routes,
-                conditions: entry.conditions,
-                name: entry.name,
-                supported_kinds: Some(
-                    entry
-                        .kinds
-                        .into_iter()
-                        .map(|kind| ListenerSetStatusListenersSupportedKinds {
-                            group: Some(GATEWAY_GROUP.to_string()),
-                            kind,
-                        })
-                        .collect(),
-                ),
-            }
+            listener_status!(
+                l,
+                stored_listeners,
+                generation,
+                now,
+                ListenerSetStatusListeners,
+                ListenerSetStatusListenersSupportedKinds
+            )
         })
         .collect();
     let status = ListenerSetStatus {
