@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
     match task.as_str() {
         "bench" => {
             scale()?;
-            cargo(&["bench", "-p", "gwsim-engine", "--bench", "decide"])?;
+            cargo(&["bench", "-p", "gwsim-engine"])?;
             cargo(&["bench", "-p", "gwsim-sim"])?;
             Ok(())
         }
