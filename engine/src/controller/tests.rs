@@ -2563,16 +2563,12 @@ fn large_snapshot() -> Snapshot {
     s
 }
 
-/// The performance budget: 10,000 routes reconciled in 250 ms (release build). Run with
-/// `cargo test -p gwsim-engine --release -- --ignored reconcile_scale`.
+/// At scale every route attaches and gets a status. (Speed is measured by
+/// `engine/examples/scale.rs` and the benches, never by a test.)
 #[test]
-#[ignore = "timing; run in release"]
-fn reconcile_scale() {
+fn reconcile_at_scale_attaches_every_route() {
     let s = large_snapshot();
-    let start = std::time::Instant::now();
     let r = run(&s);
-    let elapsed = start.elapsed();
-    tracing::info!(?elapsed, "reconciled 10,000 routes");
     let attached: usize = r
         .gateways
         .iter()
@@ -2581,7 +2577,4 @@ fn reconcile_scale() {
         .sum();
     assert_eq!(attached, 20_000);
     assert_eq!(r.statuses.len(), 1 + 3 + 10_000);
-    if !cfg!(debug_assertions) {
-        assert!(elapsed.as_millis() <= 250, "took {elapsed:?}");
-    }
 }
