@@ -602,9 +602,6 @@ fn explain_candidates(
                 .iter()
                 .any(|q| matches!(q.value, ValueMatch::RegularExpression(_)));
         let verdict = match (miss, winner_entry) {
-            (Some(MatchMiss::Path), _) => Verdict::NoMatch {
-                reason: Cow::Borrowed("path does not match"),
-            },
             (Some(miss), _) => Verdict::NoMatch {
                 reason: Cow::Owned(describe_miss(m, *miss, view)),
             },

@@ -1096,7 +1096,7 @@ gateway: Gateway infra/gw (the only Gateway)
 listeners:
   http (HTTP, any hostname): chosen: hostless match for host example.com
 candidates, in precedence order:
-  1. HTTPRoute infra/matching rule 1 match 0 [example.com] Exact /v1, method POST: did not match: path does not match
+  1. HTTPRoute infra/matching rule 1 match 0 [example.com] Exact /v1, method POST: did not match: path: Exact /v1 does not match /v2/x
   2. HTTPRoute infra/matching rule 0 match 0 [example.com] PathPrefix /v2, header version=two: did not match: header `version` differs: \"two\" wanted, request has \"three\"
 outcome: 404: no route matched on listener http
 ";
