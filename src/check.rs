@@ -15,6 +15,40 @@ struct Row {
     condition: Option<(String, String, String, String)>,
 }
 
+/// Rows for an object with conditions and per-listener entries (a Gateway or a ListenerSet):
+/// its conditions, then each listener with its shape, attachedRoutes and conditions. Evaluates
+/// to whether every `Accepted` among them is True.
+macro_rules! push_listeners {
+    ($rows:expr, $object:expr) => {{
+        let status = $object.status.as_ref();
+        let conds = status.and_then(|s| s.conditions.as_ref());
+        let mut accepted = push_conditions($rows, 1, conds.map(Vec::as_slice));
+        for listener in status.iter().flat_map(|s| s.listeners.iter().flatten()) {
+            let spec = $object
+                .spec
+                .listeners
+                .iter()
+                .find(|l| l.name == listener.name);
+            let shape = spec
+                .map(|l| {
+                    let host = l.hostname.as_deref().unwrap_or("*");
+                    format!(" ({} {}:{})", l.protocol, host, l.port)
+                })
+                .unwrap_or_default();
+            $rows.push(Row {
+                depth: 1,
+                label: format!(
+                    "listener {}{}  attachedRoutes {}",
+                    listener.name, shape, listener.attached_routes
+                ),
+                condition: None,
+            });
+            accepted &= push_conditions($rows, 2, Some(&listener.conditions));
+        }
+        accepted
+    }};
+}
+
 /// The table for people. Returns the text and whether everything is valid and Accepted.
 pub fn render_table(inputs: &Inputs) -> (String, bool) {
     let mut rows = Vec::new();
@@ -46,52 +80,9 @@ pub fn render_table(inputs: &Inputs) -> (String, bool) {
                 let conds = gc.status.as_ref().and_then(|s| s.conditions.as_ref());
                 all_accepted &= push_conditions(&mut rows, 1, conds.map(Vec::as_slice));
             }
-            Object::Gateway(gw) => {
-                let status = gw.status.as_ref();
-                let conds = status.and_then(|s| s.conditions.as_ref());
-                all_accepted &= push_conditions(&mut rows, 1, conds.map(Vec::as_slice));
-                for listener in status.iter().flat_map(|s| s.listeners.iter().flatten()) {
-                    let spec = gw.spec.listeners.iter().find(|l| l.name == listener.name);
-                    let shape = spec
-                        .map(|l| {
-                            let host = l.hostname.as_deref().unwrap_or("*");
-                            format!(" ({} {}:{})", l.protocol, host, l.port)
-                        })
-                        .unwrap_or_default();
-                    rows.push(Row {
-                        depth: 1,
-                        label: format!(
-                            "listener {}{}  attachedRoutes {}",
-                            listener.name, shape, listener.attached_routes
-                        ),
-                        condition: None,
-                    });
-                    all_accepted &= push_conditions(&mut rows, 2, Some(&listener.conditions));
-                }
-            }
-            Object::ListenerSet(set) => {
-                let status = set.status.as_ref();
-                let conds = status.and_then(|s| s.conditions.as_ref());
-                all_accepted &= push_conditions(&mut rows, 1, conds.map(Vec::as_slice));
-                for listener in status.iter().flat_map(|s| s.listeners.iter().flatten()) {
-                    let spec = set.spec.listeners.iter().find(|l| l.name == listener.name);
-                    let shape = spec
-                        .map(|l| {
-                            let host = l.hostname.as_deref().unwrap_or("*");
-                            format!(" ({} {}:{})", l.protocol, host, l.port)
-                        })
-                        .unwrap_or_default();
-                    rows.push(Row {
-                        depth: 1,
-                        label: format!(
-                            "listener {}{}  attachedRoutes {}",
-                            listener.name, shape, listener.attached_routes
-                        ),
-                        condition: None,
-                    });
-                    all_accepted &= push_conditions(&mut rows, 2, Some(&listener.conditions));
-                }
-            }
+            // Gateways and ListenerSets share the listener status shape in two generated types.
+            Object::Gateway(gw) => all_accepted &= push_listeners!(&mut rows, gw),
+            Object::ListenerSet(set) => all_accepted &= push_listeners!(&mut rows, set),
             Object::HttpRoute(_) | Object::GrpcRoute(_) => {
                 // Both route kinds share the parent status shape; read it generically.
                 let value = object.to_value();
