@@ -7,8 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v tmux >/dev/null 2>&1 || { echo "smoke: tmux is missing" >&2; exit 1; }
-cargo build --quiet --bin gwsim
-bin="$PWD/target/debug/gwsim"
+# The binary cargo builds, wherever CARGO_TARGET_DIR puts it; release, the profile CI builds.
+bin=$(cargo build --release --quiet --bin gwsim --message-format=json \
+  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+[ -x "$bin" ] || { echo "smoke: cargo did not report the gwsim binary" >&2; exit 1; }
 scenario=testdata/scenarios/change-over-time.yaml
 
 work=$(mktemp -d)
