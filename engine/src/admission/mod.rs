@@ -25,7 +25,7 @@ use std::sync::LazyLock;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::object::{Kind, Object};
+use crate::object::{GATEWAY_GROUP, Kind, Object};
 
 mod core;
 mod gateway;
@@ -39,13 +39,34 @@ mod referencegrant;
 mod schema;
 mod status;
 pub(crate) mod types;
+mod version;
 
 #[cfg(test)]
 mod tests;
 
 pub use crate::duration::parse as parse_duration;
+pub use version::{AdmissionOptions, GATEWAY_X_GROUP, GatewayApiVersion, Served, UnknownVersion};
 
 use schema::{Node, field, object, string};
+
+/// The machine-readable kind of a [`Cause`]: the `reason` of a `details.causes` entry of the
+/// API server's `Status` (apimachinery's `field.ErrorType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum CauseReason {
+    FieldValueInvalid,
+    /// A value of the wrong JSON type; written `Invalid value` like FieldValueInvalid.
+    FieldValueTypeInvalid,
+    FieldValueRequired,
+    FieldValueDuplicate,
+    FieldValueNotSupported,
+    FieldValueForbidden,
+    FieldValueTooLong,
+    FieldValueTooMany,
+    /// Strict decoding: a field the schema does not know. The API server answers these with a
+    /// `400 BadRequest` ("strict decoding error") that carries no cause type of its own.
+    UnknownField,
+    InternalError,
+}
 
 /// One reason an object is refused, in the API server's form: `field: detail`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -53,8 +74,11 @@ pub struct Cause {
     /// Field path as the API server writes it: `spec.rules[0].matches[0].path.value`.
     /// Empty for causes that name no field.
     pub field: String,
-    /// `Invalid value: "object": listener names must be unique`, `Required value`, ...
+    /// `Invalid value: "object": Listener name must be unique within the Gateway`,
+    /// `Required value`, ...
     pub detail: String,
+    /// What kind of problem it is, for a `Status` with `details.causes`.
+    pub reason: CauseReason,
 }
 
 impl fmt::Display for Cause {
@@ -67,6 +91,20 @@ impl fmt::Display for Cause {
     }
 }
 
+/// Why a whole document is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type")]
+pub enum RejectionReason {
+    /// The API server validated it and found causes (`422 Invalid`).
+    Invalid,
+    /// No CRD of the selected Gateway API release serves this kind at this version: kubectl
+    /// refuses the document before sending it (`no matches for kind ... in version ...`).
+    NoKindMatch {
+        #[serde(rename = "apiVersion")]
+        api_version: String,
+    },
+}
+
 /// An object the API server would refuse.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Rejection {
@@ -74,14 +112,25 @@ pub struct Rejection {
     pub kind: String,
     /// `metadata.name`, possibly empty.
     pub name: String,
-    /// Every cause, in a fixed order (document order of the fields).
+    pub reason: RejectionReason,
+    /// Every cause, in a fixed order (document order of the fields). Empty for
+    /// [`RejectionReason::NoKindMatch`].
     pub causes: Vec<Cause>,
 }
 
 impl fmt::Display for Rejection {
     /// `HTTPRoute "shop" is invalid: spec.rules[0]...: Invalid value: ...`; several causes are
-    /// written as a bracketed, comma-separated list, as the API server does.
+    /// written as a bracketed, comma-separated list, as the API server does. A kind the
+    /// release does not serve reads as kubectl's RESTMapper error.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let RejectionReason::NoKindMatch { api_version } = &self.reason {
+            return write!(
+                f,
+                "no matches for kind {} in version {}",
+                messages::quote(&self.kind),
+                messages::quote(api_version)
+            );
+        }
         write!(f, "{} \"{}\" is invalid: ", self.kind, self.name)?;
         match self.causes.as_slice() {
             [one] => write!(f, "{one}"),
@@ -110,26 +159,60 @@ pub enum AdmitError {
     Rejected(Rejection),
 }
 
-/// Admits one document: decodes it strictly, defaults it and validates it.
+/// Admits one document as a cluster with the default Gateway API release
+/// ([`GatewayApiVersion::V1_6`]) installed. See [`admit_with`].
+pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Object, AdmitError> {
+    admit_with(doc, existing, &AdmissionOptions::default())
+}
+
+/// Admits one document: decodes it strictly, defaults it and validates it, with the rules of
+/// the Gateway API release `options` names.
 ///
 /// `existing` is the stored object with the same key, when this is an update: transition
 /// rules (GatewayClass `spec.controllerName` is immutable) compare against it, the status of
 /// kinds with a status subresource is kept from it, and `metadata.generation` moves on from
 /// it when the spec changed.
-pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Object, AdmitError> {
+///
+/// A Gateway API kind or version the release does not serve (`GRPCRoute` in `v1alpha2`,
+/// `HTTPRoutee`, `gateway.networking.k8s.io/v2`) is refused as kubectl refuses it; kinds the
+/// release serves but gwsim does not model (TLSRoute, BackendTLSPolicy, ...) and kinds of
+/// other groups are [`AdmitError::UnknownKind`].
+pub fn admit_with(
+    doc: &serde_json::Value,
+    existing: Option<&Object>,
+    options: &AdmissionOptions,
+) -> Result<Object, AdmitError> {
     let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind_name = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let version = options.gateway_api_version;
+    let (group, group_version) = version::split_api_version(api_version);
+    // `apiVersion: gateway.networking.k8s.io` (no version) parses as the core group with that
+    // version, which nothing serves either.
+    let gateway_group = matches!(group, GATEWAY_GROUP | version::GATEWAY_X_GROUP)
+        || (group.is_empty() && matches!(group_version, GATEWAY_GROUP | version::GATEWAY_X_GROUP));
+    if gateway_group
+        && version.serves(group, group_version, kind_name) != Some(version::Served::Yes)
+    {
+        return Err(AdmitError::Rejected(Rejection {
+            kind: kind_name.to_string(),
+            name,
+            reason: RejectionReason::NoKindMatch {
+                api_version: api_version.to_string(),
+            },
+            causes: Vec::new(),
+        }));
+    }
     let Some(kind) = Kind::from_type(api_version, kind_name) else {
         return Err(AdmitError::UnknownKind {
             api_version: api_version.to_string(),
             kind: kind_name.to_string(),
         });
     };
-    let name = doc
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
     let existing = existing.filter(|e| e.kind() == kind);
     let result = match kind {
         Kind::GatewayClass
@@ -137,7 +220,7 @@ pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Objec
         | Kind::ListenerSet
         | Kind::HttpRoute
         | Kind::GrpcRoute
-        | Kind::ReferenceGrant => admit_gateway_api(kind, doc.clone(), existing),
+        | Kind::ReferenceGrant => admit_gateway_api(kind, version, doc.clone(), existing),
         Kind::Namespace
         | Kind::Service
         | Kind::EndpointSlice
@@ -150,6 +233,7 @@ pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Objec
         AdmitError::Rejected(Rejection {
             kind: kind_name.to_string(),
             name,
+            reason: RejectionReason::Invalid,
             causes,
         })
     })
@@ -157,14 +241,16 @@ pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Objec
 
 static METADATA: LazyLock<Node> = LazyLock::new(metadata::schema);
 
-/// The whole document: `apiVersion`, `kind`, `metadata`, a required `spec` and, for kinds with
-/// a status subresource, `status` (decoded strictly, then discarded before defaulting).
-fn root(spec: Node, status: Option<Node>) -> Node {
+/// The whole document: `apiVersion`, `kind`, `metadata`, `spec` (required by every CRD but
+/// v1.5's ReferenceGrant) and, for kinds with a status subresource, `status` (decoded strictly,
+/// then discarded before defaulting).
+fn root(spec: Node, spec_required: bool, status: Option<Node>) -> Node {
+    let spec = field("spec", spec);
     let mut fields = vec![
         field("apiVersion", string()),
         field("kind", string()),
         field("metadata", metadata::schema()),
-        field("spec", spec).required(),
+        if spec_required { spec.required() } else { spec },
     ];
     if let Some(status) = status {
         fields.push(field("status", status));
@@ -172,27 +258,52 @@ fn root(spec: Node, status: Option<Node>) -> Node {
     object(fields)
 }
 
-static GATEWAY_CLASS: LazyLock<Node> =
-    LazyLock::new(|| root(gatewayclass::spec(), Some(status::gateway_class())));
-static GATEWAY: LazyLock<Node> = LazyLock::new(|| root(gateway::spec(), Some(status::gateway())));
-static LISTENER_SET: LazyLock<Node> =
-    LazyLock::new(|| root(listenerset::spec(), Some(status::listener_set())));
-static HTTP_ROUTE: LazyLock<Node> =
-    LazyLock::new(|| root(httproute::spec(), Some(status::route())));
-static GRPC_ROUTE: LazyLock<Node> =
-    LazyLock::new(|| root(grpcroute::spec(), Some(status::route())));
-static REFERENCE_GRANT: LazyLock<Node> = LazyLock::new(|| root(referencegrant::spec(), None));
+/// The six modelled kinds' schemas of one release.
+struct Schemas {
+    gateway_class: Node,
+    gateway: Node,
+    listener_set: Node,
+    http_route: Node,
+    grpc_route: Node,
+    reference_grant: Node,
+}
 
-/// The schema of a Gateway API kind, and whether it has CEL rules at all (without any, the API
-/// server has no CEL validator and adds no "rules were not checked" cause).
-fn gateway_api_schema(kind: Kind) -> Option<(&'static Node, bool)> {
+impl Schemas {
+    fn build(v: GatewayApiVersion) -> Schemas {
+        Schemas {
+            gateway_class: root(gatewayclass::spec(), true, Some(status::gateway_class())),
+            gateway: root(gateway::spec(v), true, Some(status::gateway())),
+            listener_set: root(listenerset::spec(), true, Some(status::listener_set())),
+            http_route: root(httproute::spec(v), true, Some(status::route())),
+            grpc_route: root(grpcroute::spec(v), true, Some(status::route())),
+            // v1.6.0 made ReferenceGrant's spec required.
+            reference_grant: root(
+                referencegrant::spec(),
+                v >= GatewayApiVersion::V1_6,
+                None,
+            ),
+        }
+    }
+}
+
+static SCHEMAS_V1_5: LazyLock<Schemas> = LazyLock::new(|| Schemas::build(GatewayApiVersion::V1_5));
+static SCHEMAS_V1_6: LazyLock<Schemas> = LazyLock::new(|| Schemas::build(GatewayApiVersion::V1_6));
+
+/// The schema of a Gateway API kind in a release, and whether it has CEL rules at all
+/// (without any, the API server has no CEL validator and adds no "rules were not checked"
+/// cause).
+fn gateway_api_schema(kind: Kind, version: GatewayApiVersion) -> Option<(&'static Node, bool)> {
+    let schemas: &'static Schemas = match version {
+        GatewayApiVersion::V1_5 => &SCHEMAS_V1_5,
+        GatewayApiVersion::V1_6 => &SCHEMAS_V1_6,
+    };
     match kind {
-        Kind::GatewayClass => Some((&GATEWAY_CLASS, true)),
-        Kind::Gateway => Some((&GATEWAY, true)),
-        Kind::ListenerSet => Some((&LISTENER_SET, true)),
-        Kind::HttpRoute => Some((&HTTP_ROUTE, true)),
-        Kind::GrpcRoute => Some((&GRPC_ROUTE, true)),
-        Kind::ReferenceGrant => Some((&REFERENCE_GRANT, false)),
+        Kind::GatewayClass => Some((&schemas.gateway_class, true)),
+        Kind::Gateway => Some((&schemas.gateway, true)),
+        Kind::ListenerSet => Some((&schemas.listener_set, true)),
+        Kind::HttpRoute => Some((&schemas.http_route, true)),
+        Kind::GrpcRoute => Some((&schemas.grpc_route, true)),
+        Kind::ReferenceGrant => Some((&schemas.reference_grant, false)),
         _ => None,
     }
 }
@@ -209,14 +320,14 @@ fn has_status_subresource(kind: Kind) -> bool {
 /// The custom-resource path, in the API server's order.
 fn admit_gateway_api(
     kind: Kind,
+    version: GatewayApiVersion,
     mut doc: Value,
     existing: Option<&Object>,
 ) -> Result<Object, Vec<Cause>> {
-    let Some((node, has_rules)) = gateway_api_schema(kind) else {
-        return Err(vec![Cause {
-            field: String::new(),
-            detail: format!("{kind} is not a Gateway API kind"),
-        }]);
+    let Some((node, has_rules)) = gateway_api_schema(kind, version) else {
+        return Err(vec![messages::internal(&format!(
+            "{kind} is not a Gateway API kind"
+        ))]);
     };
     if !doc.is_object() {
         return Err(vec![messages::wrong_type("", "object", &doc).cause]);
@@ -279,6 +390,14 @@ fn admit_gateway_api(
             }
         }
     }
+    // v1.5's ReferenceGrant may lack `spec`; the typed struct needs one, and an empty grant
+    // grants what a missing spec grants: nothing.
+    if kind == Kind::ReferenceGrant
+        && let Some(root) = doc.as_object_mut()
+    {
+        root.entry("spec")
+            .or_insert_with(|| serde_json::json!({"from": [], "to": []}));
+    }
     let mut object = typed(kind, &doc).map_err(|c| vec![c])?;
     if let Some(existing) = existing {
         keep_status(&mut object, existing);
@@ -297,10 +416,9 @@ fn typed(kind: Kind, doc: &Value) -> Result<Object, Cause> {
         Kind::GrpcRoute => Object::GrpcRoute(Box::new(core::convert(doc)?)),
         Kind::ReferenceGrant => Object::ReferenceGrant(Box::new(core::convert(doc)?)),
         other => {
-            return Err(Cause {
-                field: String::new(),
-                detail: format!("{other} is not a Gateway API kind"),
-            });
+            return Err(messages::internal(&format!(
+                "{other} is not a Gateway API kind"
+            )));
         }
     })
 }

@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use super::{accept, gateway, has_cause, http_route, reject, with, yaml};
-use crate::admission::{AdmitError, Cause, Rejection, admit};
+use crate::admission::{AdmitError, Cause, CauseReason, Rejection, admit};
 use crate::object::{Kind, Object};
 
 #[test]
@@ -36,7 +36,8 @@ fn unknown_fields_are_refused_with_full_paths() {
         r.causes[2],
         Cause {
             field: "spec.rules[0].matchs".into(),
-            detail: "unknown field \"spec.rules[0].matchs\"".into()
+            detail: "unknown field \"spec.rules[0].matchs\"".into(),
+            reason: CauseReason::UnknownField,
         }
     );
     // Status is decoded strictly too, then discarded on create.
@@ -101,11 +102,13 @@ fn blocking_errors_skip_the_cel_rules() {
         vec![
             Cause {
                 field: "spec.parentRefs[0].name".into(),
-                detail: "Required value".into()
+                detail: "Required value".into(),
+                reason: CauseReason::FieldValueRequired,
             },
             Cause {
                 field: String::new(),
-                detail: "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".into()
+                detail: "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".into(),
+                reason: CauseReason::FieldValueInvalid,
             },
         ]
     );
