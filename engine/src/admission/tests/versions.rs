@@ -484,3 +484,27 @@ fn every_rule_message_is_the_crd_text() {
         assert!(problems.is_empty(), "{version}:\n{}", problems.join("\n"));
     }
 }
+
+/// SessionPersistence: `cookieConfig` only with type Cookie (a rule gwsim lacked before it
+/// compared its rules with the CRDs).
+#[test]
+fn cookie_config_needs_cookie_persistence() {
+    for (mut doc, kind) in [(http_route(), "HTTPRoute"), (grpc_route(), "GRPCRoute")] {
+        set(
+            &mut doc,
+            "/spec/rules/0/sessionPersistence",
+            json!({"type": "Header", "cookieConfig": {"lifetimeType": "Session"}}),
+        );
+        for version in GatewayApiVersion::ALL {
+            let r = admit_as(&doc, version).expect_err(kind);
+            assert_eq!(
+                r.to_string(),
+                format!("{kind} \"{}\" is invalid: spec.rules[0].sessionPersistence: Invalid value: \"object\": cookieConfig can only be set with type Cookie", r.name)
+            );
+        }
+        set(&mut doc, "/spec/rules/0/sessionPersistence/type", json!("Cookie"));
+        for version in GatewayApiVersion::ALL {
+            assert!(admit_as(&doc, version).is_ok(), "{kind} {version}");
+        }
+    }
+}
