@@ -27,6 +27,7 @@ use serde_json::Value;
 
 use crate::object::{GATEWAY_GROUP, Kind, Object};
 
+mod base64;
 mod core;
 mod gateway;
 mod gatewayclass;
@@ -103,6 +104,9 @@ pub enum RejectionReason {
         #[serde(rename = "apiVersion")]
         api_version: String,
     },
+    /// The API server could not decode the body (`400 BadRequest`), before any validation:
+    /// bad base64 in a Secret's `data`. The message is the server's, whole.
+    BadRequest { message: String },
 }
 
 /// An object the API server would refuse.
@@ -123,13 +127,17 @@ impl fmt::Display for Rejection {
     /// written as a bracketed, comma-separated list, as the API server does. A kind the
     /// release does not serve reads as kubectl's RESTMapper error.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let RejectionReason::NoKindMatch { api_version } = &self.reason {
-            return write!(
-                f,
-                "no matches for kind {} in version {}",
-                messages::quote(&self.kind),
-                messages::quote(api_version)
-            );
+        match &self.reason {
+            RejectionReason::Invalid => {}
+            RejectionReason::NoKindMatch { api_version } => {
+                return write!(
+                    f,
+                    "no matches for kind {} in version {}",
+                    messages::quote(&self.kind),
+                    messages::quote(api_version)
+                );
+            }
+            RejectionReason::BadRequest { message } => return f.write_str(message),
         }
         write!(f, "{} \"{}\" is invalid: ", self.kind, self.name)?;
         match self.causes.as_slice() {
@@ -227,7 +235,18 @@ pub fn admit_with(
         | Kind::Deployment
         | Kind::Pod
         | Kind::Secret
-        | Kind::ConfigMap => core::admit(kind, doc.clone(), &METADATA),
+        | Kind::ConfigMap => {
+            let mut doc = doc.clone();
+            if let Err(message) = normalize_base64(kind, &mut doc) {
+                return Err(AdmitError::Rejected(Rejection {
+                    kind: kind_name.to_string(),
+                    name,
+                    reason: RejectionReason::BadRequest { message },
+                    causes: Vec::new(),
+                }));
+            }
+            core::admit(kind, doc, &METADATA)
+        }
     };
     result.map_err(|causes| {
         AdmitError::Rejected(Rejection {
@@ -237,6 +256,35 @@ pub fn admit_with(
             causes,
         })
     })
+}
+
+/// Decodes Secret `data` and ConfigMap `binaryData` values as the API server does (newlines
+/// skipped, see `base64`) and rewrites them on one line, so a value wrapped by `base64` is
+/// stored as the API server stores it. A value the API server cannot decode fails the whole
+/// document with its decoding error, which names no field.
+fn normalize_base64(kind: Kind, doc: &mut Value) -> Result<(), String> {
+    let member = match kind {
+        Kind::Secret => "data",
+        Kind::ConfigMap => "binaryData",
+        _ => return Ok(()),
+    };
+    let Some(map) = doc.get_mut(member).and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    for value in map.values_mut() {
+        let Value::String(text) = value else {
+            continue;
+        };
+        match base64::decode(text.as_bytes()) {
+            Ok(bytes) => *text = base64::encode(&bytes),
+            Err(offset) => {
+                return Err(format!(
+                    "{kind} in version \"v1\" cannot be handled as a {kind}: illegal base64 data at input byte {offset}"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 static METADATA: LazyLock<Node> = LazyLock::new(metadata::schema);
