@@ -73,7 +73,10 @@ pub(crate) fn decode(input: &[u8]) -> Result<Vec<u8>, usize> {
 }
 
 fn push_quantum(out: &mut Vec<u8>, q: &[u8; 4], symbols: usize) {
-    let n = (u32::from(q[0]) << 18) | (u32::from(q[1]) << 12) | (u32::from(q[2]) << 6) | u32::from(q[3]);
+    let n = (u32::from(q[0]) << 18)
+        | (u32::from(q[1]) << 12)
+        | (u32::from(q[2]) << 6)
+        | u32::from(q[3]);
     let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
     out.extend_from_slice(&bytes[..symbols - 1]);
 }
@@ -82,7 +85,11 @@ fn push_quantum(out: &mut Vec<u8>, q: &[u8; 4], symbols: usize) {
 pub(crate) fn encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -121,7 +128,14 @@ mod tests {
 
     #[test]
     fn encodes_and_round_trips() {
-        for data in [&b""[..], b"h", b"hi", b"hey", b"hello world", &[0, 255, 128, 7]] {
+        for data in [
+            &b""[..],
+            b"h",
+            b"hi",
+            b"hey",
+            b"hello world",
+            &[0, 255, 128, 7],
+        ] {
             assert_eq!(decode(encode(data).as_bytes()), Ok(data.to_vec()));
         }
         assert_eq!(encode(b"hello"), "aGVsbG8=");

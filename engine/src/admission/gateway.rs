@@ -393,12 +393,15 @@ fn gateway_tls(v: GatewayApiVersion) -> Node {
                     .max_items(64)
                     .map_keys(&["port"])
                     // CEL (FrontendTLSConfig.perPort): one entry per port.
-                    .rule("Port for TLS configuration must be unique within the Gateway", |pp| {
-                        let pp = items(pp);
-                        Verdict::from(pp.iter().all(|a| {
-                            pp.iter().filter(|b| a.get("port") == b.get("port")).count() == 1
-                        }))
-                    }),
+                    .rule(
+                        "Port for TLS configuration must be unique within the Gateway",
+                        |pp| {
+                            let pp = items(pp);
+                            Verdict::from(pp.iter().all(|a| {
+                                pp.iter().filter(|b| a.get("port") == b.get("port")).count() == 1
+                            }))
+                        },
+                    ),
                 ),
             ]),
         ),

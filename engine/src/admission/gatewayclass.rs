@@ -15,9 +15,7 @@ pub(crate) fn spec() -> Node {
             controller_name()
                 // CEL (GatewayClassSpec.controllerName, transition rule): the controller of a
                 // class never changes once set.
-                .transition_rule("Value is immutable", |new, old| {
-                    Verdict::from(new == old)
-                }),
+                .transition_rule("Value is immutable", |new, old| Verdict::from(new == old)),
         )
         .required(),
         field("description", string().max_len(64)),

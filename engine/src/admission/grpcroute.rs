@@ -5,10 +5,10 @@
 
 use serde_json::{Value, json};
 
+use super::GatewayApiVersion;
 use super::httproute::{
     MATCH_BUDGET, UNIQUE_RULE_NAMES, total_matches, union_rules, unique_rule_names,
 };
-use super::GatewayApiVersion;
 use super::schema::{Node, Verdict, field, has, items, list, object, pattern, str_at, string};
 use super::types::{
     SERVICE_PORT_MESSAGE, backend_ref_fields, header_modifier, header_name, hostname,

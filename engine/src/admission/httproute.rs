@@ -7,7 +7,6 @@
 
 use serde_json::{Value, json};
 
-use super::{GatewayApiVersion, parse_duration};
 use super::schema::{
     Node, Verdict, boolean, field, has, int32, int64, items, list, list_at, object, pattern,
     str_at, string,
@@ -18,6 +17,7 @@ use super::types::{
     parent_refs, port_number, precise_hostname, request_mirror, section_name, service_needs_port,
     session_persistence,
 };
+use super::{GatewayApiVersion, parse_duration};
 
 pattern! {
     /// CORSOrigin: `*`, or `http(s)://host[:port]` where the host may start with one `*.`
@@ -311,9 +311,10 @@ pub(crate) fn union_rules(node: Node, members: &[(&'static str, &'static str)]) 
             format!("filter.{member} must be nil if the filter.type is not {type_}"),
             move |f| Verdict::from(!(has(f, member) && str_at(f, "type") != Some(type_))),
         )
-        .rule(format!("filter.{member} must be specified for {type_} filter.type"), move |f| {
-            Verdict::from(has(f, member) || str_at(f, "type") != Some(type_))
-        })
+        .rule(
+            format!("filter.{member} must be specified for {type_} filter.type"),
+            move |f| Verdict::from(has(f, member) || str_at(f, "type") != Some(type_)),
+        )
     })
 }
 
@@ -360,7 +361,10 @@ fn cors() -> Node {
                 .max_items(64)
                 .set()
                 // CEL (HTTPCORSFilter.allowHeaders): `*` alone.
-                .rule("AllowHeaders cannot contain '*' alongside other methods", wildcard_alone),
+                .rule(
+                    "AllowHeaders cannot contain '*' alongside other methods",
+                    wildcard_alone,
+                ),
         ),
         field(
             "allowMethods",
@@ -368,7 +372,10 @@ fn cors() -> Node {
                 .max_items(9)
                 .set()
                 // CEL (HTTPCORSFilter.allowMethods): `*` alone.
-                .rule("AllowMethods cannot contain '*' alongside other methods", wildcard_alone),
+                .rule(
+                    "AllowMethods cannot contain '*' alongside other methods",
+                    wildcard_alone,
+                ),
         ),
         field(
             "allowOrigins",
@@ -376,7 +383,10 @@ fn cors() -> Node {
                 .max_items(64)
                 .set()
                 // CEL (HTTPCORSFilter.allowOrigins): `*` alone.
-                .rule("AllowOrigins cannot contain '*' alongside other origins", wildcard_alone),
+                .rule(
+                    "AllowOrigins cannot contain '*' alongside other origins",
+                    wildcard_alone,
+                ),
         ),
         field("exposeHeaders", list(header_name()).max_items(64).set()),
         field("maxAge", int32().min(1)).default(json!(5)),
@@ -395,9 +405,12 @@ fn path_modifier() -> Node {
         .required(),
     ])
     // CEL (HTTPPathModifier): the type and the member it names go together.
-    .rule("replaceFullPath must be specified when type is set to 'ReplaceFullPath'", |p| {
-        Verdict::from(str_at(p, "type") != Some("ReplaceFullPath") || has(p, "replaceFullPath"))
-    })
+    .rule(
+        "replaceFullPath must be specified when type is set to 'ReplaceFullPath'",
+        |p| {
+            Verdict::from(str_at(p, "type") != Some("ReplaceFullPath") || has(p, "replaceFullPath"))
+        },
+    )
     .rule(
         "type must be 'ReplaceFullPath' when replaceFullPath is set",
         |p| {
@@ -406,11 +419,14 @@ fn path_modifier() -> Node {
             )
         },
     )
-    .rule("replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'", |p| {
-        Verdict::from(
-            str_at(p, "type") != Some("ReplacePrefixMatch") || has(p, "replacePrefixMatch"),
-        )
-    })
+    .rule(
+        "replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'",
+        |p| {
+            Verdict::from(
+                str_at(p, "type") != Some("ReplacePrefixMatch") || has(p, "replacePrefixMatch"),
+            )
+        },
+    )
     .rule(
         "type must be 'ReplacePrefixMatch' when replacePrefixMatch is set",
         |p| {
@@ -442,10 +458,7 @@ fn external_auth() -> Node {
     let header_set = || list(string()).max_items(64).set();
     object(vec![
         field("backendRef", backend_object_ref()).required(),
-        field(
-            "forwardBody",
-            object(vec![field("maxSize", int64())]),
-        ),
+        field("forwardBody", object(vec![field("maxSize", int64())])),
         field("grpc", object(vec![field("allowedHeaders", header_set())])),
         field(
             "http",
@@ -458,15 +471,17 @@ fn external_auth() -> Node {
         field("protocol", string().one_of(&["HTTP", "GRPC"])).required(),
     ])
     // CEL (HTTPExternalAuthFilter, experimental): the protocol and its config go together.
-    .rule("grpc must be specified when protocol is set to 'GRPC'", |a| {
-        Verdict::from(str_at(a, "protocol") != Some("GRPC") || has(a, "grpc"))
-    })
+    .rule(
+        "grpc must be specified when protocol is set to 'GRPC'",
+        |a| Verdict::from(str_at(a, "protocol") != Some("GRPC") || has(a, "grpc")),
+    )
     .rule("protocol must be 'GRPC' when grpc is set", |a| {
         Verdict::from(!has(a, "grpc") || str_at(a, "protocol") == Some("GRPC"))
     })
-    .rule("http must be specified when protocol is set to 'HTTP'", |a| {
-        Verdict::from(str_at(a, "protocol") != Some("HTTP") || has(a, "http"))
-    })
+    .rule(
+        "http must be specified when protocol is set to 'HTTP'",
+        |a| Verdict::from(str_at(a, "protocol") != Some("HTTP") || has(a, "http")),
+    )
     .rule("protocol must be 'HTTP' when http is set", |a| {
         Verdict::from(!has(a, "http") || str_at(a, "protocol") == Some("HTTP"))
     })

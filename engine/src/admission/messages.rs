@@ -62,7 +62,12 @@ pub(crate) fn quote(s: &str) -> String {
 
 /// `<path>: Required value`
 pub(crate) fn required(field: &str) -> Finding {
-    finding(field, CauseReason::FieldValueRequired, "Required value".to_string(), true)
+    finding(
+        field,
+        CauseReason::FieldValueRequired,
+        "Required value".to_string(),
+        true,
+    )
 }
 
 /// `<path>: Required value: <detail>`
@@ -235,7 +240,11 @@ pub(crate) fn unknown_field(field: &str) -> Cause {
 
 /// A cause that is gwsim's fault, not the document's (a safety net that should never fire).
 pub(crate) fn internal(detail: &str) -> Cause {
-    cause("", CauseReason::InternalError, format!("Internal error: {detail}"))
+    cause(
+        "",
+        CauseReason::InternalError,
+        format!("Internal error: {detail}"),
+    )
 }
 
 /// How the API server frames a failing CEL rule: with no `reason` in the rule (every rule of

@@ -281,7 +281,12 @@ pub(crate) fn validate(kind: Kind, doc: &Value, out: &mut Vec<Finding>) {
             Some(head) => format!("{head}a"),
             None => generate.to_string(),
         };
-        invalid_each(out, "metadata.generateName", generate, name_errors(kind, &masked));
+        invalid_each(
+            out,
+            "metadata.generateName",
+            generate,
+            name_errors(kind, &masked),
+        );
     }
     match meta.get("name") {
         // A name of the wrong type is already a type error.
@@ -314,7 +319,10 @@ pub(crate) fn validate(kind: Kind, doc: &Value, out: &mut Vec<Finding>) {
             total += key.len() + value.as_str().map_or(0, str::len);
         }
         if total > TOTAL_ANNOTATION_SIZE {
-            out.push(messages::too_long("metadata.annotations", TOTAL_ANNOTATION_SIZE));
+            out.push(messages::too_long(
+                "metadata.annotations",
+                TOTAL_ANNOTATION_SIZE,
+            ));
         }
     }
     for owner in super::schema::list_at(meta, "ownerReferences") {
@@ -329,10 +337,30 @@ fn validate_owner_reference(owner: &Value, out: &mut Vec<Finding>) {
     let api_version = text("apiVersion");
     let version = api_version.rsplit_once('/').map_or(api_version, |(_, v)| v);
     let checks = [
-        ("apiVersion", api_version, version.is_empty(), "version must not be empty"),
-        ("kind", text("kind"), text("kind").is_empty(), "kind must not be empty"),
-        ("name", text("name"), text("name").is_empty(), "name must not be empty"),
-        ("uid", text("uid"), text("uid").is_empty(), "uid must not be empty"),
+        (
+            "apiVersion",
+            api_version,
+            version.is_empty(),
+            "version must not be empty",
+        ),
+        (
+            "kind",
+            text("kind"),
+            text("kind").is_empty(),
+            "kind must not be empty",
+        ),
+        (
+            "name",
+            text("name"),
+            text("name").is_empty(),
+            "name must not be empty",
+        ),
+        (
+            "uid",
+            text("uid"),
+            text("uid").is_empty(),
+            "uid must not be empty",
+        ),
     ];
     for (field, value, bad, message) in checks {
         if bad {

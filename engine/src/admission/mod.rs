@@ -325,11 +325,7 @@ impl Schemas {
             http_route: root(httproute::spec(v), true, Some(status::route())),
             grpc_route: root(grpcroute::spec(v), true, Some(status::route())),
             // v1.6.0 made ReferenceGrant's spec required.
-            reference_grant: root(
-                referencegrant::spec(),
-                v >= GatewayApiVersion::V1_6,
-                None,
-            ),
+            reference_grant: root(referencegrant::spec(), v >= GatewayApiVersion::V1_6, None),
         }
     }
 }

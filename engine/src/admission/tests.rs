@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::*;
 
-mod gateway;
 mod crd_messages;
+mod gateway;
 mod httproute;
 mod listenerset;
 mod other_kinds;

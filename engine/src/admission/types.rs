@@ -246,15 +246,16 @@ fn fraction() -> Node {
         field("numerator", int32().min(0)).required(),
     ])
     // CEL (Fraction): numerator <= denominator.
-    .rule("numerator must be less than or equal to denominator", |f| {
-        match (
+    .rule(
+        "numerator must be less than or equal to denominator",
+        |f| match (
             f.get("numerator").and_then(Value::as_i64),
             f.get("denominator").and_then(Value::as_i64),
         ) {
             (Some(n), Some(d)) => Verdict::from(n <= d),
             _ => Verdict::Pass,
-        }
-    })
+        },
+    )
 }
 
 /// `HTTPRequestMirrorFilter`: backendRef required, percent 0-100 or a fraction, not both.
@@ -267,9 +268,7 @@ pub(crate) fn request_mirror() -> Node {
     // CEL (HTTPRouteFilter.requestMirror): percent and fraction are mutually exclusive.
     .rule(
         "Only one of percent or fraction may be specified in HTTPRequestMirrorFilter",
-        |m| {
-            Verdict::from(!(has(m, "percent") && has(m, "fraction")))
-        },
+        |m| Verdict::from(!(has(m, "percent") && has(m, "fraction"))),
     )
 }
 
@@ -292,22 +291,22 @@ pub(crate) fn session_persistence(v: GatewayApiVersion) -> Node {
         fields.insert(2, field("idleTimeout", duration()));
     }
     object(fields)
-    // CEL (SessionPersistence): a Permanent cookie needs absoluteTimeout.
-    .rule(
-        "AbsoluteTimeout must be specified when cookie lifetimeType is Permanent",
-        |s| {
-            let permanent = s
-                .get("cookieConfig")
-                .and_then(|c| str_at(c, "lifetimeType"))
-                == Some("Permanent");
-            Verdict::from(!permanent || has(s, "absoluteTimeout"))
-        },
-    )
-    // CEL (SessionPersistence): cookieConfig only with cookie persistence (`type` is
-    // defaulted, so always present).
-    .rule("cookieConfig can only be set with type Cookie", |s| {
-        Verdict::from(!has(s, "cookieConfig") || str_at(s, "type") == Some("Cookie"))
-    })
+        // CEL (SessionPersistence): a Permanent cookie needs absoluteTimeout.
+        .rule(
+            "AbsoluteTimeout must be specified when cookie lifetimeType is Permanent",
+            |s| {
+                let permanent = s
+                    .get("cookieConfig")
+                    .and_then(|c| str_at(c, "lifetimeType"))
+                    == Some("Permanent");
+                Verdict::from(!permanent || has(s, "absoluteTimeout"))
+            },
+        )
+        // CEL (SessionPersistence): cookieConfig only with cookie persistence (`type` is
+        // defaulted, so always present).
+        .rule("cookieConfig can only be set with type Cookie", |s| {
+            Verdict::from(!has(s, "cookieConfig") || str_at(s, "type") == Some("Cookie"))
+        })
 }
 
 /// `metav1.LabelSelector` (allowedRoutes / allowedListeners namespace selectors).

@@ -621,14 +621,19 @@ fn secret_data_base64_as_the_api_server_decodes_it() {
     let binary = yaml(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ca}\nbinaryData:\n  ca.der: \"aGVs\\r\\nbG8=\"\n",
     );
-    assert_eq!(accept(&binary).to_value()["binaryData"]["ca.der"], json!("aGVsbG8="));
+    assert_eq!(
+        accept(&binary).to_value()["binaryData"]["ca.der"],
+        json!("aGVsbG8=")
+    );
     for (doc, message) in [
         (
             yaml("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: 'aGVs bG8='}\n"),
             "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte 4",
         ),
         (
-            yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nbinaryData: {k: aGVsbG8}\n"),
+            yaml(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nbinaryData: {k: aGVsbG8}\n",
+            ),
             "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: illegal base64 data at input byte 4",
         ),
     ] {

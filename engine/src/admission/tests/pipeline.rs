@@ -592,20 +592,27 @@ fn integers_outside_int32_are_refused() {
 /// apimachinery's object-meta messages, verbatim, with their paths and reasons.
 #[test]
 fn object_meta_messages_are_the_api_servers() {
-    let owner = |uid: &str| {
-        json!([{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": uid}])
-    };
-    let r = reject(&with(http_route(), &[("/metadata/ownerReferences", owner(""))]));
+    let owner = |uid: &str| json!([{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": uid}]);
+    let r = reject(&with(
+        http_route(),
+        &[("/metadata/ownerReferences", owner(""))],
+    ));
     assert_eq!(
         r.to_string(),
         "HTTPRoute \"shop\" is invalid: metadata.ownerReferences.uid: Invalid value: \"\": uid must not be empty"
     );
     assert_eq!(r.causes[0].reason, CauseReason::FieldValueInvalid);
-    accept(&with(http_route(), &[("/metadata/ownerReferences", owner("0b4e"))]));
+    accept(&with(
+        http_route(),
+        &[("/metadata/ownerReferences", owner("0b4e"))],
+    ));
     // An owner reference without apiVersion version, kind or name: one cause each.
     let r = reject(&with(
         http_route(),
-        &[("/metadata/ownerReferences", json!([{"apiVersion": "apps/", "uid": "u"}]))],
+        &[(
+            "/metadata/ownerReferences",
+            json!([{"apiVersion": "apps/", "uid": "u"}]),
+        )],
     ));
     let fields: Vec<&str> = r.causes.iter().map(|c| c.field.as_str()).collect();
     assert_eq!(
@@ -616,7 +623,10 @@ fn object_meta_messages_are_the_api_servers() {
             "metadata.ownerReferences.name"
         ]
     );
-    assert_eq!(r.causes[0].detail, "Invalid value: \"apps/\": version must not be empty");
+    assert_eq!(
+        r.causes[0].detail,
+        "Invalid value: \"apps/\": version must not be empty"
+    );
 
     // Names: the DNS-1123 subdomain message, and the length message.
     let r = reject(&with(http_route(), &[("/metadata/name", json!("Shop"))]));
@@ -624,47 +634,129 @@ fn object_meta_messages_are_the_api_servers() {
         r.causes[0].to_string(),
         "metadata.name: Invalid value: \"Shop\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
     );
-    let r = reject(&with(gateway(), &[("/metadata/name", json!("g".repeat(254)))]));
+    let r = reject(&with(
+        gateway(),
+        &[("/metadata/name", json!("g".repeat(254)))],
+    ));
     assert!(
         has_cause(&r, "metadata.name", "must be no more than 253 characters"),
         "{r}"
     );
     // Label keys: prefix and name parts, and a key with two slashes.
-    let r = reject(&with(http_route(), &[("/metadata/labels", json!({"Ex.com/a": "b"}))]));
+    let r = reject(&with(
+        http_route(),
+        &[("/metadata/labels", json!({"Ex.com/a": "b"}))],
+    ));
     assert!(
-        has_cause(&r, "metadata.labels", "Invalid value: \"Ex.com/a\": prefix part a lowercase RFC 1123 subdomain must consist of"),
+        has_cause(
+            &r,
+            "metadata.labels",
+            "Invalid value: \"Ex.com/a\": prefix part a lowercase RFC 1123 subdomain must consist of"
+        ),
         "{r}"
     );
-    let r = reject(&with(http_route(), &[("/metadata/labels", json!({"a/b/c": "d"}))]));
+    let r = reject(&with(
+        http_route(),
+        &[("/metadata/labels", json!({"a/b/c": "d"}))],
+    ));
     assert!(
-        has_cause(&r, "metadata.labels", "a qualified name must consist of alphanumeric characters"),
+        has_cause(
+            &r,
+            "metadata.labels",
+            "a qualified name must consist of alphanumeric characters"
+        ),
         "{r}"
     );
-    let r = reject(&with(http_route(), &[("/metadata/labels", json!({"a": "x".repeat(64)}))]));
-    assert!(has_cause(&r, "metadata.labels", "must be no more than 63 characters"), "{r}");
+    let r = reject(&with(
+        http_route(),
+        &[("/metadata/labels", json!({"a": "x".repeat(64)}))],
+    ));
+    assert!(
+        has_cause(&r, "metadata.labels", "must be no more than 63 characters"),
+        "{r}"
+    );
     // Annotation keys are checked lower-cased, so capitals are fine there (not in labels).
-    accept(&with(http_route(), &[("/metadata/annotations", json!({"Example.COM/Key": "v"}))]));
-    let r = reject(&with(http_route(), &[("/metadata/annotations", json!({"a b": "v"}))]));
-    assert!(has_cause(&r, "metadata.annotations", "Invalid value: \"a b\": name part must consist"), "{r}");
+    accept(&with(
+        http_route(),
+        &[("/metadata/annotations", json!({"Example.COM/Key": "v"}))],
+    ));
+    let r = reject(&with(
+        http_route(),
+        &[("/metadata/annotations", json!({"a b": "v"}))],
+    ));
+    assert!(
+        has_cause(
+            &r,
+            "metadata.annotations",
+            "Invalid value: \"a b\": name part must consist"
+        ),
+        "{r}"
+    );
     // A generateName prefix may end in '-'.
     let mut doc = http_route();
     doc["metadata"] = json!({"generateName": "shop-", "name": "shop-x1"});
     accept(&doc);
     doc["metadata"]["generateName"] = json!("Shop-");
-    assert!(has_cause(&reject(&doc), "metadata.generateName", "a lowercase RFC 1123 subdomain"));
+    assert!(has_cause(
+        &reject(&doc),
+        "metadata.generateName",
+        "a lowercase RFC 1123 subdomain"
+    ));
 }
 
 /// Each cause says what kind of problem it is, as `Status.details.causes[].reason` would.
 #[test]
 fn causes_carry_their_reason() {
     let cases = [
-        (with(http_route(), &[("/spec/rules/0/matches", json!([{"method": "FETCH"}]))]), CauseReason::FieldValueNotSupported),
-        (with(http_route(), &[("/spec/hostnames", json!(["x".repeat(254)]))]), CauseReason::FieldValueTooLong),
-        (with(http_route(), &[("/spec/hostnames", json!(vec!["a.example"; 17]))]), CauseReason::FieldValueTooMany),
-        (with(http_route(), &[("/spec/parentRefs/0/name", json!(3))]), CauseReason::FieldValueTypeInvalid),
-        (with(http_route(), &[("/spec/rules/0/matches", json!([{"path": {"type": "Exact", "value": "x"}}]))]), CauseReason::FieldValueInvalid),
-        (with(gateway(), &[("/spec/listeners", json!([{"name": "http", "port": 80, "protocol": "HTTP"}, {"name": "http", "port": 81, "protocol": "HTTP"}]))]), CauseReason::FieldValueDuplicate),
-        (with(http_route(), &[("/spec/bogus", json!(1))]), CauseReason::UnknownField),
+        (
+            with(
+                http_route(),
+                &[("/spec/rules/0/matches", json!([{"method": "FETCH"}]))],
+            ),
+            CauseReason::FieldValueNotSupported,
+        ),
+        (
+            with(
+                http_route(),
+                &[("/spec/hostnames", json!(["x".repeat(254)]))],
+            ),
+            CauseReason::FieldValueTooLong,
+        ),
+        (
+            with(
+                http_route(),
+                &[("/spec/hostnames", json!(vec!["a.example"; 17]))],
+            ),
+            CauseReason::FieldValueTooMany,
+        ),
+        (
+            with(http_route(), &[("/spec/parentRefs/0/name", json!(3))]),
+            CauseReason::FieldValueTypeInvalid,
+        ),
+        (
+            with(
+                http_route(),
+                &[(
+                    "/spec/rules/0/matches",
+                    json!([{"path": {"type": "Exact", "value": "x"}}]),
+                )],
+            ),
+            CauseReason::FieldValueInvalid,
+        ),
+        (
+            with(
+                gateway(),
+                &[(
+                    "/spec/listeners",
+                    json!([{"name": "http", "port": 80, "protocol": "HTTP"}, {"name": "http", "port": 81, "protocol": "HTTP"}]),
+                )],
+            ),
+            CauseReason::FieldValueDuplicate,
+        ),
+        (
+            with(http_route(), &[("/spec/bogus", json!(1))]),
+            CauseReason::UnknownField,
+        ),
     ];
     for (doc, reason) in cases {
         let r = reject(&doc);

@@ -143,8 +143,14 @@ fn schema_listing() {
     for version in GatewayApiVersion::ALL {
         for kind in MODELLED {
             let lines = flat(kind, version);
-            assert!(lines.contains("\ttype\t\"object\""), "{kind} root is an object");
-            assert!(lines.iter().any(|l| l.starts_with(".spec\t")), "{kind} has a spec");
+            assert!(
+                lines.contains("\ttype\t\"object\""),
+                "{kind} root is an object"
+            );
+            assert!(
+                lines.iter().any(|l| l.starts_with(".spec\t")),
+                "{kind} has a spec"
+            );
             if let Some(dir) = &dump {
                 let path = std::path::Path::new(dir).join(format!("{kind}.{version}.txt"));
                 let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
@@ -212,10 +218,16 @@ fn infrastructure_annotations_allow_8_in_v1_5_and_16_in_v1_6() {
     let field = "spec.infrastructure.annotations";
     assert!(admit_as(&infrastructure_annotations(8), V1_5).is_ok());
     let r = admit_as(&infrastructure_annotations(9), V1_5).expect_err("9 > 8");
-    assert!(has_cause(&r, field, "Too many: 9: must have at most 8 items"), "{r}");
+    assert!(
+        has_cause(&r, field, "Too many: 9: must have at most 8 items"),
+        "{r}"
+    );
     assert!(admit_as(&infrastructure_annotations(16), V1_6).is_ok());
     let r = admit_as(&infrastructure_annotations(17), V1_6).expect_err("17 > 16");
-    assert!(has_cause(&r, field, "Too many: 17: must have at most 16 items"), "{r}");
+    assert!(
+        has_cause(&r, field, "Too many: 17: must have at most 16 items"),
+        "{r}"
+    );
 }
 
 fn ca_refs(n: usize, per_port: bool) -> Value {
@@ -247,15 +259,27 @@ fn ca_refs(n: usize, per_port: bool) -> Value {
 #[test]
 fn ca_certificate_refs_allow_8_in_v1_5_and_16_in_v1_6() {
     for (per_port, field) in [
-        (false, "spec.tls.frontend.default.validation.caCertificateRefs"),
-        (true, "spec.tls.frontend.perPort[0].tls.validation.caCertificateRefs"),
+        (
+            false,
+            "spec.tls.frontend.default.validation.caCertificateRefs",
+        ),
+        (
+            true,
+            "spec.tls.frontend.perPort[0].tls.validation.caCertificateRefs",
+        ),
     ] {
         assert!(admit_as(&ca_refs(8, per_port), V1_5).is_ok());
         let r = admit_as(&ca_refs(9, per_port), V1_5).expect_err("9 > 8");
-        assert!(has_cause(&r, field, "Too many: 9: must have at most 8 items"), "{r}");
+        assert!(
+            has_cause(&r, field, "Too many: 9: must have at most 8 items"),
+            "{r}"
+        );
         assert!(admit_as(&ca_refs(16, per_port), V1_6).is_ok());
         let r = admit_as(&ca_refs(17, per_port), V1_6).expect_err("17 > 16");
-        assert!(has_cause(&r, field, "Too many: 17: must have at most 16 items"), "{r}");
+        assert!(
+            has_cause(&r, field, "Too many: 17: must have at most 16 items"),
+            "{r}"
+        );
     }
 }
 
@@ -305,7 +329,11 @@ fn session_persistence_idle_timeout_exists_only_in_v1_5() {
         let r = admit_as(&doc, V1_6).expect_err("v1.6 removed idleTimeout");
         assert!(has_cause(&r, path, "unknown field"), "{r}");
         // The neighbour without it is valid in both.
-        set(&mut doc, "/spec/rules/0/sessionPersistence", json!({"sessionName": "s"}));
+        set(
+            &mut doc,
+            "/spec/rules/0/sessionPersistence",
+            json!({"sessionName": "s"}),
+        );
         assert!(admit_as(&doc, V1_5).is_ok() && admit_as(&doc, V1_6).is_ok());
     }
 }
@@ -325,7 +353,10 @@ fn reference_grant_spec_is_required_only_in_v1_6() {
     };
     assert_eq!(object.to_value()["spec"], json!({"from": [], "to": []}));
     let r = admit_as(&doc, V1_6).expect_err("v1.6 requires spec");
-    assert_eq!(r.to_string(), "ReferenceGrant \"grant\" is invalid: spec: Required value");
+    assert_eq!(
+        r.to_string(),
+        "ReferenceGrant \"grant\" is invalid: spec: Required value"
+    );
 }
 
 fn typed(api_version: &str, kind: &str) -> Value {
@@ -377,7 +408,10 @@ fn served_kinds_gwsim_does_not_model_stay_not_modelled() {
             ("gateway.networking.k8s.io/v1alpha2", "UDPRoute"),
             ("gateway.networking.k8s.io/v1", "BackendTLSPolicy"),
             ("gateway.networking.k8s.io/v1alpha3", "BackendTLSPolicy"),
-            ("gateway.networking.x-k8s.io/v1alpha1", "XBackendTrafficPolicy"),
+            (
+                "gateway.networking.x-k8s.io/v1alpha1",
+                "XBackendTrafficPolicy",
+            ),
             ("gateway.networking.x-k8s.io/v1alpha1", "XMesh"),
             // Other groups are not the Gateway API's to refuse.
             ("gateway.envoyproxy.io/v1alpha1", "EnvoyProxy"),
@@ -439,7 +473,10 @@ fn versions_parse_and_print() {
     assert!("v2".parse::<GatewayApiVersion>().is_err());
     assert_eq!(GatewayApiVersion::default(), V1_6);
     assert_eq!((V1_6.as_str(), V1_6.release()), ("v1.6", "v1.6.1"));
-    assert_eq!((V1_5.to_string(), V1_5.release()), ("v1.5".to_string(), "v1.5.1"));
+    assert_eq!(
+        (V1_5.to_string(), V1_5.release()),
+        ("v1.5".to_string(), "v1.5.1")
+    );
 }
 
 /// Every CEL rule of every modelled kind carries its CRD's message verbatim, at the CRD's path,
@@ -499,10 +536,17 @@ fn cookie_config_needs_cookie_persistence() {
             let r = admit_as(&doc, version).expect_err(kind);
             assert_eq!(
                 r.to_string(),
-                format!("{kind} \"{}\" is invalid: spec.rules[0].sessionPersistence: Invalid value: \"object\": cookieConfig can only be set with type Cookie", r.name)
+                format!(
+                    "{kind} \"{}\" is invalid: spec.rules[0].sessionPersistence: Invalid value: \"object\": cookieConfig can only be set with type Cookie",
+                    r.name
+                )
             );
         }
-        set(&mut doc, "/spec/rules/0/sessionPersistence/type", json!("Cookie"));
+        set(
+            &mut doc,
+            "/spec/rules/0/sessionPersistence/type",
+            json!("Cookie"),
+        );
         for version in GatewayApiVersion::ALL {
             assert!(admit_as(&doc, version).is_ok(), "{kind} {version}");
         }
