@@ -4,8 +4,9 @@
 //! refused, naming them), defaulting, metadata checks, schema validation (types, required,
 //! enums, patterns, lengths, item counts, list-map keys), then the CEL rules of the CRDs,
 //! unless a "blocking" schema error already exists. All of it is written by hand from the
-//! facts of the standard and experimental CRDs; each rule cites the field it comes from.
-//! gwsim behaves as an experimental-channel install.
+//! facts of the standard and experimental CRDs; each rule cites the field it comes from, and
+//! carries the CRD's `message` verbatim (the API server writes it). gwsim behaves as an
+//! experimental-channel install of Gateway API v1.6.1, or v1.5.1 (docs/versions.md).
 //!
 //! A rejected document yields a [`Rejection`] and nothing of it is used.
 //!
@@ -16,7 +17,10 @@
 //! - `gatewayclass`, `gateway`, `listenerset`, `httproute`, `grpcroute`, `referencegrant`: each kind's
 //!   `spec` schema, defaults and CEL-equivalent rules; `status`: status schemas, for strict
 //!   decoding only; `metadata`: object-meta schema and checks;
-//! - `core`: the core kinds, decoded strictly into k8s-openapi structs;
+//! - `core`: the core kinds, decoded strictly into k8s-openapi structs; `base64`: Secret and
+//!   ConfigMap bytes decoded as the API server's Go decoder does;
+//! - `version`: the Gateway API release whose rules apply ([`AdmissionOptions`]) and the kinds
+//!   and versions it serves;
 //! - `duration`: GEP-2257 durations ([`parse_duration`]).
 
 use std::fmt;
