@@ -109,7 +109,8 @@ pub enum RejectionReason {
         api_version: String,
     },
     /// The API server could not decode the body (`400 BadRequest`), before any validation:
-    /// bad base64 in a Secret's `data`. The message is the server's, whole.
+    /// unknown fields (strict field validation, kubectl's default) or bad base64 in a Secret's
+    /// `data`. The message is the server's, whole; unknown fields are also listed as causes.
     BadRequest { message: String },
 }
 
@@ -253,10 +254,26 @@ pub fn admit_with(
         }
     };
     result.map_err(|causes| {
+        // Unknown fields are reported alone, by the decoder, before validation: a 400 with
+        // the strict-decoding error, not a 422 with causes.
+        let reason = if !causes.is_empty()
+            && causes.iter().all(|c| c.reason == CauseReason::UnknownField)
+        {
+            let details: Vec<&str> = causes.iter().map(|c| c.detail.as_str()).collect();
+            RejectionReason::BadRequest {
+                message: format!(
+                    "{kind_name} in version {} cannot be handled as a {kind_name}: strict decoding error: {}",
+                    messages::quote(group_version),
+                    details.join(", ")
+                ),
+            }
+        } else {
+            RejectionReason::Invalid
+        };
         AdmitError::Rejected(Rejection {
             kind: kind_name.to_string(),
             name,
-            reason: RejectionReason::Invalid,
+            reason,
             causes,
         })
     })

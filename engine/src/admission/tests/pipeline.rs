@@ -765,3 +765,37 @@ fn causes_carry_their_reason() {
     let r = reject(&with(http_route(), &[("/spec/parentRefs/0", json!({}))]));
     assert_eq!(r.causes[0].reason, CauseReason::FieldValueRequired, "{r}");
 }
+
+/// Unknown fields fail decoding (`400 BadRequest`), all of them in one message (document order), before any
+/// validation, as kube-apiserver's strict field validation (kubectl's default) reports them.
+#[test]
+fn unknown_fields_are_a_strict_decoding_error() {
+    let doc = with(
+        http_route(),
+        &[
+            ("/spec/rules/0/matchs", json!([])),
+            ("/spec/extra", json!(1)),
+        ],
+    );
+    let r = reject(&doc);
+    assert_eq!(
+        r.to_string(),
+        "HTTPRoute in version \"v1\" cannot be handled as a HTTPRoute: strict decoding error: unknown field \"spec.rules[0].matchs\", unknown field \"spec.extra\""
+    );
+    assert!(
+        r.causes
+            .iter()
+            .all(|c| c.reason == CauseReason::UnknownField)
+    );
+    let service = yaml("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {portz: []}\n");
+    assert_eq!(
+        reject(&service).to_string(),
+        "Service in version \"v1\" cannot be handled as a Service: strict decoding error: unknown field \"spec.portz\""
+    );
+    // A known field with a bad value is validation's (422), not decoding's.
+    let r = reject(&with(http_route(), &[("/spec/hostnames", json!(["Bad"]))]));
+    assert!(
+        r.to_string().starts_with("HTTPRoute \"shop\" is invalid: "),
+        "{r}"
+    );
+}
