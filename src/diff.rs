@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use gwsim_engine::Rejection;
+use gwsim_engine::admission::AdmissionOptions;
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::diff::{
     BehaviourDiff, ChangeSet, DiffOptions, IgnoredDocument, RejectedChange, Settled, UserRequest,
-    apply_change, diff,
+    apply_change_with, diff,
 };
 use gwsim_engine::load::Origin;
 use gwsim_engine::object::{Kind, ObjectKey};
@@ -20,6 +21,8 @@ use crate::inputs::{self, Loaded, epoch};
 
 /// The command's inputs.
 pub struct DiffArgs {
+    /// The Gateway API release whose admission rules apply to both states.
+    pub admission: AdmissionOptions,
     pub before: Vec<PathBuf>,
     pub after: Vec<PathBuf>,
     pub change: Vec<PathBuf>,
@@ -49,10 +52,10 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<BehaviourDiff> {
         snapshot,
         rejected: rejected_before,
         ignored: ignored_before,
-    } = inputs::load_snapshot(&args.before)?;
+    } = inputs::load_snapshot_with(&args.before, &args.admission)?;
     let before = Settled::new(snapshot, now);
     let (after, rejections, ignored) = if !args.after.is_empty() {
-        let loaded_after = inputs::load_snapshot(&args.after)?;
+        let loaded_after = inputs::load_snapshot_with(&args.after, &args.admission)?;
         let (rejections, ignored) = new_problems(&rejected_before, &ignored_before, &loaded_after);
         (
             Settled::new(loaded_after.snapshot, now),
@@ -65,7 +68,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<BehaviourDiff> {
             deletions,
         };
         // Admitted against the reconciled before state, as against a live cluster.
-        let applied = apply_change(before.snapshot.clone(), &change, now);
+        let applied = apply_change_with(before.snapshot.clone(), &change, now, &args.admission);
         let mut rejections: Vec<RejectedChange> = applied
             .missing
             .iter()

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use gwsim_engine::admission::{AdmissionOptions, GatewayApiVersion};
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::object::{Kind, ObjectKey};
 use rand::SeedableRng;
@@ -23,6 +24,25 @@ use rand::SeedableRng;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--gateway-api-version`, shared by every command that reads files.
+#[derive(Clone, Copy, clap::Args)]
+struct ApiVersionArg {
+    /// The Gateway API release whose CRDs (experimental channel) admission follows: v1.6
+    /// (v1.6.1) or v1.5 (v1.5.1).
+    #[arg(
+        long = "gateway-api-version",
+        value_name = "VERSION",
+        default_value = "v1.6"
+    )]
+    gateway_api_version: GatewayApiVersion,
+}
+
+impl ApiVersionArg {
+    fn options(self) -> AdmissionOptions {
+        AdmissionOptions::new(self.gateway_api_version)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -61,6 +81,8 @@ enum Command {
         /// `table` for people; `yaml` or `json` for every object with its full status.
         #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
         output: CheckFormat,
+        #[command(flatten)]
+        api: ApiVersionArg,
     },
     /// Print the effective routing table, per Gateway and listener, in precedence order.
     Routes {
@@ -71,6 +93,8 @@ enum Command {
         gateway: Option<String>,
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
         output: TextOrJson,
+        #[command(flatten)]
+        api: ApiVersionArg,
     },
     /// Explain what happens to one request, and why.
     Explain {
@@ -95,6 +119,8 @@ enum Command {
         output: TextOrJson,
         /// `http://host[:port]/path?query` (or https).
         url: String,
+        #[command(flatten)]
+        api: ApiVersionArg,
     },
     /// Compare two states, or a state and a change: rejected documents, status changes,
     /// routing table changes, and every probe request whose outcome differs.
@@ -123,6 +149,8 @@ enum Command {
         /// `changes`: exit 1 when anything differs; `regressions`: only for regressions.
         #[arg(long, value_enum, default_value = "changes")]
         fail_on: FailOn,
+        #[command(flatten)]
+        api: ApiVersionArg,
     },
     /// Run scenario files (see the scenario format in docs/scenarios.md).
     ///
@@ -150,6 +178,8 @@ enum Command {
         /// Files or folders of YAML (instead of a scenario).
         #[arg(short = 'f', long = "filename", num_args = 1..)]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        api: ApiVersionArg,
     },
     /// Run the conformance suite (one scenario per upstream GATEWAY-HTTP test) against the
     /// simulator. Exit 0 when nothing failed.
@@ -196,11 +226,19 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let mut stdout = std::io::stdout().lock();
     match cli.command {
-        Command::Check { files, output } => {
-            let inputs = inputs::load(&files)?;
+        Command::Check { files, output, api } => {
+            let inputs = inputs::load_with(&files, &api.options())?;
             let (table, ok) = check::render_table(&inputs);
             match output {
-                CheckFormat::Table => stdout.write_all(table.as_bytes())?,
+                CheckFormat::Table => {
+                    let version = api.gateway_api_version;
+                    writeln!(
+                        stdout,
+                        "Gateway API {} (experimental channel), --gateway-api-version {version}\n",
+                        version.release()
+                    )?;
+                    stdout.write_all(table.as_bytes())?
+                }
                 CheckFormat::Yaml => {
                     stdout.write_all(check::render_objects(&inputs, false)?.as_bytes())?
                 }
@@ -214,8 +252,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             files,
             gateway,
             output,
+            api,
         } => {
-            let inputs = inputs::load(&files)?;
+            let inputs = inputs::load_with(&files, &api.options())?;
             let gateway = gateway.as_deref().map(parse_gateway).transpose()?;
             let mut listing = inputs.table.listing();
             if let Some(gateway) = &gateway {
@@ -245,8 +284,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             seed,
             output,
             url,
+            api,
         } => {
-            let inputs = inputs::load(&files)?;
+            let inputs = inputs::load_with(&files, &api.options())?;
             let mut request = parse_url(&url)?;
             request.gateway = gateway.as_deref().map(parse_gateway).transpose()?;
             request.method = method.to_ascii_uppercase();
@@ -284,8 +324,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             requests,
             output,
             fail_on,
+            api,
         } => {
             let args = diff::DiffArgs {
+                admission: api.options(),
                 before,
                 after,
                 change,
@@ -332,10 +374,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
         }
-        Command::Tui { scenario, files } => {
+        Command::Tui {
+            scenario,
+            files,
+            api,
+        } => {
             match scenario {
                 Some(path) => gwsim_tui::run_scenario(&path)?,
-                None => gwsim_tui::run_files(&files)?,
+                None => gwsim_tui::run_files_with(&files, &api.options())?,
             }
             Ok(0)
         }

@@ -5,8 +5,9 @@
 
 use std::path::PathBuf;
 
+use gwsim_engine::admission::AdmissionOptions;
 use gwsim_engine::decision::{Request, Scheme};
-use gwsim_engine::diff::{ChangeSet, Settled, apply_change};
+use gwsim_engine::diff::{ChangeSet, Settled, apply_change_with};
 use gwsim_engine::load::{Document, LoadError, Origin, parse_documents};
 use gwsim_engine::object::Snapshot;
 use gwsim_engine::{Rejection, RoutingTable};
@@ -65,11 +66,19 @@ pub fn read_documents(paths: &[PathBuf]) -> Result<Vec<Document>, InputsError> {
 /// Reads and admits every document into one snapshot, as a series of `kubectl apply`: a later
 /// document with the key of an earlier one updates it.
 pub fn load_snapshot(paths: &[PathBuf]) -> Result<Loaded, InputsError> {
+    load_snapshot_with(paths, &AdmissionOptions::default())
+}
+
+/// [`load_snapshot`] with admission `options` (the Gateway API release whose rules apply).
+pub fn load_snapshot_with(
+    paths: &[PathBuf],
+    options: &AdmissionOptions,
+) -> Result<Loaded, InputsError> {
     let change = ChangeSet {
         documents: read_documents(paths)?,
         deletions: Vec::new(),
     };
-    let applied = apply_change(Snapshot::new(), &change, epoch());
+    let applied = apply_change_with(Snapshot::new(), &change, epoch(), options);
     Ok(Loaded {
         snapshot: applied.snapshot,
         rejected: applied.rejected,
@@ -79,7 +88,12 @@ pub fn load_snapshot(paths: &[PathBuf]) -> Result<Loaded, InputsError> {
 
 /// Reads, admits and reconciles.
 pub fn load(paths: &[PathBuf]) -> Result<Inputs, InputsError> {
-    let loaded = load_snapshot(paths)?;
+    load_with(paths, &AdmissionOptions::default())
+}
+
+/// [`load`] with admission `options`.
+pub fn load_with(paths: &[PathBuf], options: &AdmissionOptions) -> Result<Inputs, InputsError> {
+    let loaded = load_snapshot_with(paths, options)?;
     let settled = Settled::new(loaded.snapshot, epoch());
     let table = settled.table();
     Ok(Inputs {

@@ -4,6 +4,7 @@
 //! error and on panic: [`TerminalGuard`] does it when dropped, and a panic hook does it before
 //! the panic message is printed, so the message lands on a usable screen.
 
+use gwsim_engine::admission::AdmissionOptions;
 use std::io::{Stdout, stdout};
 use std::panic::PanicHookInfo;
 use std::path::PathBuf;
@@ -145,6 +146,8 @@ pub struct FileWatcher {
     /// The last error reported, so that it is reported once.
     failing: Option<String>,
     next_check: Option<Instant>,
+    /// The admission rules reloads use.
+    admission: AdmissionOptions,
 }
 
 impl FileWatcher {
@@ -156,7 +159,14 @@ impl FileWatcher {
             last,
             failing: None,
             next_check: None,
+            admission: AdmissionOptions::default(),
         }
+    }
+
+    /// Reloads with these admission rules.
+    pub fn with_admission(mut self, admission: AdmissionOptions) -> FileWatcher {
+        self.admission = admission;
+        self
     }
 
     /// Looks at the files when it is time to: a new frame when they changed, an error
@@ -175,7 +185,7 @@ impl FileWatcher {
             Ok(print) if self.last.as_ref() == Some(&print) => return None,
             Ok(print) => {
                 self.last = Some(print);
-                match gwsim_sim::inputs::load(&self.paths) {
+                match gwsim_sim::inputs::load_with(&self.paths, &self.admission) {
                     Ok(inputs) => {
                         self.failing = None;
                         let frame = Frame::from_inputs(&inputs, 0, "reloaded".to_string());

@@ -40,10 +40,7 @@ pub(crate) fn admit(kind: Kind, mut doc: Value, meta_schema: &Node) -> Result<Ob
         | Kind::HttpRoute
         | Kind::GrpcRoute
         | Kind::ReferenceGrant => Err(Finding {
-            cause: Cause {
-                field: String::new(),
-                detail: format!("{kind} is not a core kind"),
-            },
+            cause: messages::internal(&format!("{kind} is not a core kind")),
             blocking: true,
         }),
     };

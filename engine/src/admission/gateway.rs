@@ -1,12 +1,13 @@
 //! Gateway: the schema of `spec` (validation.md section 3.2), its defaults (section 5) and its
 //! CEL rules, written as Rust functions.
 //!
-//! The rule messages are gwsim's own wording of the CRD rules, not the CRD text.
+//! Rule messages are the CRD's `message` texts, verbatim: they are what the API server writes.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde_json::{Value, json};
 
+use super::GatewayApiVersion;
 use super::messages::{self, Finding};
 use super::schema::{
     Node, Verdict, field, has, items, list, map_of, object, pattern, str_at, string,
@@ -34,8 +35,8 @@ pattern! {
     QUALIFIED_KEY = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$"
 }
 
-/// `Gateway.spec`.
-pub(crate) fn spec() -> Node {
+/// `Gateway.spec` in release `v`.
+pub(crate) fn spec(v: GatewayApiVersion) -> Node {
     object(vec![
         field("addresses", addresses()),
         field(
@@ -58,9 +59,9 @@ pub(crate) fn spec() -> Node {
         // Experimental channel: default Gateways (GEP-3793).
         field("defaultScope", string().one_of(&["All", "None"])),
         field("gatewayClassName", object_name()).required(),
-        field("infrastructure", infrastructure()),
+        field("infrastructure", infrastructure(v)),
         field("listeners", listeners()).required(),
-        field("tls", gateway_tls()),
+        field("tls", gateway_tls(v)),
     ])
 }
 
@@ -72,8 +73,9 @@ pub(crate) fn default_status() -> Value {
     ]})
 }
 
+/// CEL `l.protocol in [...]`: an exact, case-sensitive comparison.
 fn protocol_is(listener: &Value, names: &[&str]) -> bool {
-    str_at(listener, "protocol").is_some_and(|p| names.iter().any(|n| p.eq_ignore_ascii_case(n)))
+    str_at(listener, "protocol").is_some_and(|p| names.contains(&p))
 }
 
 pub(crate) fn listeners() -> Node {
@@ -81,10 +83,9 @@ pub(crate) fn listeners() -> Node {
         .min_items(1)
         .max_items(64)
         .map_keys(&["name"])
-        // CEL (GatewaySpec.listeners): protocols are compared case-insensitively, as the
-        // current CRD does.
+        // CEL (GatewaySpec.listeners), in the CRD's order; protocols compare exactly.
         .rule(
-            "listeners with protocol HTTP, TCP or UDP cannot set tls",
+            "tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']",
             |ls| {
                 Verdict::from(
                     items(ls)
@@ -93,7 +94,7 @@ pub(crate) fn listeners() -> Node {
                 )
             },
         )
-        .rule("an HTTPS listener's tls.mode must be Terminate", |ls| {
+        .rule("tls mode must be Terminate for protocol HTTPS", |ls| {
             Verdict::from(items(ls).iter().all(|l| {
                 match (protocol_is(l, &["HTTPS"]), l.get("tls")) {
                     (true, Some(tls)) => matches!(str_at(tls, "mode"), Some("" | "Terminate")),
@@ -101,7 +102,7 @@ pub(crate) fn listeners() -> Node {
                 }
             }))
         })
-        .rule("a TLS listener must set tls.mode", |ls| {
+        .rule("tls mode must be set for protocol TLS", |ls| {
             Verdict::from(items(ls).iter().all(|l| {
                 !protocol_is(l, &["TLS"])
                     || l.get("tls")
@@ -110,7 +111,7 @@ pub(crate) fn listeners() -> Node {
             }))
         })
         .rule(
-            "listeners with protocol TCP or UDP cannot set hostname",
+            "hostname must not be specified for protocols ['TCP', 'UDP']",
             |ls| {
                 Verdict::from(items(ls).iter().all(|l| {
                     !protocol_is(l, &["TCP", "UDP"])
@@ -118,7 +119,7 @@ pub(crate) fn listeners() -> Node {
                 }))
             },
         )
-        .rule("listener names must be unique", |ls| {
+        .rule("Listener name must be unique within the Gateway", |ls| {
             let ls = items(ls);
             Verdict::from(ls.iter().all(|l1| {
                 ls.iter()
@@ -128,7 +129,7 @@ pub(crate) fn listeners() -> Node {
             }))
         })
         .rule(
-            "no two listeners may share the same port, protocol and hostname",
+            "Combination of port, protocol and hostname must be unique for each listener",
             |ls| {
                 let ls = items(ls);
                 // Two absent hostnames count as equal; an absent and a present one differ.
@@ -201,7 +202,7 @@ fn listener_tls() -> Node {
     // `size(self.certificateRefs) > 0 || size(self.options) > 0`; an absent field makes CEL
     // report "no such key" unless the other side of `||` is true.
     .rule(
-        "mode Terminate needs a certificateRefs or an options entry",
+        "certificateRefs or options must be specified when mode is Terminate",
         |tls| {
             if str_at(tls, "mode") != Some("Terminate") {
                 return Verdict::Pass;
@@ -228,11 +229,11 @@ fn addresses() -> Node {
     list(address())
         .max_items(16)
         // CEL (GatewaySpec.addresses): IPAddress values unique.
-        .rule("IPAddress addresses must not repeat a value", |a| {
+        .rule("IPAddress values must be unique", |a| {
             unique_values_of_type(a, "IPAddress")
         })
         // CEL (GatewaySpec.addresses): Hostname values unique.
-        .rule("Hostname addresses must not repeat a value", |a| {
+        .rule("Hostname values must be unique", |a| {
             unique_values_of_type(a, "Hostname")
         })
 }
@@ -262,7 +263,7 @@ fn address() -> Node {
     .check(ip_address_value)
     // CEL (GatewaySpecAddress): a Hostname address is empty or a (wildcard) hostname.
     .rule(
-        "a Hostname address value must be empty or a lower-case DNS name, optionally starting with '*.'",
+        r"Hostname value must be empty or contain only valid characters (matching ^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$)",
         |a| {
             if str_at(a, "type") != Some("Hostname") {
                 return Verdict::Pass;
@@ -296,19 +297,24 @@ fn key_prefix_short(key: &str) -> bool {
     key.split('/').next().unwrap_or("").chars().count() < 253
 }
 
-fn infrastructure() -> Node {
+fn infrastructure(v: GatewayApiVersion) -> Node {
+    // v1.6.0 raised the annotation limit from 8 to 16.
+    let max_annotations = match v {
+        GatewayApiVersion::V1_5 => 8,
+        GatewayApiVersion::V1_6 => 16,
+    };
     object(vec![
         field(
             "annotations",
             map_of(string().max_len(4096))
-                .max_properties(16)
+                .max_properties(max_annotations)
                 // CEL (GatewayInfrastructure.annotations): key format and prefix length.
                 .rule(
-                    "annotation keys must be [prefix/]name: an optional DNS-subdomain prefix, then a name of 1-63 characters",
+                    "Annotation keys must be in the form of an optional DNS subdomain prefix followed by a required name segment of up to 63 characters.",
                     |m| all_keys(m, |k| QUALIFIED_KEY.is_match(k)),
                 )
                 .rule(
-                    "an annotation key prefix must be shorter than 253 characters",
+                    "If specified, the annotation key's prefix must be a DNS subdomain not longer than 253 characters in total.",
                     |m| all_keys(m, key_prefix_short),
                 ),
         ),
@@ -318,11 +324,11 @@ fn infrastructure() -> Node {
                 .max_properties(8)
                 // CEL (GatewayInfrastructure.labels): key format and prefix length.
                 .rule(
-                    "label keys must be [prefix/]name: an optional DNS-subdomain prefix, then a name of 1-63 characters",
+                    "Label keys must be in the form of an optional DNS subdomain prefix followed by a required name segment of up to 63 characters.",
                     |m| all_keys(m, |k| QUALIFIED_KEY.is_match(k)),
                 )
                 .rule(
-                    "a label key prefix must be shorter than 253 characters",
+                    "If specified, the label key's prefix must be a DNS subdomain not longer than 253 characters in total.",
                     |m| all_keys(m, key_prefix_short),
                 ),
         ),
@@ -338,7 +344,12 @@ fn infrastructure() -> Node {
 }
 
 /// `FrontendTLSValidation` inside a `TLSConfig`.
-fn tls_config() -> Node {
+fn tls_config(v: GatewayApiVersion) -> Node {
+    // v1.6.0 raised the CA reference limit from 8 to 16.
+    let max_ca_refs = match v {
+        GatewayApiVersion::V1_5 => 8,
+        GatewayApiVersion::V1_6 => 16,
+    };
     object(vec![field(
         "validation",
         object(vec![
@@ -351,7 +362,7 @@ fn tls_config() -> Node {
                     field("namespace", namespace()),
                 ]))
                 .min_items(1)
-                .max_items(8),
+                .max_items(max_ca_refs),
             )
             .required(),
             field(
@@ -363,7 +374,7 @@ fn tls_config() -> Node {
     )])
 }
 
-fn gateway_tls() -> Node {
+fn gateway_tls(v: GatewayApiVersion) -> Node {
     object(vec![
         field(
             "backend",
@@ -372,22 +383,25 @@ fn gateway_tls() -> Node {
         field(
             "frontend",
             object(vec![
-                field("default", tls_config()).required(),
+                field("default", tls_config(v)).required(),
                 field(
                     "perPort",
                     list(object(vec![
                         field("port", port_number()).required(),
-                        field("tls", tls_config()).required(),
+                        field("tls", tls_config(v)).required(),
                     ]))
                     .max_items(64)
                     .map_keys(&["port"])
                     // CEL (FrontendTLSConfig.perPort): one entry per port.
-                    .rule("perPort entries must have distinct ports", |pp| {
-                        let pp = items(pp);
-                        Verdict::from(pp.iter().all(|a| {
-                            pp.iter().filter(|b| a.get("port") == b.get("port")).count() == 1
-                        }))
-                    }),
+                    .rule(
+                        "Port for TLS configuration must be unique within the Gateway",
+                        |pp| {
+                            let pp = items(pp);
+                            Verdict::from(pp.iter().all(|a| {
+                                pp.iter().filter(|b| a.get("port") == b.get("port")).count() == 1
+                            }))
+                        },
+                    ),
                 ),
             ]),
         ),

@@ -1,6 +1,6 @@
 //! GatewayClass: the schema of `spec` (validation.md section 3.1) and its one transition rule.
 //!
-//! The rule messages are gwsim's own wording of the CRD rules, not the CRD text.
+//! Rule messages are the CRD's `message` texts, verbatim: they are what the API server writes.
 
 use serde_json::json;
 
@@ -15,9 +15,7 @@ pub(crate) fn spec() -> Node {
             controller_name()
                 // CEL (GatewayClassSpec.controllerName, transition rule): the controller of a
                 // class never changes once set.
-                .transition_rule("controllerName cannot change once set", |new, old| {
-                    Verdict::from(new == old)
-                }),
+                .transition_rule("Value is immutable", |new, old| Verdict::from(new == old)),
         )
         .required(),
         field("description", string().max_len(64)),

@@ -1,10 +1,11 @@
 //! GRPCRoute: the schema of `spec` (validation.md section 3.4), its defaults and its CEL rules.
 //! Unlike HTTPRoute, `rules` and `matches` have no default and may be absent.
 //!
-//! The rule messages are gwsim's own wording of the CRD rules, not the CRD text.
+//! Rule messages are the CRD's `message` texts, verbatim: they are what the API server writes.
 
 use serde_json::{Value, json};
 
+use super::GatewayApiVersion;
 use super::httproute::{
     MATCH_BUDGET, UNIQUE_RULE_NAMES, total_matches, union_rules, unique_rule_names,
 };
@@ -25,35 +26,35 @@ pattern! {
     GRPC_METHOD = r"^[A-Za-z_][A-Za-z_0-9]*$"
 }
 
-/// `GRPCRoute.spec`.
-pub(crate) fn spec() -> Node {
+/// `GRPCRoute.spec` in release `v`.
+pub(crate) fn spec(v: GatewayApiVersion) -> Node {
     object(vec![
         field("hostnames", list(hostname()).max_items(16)),
         field("parentRefs", parent_refs()),
-        field("rules", rules()),
+        field("rules", rules(v)),
         // Experimental channel: default Gateways (GEP-3793).
         field("useDefaultGateways", string().one_of(&["All", "None"])),
     ])
 }
 
-fn rules() -> Node {
-    list(rule())
+fn rules(v: GatewayApiVersion) -> Node {
+    list(rule(v))
         .max_items(16)
-        // CEL (GRPCRouteSpec.rules, experimental channel): rule names are unique.
-        .rule(UNIQUE_RULE_NAMES, unique_rule_names)
         // CEL (GRPCRouteSpec.rules): at most 128 matches over all rules; absent matches count 0.
         .rule(MATCH_BUDGET, |rules| {
             Verdict::from(total_matches(rules) <= 128)
         })
+        // CEL (GRPCRouteSpec.rules, experimental channel): rule names are unique.
+        .rule(UNIQUE_RULE_NAMES, unique_rule_names)
 }
 
-fn rule() -> Node {
+fn rule(v: GatewayApiVersion) -> Node {
     object(vec![
         field("backendRefs", list(backend_ref()).max_items(16)),
         field("filters", filters()),
         field("matches", list(route_match()).max_items(64)),
         field("name", section_name()),
-        field("sessionPersistence", session_persistence()),
+        field("sessionPersistence", session_persistence(v)),
     ])
 }
 
@@ -98,15 +99,15 @@ fn method_match() -> Node {
     ])
     // CEL (GRPCMethodMatch): with a type, at least one of service and method.
     .rule(
-        "set service, method or both",
+        "One or both of 'service' or 'method' must be specified",
         |m| Verdict::from(!has(m, "type") || has(m, "service") || has(m, "method")),
     )
     .rule(
-        "with type Exact, service must be dot-separated identifiers (letters, digits, '_', no leading digit), optionally with a leading '.'",
+        r"service must only contain valid characters (matching ^(?i)\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$)",
         |m| exact_member(m, "service", |s| GRPC_SERVICE.is_match(s)),
     )
     .rule(
-        "with type Exact, method must be one identifier (letters, digits, '_', no leading digit)",
+        r"method must only contain valid characters (matching ^[A-Za-z_][A-Za-z_0-9]*$)",
         |m| exact_member(m, "method", |s| GRPC_METHOD.is_match(s)),
     )
 }
@@ -116,7 +117,7 @@ fn filters() -> Node {
     ["RequestHeaderModifier", "ResponseHeaderModifier"]
         .into_iter()
         .fold(list(filter()).max_items(16), |node, t| {
-            node.rule(format!("at most one {t} filter is allowed"), move |fs| {
+            node.rule(format!("{t} filter cannot be repeated"), move |fs| {
                 Verdict::from(
                     items(fs)
                         .iter()

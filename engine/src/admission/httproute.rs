@@ -3,11 +3,10 @@
 //! experimental fields (`retry`, `sessionPersistence`, `externalAuth`, `useDefaultGateways`)
 //! and rules (unique rule names, header-value pattern, port-aware parentRef uniqueness) apply.
 //!
-//! The rule messages are gwsim's own wording of the CRD rules, not the CRD text.
+//! Rule messages are the CRD's `message` texts, verbatim: they are what the API server writes.
 
 use serde_json::{Value, json};
 
-use super::parse_duration;
 use super::schema::{
     Node, Verdict, boolean, field, has, int32, int64, items, list, list_at, object, pattern,
     str_at, string,
@@ -18,6 +17,7 @@ use super::types::{
     parent_refs, port_number, precise_hostname, request_mirror, section_name, service_needs_port,
     session_persistence,
 };
+use super::{GatewayApiVersion, parse_duration};
 
 pattern! {
     /// CORSOrigin: `*`, or `http(s)://host[:port]` where the host may start with one `*.`
@@ -42,35 +42,35 @@ const CORS_METHODS: &[&str] = &[
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "*",
 ];
 
-/// `HTTPRoute.spec`.
-pub(crate) fn spec() -> Node {
+/// `HTTPRoute.spec` in release `v`.
+pub(crate) fn spec(v: GatewayApiVersion) -> Node {
     object(vec![
         field("hostnames", list(hostname()).max_items(16)),
         field("parentRefs", parent_refs()),
-        field("rules", rules())
+        field("rules", rules(v))
             .default(json!([{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}]}])),
         // Experimental channel: default Gateways (GEP-3793).
         field("useDefaultGateways", string().one_of(&["All", "None"])),
     ])
 }
 
-fn rules() -> Node {
-    list(rule())
+fn rules(v: GatewayApiVersion) -> Node {
+    list(rule(v))
         .min_items(1)
         .max_items(16)
-        // CEL (HTTPRouteSpec.rules, experimental channel): rule names are unique.
-        .rule(UNIQUE_RULE_NAMES, unique_rule_names)
         // CEL (HTTPRouteSpec.rules): a budget of 128 matches over all rules.
         .rule(MATCH_BUDGET, |rules| {
             Verdict::from(total_matches(rules) <= 128)
         })
+        // CEL (HTTPRouteSpec.rules, experimental channel): rule names are unique.
+        .rule(UNIQUE_RULE_NAMES, unique_rule_names)
 }
 
 /// Shared with GRPCRoute: rule names are unique.
-pub(crate) const UNIQUE_RULE_NAMES: &str = "rule names must be unique";
+pub(crate) const UNIQUE_RULE_NAMES: &str = "Rule name must be unique within the route";
 
 /// Shared with GRPCRoute: the match budget over all rules.
-pub(crate) const MATCH_BUDGET: &str = "at most 128 matches in total across all rules";
+pub(crate) const MATCH_BUDGET: &str = "While 16 rules and 64 matches per rule are allowed, the total number of matches across all rules in a route must be less than 128";
 
 /// CEL `self.all(l1, !has(l1.name) || self.exists_one(l2, has(l2.name) && l1.name == l2.name))`.
 pub(crate) fn unique_rule_names(rules: &Value) -> Verdict {
@@ -90,20 +90,20 @@ pub(crate) fn total_matches(rules: &Value) -> usize {
         .sum()
 }
 
-fn rule() -> Node {
+fn rule(v: GatewayApiVersion) -> Node {
     object(vec![
         field("backendRefs", list(backend_ref()).max_items(16)),
         field("filters", filters()),
         field("matches", list(route_match()).max_items(64))
             .default(json!([{"path": {"type": "PathPrefix", "value": "/"}}])),
         field("name", section_name()),
-        field("retry", retry()),
-        field("sessionPersistence", session_persistence()),
+        field("retry", retry(v)),
+        field("sessionPersistence", session_persistence(v)),
         field("timeouts", timeouts()),
     ])
     // CEL (HTTPRouteRule): a redirect answers the request itself, so no backends with it.
     .rule(
-        "a rule with backendRefs cannot have a RequestRedirect filter",
+        "RequestRedirect filter must not be used together with backendRefs",
         |r| {
             if list_at(r, "backendRefs").is_empty() {
                 return Verdict::Pass;
@@ -114,19 +114,19 @@ fn rule() -> Node {
     // CEL (HTTPRouteRule): ReplacePrefixMatch needs exactly one PathPrefix match, for
     // rule-level and backendRef-level redirects and rewrites.
     .rule(
-        "a RequestRedirect filter with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
+        "When using RequestRedirect filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
         |r| prefix_rewrite_rule(r, exactly_one_prefix_filter(list_at(r, "filters"), "requestRedirect")),
     )
     .rule(
-        "a URLRewrite filter with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
+        "When using URLRewrite filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
         |r| prefix_rewrite_rule(r, exactly_one_prefix_filter(list_at(r, "filters"), "urlRewrite")),
     )
     .rule(
-        "a RequestRedirect filter in backendRefs with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
+        "Within backendRefs, when using RequestRedirect filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
         |r| prefix_rewrite_rule(r, exactly_one_backend_with(r, "requestRedirect")),
     )
     .rule(
-        "a URLRewrite filter in backendRefs with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
+        "Within backendRefs, When using URLRewrite filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
         |r| prefix_rewrite_rule(r, exactly_one_backend_with(r, "urlRewrite")),
     )
 }
@@ -237,7 +237,7 @@ fn path_match() -> Node {
     ])
     // CEL (HTTPPathMatch): Exact and PathPrefix values are clean absolute paths.
     .rule(
-        "an Exact or PathPrefix value must be an absolute path, starting with '/'",
+        "value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']",
         |p| for_plain_paths(p, |v| v.starts_with('/')),
     );
     // Sequences a clean path never contains, and endings it never has (dot segments,
@@ -246,24 +246,24 @@ fn path_match() -> Node {
         .into_iter()
         .fold(node, |node, needle| {
             node.rule(
-                format!("an Exact or PathPrefix value cannot contain '{needle}'"),
+                format!("must not contain '{needle}' when type one of ['Exact', 'PathPrefix']"),
                 move |p| for_plain_paths(p, |v| !v.contains(needle)),
             )
         });
     let node = ["/..", "/."].into_iter().fold(node, |node, suffix| {
         node.rule(
-            format!("an Exact or PathPrefix value cannot end in '{suffix}'"),
+            format!("must not end with '{suffix}' when type one of ['Exact', 'PathPrefix']"),
             move |p| for_plain_paths(p, |v| !v.ends_with(suffix)),
         )
     });
-    node.rule("type must be Exact, PathPrefix or RegularExpression", |p| {
+    node.rule("type must be one of ['Exact', 'PathPrefix', 'RegularExpression']", |p| {
         Verdict::from(matches!(
             str_at(p, "type"),
             Some("Exact" | "PathPrefix" | "RegularExpression")
         ))
     })
     .rule(
-        "an Exact or PathPrefix value may hold only RFC 3986 path characters and %XX escapes",
+        r"must only contain valid characters (matching ^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$) for types ['Exact', 'PathPrefix']",
         |p| for_plain_paths(p, |v| PATH_CHARS.is_match(v)),
     )
 }
@@ -273,7 +273,7 @@ fn filters() -> Node {
         .max_items(16)
         // CEL (HTTPRouteRule.filters): a redirect and a rewrite exclude each other.
         .rule(
-            "RequestRedirect and URLRewrite filters cannot be used together",
+            "May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both",
             |fs| {
                 let fs = items(fs);
                 let any = |t: &str| fs.iter().any(|f| str_at(f, "type") == Some(t));
@@ -291,7 +291,7 @@ fn filters() -> Node {
     ]
     .into_iter()
     .fold(node, |node, t| {
-        node.rule(format!("at most one {t} filter is allowed"), move |fs| {
+        node.rule(format!("{t} filter cannot be repeated"), move |fs| {
             Verdict::from(
                 items(fs)
                     .iter()
@@ -308,12 +308,13 @@ fn filters() -> Node {
 pub(crate) fn union_rules(node: Node, members: &[(&'static str, &'static str)]) -> Node {
     members.iter().fold(node, |node, &(member, type_)| {
         node.rule(
-            format!("{member} is only allowed when type is {type_}"),
+            format!("filter.{member} must be nil if the filter.type is not {type_}"),
             move |f| Verdict::from(!(has(f, member) && str_at(f, "type") != Some(type_))),
         )
-        .rule(format!("type {type_} requires {member}"), move |f| {
-            Verdict::from(has(f, member) || str_at(f, "type") != Some(type_))
-        })
+        .rule(
+            format!("filter.{member} must be specified for {type_} filter.type"),
+            move |f| Verdict::from(has(f, member) || str_at(f, "type") != Some(type_)),
+        )
     })
 }
 
@@ -339,8 +340,8 @@ fn filter() -> Node {
             ("requestMirror", "RequestMirror"),
             ("requestRedirect", "RequestRedirect"),
             ("urlRewrite", "URLRewrite"),
-            ("externalAuth", "ExternalAuth"),
             ("extensionRef", "ExtensionRef"),
+            ("externalAuth", "ExternalAuth"),
         ],
     )
 }
@@ -360,7 +361,10 @@ fn cors() -> Node {
                 .max_items(64)
                 .set()
                 // CEL (HTTPCORSFilter.allowHeaders): `*` alone.
-                .rule("'*' must be the only entry of allowHeaders", wildcard_alone),
+                .rule(
+                    "AllowHeaders cannot contain '*' alongside other methods",
+                    wildcard_alone,
+                ),
         ),
         field(
             "allowMethods",
@@ -368,7 +372,10 @@ fn cors() -> Node {
                 .max_items(9)
                 .set()
                 // CEL (HTTPCORSFilter.allowMethods): `*` alone.
-                .rule("'*' must be the only entry of allowMethods", wildcard_alone),
+                .rule(
+                    "AllowMethods cannot contain '*' alongside other methods",
+                    wildcard_alone,
+                ),
         ),
         field(
             "allowOrigins",
@@ -376,7 +383,10 @@ fn cors() -> Node {
                 .max_items(64)
                 .set()
                 // CEL (HTTPCORSFilter.allowOrigins): `*` alone.
-                .rule("'*' must be the only entry of allowOrigins", wildcard_alone),
+                .rule(
+                    "AllowOrigins cannot contain '*' alongside other origins",
+                    wildcard_alone,
+                ),
         ),
         field("exposeHeaders", list(header_name()).max_items(64).set()),
         field("maxAge", int32().min(1)).default(json!(5)),
@@ -395,24 +405,30 @@ fn path_modifier() -> Node {
         .required(),
     ])
     // CEL (HTTPPathModifier): the type and the member it names go together.
-    .rule("type ReplaceFullPath requires replaceFullPath", |p| {
-        Verdict::from(str_at(p, "type") != Some("ReplaceFullPath") || has(p, "replaceFullPath"))
-    })
     .rule(
-        "replaceFullPath is only allowed when type is ReplaceFullPath",
+        "replaceFullPath must be specified when type is set to 'ReplaceFullPath'",
+        |p| {
+            Verdict::from(str_at(p, "type") != Some("ReplaceFullPath") || has(p, "replaceFullPath"))
+        },
+    )
+    .rule(
+        "type must be 'ReplaceFullPath' when replaceFullPath is set",
         |p| {
             Verdict::from(
                 !has(p, "replaceFullPath") || str_at(p, "type") == Some("ReplaceFullPath"),
             )
         },
     )
-    .rule("type ReplacePrefixMatch requires replacePrefixMatch", |p| {
-        Verdict::from(
-            str_at(p, "type") != Some("ReplacePrefixMatch") || has(p, "replacePrefixMatch"),
-        )
-    })
     .rule(
-        "replacePrefixMatch is only allowed when type is ReplacePrefixMatch",
+        "replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'",
+        |p| {
+            Verdict::from(
+                str_at(p, "type") != Some("ReplacePrefixMatch") || has(p, "replacePrefixMatch"),
+            )
+        },
+    )
+    .rule(
+        "type must be 'ReplacePrefixMatch' when replacePrefixMatch is set",
         |p| {
             Verdict::from(
                 !has(p, "replacePrefixMatch") || str_at(p, "type") == Some("ReplacePrefixMatch"),
@@ -442,10 +458,7 @@ fn external_auth() -> Node {
     let header_set = || list(string()).max_items(64).set();
     object(vec![
         field("backendRef", backend_object_ref()).required(),
-        field(
-            "forwardBody",
-            object(vec![field("maxSize", int32().min(0))]),
-        ),
+        field("forwardBody", object(vec![field("maxSize", int64())])),
         field("grpc", object(vec![field("allowedHeaders", header_set())])),
         field(
             "http",
@@ -458,26 +471,34 @@ fn external_auth() -> Node {
         field("protocol", string().one_of(&["HTTP", "GRPC"])).required(),
     ])
     // CEL (HTTPExternalAuthFilter, experimental): the protocol and its config go together.
-    .rule("protocol GRPC requires grpc", |a| {
-        Verdict::from(str_at(a, "protocol") != Some("GRPC") || has(a, "grpc"))
-    })
-    .rule("grpc is only allowed when protocol is GRPC", |a| {
+    .rule(
+        "grpc must be specified when protocol is set to 'GRPC'",
+        |a| Verdict::from(str_at(a, "protocol") != Some("GRPC") || has(a, "grpc")),
+    )
+    .rule("protocol must be 'GRPC' when grpc is set", |a| {
         Verdict::from(!has(a, "grpc") || str_at(a, "protocol") == Some("GRPC"))
     })
-    .rule("protocol HTTP requires http", |a| {
-        Verdict::from(str_at(a, "protocol") != Some("HTTP") || has(a, "http"))
-    })
-    .rule("http is only allowed when protocol is HTTP", |a| {
+    .rule(
+        "http must be specified when protocol is set to 'HTTP'",
+        |a| Verdict::from(str_at(a, "protocol") != Some("HTTP") || has(a, "http")),
+    )
+    .rule("protocol must be 'HTTP' when http is set", |a| {
         Verdict::from(!has(a, "http") || str_at(a, "protocol") == Some("HTTP"))
     })
 }
 
-/// `HTTPRouteRetry` (experimental in v1.5): codes 400-599 as a set, attempts, backoff.
-fn retry() -> Node {
+/// `HTTPRouteRetry` (experimental): attempts, backoff, codes 400-599. v1.6.0 made `codes` a
+/// set (no repeated code) and `attempts` at least 1; in v1.5 `codes` is atomic and
+/// `attempts` unbounded.
+fn retry(v: GatewayApiVersion) -> Node {
+    let (attempts, codes) = match v {
+        GatewayApiVersion::V1_5 => (int64(), list(int64().min(400).max(599))),
+        GatewayApiVersion::V1_6 => (int64().min(1), list(int64().min(400).max(599)).set()),
+    };
     object(vec![
-        field("attempts", int64()),
+        field("attempts", attempts),
         field("backoff", duration()),
-        field("codes", list(int64().min(400).max(599)).set()),
+        field("codes", codes),
     ])
 }
 
@@ -489,7 +510,7 @@ fn timeouts() -> Node {
     // CEL (HTTPRouteTimeouts): backendRequest <= request, unless request is 0s (disabled).
     // A value that does not parse is already refused by the Duration pattern.
     .rule(
-        "backendRequest cannot exceed request, unless request is 0s",
+        "backendRequest timeout cannot be longer than request timeout",
         |t| {
             let parse = |name: &str| str_at(t, name).and_then(parse_duration);
             match (parse("request"), parse("backendRequest")) {

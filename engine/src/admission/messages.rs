@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::Cause;
+use super::{Cause, CauseReason};
 
 /// One schema-level problem and whether it blocks CEL evaluation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,13 +15,18 @@ pub(crate) struct Finding {
     pub blocking: bool,
 }
 
-fn finding(field: &str, detail: String, blocking: bool) -> Finding {
+fn finding(field: &str, reason: CauseReason, detail: String, blocking: bool) -> Finding {
     Finding {
-        cause: Cause {
-            field: field.to_string(),
-            detail,
-        },
+        cause: cause(field, reason, detail),
         blocking,
+    }
+}
+
+fn cause(field: &str, reason: CauseReason, detail: String) -> Cause {
+    Cause {
+        field: field.to_string(),
+        detail,
+        reason,
     }
 }
 
@@ -57,7 +62,22 @@ pub(crate) fn quote(s: &str) -> String {
 
 /// `<path>: Required value`
 pub(crate) fn required(field: &str) -> Finding {
-    finding(field, "Required value".to_string(), true)
+    finding(
+        field,
+        CauseReason::FieldValueRequired,
+        "Required value".to_string(),
+        true,
+    )
+}
+
+/// `<path>: Required value: <detail>`
+pub(crate) fn required_because(field: &str, detail: &str) -> Finding {
+    finding(
+        field,
+        CauseReason::FieldValueRequired,
+        format!("Required value: {detail}"),
+        true,
+    )
 }
 
 /// `<path>: Invalid value: "string": <path> in body must be of type integer: "string"`
@@ -65,6 +85,7 @@ pub(crate) fn wrong_type(field: &str, expected: &str, value: &Value) -> Finding 
     let actual = type_name(value);
     finding(
         field,
+        CauseReason::FieldValueTypeInvalid,
         format!(
             "Invalid value: {}: {field} in body must be of type {expected}: {}",
             quote(actual),
@@ -83,6 +104,7 @@ pub(crate) fn unsupported(field: &str, value: &Value, supported: &[String]) -> F
         .join(", ");
     finding(
         field,
+        CauseReason::FieldValueNotSupported,
         format!(
             "Unsupported value: {}: supported values: {list}",
             render(value)
@@ -95,6 +117,7 @@ pub(crate) fn unsupported(field: &str, value: &Value, supported: &[String]) -> F
 pub(crate) fn pattern_mismatch(field: &str, value: &str, pattern: &str) -> Finding {
     finding(
         field,
+        CauseReason::FieldValueInvalid,
         format!(
             "Invalid value: {}: {field} in body should match '{pattern}'",
             quote(value)
@@ -107,6 +130,7 @@ pub(crate) fn pattern_mismatch(field: &str, value: &str, pattern: &str) -> Findi
 pub(crate) fn too_short(field: &str, value: &str, min: usize) -> Finding {
     finding(
         field,
+        CauseReason::FieldValueInvalid,
         format!(
             "Invalid value: {}: {field} in body should be at least {min} chars long",
             quote(value)
@@ -119,6 +143,7 @@ pub(crate) fn too_short(field: &str, value: &str, min: usize) -> Finding {
 pub(crate) fn too_long(field: &str, max: usize) -> Finding {
     finding(
         field,
+        CauseReason::FieldValueTooLong,
         format!("Too long: may not be more than {max} bytes"),
         true,
     )
@@ -128,6 +153,7 @@ pub(crate) fn too_long(field: &str, max: usize) -> Finding {
 pub(crate) fn below_minimum(field: &str, value: &Value, min: i64) -> Finding {
     finding(
         field,
+        CauseReason::FieldValueInvalid,
         format!(
             "Invalid value: {}: {field} in body should be greater than or equal to {min}",
             render(value)
@@ -140,6 +166,7 @@ pub(crate) fn below_minimum(field: &str, value: &Value, min: i64) -> Finding {
 pub(crate) fn above_maximum(field: &str, value: &Value, max: i64) -> Finding {
     finding(
         field,
+        CauseReason::FieldValueInvalid,
         format!(
             "Invalid value: {}: {field} in body should be less than or equal to {max}",
             render(value)
@@ -152,6 +179,7 @@ pub(crate) fn above_maximum(field: &str, value: &Value, max: i64) -> Finding {
 pub(crate) fn too_many(field: &str, count: usize, max: usize) -> Finding {
     finding(
         field,
+        CauseReason::FieldValueTooMany,
         format!("Too many: {count}: must have at most {max} items"),
         true,
     )
@@ -161,6 +189,7 @@ pub(crate) fn too_many(field: &str, count: usize, max: usize) -> Finding {
 pub(crate) fn too_few(field: &str, count: usize, min: usize) -> Finding {
     finding(
         field,
+        CauseReason::FieldValueInvalid,
         format!("Invalid value: {count}: {field} in body should have at least {min} items"),
         false,
     )
@@ -168,13 +197,19 @@ pub(crate) fn too_few(field: &str, count: usize, min: usize) -> Finding {
 
 /// `<path>[i]: Duplicate value: ...` for list-map keys and set values.
 pub(crate) fn duplicate(field: &str, shown: String) -> Finding {
-    finding(field, format!("Duplicate value: {shown}"), false)
+    finding(
+        field,
+        CauseReason::FieldValueDuplicate,
+        format!("Duplicate value: {shown}"),
+        false,
+    )
 }
 
 /// `<path>: Invalid value: "1.2.3": <path> in body must be of type ipv4: "1.2.3"`
 pub(crate) fn bad_format(field: &str, value: &str, format_name: &str) -> Finding {
     finding(
         field,
+        CauseReason::FieldValueInvalid,
         format!(
             "Invalid value: {}: {field} in body must be of type {format_name}: {}",
             quote(value),
@@ -188,6 +223,7 @@ pub(crate) fn bad_format(field: &str, value: &str, format_name: &str) -> Finding
 pub(crate) fn invalid(field: &str, value: &Value, message: &str, blocking: bool) -> Finding {
     finding(
         field,
+        CauseReason::FieldValueInvalid,
         format!("Invalid value: {}: {message}", render(value)),
         blocking,
     )
@@ -195,39 +231,56 @@ pub(crate) fn invalid(field: &str, value: &Value, message: &str, blocking: bool)
 
 /// `<path>: unknown field "<path>"`, as strict decoding reports it.
 pub(crate) fn unknown_field(field: &str) -> Cause {
-    Cause {
-        field: field.to_string(),
-        detail: format!("unknown field {}", quote(field)),
-    }
+    cause(
+        field,
+        CauseReason::UnknownField,
+        format!("unknown field {}", quote(field)),
+    )
 }
 
-/// `<path>: Invalid value: "object": <message>`: a CEL rule returned false.
+/// A cause that is gwsim's fault, not the document's (a safety net that should never fire).
+pub(crate) fn internal(detail: &str) -> Cause {
+    cause(
+        "",
+        CauseReason::InternalError,
+        format!("Internal error: {detail}"),
+    )
+}
+
+/// How the API server frames a failing CEL rule: with no `reason` in the rule (every rule of
+/// the Gateway API CRDs), `field.Invalid(path, <schema type>, message)`, so
+/// `<path>: Invalid value: "object": <message>`. A rule's `reason` would change the frame
+/// (`Forbidden: <message>`, `Required value: <message>`, `Duplicate value: "object"`); gwsim
+/// needs none of them.
 pub(crate) fn rule_failed(field: &str, type_name: &str, message: &str) -> Cause {
-    Cause {
-        field: field.to_string(),
-        detail: format!("Invalid value: {}: {message}", quote(type_name)),
-    }
+    cause(
+        field,
+        CauseReason::FieldValueInvalid,
+        format!("Invalid value: {}: {message}", quote(type_name)),
+    )
 }
 
 /// `<path>: Invalid value: "object": no such key: <key> evaluating rule: <message>`: a CEL
 /// rule read a field that is absent.
 pub(crate) fn rule_no_such_key(field: &str, type_name: &str, key: &str, message: &str) -> Cause {
-    Cause {
-        field: field.to_string(),
-        detail: format!(
+    cause(
+        field,
+        CauseReason::FieldValueInvalid,
+        format!(
             "Invalid value: {}: no such key: {key} evaluating rule: {message}",
             quote(type_name)
         ),
-    }
+    )
 }
 
 /// The extra cause the API server appends when a blocking error kept the CEL rules from
 /// running.
 pub(crate) fn rules_not_checked() -> Cause {
-    Cause {
-        field: String::new(),
-        detail: "Invalid value: \"null\": some validation rules were not checked because the \
-                 object was invalid; correct the existing errors to complete validation"
+    cause(
+        "",
+        CauseReason::FieldValueInvalid,
+        "Invalid value: \"null\": some validation rules were not checked because the object \
+         was invalid; correct the existing errors to complete validation"
             .to_string(),
-    }
+    )
 }

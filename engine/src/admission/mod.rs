@@ -4,8 +4,9 @@
 //! refused, naming them), defaulting, metadata checks, schema validation (types, required,
 //! enums, patterns, lengths, item counts, list-map keys), then the CEL rules of the CRDs,
 //! unless a "blocking" schema error already exists. All of it is written by hand from the
-//! facts of the standard and experimental CRDs; each rule cites the field it comes from.
-//! gwsim behaves as an experimental-channel install.
+//! facts of the standard and experimental CRDs; each rule cites the field it comes from, and
+//! carries the CRD's `message` verbatim (the API server writes it). gwsim behaves as an
+//! experimental-channel install of Gateway API v1.6.1, or v1.5.1 (docs/versions.md).
 //!
 //! A rejected document yields a [`Rejection`] and nothing of it is used.
 //!
@@ -16,7 +17,10 @@
 //! - `gatewayclass`, `gateway`, `listenerset`, `httproute`, `grpcroute`, `referencegrant`: each kind's
 //!   `spec` schema, defaults and CEL-equivalent rules; `status`: status schemas, for strict
 //!   decoding only; `metadata`: object-meta schema and checks;
-//! - `core`: the core kinds, decoded strictly into k8s-openapi structs;
+//! - `core`: the core kinds, decoded strictly into k8s-openapi structs; `base64`: Secret and
+//!   ConfigMap bytes decoded as the API server's Go decoder does;
+//! - `version`: the Gateway API release whose rules apply ([`AdmissionOptions`]) and the kinds
+//!   and versions it serves;
 //! - `duration`: GEP-2257 durations ([`parse_duration`]).
 
 use std::fmt;
@@ -25,8 +29,9 @@ use std::sync::LazyLock;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::object::{Kind, Object};
+use crate::object::{GATEWAY_GROUP, Kind, Object};
 
+mod base64;
 mod core;
 mod gateway;
 mod gatewayclass;
@@ -39,13 +44,34 @@ mod referencegrant;
 mod schema;
 mod status;
 pub(crate) mod types;
+mod version;
 
 #[cfg(test)]
 mod tests;
 
 pub use crate::duration::parse as parse_duration;
+pub use version::{AdmissionOptions, GATEWAY_X_GROUP, GatewayApiVersion, Served, UnknownVersion};
 
 use schema::{Node, field, object, string};
+
+/// The machine-readable kind of a [`Cause`]: the `reason` of a `details.causes` entry of the
+/// API server's `Status` (apimachinery's `field.ErrorType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum CauseReason {
+    FieldValueInvalid,
+    /// A value of the wrong JSON type; written `Invalid value` like FieldValueInvalid.
+    FieldValueTypeInvalid,
+    FieldValueRequired,
+    FieldValueDuplicate,
+    FieldValueNotSupported,
+    FieldValueForbidden,
+    FieldValueTooLong,
+    FieldValueTooMany,
+    /// Strict decoding: a field the schema does not know. The API server answers these with a
+    /// `400 BadRequest` ("strict decoding error") that carries no cause type of its own.
+    UnknownField,
+    InternalError,
+}
 
 /// One reason an object is refused, in the API server's form: `field: detail`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -53,8 +79,11 @@ pub struct Cause {
     /// Field path as the API server writes it: `spec.rules[0].matches[0].path.value`.
     /// Empty for causes that name no field.
     pub field: String,
-    /// `Invalid value: "object": listener names must be unique`, `Required value`, ...
+    /// `Invalid value: "object": Listener name must be unique within the Gateway`,
+    /// `Required value`, ...
     pub detail: String,
+    /// What kind of problem it is, for a `Status` with `details.causes`.
+    pub reason: CauseReason,
 }
 
 impl fmt::Display for Cause {
@@ -67,6 +96,24 @@ impl fmt::Display for Cause {
     }
 }
 
+/// Why a whole document is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type")]
+pub enum RejectionReason {
+    /// The API server validated it and found causes (`422 Invalid`).
+    Invalid,
+    /// No CRD of the selected Gateway API release serves this kind at this version: kubectl
+    /// refuses the document before sending it (`no matches for kind ... in version ...`).
+    NoKindMatch {
+        #[serde(rename = "apiVersion")]
+        api_version: String,
+    },
+    /// The API server could not decode the body (`400 BadRequest`), before any validation:
+    /// unknown fields (strict field validation, kubectl's default) or bad base64 in a Secret's
+    /// `data`. The message is the server's, whole; unknown fields are also listed as causes.
+    BadRequest { message: String },
+}
+
 /// An object the API server would refuse.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Rejection {
@@ -74,14 +121,29 @@ pub struct Rejection {
     pub kind: String,
     /// `metadata.name`, possibly empty.
     pub name: String,
-    /// Every cause, in a fixed order (document order of the fields).
+    pub reason: RejectionReason,
+    /// Every cause, in a fixed order (document order of the fields). Empty for
+    /// [`RejectionReason::NoKindMatch`].
     pub causes: Vec<Cause>,
 }
 
 impl fmt::Display for Rejection {
     /// `HTTPRoute "shop" is invalid: spec.rules[0]...: Invalid value: ...`; several causes are
-    /// written as a bracketed, comma-separated list, as the API server does.
+    /// written as a bracketed, comma-separated list, as the API server does. A kind the
+    /// release does not serve reads as kubectl's RESTMapper error.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.reason {
+            RejectionReason::Invalid => {}
+            RejectionReason::NoKindMatch { api_version } => {
+                return write!(
+                    f,
+                    "no matches for kind {} in version {}",
+                    messages::quote(&self.kind),
+                    messages::quote(api_version)
+                );
+            }
+            RejectionReason::BadRequest { message } => return f.write_str(message),
+        }
         write!(f, "{} \"{}\" is invalid: ", self.kind, self.name)?;
         match self.causes.as_slice() {
             [one] => write!(f, "{one}"),
@@ -110,26 +172,60 @@ pub enum AdmitError {
     Rejected(Rejection),
 }
 
-/// Admits one document: decodes it strictly, defaults it and validates it.
+/// Admits one document as a cluster with the default Gateway API release
+/// ([`GatewayApiVersion::V1_6`]) installed. See [`admit_with`].
+pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Object, AdmitError> {
+    admit_with(doc, existing, &AdmissionOptions::default())
+}
+
+/// Admits one document: decodes it strictly, defaults it and validates it, with the rules of
+/// the Gateway API release `options` names.
 ///
 /// `existing` is the stored object with the same key, when this is an update: transition
 /// rules (GatewayClass `spec.controllerName` is immutable) compare against it, the status of
 /// kinds with a status subresource is kept from it, and `metadata.generation` moves on from
 /// it when the spec changed.
-pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Object, AdmitError> {
+///
+/// A Gateway API kind or version the release does not serve (`GRPCRoute` in `v1alpha2`,
+/// `HTTPRoutee`, `gateway.networking.k8s.io/v2`) is refused as kubectl refuses it; kinds the
+/// release serves but gwsim does not model (TLSRoute, BackendTLSPolicy, ...) and kinds of
+/// other groups are [`AdmitError::UnknownKind`].
+pub fn admit_with(
+    doc: &serde_json::Value,
+    existing: Option<&Object>,
+    options: &AdmissionOptions,
+) -> Result<Object, AdmitError> {
     let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind_name = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let version = options.gateway_api_version;
+    let (group, group_version) = version::split_api_version(api_version);
+    // `apiVersion: gateway.networking.k8s.io` (no version) parses as the core group with that
+    // version, which nothing serves either.
+    let gateway_group = matches!(group, GATEWAY_GROUP | version::GATEWAY_X_GROUP)
+        || (group.is_empty() && matches!(group_version, GATEWAY_GROUP | version::GATEWAY_X_GROUP));
+    if gateway_group
+        && version.serves(group, group_version, kind_name) != Some(version::Served::Yes)
+    {
+        return Err(AdmitError::Rejected(Rejection {
+            kind: kind_name.to_string(),
+            name,
+            reason: RejectionReason::NoKindMatch {
+                api_version: api_version.to_string(),
+            },
+            causes: Vec::new(),
+        }));
+    }
     let Some(kind) = Kind::from_type(api_version, kind_name) else {
         return Err(AdmitError::UnknownKind {
             api_version: api_version.to_string(),
             kind: kind_name.to_string(),
         });
     };
-    let name = doc
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
     let existing = existing.filter(|e| e.kind() == kind);
     let result = match kind {
         Kind::GatewayClass
@@ -137,34 +233,93 @@ pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Objec
         | Kind::ListenerSet
         | Kind::HttpRoute
         | Kind::GrpcRoute
-        | Kind::ReferenceGrant => admit_gateway_api(kind, doc.clone(), existing),
+        | Kind::ReferenceGrant => admit_gateway_api(kind, version, doc.clone(), existing),
         Kind::Namespace
         | Kind::Service
         | Kind::EndpointSlice
         | Kind::Deployment
         | Kind::Pod
         | Kind::Secret
-        | Kind::ConfigMap => core::admit(kind, doc.clone(), &METADATA),
+        | Kind::ConfigMap => {
+            let mut doc = doc.clone();
+            if let Err(message) = normalize_base64(kind, &mut doc) {
+                return Err(AdmitError::Rejected(Rejection {
+                    kind: kind_name.to_string(),
+                    name,
+                    reason: RejectionReason::BadRequest { message },
+                    causes: Vec::new(),
+                }));
+            }
+            core::admit(kind, doc, &METADATA)
+        }
     };
     result.map_err(|causes| {
+        // Unknown fields are reported alone, by the decoder, before validation: a 400 with
+        // the strict-decoding error, not a 422 with causes.
+        let reason = if !causes.is_empty()
+            && causes.iter().all(|c| c.reason == CauseReason::UnknownField)
+        {
+            let details: Vec<&str> = causes.iter().map(|c| c.detail.as_str()).collect();
+            RejectionReason::BadRequest {
+                message: format!(
+                    "{kind_name} in version {} cannot be handled as a {kind_name}: strict decoding error: {}",
+                    messages::quote(group_version),
+                    details.join(", ")
+                ),
+            }
+        } else {
+            RejectionReason::Invalid
+        };
         AdmitError::Rejected(Rejection {
             kind: kind_name.to_string(),
             name,
+            reason,
             causes,
         })
     })
 }
 
+/// Decodes Secret `data` and ConfigMap `binaryData` values as the API server does (newlines
+/// skipped, see `base64`) and rewrites them on one line, so a value wrapped by `base64` is
+/// stored as the API server stores it. A value the API server cannot decode fails the whole
+/// document with its decoding error, which names no field.
+fn normalize_base64(kind: Kind, doc: &mut Value) -> Result<(), String> {
+    let member = match kind {
+        Kind::Secret => "data",
+        Kind::ConfigMap => "binaryData",
+        _ => return Ok(()),
+    };
+    let Some(map) = doc.get_mut(member).and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    for value in map.values_mut() {
+        let Value::String(text) = value else {
+            continue;
+        };
+        match base64::decode(text.as_bytes()) {
+            Ok(bytes) => *text = base64::encode(&bytes),
+            Err(offset) => {
+                return Err(format!(
+                    "{kind} in version \"v1\" cannot be handled as a {kind}: illegal base64 data at input byte {offset}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 static METADATA: LazyLock<Node> = LazyLock::new(metadata::schema);
 
-/// The whole document: `apiVersion`, `kind`, `metadata`, a required `spec` and, for kinds with
-/// a status subresource, `status` (decoded strictly, then discarded before defaulting).
-fn root(spec: Node, status: Option<Node>) -> Node {
+/// The whole document: `apiVersion`, `kind`, `metadata`, `spec` (required by every CRD but
+/// v1.5's ReferenceGrant) and, for kinds with a status subresource, `status` (decoded strictly,
+/// then discarded before defaulting).
+fn root(spec: Node, spec_required: bool, status: Option<Node>) -> Node {
+    let spec = field("spec", spec);
     let mut fields = vec![
         field("apiVersion", string()),
         field("kind", string()),
         field("metadata", metadata::schema()),
-        field("spec", spec).required(),
+        if spec_required { spec.required() } else { spec },
     ];
     if let Some(status) = status {
         fields.push(field("status", status));
@@ -172,27 +327,48 @@ fn root(spec: Node, status: Option<Node>) -> Node {
     object(fields)
 }
 
-static GATEWAY_CLASS: LazyLock<Node> =
-    LazyLock::new(|| root(gatewayclass::spec(), Some(status::gateway_class())));
-static GATEWAY: LazyLock<Node> = LazyLock::new(|| root(gateway::spec(), Some(status::gateway())));
-static LISTENER_SET: LazyLock<Node> =
-    LazyLock::new(|| root(listenerset::spec(), Some(status::listener_set())));
-static HTTP_ROUTE: LazyLock<Node> =
-    LazyLock::new(|| root(httproute::spec(), Some(status::route())));
-static GRPC_ROUTE: LazyLock<Node> =
-    LazyLock::new(|| root(grpcroute::spec(), Some(status::route())));
-static REFERENCE_GRANT: LazyLock<Node> = LazyLock::new(|| root(referencegrant::spec(), None));
+/// The six modelled kinds' schemas of one release.
+struct Schemas {
+    gateway_class: Node,
+    gateway: Node,
+    listener_set: Node,
+    http_route: Node,
+    grpc_route: Node,
+    reference_grant: Node,
+}
 
-/// The schema of a Gateway API kind, and whether it has CEL rules at all (without any, the API
-/// server has no CEL validator and adds no "rules were not checked" cause).
-fn gateway_api_schema(kind: Kind) -> Option<(&'static Node, bool)> {
+impl Schemas {
+    fn build(v: GatewayApiVersion) -> Schemas {
+        Schemas {
+            gateway_class: root(gatewayclass::spec(), true, Some(status::gateway_class())),
+            gateway: root(gateway::spec(v), true, Some(status::gateway())),
+            listener_set: root(listenerset::spec(), true, Some(status::listener_set())),
+            http_route: root(httproute::spec(v), true, Some(status::route())),
+            grpc_route: root(grpcroute::spec(v), true, Some(status::route())),
+            // v1.6.0 made ReferenceGrant's spec required.
+            reference_grant: root(referencegrant::spec(), v >= GatewayApiVersion::V1_6, None),
+        }
+    }
+}
+
+static SCHEMAS_V1_5: LazyLock<Schemas> = LazyLock::new(|| Schemas::build(GatewayApiVersion::V1_5));
+static SCHEMAS_V1_6: LazyLock<Schemas> = LazyLock::new(|| Schemas::build(GatewayApiVersion::V1_6));
+
+/// The schema of a Gateway API kind in a release, and whether it has CEL rules at all
+/// (without any, the API server has no CEL validator and adds no "rules were not checked"
+/// cause).
+fn gateway_api_schema(kind: Kind, version: GatewayApiVersion) -> Option<(&'static Node, bool)> {
+    let schemas: &'static Schemas = match version {
+        GatewayApiVersion::V1_5 => &SCHEMAS_V1_5,
+        GatewayApiVersion::V1_6 => &SCHEMAS_V1_6,
+    };
     match kind {
-        Kind::GatewayClass => Some((&GATEWAY_CLASS, true)),
-        Kind::Gateway => Some((&GATEWAY, true)),
-        Kind::ListenerSet => Some((&LISTENER_SET, true)),
-        Kind::HttpRoute => Some((&HTTP_ROUTE, true)),
-        Kind::GrpcRoute => Some((&GRPC_ROUTE, true)),
-        Kind::ReferenceGrant => Some((&REFERENCE_GRANT, false)),
+        Kind::GatewayClass => Some((&schemas.gateway_class, true)),
+        Kind::Gateway => Some((&schemas.gateway, true)),
+        Kind::ListenerSet => Some((&schemas.listener_set, true)),
+        Kind::HttpRoute => Some((&schemas.http_route, true)),
+        Kind::GrpcRoute => Some((&schemas.grpc_route, true)),
+        Kind::ReferenceGrant => Some((&schemas.reference_grant, false)),
         _ => None,
     }
 }
@@ -209,14 +385,14 @@ fn has_status_subresource(kind: Kind) -> bool {
 /// The custom-resource path, in the API server's order.
 fn admit_gateway_api(
     kind: Kind,
+    version: GatewayApiVersion,
     mut doc: Value,
     existing: Option<&Object>,
 ) -> Result<Object, Vec<Cause>> {
-    let Some((node, has_rules)) = gateway_api_schema(kind) else {
-        return Err(vec![Cause {
-            field: String::new(),
-            detail: format!("{kind} is not a Gateway API kind"),
-        }]);
+    let Some((node, has_rules)) = gateway_api_schema(kind, version) else {
+        return Err(vec![messages::internal(&format!(
+            "{kind} is not a Gateway API kind"
+        ))]);
     };
     if !doc.is_object() {
         return Err(vec![messages::wrong_type("", "object", &doc).cause]);
@@ -279,6 +455,14 @@ fn admit_gateway_api(
             }
         }
     }
+    // v1.5's ReferenceGrant may lack `spec`; the typed struct needs one, and an empty grant
+    // grants what a missing spec grants: nothing.
+    if kind == Kind::ReferenceGrant
+        && let Some(root) = doc.as_object_mut()
+    {
+        root.entry("spec")
+            .or_insert_with(|| serde_json::json!({"from": [], "to": []}));
+    }
     let mut object = typed(kind, &doc).map_err(|c| vec![c])?;
     if let Some(existing) = existing {
         keep_status(&mut object, existing);
@@ -297,10 +481,9 @@ fn typed(kind: Kind, doc: &Value) -> Result<Object, Cause> {
         Kind::GrpcRoute => Object::GrpcRoute(Box::new(core::convert(doc)?)),
         Kind::ReferenceGrant => Object::ReferenceGrant(Box::new(core::convert(doc)?)),
         other => {
-            return Err(Cause {
-                field: String::new(),
-                detail: format!("{other} is not a Gateway API kind"),
-            });
+            return Err(messages::internal(&format!(
+                "{other} is not a Gateway API kind"
+            )));
         }
     })
 }

@@ -1,10 +1,11 @@
 //! Shared building blocks of the Gateway API schemas: the named string types with their
 //! lengths and patterns, and the reference shapes every route reuses (validation.md section 2).
 //!
-//! The rule messages are gwsim's own wording of the CRD rules, not the CRD text.
+//! Rule messages are the CRD's `message` texts, verbatim: they are what the API server writes.
 
 use serde_json::{Value, json};
 
+use super::GatewayApiVersion;
 use super::schema::{
     Node, Verdict, field, has, int32, list, map_of, object, pattern, str_at, string,
 };
@@ -142,7 +143,7 @@ pub(crate) fn parent_refs() -> Node {
         // CEL (CommonRouteSpec.parentRefs, experimental): refs to one parent either all set
         // sectionName/port or none do.
         .rule(
-            "parentRefs to the same parent must set sectionName and port alike: each in all of them or in none",
+            "sectionName or port must be specified when parentRefs includes 2 or more references to the same parent",
             |refs| {
                 let refs = super::schema::items(refs);
                 Verdict::from(refs.iter().all(|p1| {
@@ -159,7 +160,7 @@ pub(crate) fn parent_refs() -> Node {
         )
         // CEL (CommonRouteSpec.parentRefs, experimental): and the sectionName/port pairs differ.
         .rule(
-            "parentRefs to the same parent must differ in sectionName or port",
+            "sectionName or port must be unique when parentRefs includes 2 or more references to the same parent",
             |refs| {
                 let refs = super::schema::items(refs);
                 Verdict::from(refs.iter().all(|p1| {
@@ -180,7 +181,7 @@ pub(crate) fn service_needs_port(r: &Value) -> Verdict {
     Verdict::from(!(core_group && service) || has(r, "port"))
 }
 
-pub(crate) const SERVICE_PORT_MESSAGE: &str = "a reference to a Service needs a port";
+pub(crate) const SERVICE_PORT_MESSAGE: &str = "Must have port for Service reference";
 
 /// The fields of `BackendObjectReference` (group "" and kind Service by default).
 fn backend_object_fields() -> Vec<super::schema::Field> {
@@ -245,15 +246,16 @@ fn fraction() -> Node {
         field("numerator", int32().min(0)).required(),
     ])
     // CEL (Fraction): numerator <= denominator.
-    .rule("numerator cannot exceed denominator", |f| {
-        match (
+    .rule(
+        "numerator must be less than or equal to denominator",
+        |f| match (
             f.get("numerator").and_then(Value::as_i64),
             f.get("denominator").and_then(Value::as_i64),
         ) {
             (Some(n), Some(d)) => Verdict::from(n <= d),
             _ => Verdict::Pass,
-        }
-    })
+        },
+    )
 }
 
 /// `HTTPRequestMirrorFilter`: backendRef required, percent 0-100 or a fraction, not both.
@@ -264,15 +266,16 @@ pub(crate) fn request_mirror() -> Node {
         field("percent", int32().min(0).max(100)),
     ])
     // CEL (HTTPRouteFilter.requestMirror): percent and fraction are mutually exclusive.
-    .rule("set percent or fraction, not both", |m| {
-        Verdict::from(!(has(m, "percent") && has(m, "fraction")))
-    })
+    .rule(
+        "Only one of percent or fraction may be specified in HTTPRequestMirrorFilter",
+        |m| Verdict::from(!(has(m, "percent") && has(m, "fraction"))),
+    )
 }
 
 /// `SessionPersistence` (experimental): cookie or header based, a permanent cookie needs an
-/// absolute timeout.
-pub(crate) fn session_persistence() -> Node {
-    object(vec![
+/// absolute timeout. v1.6.0 removed `idleTimeout`.
+pub(crate) fn session_persistence(v: GatewayApiVersion) -> Node {
+    let mut fields = vec![
         field("absoluteTimeout", duration()),
         field(
             "cookieConfig",
@@ -281,21 +284,29 @@ pub(crate) fn session_persistence() -> Node {
                     .default(json!("Session")),
             ]),
         ),
-        field("idleTimeout", duration()),
         field("sessionName", string().max_len(128)),
         field("type", string().one_of(&["Cookie", "Header"])).default(json!("Cookie")),
-    ])
-    // CEL (SessionPersistence): a Permanent cookie needs absoluteTimeout.
-    .rule(
-        "cookieConfig.lifetimeType Permanent requires absoluteTimeout",
-        |s| {
-            let permanent = s
-                .get("cookieConfig")
-                .and_then(|c| str_at(c, "lifetimeType"))
-                == Some("Permanent");
-            Verdict::from(!permanent || has(s, "absoluteTimeout"))
-        },
-    )
+    ];
+    if v == GatewayApiVersion::V1_5 {
+        fields.insert(2, field("idleTimeout", duration()));
+    }
+    object(fields)
+        // CEL (SessionPersistence): a Permanent cookie needs absoluteTimeout.
+        .rule(
+            "AbsoluteTimeout must be specified when cookie lifetimeType is Permanent",
+            |s| {
+                let permanent = s
+                    .get("cookieConfig")
+                    .and_then(|c| str_at(c, "lifetimeType"))
+                    == Some("Permanent");
+                Verdict::from(!permanent || has(s, "absoluteTimeout"))
+            },
+        )
+        // CEL (SessionPersistence): cookieConfig only with cookie persistence (`type` is
+        // defaulted, so always present).
+        .rule("cookieConfig can only be set with type Cookie", |s| {
+            Verdict::from(!has(s, "cookieConfig") || str_at(s, "type") == Some("Cookie"))
+        })
 }
 
 /// `metav1.LabelSelector` (allowedRoutes / allowedListeners namespace selectors).

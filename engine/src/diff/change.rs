@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
-use crate::admission::{AdmitError, Rejection, admit};
+use crate::admission::{AdmissionOptions, AdmitError, Rejection, admit_with};
 use crate::controller::{ControllerConfig, Reconciliation, reconcile};
 use crate::load::{Document, Origin};
 use crate::object::{Kind, ObjectKey, Snapshot};
@@ -39,6 +39,16 @@ pub struct Applied {
 /// Applies `change` to `base`. Objects created without a `creationTimestamp` get `now`, as
 /// the API server's store stamps them; an update keeps the stored one.
 pub fn apply_change(base: Snapshot, change: &ChangeSet, now: Timestamp) -> Applied {
+    apply_change_with(base, change, now, &AdmissionOptions::default())
+}
+
+/// [`apply_change`] with admission `options` (the Gateway API release whose rules apply).
+pub fn apply_change_with(
+    base: Snapshot,
+    change: &ChangeSet,
+    now: Timestamp,
+    options: &AdmissionOptions,
+) -> Applied {
     let mut out = Applied {
         snapshot: base,
         ..Applied::default()
@@ -50,7 +60,7 @@ pub fn apply_change(base: Snapshot, change: &ChangeSet, now: Timestamp) -> Appli
     }
     for doc in &change.documents {
         let existing = key_of(&doc.value).and_then(|k| out.snapshot.get(&k));
-        match admit(&doc.value, existing) {
+        match admit_with(&doc.value, existing, options) {
             Ok(mut object) => {
                 let meta = object.meta_mut();
                 if meta.creation_timestamp.is_none() {

@@ -40,7 +40,7 @@ use crate::object::{ObjectKey, Snapshot};
 use crate::table::RoutingTable;
 
 pub use behaviour::{Behaviour, Branch, Effect, ForwardEffect};
-pub use change::{Applied, ChangeSet, Settled, apply_change};
+pub use change::{Applied, ChangeSet, Settled, apply_change, apply_change_with};
 pub use status::{
     AttachedRoutesChange, ConditionChange, ConditionState, ObjectStatusChange, Presence,
 };

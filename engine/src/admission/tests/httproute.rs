@@ -868,7 +868,7 @@ fn schema_limits_patterns_and_enums() {
         ),
         ok(
             "session",
-            rule(json!({"sessionPersistence": {"sessionName": "s", "idleTimeout": "1h"}})),
+            rule(json!({"sessionPersistence": {"sessionName": "s", "absoluteTimeout": "1h"}})),
         ),
         bad(
             "useDefaultGateways enum",
@@ -939,7 +939,7 @@ fn cel_rules_on_parent_refs_and_rules() {
             "same parent, one sectionName",
             parents(json!([{"name": "gw"}, {"name": "gw", "sectionName": "a"}])),
             "spec.parentRefs",
-            "Invalid value: \"array\": parentRefs to the same parent must set sectionName and port alike: each in all of them or in none",
+            "Invalid value: \"array\": sectionName or port must be specified when parentRefs includes 2 or more references to the same parent",
         ),
         ok(
             "same parent, two sectionNames",
@@ -953,13 +953,13 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!([{"name": "gw", "sectionName": "a"}, {"name": "gw", "sectionName": "a"}]),
             ),
             "spec.parentRefs",
-            "parentRefs to the same parent must differ in sectionName or port",
+            "sectionName or port must be unique when parentRefs includes 2 or more references to the same parent",
         ),
         bad(
             "same parent, same port (experimental)",
             parents(json!([{"name": "gw", "port": 80}, {"name": "gw", "port": 80}])),
             "spec.parentRefs",
-            "parentRefs to the same parent must differ in sectionName or port",
+            "sectionName or port must be unique when parentRefs includes 2 or more references to the same parent",
         ),
         ok(
             "same parent, two ports (experimental)",
@@ -969,13 +969,13 @@ fn cel_rules_on_parent_refs_and_rules() {
             "same parent, one port",
             parents(json!([{"name": "gw", "port": 80}, {"name": "gw"}])),
             "spec.parentRefs",
-            "parentRefs to the same parent must set sectionName and port alike",
+            "sectionName or port must be specified when parentRefs includes 2 or more references to the same parent",
         ),
         bad(
             "empty and absent namespace are equal",
             parents(json!([{"name": "gw"}, {"name": "gw", "namespace": ""}])),
             "spec.parentRefs",
-            "parentRefs to the same parent must differ in sectionName or port",
+            "sectionName or port must be unique when parentRefs includes 2 or more references to the same parent",
         ),
         ok(
             "different namespaces",
@@ -992,7 +992,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 &[("/spec/rules", json!([{"name": "a"}, {"name": "a"}]))],
             ),
             "spec.rules",
-            "Invalid value: \"array\": rule names must be unique",
+            "Invalid value: \"array\": Rule name must be unique within the route",
         ),
         ok(
             "distinct rule names",
@@ -1014,7 +1014,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 )],
             ),
             "spec.rules",
-            "Invalid value: \"array\": at most 128 matches in total across all rules",
+            "Invalid value: \"array\": While 16 rules and 64 matches per rule are allowed, the total number of matches across all rules in a route must be less than 128",
         ),
         ok(
             "128 matches in all",
@@ -1035,7 +1035,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https"}}], "backendRefs": [{"name": "s", "port": 80}]}),
             ),
             R0,
-            "Invalid value: \"object\": a rule with backendRefs cannot have a RequestRedirect filter",
+            "Invalid value: \"object\": RequestRedirect filter must not be used together with backendRefs",
         ),
         ok(
             "redirect without backends",
@@ -1055,7 +1055,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"matches": [{"path": {"value": "/a"}}, {"path": {"value": "/b"}}], "filters": [{"type": "RequestRedirect", "requestRedirect": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/c"}}}]}),
             ),
             R0,
-            "Invalid value: \"object\": a RequestRedirect filter with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
+            "Invalid value: \"object\": When using RequestRedirect filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
         ),
         bad(
             "redirect prefix with exact match",
@@ -1063,7 +1063,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"matches": [{"path": {"type": "Exact", "value": "/a"}}], "filters": [{"type": "RequestRedirect", "requestRedirect": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/c"}}}]}),
             ),
             R0,
-            "Invalid value: \"object\": a RequestRedirect filter with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
+            "Invalid value: \"object\": When using RequestRedirect filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
         ),
         ok(
             "redirect prefix with one prefix match",
@@ -1083,7 +1083,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"matches": [{"path": {"value": "/a"}}, {"path": {"value": "/b"}}], "filters": [{"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/c"}}}]}),
             ),
             R0,
-            "Invalid value: \"object\": a URLRewrite filter with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
+            "Invalid value: \"object\": When using URLRewrite filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
         ),
         ok(
             "rewrite full path with two matches",
@@ -1097,7 +1097,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"matches": [{"path": {"type": "Exact", "value": "/a"}}], "backendRefs": [{"name": "s", "port": 80, "filters": [{"type": "RequestRedirect", "requestRedirect": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/c"}}}]}]}),
             ),
             R0,
-            "Invalid value: \"object\": a RequestRedirect filter in backendRefs with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
+            "Invalid value: \"object\": Within backendRefs, when using RequestRedirect filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
         ),
         bad(
             "backend rewrite prefix with exact match",
@@ -1105,7 +1105,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"matches": [{"path": {"type": "Exact", "value": "/a"}}], "backendRefs": [{"name": "s", "port": 80, "filters": [{"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/c"}}}]}]}),
             ),
             R0,
-            "Invalid value: \"object\": a URLRewrite filter in backendRefs with path.replacePrefixMatch needs exactly one match, of path type PathPrefix",
+            "Invalid value: \"object\": Within backendRefs, When using URLRewrite filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
         ),
         ok(
             "backend rewrite prefix with prefix match",
@@ -1117,7 +1117,7 @@ fn cel_rules_on_parent_refs_and_rules() {
             "service backend without port",
             rule(json!({"backendRefs": [{"name": "s"}]})),
             "spec.rules[0].backendRefs[0]",
-            "Invalid value: \"object\": a reference to a Service needs a port",
+            "Invalid value: \"object\": Must have port for Service reference",
         ),
         ok(
             "non-service backend without port",
@@ -1131,7 +1131,7 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"backendRef": {"name": "m"}}),
             ),
             "spec.rules[0].filters[0].requestMirror.backendRef",
-            "a reference to a Service needs a port",
+            "Must have port for Service reference",
         ),
         bad(
             "externalAuth service without port",
@@ -1141,13 +1141,13 @@ fn cel_rules_on_parent_refs_and_rules() {
                 json!({"protocol": "GRPC", "grpc": {}, "backendRef": {"name": "a"}}),
             ),
             "spec.rules[0].filters[0].externalAuth.backendRef",
-            "a reference to a Service needs a port",
+            "Must have port for Service reference",
         ),
         bad(
             "timeouts backend longer",
             rule(json!({"timeouts": {"request": "1s", "backendRequest": "2s"}})),
             "spec.rules[0].timeouts",
-            "backendRequest cannot exceed request, unless request is 0s",
+            "backendRequest timeout cannot be longer than request timeout",
         ),
         ok(
             "timeouts equal",
@@ -1161,7 +1161,7 @@ fn cel_rules_on_parent_refs_and_rules() {
             "permanent cookie without absoluteTimeout",
             rule(json!({"sessionPersistence": {"cookieConfig": {"lifetimeType": "Permanent"}}})),
             "spec.rules[0].sessionPersistence",
-            "cookieConfig.lifetimeType Permanent requires absoluteTimeout",
+            "AbsoluteTimeout must be specified when cookie lifetimeType is Permanent",
         ),
         ok(
             "permanent cookie with absoluteTimeout",
@@ -1190,37 +1190,37 @@ fn cel_rules_on_filters() {
             "redirect and rewrite",
             filters(json!([redirect, rewrite])),
             fpath,
-            "Invalid value: \"array\": RequestRedirect and URLRewrite filters cannot be used together",
+            "Invalid value: \"array\": May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both",
         ),
         bad(
             "two redirects",
             filters(json!([redirect, redirect])),
             fpath,
-            "at most one RequestRedirect filter is allowed",
+            "RequestRedirect filter cannot be repeated",
         ),
         bad(
             "two rewrites",
             filters(json!([rewrite, rewrite])),
             fpath,
-            "at most one URLRewrite filter is allowed",
+            "URLRewrite filter cannot be repeated",
         ),
         bad(
             "two cors",
             filters(json!([cors, cors])),
             fpath,
-            "at most one CORS filter is allowed",
+            "CORS filter cannot be repeated",
         ),
         bad(
             "two request header modifiers",
             filters(json!([req_headers, req_headers])),
             fpath,
-            "at most one RequestHeaderModifier filter is allowed",
+            "RequestHeaderModifier filter cannot be repeated",
         ),
         bad(
             "two response header modifiers",
             filters(json!([resp_headers, resp_headers])),
             fpath,
-            "at most one ResponseHeaderModifier filter is allowed",
+            "ResponseHeaderModifier filter cannot be repeated",
         ),
         ok(
             "two mirrors and two extension refs",
@@ -1243,7 +1243,7 @@ fn cel_rules_on_filters() {
                 json!({"backendRefs": [{"name": "s", "port": 80, "filters": [req_headers, req_headers]}]}),
             ),
             "spec.rules[0].backendRefs[0].filters",
-            "at most one RequestHeaderModifier filter is allowed",
+            "RequestHeaderModifier filter cannot be repeated",
         ),
         // CORS wildcards stand alone.
         bad(
@@ -1254,19 +1254,19 @@ fn cel_rules_on_filters() {
                 json!({"allowOrigins": ["*", "https://a.com"]}),
             ),
             "spec.rules[0].filters[0].cors.allowOrigins",
-            "'*' must be the only entry of allowOrigins",
+            "AllowOrigins cannot contain '*' alongside other origins",
         ),
         bad(
             "method wildcard with others",
             filter("CORS", "cors", json!({"allowMethods": ["*", "GET"]})),
             "spec.rules[0].filters[0].cors.allowMethods",
-            "'*' must be the only entry of allowMethods",
+            "AllowMethods cannot contain '*' alongside other methods",
         ),
         bad(
             "header wildcard with others",
             filter("CORS", "cors", json!({"allowHeaders": ["*", "x-a"]})),
             "spec.rules[0].filters[0].cors.allowHeaders",
-            "'*' must be the only entry of allowHeaders",
+            "AllowHeaders cannot contain '*' alongside other methods",
         ),
         ok(
             "wildcards alone",
@@ -1285,7 +1285,7 @@ fn cel_rules_on_filters() {
                 json!({"backendRef": {"name": "m", "port": 80}, "percent": 5, "fraction": {"numerator": 1}}),
             ),
             "spec.rules[0].filters[0].requestMirror",
-            "set percent or fraction, not both",
+            "Only one of percent or fraction may be specified in HTTPRequestMirrorFilter",
         ),
         bad(
             "mirror fraction above one",
@@ -1295,7 +1295,7 @@ fn cel_rules_on_filters() {
                 json!({"backendRef": {"name": "m", "port": 80}, "fraction": {"numerator": 101}}),
             ),
             "spec.rules[0].filters[0].requestMirror.fraction",
-            "numerator cannot exceed denominator",
+            "numerator must be less than or equal to denominator",
         ),
         ok(
             "mirror fraction",
@@ -1314,7 +1314,7 @@ fn cel_rules_on_filters() {
                 json!({"path": {"type": "ReplaceFullPath"}}),
             ),
             "spec.rules[0].filters[0].urlRewrite.path",
-            "type ReplaceFullPath requires replaceFullPath",
+            "replaceFullPath must be specified when type is set to 'ReplaceFullPath'",
         ),
         bad(
             "full path value with prefix type",
@@ -1324,7 +1324,7 @@ fn cel_rules_on_filters() {
                 json!({"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/a", "replaceFullPath": "/b"}}),
             ),
             "spec.rules[0].filters[0].urlRewrite.path",
-            "replaceFullPath is only allowed when type is ReplaceFullPath",
+            "type must be 'ReplaceFullPath' when replaceFullPath is set",
         ),
         bad(
             "prefix type without value",
@@ -1334,7 +1334,7 @@ fn cel_rules_on_filters() {
                 json!({"path": {"type": "ReplacePrefixMatch"}}),
             ),
             "spec.rules[0].filters[0].requestRedirect.path",
-            "type ReplacePrefixMatch requires replacePrefixMatch",
+            "replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'",
         ),
         bad(
             "prefix value with full type",
@@ -1344,7 +1344,7 @@ fn cel_rules_on_filters() {
                 json!({"path": {"type": "ReplaceFullPath", "replaceFullPath": "/a", "replacePrefixMatch": "/b"}}),
             ),
             "spec.rules[0].filters[0].requestRedirect.path",
-            "replacePrefixMatch is only allowed when type is ReplacePrefixMatch",
+            "type must be 'ReplacePrefixMatch' when replacePrefixMatch is set",
         ),
         ok(
             "prefix path modifier",
@@ -1363,7 +1363,7 @@ fn cel_rules_on_filters() {
                 json!({"protocol": "GRPC", "backendRef": {"name": "a", "port": 1}}),
             ),
             "spec.rules[0].filters[0].externalAuth",
-            "protocol GRPC requires grpc",
+            "grpc must be specified when protocol is set to 'GRPC'",
         ),
         bad(
             "grpc config with http protocol",
@@ -1373,7 +1373,7 @@ fn cel_rules_on_filters() {
                 json!({"protocol": "HTTP", "http": {}, "grpc": {}, "backendRef": {"name": "a", "port": 1}}),
             ),
             "spec.rules[0].filters[0].externalAuth",
-            "grpc is only allowed when protocol is GRPC",
+            "protocol must be 'GRPC' when grpc is set",
         ),
         bad(
             "http protocol without http",
@@ -1383,7 +1383,7 @@ fn cel_rules_on_filters() {
                 json!({"protocol": "HTTP", "backendRef": {"name": "a", "port": 1}}),
             ),
             "spec.rules[0].filters[0].externalAuth",
-            "protocol HTTP requires http",
+            "http must be specified when protocol is set to 'HTTP'",
         ),
         bad(
             "http config with grpc protocol",
@@ -1393,7 +1393,7 @@ fn cel_rules_on_filters() {
                 json!({"protocol": "GRPC", "grpc": {}, "http": {}, "backendRef": {"name": "a", "port": 1}}),
             ),
             "spec.rules[0].filters[0].externalAuth",
-            "http is only allowed when protocol is HTTP",
+            "protocol must be 'HTTP' when http is set",
         ),
         ok(
             "grpc external auth",
@@ -1436,7 +1436,7 @@ fn cel_rules_on_filters() {
             &format!("{type_} without {member}"),
             filters(json!([{"type": type_}])),
             "spec.rules[0].filters[0]",
-            &format!("type {type_} requires {member}"),
+            &format!("filter.{member} must be specified for {type_} filter.type"),
         ));
         let other = if *type_ == "CORS" {
             "ExtensionRef"
@@ -1452,7 +1452,7 @@ fn cel_rules_on_filters() {
             &format!("{member} with type {other}"),
             filters(json!([{"type": other, other_member: other_body, (*member): body}])),
             "spec.rules[0].filters[0]",
-            &format!("{member} is only allowed when type is {type_}"),
+            &format!("filter.{member} must be nil if the filter.type is not {type_}"),
         ));
         cases.push(ok(
             &format!("{type_} with {member}"),
@@ -1471,25 +1471,25 @@ fn cel_rules_on_path_matches() {
             "relative exact path",
             path("Exact", "api"),
             p,
-            "Invalid value: \"object\": an Exact or PathPrefix value must be an absolute path, starting with '/'",
+            "Invalid value: \"object\": value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']",
         ),
         bad(
             "relative prefix path",
             path("PathPrefix", "api"),
             p,
-            "an Exact or PathPrefix value must be an absolute path, starting with '/'",
+            "value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']",
         ),
         bad(
             "invalid characters",
             path("PathPrefix", "/a b"),
             p,
-            "an Exact or PathPrefix value may hold only RFC 3986 path characters and %XX escapes",
+            "must only contain valid characters (matching ^(?:",
         ),
         bad(
             "bad escape",
             path("Exact", "/a%zz"),
             p,
-            "an Exact or PathPrefix value may hold only RFC 3986 path characters and %XX escapes",
+            "must only contain valid characters (matching ^(?:",
         ),
         ok("escape", path("Exact", "/a%20b")),
         ok("relative regex path", path("RegularExpression", "api.*//")),
@@ -1500,7 +1500,7 @@ fn cel_rules_on_path_matches() {
             &format!("path containing {needle}"),
             path("PathPrefix", &format!("/a{needle}b")),
             p,
-            &format!("an Exact or PathPrefix value cannot contain '{needle}'"),
+            &format!("must not contain '{needle}' when type one of ['Exact', 'PathPrefix']"),
         ));
     }
     for suffix in ["/..", "/."] {
@@ -1508,7 +1508,7 @@ fn cel_rules_on_path_matches() {
             &format!("path ending in {suffix}"),
             path("Exact", &format!("/a{suffix}")),
             p,
-            &format!("an Exact or PathPrefix value cannot end in '{suffix}'"),
+            &format!("must not end with '{suffix}' when type one of ['Exact', 'PathPrefix']"),
         ));
     }
     cases.push(ok("dots inside a segment", path("Exact", "/a..b/.c")));

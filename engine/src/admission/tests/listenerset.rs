@@ -107,20 +107,20 @@ fn schema_and_cel_rules() {
             "tls on HTTP",
             tls("HTTP", certs.clone()),
             ls,
-            "listeners with protocol HTTP, TCP or UDP cannot set tls",
+            "tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']",
         ),
         ok("HTTPS terminate", tls("HTTPS", certs.clone())),
         bad(
             "HTTPS passthrough",
             tls("HTTPS", json!({"mode": "Passthrough"})),
             ls,
-            "an HTTPS listener's tls.mode must be Terminate",
+            "tls mode must be Terminate for protocol HTTPS",
         ),
         bad(
             "TLS without tls",
             listener(json!({"name": "a", "port": 443, "protocol": "TLS"})),
             ls,
-            "a TLS listener must set tls.mode",
+            "tls mode must be set for protocol TLS",
         ),
         ok(
             "TLS passthrough",
@@ -132,7 +132,7 @@ fn schema_and_cel_rules() {
                 json!({"name": "a", "port": 9000, "protocol": "TCP", "hostname": "a.example"}),
             ),
             ls,
-            "listeners with protocol TCP or UDP cannot set hostname",
+            "hostname must not be specified for protocols ['TCP', 'UDP']",
         ),
         ok(
             "TCP without hostname",
@@ -145,7 +145,7 @@ fn schema_and_cel_rules() {
                 {"name": "a", "port": 81, "protocol": "HTTP"}
             ])),
             ls,
-            "listener names must be unique",
+            "Listener name must be unique within the Gateway",
         ),
         bad(
             "same port, protocol and hostname",
@@ -154,7 +154,7 @@ fn schema_and_cel_rules() {
                 {"name": "b", "port": 80, "protocol": "HTTP", "hostname": "a.example"}
             ])),
             ls,
-            "no two listeners may share the same port, protocol and hostname",
+            "Combination of port, protocol and hostname must be unique for each listener",
         ),
         ok(
             "same port and protocol, different hostnames",
@@ -167,7 +167,7 @@ fn schema_and_cel_rules() {
             "terminate without certificates or options",
             tls("HTTPS", json!({})),
             "spec.listeners[0].tls",
-            "mode Terminate needs a certificateRefs or an options entry",
+            "certificateRefs or options must be specified when mode is Terminate",
         ),
         ok(
             "terminate with options only",

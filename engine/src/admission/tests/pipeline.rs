@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use super::{accept, gateway, has_cause, http_route, reject, with, yaml};
-use crate::admission::{AdmitError, Cause, Rejection, admit};
+use crate::admission::{AdmitError, Cause, CauseReason, Rejection, admit};
 use crate::object::{Kind, Object};
 
 #[test]
@@ -36,7 +36,8 @@ fn unknown_fields_are_refused_with_full_paths() {
         r.causes[2],
         Cause {
             field: "spec.rules[0].matchs".into(),
-            detail: "unknown field \"spec.rules[0].matchs\"".into()
+            detail: "unknown field \"spec.rules[0].matchs\"".into(),
+            reason: CauseReason::UnknownField,
         }
     );
     // Status is decoded strictly too, then discarded on create.
@@ -101,11 +102,13 @@ fn blocking_errors_skip_the_cel_rules() {
         vec![
             Cause {
                 field: "spec.parentRefs[0].name".into(),
-                detail: "Required value".into()
+                detail: "Required value".into(),
+                reason: CauseReason::FieldValueRequired,
             },
             Cause {
                 field: String::new(),
-                detail: "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".into()
+                detail: "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".into(),
+                reason: CauseReason::FieldValueInvalid,
             },
         ]
     );
@@ -162,7 +165,7 @@ fn blocking_errors_skip_the_cel_rules() {
         has_cause(
             &r,
             "spec.rules[0].backendRefs[0]",
-            "a reference to a Service needs a port"
+            "Must have port for Service reference"
         ),
         "{r}"
     );
@@ -216,7 +219,7 @@ fn rejections_render_as_the_api_server_does() {
     );
     assert_eq!(
         reject(&doc).to_string(),
-        "HTTPRoute \"shop\" is invalid: spec.rules[0].matches[0].path: Invalid value: \"object\": an Exact or PathPrefix value must be an absolute path, starting with '/'"
+        "HTTPRoute \"shop\" is invalid: spec.rules[0].matches[0].path: Invalid value: \"object\": value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']"
     );
     let doc = with(
         gateway(),
@@ -270,7 +273,7 @@ fn metadata_rules() {
         (
             with(http_route(), &[("/metadata/namespace", json!("Bad"))]),
             "metadata.namespace",
-            "RFC 1123 label",
+            "Invalid value: \"Bad\": a lowercase RFC 1123 label must consist of",
         ),
         (
             with(http_route(), &[("/metadata/labels", json!({"a": ["b"]}))]),
@@ -284,8 +287,8 @@ fn metadata_rules() {
         ),
         (
             with(http_route(), &[("/metadata/labels", json!({"a": "b c"}))]),
-            "metadata.labels[a]",
-            "label value",
+            "metadata.labels",
+            "Invalid value: \"b c\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
         ),
     ];
     for (doc, field, needle) in cases {
@@ -582,6 +585,217 @@ fn integers_outside_int32_are_refused() {
     assert_eq!(r.causes.len(), 1, "{r}");
     assert!(
         r.causes[0].detail.contains("less than or equal to 65535"),
+        "{r}"
+    );
+}
+
+/// apimachinery's object-meta messages, verbatim, with their paths and reasons.
+#[test]
+fn object_meta_messages_are_the_api_servers() {
+    let owner = |uid: &str| json!([{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": uid}]);
+    let r = reject(&with(
+        http_route(),
+        &[("/metadata/ownerReferences", owner(""))],
+    ));
+    assert_eq!(
+        r.to_string(),
+        "HTTPRoute \"shop\" is invalid: metadata.ownerReferences.uid: Invalid value: \"\": uid must not be empty"
+    );
+    assert_eq!(r.causes[0].reason, CauseReason::FieldValueInvalid);
+    accept(&with(
+        http_route(),
+        &[("/metadata/ownerReferences", owner("0b4e"))],
+    ));
+    // An owner reference without apiVersion version, kind or name: one cause each.
+    let r = reject(&with(
+        http_route(),
+        &[(
+            "/metadata/ownerReferences",
+            json!([{"apiVersion": "apps/", "uid": "u"}]),
+        )],
+    ));
+    let fields: Vec<&str> = r.causes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "metadata.ownerReferences.apiVersion",
+            "metadata.ownerReferences.kind",
+            "metadata.ownerReferences.name"
+        ]
+    );
+    assert_eq!(
+        r.causes[0].detail,
+        "Invalid value: \"apps/\": version must not be empty"
+    );
+
+    // Names: the DNS-1123 subdomain message, and the length message.
+    let r = reject(&with(http_route(), &[("/metadata/name", json!("Shop"))]));
+    assert_eq!(
+        r.causes[0].to_string(),
+        "metadata.name: Invalid value: \"Shop\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+    );
+    let r = reject(&with(
+        gateway(),
+        &[("/metadata/name", json!("g".repeat(254)))],
+    ));
+    assert!(
+        has_cause(&r, "metadata.name", "must be no more than 253 characters"),
+        "{r}"
+    );
+    // Label keys: prefix and name parts, and a key with two slashes.
+    let r = reject(&with(
+        http_route(),
+        &[("/metadata/labels", json!({"Ex.com/a": "b"}))],
+    ));
+    assert!(
+        has_cause(
+            &r,
+            "metadata.labels",
+            "Invalid value: \"Ex.com/a\": prefix part a lowercase RFC 1123 subdomain must consist of"
+        ),
+        "{r}"
+    );
+    let r = reject(&with(
+        http_route(),
+        &[("/metadata/labels", json!({"a/b/c": "d"}))],
+    ));
+    assert!(
+        has_cause(
+            &r,
+            "metadata.labels",
+            "a qualified name must consist of alphanumeric characters"
+        ),
+        "{r}"
+    );
+    let r = reject(&with(
+        http_route(),
+        &[("/metadata/labels", json!({"a": "x".repeat(64)}))],
+    ));
+    assert!(
+        has_cause(&r, "metadata.labels", "must be no more than 63 characters"),
+        "{r}"
+    );
+    // Annotation keys are checked lower-cased, so capitals are fine there (not in labels).
+    accept(&with(
+        http_route(),
+        &[("/metadata/annotations", json!({"Example.COM/Key": "v"}))],
+    ));
+    let r = reject(&with(
+        http_route(),
+        &[("/metadata/annotations", json!({"a b": "v"}))],
+    ));
+    assert!(
+        has_cause(
+            &r,
+            "metadata.annotations",
+            "Invalid value: \"a b\": name part must consist"
+        ),
+        "{r}"
+    );
+    // A generateName prefix may end in '-'.
+    let mut doc = http_route();
+    doc["metadata"] = json!({"generateName": "shop-", "name": "shop-x1"});
+    accept(&doc);
+    doc["metadata"]["generateName"] = json!("Shop-");
+    assert!(has_cause(
+        &reject(&doc),
+        "metadata.generateName",
+        "a lowercase RFC 1123 subdomain"
+    ));
+}
+
+/// Each cause says what kind of problem it is, as `Status.details.causes[].reason` would.
+#[test]
+fn causes_carry_their_reason() {
+    let cases = [
+        (
+            with(
+                http_route(),
+                &[("/spec/rules/0/matches", json!([{"method": "FETCH"}]))],
+            ),
+            CauseReason::FieldValueNotSupported,
+        ),
+        (
+            with(
+                http_route(),
+                &[("/spec/hostnames", json!(["x".repeat(254)]))],
+            ),
+            CauseReason::FieldValueTooLong,
+        ),
+        (
+            with(
+                http_route(),
+                &[("/spec/hostnames", json!(vec!["a.example"; 17]))],
+            ),
+            CauseReason::FieldValueTooMany,
+        ),
+        (
+            with(http_route(), &[("/spec/parentRefs/0/name", json!(3))]),
+            CauseReason::FieldValueTypeInvalid,
+        ),
+        (
+            with(
+                http_route(),
+                &[(
+                    "/spec/rules/0/matches",
+                    json!([{"path": {"type": "Exact", "value": "x"}}]),
+                )],
+            ),
+            CauseReason::FieldValueInvalid,
+        ),
+        (
+            with(
+                gateway(),
+                &[(
+                    "/spec/listeners",
+                    json!([{"name": "http", "port": 80, "protocol": "HTTP"}, {"name": "http", "port": 81, "protocol": "HTTP"}]),
+                )],
+            ),
+            CauseReason::FieldValueDuplicate,
+        ),
+        (
+            with(http_route(), &[("/spec/bogus", json!(1))]),
+            CauseReason::UnknownField,
+        ),
+    ];
+    for (doc, reason) in cases {
+        let r = reject(&doc);
+        assert_eq!(r.causes[0].reason, reason, "{r}");
+    }
+    let r = reject(&with(http_route(), &[("/spec/parentRefs/0", json!({}))]));
+    assert_eq!(r.causes[0].reason, CauseReason::FieldValueRequired, "{r}");
+}
+
+/// Unknown fields fail decoding (`400 BadRequest`), all of them in one message (document order), before any
+/// validation, as kube-apiserver's strict field validation (kubectl's default) reports them.
+#[test]
+fn unknown_fields_are_a_strict_decoding_error() {
+    let doc = with(
+        http_route(),
+        &[
+            ("/spec/rules/0/matchs", json!([])),
+            ("/spec/extra", json!(1)),
+        ],
+    );
+    let r = reject(&doc);
+    assert_eq!(
+        r.to_string(),
+        "HTTPRoute in version \"v1\" cannot be handled as a HTTPRoute: strict decoding error: unknown field \"spec.rules[0].matchs\", unknown field \"spec.extra\""
+    );
+    assert!(
+        r.causes
+            .iter()
+            .all(|c| c.reason == CauseReason::UnknownField)
+    );
+    let service = yaml("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {portz: []}\n");
+    assert_eq!(
+        reject(&service).to_string(),
+        "Service in version \"v1\" cannot be handled as a Service: strict decoding error: unknown field \"spec.portz\""
+    );
+    // A known field with a bad value is validation's (422), not decoding's.
+    let r = reject(&with(http_route(), &[("/spec/hostnames", json!(["Bad"]))]));
+    assert!(
+        r.to_string().starts_with("HTTPRoute \"shop\" is invalid: "),
         "{r}"
     );
 }
