@@ -11,8 +11,10 @@ use gwsim_engine::diff::{
     BehaviourDiff, ChangeSet, DiffOptions, IgnoredDocument, RejectedChange, Settled, UserRequest,
     apply_change, diff,
 };
+use gwsim_engine::controller::{ControllerConfig, standin};
 use gwsim_engine::load::Origin;
-use gwsim_engine::object::{Kind, ObjectKey};
+use gwsim_engine::object::{Kind, ObjectKey, Snapshot};
+use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -26,6 +28,14 @@ pub struct DiffArgs {
     /// `KIND/NAMESPACE/NAME`, or `KIND/NAME` for cluster-scoped kinds.
     pub delete: Vec<String>,
     pub requests: Option<PathBuf>,
+    /// `--gateway-class`: the classes gwsim stands in for (empty: every class).
+    pub gateway_classes: Vec<String>,
+}
+
+/// Reconciles one state, gwsim standing in for its classes.
+fn settle(snapshot: Snapshot, classes: &[String], now: Timestamp) -> Settled {
+    let plan = standin::plan(&snapshot, classes);
+    Settled::with_config(snapshot, &ControllerConfig::stand_in(plan), now)
 }
 
 /// Loads both states and compares them. Errors (exit code 2) for unreadable files, bad flags
@@ -49,13 +59,15 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<BehaviourDiff> {
         snapshot,
         rejected: rejected_before,
         ignored: ignored_before,
+        ..
     } = inputs::load_snapshot(&args.before)?;
-    let before = Settled::new(snapshot, now);
+    let classes = &args.gateway_classes;
+    let before = settle(snapshot, classes, now);
     let (after, rejections, ignored) = if !args.after.is_empty() {
         let loaded_after = inputs::load_snapshot(&args.after)?;
         let (rejections, ignored) = new_problems(&rejected_before, &ignored_before, &loaded_after);
         (
-            Settled::new(loaded_after.snapshot, now),
+            settle(loaded_after.snapshot, classes, now),
             rejections,
             ignored,
         )
@@ -78,7 +90,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<BehaviourDiff> {
                 .map(|(origin, r)| RejectedChange::from_rejection(origin, r)),
         );
         let ignored = applied.ignored.iter().map(ignored_document).collect();
-        (Settled::new(applied.snapshot, now), rejections, ignored)
+        (settle(applied.snapshot, classes, now), rejections, ignored)
     };
     Ok(diff(
         before.state(),

@@ -1,5 +1,6 @@
 //! The `gwsim` command line. Thin: flags, files, printing; the work is in the engine and sim.
 
+mod audit;
 mod check;
 mod diff;
 mod inputs;
@@ -48,6 +49,24 @@ enum FailOn {
     Regressions,
 }
 
+/// Which classes gwsim stands in for, in commands that read files.
+#[derive(Clone, Debug, Default, clap::Args)]
+struct ClassArgs {
+    /// Stand in only for the controller of this GatewayClass (repeat for more); objects of
+    /// other classes are left as a cluster without their controller shows them. Default:
+    /// every class of the input.
+    #[arg(long = "gateway-class", value_name = "NAME")]
+    gateway_classes: Vec<String>,
+}
+
+impl ClassArgs {
+    fn options(&self) -> gwsim_sim::inputs::LoadOptions {
+        gwsim_sim::inputs::LoadOptions {
+            gateway_classes: self.gateway_classes.clone(),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Validate and reconcile resources; print objects and their conditions.
@@ -61,6 +80,8 @@ enum Command {
         /// `table` for people; `yaml` or `json` for every object with its full status.
         #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
         output: CheckFormat,
+        #[command(flatten)]
+        classes: ClassArgs,
     },
     /// Print the effective routing table, per Gateway and listener, in precedence order.
     Routes {
@@ -71,6 +92,8 @@ enum Command {
         gateway: Option<String>,
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
         output: TextOrJson,
+        #[command(flatten)]
+        classes: ClassArgs,
     },
     /// Explain what happens to one request, and why.
     Explain {
@@ -95,6 +118,21 @@ enum Command {
         output: TextOrJson,
         /// `http://host[:port]/path?query` (or https).
         url: String,
+        #[command(flatten)]
+        classes: ClassArgs,
+    },
+    /// Compare the statuses the installed controller wrote (a `kubectl get -o yaml` dump)
+    /// with what a conforming controller writes, per object and condition.
+    ///
+    /// Exit 0 when they agree, 1 when not, 2 when input cannot be read.
+    Audit {
+        /// Files or folders of YAML: a dump with statuses.
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+        output: TextOrJson,
+        #[command(flatten)]
+        classes: ClassArgs,
     },
     /// Compare two states, or a state and a change: rejected documents, status changes,
     /// routing table changes, and every probe request whose outcome differs.
@@ -123,6 +161,8 @@ enum Command {
         /// `changes`: exit 1 when anything differs; `regressions`: only for regressions.
         #[arg(long, value_enum, default_value = "changes")]
         fail_on: FailOn,
+        #[command(flatten)]
+        classes: ClassArgs,
     },
     /// Run scenario files (see the scenario format in docs/scenarios.md).
     ///
@@ -196,11 +236,19 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let mut stdout = std::io::stdout().lock();
     match cli.command {
-        Command::Check { files, output } => {
-            let inputs = inputs::load(&files)?;
+        Command::Check {
+            files,
+            output,
+            classes,
+        } => {
+            let inputs = inputs::load_with(&files, &classes.options())?;
             let (table, ok) = check::render_table(&inputs);
             match output {
-                CheckFormat::Table => stdout.write_all(table.as_bytes())?,
+                CheckFormat::Table => {
+                    stdout.write_all(check::header(&inputs).as_bytes())?;
+                    stdout.write_all(b"\n")?;
+                    stdout.write_all(table.as_bytes())?
+                }
                 CheckFormat::Yaml => {
                     stdout.write_all(check::render_objects(&inputs, false)?.as_bytes())?
                 }
@@ -214,21 +262,26 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             files,
             gateway,
             output,
+            classes,
         } => {
-            let inputs = inputs::load(&files)?;
+            let inputs = inputs::load_with(&files, &classes.options())?;
             let gateway = gateway.as_deref().map(parse_gateway).transpose()?;
             let mut listing = inputs.table.listing();
             if let Some(gateway) = &gateway {
                 listing.gateways.retain(|g| &g.gateway == gateway);
                 if listing.gateways.is_empty() {
                     bail!(
-                        "no Gateway {} of gwsim's controller",
+                        "no Gateway {} of a class gwsim stands in for",
                         gateway.namespaced_name()
                     );
                 }
             }
             match output {
-                TextOrJson::Text => stdout.write_all(listing.render_text().as_bytes())?,
+                TextOrJson::Text => {
+                    stdout.write_all(check::header(&inputs).as_bytes())?;
+                    stdout.write_all(b"\n")?;
+                    stdout.write_all(listing.render_text().as_bytes())?
+                }
                 TextOrJson::Json => {
                     serde_json::to_writer_pretty(&mut stdout, &listing)?;
                     stdout.write_all(b"\n")?;
@@ -245,8 +298,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             seed,
             output,
             url,
+            classes,
         } => {
-            let inputs = inputs::load(&files)?;
+            let inputs = inputs::load_with(&files, &classes.options())?;
             let mut request = parse_url(&url)?;
             request.gateway = gateway.as_deref().map(parse_gateway).transpose()?;
             request.method = method.to_ascii_uppercase();
@@ -264,9 +318,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 );
             }
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            let decision = inputs.table.decide(&request, &mut rng);
+            let mut decision = inputs.table.decide(&request, &mut rng);
+            check::note_endpoints(&inputs, &mut decision);
             match output {
                 TextOrJson::Text => {
+                    stdout.write_all(check::header(&inputs).as_bytes())?;
+                    stdout.write_all(b"\n")?;
                     stdout.write_all(decision.explanation.render_text().as_bytes())?
                 }
                 TextOrJson::Json => {
@@ -284,6 +341,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             requests,
             output,
             fail_on,
+            classes,
         } => {
             let args = diff::DiffArgs {
                 before,
@@ -291,6 +349,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 change,
                 delete,
                 requests,
+                gateway_classes: classes.gateway_classes,
             };
             let result = diff::run(&args)?;
             match output {
@@ -309,6 +368,30 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 FailOn::Regressions => result.has_regressions(),
             };
             Ok(u8::from(failed))
+        }
+        Command::Audit {
+            files,
+            output,
+            classes,
+        } => {
+            let inputs = inputs::load_with(&files, &classes.options())?;
+            let audit = gwsim_engine::audit::audit(
+                &inputs.snapshot,
+                &inputs.reconciliation,
+                &inputs.installed,
+            );
+            match output {
+                TextOrJson::Text => {
+                    stdout.write_all(check::header(&inputs).as_bytes())?;
+                    stdout.write_all(b"\n")?;
+                    stdout.write_all(audit::render_text(&audit).as_bytes())?
+                }
+                TextOrJson::Json => {
+                    serde_json::to_writer_pretty(&mut stdout, &audit::to_json(&inputs, &audit))?;
+                    stdout.write_all(b"\n")?;
+                }
+            }
+            Ok(u8::from(!audit.agrees()))
         }
         Command::Run {
             paths,

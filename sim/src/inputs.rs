@@ -3,13 +3,17 @@
 //! into requests. `gwsim check`, `routes` and `explain` and the terminal UI's `-f PATH` mode
 //! and Ask pane read their input this way.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
+use gwsim_engine::audit::InstalledStatus;
+use gwsim_engine::controller::{ControllerConfig, Reconciliation, StandIn, standin};
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::diff::{ChangeSet, Settled, apply_change};
 use gwsim_engine::load::{Document, LoadError, Origin, parse_documents};
-use gwsim_engine::object::Snapshot;
+use gwsim_engine::object::{Kind, ObjectKey, Snapshot};
 use gwsim_engine::{Rejection, RoutingTable};
+use serde_json::Value;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::files::{ReadError, read_sources};
@@ -23,24 +27,65 @@ pub fn epoch() -> Timestamp {
     Timestamp::constant(EPOCH_SECONDS, 0)
 }
 
+/// How files are read into a state.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// `--gateway-class`: stand in only for these classes; empty: for every class.
+    pub gateway_classes: Vec<String>,
+}
+
 /// Everything read from the command line's files.
 #[derive(Clone, Debug)]
 pub struct Inputs {
-    /// Admitted objects with their statuses as the controller wrote them.
+    /// Admitted objects with their statuses as gwsim, standing in for their classes'
+    /// controllers, wrote them.
     pub snapshot: Snapshot,
+    /// The reconcile that wrote those statuses (the data plane's view of every Gateway).
+    pub reconciliation: Reconciliation,
     /// Documents the API server would refuse.
     pub rejected: Vec<(Origin, Rejection)>,
-    /// Documents of kinds gwsim does not model.
+    /// Documents of kinds gwsim does not model: `apiVersion kind name`.
     pub ignored: Vec<(Origin, String)>,
+    /// Documents that are not Kubernetes objects (Helm values, kustomizations, empty
+    /// documents), with the reason. Filled by the loader.
+    pub skipped: Vec<(Origin, String)>,
+    /// Warnings about the input (duplicate keys, ...), each with file:line. Filled by the
+    /// loader.
+    pub warnings: Vec<String>,
+    /// Statuses the input carried (written by the installed controller), by object; never
+    /// mixed with gwsim's.
+    pub installed: BTreeMap<ObjectKey, InstalledStatus>,
+    /// Objects given by more than one document: the last one wins, as `kubectl apply` of
+    /// the documents in order would leave it.
+    pub replaced: Vec<Replaced>,
+    /// Namespaces objects use that the input does not create: assumed to exist, without
+    /// labels.
+    pub assumed_namespaces: BTreeSet<String>,
+    /// Which classes gwsim stands in for.
+    pub stand_in: StandIn,
     pub table: RoutingTable,
 }
 
+/// An object given by two documents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replaced {
+    pub key: ObjectKey,
+    /// The document applied first.
+    pub earlier: Origin,
+    /// The document applied after it, which wins.
+    pub later: Origin,
+}
+
 /// Admitted objects, not yet reconciled, and what was not admitted.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Loaded {
     pub snapshot: Snapshot,
     pub rejected: Vec<(Origin, Rejection)>,
     pub ignored: Vec<(Origin, String)>,
+    pub skipped: Vec<(Origin, String)>,
+    pub warnings: Vec<String>,
+    pub installed: BTreeMap<ObjectKey, InstalledStatus>,
+    pub replaced: Vec<Replaced>,
 }
 
 /// Files that cannot be used at all: unreadable, or not YAML. (Refused documents are data,
@@ -64,28 +109,128 @@ pub fn read_documents(paths: &[PathBuf]) -> Result<Vec<Document>, InputsError> {
 
 /// Reads and admits every document into one snapshot, as a series of `kubectl apply`: a later
 /// document with the key of an earlier one updates it.
+///
+/// A document that carries a `status` (a `kubectl get -o yaml` dump) keeps it apart, as the
+/// installed controller's: admission discards it, as the API server does on create. A
+/// document's `metadata.generation` is kept when it creates the object (an exported object
+/// keeps its generation, as it keeps its creationTimestamp), so the installed statuses'
+/// observedGeneration compare with it.
 pub fn load_snapshot(paths: &[PathBuf]) -> Result<Loaded, InputsError> {
-    let change = ChangeSet {
-        documents: read_documents(paths)?,
-        deletions: Vec::new(),
-    };
-    let applied = apply_change(Snapshot::new(), &change, epoch());
-    Ok(Loaded {
-        snapshot: applied.snapshot,
-        rejected: applied.rejected,
-        ignored: applied.ignored,
-    })
+    let mut loaded = Loaded::default();
+    let mut seen: HashMap<ObjectKey, Origin> = HashMap::new();
+    for doc in read_documents(paths)? {
+        let key = key_of(&doc.value);
+        let status = doc
+            .value
+            .get("status")
+            .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
+            .cloned();
+        let generation = doc
+            .value
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .filter(|g| *g > 0);
+        let origin = doc.origin.clone();
+        let existed = key.as_ref().is_some_and(|k| loaded.snapshot.get(k).is_some());
+        let change = ChangeSet {
+            documents: vec![doc],
+            deletions: Vec::new(),
+        };
+        let applied = apply_change(std::mem::take(&mut loaded.snapshot), &change, epoch());
+        loaded.snapshot = applied.snapshot;
+        let admitted = applied.rejected.is_empty() && applied.ignored.is_empty();
+        loaded.rejected.extend(applied.rejected);
+        loaded.ignored.extend(applied.ignored);
+        let Some(key) = key.filter(|_| admitted) else {
+            continue;
+        };
+        if existed {
+            if let Some(earlier) = seen.get(&key) {
+                loaded.replaced.push(Replaced {
+                    key: key.clone(),
+                    earlier: earlier.clone(),
+                    later: origin.clone(),
+                });
+            }
+        } else if let (Some(generation), Some(object)) =
+            (generation, loaded.snapshot.objects.get_mut(&key))
+        {
+            object.meta_mut().generation = Some(generation);
+        }
+        if let Some(status) = status.filter(|_| key.kind.has_gateway_status()) {
+            loaded.installed.insert(
+                key.clone(),
+                InstalledStatus {
+                    origin: origin.to_string(),
+                    status,
+                },
+            );
+        }
+        seen.insert(key, origin);
+    }
+    Ok(loaded)
 }
 
-/// Reads, admits and reconciles.
+/// The key a document's object gets (a namespaced object without a namespace goes to
+/// `default`, as admission puts it).
+fn key_of(value: &Value) -> Option<ObjectKey> {
+    let kind = Kind::from_type(
+        value.get("apiVersion")?.as_str()?,
+        value.get("kind")?.as_str()?,
+    )?;
+    let name = value.pointer("/metadata/name")?.as_str()?;
+    let namespace = value
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or("default");
+    Some(ObjectKey::new(kind, namespace, name))
+}
+
+/// Namespaces every cluster has: never reported as assumed.
+const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
+
+/// Namespaces that objects of the snapshot use and no Namespace object creates.
+pub fn assumed_namespaces(snapshot: &Snapshot) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut last: Option<&str> = None;
+    for key in snapshot.objects.keys() {
+        let ns = key.namespace.as_str();
+        if ns.is_empty() || last == Some(ns) || BUILTIN_NAMESPACES.contains(&ns) {
+            continue;
+        }
+        last = Some(ns);
+        if snapshot.namespace(ns).is_none() {
+            out.insert(ns.to_string());
+        }
+    }
+    out
+}
+
+/// Reads, admits and reconciles, gwsim standing in for every class.
 pub fn load(paths: &[PathBuf]) -> Result<Inputs, InputsError> {
+    load_with(paths, &LoadOptions::default())
+}
+
+/// Reads, admits and reconciles, gwsim standing in for the classes `options` selects.
+pub fn load_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Inputs, InputsError> {
     let loaded = load_snapshot(paths)?;
-    let settled = Settled::new(loaded.snapshot, epoch());
+    let stand_in = standin::plan(&loaded.snapshot, &options.gateway_classes);
+    let config = ControllerConfig::stand_in(stand_in.clone());
+    let assumed_namespaces = assumed_namespaces(&loaded.snapshot);
+    let settled = Settled::with_config(loaded.snapshot, &config, epoch());
     let table = settled.table();
     Ok(Inputs {
         snapshot: settled.snapshot,
+        reconciliation: settled.reconciliation,
         rejected: loaded.rejected,
         ignored: loaded.ignored,
+        skipped: loaded.skipped,
+        warnings: loaded.warnings,
+        installed: loaded.installed,
+        replaced: loaded.replaced,
+        assumed_namespaces,
+        stand_in,
         table,
     })
 }
