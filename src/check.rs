@@ -276,6 +276,13 @@ pub fn render_table(inputs: &Inputs) -> (String, bool) {
                 // Both route kinds share the parent status shape; read it generically.
                 let value = object.to_value();
                 let parents = value.pointer("/status/parents").and_then(|p| p.as_array());
+                if parents.is_none_or(|p| p.is_empty()) {
+                    rows.push(Row {
+                        depth: 1,
+                        label: "(no parent status: no parentRef names a Gateway of a class gwsim stands in for)".into(),
+                        condition: None,
+                    });
+                }
                 for parent in parents.into_iter().flatten() {
                     let field = |name: &str| {
                         parent

@@ -83,6 +83,9 @@ const API_REASONS: &[&str] = &[
     "Waiting",
 ];
 
+/// Condition types whose True is the abnormal state: leaving them out is not wrong.
+const NEGATIVE_POLARITY: &[&str] = &["Conflicted", "OverlappingTLSConfig", "PartiallyInvalid"];
+
 /// How one compared value came out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -297,6 +300,18 @@ impl Compare<'_> {
                 note: String::new(),
             };
             match got {
+                // A negative-polarity condition left out reads as False ("abnormal-true"
+                // conditions need not be written while they do not hold).
+                None if NEGATIVE_POLARITY.contains(&kind.as_str()) && want.status == "False" => {
+                    row.verdict = Verdict::ImplementationChoice;
+                    row.note = "not written; reads as False".into();
+                    if theirs.is_some() {
+                        self.audit.choices.push(format!(
+                            "{at}: condition {kind} is not written, which reads as False (a conforming controller may write False {})",
+                            want.reason
+                        ));
+                    }
+                }
                 None => {
                     row.verdict = Verdict::Finding;
                     row.note = "missing".into();
@@ -673,11 +688,11 @@ pub fn render_text(audit: &Audit) -> String {
                 .max()
                 .unwrap_or(0)
                 .max("conforming".len());
-            let _ = writeln!(
-                out,
+            let head = format!(
                 "{:width$}  {:installed_width$}  {:conforming_width$}",
                 "", "installed", "conforming"
             );
+            let _ = writeln!(out, "{}", head.trim_end());
             for row in &object.rows {
                 let mark = match row.verdict {
                     Verdict::Agree => "",
@@ -721,4 +736,151 @@ pub fn render_text(audit: &Audit) -> String {
         }
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::jiff::Timestamp;
+
+    use super::*;
+    use crate::admission::admit;
+    use crate::controller::{ControllerConfig, reconcile, standin};
+
+    const STATE: &str = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: infra}
+spec:
+  gatewayClassName: eg
+  listeners: [{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: shop}
+spec:
+  parentRefs: [{name: gw, namespace: infra}]
+  rules: [{backendRefs: [{name: missing, port: 80}]}]
+"#;
+
+    /// The state reconciled by the stand-in, and gwsim's own statuses as "installed".
+    fn setup() -> (Snapshot, Reconciliation, BTreeMap<ObjectKey, InstalledStatus>) {
+        let mut s = Snapshot::new();
+        for doc in STATE.split("\n---\n").filter(|d| !d.trim().is_empty()) {
+            let value: Value = serde_saphyr::from_str(doc).expect("YAML");
+            s.insert(admit(&value, None).expect("admitted"));
+        }
+        let config = ControllerConfig::stand_in(standin::plan(&s, &[]));
+        let now = Timestamp::from_second(1_700_000_000).expect("time");
+        let r = reconcile(&s, &config, now);
+        let installed = r
+            .statuses
+            .iter()
+            .map(|(k, st)| {
+                (
+                    k.clone(),
+                    InstalledStatus {
+                        origin: "dump.yaml".into(),
+                        status: status_value(st),
+                    },
+                )
+            })
+            .collect();
+        (s, r, installed)
+    }
+
+    fn route_condition<'a>(
+        installed: &'a mut BTreeMap<ObjectKey, InstalledStatus>,
+        kind: &str,
+    ) -> &'a mut Value {
+        let key = ObjectKey::new(Kind::HttpRoute, "shop", "web");
+        let conditions = installed
+            .get_mut(&key)
+            .and_then(|i| i.status.pointer_mut("/parents/0/conditions"))
+            .and_then(Value::as_array_mut)
+            .expect("route conditions");
+        conditions
+            .iter_mut()
+            .find(|c| c["type"] == kind)
+            .expect("condition")
+    }
+
+    #[test]
+    fn identical_statuses_agree() {
+        let (s, r, installed) = setup();
+        let audit = audit(&s, &r, &installed);
+        assert!(audit.agrees(), "{}", render_text(&audit));
+    }
+
+    #[test]
+    fn a_stale_condition_is_a_finding() {
+        let (mut s, r, mut installed) = setup();
+        // The object moved on to generation 2; the installed controller still says 1.
+        let key = ObjectKey::new(Kind::HttpRoute, "shop", "web");
+        if let Some(o) = s.objects.get_mut(&key) {
+            o.meta_mut().generation = Some(2);
+        }
+        let _ = &mut installed;
+        let audit = audit(&s, &r, &installed);
+        assert!(!audit.agrees());
+        let text = render_text(&audit);
+        assert!(text.contains("is stale: observedGeneration 1 is behind generation 2"), "{text}");
+    }
+
+    #[test]
+    fn resolved_refs_true_for_a_missing_backend_is_a_finding() {
+        let (s, r, mut installed) = setup();
+        let c = route_condition(&mut installed, "ResolvedRefs");
+        c["status"] = "True".into();
+        c["reason"] = "ResolvedRefs".into();
+        let audit = audit(&s, &r, &installed);
+        assert_eq!(audit.findings, 1, "{}", render_text(&audit));
+    }
+
+    #[test]
+    fn an_api_reason_that_differs_is_wrong_and_an_own_reason_is_a_choice() {
+        let (s, r, mut installed) = setup();
+        route_condition(&mut installed, "ResolvedRefs")["reason"] = "InvalidKind".into();
+        let wrong = audit(&s, &r, &installed);
+        assert_eq!(wrong.findings, 1, "{}", render_text(&wrong));
+
+        route_condition(&mut installed, "ResolvedRefs")["reason"] = "ServiceMissing".into();
+        let own = audit(&s, &r, &installed);
+        assert!(own.agrees(), "{}", render_text(&own));
+        assert!(render_text(&own).contains("the implementation's own"));
+    }
+
+    #[test]
+    fn a_missing_condition_is_a_finding_but_a_missing_conflicted_false_is_not() {
+        let (s, r, mut installed) = setup();
+        let gateway = ObjectKey::new(Kind::Gateway, "infra", "gw");
+        let listener_conditions = installed
+            .get_mut(&gateway)
+            .and_then(|i| i.status.pointer_mut("/listeners/0/conditions"))
+            .and_then(Value::as_array_mut)
+            .expect("listener conditions");
+        listener_conditions.retain(|c| c["type"] != "Conflicted");
+        assert!(audit(&s, &r, &installed).agrees());
+
+        let listener_conditions = installed
+            .get_mut(&gateway)
+            .and_then(|i| i.status.pointer_mut("/listeners/0/conditions"))
+            .and_then(Value::as_array_mut)
+            .expect("listener conditions");
+        listener_conditions.retain(|c| c["type"] != "ResolvedRefs");
+        assert_eq!(audit(&s, &r, &installed).findings, 1);
+    }
+
+    #[test]
+    fn attached_routes_that_differ_are_a_finding() {
+        let (s, r, mut installed) = setup();
+        let gateway = ObjectKey::new(Kind::Gateway, "infra", "gw");
+        if let Some(v) = installed
+            .get_mut(&gateway)
+            .and_then(|i| i.status.pointer_mut("/listeners/0/attachedRoutes"))
+        {
+            *v = 3.into();
+        }
+        let audit = audit(&s, &r, &installed);
+        assert_eq!(audit.findings, 1, "{}", render_text(&audit));
+    }
 }

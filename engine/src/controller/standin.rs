@@ -182,3 +182,149 @@ impl StandIn {
         lines
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::jiff::Timestamp;
+
+    use super::*;
+    use crate::admission::admit;
+    use crate::controller::{ControllerConfig, Reconciliation, StatusUpdate, reconcile};
+    use crate::object::{Kind, ObjectKey};
+
+    /// A snapshot of admitted `---`-separated documents.
+    pub(crate) fn admitted(yaml: &str) -> Snapshot {
+        let mut s = Snapshot::new();
+        for doc in yaml.split("\n---\n").filter(|d| !d.trim().is_empty()) {
+            let value: serde_json::Value = serde_saphyr::from_str(doc).expect("fixture is YAML");
+            s.insert(admit(&value, None).expect("fixture is admitted"));
+        }
+        s
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::from_second(1_700_000_000).expect("valid time")
+    }
+
+    const TWO_CLASSES: &str = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: eg}
+spec:
+  controllerName: gateway.envoyproxy.io/gatewayclass-controller
+  parametersRef: {group: gateway.envoyproxy.io, kind: EnvoyProxy, name: proxy, namespace: infra}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: a, namespace: infra}
+spec:
+  gatewayClassName: eg
+  listeners: [{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: b, namespace: infra}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: shop}
+spec:
+  parentRefs: [{name: a, namespace: infra}, {name: b, namespace: infra}]
+  rules: [{backendRefs: []}]
+"#;
+
+    fn route_controllers(r: &Reconciliation) -> Vec<String> {
+        match r
+            .statuses
+            .get(&ObjectKey::new(Kind::HttpRoute, "shop", "web"))
+        {
+            Some(StatusUpdate::HttpRoute(s)) => s
+                .parents
+                .iter()
+                .map(|p| format!("{} {}", p.parent_ref.name, p.controller_name))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn accepted(r: &Reconciliation, key: &ObjectKey) -> Option<String> {
+        let conditions = match r.statuses.get(key)? {
+            StatusUpdate::GatewayClass(s) => s.conditions.clone()?,
+            StatusUpdate::Gateway(s) => s.conditions.clone()?,
+            _ => return None,
+        };
+        conditions
+            .iter()
+            .find(|c| c.type_ == "Accepted")
+            .map(|c| format!("{} {}", c.status, c.reason))
+    }
+
+    #[test]
+    fn plans_explicit_and_implicit_classes() {
+        let s = admitted(TWO_CLASSES);
+        let plan = plan(&s, &[]);
+        assert_eq!(
+            plan.classes["eg"].controller_name,
+            "gateway.envoyproxy.io/gatewayclass-controller"
+        );
+        assert_eq!(plan.classes["eg"].implicit, None);
+        assert_eq!(
+            plan.classes["istio"].controller_name,
+            "istio.io/gateway-controller"
+        );
+        assert!(matches!(
+            plan.classes["istio"].implicit,
+            Some(Implicit::Known { .. })
+        ));
+        assert_eq!(
+            implicit_class("my-own-class").controller_name,
+            CONTROLLER_NAME
+        );
+    }
+
+    #[test]
+    fn route_entries_carry_each_class_controller() {
+        let s = admitted(TWO_CLASSES);
+        let r = reconcile(&s, &ControllerConfig::stand_in(plan(&s, &[])), now());
+        assert_eq!(
+            route_controllers(&r),
+            vec![
+                "a gateway.envoyproxy.io/gatewayclass-controller",
+                "b istio.io/gateway-controller"
+            ]
+        );
+        // The EnvoyProxy parametersRef is the implementation's: assumed to resolve.
+        let class = ObjectKey::new(Kind::GatewayClass, "", "eg");
+        assert_eq!(accepted(&r, &class).as_deref(), Some("True Accepted"));
+        assert_eq!(r.gateways.len(), 2);
+    }
+
+    #[test]
+    fn gateway_class_flag_leaves_other_classes_alone() {
+        let s = admitted(TWO_CLASSES);
+        let plan = plan(&s, &["istio".to_string(), "nope".to_string()]);
+        assert_eq!(plan.excluded.iter().collect::<Vec<_>>(), vec!["eg"]);
+        assert_eq!(plan.unmatched, vec!["nope".to_string()]);
+        let r = reconcile(&s, &ControllerConfig::stand_in(plan), now());
+        assert_eq!(route_controllers(&r), vec!["b istio.io/gateway-controller"]);
+        assert!(
+            !r.statuses
+                .contains_key(&ObjectKey::new(Kind::Gateway, "infra", "a"))
+        );
+        assert!(
+            !r.statuses
+                .contains_key(&ObjectKey::new(Kind::GatewayClass, "", "eg"))
+        );
+    }
+
+    #[test]
+    fn own_controller_reconciles_only_its_classes() {
+        let s = admitted(TWO_CLASSES);
+        let r = reconcile(&s, &ControllerConfig::default(), now());
+        assert!(r.statuses.is_empty(), "{:?}", r.statuses.keys());
+        assert!(r.gateways.is_empty());
+    }
+}
