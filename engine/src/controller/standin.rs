@@ -44,6 +44,7 @@ pub const KNOWN_CLASSES: &[(&str, &str, &str)] = &[
 
 /// How gwsim stands in for one class.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StandInClass {
     /// The controllerName written into statuses: the class object's `spec.controllerName`,
     /// or for an implicit class the one chosen for it.
