@@ -90,17 +90,14 @@ pub fn note_endpoints(inputs: &Inputs, decision: &mut Decision) {
         return;
     };
     let backend = forward.backend.clone();
-    let has_slices = inputs
-        .snapshot
-        .of_kind(Kind::EndpointSlice)
-        .any(|o| {
-            o.meta().namespace.as_deref() == Some(backend.namespace.as_str())
-                && o.meta()
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(gwsim_sim::workloads::SERVICE_NAME_LABEL))
-                    == Some(&backend.name)
-        });
+    let has_slices = inputs.snapshot.of_kind(Kind::EndpointSlice).any(|o| {
+        o.meta().namespace.as_deref() == Some(backend.namespace.as_str())
+            && o.meta()
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(gwsim_sim::workloads::SERVICE_NAME_LABEL))
+                == Some(&backend.name)
+    });
     if !has_slices {
         decision.explanation.notes.push(format!(
             "the input has no EndpointSlice for Service {}/{}: gwsim assumes it has ready endpoints",
@@ -241,7 +238,7 @@ macro_rules! push_listeners {
 /// The table for people. Returns the text and whether everything is valid and Accepted.
 pub fn render_table(inputs: &Inputs) -> (String, bool) {
     let mut rows = Vec::new();
-    let mut all_accepted = inputs.rejected.is_empty();
+    let mut all_accepted = inputs.rejected.is_empty() && inputs.not_found.is_empty();
     for object in inputs.snapshot.objects.values() {
         if !object.kind().has_gateway_status() && object.kind() != Kind::ReferenceGrant {
             continue;
@@ -356,6 +353,16 @@ pub fn render_table(inputs: &Inputs) -> (String, bool) {
             let _ = writeln!(out, "  {origin}: {rejection}");
         }
     }
+    if !inputs.not_found.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nRefused, namespace not found (--strict-namespaces) ({}):",
+            inputs.not_found.len()
+        );
+        for (origin, message) in &inputs.not_found {
+            let _ = writeln!(out, "  {origin}: {message}");
+        }
+    }
     let findings = findings(inputs);
     if !findings.is_empty() {
         let _ = writeln!(out, "\nFindings ({}):", findings.len());
@@ -363,7 +370,8 @@ pub fn render_table(inputs: &Inputs) -> (String, bool) {
             let _ = writeln!(out, "  {f}");
         }
     }
-    let nothing = inputs.snapshot.is_empty() && inputs.rejected.is_empty();
+    let nothing =
+        inputs.snapshot.is_empty() && inputs.rejected.is_empty() && inputs.not_found.is_empty();
     let ok = all_accepted && findings.is_empty();
     let _ = writeln!(
         out,
@@ -498,6 +506,7 @@ pub fn report(inputs: &Inputs) -> Value {
             "message": r.to_string(),
             "causes": r.causes,
         })).collect::<Vec<_>>(),
+        "notFound": origin_list(&inputs.not_found, "message"),
         "skipped": origin_list(&inputs.skipped, "reason"),
         "ignored": origin_list(&inputs.ignored, "object"),
         "warnings": inputs.warnings,

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use gwsim_engine::Rejection;
+use gwsim_engine::controller::{ControllerConfig, standin};
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::diff::{
     BehaviourDiff, ChangeSet, DiffOptions, IgnoredDocument, RejectedChange, Settled, UserRequest,
     apply_change, diff,
 };
-use gwsim_engine::controller::{ControllerConfig, standin};
 use gwsim_engine::load::Origin;
 use gwsim_engine::object::{Kind, ObjectKey, Snapshot};
 use k8s_openapi::jiff::Timestamp;

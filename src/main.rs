@@ -57,12 +57,17 @@ struct ClassArgs {
     /// every class of the input.
     #[arg(long = "gateway-class", value_name = "NAME")]
     gateway_classes: Vec<String>,
+    /// Refuse objects whose Namespace the input does not create (before them), as the API
+    /// server does; by default such namespaces are assumed to exist without labels.
+    #[arg(long)]
+    strict_namespaces: bool,
 }
 
 impl ClassArgs {
     fn options(&self) -> gwsim_sim::inputs::LoadOptions {
         gwsim_sim::inputs::LoadOptions {
             gateway_classes: self.gateway_classes.clone(),
+            strict_namespaces: self.strict_namespaces,
         }
     }
 }

@@ -193,9 +193,9 @@ pub fn audit(
                 cx.conditions("", theirs, &conforming);
                 cx.listeners(theirs, &conforming);
                 if key.kind == Kind::Gateway {
-                    cx.audit.choices.push(
-                        "addresses: assigned by the implementation (not compared)".into(),
-                    );
+                    cx.audit
+                        .choices
+                        .push("addresses: assigned by the implementation (not compared)".into());
                 }
             }
             Kind::HttpRoute | Kind::GrpcRoute => {
@@ -393,9 +393,9 @@ impl Compare<'_> {
         } else if got.observed.is_none() {
             finding = true;
             notes.push("no observedGeneration".into());
-            self.audit.findings.push(format!(
-                "{at}: {kind} has no observedGeneration"
-            ));
+            self.audit
+                .findings
+                .push(format!("{at}: {kind} has no observedGeneration"));
         }
         if finding {
             row.verdict = Verdict::Finding;
@@ -656,10 +656,10 @@ pub fn render_text(audit: &Audit) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     for object in &audit.objects {
-        let origin = object
-            .installed_origin
-            .as_deref()
-            .map_or_else(|| "no installed status".to_string(), |o| format!("installed status from {o}"));
+        let origin = object.installed_origin.as_deref().map_or_else(
+            || "no installed status".to_string(),
+            |o| format!("installed status from {o}"),
+        );
         let _ = writeln!(
             out,
             "{} (generation {}; {origin})",
@@ -673,7 +673,12 @@ pub fn render_text(audit: &Audit) -> String {
                     format!("  {} {}", r.scope, r.field)
                 }
             };
-            let width = object.rows.iter().map(|r| label(r).len()).max().unwrap_or(0);
+            let width = object
+                .rows
+                .iter()
+                .map(|r| label(r).len())
+                .max()
+                .unwrap_or(0);
             let installed_width = object
                 .rows
                 .iter()
@@ -763,7 +768,11 @@ spec:
 "#;
 
     /// The state reconciled by the stand-in, and gwsim's own statuses as "installed".
-    fn setup() -> (Snapshot, Reconciliation, BTreeMap<ObjectKey, InstalledStatus>) {
+    fn setup() -> (
+        Snapshot,
+        Reconciliation,
+        BTreeMap<ObjectKey, InstalledStatus>,
+    ) {
         let mut s = Snapshot::new();
         for doc in STATE.split("\n---\n").filter(|d| !d.trim().is_empty()) {
             let value: Value = serde_saphyr::from_str(doc).expect("YAML");
@@ -823,7 +832,10 @@ spec:
         let audit = audit(&s, &r, &installed);
         assert!(!audit.agrees());
         let text = render_text(&audit);
-        assert!(text.contains("is stale: observedGeneration 1 is behind generation 2"), "{text}");
+        assert!(
+            text.contains("is stale: observedGeneration 1 is behind generation 2"),
+            "{text}"
+        );
     }
 
     #[test]

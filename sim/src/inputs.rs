@@ -13,8 +13,8 @@ use gwsim_engine::diff::{ChangeSet, Settled, apply_change};
 use gwsim_engine::load::{Document, LoadError, Origin, parse_documents};
 use gwsim_engine::object::{Kind, ObjectKey, Snapshot};
 use gwsim_engine::{Rejection, RoutingTable};
-use serde_json::Value;
 use k8s_openapi::jiff::Timestamp;
+use serde_json::Value;
 
 use crate::files::{ReadError, read_sources};
 
@@ -32,6 +32,9 @@ pub fn epoch() -> Timestamp {
 pub struct LoadOptions {
     /// `--gateway-class`: stand in only for these classes; empty: for every class.
     pub gateway_classes: Vec<String>,
+    /// `--strict-namespaces`: refuse objects whose namespace the input has not created (before
+    /// them, in apply order), as the API server does, instead of assuming the namespace.
+    pub strict_namespaces: bool,
 }
 
 /// Everything read from the command line's files.
@@ -44,6 +47,9 @@ pub struct Inputs {
     pub reconciliation: Reconciliation,
     /// Documents the API server would refuse.
     pub rejected: Vec<(Origin, Rejection)>,
+    /// With `--strict-namespaces`: documents refused because their namespace does not exist,
+    /// with the API server's message (`namespaces "x" not found`).
+    pub not_found: Vec<(Origin, String)>,
     /// Documents of kinds gwsim does not model: `apiVersion kind name`.
     pub ignored: Vec<(Origin, String)>,
     /// Documents that are not Kubernetes objects (Helm values, kustomizations, empty
@@ -81,6 +87,7 @@ pub struct Replaced {
 pub struct Loaded {
     pub snapshot: Snapshot,
     pub rejected: Vec<(Origin, Rejection)>,
+    pub not_found: Vec<(Origin, String)>,
     pub ignored: Vec<(Origin, String)>,
     pub skipped: Vec<(Origin, String)>,
     pub warnings: Vec<String>,
@@ -116,6 +123,15 @@ pub fn read_documents(paths: &[PathBuf]) -> Result<Vec<Document>, InputsError> {
 /// keeps its generation, as it keeps its creationTimestamp), so the installed statuses'
 /// observedGeneration compare with it.
 pub fn load_snapshot(paths: &[PathBuf]) -> Result<Loaded, InputsError> {
+    load_snapshot_with(paths, false)
+}
+
+/// [`load_snapshot`]; with `strict_namespaces`, a namespaced object whose Namespace neither
+/// the input (earlier in apply order) nor every cluster has is refused.
+pub fn load_snapshot_with(
+    paths: &[PathBuf],
+    strict_namespaces: bool,
+) -> Result<Loaded, InputsError> {
     let mut loaded = Loaded::default();
     let mut seen: HashMap<ObjectKey, Origin> = HashMap::new();
     for doc in read_documents(paths)? {
@@ -131,7 +147,22 @@ pub fn load_snapshot(paths: &[PathBuf]) -> Result<Loaded, InputsError> {
             .and_then(Value::as_i64)
             .filter(|g| *g > 0);
         let origin = doc.origin.clone();
-        let existed = key.as_ref().is_some_and(|k| loaded.snapshot.get(k).is_some());
+        if strict_namespaces
+            && let Some(k) = &key
+            && !k.namespace.is_empty()
+            && !BUILTIN_NAMESPACES.contains(&k.namespace.as_str())
+            && loaded.snapshot.namespace(&k.namespace).is_none()
+        {
+            // The API server's NotFound for the namespace (kubectl: `Error from server
+            // (NotFound): error when creating "FILE": namespaces "x" not found`).
+            loaded
+                .not_found
+                .push((origin, format!("namespaces \"{}\" not found", k.namespace)));
+            continue;
+        }
+        let existed = key
+            .as_ref()
+            .is_some_and(|k| loaded.snapshot.get(k).is_some());
         let change = ChangeSet {
             documents: vec![doc],
             deletions: Vec::new(),
@@ -214,7 +245,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Inputs, InputsError> {
 
 /// Reads, admits and reconciles, gwsim standing in for the classes `options` selects.
 pub fn load_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Inputs, InputsError> {
-    let loaded = load_snapshot(paths)?;
+    let loaded = load_snapshot_with(paths, options.strict_namespaces)?;
     let stand_in = standin::plan(&loaded.snapshot, &options.gateway_classes);
     let config = ControllerConfig::stand_in(stand_in.clone());
     let assumed_namespaces = assumed_namespaces(&loaded.snapshot);
@@ -224,6 +255,7 @@ pub fn load_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Inputs, Inp
         snapshot: settled.snapshot,
         reconciliation: settled.reconciliation,
         rejected: loaded.rejected,
+        not_found: loaded.not_found,
         ignored: loaded.ignored,
         skipped: loaded.skipped,
         warnings: loaded.warnings,

@@ -31,14 +31,26 @@ pub const KNOWN_CLASSES: &[(&str, &str, &str)] = &[
         "Envoy Gateway",
         "gateway.envoyproxy.io/gatewayclass-controller",
     ),
-    ("gke-l7-global-external-managed", "GKE", "networking.gke.io/gateway"),
+    (
+        "gke-l7-global-external-managed",
+        "GKE",
+        "networking.gke.io/gateway",
+    ),
     ("gke-l7-gxlb", "GKE", "networking.gke.io/gateway"),
-    ("gke-l7-regional-external-managed", "GKE", "networking.gke.io/gateway"),
+    (
+        "gke-l7-regional-external-managed",
+        "GKE",
+        "networking.gke.io/gateway",
+    ),
     ("gke-l7-rilb", "GKE", "networking.gke.io/gateway"),
     ("istio", "Istio", "istio.io/gateway-controller"),
     ("kgateway", "kgateway", "kgateway.dev/kgateway"),
     ("kong", "Kong", "konghq.com/kic-gateway-controller"),
-    ("nginx", "NGINX Gateway Fabric", "gateway.nginx.org/nginx-gateway-controller"),
+    (
+        "nginx",
+        "NGINX Gateway Fabric",
+        "gateway.nginx.org/nginx-gateway-controller",
+    ),
     ("traefik", "Traefik", "traefik.io/gateway-controller"),
 ];
 

@@ -102,7 +102,11 @@ impl Settled {
     }
 
     /// Reconciles `snapshot` at `now` with `config` (the stand-in, for files).
-    pub fn with_config(mut snapshot: Snapshot, config: &ControllerConfig, now: Timestamp) -> Settled {
+    pub fn with_config(
+        mut snapshot: Snapshot,
+        config: &ControllerConfig,
+        now: Timestamp,
+    ) -> Settled {
         let reconciliation = reconcile(&snapshot, config, now);
         for (key, status) in &reconciliation.statuses {
             if let Some(object) = snapshot.objects.get_mut(key) {
