@@ -112,38 +112,61 @@ pub fn note_endpoints(inputs: &Inputs, decision: &mut Decision) {
     }
 }
 
+/// A route's parentRefs as (group, kind, namespace, name) and its status parents as
+/// (parent namespace/name, conditions): HTTPRoute and GRPCRoute share the field names.
+macro_rules! route_parts {
+    ($route:expr, $namespace:expr) => {{
+        let route = $route;
+        let refs: Vec<(&str, &str, &str, &str)> = route
+            .spec
+            .parent_refs
+            .iter()
+            .flatten()
+            .map(|p| {
+                (
+                    p.group.as_deref().unwrap_or(GATEWAY_GROUP),
+                    p.kind.as_deref().unwrap_or("Gateway"),
+                    p.namespace.as_deref().unwrap_or($namespace),
+                    p.name.as_str(),
+                )
+            })
+            .collect();
+        let parents: Vec<(String, &[Condition])> = route
+            .status
+            .iter()
+            .flat_map(|s| s.parents.iter())
+            .map(|p| {
+                let ns = p.parent_ref.namespace.as_deref().unwrap_or($namespace);
+                (format!("{ns}/{}", p.parent_ref.name), p.conditions.as_slice())
+            })
+            .collect();
+        (refs, parents)
+    }};
+}
+
 /// What is wrong with the input besides conditions, in plain words with the fix: routes
-/// whose parentRefs name nothing present, and namespace selectors that cannot match a
-/// namespace the input does not create.
+/// whose parentRefs name nothing present (or that have none), unresolved references, and
+/// namespace selectors that cannot match a namespace the input does not create.
 fn findings(inputs: &Inputs) -> Vec<String> {
     let mut out = Vec::new();
     for object in inputs.snapshot.objects.values() {
-        if !matches!(object.kind(), Kind::HttpRoute | Kind::GrpcRoute) {
-            continue;
-        }
         let key = object.key();
-        let value = object.to_value();
-        let refs = value
-            .pointer("/spec/parentRefs")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let (refs, parents) = match object {
+            Object::HttpRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
+            Object::GrpcRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
+            _ => continue,
+        };
         if refs.is_empty() {
             out.push(format!(
                 "{key} has no parentRefs: it attaches to no Gateway and serves nothing. Add a parentRef naming the Gateway it belongs to."
             ));
         }
-        for (i, r) in refs.iter().enumerate() {
-            let text = |k: &str| r.get(k).and_then(Value::as_str);
-            let group = text("group").unwrap_or(GATEWAY_GROUP);
-            let kind = text("kind").unwrap_or("Gateway");
+        for (i, (group, kind, namespace, name)) in refs.into_iter().enumerate() {
             let kind = match (group, kind) {
                 (GATEWAY_GROUP, "Gateway") => Kind::Gateway,
                 (GATEWAY_GROUP, "ListenerSet") => Kind::ListenerSet,
                 _ => continue,
             };
-            let namespace = text("namespace").unwrap_or(&key.namespace);
-            let name = text("name").unwrap_or("");
             let target = ObjectKey::new(kind, namespace, name);
             if inputs.snapshot.get(&target).is_none() {
                 out.push(format!(
@@ -151,28 +174,8 @@ fn findings(inputs: &Inputs) -> Vec<String> {
                 ));
             }
         }
-        for parent in value
-            .pointer("/status/parents")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let conditions: Vec<Condition> = parent
-                .get("conditions")
-                .and_then(|c| serde_json::from_value(c.clone()).ok())
-                .unwrap_or_default();
-            let gateway = format!(
-                "{}/{}",
-                parent
-                    .pointer("/parentRef/namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or(""),
-                parent
-                    .pointer("/parentRef/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-            );
-            for c in &conditions {
+        for (gateway, conditions) in parents {
+            for c in conditions {
                 if c.type_ == "ResolvedRefs" && c.status == "False" {
                     out.push(format!(
                         "{key} on {gateway}: ResolvedRefs False {}: {}. Requests for the rules that use the reference are answered 500; fix the backendRef, create what it names, or add the ReferenceGrant that allows it.",
