@@ -137,7 +137,10 @@ macro_rules! route_parts {
             .flat_map(|s| s.parents.iter())
             .map(|p| {
                 let ns = p.parent_ref.namespace.as_deref().unwrap_or($namespace);
-                (format!("{ns}/{}", p.parent_ref.name), p.conditions.as_slice())
+                (
+                    format!("{ns}/{}", p.parent_ref.name),
+                    p.conditions.as_slice(),
+                )
             })
             .collect();
         (refs, parents)

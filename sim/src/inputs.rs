@@ -324,6 +324,93 @@ pub fn host_without_port(host: &str) -> String {
 mod tests {
     use super::*;
 
+    fn write(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
+        std::fs::create_dir_all(dir).expect("temp dir");
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    const DUMPED_GATEWAY: &str = r#"apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: gw
+  namespace: infra
+  generation: 4
+  uid: 6b1d2e4f-3a5c-4e7b-8d9f-0a1b2c3d4e5f
+  resourceVersion: "20417"
+  creationTimestamp: "2025-11-03T09:13:02Z"
+  managedFields:
+  - {apiVersion: gateway.networking.k8s.io/v1, fieldsType: FieldsV1, fieldsV1: {f:spec: {}}, manager: kubectl, operation: Update, time: "2025-11-03T09:13:02Z"}
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: "{}"
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+status:
+  conditions:
+  - {type: Accepted, status: "True", reason: Accepted, message: ok, observedGeneration: 3, lastTransitionTime: "2025-11-03T09:13:10Z"}
+"#;
+
+    #[test]
+    fn a_dump_keeps_its_generation_and_its_status_apart() {
+        let dir = std::env::temp_dir().join(format!("gwsim-inputs-{}", std::process::id()));
+        let path = write(&dir, "dump.yaml", DUMPED_GATEWAY);
+        let inputs = load(&[path]).expect("loads");
+        let key = ObjectKey::new(Kind::Gateway, "infra", "gw");
+        let object = inputs.snapshot.get(&key).expect("admitted");
+        assert_eq!(object.generation(), 4);
+        let installed = &inputs.installed[&key];
+        assert_eq!(
+            installed.status["conditions"][0]["observedGeneration"],
+            serde_json::json!(3)
+        );
+        // gwsim's own status (stand-in for the implicit istio class) is the object's.
+        let value = object.to_value();
+        assert_eq!(value["status"]["conditions"][0]["observedGeneration"], 4);
+        assert_eq!(value["status"]["conditions"][0]["status"], "True");
+        assert_eq!(
+            inputs.assumed_namespaces.iter().collect::<Vec<_>>(),
+            ["infra"]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_second_document_wins_and_is_reported() {
+        let dir = std::env::temp_dir().join(format!("gwsim-inputs-twice-{}", std::process::id()));
+        let a = write(&dir, "a.yaml", DUMPED_GATEWAY);
+        let b = write(
+            &dir,
+            "b.yaml",
+            &DUMPED_GATEWAY.replace("port: 80", "port: 8080"),
+        );
+        let inputs = load(&[a, b]).expect("loads");
+        assert_eq!(inputs.replaced.len(), 1);
+        assert!(inputs.replaced[0].later.source.ends_with("b.yaml"));
+        let key = ObjectKey::new(Kind::Gateway, "infra", "gw");
+        // The spec changed: the generation moves on from the dump's.
+        assert_eq!(inputs.snapshot.get(&key).expect("admitted").generation(), 5);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn strict_namespaces_refuse_objects_of_missing_namespaces() {
+        let dir = std::env::temp_dir().join(format!("gwsim-inputs-strict-{}", std::process::id()));
+        let path = write(&dir, "dump.yaml", DUMPED_GATEWAY);
+        let options = LoadOptions {
+            strict_namespaces: true,
+            ..LoadOptions::default()
+        };
+        let inputs = load_with(std::slice::from_ref(&path), &options).expect("loads");
+        assert!(inputs.snapshot.is_empty());
+        assert_eq!(inputs.not_found.len(), 1);
+        assert_eq!(inputs.not_found[0].1, "namespaces \"infra\" not found");
+        let lenient = load(&[path]).expect("loads");
+        assert!(lenient.not_found.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn parses_urls() {
         let r = parse_url("http://example.com/a/b?x=1").expect("parses");
