@@ -3,10 +3,202 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use gwsim_engine::object::{Kind, Object};
+use gwsim_engine::decision::{Decision, Outcome};
+use gwsim_engine::object::{GATEWAY_GROUP, Kind, Object, ObjectKey};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use serde_json::{Value, json};
 
 use crate::inputs::Inputs;
+
+/// The first lines of `check`, `routes`, `explain` and `audit`: which classes gwsim stands
+/// in for, and what about the input the reader should know (warnings, skipped and ignored
+/// documents, objects given twice, namespaces assumed).
+pub fn header(inputs: &Inputs) -> String {
+    let mut out = String::new();
+    for line in inputs.stand_in.describe() {
+        let _ = writeln!(out, "{line}");
+    }
+    for warning in &inputs.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    if !inputs.skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "skipped {} document{}, not Kubernetes objects:",
+            inputs.skipped.len(),
+            plural(inputs.skipped.len())
+        );
+        for (origin, reason) in &inputs.skipped {
+            let _ = writeln!(out, "  {origin}: {reason}");
+        }
+    }
+    let ignored = ignored_by_kind(inputs);
+    if !ignored.is_empty() {
+        let kinds: Vec<String> = ignored
+            .iter()
+            .map(|((api_version, kind), n)| format!("{n} {kind} ({api_version})"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "ignored, kinds gwsim does not model: {}",
+            kinds.join(", ")
+        );
+    }
+    for r in &inputs.replaced {
+        let _ = writeln!(
+            out,
+            "{} is given twice: {} is applied after {} and wins",
+            r.key, r.later, r.earlier
+        );
+    }
+    if !inputs.assumed_namespaces.is_empty() {
+        let names: Vec<&str> = inputs
+            .assumed_namespaces
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let _ = writeln!(
+            out,
+            "namespaces used but not created by the input, assumed to exist without labels: {}",
+            names.join(", ")
+        );
+    }
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Ignored documents counted per (apiVersion, kind).
+fn ignored_by_kind(inputs: &Inputs) -> BTreeMap<(String, String), usize> {
+    let mut out = BTreeMap::new();
+    for (_, what) in &inputs.ignored {
+        let mut parts = what.split_whitespace();
+        let api_version = parts.next().unwrap_or("").to_string();
+        let kind = parts.next().unwrap_or("").to_string();
+        *out.entry((api_version, kind)).or_default() += 1;
+    }
+    out
+}
+
+/// For `explain` on files: a request forwarded to a Service whose EndpointSlices in the input
+/// have no ready endpoint is answered 503; a Service the input has no EndpointSlice for is
+/// assumed to have endpoints, and the explanation says so.
+pub fn note_endpoints(inputs: &Inputs, decision: &mut Decision) {
+    let Outcome::Forward(forward) = &decision.outcome else {
+        return;
+    };
+    let backend = forward.backend.clone();
+    let has_slices = inputs.snapshot.of_kind(Kind::EndpointSlice).any(|o| {
+        o.meta().namespace.as_deref() == Some(backend.namespace.as_str())
+            && o.meta()
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(gwsim_sim::workloads::SERVICE_NAME_LABEL))
+                == Some(&backend.name)
+    });
+    if !has_slices {
+        decision.explanation.notes.push(format!(
+            "the input has no EndpointSlice for Service {}/{}: gwsim assumes it has ready endpoints",
+            backend.namespace, backend.name
+        ));
+        return;
+    }
+    let mut network = gwsim_sim::network::Network::new();
+    network.rebuild(&inputs.snapshot);
+    if network.endpoint_count(&backend) == 0 {
+        decision.no_ready_endpoints();
+    }
+}
+
+/// A route's parentRefs as (group, kind, namespace, name) and its status parents as
+/// (parent namespace/name, conditions): HTTPRoute and GRPCRoute share the field names.
+macro_rules! route_parts {
+    ($route:expr, $namespace:expr) => {{
+        let route = $route;
+        let refs: Vec<(&str, &str, &str, &str)> = route
+            .spec
+            .parent_refs
+            .iter()
+            .flatten()
+            .map(|p| {
+                (
+                    p.group.as_deref().unwrap_or(GATEWAY_GROUP),
+                    p.kind.as_deref().unwrap_or("Gateway"),
+                    p.namespace.as_deref().unwrap_or($namespace),
+                    p.name.as_str(),
+                )
+            })
+            .collect();
+        let parents: Vec<(String, &[Condition])> = route
+            .status
+            .iter()
+            .flat_map(|s| s.parents.iter())
+            .map(|p| {
+                let ns = p.parent_ref.namespace.as_deref().unwrap_or($namespace);
+                (
+                    format!("{ns}/{}", p.parent_ref.name),
+                    p.conditions.as_slice(),
+                )
+            })
+            .collect();
+        (refs, parents)
+    }};
+}
+
+/// What is wrong with the input besides conditions, in plain words with the fix: routes
+/// whose parentRefs name nothing present (or that have none), unresolved references, and
+/// namespace selectors that cannot match a namespace the input does not create.
+fn findings(inputs: &Inputs) -> Vec<String> {
+    let mut out = Vec::new();
+    for object in inputs.snapshot.objects.values() {
+        let key = object.key();
+        let (refs, parents) = match object {
+            Object::HttpRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
+            Object::GrpcRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
+            _ => continue,
+        };
+        if refs.is_empty() {
+            out.push(format!(
+                "{key} has no parentRefs: it attaches to no Gateway and serves nothing. Add a parentRef naming the Gateway it belongs to."
+            ));
+        }
+        for (i, (group, kind, namespace, name)) in refs.into_iter().enumerate() {
+            let kind = match (group, kind) {
+                (GATEWAY_GROUP, "Gateway") => Kind::Gateway,
+                (GATEWAY_GROUP, "ListenerSet") => Kind::ListenerSet,
+                _ => continue,
+            };
+            let target = ObjectKey::new(kind, namespace, name);
+            if inputs.snapshot.get(&target).is_none() {
+                out.push(format!(
+                    "{key}: spec.parentRefs[{i}] names {target}, which is not in the input: the route attaches nowhere there. Fix the name or namespace, or add the {kind}."
+                ));
+            }
+        }
+        for (gateway, conditions) in parents {
+            for c in conditions {
+                if c.type_ == "ResolvedRefs" && c.status == "False" {
+                    out.push(format!(
+                        "{key} on {gateway}: ResolvedRefs False {}: {}. Requests for the rules that use the reference are answered 500; fix the backendRef, create what it names, or add the ReferenceGrant that allows it.",
+                        c.reason, c.message
+                    ));
+                }
+                if c.type_ == "Accepted"
+                    && c.reason == "NotAllowedByListeners"
+                    && inputs.assumed_namespaces.contains(&key.namespace)
+                {
+                    out.push(format!(
+                        "{key} on {gateway}: namespace {} is not in the input, so gwsim assumed it has no labels; a listener that selects namespaces by label cannot match it. Add the Namespace with its labels if it has them.",
+                        key.namespace
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
 
 /// One line of the table: indentation, a label, and the condition columns.
 struct Row {
@@ -52,7 +244,7 @@ macro_rules! push_listeners {
 /// The table for people. Returns the text and whether everything is valid and Accepted.
 pub fn render_table(inputs: &Inputs) -> (String, bool) {
     let mut rows = Vec::new();
-    let mut all_accepted = inputs.rejected.is_empty();
+    let mut all_accepted = inputs.rejected.is_empty() && inputs.not_found.is_empty();
     for object in inputs.snapshot.objects.values() {
         if !object.kind().has_gateway_status() && object.kind() != Kind::ReferenceGrant {
             continue;
@@ -87,6 +279,13 @@ pub fn render_table(inputs: &Inputs) -> (String, bool) {
                 // Both route kinds share the parent status shape; read it generically.
                 let value = object.to_value();
                 let parents = value.pointer("/status/parents").and_then(|p| p.as_array());
+                if parents.is_none_or(|p| p.is_empty()) {
+                    rows.push(Row {
+                        depth: 1,
+                        label: "(no parent status: no parentRef names a Gateway of a class gwsim stands in for)".into(),
+                        condition: None,
+                    });
+                }
                 for parent in parents.into_iter().flatten() {
                     let field = |name: &str| {
                         parent
@@ -160,29 +359,40 @@ pub fn render_table(inputs: &Inputs) -> (String, bool) {
             let _ = writeln!(out, "  {origin}: {rejection}");
         }
     }
-    if !inputs.ignored.is_empty() {
+    if !inputs.not_found.is_empty() {
         let _ = writeln!(
             out,
-            "\nIgnored, not a kind gwsim models ({}):",
-            inputs.ignored.len()
+            "\nRefused, namespace not found (--strict-namespaces) ({}):",
+            inputs.not_found.len()
         );
-        for (origin, what) in &inputs.ignored {
-            let _ = writeln!(out, "  {origin}: {what}");
+        for (origin, message) in &inputs.not_found {
+            let _ = writeln!(out, "  {origin}: {message}");
         }
     }
-    let nothing = inputs.snapshot.is_empty() && inputs.rejected.is_empty();
+    let findings = findings(inputs);
+    if !findings.is_empty() {
+        let _ = writeln!(out, "\nFindings ({}):", findings.len());
+        for f in &findings {
+            let _ = writeln!(out, "  {f}");
+        }
+    }
+    let nothing =
+        inputs.snapshot.is_empty() && inputs.rejected.is_empty() && inputs.not_found.is_empty();
+    let ok = all_accepted && findings.is_empty();
     let _ = writeln!(
         out,
         "\n{}",
         if nothing {
             "No objects in the input."
-        } else if all_accepted {
+        } else if ok {
             "All objects are valid and Accepted."
+        } else if all_accepted {
+            "Every object is valid and Accepted, but there are findings (above)."
         } else {
             "Some objects are rejected or not Accepted."
         }
     );
-    (out, all_accepted)
+    (out, ok)
 }
 
 /// Whether a condition reports a problem: `Conflicted` (and the other negative-polarity
@@ -214,7 +424,7 @@ fn parent_label(
     if let Some(port) = port {
         let _ = write!(label, " port {port}");
     }
-    if controller != gwsim_engine::controller::CONTROLLER_NAME {
+    if !controller.is_empty() {
         let _ = write!(label, " (controller {controller})");
     }
     label
@@ -264,22 +474,54 @@ fn summarize_core(inputs: &Inputs) -> String {
         .join(", ")
 }
 
-/// Every object with its full status, as one YAML stream or a JSON list.
+/// Every object with its full status, as a `kind: List` (YAML or JSON), with a `gwsim`
+/// field that carries what scripts need besides the objects: the stand-in, refused, skipped
+/// and ignored documents with their reasons, warnings, objects given twice, namespaces
+/// assumed, and findings.
 pub fn render_objects(inputs: &Inputs, json: bool) -> anyhow::Result<String> {
-    let values: Vec<serde_json::Value> = inputs
+    let items: Vec<Value> = inputs
         .snapshot
         .objects
         .values()
         .map(Object::to_value)
         .collect();
+    let list = json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": items,
+        "gwsim": report(inputs),
+    });
     if json {
-        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": values});
         return Ok(serde_json::to_string_pretty(&list)? + "\n");
     }
-    let mut out = String::new();
-    for value in &values {
-        out.push_str("---\n");
-        out.push_str(&serde_saphyr::to_string(value)?);
-    }
-    Ok(out)
+    Ok(serde_saphyr::to_string(&list)?)
+}
+
+/// The `gwsim` field of `-o yaml|json`.
+pub fn report(inputs: &Inputs) -> Value {
+    let origin_list = |items: &[(gwsim_engine::load::Origin, String)], key: &str| -> Vec<Value> {
+        items
+            .iter()
+            .map(|(origin, text)| json!({"origin": origin.to_string(), key: text}))
+            .collect()
+    };
+    json!({
+        "standIn": inputs.stand_in,
+        "rejected": inputs.rejected.iter().map(|(origin, r)| json!({
+            "origin": origin.to_string(),
+            "message": r.to_string(),
+            "causes": r.causes,
+        })).collect::<Vec<_>>(),
+        "notFound": origin_list(&inputs.not_found, "message"),
+        "skipped": origin_list(&inputs.skipped, "reason"),
+        "ignored": origin_list(&inputs.ignored, "object"),
+        "warnings": inputs.warnings,
+        "replaced": inputs.replaced.iter().map(|r| json!({
+            "object": r.key,
+            "earlier": r.earlier.to_string(),
+            "wins": r.later.to_string(),
+        })).collect::<Vec<_>>(),
+        "assumedNamespaces": inputs.assumed_namespaces,
+        "findings": findings(inputs),
+    })
 }

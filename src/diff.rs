@@ -7,13 +7,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use gwsim_engine::Rejection;
 use gwsim_engine::admission::AdmissionOptions;
+use gwsim_engine::controller::{ControllerConfig, standin};
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::diff::{
     BehaviourDiff, ChangeSet, DiffOptions, IgnoredDocument, RejectedChange, Settled, UserRequest,
     apply_change_with, diff,
 };
 use gwsim_engine::load::Origin;
-use gwsim_engine::object::{Kind, ObjectKey};
+use gwsim_engine::object::{Kind, ObjectKey, Snapshot};
+use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -29,6 +31,25 @@ pub struct DiffArgs {
     /// `KIND/NAMESPACE/NAME`, or `KIND/NAME` for cluster-scoped kinds.
     pub delete: Vec<String>,
     pub requests: Option<PathBuf>,
+    /// `--gateway-class`: the classes gwsim stands in for (empty: every class).
+    pub gateway_classes: Vec<String>,
+}
+
+impl DiffArgs {
+    /// How both states' files are read: the admission release; every class stood in for at
+    /// load time (the stand-in set is applied when the states are settled).
+    fn load_options(&self) -> inputs::LoadOptions {
+        inputs::LoadOptions {
+            admission: self.admission,
+            ..inputs::LoadOptions::default()
+        }
+    }
+}
+
+/// Reconciles one state, gwsim standing in for its classes.
+fn settle(snapshot: Snapshot, classes: &[String], now: Timestamp) -> Settled {
+    let plan = standin::plan(&snapshot, classes);
+    Settled::with_config(snapshot, &ControllerConfig::stand_in(plan), now)
 }
 
 /// Loads both states and compares them. Errors (exit code 2) for unreadable files, bad flags
@@ -52,13 +73,15 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<BehaviourDiff> {
         snapshot,
         rejected: rejected_before,
         ignored: ignored_before,
-    } = inputs::load_snapshot_with(&args.before, &args.admission)?;
-    let before = Settled::new(snapshot, now);
+        ..
+    } = inputs::load_snapshot_with(&args.before, &args.load_options())?;
+    let classes = &args.gateway_classes;
+    let before = settle(snapshot, classes, now);
     let (after, rejections, ignored) = if !args.after.is_empty() {
-        let loaded_after = inputs::load_snapshot_with(&args.after, &args.admission)?;
+        let loaded_after = inputs::load_snapshot_with(&args.after, &args.load_options())?;
         let (rejections, ignored) = new_problems(&rejected_before, &ignored_before, &loaded_after);
         (
-            Settled::new(loaded_after.snapshot, now),
+            settle(loaded_after.snapshot, classes, now),
             rejections,
             ignored,
         )
@@ -81,7 +104,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<BehaviourDiff> {
                 .map(|(origin, r)| RejectedChange::from_rejection(origin, r)),
         );
         let ignored = applied.ignored.iter().map(ignored_document).collect();
-        (Settled::new(applied.snapshot, now), rejections, ignored)
+        (settle(applied.snapshot, classes, now), rejections, ignored)
     };
     Ok(diff(
         before.state(),

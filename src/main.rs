@@ -1,5 +1,6 @@
 //! The `gwsim` command line. Thin: flags, files, printing; the work is in the engine and sim.
 
+mod audit;
 mod check;
 mod diff;
 mod inputs;
@@ -27,7 +28,7 @@ struct Cli {
 }
 
 /// `--gateway-api-version`, shared by every command that reads files.
-#[derive(Clone, Copy, clap::Args)]
+#[derive(Clone, Copy, Debug, Default, clap::Args)]
 struct ApiVersionArg {
     /// The Gateway API release whose CRDs (experimental channel) admission follows: v1.6
     /// (v1.6.1) or v1.5 (v1.5.1).
@@ -68,6 +69,32 @@ enum FailOn {
     Regressions,
 }
 
+/// Which classes gwsim stands in for, in commands that read files.
+#[derive(Clone, Debug, Default, clap::Args)]
+struct ClassArgs {
+    /// Stand in only for the controller of this GatewayClass (repeat for more); objects of
+    /// other classes are left as a cluster without their controller shows them. Default:
+    /// every class of the input.
+    #[arg(long = "gateway-class", value_name = "NAME")]
+    gateway_classes: Vec<String>,
+    /// Refuse objects whose Namespace the input does not create (before them), as the API
+    /// server does; by default such namespaces are assumed to exist without labels.
+    #[arg(long)]
+    strict_namespaces: bool,
+    #[command(flatten)]
+    api: ApiVersionArg,
+}
+
+impl ClassArgs {
+    fn options(&self) -> gwsim_sim::inputs::LoadOptions {
+        gwsim_sim::inputs::LoadOptions {
+            gateway_classes: self.gateway_classes.clone(),
+            strict_namespaces: self.strict_namespaces,
+            admission: self.api.options(),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Validate and reconcile resources; print objects and their conditions.
@@ -82,7 +109,7 @@ enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
         output: CheckFormat,
         #[command(flatten)]
-        api: ApiVersionArg,
+        classes: ClassArgs,
     },
     /// Print the effective routing table, per Gateway and listener, in precedence order.
     Routes {
@@ -94,7 +121,7 @@ enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
         output: TextOrJson,
         #[command(flatten)]
-        api: ApiVersionArg,
+        classes: ClassArgs,
     },
     /// Explain what happens to one request, and why.
     Explain {
@@ -120,7 +147,20 @@ enum Command {
         /// `http://host[:port]/path?query` (or https).
         url: String,
         #[command(flatten)]
-        api: ApiVersionArg,
+        classes: ClassArgs,
+    },
+    /// Compare the statuses the installed controller wrote (a `kubectl get -o yaml` dump)
+    /// with what a conforming controller writes, per object and condition.
+    ///
+    /// Exit 0 when they agree, 1 when not, 2 when input cannot be read.
+    Audit {
+        /// Files or folders of YAML: a dump with statuses.
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+        output: TextOrJson,
+        #[command(flatten)]
+        classes: ClassArgs,
     },
     /// Compare two states, or a state and a change: rejected documents, status changes,
     /// routing table changes, and every probe request whose outcome differs.
@@ -150,7 +190,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "changes")]
         fail_on: FailOn,
         #[command(flatten)]
-        api: ApiVersionArg,
+        classes: ClassArgs,
     },
     /// Run scenario files (see the scenario format in docs/scenarios.md).
     ///
@@ -179,7 +219,7 @@ enum Command {
         #[arg(short = 'f', long = "filename", num_args = 1..)]
         files: Vec<PathBuf>,
         #[command(flatten)]
-        api: ApiVersionArg,
+        classes: ClassArgs,
     },
     /// Run the conformance suite (one scenario per upstream GATEWAY-HTTP test) against the
     /// simulator. Exit 0 when nothing failed.
@@ -226,17 +266,23 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let mut stdout = std::io::stdout().lock();
     match cli.command {
-        Command::Check { files, output, api } => {
-            let inputs = inputs::load_with(&files, &api.options())?;
+        Command::Check {
+            files,
+            output,
+            classes,
+        } => {
+            let inputs = inputs::load_with(&files, &classes.options())?;
             let (table, ok) = check::render_table(&inputs);
             match output {
                 CheckFormat::Table => {
-                    let version = api.gateway_api_version;
+                    let version = classes.api.gateway_api_version;
                     writeln!(
                         stdout,
-                        "Gateway API {} (experimental channel), --gateway-api-version {version}\n",
+                        "Gateway API {} (experimental channel), --gateway-api-version {version}",
                         version.release()
                     )?;
+                    stdout.write_all(check::header(&inputs).as_bytes())?;
+                    stdout.write_all(b"\n")?;
                     stdout.write_all(table.as_bytes())?
                 }
                 CheckFormat::Yaml => {
@@ -252,22 +298,26 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             files,
             gateway,
             output,
-            api,
+            classes,
         } => {
-            let inputs = inputs::load_with(&files, &api.options())?;
+            let inputs = inputs::load_with(&files, &classes.options())?;
             let gateway = gateway.as_deref().map(parse_gateway).transpose()?;
             let mut listing = inputs.table.listing();
             if let Some(gateway) = &gateway {
                 listing.gateways.retain(|g| &g.gateway == gateway);
                 if listing.gateways.is_empty() {
                     bail!(
-                        "no Gateway {} of gwsim's controller",
+                        "no Gateway {} of a class gwsim stands in for",
                         gateway.namespaced_name()
                     );
                 }
             }
             match output {
-                TextOrJson::Text => stdout.write_all(listing.render_text().as_bytes())?,
+                TextOrJson::Text => {
+                    stdout.write_all(check::header(&inputs).as_bytes())?;
+                    stdout.write_all(b"\n")?;
+                    stdout.write_all(listing.render_text().as_bytes())?
+                }
                 TextOrJson::Json => {
                     serde_json::to_writer_pretty(&mut stdout, &listing)?;
                     stdout.write_all(b"\n")?;
@@ -284,9 +334,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             seed,
             output,
             url,
-            api,
+            classes,
         } => {
-            let inputs = inputs::load_with(&files, &api.options())?;
+            let inputs = inputs::load_with(&files, &classes.options())?;
             let mut request = parse_url(&url)?;
             request.gateway = gateway.as_deref().map(parse_gateway).transpose()?;
             request.method = method.to_ascii_uppercase();
@@ -304,9 +354,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 );
             }
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            let decision = inputs.table.decide(&request, &mut rng);
+            let mut decision = inputs.table.decide(&request, &mut rng);
+            check::note_endpoints(&inputs, &mut decision);
             match output {
                 TextOrJson::Text => {
+                    stdout.write_all(check::header(&inputs).as_bytes())?;
+                    stdout.write_all(b"\n")?;
                     stdout.write_all(decision.explanation.render_text().as_bytes())?
                 }
                 TextOrJson::Json => {
@@ -324,15 +377,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             requests,
             output,
             fail_on,
-            api,
+            classes,
         } => {
             let args = diff::DiffArgs {
-                admission: api.options(),
+                admission: classes.api.options(),
                 before,
                 after,
                 change,
                 delete,
                 requests,
+                gateway_classes: classes.gateway_classes,
             };
             let result = diff::run(&args)?;
             match output {
@@ -351,6 +405,30 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 FailOn::Regressions => result.has_regressions(),
             };
             Ok(u8::from(failed))
+        }
+        Command::Audit {
+            files,
+            output,
+            classes,
+        } => {
+            let inputs = inputs::load_with(&files, &classes.options())?;
+            let audit = gwsim_engine::audit::audit(
+                &inputs.snapshot,
+                &inputs.reconciliation,
+                &inputs.installed,
+            );
+            match output {
+                TextOrJson::Text => {
+                    stdout.write_all(check::header(&inputs).as_bytes())?;
+                    stdout.write_all(b"\n")?;
+                    stdout.write_all(audit::render_text(&audit).as_bytes())?
+                }
+                TextOrJson::Json => {
+                    serde_json::to_writer_pretty(&mut stdout, &audit::to_json(&inputs, &audit))?;
+                    stdout.write_all(b"\n")?;
+                }
+            }
+            Ok(u8::from(!audit.agrees()))
         }
         Command::Run {
             paths,
@@ -377,11 +455,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Tui {
             scenario,
             files,
-            api,
+            classes,
         } => {
             match scenario {
                 Some(path) => gwsim_tui::run_scenario(&path)?,
-                None => gwsim_tui::run_files_with(&files, &api.options())?,
+                None => gwsim_tui::run_files_with(&files, &classes.options())?,
             }
             Ok(0)
         }

@@ -155,3 +155,24 @@ pub struct Decision {
     pub provenance: Option<Provenance>,
     pub explanation: Explanation,
 }
+
+impl Decision {
+    /// The chosen Service port has no ready endpoint (the caller knows the endpoints): the
+    /// Gateway answers 503 itself instead of forwarding, and the explanation says why.
+    pub fn no_ready_endpoints(&mut self) {
+        let Outcome::Forward(forward) = &self.outcome else {
+            return;
+        };
+        let b = &forward.backend;
+        let reason = format!(
+            "Service {}/{} port {} has no ready endpoints",
+            b.namespace, b.name, b.port
+        );
+        self.explanation.outcome = format!("answered 503 by the Gateway: {reason}");
+        self.outcome = Outcome::Respond {
+            status: 503,
+            headers: Vec::new(),
+            reason,
+        };
+    }
+}

@@ -10,11 +10,13 @@
 //! - [`table`]: the configuration compiled into a routing table;
 //! - [`filters`]: a matched rule's filters and weighted backends applied to a request;
 //! - [`decision`] and [`explain`]: a request routed, and the reasons;
-//! - [`diff`]: two states compared: statuses, tables, and the outcome of probe requests.
+//! - [`diff`]: two states compared: statuses, tables, and the outcome of probe requests;
+//! - [`audit`]: the installed controller's statuses against a conforming controller's.
 //!
 //! No I/O but reading the files [`load`] is asked to read, no clock, no randomness of its own.
 
 pub mod admission;
+pub mod audit;
 pub mod config;
 pub mod controller;
 pub mod decision;

@@ -3,15 +3,19 @@
 //! into requests. `gwsim check`, `routes` and `explain` and the terminal UI's `-f PATH` mode
 //! and Ask pane read their input this way.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use gwsim_engine::admission::AdmissionOptions;
+use gwsim_engine::audit::InstalledStatus;
+use gwsim_engine::controller::{ControllerConfig, Reconciliation, StandIn, standin};
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::diff::{ChangeSet, Settled, apply_change_with};
 use gwsim_engine::load::{Document, LoadError, Origin, parse_documents};
-use gwsim_engine::object::Snapshot;
+use gwsim_engine::object::{Kind, ObjectKey, Snapshot};
 use gwsim_engine::{Rejection, RoutingTable};
 use k8s_openapi::jiff::Timestamp;
+use serde_json::Value;
 
 use crate::files::{ReadError, read_sources};
 
@@ -24,24 +28,74 @@ pub fn epoch() -> Timestamp {
     Timestamp::constant(EPOCH_SECONDS, 0)
 }
 
+/// How files are read into a state.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// `--gateway-class`: stand in only for these classes; empty: for every class.
+    pub gateway_classes: Vec<String>,
+    /// `--strict-namespaces`: refuse objects whose namespace the input has not created (before
+    /// them, in apply order), as the API server does, instead of assuming the namespace.
+    pub strict_namespaces: bool,
+    /// `--gateway-api-version`: the Gateway API release whose admission rules apply.
+    pub admission: AdmissionOptions,
+}
+
 /// Everything read from the command line's files.
 #[derive(Clone, Debug)]
 pub struct Inputs {
-    /// Admitted objects with their statuses as the controller wrote them.
+    /// Admitted objects with their statuses as gwsim, standing in for their classes'
+    /// controllers, wrote them.
     pub snapshot: Snapshot,
+    /// The reconcile that wrote those statuses (the data plane's view of every Gateway).
+    pub reconciliation: Reconciliation,
     /// Documents the API server would refuse.
     pub rejected: Vec<(Origin, Rejection)>,
-    /// Documents of kinds gwsim does not model.
+    /// With `--strict-namespaces`: documents refused because their namespace does not exist,
+    /// with the API server's message (`namespaces "x" not found`).
+    pub not_found: Vec<(Origin, String)>,
+    /// Documents of kinds gwsim does not model: `apiVersion kind name`.
     pub ignored: Vec<(Origin, String)>,
+    /// Documents that are not Kubernetes objects (Helm values, kustomizations, empty
+    /// documents), with the reason. Filled by the loader.
+    pub skipped: Vec<(Origin, String)>,
+    /// Warnings about the input (duplicate keys, ...), each with file:line. Filled by the
+    /// loader.
+    pub warnings: Vec<String>,
+    /// Statuses the input carried (written by the installed controller), by object; never
+    /// mixed with gwsim's.
+    pub installed: BTreeMap<ObjectKey, InstalledStatus>,
+    /// Objects given by more than one document: the last one wins, as `kubectl apply` of
+    /// the documents in order would leave it.
+    pub replaced: Vec<Replaced>,
+    /// Namespaces objects use that the input does not create: assumed to exist, without
+    /// labels.
+    pub assumed_namespaces: BTreeSet<String>,
+    /// Which classes gwsim stands in for.
+    pub stand_in: StandIn,
     pub table: RoutingTable,
 }
 
+/// An object given by two documents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replaced {
+    pub key: ObjectKey,
+    /// The document applied first.
+    pub earlier: Origin,
+    /// The document applied after it, which wins.
+    pub later: Origin,
+}
+
 /// Admitted objects, not yet reconciled, and what was not admitted.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Loaded {
     pub snapshot: Snapshot,
     pub rejected: Vec<(Origin, Rejection)>,
+    pub not_found: Vec<(Origin, String)>,
     pub ignored: Vec<(Origin, String)>,
+    pub skipped: Vec<(Origin, String)>,
+    pub warnings: Vec<String>,
+    pub installed: BTreeMap<ObjectKey, InstalledStatus>,
+    pub replaced: Vec<Replaced>,
 }
 
 /// Files that cannot be used at all: unreadable, or not YAML. (Refused documents are data,
@@ -65,41 +119,156 @@ pub fn read_documents(paths: &[PathBuf]) -> Result<Vec<Document>, InputsError> {
 
 /// Reads and admits every document into one snapshot, as a series of `kubectl apply`: a later
 /// document with the key of an earlier one updates it.
+///
+/// A document that carries a `status` (a `kubectl get -o yaml` dump) keeps it apart, as the
+/// installed controller's: admission discards it, as the API server does on create. A
+/// document's `metadata.generation` is kept when it creates the object (an exported object
+/// keeps its generation, as it keeps its creationTimestamp), so the installed statuses'
+/// observedGeneration compare with it.
 pub fn load_snapshot(paths: &[PathBuf]) -> Result<Loaded, InputsError> {
-    load_snapshot_with(paths, &AdmissionOptions::default())
+    load_snapshot_with(paths, &LoadOptions::default())
 }
 
-/// [`load_snapshot`] with admission `options` (the Gateway API release whose rules apply).
-pub fn load_snapshot_with(
-    paths: &[PathBuf],
-    options: &AdmissionOptions,
-) -> Result<Loaded, InputsError> {
-    let change = ChangeSet {
-        documents: read_documents(paths)?,
-        deletions: Vec::new(),
-    };
-    let applied = apply_change_with(Snapshot::new(), &change, epoch(), options);
-    Ok(Loaded {
-        snapshot: applied.snapshot,
-        rejected: applied.rejected,
-        ignored: applied.ignored,
-    })
+/// [`load_snapshot`]; with `strict_namespaces`, a namespaced object whose Namespace neither
+/// the input (earlier in apply order) nor every cluster has is refused.
+pub fn load_snapshot_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Loaded, InputsError> {
+    let strict_namespaces = options.strict_namespaces;
+    let mut loaded = Loaded::default();
+    let mut seen: HashMap<ObjectKey, Origin> = HashMap::new();
+    for doc in read_documents(paths)? {
+        let key = key_of(&doc.value);
+        let status = doc
+            .value
+            .get("status")
+            .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
+            .cloned();
+        let generation = doc
+            .value
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .filter(|g| *g > 0);
+        let origin = doc.origin.clone();
+        if strict_namespaces
+            && let Some(k) = &key
+            && !k.namespace.is_empty()
+            && !BUILTIN_NAMESPACES.contains(&k.namespace.as_str())
+            && loaded.snapshot.namespace(&k.namespace).is_none()
+        {
+            // The API server's NotFound for the namespace (kubectl: `Error from server
+            // (NotFound): error when creating "FILE": namespaces "x" not found`).
+            loaded
+                .not_found
+                .push((origin, format!("namespaces \"{}\" not found", k.namespace)));
+            continue;
+        }
+        let existed = key
+            .as_ref()
+            .is_some_and(|k| loaded.snapshot.get(k).is_some());
+        let change = ChangeSet {
+            documents: vec![doc],
+            deletions: Vec::new(),
+        };
+        let applied = apply_change_with(
+            std::mem::take(&mut loaded.snapshot),
+            &change,
+            epoch(),
+            &options.admission,
+        );
+        loaded.snapshot = applied.snapshot;
+        let admitted = applied.rejected.is_empty() && applied.ignored.is_empty();
+        loaded.rejected.extend(applied.rejected);
+        loaded.ignored.extend(applied.ignored);
+        let Some(key) = key.filter(|_| admitted) else {
+            continue;
+        };
+        if existed {
+            if let Some(earlier) = seen.get(&key) {
+                loaded.replaced.push(Replaced {
+                    key: key.clone(),
+                    earlier: earlier.clone(),
+                    later: origin.clone(),
+                });
+            }
+        } else if let (Some(generation), Some(object)) =
+            (generation, loaded.snapshot.objects.get_mut(&key))
+        {
+            object.meta_mut().generation = Some(generation);
+        }
+        if let Some(status) = status.filter(|_| key.kind.has_gateway_status()) {
+            loaded.installed.insert(
+                key.clone(),
+                InstalledStatus {
+                    origin: origin.to_string(),
+                    status,
+                },
+            );
+        }
+        seen.insert(key, origin);
+    }
+    Ok(loaded)
 }
 
-/// Reads, admits and reconciles.
+/// The key a document's object gets (a namespaced object without a namespace goes to
+/// `default`, as admission puts it).
+fn key_of(value: &Value) -> Option<ObjectKey> {
+    let kind = Kind::from_type(
+        value.get("apiVersion")?.as_str()?,
+        value.get("kind")?.as_str()?,
+    )?;
+    let name = value.pointer("/metadata/name")?.as_str()?;
+    let namespace = value
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or("default");
+    Some(ObjectKey::new(kind, namespace, name))
+}
+
+/// Namespaces every cluster has: never reported as assumed.
+const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
+
+/// Namespaces that objects of the snapshot use and no Namespace object creates.
+pub fn assumed_namespaces(snapshot: &Snapshot) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut last: Option<&str> = None;
+    for key in snapshot.objects.keys() {
+        let ns = key.namespace.as_str();
+        if ns.is_empty() || last == Some(ns) || BUILTIN_NAMESPACES.contains(&ns) {
+            continue;
+        }
+        last = Some(ns);
+        if snapshot.namespace(ns).is_none() {
+            out.insert(ns.to_string());
+        }
+    }
+    out
+}
+
+/// Reads, admits and reconciles, gwsim standing in for every class.
 pub fn load(paths: &[PathBuf]) -> Result<Inputs, InputsError> {
-    load_with(paths, &AdmissionOptions::default())
+    load_with(paths, &LoadOptions::default())
 }
 
-/// [`load`] with admission `options`.
-pub fn load_with(paths: &[PathBuf], options: &AdmissionOptions) -> Result<Inputs, InputsError> {
+/// Reads, admits and reconciles, gwsim standing in for the classes `options` selects.
+pub fn load_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Inputs, InputsError> {
     let loaded = load_snapshot_with(paths, options)?;
-    let settled = Settled::new(loaded.snapshot, epoch());
+    let stand_in = standin::plan(&loaded.snapshot, &options.gateway_classes);
+    let config = ControllerConfig::stand_in(stand_in.clone());
+    let assumed_namespaces = assumed_namespaces(&loaded.snapshot);
+    let settled = Settled::with_config(loaded.snapshot, &config, epoch());
     let table = settled.table();
     Ok(Inputs {
         snapshot: settled.snapshot,
+        reconciliation: settled.reconciliation,
         rejected: loaded.rejected,
+        not_found: loaded.not_found,
         ignored: loaded.ignored,
+        skipped: loaded.skipped,
+        warnings: loaded.warnings,
+        installed: loaded.installed,
+        replaced: loaded.replaced,
+        assumed_namespaces,
+        stand_in,
         table,
     })
 }
@@ -160,6 +329,93 @@ pub fn host_without_port(host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn write(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
+        std::fs::create_dir_all(dir).expect("temp dir");
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    const DUMPED_GATEWAY: &str = r#"apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: gw
+  namespace: infra
+  generation: 4
+  uid: 6b1d2e4f-3a5c-4e7b-8d9f-0a1b2c3d4e5f
+  resourceVersion: "20417"
+  creationTimestamp: "2025-11-03T09:13:02Z"
+  managedFields:
+  - {apiVersion: gateway.networking.k8s.io/v1, fieldsType: FieldsV1, fieldsV1: {f:spec: {}}, manager: kubectl, operation: Update, time: "2025-11-03T09:13:02Z"}
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: "{}"
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+status:
+  conditions:
+  - {type: Accepted, status: "True", reason: Accepted, message: ok, observedGeneration: 3, lastTransitionTime: "2025-11-03T09:13:10Z"}
+"#;
+
+    #[test]
+    fn a_dump_keeps_its_generation_and_its_status_apart() {
+        let dir = std::env::temp_dir().join(format!("gwsim-inputs-{}", std::process::id()));
+        let path = write(&dir, "dump.yaml", DUMPED_GATEWAY);
+        let inputs = load(&[path]).expect("loads");
+        let key = ObjectKey::new(Kind::Gateway, "infra", "gw");
+        let object = inputs.snapshot.get(&key).expect("admitted");
+        assert_eq!(object.generation(), 4);
+        let installed = &inputs.installed[&key];
+        assert_eq!(
+            installed.status["conditions"][0]["observedGeneration"],
+            serde_json::json!(3)
+        );
+        // gwsim's own status (stand-in for the implicit istio class) is the object's.
+        let value = object.to_value();
+        assert_eq!(value["status"]["conditions"][0]["observedGeneration"], 4);
+        assert_eq!(value["status"]["conditions"][0]["status"], "True");
+        assert_eq!(
+            inputs.assumed_namespaces.iter().collect::<Vec<_>>(),
+            ["infra"]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_second_document_wins_and_is_reported() {
+        let dir = std::env::temp_dir().join(format!("gwsim-inputs-twice-{}", std::process::id()));
+        let a = write(&dir, "a.yaml", DUMPED_GATEWAY);
+        let b = write(
+            &dir,
+            "b.yaml",
+            &DUMPED_GATEWAY.replace("port: 80", "port: 8080"),
+        );
+        let inputs = load(&[a, b]).expect("loads");
+        assert_eq!(inputs.replaced.len(), 1);
+        assert!(inputs.replaced[0].later.source.ends_with("b.yaml"));
+        let key = ObjectKey::new(Kind::Gateway, "infra", "gw");
+        // The spec changed: the generation moves on from the dump's.
+        assert_eq!(inputs.snapshot.get(&key).expect("admitted").generation(), 5);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn strict_namespaces_refuse_objects_of_missing_namespaces() {
+        let dir = std::env::temp_dir().join(format!("gwsim-inputs-strict-{}", std::process::id()));
+        let path = write(&dir, "dump.yaml", DUMPED_GATEWAY);
+        let options = LoadOptions {
+            strict_namespaces: true,
+            ..LoadOptions::default()
+        };
+        let inputs = load_with(std::slice::from_ref(&path), &options).expect("loads");
+        assert!(inputs.snapshot.is_empty());
+        assert_eq!(inputs.not_found.len(), 1);
+        assert_eq!(inputs.not_found[0].1, "namespaces \"infra\" not found");
+        let lenient = load(&[path]).expect("loads");
+        assert!(lenient.not_found.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn parses_urls() {

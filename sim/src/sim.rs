@@ -329,7 +329,13 @@ impl SimCluster {
     /// explanation.
     pub fn decide_last(&self, request: &Request) -> Decision {
         let mut rng = self.rng_before_last.clone();
-        self.table.decide(request, &mut rng)
+        let mut decision = self.table.decide(request, &mut rng);
+        if let Outcome::Forward(f) = &decision.outcome
+            && self.network.endpoint_count(&f.backend) == 0
+        {
+            decision.no_ready_endpoints();
+        }
+        decision
     }
 
     /// Moves the clock forward, running what falls due.

@@ -23,7 +23,7 @@ pub mod timeline;
 pub mod tree;
 pub mod ui;
 
-use gwsim_engine::admission::AdmissionOptions;
+use gwsim_sim::inputs::LoadOptions;
 use std::path::{Path, PathBuf};
 
 pub use app::{Action, App, Pane};
@@ -49,13 +49,14 @@ pub fn run_scenario(path: &Path) -> Result<(), TuiError> {
 
 /// `gwsim tui -f PATH...`: shows the files' resources, reloading them when they change.
 pub fn run_files(paths: &[PathBuf]) -> Result<(), TuiError> {
-    run_files_with(paths, &AdmissionOptions::default())
+    run_files_with(paths, &LoadOptions::default())
 }
 
-/// [`run_files`] with admission `options` (the Gateway API release whose rules apply).
-pub fn run_files_with(paths: &[PathBuf], options: &AdmissionOptions) -> Result<(), TuiError> {
+/// [`run_files`] with load `options` (the Gateway API release whose rules apply, the classes
+/// gwsim stands in for).
+pub fn run_files_with(paths: &[PathBuf], options: &LoadOptions) -> Result<(), TuiError> {
     let inputs = gwsim_sim::inputs::load_with(paths, options).map_err(TuiError::Inputs)?;
     let timeline = Timeline::from_files(paths.to_vec(), &inputs);
-    let watcher = terminal::FileWatcher::new(paths.to_vec()).with_admission(*options);
+    let watcher = terminal::FileWatcher::new(paths.to_vec()).with_options(options.clone());
     terminal::run(App::new(timeline), Some(watcher))
 }

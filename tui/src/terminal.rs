@@ -4,7 +4,7 @@
 //! error and on panic: [`TerminalGuard`] does it when dropped, and a panic hook does it before
 //! the panic message is printed, so the message lands on a usable screen.
 
-use gwsim_engine::admission::AdmissionOptions;
+use gwsim_sim::inputs::LoadOptions;
 use std::io::{Stdout, stdout};
 use std::panic::PanicHookInfo;
 use std::path::PathBuf;
@@ -146,8 +146,8 @@ pub struct FileWatcher {
     /// The last error reported, so that it is reported once.
     failing: Option<String>,
     next_check: Option<Instant>,
-    /// The admission rules reloads use.
-    admission: AdmissionOptions,
+    /// How reloads read the files.
+    options: LoadOptions,
 }
 
 impl FileWatcher {
@@ -159,13 +159,13 @@ impl FileWatcher {
             last,
             failing: None,
             next_check: None,
-            admission: AdmissionOptions::default(),
+            options: LoadOptions::default(),
         }
     }
 
-    /// Reloads with these admission rules.
-    pub fn with_admission(mut self, admission: AdmissionOptions) -> FileWatcher {
-        self.admission = admission;
+    /// Reloads with these options.
+    pub fn with_options(mut self, options: LoadOptions) -> FileWatcher {
+        self.options = options;
         self
     }
 
@@ -185,7 +185,7 @@ impl FileWatcher {
             Ok(print) if self.last.as_ref() == Some(&print) => return None,
             Ok(print) => {
                 self.last = Some(print);
-                match gwsim_sim::inputs::load_with(&self.paths, &self.admission) {
+                match gwsim_sim::inputs::load_with(&self.paths, &self.options) {
                     Ok(inputs) => {
                         self.failing = None;
                         let frame = Frame::from_inputs(&inputs, 0, "reloaded".to_string());

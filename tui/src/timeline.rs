@@ -364,7 +364,7 @@ mod tests {
         );
         assert_eq!(
             t.requests[2].detail,
-            "Service gateway-conformance-infra/infra-backend-v2: no pod answered"
+            "the gateway: Service gateway-conformance-infra/infra-backend-v2 port 8080 has no ready endpoints"
         );
         assert!(t.requests[0].decision.explanation.detailed);
         assert_eq!(t.frames[2].time.as_deref(), Some("+5.000s"));

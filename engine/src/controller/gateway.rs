@@ -56,6 +56,8 @@ pub struct ListenerState<'a> {
 /// One Gateway of this controller, evaluated.
 pub struct GatewayState<'a> {
     pub gateway: &'a Gateway,
+    /// The controllerName of the Gateway's class: route status entries for it carry it.
+    pub controller_name: &'a str,
     pub key: ObjectKey,
     pub namespace: &'a str,
     /// The Gateway's own listeners first (in `spec.listeners` order), then those of its
@@ -482,6 +484,8 @@ pub fn set_programmed(l: &mut ListenerState<'_>, parent_problem: Option<&str>) {
 /// assigned later, across all Gateways, by [`assign_addresses`].
 pub fn evaluate<'a>(
     gateway: &'a Gateway,
+    controller_name: &'a str,
+    assume_parameters: bool,
     snapshot: &Snapshot,
     grants: &GrantIndex<'_>,
 ) -> GatewayState<'a> {
@@ -528,6 +532,7 @@ pub fn evaluate<'a>(
         .infrastructure
         .as_ref()
         .and_then(|i| i.parameters_ref.as_ref())
+        .filter(|_| !assume_parameters)
     {
         Desired::fail(
             ConditionType::Accepted,
@@ -568,6 +573,7 @@ pub fn evaluate<'a>(
 
     GatewayState {
         gateway,
+        controller_name,
         key,
         namespace,
         listeners,

@@ -15,12 +15,18 @@ pub struct ClassOutcome {
     pub status: GatewayClassStatus,
 }
 
-/// Evaluates one class whose `spec.controllerName` is ours.
-pub fn evaluate(class: &GatewayClass, now: Timestamp) -> ClassOutcome {
+/// Evaluates one class whose `spec.controllerName` is ours. `assume_parameters`: standing in
+/// for another implementation, whose parameter kinds gwsim does not model, a parametersRef is
+/// assumed to resolve.
+pub fn evaluate(class: &GatewayClass, assume_parameters: bool, now: Timestamp) -> ClassOutcome {
     // gwsim has no parameter kinds of its own, so any parametersRef names something it cannot
     // resolve: GatewayClass Accepted False InvalidParameters (gatewayclass_types.go).
     let accepted = match &class.spec.parameters_ref {
         None => Desired::ok(ConditionType::Accepted, "Accepted by gwsim"),
+        Some(_) if assume_parameters => Desired::ok(
+            ConditionType::Accepted,
+            "Accepted by gwsim (parametersRef assumed to resolve: not modelled)",
+        ),
         Some(p) => Desired::fail(
             ConditionType::Accepted,
             Reason::InvalidParameters,

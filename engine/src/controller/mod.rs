@@ -42,8 +42,9 @@ mod gatewayclass;
 mod listenerset;
 mod refgrant;
 mod routes;
+pub mod standin;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use gateway_api::apis::experimental::{
@@ -63,6 +64,7 @@ use gateway::GatewayState;
 use listenerset::SetIndex;
 use refgrant::GrantIndex;
 use routes::{NamespaceIndex, RouteView, StatusParent, route_view};
+pub use standin::StandIn;
 
 /// The controller name gwsim's GatewayClasses must name.
 pub const CONTROLLER_NAME: &str = "gateway.gwsim.dev/controller";
@@ -111,14 +113,28 @@ pub const SUPPORTED_FEATURES: &[&str] = &[
 /// Settings of one controller run.
 #[derive(Clone, Debug)]
 pub struct ControllerConfig {
-    /// `spec.controllerName` this controller owns.
+    /// `spec.controllerName` this controller owns (without a stand-in).
     pub controller_name: String,
+    /// When set, gwsim acts as the controller of these classes instead (each with its own
+    /// controllerName), and `controller_name` is not used.
+    pub stand_in: Option<StandIn>,
 }
 
 impl Default for ControllerConfig {
     fn default() -> Self {
         ControllerConfig {
             controller_name: CONTROLLER_NAME.to_string(),
+            stand_in: None,
+        }
+    }
+}
+
+impl ControllerConfig {
+    /// A stand-in for the classes of `stand_in`.
+    pub fn stand_in(stand_in: StandIn) -> Self {
+        ControllerConfig {
+            stand_in: Some(stand_in),
+            ..ControllerConfig::default()
         }
     }
 }
@@ -147,24 +163,41 @@ pub struct Reconciliation {
 /// Reconciles the whole snapshot. `now` stamps `lastTransitionTime` of conditions that change;
 /// unchanged conditions keep the time stored in the snapshot's current status.
 pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp) -> Reconciliation {
-    let controller_name = config.controller_name.as_str();
     let mut statuses = BTreeMap::new();
 
-    let mut our_classes: HashSet<&str> = HashSet::new();
+    // Accepted class name -> the controllerName its statuses carry.
+    let mut our_classes: HashMap<&str, &str> = HashMap::new();
     for class in snapshot.gateway_classes() {
-        if class.spec.controller_name != controller_name {
-            continue;
-        }
-        let outcome = gatewayclass::evaluate(class, now);
         let name = class.metadata.name.as_deref().unwrap_or_default();
+        let assume_parameters = match &config.stand_in {
+            None if class.spec.controller_name == config.controller_name => false,
+            Some(s) if s.classes.contains_key(name) => true,
+            _ => continue,
+        };
+        let outcome = gatewayclass::evaluate(class, assume_parameters, now);
         if outcome.accepted {
-            our_classes.insert(name);
+            our_classes.insert(name, class.spec.controller_name.as_str());
         }
         statuses.insert(
             ObjectKey::new(Kind::GatewayClass, "", name),
             StatusUpdate::GatewayClass(outcome.status),
         );
     }
+    let mut owned: Vec<&str> = Vec::new();
+    match &config.stand_in {
+        None => owned.push(config.controller_name.as_str()),
+        Some(stand_in) => {
+            for (name, class) in &stand_in.classes {
+                if class.implicit.is_some() {
+                    our_classes.insert(name.as_str(), class.controller_name.as_str());
+                }
+                if !owned.contains(&class.controller_name.as_str()) {
+                    owned.push(class.controller_name.as_str());
+                }
+            }
+        }
+    }
+    let assume_parameters = config.stand_in.is_some();
 
     let grants = GrantIndex::build(snapshot);
     let namespaces = NamespaceIndex::build(snapshot);
@@ -172,8 +205,16 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
     let set_inputs = listenerset::inputs(snapshot);
     let mut gateways: Vec<GatewayState<'_>> = snapshot
         .gateways()
-        .filter(|g| our_classes.contains(g.spec.gateway_class_name.as_str()))
-        .map(|g| gateway::evaluate(g, snapshot, &grants))
+        .filter_map(|g| {
+            let controller = our_classes.get(g.spec.gateway_class_name.as_str())?;
+            Some(gateway::evaluate(
+                g,
+                controller,
+                assume_parameters,
+                snapshot,
+                &grants,
+            ))
+        })
         .collect();
     gateway::assign_addresses(&mut gateways);
     let gateway_index: HashMap<(&str, &str), usize> = gateways
@@ -204,7 +245,7 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
         gateway_index: &gateway_index,
         set_index: &set_index,
         namespaces: &namespaces,
-        controller_name,
+        owned: &owned,
         now,
     };
     for route in snapshot.http_routes() {
@@ -245,7 +286,8 @@ struct RoutePass<'p, 'a> {
     gateway_index: &'p HashMap<(&'a str, &'a str), usize>,
     set_index: &'p SetIndex<'a>,
     namespaces: &'p NamespaceIndex<'a>,
-    controller_name: &'p str,
+    /// The controllerNames this run writes for: status entries of others are kept.
+    owned: &'p [&'p str],
     now: Timestamp,
 }
 
@@ -277,7 +319,7 @@ impl RoutePass<'_, '_> {
         let has_stored = view
             .stored
             .iter()
-            .any(|s| s.controller_name == self.controller_name);
+            .any(|s| self.owned.contains(&s.controller_name.as_str()));
         if targets.iter().all(Option::is_none) {
             if !has_stored {
                 return None;
@@ -285,7 +327,7 @@ impl RoutePass<'_, '_> {
             let parents = routes::status_parents(
                 &view,
                 vec![None; view.parent_refs.len()],
-                self.controller_name,
+                self.owned,
                 self.now,
             );
             return Some((view.key, parents));
@@ -303,9 +345,9 @@ impl RoutePass<'_, '_> {
                 routes::evaluate_parent(&view, parent, &self.gateways[i], set, self.namespaces);
             let desired = routes::parent_conditions(&mut outcome, &converted);
             routes::attach(&mut self.gateways[i], &config, outcome.attachments);
-            ours.push(Some(desired));
+            ours.push(Some((self.gateways[i].controller_name, desired)));
         }
-        let parents = routes::status_parents(&view, ours, self.controller_name, self.now);
+        let parents = routes::status_parents(&view, ours, self.owned, self.now);
         Some((view.key, parents))
     }
 }

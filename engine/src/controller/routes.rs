@@ -402,17 +402,20 @@ pub fn attach(
 /// namespace; other controllers' entries kept (placed at their parentRef's position when they
 /// name one, else after ours, in stored order); our entries for parents no longer referenced
 /// dropped.
+///
+/// `ours` holds, per parentRef, the controllerName of the parent's class and our conditions;
+/// `owned` every controllerName this run writes for.
 pub fn status_parents(
     route: &RouteView<'_>,
-    ours: Vec<Option<Vec<Desired>>>,
-    controller_name: &str,
+    ours: Vec<Option<(&str, Vec<Desired>)>>,
+    owned: &[&str],
     now: Timestamp,
 ) -> Vec<StatusParent> {
     let mut used = vec![false; route.stored.len()];
     let mut out = Vec::new();
     for (parent, desired) in route.parent_refs.iter().zip(ours) {
         match desired {
-            Some(desired) => {
+            Some((controller_name, desired)) => {
                 let stored = route
                     .stored
                     .iter()
@@ -438,7 +441,7 @@ pub fn status_parents(
             None => {
                 for (j, s) in route.stored.iter().enumerate() {
                     if !used[j]
-                        && s.controller_name != controller_name
+                        && !owned.contains(&s.controller_name.as_str())
                         && s.parent_ref.refers_to(route.namespace, parent)
                     {
                         used[j] = true;
@@ -449,7 +452,7 @@ pub fn status_parents(
         }
     }
     for (j, s) in route.stored.iter().enumerate() {
-        if !used[j] && s.controller_name != controller_name {
+        if !used[j] && !owned.contains(&s.controller_name.as_str()) {
             out.push(s.clone());
         }
     }

@@ -107,8 +107,17 @@ pub struct Settled {
 
 impl Settled {
     /// Reconciles `snapshot` at `now` with the default controller settings.
-    pub fn new(mut snapshot: Snapshot, now: Timestamp) -> Settled {
-        let reconciliation = reconcile(&snapshot, &ControllerConfig::default(), now);
+    pub fn new(snapshot: Snapshot, now: Timestamp) -> Settled {
+        Settled::with_config(snapshot, &ControllerConfig::default(), now)
+    }
+
+    /// Reconciles `snapshot` at `now` with `config` (the stand-in, for files).
+    pub fn with_config(
+        mut snapshot: Snapshot,
+        config: &ControllerConfig,
+        now: Timestamp,
+    ) -> Settled {
+        let reconciliation = reconcile(&snapshot, config, now);
         for (key, status) in &reconciliation.statuses {
             if let Some(object) = snapshot.objects.get_mut(key) {
                 object.set_status(status);
