@@ -361,9 +361,19 @@ mod tests {
             (req("/?delay=soon", &[]), 400, false, 0),
             // Issue 10, finding 2: too long for Go's ParseDuration, so the echo server's 400,
             // never a wrapped delay or a panic.
-            (req("/?delay=94522879700260684295381835.9h", &[]), 400, false, 0),
+            (
+                req("/?delay=94522879700260684295381835.9h", &[]),
+                400,
+                false,
+                0,
+            ),
             (req("/?delay=4000000000000000h", &[]), 400, false, 0),
-            (req("/?delay=2562047h", &[]), 200, true, 2_562_047 * 3_600_000),
+            (
+                req("/?delay=2562047h", &[]),
+                200,
+                true,
+                2_562_047 * 3_600_000,
+            ),
             (req("/status/503", &[]), 503, false, 0),
             (req("/status/204?delay=2s", &[]), 204, false, 2000),
             (req("/status/abc", &[]), 400, false, 0),

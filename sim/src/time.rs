@@ -142,10 +142,7 @@ fn parse_parts(text: &str, go: bool) -> Result<Duration, DurationError> {
             let fraction: u128 = fraction[..digits as usize]
                 .parse()
                 .map_err(|_| fail("expected a number"))?;
-            let part = fraction
-                .checked_mul(unit_nanos)
-                .ok_or_else(too_large)?
-                / 10u128.pow(digits);
+            let part = fraction.checked_mul(unit_nanos).ok_or_else(too_large)? / 10u128.pow(digits);
             nanos = nanos.checked_add(part).ok_or_else(too_large)?;
         }
         total_nanos = total_nanos.checked_add(nanos).ok_or_else(too_large)?;
