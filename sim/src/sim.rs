@@ -399,6 +399,15 @@ impl Cluster for SimCluster {
         self.network.received(namespace, backend, id)
     }
 
+    fn receipt(
+        &self,
+        namespace: Option<&str>,
+        backend: &str,
+        id: RequestId,
+    ) -> crate::echo::Receipt {
+        self.network.receipt(namespace, backend, id)
+    }
+
     fn advance(&mut self, by: Duration) {
         self.advance_by(by);
     }
