@@ -143,7 +143,12 @@ fn read_errors_name_the_file_and_the_cause_once() {
     );
     let out = gwsim(&["check", "-f", "testdata/malformed/not-utf8.yaml"]);
     assert_eq!(out.code, Some(2));
-    assert_eq!(out.stderr.matches("valid UTF-8").count(), 1, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("valid UTF-8").count(),
+        1,
+        "{}",
+        out.stderr
+    );
 }
 
 /// The corpus exercises what it is meant to: each finding's input is refused or survived with
@@ -166,17 +171,36 @@ fn corpus_inputs_get_their_intended_messages() {
             2,
             "number too large",
         ),
-        (vec!["run", "testdata/malformed/scenario-huge-delay.yaml"], 0, ""),
-        (vec!["run", "testdata/malformed/scenario-long-path.yaml"], 0, ""),
         (
-            vec!["explain", "-f", "testdata/malformed/empty.yaml", "http://h:80:80/"],
+            vec!["run", "testdata/malformed/scenario-huge-delay.yaml"],
+            0,
+            "",
+        ),
+        (
+            vec!["run", "testdata/malformed/scenario-long-path.yaml"],
+            0,
+            "",
+        ),
+        (
+            vec![
+                "explain",
+                "-f",
+                "testdata/malformed/empty.yaml",
+                "http://h:80:80/",
+            ],
             2,
             "is not a URL",
         ),
     ];
     for (args, code, message) in cases {
         let out = gwsim(&args);
-        assert_eq!(out.code, Some(code), "gwsim {}: {}", args.join(" "), out.stderr);
+        assert_eq!(
+            out.code,
+            Some(code),
+            "gwsim {}: {}",
+            args.join(" "),
+            out.stderr
+        );
         let said = format!("{}{}", out.stdout, out.stderr);
         assert!(said.contains(message), "gwsim {}: {said}", args.join(" "));
     }

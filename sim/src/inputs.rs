@@ -110,10 +110,12 @@ pub enum UrlError {
 pub fn parse_url(url: &str) -> Result<Request, UrlError> {
     // The fragment is the client's alone: it is not part of the request (RFC 9110 §7.1).
     let sent = url.split_once('#').map_or(url, |(before, _)| before);
-    let uri: http::Uri = sent.parse().map_err(|e: http::uri::InvalidUri| UrlError::Invalid {
-        url: url.to_string(),
-        reason: e.to_string(),
-    })?;
+    let uri: http::Uri = sent
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| UrlError::Invalid {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
     let scheme = match uri.scheme_str() {
         Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
         Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
@@ -156,7 +158,8 @@ pub fn parse_url(url: &str) -> Result<Request, UrlError> {
 pub fn host_without_port(host: &str) -> String {
     match host.rsplit_once(':') {
         Some((h, port))
-            if port.chars().all(|c| c.is_ascii_digit()) && (!h.contains(':') || h.ends_with(']')) =>
+            if port.chars().all(|c| c.is_ascii_digit())
+                && (!h.contains(':') || h.ends_with(']')) =>
         {
             h.to_string()
         }
@@ -199,14 +202,23 @@ mod tests {
     #[test]
     fn urls_are_parsed_as_rfc_3986_says() {
         let r = parse_url("http://[::1]/").expect("an IPv6 literal");
-        assert_eq!((r.host.as_str(), r.port, r.path.as_str()), ("[::1]", 80, "/"));
+        assert_eq!(
+            (r.host.as_str(), r.port, r.path.as_str()),
+            ("[::1]", 80, "/")
+        );
         let r = parse_url("https://[fd00::1]:8443/a").expect("an IPv6 literal and a port");
-        assert_eq!((r.host.as_str(), r.port, r.path.as_str()), ("[fd00::1]:8443", 8443, "/a"));
+        assert_eq!(
+            (r.host.as_str(), r.port, r.path.as_str()),
+            ("[fd00::1]:8443", 8443, "/a")
+        );
         // A fragment never leaves the client.
         let r = parse_url("http://example.com#top").expect("a fragment");
         assert_eq!((r.host.as_str(), r.path.as_str()), ("example.com", "/"));
         let r = parse_url("http://example.com/a?x=1#top").expect("a fragment");
-        assert_eq!((r.host.as_str(), r.path.as_str()), ("example.com", "/a?x=1"));
+        assert_eq!(
+            (r.host.as_str(), r.path.as_str()),
+            ("example.com", "/a?x=1")
+        );
         // User information is not part of the Host.
         let r = parse_url("http://user:secret@example.com:8080/").expect("userinfo");
         assert_eq!((r.host.as_str(), r.port), ("example.com:8080", 8080));
@@ -224,7 +236,9 @@ mod tests {
             assert!(err.contains(&format!("{bad:?}")), "{bad}: {err}");
         }
         assert_eq!(
-            parse_url("http://host:80:80/").expect_err("two ports").to_string(),
+            parse_url("http://host:80:80/")
+                .expect_err("two ports")
+                .to_string(),
             "\"http://host:80:80/\" is not a URL: invalid authority"
         );
     }

@@ -41,7 +41,7 @@ mod gateway;
 mod gatewayclass;
 mod listenerset;
 mod refgrant;
-mod routes;
+pub(crate) mod routes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
