@@ -62,7 +62,7 @@ fn scale() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Fuzz targets and the testdata folders that seed each (fuzz/targets/tests/replay.rs replays
+/// Fuzz targets and the testdata folders that seed each (fuzz-targets/tests/replay.rs replays
 /// the same seeds on stable).
 const FUZZ_TARGETS: [(&str, &[&str]); 3] = [
     (
@@ -111,7 +111,9 @@ fn fuzz(seconds: Option<&str>) -> anyhow::Result<()> {
             .status()
             .with_context(|| format!("running cargo fuzz run {target}"))?;
         if !status.success() {
-            bail!("fuzz target {target} found a failure (fuzz/artifacts/{target}/)");
+            bail!(
+                "fuzz target {target} failed: a build error above, or a crash saved in fuzz/artifacts/{target}/"
+            );
         }
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! The bodies of gwsim's fuzz targets. Each takes arbitrary bytes and must not panic, hang or
+//! The bodies of gwsim's fuzz targets (fuzz/fuzz_targets/ calls them). Each takes arbitrary bytes and must not panic, hang or
 //! disagree with itself; cargo-fuzz (fuzz/, nightly) and the stable replay test
 //! (tests/replay.rs: the seed corpus from testdata/ plus seeded random inputs) call the same
 //! functions.

@@ -14,7 +14,7 @@ const GENERATED: usize = 300;
 const GENERATED_CONFIGURATIONS: usize = 200;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
