@@ -257,7 +257,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            let _ = writeln!(std::io::stderr(), "gwsim: {err:#}");
+            let _ = writeln!(std::io::stderr(), "gwsim: {}", error_text(&err));
             ExitCode::from(2)
         }
     }
@@ -507,6 +507,25 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// An error and its causes on one line, `: ` between them. A cause whose text the message
+/// before it already ends with is not repeated: several error types write their source into
+/// their own message (`path: No such file or directory (os error 2)`) and report it as their
+/// source too.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if text.ends_with(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
 fn exit_byte(code: i32) -> u8 {
     u8::try_from(code).unwrap_or(1)
 }
@@ -543,6 +562,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn errors_print_each_cause_once() {
+        /// As `gwsim_sim::files::ReadError`: the source in the message and as the source.
+        #[derive(Debug)]
+        struct Reading {
+            path: String,
+            source: std::io::Error,
+        }
+        impl std::fmt::Display for Reading {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}: {}", self.path, self.source)
+            }
+        }
+        impl std::error::Error for Reading {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.source)
+            }
+        }
+        let missing = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let err = anyhow::Error::new(Reading {
+            path: "x.yaml".into(),
+            source: missing(),
+        });
+        assert_eq!(error_text(&err), format!("x.yaml: {}", missing()));
+        // A cause the message does not already carry is kept.
+        let err = anyhow::Error::new(missing()).context("reading x.yaml");
+        assert_eq!(error_text(&err), format!("reading x.yaml: {}", missing()));
+    }
+
+    #[test]
     fn parses_urls() {
         let r = parse_url("http://example.com/a/b?x=1").expect("parses");
         assert_eq!(
@@ -557,5 +605,9 @@ mod tests {
         assert_eq!(r.host, "foo.example.com:8443");
         assert!(parse_url("ftp://x/").is_err());
         assert!(parse_url("http://x:99999/").is_err());
+        // The shared parser: IPv6 literals, no fragment in the host, one port only.
+        let r = parse_url("http://[::1]/#x").expect("parses");
+        assert_eq!((r.host.as_str(), r.path.as_str()), ("[::1]", "/"));
+        assert!(parse_url("http://host:80:80/").is_err());
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use similar::TextDiff;
 
 use crate::cluster::{Cluster, RequestId, Response, WebSocketMessage};
+use crate::echo::Receipt;
 use crate::scenario::{
     Expect, ExpectedCondition, ExpectedListener, ExpectedParent, ExpectedRedirect, MirrorTarget,
     StatusCheck,
@@ -224,12 +225,16 @@ pub fn check_response<C: Cluster + ?Sized>(
     }
     for target in expect.mirrored_to.iter().filter(|t| t.share.is_none()) {
         let label = mirror_label(target);
-        let ok = cluster.received(target.namespace.as_deref(), &target.backend, id);
+        let receipt = cluster.receipt(target.namespace.as_deref(), &target.backend, id);
+        let actual = match receipt {
+            Receipt::Evicted { kept } => evicted_text(kept),
+            Receipt::Received | Receipt::NotReceived => "received nothing".to_string(),
+        };
         c.field(
             &format!("mirroredTo.{label}"),
             "received a copy",
-            "received nothing",
-            ok,
+            &actual,
+            receipt == Receipt::Received,
         );
     }
     c
@@ -257,6 +262,12 @@ fn check_messages(c: &mut Comparison, want: &[WebSocketMessage], response: &Resp
     }
 }
 
+fn evicted_text(kept: usize) -> String {
+    format!(
+        "unknown: the request left the backend's request log (gwsim keeps the newest {kept} requests per echo pod, docs/limits.md)"
+    )
+}
+
 fn mirror_label(target: &MirrorTarget) -> String {
     match &target.namespace {
         Some(ns) => format!("{ns}/{}", target.backend),
@@ -268,6 +279,8 @@ fn mirror_label(target: &MirrorTarget) -> String {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MirrorTally {
     received: Vec<usize>,
+    /// Per target, how many requests its logs no longer tell about, and the log capacity.
+    evicted: Vec<(usize, usize)>,
     total: usize,
 }
 
@@ -276,10 +289,13 @@ impl MirrorTally {
     pub fn add<C: Cluster + ?Sized>(&mut self, expect: &Expect, cluster: &C, id: RequestId) {
         let targets = expect.mirrored_to.iter().filter(|t| t.share.is_some());
         self.received.resize(targets.clone().count(), 0);
+        self.evicted.resize(self.received.len(), (0, 0));
         self.total += 1;
         for (i, t) in targets.enumerate() {
-            if cluster.received(t.namespace.as_deref(), &t.backend, id) {
-                self.received[i] += 1;
+            match cluster.receipt(t.namespace.as_deref(), &t.backend, id) {
+                Receipt::Received => self.received[i] += 1,
+                Receipt::NotReceived => {}
+                Receipt::Evicted { kept } => self.evicted[i] = (self.evicted[i].0 + 1, kept),
             }
         }
     }
@@ -293,11 +309,17 @@ impl MirrorTally {
             let share = t.share.unwrap_or(0.0);
             let count = self.received.get(i).copied().unwrap_or(0);
             let got = count as f64 / total;
+            let (evicted, kept) = self.evicted.get(i).copied().unwrap_or((0, 0));
+            let actual = if evicted > 0 {
+                format!("{evicted} of {} {}", self.total, evicted_text(kept))
+            } else {
+                format!("{got:.3} ({count} of {})", self.total)
+            };
             c.field(
                 &format!("mirroredTo.{}", mirror_label(t)),
                 &format!("{share:.3} of requests ± {}", t.tolerance),
-                &format!("{got:.3} ({count} of {})", self.total),
-                (got - share).abs() <= t.tolerance + 1e-9,
+                &actual,
+                evicted == 0 && (got - share).abs() <= t.tolerance + 1e-9,
             );
         }
         c
@@ -1069,6 +1091,81 @@ mod tests {
         fn controller_name(&self) -> &str {
             "gateway.gwsim.dev/controller"
         }
+    }
+
+    /// A cluster whose request logs have dropped everything.
+    struct Evicted(Canned);
+
+    impl Cluster for Evicted {
+        fn apply(
+            &mut self,
+            docs: &[gwsim_engine::load::Document],
+        ) -> Vec<crate::cluster::ApplyOutcome> {
+            self.0.apply(docs)
+        }
+        fn delete(&mut self, key: &ObjectKey) -> Result<(), crate::cluster::ClusterError> {
+            self.0.delete(key)
+        }
+        fn get(&self, key: &ObjectKey) -> Option<Value> {
+            self.0.get(key)
+        }
+        fn list(&self, kind: Kind) -> Vec<ObjectKey> {
+            self.0.list(kind)
+        }
+        fn send(
+            &mut self,
+            request: &gwsim_engine::decision::Request,
+            id: RequestId,
+        ) -> Result<Response, crate::cluster::SendError> {
+            self.0.send(request, id)
+        }
+        fn received(&self, _: Option<&str>, _: &str, _: RequestId) -> bool {
+            false
+        }
+        fn receipt(&self, _: Option<&str>, _: &str, _: RequestId) -> crate::echo::Receipt {
+            crate::echo::Receipt::Evicted { kept: 7 }
+        }
+        fn advance(&mut self, by: std::time::Duration) {
+            self.0.advance(by)
+        }
+        fn controller_name(&self) -> &str {
+            self.0.controller_name()
+        }
+    }
+
+    #[test]
+    fn a_mirror_check_on_an_evicted_log_entry_says_so() {
+        let target = |share: Option<f64>| crate::scenario::MirrorTarget {
+            backend: "mirror".into(),
+            namespace: None,
+            share,
+            tolerance: 0.1,
+        };
+        let expect = Expect {
+            mirrored_to: vec![target(None), target(Some(0.5))],
+            ..Expect::default()
+        };
+        let cluster = Evicted(Canned(BTreeMap::new()));
+        let response = Response::local(200, Vec::new());
+        let c = check_response(&expect, &response, &cluster, RequestId(1));
+        assert_eq!(c.failed_fields(), ["mirroredTo.mirror"]);
+        let evicted = "unknown: the request left the backend's request log \
+                       (gwsim keeps the newest 7 requests per echo pod, docs/limits.md)";
+        assert!(c.diff().contains(evicted), "{}", c.diff());
+
+        let mut tally = MirrorTally::default();
+        tally.add(&expect, &cluster, RequestId(1));
+        let c = tally.check(&expect);
+        assert!(!c.passed());
+        assert!(
+            c.diff().contains("1 of 1 unknown: the request left"),
+            "{}",
+            c.diff()
+        );
+
+        // The same checks on logs that still hold the entry pass (not received fails).
+        let c = check_response(&expect, &response, &Canned(BTreeMap::new()), RequestId(1));
+        assert!(c.diff().contains("received nothing"), "{}", c.diff());
     }
 
     fn check(kind: Kind, namespace: &str, name: &str) -> StatusCheck {

@@ -13,6 +13,7 @@ use gwsim_engine::load::{Document, Origin};
 use gwsim_engine::object::{Kind, ObjectKey};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::echo::Receipt;
 use crate::store::ApplyAction;
 
 /// Identifies one request sent by the runner, so that backends' request logs can be searched
@@ -285,6 +286,16 @@ pub trait Cluster {
     /// Whether a pod of `backend` (a Deployment's pods, `<backend>-...`) in `namespace` (any,
     /// when `None`) logged the request `id`.
     fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool;
+
+    /// As [`Cluster::received`], telling apart "not received" and "no longer known" (the
+    /// request's entry left a bounded request log).
+    fn receipt(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> Receipt {
+        if self.received(namespace, backend, id) {
+            Receipt::Received
+        } else {
+            Receipt::NotReceived
+        }
+    }
 
     /// Lets time pass.
     fn advance(&mut self, by: Duration);

@@ -13,19 +13,22 @@
 //!   D; later attempts echo. Attempts are counted per pod, in memory, as the echo server does.
 //! - `/ws` accepts a WebSocket upgrade (101) and echoes every message back unchanged; a `/ws`
 //!   request that is not a WebSocket handshake answers 400;
-//! - Every request received is logged (this is how mirroring is observed).
+//! - Every request received is logged (this is how mirroring is observed), in a ring buffer of
+//!   [`ECHO_LOG_PER_POD`] entries indexed by request id: a check costs the same however long
+//!   the run, and a check that needs an evicted entry says so.
 //!
 //! Ports (as the echo server listens): 3000 speaks HTTP/1.1, 3001 speaks only h2c (HTTP/2 with
 //! prior knowledge). A connection in the other protocol fails before any request is read (a
 //! reset, nothing logged). Other target ports answer as 3000 does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use gwsim_engine::decision::Request;
 use serde::Serialize;
 
 use crate::cluster::{RequestId, WebSocketMessage};
+use crate::limits::ECHO_LOG_PER_POD;
 use crate::time::{SimTime, parse_go_duration};
 
 /// The header that asks the echo server to set response headers.
@@ -81,6 +84,31 @@ pub enum EchoReply {
     Reset { delay: Duration },
 }
 
+/// Whether a backend logged a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Receipt {
+    Received,
+    NotReceived,
+    /// Not in the log, but the log has dropped entries as old as this request: the answer is
+    /// unknown. `kept` is the log's capacity.
+    Evicted {
+        kept: usize,
+    },
+}
+
+impl Receipt {
+    /// The more telling of two pods' answers: received, then unknown, then not received.
+    pub fn or(self, other: Receipt) -> Receipt {
+        match (self, other) {
+            (Receipt::Received, _) | (_, Receipt::Received) => Receipt::Received,
+            (Receipt::Evicted { kept }, _) | (_, Receipt::Evicted { kept }) => {
+                Receipt::Evicted { kept }
+            }
+            _ => Receipt::NotReceived,
+        }
+    }
+}
+
 /// One echo pod and its in-memory state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EchoPod {
@@ -89,28 +117,61 @@ pub struct EchoPod {
     pub ip: String,
     /// `/retry/` attempts seen, by uuid.
     retry_attempts: BTreeMap<String, u32>,
-    log: Vec<LogEntry>,
+    /// The newest requests received, oldest first; at most `capacity`.
+    log: VecDeque<LogEntry>,
+    capacity: usize,
+    /// How many entries of `log` each request id has.
+    logged: HashMap<RequestId, u32>,
+    /// The highest id of an evicted entry. Ids grow as requests are sent, so an id at or below
+    /// it that is not in the log may have been evicted.
+    evicted_through: Option<RequestId>,
 }
 
 impl EchoPod {
     pub fn new(namespace: &str, name: &str, ip: &str) -> EchoPod {
+        EchoPod::with_log_capacity(namespace, name, ip, ECHO_LOG_PER_POD)
+    }
+
+    /// A pod whose log keeps the newest `capacity` entries (at least one).
+    pub fn with_log_capacity(namespace: &str, name: &str, ip: &str, capacity: usize) -> EchoPod {
         EchoPod {
             namespace: namespace.to_string(),
             name: name.to_string(),
             ip: ip.to_string(),
             retry_attempts: BTreeMap::new(),
-            log: Vec::new(),
+            log: VecDeque::new(),
+            capacity: capacity.max(1),
+            logged: HashMap::new(),
+            evicted_through: None,
         }
     }
 
-    /// Requests received, oldest first.
-    pub fn log(&self) -> &[LogEntry] {
+    /// The newest requests received, oldest first.
+    pub fn log(&self) -> &VecDeque<LogEntry> {
         &self.log
     }
 
-    /// Whether the request `id` is in the log (searching from the newest entry).
+    /// How many entries the log keeps.
+    pub fn log_capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Whether the request `id` is in the log.
     pub fn received(&self, id: RequestId) -> bool {
-        self.log.iter().rev().any(|e| e.id == id)
+        self.logged.contains_key(&id)
+    }
+
+    /// Whether the request `id` is in the log, or may have been evicted from it.
+    pub fn receipt(&self, id: RequestId) -> Receipt {
+        if self.logged.contains_key(&id) {
+            Receipt::Received
+        } else if self.evicted_through.is_some_and(|last| id <= last) {
+            Receipt::Evicted {
+                kept: self.capacity,
+            }
+        } else {
+            Receipt::NotReceived
+        }
     }
 
     /// The one protocol the echo server speaks on `port`.
@@ -124,12 +185,24 @@ impl EchoPod {
 
     /// Logs a request without answering it (a mirrored copy: the gateway drops the answer).
     pub fn record(&mut self, request: &Request, id: RequestId, now: SimTime) {
-        self.log.push(LogEntry {
+        if self.log.len() >= self.capacity
+            && let Some(old) = self.log.pop_front()
+        {
+            if let Some(count) = self.logged.get_mut(&old.id) {
+                *count -= 1;
+                if *count == 0 {
+                    self.logged.remove(&old.id);
+                }
+            }
+            self.evicted_through = self.evicted_through.max(Some(old.id));
+        }
+        self.log.push_back(LogEntry {
             id,
             at: now,
             method: request.method.clone(),
             path: request.path.clone(),
         });
+        *self.logged.entry(id).or_insert(0) += 1;
     }
 
     /// Receives and answers a request that arrived on `port` over `version`.
@@ -238,7 +311,7 @@ impl EchoPod {
             .unwrap_or(Duration::ZERO);
         let attempts = self.retry_attempts.entry(uuid.to_string()).or_insert(0);
         let attempt = *attempts;
-        *attempts += 1;
+        *attempts = attempts.saturating_add(1);
         if attempt >= succeed_after {
             return None;
         }
@@ -359,6 +432,21 @@ mod tests {
             (req("/x?a=b&delay=250ms", &[]), 200, true, 250),
             (req("/?delay=1.5s", &[]), 200, true, 1500),
             (req("/?delay=soon", &[]), 400, false, 0),
+            // Issue 10, finding 2: too long for Go's ParseDuration, so the echo server's 400,
+            // never a wrapped delay or a panic.
+            (
+                req("/?delay=94522879700260684295381835.9h", &[]),
+                400,
+                false,
+                0,
+            ),
+            (req("/?delay=4000000000000000h", &[]), 400, false, 0),
+            (
+                req("/?delay=2562047h", &[]),
+                200,
+                true,
+                2_562_047 * 3_600_000,
+            ),
             (req("/status/503", &[]), 503, false, 0),
             (req("/status/204?delay=2s", &[]), 204, false, 2000),
             (req("/status/abc", &[]), 400, false, 0),
@@ -425,6 +513,42 @@ mod tests {
         assert_eq!(
             answer(serve(&mut other, &code, RequestId(0), SimTime::START)).0,
             503
+        );
+    }
+
+    #[test]
+    fn the_log_is_a_ring_buffer_indexed_by_request_id() {
+        // Issue 10, finding 7: every mirror check scanned the whole log, and the log grew
+        // without end. Now it keeps the newest entries and answers by id without a scan.
+        let mut pod = EchoPod::with_log_capacity("ns", "p", "ip", 3);
+        let r = req("/", &[]);
+        for id in 1..=5 {
+            pod.record(&r, RequestId(id), SimTime::START);
+        }
+        // A retried request is logged once per attempt, under one id.
+        pod.record(&r, RequestId(5), SimTime::START);
+        let ids: Vec<u64> = pod.log().iter().map(|e| e.id.0).collect();
+        assert_eq!(ids, [4, 5, 5]);
+        assert_eq!(pod.receipt(RequestId(5)), Receipt::Received);
+        assert_eq!(pod.receipt(RequestId(4)), Receipt::Received);
+        assert_eq!(pod.receipt(RequestId(2)), Receipt::Evicted { kept: 3 });
+        assert_eq!(pod.receipt(RequestId(6)), Receipt::NotReceived);
+        assert!(pod.received(RequestId(5)) && !pod.received(RequestId(2)));
+        pod.record(&r, RequestId(6), SimTime::START);
+        pod.record(&r, RequestId(7), SimTime::START);
+        assert_eq!(pod.receipt(RequestId(4)), Receipt::Evicted { kept: 3 });
+        assert_eq!(
+            pod.receipt(RequestId(5)),
+            Receipt::Received,
+            "one attempt is left"
+        );
+        pod.record(&r, RequestId(8), SimTime::START);
+        assert_eq!(pod.receipt(RequestId(5)), Receipt::Evicted { kept: 3 });
+        assert_eq!(pod.log().len(), 3);
+        // A fresh pod keeps gwsim's limit.
+        assert_eq!(
+            EchoPod::new("ns", "q", "ip").log_capacity(),
+            crate::limits::ECHO_LOG_PER_POD
         );
     }
 

@@ -282,46 +282,70 @@ pub enum UrlError {
     NoHost(String),
     #[error("bad port in {0:?}")]
     Port(String),
+    #[error("{url:?} is not a URL: {reason}")]
+    Invalid { url: String, reason: String },
 }
 
-/// `http://host[:port]/path?query` (or https) into a GET to the only Gateway. The Host header
+/// `http://host[:port]/path?query` (or https) into a GET to the only Gateway, read by the
+/// `http` crate's URI parser (RFC 3986): IPv6 literals in brackets, user information and a
+/// fragment (never sent) are understood; anything else malformed is refused. The Host header
 /// keeps an explicit port; the request goes to that port, or the scheme's default.
 pub fn parse_url(url: &str) -> Result<Request, UrlError> {
-    let (scheme, rest) = if let Some(rest) = url.strip_prefix("http://") {
-        (Scheme::Http, rest)
-    } else if let Some(rest) = url.strip_prefix("https://") {
-        (Scheme::Https, rest)
-    } else {
-        return Err(UrlError::Scheme(url.to_string()));
+    // The fragment is the client's alone: it is not part of the request (RFC 9110 §7.1).
+    let sent = url.split_once('#').map_or(url, |(before, _)| before);
+    let uri: http::Uri = sent
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| UrlError::Invalid {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
+    let scheme = match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
+        Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
+        _ => return Err(UrlError::Scheme(url.to_string())),
     };
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) => (&rest[..i], rest[i..].to_string()),
-        None => (rest, "/".to_string()),
+    let authority = uri
+        .authority()
+        .filter(|a| !a.host().is_empty())
+        .ok_or_else(|| UrlError::NoHost(url.to_string()))?;
+    let host = authority.host();
+    // What follows the host: nothing, or `:` and a port from 1 to 65535 (`http` lets an
+    // empty or out-of-range port through).
+    let host_and_port = authority
+        .as_str()
+        .rsplit_once('@')
+        .map_or(authority.as_str(), |(_, after)| after);
+    let written_port = host_and_port.get(host.len()..).unwrap_or("");
+    let (host_header, port) = match written_port.strip_prefix(':') {
+        None if written_port.is_empty() => (host.to_string(), scheme.default_port()),
+        Some(digits) => match digits.parse::<u16>() {
+            Ok(port) if port > 0 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                (format!("{host}:{port}"), port)
+            }
+            _ => return Err(UrlError::Port(url.to_string())),
+        },
+        None => return Err(UrlError::Port(url.to_string())),
     };
-    let path = if path.starts_with('?') {
-        format!("/{path}")
-    } else {
-        path
+    let path = match uri.query() {
+        Some(query) => format!("{}?{query}", uri.path()),
+        None => uri.path().to_string(),
     };
-    if authority.is_empty() {
-        return Err(UrlError::NoHost(url.to_string()));
-    }
-    let port = match authority.rsplit_once(':') {
-        Some((_, p)) => p
-            .parse::<u16>()
-            .map_err(|_| UrlError::Port(url.to_string()))?,
-        None => scheme.default_port(),
-    };
-    let mut request = Request::get(authority, &path);
+    let mut request = Request::get(&host_header, &path);
     request.scheme = scheme;
     request.port = port;
     Ok(request)
 }
 
-/// `example.com:8080` -> `example.com`: the TLS server name a client sends for a Host.
+/// `example.com:8080` -> `example.com`, `[::1]:8443` -> `[::1]`: the TLS server name a client
+/// sends for a Host.
 pub fn host_without_port(host: &str) -> String {
     match host.rsplit_once(':') {
-        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h.to_string(),
+        Some((h, port))
+            if port.chars().all(|c| c.is_ascii_digit())
+                && (!h.contains(':') || h.ends_with(']')) =>
+        {
+            h.to_string()
+        }
         _ => host.to_string(),
     }
 }
@@ -432,12 +456,60 @@ status:
         assert_eq!(r.host, "foo.example.com:8443");
         assert_eq!(parse_url("http://x?q=1").expect("parses").path, "/?q=1");
         assert!(matches!(parse_url("ftp://x/"), Err(UrlError::Scheme(_))));
-        assert!(matches!(parse_url("http:///a"), Err(UrlError::NoHost(_))));
+        assert!(parse_url("http:///a").is_err());
         assert!(matches!(
             parse_url("http://x:99999/"),
             Err(UrlError::Port(_))
         ));
         assert_eq!(host_without_port("a.example:8443"), "a.example");
         assert_eq!(host_without_port("a.example"), "a.example");
+        assert_eq!(host_without_port("[::1]:8443"), "[::1]");
+        assert_eq!(host_without_port("[::1]"), "[::1]");
+    }
+
+    /// Issue 10, finding 11: the hand-written parser refused IPv6 literals as a bad port, took
+    /// a fragment into the host, and accepted two ports.
+    #[test]
+    fn urls_are_parsed_as_rfc_3986_says() {
+        let r = parse_url("http://[::1]/").expect("an IPv6 literal");
+        assert_eq!(
+            (r.host.as_str(), r.port, r.path.as_str()),
+            ("[::1]", 80, "/")
+        );
+        let r = parse_url("https://[fd00::1]:8443/a").expect("an IPv6 literal and a port");
+        assert_eq!(
+            (r.host.as_str(), r.port, r.path.as_str()),
+            ("[fd00::1]:8443", 8443, "/a")
+        );
+        // A fragment never leaves the client.
+        let r = parse_url("http://example.com#top").expect("a fragment");
+        assert_eq!((r.host.as_str(), r.path.as_str()), ("example.com", "/"));
+        let r = parse_url("http://example.com/a?x=1#top").expect("a fragment");
+        assert_eq!(
+            (r.host.as_str(), r.path.as_str()),
+            ("example.com", "/a?x=1")
+        );
+        // User information is not part of the Host.
+        let r = parse_url("http://user:secret@example.com:8080/").expect("userinfo");
+        assert_eq!((r.host.as_str(), r.port), ("example.com:8080", 8080));
+        for bad in [
+            "http://host:80:80/",
+            "http://exa mple.com/",
+            "http://[::1/",
+            "http://:80/",
+            "http://",
+            "example.com/path",
+            "http://x:99999/",
+            "http://x:/",
+        ] {
+            let err = parse_url(bad).expect_err(bad).to_string();
+            assert!(err.contains(&format!("{bad:?}")), "{bad}: {err}");
+        }
+        assert_eq!(
+            parse_url("http://host:80:80/")
+                .expect_err("two ports")
+                .to_string(),
+            "\"http://host:80:80/\" is not a URL: invalid authority"
+        );
     }
 }

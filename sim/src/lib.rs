@@ -17,6 +17,7 @@ pub mod cluster;
 pub mod echo;
 pub mod files;
 pub mod inputs;
+pub mod limits;
 pub mod network;
 pub mod queue;
 pub mod runner;

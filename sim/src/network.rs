@@ -29,7 +29,7 @@ use gwsim_engine::filters::apply_header_modifier;
 use gwsim_engine::object::{Kind, Object, Snapshot};
 
 use crate::cluster::{EchoedRequest, RequestId, Response, WebSocketMessage};
-use crate::echo::{EchoPod, EchoReply, HttpVersion};
+use crate::echo::{EchoPod, EchoReply, HttpVersion, Receipt};
 use crate::time::SimTime;
 use crate::workloads::{SERVICE_NAME_LABEL, pod_ip, pod_ready};
 
@@ -186,13 +186,20 @@ impl Network {
 
     /// Whether a pod of `backend` in `namespace` (any, when `None`) logged request `id`.
     pub fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool {
-        self.pods.iter().any(|p| {
-            namespace.is_none_or(|ns| p.namespace == ns)
-                && p.name.len() > backend.len()
-                && p.name.starts_with(backend)
-                && p.name.as_bytes()[backend.len()] == b'-'
-                && p.received(id)
-        })
+        self.receipt(namespace, backend, id) == Receipt::Received
+    }
+
+    /// [`Network::received`], or whether the pods' logs no longer tell.
+    pub fn receipt(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> Receipt {
+        self.pods
+            .iter()
+            .filter(|p| {
+                namespace.is_none_or(|ns| p.namespace == ns)
+                    && p.name.len() > backend.len()
+                    && p.name.starts_with(backend)
+                    && p.name.as_bytes()[backend.len()] == b'-'
+            })
+            .fold(Receipt::NotReceived, |got, p| got.or(p.receipt(id)))
     }
 
     /// Picks an endpoint of a Service port for delivery `salt` of request `id`.

@@ -19,6 +19,7 @@ use serde_saphyr::Spanned;
 
 use crate::cluster::{ClientProtocol, WebSocketMessage};
 use crate::files::{Source, read_sources};
+use crate::limits::{MAX_REQUESTS_PER_SCENARIO, MAX_REQUESTS_PER_STEP};
 use crate::time::{format_duration, parse_duration};
 
 /// Default `tolerance` of a `distribution` check.
@@ -760,8 +761,23 @@ pub fn load_scenario(source: &Source) -> Result<Scenario, ScenarioError> {
         manifests.push(loader.source(spanned)?);
     }
     let mut steps = Vec::with_capacity(raw.steps.len());
+    let mut requests: u64 = 0;
     for (i, spanned) in raw.steps.into_iter().enumerate() {
-        steps.push(loader.step(i + 1, spanned)?);
+        let step = loader.step(i + 1, spanned)?;
+        if let Action::Request { request, .. } = &step.action {
+            requests += u64::from(request.count);
+            if requests > MAX_REQUESTS_PER_SCENARIO {
+                return Err(at(
+                    step.line,
+                    1,
+                    format!(
+                        "step {}: request.count: the scenario's requests add up to {requests}, more than {MAX_REQUESTS_PER_SCENARIO}, gwsim's limit of requests per scenario (docs/limits.md)",
+                        step.number
+                    ),
+                ));
+            }
+        }
+        steps.push(step);
     }
     Ok(Scenario {
         file: file.to_string(),
@@ -1035,6 +1051,11 @@ impl Loader<'_> {
         let count = raw.count.unwrap_or(1);
         if count == 0 {
             return Err("request.count must be at least 1".to_string());
+        }
+        if count > MAX_REQUESTS_PER_STEP {
+            return Err(format!(
+                "request.count {count} is more than {MAX_REQUESTS_PER_STEP}, gwsim's limit of requests per step (docs/limits.md)"
+            ));
         }
         if raw.sni.is_some() && scheme == Scheme::Http {
             return Err("request.sni needs scheme https".to_string());
@@ -1544,6 +1565,22 @@ steps:
     }
 
     #[test]
+    fn requests_per_scenario_are_bounded() {
+        let step = "- request: {count: 100000}\n";
+        let at_limit = format!("name: a\nsteps:\n{}", step.repeat(10));
+        let s = load(&at_limit).expect("exactly the limit loads");
+        assert_eq!(s.steps.len(), 10);
+        let over = format!("{at_limit}- advance: 1s\n- request: {{count: 1}}\n");
+        let e = load_err(&over);
+        assert_eq!(e.line, 14, "{e}");
+        assert_eq!(
+            e.message,
+            "step 12: request.count: the scenario's requests add up to 1000001, more than \
+             1000000, gwsim's limit of requests per scenario (docs/limits.md)"
+        );
+    }
+
+    #[test]
     fn invalid_values_are_load_errors_at_their_step() {
         let cases = [
             ("name: Not-Kebab\n", 1, "kebab-case"),
@@ -1590,6 +1627,17 @@ steps:
                 "must start with /",
             ),
             ("name: a\nsteps:\n- request: {count: 0}\n", 3, "at least 1"),
+            // Issue 10, finding 4: a count that would hang the run is refused up front.
+            (
+                "name: a\nsteps:\n- request: {count: 4294967295}\n",
+                3,
+                "step 1: request.count 4294967295 is more than 100000, gwsim's limit of requests per step (docs/limits.md)",
+            ),
+            (
+                "name: a\nsteps:\n- request: {count: 100001}\n",
+                3,
+                "gwsim's limit of requests per step",
+            ),
             (
                 "name: a\nsteps:\n- request: {}\n  expect: {status: 999}\n",
                 3,

@@ -144,9 +144,13 @@ impl SimCluster {
     pub fn apply_documents(&mut self, documents: &[Document]) -> Vec<ApplyOutcome> {
         let mut out = Vec::with_capacity(documents.len());
         for doc in documents {
-            let result = match self.store.apply(&doc.value, self.now) {
-                Ok(applied) => Ok((applied.key, applied.action)),
-                Err(e) => Err(e.to_string()),
+            // gwsim's bound on replicas comes before admission, so nothing is half-applied.
+            let result = match crate::workloads::check_replicas(&doc.value) {
+                Some(refused) => Err(refused),
+                None => match self.store.apply(&doc.value, self.now) {
+                    Ok(applied) => Ok((applied.key, applied.action)),
+                    Err(e) => Err(e.to_string()),
+                },
             };
             out.push(ApplyOutcome {
                 origin: doc.origin.clone(),
@@ -399,6 +403,15 @@ impl Cluster for SimCluster {
 
     fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool {
         self.network.received(namespace, backend, id)
+    }
+
+    fn receipt(
+        &self,
+        namespace: Option<&str>,
+        backend: &str,
+        id: RequestId,
+    ) -> crate::echo::Receipt {
+        self.network.receipt(namespace, backend, id)
     }
 
     fn advance(&mut self, by: Duration) {

@@ -45,7 +45,8 @@ impl SimTime {
     /// server stores `creationTimestamp` and condition times.
     pub fn timestamp(self) -> Timestamp {
         let seconds = EPOCH_UNIX_SECONDS.saturating_add((self.0 / 1000) as i64);
-        Timestamp::from_second(seconds).unwrap_or(Timestamp::UNIX_EPOCH)
+        // Past the last representable instant, the last one (time saturates, never wraps).
+        Timestamp::from_second(seconds).unwrap_or(Timestamp::MAX)
     }
 
     /// [`SimTime::timestamp`] as a metav1 `Time`.
@@ -71,13 +72,14 @@ pub struct DurationError {
 
 /// Parses a duration as scenarios write it: one or more `<number><unit>` parts with units `h`,
 /// `m`, `s` and `ms` (the Gateway API duration syntax, GEP-2257), for example `250ms`, `5s`,
-/// `1m30s`. Integers only.
+/// `1m30s`. Integers only; at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     parse_parts(text, false)
 }
 
 /// Parses a Go `time.ParseDuration` string, as the echo server reads `?delay=`: the units above
-/// plus `us`, `µs` and `ns`, decimal fractions (`1.5s`), and a bare `0`.
+/// plus `us`, `µs` and `ns`, decimal fractions (`1.5s`), and a bare `0`; at most
+/// [`MAX_DURATION`], as Go refuses longer ones.
 pub fn parse_go_duration(text: &str) -> Result<Duration, DurationError> {
     if text == "0" {
         return Ok(Duration::ZERO);
@@ -85,11 +87,16 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, DurationError> {
     parse_parts(text, true)
 }
 
+/// The longest duration either syntax accepts: Go's limit, the largest `int64` count of
+/// nanoseconds (about 2,562,047 hours). Longer ones are refused, as Go's `ParseDuration` does.
+pub const MAX_DURATION: Duration = Duration::new(9_223_372_036, 854_775_807);
+
 fn parse_parts(text: &str, go: bool) -> Result<Duration, DurationError> {
     let fail = |reason| DurationError {
         text: text.to_string(),
         reason,
     };
+    let too_large = || fail("number too large");
     if text.is_empty() {
         return Err(fail("empty"));
     }
@@ -120,32 +127,30 @@ fn parse_parts(text: &str, go: bool) -> Result<Duration, DurationError> {
             _ => return Err(fail("unknown unit; use h, m, s or ms")),
         };
         let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-        if whole.is_empty() && fraction.is_empty() {
+        if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
             return Err(fail("expected a number"));
         }
         let whole: u128 = if whole.is_empty() {
             0
         } else {
-            whole.parse().map_err(|_| fail("number too large"))?
+            whole.parse().map_err(|_| too_large())?
         };
-        let mut nanos = whole
-            .checked_mul(unit_nanos)
-            .ok_or_else(|| fail("number too large"))?;
+        let mut nanos = whole.checked_mul(unit_nanos).ok_or_else(too_large)?;
         if !fraction.is_empty() {
-            if fraction.contains('.') {
-                return Err(fail("expected a number"));
-            }
+            // Digits past the 18th are below a nanosecond of any unit: dropped, as Go does.
             let digits = fraction.len().min(18) as u32;
             let fraction: u128 = fraction[..digits as usize]
                 .parse()
                 .map_err(|_| fail("expected a number"))?;
-            nanos += fraction * unit_nanos / 10u128.pow(digits);
+            let part = fraction.checked_mul(unit_nanos).ok_or_else(too_large)? / 10u128.pow(digits);
+            nanos = nanos.checked_add(part).ok_or_else(too_large)?;
         }
-        total_nanos = total_nanos
-            .checked_add(nanos)
-            .ok_or_else(|| fail("number too large"))?;
+        total_nanos = total_nanos.checked_add(nanos).ok_or_else(too_large)?;
+        if total_nanos > MAX_DURATION.as_nanos() {
+            return Err(too_large());
+        }
     }
-    let secs = u64::try_from(total_nanos / 1_000_000_000).map_err(|_| fail("number too large"))?;
+    let secs = u64::try_from(total_nanos / 1_000_000_000).map_err(|_| too_large())?;
     Ok(Duration::new(secs, (total_nanos % 1_000_000_000) as u32))
 }
 
@@ -208,6 +213,43 @@ mod tests {
             let got = parse_go_duration(text).ok().map(|d| d.as_nanos() as u64);
             assert_eq!(got, want, "{text:?}");
         }
+    }
+
+    #[test]
+    fn long_fractions_and_huge_numbers_are_refused_not_wrapped() {
+        // Issue 10, finding 2: the whole part times the unit fits in u128, the fraction then
+        // overflowed the sum (a panic in debug, about 30 minutes in release).
+        for text in [
+            "94522879700260684295381835.9h",
+            "94522879700260684295381835.999999999999999999999h",
+            "4000000000000000h",
+            "2562048h",
+            "9223372036854775808ns",
+            "340282366920938463463374607431768211456ns",
+        ] {
+            let err = parse_go_duration(text).expect_err(text);
+            assert_eq!(err.reason, "number too large", "{text}");
+            assert!(parse_duration(text).is_err(), "{text}");
+        }
+        // Go's limit (the largest int64 of nanoseconds, about 2,562,047 hours) is accepted.
+        assert_eq!(
+            parse_go_duration("9223372036854775807ns").unwrap(),
+            Duration::from_nanos(i64::MAX as u64)
+        );
+        assert!(parse_go_duration("2562047h").is_ok());
+        assert_eq!(
+            parse_go_duration("1.99999999999999999999999s").unwrap(),
+            Duration::new(1, 999_999_999)
+        );
+    }
+
+    #[test]
+    fn virtual_time_saturates() {
+        let far = SimTime::from_millis(u64::MAX - 1);
+        assert_eq!(far.after(Duration::MAX).as_millis(), u64::MAX);
+        assert_eq!(far.after(Duration::from_millis(5)).as_millis(), u64::MAX);
+        // The timestamp of the end of time is still a timestamp.
+        let _ = SimTime::from_millis(u64::MAX).timestamp();
     }
 
     #[test]

@@ -5,22 +5,28 @@
 //!   written in the API server's safe alphabet. A changed template replaces the pods at once
 //!   (no rolling update); a changed `replicas` adds or removes pods.
 //! - Every pod becomes Ready immediately, with an IP from 10.244.0.0/16 handed out in order
-//!   (and an IPv6 one from fd00:10:244::/64).
+//!   (and an IPv6 one from fd00:10:244::/64); the order wraps round past the last of the
+//!   65,024 addresses and skips addresses in use.
+//! - Work is bounded ([`crate::limits`]): a Deployment asking for more replicas than gwsim's
+//!   limit is refused when applied ([`check_replicas`]); past the limit of pods in the
+//!   cluster, a Deployment gets no more pods and a `ReplicaFailure` condition saying why.
 //!   Readiness is immediate so that a scenario never waits for pods; real clusters need a wait.
 //! - Services with a selector get one EndpointSlice listing their ready pods (headless
 //!   Services too); selector-less Services keep the EndpointSlices given by hand.
 //!
 //! Everything is written through [`Store::put`], so resourceVersions move as on a real cluster.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use gwsim_engine::object::{Kind, Object, ObjectKey};
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, DeploymentStatus};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, PodCondition, PodIP, PodStatus, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::limits::{MAX_PODS, MAX_REPLICAS_PER_DEPLOYMENT};
 use crate::store::Store;
 use crate::time::SimTime;
 
@@ -55,12 +61,61 @@ pub fn name_suffix(mut hash: u64, len: usize) -> String {
     out
 }
 
-/// Counters of the workload controllers, kept between syncs so names and IPs are never
-/// reused within a run.
-#[derive(Clone, Debug, Default)]
+/// Pod addresses in 10.244.0.0/16: every /24 but its `.0` and `.255`, 256 × 254.
+pub const POD_ADDRESSES: u32 = 256 * 254;
+
+/// The `n`th pod address (`n` below [`POD_ADDRESSES`]): `10.244.{n / 254}.{n % 254 + 1}`, and
+/// `fd00:10:244::{n + 1}` for the IPv6 one.
+pub fn pod_address(n: u32) -> (Ipv4Addr, Ipv6Addr) {
+    let n = n % POD_ADDRESSES;
+    let v4 = Ipv4Addr::new(10, 244, (n / 254) as u8, (n % 254 + 1) as u8);
+    let v6 = Ipv6Addr::new(0xfd00, 0x10, 0x244, 0, 0, 0, 0, (n + 1) as u16);
+    (v4, v6)
+}
+
+/// Refuses a Deployment document whose `spec.replicas` is negative (as the API server does)
+/// or past gwsim's limit, in the API server's words. `None` for anything else.
+pub fn check_replicas(doc: &serde_json::Value) -> Option<String> {
+    if doc.get("kind").and_then(|k| k.as_str()) != Some("Deployment") {
+        return None;
+    }
+    let replicas = doc.pointer("/spec/replicas")?.as_i64()?;
+    let detail = if replicas < 0 {
+        "must be greater than or equal to 0".to_string()
+    } else if replicas > i64::from(MAX_REPLICAS_PER_DEPLOYMENT) {
+        format!(
+            "must be less than or equal to {MAX_REPLICAS_PER_DEPLOYMENT}, gwsim's limit of replicas per Deployment (docs/limits.md)"
+        )
+    } else {
+        return None;
+    };
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(|n| n.as_str())
+        .unwrap_or("");
+    Some(format!(
+        "Deployment.apps {name:?} is invalid: spec.replicas: Invalid value: {replicas}: {detail}"
+    ))
+}
+
+/// Counters of the workload controllers, kept between syncs so names and IPs are not reused
+/// while free ones are left.
+#[derive(Clone, Debug)]
 pub struct Workloads {
     next_pod: u64,
     next_ip: u32,
+    /// Pods the controllers keep in the cluster ([`MAX_PODS`]; smaller in tests).
+    max_pods: usize,
+}
+
+impl Default for Workloads {
+    fn default() -> Workloads {
+        Workloads {
+            next_pod: 0,
+            next_ip: 0,
+            max_pods: MAX_PODS,
+        }
+    }
 }
 
 impl Workloads {
@@ -108,12 +163,36 @@ impl Workloads {
                 // The pod was listed a moment ago, so it exists.
                 let _ = store.delete(&ObjectKey::new(Kind::Pod, &ns, pod), now);
             }
-            for _ in current.len()..replicas {
+            let mut running = current.len().min(replicas);
+            let mut pods_in_cluster = store.list(Kind::Pod).count();
+            while running < replicas && pods_in_cluster < self.max_pods {
                 let pod = self.new_pod(deployment, &template, &template_hash, store);
                 store.put(Object::Pod(Box::new(pod)), now);
+                running += 1;
+                pods_in_cluster += 1;
             }
 
-            let ready = i32::try_from(replicas).unwrap_or(i32::MAX);
+            let ready = i32::try_from(running).unwrap_or(i32::MAX);
+            let failure = (running < replicas).then(|| {
+                let message = format!(
+                    "pods {name:?} is forbidden: the cluster has {pods_in_cluster} pods, gwsim's limit of pods (docs/limits.md)"
+                );
+                let since = deployment
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .and_then(|c| c.iter().find(|c| c.type_ == "ReplicaFailure"))
+                    .and_then(|c| c.last_transition_time.clone())
+                    .unwrap_or_else(|| now.meta_time());
+                vec![DeploymentCondition {
+                    type_: "ReplicaFailure".into(),
+                    status: "True".into(),
+                    reason: Some("FailedCreate".into()),
+                    message: Some(message),
+                    last_transition_time: Some(since.clone()),
+                    last_update_time: Some(since),
+                }]
+            });
             let mut updated = deployment.clone();
             updated.status = Some(DeploymentStatus {
                 observed_generation: deployment.metadata.generation,
@@ -121,6 +200,7 @@ impl Workloads {
                 ready_replicas: Some(ready),
                 available_replicas: Some(ready),
                 updated_replicas: Some(ready),
+                conditions: failure,
                 ..DeploymentStatus::default()
             });
             store.put(Object::Deployment(Box::new(updated)), now);
@@ -202,12 +282,29 @@ impl Workloads {
                 _ => None,
             })
             .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let mut in_use: BTreeSet<String> = store
+            .list(Kind::Pod)
+            .filter_map(|o| match o {
+                Object::Pod(p) => pod_ip(p).map(String::from),
+                _ => None,
+            })
+            .collect();
         for mut pod in pending {
-            let n = self.next_ip;
-            self.next_ip += 1;
-            let ip = format!("10.244.{}.{}", n / 254, n % 254 + 1);
+            // The next free address in order; every address taken leaves the pod pending.
+            let Some((v4, v6)) = (0..POD_ADDRESSES).find_map(|_| {
+                let address = pod_address(self.next_ip % POD_ADDRESSES);
+                self.next_ip = (self.next_ip + 1) % POD_ADDRESSES;
+                (!in_use.contains(&address.0.to_string())).then_some(address)
+            }) else {
+                return;
+            };
+            let ip = v4.to_string();
+            in_use.insert(ip.clone());
             // Dual-stack, as conformance clusters often are: an IPv6 address from fd00:10:244::/64.
-            let ip6 = format!("fd00:10:244::{:x}", n + 1);
+            let ip6 = v6.to_string();
             let condition = |type_: &str| PodCondition {
                 type_: type_.into(),
                 status: "True".into(),
@@ -678,5 +775,163 @@ pub(crate) mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    fn all_ips(store: &Store) -> Vec<(String, Vec<String>)> {
+        store
+            .list(Kind::Pod)
+            .filter_map(|o| match o {
+                Object::Pod(p) => {
+                    let status = p.status.as_ref()?;
+                    let ips = status.pod_ips.as_ref()?.iter().map(|i| i.ip.clone());
+                    Some((pod_name(p), ips.collect()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pod_addresses_stay_valid_and_unique_past_65024_pods() {
+        // Issue 10, finding 5: `10.244.{n/254}.{..}` passed 255 in the third octet. The
+        // counter never reuses addresses, so a long run of deletes and creates gets there too.
+        let (mut store, mut w) = setup();
+        w.next_ip = 65_020;
+        store.put(deployment("apps", "web", 10, "echo:1"), SimTime::START);
+        w.sync(&mut store, SimTime::START);
+        let ips = all_ips(&store);
+        assert_eq!(ips.len(), 10);
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, ips) in &ips {
+            let v4: std::net::Ipv4Addr =
+                ips[0].parse().unwrap_or_else(|_| panic!("{name}: {ips:?}"));
+            let v6: std::net::Ipv6Addr =
+                ips[1].parse().unwrap_or_else(|_| panic!("{name}: {ips:?}"));
+            let [a, b, _, d] = v4.octets();
+            assert_eq!((a, b), (10, 244), "{v4}");
+            assert!((1..=254).contains(&d), "{v4}");
+            assert!(v6.segments()[..4] == [0xfd00, 0x10, 0x244, 0], "{v6}");
+            assert!(seen.insert(v4), "{v4} given twice");
+            assert!(seen.len() <= 10);
+        }
+    }
+
+    #[test]
+    fn pod_address_wrap_skips_addresses_in_use() {
+        let (mut store, mut w) = setup();
+        store.put(deployment("apps", "web", 3, "echo:1"), SimTime::START);
+        w.sync(&mut store, SimTime::START);
+        // The counter comes round to the start while those three pods still hold .1 to .3.
+        w.next_ip = POD_ADDRESSES;
+        store.put(deployment("apps", "api", 2, "echo:1"), SimTime::START);
+        w.sync(&mut store, SimTime::START);
+        let mut v4: Vec<String> = all_ips(&store)
+            .into_iter()
+            .map(|(_, ips)| ips[0].clone())
+            .collect();
+        v4.sort();
+        assert_eq!(
+            v4,
+            [
+                "10.244.0.1",
+                "10.244.0.2",
+                "10.244.0.3",
+                "10.244.0.4",
+                "10.244.0.5"
+            ]
+        );
+        for n in [0, 253, 254, 65_023] {
+            let (v4, v6) = pod_address(n);
+            assert_eq!(
+                (v4.to_string(), v6.to_string()),
+                match n {
+                    0 => ("10.244.0.1".into(), "fd00:10:244::1".into()),
+                    253 => ("10.244.0.254".into(), "fd00:10:244::fe".into()),
+                    254 => ("10.244.1.1".into(), "fd00:10:244::ff".into()),
+                    _ => (
+                        "10.244.255.254".to_string(),
+                        "fd00:10:244::fe00".to_string()
+                    ),
+                },
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn replicas_past_the_limit_are_refused_when_applied() {
+        let doc = |replicas: i64| {
+            serde_json::json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "apps"},
+                "spec": {"replicas": replicas},
+            })
+        };
+        assert_eq!(
+            check_replicas(&doc(2_147_483_647)).as_deref(),
+            Some(
+                "Deployment.apps \"web\" is invalid: spec.replicas: Invalid value: 2147483647: \
+                 must be less than or equal to 10000, gwsim's limit of replicas per Deployment \
+                 (docs/limits.md)"
+            )
+        );
+        assert_eq!(
+            check_replicas(&doc(-1)).as_deref(),
+            Some(
+                "Deployment.apps \"web\" is invalid: spec.replicas: Invalid value: -1: \
+                 must be greater than or equal to 0"
+            )
+        );
+        assert_eq!(check_replicas(&doc(10_000)), None);
+        assert_eq!(
+            check_replicas(&serde_json::json!({"kind": "Service"})),
+            None
+        );
+
+        // Through the simulator: refused, nothing applied, no hang.
+        let mut sim = crate::sim::SimCluster::new(0);
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2147483647\n  selector: {matchLabels: {app: web}}\n  template: {metadata: {labels: {app: web}}}\n";
+        let docs = gwsim_engine::load::parse_documents("d.yaml", text).expect("loads");
+        let outcome = sim.apply_documents(&docs);
+        let err = outcome[0].result.as_ref().expect_err("refused");
+        assert!(
+            err.contains("gwsim's limit of replicas per Deployment"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pods_past_the_cluster_limit_are_not_created_and_the_deployment_says_why() {
+        let (mut store, mut w) = setup();
+        w.max_pods = 3;
+        store.put(deployment("apps", "web", 2, "echo:1"), SimTime::START);
+        store.put(deployment("apps", "api", 2, "echo:1"), SimTime::START);
+        w.sync(&mut store, SimTime::START);
+        assert_eq!(pods(&store, "apps").len(), 3);
+        let status = |name: &str| match store.get(&ObjectKey::new(Kind::Deployment, "apps", name)) {
+            Some(Object::Deployment(d)) => d.status.clone().expect("status"),
+            other => panic!("{other:?}"),
+        };
+        // `api` sorts first, so `web` is the one short of a pod.
+        let api = status("api");
+        assert_eq!(api.ready_replicas, Some(2));
+        assert!(api.conditions.is_none_or(|c| c.is_empty()));
+        let web = status("web");
+        assert_eq!(web.ready_replicas, Some(1));
+        let failure = &web.conditions.expect("conditions")[0];
+        assert_eq!(
+            (
+                failure.type_.as_str(),
+                failure.status.as_str(),
+                failure.reason.as_deref()
+            ),
+            ("ReplicaFailure", "True", Some("FailedCreate"))
+        );
+        assert_eq!(
+            failure.message.as_deref(),
+            Some(
+                "pods \"web\" is forbidden: the cluster has 3 pods, gwsim's limit of pods (docs/limits.md)"
+            )
+        );
     }
 }

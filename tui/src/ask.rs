@@ -283,5 +283,21 @@ mod tests {
             parse_request_line("ftp://a/"),
             Err(AskError::Url(UrlError::Scheme("ftp://a/".into())))
         );
+        // Issue 10, finding 11: two ports were accepted; now the shared URL parser refuses.
+        assert!(matches!(
+            parse_request_line("GET http://host:80:80/"),
+            Err(AskError::Url(UrlError::Invalid { .. }))
+        ));
+    }
+
+    #[test]
+    fn ipv6_literals_and_fragments_read_as_a_client_sends_them() {
+        let r = parse_request_line("GET http://[::1]:8080/a?x=1#section").expect("parses");
+        assert_eq!(
+            (r.host.as_str(), r.port, r.path.as_str()),
+            ("[::1]:8080", 8080, "/a?x=1")
+        );
+        let r = parse_request_line("http://[::1]/").expect("parses");
+        assert_eq!((r.host.as_str(), r.port), ("[::1]", 80));
     }
 }

@@ -1,4 +1,4 @@
-//! Project tasks: `cargo xtask bench`, `cargo xtask bless`, `cargo xtask synth`.
+//! Project tasks: `cargo xtask bench`, `cargo xtask bless`, `cargo xtask fuzz`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::Command;
@@ -10,7 +10,9 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   bench          run every benchmark and scale measurement in release mode and print the figures
   bench-quick    the scale measurements only (no criterion runs)
-  bless          re-write golden files from current output (GWSIM_BLESS=1 cargo test)";
+  bless          re-write golden files from current output (GWSIM_BLESS=1 cargo test)
+  fuzz [SECONDS] run every fuzz target under libFuzzer for SECONDS each (default 300), seeded
+                 from testdata/; without nightly and cargo-fuzz, the stable corpus replay";
 
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -22,6 +24,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         "bench-quick" => scale(),
+        "fuzz" => fuzz(std::env::args().nth(2).as_deref()),
         "bless" => {
             let status = Command::new(env_cargo())
                 .args(["test", "--workspace"])
@@ -55,6 +58,81 @@ fn scale() -> anyhow::Result<()> {
             "--",
             routes,
         ])?;
+    }
+    Ok(())
+}
+
+/// Fuzz targets and the testdata folders that seed each (fuzz-targets/tests/replay.rs replays
+/// the same seeds on stable).
+const FUZZ_TARGETS: [(&str, &[&str]); 3] = [
+    (
+        "load_admit",
+        &["base", "conformance", "malformed", "golden", "tui"],
+    ),
+    ("scenario", &["scenarios", "conformance", "malformed"]),
+    ("decide", &[]),
+];
+
+/// `cargo xtask fuzz [SECONDS]`: copies the seeds into fuzz/corpus/<target>/ (ignored by git),
+/// then runs each target for SECONDS with cargo-fuzz on nightly. Without nightly or cargo-fuzz
+/// it says so and runs the stable replay instead.
+fn fuzz(seconds: Option<&str>) -> anyhow::Result<()> {
+    let seconds: u64 = seconds
+        .unwrap_or("300")
+        .parse()
+        .context("fuzz takes a number of seconds per target")?;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (target, dirs) in FUZZ_TARGETS {
+        let corpus = root.join("fuzz/corpus").join(target);
+        std::fs::create_dir_all(&corpus).with_context(|| format!("creating {corpus:?}"))?;
+        for dir in dirs {
+            copy_yaml(&root.join("testdata").join(dir), &corpus, dir)?;
+        }
+    }
+    let has_nightly = Command::new("rustup")
+        .args(["run", "nightly", "cargo", "fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_nightly {
+        eprintln!(
+            "cargo-fuzz on a nightly toolchain is not installed (`rustup toolchain install nightly`, \
+             `cargo install cargo-fuzz`); running the stable replay of the corpus instead"
+        );
+        return cargo(&["test", "--release", "-p", "gwsim-fuzz-targets"]);
+    }
+    for (target, _) in FUZZ_TARGETS {
+        println!("== fuzz {target} for {seconds}s");
+        let status = Command::new("rustup")
+            .current_dir(root.join("fuzz"))
+            .args(["run", "nightly", "cargo", "fuzz", "run", target])
+            .arg(format!("corpus/{target}"))
+            .args(["--", "-rss_limit_mb=4096", "-timeout=20"])
+            .arg(format!("-max_total_time={seconds}"))
+            .status()
+            .with_context(|| format!("running cargo fuzz run {target}"))?;
+        if !status.success() {
+            bail!(
+                "fuzz target {target} failed: a build error above, or a crash saved in fuzz/artifacts/{target}/"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Copies every file under `from` into `to`, named after its path (`conformance-x.yaml`).
+fn copy_yaml(from: &std::path::Path, to: &std::path::Path, prefix: &str) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_dir() {
+            copy_yaml(&path, to, &format!("{prefix}-{name}"))?;
+        } else {
+            std::fs::copy(&path, to.join(format!("{prefix}-{name}")))
+                .with_context(|| format!("copying {path:?}"))?;
+        }
     }
     Ok(())
 }

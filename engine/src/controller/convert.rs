@@ -168,9 +168,7 @@ impl<'a> Converter<'a> {
         if let Some(found) = self.regexes.get(pattern) {
             return found.clone();
         }
-        let compiled = Regex::new(&format!("^(?:{pattern})$"))
-            .map(Arc::new)
-            .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"));
+        let compiled = crate::table::matching::compile_whole_match(pattern).map(Arc::new);
         self.regexes.insert(pattern.to_string(), compiled.clone());
         compiled
     }

@@ -41,7 +41,7 @@ mod gateway;
 mod gatewayclass;
 mod listenerset;
 mod refgrant;
-mod routes;
+pub(crate) mod routes;
 pub mod standin;
 
 use std::collections::{BTreeMap, HashMap};

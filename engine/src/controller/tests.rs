@@ -1892,6 +1892,11 @@ fn unimplementable_rules() {
     let bad_regex =
         "{matches: [{path: {type: RegularExpression, value: \"/(\"}}], backendRefs: []}"
             .to_string();
+    let anchored_only =
+        "{matches: [{path: {type: RegularExpression, value: \"/x)|(?:.*\"}}], backendRefs: []}";
+    let header_anchored_only = "{matches: [{headers: [{type: RegularExpression, name: x, value: \"a)|(?:.*\"}]}], backendRefs: []}";
+    let query_anchored_only = "{matches: [{queryParams: [{type: RegularExpression, name: q, value: \"a)|(?:.*\"}]}], backendRefs: []}";
+    let huge_regex = "{matches: [{path: {type: RegularExpression, value: \"/\\\\w{1000}\\\\w{1000}\"}}], backendRefs: []}";
     struct Case {
         name: &'static str,
         rules: String,
@@ -1924,6 +1929,36 @@ fn unimplementable_rules() {
         Case {
             name: "regex that does not compile",
             rules: format!("[{good}, {bad_regex}]"),
+            accepted: ("True", "Accepted"),
+            partially_invalid: true,
+            attached: true,
+        },
+        // Issue 10, finding 9: invalid as written, valid (and matching everything) only once
+        // wrapped in `^(?:...)$`. Header and query regexes are checked the same way.
+        Case {
+            name: "regex that is valid only when anchored",
+            rules: format!("[{good}, {anchored_only}]"),
+            accepted: ("True", "Accepted"),
+            partially_invalid: true,
+            attached: true,
+        },
+        Case {
+            name: "header regex that is valid only when anchored",
+            rules: format!("[{good}, {header_anchored_only}]"),
+            accepted: ("True", "Accepted"),
+            partially_invalid: true,
+            attached: true,
+        },
+        Case {
+            name: "query regex that is valid only when anchored",
+            rules: format!("[{good}, {query_anchored_only}]"),
+            accepted: ("True", "Accepted"),
+            partially_invalid: true,
+            attached: true,
+        },
+        Case {
+            name: "regex past gwsim's size limit",
+            rules: format!("[{good}, {huge_regex}]"),
             accepted: ("True", "Accepted"),
             partially_invalid: true,
             attached: true,
@@ -1962,6 +1997,22 @@ fn unimplementable_rules() {
                 ("True", "UnsupportedValue")
             );
             assert!(pi.message.starts_with("Dropped Rule 1"), "{}", pi.message);
+            if case.name.contains("anchored") {
+                assert!(
+                    pi.message.contains("unopened group"),
+                    "{}: {}",
+                    case.name,
+                    pi.message
+                );
+            }
+            if case.name.contains("size limit") {
+                assert!(
+                    pi.message.contains("gwsim's limit"),
+                    "{}: {}",
+                    case.name,
+                    pi.message
+                );
+            }
         }
         let routes = &r.gateways[0].listeners[0].routes;
         assert_eq!(routes.len(), usize::from(case.attached), "{}", case.name);

@@ -6,10 +6,12 @@
 //! without hostnames. Visiting buckets in that order is the hostname precedence of
 //! `HTTPRouteSpec.hostnames` (exact before wildcard, more characters first).
 //!
-//! Paths, within a bucket: Exact paths in a hash map, PathPrefix values in a hash map keyed by
-//! the value without its trailing `/` (looked up once per `/`-prefix of the request path,
-//! longest first), regular expressions in a list. Each list is sorted by the precedence key,
-//! so visiting Exact, then prefixes from longest to shortest, then expressions, visits
+//! Paths, within a bucket: Exact paths in a hash map, PathPrefix values in a trie of their
+//! `/`-separated segments (the value without its trailing `/`), regular expressions in a list.
+//! A request path walks the trie once, segment by segment, so a lookup is linear in the path's
+//! length however many `/` it has; wildcard hostnames longer than any in the index are never
+//! hashed, so host lookups are linear too. Each list is sorted by the precedence key, so
+//! visiting Exact, then prefixes from longest to shortest, then expressions, visits
 //! path-matching entries in precedence order.
 
 use std::collections::HashMap;
@@ -33,8 +35,16 @@ impl FastHasher {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Bytes hashed on this thread: tests bound the work a lookup does with it.
+    pub(crate) static HASHED_BYTES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 impl Hasher for FastHasher {
     fn write(&mut self, bytes: &[u8]) {
+        #[cfg(test)]
+        HASHED_BYTES.with(|n| n.set(n.get() + bytes.len()));
         let mut chunks = bytes.chunks_exact(8);
         for chunk in &mut chunks {
             let mut word = [0u8; 8];
@@ -114,13 +124,93 @@ impl Entry {
     }
 }
 
+/// PathPrefix keys as a trie of `/`-separated segments: the key `/a/b` is the path root →
+/// `""` → `a` → `b`. Nodes live in one vector; node 0 is the root (no segment, no key).
+#[derive(Debug)]
+struct PrefixTrie {
+    nodes: Vec<PrefixNode>,
+}
+
+#[derive(Debug, Default)]
+struct PrefixNode {
+    children: FastMap<Box<str>, u32>,
+    /// Entries whose key ends at this node, in precedence order.
+    entries: Vec<u32>,
+    /// The nearest proper ancestor with entries: the next shorter key to visit.
+    shorter: Option<u32>,
+}
+
+impl Default for PrefixTrie {
+    fn default() -> PrefixTrie {
+        PrefixTrie {
+            nodes: vec![PrefixNode::default()],
+        }
+    }
+}
+
+impl PrefixTrie {
+    fn is_empty(&self) -> bool {
+        self.nodes.len() == 1
+    }
+
+    fn insert(&mut self, key: &str, id: u32) {
+        let mut at = 0usize;
+        for segment in key.split('/') {
+            at = match self.nodes[at].children.get(segment) {
+                Some(child) => *child as usize,
+                None => {
+                    let child = self.nodes.len();
+                    self.nodes.push(PrefixNode::default());
+                    let child_id = u32::try_from(child).unwrap_or(u32::MAX);
+                    self.nodes[at].children.insert(segment.into(), child_id);
+                    child
+                }
+            };
+        }
+        self.nodes[at].entries.push(id);
+    }
+
+    /// Sorts every node's entries and links each node to its nearest ancestor with entries.
+    fn finish(&mut self, by_key: impl Fn(&u32, &u32) -> std::cmp::Ordering) {
+        let mut stack: Vec<(u32, Option<u32>)> = vec![(0, None)];
+        while let Some((at, shorter)) = stack.pop() {
+            let node = &mut self.nodes[at as usize];
+            node.entries.sort_by(&by_key);
+            node.shorter = shorter;
+            let below = if node.entries.is_empty() {
+                shorter
+            } else {
+                Some(at)
+            };
+            stack.extend(node.children.values().map(|child| (*child, below)));
+        }
+    }
+
+    /// The node of the longest key that is the whole path or the path up to one of its `/`,
+    /// after one walk over the path's segments.
+    fn longest(&self, path: &str) -> Option<u32> {
+        let mut at = 0u32;
+        let mut found = None;
+        for segment in path.split('/') {
+            match self.nodes[at as usize].children.get(segment) {
+                Some(child) => at = *child,
+                None => break,
+            }
+            if !self.nodes[at as usize].entries.is_empty() {
+                found = Some(at);
+            }
+        }
+        found
+    }
+}
+
 /// Entries of one hostname, by path.
 #[derive(Debug, Default)]
 pub(crate) struct Bucket {
     /// Every entry, in precedence order.
     pub(crate) entries: Vec<u32>,
     exact_paths: FastMap<String, Vec<u32>>,
-    prefixes: FastMap<String, Vec<u32>>,
+    prefixes: PrefixTrie,
     regexes: Vec<u32>,
 }
 
@@ -129,11 +219,7 @@ impl Bucket {
         self.entries.push(id);
         match &entry.matcher().path {
             PathMatch::Exact(p) => self.exact_paths.entry(p.clone()).or_default().push(id),
-            PathMatch::Prefix(p) => self
-                .prefixes
-                .entry(prefix_key(p).to_string())
-                .or_default()
-                .push(id),
+            PathMatch::Prefix(p) => self.prefixes.insert(prefix_key(p), id),
             PathMatch::RegularExpression(_) => self.regexes.push(id),
         }
     }
@@ -144,9 +230,7 @@ impl Bucket {
         for list in self.exact_paths.values_mut() {
             list.sort_by(by_key);
         }
-        for list in self.prefixes.values_mut() {
-            list.sort_by(by_key);
-        }
+        self.prefixes.finish(by_key);
         self.regexes.sort_by(by_key);
     }
 
@@ -168,19 +252,15 @@ impl Bucket {
         }
         if !self.prefixes.is_empty() {
             // The whole path, then every prefix ending before a `/`, longest first.
-            let mut end = path.len();
-            loop {
-                if let Some(list) = self.prefixes.get(&path[..end]) {
-                    for id in list {
-                        if visit(*id, true) {
-                            return true;
-                        }
+            let mut node = self.prefixes.longest(path);
+            while let Some(at) = node {
+                let node_ref = &self.prefixes.nodes[at as usize];
+                for id in &node_ref.entries {
+                    if visit(*id, true) {
+                        return true;
                     }
                 }
-                match path[..end].rfind('/') {
-                    Some(slash) => end = slash,
-                    None => break,
-                }
+                node = node_ref.shorter;
             }
         }
         for id in &self.regexes {
@@ -198,6 +278,8 @@ pub(crate) struct HostIndex {
     exact: FastMap<String, Bucket>,
     /// Keyed by the suffix after `*.`.
     wildcard: FastMap<String, Bucket>,
+    /// The longest key of `wildcard`: longer suffixes of a host cannot be in it.
+    longest_wildcard: usize,
     any: Bucket,
     /// Entries in all buckets.
     total: usize,
@@ -210,6 +292,7 @@ impl HostIndex {
         let exact = self.exact.get(host);
         let wildcards = host
             .match_indices('.')
+            .filter(move |(dot, _)| host.len() - (dot + 1) <= self.longest_wildcard)
             .filter_map(move |(dot, _)| self.wildcard.get(&host[dot + 1..]));
         exact.into_iter().chain(wildcards).chain(Some(&self.any))
     }
@@ -302,7 +385,10 @@ impl ListenerRoutes {
             let bucket = match &entry.hostname {
                 None => &mut index.any,
                 Some(h) => match h.strip_prefix("*.") {
-                    Some(suffix) => index.wildcard.entry(suffix.to_string()).or_default(),
+                    Some(suffix) => {
+                        index.longest_wildcard = index.longest_wildcard.max(suffix.len());
+                        index.wildcard.entry(suffix.to_string()).or_default()
+                    }
                     None => index.exact.entry(h.clone()).or_default(),
                 },
             };

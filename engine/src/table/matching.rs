@@ -6,6 +6,56 @@ use std::borrow::Cow;
 use crate::config::{PathMatch, RouteMatch, ValueMatch};
 use crate::decision::Request;
 
+/// The largest compiled form of one regular expression (the regex crate's `size_limit`): a
+/// bound on the memory and compile time any route can cost; 8 MiB, RE2's default budget (a
+/// Unicode `\w{100}` fits, `\w{300}` does not). Documented in docs/limits.md.
+pub const REGEX_SIZE_LIMIT: usize = 8 << 20;
+
+/// The lazy DFA cache of one regular expression (the regex crate's `dfa_size_limit`): past
+/// it the search falls back to slower engines, never to more memory.
+pub const REGEX_DFA_SIZE_LIMIT: usize = 2 << 20;
+
+/// Compiles a route's regular expression (RE2 syntax as the `regex` crate reads it) to match
+/// whole values: validated as written first, then anchored as `^(?:...)$`. Anchoring an
+/// invalid pattern can make a valid one with another meaning (`/x)|(?:.*` becomes "anything"),
+/// so the order matters. The error is one line, for a condition message.
+pub(crate) fn compile_whole_match(pattern: &str) -> Result<regex::Regex, String> {
+    let build = |text: &str| {
+        regex::RegexBuilder::new(text)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+            .build()
+    };
+    let refuse = |e: regex::Error| {
+        let why = match e {
+            regex::Error::CompiledTooBig(limit) => format!(
+                "compiled, it is larger than {limit} bytes, gwsim's limit for a regular expression (docs/limits.md)"
+            ),
+            regex::Error::Syntax(text) => syntax_error_line(&text),
+            other => other.to_string(),
+        };
+        format!("invalid regular expression {pattern:?}: {why}")
+    };
+    build(pattern).map_err(refuse)?;
+    // Valid as written, yet not once anchored: only a verbose-mode comment that runs to the
+    // end of the pattern does that (it swallows the closing `)$`).
+    build(&format!("^(?:{pattern})$")).map_err(|_| {
+        format!(
+            "invalid regular expression {pattern:?}: gwsim cannot anchor it (a comment that runs to its end); end it with a newline"
+        )
+    })
+}
+
+/// The regex crate writes a syntax error over several lines (the pattern, a caret line, then
+/// `error: ...`): the `error:` line alone, with the position.
+fn syntax_error_line(text: &str) -> String {
+    text.lines()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix("error: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 /// A request taken apart once for matching.
 pub(crate) struct RequestView<'a> {
     pub(crate) request: &'a Request,
@@ -275,6 +325,37 @@ mod tests {
         ));
         assert!(path_matches(&re, "/v12/users"));
         assert!(!path_matches(&re, "/api/v12/users"));
+    }
+
+    #[test]
+    fn regexes_are_validated_as_written_then_anchored() {
+        let re = compile_whole_match("/v[0-9]+/.*").expect("valid");
+        assert!(re.is_match("/v1/x") && !re.is_match("/a/v1/x"));
+        // Issue 10, finding 9: valid only once wrapped, where it means "anything".
+        assert_eq!(
+            compile_whole_match("/x)|(?:.*").expect_err("invalid as written"),
+            "invalid regular expression \"/x)|(?:.*\": unopened group"
+        );
+        assert_eq!(
+            compile_whole_match("/(").expect_err("invalid"),
+            "invalid regular expression \"/(\": unclosed group"
+        );
+        let err = compile_whole_match("(?x)/a#").expect_err("cannot anchor");
+        assert!(err.contains("cannot anchor"), "{err}");
+        assert!(compile_whole_match("(?x)/a#c\n").is_ok());
+        // Size: a bound, with gwsim's wording.
+        let err = compile_whole_match("\\w{1000}\\w{1000}").expect_err("too big");
+        assert!(
+            err.ends_with(
+                "larger than 8388608 bytes, gwsim's limit for a regular expression (docs/limits.md)"
+            ),
+            "{err}"
+        );
+        assert!(compile_whole_match("/api/v[0-9]+/users/[a-z0-9-]{1,64}").is_ok());
+        assert!(
+            compile_whole_match("\\w{100}").is_ok(),
+            "a usual size compiles"
+        );
     }
 
     #[test]

@@ -655,4 +655,6 @@ fn explain_candidates(
 pub(crate) mod testutil;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
