@@ -1,0 +1,263 @@
+//! Errors as kube-apiserver returns them: a `Status` object with a reason, details and
+//! causes, and the matching HTTP code. This is the one place an error becomes a response.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gwsim_engine::admission::{Cause, Rejection};
+use serde_json::{Value, json};
+
+use crate::resources::Resource;
+
+/// Every error the API server answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{resource} {name:?} not found")]
+    NotFound {
+        resource: String,
+        group: String,
+        plural: String,
+        name: String,
+    },
+    #[error("{resource} {name:?} already exists")]
+    AlreadyExists {
+        resource: String,
+        group: String,
+        plural: String,
+        name: String,
+    },
+    /// An update or delete whose resourceVersion precondition does not hold.
+    #[error(
+        "Operation cannot be fulfilled on {resource} {name:?}: the object has been modified; please apply your changes to the latest version and try again"
+    )]
+    Conflict {
+        resource: String,
+        group: String,
+        plural: String,
+        name: String,
+    },
+    /// Server-side apply conflicts with other field managers.
+    #[error("{message}")]
+    ApplyConflict {
+        message: String,
+        group: String,
+        plural: String,
+        name: String,
+        causes: Vec<(String, String)>,
+    },
+    /// Admission refused the object.
+    #[error("{qualified_kind} {name:?} is invalid: {summary}")]
+    Invalid {
+        qualified_kind: String,
+        kind: String,
+        group: String,
+        name: String,
+        summary: String,
+        causes: Vec<Cause>,
+    },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the server could not find the requested resource")]
+    NoSuchPath,
+    #[error("the server does not allow this method on the requested resource")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("Unauthorized")]
+    Unauthorized,
+    #[error("the request body is larger than the limit of {0} bytes")]
+    TooLarge(usize),
+    /// A watch from a resourceVersion older than the history kept.
+    #[error("too old resource version: {requested} ({oldest})")]
+    Gone { requested: u64, oldest: u64 },
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn not_found(resource: &Resource, name: &str) -> ApiError {
+        ApiError::NotFound {
+            resource: resource.qualified_plural(),
+            group: resource.group().into(),
+            plural: resource.plural.into(),
+            name: name.into(),
+        }
+    }
+
+    pub fn already_exists(resource: &Resource, name: &str) -> ApiError {
+        ApiError::AlreadyExists {
+            resource: resource.qualified_plural(),
+            group: resource.group().into(),
+            plural: resource.plural.into(),
+            name: name.into(),
+        }
+    }
+
+    pub fn conflict(resource: &Resource, name: &str) -> ApiError {
+        ApiError::Conflict {
+            resource: resource.qualified_plural(),
+            group: resource.group().into(),
+            plural: resource.plural.into(),
+            name: name.into(),
+        }
+    }
+
+    /// Admission's rejection as the API server reports it. Unknown fields alone are a strict
+    /// decoding error (400), as for a custom resource; anything else is 422 Invalid.
+    pub fn rejected(resource: &Resource, rejection: &Rejection) -> ApiError {
+        let unknown: Vec<&Cause> = rejection
+            .causes
+            .iter()
+            .filter(|c| is_unknown_field(c))
+            .collect();
+        if !unknown.is_empty() && unknown.len() == rejection.causes.len() {
+            let kind = resource.kind.as_str();
+            let fields: Vec<String> = unknown.iter().map(|c| c.detail.clone()).collect();
+            return ApiError::BadRequest(format!(
+                "{kind} in version \"v1\" cannot be handled as a {kind}: strict decoding error: {}",
+                fields.join(", ")
+            ));
+        }
+        let summary = match rejection.causes.as_slice() {
+            [one] => one.to_string(),
+            many => format!(
+                "[{}]",
+                many.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        ApiError::Invalid {
+            qualified_kind: resource.kind.qualified(),
+            kind: resource.kind.as_str().into(),
+            group: resource.group().into(),
+            name: rejection.name.clone(),
+            summary,
+            causes: rejection.causes.clone(),
+        }
+    }
+
+    pub fn code(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound { .. } | ApiError::NoSuchPath => StatusCode::NOT_FOUND,
+            ApiError::AlreadyExists { .. }
+            | ApiError::Conflict { .. }
+            | ApiError::ApplyConflict { .. } => StatusCode::CONFLICT,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Gone { .. } => StatusCode::GONE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            ApiError::NotFound { .. } | ApiError::NoSuchPath => "NotFound",
+            ApiError::AlreadyExists { .. } => "AlreadyExists",
+            ApiError::Conflict { .. } | ApiError::ApplyConflict { .. } => "Conflict",
+            ApiError::Invalid { .. } => "Invalid",
+            ApiError::BadRequest(_) => "BadRequest",
+            ApiError::MethodNotAllowed => "MethodNotAllowed",
+            ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::Unauthorized => "Unauthorized",
+            ApiError::TooLarge(_) => "RequestEntityTooLarge",
+            ApiError::Gone { .. } => "Expired",
+            ApiError::Internal(_) => "InternalError",
+        }
+    }
+
+    fn details(&self) -> Option<Value> {
+        match self {
+            ApiError::NotFound {
+                group, plural, name, ..
+            }
+            | ApiError::AlreadyExists {
+                group, plural, name, ..
+            }
+            | ApiError::Conflict {
+                group, plural, name, ..
+            } => Some(json!({"name": name, "group": group, "kind": plural})),
+            ApiError::ApplyConflict {
+                group,
+                plural,
+                name,
+                causes,
+                ..
+            } => {
+                let causes: Vec<Value> = causes
+                    .iter()
+                    .map(|(message, field)| {
+                        json!({"reason": "FieldManagerConflict", "message": message, "field": field})
+                    })
+                    .collect();
+                Some(json!({"name": name, "group": group, "kind": plural, "causes": causes}))
+            }
+            ApiError::Invalid {
+                kind,
+                group,
+                name,
+                causes,
+                ..
+            } => {
+                let causes: Vec<Value> = causes
+                    .iter()
+                    .map(|c| json!({"reason": cause_reason(c), "message": c.detail, "field": c.field}))
+                    .collect();
+                Some(json!({"name": name, "group": group, "kind": kind, "causes": causes}))
+            }
+            _ => None,
+        }
+    }
+
+    /// The `Status` object.
+    pub fn status(&self) -> Value {
+        let mut status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.to_string(),
+            "reason": self.reason(),
+            "code": self.code().as_u16(),
+        });
+        if let Some(details) = self.details() {
+            status["details"] = details;
+        }
+        status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        crate::server::json_response(self.code(), &self.status())
+    }
+}
+
+fn is_unknown_field(cause: &Cause) -> bool {
+    cause.detail.starts_with("unknown field ")
+}
+
+/// The machine-readable reason (`metav1.CauseType`) of an admission cause, from the
+/// `field.Error` type its detail starts with. The one place this mapping lives.
+pub fn cause_reason(cause: &Cause) -> &'static str {
+    let d = cause.detail.as_str();
+    let prefixes: [(&str, &str); 9] = [
+        ("Required value", "FieldValueRequired"),
+        ("Unsupported value", "FieldValueNotSupported"),
+        ("Duplicate value", "FieldValueDuplicate"),
+        ("Too long", "FieldValueTooLong"),
+        ("Too many", "FieldValueTooMany"),
+        ("Forbidden", "FieldValueForbidden"),
+        ("Not found", "FieldValueNotFound"),
+        ("Internal error", "InternalError"),
+        ("unknown field", "FieldValueInvalid"),
+    ];
+    prefixes
+        .iter()
+        .find(|(p, _)| d.starts_with(p))
+        .map_or("FieldValueInvalid", |(_, r)| r)
+}
