@@ -37,7 +37,7 @@ fn listen_addr(options: &ApiOptions) -> anyhow::Result<SocketAddr> {
 
 pub fn serve(options: ApiOptions) -> anyhow::Result<u8> {
     let addr = listen_addr(&options)?;
-    let mut cluster = SimCluster::new(0);
+    let mut cluster = SimCluster::starting_at(0, gwsim_apiserver::shared::wall_clock());
     if !options.files.is_empty() {
         let documents = crate::inputs::read_documents(&options.files)?;
         let mut refused = Vec::new();

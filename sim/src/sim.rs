@@ -82,12 +82,17 @@ pub struct SimCluster {
 impl SimCluster {
     /// An empty cluster (only the `default` namespace) at the start of time.
     pub fn new(seed: u64) -> SimCluster {
+        SimCluster::starting_at(seed, SimTime::START)
+    }
+
+    /// An empty cluster whose clock starts at `now` (a server passes the wall clock).
+    pub fn starting_at(seed: u64, now: SimTime) -> SimCluster {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(ROUTING_STREAM);
         SimCluster {
-            now: SimTime::START,
+            now,
             queue: EventQueue::new(),
-            store: Store::new(SimTime::START),
+            store: Store::new(now),
             workloads: Workloads::new(),
             controller: ControllerConfig::default(),
             gateways: Vec::new(),
