@@ -209,54 +209,62 @@ fn printed_manager(entry: &Value) -> String {
     }
 }
 
-/// Server-side apply of `config` by `manager` onto `live`: the merged object, or the
-/// conflicts with other managers (none when forced).
-pub fn apply(
-    live: Option<&Value>,
-    config: &Value,
-    manager: &str,
-    force: bool,
-    api_version: &str,
-) -> Result<Value, Vec<Conflict>> {
-    let _ = api_version;
+/// Server-side apply of `config` by `manager` onto `live`: the merged object. Fields this
+/// manager applied before and no longer sets, and nobody else owns, are removed.
+pub fn merge_applied(live: Option<&Value>, config: &Value, manager: &str) -> Value {
     let Some(live) = live else {
-        return Ok(config.clone());
+        return config.clone();
     };
     let applied = leaves(&fields_of(config));
-    let mut conflicts = Vec::new();
     let mut others_own: Vec<Path> = Vec::new();
     let mut previous: Vec<Path> = Vec::new();
     for entry in entries(Some(live)) {
-        let name = entry.get("manager").and_then(Value::as_str).unwrap_or("");
-        let is_mine = name == manager && entry.get("operation").and_then(Value::as_str) == Some("Apply");
-        let owned = entry_leaves(&entry);
-        if is_mine {
-            previous = owned;
-            continue;
+        if is_apply_of(&entry, manager) {
+            previous = entry_leaves(&entry);
+        } else {
+            others_own.extend(entry_leaves(&entry));
         }
-        for path in &owned {
-            if applied.contains(path) && value_at(live, path) != value_at(config, path) {
-                conflicts.push(Conflict {
-                    manager: printed_manager(&entry),
-                    manager_name: name.to_string(),
-                    path: path_string(path),
-                });
-            }
-        }
-        others_own.extend(owned);
-    }
-    if !conflicts.is_empty() && !force {
-        return Err(conflicts);
     }
     let mut merged = live.clone();
-    // Fields this manager applied before and no longer does, and nobody else owns, go.
     for path in previous {
         if !applied.contains(&path) && !others_own.contains(&path) {
             remove_path(&mut merged, &path);
         }
     }
-    crate::patch::strategic_merge(&mut merged, config).map_err(|_| Vec::new())?;
-    Ok(merged)
+    if crate::patch::strategic_merge(&mut merged, config).is_err() {
+        // A list element without its merge key: the configuration replaces what it names.
+        crate::patch::merge_patch(&mut merged, config);
+    }
+    merged
+}
+
+fn is_apply_of(entry: &Value, manager: &str) -> bool {
+    entry.get("manager").and_then(Value::as_str) == Some(manager)
+        && entry.get("operation").and_then(Value::as_str) == Some("Apply")
+}
+
+/// The fields of `fields` that other managers own and `result` (the merged, defaulted
+/// object) changes from `live`.
+pub fn conflicts(live: &Value, result: &Value, fields: &Value, manager: &str) -> Vec<(Conflict, Vec<String>)> {
+    let applied = leaves(fields);
+    let mut out = Vec::new();
+    for entry in entries(Some(live)) {
+        if is_apply_of(&entry, manager) {
+            continue;
+        }
+        let name = entry.get("manager").and_then(Value::as_str).unwrap_or("");
+        for path in entry_leaves(&entry) {
+            if applied.contains(&path) && value_at(live, &path) != value_at(result, &path) {
+                let conflict = Conflict {
+                    manager: printed_manager(&entry),
+                    manager_name: name.to_string(),
+                    path: path_string(&path),
+                };
+                out.push((conflict, path));
+            }
+        }
+    }
+    out
 }
 
 fn remove_path(object: &mut Value, path: &[String]) {
@@ -402,10 +410,17 @@ pub fn record_update(doc: &mut Value, existing: Option<&Value>, manager: &str, o
     set_entries(doc, out);
 }
 
-/// Writes `doc`'s managedFields for an apply by `manager` of a configuration with `fields`.
-pub fn record_apply(doc: &mut Value, existing: Option<&Value>, manager: &str, fields: &Value, now: Timestamp) {
+/// Writes `doc`'s managedFields for an apply by `manager` of a configuration with `fields`;
+/// `taken` are the fields a forced apply took from other managers.
+pub fn record_apply(
+    doc: &mut Value,
+    existing: Option<&Value>,
+    manager: &str,
+    fields: &Value,
+    taken: &[Vec<String>],
+    now: Timestamp,
+) {
     let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
-    let applied = leaves(fields);
     let present = leaves(&fields_of(doc));
     let mut out = Vec::new();
     let mut previous: Option<Value> = None;
@@ -419,11 +434,7 @@ pub fn record_apply(doc: &mut Value, existing: Option<&Value>, manager: &str, fi
         // A forced apply takes the fields it changed from their owners.
         let kept: Vec<Path> = entry_leaves(&e)
             .into_iter()
-            .filter(|p| {
-                present.contains(p)
-                    && !(applied.contains(p)
-                        && existing.and_then(|old| value_at(old, p)) != value_at(doc, p))
-            })
+            .filter(|p| present.contains(p) && !taken.contains(p))
             .collect();
         if !kept.is_empty() {
             let mut e = e;
@@ -479,21 +490,24 @@ mod tests {
         let now = Timestamp::UNIX_EPOCH;
         let mut live = route(&["a.example"]);
         let fields = fields_of(&live);
-        record_apply(&mut live, None, "first", &fields, now);
+        record_apply(&mut live, None, "first", &fields, &[], now);
         // The same values from another manager: shared ownership, no conflict.
-        assert!(apply(Some(&live), &route(&["a.example"]), "second", false, "v1").is_ok());
-        let conflicts = apply(Some(&live), &route(&["b.example"]), "second", false, "v1")
-            .expect_err("conflicts");
-        assert_eq!(conflicts.len(), 1);
-        assert_eq!(conflicts[0].path, ".spec.hostnames");
-        let err = conflict_error(crate::resources::for_kind(gwsim_engine::object::Kind::HttpRoute), "r", &conflicts);
+        let same = merge_applied(Some(&live), &route(&["a.example"]), "second");
+        assert!(conflicts(&live, &same, &fields, "second").is_empty());
+        let other = route(&["b.example"]);
+        let mut merged = merge_applied(Some(&live), &other, "second");
+        let found = conflicts(&live, &merged, &fields_of(&other), "second");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0.path, ".spec.hostnames");
+        let list: Vec<Conflict> = found.iter().map(|(c, _)| c.clone()).collect();
+        let err = conflict_error(crate::resources::for_kind(gwsim_engine::object::Kind::HttpRoute), "r", &list);
         assert_eq!(
             err.to_string(),
             "Apply failed with 1 conflict: conflict with \"first\": .spec.hostnames"
         );
-        let mut merged = apply(Some(&live), &route(&["b.example"]), "second", true, "v1").expect("forced");
         assert_eq!(merged["spec"]["hostnames"], json!(["b.example"]));
-        record_apply(&mut merged, Some(&live), "second", &fields_of(&route(&["b.example"])), now);
+        let taken: Vec<Vec<String>> = found.into_iter().map(|(_, p)| p).collect();
+        record_apply(&mut merged, Some(&live), "second", &fields_of(&other), &taken, now);
         let first = merged["metadata"]["managedFields"]
             .as_array()
             .expect("entries")
@@ -507,10 +521,10 @@ mod tests {
     fn apply_removes_fields_the_manager_dropped() {
         let now = Timestamp::UNIX_EPOCH;
         let mut live = route(&["a.example"]);
-        record_apply(&mut live, None, "me", &fields_of(&route(&["a.example"])), now);
+        record_apply(&mut live, None, "me", &fields_of(&route(&["a.example"])), &[], now);
         let mut smaller = route(&["a.example"]);
         smaller["spec"].as_object_mut().expect("spec").remove("hostnames");
-        let merged = apply(Some(&live), &smaller, "me", false, "v1").expect("no conflict");
+        let merged = merge_applied(Some(&live), &smaller, "me");
         assert!(merged["spec"].get("hostnames").is_none(), "{merged}");
     }
 }

@@ -556,8 +556,8 @@ impl Ctx<'_> {
             {
                 return Err(ApiError::conflict(resource, name));
             }
-            if let Mode::Applied(fields) = &mode {
-                managed::record_apply(&mut doc, existing.as_ref(), &manager, fields, timestamp);
+            if let Mode::Applied(fields, taken) = &mode {
+                managed::record_apply(&mut doc, existing.as_ref(), &manager, fields, taken, timestamp);
             } else {
                 managed::record_update(&mut doc, existing.as_ref(), &manager, op, timestamp);
             }
@@ -669,27 +669,37 @@ impl Ctx<'_> {
         let mut config = config.clone();
         self.normalize(&mut config, Some(name))?;
         let manager = self.query.get("fieldManager").cloned().ok_or_else(|| {
-            ApiError::BadRequest("PATCH, application/apply-patch+yaml requests must have a fieldManager query parameter".into())
+            ApiError::BadRequest(
+                "PATCH, application/apply-patch+yaml requests must have a fieldManager query parameter"
+                    .into(),
+            )
         })?;
         let force = self.query.get("force").is_some_and(|f| f == "true");
-        let live = self.app.cluster.read(|c| c.store().get(&self.key(name)).map(Object::to_value));
-        let merged = managed::apply(live.as_ref(), &config, &manager, force, resource.kind.api_version())
-            .map_err(|conflicts| managed::conflict_error(resource, name, &conflicts))?;
-        let mode = if live.is_some() { Mode::Applied(managed::fields_of(&config)) } else { Mode::Applied(managed::fields_of(&config)) };
-        let mut written = self.write_applied(name, merged, mode, live.is_some())?;
-        if live.is_none() {
-            written.code = StatusCode::CREATED;
+        let key = self.key(name);
+        let fields = managed::fields_of(&config);
+        // Conflicts compare the live object with the merged one as admission defaults it,
+        // so a configuration that leaves defaults out does not conflict over them.
+        let (live, merged, defaulted) = self.app.cluster.read(|c| {
+            let live = c.store().get(&key).map(Object::to_value);
+            let merged = managed::merge_applied(live.as_ref(), &config, &manager);
+            let defaulted = c.dry_run(&merged).ok().map(|o| o.to_value());
+            (live, merged, defaulted)
+        });
+        let mut taken = Vec::new();
+        if let (Some(live), Some(defaulted)) = (&live, &defaulted) {
+            let found = managed::conflicts(live, defaulted, &fields, &manager);
+            if !found.is_empty() && !force {
+                let list: Vec<managed::Conflict> = found.into_iter().map(|(c, _)| c).collect();
+                return Err(managed::conflict_error(resource, name, &list));
+            }
+            taken = found.into_iter().map(|(_, p)| p).collect();
         }
-        Ok(written.into_response())
-    }
-
-    fn write_applied(&self, name: &str, doc: Value, mode: Mode, exists: bool) -> Result<Written, ApiError> {
-        let mut doc = doc;
+        let mut doc = merged;
         if let Some(meta) = doc.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("resourceVersion");
         }
-        let _ = exists;
-        self.write(name, doc, mode, Operation::Apply)
+        let written = self.write(name, doc, Mode::Applied(fields, taken), Operation::Apply)?;
+        Ok(written.into_response())
     }
 
     fn delete(&self, name: &str, body: &Bytes) -> Result<Response, ApiError> {
@@ -783,8 +793,9 @@ enum Mode {
     Create,
     /// The object must exist.
     Update,
-    /// Server-side apply: either; the manager's applied field set.
-    Applied(Value),
+    /// Server-side apply: either; the manager's applied field set, and the fields it took
+    /// from other managers.
+    Applied(Value, Vec<Vec<String>>),
 }
 
 /// Removes the field at an API field path (`spec.rules[0].foo`) from a document.
