@@ -67,7 +67,10 @@ pub fn serve(options: ApiOptions) -> anyhow::Result<u8> {
         }
         tracing::info!(addr = %bound.addr, "serving the Kubernetes API");
         let scheme = if options.insecure { "http" } else { "https" };
-        eprintln_line(&format!("gwsim: Kubernetes API at {scheme}://{}", bound.addr));
+        eprintln_line(&format!(
+            "gwsim: Kubernetes API at {scheme}://{}",
+            bound.addr
+        ));
         bound
             .serve(async {
                 let _ = tokio::signal::ctrl_c().await;

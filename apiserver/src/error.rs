@@ -56,6 +56,13 @@ pub enum ApiError {
     },
     #[error("{0}")]
     BadRequest(String),
+    #[error("{message}")]
+    Forbidden {
+        message: String,
+        group: String,
+        plural: String,
+        name: String,
+    },
     #[error("the server could not find the requested resource")]
     NoSuchPath,
     #[error("the server does not allow this method on the requested resource")]
@@ -145,6 +152,7 @@ impl ApiError {
             | ApiError::ApplyConflict { .. } => StatusCode::CONFLICT,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -161,6 +169,7 @@ impl ApiError {
             ApiError::Conflict { .. } | ApiError::ApplyConflict { .. } => "Conflict",
             ApiError::Invalid { .. } => "Invalid",
             ApiError::BadRequest(_) => "BadRequest",
+            ApiError::Forbidden { .. } => "Forbidden",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::Unauthorized => "Unauthorized",
@@ -173,13 +182,28 @@ impl ApiError {
     fn details(&self) -> Option<Value> {
         match self {
             ApiError::NotFound {
-                group, plural, name, ..
+                group,
+                plural,
+                name,
+                ..
             }
             | ApiError::AlreadyExists {
-                group, plural, name, ..
+                group,
+                plural,
+                name,
+                ..
             }
             | ApiError::Conflict {
-                group, plural, name, ..
+                group,
+                plural,
+                name,
+                ..
+            }
+            | ApiError::Forbidden {
+                group,
+                plural,
+                name,
+                ..
             } => Some(json!({"name": name, "group": group, "kind": plural})),
             ApiError::ApplyConflict {
                 group,

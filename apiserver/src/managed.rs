@@ -199,7 +199,10 @@ fn entry_leaves(entry: &Value) -> Vec<Path> {
 fn printed_manager(entry: &Value) -> String {
     let name = entry.get("manager").and_then(Value::as_str).unwrap_or("");
     if entry.get("operation").and_then(Value::as_str) == Some("Update") {
-        let version = entry.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let version = entry
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         match entry.get("time").and_then(Value::as_str) {
             Some(t) => format!("{name:?} using {version} at {t}"),
             None => format!("{name:?} using {version}"),
@@ -245,7 +248,12 @@ fn is_apply_of(entry: &Value, manager: &str) -> bool {
 
 /// The fields of `fields` that other managers own and `result` (the merged, defaulted
 /// object) changes from `live`.
-pub fn conflicts(live: &Value, result: &Value, fields: &Value, manager: &str) -> Vec<(Conflict, Vec<String>)> {
+pub fn conflicts(
+    live: &Value,
+    result: &Value,
+    fields: &Value,
+    manager: &str,
+) -> Vec<(Conflict, Vec<String>)> {
     let applied = leaves(fields);
     let mut out = Vec::new();
     for entry in entries(Some(live)) {
@@ -268,7 +276,9 @@ pub fn conflicts(live: &Value, result: &Value, fields: &Value, manager: &str) ->
 }
 
 fn remove_path(object: &mut Value, path: &[String]) {
-    let Some((last, parent)) = path.split_last() else { return };
+    let Some((last, parent)) = path.split_last() else {
+        return;
+    };
     let parent_path: Vec<String> = parent.to_vec();
     let parent_value = {
         let mut node = &mut *object;
@@ -279,9 +289,16 @@ fn remove_path(object: &mut Value, path: &[String]) {
                     None => return,
                 }
             } else if let Some(key) = seg.strip_prefix("k:") {
-                let Ok(key) = serde_json::from_str::<Map<String, Value>>(key) else { return };
-                let Some(items) = node.as_array_mut() else { return };
-                match items.iter_mut().find(|item| key.iter().all(|(k, v)| item.get(k) == Some(v))) {
+                let Ok(key) = serde_json::from_str::<Map<String, Value>>(key) else {
+                    return;
+                };
+                let Some(items) = node.as_array_mut() else {
+                    return;
+                };
+                match items
+                    .iter_mut()
+                    .find(|item| key.iter().all(|(k, v)| item.get(k) == Some(v)))
+                {
                     Some(next) => node = next,
                     None => return,
                 }
@@ -308,7 +325,10 @@ fn remove_path(object: &mut Value, path: &[String]) {
 /// The 409 a conflicting apply gets, worded as kube-apiserver words it.
 pub fn conflict_error(resource: &Resource, name: &str, conflicts: &[Conflict]) -> ApiError {
     let message = if let [one] = conflicts {
-        format!("Apply failed with 1 conflict: conflict with {}: {}", one.manager, one.path)
+        format!(
+            "Apply failed with 1 conflict: conflict with {}: {}",
+            one.manager, one.path
+        )
     } else {
         let mut by_manager: BTreeMap<&str, (&str, Vec<&str>)> = BTreeMap::new();
         for c in conflicts {
@@ -323,7 +343,11 @@ pub fn conflict_error(resource: &Resource, name: &str, conflicts: &[Conflict]) -
             lines.push(format!("conflicts with {printed}:"));
             lines.extend(paths.iter().map(|p| format!("- {p}")));
         }
-        format!("Apply failed with {} conflicts: {}", conflicts.len(), lines.join("\n"))
+        format!(
+            "Apply failed with {} conflicts: {}",
+            conflicts.len(),
+            lines.join("\n")
+        )
     };
     ApiError::ApplyConflict {
         message,
@@ -340,7 +364,13 @@ pub fn conflict_error(resource: &Resource, name: &str, conflicts: &[Conflict]) -
 fn without_managed(object: &Value) -> Value {
     let mut v = object.clone();
     if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in ["managedFields", "resourceVersion", "uid", "creationTimestamp", "generation"] {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+        ] {
             meta.remove(k);
         }
     }
@@ -362,8 +392,18 @@ fn entry(manager: &str, op: Operation, api_version: &str, time: &str, fields: Va
 }
 
 /// Writes `doc`'s managedFields for an update (create, replace, patch) by `manager`.
-pub fn record_update(doc: &mut Value, existing: Option<&Value>, manager: &str, op: Operation, now: Timestamp) {
-    let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+pub fn record_update(
+    doc: &mut Value,
+    existing: Option<&Value>,
+    manager: &str,
+    op: Operation,
+    now: Timestamp,
+) {
+    let api_version = doc
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let present = leaves(&fields_of(doc));
     let changed: Vec<Path> = match existing {
         None => present.clone(),
@@ -404,7 +444,13 @@ pub fn record_update(doc: &mut Value, existing: Option<&Value>, manager: &str, o
         let unchanged = changed.is_empty() && mine.is_some();
         match (unchanged, mine) {
             (true, Some(m)) => out.push(m),
-            _ => out.push(entry(manager, op, &api_version, &now.to_string(), tree_of(&owned))),
+            _ => out.push(entry(
+                manager,
+                op,
+                &api_version,
+                &now.to_string(),
+                tree_of(&owned),
+            )),
         }
     }
     set_entries(doc, out);
@@ -420,7 +466,11 @@ pub fn record_apply(
     taken: &[Vec<String>],
     now: Timestamp,
 ) {
-    let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+    let api_version = doc
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let present = leaves(&fields_of(doc));
     let mut out = Vec::new();
     let mut previous: Option<Value> = None;
@@ -448,7 +498,13 @@ pub fn record_apply(
     });
     match previous {
         Some(p) if unchanged => out.push(p),
-        _ => out.push(entry(manager, Operation::Apply, &api_version, &now.to_string(), fields.clone())),
+        _ => out.push(entry(
+            manager,
+            Operation::Apply,
+            &api_version,
+            &now.to_string(),
+            fields.clone(),
+        )),
     }
     set_entries(doc, out);
 }
@@ -482,7 +538,11 @@ mod tests {
         );
         let gw = json!({"spec": {"listeners": [{"name": "http", "port": 80}]}});
         let l = leaves(&fields_of(&gw));
-        assert!(l.iter().any(|p| path_string(p) == ".spec.listeners[name=\"http\"].port"), "{l:?}");
+        assert!(
+            l.iter()
+                .any(|p| path_string(p) == ".spec.listeners[name=\"http\"].port"),
+            "{l:?}"
+        );
     }
 
     #[test]
@@ -500,30 +560,54 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0.path, ".spec.hostnames");
         let list: Vec<Conflict> = found.iter().map(|(c, _)| c.clone()).collect();
-        let err = conflict_error(crate::resources::for_kind(gwsim_engine::object::Kind::HttpRoute), "r", &list);
+        let err = conflict_error(
+            crate::resources::for_kind(gwsim_engine::object::Kind::HttpRoute),
+            "r",
+            &list,
+        );
         assert_eq!(
             err.to_string(),
             "Apply failed with 1 conflict: conflict with \"first\": .spec.hostnames"
         );
         assert_eq!(merged["spec"]["hostnames"], json!(["b.example"]));
         let taken: Vec<Vec<String>> = found.into_iter().map(|(_, p)| p).collect();
-        record_apply(&mut merged, Some(&live), "second", &fields_of(&other), &taken, now);
+        record_apply(
+            &mut merged,
+            Some(&live),
+            "second",
+            &fields_of(&other),
+            &taken,
+            now,
+        );
         let first = merged["metadata"]["managedFields"]
             .as_array()
             .expect("entries")
             .iter()
             .find(|e| e["manager"] == "first")
             .expect("first keeps the rest");
-        assert!(first["fieldsV1"]["f:spec"].get("f:hostnames").is_none(), "{first}");
+        assert!(
+            first["fieldsV1"]["f:spec"].get("f:hostnames").is_none(),
+            "{first}"
+        );
     }
 
     #[test]
     fn apply_removes_fields_the_manager_dropped() {
         let now = Timestamp::UNIX_EPOCH;
         let mut live = route(&["a.example"]);
-        record_apply(&mut live, None, "me", &fields_of(&route(&["a.example"])), &[], now);
+        record_apply(
+            &mut live,
+            None,
+            "me",
+            &fields_of(&route(&["a.example"])),
+            &[],
+            now,
+        );
         let mut smaller = route(&["a.example"]);
-        smaller["spec"].as_object_mut().expect("spec").remove("hostnames");
+        smaller["spec"]
+            .as_object_mut()
+            .expect("spec")
+            .remove("hostnames");
         let merged = merge_applied(Some(&live), &smaller, "me");
         assert!(merged["spec"].get("hostnames").is_none(), "{merged}");
     }

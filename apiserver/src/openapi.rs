@@ -112,7 +112,11 @@ fn schema_name(resource: &Resource, version: &str) -> String {
         "" => format!("io.k8s.api.core.v1.{}", resource.kind.as_str()),
         g => {
             let reversed: Vec<&str> = g.split('.').rev().collect();
-            format!("{}.{version}.{}", reversed.join("."), resource.kind.as_str())
+            format!(
+                "{}.{version}.{}",
+                reversed.join("."),
+                resource.kind.as_str()
+            )
         }
     }
 }

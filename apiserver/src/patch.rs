@@ -83,9 +83,7 @@ pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
                 }
             }
             other => {
-                return Err(PatchError::Malformed(format!(
-                    "Unexpected kind: {other}"
-                )));
+                return Err(PatchError::Malformed(format!("Unexpected kind: {other}")));
             }
         }
     }
@@ -94,9 +92,7 @@ pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
 }
 
 fn missing(path: &str) -> PatchError {
-    PatchError::Failed(format!(
-        "doc is missing path: \"{path}\": missing value"
-    ))
+    PatchError::Failed(format!("doc is missing path: \"{path}\": missing value"))
 }
 
 fn split_pointer(path: &str) -> Result<(&str, String), PatchError> {
@@ -199,7 +195,8 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), PatchErr
             continue;
         }
         if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(Value::Array(items)), Some(gone)) = (map.get_mut(field), value.as_array()) {
+            if let (Some(Value::Array(items)), Some(gone)) = (map.get_mut(field), value.as_array())
+            {
                 items.retain(|i| !gone.contains(i));
             }
             continue;
@@ -212,7 +209,11 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), PatchErr
                 map.remove(key);
             }
             Value::Array(patch_items) => {
-                let existing = map.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+                let existing = map
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 let merged = match merge_key(key, patch_items) {
                     Some(mk) if patch_items.iter().all(Value::is_object) => {
                         merge_keyed_list(existing, patch_items, mk)?

@@ -10,7 +10,12 @@ use serde_json::{Value, json};
 use crate::resources::{Cell, Column, Resource};
 
 /// A Table of `objects` (full object JSON). `now` is the wall clock, for ages.
-pub fn table(resource: &Resource, objects: &[Value], resource_version: u64, now: Timestamp) -> Value {
+pub fn table(
+    resource: &Resource,
+    objects: &[Value],
+    resource_version: u64,
+    now: Timestamp,
+) -> Value {
     let mut definitions = vec![json!({
         "name": "Name", "type": "string", "format": "name", "priority": 0,
         "description": "Name must be unique within a namespace.",
@@ -21,7 +26,10 @@ pub fn table(resource: &Resource, objects: &[Value], resource_version: u64, now:
             "description": c.name,
         }));
     }
-    let rows: Vec<Value> = objects.iter().map(|o| row(resource.columns, o, now)).collect();
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|o| row(resource.columns, o, now))
+        .collect();
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
@@ -32,7 +40,12 @@ pub fn table(resource: &Resource, objects: &[Value], resource_version: u64, now:
 }
 
 fn row(columns: &[Column], object: &Value, now: Timestamp) -> Value {
-    let mut cells = vec![object.pointer("/metadata/name").cloned().unwrap_or(Value::Null)];
+    let mut cells = vec![
+        object
+            .pointer("/metadata/name")
+            .cloned()
+            .unwrap_or(Value::Null),
+    ];
     for c in columns {
         cells.push(match c.cell {
             Cell::Path(path) => path_cell(object, path),
@@ -356,7 +369,10 @@ mod tests {
                 {"type": "Accepted", "status": "True"},
                 {"type": "Programmed", "status": "False"},
             ]}, "spec": {"hostnames": ["a.example", "b.example"]}});
-        assert_eq!(path_cell(&gw, ".status.addresses[*].value"), json!("198.18.0.1"));
+        assert_eq!(
+            path_cell(&gw, ".status.addresses[*].value"),
+            json!("198.18.0.1")
+        );
         assert_eq!(
             path_cell(&gw, ".status.conditions[?(@.type==\"Programmed\")].status"),
             json!("False")
@@ -366,6 +382,9 @@ mod tests {
             json!("[\"a.example\",\"b.example\"]")
         );
         assert_eq!(path_cell(&gw, ".spec.gatewayClassName"), Value::Null);
-        assert_eq!(path_cell(&gw, ".status.conditions[?(@.type==\"Nope\")].status"), Value::Null);
+        assert_eq!(
+            path_cell(&gw, ".status.conditions[?(@.type==\"Nope\")].status"),
+            Value::Null
+        );
     }
 }

@@ -163,8 +163,14 @@ pub static RESOURCES: &[Resource] = &[
         status: true,
         columns: &[
             col("Ready", Cell::Computed(crate::printing::deployment_ready)),
-            col("Up-to-date", Cell::Computed(crate::printing::deployment_updated)),
-            col("Available", Cell::Computed(crate::printing::deployment_available)),
+            col(
+                "Up-to-date",
+                Cell::Computed(crate::printing::deployment_updated),
+            ),
+            col(
+                "Available",
+                Cell::Computed(crate::printing::deployment_available),
+            ),
             AGE,
         ],
     },
@@ -178,7 +184,10 @@ pub static RESOURCES: &[Resource] = &[
         columns: &[
             col("AddressType", Cell::Path(".addressType")),
             col("Ports", Cell::Computed(crate::printing::slice_ports)),
-            col("Endpoints", Cell::Computed(crate::printing::slice_endpoints)),
+            col(
+                "Endpoints",
+                Cell::Computed(crate::printing::slice_endpoints),
+            ),
             AGE,
         ],
     },
@@ -346,7 +355,10 @@ pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
     out
 }
 
-fn in_group_version<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = &'static Resource> + 'a {
+fn in_group_version<'a>(
+    group: &'a str,
+    version: &'a str,
+) -> impl Iterator<Item = &'static Resource> + 'a {
     RESOURCES
         .iter()
         .filter(move |r| r.group() == group && find(group, version, r.plural).is_some())

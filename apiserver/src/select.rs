@@ -46,7 +46,9 @@ impl Selector {
                 Some(other) => Some(other.to_string()),
             }
         };
-        self.labels.iter().all(|r| holds(r, &|k| label(k).map(str::to_string)))
+        self.labels
+            .iter()
+            .all(|r| holds(r, &|k| label(k).map(str::to_string)))
             && self.fields.iter().all(|r| holds(r, &field))
     }
 }
@@ -79,11 +81,16 @@ fn split_top(s: &str) -> Vec<&str> {
         }
     }
     out.push(&s[start..]);
-    out.into_iter().map(str::trim).filter(|p| !p.is_empty()).collect()
+    out.into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn bad(kind: &str, s: &str) -> ApiError {
-    ApiError::BadRequest(format!("unable to parse requirement: invalid {kind} selector: {s:?}"))
+    ApiError::BadRequest(format!(
+        "unable to parse requirement: invalid {kind} selector: {s:?}"
+    ))
 }
 
 fn parse_labels(s: &str) -> Result<Vec<Requirement>, ApiError> {
@@ -154,7 +161,8 @@ mod tests {
     #[test]
     fn selectors_match_as_kubernetes_does() {
         let o = json!({"metadata": {"name": "a", "namespace": "ns", "labels": {"app": "web", "tier": "front"}}});
-        let yes = |l: Option<&str>, f: Option<&str>| Selector::parse(l, f).expect("parses").matches(&o);
+        let yes =
+            |l: Option<&str>, f: Option<&str>| Selector::parse(l, f).expect("parses").matches(&o);
         assert!(yes(Some("app=web"), None));
         assert!(yes(Some("app==web,tier"), None));
         assert!(yes(Some("app in (web, api),!missing"), None));

@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gwsim_engine::object::{Object, ObjectKey};
+use gwsim_engine::object::{Kind, Object, ObjectKey};
 use gwsim_sim::store::StoreError;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
@@ -27,6 +27,9 @@ pub struct App {
     pub token: Option<String>,
     pub body_limit: usize,
 }
+
+/// How long a Terminating namespace stays before it and its contents are deleted.
+const NAMESPACE_CLEANUP_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The version `/version` reports: the Kubernetes API version gwsim's types follow.
 pub fn version_info() -> Value {
@@ -104,6 +107,9 @@ const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGrou
 /// A path under `/api/v1` or `/apis/GROUP/VERSION` that names a resource.
 struct Target {
     resource: &'static Resource,
+    /// The `apiVersion` the request was made in (v1beta1 Gateway API kinds are served from
+    /// the same objects).
+    api_version: String,
     namespace: Option<String>,
     name: Option<String>,
     subresource: Option<String>,
@@ -187,11 +193,11 @@ async fn dispatch(app: &App, request: Request) -> Result<Response, ApiError> {
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
     };
-    let is_watch = query
-        .get("watch")
-        .is_some_and(|w| w == "true" || w == "1");
+    let is_watch = query.get("watch").is_some_and(|w| w == "true" || w == "1");
     match (&method, &target.name, target.subresource.as_deref()) {
-        (&Method::GET, None, None) if is_watch => watch::serve(app, &target_info(&target), &query, table),
+        (&Method::GET, None, None) if is_watch => {
+            watch::serve(app, &target_info(&target), &query, table)
+        }
         (&Method::GET, None, None) => ctx.list(table),
         (&Method::GET, Some(name), None | Some("status")) => {
             let object = ctx.get(name)?;
@@ -218,12 +224,14 @@ async fn dispatch(app: &App, request: Request) -> Result<Response, ApiError> {
 /// What a watch needs of the target.
 pub struct TargetInfo {
     pub resource: &'static Resource,
+    pub api_version: String,
     pub namespace: Option<String>,
 }
 
 fn target_info(t: &Target) -> TargetInfo {
     TargetInfo {
         resource: t.resource,
+        api_version: t.api_version.clone(),
         namespace: t.namespace.clone(),
     }
 }
@@ -238,7 +246,9 @@ fn parse_target(segments: &[&str]) -> Result<Target, ApiError> {
     let owned = |s: &&str| Some(s.to_string());
     let target = match rest {
         ["namespaces", ns, plural, tail @ ..]
-            if !(group.is_empty() && matches!(*plural, "status" | "finalize") && tail.is_empty()) =>
+            if !(group.is_empty()
+                && matches!(*plural, "status" | "finalize")
+                && tail.is_empty()) =>
         {
             let resource = find(plural)?;
             if !resource.namespaced() {
@@ -252,6 +262,7 @@ fn parse_target(segments: &[&str]) -> Result<Target, ApiError> {
             };
             Target {
                 resource,
+                api_version: group_version(group, version),
                 namespace: Some(ns.to_string()),
                 name,
                 subresource: sub,
@@ -267,6 +278,7 @@ fn parse_target(segments: &[&str]) -> Result<Target, ApiError> {
             };
             Target {
                 resource,
+                api_version: group_version(group, version),
                 namespace: None,
                 name,
                 subresource: sub,
@@ -282,14 +294,31 @@ fn parse_target(segments: &[&str]) -> Result<Target, ApiError> {
     Ok(target)
 }
 
+fn group_version(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    }
+}
+
+/// An object as the requested version presents it.
+pub fn in_version(mut object: Value, api_version: &str) -> Value {
+    if let Some(map) = object.as_object_mut()
+        && map.contains_key("apiVersion")
+    {
+        map.insert("apiVersion".into(), api_version.into());
+    }
+    object
+}
+
 /// A request body: JSON, or YAML for server-side apply.
 fn parse_body(body: &Bytes, content_type: &str) -> Result<Value, ApiError> {
     if content_type.starts_with("application/apply-patch+yaml") || content_type.contains("yaml") {
         let text = std::str::from_utf8(body)
             .map_err(|_| ApiError::BadRequest("the request body is not UTF-8".into()))?;
-        return serde_saphyr::from_str(text).map_err(|e| {
-            ApiError::BadRequest(format!("error decoding YAML: {e}"))
-        });
+        return serde_saphyr::from_str(text)
+            .map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")));
     }
     serde_json::from_slice(body).map_err(|e| {
         ApiError::BadRequest(format!(
@@ -350,7 +379,8 @@ impl Written {
     fn into_response(self) -> Response {
         let mut response = json_response(self.code, &self.object);
         for w in self.warnings {
-            if let Ok(v) = HeaderValue::from_str(&format!("299 - {}", serde_json::Value::String(w))) {
+            if let Ok(v) = HeaderValue::from_str(&format!("299 - {}", serde_json::Value::String(w)))
+            {
                 response.headers_mut().append(header::WARNING, v);
             }
         }
@@ -361,11 +391,14 @@ impl Written {
 fn store_error(resource: &Resource, name: &str, e: StoreError) -> ApiError {
     match e {
         StoreError::Rejected(r) => ApiError::rejected(resource, &r),
-        StoreError::NamespaceNotFound(ns) => {
-            ApiError::not_found(resources::for_kind(gwsim_engine::object::Kind::Namespace), &ns)
-        }
+        StoreError::NamespaceNotFound(ns) => ApiError::not_found(
+            resources::for_kind(gwsim_engine::object::Kind::Namespace),
+            &ns,
+        ),
         StoreError::NotFound(_) => ApiError::not_found(resource, name),
-        StoreError::UnknownKind { kind, api_version, .. } => ApiError::BadRequest(format!(
+        StoreError::UnknownKind {
+            kind, api_version, ..
+        } => ApiError::BadRequest(format!(
             "no kind {kind:?} is registered for version {api_version:?}"
         )),
     }
@@ -407,6 +440,7 @@ impl Ctx<'_> {
         self.app
             .cluster
             .read(|c| c.store().get(&key).map(Object::to_value))
+            .map(|v| in_version(v, &self.target.api_version))
             .ok_or_else(|| ApiError::not_found(self.resource(), name))
     }
 
@@ -426,7 +460,7 @@ impl Ctx<'_> {
                         .as_ref()
                         .is_none_or(|ns| o.meta().namespace.as_ref() == Some(ns))
                 })
-                .map(Object::to_value)
+                .map(|o| in_version(o.to_value(), &self.target.api_version))
                 .filter(|v| selector.matches(v))
                 .collect();
             (items, c.store().resource_version())
@@ -441,7 +475,7 @@ impl Ctx<'_> {
             StatusCode::OK,
             &json!({
                 "kind": format!("{}List", resource.kind.as_str()),
-                "apiVersion": resource.api_version(),
+                "apiVersion": self.target.api_version,
                 "metadata": {"resourceVersion": rv.to_string()},
                 "items": items,
             }),
@@ -503,7 +537,8 @@ impl Ctx<'_> {
                         kind: resource.kind.as_str().into(),
                         group: resource.group().into(),
                         name: String::new(),
-                        summary: "metadata.name: Required value: name or generateName is required".into(),
+                        summary: "metadata.name: Required value: name or generateName is required"
+                            .into(),
                         causes: vec![gwsim_engine::admission::Cause {
                             field: "metadata.name".into(),
                             detail: "Required value: name or generateName is required".into(),
@@ -534,7 +569,13 @@ impl Ctx<'_> {
     }
 
     /// Writes an object: preconditions, managed fields, field validation, admission, store.
-    fn write(&self, name: &str, mut doc: Value, mode: Mode, op: Operation) -> Result<Written, ApiError> {
+    fn write(
+        &self,
+        name: &str,
+        mut doc: Value,
+        mode: Mode,
+        op: Operation,
+    ) -> Result<Written, ApiError> {
         let resource = self.resource();
         let key = self.key(name);
         let dry = dry_run(self.query)?;
@@ -543,6 +584,20 @@ impl Ctx<'_> {
         let timestamp = now();
         self.app.cluster.write(|cluster| {
             let existing = cluster.store().get(&key).map(Object::to_value);
+            if existing.is_none()
+                && let Some(ns) = &self.target.namespace
+                && cluster
+                    .store()
+                    .get(&ObjectKey::new(Kind::Namespace, "", ns.as_str()))
+                    .is_some_and(|n| n.meta().deletion_timestamp.is_some())
+            {
+                return Err(ApiError::Forbidden {
+                    message: format!("{} {name:?} is forbidden: unable to create new content in namespace {ns} because it is being terminated", resource.qualified_plural()),
+                    group: resource.group().into(),
+                    plural: resource.plural.into(),
+                    name: name.into(),
+                });
+            }
             match (&mode, &existing) {
                 (Mode::Create, Some(_)) => return Err(ApiError::already_exists(resource, name)),
                 (Mode::Update, None) => return Err(ApiError::not_found(resource, name)),
@@ -556,22 +611,17 @@ impl Ctx<'_> {
             {
                 return Err(ApiError::conflict(resource, name));
             }
-            if let Mode::Applied(fields, taken) = &mode {
-                managed::record_apply(&mut doc, existing.as_ref(), &manager, fields, taken, timestamp);
-            } else {
-                managed::record_update(&mut doc, existing.as_ref(), &manager, op, timestamp);
-            }
+            // Admission first (defaults decide what changed), then field ownership.
             let mut warnings = Vec::new();
             let object = loop {
-                let attempt = if dry { cluster.dry_run(&doc) } else {
-                    cluster.apply_value(&doc).map(|applied| {
-                        cluster.store().get(&applied.key).cloned().expect("just stored")
-                    })
-                };
-                match attempt {
+                match cluster.dry_run(&doc) {
                     Ok(object) => break object,
                     Err(StoreError::Rejected(r)) if validation != FieldValidation::Strict => {
-                        let unknown: Vec<_> = r.causes.iter().filter(|c| c.detail.starts_with("unknown field ")).collect();
+                        let unknown: Vec<_> = r
+                            .causes
+                            .iter()
+                            .filter(|c| c.detail.starts_with("unknown field "))
+                            .collect();
                         if unknown.is_empty() {
                             return Err(ApiError::rejected(resource, &r));
                         }
@@ -585,7 +635,21 @@ impl Ctx<'_> {
                     Err(e) => return Err(store_error(resource, name, e)),
                 }
             };
-            let mut value = object.to_value();
+            let mut doc = object.to_value();
+            if let Mode::Applied(fields, taken) = &mode {
+                managed::record_apply(&mut doc, existing.as_ref(), &manager, fields, taken, timestamp);
+            } else {
+                managed::record_update(&mut doc, existing.as_ref(), &manager, op, timestamp);
+            }
+            let object = if dry {
+                cluster.dry_run(&doc)
+            } else {
+                cluster.apply_value(&doc).map(|applied| {
+                    cluster.store().get(&applied.key).cloned().expect("just stored")
+                })
+            }
+            .map_err(|e| store_error(resource, name, e))?;
+            let mut value = in_version(object.to_value(), &self.target.api_version);
             if dry && existing.is_none() {
                 let meta = &mut value["metadata"];
                 meta["creationTimestamp"] = json!(timestamp.to_string());
@@ -603,16 +667,27 @@ impl Ctx<'_> {
         let mut doc = body.clone();
         self.normalize(&mut doc, Some(name))?;
         let current = self.get(name)?;
-        if let Some(given) = doc.pointer("/metadata/resourceVersion").and_then(Value::as_str)
+        if let Some(given) = doc
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
             && !given.is_empty()
-            && current.pointer("/metadata/resourceVersion").and_then(Value::as_str) != Some(given)
+            && current
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                != Some(given)
         {
             return Err(ApiError::conflict(self.resource(), name));
         }
         Ok(json_response(StatusCode::OK, &current))
     }
 
-    fn patch(&self, name: &str, body: &Bytes, content_type: &str, status: bool) -> Result<Response, ApiError> {
+    fn patch(
+        &self,
+        name: &str,
+        body: &Bytes,
+        content_type: &str,
+        status: bool,
+    ) -> Result<Response, ApiError> {
         let resource = self.resource();
         let media = content_type.split(';').next().unwrap_or("").trim();
         if media == "application/apply-patch+yaml" {
@@ -627,13 +702,19 @@ impl Ctx<'_> {
                 Ok(())
             }
             "application/json-patch+json" => patch::json_patch(&mut current, &patch_doc),
-            "application/strategic-merge-patch+json" if resource.group() != gwsim_engine::object::GATEWAY_GROUP => {
+            "application/strategic-merge-patch+json"
+                if resource.group() != gwsim_engine::object::GATEWAY_GROUP =>
+            {
                 patch::strategic_merge(&mut current, &patch_doc)
             }
             _ => {
                 return Err(ApiError::UnsupportedMediaType(format!(
                     "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml{}",
-                    if resource.group() == gwsim_engine::object::GATEWAY_GROUP { "" } else { ", application/strategic-merge-patch+json" }
+                    if resource.group() == gwsim_engine::object::GATEWAY_GROUP {
+                        ""
+                    } else {
+                        ", application/strategic-merge-patch+json"
+                    }
                 )));
             }
         };
@@ -656,7 +737,9 @@ impl Ctx<'_> {
             .pointer("/metadata/resourceVersion")
             .and_then(Value::as_str)
             .is_some();
-        if !precondition && let Some(meta) = current.get_mut("metadata").and_then(Value::as_object_mut) {
+        if !precondition
+            && let Some(meta) = current.get_mut("metadata").and_then(Value::as_object_mut)
+        {
             meta.remove("resourceVersion");
         }
         self.normalize(&mut current, Some(name))?;
@@ -728,21 +811,57 @@ impl Ctx<'_> {
             let Some(existing) = cluster.store().get(&key).map(Object::to_value) else {
                 return Err(ApiError::not_found(resource, name));
             };
-            if let Some(rv) = options.pointer("/preconditions/resourceVersion").and_then(Value::as_str)
-                && existing.pointer("/metadata/resourceVersion").and_then(Value::as_str) != Some(rv)
+            if let Some(rv) = options
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                && existing
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    != Some(rv)
             {
                 return Err(ApiError::conflict(resource, name));
             }
-            if let Some(uid) = options.pointer("/preconditions/uid").and_then(Value::as_str)
+            if let Some(uid) = options
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str)
                 && existing.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid)
             {
                 return Err(ApiError::conflict(resource, name));
             }
-            let mut gone = existing;
+            let mut gone = in_version(existing, &self.target.api_version);
             gone["metadata"]["deletionTimestamp"] = json!(timestamp.to_string());
-            if !dry {
-                cluster.delete_object(&key).map_err(|e| store_error(resource, name, e))?;
+            if dry {
+                return Ok(json_response(StatusCode::OK, &gone));
             }
+            if resource.kind == Kind::Namespace {
+                // As kube-apiserver: the namespace turns Terminating at once, and its
+                // contents go (then the namespace itself) in the background.
+                let Some(Object::Namespace(ns)) = cluster.store().get(&key).cloned() else {
+                    return Err(ApiError::not_found(resource, name));
+                };
+                let mut ns = *ns;
+                if ns.metadata.deletion_timestamp.is_none() {
+                    ns.metadata.deletion_timestamp = Some(crate::shared::wall_clock().meta_time());
+                    ns.status.get_or_insert_with(Default::default).phase =
+                        Some("Terminating".into());
+                    cluster.put_object(Object::Namespace(Box::new(ns.clone())));
+                    let shared = self.app.cluster.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(NAMESPACE_CLEANUP_DELAY).await;
+                        shared.write(|c| {
+                            let _ = c.delete_object(&key);
+                        });
+                    });
+                }
+                let value = in_version(
+                    Object::Namespace(Box::new(ns)).to_value(),
+                    &self.target.api_version,
+                );
+                return Ok(json_response(StatusCode::OK, &value));
+            }
+            cluster
+                .delete_object(&key)
+                .map_err(|e| store_error(resource, name, e))?;
             Ok(json_response(StatusCode::OK, &gone))
         })
     }

@@ -13,7 +13,11 @@ pub struct SelfSigned {
 
 /// A certificate for `localhost`, `127.0.0.1`, `::1` and the bound address.
 pub fn self_signed(addr: SocketAddr) -> Result<SelfSigned, ApiServerError> {
-    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
     let ip = addr.ip().to_string();
     if !names.contains(&ip) && !addr.ip().is_unspecified() {
         names.push(ip);

@@ -40,6 +40,7 @@ enum Wake {
 struct Watcher {
     cluster: Arc<SharedCluster>,
     resource: &'static Resource,
+    api_version: String,
     namespace: Option<String>,
     selector: Selector,
     table: bool,
@@ -51,7 +52,12 @@ struct Watcher {
     done: bool,
 }
 
-pub fn serve(app: &App, target: &TargetInfo, query: &Query, table: bool) -> Result<Response, ApiError> {
+pub fn serve(
+    app: &App,
+    target: &TargetInfo,
+    query: &Query,
+    table: bool,
+) -> Result<Response, ApiError> {
     let selector = Selector::parse(
         query.get("labelSelector").map(String::as_str),
         query.get("fieldSelector").map(String::as_str),
@@ -63,17 +69,21 @@ pub fn serve(app: &App, target: &TargetInfo, query: &Query, table: bool) -> Resu
         .min(MAX_TIMEOUT);
     let from = match query.get("resourceVersion").map(String::as_str) {
         None | Some("") | Some("0") => None,
-        Some(rv) => Some(rv.parse::<u64>().map_err(|_| {
-            ApiError::BadRequest(format!("invalid resource version: {rv:?}"))
-        })?),
+        Some(rv) => Some(
+            rv.parse::<u64>()
+                .map_err(|_| ApiError::BadRequest(format!("invalid resource version: {rv:?}")))?,
+        ),
     };
     let mut watcher = Watcher {
         cluster: app.cluster.clone(),
         resource: target.resource,
+        api_version: target.api_version.clone(),
         namespace: target.namespace.clone(),
         selector,
         table,
-        bookmarks: query.get("allowWatchBookmarks").is_some_and(|b| b == "true"),
+        bookmarks: query
+            .get("allowWatchBookmarks")
+            .is_some_and(|b| b == "true"),
         rv: 0,
         revisions: app.cluster.revisions(),
         pending: VecDeque::new(),
@@ -106,7 +116,7 @@ impl Watcher {
         {
             return None;
         }
-        let value = object.to_value();
+        let value = crate::server::in_version(object.to_value(), &self.api_version);
         self.selector.matches(&value).then_some(value)
     }
 
@@ -121,7 +131,8 @@ impl Watcher {
         } else {
             object
         };
-        let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     }
@@ -152,7 +163,9 @@ impl Watcher {
                 let mut events = Vec::new();
                 for change in changes.iter().take(BATCH) {
                     last = change.resource_version;
-                    let Some(object) = &change.object else { continue };
+                    let Some(object) = &change.object else {
+                        continue;
+                    };
                     if let Some(value) = self.selected(object) {
                         let kind = match change.kind {
                             ChangeKind::Created => "ADDED",
@@ -189,7 +202,7 @@ impl Watcher {
     fn bookmark(&self) -> Bytes {
         let object = json!({
             "kind": self.resource.kind.as_str(),
-            "apiVersion": self.resource.api_version(),
+            "apiVersion": self.api_version,
             "metadata": {"resourceVersion": self.rv.to_string(),
                 "annotations": {"k8s.io/initial-events-end": "true"}},
         });

@@ -170,6 +170,14 @@ impl SimCluster {
         Ok(applied)
     }
 
+    /// Writes an object as a controller would (no admission; its status kept) and settles the
+    /// cluster: what a server uses to mark a namespace Terminating.
+    pub fn put_object(&mut self, object: Object) -> Option<ChangeKind> {
+        let change = self.store.put(object, self.now);
+        self.changed();
+        change
+    }
+
     /// The object `doc` would become, admitted but not stored (server-side dry run).
     pub fn dry_run(&self, doc: &serde_json::Value) -> Result<Object, StoreError> {
         self.store.prepare(doc)

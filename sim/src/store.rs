@@ -399,7 +399,13 @@ impl Store {
         let generation = object.generation();
         let body = self.history_limit.map(|_| Arc::new(object.clone()));
         self.resource_version = next_rv;
-        self.log(now, ChangeKind::StatusUpdated, key.clone(), generation, body);
+        self.log(
+            now,
+            ChangeKind::StatusUpdated,
+            key.clone(),
+            generation,
+            body,
+        );
         Ok(true)
     }
 
