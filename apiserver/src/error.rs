@@ -36,24 +36,11 @@ pub enum ApiError {
         name: String,
     },
     /// Server-side apply conflicts with other field managers.
-    #[error("{message}")]
-    ApplyConflict {
-        message: String,
-        group: String,
-        plural: String,
-        name: String,
-        causes: Vec<(String, String)>,
-    },
+    #[error("{}", .0.message)]
+    ApplyConflict(Box<ApplyConflict>),
     /// Admission refused the object.
-    #[error("{qualified_kind} {name:?} is invalid: {summary}")]
-    Invalid {
-        qualified_kind: String,
-        kind: String,
-        group: String,
-        name: String,
-        summary: String,
-        causes: Vec<Cause>,
-    },
+    #[error("{} {:?} is invalid: {}", .0.qualified_kind, .0.name, .0.summary)]
+    Invalid(Box<Invalid>),
     #[error("{0}")]
     BadRequest(String),
     #[error("{message}")]
@@ -78,6 +65,30 @@ pub enum ApiError {
     Gone { requested: u64, oldest: u64 },
     #[error("{0}")]
     Internal(String),
+}
+
+/// The details of a 422 Invalid.
+#[derive(Debug)]
+pub struct Invalid {
+    /// `HTTPRoute.gateway.networking.k8s.io`.
+    pub qualified_kind: String,
+    pub kind: String,
+    pub group: String,
+    pub name: String,
+    /// The causes as one line, as the message carries them.
+    pub summary: String,
+    pub causes: Vec<Cause>,
+}
+
+/// The details of a server-side apply conflict.
+#[derive(Debug)]
+pub struct ApplyConflict {
+    pub message: String,
+    pub group: String,
+    pub plural: String,
+    pub name: String,
+    /// `(message, field)` per conflicting field.
+    pub causes: Vec<(String, String)>,
 }
 
 impl ApiError {
@@ -134,14 +145,14 @@ impl ApiError {
                     .join(", ")
             ),
         };
-        ApiError::Invalid {
+        ApiError::Invalid(Box::new(Invalid {
             qualified_kind: resource.kind.qualified(),
             kind: resource.kind.as_str().into(),
             group: resource.group().into(),
             name: rejection.name.clone(),
             summary,
             causes: rejection.causes.clone(),
-        }
+        }))
     }
 
     pub fn code(&self) -> StatusCode {
@@ -149,8 +160,8 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::NoSuchPath => StatusCode::NOT_FOUND,
             ApiError::AlreadyExists { .. }
             | ApiError::Conflict { .. }
-            | ApiError::ApplyConflict { .. } => StatusCode::CONFLICT,
-            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            | ApiError::ApplyConflict(_) => StatusCode::CONFLICT,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -166,8 +177,8 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. } | ApiError::NoSuchPath => "NotFound",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
-            ApiError::Conflict { .. } | ApiError::ApplyConflict { .. } => "Conflict",
-            ApiError::Invalid { .. } => "Invalid",
+            ApiError::Conflict { .. } | ApiError::ApplyConflict(_) => "Conflict",
+            ApiError::Invalid(_) => "Invalid",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
@@ -205,13 +216,14 @@ impl ApiError {
                 name,
                 ..
             } => Some(json!({"name": name, "group": group, "kind": plural})),
-            ApiError::ApplyConflict {
-                group,
-                plural,
-                name,
-                causes,
-                ..
-            } => {
+            ApiError::ApplyConflict(c) => {
+                let ApplyConflict {
+                    group,
+                    plural,
+                    name,
+                    causes,
+                    ..
+                } = c.as_ref();
                 let causes: Vec<Value> = causes
                     .iter()
                     .map(|(message, field)| {
@@ -220,13 +232,14 @@ impl ApiError {
                     .collect();
                 Some(json!({"name": name, "group": group, "kind": plural, "causes": causes}))
             }
-            ApiError::Invalid {
-                kind,
-                group,
-                name,
-                causes,
-                ..
-            } => {
+            ApiError::Invalid(invalid) => {
+                let Invalid {
+                    kind,
+                    group,
+                    name,
+                    causes,
+                    ..
+                } = invalid.as_ref();
                 let causes: Vec<Value> = causes
                     .iter()
                     .map(|c| json!({"reason": cause_reason(c), "message": c.detail, "field": c.field}))

@@ -349,7 +349,7 @@ pub fn conflict_error(resource: &Resource, name: &str, conflicts: &[Conflict]) -
             lines.join("\n")
         )
     };
-    ApiError::ApplyConflict {
+    ApiError::ApplyConflict(Box::new(crate::error::ApplyConflict {
         message,
         group: resource.group().into(),
         plural: resource.plural.into(),
@@ -358,7 +358,7 @@ pub fn conflict_error(resource: &Resource, name: &str, conflicts: &[Conflict]) -
             .iter()
             .map(|c| (format!("conflict with {}", c.manager), c.path.clone()))
             .collect(),
-    }
+    }))
 }
 
 fn without_managed(object: &Value) -> Value {

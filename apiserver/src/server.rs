@@ -532,7 +532,7 @@ impl Ctx<'_> {
             (None, _) => match meta.get("generateName").and_then(Value::as_str) {
                 Some(prefix) => format!("{prefix}{}", random_suffix()),
                 None => {
-                    return Err(ApiError::Invalid {
+                    return Err(ApiError::Invalid(Box::new(crate::error::Invalid {
                         qualified_kind: resource.kind.qualified(),
                         kind: resource.kind.as_str().into(),
                         group: resource.group().into(),
@@ -543,7 +543,7 @@ impl Ctx<'_> {
                             field: "metadata.name".into(),
                             detail: "Required value: name or generateName is required".into(),
                         }],
-                    });
+                    })));
                 }
             },
         };
@@ -720,14 +720,14 @@ impl Ctx<'_> {
         };
         applied.map_err(|e| match e {
             patch::PatchError::Malformed(m) => ApiError::BadRequest(m),
-            patch::PatchError::Failed(m) => ApiError::Invalid {
+            patch::PatchError::Failed(m) => ApiError::Invalid(Box::new(crate::error::Invalid {
                 qualified_kind: resource.kind.qualified(),
                 kind: resource.kind.as_str().into(),
                 group: resource.group().into(),
                 name: name.into(),
                 summary: m.clone(),
                 causes: vec![],
-            },
+            })),
         })?;
         if status {
             return self.update_status(name, &current);
