@@ -56,6 +56,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("only the following media types are accepted: application/json")]
+    NotAcceptable,
     #[error("Unauthorized")]
     Unauthorized,
     #[error("the request body is larger than the limit of {0} bytes")]
@@ -166,6 +168,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Gone { .. } => StatusCode::GONE,
@@ -183,6 +186,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::NotAcceptable => "NotAcceptable",
             ApiError::Unauthorized => "Unauthorized",
             ApiError::TooLarge(_) => "RequestEntityTooLarge",
             ApiError::Gone { .. } => "Expired",

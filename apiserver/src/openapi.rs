@@ -45,8 +45,27 @@ fn hash(value: &Value) -> String {
     format!("{h:016X}")
 }
 
-pub fn serve(rest: &[&str]) -> Result<Response, ApiError> {
+/// `/openapi/...`; `accept` is the request's Accept header.
+pub fn serve(rest: &[&str], accept: &str) -> Result<Response, ApiError> {
     match rest {
+        // OpenAPI v2 is what kubectl before 1.27 validates with on the client. gwsim publishes
+        // no v2 definitions: such clients then skip client-side validation, and the server's
+        // strict validation (every unknown field refused) applies. JSON only; a protobuf-only
+        // Accept gets 406 so client-go asks again for JSON.
+        ["v2"] => {
+            if accept.contains("protobuf") && !accept.contains("json") {
+                return Err(ApiError::NotAcceptable);
+            }
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({
+                    "swagger": "2.0",
+                    "info": {"title": "Kubernetes (gwsim)", "version": "v1.34.0"},
+                    "paths": {},
+                    "definitions": {},
+                }),
+            ))
+        }
         ["v3"] => {
             let paths: Map<String, Value> = DOCUMENTS
                 .iter()

@@ -168,7 +168,14 @@ async fn dispatch(app: &App, request: Request) -> Result<Response, ApiError> {
                 .map(|v| json_response(StatusCode::OK, &v))
                 .ok_or(ApiError::NoSuchPath);
         }
-        ["openapi", rest @ ..] if get => return crate::openapi::serve(rest),
+        ["openapi", rest @ ..] if get => {
+            let accept = parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            return crate::openapi::serve(rest, accept);
+        }
         _ => {}
     }
     let target = parse_target(&segments)?;
