@@ -122,6 +122,7 @@ default Active
 payments Active
 shop Active" "$(kubectl get ns | columns | tr -s ' ')"
 expect_contains "get by category" "httproute.gateway.networking.k8s.io/storefront" "$(kubectl get gateway-api -n shop)"
+expect_contains "explain" "FIELD: hostnames <[]string>" "$(kubectl explain httproute.spec.hostnames)"
 expect_contains "describe gateway" "Reason:                Programmed" "$(kubectl describe gateway -n shop web)"
 
 # Server-side apply, then a second manager that conflicts, then forces.
