@@ -39,39 +39,39 @@ spec:
 PY
 }
 ms() { date +%s%3N; }
-start() { # PORT [ARGS...]: starts an insecure server, waits until /readyz answers
+start() { # PORT [ARGS...]: starts an insecure server (its pid in $pid), waits until /readyz answers
   local port=$1; shift
-  "$gwsim" serve --api "127.0.0.1:$port" --api-insecure "$@" 2>"$work/log.$port" &
-  pids+=($!)
+  "$gwsim" serve --api "127.0.0.1:$port" --api-insecure "$@" >/dev/null 2>"$work/log.$port" &
+  pid=$!
+  pids+=("$pid")
   until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.001; done
-  echo "${pids[-1]}"
 }
 kc() { printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: g\n  cluster: {server: "http://127.0.0.1:%s"}\nusers:\n- name: g\n  user: {}\ncontexts:\n- name: g\n  context: {cluster: g, user: g}\ncurrent-context: g\n' "$1" >"$work/kc.$1"; echo "$work/kc.$1"; }
 
-t0=$(ms); start 17001 >/dev/null; t1=$(ms)
+t0=$(ms); start 17001; t1=$(ms)
 echo "start to ready (process start to /readyz answering): $((t1 - t0)) ms"
 
 routes 1000 "$work/r1k.yaml"
 export KUBECACHEDIR="$work/cache"
-pid=$(start 17002)
+start 17002
 KUBECONFIG=$(kc 17002) kubectl get ns >/dev/null   # discovery cached, as in a session
 t0=$(ms); KUBECONFIG=$(kc 17002) kubectl apply -f "$work/r1k.yaml" >/dev/null; t1=$(ms)
 echo "kubectl apply -f 1,000 HTTPRoutes (client-side): $((t1 - t0)) ms"
 echo "  server RSS after: $(awk '/VmRSS/ {print $2 / 1024 " MiB"}' /proc/"$pid"/status)"
-pid=$(start 17003)
+start 17003
 KUBECONFIG=$(kc 17003) kubectl get ns >/dev/null
 t0=$(ms); KUBECONFIG=$(kc 17003) kubectl apply --server-side -f "$work/r1k.yaml" >/dev/null; t1=$(ms)
 echo "kubectl apply --server-side -f 1,000 HTTPRoutes: $((t1 - t0)) ms"
 
 routes 10000 "$work/r10k.yaml"
-pid=$(start 17004)
+start 17004
 KUBECONFIG=$(kc 17004) kubectl get ns >/dev/null
 t0=$(ms); KUBECONFIG=$(kc 17004) kubectl apply --server-side -f "$work/r10k.yaml" >/dev/null; t1=$(ms)
 echo "kubectl apply --server-side -f 10,000 HTTPRoutes: $((t1 - t0)) ms"
 echo "memory at 10,000 routes (applied through the API; change log full): $(awk '/VmRSS/ {print $2 / 1024 " MiB"}' /proc/"$pid"/status) RSS, $(awk '/VmHWM/ {print $2 / 1024 " MiB"}' /proc/"$pid"/status) peak"
 
 # Watch fan-out: 100 watchers, one change; time until every watcher has the event.
-pid=$(start 17005 -f "$work/r1k.yaml")
+start 17005 -f "$work/r1k.yaml"
 rv=$(curl -s http://127.0.0.1:17005/api/v1/namespaces | sed -n 's/.*"resourceVersion":"\([0-9]*\)".*/\1/p' | head -n 1)
 for i in $(seq 1 100); do
   curl -sN "http://127.0.0.1:17005/apis/gateway.networking.k8s.io/v1/httproutes?watch=true&resourceVersion=$rv" >"$work/w.$i" &

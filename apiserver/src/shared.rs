@@ -71,10 +71,12 @@ impl SharedCluster {
         let out = f(&mut inner.cluster);
         let rv = inner.cluster.store().resource_version();
         let builds = inner.cluster.stats().table_builds;
-        let table = (builds != inner.published_builds).then(|| {
-            inner.published_builds = builds;
-            Arc::new(inner.cluster.table().clone())
-        });
+        // The table is copied only when a data plane listens.
+        let table =
+            (builds != inner.published_builds && self.routing.receiver_count() > 0).then(|| {
+                inner.published_builds = builds;
+                Arc::new(inner.cluster.table().clone())
+            });
         drop(inner);
         self.revision.send_if_modified(|current| {
             let changed = *current != rv;
@@ -95,6 +97,15 @@ impl SharedCluster {
     /// The routing table the data plane should serve, replaced whenever the controller
     /// builds a new one.
     pub fn routing(&self) -> watch::Receiver<Arc<RoutingTable>> {
-        self.routing.subscribe()
+        let receiver = self.routing.subscribe();
+        // Publish the current table: it may have moved on while nobody listened.
+        let mut inner = self.lock();
+        let builds = inner.cluster.stats().table_builds;
+        if builds != inner.published_builds {
+            inner.published_builds = builds;
+            self.routing
+                .send_replace(Arc::new(inner.cluster.table().clone()));
+        }
+        receiver
     }
 }
