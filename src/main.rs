@@ -1,5 +1,6 @@
 //! The `gwsim` command line. Thin: flags, files, printing; the work is in the engine and sim.
 
+mod api;
 mod audit;
 mod check;
 mod diff;
@@ -221,6 +222,24 @@ enum Command {
         #[command(flatten)]
         classes: ClassArgs,
     },
+    /// Serve the simulated cluster: with --api, a Kubernetes API that kubectl talks to.
+    Serve {
+        /// Files or folders of YAML applied before serving.
+        #[arg(short = 'f', long = "filename", num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Serve the Kubernetes API at ADDR (default 127.0.0.1:6443).
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = api::DEFAULT_API_ADDR)]
+        api: Option<std::net::SocketAddr>,
+        /// Write a kubeconfig for the API (with its CA and bearer token) to FILE.
+        #[arg(long, value_name = "FILE")]
+        kubeconfig_out: Option<PathBuf>,
+        /// Serve the API over plain HTTP without a token.
+        #[arg(long)]
+        api_insecure: bool,
+        /// Listen on this host address instead of loopback.
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<std::net::IpAddr>,
+    },
     /// Run the conformance suite (one scenario per upstream GATEWAY-HTTP test) against the
     /// simulator. Exit 0 when nothing failed.
     Conformance {
@@ -293,6 +312,24 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
             Ok(if ok { 0 } else { 1 })
+        }
+        Command::Serve {
+            files,
+            api,
+            kubeconfig_out,
+            api_insecure,
+            bind,
+        } => {
+            let Some(api) = api else {
+                bail!("gwsim serve: nothing to serve; pass --api");
+            };
+            api::serve(api::ApiOptions {
+                files,
+                api,
+                bind,
+                kubeconfig_out,
+                insecure: api_insecure,
+            })
         }
         Command::Routes {
             files,

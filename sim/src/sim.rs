@@ -28,7 +28,7 @@ use crate::cluster::{
 };
 use crate::network::{Network, is_connection_specific};
 use crate::queue::EventQueue;
-use crate::store::{ChangeKind, Store, StoreError};
+use crate::store::{Applied, ChangeKind, Store, StoreError};
 use crate::time::SimTime;
 use crate::workloads::Workloads;
 
@@ -82,12 +82,17 @@ pub struct SimCluster {
 impl SimCluster {
     /// An empty cluster (only the `default` namespace) at the start of time.
     pub fn new(seed: u64) -> SimCluster {
+        SimCluster::starting_at(seed, SimTime::START)
+    }
+
+    /// An empty cluster whose clock starts at `now` (a server passes the wall clock).
+    pub fn starting_at(seed: u64, now: SimTime) -> SimCluster {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(ROUTING_STREAM);
         SimCluster {
-            now: SimTime::START,
+            now,
             queue: EventQueue::new(),
-            store: Store::new(SimTime::START),
+            store: Store::new(now),
             workloads: Workloads::new(),
             controller: ControllerConfig::default(),
             gateways: Vec::new(),
@@ -161,6 +166,39 @@ impl SimCluster {
         out
     }
 
+    /// Applies one document and settles the cluster: the API server's create, update and patch.
+    /// A refused document changes nothing and runs nothing.
+    pub fn apply_value(&mut self, doc: &serde_json::Value) -> Result<Applied, StoreError> {
+        let applied = self.store.apply(doc, self.now)?;
+        self.changed();
+        Ok(applied)
+    }
+
+    /// Writes an object as a controller would (no admission; its status kept) and settles the
+    /// cluster: what a server uses to mark a namespace Terminating.
+    pub fn put_object(&mut self, object: Object) -> Option<ChangeKind> {
+        let change = self.store.put(object, self.now);
+        self.changed();
+        change
+    }
+
+    /// The object `doc` would become, admitted but not stored (server-side dry run).
+    pub fn dry_run(&self, doc: &serde_json::Value) -> Result<Object, StoreError> {
+        self.store.prepare(doc)
+    }
+
+    /// Keeps object bodies in the store's change log, at most `limit` entries (what a server's
+    /// watches read).
+    pub fn keep_history(&mut self, limit: usize) {
+        self.store.keep_history(limit);
+    }
+
+    /// Moves the clock to `at` (never back), running what falls due: a server passes the wall
+    /// clock here before every change, so timestamps are real.
+    pub fn advance_to(&mut self, at: SimTime) {
+        self.run_until(at.max(self.now));
+    }
+
     /// Schedules the controllers after a change and runs them.
     fn changed(&mut self) {
         self.queue.schedule(self.now, SimEvent::SyncWorkloads);
@@ -188,11 +226,13 @@ impl SimCluster {
 
     /// Runs the Gateway controller until its statuses are written and stable.
     fn reconcile(&mut self) {
+        // A compacted history may have lost relevant changes: then reconcile.
         let relevant = self
             .store
-            .changes_since(self.reconciled_rv)
-            .iter()
-            .any(|c| controller_reads(c.key.kind, c.kind));
+            .history_since(self.reconciled_rv)
+            .map_or(true, |changes| {
+                changes.iter().any(|c| controller_reads(c.key.kind, c.kind))
+            });
         if !relevant && self.reconciled_rv != 0 {
             self.stats.skipped_reconciles += 1;
             self.reconciled_rv = self.store.resource_version();

@@ -9,6 +9,7 @@
 //! write it. Every change is appended to an ordered log.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use gwsim_engine::admission::{AdmitError, Rejection, admit};
 use gwsim_engine::controller::StatusUpdate;
@@ -34,7 +35,7 @@ pub enum ChangeKind {
 }
 
 /// One entry of the change log, in the order changes happened.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Change {
     /// The store's resourceVersion after the change.
     pub resource_version: u64,
@@ -43,6 +44,19 @@ pub struct Change {
     pub key: ObjectKey,
     /// `metadata.generation` after the change (0 for kinds without one, and for deletions).
     pub generation: i64,
+    /// The object as it was after the change (for a deletion: as it was when deleted), when
+    /// the store keeps bodies ([`Store::keep_history`]): what a watch sends.
+    #[serde(skip)]
+    pub object: Option<Arc<Object>>,
+}
+
+/// A watch or list asked for a resourceVersion older than the history the store keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("too old resource version: {requested} ({oldest})")]
+pub struct Compacted {
+    pub requested: u64,
+    /// The oldest resourceVersion a watch can still start from.
+    pub oldest: u64,
 }
 
 /// What `apply` did to an object, as `kubectl apply` reports it.
@@ -121,6 +135,11 @@ pub struct Store {
     resource_version: u64,
     next_uid: u64,
     changes: Vec<Change>,
+    /// When set, changes carry the object's body and the log keeps at most this many entries
+    /// (a server's watch history); unset, the whole log is kept without bodies (the simulator).
+    history_limit: Option<usize>,
+    /// The resourceVersion up to which the log was compacted away (0: nothing dropped).
+    compacted_rv: u64,
 }
 
 impl Store {
@@ -131,6 +150,8 @@ impl Store {
             resource_version: 0,
             next_uid: 1,
             changes: Vec::new(),
+            history_limit: None,
+            compacted_rv: 0,
         };
         let default = Namespace {
             metadata: ObjectMeta {
@@ -180,6 +201,58 @@ impl Store {
         &self.changes[start..]
     }
 
+    /// Keeps object bodies in the change log from now on, and at most `limit` entries (older
+    /// ones are compacted away): the mode a server's watches need.
+    pub fn keep_history(&mut self, limit: usize) {
+        self.history_limit = Some(limit.max(1));
+        self.compact();
+    }
+
+    /// Changes after resourceVersion `rv`, or [`Compacted`] when some of them were dropped:
+    /// a watch from `rv` must then start again from a fresh list (410 Gone).
+    pub fn history_since(&self, rv: u64) -> Result<&[Change], Compacted> {
+        if rv < self.compacted_rv {
+            return Err(Compacted {
+                requested: rv,
+                oldest: self.compacted_rv,
+            });
+        }
+        Ok(self.changes_since(rv))
+    }
+
+    fn compact(&mut self) {
+        let Some(limit) = self.history_limit else {
+            return;
+        };
+        if self.changes.len() > limit {
+            // Drop in batches so compaction is amortised, not a shift on every change.
+            let drop = self.changes.len() - limit + limit / 4;
+            let drop = drop.min(self.changes.len());
+            self.compacted_rv = self.changes[drop - 1].resource_version;
+            self.changes.drain(..drop);
+        }
+    }
+
+    /// Admits a document as [`Store::apply`] would and returns the object it would store,
+    /// storing nothing (server-side dry run).
+    pub fn prepare(&self, doc: &serde_json::Value) -> Result<Object, StoreError> {
+        let doc = self.check_namespace(doc)?;
+        let key = doc_key(&doc);
+        let existing = key.as_ref().and_then(|k| self.objects.get(k));
+        let mut object = admit(&doc, existing).map_err(|e| match e {
+            AdmitError::Rejected(rejection) => StoreError::Rejected(rejection),
+            AdmitError::UnknownKind { api_version, kind } => StoreError::UnknownKind {
+                api_version,
+                kind,
+                name: str_at(&doc, "/metadata/name").to_string(),
+                namespace: str_at(&doc, "/metadata/namespace").to_string(),
+            },
+        })?;
+        let key = object.key();
+        carry_status(&mut object, self.objects.get(&key));
+        Ok(object)
+    }
+
     /// Whether a namespace exists (`default` always does).
     pub fn namespace_exists(&self, name: &str) -> bool {
         name == DEFAULT_NAMESPACE
@@ -193,25 +266,10 @@ impl Store {
     /// defaulted by admission, refused if its namespace does not exist, `generation` bumped when
     /// the spec changes, status left as it was. A refused document changes nothing.
     pub fn apply(&mut self, doc: &serde_json::Value, now: SimTime) -> Result<Applied, StoreError> {
-        let doc = self.check_namespace(doc)?;
-        let key = doc_key(&doc);
-        let existing = key.as_ref().and_then(|k| self.objects.get(k));
-        let mut object = match admit(&doc, existing) {
-            Ok(object) => object,
-            Err(AdmitError::Rejected(rejection)) => return Err(StoreError::Rejected(rejection)),
-            Err(AdmitError::UnknownKind { api_version, kind }) => {
-                return Err(StoreError::UnknownKind {
-                    api_version,
-                    kind,
-                    name: str_at(&doc, "/metadata/name").to_string(),
-                    namespace: str_at(&doc, "/metadata/namespace").to_string(),
-                });
-            }
-        };
+        // Status is a subresource: what the document says about it is ignored.
+        let object = self.prepare(doc)?;
         let key = object.key();
         let existing = self.objects.get(&key);
-        // Status is a subresource: what the document says about it is ignored.
-        carry_status(&mut object, existing);
         let action = match existing {
             None => ApplyAction::Created,
             Some(_) => ApplyAction::Configured,
@@ -315,8 +373,9 @@ impl Store {
         self.resource_version += 1;
         object.meta_mut().resource_version = Some(self.resource_version.to_string());
         let generation = object.generation();
+        let body = self.history_limit.map(|_| Arc::new(object.clone()));
         self.objects.insert(object);
-        self.log(now, change, key, generation);
+        self.log(now, change, key, generation, body);
         Some(change)
     }
 
@@ -338,19 +397,27 @@ impl Store {
         }
         object.meta_mut().resource_version = Some(next_rv.to_string());
         let generation = object.generation();
+        let body = self.history_limit.map(|_| Arc::new(object.clone()));
         self.resource_version = next_rv;
-        self.log(now, ChangeKind::StatusUpdated, key.clone(), generation);
+        self.log(
+            now,
+            ChangeKind::StatusUpdated,
+            key.clone(),
+            generation,
+            body,
+        );
         Ok(true)
     }
 
     /// Deletes an object. Deleting a namespace deletes everything in it. Returns the keys
     /// deleted, the named object first.
     pub fn delete(&mut self, key: &ObjectKey, now: SimTime) -> Result<Vec<ObjectKey>, StoreError> {
-        if self.objects.remove(key).is_none() {
+        let Some(removed) = self.objects.remove(key) else {
             return Err(StoreError::NotFound(key.clone()));
-        }
+        };
         self.resource_version += 1;
-        self.log(now, ChangeKind::Deleted, key.clone(), 0);
+        let body = self.deleted_body(removed, now);
+        self.log(now, ChangeKind::Deleted, key.clone(), 0, body);
         let mut deleted = vec![key.clone()];
         if key.kind == Kind::Namespace {
             let inside: Vec<ObjectKey> = self
@@ -361,16 +428,34 @@ impl Store {
                 .cloned()
                 .collect();
             for k in inside {
-                self.objects.remove(&k);
+                let removed = self.objects.remove(&k);
                 self.resource_version += 1;
-                self.log(now, ChangeKind::Deleted, k.clone(), 0);
+                let body = removed.and_then(|o| self.deleted_body(o, now));
+                self.log(now, ChangeKind::Deleted, k.clone(), 0, body);
                 deleted.push(k);
             }
         }
         Ok(deleted)
     }
 
-    fn log(&mut self, at: SimTime, kind: ChangeKind, key: ObjectKey, generation: i64) {
+    /// The body a watch sees for a deleted object: as it was, with the deletion's
+    /// resourceVersion and `deletionTimestamp`.
+    fn deleted_body(&self, mut removed: Object, now: SimTime) -> Option<Arc<Object>> {
+        self.history_limit?;
+        let meta = removed.meta_mut();
+        meta.resource_version = Some(self.resource_version.to_string());
+        meta.deletion_timestamp = Some(now.meta_time());
+        Some(Arc::new(removed))
+    }
+
+    fn log(
+        &mut self,
+        at: SimTime,
+        kind: ChangeKind,
+        key: ObjectKey,
+        generation: i64,
+        object: Option<Arc<Object>>,
+    ) {
         tracing::debug!(rv = self.resource_version, ?kind, %key, "store change");
         self.changes.push(Change {
             resource_version: self.resource_version,
@@ -378,7 +463,9 @@ impl Store {
             kind,
             key,
             generation,
+            object,
         });
+        self.compact();
     }
 }
 
@@ -762,5 +849,36 @@ status:
             assert_eq!(store.resource_version(), rv);
             assert_eq!(store.changes().len(), log);
         }
+    }
+
+    #[test]
+    fn history_keeps_bodies_and_compacts() {
+        let mut store = Store::new(SimTime::START);
+        assert!(store.changes()[0].object.is_none(), "no bodies by default");
+        store.keep_history(8);
+        for i in 0..6 {
+            store.put(config_map("default", &format!("c{i}")), SimTime::START);
+        }
+        let key = ObjectKey::new(Kind::ConfigMap, "default", "c0");
+        store.delete(&key, SimTime::START).expect("exists");
+        let last = store.changes().last().expect("logged");
+        assert_eq!(last.kind, ChangeKind::Deleted);
+        let body = last.object.as_ref().expect("body kept");
+        assert_eq!(body.key(), key);
+        assert!(body.meta().deletion_timestamp.is_some());
+        assert_eq!(
+            body.meta().resource_version.as_deref(),
+            Some(store.resource_version().to_string().as_str())
+        );
+        assert!(store.history_since(1).is_ok());
+        for i in 0..10 {
+            store.put(config_map("default", &format!("d{i}")), SimTime::START);
+        }
+        assert!(store.changes().len() <= 8);
+        let err = store.history_since(1).expect_err("compacted");
+        assert_eq!(err.requested, 1);
+        assert!(err.oldest > 1);
+        let rv = store.resource_version();
+        assert_eq!(store.history_since(rv).map(<[Change]>::len), Ok(0));
     }
 }

@@ -1,0 +1,571 @@
+//! The API through its router, in process: discovery, the verbs, errors as Status objects,
+//! watch (with 410 Gone after compaction), the bearer token and the body limit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use futures_util::StreamExt;
+use gwsim_apiserver::{SharedCluster, server};
+use gwsim_sim::SimCluster;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn cluster(history: usize) -> Arc<SharedCluster> {
+    SharedCluster::new(SimCluster::new(0), history)
+}
+
+fn app(cluster: &Arc<SharedCluster>) -> axum::Router {
+    gwsim_apiserver::router(cluster.clone(), 64 * 1024)
+}
+
+async fn call(
+    router: &axum::Router,
+    method: Method,
+    uri: &str,
+    content_type: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body)
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("served");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, value)
+}
+
+const JSON: &str = "application/json";
+const ROUTES: &str = "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes";
+
+fn route(name: &str, hostname: &str) -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": name, "labels": {"team": "a"}},
+        "spec": {"parentRefs": [{"name": "gw"}], "hostnames": [hostname]},
+    })
+}
+
+#[tokio::test]
+async fn discovery_lists_every_kind_with_scope_and_short_names() {
+    let c = cluster(100);
+    let r = app(&c);
+    let (code, list) = call(
+        &r,
+        Method::GET,
+        "/apis/gateway.networking.k8s.io/v1",
+        JSON,
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    let gateways = list["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .find(|r| r["name"] == "gateways")
+        .expect("gateways");
+    assert_eq!(gateways["shortNames"], json!(["gtw"]));
+    assert_eq!(gateways["namespaced"], json!(true));
+    assert_eq!(gateways["categories"], json!(["gateway-api"]));
+    let (_, core) = call(&r, Method::GET, "/api/v1", JSON, None).await;
+    let names: Vec<&str> = core["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    for want in ["namespaces", "services", "pods", "secrets", "configmaps"] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    let (code, _) = call(&r, Method::GET, "/apis/example.com/v1", JSON, None).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+
+    let request = Request::get("/apis")
+        .header(
+            header::ACCEPT,
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+        )
+        .body(Body::empty())
+        .expect("request");
+    let response = r.clone().oneshot(request).await.expect("served");
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    );
+}
+
+#[tokio::test]
+async fn create_get_list_update_conflict_delete() {
+    let c = cluster(100);
+    let r = app(&c);
+    let (code, created) = call(
+        &r,
+        Method::POST,
+        ROUTES,
+        JSON,
+        Some(route("a", "a.example")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    assert_eq!(created["metadata"]["namespace"], "default");
+    assert_eq!(created["metadata"]["generation"], 1);
+    assert!(created["metadata"]["uid"].is_string());
+    assert_eq!(
+        created["metadata"]["managedFields"][0]["operation"],
+        "Update"
+    );
+
+    let (code, status) = call(
+        &r,
+        Method::POST,
+        ROUTES,
+        JSON,
+        Some(route("a", "a.example")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert_eq!(status["reason"], "AlreadyExists");
+    assert_eq!(
+        status["message"],
+        "httproutes.gateway.networking.k8s.io \"a\" already exists"
+    );
+
+    call(
+        &r,
+        Method::POST,
+        ROUTES,
+        JSON,
+        Some(route("b", "b.example")),
+    )
+    .await;
+    let mut other = route("c", "c.example");
+    other["metadata"]["labels"]["team"] = json!("b");
+    call(&r, Method::POST, ROUTES, JSON, Some(other)).await;
+    let (_, list) = call(
+        &r,
+        Method::GET,
+        &format!("{ROUTES}?labelSelector=team%3Da"),
+        JSON,
+        None,
+    )
+    .await;
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    let (_, list) = call(
+        &r,
+        Method::GET,
+        &format!("{ROUTES}?fieldSelector=metadata.name%3Dc"),
+        JSON,
+        None,
+    )
+    .await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+
+    // Stored as admission defaulted it.
+    let (_, got) = call(&r, Method::GET, &format!("{ROUTES}/a"), JSON, None).await;
+    assert_eq!(got["spec"]["parentRefs"][0]["kind"], "Gateway", "{got}");
+
+    // Update with the current resourceVersion, then with a stale one.
+    let mut update = got.clone();
+    update["spec"]["hostnames"] = json!(["z.example"]);
+    let (code, updated) = call(
+        &r,
+        Method::PUT,
+        &format!("{ROUTES}/a"),
+        JSON,
+        Some(update.clone()),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{updated}");
+    assert_eq!(updated["metadata"]["generation"], 2);
+    let (code, status) = call(&r, Method::PUT, &format!("{ROUTES}/a"), JSON, Some(update)).await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert_eq!(status["reason"], "Conflict");
+
+    let (code, _) = call(&r, Method::DELETE, &format!("{ROUTES}/a"), JSON, None).await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, status) = call(&r, Method::GET, &format!("{ROUTES}/a"), JSON, None).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status["details"],
+        json!({"name": "a", "group": "gateway.networking.k8s.io", "kind": "httproutes"})
+    );
+}
+
+#[tokio::test]
+async fn admission_errors_are_invalid_status_objects() {
+    let c = cluster(100);
+    let r = app(&c);
+    let mut bad = route("bad", "a.example");
+    bad["spec"]["rules"] = json!([{"matches": [{"path": {"type": "Exact", "value": "x"}}]}]);
+    let (code, status) = call(&r, Method::POST, ROUTES, JSON, Some(bad)).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status["reason"], "Invalid");
+    assert_eq!(status["details"]["kind"], "HTTPRoute");
+    assert_eq!(
+        status["details"]["causes"][0]["field"],
+        "spec.rules[0].matches[0].path"
+    );
+    assert_eq!(
+        status["details"]["causes"][0]["reason"],
+        "FieldValueInvalid"
+    );
+    assert_eq!(
+        status["message"],
+        "HTTPRoute.gateway.networking.k8s.io \"bad\" is invalid: spec.rules[0].matches[0].path: Invalid value: \"object\": an Exact or PathPrefix value must be an absolute path, starting with '/'"
+    );
+
+    // Unknown fields: 400 under Strict, dropped with a warning under Warn.
+    let mut typo = route("typo", "a.example");
+    typo["spec"]["hostnamez"] = json!(["x"]);
+    let (code, status) = call(&r, Method::POST, ROUTES, JSON, Some(typo.clone())).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{status}");
+    let request = Request::post(format!("{ROUTES}?fieldValidation=Warn"))
+        .header(header::CONTENT_TYPE, JSON)
+        .body(Body::from(typo.to_string()))
+        .expect("request");
+    let response = r.clone().oneshot(request).await.expect("served");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(
+        response.headers()[header::WARNING],
+        "299 - \"unknown field \\\"spec.hostnamez\\\"\""
+    );
+
+    // A dry run answers and stores nothing.
+    let (code, _) = call(
+        &r,
+        Method::POST,
+        &format!("{ROUTES}?dryRun=All"),
+        JSON,
+        Some(route("dry", "d.example")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let (code, _) = call(&r, Method::GET, &format!("{ROUTES}/dry"), JSON, None).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn patches_and_server_side_apply() {
+    let c = cluster(100);
+    let r = app(&c);
+    call(
+        &r,
+        Method::POST,
+        ROUTES,
+        JSON,
+        Some(route("a", "a.example")),
+    )
+    .await;
+    let (code, patched) = call(
+        &r,
+        Method::PATCH,
+        &format!("{ROUTES}/a"),
+        "application/merge-patch+json",
+        Some(json!({"spec": {"hostnames": ["m.example"]}})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{patched}");
+    assert_eq!(patched["spec"]["hostnames"], json!(["m.example"]));
+    let (code, status) = call(
+        &r,
+        Method::PATCH,
+        &format!("{ROUTES}/a"),
+        "application/strategic-merge-patch+json",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{status}");
+
+    let ssa = format!("{ROUTES}/s?fieldManager=one");
+    let (code, _) = call(
+        &r,
+        Method::PATCH,
+        &ssa,
+        "application/apply-patch+yaml",
+        Some(route("s", "s.example")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let other = format!("{ROUTES}/s?fieldManager=two");
+    let (code, status) = call(
+        &r,
+        Method::PATCH,
+        &other,
+        "application/apply-patch+yaml",
+        Some(route("s", "t.example")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert_eq!(
+        status["message"],
+        "Apply failed with 1 conflict: conflict with \"one\": .spec.hostnames"
+    );
+    assert_eq!(
+        status["details"]["causes"][0]["reason"],
+        "FieldManagerConflict"
+    );
+    let forced = format!("{other}&force=true");
+    let (code, applied) = call(
+        &r,
+        Method::PATCH,
+        &forced,
+        "application/apply-patch+yaml",
+        Some(route("s", "t.example")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{applied}");
+    assert_eq!(applied["spec"]["hostnames"], json!(["t.example"]));
+}
+
+async fn next_event(
+    body: &mut (impl futures_util::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin),
+) -> Value {
+    let chunk = tokio::time::timeout(Duration::from_secs(5), body.next())
+        .await
+        .expect("an event in time")
+        .expect("stream open")
+        .expect("chunk");
+    serde_json::from_slice(&chunk).expect("one event per chunk")
+}
+
+#[tokio::test]
+async fn watch_sends_changes_and_expires_behind_compaction() {
+    let c = cluster(8);
+    let r = app(&c);
+    let rv = c.read(|c| c.store().resource_version());
+    let request = Request::get(format!("{ROUTES}?watch=true&resourceVersion={rv}"))
+        .body(Body::empty())
+        .expect("request");
+    let response = r.clone().oneshot(request).await.expect("served");
+    let mut body = response.into_body().into_data_stream();
+    call(
+        &r,
+        Method::POST,
+        ROUTES,
+        JSON,
+        Some(route("w", "w.example")),
+    )
+    .await;
+    let event = next_event(&mut body).await;
+    assert_eq!(event["type"], "ADDED");
+    assert_eq!(event["object"]["metadata"]["name"], "w");
+    call(&r, Method::DELETE, &format!("{ROUTES}/w"), JSON, None).await;
+    let mut kinds = Vec::new();
+    loop {
+        let e = next_event(&mut body).await;
+        kinds.push(e["type"].as_str().unwrap_or("").to_string());
+        if e["type"] == "DELETED" {
+            break;
+        }
+    }
+    assert!(
+        kinds.iter().all(|k| k == "MODIFIED" || k == "DELETED"),
+        "{kinds:?}"
+    );
+
+    // A watch from before the kept history is told 410 Expired and closed.
+    for i in 0..20 {
+        call(
+            &r,
+            Method::POST,
+            ROUTES,
+            JSON,
+            Some(route(&format!("x{i}"), "x.example")),
+        )
+        .await;
+    }
+    let request = Request::get(format!("{ROUTES}?watch=1&resourceVersion={rv}"))
+        .body(Body::empty())
+        .expect("request");
+    let response = r.clone().oneshot(request).await.expect("served");
+    let mut body = response.into_body().into_data_stream();
+    let event = next_event(&mut body).await;
+    assert_eq!(event["type"], "ERROR");
+    assert_eq!(event["object"]["code"], 410);
+    assert_eq!(event["object"]["reason"], "Expired");
+    let end = tokio::time::timeout(Duration::from_secs(5), body.next())
+        .await
+        .expect("closed in time");
+    assert!(end.is_none(), "the stream ends after the error");
+}
+
+#[tokio::test]
+async fn tables_use_the_crd_printer_columns() {
+    let c = cluster(100);
+    let r = app(&c);
+    call(
+        &r,
+        Method::POST,
+        ROUTES,
+        JSON,
+        Some(route("a", "a.example")),
+    )
+    .await;
+    let request = Request::get(ROUTES)
+        .header(
+            header::ACCEPT,
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        )
+        .body(Body::empty())
+        .expect("request");
+    let response = r.clone().oneshot(request).await.expect("served");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let table: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(table["kind"], "Table");
+    let names: Vec<&str> = table["columnDefinitions"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Name", "Hostnames", "Age"]);
+    assert_eq!(table["rows"][0]["cells"][0], "a");
+    assert_eq!(table["rows"][0]["cells"][1], "[\"a.example\"]");
+}
+
+#[tokio::test]
+async fn a_token_is_required_and_bodies_are_bounded() {
+    let c = cluster(100);
+    let with_token = server::router(Arc::new(server::App {
+        cluster: c.clone(),
+        token: Some("secret".into()),
+        body_limit: 1024,
+    }));
+    let (code, status) = call(&with_token, Method::GET, "/api/v1/namespaces", JSON, None).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert_eq!(status["reason"], "Unauthorized");
+    let request = Request::get("/api/v1/namespaces")
+        .header(header::AUTHORIZATION, "Bearer secret")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(
+        with_token
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("served")
+            .status(),
+        StatusCode::OK
+    );
+    let request = Request::get("/api/v1/namespaces")
+        .header(header::AUTHORIZATION, "Bearer secreT")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(
+        with_token
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("served")
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let big = json!({"metadata": {"name": "big"}, "data": {"x": "y".repeat(4096)}});
+    let request = Request::post("/api/v1/namespaces/default/configmaps")
+        .header(header::AUTHORIZATION, "Bearer secret")
+        .header(header::CONTENT_TYPE, JSON)
+        .body(Body::from(big.to_string()))
+        .expect("request");
+    let response = with_token.clone().oneshot(request).await.expect("served");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn routing_tables_reach_the_data_plane() {
+    let c = cluster(100);
+    let mut tables = c.routing();
+    let r = app(&c);
+    let class = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+        "metadata": {"name": "gwsim"}, "spec": {"controllerName": "gateway.gwsim.dev/controller"}});
+    call(
+        &r,
+        Method::POST,
+        "/apis/gateway.networking.k8s.io/v1/gatewayclasses",
+        JSON,
+        Some(class),
+    )
+    .await;
+    let gateway = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "gw"}, "spec": {"gatewayClassName": "gwsim",
+        "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}});
+    let (code, _) = call(
+        &r,
+        Method::POST,
+        "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways",
+        JSON,
+        Some(gateway),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED);
+    assert!(
+        tables.has_changed().expect("open"),
+        "a new table was published"
+    );
+    let table = tables.borrow_and_update().clone();
+    assert!(!table.listing().gateways.is_empty());
+}
+
+#[tokio::test]
+async fn deleting_a_namespace_terminates_it_then_deletes_its_contents() {
+    let c = cluster(1000);
+    let r = app(&c);
+    call(
+        &r,
+        Method::POST,
+        "/api/v1/namespaces",
+        JSON,
+        Some(json!({"metadata": {"name": "team"}})),
+    )
+    .await;
+    let team_routes = "/apis/gateway.networking.k8s.io/v1/namespaces/team/httproutes";
+    let (code, _) = call(
+        &r,
+        Method::POST,
+        team_routes,
+        JSON,
+        Some(route("r", "r.example")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let (code, ns) = call(&r, Method::DELETE, "/api/v1/namespaces/team", JSON, None).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(ns["status"]["phase"], "Terminating");
+    let (code, status) = call(
+        &r,
+        Method::POST,
+        team_routes,
+        JSON,
+        Some(route("late", "l.example")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{status}");
+    for _ in 0..50 {
+        let (code, _) = call(&r, Method::GET, "/api/v1/namespaces/team", JSON, None).await;
+        if code == StatusCode::NOT_FOUND {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (code, _) = call(&r, Method::GET, "/api/v1/namespaces/team", JSON, None).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, _) = call(&r, Method::GET, &format!("{team_routes}/r"), JSON, None).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}
