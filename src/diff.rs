@@ -49,6 +49,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<BehaviourDiff> {
         snapshot,
         rejected: rejected_before,
         ignored: ignored_before,
+        ..
     } = inputs::load_snapshot(&args.before)?;
     let before = Settled::new(snapshot, now);
     let (after, rejections, ignored) = if !args.after.is_empty() {

@@ -23,6 +23,10 @@ use rand::SeedableRng;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Largest input gwsim reads (one file or standard input, and all of them together):
+    /// bytes, or a number with K, M or G. Default 512M.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = gwsim_sim::files::parse_size)]
+    max_input_size: Option<u64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,7 +59,8 @@ enum Command {
     /// Exit 0 when everything is valid and Accepted, 1 when something is rejected or not
     /// Accepted, 2 when input cannot be read.
     Check {
-        /// Files or folders of YAML (folders: every .yaml/.yml file, in name order).
+        /// Files or folders of YAML or JSON (folders: every .yaml/.yml/.json file, in name
+        /// order); `-` reads standard input.
         #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
         files: Vec<PathBuf>,
         /// `table` for people; `yaml` or `json` for every object with its full status.
@@ -195,9 +200,13 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let mut stdout = std::io::stdout().lock();
+    let mut budgets = gwsim_engine::load::Budgets::default();
+    if let Some(max) = cli.max_input_size {
+        budgets.max_input_bytes = max;
+    }
     match cli.command {
         Command::Check { files, output } => {
-            let inputs = inputs::load(&files)?;
+            let inputs = inputs::load_within(&files, &budgets)?;
             let (table, ok) = check::render_table(&inputs);
             match output {
                 CheckFormat::Table => stdout.write_all(table.as_bytes())?,
@@ -215,7 +224,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             gateway,
             output,
         } => {
-            let inputs = inputs::load(&files)?;
+            let inputs = inputs::load_within(&files, &budgets)?;
             let gateway = gateway.as_deref().map(parse_gateway).transpose()?;
             let mut listing = inputs.table.listing();
             if let Some(gateway) = &gateway {
@@ -246,7 +255,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             output,
             url,
         } => {
-            let inputs = inputs::load(&files)?;
+            let inputs = inputs::load_within(&files, &budgets)?;
             let mut request = parse_url(&url)?;
             request.gateway = gateway.as_deref().map(parse_gateway).transpose()?;
             request.method = method.to_ascii_uppercase();

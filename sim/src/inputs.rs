@@ -7,12 +7,12 @@ use std::path::PathBuf;
 
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::diff::{ChangeSet, Settled, apply_change};
-use gwsim_engine::load::{Document, LoadError, Origin, parse_documents};
+use gwsim_engine::load::{self, Budgets, Document, LoadError, Origin, Warning};
 use gwsim_engine::object::Snapshot;
 use gwsim_engine::{Rejection, RoutingTable};
 use k8s_openapi::jiff::Timestamp;
 
-use crate::files::{ReadError, read_sources};
+use crate::files::{ReadError, read_sources_limited};
 
 /// The time files are loaded at: objects without a creationTimestamp were created then, and
 /// conditions that change are stamped with it. Fixed, so output is stable.
@@ -32,6 +32,11 @@ pub struct Inputs {
     pub rejected: Vec<(Origin, Rejection)>,
     /// Documents of kinds gwsim does not model.
     pub ignored: Vec<(Origin, String)>,
+    /// Documents that are not Kubernetes objects (Helm values, empty documents...), with the
+    /// reason.
+    pub skipped: Vec<(Origin, String)>,
+    /// Duplicate keys and the like, with file:line:column.
+    pub warnings: Vec<Warning>,
     pub table: RoutingTable,
 }
 
@@ -41,6 +46,9 @@ pub struct Loaded {
     pub snapshot: Snapshot,
     pub rejected: Vec<(Origin, Rejection)>,
     pub ignored: Vec<(Origin, String)>,
+    /// Documents that are not Kubernetes objects, with the reason.
+    pub skipped: Vec<(Origin, String)>,
+    pub warnings: Vec<Warning>,
 }
 
 /// Files that cannot be used at all: unreadable, or not YAML. (Refused documents are data,
@@ -53,11 +61,18 @@ pub enum InputsError {
     Parse(#[from] LoadError),
 }
 
-/// Every document of the files and folders, in order.
+/// Every object of the files and folders, in order (skipped documents and warnings dropped;
+/// [`read_inputs`] keeps them).
 pub fn read_documents(paths: &[PathBuf]) -> Result<Vec<Document>, InputsError> {
-    let mut out = Vec::new();
-    for source in read_sources(paths)? {
-        out.extend(parse_documents(&source.name, &source.text)?);
+    Ok(read_inputs(paths, &Budgets::default())?.documents)
+}
+
+/// Every document of the files and folders (`-`: standard input), in order, within `budgets`:
+/// objects, documents skipped with the reason, and warnings.
+pub fn read_inputs(paths: &[PathBuf], budgets: &Budgets) -> Result<load::Loaded, InputsError> {
+    let mut out = load::Loaded::default();
+    for source in read_sources_limited(paths, budgets.max_input_bytes)? {
+        out.append(load::load(&source.name, &source.text, budgets)?);
     }
     Ok(out)
 }
@@ -65,8 +80,14 @@ pub fn read_documents(paths: &[PathBuf]) -> Result<Vec<Document>, InputsError> {
 /// Reads and admits every document into one snapshot, as a series of `kubectl apply`: a later
 /// document with the key of an earlier one updates it.
 pub fn load_snapshot(paths: &[PathBuf]) -> Result<Loaded, InputsError> {
+    load_snapshot_within(paths, &Budgets::default())
+}
+
+/// [`load_snapshot`] within `budgets` (`--max-input-size`).
+pub fn load_snapshot_within(paths: &[PathBuf], budgets: &Budgets) -> Result<Loaded, InputsError> {
+    let read = read_inputs(paths, budgets)?;
     let change = ChangeSet {
-        documents: read_documents(paths)?,
+        documents: read.documents,
         deletions: Vec::new(),
     };
     let applied = apply_change(Snapshot::new(), &change, epoch());
@@ -74,18 +95,27 @@ pub fn load_snapshot(paths: &[PathBuf]) -> Result<Loaded, InputsError> {
         snapshot: applied.snapshot,
         rejected: applied.rejected,
         ignored: applied.ignored,
+        skipped: read.skipped,
+        warnings: read.warnings,
     })
 }
 
 /// Reads, admits and reconciles.
 pub fn load(paths: &[PathBuf]) -> Result<Inputs, InputsError> {
-    let loaded = load_snapshot(paths)?;
+    load_within(paths, &Budgets::default())
+}
+
+/// [`load`] within `budgets` (`--max-input-size`).
+pub fn load_within(paths: &[PathBuf], budgets: &Budgets) -> Result<Inputs, InputsError> {
+    let loaded = load_snapshot_within(paths, budgets)?;
     let settled = Settled::new(loaded.snapshot, epoch());
     let table = settled.table();
     Ok(Inputs {
         snapshot: settled.snapshot,
         rejected: loaded.rejected,
         ignored: loaded.ignored,
+        skipped: loaded.skipped,
+        warnings: loaded.warnings,
         table,
     })
 }
