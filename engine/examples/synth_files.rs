@@ -19,7 +19,9 @@ use serde_json::Value;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let routes: usize = match args.next() {
-        Some(a) => a.parse().map_err(|_| format!("ROUTES must be a number, got {a:?}"))?,
+        Some(a) => a
+            .parse()
+            .map_err(|_| format!("ROUTES must be a number, got {a:?}"))?,
         None => 10_000,
     };
     let dir = args

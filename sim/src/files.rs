@@ -91,7 +91,9 @@ pub fn read_limited(
     shared: bool,
 ) -> std::io::Result<String> {
     let mut bytes = Vec::new();
-    reader.take(left.saturating_add(1)).read_to_end(&mut bytes)?;
+    reader
+        .take(left.saturating_add(1))
+        .read_to_end(&mut bytes)?;
     if bytes.len() as u64 > left {
         let what = if shared {
             "the inputs together are"
@@ -248,10 +250,18 @@ mod tests {
     #[test]
     fn errors_say_the_reason_once() {
         let err = read_sources(&[PathBuf::from("no/such/file.yaml")]).expect_err("missing");
-        assert_eq!(err.to_string(), "no/such/file.yaml: No such file or directory");
+        assert_eq!(
+            err.to_string(),
+            "no/such/file.yaml: No such file or directory"
+        );
         assert!(std::error::Error::source(&err).is_none());
-        let bad = read_limited(std::io::Cursor::new(b"a: b\nc: \xff\n".to_vec()), 100, 100, false)
-            .expect_err("not UTF-8");
+        let bad = read_limited(
+            std::io::Cursor::new(b"a: b\nc: \xff\n".to_vec()),
+            100,
+            100,
+            false,
+        )
+        .expect_err("not UTF-8");
         assert_eq!(
             bad.to_string(),
             "not UTF-8 text: line 2, column 4 holds a byte that is not UTF-8"
@@ -262,12 +272,24 @@ mod tests {
     fn stdin_reads_as_a_source() {
         // The reader behind `-f -`, fed the corpus file as standard input would be.
         let text = std::fs::read_to_string(corpus("stdin/route.yaml")).expect("corpus");
-        let read = read_limited(std::io::Cursor::new(text.clone().into_bytes()), 1 << 20, 1 << 20, false)
-            .expect("reads");
-        let loaded = gwsim_engine::load::load(STDIN_NAME, &read, &Default::default()).expect("loads");
+        let read = read_limited(
+            std::io::Cursor::new(text.clone().into_bytes()),
+            1 << 20,
+            1 << 20,
+            false,
+        )
+        .expect("reads");
+        let loaded =
+            gwsim_engine::load::load(STDIN_NAME, &read, &Default::default()).expect("loads");
         assert_eq!(loaded.documents.len(), 1);
-        assert_eq!(loaded.documents[0].origin.to_string(), "<stdin>:2 (document 0)");
-        assert_eq!(source_paths(&[PathBuf::from("-")]).expect("lists"), [PathBuf::from("-")]);
+        assert_eq!(
+            loaded.documents[0].origin.to_string(),
+            "<stdin>:2 (document 0)"
+        );
+        assert_eq!(
+            source_paths(&[PathBuf::from("-")]).expect("lists"),
+            [PathBuf::from("-")]
+        );
     }
 
     #[test]

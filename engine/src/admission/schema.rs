@@ -602,7 +602,13 @@ fn validate_at(node: &Node, value: &Value, path: &Path<'_>, out: &mut Vec<Findin
     }
 }
 
-fn validate_string(spec: &StrSpec, s: &str, value: &Value, path: &Path<'_>, out: &mut Vec<Finding>) {
+fn validate_string(
+    spec: &StrSpec,
+    s: &str,
+    value: &Value,
+    path: &Path<'_>,
+    out: &mut Vec<Finding>,
+) {
     if let Some(allowed) = spec.one_of {
         if !allowed.contains(&s) {
             let supported: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
@@ -631,7 +637,13 @@ fn validate_string(spec: &StrSpec, s: &str, value: &Value, path: &Path<'_>, out:
     }
 }
 
-fn validate_integer(spec: &IntSpec, n: i128, value: &Value, path: &Path<'_>, out: &mut Vec<Finding>) {
+fn validate_integer(
+    spec: &IntSpec,
+    n: i128,
+    value: &Value,
+    path: &Path<'_>,
+    out: &mut Vec<Finding>,
+) {
     let before = out.len();
     if let Some(allowed) = spec.one_of {
         if !allowed.iter().any(|a| i128::from(*a) == n) {
@@ -652,7 +664,11 @@ fn validate_integer(spec: &IntSpec, n: i128, value: &Value, path: &Path<'_>, out
     }
     // `format: int32` only matters where no bound already refused the value.
     if out.len() == before && spec.int32 && (n < i128::from(i32::MIN) || n > i128::from(i32::MAX)) {
-        out.push(messages::bad_format(&path.render(), &n.to_string(), "int32"));
+        out.push(messages::bad_format(
+            &path.render(),
+            &n.to_string(),
+            "int32",
+        ));
     }
 }
 

@@ -6,8 +6,8 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use super::{
-    Budgets, LoadError, RawDocument, Warning, depth_message, duplicate_key_message,
-    nodes_message, yaml,
+    Budgets, LoadError, RawDocument, Warning, depth_message, duplicate_key_message, nodes_message,
+    yaml,
 };
 
 /// The documents, and the keys that appeared twice in one object (the last value is kept).
@@ -154,7 +154,12 @@ fn failure(source_name: &str, state: &State, e: &serde_json::Error, first_line: 
 }
 
 /// A `serde_json` error in JSON's terms, without its own position suffix.
-fn syntax(source_name: &str, document: usize, e: &serde_json::Error, first_line: usize) -> LoadError {
+fn syntax(
+    source_name: &str,
+    document: usize,
+    e: &serde_json::Error,
+    first_line: usize,
+) -> LoadError {
     let text = e.to_string();
     let message = text
         .rsplit_once(" at line ")
@@ -339,7 +344,9 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
                 }
                 serde_json::map::Entry::Occupied(mut slot) => {
                     let document = self.state.document;
-                    self.state.duplicate_keys.push((document, slot.key().clone()));
+                    self.state
+                        .duplicate_keys
+                        .push((document, slot.key().clone()));
                     slot.insert(value);
                 }
             }

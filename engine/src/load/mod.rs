@@ -52,7 +52,11 @@ impl Origin {
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{} (document {}", self.source, self.line, self.document)?;
+        write!(
+            f,
+            "{}:{} (document {}",
+            self.source, self.line, self.document
+        )?;
         if let Some(item) = self.item {
             write!(f, ", items[{item}]")?;
         }
@@ -357,11 +361,14 @@ fn not_an_object(value: &serde_json::Value, source_name: &str) -> Option<String>
         }
         (Some(Some(_)), Some(None)) => "kind is not a string",
         (Some(None), _) => "apiVersion is not a string",
-        (None, None) => "no apiVersion and kind",
-        (None, Some(_)) => "no apiVersion",
-        (Some(Some(_)), None) => "no kind",
+        (None, None) => "apiVersion and kind are missing",
+        (None, Some(_)) => "apiVersion is missing",
+        (Some(Some(_)), None) => "kind is missing",
     };
-    let file = source_name.rsplit(['/', '\\']).next().unwrap_or(source_name);
+    let file = source_name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(source_name);
     let what = match file {
         "Chart.yaml" | "Chart.yml" => "a Helm chart description (Chart.yaml)",
         f if f.starts_with("values") && (f.ends_with(".yaml") || f.ends_with(".yml")) => {

@@ -54,7 +54,9 @@ fn number(text: &str) -> Result<Value, String> {
         && let Ok(f) = plain.parse::<f64>()
     {
         return float(f).ok_or_else(|| {
-            format!("{text} is out of the range of numbers JSON can hold; quote it to keep it as text")
+            format!(
+                "{text} is out of the range of numbers JSON can hold; quote it to keep it as text"
+            )
         });
     }
     Ok(Value::String(text.to_string()))
@@ -91,7 +93,9 @@ pub(super) fn integer(text: &str) -> Option<Value> {
     let magnitude = u64::from_str_radix(digits, radix).ok()?;
     if negative {
         if magnitude <= i64::MAX as u64 + 1 {
-            Some(Value::Number(Number::from((magnitude as i64).wrapping_neg())))
+            Some(Value::Number(Number::from(
+                (magnitude as i64).wrapping_neg(),
+            )))
         } else {
             None
         }
@@ -158,7 +162,13 @@ pub(super) fn float(f: f64) -> Option<Value> {
 /// A scalar with a core tag (`!!str`, `!!int`, ...). Other tags (`!Ref`, `!custom`) make a
 /// string, as kubectl's resolver does.
 pub(super) fn resolve_tagged(core_suffix: Option<&str>, text: &str) -> Result<Value, String> {
-    let refused = |what: &str| format!("{:?} is not {what} (tagged !!{})", text, core_suffix.unwrap_or(""));
+    let refused = |what: &str| {
+        format!(
+            "{:?} is not {what} (tagged !!{})",
+            text,
+            core_suffix.unwrap_or("")
+        )
+    };
     match core_suffix {
         Some("null") => match text {
             "" | "~" | "null" | "Null" | "NULL" => Ok(Value::Null),

@@ -21,7 +21,13 @@ fn kinds(loaded: &Loaded) -> Vec<String> {
     loaded
         .documents
         .iter()
-        .map(|d| format!("{}/{}", d.value["kind"].as_str().unwrap_or("?"), d.value["metadata"]["name"].as_str().unwrap_or("?")))
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d.value["kind"].as_str().unwrap_or("?"),
+                d.value["metadata"]["name"].as_str().unwrap_or("?")
+            )
+        })
         .collect()
 }
 
@@ -70,13 +76,16 @@ fn expands_lists() {
     assert_eq!(docs.len(), 2);
     assert_eq!(docs[1].origin.item, Some(1));
     assert_eq!(docs[1].origin.line, 5);
-    assert_eq!(docs[1].origin.to_string(), "l.yaml:5 (document 0, items[1])");
+    assert_eq!(
+        docs[1].origin.to_string(),
+        "l.yaml:5 (document 0, items[1])"
+    );
 }
 
 #[test]
 fn refuses_documents_without_kind_in_strict_mode() {
     let err = parse_documents("k.yaml", "apiVersion: v1\nmetadata: {}\n").expect_err("fails");
-    assert!(err.to_string().contains("no kind"), "{err}");
+    assert!(err.to_string().contains("kind is missing"), "{err}");
 }
 
 #[test]
@@ -117,7 +126,12 @@ fn kubectl_yaml_dump_loads_with_items_located() {
 fn kubectl_json_dump_reads_as_the_yaml_one() {
     let yaml = loads("cluster.yaml", CLUSTER_YAML);
     let json = loads("cluster.json", CLUSTER_JSON);
-    let values = |l: &Loaded| l.documents.iter().map(|d| d.value.clone()).collect::<Vec<_>>();
+    let values = |l: &Loaded| {
+        l.documents
+            .iter()
+            .map(|d| d.value.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(values(&json), values(&yaml));
     for doc in &json.documents {
         let text_line = CLUSTER_JSON.lines().nth(doc.origin.line - 1).expect("line");
@@ -141,20 +155,42 @@ fn helm_folder_files_are_skipped_with_reasons() {
     let chart = loads("chart/Chart.yaml", CHART);
     assert!(chart.documents.is_empty());
     assert_eq!(chart.skipped.len(), 1);
-    assert!(chart.skipped[0].1.contains("no kind: a Helm chart description (Chart.yaml)"), "{:?}", chart.skipped);
+    assert!(
+        chart.skipped[0]
+            .1
+            .contains("kind is missing: a Helm chart description (Chart.yaml)"),
+        "{:?}",
+        chart.skipped
+    );
 
     let values = loads("chart/values.yaml", VALUES);
     assert!(values.documents.is_empty());
-    assert!(values.skipped[0].1.starts_with("no apiVersion and kind: Helm chart values"), "{:?}", values.skipped);
+    assert!(
+        values.skipped[0]
+            .1
+            .starts_with("apiVersion and kind are missing: Helm chart values"),
+        "{:?}",
+        values.skipped
+    );
 
     let kustomization = loads("chart/kustomization.yaml", KUSTOMIZATION);
     assert!(kustomization.documents.is_empty());
-    assert!(kustomization.skipped[0].1.contains("kustomize Kustomization"), "{:?}", kustomization.skipped);
+    assert!(
+        kustomization.skipped[0]
+            .1
+            .contains("kustomize Kustomization"),
+        "{:?}",
+        kustomization.skipped
+    );
 
     let rendered = loads("chart/templates/rendered.yaml", RENDERED);
     assert_eq!(
         kinds(&rendered),
-        ["Service/storefront", "Gateway/storefront", "HTTPRoute/storefront"]
+        [
+            "Service/storefront",
+            "Gateway/storefront",
+            "HTTPRoute/storefront"
+        ]
     );
     let empty: Vec<usize> = rendered.skipped.iter().map(|(o, _)| o.document).collect();
     assert_eq!(empty, [0, 2, 5], "{:?}", rendered.skipped);
@@ -166,12 +202,21 @@ fn helm_folder_files_are_skipped_with_reasons() {
 
 #[test]
 fn other_documents_that_are_not_objects_are_skipped() {
-    let loaded = loads("misc.yaml", "- a\n- b\n---\njust text\n---\nname: x\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ns1}\n");
+    let loaded = loads(
+        "misc.yaml",
+        "- a\n- b\n---\njust text\n---\nname: x\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ns1}\n",
+    );
     assert_eq!(kinds(&loaded), ["Namespace/ns1"]);
     let reasons: Vec<&str> = loaded.skipped.iter().map(|(_, r)| r.as_str()).collect();
-    assert!(reasons[0].starts_with("a sequence, not a Kubernetes object"), "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("a sequence, not a Kubernetes object"),
+        "{reasons:?}"
+    );
     assert!(reasons[1].starts_with("a string, not"), "{reasons:?}");
-    assert!(reasons[2].starts_with("no apiVersion and kind: a mapping"), "{reasons:?}");
+    assert!(
+        reasons[2].starts_with("apiVersion and kind are missing: a mapping"),
+        "{reasons:?}"
+    );
 }
 
 #[test]
@@ -189,7 +234,10 @@ fn duplicate_keys_keep_the_last_value_with_a_warning() {
         ]
     );
     for w in &warnings {
-        assert!(!w.contains("DuplicateKeyPolicy") && !w.contains("Options"), "{w}");
+        assert!(
+            !w.contains("DuplicateKeyPolicy") && !w.contains("Options"),
+            "{w}"
+        );
     }
     // The strict reader (scenario manifests) refuses them.
     let err = parse_documents("dup.yaml", DUPLICATES).expect_err("strict");
@@ -213,11 +261,18 @@ fn json_streams_and_yaml_flow_style() {
     assert_eq!(loaded.documents[1].origin.line, 3);
     assert_eq!(loaded.documents[1].origin.document, 1);
     // `{` also starts YAML's flow style: not JSON, read as YAML.
-    let flow = loads("flow.yaml", "{apiVersion: v1, kind: Namespace, metadata: {name: c}}\n");
+    let flow = loads(
+        "flow.yaml",
+        "{apiVersion: v1, kind: Namespace, metadata: {name: c}}\n",
+    );
     assert_eq!(kinds(&flow), ["Namespace/c"]);
     // A .json file that is not JSON is an error in JSON's terms.
     let err = load("bad.json", "{\"a\": }", &Budgets::default()).expect_err("bad");
-    assert!(err.to_string().starts_with("bad.json:1:7: document 0: expected value"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("bad.json:1:7: document 0: expected value"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -240,11 +295,17 @@ fn depth_budget_in_gwsims_words() {
     let err = load("deep.yaml", &deep, &Budgets::default()).expect_err("too deep");
     let text = err.to_string();
     assert!(text.starts_with("deep.yaml:1:"), "{text}");
-    assert!(text.contains("nested more than 100 deep, gwsim's limit for one document"), "{text}");
+    assert!(
+        text.contains("nested more than 100 deep, gwsim's limit for one document"),
+        "{text}"
+    );
     assert!(!text.contains("recursion limit"), "{text}");
     let deep_json = format!("{}{}", "[".repeat(150), "]".repeat(150));
     let err = load("deep.json", &deep_json, &Budgets::default()).expect_err("too deep");
-    assert!(err.to_string().contains("nested more than 100 deep"), "{err}");
+    assert!(
+        err.to_string().contains("nested more than 100 deep"),
+        "{err}"
+    );
     // Within the budget: fine.
     let ok = format!("a: {}{}\n", "[".repeat(90), "]".repeat(90));
     assert!(load("ok.yaml", &ok, &Budgets::default()).is_ok());
@@ -261,7 +322,12 @@ fn alias_expansion_budget_stops_a_billion_laughs() {
     }
     let err = load("laughs.yaml", &text, &Budgets::default()).expect_err("bounded");
     let message = err.to_string();
-    assert!(message.contains("aliases (*name) copy more than 1,000,000 values, gwsim's limit for one input"), "{message}");
+    assert!(
+        message.contains(
+            "aliases (*name) copy more than 1,000,000 values, gwsim's limit for one input"
+        ),
+        "{message}"
+    );
     assert!(!message.contains("budget breached"), "{message}");
 }
 
@@ -273,7 +339,11 @@ fn node_and_size_budgets() {
     };
     let text = format!("items: [{}]\n", vec!["1"; 2000].join(", "));
     let err = load("many.yaml", &text, &budgets).expect_err("too many");
-    assert!(err.to_string().contains("more than 1,000 values, mappings and sequences"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("more than 1,000 values, mappings and sequences"),
+        "{err}"
+    );
     let json = format!("[{}]", vec!["1"; 2000].join(", "));
     let err = load("many.json", &json, &budgets).expect_err("too many");
     assert!(err.to_string().contains("more than 1,000 values"), "{err}");
@@ -282,7 +352,11 @@ fn node_and_size_budgets() {
         ..Budgets::default()
     };
     let err = load("big.yaml", "apiVersion: v1\n", &small).expect_err("too big");
-    assert!(err.to_string().contains("the input is 15 bytes, more than gwsim reads from one input (10 bytes)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the input is 15 bytes, more than gwsim reads from one input (10 bytes)"),
+        "{err}"
+    );
 }
 
 /// A kubectl List of 2,500 routes (about 2.9 MB as kubectl writes it) loads with the default
@@ -301,7 +375,8 @@ fn a_large_real_shaped_list_is_within_budget() {
 /// A whole-cluster dump of 100,000 objects in one List loads within the default budgets.
 #[test]
 fn a_dump_of_100000_objects_is_within_budget() {
-    let mut text = String::from("apiVersion: v1\nkind: List\nmetadata:\n  resourceVersion: \"\"\nitems:\n");
+    let mut text =
+        String::from("apiVersion: v1\nkind: List\nmetadata:\n  resourceVersion: \"\"\nitems:\n");
     for i in 0..100_000 {
         text.push_str(&format!(
             "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: cm-{i}\n    namespace: ns-{}\n    uid: 00000000-0000-4000-8000-{i:012}\n    resourceVersion: \"{i}\"\n  data:\n    key: value-{i}\n",

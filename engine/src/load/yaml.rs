@@ -10,8 +10,8 @@ use serde_saphyr::granit_parser::{
 };
 
 use super::{
-    Budgets, LoadError, RawDocument, Warning, alias_message, depth_message,
-    duplicate_key_message, nodes_message, scalar,
+    Budgets, LoadError, RawDocument, Warning, alias_message, depth_message, duplicate_key_message,
+    nodes_message, scalar,
 };
 
 /// The documents of a stream and the warnings found while reading them.
@@ -149,7 +149,9 @@ impl<'a> Builder<'a> {
                     self.add(value, anchor, 1, &span)?;
                 }
             }
-            Event::SequenceStart(_, anchor, _) => self.open(Container::Seq(Vec::new()), anchor, &span)?,
+            Event::SequenceStart(_, anchor, _) => {
+                self.open(Container::Seq(Vec::new()), anchor, &span)?
+            }
             Event::MappingStart(_, anchor, _) => self.open(
                 Container::Map {
                     map: Map::new(),
@@ -325,7 +327,13 @@ impl<'a> Builder<'a> {
 
     /// Places a finished node in its parent (or as the document's root), remembering it when
     /// it is anchored.
-    fn add(&mut self, value: Value, anchor: usize, size: usize, span: &Span) -> Result<(), LoadError> {
+    fn add(
+        &mut self,
+        value: Value,
+        anchor: usize,
+        size: usize,
+        span: &Span,
+    ) -> Result<(), LoadError> {
         if anchor != 0 {
             self.anchors.insert(anchor, (value.clone(), size));
         }
