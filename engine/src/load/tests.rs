@@ -36,7 +36,7 @@ fn splits_and_numbers_documents() {
     let text = "# leading comment\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n";
     let docs = parse_documents("x.yaml", text).expect("parses");
     assert_eq!(docs.len(), 2);
-    assert_eq!(docs[0].origin.line, 2);
+    assert_eq!(docs[0].origin.line, 1);
     assert_eq!(docs[0].origin.document, 0);
     // The empty document between the two markers counts: documents are numbered as YAML
     // streams them.

@@ -129,8 +129,14 @@ impl<'a> Builder<'a> {
 
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), LoadError> {
         match event {
-            Event::DocumentStart(..) => {
-                self.document_line = span.start.line();
+            Event::DocumentStart(explicit, _) => {
+                // As gwsim always numbered them: a `---` document starts at its marker, the
+                // first document at line 1 (comments before it included).
+                self.document_line = if explicit || self.document > 0 {
+                    span.start.line()
+                } else {
+                    1
+                };
                 self.anchors.clear();
             }
             Event::DocumentEnd => self.end_document(),
