@@ -25,6 +25,8 @@ use crate::inputs::{self, Loaded, epoch};
 pub struct DiffArgs {
     /// The Gateway API release whose admission rules apply to both states.
     pub admission: AdmissionOptions,
+    /// Input size and YAML budgets (`--max-input-size`).
+    pub budgets: gwsim_engine::load::Budgets,
     pub before: Vec<PathBuf>,
     pub after: Vec<PathBuf>,
     pub change: Vec<PathBuf>,
@@ -41,6 +43,7 @@ impl DiffArgs {
     fn load_options(&self) -> inputs::LoadOptions {
         inputs::LoadOptions {
             admission: self.admission,
+            budgets: self.budgets,
             ..inputs::LoadOptions::default()
         }
     }

@@ -26,6 +26,10 @@ use rand::SeedableRng;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Largest input gwsim reads (one file or standard input, and all of them together):
+    /// bytes, or a number with K, M or G. Default 512M.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = gwsim_sim::files::parse_size)]
+    max_input_size: Option<u64>,
 }
 
 /// `--gateway-api-version`, shared by every command that reads files.
@@ -87,11 +91,12 @@ struct ClassArgs {
 }
 
 impl ClassArgs {
-    fn options(&self) -> gwsim_sim::inputs::LoadOptions {
+    fn options(&self, budgets: gwsim_engine::load::Budgets) -> gwsim_sim::inputs::LoadOptions {
         gwsim_sim::inputs::LoadOptions {
             gateway_classes: self.gateway_classes.clone(),
             strict_namespaces: self.strict_namespaces,
             admission: self.api.options(),
+            budgets,
         }
     }
 }
@@ -103,7 +108,8 @@ enum Command {
     /// Exit 0 when everything is valid and Accepted, 1 when something is rejected or not
     /// Accepted, 2 when input cannot be read.
     Check {
-        /// Files or folders of YAML (folders: every .yaml/.yml file, in name order).
+        /// Files or folders of YAML or JSON (folders: every .yaml/.yml/.json file, in name
+        /// order); `-` reads standard input.
         #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
         files: Vec<PathBuf>,
         /// `table` for people; `yaml` or `json` for every object with its full status.
@@ -284,13 +290,17 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let mut stdout = std::io::stdout().lock();
+    let mut budgets = gwsim_engine::load::Budgets::default();
+    if let Some(max) = cli.max_input_size {
+        budgets.max_input_bytes = max;
+    }
     match cli.command {
         Command::Check {
             files,
             output,
             classes,
         } => {
-            let inputs = inputs::load_with(&files, &classes.options())?;
+            let inputs = inputs::load_with(&files, &classes.options(budgets))?;
             let (table, ok) = check::render_table(&inputs);
             match output {
                 CheckFormat::Table => {
@@ -337,7 +347,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             output,
             classes,
         } => {
-            let inputs = inputs::load_with(&files, &classes.options())?;
+            let inputs = inputs::load_with(&files, &classes.options(budgets))?;
             let gateway = gateway.as_deref().map(parse_gateway).transpose()?;
             let mut listing = inputs.table.listing();
             if let Some(gateway) = &gateway {
@@ -373,7 +383,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             url,
             classes,
         } => {
-            let inputs = inputs::load_with(&files, &classes.options())?;
+            let inputs = inputs::load_with(&files, &classes.options(budgets))?;
             let mut request = parse_url(&url)?;
             request.gateway = gateway.as_deref().map(parse_gateway).transpose()?;
             request.method = method.to_ascii_uppercase();
@@ -418,6 +428,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         } => {
             let args = diff::DiffArgs {
                 admission: classes.api.options(),
+                budgets,
                 before,
                 after,
                 change,
@@ -448,7 +459,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             output,
             classes,
         } => {
-            let inputs = inputs::load_with(&files, &classes.options())?;
+            let inputs = inputs::load_with(&files, &classes.options(budgets))?;
             let audit = gwsim_engine::audit::audit(
                 &inputs.snapshot,
                 &inputs.reconciliation,
@@ -496,7 +507,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         } => {
             match scenario {
                 Some(path) => gwsim_tui::run_scenario(&path)?,
-                None => gwsim_tui::run_files_with(&files, &classes.options())?,
+                None => gwsim_tui::run_files_with(&files, &classes.options(budgets))?,
             }
             Ok(0)
         }

@@ -61,14 +61,33 @@ impl SynthSpec {
             .into_iter()
             .enumerate()
             .map(|(i, value)| crate::load::Document {
-                origin: crate::load::Origin {
-                    source: "synth".into(),
-                    document: i,
-                    line: 1,
-                },
+                origin: crate::load::Origin::new("synth", i, 1),
                 value,
             })
             .collect()
+    }
+
+    /// Every document as `kubectl get -o yaml|json` prints it from a cluster where another
+    /// controller runs: server-set metadata (`uid`, `resourceVersion`, `generation`,
+    /// `creationTimestamp`, `managedFields`) and, on Gateway API kinds, the installed
+    /// controller's status. The shape real dumps have, for input-speed measurements.
+    pub fn dumped_documents(&self) -> Vec<Value> {
+        self.documents()
+            .into_iter()
+            .enumerate()
+            .map(|(i, doc)| dumped(doc, i))
+            .collect()
+    }
+
+    /// [`Self::dumped_documents`] as one `kind: List` document, as `kubectl get -o yaml|json`
+    /// writes several kinds at once.
+    pub fn dumped_list(&self) -> Value {
+        json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": self.dumped_documents(),
+            "metadata": {"resourceVersion": ""}
+        })
     }
 
     /// Every document, in apply order: namespaces, class, Gateways, Services, routes.
@@ -163,6 +182,74 @@ impl SynthSpec {
             }
         }
     }
+}
+
+/// The controller name of the installed controller in [`SynthSpec::dumped_documents`].
+pub const OTHER_CONTROLLER: &str = "example.net/gateway-controller";
+
+/// `doc` with the server-set fields and an installed controller's status.
+fn dumped(mut doc: Value, i: usize) -> Value {
+    let kind = doc["kind"].as_str().unwrap_or("").to_string();
+    let api_version = doc["apiVersion"].as_str().unwrap_or("").to_string();
+    let timestamp = "2026-01-01T00:00:00Z";
+    let meta = &mut doc["metadata"];
+    meta["uid"] = json!(format!("00000000-0000-4000-8000-{i:012}"));
+    meta["resourceVersion"] = json!(format!("{}", 1000 + i));
+    meta["creationTimestamp"] = json!(timestamp);
+    let gateway_api = api_version.starts_with("gateway.networking.k8s.io/");
+    if gateway_api {
+        meta["generation"] = json!(1);
+    }
+    meta["managedFields"] = json!([{
+        "apiVersion": api_version,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:metadata": {"f:labels": {}}, "f:spec": {}},
+        "manager": "kubectl-client-side-apply",
+        "operation": "Update",
+        "time": timestamp
+    }]);
+    let accepted = |reason: &str| {
+        json!([
+            {"type": "Accepted", "status": "True", "reason": reason, "message": "",
+             "observedGeneration": 1, "lastTransitionTime": timestamp},
+            {"type": "ResolvedRefs", "status": "True", "reason": "ResolvedRefs", "message": "",
+             "observedGeneration": 1, "lastTransitionTime": timestamp}
+        ])
+    };
+    match kind.as_str() {
+        "HTTPRoute" => {
+            let parents: Vec<Value> = doc["spec"]["parentRefs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|parent| {
+                    json!({
+                        "parentRef": parent,
+                        "controllerName": OTHER_CONTROLLER,
+                        "conditions": accepted("Accepted")
+                    })
+                })
+                .collect();
+            doc["status"] = json!({ "parents": parents });
+        }
+        "Gateway" => {
+            doc["status"] = json!({
+                "addresses": [{"type": "IPAddress", "value": format!("203.0.113.{}", i % 250)}],
+                "conditions": [
+                    {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
+                     "observedGeneration": 1, "lastTransitionTime": timestamp},
+                    {"type": "Programmed", "status": "True", "reason": "Programmed",
+                     "message": "", "observedGeneration": 1, "lastTransitionTime": timestamp}
+                ]
+            });
+        }
+        "Namespace" => {
+            doc["spec"] = json!({"finalizers": ["kubernetes"]});
+            doc["status"] = json!({"phase": "Active"});
+        }
+        _ => {}
+    }
+    doc
 }
 
 #[cfg(test)]

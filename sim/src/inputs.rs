@@ -11,13 +11,13 @@ use gwsim_engine::audit::InstalledStatus;
 use gwsim_engine::controller::{ControllerConfig, Reconciliation, StandIn, standin};
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::diff::{ChangeSet, Settled, apply_change_with};
-use gwsim_engine::load::{Document, LoadError, Origin, parse_documents};
+use gwsim_engine::load::{self, Budgets, Document, LoadError, Origin, Warning};
 use gwsim_engine::object::{Kind, ObjectKey, Snapshot};
 use gwsim_engine::{Rejection, RoutingTable};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
-use crate::files::{ReadError, read_sources};
+use crate::files::{ReadError, read_sources_limited};
 
 /// The time files are loaded at: objects without a creationTimestamp were created then, and
 /// conditions that change are stamped with it. Fixed, so output is stable.
@@ -38,6 +38,8 @@ pub struct LoadOptions {
     pub strict_namespaces: bool,
     /// `--gateway-api-version`: the Gateway API release whose admission rules apply.
     pub admission: AdmissionOptions,
+    /// Input size and YAML budgets (`--max-input-size`).
+    pub budgets: Budgets,
 }
 
 /// Everything read from the command line's files.
@@ -56,11 +58,10 @@ pub struct Inputs {
     /// Documents of kinds gwsim does not model: `apiVersion kind name`.
     pub ignored: Vec<(Origin, String)>,
     /// Documents that are not Kubernetes objects (Helm values, kustomizations, empty
-    /// documents), with the reason. Filled by the loader.
+    /// documents), with the reason.
     pub skipped: Vec<(Origin, String)>,
-    /// Warnings about the input (duplicate keys, ...), each with file:line. Filled by the
-    /// loader.
-    pub warnings: Vec<String>,
+    /// Warnings about the input (duplicate keys, ...), each with file:line:column.
+    pub warnings: Vec<Warning>,
     /// Statuses the input carried (written by the installed controller), by object; never
     /// mixed with gwsim's.
     pub installed: BTreeMap<ObjectKey, InstalledStatus>,
@@ -93,7 +94,7 @@ pub struct Loaded {
     pub not_found: Vec<(Origin, String)>,
     pub ignored: Vec<(Origin, String)>,
     pub skipped: Vec<(Origin, String)>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     pub installed: BTreeMap<ObjectKey, InstalledStatus>,
     pub replaced: Vec<Replaced>,
 }
@@ -108,11 +109,18 @@ pub enum InputsError {
     Parse(#[from] LoadError),
 }
 
-/// Every document of the files and folders, in order.
+/// Every object of the files and folders, in order (skipped documents and warnings dropped;
+/// [`read_inputs`] keeps them).
 pub fn read_documents(paths: &[PathBuf]) -> Result<Vec<Document>, InputsError> {
-    let mut out = Vec::new();
-    for source in read_sources(paths)? {
-        out.extend(parse_documents(&source.name, &source.text)?);
+    Ok(read_inputs(paths, &Budgets::default())?.documents)
+}
+
+/// Every document of the files and folders (`-`: standard input), in order, within `budgets`:
+/// objects, documents skipped with the reason, and warnings.
+pub fn read_inputs(paths: &[PathBuf], budgets: &Budgets) -> Result<load::Loaded, InputsError> {
+    let mut out = load::Loaded::default();
+    for source in read_sources_limited(paths, budgets.max_input_bytes)? {
+        out.append(load::load(&source.name, &source.text, budgets)?);
     }
     Ok(out)
 }
@@ -135,7 +143,10 @@ pub fn load_snapshot_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Lo
     let strict_namespaces = options.strict_namespaces;
     let mut loaded = Loaded::default();
     let mut seen: HashMap<ObjectKey, Origin> = HashMap::new();
-    for doc in read_documents(paths)? {
+    let read = read_inputs(paths, &options.budgets)?;
+    loaded.skipped = read.skipped;
+    loaded.warnings = read.warnings;
+    for doc in read.documents {
         let key = key_of(&doc.value);
         let status = doc
             .value

@@ -512,11 +512,11 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                 let slice = fill_endpoints(&*self.cluster, namespace, endpoint_slice, pod_selector)
                     .map_err(fail)?;
                 let doc = Document {
-                    origin: Origin {
-                        source: format!("fillEndpoints {namespace}/{endpoint_slice}"),
-                        document: 0,
-                        line: 1,
-                    },
+                    origin: Origin::new(
+                        format!("fillEndpoints {namespace}/{endpoint_slice}"),
+                        0,
+                        1,
+                    ),
                     value: slice,
                 };
                 let refused = refusals(&self.cluster.apply(std::slice::from_ref(&doc)));

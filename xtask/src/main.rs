@@ -12,7 +12,10 @@ tasks:
   bench-quick    the scale measurements only (no criterion runs)
   bless          re-write golden files from current output (GWSIM_BLESS=1 cargo test)
   fuzz [SECONDS] run every fuzz target under libFuzzer for SECONDS each (default 300), seeded
-                 from testdata/; without nightly and cargo-fuzz, the stable corpus replay";
+                 from testdata/; without nightly and cargo-fuzz, the stable corpus replay
+  synth-files [ROUTES] [DIR]
+                 write the synthetic state (default 10000 routes) as YAML and JSON files for
+                 measuring `gwsim check` (default DIR target/synth)";
 
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -25,6 +28,7 @@ fn main() -> anyhow::Result<()> {
         }
         "bench-quick" => scale(),
         "fuzz" => fuzz(std::env::args().nth(2).as_deref()),
+        "synth-files" => synth_files(),
         "bless" => {
             let status = Command::new(env_cargo())
                 .args(["test", "--workspace"])
@@ -150,4 +154,22 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
         bail!("cargo {} failed", args.join(" "));
     }
     Ok(())
+}
+
+/// The synthetic state as files (`engine/examples/synth_files.rs`): the input-speed figures of
+/// the README are measured on them with `/usr/bin/time -v gwsim check -f FILE`.
+fn synth_files() -> anyhow::Result<()> {
+    let rest: Vec<String> = std::env::args().skip(2).collect();
+    let mut args = vec![
+        "run",
+        "--quiet",
+        "--release",
+        "-p",
+        "gwsim-engine",
+        "--example",
+        "synth_files",
+        "--",
+    ];
+    args.extend(rest.iter().map(String::as_str));
+    cargo(&args)
 }

@@ -405,32 +405,61 @@ pub(crate) fn key_path(path: &str, key: &str) -> String {
     format!("{path}[{key}]")
 }
 
+/// A field path, built only when a cause names it: the walks below pass these on the stack
+/// instead of formatting a string per field.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    /// The path the walk started at (`""` or `metadata`).
+    Root(&'a str),
+    /// `parent.name`
+    Field(&'a Path<'a>, &'a str),
+    /// `parent[i]`
+    Index(&'a Path<'a>, usize),
+    /// `parent[key]`
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl Path<'_> {
+    fn render(&self) -> String {
+        match self {
+            Path::Root(path) => (*path).to_string(),
+            Path::Field(parent, name) => child_path(&parent.render(), name),
+            Path::Index(parent, i) => index_path(&parent.render(), *i),
+            Path::Key(parent, key) => key_path(&parent.render(), key),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pass 1: pruning of nulls and strict unknown-field detection.
 
 /// Drops `null` fields (the API server prunes them before defaulting; no Gateway API field is
 /// nullable) and lists every field the schema does not know, with its full path.
 pub(crate) fn decode(node: &Node, value: &mut Value, path: &str, unknown: &mut Vec<Cause>) {
+    decode_at(node, value, &Path::Root(path), unknown);
+}
+
+fn decode_at(node: &Node, value: &mut Value, path: &Path<'_>, unknown: &mut Vec<Cause>) {
     match (&node.shape, value) {
         (Shape::Object(fields), Value::Object(map)) => {
             map.retain(|_, v| !v.is_null());
             for (key, child) in map.iter_mut() {
-                let child_path = child_path(path, key);
+                let child_path = Path::Field(path, key);
                 match fields.iter().find(|f| f.name == key) {
-                    Some(f) => decode(&f.node, child, &child_path, unknown),
-                    None => unknown.push(messages::unknown_field(&child_path)),
+                    Some(f) => decode_at(&f.node, child, &child_path, unknown),
+                    None => unknown.push(messages::unknown_field(&child_path.render())),
                 }
             }
         }
         (Shape::Map(spec), Value::Object(map)) => {
             map.retain(|_, v| !v.is_null());
             for (key, child) in map.iter_mut() {
-                decode(&spec.values, child, &key_path(path, key), unknown);
+                decode_at(&spec.values, child, &Path::Key(path, key), unknown);
             }
         }
         (Shape::List(spec), Value::Array(items)) => {
             for (i, item) in items.iter_mut().enumerate() {
-                decode(&spec.items, item, &index_path(path, i), unknown);
+                decode_at(&spec.items, item, &Path::Index(path, i), unknown);
             }
         }
         _ => {}
@@ -489,132 +518,157 @@ fn as_integer(value: &Value) -> Option<i128> {
 /// Validates types and OpenAPI constraints. Required fields of an object come first, then its
 /// present fields in document order.
 pub(crate) fn validate(node: &Node, value: &Value, path: &str, out: &mut Vec<Finding>) {
+    validate_at(node, value, &Path::Root(path), out);
+}
+
+fn validate_at(node: &Node, value: &Value, path: &Path<'_>, out: &mut Vec<Finding>) {
     match &node.shape {
         Shape::Any => {}
         Shape::Object(fields) => {
             let Value::Object(map) = value else {
-                out.push(messages::wrong_type(path, "object", value));
+                out.push(messages::wrong_type(&path.render(), "object", value));
                 return;
             };
             for f in fields.iter().filter(|f| f.required) {
                 if !map.contains_key(f.name) {
-                    out.push(messages::required(&child_path(path, f.name)));
+                    out.push(messages::required(&Path::Field(path, f.name).render()));
                 }
             }
             for (key, child) in map {
                 if let Some(f) = fields.iter().find(|f| f.name == key) {
-                    validate(&f.node, child, &child_path(path, key), out);
+                    validate_at(&f.node, child, &Path::Field(path, key), out);
                 }
             }
         }
         Shape::Map(spec) => {
             let Value::Object(map) = value else {
-                out.push(messages::wrong_type(path, "object", value));
+                out.push(messages::wrong_type(&path.render(), "object", value));
                 return;
             };
             if let Some(max) = spec.max_properties
                 && map.len() > max
             {
-                out.push(messages::too_many(path, map.len(), max));
+                out.push(messages::too_many(&path.render(), map.len(), max));
             }
             for (key, child) in map {
-                validate(&spec.values, child, &key_path(path, key), out);
+                validate_at(&spec.values, child, &Path::Key(path, key), out);
             }
         }
         Shape::List(spec) => {
             let Value::Array(items) = value else {
-                out.push(messages::wrong_type(path, "array", value));
+                out.push(messages::wrong_type(&path.render(), "array", value));
                 return;
             };
             if let Some(max) = spec.max_items
                 && items.len() > max
             {
-                out.push(messages::too_many(path, items.len(), max));
+                out.push(messages::too_many(&path.render(), items.len(), max));
             }
             if let Some(min) = spec.min_items
                 && items.len() < min
             {
-                out.push(messages::too_few(path, items.len(), min));
+                out.push(messages::too_few(&path.render(), items.len(), min));
             }
             for (i, item) in items.iter().enumerate() {
-                validate(&spec.items, item, &index_path(path, i), out);
+                validate_at(&spec.items, item, &Path::Index(path, i), out);
             }
         }
         Shape::Str(spec) => {
             let Value::String(s) = value else {
-                out.push(messages::wrong_type(path, "string", value));
+                out.push(messages::wrong_type(&path.render(), "string", value));
                 return;
             };
             validate_string(spec, s, value, path, out);
         }
         Shape::Int(spec) => {
             let Some(n) = as_integer(value) else {
-                out.push(messages::wrong_type(path, "integer", value));
+                out.push(messages::wrong_type(&path.render(), "integer", value));
                 return;
             };
             validate_integer(spec, n, value, path, out);
         }
         Shape::Bool => {
             if !value.is_boolean() {
-                out.push(messages::wrong_type(path, "boolean", value));
+                out.push(messages::wrong_type(&path.render(), "boolean", value));
                 return;
             }
         }
     }
-    for check in &node.checks {
-        check(value, path, out);
+    if !node.checks.is_empty() {
+        let path = path.render();
+        for check in &node.checks {
+            check(value, &path, out);
+        }
     }
 }
 
-fn validate_string(spec: &StrSpec, s: &str, value: &Value, path: &str, out: &mut Vec<Finding>) {
+fn validate_string(
+    spec: &StrSpec,
+    s: &str,
+    value: &Value,
+    path: &Path<'_>,
+    out: &mut Vec<Finding>,
+) {
     if let Some(allowed) = spec.one_of {
         if !allowed.contains(&s) {
             let supported: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
-            out.push(messages::unsupported(path, value, &supported));
+            out.push(messages::unsupported(&path.render(), value, &supported));
         }
         return;
     }
-    // Lengths count characters (runes), as the API server does.
-    let chars = s.chars().count();
-    if let Some(max) = spec.max_len
-        && chars > max
-    {
-        out.push(messages::too_long(path, max));
-    }
-    if let Some(min) = spec.min_len
-        && chars < min
-    {
-        out.push(messages::too_short(path, s, min));
+    // Lengths count characters (runes), as the API server does; bytes bound them first.
+    if spec.max_len.is_some() || spec.min_len.is_some() {
+        let chars = s.chars().count();
+        if let Some(max) = spec.max_len
+            && chars > max
+        {
+            out.push(messages::too_long(&path.render(), max));
+        }
+        if let Some(min) = spec.min_len
+            && chars < min
+        {
+            out.push(messages::too_short(&path.render(), s, min));
+        }
     }
     if let Some(p) = spec.pattern
         && !p.is_match(s)
     {
-        out.push(messages::pattern_mismatch(path, s, p.source));
+        out.push(messages::pattern_mismatch(&path.render(), s, p.source));
     }
 }
 
-fn validate_integer(spec: &IntSpec, n: i128, value: &Value, path: &str, out: &mut Vec<Finding>) {
+fn validate_integer(
+    spec: &IntSpec,
+    n: i128,
+    value: &Value,
+    path: &Path<'_>,
+    out: &mut Vec<Finding>,
+) {
     let before = out.len();
     if let Some(allowed) = spec.one_of {
         if !allowed.iter().any(|a| i128::from(*a) == n) {
             let supported: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
-            out.push(messages::unsupported(path, value, &supported));
+            out.push(messages::unsupported(&path.render(), value, &supported));
         }
     } else {
         if let Some(min) = spec.min
             && n < i128::from(min)
         {
-            out.push(messages::below_minimum(path, value, min));
+            out.push(messages::below_minimum(&path.render(), value, min));
         }
         if let Some(max) = spec.max
             && n > i128::from(max)
         {
-            out.push(messages::above_maximum(path, value, max));
+            out.push(messages::above_maximum(&path.render(), value, max));
         }
     }
     // `format: int32` only matters where no bound already refused the value.
     if out.len() == before && spec.int32 && (n < i128::from(i32::MIN) || n > i128::from(i32::MAX)) {
-        out.push(messages::bad_format(path, &n.to_string(), "int32"));
+        out.push(messages::bad_format(
+            &path.render(),
+            &n.to_string(),
+            "int32",
+        ));
     }
 }
 
@@ -638,57 +692,96 @@ fn shown_key(keys: &[&str], item: &Map<String, Value>) -> String {
 /// Duplicate keys in `map` lists and duplicate values in `set` lists, after all other schema
 /// checks (the API server runs this check as a separate pass).
 pub(crate) fn check_list_types(node: &Node, value: &Value, path: &str, out: &mut Vec<Finding>) {
+    check_list_types_at(node, value, &Path::Root(path), out);
+}
+
+/// Lists up to this long are checked for duplicates by comparing items pairwise (no
+/// allocation); longer ones through a set of their JSON text.
+const PAIRWISE_LIST_LEN: usize = 16;
+
+fn check_list_types_at(node: &Node, value: &Value, path: &Path<'_>, out: &mut Vec<Finding>) {
     match (&node.shape, value) {
         (Shape::Object(fields), Value::Object(map)) => {
             for (key, child) in map {
                 if let Some(f) = fields.iter().find(|f| f.name == key) {
-                    check_list_types(&f.node, child, &child_path(path, key), out);
+                    check_list_types_at(&f.node, child, &Path::Field(path, key), out);
                 }
             }
         }
         (Shape::Map(spec), Value::Object(map)) => {
             for (key, child) in map {
-                check_list_types(&spec.values, child, &key_path(path, key), out);
+                check_list_types_at(&spec.values, child, &Path::Key(path, key), out);
             }
         }
         (Shape::List(spec), Value::Array(items)) => {
-            // Keys are compared by their JSON text, in a set, so long lists stay cheap.
-            let mut seen = HashSet::new();
             match spec.list_type {
                 ListType::Atomic => {}
-                ListType::Set => {
-                    for (i, item) in items.iter().enumerate() {
-                        if !seen.insert(item.to_string()) {
-                            out.push(messages::duplicate(
-                                &index_path(path, i),
-                                messages::render(item),
-                            ));
-                        }
-                    }
-                }
-                ListType::Map(keys) => {
-                    for (i, item) in items.iter().enumerate() {
-                        let Some(obj) = item.as_object() else {
-                            continue;
-                        };
-                        let key: Vec<&Value> = keys
-                            .iter()
-                            .map(|k| obj.get(*k).unwrap_or(&Value::Null))
-                            .collect();
-                        if !seen.insert(serde_json::to_string(&key).unwrap_or_default()) {
-                            out.push(messages::duplicate(
-                                &index_path(path, i),
-                                shown_key(keys, obj),
-                            ));
-                        }
-                    }
-                }
+                ListType::Set => set_duplicates(items, path, out),
+                ListType::Map(keys) => map_duplicates(items, keys, path, out),
             }
             for (i, item) in items.iter().enumerate() {
-                check_list_types(&spec.items, item, &index_path(path, i), out);
+                check_list_types_at(&spec.items, item, &Path::Index(path, i), out);
             }
         }
         _ => {}
+    }
+}
+
+/// Items of a `set` list equal to an earlier item.
+fn set_duplicates(items: &[Value], path: &Path<'_>, out: &mut Vec<Finding>) {
+    let duplicate = |i: usize, item: &Value, out: &mut Vec<Finding>| {
+        out.push(messages::duplicate(
+            &Path::Index(path, i).render(),
+            messages::render(item),
+        ));
+    };
+    if items.len() <= PAIRWISE_LIST_LEN {
+        for (i, item) in items.iter().enumerate() {
+            if items[..i].contains(item) {
+                duplicate(i, item, out);
+            }
+        }
+        return;
+    }
+    // Keys are compared by their JSON text, in a set, so long lists stay cheap.
+    let mut seen = HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        if !seen.insert(item.to_string()) {
+            duplicate(i, item, out);
+        }
+    }
+}
+
+/// Items of a `map` list whose key fields equal an earlier item's.
+fn map_duplicates(items: &[Value], keys: &[&str], path: &Path<'_>, out: &mut Vec<Finding>) {
+    let key_of = |obj: &Map<String, Value>| -> Vec<Value> {
+        keys.iter()
+            .map(|k| obj.get(*k).cloned().unwrap_or(Value::Null))
+            .collect()
+    };
+    let same_key = |a: &Map<String, Value>, b: &Map<String, Value>| {
+        keys.iter()
+            .all(|k| a.get(*k).unwrap_or(&Value::Null) == b.get(*k).unwrap_or(&Value::Null))
+    };
+    let mut seen = HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(obj) = item.as_object() else {
+            continue;
+        };
+        let repeated = if items.len() <= PAIRWISE_LIST_LEN {
+            items[..i]
+                .iter()
+                .filter_map(Value::as_object)
+                .any(|earlier| same_key(earlier, obj))
+        } else {
+            !seen.insert(serde_json::to_string(&key_of(obj)).unwrap_or_default())
+        };
+        if repeated {
+            out.push(messages::duplicate(
+                &Path::Index(path, i).render(),
+                shown_key(keys, obj),
+            ));
+        }
     }
 }
 
@@ -705,6 +798,16 @@ pub(crate) fn evaluate_rules(
     path: &str,
     out: &mut Vec<Cause>,
 ) {
+    evaluate_rules_at(node, value, old, &Path::Root(path), out);
+}
+
+fn evaluate_rules_at(
+    node: &Node,
+    value: &Value,
+    old: Option<&Value>,
+    path: &Path<'_>,
+    out: &mut Vec<Cause>,
+) {
     for rule in &node.rules {
         let verdict = match (&rule.check, old) {
             (RuleCheck::Plain(check), _) => check(value),
@@ -713,9 +816,13 @@ pub(crate) fn evaluate_rules(
         };
         match verdict {
             Verdict::Pass => {}
-            Verdict::Fail => out.push(messages::rule_failed(path, node.type_name(), &rule.message)),
+            Verdict::Fail => out.push(messages::rule_failed(
+                &path.render(),
+                node.type_name(),
+                &rule.message,
+            )),
             Verdict::NoSuchKey(key) => out.push(messages::rule_no_such_key(
-                path,
+                &path.render(),
                 node.type_name(),
                 key,
                 &rule.message,
@@ -727,19 +834,19 @@ pub(crate) fn evaluate_rules(
             for (key, child) in map {
                 if let Some(f) = fields.iter().find(|f| f.name == key) {
                     let old_child = old.and_then(|o| o.get(key.as_str()));
-                    evaluate_rules(&f.node, child, old_child, &child_path(path, key), out);
+                    evaluate_rules_at(&f.node, child, old_child, &Path::Field(path, key), out);
                 }
             }
         }
         (Shape::Map(spec), Value::Object(map)) => {
             for (key, child) in map {
                 let old_child = old.and_then(|o| o.get(key.as_str()));
-                evaluate_rules(&spec.values, child, old_child, &key_path(path, key), out);
+                evaluate_rules_at(&spec.values, child, old_child, &Path::Key(path, key), out);
             }
         }
         (Shape::List(spec), Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                evaluate_rules(&spec.items, item, None, &index_path(path, i), out);
+                evaluate_rules_at(&spec.items, item, None, &Path::Index(path, i), out);
             }
         }
         _ => {}

@@ -1,0 +1,389 @@
+use super::*;
+
+const CLUSTER_YAML: &str = include_str!("../../../testdata/corpus/kubectl-dump/cluster.yaml");
+const CLUSTER_JSON: &str = include_str!("../../../testdata/corpus/kubectl-dump/cluster.json");
+const RAW_LIST: &str = include_str!("../../../testdata/corpus/kubectl-dump/httproutes-raw.yaml");
+const DUPLICATES: &str = include_str!("../../../testdata/corpus/duplicate-keys.yaml");
+const CHART: &str = include_str!("../../../testdata/corpus/helm-rendered/Chart.yaml");
+const VALUES: &str = include_str!("../../../testdata/corpus/helm-rendered/values.yaml");
+const KUSTOMIZATION: &str =
+    include_str!("../../../testdata/corpus/helm-rendered/kustomization.yaml");
+const RENDERED: &str =
+    include_str!("../../../testdata/corpus/helm-rendered/templates/rendered.yaml");
+const EXTRA_JSON: &str =
+    include_str!("../../../testdata/corpus/helm-rendered/templates/extra-route.json");
+
+fn loads(name: &str, text: &str) -> Loaded {
+    load(name, text, &Budgets::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn kinds(loaded: &Loaded) -> Vec<String> {
+    loaded
+        .documents
+        .iter()
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d.value["kind"].as_str().unwrap_or("?"),
+                d.value["metadata"]["name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn splits_and_numbers_documents() {
+    let text = "# leading comment\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n";
+    let docs = parse_documents("x.yaml", text).expect("parses");
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0].origin.line, 1);
+    assert_eq!(docs[0].origin.document, 0);
+    // The empty document between the two markers counts: documents are numbered as YAML
+    // streams them.
+    assert_eq!(docs[1].origin.line, 6);
+    assert_eq!(docs[1].origin.document, 2);
+    assert_eq!(docs[1].value["metadata"]["name"], "b");
+}
+
+#[test]
+fn yaml_error_names_file_line_column_and_document() {
+    let text = "apiVersion: v1\nkind: Namespace\n---\napiVersion: v1\nkind: [Namespace\n";
+    let err = parse_documents("bad.yaml", text).expect_err("fails");
+    match err {
+        LoadError::Yaml {
+            source_name,
+            line,
+            document,
+            ..
+        } => {
+            assert_eq!(source_name, "bad.yaml");
+            assert_eq!(document, 1);
+            assert!(line >= 5, "{line}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let err = parse_documents("bad.yaml", "a: b: c\n").expect_err("fails");
+    assert_eq!(
+        err.to_string(),
+        "bad.yaml:1:5: document 0: mapping values are not allowed in this context"
+    );
+}
+
+#[test]
+fn expands_lists() {
+    let text = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n- {apiVersion: v1, kind: Namespace, metadata: {name: b}}\n";
+    let docs = parse_documents("l.yaml", text).expect("parses");
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[1].origin.item, Some(1));
+    assert_eq!(docs[1].origin.line, 5);
+    assert_eq!(
+        docs[1].origin.to_string(),
+        "l.yaml:5 (document 0, items[1])"
+    );
+}
+
+#[test]
+fn refuses_documents_without_kind_in_strict_mode() {
+    let err = parse_documents("k.yaml", "apiVersion: v1\nmetadata: {}\n").expect_err("fails");
+    assert!(err.to_string().contains("kind is missing"), "{err}");
+}
+
+#[test]
+fn kubectl_yaml_dump_loads_with_items_located() {
+    let loaded = loads("cluster.yaml", CLUSTER_YAML);
+    assert_eq!(
+        kinds(&loaded),
+        [
+            "GatewayClass/eg",
+            "Gateway/public",
+            "HTTPRoute/storefront",
+            "HTTPRoute/docs",
+            "Service/storefront",
+            "Service/cart"
+        ]
+    );
+    assert!(loaded.skipped.is_empty() && loaded.warnings.is_empty());
+    let lines: Vec<usize> = loaded.documents.iter().map(|d| d.origin.line).collect();
+    for (doc, line) in loaded.documents.iter().zip(&lines) {
+        let text_line = CLUSTER_YAML.lines().nth(line - 1).expect("line exists");
+        assert!(
+            text_line.starts_with("- apiVersion:"),
+            "{}: {text_line}",
+            doc.origin
+        );
+    }
+    // Another controller's status and the server's fields are kept as written.
+    let gateway = &loaded.documents[1].value;
+    assert_eq!(gateway["metadata"]["generation"], 2);
+    assert_eq!(gateway["status"]["listeners"][0]["attachedRoutes"], 2);
+    assert_eq!(
+        loaded.documents[2].value["status"]["parents"][0]["controllerName"],
+        "gateway.envoyproxy.io/gatewayclass-controller"
+    );
+}
+
+#[test]
+fn kubectl_json_dump_reads_as_the_yaml_one() {
+    let yaml = loads("cluster.yaml", CLUSTER_YAML);
+    let json = loads("cluster.json", CLUSTER_JSON);
+    let values = |l: &Loaded| {
+        l.documents
+            .iter()
+            .map(|d| d.value.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(values(&json), values(&yaml));
+    for doc in &json.documents {
+        let text_line = CLUSTER_JSON.lines().nth(doc.origin.line - 1).expect("line");
+        assert_eq!(text_line.trim(), "{", "{}", doc.origin);
+        assert!(doc.origin.item.is_some());
+    }
+}
+
+#[test]
+fn typed_lists_give_items_their_kind() {
+    let loaded = loads("raw.yaml", RAW_LIST);
+    assert_eq!(kinds(&loaded), ["HTTPRoute/docs", "HTTPRoute/storefront"]);
+    assert_eq!(
+        loaded.documents[0].value["apiVersion"],
+        "gateway.networking.k8s.io/v1"
+    );
+}
+
+#[test]
+fn helm_folder_files_are_skipped_with_reasons() {
+    let chart = loads("chart/Chart.yaml", CHART);
+    assert!(chart.documents.is_empty());
+    assert_eq!(chart.skipped.len(), 1);
+    assert!(
+        chart.skipped[0]
+            .1
+            .contains("kind is missing: a Helm chart description (Chart.yaml)"),
+        "{:?}",
+        chart.skipped
+    );
+
+    let values = loads("chart/values.yaml", VALUES);
+    assert!(values.documents.is_empty());
+    assert!(
+        values.skipped[0]
+            .1
+            .starts_with("apiVersion and kind are missing: Helm chart values"),
+        "{:?}",
+        values.skipped
+    );
+
+    let kustomization = loads("chart/kustomization.yaml", KUSTOMIZATION);
+    assert!(kustomization.documents.is_empty());
+    assert!(
+        kustomization.skipped[0]
+            .1
+            .contains("kustomize Kustomization"),
+        "{:?}",
+        kustomization.skipped
+    );
+
+    let rendered = loads("chart/templates/rendered.yaml", RENDERED);
+    assert_eq!(
+        kinds(&rendered),
+        [
+            "Service/storefront",
+            "Gateway/storefront",
+            "HTTPRoute/storefront"
+        ]
+    );
+    let empty: Vec<usize> = rendered.skipped.iter().map(|(o, _)| o.document).collect();
+    assert_eq!(empty, [0, 2, 5], "{:?}", rendered.skipped);
+    assert!(rendered.skipped.iter().all(|(_, r)| r == EMPTY_DOCUMENT));
+
+    let extra = loads("chart/templates/extra-route.json", EXTRA_JSON);
+    assert_eq!(kinds(&extra), ["HTTPRoute/storefront-api"]);
+}
+
+#[test]
+fn other_documents_that_are_not_objects_are_skipped() {
+    let loaded = loads(
+        "misc.yaml",
+        "- a\n- b\n---\njust text\n---\nname: x\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ns1}\n",
+    );
+    assert_eq!(kinds(&loaded), ["Namespace/ns1"]);
+    let reasons: Vec<&str> = loaded.skipped.iter().map(|(_, r)| r.as_str()).collect();
+    assert!(
+        reasons[0].starts_with("a sequence, not a Kubernetes object"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].starts_with("a string, not"), "{reasons:?}");
+    assert!(
+        reasons[2].starts_with("apiVersion and kind are missing: a mapping"),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn duplicate_keys_keep_the_last_value_with_a_warning() {
+    let loaded = loads("dup.yaml", DUPLICATES);
+    let route = &loaded.documents[0].value;
+    assert_eq!(route["spec"]["rules"][0]["backendRefs"][0]["port"], 9090);
+    assert_eq!(route["spec"]["hostnames"][0], "checkout.example.com");
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "dup.yaml:18:11: duplicate key \"port\": the last value is used (as kubectl does)",
+            "dup.yaml:19:3: duplicate key \"hostnames\": the last value is used (as kubectl does)",
+        ]
+    );
+    for w in &warnings {
+        assert!(
+            !w.contains("DuplicateKeyPolicy") && !w.contains("Options"),
+            "{w}"
+        );
+    }
+    // The strict reader (scenario manifests) refuses them.
+    let err = parse_documents("dup.yaml", DUPLICATES).expect_err("strict");
+    assert!(err.to_string().contains("duplicate key \"port\""), "{err}");
+}
+
+#[test]
+fn duplicate_keys_in_json_are_located_too() {
+    let text = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Namespace\",\n  \"metadata\": {\"name\": \"a\", \"name\": \"b\"}\n}\n";
+    let loaded = loads("dup.json", text);
+    assert_eq!(loaded.documents[0].value["metadata"]["name"], "b");
+    assert_eq!(loaded.warnings.len(), 1);
+    assert_eq!(loaded.warnings[0].line, 4);
+}
+
+#[test]
+fn json_streams_and_yaml_flow_style() {
+    let text = "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"a\"}}\n\n{\"apiVersion\": \"v1\", \"kind\": \"Namespace\",\n \"metadata\": {\"name\": \"b\"}}\n";
+    let loaded = loads("two.json", text);
+    assert_eq!(kinds(&loaded), ["Namespace/a", "Namespace/b"]);
+    assert_eq!(loaded.documents[1].origin.line, 3);
+    assert_eq!(loaded.documents[1].origin.document, 1);
+    // `{` also starts YAML's flow style: not JSON, read as YAML.
+    let flow = loads(
+        "flow.yaml",
+        "{apiVersion: v1, kind: Namespace, metadata: {name: c}}\n",
+    );
+    assert_eq!(kinds(&flow), ["Namespace/c"]);
+    // A .json file that is not JSON is an error in JSON's terms.
+    let err = load("bad.json", "{\"a\": }", &Budgets::default()).expect_err("bad");
+    assert!(
+        err.to_string()
+            .starts_with("bad.json:1:7: document 0: expected value"),
+        "{err}"
+    );
+}
+
+#[test]
+fn scalars_merges_and_aliases() {
+    let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: &m {name: cm, namespace: x}\ndata:\n  <<: {a: \"1\", b: \"2\"}\n  b: \"3\"\n  port: \"8080\"\nother: *m\nflag: yes\ncount: 0x10\n";
+    let loaded = loads("s.yaml", text);
+    let v = &loaded.documents[0].value;
+    assert_eq!(v["data"]["a"], "1");
+    assert_eq!(v["data"]["b"], "3");
+    assert_eq!(v["data"]["port"], "8080");
+    assert_eq!(v["other"]["name"], "cm");
+    assert_eq!(v["flag"], true);
+    assert_eq!(v["count"], 16);
+    assert!(loaded.warnings.is_empty());
+}
+
+#[test]
+fn depth_budget_in_gwsims_words() {
+    let deep = format!("a: {}{}\n", "[".repeat(150), "]".repeat(150));
+    let err = load("deep.yaml", &deep, &Budgets::default()).expect_err("too deep");
+    let text = err.to_string();
+    assert!(text.starts_with("deep.yaml:1:"), "{text}");
+    assert!(
+        text.contains("nested more than 100 deep, gwsim's limit for one document"),
+        "{text}"
+    );
+    assert!(!text.contains("recursion limit"), "{text}");
+    let deep_json = format!("{}{}", "[".repeat(150), "]".repeat(150));
+    let err = load("deep.json", &deep_json, &Budgets::default()).expect_err("too deep");
+    assert!(
+        err.to_string().contains("nested more than 100 deep"),
+        "{err}"
+    );
+    // Within the budget: fine.
+    let ok = format!("a: {}{}\n", "[".repeat(90), "]".repeat(90));
+    assert!(load("ok.yaml", &ok, &Budgets::default()).is_ok());
+}
+
+#[test]
+fn alias_expansion_budget_stops_a_billion_laughs() {
+    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let p = i - 1;
+        text.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    let err = load("laughs.yaml", &text, &Budgets::default()).expect_err("bounded");
+    let message = err.to_string();
+    assert!(
+        message.contains(
+            "aliases (*name) copy more than 1,000,000 values, gwsim's limit for one input"
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("budget breached"), "{message}");
+}
+
+#[test]
+fn node_and_size_budgets() {
+    let budgets = Budgets {
+        max_nodes: 1000,
+        ..Budgets::default()
+    };
+    let text = format!("items: [{}]\n", vec!["1"; 2000].join(", "));
+    let err = load("many.yaml", &text, &budgets).expect_err("too many");
+    assert!(
+        err.to_string()
+            .contains("more than 1,000 values, mappings and sequences"),
+        "{err}"
+    );
+    let json = format!("[{}]", vec!["1"; 2000].join(", "));
+    let err = load("many.json", &json, &budgets).expect_err("too many");
+    assert!(err.to_string().contains("more than 1,000 values"), "{err}");
+    let small = Budgets {
+        max_input_bytes: 10,
+        ..Budgets::default()
+    };
+    let err = load("big.yaml", "apiVersion: v1\n", &small).expect_err("too big");
+    assert!(
+        err.to_string()
+            .contains("the input is 15 bytes, more than gwsim reads from one input (10 bytes)"),
+        "{err}"
+    );
+}
+
+/// A kubectl List of 2,500 routes (about 2.9 MB as kubectl writes it) loads with the default
+/// budgets: the size that the YAML library's own default node budget refused.
+#[test]
+fn a_large_real_shaped_list_is_within_budget() {
+    let spec = crate::synth::SynthSpec::with_routes(2_500);
+    let list = spec.dumped_list();
+    let text = serde_saphyr::to_string(&list).expect("serializes");
+    assert!(text.len() > 2_500_000, "{}", text.len());
+    let loaded = loads("dump.yaml", &text);
+    assert_eq!(loaded.documents.len(), spec.documents().len());
+    assert!(loaded.skipped.is_empty() && loaded.warnings.is_empty());
+}
+
+/// A whole-cluster dump of 100,000 objects in one List loads within the default budgets.
+#[test]
+fn a_dump_of_100000_objects_is_within_budget() {
+    let mut text =
+        String::from("apiVersion: v1\nkind: List\nmetadata:\n  resourceVersion: \"\"\nitems:\n");
+    for i in 0..100_000 {
+        text.push_str(&format!(
+            "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: cm-{i}\n    namespace: ns-{}\n    uid: 00000000-0000-4000-8000-{i:012}\n    resourceVersion: \"{i}\"\n  data:\n    key: value-{i}\n",
+            i % 100
+        ));
+    }
+    let loaded = loads("cluster.yaml", &text);
+    assert_eq!(loaded.documents.len(), 100_000);
+    assert_eq!(loaded.documents[99_999].origin.item, Some(99_999));
+}
