@@ -10,6 +10,7 @@
 //! - [`table`]: the configuration compiled into a routing table;
 //! - [`filters`]: a matched rule's filters and weighted backends applied to a request;
 //! - [`decision`] and [`explain`]: a request routed, and the reasons;
+//! - [`runtime`]: retries and timeouts of a forwarded request, attempt by attempt;
 //! - [`diff`]: two states compared: statuses, tables, and the outcome of probe requests.
 //!
 //! No I/O but reading the files [`load`] is asked to read, no clock, no randomness of its own.
@@ -24,6 +25,7 @@ pub mod explain;
 pub mod filters;
 pub mod load;
 pub mod object;
+pub mod runtime;
 pub mod synth;
 pub mod table;
 
