@@ -185,6 +185,35 @@ impl Network {
             .map_or(0, |p| p.endpoints.len())
     }
 
+    /// Every Service port with its ready endpoints: the pod behind each (`None` for an
+    /// address no pod has) and the port it listens on. In namespace, name, port order.
+    pub fn service_endpoints(&self) -> Vec<(ServiceRef, Vec<ServedBy<'_>>)> {
+        let mut out = Vec::new();
+        let mut namespaces: Vec<_> = self.services.iter().collect();
+        namespaces.sort_by_key(|(ns, _)| ns.as_str());
+        for (ns, services) in namespaces {
+            let mut services: Vec<_> = services.iter().collect();
+            services.sort_by_key(|(name, _)| name.as_str());
+            for (name, ports) in services {
+                for (port, set) in ports {
+                    let backend = ServiceRef {
+                        namespace: ns.clone(),
+                        name: name.clone(),
+                        port: *port,
+                        app_protocol: None,
+                    };
+                    let endpoints = set
+                        .endpoints
+                        .iter()
+                        .map(|e| (e.pod.map(|i| &self.pods[i]), e.port))
+                        .collect();
+                    out.push((backend, endpoints));
+                }
+            }
+        }
+        out
+    }
+
     /// Whether a pod of `backend` in `namespace` (any, when `None`) logged request `id`.
     pub fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool {
         self.pods.iter().any(|p| {
@@ -331,6 +360,10 @@ fn mix(id: u64, salt: u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
 }
+
+/// An endpoint as [`Network::service_endpoints`] lists it: the pod behind the address
+/// (`None`: no pod has it) and the port the pod listens on.
+pub type ServedBy<'a> = (Option<&'a EchoPod>, u16);
 
 /// The last answer's headers, the endpoint that gave it, and whether its body is an echo.
 type BackendAnswer = (Vec<(String, String)>, Endpoint, bool);
