@@ -3,6 +3,7 @@
 mod check;
 mod diff;
 mod inputs;
+mod serve;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -176,14 +177,51 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Serve the files' Gateways on loopback: real HTTP, HTTPS and h2c, decided by the
+    /// routing table, until Ctrl-C. Files are watched; each admitted change is swapped in.
+    ///
+    /// Each Gateway gets its own loopback address (127.x.y.z); listener port P is served on
+    /// P + --port-offset. Services get in-process echo backends unless named by --backend.
+    Serve {
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Listener port P is served on P + N; 0 binds the listener ports themselves.
+        #[arg(long, default_value_t = gwsim_proxy::DEFAULT_PORT_OFFSET)]
+        port_offset: u16,
+        /// Send a Service's traffic to your own HTTP server: NAMESPACE/SERVICE=http://HOST:PORT.
+        #[arg(long = "backend", value_name = "NS/SERVICE=URL")]
+        backends: Vec<String>,
+        /// Write the served listeners as JSON here once every socket accepts connections.
+        #[arg(long, value_name = "FILE")]
+        ready_file: Option<PathBuf>,
+        /// Bind every socket on this address instead of each Gateway's loopback address.
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<std::net::IpAddr>,
+        /// Add an `x-gwsim-decision` response header naming the route, rule and match.
+        #[arg(long)]
+        explain_header: bool,
+        /// Worker threads (1: a single-threaded runtime).
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+    },
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `serve` says what it does with changes by default; the access log needs
+    // RUST_LOG=gwsim::access=info.
+    let default = match cli.command {
+        Command::Serve { .. } => "error,gwsim::serve=info",
+        _ => "error",
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("GWSIM_LOG"))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GWSIM_LOG")
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("RUST_LOG"))
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -331,6 +369,26 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     Ok(exit_byte(err.exit_code()))
                 }
             }
+        }
+        Command::Serve {
+            files,
+            port_offset,
+            backends,
+            ready_file,
+            bind,
+            explain_header,
+            workers,
+        } => {
+            drop(stdout);
+            serve::serve(serve::ServeArgs {
+                files,
+                port_offset,
+                backends,
+                ready_file,
+                bind,
+                explain_header,
+                workers,
+            })
         }
         Command::Tui { scenario, files } => {
             match scenario {

@@ -214,12 +214,12 @@ fn certified_key(cert: Option<Vec<u8>>, key: Option<Vec<u8>>) -> Result<Certifie
     let key = key.ok_or("no tls.key")?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert)
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("tls.crt is not a PEM certificate ({e})"))?;
+        .map_err(|_| "tls.crt is not a PEM certificate".to_string())?;
     if chain.is_empty() {
         return Err("tls.crt holds no certificate".into());
     }
     let key = PrivateKeyDer::from_pem_slice(&key)
-        .map_err(|e| format!("tls.key is not a PEM private key ({e})"))?;
+        .map_err(|_| "tls.key is not a PEM private key".to_string())?;
     let signing = rustls::crypto::ring::sign::any_supported_type(&key)
         .map_err(|e| format!("tls.key: {e}"))?;
     Ok(CertifiedKey::new(chain, signing))
