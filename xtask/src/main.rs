@@ -5,12 +5,17 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+mod bench_proxy;
+mod tidy;
+
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   bench          run every benchmark and scale measurement in release mode and print the figures
   bench-quick    the scale measurements only (no criterion runs)
-  bless          re-write golden files from current output (GWSIM_BLESS=1 cargo test)";
+  bless          re-write golden files from current output (GWSIM_BLESS=1 cargo test)
+  tidy           check that engine/ and sim/ depend on no runtime or network client
+  bench-proxy    gwsim serve beside nginx under wrk (installs nginx and wrk with apt-get)";
 
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -22,6 +27,16 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         "bench-quick" => scale(),
+        "tidy" => {
+            let lock = std::fs::read_to_string("Cargo.lock").context("reading Cargo.lock")?;
+            let problems = tidy::pure_crates(&lock);
+            if !problems.is_empty() {
+                bail!("{}", problems.join("\n"));
+            }
+            println!("tidy: engine and sim depend on no runtime or network client");
+            Ok(())
+        }
+        "bench-proxy" => bench_proxy::run(),
         "bless" => {
             let status = Command::new(env_cargo())
                 .args(["test", "--workspace"])
