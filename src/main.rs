@@ -5,6 +5,7 @@ mod audit;
 mod check;
 mod diff;
 mod inputs;
+mod serve;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -228,24 +229,6 @@ enum Command {
         #[command(flatten)]
         classes: ClassArgs,
     },
-    /// Serve the simulated cluster: with --api, a Kubernetes API that kubectl talks to.
-    Serve {
-        /// Files or folders of YAML applied before serving.
-        #[arg(short = 'f', long = "filename", num_args = 1..)]
-        files: Vec<PathBuf>,
-        /// Serve the Kubernetes API at ADDR (default 127.0.0.1:6443).
-        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = api::DEFAULT_API_ADDR)]
-        api: Option<std::net::SocketAddr>,
-        /// Write a kubeconfig for the API (with its CA and bearer token) to FILE.
-        #[arg(long, value_name = "FILE")]
-        kubeconfig_out: Option<PathBuf>,
-        /// Serve the API over plain HTTP without a token.
-        #[arg(long)]
-        api_insecure: bool,
-        /// Listen on this host address instead of loopback.
-        #[arg(long, value_name = "ADDR")]
-        bind: Option<std::net::IpAddr>,
-    },
     /// Run the conformance suite (one scenario per upstream GATEWAY-HTTP test) against the
     /// simulator. Exit 0 when nothing failed.
     Conformance {
@@ -271,14 +254,63 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Serve the files' Gateways on loopback: real HTTP, HTTPS and h2c, decided by the
+    /// routing table, until Ctrl-C. Files are watched; each admitted change is swapped in.
+    ///
+    /// Each Gateway gets its own loopback address (127.x.y.z); listener port P is served on
+    /// P + --port-offset. Services get in-process echo backends unless named by --backend.
+    ///
+    /// With --api, serves a Kubernetes API over the simulated cluster instead (kubectl
+    /// apply/get/wait/delete; see docs/api.md); the files, if any, are applied first.
+    Serve {
+        #[arg(short = 'f', long = "filename", num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Listener port P is served on P + N; 0 binds the listener ports themselves.
+        #[arg(long, default_value_t = gwsim_proxy::DEFAULT_PORT_OFFSET)]
+        port_offset: u16,
+        /// Send a Service's traffic to your own HTTP server: NAMESPACE/SERVICE=http://HOST:PORT.
+        #[arg(long = "backend", value_name = "NS/SERVICE=URL")]
+        backends: Vec<String>,
+        /// Write the served listeners as JSON here once every socket accepts connections.
+        #[arg(long, value_name = "FILE")]
+        ready_file: Option<PathBuf>,
+        /// Bind every socket on this address instead of each Gateway's loopback address.
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<std::net::IpAddr>,
+        /// Add an `x-gwsim-decision` response header naming the route, rule and match.
+        #[arg(long)]
+        explain_header: bool,
+        /// Worker threads (1: a single-threaded runtime).
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Serve the Kubernetes API at ADDR (default 127.0.0.1:6443).
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = api::DEFAULT_API_ADDR)]
+        api: Option<std::net::SocketAddr>,
+        /// With --api: write a kubeconfig for the API (with its CA and bearer token) to FILE.
+        #[arg(long, value_name = "FILE", requires = "api")]
+        kubeconfig_out: Option<PathBuf>,
+        /// With --api: serve the API over plain HTTP without a token.
+        #[arg(long, requires = "api")]
+        api_insecure: bool,
+    },
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `serve` says what it does with changes by default; the access log needs
+    // RUST_LOG=gwsim::access=info.
+    let default = match cli.command {
+        Command::Serve { .. } => "error,gwsim::serve=info",
+        _ => "error",
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("GWSIM_LOG"))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GWSIM_LOG")
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("RUST_LOG"))
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -322,24 +354,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
             Ok(if ok { 0 } else { 1 })
-        }
-        Command::Serve {
-            files,
-            api,
-            kubeconfig_out,
-            api_insecure,
-            bind,
-        } => {
-            let Some(api) = api else {
-                bail!("gwsim serve: nothing to serve; pass --api");
-            };
-            api::serve(api::ApiOptions {
-                files,
-                api,
-                bind,
-                kubeconfig_out,
-                insecure: api_insecure,
-            })
         }
         Command::Routes {
             files,
@@ -499,6 +513,41 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     Ok(exit_byte(err.exit_code()))
                 }
             }
+        }
+        Command::Serve {
+            files,
+            port_offset,
+            backends,
+            ready_file,
+            bind,
+            explain_header,
+            workers,
+            api,
+            kubeconfig_out,
+            api_insecure,
+        } => {
+            drop(stdout);
+            if let Some(api) = api {
+                return api::serve(api::ApiOptions {
+                    files,
+                    api,
+                    bind,
+                    kubeconfig_out,
+                    insecure: api_insecure,
+                });
+            }
+            if files.is_empty() {
+                bail!("gwsim serve: nothing to serve; give -f PATH (the data plane) or --api");
+            }
+            serve::serve(serve::ServeArgs {
+                files,
+                port_offset,
+                backends,
+                ready_file,
+                bind,
+                explain_header,
+                workers,
+            })
         }
         Command::Tui {
             scenario,

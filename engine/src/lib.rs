@@ -10,6 +10,7 @@
 //! - [`table`]: the configuration compiled into a routing table;
 //! - [`filters`]: a matched rule's filters and weighted backends applied to a request;
 //! - [`decision`] and [`explain`]: a request routed, and the reasons;
+//! - [`runtime`]: retries and timeouts of a forwarded request, attempt by attempt;
 //! - [`diff`]: two states compared: statuses, tables, and the outcome of probe requests;
 //! - [`audit`]: the installed controller's statuses against a conforming controller's.
 //!
@@ -26,6 +27,7 @@ pub mod explain;
 pub mod filters;
 pub mod load;
 pub mod object;
+pub mod runtime;
 pub mod synth;
 pub mod table;
 

@@ -27,6 +27,7 @@ use std::time::Duration;
 use gwsim_engine::decision::{Forward, Request, ServiceRef};
 use gwsim_engine::filters::apply_header_modifier;
 use gwsim_engine::object::{Kind, Object, Snapshot};
+use gwsim_engine::runtime::{self, Attempt, AttemptOutcome, Endpoints as _, Exchange, Final, Step};
 
 use crate::cluster::{EchoedRequest, RequestId, Response, WebSocketMessage};
 use crate::echo::{EchoPod, EchoReply, HttpVersion, Receipt};
@@ -184,6 +185,35 @@ impl Network {
             .map_or(0, |p| p.endpoints.len())
     }
 
+    /// Every Service port with its ready endpoints: the pod behind each (`None` for an
+    /// address no pod has) and the port it listens on. In namespace, name, port order.
+    pub fn service_endpoints(&self) -> Vec<(ServiceRef, Vec<ServedBy<'_>>)> {
+        let mut out = Vec::new();
+        let mut namespaces: Vec<_> = self.services.iter().collect();
+        namespaces.sort_by_key(|(ns, _)| ns.as_str());
+        for (ns, services) in namespaces {
+            let mut services: Vec<_> = services.iter().collect();
+            services.sort_by_key(|(name, _)| name.as_str());
+            for (name, ports) in services {
+                for (port, set) in ports {
+                    let backend = ServiceRef {
+                        namespace: ns.clone(),
+                        name: name.clone(),
+                        port: *port,
+                        app_protocol: None,
+                    };
+                    let endpoints = set
+                        .endpoints
+                        .iter()
+                        .map(|e| (e.pod.map(|i| &self.pods[i]), e.port))
+                        .collect();
+                    out.push((backend, endpoints));
+                }
+            }
+        }
+        out
+    }
+
     /// Whether a pod of `backend` in `namespace` (any, when `None`) logged request `id`.
     pub fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool {
         self.receipt(namespace, backend, id) == Receipt::Received
@@ -259,80 +289,42 @@ impl Network {
             }
         }
 
-        let mut elapsed = Duration::ZERO;
-        let mut retries_left = retry.as_ref().map_or(0, |r| r.attempts);
-        let mut attempt_number = 0;
+        let mut exchange = Exchange::new(&timeouts, retry.as_ref());
+        let mut answer: Option<BackendAnswer> = None;
         let outcome = loop {
-            let endpoint = self.pick(&backend, id, attempt_number);
-            attempt_number += 1;
-            let Some(endpoint) = endpoint else {
-                break Attempt::NoEndpoints;
-            };
-            let reply = match endpoint.pod {
-                Some(i) => {
-                    self.pods[i].serve(&request, version, endpoint.port, id, now.after(elapsed))
+            let endpoint =
+                RequestEndpoints { network: self, id }.pick(&backend, exchange.attempt_number());
+            let (outcome, took) = match endpoint {
+                None => (AttemptOutcome::NoEndpoints, Duration::ZERO),
+                Some(endpoint) => {
+                    let now = now.after(exchange.elapsed());
+                    let reply = match endpoint.pod {
+                        Some(i) => self.pods[i].serve(&request, version, endpoint.port, id, now),
+                        None => EchoReply::Reset {
+                            delay: Duration::ZERO,
+                        },
+                    };
+                    match reply {
+                        EchoReply::Answer {
+                            status,
+                            headers,
+                            echo,
+                            delay,
+                        } => {
+                            answer = Some((headers, endpoint, echo));
+                            (AttemptOutcome::Answered { status }, delay)
+                        }
+                        EchoReply::Reset { delay } => (AttemptOutcome::Reset, delay),
+                    }
                 }
-                None => EchoReply::Reset {
-                    delay: Duration::ZERO,
-                },
             };
-            let (attempt, took) = match reply {
-                EchoReply::Answer {
-                    status,
-                    headers,
-                    echo,
-                    delay,
-                } => (
-                    Attempt::Answered {
-                        status,
-                        headers,
-                        endpoint,
-                        echo,
-                    },
-                    delay,
-                ),
-                EchoReply::Reset { delay } => (Attempt::Reset, delay),
-            };
-            // GEP-1742: backendRequest bounds each attempt, request the whole exchange.
-            let (attempt, took) = match timeouts.backend_request {
-                Some(limit) if took > limit => (Attempt::TimedOut, limit),
-                _ => (attempt, took),
-            };
-            elapsed += took;
-            if timeouts.request.is_some_and(|limit| elapsed > limit) {
-                break Attempt::TimedOut;
-            }
-            let retryable = match (&attempt, &retry) {
-                (_, None) => false,
-                // Connection errors are retried whenever a retry stanza exists (GEP-1731).
-                (Attempt::Reset, Some(_)) => true,
-                // GEP-1731 (HTTPRouteRetryBackendTimeout): an attempt that outlives
-                // backendRequest is retried whenever a retry stanza exists, codes or not.
-                (Attempt::TimedOut, Some(_)) => true,
-                (Attempt::Answered { status, .. }, Some(r)) => r.codes.contains(status),
-                (Attempt::NoEndpoints, Some(_)) => false,
-            };
-            if !retryable || retries_left == 0 {
-                break attempt;
-            }
-            retries_left -= 1;
-            elapsed += retry.as_ref().and_then(|r| r.backoff).unwrap_or_default();
-            // A retry cannot start once the request deadline is reached: at that instant the
-            // request timer fires (an answer needs time, however little).
-            if timeouts.request.is_some_and(|limit| elapsed >= limit) {
-                break Attempt::TimedOut;
+            if let Step::Finish(end) = exchange.record(Attempt { outcome, took }) {
+                break end;
             }
         };
 
-        let mut response = match outcome {
-            Attempt::NoEndpoints | Attempt::Reset => Response::local(503, Vec::new()),
-            Attempt::TimedOut => Response::local(504, Vec::new()),
-            Attempt::Answered {
-                status,
-                headers,
-                endpoint,
-                echo,
-            } => {
+        let mut response = match (outcome, answer) {
+            (Final::Answered { status }, Some((headers, endpoint, echo))) => {
                 let echo = endpoint
                     .pod
                     .filter(|_| echo)
@@ -353,6 +345,7 @@ impl Network {
                     messages,
                 }
             }
+            (end, _) => Response::local(end.local_status().unwrap_or(502), Vec::new()),
         };
         for modifier in &response_modifiers {
             apply_header_modifier(&mut response.headers, modifier);
@@ -375,19 +368,25 @@ fn mix(id: u64, salt: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// How one attempt ended.
-enum Attempt {
-    NoEndpoints,
-    Reset,
-    TimedOut,
-    Answered {
-        status: u16,
-        headers: Vec<(String, String)>,
-        /// The endpoint that answered.
-        endpoint: Endpoint,
-        /// Whether the body is the JSON echo of the request.
-        echo: bool,
-    },
+/// An endpoint as [`Network::service_endpoints`] lists it: the pod behind the address
+/// (`None`: no pod has it) and the port the pod listens on.
+pub type ServedBy<'a> = (Option<&'a EchoPod>, u16);
+
+/// The last answer's headers, the endpoint that gave it, and whether its body is an echo.
+type BackendAnswer = (Vec<(String, String)>, Endpoint, bool);
+
+/// Endpoint lookup for the attempts of one request.
+struct RequestEndpoints<'a> {
+    network: &'a Network,
+    id: RequestId,
+}
+
+impl runtime::Endpoints for RequestEndpoints<'_> {
+    type Endpoint = Endpoint;
+
+    fn pick(&mut self, backend: &ServiceRef, attempt: u32) -> Option<Endpoint> {
+        self.network.pick(backend, self.id, u64::from(attempt))
+    }
 }
 
 /// The HTTP version the Gateway speaks to a Service port, from its appProtocol (GEP-1911).
@@ -716,6 +715,33 @@ mod tests {
             RequestId(0),
             SimTime::START,
         );
+    }
+
+    /// Issue 10, finding 1: a retried request whose delay is near `Duration::MAX` overflowed
+    /// the retry loop's elapsed time (a panic); it now saturates and times out.
+    #[test]
+    fn retried_huge_delays_do_not_overflow() {
+        let (_, mut network) = cluster();
+        let mut f = forward(target("web", 8080), "/?delay=4000000000000000h");
+        f.retry = Some(Retry {
+            codes: Vec::new(),
+            attempts: 3,
+            backoff: Some(Duration::from_secs(1)),
+        });
+        f.timeouts.backend_request = Some(Duration::from_secs(1));
+        assert_eq!(
+            network
+                .forward(f.clone(), RequestId(0), SimTime::START)
+                .status,
+            504
+        );
+        f.timeouts = Timeouts::default();
+        f.retry = Some(Retry {
+            codes: vec![200],
+            attempts: 3,
+            backoff: Some(Duration::from_secs(1)),
+        });
+        assert_eq!(network.forward(f, RequestId(1), SimTime::START).status, 200);
     }
 
     #[test]

@@ -5,6 +5,9 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+mod bench_proxy;
+mod tidy;
+
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
@@ -15,7 +18,10 @@ tasks:
                  from testdata/; without nightly and cargo-fuzz, the stable corpus replay
   synth-files [ROUTES] [DIR]
                  write the synthetic state (default 10000 routes) as YAML and JSON files for
-                 measuring `gwsim check` (default DIR target/synth)";
+                 measuring `gwsim check` (default DIR target/synth)
+
+  tidy           check that engine/ and sim/ depend on no runtime or network client
+  bench-proxy    gwsim serve beside nginx under wrk (installs nginx and wrk with apt-get)";
 
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -29,6 +35,16 @@ fn main() -> anyhow::Result<()> {
         "bench-quick" => scale(),
         "fuzz" => fuzz(std::env::args().nth(2).as_deref()),
         "synth-files" => synth_files(),
+        "tidy" => {
+            let lock = std::fs::read_to_string("Cargo.lock").context("reading Cargo.lock")?;
+            let problems = tidy::pure_crates(&lock);
+            if !problems.is_empty() {
+                bail!("{}", problems.join("\n"));
+            }
+            println!("tidy: engine and sim depend on no runtime or network client");
+            Ok(())
+        }
+        "bench-proxy" => bench_proxy::run(),
         "bless" => {
             let status = Command::new(env_cargo())
                 .args(["test", "--workspace"])

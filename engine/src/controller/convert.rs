@@ -27,6 +27,7 @@ use crate::config::{
 };
 use crate::duration;
 use crate::object::{GATEWAY_GROUP, Kind, ObjectKey};
+use crate::runtime;
 
 /// A converted route and what went wrong on the way.
 pub struct Converted {
@@ -434,6 +435,14 @@ impl<'a> Converter<'a> {
                 backend_request: parse_timeout(t.backend_request.as_deref()),
             })
             .unwrap_or_default();
+        if let Some(attempts) = rule.retry.as_ref().and_then(|r| r.attempts)
+            && attempts > i64::from(runtime::MAX_RETRIES_PER_REQUEST)
+        {
+            problems.push(format!(
+                "retry.attempts: {attempts} is above gwsim's limit of {} retries per request",
+                runtime::MAX_RETRIES_PER_REQUEST
+            ));
+        }
         let retry = rule.retry.as_ref().map(|r| Retry {
             codes: r
                 .codes

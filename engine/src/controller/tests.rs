@@ -2629,3 +2629,21 @@ fn reconcile_at_scale_attaches_every_route() {
     assert_eq!(attached, 20_000);
     assert_eq!(r.statuses.len(), 1 + 3 + 10_000);
 }
+
+/// Issue 10, finding 3: a `retry.attempts` beyond gwsim's limit makes the rule invalid with a
+/// message naming the field and the limit (the API sets no maximum); the other rules stay.
+#[test]
+fn retry_attempts_beyond_the_gwsim_limit_invalidate_the_rule() {
+    let rules = |attempts: u32| {
+        format!(
+            r#"[{{backendRefs: [{{group: "", kind: Service, name: v1, port: 8080}}], retry: {{codes: [500], attempts: {attempts}}}}}, {{matches: [{{path: {{type: PathPrefix, value: /ok}}}}], backendRefs: [{{group: "", kind: Service, name: v1, port: 8080}}]}}]"#
+        )
+    };
+    let limit = crate::runtime::MAX_RETRIES_PER_REQUEST;
+    assert!(converted(&rules(limit)).rules[0].invalid.is_none());
+    let config = converted(&rules(2147483647));
+    assert_eq!(
+        config.rules[0].invalid.as_deref(),
+        Some("retry.attempts: 2147483647 is above gwsim's limit of 100 retries per request")
+    );
+}

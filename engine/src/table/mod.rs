@@ -145,6 +145,17 @@ impl RoutingTable {
         self.decide_with(request, rng, false)
     }
 
+    /// The HTTPS listener of `gateway` on `port` whose certificate a TLS handshake for `sni`
+    /// presents: the listener [`RoutingTable::decide`] selects by SNI. `None`: no listener
+    /// serves that name and the handshake fails. For a data plane choosing certificates.
+    pub fn tls_listener(&self, gateway: &ObjectKey, port: u16, sni: &str) -> Option<&str> {
+        let compiled = self.compiled.iter().find(|g| &g.key == gateway)?;
+        let on_port = compiled.by_port.get(&port)?;
+        let sni = normalize_host(sni);
+        best_listener(compiled, on_port, Scheme::Https, &sni)
+            .map(|i| compiled.listeners[i].name.as_str())
+    }
+
     fn decide_with(&self, request: &Request, rng: &mut dyn RngCore, detailed: bool) -> Decision {
         let mut ex = Explanation {
             detailed,

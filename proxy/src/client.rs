@@ -1,0 +1,242 @@
+//! Connections from the Gateway to backends: HTTP/1.1 (pooled, upgrades allowed) or HTTP/2
+//! with prior knowledge (one multiplexed connection per address), as the Service port's
+//! appProtocol says (GEP-1911).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use gwsim_engine::decision::Request;
+use gwsim_sim::echo::HttpVersion;
+use gwsim_sim::network::is_connection_specific;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::{http1, http2};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+
+/// Idle HTTP/1.1 connections kept per backend address.
+const IDLE_PER_ADDRESS: usize = 64;
+
+/// What a backend answered.
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// The backend's side of an accepted upgrade (101).
+    pub upgrade: Option<OnUpgrade>,
+}
+
+/// Why an attempt got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    #[error("connect: {0}")]
+    Connect(std::io::Error),
+    #[error("{0}")]
+    Http(hyper::Error),
+    #[error("response body larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Request(String),
+}
+
+#[derive(Default)]
+pub struct Client {
+    idle: Mutex<HashMap<SocketAddr, Vec<http1::SendRequest<Full<Bytes>>>>>,
+    h2: Mutex<HashMap<SocketAddr, http2::SendRequest<Full<Bytes>>>>,
+    max_body: usize,
+}
+
+impl Client {
+    pub fn new(max_body: usize) -> Client {
+        Client {
+            max_body,
+            ..Client::default()
+        }
+    }
+
+    /// Sends `request` with `body` to `addr` and reads the whole answer (bodies are buffered
+    /// up to the body limit).
+    pub async fn send(
+        &self,
+        addr: SocketAddr,
+        version: HttpVersion,
+        request: &Request,
+        body: Bytes,
+    ) -> Result<Answer, AttemptError> {
+        let req = build(request, version, body)?;
+        match version {
+            HttpVersion::Http11 => self.send_http1(addr, req).await,
+            HttpVersion::H2c => self.send_h2(addr, req).await,
+        }
+    }
+
+    async fn send_http1(
+        &self,
+        addr: SocketAddr,
+        req: hyper::Request<Full<Bytes>>,
+    ) -> Result<Answer, AttemptError> {
+        let upgrading = req.headers().contains_key(hyper::header::UPGRADE);
+        let mut sender = match self.take_idle(addr) {
+            Some(s) => s,
+            None => {
+                let stream = TcpStream::connect(addr)
+                    .await
+                    .map_err(AttemptError::Connect)?;
+                let _ = stream.set_nodelay(true);
+                let (sender, conn) = http1::handshake(TokioIo::new(stream))
+                    .await
+                    .map_err(AttemptError::Http)?;
+                tokio::spawn(conn.with_upgrades());
+                sender
+            }
+        };
+        let mut response = sender.send_request(req).await.map_err(AttemptError::Http)?;
+        let status = response.status().as_u16();
+        let headers = answer_headers(response.headers());
+        if status == 101 && upgrading {
+            let upgrade = hyper::upgrade::on(&mut response);
+            return Ok(Answer {
+                status,
+                headers,
+                body: Bytes::new(),
+                upgrade: Some(upgrade),
+            });
+        }
+        let body = self.read_body(response.into_body()).await?;
+        if sender.ready().await.is_ok() {
+            self.put_idle(addr, sender);
+        }
+        Ok(Answer {
+            status,
+            headers,
+            body,
+            upgrade: None,
+        })
+    }
+
+    async fn send_h2(
+        &self,
+        addr: SocketAddr,
+        req: hyper::Request<Full<Bytes>>,
+    ) -> Result<Answer, AttemptError> {
+        let existing = self
+            .h2
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&addr).filter(|s| !s.is_closed()).cloned());
+        let mut sender = match existing {
+            Some(s) => s,
+            None => {
+                let stream = TcpStream::connect(addr)
+                    .await
+                    .map_err(AttemptError::Connect)?;
+                let _ = stream.set_nodelay(true);
+                let (sender, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                    .await
+                    .map_err(AttemptError::Http)?;
+                tokio::spawn(conn);
+                if let Ok(mut m) = self.h2.lock() {
+                    m.insert(addr, sender.clone());
+                }
+                sender
+            }
+        };
+        let response = sender.send_request(req).await.map_err(AttemptError::Http)?;
+        let status = response.status().as_u16();
+        let headers = answer_headers(response.headers());
+        let body = self.read_body(response.into_body()).await?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
+            upgrade: None,
+        })
+    }
+
+    async fn read_body(&self, body: hyper::body::Incoming) -> Result<Bytes, AttemptError> {
+        match Limited::new(body, self.max_body).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) => match e.downcast::<hyper::Error>() {
+                Ok(e) => Err(AttemptError::Http(*e)),
+                Err(_) => Err(AttemptError::TooLarge(self.max_body)),
+            },
+        }
+    }
+
+    fn take_idle(&self, addr: SocketAddr) -> Option<http1::SendRequest<Full<Bytes>>> {
+        let mut idle = self.idle.lock().ok()?;
+        let list = idle.get_mut(&addr)?;
+        while let Some(s) = list.pop() {
+            if s.is_ready() && !s.is_closed() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn put_idle(&self, addr: SocketAddr, sender: http1::SendRequest<Full<Bytes>>) {
+        if let Ok(mut idle) = self.idle.lock() {
+            let list = idle.entry(addr).or_default();
+            if list.len() < IDLE_PER_ADDRESS {
+                list.push(sender);
+            }
+        }
+    }
+}
+
+/// The request a backend receives: method, path, Host (the authority on HTTP/2) and the
+/// headers the filters left; a body length hyper sets itself.
+fn build(
+    request: &Request,
+    version: HttpVersion,
+    body: Bytes,
+) -> Result<hyper::Request<Full<Bytes>>, AttemptError> {
+    let mut builder = hyper::Request::builder().method(request.method.as_str());
+    builder = match version {
+        HttpVersion::Http11 => builder
+            .uri(request.path.as_str())
+            .header(hyper::header::HOST, request.host.as_str()),
+        HttpVersion::H2c => builder
+            .version(hyper::Version::HTTP_2)
+            .uri(format!("http://{}{}", request.host, request.path)),
+    };
+    for (name, value) in &request.headers {
+        if name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("host")
+            || (version == HttpVersion::H2c && is_connection_specific(name, value))
+        {
+            continue;
+        }
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder
+        .body(Full::new(body))
+        .map_err(|e| AttemptError::Request(e.to_string()))
+}
+
+/// A backend's response headers without the hop-by-hop ones the Gateway sets itself.
+fn answer_headers(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(n, _)| {
+            !matches!(
+                n.as_str(),
+                "content-length" | "transfer-encoding" | "keep-alive" | "proxy-connection"
+            )
+        })
+        .filter(|(n, v)| {
+            // `Connection` is hop-by-hop, except on a 101 where it carries the upgrade.
+            *n != hyper::header::CONNECTION
+                || v.to_str().is_ok_and(|v| v.eq_ignore_ascii_case("upgrade"))
+        })
+        .map(|(n, v)| {
+            (
+                crate::backends::canonical_name(n.as_str()),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}

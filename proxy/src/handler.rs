@@ -1,0 +1,293 @@
+//! One request through the Gateway: the engine decides (`decide_fast` on the current table),
+//! the runtime rules of the engine drive attempts, and the answer goes back with the
+//! response filters applied.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::Bytes;
+use gwsim_engine::decision::{Forward, Outcome, Provenance, Request, Scheme, ServiceRef};
+use gwsim_engine::filters::apply_header_modifier;
+use gwsim_engine::object::ObjectKey;
+use gwsim_engine::runtime::{Attempt, AttemptOutcome, Exchange, Final, Step};
+use gwsim_sim::echo::HttpVersion;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::backends::Endpoint;
+use crate::client::Answer;
+use crate::error::{RequestError, local_response};
+use crate::{Shared, State};
+
+/// The header `--explain-header` adds.
+pub const EXPLAIN_HEADER: &str = "x-gwsim-decision";
+
+/// Where a connection arrived.
+#[derive(Clone, Debug)]
+pub struct Arrival {
+    pub gateway: ObjectKey,
+    pub port: u16,
+    pub scheme: Scheme,
+    pub sni: Option<String>,
+}
+
+/// The engine decided the connection is refused (no usable listener): hyper closes it.
+#[derive(Debug, thiserror::Error)]
+#[error("connection refused: {0}")]
+pub struct Refused(String);
+
+pub async fn handle(
+    shared: Arc<Shared>,
+    arrival: Arc<Arrival>,
+    mut req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Refused> {
+    let started = Instant::now();
+    let state = shared.state.borrow().clone();
+    let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed);
+    let mut rng = SmallRng::seed_from_u64(sequence);
+    let request = match gateway_request(&req, &arrival) {
+        Ok(r) => r,
+        Err(e) => return Ok(e.into_response()),
+    };
+    let client_upgrade = req
+        .headers()
+        .contains_key(hyper::header::UPGRADE)
+        .then(|| hyper::upgrade::on(&mut req));
+    let decision = state.table.decide_fast(&request, &mut rng);
+    let provenance = decision.provenance.clone();
+    let mut response = match decision.outcome {
+        Outcome::ConnectionRefused => {
+            tracing::info!(target: "gwsim::access", gateway = %arrival.gateway, port = arrival.port,
+                "connection refused: no usable listener");
+            return Err(Refused(format!("port {}", arrival.port)));
+        }
+        Outcome::Respond {
+            status,
+            headers,
+            reason,
+        } => local_response(status, &headers, &reason),
+        Outcome::Redirect {
+            status,
+            location,
+            mut headers,
+        } => {
+            headers.push(("Location".into(), location));
+            local_response(status, &headers, "")
+        }
+        Outcome::Forward(forward) => {
+            let body = match Limited::new(req.into_body(), shared.limits.max_body_bytes)
+                .collect()
+                .await
+            {
+                Ok(b) => b.to_bytes(),
+                Err(e) if e.downcast_ref::<hyper::Error>().is_some() => {
+                    return Ok(RequestError::BadRequest(e.to_string()).into_response());
+                }
+                Err(_) => {
+                    return Ok(
+                        RequestError::BodyTooLarge(shared.limits.max_body_bytes).into_response()
+                    );
+                }
+            };
+            deliver(&shared, &state, *forward, body, client_upgrade, &mut rng).await
+        }
+    };
+    let status = response.status().as_u16();
+    let decided = describe(provenance.as_ref());
+    if shared.explain_header
+        && let Ok(value) = hyper::header::HeaderValue::from_str(&decided)
+    {
+        response.headers_mut().insert(EXPLAIN_HEADER, value);
+    }
+    tracing::info!(
+        target: "gwsim::access",
+        gateway = %arrival.gateway,
+        port = arrival.port,
+        method = %request.method,
+        host = %request.host,
+        path = %request.path,
+        status,
+        decided = %decided,
+        micros = started.elapsed().as_micros() as u64,
+    );
+    Ok(response)
+}
+
+/// `route=ns/name rule=0 (name) match=0 listener=http`, or `no route`.
+fn describe(provenance: Option<&Provenance>) -> String {
+    match provenance {
+        Some(p) => {
+            let rule = match &p.rule_name {
+                Some(name) => format!("{} ({name})", p.rule_index),
+                None => p.rule_index.to_string(),
+            };
+            format!(
+                "route={} rule={rule} match={} listener={}",
+                p.route.namespaced_name(),
+                p.match_index,
+                p.listener
+            )
+        }
+        None => "no route".to_string(),
+    }
+}
+
+/// The engine's request for what arrived: the Gateway and port of the socket, Host from the
+/// header (HTTP/1.1) or the authority (HTTP/2), the path as sent.
+fn gateway_request(
+    req: &hyper::Request<Incoming>,
+    arrival: &Arrival,
+) -> Result<Request, RequestError> {
+    let host = match req.uri().authority() {
+        Some(a) => a.as_str().to_string(),
+        None => req
+            .headers()
+            .get(hyper::header::HOST)
+            .ok_or_else(|| RequestError::BadRequest("no Host header".into()))?
+            .to_str()
+            .map_err(|_| RequestError::BadRequest("the Host header is not text".into()))?
+            .to_string(),
+    };
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/".to_string(), |p| p.as_str().to_string());
+    let mut headers = Vec::with_capacity(req.headers().len());
+    for (name, value) in req.headers() {
+        if name == hyper::header::HOST {
+            continue;
+        }
+        let value = value.to_str().map_err(|_| {
+            RequestError::BadRequest(format!("the value of header {name} is not text"))
+        })?;
+        headers.push((name.as_str().to_string(), value.to_string()));
+    }
+    Ok(Request {
+        gateway: Some(arrival.gateway.clone()),
+        scheme: arrival.scheme,
+        port: arrival.port,
+        method: req.method().as_str().to_string(),
+        host,
+        path,
+        headers,
+        sni: arrival.sni.clone(),
+    })
+}
+
+/// The HTTP version the Gateway speaks to a Service port (GEP-1911).
+fn backend_version(backend: &ServiceRef) -> HttpVersion {
+    match backend.app_protocol.as_deref() {
+        Some("kubernetes.io/h2c") => HttpVersion::H2c,
+        _ => HttpVersion::Http11,
+    }
+}
+
+fn pick(state: &State, backend: &ServiceRef, rng: &mut SmallRng) -> Option<Endpoint> {
+    if let Some(addr) = state.backends.user(backend) {
+        return Some(Endpoint::Addr(addr));
+    }
+    let list = state.backends.endpoints(backend);
+    if list.is_empty() {
+        return None;
+    }
+    list.get(rng.random_range(0..list.len())).cloned()
+}
+
+async fn deliver(
+    shared: &Arc<Shared>,
+    state: &State,
+    forward: Forward,
+    body: Bytes,
+    client_upgrade: Option<OnUpgrade>,
+    rng: &mut SmallRng,
+) -> hyper::Response<Full<Bytes>> {
+    let version = backend_version(&forward.backend);
+    // Mirrors get their copy; their answers are dropped.
+    for mirror in &forward.mirror_requests {
+        if let Some(Endpoint::Addr(addr)) = pick(state, &mirror.backend, rng) {
+            let shared = shared.clone();
+            let request = mirror.request.clone();
+            let body = body.clone();
+            let mirror_version = backend_version(&mirror.backend);
+            tokio::spawn(async move {
+                let send = shared.client.send(addr, mirror_version, &request, body);
+                let _ = tokio::time::timeout(shared.limits.backend_timeout, send).await;
+            });
+        }
+    }
+
+    let mut exchange = Exchange::new(&forward.timeouts, forward.retry.as_ref());
+    let mut last: Option<Answer> = None;
+    let end = loop {
+        let attempt_started = Instant::now();
+        let outcome = match pick(state, &forward.backend, rng) {
+            None => AttemptOutcome::NoEndpoints,
+            Some(Endpoint::Unreachable) => AttemptOutcome::Reset,
+            Some(Endpoint::Addr(addr)) => {
+                let deadline = exchange
+                    .attempt_deadline()
+                    .unwrap_or(shared.limits.backend_timeout)
+                    .min(shared.limits.backend_timeout);
+                let send = shared
+                    .client
+                    .send(addr, version, &forward.request, body.clone());
+                match tokio::time::timeout(deadline, send).await {
+                    Err(_) => AttemptOutcome::Unanswered,
+                    Ok(Err(e)) => {
+                        tracing::debug!(target: "gwsim::backend", %addr, "attempt failed: {e}");
+                        AttemptOutcome::Reset
+                    }
+                    Ok(Ok(answer)) => {
+                        let status = answer.status;
+                        last = Some(answer);
+                        AttemptOutcome::Answered { status }
+                    }
+                }
+            }
+        };
+        let attempt = Attempt {
+            outcome,
+            took: attempt_started.elapsed(),
+        };
+        match exchange.record(attempt) {
+            Step::Retry { backoff } => tokio::time::sleep(backoff).await,
+            Step::Finish(end) => break end,
+        }
+    };
+
+    let (status, mut headers, body, upgrade) = match (end, last) {
+        (Final::Answered { status }, Some(answer)) => {
+            (status, answer.headers, answer.body, answer.upgrade)
+        }
+        (end, _) => {
+            let error = match end {
+                Final::NoEndpoints => RequestError::NoEndpoints,
+                Final::TimedOut => RequestError::Timeout,
+                _ => RequestError::ConnectionFailed,
+            };
+            let status = error.status();
+            (status, Vec::new(), Bytes::from(format!("{error}\n")), None)
+        }
+    };
+    for modifier in &forward.response_modifiers {
+        apply_header_modifier(&mut headers, modifier);
+    }
+    headers.extend(forward.response_headers);
+    if let (Some(backend_side), Some(client_side)) = (upgrade, client_upgrade) {
+        tokio::spawn(async move {
+            if let (Ok(backend), Ok(client)) = (backend_side.await, client_side.await) {
+                let mut backend = TokioIo::new(backend);
+                let mut client = TokioIo::new(client);
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
+            }
+        });
+    }
+    let mut response = local_response(status, &headers, "");
+    *response.body_mut() = Full::new(body);
+    response
+}

@@ -1,0 +1,316 @@
+//! `cargo xtask bench-proxy`: gwsim serve beside nginx, one worker each, under wrk on
+//! loopback, with the same upstream (an nginx static server) for both. A benchmark: it
+//! prints figures and never fails on them.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+const UPSTREAM: &str = "127.0.0.1:19080";
+const NGINX_PROXY: &str = "127.0.0.1:19081";
+const PORT_OFFSET: &str = "19000"; // listener port 80 on 19080 + 0 of the Gateway's address
+const DURATION: &str = "10s";
+const CONNECTIONS: &str = "50";
+
+pub fn run() -> anyhow::Result<()> {
+    install("nginx", "nginx")?;
+    install("wrk", "wrk")?;
+    let status = Command::new(super::env_cargo())
+        .args(["build", "--release", "--quiet", "--bin", "gwsim"])
+        .status()
+        .context("building gwsim")?;
+    if !status.success() {
+        bail!("cargo build --release failed");
+    }
+    let dir = std::env::temp_dir().join("gwsim-bench-proxy");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("logs"))?;
+    let upstream = nginx(&dir, "upstream", &upstream_config(&dir))?;
+    let mut rows = Vec::new();
+    for routes in [100usize, 10_000] {
+        let target = format!("/r{}/item", routes / 2);
+        let state = dir.join(format!("routes-{routes}.yaml"));
+        std::fs::write(&state, gwsim_config(routes, ""))?;
+        let (mut gwsim, url) = gwsim_serve(&dir, &state)?;
+        std::thread::sleep(Duration::from_millis(300));
+        let g = wrk(&format!("{url}{target}"))?;
+        let g_rss = rss_kib(gwsim.id());
+        rows.push((format!("gwsim serve, {routes} routes"), g, g_rss));
+
+        let conf = dir.join(format!("nginx-{routes}.conf"));
+        std::fs::write(&conf, nginx_config(&dir, routes))?;
+        let mut proxy = nginx(&dir, &format!("proxy-{routes}"), &conf)?;
+        std::thread::sleep(Duration::from_millis(300));
+        let n = wrk(&format!("http://{NGINX_PROXY}{target}"))?;
+        let n_rss = nginx_rss(proxy.id());
+        rows.push((format!("nginx, {routes} routes"), n, n_rss));
+        let _ = proxy.kill();
+        let _ = proxy.wait();
+
+        if routes == 10_000 {
+            // Reload of a 10,000-route change under load: every route gets a response header.
+            let load = std::thread::spawn({
+                let url = format!("{url}{target}");
+                move || wrk(&url)
+            });
+            std::thread::sleep(Duration::from_secs(3));
+            std::fs::write(&state, gwsim_config(routes, "X-Changed"))?;
+            let during = load
+                .join()
+                .map_err(|_| anyhow::anyhow!("wrk thread panicked"))??;
+            let changed = fetch_header(&url, &target)?;
+            println!(
+                "reload of a 10,000-route change under load: {} requests, {} failed (non-2xx or socket errors); change in service: {changed}",
+                during.requests, during.failed
+            );
+        }
+        stop(&mut gwsim);
+    }
+    let mut upstream = upstream;
+    let _ = upstream.kill();
+    let _ = upstream.wait();
+
+    println!(
+        "\n{:<28} {:>12} {:>10} {:>10} {:>12}",
+        "", "requests/s", "p50", "p99", "memory (RSS)"
+    );
+    for (name, figures, rss) in &rows {
+        println!(
+            "{name:<28} {:>12.0} {:>10} {:>10} {:>9} MiB",
+            figures.rps,
+            figures.p50,
+            figures.p99,
+            rss / 1024
+        );
+    }
+    println!(
+        "\nwrk -t1 -c{CONNECTIONS} -d{DURATION} --latency on loopback; one worker each; upstream: nginx static on {UPSTREAM}"
+    );
+    Ok(())
+}
+
+fn install(binary: &str, package: &str) -> anyhow::Result<()> {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {binary}")])
+        .stdout(Stdio::null())
+        .status()?
+        .success()
+        || Path::new(&format!("/usr/sbin/{binary}")).exists();
+    if found {
+        return Ok(());
+    }
+    println!("installing {package} with apt-get");
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            &format!("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {package}"),
+        ])
+        .status()?;
+    if !status.success() {
+        bail!("apt-get install {package} failed");
+    }
+    Ok(())
+}
+
+fn nginx_binary() -> &'static str {
+    if Path::new("/usr/sbin/nginx").exists() {
+        "/usr/sbin/nginx"
+    } else {
+        "nginx"
+    }
+}
+
+fn nginx(dir: &Path, name: &str, conf: &Path) -> anyhow::Result<Child> {
+    let child = Command::new(nginx_binary())
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(conf)
+        .args(["-g", &format!("pid {}/{name}.pid;", dir.display())])
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting nginx")?;
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(child)
+}
+
+fn common(dir: &Path) -> String {
+    format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\nerror_log {}/logs/error.log error;\nevents {{ worker_connections 4096; }}\n",
+        dir.display()
+    )
+}
+
+fn upstream_config(dir: &Path) -> PathBuf {
+    let conf = dir.join("upstream.conf");
+    let text = format!(
+        "{}http {{\n access_log off;\n server {{\n  listen {UPSTREAM};\n  keepalive_requests 1000000;\n  location / {{ return 200 'ok'; }}\n }}\n}}\n",
+        common(dir)
+    );
+    let _ = std::fs::write(&conf, text);
+    conf
+}
+
+/// The same routes as nginx locations: `/r{i}` prefixes to the same upstream.
+fn nginx_config(dir: &Path, routes: usize) -> String {
+    let mut text = common(dir);
+    let _ = write!(
+        text,
+        "http {{\n access_log off;\n upstream up {{ server {UPSTREAM}; keepalive 64; }}\n server {{\n  listen {NGINX_PROXY};\n  keepalive_requests 1000000;\n  proxy_http_version 1.1;\n  proxy_set_header Connection \"\";\n"
+    );
+    for i in 0..routes {
+        let _ = writeln!(text, "  location /r{i}/ {{ proxy_pass http://up; }}");
+    }
+    text.push_str("  location / { return 404; }\n }\n}\n");
+    text
+}
+
+/// One Gateway, `routes` HTTPRoutes of one rule each (`/r{i}/` prefix), one Service sent to
+/// the upstream with --backend. `header`: a response header every rule adds (a change).
+fn gwsim_config(routes: usize, header: &str) -> String {
+    let mut text = String::from(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: gwsim}\nspec: {controllerName: gateway.gwsim.dev/controller}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: bench}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: bench}\nspec:\n  gatewayClassName: gwsim\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: up, namespace: bench}\nspec:\n  ports: [{name: http, port: 8080}]\n",
+    );
+    let filters = if header.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", filters: [{{type: ResponseHeaderModifier, responseHeaderModifier: {{add: [{{name: {header}, value: x}}]}}}}]"
+        )
+    };
+    for i in 0..routes {
+        let _ = write!(
+            text,
+            "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: r{i}, namespace: bench}}\nspec:\n  parentRefs: [{{name: gw}}]\n  rules: [{{matches: [{{path: {{type: PathPrefix, value: /r{i}/}}}}], backendRefs: [{{name: up, port: 8080}}]{filters}}}]\n"
+        );
+    }
+    text
+}
+
+fn gwsim_serve(dir: &Path, state: &Path) -> anyhow::Result<(Child, String)> {
+    let ready = dir.join("ready.json");
+    let _ = std::fs::remove_file(&ready);
+    let child = Command::new("target/release/gwsim")
+        .args(["serve", "--workers", "1", "--port-offset", PORT_OFFSET])
+        .arg("-f")
+        .arg(state)
+        .arg("--backend")
+        .arg(format!("bench/up=http://{UPSTREAM}"))
+        .arg("--ready-file")
+        .arg(&ready)
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting gwsim serve")?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&ready)
+            && let Some(start) = text.find("\"url\": \"")
+        {
+            let rest = &text[start + 8..];
+            let url = rest.split('"').next().unwrap_or_default().to_string();
+            return Ok((child, url));
+        }
+        if Instant::now() > deadline {
+            bail!("gwsim serve did not become ready");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+struct Figures {
+    rps: f64,
+    p50: String,
+    p99: String,
+    requests: u64,
+    failed: u64,
+}
+
+fn wrk(url: &str) -> anyhow::Result<Figures> {
+    let output = Command::new("wrk")
+        .args([
+            "-t1",
+            &format!("-c{CONNECTIONS}"),
+            &format!("-d{DURATION}"),
+            "--latency",
+            url,
+        ])
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let field = |prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .map(|l| l.trim_start()[prefix.len()..].trim().to_string())
+    };
+    let rps = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("wrk output without Requests/sec:\n{text}"))?;
+    let requests = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let non_2xx: u64 = field("Non-2xx or 3xx responses:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let socket_errors: u64 = field("Socket errors:")
+        .map(|v| {
+            v.split(',')
+                .filter_map(|p| p.split_whitespace().last()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    Ok(Figures {
+        rps,
+        p50: field("50%").unwrap_or_default(),
+        p99: field("99%").unwrap_or_default(),
+        requests,
+        failed: non_2xx + socket_errors,
+    })
+}
+
+/// Whether the changed table is in service: the answer carries the header the change adds.
+fn fetch_header(url: &str, target: &str) -> anyhow::Result<bool> {
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-D",
+            "-",
+            &format!("{url}{target}"),
+        ])
+        .output()
+        .context("running curl")?;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .to_ascii_lowercase()
+        .contains("x-changed: x"))
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// nginx runs without a master here (`master_process off`): one process.
+fn nginx_rss(pid: u32) -> u64 {
+    rss_kib(pid)
+}
