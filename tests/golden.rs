@@ -24,6 +24,9 @@ struct Run {
     /// Compared when given (error messages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     stderr: Option<String>,
+    /// A file (relative to testdata/golden) piped to standard input, for `-f -`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stdin: Option<String>,
 }
 
 /// The same file with block scalars for outputs, for blessing.
@@ -40,6 +43,8 @@ struct BlessedRun<'a> {
     stdout: serde_saphyr::LitString,
     #[serde(skip_serializing_if = "Option::is_none")]
     stderr: Option<serde_saphyr::LitString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stdin: Option<&'a str>,
 }
 
 fn golden_dir() -> PathBuf {
@@ -47,10 +52,21 @@ fn golden_dir() -> PathBuf {
 }
 
 fn run_gwsim(args: &[String], dir: &Path) -> (i32, String, String) {
+    run_gwsim_with_stdin(args, dir, None)
+}
+
+fn run_gwsim_with_stdin(args: &[String], dir: &Path, stdin: Option<&str>) -> (i32, String, String) {
+    let input = match stdin {
+        Some(path) => std::fs::File::open(dir.join(path))
+            .unwrap_or_else(|e| panic!("stdin file {path}: {e}"))
+            .into(),
+        None => std::process::Stdio::null(),
+    };
     let out = Command::new(env!("CARGO_BIN_EXE_gwsim"))
         .args(args)
         .current_dir(dir)
         .env_remove("GWSIM_LOG")
+        .stdin(input)
         .output()
         .expect("the gwsim binary runs");
     (
@@ -78,7 +94,7 @@ fn golden_command_outputs() {
             serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let mut changed = false;
         for run in &mut golden.runs {
-            let (exit, stdout, stderr) = run_gwsim(&run.args, &dir);
+            let (exit, stdout, stderr) = run_gwsim_with_stdin(&run.args, &dir, run.stdin.as_deref());
             let stderr_differs = run.stderr.as_ref().is_some_and(|e| *e != stderr);
             if exit != run.exit || stdout != run.stdout || stderr_differs {
                 if bless {
@@ -113,6 +129,7 @@ fn golden_command_outputs() {
                         exit: r.exit,
                         stdout: serde_saphyr::LitString(r.stdout.clone()),
                         stderr: r.stderr.clone().map(serde_saphyr::LitString),
+                        stdin: r.stdin.as_deref(),
                     })
                     .collect(),
             };
