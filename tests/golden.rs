@@ -94,7 +94,8 @@ fn golden_command_outputs() {
             serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let mut changed = false;
         for run in &mut golden.runs {
-            let (exit, stdout, stderr) = run_gwsim_with_stdin(&run.args, &dir, run.stdin.as_deref());
+            let (exit, stdout, stderr) =
+                run_gwsim_with_stdin(&run.args, &dir, run.stdin.as_deref());
             let stderr_differs = run.stderr.as_ref().is_some_and(|e| *e != stderr);
             if exit != run.exit || stdout != run.stdout || stderr_differs {
                 if bless {

@@ -145,7 +145,7 @@ expect_eq "dry run stored nothing" 'Error from server (NotFound): httproutes.gat
 
 # An invalid route: the API server's message, exactly.
 out=$(kubectl apply -f testdata/apiserver/invalid-route.yaml 2>&1 || true)
-expect_eq "invalid route" "The HTTPRoute \"broken\" is invalid: spec.rules[0].matches[0].path: Invalid value: \"object\": an Exact or PathPrefix value must be an absolute path, starting with '/'" "$out"
+expect_eq "invalid route" "The HTTPRoute \"broken\" is invalid: spec.rules[0].matches[0].path: Invalid value: \"object\": value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']" "$out"
 # An unknown field, under strict field validation.
 sed 's/hostnames:/hostnamez:/' testdata/apiserver/server-side.yaml | sed 's/name: promo/name: typo/' >"$work/typo.yaml"
 out=$(kubectl apply -f "$work/typo.yaml" 2>&1 || true)

@@ -226,7 +226,7 @@ async fn admission_errors_are_invalid_status_objects() {
     );
     assert_eq!(
         status["message"],
-        "HTTPRoute.gateway.networking.k8s.io \"bad\" is invalid: spec.rules[0].matches[0].path: Invalid value: \"object\": an Exact or PathPrefix value must be an absolute path, starting with '/'"
+        "HTTPRoute.gateway.networking.k8s.io \"bad\" is invalid: spec.rules[0].matches[0].path: Invalid value: \"object\": value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']"
     );
 
     // Unknown fields: 400 under Strict, dropped with a warning under Warn.

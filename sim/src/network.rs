@@ -718,11 +718,20 @@ mod tests {
     }
 
     /// Issue 10, finding 1: a retried request whose delay is near `Duration::MAX` overflowed
-    /// the retry loop's elapsed time (a panic); it now saturates and times out.
+    /// the retry loop's elapsed time (a panic). A delay past Go's duration limit is refused by
+    /// the echo (400, not retried); the largest one it accepts saturates and times out.
     #[test]
     fn retried_huge_delays_do_not_overflow() {
         let (_, mut network) = cluster();
-        let mut f = forward(target("web", 8080), "/?delay=4000000000000000h");
+        let mut refused = forward(target("web", 8080), "/?delay=4000000000000000h");
+        refused.retry = Some(Retry {
+            codes: vec![400],
+            attempts: 3,
+            backoff: Some(Duration::from_secs(1)),
+        });
+        let answer = network.forward(refused, RequestId(2), SimTime::START);
+        assert_eq!(answer.status, 400);
+        let mut f = forward(target("web", 8080), "/?delay=2562047h");
         f.retry = Some(Retry {
             codes: Vec::new(),
             attempts: 3,
