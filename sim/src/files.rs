@@ -114,7 +114,7 @@ pub fn read_limited(
         let column = valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("not UTF-8 text: line {line}, column {column} holds a byte that is not UTF-8"),
+            format!("line {line}, column {column} holds a byte that is not UTF-8 text"),
         )
     })
 }
@@ -264,7 +264,7 @@ mod tests {
         .expect_err("not UTF-8");
         assert_eq!(
             bad.to_string(),
-            "not UTF-8 text: line 2, column 4 holds a byte that is not UTF-8"
+            "line 2, column 4 holds a byte that is not UTF-8 text"
         );
     }
 
