@@ -175,8 +175,8 @@ events=$(tr -s ' ' <"$work/watch.out" | cut -d' ' -f1-3)
 expect_contains "watch sees ADDED" 'ADDED watched ["watched.example"]' "$events"
 expect_contains "watch sees DELETED" 'DELETED watched ["watched.example"]' "$events"
 
-# --- data plane: curl through the Gateway after each change goes here once `gwsim serve`
-# --- serves the proxy on the same store (the proxy branch).
+# Not yet checked here: curl through the data plane after each change. `gwsim serve --api`
+# serves the API only until the proxy follows the API's store (issue 13).
 
 # Delete everything the examples created; the namespaces take their contents with them.
 out=$(kubectl delete -f testdata/apiserver/examples --wait=true)
