@@ -216,6 +216,10 @@ enum Command {
         filter: Option<String>,
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
         output: TextOrJson,
+        /// Send the requests through real sockets to an in-process `gwsim serve` of each
+        /// scenario's state (docs/serve.md).
+        #[arg(long)]
+        wire: bool,
     },
     /// Watch and question routing decisions in the terminal: a scenario step by step, or
     /// files (`-f`), reloaded when they change. Press ? for the keys.
@@ -253,6 +257,10 @@ enum Command {
         /// Overrides every scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Send the requests through real sockets to an in-process `gwsim serve` of each
+        /// scenario's state (docs/serve.md).
+        #[arg(long)]
+        wire: bool,
     },
     /// Serve the files' Gateways on loopback: real HTTP, HTTPS and h2c, decided by the
     /// routing table, until Ctrl-C. Files are watched; each admitted change is swapped in.
@@ -499,8 +507,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             seed,
             filter,
             output,
+            wire,
         } => {
             let options = gwsim_sim::runner::RunOptions { seed, filter };
+            if wire {
+                return run_wire(&paths, &options, output, &mut stdout);
+            }
             match gwsim_sim::runner::run_paths(&paths, &options) {
                 Ok(report) => {
                     let text = match output {
@@ -570,6 +582,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             report,
             junit,
             seed,
+            wire,
         } => {
             let scenarios = match gwsim_conformance::load_suite(suite.as_ref()) {
                 Ok(s) => s,
@@ -584,7 +597,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 features,
                 seed,
             };
-            let results = match gwsim_conformance::run(&scenarios, &options) {
+            let target: &dyn gwsim_conformance::Target = if wire {
+                &gwsim_proxy::wire::WireTarget
+            } else {
+                &gwsim_conformance::Simulator
+            };
+            let results = match gwsim_conformance::run_on(&scenarios, &options, target) {
                 Ok(r) => r,
                 Err(err) => {
                     let _ = writeln!(std::io::stderr(), "gwsim: {err}");
@@ -623,6 +641,29 @@ fn error_text(err: &anyhow::Error) -> String {
         text.push_str(&cause);
     }
     text
+}
+
+/// `gwsim run --wire`: the scenarios through real sockets.
+fn run_wire(
+    paths: &[PathBuf],
+    options: &gwsim_sim::runner::RunOptions,
+    output: TextOrJson,
+    stdout: &mut impl Write,
+) -> anyhow::Result<u8> {
+    match gwsim_proxy::wire::run_paths_wire(paths, options) {
+        Ok(report) => {
+            let text = match output {
+                TextOrJson::Text => report.render_text(),
+                TextOrJson::Json => report.render_json(),
+            };
+            stdout.write_all(text.as_bytes())?;
+            Ok(exit_byte(report.exit_code()))
+        }
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "gwsim: {err}");
+            Ok(exit_byte(err.exit_code()))
+        }
+    }
 }
 
 fn exit_byte(code: i32) -> u8 {

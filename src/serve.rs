@@ -55,6 +55,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
             ephemeral_ports: false,
             backends,
             explain_header: args.explain_header,
+            exact_endpoints: false,
+            stand_in_certificates: false,
             limits: gwsim_proxy::Limits::default(),
         };
         let proxy = Arc::new(Proxy::start(&inputs.snapshot, inputs.table, options).await?);
@@ -65,7 +67,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         stdout.flush()?;
         drop(stdout);
         if let Some(path) = &args.ready_file {
-            let json = serde_json::to_string_pretty(proxy.served())?;
+            let json = serde_json::to_string_pretty(&proxy.served())?;
             std::fs::write(path, format!("{json}\n"))
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }

@@ -139,8 +139,48 @@ fn skip_reason(s: &Scenario, options: &Options, tested: &BTreeSet<String>) -> Op
     })
 }
 
-/// Runs the suite. Scenarios run on every core, results come back in suite order.
+/// Where the suite's scenarios run: the simulator, or another cluster (over the wire).
+pub trait Target: Sync {
+    /// Why `scenario` cannot be expressed on this target, if it cannot: the test is reported
+    /// skipped with this reason (never passed).
+    fn cannot_run(&self, scenario: &Scenario) -> Option<String>;
+
+    /// Runs one scenario with `options` (seed, no filter).
+    fn run(&self, scenario: &Scenario, options: &RunOptions) -> Result<ScenarioResult, RunError>;
+}
+
+/// The simulator: every scenario runs, in memory.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Simulator;
+
+impl Target for Simulator {
+    fn cannot_run(&self, _: &Scenario) -> Option<String> {
+        None
+    }
+
+    fn run(&self, scenario: &Scenario, options: &RunOptions) -> Result<ScenarioResult, RunError> {
+        let report = run_scenarios(std::slice::from_ref(scenario), options)?;
+        report
+            .scenarios
+            .into_iter()
+            .next()
+            .ok_or_else(|| RunError::Base("the runner returned no result".into()))
+    }
+}
+
+/// Runs the suite on the simulator. Scenarios run on every core, results come back in suite
+/// order.
 pub fn run(scenarios: &[Scenario], options: &Options) -> Result<SuiteReport, RunError> {
+    run_on(scenarios, options, &Simulator)
+}
+
+/// Runs the suite on `target`; a scenario the target cannot express is skipped with the
+/// target's reason.
+pub fn run_on(
+    scenarios: &[Scenario],
+    options: &Options,
+    target: &dyn Target,
+) -> Result<SuiteReport, RunError> {
     let tested = tested_features(options.features.as_deref());
     let selected: Vec<&Scenario> = scenarios
         .iter()
@@ -152,20 +192,21 @@ pub fn run(scenarios: &[Scenario], options: &Options) -> Result<SuiteReport, Run
                     .any(|r| *r == test_name(s) || *r == s.name)
         })
         .collect();
+    let why_not = |s: &Scenario| skip_reason(s, options, &tested).or_else(|| target.cannot_run(s));
     let to_run: Vec<Scenario> = selected
         .iter()
-        .filter(|s| skip_reason(s, options, &tested).is_none())
+        .filter(|s| why_not(s).is_none())
         .map(|s| (*s).clone())
         .collect();
     let run_options = RunOptions {
         seed: options.seed,
         filter: None,
     };
-    let ran = run_parallel(&to_run, &run_options)?;
+    let ran = run_parallel(&to_run, &run_options, target)?;
     let mut ran = ran.into_iter();
     let mut results = Vec::with_capacity(selected.len());
     for s in selected {
-        let outcome = match skip_reason(s, options, &tested) {
+        let outcome = match why_not(s) {
             Some(reason) => TestOutcome::Skipped(reason),
             None => match ran.next() {
                 Some(result) => outcome_of(&result),
@@ -211,19 +252,23 @@ fn outcome_of(result: &ScenarioResult) -> TestOutcome {
 fn run_parallel(
     scenarios: &[Scenario],
     options: &RunOptions,
+    target: &dyn Target,
 ) -> Result<Vec<ScenarioResult>, RunError> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
+    let run_part = |part: &[Scenario]| -> Result<Vec<ScenarioResult>, RunError> {
+        part.iter().map(|s| target.run(s, options)).collect()
+    };
     if threads == 1 || scenarios.len() < 2 {
-        return Ok(run_scenarios(scenarios, options)?.scenarios);
+        return run_part(scenarios);
     }
     let chunk = scenarios.len().div_ceil(threads);
     let parts: Vec<Result<Vec<ScenarioResult>, RunError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = scenarios
             .chunks(chunk)
-            .map(|part| scope.spawn(move || run_scenarios(part, options).map(|r| r.scenarios)))
+            .map(|part| scope.spawn(move || run_part(part)))
             .collect();
         handles
             .into_iter()

@@ -17,7 +17,7 @@ use gwsim_engine::decision::{Request, ServiceRef};
 use gwsim_engine::object::{Kind, Object, Snapshot};
 use gwsim_sim::RequestId;
 use gwsim_sim::cluster::EchoedRequest;
-use gwsim_sim::echo::{EchoPod, EchoReply, HttpVersion};
+use gwsim_sim::echo::{EchoPod, EchoReply, HttpVersion, Receipt};
 use gwsim_sim::network::Network;
 use gwsim_sim::time::SimTime;
 use http_body_util::{BodyExt, Full};
@@ -28,6 +28,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::ProxyError;
+
+/// A request header that names the request for the echo backends' logs: an echo server
+/// logs the request under that id (how mirror copies are observed over the wire) and drops
+/// the header before it answers or reports, so it changes nothing else.
+pub const REQUEST_ID_HEADER: &str = "x-gwsim-request-id";
 
 /// Where one attempt goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,15 +139,34 @@ pub struct Backends {
     endpoints: HashMap<(String, String, u16), Vec<Endpoint>>,
     started: Option<Instant>,
     ids: Arc<AtomicU64>,
+    /// No stand-in echo for a Service without EndpointSlices.
+    exact: bool,
 }
 
 impl Backends {
-    pub fn new(user: Vec<UserBackend>) -> Backends {
+    pub fn new(user: Vec<UserBackend>, exact: bool) -> Backends {
         Backends {
             user,
             started: Some(Instant::now()),
+            exact,
             ..Backends::default()
         }
+    }
+
+    /// Whether a pod of `backend` (`<backend>-...`) in `namespace` (any, when `None`)
+    /// logged the request `id`, as [`gwsim_sim::network::Network::receipt`] tells it.
+    pub fn receipt(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> Receipt {
+        self.pods
+            .iter()
+            .filter(|((ns, name), _)| {
+                namespace.is_none_or(|n| n == ns)
+                    && name.len() > backend.len()
+                    && name.starts_with(backend)
+                    && name.as_bytes()[backend.len()] == b'-'
+            })
+            .fold(Receipt::NotReceived, |got, (_, pod)| {
+                got.or(pod.lock().map_or(Receipt::NotReceived, |p| p.receipt(id)))
+            })
     }
 
     /// What requests need, for the state in service.
@@ -169,7 +193,9 @@ impl Backends {
             );
             let mut out = Vec::new();
             let synthetic;
-            let list = if list.is_empty() && !with_slices.contains(&(key.0.clone(), key.1.clone()))
+            let list = if list.is_empty()
+                && !self.exact
+                && !with_slices.contains(&(key.0.clone(), key.1.clone()))
             {
                 synthetic = EchoPod::new(&key.0, &format!("{}-echo", key.1), "127.0.0.1");
                 vec![(Some(&synthetic), service.port)]
@@ -314,8 +340,9 @@ async fn echo(
     context: Arc<EchoContext>,
     mut req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, EchoReset> {
-    let request = engine_request(&req);
-    let id = RequestId(context.ids.fetch_add(1, Ordering::Relaxed));
+    let mut request = engine_request(&req);
+    let named = take_request_id(&mut request.headers);
+    let id = named.unwrap_or_else(|| RequestId(context.ids.fetch_add(1, Ordering::Relaxed)));
     let now = SimTime::START.after(context.started.elapsed());
     let reply = match context.pod.lock() {
         Ok(mut pod) => pod.serve(&request, context.version, context.port, id, now),
@@ -382,6 +409,20 @@ async fn echo(
             response.body(Full::new(body)).map_err(|_| EchoReset)
         }
     }
+}
+
+/// Removes the [`REQUEST_ID_HEADER`] and returns the id it carried.
+fn take_request_id(headers: &mut Vec<(String, String)>) -> Option<RequestId> {
+    let mut id = None;
+    headers.retain(|(name, value)| {
+        if name.eq_ignore_ascii_case(REQUEST_ID_HEADER) {
+            id = value.trim().parse().ok().map(RequestId);
+            false
+        } else {
+            true
+        }
+    });
+    id
 }
 
 fn request_key(req: &hyper::Request<Incoming>) -> Option<String> {

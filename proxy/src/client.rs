@@ -37,8 +37,24 @@ pub enum AttemptError {
     Http(hyper::Error),
     #[error("response body larger than {0} bytes")]
     TooLarge(usize),
+    #[error("response body cut short: {0}")]
+    Body(hyper::Error),
     #[error("{0}")]
     Request(String),
+}
+
+impl AttemptError {
+    /// Whether the backend answered, but not with a usable HTTP answer (a malformed or cut
+    /// short response, or one over the body limit): the Gateway's 502. A connection refused,
+    /// or reset before any answer, is not (503, as the engine's runtime rules say and as
+    /// upstream's HTTPRouteRetryConnectionError expects).
+    pub fn is_bad_answer(&self) -> bool {
+        match self {
+            AttemptError::Connect(_) | AttemptError::Request(_) => false,
+            AttemptError::TooLarge(_) | AttemptError::Body(_) => true,
+            AttemptError::Http(e) => e.is_parse() || e.is_parse_status(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -159,7 +175,7 @@ impl Client {
         match Limited::new(body, self.max_body).collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(e) => match e.downcast::<hyper::Error>() {
-                Ok(e) => Err(AttemptError::Http(*e)),
+                Ok(e) => Err(AttemptError::Body(*e)),
                 Err(_) => Err(AttemptError::TooLarge(self.max_body)),
             },
         }

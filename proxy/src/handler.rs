@@ -214,15 +214,21 @@ async fn deliver(
             let request = mirror.request.clone();
             let body = body.clone();
             let mirror_version = backend_version(&mirror.backend);
+            shared.mirrors_in_flight.fetch_add(1, Ordering::AcqRel);
             tokio::spawn(async move {
                 let send = shared.client.send(addr, mirror_version, &request, body);
                 let _ = tokio::time::timeout(shared.limits.backend_timeout, send).await;
+                shared.mirrors_in_flight.fetch_sub(1, Ordering::AcqRel);
+                shared.mirror_done.notify_waiters();
             });
         }
     }
 
     let mut exchange = Exchange::new(&forward.timeouts, forward.retry.as_ref());
     let mut last: Option<Answer> = None;
+    // Why the last failed attempt failed, when the backend answered something that is not a
+    // usable HTTP answer (502 rather than 503 if the exchange ends on it).
+    let mut bad_answer: Option<String> = None;
     let end = loop {
         let attempt_started = Instant::now();
         let outcome = match pick(state, &forward.backend, rng) {
@@ -240,10 +246,12 @@ async fn deliver(
                     Err(_) => AttemptOutcome::Unanswered,
                     Ok(Err(e)) => {
                         tracing::debug!(target: "gwsim::backend", %addr, "attempt failed: {e}");
+                        bad_answer = e.is_bad_answer().then(|| e.to_string());
                         AttemptOutcome::Reset
                     }
                     Ok(Ok(answer)) => {
                         let status = answer.status;
+                        bad_answer = None;
                         last = Some(answer);
                         AttemptOutcome::Answered { status }
                     }
@@ -265,10 +273,11 @@ async fn deliver(
             (status, answer.headers, answer.body, answer.upgrade)
         }
         (end, _) => {
-            let error = match end {
-                Final::NoEndpoints => RequestError::NoEndpoints,
-                Final::TimedOut => RequestError::Timeout,
-                _ => RequestError::ConnectionFailed,
+            let error = match (end, bad_answer) {
+                (Final::NoEndpoints, _) => RequestError::NoEndpoints,
+                (Final::TimedOut, _) => RequestError::Timeout,
+                (_, Some(why)) => RequestError::BadGateway(why),
+                (_, None) => RequestError::ConnectionFailed,
             };
             let status = error.status();
             (status, Vec::new(), Bytes::from(format!("{error}\n")), None)

@@ -16,16 +16,19 @@ mod error;
 mod handler;
 mod plan;
 mod websocket;
+pub mod wire;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use gwsim_engine::RoutingTable;
 use gwsim_engine::decision::Scheme;
 use gwsim_engine::object::{ObjectKey, Snapshot};
+use gwsim_sim::RequestId;
+use gwsim_sim::echo::Receipt;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -33,10 +36,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex, watch};
-use tokio::task::JoinSet;
+use tokio::sync::{Mutex, Notify, watch};
+use tokio::task::JoinHandle;
 
-pub use backends::UserBackend;
+pub use backends::{REQUEST_ID_HEADER, UserBackend};
 pub use error::{ProxyError, RequestError};
 pub use handler::EXPLAIN_HEADER;
 pub use plan::{ServedListener, gateway_addresses};
@@ -78,6 +81,14 @@ pub struct Options {
     pub backends: Vec<UserBackend>,
     /// Add [`EXPLAIN_HEADER`] to every response.
     pub explain_header: bool,
+    /// Services get exactly the endpoints their EndpointSlices list, as in the simulator
+    /// (`gwsim run --wire`); otherwise a Service without any EndpointSlice gets a stand-in
+    /// echo endpoint per port (plain configuration files have no workloads).
+    pub exact_endpoints: bool,
+    /// An HTTPS listener whose Secret holds no usable certificate and key is served with a
+    /// self-signed stand-in (`gwsim run --wire`: the conformance base's Secrets are
+    /// placeholders); otherwise its handshakes fail.
+    pub stand_in_certificates: bool,
     pub limits: Limits,
 }
 
@@ -99,18 +110,35 @@ pub(crate) struct Shared {
     limits: Limits,
     explain_header: bool,
     sequence: AtomicU64,
+    /// Mirror copies sent and not yet answered (or failed): a caller that observes mirrors
+    /// waits for none to be left ([`Proxy::mirrors_settled`]).
+    mirrors_in_flight: AtomicUsize,
+    mirror_done: Notify,
+}
+
+/// A bound socket and its accept loop.
+struct BoundSocket {
+    socket: plan::Socket,
+    bound: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// What changes under the proxy's lock: backends and sockets.
+struct Inner {
+    backends: backends::Backends,
+    sockets: Vec<BoundSocket>,
 }
 
 /// A running data plane.
 pub struct Proxy {
-    served: Vec<ServedListener>,
-    sockets: Vec<plan::Socket>,
     options: Options,
+    shared: Arc<Shared>,
     state: watch::Sender<Arc<State>>,
-    backends: Mutex<backends::Backends>,
-    stop: watch::Sender<bool>,
-    accept_loops: JoinSet<()>,
+    inner: Mutex<Inner>,
+    served: std::sync::Mutex<Vec<ServedListener>>,
     graceful: Arc<GracefulShutdown>,
+    stand_in: Option<Arc<CertifiedKey>>,
 }
 
 impl Proxy {
@@ -127,9 +155,16 @@ impl Proxy {
             options.port_offset,
             options.ephemeral_ports,
         )?;
-        let mut backends = backends::Backends::new(options.backends.clone());
+        let mut backends =
+            backends::Backends::new(options.backends.clone(), options.exact_endpoints);
         backends.rebuild(snapshot).await?;
-        let (certificates, problems) = plan::certificates(snapshot, &table);
+        let stand_in = match options.stand_in_certificates {
+            true => Some(Arc::new(
+                plan::stand_in_certificate().map_err(ProxyError::Refused)?,
+            )),
+            false => None,
+        };
+        let (certificates, problems) = plan::certificates(snapshot, &table, stand_in.as_ref());
         for problem in problems {
             tracing::warn!(target: "gwsim::serve", "{problem}");
         }
@@ -145,115 +180,209 @@ impl Proxy {
             limits: options.limits.clone(),
             explain_header: options.explain_header,
             sequence: AtomicU64::new(0),
+            mirrors_in_flight: AtomicUsize::new(0),
+            mirror_done: Notify::new(),
         });
-        let mut listeners = Vec::new();
-        for socket in &sockets {
-            let listener =
-                TcpListener::bind(socket.addr)
-                    .await
-                    .map_err(|source| ProxyError::Bind {
-                        gateway: socket.gateway.namespaced_name(),
-                        listener: socket
-                            .listeners
-                            .iter()
-                            .map(|(n, _)| n.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        port: socket.port,
-                        addr: socket.addr,
-                        source,
-                    })?;
-            listeners.push(listener);
-        }
-        let bound: Vec<SocketAddr> = listeners
-            .iter()
-            .zip(&sockets)
-            .map(|(l, s)| l.local_addr().unwrap_or(s.addr))
-            .collect();
-        let served = plan::served(&sockets, &bound);
-        let (stop, stop_rx) = watch::channel(false);
         let graceful = Arc::new(GracefulShutdown::new());
-        let mut accept_loops = JoinSet::new();
-        for (listener, socket) in listeners.into_iter().zip(&sockets) {
-            let arrival = handler::Arrival {
-                gateway: socket.gateway.clone(),
-                port: socket.port,
-                scheme: socket.scheme,
-                sni: None,
-            };
-            let tls = (socket.scheme == Scheme::Https)
-                .then(|| tls_acceptor(socket.gateway.clone(), socket.port, shared.state.clone()));
-            accept_loops.spawn(accept_loop(
-                listener,
-                arrival,
-                tls,
-                shared.clone(),
-                stop_rx.clone(),
-                graceful.clone(),
-            ));
+        let mut listeners = Vec::new();
+        for socket in sockets {
+            let listener = bind(&socket).await?;
+            listeners.push((socket, listener));
         }
-        Ok(Proxy {
-            served,
-            sockets,
+        let bound: Vec<BoundSocket> = listeners
+            .into_iter()
+            .map(|(socket, listener)| serve_socket(socket, listener, &shared, &graceful))
+            .collect();
+        let proxy = Proxy {
             options,
+            shared,
             state: state_tx,
-            backends: Mutex::new(backends),
-            stop,
-            accept_loops,
+            inner: Mutex::new(Inner {
+                backends,
+                sockets: bound,
+            }),
+            served: std::sync::Mutex::new(Vec::new()),
             graceful,
-        })
+            stand_in,
+        };
+        proxy.refresh_served(&proxy.inner.lock().await.sockets);
+        Ok(proxy)
     }
 
     /// The listeners served, one entry per listener, in Gateway and port order.
-    pub fn served(&self) -> &[ServedListener] {
-        &self.served
+    pub fn served(&self) -> Vec<ServedListener> {
+        self.served.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Where the socket of a Gateway port is bound, and its scheme (`None`: nothing listens
+    /// on that port of that Gateway).
+    pub async fn socket(&self, gateway: &ObjectKey, port: u16) -> Option<(SocketAddr, Scheme)> {
+        let inner = self.inner.lock().await;
+        inner
+            .sockets
+            .iter()
+            .find(|s| s.socket.gateway == *gateway && s.socket.port == port)
+            .map(|s| (s.bound, s.socket.scheme))
+    }
+
+    fn refresh_served(&self, sockets: &[BoundSocket]) {
+        let plan: Vec<plan::Socket> = sockets.iter().map(|s| s.socket.clone()).collect();
+        let bound: Vec<SocketAddr> = sockets.iter().map(|s| s.bound).collect();
+        if let Ok(mut served) = self.served.lock() {
+            *served = plan::served(&plan, &bound);
+        }
     }
 
     /// Swaps in a new state: backends first, then the table, in one step for requests.
-    /// Listeners that appeared or went away since the start are named in the result (they
-    /// are bound only at start).
+    /// Sockets for listeners that appeared are bound before the swap (one that cannot be
+    /// bound is named in the result and the rest goes ahead); sockets whose listeners went
+    /// away stop accepting after it (connections in flight finish).
     pub async fn update(
         &self,
         snapshot: &Snapshot,
         table: RoutingTable,
     ) -> Result<Vec<String>, ProxyError> {
-        let sockets = plan::sockets(
+        let wanted = plan::sockets(
             &table,
             self.options.bind,
             self.options.port_offset,
             self.options.ephemeral_ports,
         )?;
         let mut notes = Vec::new();
-        for socket in &sockets {
-            let known = self.sockets.iter().any(|s| {
-                s.gateway == socket.gateway && s.port == socket.port && s.scheme == socket.scheme
-            });
-            if !known {
-                notes.push(format!(
-                    "port {} of Gateway {} is new: restart gwsim serve to bind it",
-                    socket.port, socket.gateway
-                ));
+        let mut inner = self.inner.lock().await;
+        let mut kept = Vec::new();
+        let mut old = std::mem::take(&mut inner.sockets);
+        for socket in wanted {
+            if let Some(i) = old.iter().position(|b| b.socket.same_socket(&socket)) {
+                let mut existing = old.swap_remove(i);
+                existing.socket.listeners = socket.listeners;
+                kept.push(existing);
+                continue;
+            }
+            match bind(&socket).await {
+                Ok(listener) => {
+                    notes.push(format!(
+                        "port {} of Gateway {} is new: listening on {}",
+                        socket.port,
+                        socket.gateway,
+                        listener.local_addr().map_or(socket.addr, |a| a)
+                    ));
+                    kept.push(serve_socket(socket, listener, &self.shared, &self.graceful));
+                }
+                Err(e) => notes.push(e.to_string()),
             }
         }
-        let mut backends = self.backends.lock().await;
-        backends.rebuild(snapshot).await?;
-        let (certificates, problems) = plan::certificates(snapshot, &table);
+        kept.sort_by(|a, b| {
+            (&a.socket.gateway, a.socket.port).cmp(&(&b.socket.gateway, b.socket.port))
+        });
+        inner.backends.rebuild(snapshot).await?;
+        let (certificates, problems) = plan::certificates(snapshot, &table, self.stand_in.as_ref());
         notes.extend(problems);
         self.state.send_replace(Arc::new(State {
             table,
-            backends: backends.view(),
+            backends: inner.backends.view(),
             certificates,
         }));
+        for gone in old {
+            notes.push(format!(
+                "port {} of Gateway {} has no listener any more: closed {}",
+                gone.socket.port, gone.socket.gateway, gone.bound
+            ));
+            let _ = gone.stop.send(true);
+            let _ = gone.task.await;
+        }
+        self.refresh_served(&kept);
+        inner.sockets = kept;
         Ok(notes)
     }
 
+    /// Whether a pod of `backend` (`<backend>-...`) in `namespace` (any, when `None`) logged
+    /// the request `id` (sent with the [`REQUEST_ID_HEADER`]).
+    pub async fn receipt(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> Receipt {
+        self.inner
+            .lock()
+            .await
+            .backends
+            .receipt(namespace, backend, id)
+    }
+
+    /// Waits until every mirror copy sent so far has been answered or has failed, for at
+    /// most `limit`; whether none is left.
+    pub async fn mirrors_settled(&self, limit: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.shared.mirror_done.notified();
+                if self.shared.mirrors_in_flight.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(limit, wait).await.is_ok()
+    }
+
     /// Stops accepting, lets connections in flight finish (up to `grace`), and returns.
-    pub async fn shutdown(mut self, grace: Duration) {
-        let _ = self.stop.send(true);
-        while self.accept_loops.join_next().await.is_some() {}
+    pub async fn shutdown(self, grace: Duration) {
+        let sockets = std::mem::take(&mut self.inner.lock().await.sockets);
+        for socket in &sockets {
+            let _ = socket.stop.send(true);
+        }
+        for socket in sockets {
+            let _ = socket.task.await;
+        }
+        drop(self.state);
         if let Ok(graceful) = Arc::try_unwrap(self.graceful) {
             let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
         }
+    }
+}
+
+async fn bind(socket: &plan::Socket) -> Result<TcpListener, ProxyError> {
+    TcpListener::bind(socket.addr)
+        .await
+        .map_err(|source| ProxyError::Bind {
+            gateway: socket.gateway.namespaced_name(),
+            listener: socket
+                .listeners
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            port: socket.port,
+            addr: socket.addr,
+            source,
+        })
+}
+
+fn serve_socket(
+    socket: plan::Socket,
+    listener: TcpListener,
+    shared: &Arc<Shared>,
+    graceful: &Arc<GracefulShutdown>,
+) -> BoundSocket {
+    let bound = listener.local_addr().unwrap_or(socket.addr);
+    let arrival = handler::Arrival {
+        gateway: socket.gateway.clone(),
+        port: socket.port,
+        scheme: socket.scheme,
+        sni: None,
+    };
+    let tls = (socket.scheme == Scheme::Https)
+        .then(|| tls_acceptor(socket.gateway.clone(), socket.port, shared.state.clone()));
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(
+        listener,
+        arrival,
+        tls,
+        shared.clone(),
+        stop_rx,
+        graceful.clone(),
+    ));
+    BoundSocket {
+        socket,
+        bound,
+        stop,
+        task,
     }
 }
 

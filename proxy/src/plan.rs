@@ -45,6 +45,17 @@ pub struct Socket {
     pub listeners: Vec<(String, Protocol)>,
 }
 
+impl Socket {
+    /// Whether `other` is served by this socket as it is bound: same Gateway port, scheme
+    /// and address (a reload keeps such a socket and its connections).
+    pub fn same_socket(&self, other: &Socket) -> bool {
+        self.gateway == other.gateway
+            && self.port == other.port
+            && self.scheme == other.scheme
+            && self.addr == other.addr
+    }
+}
+
 /// The sockets of a state, in Gateway and port order.
 pub fn sockets(
     table: &RoutingTable,
@@ -156,7 +167,14 @@ pub type Certificates = HashMap<(ObjectKey, String), Arc<CertifiedKey>>;
 /// The certificate of every HTTPS listener of a Gateway whose first `tls.certificateRefs`
 /// Secret holds a PEM certificate chain and key. Problems are returned as messages (the
 /// handshake for that listener then fails), never an error.
-pub fn certificates(snapshot: &Snapshot, table: &RoutingTable) -> (Certificates, Vec<String>) {
+///
+/// With `stand_in`, a Secret that holds no usable certificate and key (the conformance base's
+/// placeholders) is served with the stand-in instead, so the listener still terminates TLS.
+pub fn certificates(
+    snapshot: &Snapshot,
+    table: &RoutingTable,
+    stand_in: Option<&Arc<CertifiedKey>>,
+) -> (Certificates, Vec<String>) {
     let mut out = Certificates::new();
     let mut problems = Vec::new();
     for gateway in snapshot.gateways() {
@@ -200,11 +218,27 @@ pub fn certificates(snapshot: &Snapshot, table: &RoutingTable) -> (Certificates,
                 Ok(key) => {
                     out.insert((config.key.clone(), listener.name.clone()), Arc::new(key));
                 }
-                Err(why) => problems.push(format!("{what}: {why}; TLS handshakes for it fail")),
+                Err(why) => match stand_in {
+                    Some(key) => {
+                        out.insert((config.key.clone(), listener.name.clone()), key.clone());
+                    }
+                    None => problems.push(format!("{what}: {why}; TLS handshakes for it fail")),
+                },
             }
         }
     }
     (out, problems)
+}
+
+/// A self-signed certificate for `gwsim.invalid`, for listeners whose Secret holds none
+/// ([`crate::Options::stand_in_certificates`]).
+pub fn stand_in_certificate() -> Result<CertifiedKey, String> {
+    let generated = rcgen::generate_simple_self_signed(vec!["gwsim.invalid".to_string()])
+        .map_err(|e| format!("cannot make a stand-in certificate: {e}"))?;
+    certified_key(
+        Some(generated.cert.pem().into_bytes()),
+        Some(generated.signing_key.serialize_pem().into_bytes()),
+    )
 }
 
 fn certified_key(cert: Option<Vec<u8>>, key: Option<Vec<u8>>) -> Result<CertifiedKey, String> {

@@ -83,10 +83,10 @@ struct Served {
 impl Served {
     /// The address of the first listener named `listener`.
     fn addr(&self, listener: &str) -> SocketAddr {
-        let url = &self
+        let url = self
             .proxy
             .served()
-            .iter()
+            .into_iter()
             .find(|s| s.listener == listener)
             .expect("listener served")
             .url;

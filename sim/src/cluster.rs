@@ -224,6 +224,10 @@ pub enum SendError {
     /// The cluster cannot send requests in this protocol.
     #[error("this cluster cannot send {0} requests")]
     UnsupportedProtocol(ClientProtocol),
+    /// The request could not go over the network (a real socket's failure that is not the
+    /// Gateway's answer).
+    #[error("{0}")]
+    Transport(String),
 }
 
 /// The result of applying one document.
