@@ -242,11 +242,18 @@ async fn requests_are_decided_by_the_engine() {
     assert_eq!(r.status, 500);
 }
 
-/// A backend of the user's that resets or hangs: 503 (connection failure, as the model
-/// says) and 504 (the route's timeout).
+/// A backend of the user's that resets, hangs or answers badly: 503 for a connection reset
+/// before any answer (as the model says, and upstream's HTTPRouteRetryConnectionError
+/// expects), 504 at the route's timeout, 502 for an answer that is not HTTP or is cut short.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_backends_that_reset_or_hang() {
-    for (behaviour, want) in [("reset", 503), ("hang", 504), ("answer", 200)] {
+    for (behaviour, want) in [
+        ("reset", 503),
+        ("hang", 504),
+        ("garbage", 502),
+        ("cut", 502),
+        ("answer", 200),
+    ] {
         let backend = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let backend_addr = backend.local_addr().expect("addr");
         tokio::spawn(async move {
@@ -255,6 +262,16 @@ async fn user_backends_that_reset_or_hang() {
                 match behaviour {
                     "reset" => drop(stream),
                     "hang" => held.push(stream),
+                    "garbage" | "cut" => {
+                        let mut buf = [0u8; 4096];
+                        let _ = stream.read(&mut buf).await;
+                        let answer: &[u8] = if behaviour == "garbage" {
+                            b"this is not HTTP\r\n\r\n"
+                        } else {
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort"
+                        };
+                        let _ = stream.write_all(answer).await;
+                    }
                     _ => {
                         let mut buf = [0u8; 4096];
                         let _ = stream.read(&mut buf).await;
@@ -577,4 +594,92 @@ async fn https_by_sni_with_421_for_misdirected_requests() {
     );
     // No listener serves c.example: the handshake fails.
     assert!(tls_connect(addr, "c.example", b"http/1.1").await.is_err());
+}
+
+/// A backend that never answers, on a route without timeouts: 504 once the Gateway's own
+/// limit for backends passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_backend_without_route_timeouts_gets_504_at_the_limit() {
+    let backend = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let backend_addr = backend.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = backend.accept().await {
+            held.push(stream);
+        }
+    });
+    let yaml = format!(
+        "{BASE}{}{}",
+        gateway(HTTP),
+        route(
+            "plain",
+            "  rules:\n  - backendRefs: [{name: app, port: 8080}]"
+        )
+    );
+    let options = Options {
+        backends: vec![
+            UserBackend::parse(&format!("infra/app=http://{backend_addr}")).expect("spec"),
+        ],
+        limits: Limits {
+            backend_timeout: Duration::from_millis(300),
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    let served = serve("hang-limit", &yaml, options).await;
+    let started = Instant::now();
+    let r = get(served.addr("http"), "a.example", "/").await;
+    assert_eq!(r.status, 504, "{}", r.body);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+/// A change that adds a listener on a new port gets its socket bound; a change that removes
+/// it closes the socket; the listener that stays keeps its socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_added_by_a_change_are_bound_and_removed_ones_closed() {
+    let yaml = format!("{BASE}{}{}", gateway(HTTP), main_route());
+    let served = serve("listeners", &yaml, Options::default()).await;
+    let first = served.addr("http");
+    let watcher = tokio::spawn(gwsim_proxy::watch_files(
+        served.proxy.clone(),
+        vec![served.dir.join("state.yaml")],
+        Duration::from_millis(50),
+    ));
+    let two = "[{name: http, port: 80, protocol: HTTP}, {name: extra, port: 8080, protocol: HTTP}]";
+    write_state(
+        &served.dir,
+        &format!("{BASE}{}{}", gateway(two), main_route()),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !served.proxy.served().iter().any(|s| s.listener == "extra") {
+        assert!(
+            Instant::now() < deadline,
+            "the new listener was never bound"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let extra = served.addr("extra");
+    assert_ne!(extra, first);
+    assert_eq!(get(extra, "a.example", "/echo").await.status, 200);
+    assert_eq!(
+        served.addr("http"),
+        first,
+        "the listener that stays keeps its socket"
+    );
+
+    write_state(&served.dir, &yaml);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while served.proxy.served().iter().any(|s| s.listener == "extra") {
+        assert!(
+            Instant::now() < deadline,
+            "the removed listener was never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        TcpStream::connect(extra).await.is_err(),
+        "the removed listener's socket still accepts"
+    );
+    assert_eq!(get(first, "a.example", "/echo").await.status, 200);
+    watcher.abort();
 }
