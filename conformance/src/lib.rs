@@ -343,6 +343,46 @@ mod tests {
         );
     }
 
+    /// A target that cannot express a scenario gets it reported skipped with its reason,
+    /// never run and never passed; the others run on it.
+    #[test]
+    fn a_target_skips_what_it_cannot_express() {
+        struct Picky;
+        impl Target for Picky {
+            fn cannot_run(&self, s: &Scenario) -> Option<String> {
+                (test_name(s) == "HTTPRouteMethodMatching").then(|| "(wire) not here".into())
+            }
+            fn run(&self, s: &Scenario, o: &RunOptions) -> Result<ScenarioResult, RunError> {
+                assert_ne!(test_name(s), "HTTPRouteMethodMatching", "ran a listed case");
+                Simulator.run(s, o)
+            }
+        }
+        let suite = load_suite(None).expect("the embedded suite loads");
+        let options = Options {
+            run: vec![
+                "HTTPRouteExactPathMatching".into(),
+                "HTTPRouteMethodMatching".into(),
+            ],
+            ..Options::default()
+        };
+        let report = run_on(&suite, &options, &Picky).expect("runs");
+        let outcomes: Vec<&TestOutcome> = report.results.iter().map(|r| &r.outcome).collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                &TestOutcome::Passed,
+                &TestOutcome::Skipped("(wire) not here".into())
+            ]
+        );
+        assert!(
+            report
+                .render_text()
+                .ends_with("1 passed, 0 failed, 1 skipped\n"),
+            "{}",
+            report.render_text()
+        );
+    }
+
     /// The GatewayClass claims exactly what passes: every supported feature is exercised by at
     /// least one passing test, and no test fails.
     #[test]

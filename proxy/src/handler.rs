@@ -59,7 +59,10 @@ pub async fn handle(
         .contains_key(hyper::header::UPGRADE)
         .then(|| hyper::upgrade::on(&mut req));
     let decision = state.table.decide_fast(&request, &mut rng);
-    let provenance = decision.provenance.clone();
+    // Described only when someone reads it: no per-request text otherwise.
+    let logging = tracing::enabled!(target: "gwsim::access", tracing::Level::INFO);
+    let decided =
+        (shared.explain_header || logging).then(|| describe(decision.provenance.as_ref()));
     let mut response = match decision.outcome {
         Outcome::ConnectionRefused => {
             tracing::info!(target: "gwsim::access", gateway = %arrival.gateway, port = arrival.port,
@@ -97,8 +100,9 @@ pub async fn handle(
             deliver(&shared, &state, *forward, body, client_upgrade, &mut rng).await
         }
     };
-    let status = response.status().as_u16();
-    let decided = describe(provenance.as_ref());
+    let Some(decided) = decided else {
+        return Ok(response);
+    };
     if shared.explain_header
         && let Ok(value) = hyper::header::HeaderValue::from_str(&decided)
     {
@@ -111,7 +115,7 @@ pub async fn handle(
         method = %request.method,
         host = %request.host,
         path = %request.path,
-        status,
+        status = response.status().as_u16(),
         decided = %decided,
         micros = started.elapsed().as_micros() as u64,
     );

@@ -12,10 +12,32 @@ use anyhow::{Context, bail};
 const UPSTREAM: &str = "127.0.0.1:19080";
 const NGINX_PROXY: &str = "127.0.0.1:19081";
 const PORT_OFFSET: &str = "19000"; // listener port 80 on 19080 + 0 of the Gateway's address
-const DURATION: &str = "10s";
 const CONNECTIONS: &str = "50";
 
-pub fn run() -> anyhow::Result<()> {
+/// How long each wrk run lasts, and when the reload happens in its run.
+#[derive(Clone, Copy)]
+struct Timing {
+    run: Duration,
+    reload_after: Duration,
+}
+
+const FULL: Timing = Timing {
+    run: Duration::from_secs(10),
+    reload_after: Duration::from_secs(3),
+};
+
+/// `--quick`: a few seconds per run, to check that the script works (figures are rough).
+const QUICK: Timing = Timing {
+    run: Duration::from_secs(3),
+    reload_after: Duration::from_millis(500),
+};
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let timing = match args {
+        [] => FULL,
+        [flag] if flag == "--quick" => QUICK,
+        _ => bail!("usage: cargo xtask bench-proxy [--quick]"),
+    };
     install("nginx", "nginx")?;
     install("wrk", "wrk")?;
     let status = Command::new(super::env_cargo())
@@ -36,7 +58,7 @@ pub fn run() -> anyhow::Result<()> {
         std::fs::write(&state, gwsim_config(routes, ""))?;
         let (mut gwsim, url) = gwsim_serve(&dir, &state)?;
         std::thread::sleep(Duration::from_millis(300));
-        let g = wrk(&format!("{url}{target}"))?;
+        let g = wrk(&format!("{url}{target}"), timing.run)?;
         let g_rss = rss_kib(gwsim.id());
         rows.push((format!("gwsim serve, {routes} routes"), g, g_rss));
 
@@ -44,7 +66,7 @@ pub fn run() -> anyhow::Result<()> {
         std::fs::write(&conf, nginx_config(&dir, routes))?;
         let mut proxy = nginx(&dir, &format!("proxy-{routes}"), &conf)?;
         std::thread::sleep(Duration::from_millis(300));
-        let n = wrk(&format!("http://{NGINX_PROXY}{target}"))?;
+        let n = wrk(&format!("http://{NGINX_PROXY}{target}"), timing.run)?;
         let n_rss = nginx_rss(proxy.id());
         rows.push((format!("nginx, {routes} routes"), n, n_rss));
         let _ = proxy.kill();
@@ -54,9 +76,10 @@ pub fn run() -> anyhow::Result<()> {
             // Reload of a 10,000-route change under load: every route gets a response header.
             let load = std::thread::spawn({
                 let url = format!("{url}{target}");
-                move || wrk(&url)
+                let run = timing.run.max(Duration::from_secs(5));
+                move || wrk(&url, run)
             });
-            std::thread::sleep(Duration::from_secs(3));
+            std::thread::sleep(timing.reload_after);
             std::fs::write(&state, gwsim_config(routes, "X-Changed"))?;
             let during = load
                 .join()
@@ -74,22 +97,61 @@ pub fn run() -> anyhow::Result<()> {
     let _ = upstream.wait();
 
     println!(
-        "\n{:<28} {:>12} {:>10} {:>10} {:>12}",
-        "", "requests/s", "p50", "p99", "memory (RSS)"
+        "\n{:<28} {:>12} {:>10} {:>10} {:>14}",
+        "", "requests/s", "p50", "p99", "max RSS"
     );
     for (name, figures, rss) in &rows {
         println!(
-            "{name:<28} {:>12.0} {:>10} {:>10} {:>9} MiB",
+            "{name:<28} {:>12.0} {:>10} {:>10} {:>10} MiB",
             figures.rps,
             figures.p50,
             figures.p99,
             rss / 1024
         );
     }
+    if let [g100, n100, g10k, n10k] = rows.as_slice() {
+        println!(
+            "\ngoals (issue 12): throughput >= nginx, p99 <= 1.2x nginx, 10k within 10% of 100"
+        );
+        for (routes, (_, g, _), (_, n, _)) in [("100", g100, n100), ("10,000", g10k, n10k)] {
+            println!(
+                "  {routes} routes: throughput {:.2}x nginx, p99 {} nginx",
+                g.rps / n.rps.max(1.0),
+                ratio(&g.p99, &n.p99)
+            );
+        }
+        println!(
+            "  gwsim at 10,000 routes: {:.1}% of its 100-route throughput",
+            100.0 * g10k.1.rps / g100.1.rps.max(1.0)
+        );
+    }
     println!(
-        "\nwrk -t1 -c{CONNECTIONS} -d{DURATION} --latency on loopback; one worker each; upstream: nginx static on {UPSTREAM}"
+        "\nwrk -t1 -c{CONNECTIONS} -d{}s --latency on loopback; one worker each; upstream: nginx static on {UPSTREAM}",
+        timing.run.as_secs()
     );
     Ok(())
+}
+
+/// `a / b` for two wrk latencies (`850.00us`, `1.20ms`, `1.02s`), as `1.05x`.
+fn ratio(a: &str, b: &str) -> String {
+    match (micros(a), micros(b)) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+        _ => "(unknown)x".to_string(),
+    }
+}
+
+fn micros(latency: &str) -> Option<f64> {
+    let split = latency.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = latency.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit {
+        "us" => 1.0,
+        "ms" => 1_000.0,
+        "s" => 1_000_000.0,
+        "m" => 60_000_000.0,
+        _ => return None,
+    };
+    Some(number * scale)
 }
 
 fn install(binary: &str, package: &str) -> anyhow::Result<()> {
@@ -235,12 +297,12 @@ struct Figures {
     failed: u64,
 }
 
-fn wrk(url: &str) -> anyhow::Result<Figures> {
+fn wrk(url: &str, run: Duration) -> anyhow::Result<Figures> {
     let output = Command::new("wrk")
         .args([
             "-t1",
             &format!("-c{CONNECTIONS}"),
-            &format!("-d{DURATION}"),
+            &format!("-d{}s", run.as_secs()),
             "--latency",
             url,
         ])
@@ -298,12 +360,13 @@ fn fetch_header(url: &str, target: &str) -> anyhow::Result<bool> {
         .contains("x-changed: x"))
 }
 
+/// The process's peak resident memory (VmHWM), in KiB.
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with("VmHWM:"))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|n| n.parse().ok())
         })

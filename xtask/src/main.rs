@@ -21,7 +21,9 @@ tasks:
                  measuring `gwsim check` (default DIR target/synth)
 
   tidy           check that engine/ and sim/ depend on no runtime or network client
-  bench-proxy    gwsim serve beside nginx under wrk (installs nginx and wrk with apt-get)";
+  bench-proxy [--quick]
+                 gwsim serve beside nginx under wrk (installs nginx and wrk with apt-get);
+                 --quick: a few seconds per run";
 
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -44,7 +46,7 @@ fn main() -> anyhow::Result<()> {
             println!("tidy: engine and sim depend on no runtime or network client");
             Ok(())
         }
-        "bench-proxy" => bench_proxy::run(),
+        "bench-proxy" => bench_proxy::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bless" => {
             let status = Command::new(env_cargo())
                 .args(["test", "--workspace"])
