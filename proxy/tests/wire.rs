@@ -92,7 +92,7 @@ fn a_wrong_expectation_fails_and_a_listed_case_is_skipped() {
     let dir = scenario_dir("negative", &wrong);
     std::fs::write(dir.join("listed.yaml"), listed).expect("write");
     let report = run_paths_wire_listing(
-        &[dir.clone()],
+        std::slice::from_ref(&dir),
         &RunOptions::default(),
         &[("listed", "a reason long enough to read as one")],
     )
