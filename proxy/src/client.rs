@@ -22,7 +22,8 @@ const IDLE_PER_ADDRESS: usize = 64;
 /// What a backend answered.
 pub struct Answer {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    /// Without the hop-by-hop headers the Gateway sets itself.
+    pub headers: hyper::HeaderMap,
     pub body: Bytes,
     /// The backend's side of an accepted upgrade (101).
     pub upgrade: Option<OnUpgrade>,
@@ -110,7 +111,7 @@ impl Client {
         };
         let mut response = sender.send_request(req).await.map_err(AttemptError::Http)?;
         let status = response.status().as_u16();
-        let headers = answer_headers(response.headers());
+        let headers = answer_headers(response.headers_mut());
         if status == 101 && upgrading {
             let upgrade = hyper::upgrade::on(&mut response);
             return Ok(Answer {
@@ -159,9 +160,9 @@ impl Client {
                 sender
             }
         };
-        let response = sender.send_request(req).await.map_err(AttemptError::Http)?;
+        let mut response = sender.send_request(req).await.map_err(AttemptError::Http)?;
         let status = response.status().as_u16();
-        let headers = answer_headers(response.headers());
+        let headers = answer_headers(response.headers_mut());
         let body = self.read_body(response.into_body()).await?;
         Ok(Answer {
             status,
@@ -233,26 +234,25 @@ fn build(
         .map_err(|e| AttemptError::Request(e.to_string()))
 }
 
-/// A backend's response headers without the hop-by-hop ones the Gateway sets itself.
-fn answer_headers(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter(|(n, _)| {
-            !matches!(
-                n.as_str(),
-                "content-length" | "transfer-encoding" | "keep-alive" | "proxy-connection"
-            )
-        })
-        .filter(|(n, v)| {
-            // `Connection` is hop-by-hop, except on a 101 where it carries the upgrade.
-            *n != hyper::header::CONNECTION
-                || v.to_str().is_ok_and(|v| v.eq_ignore_ascii_case("upgrade"))
-        })
-        .map(|(n, v)| {
-            (
-                crate::backends::canonical_name(n.as_str()),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
+/// A backend's response headers (taken, not copied) without the hop-by-hop ones the Gateway
+/// sets itself.
+fn answer_headers(headers: &mut hyper::HeaderMap) -> hyper::HeaderMap {
+    let mut out = std::mem::take(headers);
+    for name in [
+        "content-length",
+        "transfer-encoding",
+        "keep-alive",
+        "proxy-connection",
+    ] {
+        out.remove(name);
+    }
+    // `Connection` is hop-by-hop, except on a 101 where it carries the upgrade.
+    let upgrade = out
+        .get(hyper::header::CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("upgrade"));
+    if !upgrade {
+        out.remove(hyper::header::CONNECTION);
+    }
+    out
 }

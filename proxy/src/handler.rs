@@ -272,7 +272,7 @@ async fn deliver(
         }
     };
 
-    let (status, mut headers, body, upgrade) = match (end, last) {
+    let (status, headers, body, upgrade) = match (end, last) {
         (Final::Answered { status }, Some(answer)) => {
             (status, answer.headers, answer.body, answer.upgrade)
         }
@@ -284,13 +284,10 @@ async fn deliver(
                 (_, None) => RequestError::ConnectionFailed,
             };
             let status = error.status();
-            (status, Vec::new(), Bytes::from(format!("{error}\n")), None)
+            let body = Bytes::from(format!("{error}\n"));
+            (status, hyper::HeaderMap::new(), body, None)
         }
     };
-    for modifier in &forward.response_modifiers {
-        apply_header_modifier(&mut headers, modifier);
-    }
-    headers.extend(forward.response_headers);
     if let (Some(backend_side), Some(client_side)) = (upgrade, client_upgrade) {
         tokio::spawn(async move {
             if let (Ok(backend), Ok(client)) = (backend_side.await, client_side.await) {
@@ -300,6 +297,27 @@ async fn deliver(
             }
         });
     }
+    if forward.response_modifiers.is_empty() && forward.response_headers.is_empty() {
+        // Nothing to change: the answer's headers go back as they came, without a copy.
+        let mut response = hyper::Response::new(Full::new(body));
+        *response.status_mut() =
+            hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+        *response.headers_mut() = headers;
+        return response;
+    }
+    let mut headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                crate::backends::canonical_name(n.as_str()),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    for modifier in &forward.response_modifiers {
+        apply_header_modifier(&mut headers, modifier);
+    }
+    headers.extend(forward.response_headers);
     let mut response = local_response(status, &headers, "");
     *response.body_mut() = Full::new(body);
     response

@@ -526,9 +526,24 @@ fn fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, Option<(SystemTime, u64)>)> {
 
 /// Watches `paths` (polling every `every`) and swaps in each change the API server would
 /// admit; a change with a refused document, or one that cannot be read, keeps the table in
-/// service and is logged. Runs until the proxy is dropped by the caller's task.
-pub async fn watch_files(proxy: Arc<Proxy>, paths: Vec<PathBuf>, every: Duration) {
-    let mut last = fingerprint(&paths);
+/// service and is logged. Runs until the proxy is dropped by the caller's task. The files
+/// are fingerprinted when this is called, not when the future first runs, so a change made
+/// right after the call is seen.
+pub fn watch_files(
+    proxy: Arc<Proxy>,
+    paths: Vec<PathBuf>,
+    every: Duration,
+) -> impl std::future::Future<Output = ()> + Send {
+    let last = fingerprint(&paths);
+    watch_from(proxy, paths, every, last)
+}
+
+async fn watch_from(
+    proxy: Arc<Proxy>,
+    paths: Vec<PathBuf>,
+    every: Duration,
+    mut last: Vec<(PathBuf, Option<(SystemTime, u64)>)>,
+) {
     loop {
         tokio::time::sleep(every).await;
         let now = fingerprint(&paths);

@@ -103,7 +103,10 @@ impl Drop for Served {
 fn write_state(dir: &PathBuf, yaml: &str) -> PathBuf {
     std::fs::create_dir_all(dir).expect("dir");
     let file = dir.join("state.yaml");
-    std::fs::write(&file, yaml).expect("write");
+    // Written aside and renamed, as editors save: the watcher never reads half a file.
+    let partial = dir.join("state.yaml.partial");
+    std::fs::write(&partial, yaml).expect("write");
+    std::fs::rename(&partial, &file).expect("rename");
     file
 }
 
