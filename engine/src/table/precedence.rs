@@ -225,9 +225,11 @@ impl PrecedenceStep {
             PrecedenceStep::MoreQueryParamMatches { winner, loser } => {
                 format!("more query param matches ({winner} > {loser})")
             }
-            PrecedenceStep::OlderRoute { winner, loser } => {
-                format!("older route (created {winner} < {loser})")
-            }
+            PrecedenceStep::OlderRoute { winner, loser } => format!(
+                "older route (created {}, the other {})",
+                rfc3339(*winner),
+                rfc3339(*loser)
+            ),
             PrecedenceStep::NamespaceNameOrder { winner, loser } => {
                 format!("namespace/name order ({winner} < {loser})")
             }
@@ -240,6 +242,13 @@ impl PrecedenceStep {
             PrecedenceStep::Same => "same entry through a less specific hostname".to_string(),
         }
     }
+}
+
+/// A creation timestamp (seconds) as RFC 3339, as `kubectl get -o yaml` writes it.
+fn rfc3339(seconds: i64) -> String {
+    k8s_openapi::jiff::Timestamp::from_second(seconds)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| format!("{seconds} seconds after 1970"))
 }
 
 fn path_rank_name(rank: PathRank) -> &'static str {
