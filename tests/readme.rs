@@ -19,14 +19,23 @@ struct Quoted {
 /// ...`), after a pipe too (`helm template . | gwsim check -f -`).
 fn quoted_commands(file: &str, text: &str) -> Vec<Quoted> {
     let mut out = Vec::new();
-    let mut fenced = false;
+    // Inside a fence of command lines (sh, bash, console, shell or no language), inside
+    // another fence (`text`: output samples, `yaml`), or outside.
+    let mut commands = false;
+    let mut other = false;
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim();
-        if trimmed.starts_with("```") {
-            fenced = !fenced;
+        if let Some(lang) = trimmed.strip_prefix("```") {
+            if commands || other {
+                (commands, other) = (false, false);
+            } else if matches!(lang, "" | "sh" | "bash" | "console" | "shell") {
+                commands = true;
+            } else {
+                other = true;
+            }
             continue;
         }
-        if !fenced {
+        if !commands {
             continue;
         }
         for segment in split_pipeline(trimmed) {
