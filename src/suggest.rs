@@ -1,21 +1,17 @@
 //! "Did you mean": the closest of a set of names to what the user wrote.
 
 /// The candidate closest to `wanted`, when it is close enough to be a likely misspelling:
-/// compared case-insensitively, by edit distance, or by containing one another.
+/// compared case-insensitively, by edit distance, or as a part of a longer name.
 pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let wanted_lower = wanted.to_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {
         let lower = candidate.to_lowercase();
-        let distance = if lower == wanted_lower {
-            0
-        } else if !wanted_lower.is_empty()
-            && (lower.contains(&wanted_lower) || wanted_lower.contains(&lower))
-        {
-            1
-        } else {
-            strsim::levenshtein(&lower, &wanted_lower)
-        };
+        let mut distance = strsim::levenshtein(&lower, &wanted_lower);
+        // A part of the name typed (`MethodMatch` for `HTTPRouteMethodMatching`).
+        if wanted_lower.chars().count() >= 4 && lower.contains(&wanted_lower) {
+            distance = distance.min(2);
+        }
         // At most a third of the name may differ.
         let bound = wanted.chars().count().max(candidate.chars().count()) / 3;
         if distance <= bound.max(1) && best.is_none_or(|(d, _)| distance < d) {
@@ -50,6 +46,18 @@ mod tests {
         );
         assert_eq!(closest("gatewaytls", names), Some("GatewayTLS"));
         assert_eq!(closest("NoSuchTest", names), None);
+        assert_eq!(
+            closest("MethodMatching", names),
+            Some("HTTPRouteMethodMatching")
+        );
+        // A longer name that contains a candidate is not that candidate.
+        assert_eq!(
+            closest(
+                "HTTPRouteQueryParamMatchng",
+                ["HTTPRoute", "HTTPRouteQueryParamMatching"]
+            ),
+            Some("HTTPRouteQueryParamMatching")
+        );
         assert_eq!(did_you_mean("Bogus", names), "");
     }
 }
