@@ -24,10 +24,10 @@ fn git_commit() -> Option<String> {
     };
     let head = git(&["rev-parse", "--git-path", "HEAD"])?;
     println!("cargo:rerun-if-changed={head}");
-    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        if let Some(path) = git(&["rev-parse", "--git-path", &branch]) {
-            println!("cargo:rerun-if-changed={path}");
-        }
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"])
+        && let Some(path) = git(&["rev-parse", "--git-path", &branch])
+    {
+        println!("cargo:rerun-if-changed={path}");
     }
     git(&["rev-parse", "--short=12", "HEAD"])
 }

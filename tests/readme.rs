@@ -156,11 +156,15 @@ fn parse_parts(words: &[String], i: &mut usize, close: Option<&str>) -> Vec<Vec<
             "[" => {
                 let inner = parse_parts(words, i, Some("]"));
                 let seq = inner.into_iter().next().unwrap_or_default();
-                alternatives.last_mut().map(|a| a.push(Part::Optional(seq)));
+                if let Some(a) = alternatives.last_mut() {
+                    a.push(Part::Optional(seq));
+                }
             }
             "(" => {
                 let inner = parse_parts(words, i, Some(")"));
-                alternatives.last_mut().map(|a| a.push(Part::Choice(inner)));
+                if let Some(a) = alternatives.last_mut() {
+                    a.push(Part::Choice(inner));
+                }
             }
             "|" => alternatives.push(Vec::new()),
             _ if Some(w) == close => return alternatives,
@@ -174,21 +178,16 @@ fn parse_parts(words: &[String], i: &mut usize, close: Option<&str>) -> Vec<Vec<
     alternatives
 }
 
-/// A sample value for an upper-case placeholder; other words as written, without `...`.
+/// A sample value for a placeholder that must parse as a number or an address; other
+/// words (paths, names: any text parses) as written, without `...` or a trailing `,`.
 fn sample(word: &str) -> Vec<String> {
-    let word = word.trim_end_matches("...").trim_end_matches(",");
-    if word.is_empty() {
-        return Vec::new();
-    }
-    let placeholder = word
-        .chars()
-        .all(|c| c.is_ascii_uppercase() || c == '/' || c == '=' || c == '_' || c == ',');
+    let word = word.trim_end_matches("...").trim_end_matches(',');
     let value = match word {
+        "" => return Vec::new(),
         "N" => "1",
         "SIZE" => "1M",
         "ADDR" => "127.0.0.1:6443",
         "URL" => "http://example.com/",
-        _ if placeholder => word,
         _ => word,
     };
     vec![value.to_string()]
