@@ -70,9 +70,12 @@ impl Print {
 }
 
 fn write_structured(out: &mut dyn Write, json: bool, value: &impl Serialize) -> anyhow::Result<()> {
+    // Serialised first, then written: a write error stays an io::Error (a closed pipe ends
+    // quietly), not a serialisation error.
     if json {
-        serde_json::to_writer_pretty(&mut *out, value)?;
-        out.write_all(b"\n")?;
+        let mut text = serde_json::to_string_pretty(value)?;
+        text.push('\n');
+        out.write_all(text.as_bytes())?;
     } else {
         out.write_all(serde_saphyr::to_string(value)?.as_bytes())?;
     }
