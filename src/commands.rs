@@ -117,6 +117,17 @@ fn spinner(message: String) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// `work` with a spinner on a terminal when `files` are large (`gwsim diff`'s states).
+pub fn with_spinner<T>(files: &[&[PathBuf]], work: impl FnOnce() -> T) -> T {
+    let all: Vec<PathBuf> = files.iter().flat_map(|f| f.iter().cloned()).collect();
+    let spinner = spinner_for_files(&all);
+    let result = work();
+    if let Some(spinner) = spinner {
+        spinner.finish_and_clear();
+    }
+    result
+}
+
 fn spinner_for_files(files: &[PathBuf]) -> Option<indicatif::ProgressBar> {
     let bytes: u64 = files.iter().map(|p| size_of_path(p)).sum();
     if bytes < LARGE_INPUT_BYTES {

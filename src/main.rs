@@ -568,7 +568,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 requests,
                 gateway_classes: classes.gateway_classes,
             };
-            let result = diff::run(&args)?;
+            let states = [&args.before[..], &args.after[..], &args.change[..]];
+            let result = commands::with_spinner(&states, || diff::run(&args))?;
             let print = commands::Print::new(screen, output, &NamespaceArgs::default());
             commands::print_diff(&mut stdout, &print, &result)?;
             let failed = match fail_on {

@@ -71,3 +71,15 @@ fn the_terminal_ui_without_a_terminal_writes_no_escape_sequence() {
     assert!(!out.stderr.contains(&0x1b), "escape sequence in stderr");
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a terminal"));
 }
+
+#[test]
+fn no_progress_output_when_piped() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gwsim"))
+        .args(["conformance", "--run", "HTTPRouteSimpleSameNamespace"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("the gwsim binary runs");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.stdout.contains(&0x1b), "escape sequence in piped output");
+}
