@@ -80,6 +80,13 @@ fn no_progress_output_when_piped() {
         .output()
         .expect("the gwsim binary runs");
     assert_eq!(out.status.code(), Some(0));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!out.stdout.contains(&0x1b), "escape sequence in piped output");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "escape sequence in piped output"
+    );
 }

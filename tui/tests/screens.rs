@@ -349,7 +349,7 @@ fn the_decision_pane_wraps_with_indented_continuations() {
     press(&mut app, KeyCode::Char('3'));
     let text = screen(&app, 80, 24);
     assert!(
-        text.contains("┃      store.example: it has no hostname and takes any host"),
+        text.contains("┃      store.example (no hostname, so any host)"),
         "{text}"
     );
 }

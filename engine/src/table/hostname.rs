@@ -72,12 +72,12 @@ impl ListenerSpecificity {
     pub(crate) fn describe(self, hostname: Option<&str>) -> String {
         let hostname = hostname.unwrap_or("*");
         match self {
-            ListenerSpecificity::Hostless => "it has no hostname and takes any host".to_string(),
+            ListenerSpecificity::Hostless => "no hostname, so any host".to_string(),
             ListenerSpecificity::Wildcard(_) => format!(
-                "its hostname {hostname} takes any subdomain of {}",
+                "hostname {hostname}, any subdomain of {}",
                 hostname.trim_start_matches("*.")
             ),
-            ListenerSpecificity::Exact => format!("its hostname is exactly {hostname}"),
+            ListenerSpecificity::Exact => format!("hostname {hostname} exactly"),
         }
     }
 }

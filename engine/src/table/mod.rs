@@ -484,7 +484,7 @@ fn select_listener(
                 )
             } else if Some(i) == chosen {
                 let mut why = format!(
-                    "the most specific listener for host {host}: {}",
+                    "the most specific listener for host {host} ({})",
                     l.specificity().describe(l.hostname.as_deref())
                 );
                 if let Some(sni) = &sni {
@@ -517,13 +517,12 @@ fn select_listener(
                 )
             } else if let Some(b) = by_host.filter(|b| *b != i) {
                 format!(
-                    "less specific than {}: {}, and {} {}",
-                    gateway.listeners[b].name,
-                    l.specificity().describe(l.hostname.as_deref()),
+                    "listener {} is more specific for host {host} ({}; this one: {})",
                     gateway.listeners[b].name,
                     gateway.listeners[b]
                         .specificity()
-                        .describe(gateway.listeners[b].hostname.as_deref())
+                        .describe(gateway.listeners[b].hostname.as_deref()),
+                    l.specificity().describe(l.hostname.as_deref())
                 )
             } else {
                 "covers the host, but the request was not served".to_string()
