@@ -110,9 +110,12 @@ pub enum PrecedenceStep {
         winner: usize,
         loser: usize,
     },
-    /// Older route (creation timestamps in seconds).
+    /// Older route (creation timestamps in seconds; RFC 3339 in JSON, as Kubernetes writes
+    /// `creationTimestamp`).
     OlderRoute {
+        #[serde(serialize_with = "ser_rfc3339")]
         winner: i64,
+        #[serde(serialize_with = "ser_rfc3339")]
         loser: i64,
     },
     NamespaceNameOrder {
@@ -242,6 +245,10 @@ impl PrecedenceStep {
             PrecedenceStep::Same => "same entry through a less specific hostname".to_string(),
         }
     }
+}
+
+fn ser_rfc3339<S: serde::Serializer>(seconds: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*seconds))
 }
 
 /// A creation timestamp (seconds) as RFC 3339, as `kubectl get -o yaml` writes it.
