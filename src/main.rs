@@ -29,10 +29,10 @@ use crate::output::ColorChoice;
     long_about = "A deterministic workbench for the Kubernetes Gateway API: a complete Gateway \
 controller and proxy in memory, against your resources and scripted requests.",
     after_help = "Examples:
-  gwsim check -f manifests/                # what the API server refuses, the conditions
-  gwsim routes -f manifests/ -n shop       # the routing table of Gateways in namespace shop
+  gwsim check -f manifests/            # refusals and status conditions
+  gwsim routes -f manifests/ -n shop   # the routing table, namespace shop
   gwsim explain -f manifests/ http://www.shop.example/api
-  gwsim conformance                        # the built-in conformance suite
+  gwsim conformance                    # the built-in conformance suite
 
 `gwsim help COMMAND` or `gwsim COMMAND --help` for a command's flags and examples."
 )]
@@ -166,7 +166,7 @@ enum Command {
     /// Accepted or a finding is listed, 2 when input cannot be read.
     #[command(after_help = "Examples:
   gwsim check -f testdata/golden/inputs/shop.yaml
-  gwsim check -f testdata/corpus/standin-istio -n shop -o yaml
+  gwsim check -f testdata/corpus/standin-istio -n apps -o yaml
   helm template . | gwsim check -f -")]
     Check {
         #[command(flatten)]
@@ -187,7 +187,7 @@ enum Command {
     #[command(after_help = "Examples:
   gwsim routes -f testdata/golden/inputs/shop.yaml
   gwsim routes -f testdata/golden/inputs/shop.yaml --gateway edge -o wide
-  gwsim routes -f testdata/corpus/standin-istio -n shop -o json")]
+  gwsim routes -f testdata/corpus/standin-istio -n apps -o json")]
     Routes {
         #[command(flatten)]
         files: FileArgs,
@@ -207,9 +207,10 @@ enum Command {
     /// Which Gateway and listener took it, every candidate route entry in precedence order
     /// and why it lost, the filters that changed it, the backend that got it.
     #[command(after_help = "Examples:
-  gwsim explain -f testdata/golden/inputs/shop.yaml http://www.shop.example/api
-  gwsim explain -f testdata/golden/inputs/shop.yaml -H 'x-canary: yes' http://www.shop.example/api/v1
-  gwsim explain -f testdata/golden/inputs/shop.yaml -X POST https://www.shop.example/api/checkout")]
+  gwsim explain -f testdata/golden/inputs/shop.yaml http://www.shop.example/
+  gwsim explain -f testdata/golden/inputs/shop.yaml \\
+      -H 'x-canary: yes' http://www.shop.example/api
+  gwsim explain -f manifests/ -X POST https://www.shop.example/api/checkout")]
     Explain {
         /// Files or folders of YAML or JSON; `-` reads standard input. Repeat -f or give
         /// several paths after one; the URL is the last argument.
@@ -249,9 +250,10 @@ enum Command {
     ///
     /// Exit 0 when they agree, 1 when not, 2 when input cannot be read.
     #[command(after_help = "Examples:
-  kubectl get gatewayclasses,gateways,httproutes,grpcroutes,services -A -o yaml > dump.yaml
+  kubectl get gatewayclasses,gateways,httproutes,grpcroutes,services \\
+      -A -o yaml > dump.yaml
   gwsim audit -f dump.yaml
-  gwsim audit -f testdata/corpus/standin-eg-dump -n demo
+  gwsim audit -f testdata/corpus/standin-eg-dump -n shop
   gwsim audit -f testdata/corpus/standin-eg-agree -o json")]
     Audit {
         #[command(flatten)]
@@ -269,9 +271,11 @@ enum Command {
     ///
     /// Exit 0 when nothing changed, 1 when something did (see --fail-on), 2 on error.
     #[command(after_help = "Examples:
-  gwsim diff --before testdata/golden/diff/base --change testdata/golden/diff/change-weight.yaml
-  gwsim diff --before cluster/ --after cluster-with-my-change/ --fail-on regressions
-  gwsim diff --before cluster/ --delete HTTPRoute/shop/old ReferenceGrant/payments/shop")]
+  gwsim diff --before testdata/golden/diff/base \\
+      --change testdata/golden/diff/change-weight.yaml
+  gwsim diff --before cluster/ --after new-cluster/ --fail-on regressions
+  gwsim diff --before testdata/golden/diff/base \\
+      --delete ReferenceGrant/payments/shop-to-checkout")]
     Diff {
         /// The state before: files or folders of YAML.
         #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
@@ -305,7 +309,7 @@ enum Command {
     /// cannot be read or parsed, or --filter selects no scenario.
     #[command(after_help = "Examples:
   gwsim run testdata/scenarios/
-  gwsim run testdata/scenarios/ --filter canary --seed 7
+  gwsim run testdata/scenarios/ --filter weights --seed 7
   gwsim run testdata/scenarios/ -o json")]
     Run {
         /// Scenario files or folders.
@@ -323,7 +327,7 @@ enum Command {
     /// Watch and question routing decisions in the terminal: a scenario step by step, or
     /// files (`-f`), reloaded when they change. Press ? for the keys.
     #[command(after_help = "Examples:
-  gwsim tui testdata/scenarios/canary.yaml
+  gwsim tui testdata/scenarios/weights.yaml
   gwsim tui -f testdata/golden/inputs/shop.yaml")]
     Tui {
         /// A scenario file.
@@ -346,7 +350,7 @@ enum Command {
     #[command(after_help = "Examples:
   gwsim conformance
   gwsim conformance --run HTTPRouteSimpleSameNamespace,HTTPRouteWeight
-  gwsim conformance --features HTTPRouteQueryParamMatching --report report.yaml")]
+  gwsim conformance --features HTTPRouteQueryParamMatching --report r.yaml")]
     Conformance {
         /// Run only these tests (upstream ShortNames, comma-separated or repeated).
         #[arg(long, value_name = "NAME", value_delimiter = ',')]

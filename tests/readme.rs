@@ -23,6 +23,7 @@ fn quoted_commands(file: &str, text: &str) -> Vec<Quoted> {
     // another fence (`text`: output samples, `yaml`), or outside.
     let mut commands = false;
     let mut other = false;
+    let mut continued = String::new();
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim();
         if let Some(lang) = trimmed.strip_prefix("```") {
@@ -38,6 +39,13 @@ fn quoted_commands(file: &str, text: &str) -> Vec<Quoted> {
         if !commands {
             continue;
         }
+        // A line ending in `\` goes on on the next one.
+        if let Some(head) = trimmed.strip_suffix('\\') {
+            continued.push_str(head);
+            continue;
+        }
+        let joined = std::mem::take(&mut continued) + trimmed;
+        let trimmed = joined.as_str();
         for segment in split_pipeline(trimmed) {
             let segment = segment.trim();
             let command = segment
@@ -335,8 +343,10 @@ fn every_help_example_parses() {
     ];
     let mut quoted = Vec::new();
     for sub in subcommands {
+        // At 80 columns: an example wider than that would be broken by the wrapping.
         let out = Command::new(env!("CARGO_BIN_EXE_gwsim"))
             .args([sub, "--help"])
+            .env("COLUMNS", "80")
             .output()
             .expect("the gwsim binary runs");
         let help = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -344,20 +354,86 @@ fn every_help_example_parses() {
             .split_once("Examples:")
             .map(|(_, e)| e.to_string())
             .unwrap_or_default();
-        let mut found = 0;
-        for line in examples.lines() {
-            let fenced = format!("```\n{line}\n```");
-            let q = quoted_commands(&format!("gwsim {sub} --help"), &fenced);
-            found += q.len();
-            quoted.extend(q);
-        }
+        let fenced = format!("```\n{examples}\n```");
+        let q = quoted_commands(&format!("gwsim {sub} --help"), &fenced);
+        let found = q.len();
+        quoted.extend(q);
         assert!(
             found >= 2,
             "gwsim {sub} --help has {found} examples: {help}"
         );
     }
-    let failed = failures(&quoted);
+    let mut failed = failures(&quoted);
+    // Examples on the repository's own test data run for real, from the repository's root:
+    // they must not fail to read their input (exit 2).
+    let mut ran = 0;
+    for q in &quoted {
+        let args: Vec<String> = words(&q.line).into_iter().skip(1).collect();
+        if !runs_cheaply(&args) {
+            continue;
+        }
+        ran += 1;
+        let out = Command::new(env!("CARGO_BIN_EXE_gwsim"))
+            .args(&args)
+            .current_dir(repo())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("the gwsim binary runs");
+        if !matches!(out.status.code(), Some(0 | 1)) {
+            failed.push(format!(
+                "{}: `{}` exits {:?}: {}",
+                q.place,
+                q.line,
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    assert!(ran >= 10, "only {ran} examples ran");
     assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// Whether an example can run in the test: a command that reads files and prints, every
+/// file it names in the repository's test data, nothing written to disk.
+fn runs_cheaply(args: &[String]) -> bool {
+    let reads = [
+        "check",
+        "routes",
+        "explain",
+        "audit",
+        "diff",
+        "run",
+        "conformance",
+        "version",
+    ];
+    if !args.first().is_some_and(|c| reads.contains(&c.as_str())) {
+        return false;
+    }
+    if args
+        .iter()
+        .any(|a| ["--report", "--junit", "-"].contains(&a.as_str()))
+    {
+        return false;
+    }
+    let path_flags = [
+        "-f",
+        "--filename",
+        "--before",
+        "--after",
+        "--change",
+        "--requests",
+    ];
+    let mut paths: Vec<&String> = args
+        .windows(2)
+        .filter(|w| path_flags.contains(&w[0].as_str()))
+        .map(|w| &w[1])
+        .collect();
+    if args[0] == "run" {
+        paths.extend(args.get(1));
+    }
+    paths
+        .iter()
+        .all(|p| p.starts_with("testdata/") && repo().join(p).exists())
 }
 
 /// The check can fail: lines that do not parse are reported, with their place.
