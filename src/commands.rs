@@ -128,6 +128,23 @@ pub fn with_spinner<T>(files: &[&[PathBuf]], work: impl FnOnce() -> T) -> T {
     result
 }
 
+/// A bar of `len` steps on standard error, only when it is a terminal.
+fn progress_bar(len: usize, what: &str) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len as u64).with_message(what.to_string());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({elapsed})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Some(bar)
+}
+
+/// Scenarios run a few at a time to move a bar.
+const BAR_CHUNK: usize = 8;
+
 fn spinner_for_files(files: &[PathBuf]) -> Option<indicatif::ProgressBar> {
     let bytes: u64 = files.iter().map(|p| size_of_path(p)).sum();
     if bytes < LARGE_INPUT_BYTES {
@@ -564,14 +581,7 @@ pub fn run_scenarios(
         );
     }
     let options = gwsim_sim::runner::RunOptions { seed, filter };
-    let bar = (scenarios.len() > 20 && screen.terminal)
-        .then(|| spinner(format!("running {} scenarios", scenarios.len())))
-        .flatten();
-    let report = gwsim_sim::runner::run_scenarios(&scenarios, &options);
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let report = match report {
+    let report = match run_with_bar(&scenarios, &options, screen) {
         Ok(report) => report,
         Err(err) => {
             let _ = writeln!(std::io::stderr(), "gwsim: {err}");
@@ -587,6 +597,52 @@ pub fn run_scenarios(
         }
     }
     Ok(crate::exit_byte(report.exit_code()))
+}
+
+/// The scenarios run, with a bar on a terminal when there are many (a few at a time; the
+/// results are the same as in one run: each scenario runs alone on its own cluster).
+fn run_with_bar(
+    scenarios: &[gwsim_sim::scenario::Scenario],
+    options: &gwsim_sim::runner::RunOptions,
+    screen: Screen,
+) -> Result<gwsim_sim::runner::RunReport, gwsim_sim::runner::RunError> {
+    let bar = (scenarios.len() > 20 && screen.terminal)
+        .then(|| progress_bar(scenarios.len(), "scenarios"))
+        .flatten();
+    let Some(bar) = bar else {
+        return gwsim_sim::runner::run_scenarios(scenarios, options);
+    };
+    let mut results = Vec::with_capacity(scenarios.len());
+    for chunk in scenarios.chunks(BAR_CHUNK) {
+        results.extend(gwsim_sim::runner::run_scenarios(chunk, options)?.scenarios);
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(gwsim_sim::runner::RunReport::new(results))
+}
+
+/// The suite run, with a bar on a terminal (a few tests at a time, same results).
+fn conformance_with_bar(
+    scenarios: &[gwsim_sim::scenario::Scenario],
+    options: &gwsim_conformance::Options,
+    screen: Screen,
+) -> Result<gwsim_conformance::SuiteReport, gwsim_sim::runner::RunError> {
+    let bar = screen
+        .terminal
+        .then(|| progress_bar(scenarios.len(), "conformance tests"))
+        .flatten();
+    let Some(bar) = bar else {
+        return gwsim_conformance::run(scenarios, options);
+    };
+    let mut report = gwsim_conformance::SuiteReport::default();
+    for chunk in scenarios.chunks(BAR_CHUNK) {
+        let part = gwsim_conformance::run(chunk, options)?;
+        report.results.extend(part.results);
+        report.tested_features = part.tested_features;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(report)
 }
 
 /// Where `gwsim conformance` writes its reports.
@@ -653,15 +709,7 @@ pub fn conformance(
     check_test_names("--run", &options.run, &scenarios)?;
     check_test_names("--skip", &options.skip, &scenarios)?;
     check_feature_names(options.features.as_deref().unwrap_or(&[]), &scenarios)?;
-    let bar = screen
-        .terminal
-        .then(|| spinner(format!("running {} conformance tests", scenarios.len())))
-        .flatten();
-    let results = gwsim_conformance::run(&scenarios, options);
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let results = match results {
+    let results = match conformance_with_bar(&scenarios, options, screen) {
         Ok(r) => r,
         Err(err) => {
             let _ = writeln!(std::io::stderr(), "gwsim: {err}");
