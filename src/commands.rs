@@ -436,8 +436,9 @@ pub fn explain(
     flags: &ExplainRequest,
     options: &LoadOptions,
 ) -> anyhow::Result<u8> {
-    let inputs = load(files, options)?;
+    // The flags first: a bad URL is said before the files are read.
     let mut request = gwsim_sim::inputs::parse_url(&flags.url)?;
+    let inputs = load(files, options)?;
     request.gateway = flags
         .gateway
         .as_deref()
