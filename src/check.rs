@@ -241,8 +241,14 @@ macro_rules! push_listeners {
     }};
 }
 
-/// The table for people. Returns the text and whether everything is valid and Accepted.
-pub fn render_table(inputs: &Inputs) -> (String, bool) {
+/// The table for people, of the objects `shows` lets through (`-n`), with condition
+/// statuses coloured when `color`. Returns the text and whether every object shown is valid
+/// and Accepted.
+pub fn render_table(
+    inputs: &Inputs,
+    shows: &dyn Fn(&ObjectKey) -> bool,
+    color: bool,
+) -> (String, bool) {
     let mut rows = Vec::new();
     let mut all_accepted = inputs.rejected.is_empty() && inputs.not_found.is_empty();
     for object in inputs.snapshot.objects.values() {
@@ -250,6 +256,9 @@ pub fn render_table(inputs: &Inputs) -> (String, bool) {
             continue;
         }
         let key = object.key();
+        if !shows(&key) {
+            continue;
+        }
         let mut head = format!("{} {}", key.kind, key.namespaced_name());
         if let Object::Gateway(gw) = object {
             let addresses: Vec<&str> = gw
@@ -334,14 +343,20 @@ pub fn render_table(inputs: &Inputs) -> (String, bool) {
             }
             Some((status, reason, generation, message)) => {
                 let pad = width.saturating_sub(row.depth * 2 + row.label.len());
+                let problem = is_problem(&row.label, status);
+                let status_text = format!("{status:<7}");
+                let status_text = match (color, problem) {
+                    (false, _) => status_text,
+                    (true, true) => format!("\x1b[31m{status_text}\x1b[0m"),
+                    (true, false) => format!("\x1b[32m{status_text}\x1b[0m"),
+                };
                 let mut line = format!(
-                    "{indent}{}{}  {:<7} {:<26} {generation}",
+                    "{indent}{}{}  {status_text} {:<26} {generation}",
                     row.label,
                     " ".repeat(pad),
-                    status,
                     reason
                 );
-                if is_problem(&row.label, status) && !message.is_empty() {
+                if problem && !message.is_empty() {
                     let _ = write!(line, "  {message}");
                 }
                 let _ = writeln!(out, "{}", line.trim_end());
@@ -474,27 +489,24 @@ fn summarize_core(inputs: &Inputs) -> String {
         .join(", ")
 }
 
-/// Every object with its full status, as a `kind: List` (YAML or JSON), with a `gwsim`
-/// field that carries what scripts need besides the objects: the stand-in, refused, skipped
-/// and ignored documents with their reasons, warnings, objects given twice, namespaces
-/// assumed, and findings.
-pub fn render_objects(inputs: &Inputs, json: bool) -> anyhow::Result<String> {
+/// Every object `shows` lets through with its full status, as a `kind: List`, with a
+/// `gwsim` field that carries what scripts need besides the objects: the stand-in, refused,
+/// skipped and ignored documents with their reasons, warnings, objects given twice,
+/// namespaces assumed, and findings.
+pub fn objects_list(inputs: &Inputs, shows: &dyn Fn(&ObjectKey) -> bool) -> Value {
     let items: Vec<Value> = inputs
         .snapshot
         .objects
         .values()
+        .filter(|o| shows(&o.key()))
         .map(Object::to_value)
         .collect();
-    let list = json!({
+    json!({
         "apiVersion": "v1",
         "kind": "List",
         "items": items,
         "gwsim": report(inputs),
-    });
-    if json {
-        return Ok(serde_json::to_string_pretty(&list)? + "\n");
-    }
-    Ok(serde_saphyr::to_string(&list)?)
+    })
 }
 
 /// The `gwsim` field of `-o yaml|json`.

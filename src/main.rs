@@ -3,26 +3,38 @@
 mod api;
 mod audit;
 mod check;
+mod commands;
 mod diff;
 mod inputs;
+mod output;
 mod serve;
+mod suggest;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use anyhow::bail;
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use gwsim_engine::admission::{AdmissionOptions, GatewayApiVersion};
-use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::object::{Kind, ObjectKey};
-use rand::SeedableRng;
+
+use crate::output::ColorChoice;
 
 #[derive(Parser)]
 #[command(
     name = "gwsim",
-    version,
-    about = "A deterministic workbench for the Kubernetes Gateway API"
+    version = commands::LONG_VERSION,
+    about = "A deterministic workbench for the Kubernetes Gateway API",
+    long_about = "A deterministic workbench for the Kubernetes Gateway API: a complete Gateway \
+controller and proxy in memory, against your resources and scripted requests.",
+    after_help = "Examples:
+  gwsim check -f manifests/            # refusals and status conditions
+  gwsim routes -f manifests/ -n shop   # the routing table, namespace shop
+  gwsim explain -f manifests/ http://www.shop.example/api
+  gwsim conformance                    # the built-in conformance suite
+
+`gwsim help COMMAND` or `gwsim COMMAND --help` for a command's flags and examples."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,6 +43,19 @@ struct Cli {
     /// bytes, or a number with K, M or G. Default 512M.
     #[arg(long, global = true, value_name = "SIZE", value_parser = gwsim_sim::files::parse_size)]
     max_input_size: Option<u64>,
+    /// Wrap text output to N columns (default: the terminal's width; 80 when standard output
+    /// is not a terminal). `-o wide` never wraps.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(20..=10000))]
+    width: Option<u16>,
+    /// Colour in text output: `auto` (on a terminal, unless NO_COLOR is set), `always`, `never`.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    color: ColorChoice,
 }
 
 /// `--gateway-api-version`, shared by every command that reads files.
@@ -52,16 +77,26 @@ impl ApiVersionArg {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum CheckFormat {
-    Table,
+/// `-o`: how a command that prints data prints it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Output {
+    /// For people, wrapped to the width (`table` is the same).
+    #[value(alias = "table")]
+    Text,
+    /// For people, one entry per line however long.
+    Wide,
+    /// Only names, one a line (KIND/NAMESPACE/NAME), for scripts and xargs.
+    Name,
     Yaml,
     Json,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum TextOrJson {
+/// `-o` of commands that print a report (run, conformance, version).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ReportOutput {
+    #[value(alias = "table")]
     Text,
+    Yaml,
     Json,
 }
 
@@ -102,47 +137,99 @@ impl ClassArgs {
     }
 }
 
+/// `-f`: files, folders or `-`, repeatable, several after one `-f`.
+#[derive(Clone, Debug, clap::Args)]
+struct FileArgs {
+    /// Files or folders of YAML or JSON (folders: every .yaml/.yml/.json file, recursively,
+    /// in name order); `-` reads standard input. Repeat -f or give several paths after one.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
+    files: Vec<PathBuf>,
+}
+
+/// `-n`/`-A`, as kubectl has them: which namespaces' objects are printed.
+#[derive(Clone, Debug, Default, clap::Args)]
+struct NamespaceArgs {
+    /// Print only objects of this namespace (and cluster-scoped ones such as GatewayClass);
+    /// the whole input is still read and reconciled.
+    #[arg(short = 'n', long = "namespace", value_name = "NAMESPACE")]
+    namespace: Option<String>,
+    /// Print objects of every namespace (the default for files; as kubectl's -A).
+    #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace")]
+    all_namespaces: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Validate and reconcile resources; print objects and their conditions.
     ///
     /// Exit 0 when everything is valid and Accepted, 1 when something is rejected or not
-    /// Accepted, 2 when input cannot be read.
+    /// Accepted or a finding is listed, 2 when input cannot be read.
+    #[command(after_help = "Examples:
+  gwsim check -f testdata/golden/inputs/shop.yaml
+  gwsim check -f testdata/corpus/standin-istio -n apps -o yaml
+  helm template . | gwsim check -f -")]
     Check {
-        /// Files or folders of YAML or JSON (folders: every .yaml/.yml/.json file, in name
-        /// order); `-` reads standard input.
-        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
-        files: Vec<PathBuf>,
-        /// `table` for people; `yaml` or `json` for every object with its full status.
-        #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
-        output: CheckFormat,
+        #[command(flatten)]
+        files: FileArgs,
+        /// `text` (a table) for people, `wide` unwrapped, `name` the objects' names, `yaml` or
+        /// `json` every object with its full status.
+        #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+        output: Output,
+        #[command(flatten)]
+        namespaces: NamespaceArgs,
         #[command(flatten)]
         classes: ClassArgs,
     },
     /// Print the effective routing table, per Gateway and listener, in precedence order.
+    ///
+    /// Each entry is one match of one rule: hostname, match, backends with weights, and the
+    /// route, rule and match it comes from. Exit 0, or 2 when input cannot be read.
+    #[command(after_help = "Examples:
+  gwsim routes -f testdata/golden/inputs/shop.yaml
+  gwsim routes -f testdata/golden/inputs/shop.yaml --gateway edge -o wide
+  gwsim routes -f testdata/corpus/standin-istio -n apps -o json")]
     Routes {
-        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
-        files: Vec<PathBuf>,
-        /// Only this Gateway (NAMESPACE/NAME).
-        #[arg(long)]
+        #[command(flatten)]
+        files: FileArgs,
+        /// Only this Gateway: NAMESPACE/NAME, or NAME when one Gateway of the input has it.
+        #[arg(long, value_name = "[NAMESPACE/]NAME")]
         gateway: Option<String>,
+        /// `text`, `wide` (unwrapped), `name` (the routes in the table), `yaml`, `json`.
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
-        output: TextOrJson,
+        output: Output,
+        #[command(flatten)]
+        namespaces: NamespaceArgs,
         #[command(flatten)]
         classes: ClassArgs,
     },
     /// Explain what happens to one request, and why.
+    ///
+    /// Which Gateway and listener took it, every candidate route entry in precedence order
+    /// and why it lost, the filters that changed it, the backend that got it.
+    #[command(after_help = "Examples:
+  gwsim explain -f testdata/golden/inputs/shop.yaml http://www.shop.example/
+  gwsim explain -f testdata/golden/inputs/shop.yaml \\
+      -H 'x-canary: yes' http://www.shop.example/api
+  gwsim explain -f manifests/ -X POST https://www.shop.example/api/checkout")]
     Explain {
-        #[arg(short = 'f', long = "filename", required = true, num_args = 1)]
+        /// Files or folders of YAML or JSON; `-` reads standard input. Repeat -f or give
+        /// several paths after one; the URL is the last argument.
+        #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
         files: Vec<PathBuf>,
-        /// The Gateway that receives the request (NAMESPACE/NAME); required when there are several.
-        #[arg(long)]
+        /// The Gateway that receives the request: NAMESPACE/NAME, or NAME when one Gateway of
+        /// the input has it; required when there are several.
+        #[arg(long, value_name = "[NAMESPACE/]NAME")]
         gateway: Option<String>,
         /// HTTP method.
-        #[arg(short = 'X', long = "request", default_value = "GET")]
+        #[arg(
+            short = 'X',
+            long = "request",
+            value_name = "METHOD",
+            default_value = "GET"
+        )]
         method: String,
         /// A request header, `name: value`; repeat for more.
-        #[arg(short = 'H', long = "header")]
+        #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
         headers: Vec<String>,
         /// TLS server name for https (default: the URL's host).
         #[arg(long)]
@@ -150,10 +237,11 @@ enum Command {
         /// Seed of the random source for weighted backends and mirror percentages.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// `text`, `wide` (unwrapped), `name` (the route that won), `yaml`, `json`.
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
-        output: TextOrJson,
+        output: Output,
         /// `http://host[:port]/path?query` (or https).
-        url: String,
+        url: Option<String>,
         #[command(flatten)]
         classes: ClassArgs,
     },
@@ -161,12 +249,20 @@ enum Command {
     /// with what a conforming controller writes, per object and condition.
     ///
     /// Exit 0 when they agree, 1 when not, 2 when input cannot be read.
+    #[command(after_help = "Examples:
+  kubectl get gatewayclasses,gateways,httproutes,grpcroutes,services \\
+      -A -o yaml > dump.yaml
+  gwsim audit -f dump.yaml
+  gwsim audit -f testdata/corpus/standin-eg-dump -n shop
+  gwsim audit -f testdata/corpus/standin-eg-agree -o json")]
     Audit {
-        /// Files or folders of YAML: a dump with statuses.
-        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
-        files: Vec<PathBuf>,
+        #[command(flatten)]
+        files: FileArgs,
+        /// `text`, `wide` (unwrapped), `name` (objects with findings), `yaml`, `json`.
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
-        output: TextOrJson,
+        output: Output,
+        #[command(flatten)]
+        namespaces: NamespaceArgs,
         #[command(flatten)]
         classes: ClassArgs,
     },
@@ -174,26 +270,33 @@ enum Command {
     /// routing table changes, and every probe request whose outcome differs.
     ///
     /// Exit 0 when nothing changed, 1 when something did (see --fail-on), 2 on error.
+    #[command(after_help = "Examples:
+  gwsim diff --before testdata/golden/diff/base \\
+      --change testdata/golden/diff/change-weight.yaml
+  gwsim diff --before cluster/ --after new-cluster/ --fail-on regressions
+  gwsim diff --before testdata/golden/diff/base \\
+      --delete ReferenceGrant/payments/shop-to-checkout")]
     Diff {
         /// The state before: files or folders of YAML.
-        #[arg(long, required = true, num_args = 1..)]
+        #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
         before: Vec<PathBuf>,
         /// The state after: files or folders of YAML.
-        #[arg(long, num_args = 1.., conflicts_with_all = ["change", "delete"])]
+        #[arg(long, value_name = "PATH", num_args = 1.., conflicts_with_all = ["change", "delete"])]
         after: Vec<PathBuf>,
         /// Documents applied on top of the before state, as `kubectl apply` would.
-        #[arg(long, num_args = 1..)]
+        #[arg(long, value_name = "PATH", num_args = 1..)]
         change: Vec<PathBuf>,
-        /// An object deleted from the before state (KIND/NAME when cluster-scoped); repeat for
-        /// more. Deletions run before the change's documents.
-        #[arg(long, value_name = "KIND/NAMESPACE/NAME")]
+        /// Objects deleted from the before state (KIND/NAME when cluster-scoped); several
+        /// after one flag, or repeat it. Deletions run before the change's documents.
+        #[arg(long, value_name = "KIND/NAMESPACE/NAME", num_args = 1..)]
         delete: Vec<String>,
         /// A YAML list of requests of your own, sent through both states (keys of a
         /// scenario's `request` step: gateway, scheme, port, method, host, path, headers, sni).
         #[arg(long, value_name = "FILE")]
         requests: Option<PathBuf>,
+        /// `text`, `wide` (unwrapped), `name` (objects whose status changed), `yaml`, `json`.
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
-        output: TextOrJson,
+        output: Output,
         /// `changes`: exit 1 when anything differs; `regressions`: only for regressions.
         #[arg(long, value_enum, default_value = "changes")]
         fail_on: FailOn,
@@ -203,19 +306,23 @@ enum Command {
     /// Run scenario files (see the scenario format in docs/scenarios.md).
     ///
     /// Exit 0 when every scenario passed or was skipped, 1 when one failed, 2 when a file
-    /// cannot be read or parsed.
+    /// cannot be read or parsed, or --filter selects no scenario.
+    #[command(after_help = "Examples:
+  gwsim run testdata/scenarios/
+  gwsim run testdata/scenarios/ --filter weights --seed 7
+  gwsim run testdata/scenarios/ -o json")]
     Run {
         /// Scenario files or folders.
-        #[arg(required = true)]
+        #[arg(value_name = "SCENARIO", required = true)]
         paths: Vec<PathBuf>,
         /// Overrides every scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
-        /// Runs only scenarios whose name contains this.
-        #[arg(long)]
+        /// Runs only scenarios whose name contains this (an error when none does).
+        #[arg(long, value_name = "TEXT")]
         filter: Option<String>,
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
-        output: TextOrJson,
+        output: ReportOutput,
         /// Send the requests through real sockets to an in-process `gwsim serve` of each
         /// scenario's state (docs/serve.md).
         #[arg(long)]
@@ -223,36 +330,49 @@ enum Command {
     },
     /// Watch and question routing decisions in the terminal: a scenario step by step, or
     /// files (`-f`), reloaded when they change. Press ? for the keys.
+    #[command(after_help = "Examples:
+  gwsim tui testdata/scenarios/weights.yaml
+  gwsim tui -f testdata/golden/inputs/shop.yaml")]
     Tui {
         /// A scenario file.
-        #[arg(required_unless_present = "files", conflicts_with = "files")]
+        #[arg(
+            value_name = "SCENARIO",
+            required_unless_present = "files",
+            conflicts_with = "files"
+        )]
         scenario: Option<PathBuf>,
-        /// Files or folders of YAML (instead of a scenario).
-        #[arg(short = 'f', long = "filename", num_args = 1..)]
+        /// Files or folders of YAML (instead of a scenario); repeat -f or give several paths.
+        #[arg(short = 'f', long = "filename", value_name = "PATH", num_args = 1..)]
         files: Vec<PathBuf>,
         #[command(flatten)]
         classes: ClassArgs,
     },
     /// Run the conformance suite (one scenario per upstream GATEWAY-HTTP test) against the
-    /// simulator. Exit 0 when nothing failed.
+    /// simulator.
+    ///
+    /// Exit 0 when nothing failed; 2 when --run, --skip or --features names nothing known.
+    #[command(after_help = "Examples:
+  gwsim conformance
+  gwsim conformance --run HTTPRouteSimpleSameNamespace,HTTPRouteWeight
+  gwsim conformance --features HTTPRouteQueryParamMatching --report r.yaml")]
     Conformance {
         /// Run only these tests (upstream ShortNames, comma-separated or repeated).
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_name = "NAME", value_delimiter = ',')]
         run: Vec<String>,
         /// Report these tests as skipped without running them.
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_name = "NAME", value_delimiter = ',')]
         skip: Vec<String>,
         /// Test only these features besides the core ones (default: every supported feature).
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_name = "FEATURE", value_delimiter = ',')]
         features: Option<Vec<String>>,
         /// Run another folder of scenarios instead of the built-in suite.
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         suite: Option<PathBuf>,
         /// Write a report in the shape of upstream's ConformanceReport (YAML).
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
         /// Write JUnit XML.
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
         /// Overrides every scenario's seed.
         #[arg(long)]
@@ -261,6 +381,9 @@ enum Command {
         /// scenario's state (docs/serve.md).
         #[arg(long)]
         wire: bool,
+        /// `text`; `yaml` or `json`: the ConformanceReport on standard output.
+        #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+        output: ReportOutput,
     },
     /// Serve the files' Gateways on loopback: real HTTP, HTTPS and h2c, decided by the
     /// routing table, until Ctrl-C. Files are watched; each admitted change is swapped in.
@@ -270,8 +393,11 @@ enum Command {
     ///
     /// With --api, serves a Kubernetes API over the simulated cluster instead (kubectl
     /// apply/get/wait/delete; see docs/api.md); the files, if any, are applied first.
+    #[command(after_help = "Examples:
+  gwsim serve -f testdata/golden/inputs/shop.yaml --explain-header
+  gwsim serve --api --kubeconfig-out gwsim.kubeconfig")]
     Serve {
-        #[arg(short = 'f', long = "filename", num_args = 1..)]
+        #[arg(short = 'f', long = "filename", value_name = "PATH", num_args = 1..)]
         files: Vec<PathBuf>,
         /// Listener port P is served on P + N; 0 binds the listener ports themselves.
         #[arg(long, default_value_t = gwsim_proxy::DEFAULT_PORT_OFFSET)]
@@ -301,10 +427,47 @@ enum Command {
         #[arg(long, requires = "api")]
         api_insecure: bool,
     },
+    /// Print gwsim's version, the Gateway API releases it models, and the commit it was
+    /// built from.
+    #[command(after_help = "Examples:
+  gwsim version
+  gwsim version -o json")]
+    Version {
+        #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+        output: ReportOutput,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  gwsim completion bash > ~/.local/share/bash-completion/completions/gwsim
+  gwsim completion zsh > ~/.zfunc/_gwsim
+  gwsim completion fish > ~/.config/fish/completions/gwsim.fish")]
+    Completion {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a folder.
+    #[command(after_help = "Examples:
+  gwsim man | man -l -
+  gwsim man --dir target/man")]
+    Man {
+        /// Write gwsim.1 and gwsim-COMMAND.1 here instead of printing gwsim.1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+        }
+    };
+    // The README test checks that every command line it quotes parses, without running it.
+    if std::env::var_os("GWSIM_PARSE_ONLY").is_some() {
+        return ExitCode::SUCCESS;
+    }
     // `serve` says what it does with changes by default; the access log needs
     // RUST_LOG=gwsim::access=info.
     let default = match cli.command {
@@ -323,6 +486,8 @@ fn main() -> ExitCode {
         .init();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
+        // A reader that stopped reading (`gwsim routes -o json | head -1`) is not an error.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let _ = writeln!(std::io::stderr(), "gwsim: {}", error_text(&err));
             ExitCode::from(2)
@@ -330,71 +495,46 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether writing failed because the reading end of the pipe was closed.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    let broken = Some(std::io::ErrorKind::BrokenPipe);
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().map(|e| e.kind()) == broken
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == broken
+    })
+}
+
 fn run(cli: Cli) -> anyhow::Result<u8> {
-    let mut stdout = std::io::stdout().lock();
     let mut budgets = gwsim_engine::load::Budgets::default();
     if let Some(max) = cli.max_input_size {
         budgets.max_input_bytes = max;
     }
+    let screen = output::Screen::detect(cli.width.map(usize::from), cli.color);
+    let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Check {
             files,
             output,
+            namespaces,
             classes,
         } => {
-            let inputs = inputs::load_with(&files, &classes.options(budgets))?;
-            let (table, ok) = check::render_table(&inputs);
-            match output {
-                CheckFormat::Table => {
-                    let version = classes.api.gateway_api_version;
-                    writeln!(
-                        stdout,
-                        "Gateway API {} (experimental channel), --gateway-api-version {version}",
-                        version.release()
-                    )?;
-                    stdout.write_all(check::header(&inputs).as_bytes())?;
-                    stdout.write_all(b"\n")?;
-                    stdout.write_all(table.as_bytes())?
-                }
-                CheckFormat::Yaml => {
-                    stdout.write_all(check::render_objects(&inputs, false)?.as_bytes())?
-                }
-                CheckFormat::Json => {
-                    stdout.write_all(check::render_objects(&inputs, true)?.as_bytes())?
-                }
-            }
-            Ok(if ok { 0 } else { 1 })
+            let load = classes.options(budgets);
+            let print = commands::Print::new(screen, output, &namespaces);
+            commands::check(&mut stdout, &print, &files.files, &load)
         }
         Command::Routes {
             files,
             gateway,
             output,
+            namespaces,
             classes,
         } => {
-            let inputs = inputs::load_with(&files, &classes.options(budgets))?;
-            let gateway = gateway.as_deref().map(parse_gateway).transpose()?;
-            let mut listing = inputs.table.listing();
-            if let Some(gateway) = &gateway {
-                listing.gateways.retain(|g| &g.gateway == gateway);
-                if listing.gateways.is_empty() {
-                    bail!(
-                        "no Gateway {} of a class gwsim stands in for",
-                        gateway.namespaced_name()
-                    );
-                }
-            }
-            match output {
-                TextOrJson::Text => {
-                    stdout.write_all(check::header(&inputs).as_bytes())?;
-                    stdout.write_all(b"\n")?;
-                    stdout.write_all(listing.render_text().as_bytes())?
-                }
-                TextOrJson::Json => {
-                    serde_json::to_writer_pretty(&mut stdout, &listing)?;
-                    stdout.write_all(b"\n")?;
-                }
-            }
-            Ok(0)
+            let load = classes.options(budgets);
+            let print = commands::Print::new(screen, output, &namespaces);
+            commands::routes(&mut stdout, &print, &files.files, gateway.as_deref(), &load)
         }
         Command::Explain {
             files,
@@ -407,38 +547,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             url,
             classes,
         } => {
-            let inputs = inputs::load_with(&files, &classes.options(budgets))?;
-            let mut request = parse_url(&url)?;
-            request.gateway = gateway.as_deref().map(parse_gateway).transpose()?;
-            request.method = method.to_ascii_uppercase();
-            for header in &headers {
-                let (name, value) = header
-                    .split_once(':')
-                    .with_context(|| format!("header {header:?} is not `name: value`"))?;
-                request
-                    .headers
-                    .push((name.trim().to_string(), value.trim().to_string()));
-            }
-            if request.scheme == Scheme::Https {
-                request.sni = Some(
-                    sni.unwrap_or_else(|| gwsim_sim::inputs::host_without_port(&request.host)),
-                );
-            }
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            let mut decision = inputs.table.decide(&request, &mut rng);
-            check::note_endpoints(&inputs, &mut decision);
-            match output {
-                TextOrJson::Text => {
-                    stdout.write_all(check::header(&inputs).as_bytes())?;
-                    stdout.write_all(b"\n")?;
-                    stdout.write_all(decision.explanation.render_text().as_bytes())?
-                }
-                TextOrJson::Json => {
-                    serde_json::to_writer_pretty(&mut stdout, &decision)?;
-                    stdout.write_all(b"\n")?;
-                }
-            }
-            Ok(0)
+            let (files, url) = commands::split_url(files, url)?;
+            let request = commands::ExplainRequest {
+                url,
+                gateway,
+                method,
+                headers,
+                sni,
+                seed,
+            };
+            let load = classes.options(budgets);
+            let print = commands::Print::new(screen, output, &NamespaceArgs::default());
+            commands::explain(&mut stdout, &print, &files, &request, &load)
         }
         Command::Diff {
             before,
@@ -460,18 +580,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 requests,
                 gateway_classes: classes.gateway_classes,
             };
-            let result = diff::run(&args)?;
-            match output {
-                TextOrJson::Text => {
-                    let color = std::io::stdout().is_terminal()
-                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-                    stdout.write_all(result.render_text(color).as_bytes())?
-                }
-                TextOrJson::Json => {
-                    serde_json::to_writer_pretty(&mut stdout, &result)?;
-                    stdout.write_all(b"\n")?;
-                }
-            }
+            let states = [&args.before[..], &args.after[..], &args.change[..]];
+            let result = commands::with_spinner(&states, || diff::run(&args))?;
+            let print = commands::Print::new(screen, output, &NamespaceArgs::default());
+            commands::print_diff(&mut stdout, &print, &result)?;
             let failed = match fail_on {
                 FailOn::Changes => result.has_changes(),
                 FailOn::Regressions => result.has_regressions(),
@@ -481,26 +593,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Audit {
             files,
             output,
+            namespaces,
             classes,
         } => {
-            let inputs = inputs::load_with(&files, &classes.options(budgets))?;
-            let audit = gwsim_engine::audit::audit(
-                &inputs.snapshot,
-                &inputs.reconciliation,
-                &inputs.installed,
-            );
-            match output {
-                TextOrJson::Text => {
-                    stdout.write_all(check::header(&inputs).as_bytes())?;
-                    stdout.write_all(b"\n")?;
-                    stdout.write_all(audit::render_text(&audit).as_bytes())?
-                }
-                TextOrJson::Json => {
-                    serde_json::to_writer_pretty(&mut stdout, &audit::to_json(&inputs, &audit))?;
-                    stdout.write_all(b"\n")?;
-                }
-            }
-            Ok(u8::from(!audit.agrees()))
+            let load = classes.options(budgets);
+            let print = commands::Print::new(screen, output, &namespaces);
+            commands::audit(&mut stdout, &print, &files.files, &load)
         }
         Command::Run {
             paths,
@@ -508,26 +606,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             filter,
             output,
             wire,
-        } => {
-            let options = gwsim_sim::runner::RunOptions { seed, filter };
-            if wire {
-                return run_wire(&paths, &options, output, &mut stdout);
-            }
-            match gwsim_sim::runner::run_paths(&paths, &options) {
-                Ok(report) => {
-                    let text = match output {
-                        TextOrJson::Text => report.render_text(),
-                        TextOrJson::Json => report.render_json(),
-                    };
-                    stdout.write_all(text.as_bytes())?;
-                    Ok(exit_byte(report.exit_code()))
-                }
-                Err(err) => {
-                    let _ = writeln!(std::io::stderr(), "gwsim: {err}");
-                    Ok(exit_byte(err.exit_code()))
-                }
-            }
-        }
+        } => commands::run_scenarios(&mut stdout, screen, &paths, seed, filter, output, wire),
         Command::Serve {
             files,
             port_offset,
@@ -569,7 +648,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             classes,
         } => {
             match scenario {
-                Some(path) => gwsim_tui::run_scenario(&path)?,
+                Some(path) => {
+                    commands::check_scenario_path(&path)?;
+                    gwsim_tui::run_scenario(&path)?
+                }
                 None => gwsim_tui::run_files_with(&files, &classes.options(budgets))?,
             }
             Ok(0)
@@ -583,44 +665,31 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             junit,
             seed,
             wire,
+            output,
         } => {
-            let scenarios = match gwsim_conformance::load_suite(suite.as_ref()) {
-                Ok(s) => s,
-                Err(err) => {
-                    let _ = writeln!(std::io::stderr(), "gwsim: {err}");
-                    return Ok(2);
-                }
-            };
             let options = gwsim_conformance::Options {
                 run,
                 skip,
                 features,
                 seed,
             };
-            let target: &dyn gwsim_conformance::Target = if wire {
-                &gwsim_proxy::wire::WireTarget
-            } else {
-                &gwsim_conformance::Simulator
-            };
-            let results = match gwsim_conformance::run_on(&scenarios, &options, target) {
-                Ok(r) => r,
-                Err(err) => {
-                    let _ = writeln!(std::io::stderr(), "gwsim: {err}");
-                    return Ok(exit_byte(err.exit_code()));
-                }
-            };
-            stdout.write_all(results.render_text().as_bytes())?;
-            if let Some(path) = report {
-                let yaml = serde_saphyr::to_string(&results.conformance_report(&report_date()))?;
-                std::fs::write(&path, yaml)
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-            if let Some(path) = junit {
-                std::fs::write(&path, results.render_junit())
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-            Ok(exit_byte(results.exit_code()))
+            let files = commands::ReportFiles { report, junit };
+            commands::conformance(
+                &mut stdout,
+                screen,
+                suite.as_ref(),
+                &options,
+                &files,
+                output,
+                wire,
+            )
         }
+        Command::Version { output } => commands::version(&mut stdout, output),
+        Command::Completion { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "gwsim", &mut stdout);
+            Ok(0)
+        }
+        Command::Man { dir } => commands::man(&mut stdout, Cli::command(), dir.as_deref()),
     }
 }
 
@@ -644,28 +713,6 @@ fn error_text(err: &anyhow::Error) -> String {
 }
 
 /// `gwsim run --wire`: the scenarios through real sockets.
-fn run_wire(
-    paths: &[PathBuf],
-    options: &gwsim_sim::runner::RunOptions,
-    output: TextOrJson,
-    stdout: &mut impl Write,
-) -> anyhow::Result<u8> {
-    match gwsim_proxy::wire::run_paths_wire(paths, options) {
-        Ok(report) => {
-            let text = match output {
-                TextOrJson::Text => report.render_text(),
-                TextOrJson::Json => report.render_json(),
-            };
-            stdout.write_all(text.as_bytes())?;
-            Ok(exit_byte(report.exit_code()))
-        }
-        Err(err) => {
-            let _ = writeln!(std::io::stderr(), "gwsim: {err}");
-            Ok(exit_byte(err.exit_code()))
-        }
-    }
-}
-
 fn exit_byte(code: i32) -> u8 {
     u8::try_from(code).unwrap_or(1)
 }
@@ -683,6 +730,7 @@ fn report_date() -> String {
     now.strftime("%Y-%m-%d").to_string()
 }
 
+/// `NAMESPACE/NAME` as a Gateway key.
 pub(crate) fn parse_gateway(text: &str) -> anyhow::Result<ObjectKey> {
     match text.split_once('/') {
         Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
@@ -690,11 +738,6 @@ pub(crate) fn parse_gateway(text: &str) -> anyhow::Result<ObjectKey> {
         }
         _ => bail!("--gateway takes NAMESPACE/NAME, got {text:?}"),
     }
-}
-
-/// `http://host[:port]/path?query` into a request (the shared parser the terminal UI uses too).
-fn parse_url(url: &str) -> anyhow::Result<Request> {
-    Ok(gwsim_sim::inputs::parse_url(url)?)
 }
 
 #[cfg(test)]
@@ -731,7 +774,14 @@ mod tests {
     }
 
     #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
     fn parses_urls() {
+        use gwsim_engine::decision::Scheme;
+        let parse_url = gwsim_sim::inputs::parse_url;
         let r = parse_url("http://example.com/a/b?x=1").expect("parses");
         assert_eq!(
             (r.host.as_str(), r.path.as_str(), r.port),

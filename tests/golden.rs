@@ -93,6 +93,9 @@ fn golden_command_outputs() {
         let mut golden: GoldenFile =
             serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let mut changed = false;
+        for run in &golden.runs {
+            failures.extend(lines_too_wide(file, run));
+        }
         for run in &mut golden.runs {
             let (exit, stdout, stderr) =
                 run_gwsim_with_stdin(&run.args, &dir, run.stdin.as_deref());
@@ -139,6 +142,68 @@ fn golden_command_outputs() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The width a text run's output must fit: `--width N`, else 80 (standard output is not a
+/// terminal); `None` for runs that do not print wrapped text (`-o wide|name|yaml|json`,
+/// `run`, `conformance`, `version`, `completion`, `man`).
+fn text_width(args: &[String]) -> Option<usize> {
+    let wrapped = ["check", "routes", "explain", "audit", "diff"];
+    if !args.first().is_some_and(|c| wrapped.contains(&c.as_str())) {
+        return None;
+    }
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+    };
+    if let Some(format) = value("-o").or_else(|| value("--output"))
+        && format != "text"
+        && format != "table"
+    {
+        return None;
+    }
+    Some(value("--width").and_then(|w| w.parse().ok()).unwrap_or(80))
+}
+
+/// Lines of a text run's expected output wider than its width. A line of one word (and a
+/// list marker) may be wider: names are never broken.
+fn lines_too_wide(file: &Path, run: &Run) -> Vec<String> {
+    let Some(width) = text_width(&run.args) else {
+        return Vec::new();
+    };
+    run.stdout
+        .lines()
+        .filter(|line| line.chars().count() > width && line.split_whitespace().count() > 2)
+        .map(|line| {
+            format!(
+                "{}: gwsim {}: a line wider than {width} columns: {line:?}",
+                file.display(),
+                run.args.join(" ")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_width_check_finds_wide_lines() {
+    let run = |args: &[&str], stdout: &str| Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        exit: 0,
+        stdout: stdout.to_string(),
+        stderr: None,
+        stdin: None,
+    };
+    let wide = format!("{}\n", "word ".repeat(20));
+    let file = Path::new("x.yaml");
+    assert_eq!(
+        lines_too_wide(file, &run(&["routes", "-f", "a"], &wide)).len(),
+        1
+    );
+    assert!(lines_too_wide(file, &run(&["routes", "-f", "a", "--width", "120"], &wide)).is_empty());
+    assert!(lines_too_wide(file, &run(&["routes", "-f", "a", "-o", "wide"], &wide)).is_empty());
+    let one_word = format!("    {}\n", "x".repeat(100));
+    assert!(lines_too_wide(file, &run(&["check", "-f", "a"], &one_word)).is_empty());
 }
 
 /// Shuffled input, identical output: the documents of each input file in reverse order must

@@ -140,7 +140,7 @@ impl SuiteReport {
             implementation: Implementation {
                 organization: "gwsim",
                 project: "gwsim",
-                url: "https://crates.io/crates/gwsim",
+                url: env!("CARGO_PKG_REPOSITORY"),
                 version: env!("CARGO_PKG_VERSION"),
                 contact: vec!["gwsim maintainers"],
             },

@@ -194,7 +194,7 @@ impl PartialEq for ValueMatch {
 }
 
 fn ser_regex<S: serde::Serializer>(re: &Arc<regex::Regex>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(re.as_str())
+    s.serialize_str(crate::table::regex_as_written(re))
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -39,6 +39,10 @@ pub enum TuiError {
     Inputs(gwsim_sim::inputs::InputsError),
     #[error("cannot use the terminal")]
     Terminal(#[from] std::io::Error),
+    #[error(
+        "the terminal UI needs a terminal: standard input and output must both be one (for output to a pipe or a file, use gwsim check, routes or explain)"
+    )]
+    NoTerminal,
 }
 
 /// `gwsim tui SCENARIO`: runs the scenario, then shows it step by step.

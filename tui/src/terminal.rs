@@ -5,7 +5,7 @@
 //! the panic message is printed, so the message lands on a usable screen.
 
 use gwsim_sim::inputs::LoadOptions;
-use std::io::{Stdout, stdout};
+use std::io::{IsTerminal, Stdout, stdout};
 use std::panic::PanicHookInfo;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,6 +48,11 @@ fn restore_terminal() {
 
 impl TerminalGuard {
     fn enter() -> Result<TerminalGuard, TuiError> {
+        // Nothing is written before both ends are a terminal: no escape sequences into a
+        // pipe or a file.
+        if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+            return Err(TuiError::NoTerminal);
+        }
         let previous_hook: Arc<PanicHook> = Arc::new(std::panic::take_hook());
         let chained = Arc::clone(&previous_hook);
         std::panic::set_hook(Box::new(move |info| {

@@ -336,6 +336,22 @@ fn files_show_refused_and_ignored_documents() {
     let app = files();
     assert!(app.watching_files());
     assert_snapshot!("files_100x30", screen(&app, 100, 30));
+    assert_snapshot!("files_80x24", screen(&app, 80, 24));
+}
+
+/// A long line of the Decision pane goes on indented under its text, never from the pane's
+/// left edge.
+#[test]
+fn the_decision_pane_wraps_with_indented_continuations() {
+    let mut app = store();
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Char('z'));
+    press(&mut app, KeyCode::Char('3'));
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.contains("┃      store.example (no hostname, so any host)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -380,6 +396,13 @@ fn files_reloaded_become_new_frames() {
     ));
     assert_eq!(app.timeline.frames.len(), 2);
     assert_snapshot!("files_reload_failed_100x30", screen(&app, 100, 30));
+    // At 80x24 too, a long error is shown whole, wrapped in its box.
+    app.update(Action::LoadFailed(
+        "routes.yaml:21:9: document 2: HTTPRoute \"bad-path\" is invalid: spec.rules[0].matches[0].path: Invalid value: \"object\": value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']".to_string(),
+    ));
+    let small = screen(&app, 80, 24);
+    assert!(small.contains("when type one of"), "{small}");
+    assert_snapshot!("files_reload_failed_80x24", small);
     press(&mut app, KeyCode::Left);
     assert!(outcome(&app).starts_with("500"), "back to the first load");
 }

@@ -266,9 +266,9 @@ impl Behaviour {
     }
 }
 
-/// `90%`, or `33.3%` when not whole.
+/// `90%`, or `16.7%` (rounded to the nearest tenth) when not whole.
 fn percent(part: u128, total: u128) -> String {
-    let tenths = part * 1000 / total;
+    let tenths = (part * 1000 + total / 2) / total;
     if tenths.is_multiple_of(10) {
         format!("{}%", tenths / 10)
     } else {

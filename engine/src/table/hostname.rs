@@ -68,13 +68,16 @@ impl ListenerSpecificity {
         }
     }
 
-    pub(crate) fn describe(self) -> String {
+    /// In words for people, given the listener's hostname: what makes it (less) specific.
+    pub(crate) fn describe(self, hostname: Option<&str>) -> String {
+        let hostname = hostname.unwrap_or("*");
         match self {
-            ListenerSpecificity::Hostless => "hostless".to_string(),
-            ListenerSpecificity::Wildcard(n) => {
-                format!("wildcard with {n} label{}", if n == 1 { "" } else { "s" })
-            }
-            ListenerSpecificity::Exact => "exact hostname".to_string(),
+            ListenerSpecificity::Hostless => "no hostname, so any host".to_string(),
+            ListenerSpecificity::Wildcard(_) => format!(
+                "hostname {hostname}, any subdomain of {}",
+                hostname.trim_start_matches("*.")
+            ),
+            ListenerSpecificity::Exact => format!("hostname {hostname} exactly"),
         }
     }
 }

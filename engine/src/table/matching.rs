@@ -46,6 +46,15 @@ pub(crate) fn compile_whole_match(pattern: &str) -> Result<regex::Regex, String>
     })
 }
 
+/// A compiled route regular expression as the user wrote it, without the `^(?:...)$` that
+/// [`compile_whole_match`] wraps it in.
+pub fn regex_as_written(re: &regex::Regex) -> &str {
+    let text = re.as_str();
+    text.strip_prefix("^(?:")
+        .and_then(|t| t.strip_suffix(")$"))
+        .unwrap_or(text)
+}
+
 /// The regex crate writes a syntax error over several lines (the pattern, a caret line, then
 /// `error: ...`): the `error:` line alone, with the position.
 fn syntax_error_line(text: &str) -> String {
@@ -232,14 +241,14 @@ fn describe_path(p: &PathMatch) -> (&'static str, &str) {
     match p {
         PathMatch::Exact(v) => ("Exact", v),
         PathMatch::Prefix(v) => ("PathPrefix", v),
-        PathMatch::RegularExpression(re) => ("RegularExpression", re.as_str()),
+        PathMatch::RegularExpression(re) => ("RegularExpression", regex_as_written(re)),
     }
 }
 
 fn describe_value(v: &ValueMatch) -> String {
     match v {
         ValueMatch::Exact(s) => format!("{s:?}"),
-        ValueMatch::RegularExpression(re) => format!("~/{}/", re.as_str()),
+        ValueMatch::RegularExpression(re) => format!("~/{}/", regex_as_written(re)),
     }
 }
 
@@ -272,7 +281,7 @@ fn push_value(out: &mut String, v: &ValueMatch) {
         }
         ValueMatch::RegularExpression(re) => {
             out.push_str("=~");
-            out.push_str(re.as_str());
+            out.push_str(regex_as_written(re));
         }
     }
 }

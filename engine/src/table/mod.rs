@@ -34,6 +34,7 @@ use index::{Bucket, ListenerRoutes};
 use matching::{MatchMiss, RequestView, check_match, check_rest, describe_miss};
 
 pub use listing::{GatewayListing, ListedBackend, ListenerListing, Listing, ListingEntry};
+pub use matching::regex_as_written;
 pub use precedence::PrecedenceStep;
 
 /// At most this many non-matching candidates are listed in an explanation; the rest are
@@ -482,15 +483,18 @@ fn select_listener(
                     scheme.as_str()
                 )
             } else if Some(i) == chosen {
-                let mut why = format!("{} match for host {host}", l.specificity().describe());
+                let mut why = format!(
+                    "the most specific listener for host {host} ({})",
+                    l.specificity().describe(l.hostname.as_deref())
+                );
                 if let Some(sni) = &sni {
                     why.push_str(&format!(", also selected by SNI {sni}"));
                 }
                 why
             } else if Some(i) == by_host && by_sni.is_some() && by_sni != by_host {
                 format!(
-                    "{} match for host {host}, but SNI {} selected listener {}",
-                    l.specificity().describe(),
+                    "the most specific listener for host {host} ({}), but SNI {} selected listener {}",
+                    l.specificity().describe(l.hostname.as_deref()),
                     sni.as_deref().unwrap_or(""),
                     by_sni
                         .map(|s| gateway.listeners[s].name.as_str())
@@ -513,10 +517,12 @@ fn select_listener(
                 )
             } else if let Some(b) = by_host.filter(|b| *b != i) {
                 format!(
-                    "less specific than {} ({} < {})",
+                    "listener {} is more specific for host {host} ({}; this one: {})",
                     gateway.listeners[b].name,
-                    l.specificity().describe(),
-                    gateway.listeners[b].specificity().describe()
+                    gateway.listeners[b]
+                        .specificity()
+                        .describe(gateway.listeners[b].hostname.as_deref()),
+                    l.specificity().describe(l.hostname.as_deref())
                 )
             } else {
                 "covers the host, but the request was not served".to_string()

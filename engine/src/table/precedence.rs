@@ -110,9 +110,12 @@ pub enum PrecedenceStep {
         winner: usize,
         loser: usize,
     },
-    /// Older route (creation timestamps in seconds).
+    /// Older route (creation timestamps in seconds; RFC 3339 in JSON, as Kubernetes writes
+    /// `creationTimestamp`).
     OlderRoute {
+        #[serde(serialize_with = "ser_rfc3339")]
         winner: i64,
+        #[serde(serialize_with = "ser_rfc3339")]
         loser: i64,
     },
     NamespaceNameOrder {
@@ -225,9 +228,11 @@ impl PrecedenceStep {
             PrecedenceStep::MoreQueryParamMatches { winner, loser } => {
                 format!("more query param matches ({winner} > {loser})")
             }
-            PrecedenceStep::OlderRoute { winner, loser } => {
-                format!("older route (created {winner} < {loser})")
-            }
+            PrecedenceStep::OlderRoute { winner, loser } => format!(
+                "older route (created {}, the other {})",
+                rfc3339(*winner),
+                rfc3339(*loser)
+            ),
             PrecedenceStep::NamespaceNameOrder { winner, loser } => {
                 format!("namespace/name order ({winner} < {loser})")
             }
@@ -240,6 +245,17 @@ impl PrecedenceStep {
             PrecedenceStep::Same => "same entry through a less specific hostname".to_string(),
         }
     }
+}
+
+fn ser_rfc3339<S: serde::Serializer>(seconds: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*seconds))
+}
+
+/// A creation timestamp (seconds) as RFC 3339, as `kubectl get -o yaml` writes it.
+fn rfc3339(seconds: i64) -> String {
+    k8s_openapi::jiff::Timestamp::from_second(seconds)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| format!("{seconds} seconds after 1970"))
 }
 
 fn path_rank_name(rank: PathRank) -> &'static str {

@@ -442,7 +442,7 @@ fn each_precedence_step_decides_when_earlier_steps_tie() {
                 attach(&one("z-older", 10, prefix("/x"), "a"), &[]),
             ],
             request: get("x", "/x"),
-            step: "older route (created 10 < 20)",
+            step: "older route (created 1970-01-01T00:00:10Z, the other 1970-01-01T00:00:20Z)",
         },
         StepCase {
             name: "namespace/name order",
@@ -625,11 +625,11 @@ fn listener_isolation_has_no_fallback() {
     let d = decide(&table, &get("abc.example.com", "/other"));
     let text = d.explanation.render_text();
     assert!(
-        text.contains("wild (HTTP, *.example.com): passed over: less specific than abc"),
+        text.contains("wild (HTTP, *.example.com): passed over: listener abc is more specific for host abc.example.com (hostname abc.example.com exactly; this one: hostname *.example.com, any subdomain of example.com)"),
         "{text}"
     );
     assert!(
-        text.contains("empty (HTTP, any hostname): passed over: less specific than abc"),
+        text.contains("empty (HTTP, any hostname): passed over: listener abc is more specific for host abc.example.com (hostname abc.example.com exactly; this one: no hostname, so any host)"),
         "{text}"
     );
 }
@@ -1094,7 +1094,7 @@ fn explanation_text_for_a_404() {
 request: GET http://Example.com:80/v2/x (port 80)
 gateway: Gateway infra/gw (the only Gateway)
 listeners:
-  http (HTTP, any hostname): chosen: hostless match for host example.com
+  http (HTTP, any hostname): chosen: the most specific listener for host example.com (no hostname, so any host)
 candidates, in precedence order:
   1. HTTPRoute infra/matching rule 1 match 0 [example.com] Exact /v1, method POST: did not match: path: Exact /v1 does not match /v2/x
   2. HTTPRoute infra/matching rule 0 match 0 [example.com] PathPrefix /v2, header version=two: did not match: header `version` differs: \"two\" wanted, request has \"three\"
@@ -1134,7 +1134,7 @@ fn explanation_text_for_a_forward_with_filters() {
 request: GET http://example.com/api/users?id=1 (port 80)
 gateway: Gateway infra/gw (the only Gateway)
 listeners:
-  http (HTTP, any hostname): chosen: hostless match for host example.com
+  http (HTTP, any hostname): chosen: the most specific listener for host example.com (no hostname, so any host)
 candidates, in precedence order:
   1. HTTPRoute infra/api rule 1 (api) match 0 [*] PathPrefix /api: matched and won
   2. HTTPRoute infra/api rule 0 match 0 [*] PathPrefix /: matched, lost to #1: longer prefix (4 > 1 characters)
@@ -1171,7 +1171,7 @@ request: GET https://second-example.org/detect-misdirected-requests (port 443), 
 gateway: Gateway infra/gw (the only Gateway)
 listeners:
   https (HTTPS, any hostname): passed over: selected by SNI example.org, but another listener matches host second-example.org more specifically
-  https-with-hostname (HTTPS, second-example.org): passed over: exact hostname match for host second-example.org, but SNI example.org selected listener https
+  https-with-hostname (HTTPS, second-example.org): passed over: the most specific listener for host second-example.org (hostname second-example.org exactly), but SNI example.org selected listener https
   https-wildcard (HTTPS, *.wildcard.org): passed over: hostname *.wildcard.org does not cover host second-example.org
   https-fourth (HTTPS, fourth-example.wildcard.org): passed over: hostname fourth-example.wildcard.org does not cover host second-example.org
 outcome: 421: misdirected request: SNI example.org selected listener https, but Host second-example.org belongs to listener https-with-hostname

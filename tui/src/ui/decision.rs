@@ -10,6 +10,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use super::wrap::wrap_lines;
 use super::{glyph, health_style};
 use crate::app::{App, RequestRow};
 use crate::tree::Health;
@@ -50,20 +51,21 @@ pub fn outcome_target(decision: &Decision) -> String {
     }
 }
 
-fn paragraph(app: &App) -> Paragraph<'static> {
-    Paragraph::new(decision_lines(app)).wrap(Wrap { trim: false })
+/// The pane's text, wrapped to `width` with indented continuation lines.
+fn paragraph(app: &App, width: u16) -> Paragraph<'static> {
+    Paragraph::new(wrap_lines(decision_lines(app), width)).wrap(Wrap { trim: false })
 }
 
 /// The scroll that puts the last line at the bottom of `area`.
 pub fn max_scroll(app: &App, area: Rect) -> u16 {
-    let rows = paragraph(app).line_count(area.width);
+    let rows = paragraph(app, area.width).line_count(area.width);
     u16::try_from(rows.saturating_sub(usize::from(area.height))).unwrap_or(u16::MAX)
 }
 
 pub fn draw_decision(app: &App, frame: &mut Frame<'_>, area: Rect) {
     // Drawn at another size than the app was told of, the scroll still stops at the end.
     let scroll = app.decision_scroll.min(max_scroll(app, area));
-    frame.render_widget(paragraph(app).scroll((scroll, 0)), area);
+    frame.render_widget(paragraph(app, area.width).scroll((scroll, 0)), area);
 }
 
 fn heading(text: &str) -> Span<'static> {

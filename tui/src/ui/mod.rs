@@ -6,6 +6,7 @@
 
 mod decision;
 mod panes;
+mod wrap;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
@@ -89,6 +90,9 @@ pub fn draw(app: &App, frame: &mut Frame<'_>) {
         draw_pane(app, frame, pane, rect);
     }
     draw_bottom(app, frame, areas.bottom);
+    if let Some(error) = &app.load_error {
+        draw_load_error(error, frame, area);
+    }
     if app.help {
         draw_help(frame, area);
     }
@@ -165,11 +169,8 @@ fn draw_title(app: &App, frame: &mut Frame<'_>, area: Rect) {
     if app.watching_files() {
         spans.push(Span::styled(" · watching", dim));
     }
-    if let Some(error) = &app.load_error {
-        spans.push(Span::styled(
-            format!(" · reload failed: {error}"),
-            health_style(Health::Bad),
-        ));
+    if app.load_error.is_some() {
+        spans.push(Span::styled(" · reload failed", health_style(Health::Bad)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -208,6 +209,31 @@ fn draw_bottom(app: &App, frame: &mut Frame<'_>, area: Rect) {
             frame.render_widget(Paragraph::new(Span::styled(HELP_LINE, key_style)), area);
         }
     }
+}
+
+/// A reload that failed, in full, in a box over the lower panes: the error names the file,
+/// line and cause, more than the title line holds. The previous load stays shown above it.
+fn draw_load_error(error: &str, frame: &mut Frame<'_>, area: Rect) {
+    let block = Block::bordered()
+        .border_style(health_style(Health::Bad))
+        .title(Span::styled(
+            " reload failed: still showing the last good load ",
+            health_style(Health::Bad),
+        ));
+    let inner_width = area.width.saturating_sub(2);
+    let lines = wrap::wrap_lines(
+        error.lines().map(|l| Line::raw(l.to_string())).collect(),
+        inner_width,
+    );
+    let rows = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(2)
+        .min(area.height / 2);
+    // Above the help line.
+    let bottom = area.y + area.height.saturating_sub(1);
+    let popup = Rect::new(area.x, bottom.saturating_sub(rows), area.width, rows);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
 }
 
 fn draw_help(frame: &mut Frame<'_>, area: Rect) {

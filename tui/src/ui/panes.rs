@@ -3,11 +3,12 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
+use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{
     Block, Borders, Cell, List, ListItem, ListState, Paragraph, Row, Table, TableState, Wrap,
 };
 
+use super::wrap::wrap_lines;
 use super::{glyph, health_style, selected_style, status_word};
 use crate::app::{App, Pane, RequestRow};
 use crate::timeline::FrameStatus;
@@ -63,7 +64,10 @@ pub fn draw_resources(app: &App, frame: &mut Frame<'_>, area: Rect) {
                     health_style(node.health).add_modifier(Modifier::ITALIC),
                 ));
             }
-            ListItem::new(Line::from(spans))
+            ListItem::new(Text::from(wrap_lines(
+                vec![Line::from(spans)],
+                list_area.width,
+            )))
         })
         .collect();
     let mut state = ListState::default().with_selected(Some(app.resource));
@@ -84,6 +88,7 @@ pub fn draw_resources(app: &App, frame: &mut Frame<'_>, area: Rect) {
                 ])
             })
             .collect();
+        let lines = wrap_lines(lines, detail_area.width);
         frame.render_widget(
             Paragraph::new(lines)
                 .block(detail_block())
@@ -106,6 +111,9 @@ fn status_text(status: Option<u16>) -> String {
     status.map_or("---".to_string(), |s| s.to_string())
 }
 
+/// The Requests pane's inner width from which the host column is shown.
+const REQUESTS_WIDTH_WITH_HOST: u16 = 48;
+
 pub fn draw_requests(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let rows = app.request_rows();
     if rows.is_empty() {
@@ -123,8 +131,9 @@ pub fn draw_requests(app: &App, frame: &mut Frame<'_>, area: Rect) {
         return;
     }
     let focused = app.focus == Pane::Requests;
-    // The host is mostly the Gateway's address: shown when there is room.
-    let with_host = area.width >= 70;
+    // The host is mostly the Gateway's address: shown when there is room, from a 100-column
+    // terminal (a pane 48 columns wide inside its borders) up.
+    let with_host = area.width >= REQUESTS_WIDTH_WITH_HOST;
     let cells = |mark: Span<'static>,
                  step: String,
                  request: &gwsim_engine::decision::Request,
@@ -247,7 +256,10 @@ pub fn draw_timeline(app: &App, frame: &mut Frame<'_>, area: Rect) {
                 let (word, health) = status_word(f.status);
                 spans.push(Span::styled(format!("  {word}"), health_style(health)));
             }
-            ListItem::new(Line::from(spans))
+            ListItem::new(Text::from(wrap_lines(
+                vec![Line::from(spans)],
+                list_area.width,
+            )))
         })
         .collect();
     items.extend(timeline.not_run.iter().map(|(number, label)| {
@@ -263,6 +275,7 @@ pub fn draw_timeline(app: &App, frame: &mut Frame<'_>, area: Rect) {
         &mut state,
     );
     if let Some(detail_area) = detail_area {
+        let detail = wrap_lines(detail, detail_area.width);
         frame.render_widget(
             Paragraph::new(detail)
                 .block(detail_block())
