@@ -551,7 +551,15 @@ async fn watch_from(
             continue;
         }
         last = now;
-        let inputs = match gwsim_sim::inputs::load(&paths) {
+        // Loading and reconciling a large change takes long: off the runtime's threads, so
+        // requests keep being answered on the table in service meanwhile.
+        let to_load = paths.clone();
+        let loaded = tokio::task::spawn_blocking(move || gwsim_sim::inputs::load(&to_load)).await;
+        let Ok(loaded) = loaded else {
+            tracing::error!(target: "gwsim::serve", "change not applied, the table in service stays: loading stopped");
+            continue;
+        };
+        let inputs = match loaded {
             Ok(inputs) => inputs,
             Err(e) => {
                 tracing::error!(target: "gwsim::serve", "change not applied, the table in service stays: {e}");
