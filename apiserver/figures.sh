@@ -43,7 +43,8 @@ PY
 ms() { date +%s%3N; }
 start() { # PORT [ARGS...]: starts an insecure server (its pid in $pid), waits until /readyz answers
   local port=$1; shift
-  "$gwsim" serve --api "127.0.0.1:$port" --api-insecure "$@" >/dev/null 2>"$work/log.$port" &
+  GWSIM_LOG=error,gwsim::controller=debug \
+    "$gwsim" serve --api "127.0.0.1:$port" --api-insecure "$@" >/dev/null 2>"$work/log.$port" &
   pid=$!
   pids+=("$pid")
   until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.001; done
@@ -62,7 +63,7 @@ echo "kubectl apply -f 1,000 HTTPRoutes (client-side): $((t1 - t0)) ms"
 KUBECONFIG=$(kc 17002) kubectl wait httproute/r999 --timeout=60s \
   --for=jsonpath='{.status.parents[0].conditions[?(@.type=="Accepted")].status}'=True >/dev/null; t2=$(ms)
 echo "  ... and until the last route is Accepted: $((t2 - t0)) ms"
-echo "  data plane updates (one per controller run that changed the store): $(grep -c 'data plane: ' "$work/log.17002" || true), for 1,002 writes"
+echo "  controller runs: $(grep -c 'controller run' "$work/log.17002" || true), for 1,002 writes"
 echo "  server RSS after: $(awk '/VmRSS/ {print $2 / 1024 " MiB"}' /proc/"$pid"/status)"
 start 17003
 KUBECONFIG=$(kc 17003) kubectl get ns >/dev/null

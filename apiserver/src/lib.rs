@@ -7,6 +7,7 @@
 //! [`printing`] (Table responses),
 //! [`select`] (label and field selectors), [`error`] (Status responses), [`tls`].
 
+pub mod core_schemas;
 pub mod error;
 pub mod managed;
 pub mod openapi;

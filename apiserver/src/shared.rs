@@ -176,7 +176,12 @@ impl SharedCluster {
         if let Some(state) = state {
             self.data_plane.send_replace(state);
         }
-        self.queue.lock().runs += 1;
+        let runs = {
+            let mut queue = self.queue.lock();
+            queue.runs += 1;
+            queue.runs
+        };
+        tracing::debug!(target: "gwsim::controller", run = runs, writes = ticket, rv, "controller run");
         self.settled.send_if_modified(|current| {
             let moved = *current < ticket;
             *current = (*current).max(ticket);
