@@ -1,11 +1,25 @@
 //! `gwsim serve --api`: the Kubernetes API in front of a simulated cluster.
 
+use std::collections::BTreeSet;
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use gwsim_apiserver::{ApiConfig, DEFAULT_BODY_LIMIT, SharedCluster, shared::DEFAULT_HISTORY};
+use gwsim_apiserver::shared::{DEFAULT_HISTORY, DataPlaneState};
+use gwsim_apiserver::{ApiConfig, DEFAULT_BODY_LIMIT, SharedCluster};
+use gwsim_engine::config::Protocol;
+use gwsim_engine::table::RoutingTable;
+use gwsim_proxy::{Proxy, UserBackend};
 use gwsim_sim::SimCluster;
+use tokio::sync::watch;
+
+/// How long connections in flight get when the data plane restarts to bind new listeners.
+const RESTART_GRACE: Duration = Duration::from_secs(1);
+/// How long connections in flight get to finish after Ctrl-C.
+const DRAIN: Duration = Duration::from_secs(10);
 
 /// The flags of `gwsim serve` the API uses.
 pub struct ApiOptions {
@@ -16,6 +30,13 @@ pub struct ApiOptions {
     pub bind: Option<IpAddr>,
     pub kubeconfig_out: Option<PathBuf>,
     pub insecure: bool,
+    /// The data plane: listener port P is served on P + offset.
+    pub port_offset: u16,
+    /// `--backend NS/SERVICE=URL`.
+    pub backends: Vec<String>,
+    pub explain_header: bool,
+    /// Written (JSON, the served listeners) each time the data plane binds its sockets.
+    pub ready_file: Option<PathBuf>,
 }
 
 /// The default address of the API.
@@ -37,6 +58,19 @@ fn listen_addr(options: &ApiOptions) -> anyhow::Result<SocketAddr> {
 
 pub fn serve(options: ApiOptions) -> anyhow::Result<u8> {
     let addr = listen_addr(&options)?;
+    let backends = options
+        .backends
+        .iter()
+        .map(|spec| UserBackend::parse(spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    let proxy_options = gwsim_proxy::Options {
+        bind: options.bind,
+        port_offset: options.port_offset,
+        ephemeral_ports: false,
+        backends,
+        explain_header: options.explain_header,
+        limits: gwsim_proxy::Limits::default(),
+    };
     let mut cluster = SimCluster::starting_at(0, gwsim_apiserver::shared::wall_clock());
     if !options.files.is_empty() {
         let documents = crate::inputs::read_documents(&options.files)?;
@@ -56,6 +90,13 @@ pub fn serve(options: ApiOptions) -> anyhow::Result<u8> {
         .context("starting the runtime")?;
     runtime.block_on(async move {
         let shared = SharedCluster::new(cluster, DEFAULT_HISTORY);
+        let (stop, stopped) = watch::channel(false);
+        let data_plane = tokio::spawn(follow(
+            shared.clone(),
+            proxy_options,
+            options.ready_file.clone(),
+            stopped,
+        ));
         let config = ApiConfig {
             tls: !options.insecure,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -76,6 +117,8 @@ pub fn serve(options: ApiOptions) -> anyhow::Result<u8> {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await?;
+        let _ = stop.send(true);
+        let _ = data_plane.await;
         anyhow::Ok(0)
     })
 }
@@ -96,4 +139,123 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
         options.mode(0o600);
     }
     options.open(path)?.write_all(text.as_bytes())
+}
+
+/// The data plane behind the API: serves every Gateway listener of the state the
+/// controllers publish, following each run (new routing table, echo servers for the
+/// Services and EndpointSlices). Listeners are bound when the data plane starts, so a
+/// change in the set of listeners (a Gateway or listener added, removed or moved) restarts
+/// it; any other change is swapped in without dropping a connection.
+async fn follow(
+    shared: Arc<SharedCluster>,
+    options: gwsim_proxy::Options,
+    ready_file: Option<PathBuf>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut states = shared.data_plane();
+    drop(shared);
+    let mut proxy: Option<Proxy> = None;
+    loop {
+        let state = states.borrow_and_update().clone();
+        proxy = serve_state(proxy, &state, &options, ready_file.as_deref()).await;
+        tokio::select! {
+            changed = states.changed() => if changed.is_err() { break },
+            _ = stop.changed() => break,
+        }
+    }
+    if let Some(proxy) = proxy {
+        proxy.shutdown(DRAIN).await;
+    }
+}
+
+async fn serve_state(
+    current: Option<Proxy>,
+    state: &DataPlaneState,
+    options: &gwsim_proxy::Options,
+    ready_file: Option<&std::path::Path>,
+) -> Option<Proxy> {
+    let wanted = wanted_listeners(&state.table, options);
+    if let Some(proxy) = current {
+        if served_listeners(&proxy) == wanted {
+            match proxy.update(&state.snapshot, state.table.clone()).await {
+                Ok(notes) => {
+                    tracing::info!(target: "gwsim::serve", rv = state.resource_version, "data plane: new state in service");
+                    for note in notes {
+                        tracing::warn!(target: "gwsim::serve", "{note}");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(target: "gwsim::serve", "data plane: change not applied: {e}");
+                }
+            }
+            return Some(proxy);
+        }
+        tracing::info!(target: "gwsim::serve", "data plane: the listeners changed; binding them again");
+        proxy.shutdown(RESTART_GRACE).await;
+    }
+    match Proxy::start(&state.snapshot, state.table.clone(), options.clone()).await {
+        Ok(proxy) => {
+            let mut stdout = std::io::stdout().lock();
+            for served in proxy.served() {
+                let _ = writeln!(stdout, "{}", served.line());
+            }
+            let _ = stdout.flush();
+            drop(stdout);
+            if let Some(path) = ready_file {
+                let json = serde_json::to_string_pretty(proxy.served()).unwrap_or_default();
+                if let Err(e) = std::fs::write(path, format!("{json}\n")) {
+                    tracing::error!(target: "gwsim::serve", "cannot write {}: {e}", path.display());
+                }
+            }
+            Some(proxy)
+        }
+        Err(e) => {
+            // Kept down until the next change (a port in use, say, may be freed by then).
+            tracing::error!(target: "gwsim::serve", "data plane not serving: {e}");
+            None
+        }
+    }
+}
+
+/// A listener as bound: Gateway (`namespace/name`), listener name, socket address.
+type BoundListener = (String, String, SocketAddr);
+
+/// The listeners a table asks for, where the data plane would bind them.
+fn wanted_listeners(
+    table: &RoutingTable,
+    options: &gwsim_proxy::Options,
+) -> BTreeSet<BoundListener> {
+    let addresses = gwsim_proxy::gateway_addresses(table.gateways().iter().map(|g| &g.key));
+    let mut out = BTreeSet::new();
+    for gateway in table.gateways() {
+        let ip = options
+            .bind
+            .or_else(|| addresses.get(&gateway.key).copied().map(IpAddr::V4));
+        let Some(ip) = ip else { continue };
+        for listener in &gateway.listeners {
+            if !matches!(listener.protocol, Protocol::Http | Protocol::Https) {
+                continue;
+            }
+            // A port past 65535 makes the start fail and say so.
+            let port = listener.port.saturating_add(options.port_offset);
+            out.insert((
+                gateway.key.namespaced_name(),
+                listener.name.clone(),
+                SocketAddr::new(ip, port),
+            ));
+        }
+    }
+    out
+}
+
+/// The listeners a running data plane serves.
+fn served_listeners(proxy: &Proxy) -> BTreeSet<BoundListener> {
+    proxy
+        .served()
+        .iter()
+        .filter_map(|s| {
+            let addr = s.url.split_once("://")?.1.parse().ok()?;
+            Some((s.gateway.clone(), s.listener.clone(), addr))
+        })
+        .collect()
 }

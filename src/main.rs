@@ -391,8 +391,9 @@ enum Command {
     /// Each Gateway gets its own loopback address (127.x.y.z); listener port P is served on
     /// P + --port-offset. Services get in-process echo backends unless named by --backend.
     ///
-    /// With --api, serves a Kubernetes API over the simulated cluster instead (kubectl
-    /// apply/get/wait/delete; see docs/api.md); the files, if any, are applied first.
+    /// With --api, serves a Kubernetes API over a simulated cluster as well (kubectl
+    /// apply/get/wait/delete; see docs/api.md): the files, if any, are applied first, and
+    /// the data plane follows every change made through the API.
     #[command(after_help = "Examples:
   gwsim serve -f testdata/golden/inputs/shop.yaml --explain-header
   gwsim serve --api --kubeconfig-out gwsim.kubeconfig")]
@@ -627,6 +628,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     bind,
                     kubeconfig_out,
                     insecure: api_insecure,
+                    port_offset,
+                    backends,
+                    explain_header,
+                    ready_file,
                 });
             }
             if files.is_empty() {

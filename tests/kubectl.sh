@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # kubectl against `gwsim serve --api`: the real kubectl, over TLS with the generated
-# kubeconfig, through apply, wait, get (columns), describe, server-side apply and conflicts,
-# server dry run, an invalid route, patches, watch and delete. Every check compares exact text;
-# the first failure stops the script with what was expected and what came back.
+# kubeconfig, through apply, wait, get (columns, pages), describe, explain, server-side apply
+# and conflicts, server dry run, an invalid route, patches, watch and delete, with curl through
+# the data plane after each change. Every check compares exact text; the first failure stops
+# the script with what was expected and what came back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,13 +44,45 @@ expect_contains() { # NAME NEEDLE HAYSTACK
 columns() { awk '{ $NF=""; print }' | sed 's/ *$//'; }
 
 # Start the API on a free port; it writes the kubeconfig once it listens.
-"$gwsim" serve --api 127.0.0.1:0 --kubeconfig-out "$work/kubeconfig" 2>"$work/server.log" &
+# The data plane serves listener port P on P + 21000 of each Gateway's own 127.x.y.z address.
+"$gwsim" serve --api 127.0.0.1:0 --kubeconfig-out "$work/kubeconfig" --port-offset 21000 \
+  --explain-header >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 1 100); do [[ -s "$work/kubeconfig" ]] && break; sleep 0.05; done
 [[ -s "$work/kubeconfig" ]] || fail "no kubeconfig written; server log: $(cat "$work/server.log")"
 export KUBECONFIG="$work/kubeconfig"
 export KUBECACHEDIR="$work/cache"
 expect_eq "readyz" "ok" "$(kubectl get --raw /readyz)"
+
+# The data plane: the URL of a Gateway's listener as the server last printed it (it binds
+# again when the listeners change), and requests through it. The controller and the data
+# plane follow writes in the background, so a probe retries for up to 10 s until the answer
+# is the expected one, then checks it (the last answer is what a failure shows).
+listener_url() { # NAMESPACE/GATEWAY LISTENER
+  sed -n "s|^gateway $1 listener $2 ([A-Z]*) at ||p" "$work/server.out" | tail -n 1
+}
+request() { # NAMESPACE/GATEWAY HOST PATH: prints the status code, then headers and body
+  local url
+  url=$(listener_url "$1" http)
+  if [[ -z "$url" ]]; then echo "no listener"; return; fi
+  curl -s --max-time 2 -D "$work/headers" -o "$work/body" -w '%{http_code}\n' -H "Host: $2" "$url$3" || true
+  cat "$work/headers" "$work/body" 2>/dev/null || true
+  rm -f "$work/headers" "$work/body"
+}
+probe() { # NAME NAMESPACE/GATEWAY HOST PATH STATUS NEEDLE...
+  local name=$1 gateway=$2 host=$3 path=$4 want=$5 answer=""
+  shift 5
+  for _ in $(seq 1 100); do
+    answer=$(request "$gateway" "$host" "$path")
+    local ok=1
+    [[ "$(head -n 1 <<<"$answer")" == "$want" ]] || ok=0
+    for needle in "$@"; do [[ "$answer" == *"$needle"* ]] || ok=0; done
+    ((ok)) && break
+    sleep 0.1
+  done
+  expect_eq "$name: status" "$want" "$(head -n 1 <<<"$answer")"
+  for needle in "$@"; do expect_contains "$name" "$needle" "$answer"; done
+}
 
 # A wrong token is refused (negative test of the bearer token).
 out=$(kubectl --token=wrong get namespaces 2>&1 || true)
@@ -72,12 +105,6 @@ httproute.gateway.networking.k8s.io/storefront created
 httproute.gateway.networking.k8s.io/checkout created
 grpcroute.gateway.networking.k8s.io/checkout-grpc created
 referencegrant.gateway.networking.k8s.io/shop-to-checkout created" "$out"
-# Re-applying changes nothing on the server. (kubectl still sends, and reports "configured",
-# a patch for routes whose lists the server defaulted, as against a real cluster.)
-rv=$(kubectl get httproute -n shop storefront -o jsonpath='{.metadata.resourceVersion}')
-out=$(kubectl apply -f testdata/apiserver/examples)
-expect_contains "re-apply" "deployment.apps/storefront unchanged" "$out"
-expect_eq "re-apply keeps the resourceVersion" "$rv" "$(kubectl get httproute -n shop storefront -o jsonpath='{.metadata.resourceVersion}')"
 
 # Wait for conditions.
 out=$(kubectl wait --for=condition=Accepted gatewayclass/gwsim --timeout=10s)
@@ -90,6 +117,23 @@ for route in httproute/storefront httproute/checkout grpcroute/checkout-grpc; do
     --for=jsonpath='{.status.parents[0].conditions[?(@.type=="Accepted")].status}'=True)
   expect_contains "wait $route Accepted" "condition met" "$out"
 done
+# The ReferenceGrant, applied last, lets checkout reach payments: once that shows, the
+# controller has run over every write of the examples.
+out=$(kubectl wait -n shop httproute/checkout --timeout=10s \
+  --for=jsonpath='{.status.parents[0].conditions[?(@.type=="ResolvedRefs")].status}'=True)
+expect_contains "wait checkout ResolvedRefs" "condition met" "$out"
+
+# Re-applying changes nothing on the server. (kubectl still sends, and reports "configured",
+# a patch for routes whose lists the server defaulted, as against a real cluster.)
+rv=$(kubectl get httproute -n shop storefront -o jsonpath='{.metadata.resourceVersion}')
+out=$(kubectl apply -f testdata/apiserver/examples)
+expect_contains "re-apply" "deployment.apps/storefront unchanged" "$out"
+expect_eq "re-apply keeps the resourceVersion" "$rv" "$(kubectl get httproute -n shop storefront -o jsonpath='{.metadata.resourceVersion}')"
+
+# Through the data plane: each route to its echo backend, and a host no route serves.
+probe "curl storefront" shop/web shop.example /cart 200 "x-gwsim-decision: route=shop/storefront" '"service":"storefront"' '"namespace":"shop"'
+probe "curl checkout" shop/web shop.example /checkout/pay 200 "x-gwsim-decision: route=shop/checkout" '"service":"checkout"' '"namespace":"payments"'
+probe "curl unknown host" shop/web nobody.example / 404 "x-gwsim-decision: no route"
 
 # Columns of every kind.
 expect_eq "get gatewayclass" "NAME CONTROLLER ACCEPTED
@@ -135,6 +179,8 @@ kubectl apply --server-side --field-manager=marketing --force-conflicts -f "$wor
 expect_eq "forced apply" '["sale.example"]' "$(kubectl get httproute -n shop promo -o jsonpath='{.spec.hostnames}')"
 expect_eq "managers" "kubectl marketing" \
   "$(kubectl get httproute -n shop promo --show-managed-fields -o jsonpath='{.metadata.managedFields[*].manager}')"
+probe "curl the forced host" shop/web sale.example / 200 "x-gwsim-decision: route=shop/promo"
+probe "curl the host given up" shop/web promo.example / 404 "x-gwsim-decision: no route"
 
 # Server dry run: the answer, and nothing stored.
 sed 's/name: promo/name: dry/' testdata/apiserver/server-side.yaml >"$work/dry.yaml"
@@ -142,6 +188,7 @@ expect_eq "dry run" "httproute.gateway.networking.k8s.io/dry created (server dry
   "$(kubectl apply --dry-run=server -f "$work/dry.yaml")"
 out=$(kubectl get httproute -n shop dry 2>&1 || true)
 expect_eq "dry run stored nothing" 'Error from server (NotFound): httproutes.gateway.networking.k8s.io "dry" not found' "$out"
+probe "dry run serves nothing" shop/web promo.example / 404 "x-gwsim-decision: no route"
 
 # An invalid route: the API server's message, exactly.
 out=$(kubectl apply -f testdata/apiserver/invalid-route.yaml 2>&1 || true)
@@ -155,10 +202,21 @@ expect_contains "unknown field" 'strict decoding error: unknown field "spec.host
 kubectl patch httproute -n shop storefront --type=merge -p '{"spec":{"hostnames":["shop.example","www.shop.example"]}}' >/dev/null
 expect_eq "merge patch" '["shop.example","www.shop.example"]' "$(kubectl get httproute -n shop storefront -o jsonpath='{.spec.hostnames}')"
 expect_eq "generation moved" "2" "$(kubectl get httproute -n shop storefront -o jsonpath='{.metadata.generation}')"
+probe "curl the added host" shop/web www.shop.example / 200 "x-gwsim-decision: route=shop/storefront"
 kubectl patch httproute -n shop storefront --type=json -p '[{"op":"remove","path":"/spec/hostnames/1"}]' >/dev/null
 expect_eq "json patch" '["shop.example"]' "$(kubectl get httproute -n shop storefront -o jsonpath='{.spec.hostnames}')"
+probe "curl the removed host" shop/web www.shop.example / 404 "x-gwsim-decision: no route"
 kubectl patch deployment -n shop storefront -p '{"spec":{"replicas":3}}' >/dev/null
-expect_eq "strategic patch scales" "3/3" "$(kubectl get deploy -n shop storefront -o jsonpath='{.status.readyReplicas}/{.spec.replicas}')"
+out=$(kubectl wait -n shop deploy/storefront --timeout=10s --for=jsonpath='{.status.readyReplicas}'=3)
+expect_contains "strategic patch scales" "condition met" "$out"
+# The echo servers follow the Deployment: three pods answer.
+pods=""
+for _ in $(seq 1 300); do
+  pod=$(request shop/web shop.example / | sed -n 's/.*"pod":"\([^"]*\)".*/\1/p')
+  [[ -n "$pod" && "$pods" != *"$pod;"* ]] && pods="$pods$pod;"
+  [[ $(tr -cd ';' <<<"$pods" | wc -c) -ge 3 ]] && break
+done
+expect_eq "three pods answer" "3" "$(tr -cd ';' <<<"$pods" | wc -c | tr -d ' ')"
 old=$(kubectl get httproute -n shop storefront -o json | sed 's/"resourceVersion": "[0-9]*"/"resourceVersion": "1"/')
 out=$(kubectl replace -f - <<<"$old" 2>&1 || true)
 expect_contains "stale update conflicts" "the object has been modified; please apply your changes to the latest version and try again" "$out"
@@ -175,13 +233,51 @@ events=$(tr -s ' ' <"$work/watch.out" | cut -d' ' -f1-3)
 expect_contains "watch sees ADDED" 'ADDED watched ["watched.example"]' "$events"
 expect_contains "watch sees DELETED" 'DELETED watched ["watched.example"]' "$events"
 
-# Not yet checked here: curl through the data plane after each change. `gwsim serve --api`
-# serves the API only until the proxy follows the API's store (issue 13).
+# Deleting a route: its path falls back to the other route; deleting that one too: 404.
+kubectl delete httproute -n shop checkout >/dev/null
+probe "curl after deleting checkout" shop/web shop.example /checkout/pay 200 "x-gwsim-decision: route=shop/storefront"
+kubectl delete httproute -n shop storefront >/dev/null
+probe "curl after deleting storefront" shop/web shop.example /cart 404 "x-gwsim-decision: no route"
+
+# Lists in pages, as kubectl asks for them (--chunk-size), and a continue token kubectl
+# did not make.
+for i in 1 2 3 4 5; do
+  sed "s/name: promo/name: page$i/; s/promo.example/page$i.example/" testdata/apiserver/server-side.yaml
+  echo "---"
+done | kubectl apply -f - >/dev/null
+expect_eq "chunked list" "page1 page2 page3 page4 page5 promo" \
+  "$(kubectl get httproutes -n shop --chunk-size=2 -o name | sed 's|.*/||' | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "chunked table" "6" "$(kubectl get httproutes -n shop --chunk-size=4 --no-headers | wc -l | tr -d ' ')"
+out=$(kubectl get --raw "/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes?limit=2" )
+token=$(sed -n 's/.*"continue":"\([^"]*\)".*/\1/p' <<<"$out")
+expect_contains "a first page" '"remainingItemCount":4' "$out"
+out=$(kubectl get --raw "/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes?limit=2&continue=$token")
+expect_contains "the next page" '"name":"page3"' "$out"
+out=$(kubectl get --raw "/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes?limit=2&continue=garbage" 2>&1 || true)
+expect_contains "a bad continue token" 'Error from server (BadRequest): invalid continue token: continue key is not valid' "$out"
+
+# Core kinds have schemas: explain, and client-side validation of a misspelt field.
+expect_contains "explain service.spec" "FIELD: spec <Object>" "$(kubectl explain service.spec)"
+expect_contains "explain deployment replicas" "FIELD: replicas <integer>" "$(kubectl explain deployment.spec.replicas)"
+out=$(kubectl apply -f - 2>&1 <<'YAML' || true
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: typo, namespace: shop}
+dataa: {a: b}
+YAML
+)
+expect_contains "core kind: unknown field" 'unknown field "dataa"' "$out"
 
 # Delete everything the examples created; the namespaces take their contents with them.
-out=$(kubectl delete -f testdata/apiserver/examples --wait=true)
+out=$(kubectl delete -f testdata/apiserver/examples --wait=true --ignore-not-found)
 expect_contains "delete -f" 'namespace "shop" deleted' "$out"
 expect_eq "nothing left in shop" "" "$(kubectl get httproutes,gateways,services,deployments,pods -n shop -o name 2>&1)"
 expect_eq "nothing left anywhere" "" "$(kubectl get httproutes,gateways -A -o name)"
+# No Gateway: the data plane binds nothing; curl cannot connect.
+for _ in $(seq 1 100); do
+  [[ "$(request shop/web shop.example / | head -n 1)" == "000" ]] && break
+  sleep 0.1
+done
+expect_eq "no Gateway, no listener" "000" "$(request shop/web shop.example / | head -n 1)"
 
 echo "kubectl.sh: $checks checks passed"

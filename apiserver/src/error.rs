@@ -65,6 +65,11 @@ pub enum ApiError {
     /// A watch from a resourceVersion older than the history kept.
     #[error("too old resource version: {requested} ({oldest})")]
     Gone { requested: u64, oldest: u64 },
+    /// A list's continue token whose resourceVersion the change log no longer reaches.
+    #[error(
+        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."
+    )]
+    ContinueExpired { token: String },
     #[error("{0}")]
     Internal(String),
 }
@@ -171,7 +176,7 @@ impl ApiError {
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Gone { .. } => StatusCode::GONE,
+            ApiError::Gone { .. } | ApiError::ContinueExpired { .. } => StatusCode::GONE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -189,7 +194,7 @@ impl ApiError {
             ApiError::NotAcceptable => "NotAcceptable",
             ApiError::Unauthorized => "Unauthorized",
             ApiError::TooLarge(_) => "RequestEntityTooLarge",
-            ApiError::Gone { .. } => "Expired",
+            ApiError::Gone { .. } | ApiError::ContinueExpired { .. } => "Expired",
             ApiError::Internal(_) => "InternalError",
         }
     }
@@ -267,6 +272,9 @@ impl ApiError {
         });
         if let Some(details) = self.details() {
             status["details"] = details;
+        }
+        if let ApiError::ContinueExpired { token } = self {
+            status["metadata"] = json!({"continue": token});
         }
         status
     }

@@ -3,12 +3,15 @@
 //!
 //! Modules: [`shared`] (the cluster shared by handlers and the data plane), [`resources`]
 //! (what is served, discovery), [`server`] (paths and verbs), [`watch`], [`patch`],
-//! [`managed`] (managedFields and server-side apply), [`printing`] (Table responses),
+//! [`managed`] (managedFields and server-side apply), [`paging`] (`limit` and `continue`),
+//! [`printing`] (Table responses),
 //! [`select`] (label and field selectors), [`error`] (Status responses), [`tls`].
 
+pub mod core_schemas;
 pub mod error;
 pub mod managed;
 pub mod openapi;
+pub mod paging;
 pub mod patch;
 pub mod printing;
 pub mod resources;

@@ -9,8 +9,9 @@
 //! merge patches for the Gateway API kinds, as against a real cluster), and `kubectl explain`.
 //!
 //! Schemas of the Gateway API kinds are the CRD schemas kube-derive generates from the
-//! `gateway-api` crate's types (the same types admission decodes into); core kinds are
-//! described as objects that keep unknown fields, since k8s-openapi carries no schemas.
+//! `gateway-api` crate's types (the same types admission decodes into); those of the core
+//! kinds are written by hand ([`crate::core_schemas`]), so `kubectl explain service.spec`
+//! works. OpenAPI v2 (for older clients) carries the same schemas as definitions.
 
 use std::sync::LazyLock;
 
@@ -35,6 +36,21 @@ static DOCUMENTS: LazyLock<Vec<(String, Value)>> = LazyLock::new(|| {
     out
 });
 
+/// OpenAPI v2: every kind's schema as a definition (no paths: clients read v2 for schemas).
+static V2: LazyLock<Value> = LazyLock::new(|| {
+    let mut definitions = Map::new();
+    for r in RESOURCES {
+        let version = r.api_version().rsplit('/').next().unwrap_or("v1");
+        definitions.insert(schema_name(r, version), kind_schema(r, version));
+    }
+    json!({
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes (gwsim)", "version": "v1.34.0"},
+        "paths": {},
+        "definitions": definitions,
+    })
+});
+
 fn hash(value: &Value) -> String {
     // FNV-1a over the document: a stable cache key for kubectl's disk cache.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -56,15 +72,7 @@ pub fn serve(rest: &[&str], accept: &str) -> Result<Response, ApiError> {
             if accept.contains("protobuf") && !accept.contains("json") {
                 return Err(ApiError::NotAcceptable);
             }
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({
-                    "swagger": "2.0",
-                    "info": {"title": "Kubernetes (gwsim)", "version": "v1.34.0"},
-                    "paths": {},
-                    "definitions": {},
-                }),
-            ))
+            Ok(json_response(StatusCode::OK, &V2))
         }
         ["v3"] => {
             let paths: Map<String, Value> = DOCUMENTS
@@ -113,13 +121,8 @@ fn kind_schema(resource: &Resource, version: &str) -> Value {
                 .and_then(|s| s.open_api_v3_schema)
         })
         .and_then(|s| serde_json::to_value(s).ok())
-        .unwrap_or_else(|| {
-            json!({
-                "type": "object",
-                "description": format!("{} ({} {})", resource.kind.as_str(), resource.api_version(), "as kube-apiserver serves it"),
-                "x-kubernetes-preserve-unknown-fields": true,
-            })
-        });
+        .or_else(|| crate::core_schemas::schema(resource.kind))
+        .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
     schema["x-kubernetes-group-version-kind"] = json!([{
         "group": resource.group(), "version": version, "kind": resource.kind.as_str(),
     }]);
@@ -129,6 +132,8 @@ fn kind_schema(resource: &Resource, version: &str) -> Value {
 fn schema_name(resource: &Resource, version: &str) -> String {
     match resource.group() {
         "" => format!("io.k8s.api.core.v1.{}", resource.kind.as_str()),
+        "apps" => format!("io.k8s.api.apps.{version}.{}", resource.kind.as_str()),
+        "discovery.k8s.io" => format!("io.k8s.api.discovery.{version}.{}", resource.kind.as_str()),
         g => {
             let reversed: Vec<&str> = g.split('.').rev().collect();
             format!(

@@ -22,6 +22,11 @@ pub struct Selector {
 }
 
 impl Selector {
+    /// Whether the selector selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+
     pub fn parse(labels: Option<&str>, fields: Option<&str>) -> Result<Selector, ApiError> {
         let labels = match labels {
             Some(s) => parse_labels(s)?,

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::managed::{self, Operation};
+use crate::paging;
 use crate::patch;
 use crate::resources::{self, Resource};
 use crate::select::Selector;
@@ -451,42 +452,88 @@ impl Ctx<'_> {
             .ok_or_else(|| ApiError::not_found(self.resource(), name))
     }
 
+    /// LIST, in pages when `limit` asks (see [`crate::paging`]).
     fn list(&self, table: bool) -> Result<Response, ApiError> {
         let selector = Selector::parse(
             self.query.get("labelSelector").map(String::as_str),
             self.query.get("fieldSelector").map(String::as_str),
         )?;
+        let limit = match self.query.get("limit").map(String::as_str) {
+            None | Some("") => None,
+            Some(l) => match l.parse::<i64>() {
+                Ok(n) if n > 0 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                Ok(_) => None,
+                Err(_) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "limit: Invalid value: {l:?}: must be an integer"
+                    )));
+                }
+            },
+        };
+        let from = match self.query.get("continue").map(String::as_str) {
+            None | Some("") => None,
+            Some(token) => Some(paging::decode(token)?),
+        };
         let resource = self.resource();
-        let (items, rv) = self.app.cluster.read(|c| {
-            let items: Vec<Value> = c
-                .store()
-                .list(resource.kind)
-                .filter(|o| {
-                    self.target
-                        .namespace
-                        .as_ref()
-                        .is_none_or(|ns| o.meta().namespace.as_ref() == Some(ns))
-                })
-                .map(|o| in_version(o.to_value(), &self.target.api_version))
-                .filter(|v| selector.matches(v))
-                .collect();
-            (items, c.store().resource_version())
-        });
-        if table {
-            return Ok(json_response(
-                StatusCode::OK,
-                &crate::printing::table(resource, &items, rv, now()),
-            ));
+        let namespace = self.target.namespace.as_ref();
+        let page = self.app.cluster.read(|c| {
+            let store = c.store();
+            let current = store.resource_version();
+            let rv = from
+                .as_ref()
+                .map_or(Some(current), |f| f.resource_version);
+            let objects: Vec<Arc<Object>> = match rv {
+                Some(rv) if rv > current => {
+                    return Err(ApiError::BadRequest(
+                        "invalid continue token: continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into(),
+                    ));
+                }
+                Some(rv) if rv < current => paging::objects_at(store, resource.kind, rv)
+                    .ok_or_else(|| paging::expired(from.as_ref().map_or("", |f| f.after.as_str())))?,
+                _ => store.list(resource.kind).cloned().map(Arc::new).collect(),
+            };
+            let mut items = Vec::new();
+            let mut next = None;
+            let mut remaining = 0usize;
+            let selected = objects
+                .iter()
+                .filter(|o| namespace.is_none_or(|ns| o.meta().namespace.as_ref() == Some(ns)))
+                .filter(|o| from.as_ref().is_none_or(|f| f.precedes(&o.key())))
+                .map(|o| (o, in_version(o.to_value(), &self.target.api_version)))
+                .filter(|(_, v)| selector.matches(v));
+            for (object, value) in selected {
+                if limit.is_some_and(|l| items.len() == l) {
+                    remaining += 1;
+                    continue;
+                }
+                next = Some(object.key());
+                items.push(value);
+            }
+            let token = (remaining > 0)
+                .then(|| next.map(|key| paging::encode(rv, &key)))
+                .flatten();
+            Ok((items, rv.unwrap_or(current), token, remaining))
+        })?;
+        let (items, rv, token, remaining) = page;
+        let mut metadata = json!({"resourceVersion": rv.to_string()});
+        if let Some(token) = token {
+            metadata["continue"] = json!(token);
+            // As kube-apiserver: the count is given only when no selector filters the list.
+            if selector.is_empty() {
+                metadata["remainingItemCount"] = json!(remaining);
+            }
         }
-        Ok(json_response(
-            StatusCode::OK,
-            &json!({
+        let mut list = if table {
+            crate::printing::table(resource, &items, rv, now())
+        } else {
+            json!({
                 "kind": format!("{}List", resource.kind.as_str()),
                 "apiVersion": self.target.api_version,
-                "metadata": {"resourceVersion": rv.to_string()},
                 "items": items,
-            }),
-        ))
+            })
+        };
+        list["metadata"] = metadata;
+        Ok(json_response(StatusCode::OK, &list))
     }
 
     /// Checks and completes a body's type and identity against the URL.

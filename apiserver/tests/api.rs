@@ -343,6 +343,16 @@ async fn next_event(
     serde_json::from_slice(&chunk).expect("one event per chunk")
 }
 
+async fn watch_stream(
+    router: &axum::Router,
+    uri: String,
+) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin {
+    let request = Request::get(uri).body(Body::empty()).expect("request");
+    let response = router.clone().oneshot(request).await.expect("served");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.into_body().into_data_stream()
+}
+
 #[tokio::test]
 async fn watch_sends_changes_and_expires_behind_compaction() {
     let c = cluster(8);
@@ -488,39 +498,125 @@ async fn a_token_is_required_and_bodies_are_bounded() {
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
-#[tokio::test]
-async fn routing_tables_reach_the_data_plane() {
-    let c = cluster(100);
-    let mut tables = c.routing();
-    let r = app(&c);
+fn class_and_gateway() -> (Value, Value) {
     let class = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
         "metadata": {"name": "gwsim"}, "spec": {"controllerName": "gateway.gwsim.dev/controller"}});
-    call(
-        &r,
-        Method::POST,
-        "/apis/gateway.networking.k8s.io/v1/gatewayclasses",
-        JSON,
-        Some(class),
-    )
-    .await;
     let gateway = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
         "metadata": {"name": "gw"}, "spec": {"gatewayClassName": "gwsim",
         "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}});
-    let (code, _) = call(
-        &r,
-        Method::POST,
-        "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways",
-        JSON,
-        Some(gateway),
-    )
-    .await;
+    (class, gateway)
+}
+
+const CLASSES: &str = "/apis/gateway.networking.k8s.io/v1/gatewayclasses";
+const GATEWAYS: &str = "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways";
+
+#[tokio::test]
+async fn routing_tables_reach_the_data_plane() {
+    let c = cluster(100);
+    let mut states = c.data_plane();
+    let r = app(&c);
+    let (class, gateway) = class_and_gateway();
+    call(&r, Method::POST, CLASSES, JSON, Some(class)).await;
+    let (code, _) = call(&r, Method::POST, GATEWAYS, JSON, Some(gateway)).await;
     assert_eq!(code, StatusCode::CREATED);
+    c.settled().await;
     assert!(
-        tables.has_changed().expect("open"),
-        "a new table was published"
+        states.has_changed().expect("open"),
+        "a new state was published"
     );
-    let table = tables.borrow_and_update().clone();
-    assert!(!table.listing().gateways.is_empty());
+    let state = states.borrow_and_update().clone();
+    assert!(!state.table.listing().gateways.is_empty());
+    assert_eq!(
+        state.resource_version,
+        c.read(|c| c.store().resource_version())
+    );
+}
+
+#[tokio::test]
+async fn writes_are_answered_at_once_and_reconciled_in_the_background() {
+    let c = cluster(10_000);
+    let r = app(&c);
+    let (class, gateway) = class_and_gateway();
+    call(&r, Method::POST, CLASSES, JSON, Some(class)).await;
+    let (code, created) = call(&r, Method::POST, GATEWAYS, JSON, Some(gateway)).await;
+    assert_eq!(code, StatusCode::CREATED);
+    // The answer is the stored object, before any controller wrote its status.
+    assert!(
+        created
+            .get("status")
+            .is_none_or(|s| s.get("conditions").is_none()),
+        "{created}"
+    );
+    let before = c.queue_stats();
+    for i in 0..200 {
+        let (code, body) = call(
+            &r,
+            Method::POST,
+            ROUTES,
+            JSON,
+            Some(route(&format!("r{i}"), &format!("h{i}.example"))),
+        )
+        .await;
+        assert_eq!(code, StatusCode::CREATED, "{body}");
+    }
+    c.settled().await;
+    let after = c.queue_stats();
+    assert_eq!(after.writes - before.writes, 200);
+    // A burst is coalesced: far fewer runs than writes (the bound is loose on purpose: runs
+    // follow the wall clock, and a slow machine spreads the burst).
+    assert!(
+        after.runs - before.runs < 50,
+        "{} runs for 200 writes",
+        after.runs - before.runs
+    );
+    assert!(c.read(SimCluster::is_settled));
+    let (_, gw) = call(&r, Method::GET, &format!("{GATEWAYS}/gw"), JSON, None).await;
+    let programmed = gw["status"]["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .find(|c| c["type"] == "Programmed")
+        .expect("Programmed");
+    assert_eq!(programmed["status"], "True");
+    let (_, route) = call(&r, Method::GET, &format!("{ROUTES}/r199"), JSON, None).await;
+    assert_eq!(
+        route["status"]["parents"][0]["conditions"][0]["type"], "Accepted",
+        "{route}"
+    );
+}
+
+#[tokio::test]
+async fn statuses_written_in_the_background_reach_watchers() {
+    let c = cluster(1000);
+    let r = app(&c);
+    let (_, list) = call(&r, Method::GET, GATEWAYS, JSON, None).await;
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .to_string();
+    let mut events = watch_stream(&r, format!("{GATEWAYS}?watch=true&resourceVersion={rv}")).await;
+    let (class, gateway) = class_and_gateway();
+    call(&r, Method::POST, CLASSES, JSON, Some(class)).await;
+    call(&r, Method::POST, GATEWAYS, JSON, Some(gateway)).await;
+    let added = next_event(&mut events).await;
+    assert_eq!(added["type"], "ADDED");
+    // Stored and announced before the controller ran: no status yet.
+    assert!(added["object"].get("status").is_none(), "{added}");
+    let modified = next_event(&mut events).await;
+    assert_eq!(modified["type"], "MODIFIED", "{modified}");
+    let added_rv: u64 = added["object"]["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .parse()
+        .expect("number");
+    let modified_rv: u64 = modified["object"]["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .parse()
+        .expect("number");
+    assert!(modified_rv > added_rv);
+    let conditions = modified["object"]["status"]["conditions"].to_string();
+    assert!(conditions.contains("\"Programmed\""), "{conditions}");
 }
 
 #[tokio::test]
@@ -568,4 +664,148 @@ async fn deleting_a_namespace_terminates_it_then_deletes_its_contents() {
     assert_eq!(code, StatusCode::NOT_FOUND);
     let (code, _) = call(&r, Method::GET, &format!("{team_routes}/r"), JSON, None).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
+}
+
+async fn page(r: &axum::Router, query: &str) -> (StatusCode, Value) {
+    call(r, Method::GET, &format!("{ROUTES}?{query}"), JSON, None).await
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn lists_come_in_consistent_pages() {
+    let c = cluster(1000);
+    let r = app(&c);
+    for i in 0..5 {
+        let (code, _) = call(
+            &r,
+            Method::POST,
+            ROUTES,
+            JSON,
+            Some(route(&format!("r{i}"), "p.example")),
+        )
+        .await;
+        assert_eq!(code, StatusCode::CREATED);
+    }
+    c.settled().await;
+    let (code, first) = page(&r, "limit=2").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(names(&first), ["r0", "r1"]);
+    assert_eq!(first["metadata"]["remainingItemCount"], 3);
+    let rv = first["metadata"]["resourceVersion"].clone();
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+
+    // Changes after the first page do not show in the next ones: they read the list at rv.
+    call(&r, Method::DELETE, &format!("{ROUTES}/r2"), JSON, None).await;
+    call(
+        &r,
+        Method::POST,
+        ROUTES,
+        JSON,
+        Some(route("r21", "p.example")),
+    )
+    .await;
+    let (code, _) = call(
+        &r,
+        Method::PATCH,
+        &format!("{ROUTES}/r3"),
+        "application/merge-patch+json",
+        Some(json!({"spec": {"hostnames": ["changed.example"]}})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    c.settled().await;
+    let (code, second) = page(&r, &format!("limit=2&continue={token}")).await;
+    assert_eq!(code, StatusCode::OK, "{second}");
+    assert_eq!(names(&second), ["r2", "r3"]);
+    assert_eq!(
+        second["items"][1]["spec"]["hostnames"],
+        json!(["p.example"])
+    );
+    assert_eq!(second["metadata"]["resourceVersion"], rv);
+    let token = second["metadata"]["continue"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    let (_, third) = page(&r, &format!("limit=2&continue={token}")).await;
+    assert_eq!(names(&third), ["r4"]);
+    assert!(third["metadata"].get("continue").is_none(), "{third}");
+    // Without a limit: everything, now.
+    let (_, all) = page(&r, "").await;
+    assert_eq!(names(&all), ["r0", "r1", "r21", "r3", "r4"]);
+    // A selector: no remaining count.
+    let (_, selected) = page(&r, "limit=1&labelSelector=team%3Da").await;
+    assert_eq!(names(&selected), ["r0"]);
+    assert!(selected["metadata"].get("remainingItemCount").is_none());
+    assert!(selected["metadata"]["continue"].is_string());
+}
+
+#[tokio::test]
+async fn continue_tokens_expire_and_bad_ones_are_refused() {
+    let c = cluster(8);
+    let r = app(&c);
+    for i in 0..3 {
+        call(
+            &r,
+            Method::POST,
+            ROUTES,
+            JSON,
+            Some(route(&format!("r{i}"), "p.example")),
+        )
+        .await;
+    }
+    c.settled().await;
+    let (_, first) = page(&r, "limit=1").await;
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    // r1 changes many times: the log (8 changes) no longer holds r1 as it was.
+    for i in 0..12 {
+        call(
+            &r,
+            Method::PATCH,
+            &format!("{ROUTES}/r1"),
+            "application/merge-patch+json",
+            Some(json!({"spec": {"hostnames": [format!("h{i}.example")]}})),
+        )
+        .await;
+    }
+    let (code, status) = page(&r, &format!("limit=1&continue={token}")).await;
+    assert_eq!(code, StatusCode::GONE, "{status}");
+    assert_eq!(status["reason"], "Expired");
+    assert!(status["message"].as_str().expect("message").starts_with(
+        "The provided continue parameter is too old to display a consistent list result."
+    ));
+    // The token in the answer continues from the current state.
+    let fresh = status["metadata"]["continue"].as_str().expect("a token");
+    let (code, rest) = page(&r, &format!("continue={fresh}")).await;
+    assert_eq!(code, StatusCode::OK, "{rest}");
+    assert_eq!(names(&rest), ["r1", "r2"]);
+    assert_eq!(
+        rest["items"][0]["spec"]["hostnames"],
+        json!(["h11.example"])
+    );
+
+    let (code, status) = page(&r, "continue=not-a-token").await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(
+        status["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("invalid continue token: continue key is not valid"),
+        "{status}"
+    );
+    let (code, _) = page(&r, "limit=ten").await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
 }

@@ -3,7 +3,9 @@
 //! [`Cluster`] trait.
 //!
 //! Every change schedules a workload sync and a reconcile at the current time; they run
-//! before the change returns, so a scenario always sees a settled cluster. Reconciling calls
+//! before the change returns, so a scenario always sees a settled cluster. A server defers
+//! them instead (`defer_controllers`) and runs them for a batch of changes
+//! (`run_controllers`), as a controller's work queue does. Reconciling calls
 //! the engine's controller on the whole snapshot, writes back the statuses that differ
 //! through the status subresource, and rebuilds the routing table only when the data plane's
 //! configuration changed. A reconcile is skipped when nothing the controller reads changed
@@ -76,6 +78,10 @@ pub struct SimCluster {
     reconciled_rv: u64,
     /// The store's resourceVersion the network was last built at.
     network_rv: u64,
+    /// Changes leave the controllers to [`SimCluster::run_controllers`] (a server's work queue).
+    deferred: bool,
+    /// A change happened that the controllers have not run after (deferred mode).
+    dirty: bool,
     stats: SimStats,
 }
 
@@ -102,6 +108,8 @@ impl SimCluster {
             routing_rng: rng,
             reconciled_rv: 0,
             network_rv: 0,
+            deferred: false,
+            dirty: false,
             stats: SimStats::default(),
         }
     }
@@ -199,11 +207,49 @@ impl SimCluster {
         self.run_until(at.max(self.now));
     }
 
-    /// Schedules the controllers after a change and runs them.
-    fn changed(&mut self) {
+    /// From now on a change only stores: the controllers (workloads, the Gateway controller)
+    /// and the network run when [`SimCluster::run_controllers`] is called, once for every
+    /// change since the last call. What a server's work queue does; the simulator itself
+    /// always settles before a change returns.
+    pub fn defer_controllers(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Whether a change is waiting for the controllers (deferred mode).
+    pub fn controllers_pending(&self) -> bool {
+        self.dirty
+    }
+
+    /// Runs the controllers over every change since they last ran, and rebuilds the network.
+    /// Returns whether anything was pending.
+    pub fn run_controllers(&mut self) -> bool {
+        if !self.dirty {
+            return false;
+        }
+        self.dirty = false;
         self.queue.schedule(self.now, SimEvent::SyncWorkloads);
         self.queue.schedule(self.now, SimEvent::Reconcile);
         self.run_until(self.now);
+        self.rebuild_network();
+        true
+    }
+
+    /// Schedules the controllers after a change and runs them (unless deferred).
+    fn changed(&mut self) {
+        if self.deferred {
+            self.dirty = true;
+            return;
+        }
+        self.queue.schedule(self.now, SimEvent::SyncWorkloads);
+        self.queue.schedule(self.now, SimEvent::Reconcile);
+        self.run_until(self.now);
+    }
+
+    fn rebuild_network(&mut self) {
+        if self.store.resource_version() != self.network_rv {
+            self.network.rebuild(self.store.snapshot());
+            self.network_rv = self.store.resource_version();
+        }
     }
 
     /// Runs every event due up to `until`, moving the clock to each event's time.
@@ -218,9 +264,9 @@ impl SimCluster {
             }
         }
         self.now = self.now.max(until);
-        if self.store.resource_version() != self.network_rv {
-            self.network.rebuild(self.store.snapshot());
-            self.network_rv = self.store.resource_version();
+        // Deferred: the network follows the controllers' runs, not every change.
+        if !self.deferred {
+            self.rebuild_network();
         }
     }
 
@@ -614,6 +660,35 @@ spec:
         ));
         assert_eq!(c.stats().table_builds, builds + 1);
         assert!(c.is_settled());
+    }
+
+    #[test]
+    fn deferred_controllers_run_once_for_every_change_since_the_last_run() {
+        let mut c = cluster();
+        c.defer_controllers();
+        let before = c.stats();
+        assert!(!c.run_controllers(), "nothing pending");
+        for host in ["a.example", "b.example", "c.example"] {
+            c.apply_documents(&docs(
+                &SETUP
+                    .replace("replicas: 2", "replicas: 3")
+                    .replace("rules: [{", &format!("hostnames: [{host}]\n  rules: [{{")),
+            ));
+        }
+        // Stored, but neither reconciled nor synced: the pods are still two.
+        assert!(c.controllers_pending());
+        assert_eq!(c.stats().reconciles, before.reconciles);
+        assert_eq!(c.network().pods().len(), 2);
+        assert!(!c.is_settled());
+        assert!(c.run_controllers());
+        assert!(!c.controllers_pending());
+        assert!(c.is_settled());
+        assert_eq!(c.network().pods().len(), 3);
+        assert_eq!(c.stats().table_builds, before.table_builds + 1);
+        assert!(
+            c.stats().reconciles - before.reconciles <= 2,
+            "one reconcile and its check"
+        );
     }
 
     #[test]

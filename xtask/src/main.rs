@@ -23,7 +23,10 @@ tasks:
   tidy           check that engine/ and sim/ depend on no runtime or network client
   bench-proxy [--quick]
                  gwsim serve beside nginx under wrk (installs nginx and wrk with apt-get);
-                 --quick: a few seconds per run";
+                 --quick: a few seconds per run
+  bench-api      gwsim serve --api under kubectl: start to ready, kubectl apply of 1,000
+                 routes, memory at 10,000 routes, watch fan-out to 100 watchers
+                 (apiserver/figures.sh; needs kubectl, curl and python3)";
 
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -47,6 +50,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         "bench-proxy" => bench_proxy::run(&std::env::args().skip(2).collect::<Vec<_>>()),
+        "bench-api" => bench_api(),
         "bless" => {
             let status = Command::new(env_cargo())
                 .args(["test", "--workspace"])
@@ -176,6 +180,23 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 
 /// The synthetic state as files (`engine/examples/synth_files.rs`): the input-speed figures of
 /// the README are measured on them with `/usr/bin/time -v gwsim check -f FILE`.
+/// `cargo xtask bench-api`: the release binary under apiserver/figures.sh.
+fn bench_api() -> anyhow::Result<()> {
+    cargo(&["build", "--release", "--quiet", "--bin", "gwsim"])?;
+    let status = Command::new("bash")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../apiserver/figures.sh"
+        ))
+        .arg("target/release/gwsim")
+        .status()
+        .context("running apiserver/figures.sh")?;
+    if !status.success() {
+        bail!("apiserver/figures.sh failed");
+    }
+    Ok(())
+}
+
 fn synth_files() -> anyhow::Result<()> {
     let rest: Vec<String> = std::env::args().skip(2).collect();
     let mut args = vec![
