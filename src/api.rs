@@ -70,6 +70,8 @@ pub fn serve(options: ApiOptions) -> anyhow::Result<u8> {
         backends,
         explain_header: options.explain_header,
         limits: gwsim_proxy::Limits::default(),
+        exact_endpoints: false,
+        stand_in_certificates: false,
     };
     let mut cluster = SimCluster::starting_at(0, gwsim_apiserver::shared::wall_clock());
     if !options.files.is_empty() {
@@ -202,7 +204,7 @@ async fn serve_state(
             let _ = stdout.flush();
             drop(stdout);
             if let Some(path) = ready_file {
-                let json = serde_json::to_string_pretty(proxy.served()).unwrap_or_default();
+                let json = serde_json::to_string_pretty(&proxy.served()).unwrap_or_default();
                 if let Err(e) = std::fs::write(path, format!("{json}\n")) {
                     tracing::error!(target: "gwsim::serve", "cannot write {}: {e}", path.display());
                 }
