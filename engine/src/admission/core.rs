@@ -4,7 +4,6 @@
 //! field reported with its path. `status` is kept as given, so scenarios can describe pods and
 //! endpoints directly.
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
