@@ -12,7 +12,7 @@ use gwsim_engine::controller::{ControllerConfig, Reconciliation, StandIn, standi
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::diff::{ChangeSet, Settled, apply_owned_change_with, document_key};
 use gwsim_engine::load::{self, Budgets, Document, LoadError, Origin, Warning};
-use gwsim_engine::object::{Kind, ObjectKey, Snapshot};
+use gwsim_engine::object::{ObjectKey, Snapshot};
 use gwsim_engine::{Rejection, RoutingTable};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
@@ -348,6 +348,7 @@ pub fn host_without_port(host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gwsim_engine::object::Kind;
 
     fn write(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
         std::fs::create_dir_all(dir).expect("temp dir");
