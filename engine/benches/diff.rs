@@ -25,7 +25,7 @@ fn snapshot(docs: Vec<serde_json::Value>) -> Snapshot {
         .into_iter()
         .enumerate()
         .map(|(i, value)| Document {
-            origin: Origin::new("synth", i, 1),
+            origin: Origin::new("synth", i + 1, 1),
             value,
         })
         .collect();

@@ -61,7 +61,7 @@ impl SynthSpec {
             .into_iter()
             .enumerate()
             .map(|(i, value)| crate::load::Document {
-                origin: crate::load::Origin::new("synth", i, 1),
+                origin: crate::load::Origin::new("synth", i + 1, 1),
                 value,
             })
             .collect()

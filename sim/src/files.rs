@@ -284,7 +284,7 @@ mod tests {
         assert_eq!(loaded.documents.len(), 1);
         assert_eq!(
             loaded.documents[0].origin.to_string(),
-            "<stdin>:1 (document 0)"
+            "<stdin>:2 (document 1)"
         );
         assert_eq!(
             source_paths(&[PathBuf::from("-")]).expect("lists"),

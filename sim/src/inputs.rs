@@ -10,9 +10,9 @@ use gwsim_engine::admission::AdmissionOptions;
 use gwsim_engine::audit::InstalledStatus;
 use gwsim_engine::controller::{ControllerConfig, Reconciliation, StandIn, standin};
 use gwsim_engine::decision::{Request, Scheme};
-use gwsim_engine::diff::{ChangeSet, Settled, apply_change_with};
+use gwsim_engine::diff::{ChangeSet, Settled, apply_owned_change_with, document_key};
 use gwsim_engine::load::{self, Budgets, Document, LoadError, Origin, Warning};
-use gwsim_engine::object::{Kind, ObjectKey, Snapshot};
+use gwsim_engine::object::{ObjectKey, Snapshot};
 use gwsim_engine::{Rejection, RoutingTable};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
@@ -147,7 +147,7 @@ pub fn load_snapshot_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Lo
     loaded.skipped = read.skipped;
     loaded.warnings = read.warnings;
     for doc in read.documents {
-        let key = key_of(&doc.value);
+        let key = document_key(&doc.value);
         let status = doc
             .value
             .get("status")
@@ -179,9 +179,9 @@ pub fn load_snapshot_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Lo
             documents: vec![doc],
             deletions: Vec::new(),
         };
-        let applied = apply_change_with(
+        let applied = apply_owned_change_with(
             std::mem::take(&mut loaded.snapshot),
-            &change,
+            change,
             epoch(),
             &options.admission,
         );
@@ -217,22 +217,6 @@ pub fn load_snapshot_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Lo
         seen.insert(key, origin);
     }
     Ok(loaded)
-}
-
-/// The key a document's object gets (a namespaced object without a namespace goes to
-/// `default`, as admission puts it).
-fn key_of(value: &Value) -> Option<ObjectKey> {
-    let kind = Kind::from_type(
-        value.get("apiVersion")?.as_str()?,
-        value.get("kind")?.as_str()?,
-    )?;
-    let name = value.pointer("/metadata/name")?.as_str()?;
-    let namespace = value
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .filter(|ns| !ns.is_empty())
-        .unwrap_or("default");
-    Some(ObjectKey::new(kind, namespace, name))
 }
 
 /// Namespaces every cluster has: never reported as assumed.
@@ -364,6 +348,7 @@ pub fn host_without_port(host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gwsim_engine::object::Kind;
 
     fn write(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
         std::fs::create_dir_all(dir).expect("temp dir");

@@ -514,7 +514,7 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                 let doc = Document {
                     origin: Origin::new(
                         format!("fillEndpoints {namespace}/{endpoint_slice}"),
-                        0,
+                        1,
                         1,
                     ),
                     value: slice,

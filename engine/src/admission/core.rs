@@ -122,6 +122,11 @@ fn value_at<'a>(doc: &'a Value, path: &serde_path_to_error::Path) -> Option<&'a 
 /// Typed conversion of an already validated Gateway API document: should never fail; if it
 /// does, the serde error becomes a cause rather than a panic.
 pub(crate) fn convert<T: DeserializeOwned>(doc: &Value) -> Result<T, Cause> {
+    // Straight through first: tracking the path of every field costs more than the
+    // conversion, and is only needed to name the field when it fails.
+    if let Ok(object) = T::deserialize(doc) {
+        return Ok(object);
+    }
     serde_path_to_error::deserialize(doc).map_err(|error| {
         let path = error_path(error.path());
         let value = value_at(doc, error.path()).cloned().unwrap_or(Value::Null);

@@ -195,8 +195,25 @@ pub fn admit_with(
     existing: Option<&Object>,
     options: &AdmissionOptions,
 ) -> Result<Object, AdmitError> {
-    let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind_name = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+    admit_owned(doc.clone(), existing, options)
+}
+
+/// [`admit_with`] on a document the caller no longer needs: admission works on it in place
+/// instead of on a copy.
+pub fn admit_owned(
+    doc: serde_json::Value,
+    existing: Option<&Object>,
+    options: &AdmissionOptions,
+) -> Result<Object, AdmitError> {
+    let text_of = |field: &str| {
+        doc.get(field)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let api_version = text_of("apiVersion");
+    let kind_name = text_of("kind");
+    let (api_version, kind_name) = (api_version.as_str(), kind_name.as_str());
     let name = doc
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -233,7 +250,7 @@ pub fn admit_with(
         | Kind::ListenerSet
         | Kind::HttpRoute
         | Kind::GrpcRoute
-        | Kind::ReferenceGrant => admit_gateway_api(kind, version, doc.clone(), existing),
+        | Kind::ReferenceGrant => admit_gateway_api(kind, version, doc, existing),
         Kind::Namespace
         | Kind::Service
         | Kind::EndpointSlice
@@ -241,7 +258,7 @@ pub fn admit_with(
         | Kind::Pod
         | Kind::Secret
         | Kind::ConfigMap => {
-            let mut doc = doc.clone();
+            let mut doc = doc;
             if let Err(message) = normalize_base64(kind, &mut doc) {
                 return Err(AdmitError::Rejected(Rejection {
                     kind: kind_name.to_string(),

@@ -160,15 +160,60 @@ pub(crate) struct Node {
     pub shape: Shape,
     pub rules: Vec<Rule>,
     pub checks: Vec<SchemaCheck>,
+    /// What the nodes under this one hold, so passes skip subtrees with nothing for them
+    /// (most of `metadata` and `status` has no default, rule or keyed list).
+    below: Below,
+}
+
+/// Whether any node under a node (its fields, items or values, at any depth) has a default,
+/// a rule, or a `set` or `map` list type. Children are complete before their parent is built,
+/// so the parent computes this once.
+#[derive(Clone, Copy, Default)]
+struct Below {
+    defaults: bool,
+    rules: bool,
+    list_types: bool,
+}
+
+impl Below {
+    fn of(shape: &Shape) -> Below {
+        let within = |node: &Node| Below {
+            defaults: node.below.defaults,
+            rules: node.below.rules || !node.rules.is_empty(),
+            list_types: node.below.list_types || node.keyed_list(),
+        };
+        let either = |a: Below, b: Below| Below {
+            defaults: a.defaults || b.defaults,
+            rules: a.rules || b.rules,
+            list_types: a.list_types || b.list_types,
+        };
+        match shape {
+            Shape::Object(fields) => fields.iter().fold(Below::default(), |acc, f| {
+                let mut b = either(acc, within(&f.node));
+                b.defaults |= f.default.is_some();
+                b
+            }),
+            Shape::List(spec) => within(&spec.items),
+            Shape::Map(spec) => within(&spec.values),
+            Shape::Str(_) | Shape::Int(_) | Shape::Bool | Shape::Any => Below::default(),
+        }
+    }
 }
 
 impl Node {
     fn of(shape: Shape) -> Self {
+        let below = Below::of(&shape);
         Node {
             shape,
             rules: Vec::new(),
             checks: Vec::new(),
+            below,
         }
+    }
+
+    /// A `set` or `map` list, whose items [`check_list_types`] compares.
+    fn keyed_list(&self) -> bool {
+        matches!(&self.shape, Shape::List(spec) if spec.list_type != ListType::Atomic)
     }
 
     /// The schema type name used in CEL causes (`Invalid value: "object": ...`).
@@ -473,17 +518,20 @@ fn decode_at(node: &Node, value: &mut Value, path: &Path<'_>, unknown: &mut Vec<
 /// into every field (so defaults inside an inserted default apply too). Explicit empty lists
 /// and objects are kept as they are.
 pub(crate) fn apply_defaults(node: &Node, value: &mut Value) {
+    if !node.below.defaults {
+        return;
+    }
     match (&node.shape, value) {
         (Shape::Object(fields), Value::Object(map)) => {
             for f in fields {
-                if !map.contains_key(f.name)
-                    && let Some(default) = &f.default
+                if let Some(default) = &f.default
+                    && !map.contains_key(f.name)
                 {
                     map.insert(f.name.to_string(), default.clone());
                 }
             }
-            for f in fields {
-                if let Some(child) = map.get_mut(f.name) {
+            for (key, child) in map.iter_mut() {
+                if let Some(f) = fields.iter().find(|f| f.name == key) {
                     apply_defaults(&f.node, child);
                 }
             }
@@ -700,6 +748,9 @@ pub(crate) fn check_list_types(node: &Node, value: &Value, path: &str, out: &mut
 const PAIRWISE_LIST_LEN: usize = 16;
 
 fn check_list_types_at(node: &Node, value: &Value, path: &Path<'_>, out: &mut Vec<Finding>) {
+    if !node.below.list_types && !node.keyed_list() {
+        return;
+    }
     match (&node.shape, value) {
         (Shape::Object(fields), Value::Object(map)) => {
             for (key, child) in map {
@@ -808,6 +859,9 @@ fn evaluate_rules_at(
     path: &Path<'_>,
     out: &mut Vec<Cause>,
 ) {
+    if node.rules.is_empty() && !node.below.rules {
+        return;
+    }
     for rule in &node.rules {
         let verdict = match (&rule.check, old) {
             (RuleCheck::Plain(check), _) => check(value),

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
-use crate::admission::{AdmissionOptions, AdmitError, Rejection, admit_with};
+use crate::admission::{AdmissionOptions, AdmitError, Rejection, admit_owned, admit_with};
 use crate::controller::{ControllerConfig, Reconciliation, reconcile};
 use crate::load::{Document, Origin};
 use crate::object::{Kind, ObjectKey, Snapshot};
@@ -49,43 +49,83 @@ pub fn apply_change_with(
     now: Timestamp,
     options: &AdmissionOptions,
 ) -> Applied {
+    let mut out = delete(base, &change.deletions);
+    for doc in &change.documents {
+        let existing = document_key(&doc.value).and_then(|k| out.snapshot.get(&k));
+        let admitted = admit_with(&doc.value, existing, options);
+        record(&mut out, admitted, &doc.origin, || name_of(&doc.value), now);
+    }
+    out
+}
+
+/// [`apply_change_with`] on a change the caller no longer needs: each document is admitted in
+/// place, without a copy (loading a file).
+pub fn apply_owned_change_with(
+    base: Snapshot,
+    change: ChangeSet,
+    now: Timestamp,
+    options: &AdmissionOptions,
+) -> Applied {
+    let mut out = delete(base, &change.deletions);
+    for doc in change.documents {
+        let existing = document_key(&doc.value).and_then(|k| out.snapshot.get(&k));
+        let name = name_of(&doc.value);
+        let admitted = admit_owned(doc.value, existing, options);
+        record(&mut out, admitted, &doc.origin, || name, now);
+    }
+    out
+}
+
+fn delete(base: Snapshot, deletions: &[ObjectKey]) -> Applied {
     let mut out = Applied {
         snapshot: base,
         ..Applied::default()
     };
-    for key in &change.deletions {
+    for key in deletions {
         if out.snapshot.remove(key).is_none() {
             out.missing.push(key.clone());
-        }
-    }
-    for doc in &change.documents {
-        let existing = key_of(&doc.value).and_then(|k| out.snapshot.get(&k));
-        match admit_with(&doc.value, existing, options) {
-            Ok(mut object) => {
-                let meta = object.meta_mut();
-                if meta.creation_timestamp.is_none() {
-                    meta.creation_timestamp = Some(Time(now));
-                }
-                out.snapshot.insert(object);
-            }
-            Err(AdmitError::Rejected(r)) => out.rejected.push((doc.origin.clone(), r)),
-            Err(AdmitError::UnknownKind { api_version, kind }) => {
-                let name = doc
-                    .value
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                out.ignored
-                    .push((doc.origin.clone(), format!("{api_version} {kind} {name}")));
-            }
         }
     }
     out
 }
 
-/// The key a document would get, to find the object it updates. A namespaced object without
-/// a namespace goes to `default`, as admission puts it.
-fn key_of(value: &Value) -> Option<ObjectKey> {
+fn name_of(value: &Value) -> String {
+    value
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Stores an admitted object, or notes why a document was not.
+fn record(
+    out: &mut Applied,
+    admitted: Result<crate::object::Object, AdmitError>,
+    origin: &Origin,
+    name: impl FnOnce() -> String,
+    now: Timestamp,
+) {
+    match admitted {
+        Ok(mut object) => {
+            let meta = object.meta_mut();
+            if meta.creation_timestamp.is_none() {
+                meta.creation_timestamp = Some(Time(now));
+            }
+            out.snapshot.insert(object);
+        }
+        Err(AdmitError::Rejected(r)) => out.rejected.push((origin.clone(), r)),
+        Err(AdmitError::UnknownKind { api_version, kind }) => {
+            let name = name();
+            out.ignored
+                .push((origin.clone(), format!("{api_version} {kind} {name}")));
+        }
+    }
+}
+
+/// The key a document's object gets, to find the object it updates: a namespaced object
+/// without a namespace, or with an empty one, goes to `default`, as admission puts it;
+/// `None` for a kind gwsim does not model or a document without a name.
+pub fn document_key(value: &Value) -> Option<ObjectKey> {
     let kind = Kind::from_type(
         value.get("apiVersion")?.as_str()?,
         value.get("kind")?.as_str()?,
@@ -94,6 +134,7 @@ fn key_of(value: &Value) -> Option<ObjectKey> {
     let namespace = value
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
+        .filter(|ns| !ns.is_empty())
         .unwrap_or("default");
     Some(ObjectKey::new(kind, namespace, name))
 }

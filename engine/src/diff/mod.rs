@@ -40,7 +40,10 @@ use crate::object::{ObjectKey, Snapshot};
 use crate::table::RoutingTable;
 
 pub use behaviour::{Behaviour, Branch, Effect, ForwardEffect};
-pub use change::{Applied, ChangeSet, Settled, apply_change, apply_change_with};
+pub use change::{
+    Applied, ChangeSet, Settled, apply_change, apply_change_with, apply_owned_change_with,
+    document_key,
+};
 pub use status::{
     AttachedRoutesChange, ConditionChange, ConditionState, ObjectStatusChange, Presence,
 };

@@ -150,6 +150,34 @@ fn apply_change_admits_against_the_stored_object() {
     }
 }
 
+/// `namespace: ""` is the `default` namespace (admission puts it there), so a second document
+/// written that way updates the first: generation 2, not a fresh object at generation 1.
+#[test]
+fn an_empty_namespace_updates_the_object_in_default() {
+    let route = |namespace: &str, weight: u32| {
+        format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: r{namespace}}}\nspec:\n  rules:\n  - backendRefs: [{{name: a, port: 8080, weight: {weight}}}]\n"
+        )
+    };
+    let key = ObjectKey::new(Kind::HttpRoute, "default", "r");
+    assert_eq!(
+        document_key(&docs(&route(", namespace: \"\"", 1))[0].value),
+        Some(key.clone())
+    );
+    let set = ChangeSet {
+        documents: docs(&format!(
+            "{}---\n{}",
+            route("", 1),
+            route(", namespace: \"\"", 2)
+        )),
+        deletions: Vec::new(),
+    };
+    let applied = apply_change(Snapshot::new(), &set, now());
+    assert!(applied.rejected.is_empty(), "{:?}", applied.rejected);
+    assert_eq!(applied.snapshot.objects.len(), 1);
+    assert_eq!(applied.snapshot.get(&key).expect("stored").generation(), 2);
+}
+
 #[test]
 fn an_unchanged_state_has_no_diff_and_sends_no_probe() {
     let d = diff_change(&web_route(WEB_RULES), &[]);

@@ -35,7 +35,7 @@ pub(super) fn parse(source_name: &str, text: &str, budgets: &Budgets) -> Result<
         nodes: 0,
         breach: None,
         duplicate_keys: Vec::new(),
-        document: 0,
+        document: 1,
     };
     let mut documents = Vec::new();
     let mut de = serde_json::Deserializer::from_str(text);
@@ -46,7 +46,7 @@ pub(super) fn parse(source_name: &str, text: &str, budgets: &Budgets) -> Result<
     .deserialize(&mut de)
     .map_err(|e| failure(source_name, &state, &e, 1))?;
     if de.end().is_ok() {
-        documents.push(document(text, 0, 1, first));
+        documents.push(document(text, 1, 1, first));
         return Ok(Parsed {
             documents,
             duplicate_keys: state.duplicate_keys,
@@ -71,8 +71,6 @@ pub(super) fn parse(source_name: &str, text: &str, budgets: &Budgets) -> Result<
         }
         let end = stream.byte_offset();
         let slice = &text[start..end];
-        let lead = slice.len() - slice.trim_start().len();
-        let value_line = line + count_lines(&slice[..lead]);
         let mut de = serde_json::Deserializer::from_str(slice);
         let value = ValueSeed {
             state: &mut state,
@@ -80,7 +78,7 @@ pub(super) fn parse(source_name: &str, text: &str, budgets: &Budgets) -> Result<
         }
         .deserialize(&mut de)
         .map_err(|e| failure(source_name, &state, &e, line))?;
-        documents.push(document(slice, state.document, value_line, value));
+        documents.push(document(slice, state.document, line, value));
         state.document += 1;
     }
     Ok(Parsed {
@@ -108,22 +106,28 @@ pub(super) fn duplicate_key_warnings(
         .iter()
         .map(|(document, key)| Warning {
             source: source_name.to_string(),
-            line: parsed.documents.get(*document).map_or(1, |d| d.line),
+            line: parsed
+                .documents
+                .get(document.saturating_sub(1))
+                .map_or(1, |d| d.line),
             column: 1,
             message: duplicate_key_message(key),
         })
         .collect()
 }
 
-fn document(text: &str, index: usize, line: usize, value: Value) -> RawDocument {
+/// A document read from `text`, whose first line is `text_line`: located at the line where
+/// its value starts (white space before it skipped).
+fn document(text: &str, index: usize, text_line: usize, value: Value) -> RawDocument {
     let item_lines = if value.get("items").is_some_and(Value::is_array) {
-        item_lines(text, line)
+        item_lines(text, text_line)
     } else {
         Vec::new()
     };
+    let lead = text.len() - text.trim_start().len();
     RawDocument {
         index,
-        line,
+        line: text_line + count_lines(&text[..lead]),
         value,
         item_lines,
     }

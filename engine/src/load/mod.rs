@@ -28,10 +28,10 @@ mod tests;
 pub struct Origin {
     /// File path as given, or a name such as `scenario.yaml: manifests[0]`.
     pub source: String,
-    /// Index of the document in its stream, from 0.
+    /// Number of the document in its stream, from 1 (empty documents count).
     pub document: usize,
-    /// Line of the document's first line in the source, from 1; for an item of a List, the
-    /// item's first line.
+    /// The document's first content line in the source (its `---` marker for an empty
+    /// document), from 1; for an item of a List, the item's first line.
     pub line: usize,
     /// For an item of a `kind: List` (or `*List`) document, its index in `items`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -156,6 +156,7 @@ pub enum LoadError {
         line: usize,
         /// From 1.
         column: usize,
+        /// From 1.
         document: usize,
         message: String,
     },
@@ -174,7 +175,7 @@ pub fn load(source_name: &str, text: &str, budgets: &Budgets) -> Result<Loaded, 
             source_name: source_name.to_string(),
             line: 1,
             column: 1,
-            document: 0,
+            document: 1,
             message: format!(
                 "the input is {}, more than gwsim reads from one input ({})",
                 size(text.len() as u64),
@@ -199,11 +200,21 @@ pub fn load(source_name: &str, text: &str, budgets: &Budgets) -> Result<Loaded, 
 pub fn parse_documents(source_name: &str, text: &str) -> Result<Vec<Document>, LoadError> {
     let loaded = load(source_name, text, &Budgets::default())?;
     if let Some(warning) = loaded.warnings.into_iter().next() {
+        // The warning's document: the last one that starts at or before its line.
+        let document = loaded
+            .documents
+            .iter()
+            .map(|d| &d.origin)
+            .chain(loaded.skipped.iter().map(|(o, _)| o))
+            .filter(|o| o.line <= warning.line)
+            .map(|o| o.document)
+            .max()
+            .unwrap_or(1);
         return Err(LoadError::Yaml {
             source_name: warning.source,
             line: warning.line,
             column: warning.column,
-            document: 0,
+            document,
             message: warning.message,
         });
     }

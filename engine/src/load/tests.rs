@@ -36,12 +36,14 @@ fn splits_and_numbers_documents() {
     let text = "# leading comment\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n";
     let docs = parse_documents("x.yaml", text).expect("parses");
     assert_eq!(docs.len(), 2);
-    assert_eq!(docs[0].origin.line, 1);
-    assert_eq!(docs[0].origin.document, 0);
+    // Numbered from 1, located at the first content line (not the comment or the marker).
+    assert_eq!(docs[0].origin.line, 2);
+    assert_eq!(docs[0].origin.document, 1);
+    assert_eq!(docs[0].origin.to_string(), "x.yaml:2 (document 1)");
     // The empty document between the two markers counts: documents are numbered as YAML
     // streams them.
-    assert_eq!(docs[1].origin.line, 6);
-    assert_eq!(docs[1].origin.document, 2);
+    assert_eq!(docs[1].origin.line, 7);
+    assert_eq!(docs[1].origin.document, 3);
     assert_eq!(docs[1].value["metadata"]["name"], "b");
 }
 
@@ -57,7 +59,7 @@ fn yaml_error_names_file_line_column_and_document() {
             ..
         } => {
             assert_eq!(source_name, "bad.yaml");
-            assert_eq!(document, 1);
+            assert_eq!(document, 2);
             assert!(line >= 5, "{line}");
         }
         other => panic!("unexpected {other:?}"),
@@ -65,7 +67,7 @@ fn yaml_error_names_file_line_column_and_document() {
     let err = parse_documents("bad.yaml", "a: b: c\n").expect_err("fails");
     assert_eq!(
         err.to_string(),
-        "bad.yaml:1:5: document 0: mapping values are not allowed in this context"
+        "bad.yaml:1:5: document 1: mapping values are not allowed in this context"
     );
 }
 
@@ -78,7 +80,7 @@ fn expands_lists() {
     assert_eq!(docs[1].origin.line, 5);
     assert_eq!(
         docs[1].origin.to_string(),
-        "l.yaml:5 (document 0, items[1])"
+        "l.yaml:5 (document 1, items[1])"
     );
 }
 
@@ -193,7 +195,7 @@ fn helm_folder_files_are_skipped_with_reasons() {
         ]
     );
     let empty: Vec<usize> = rendered.skipped.iter().map(|(o, _)| o.document).collect();
-    assert_eq!(empty, [0, 2, 5], "{:?}", rendered.skipped);
+    assert_eq!(empty, [1, 3, 6], "{:?}", rendered.skipped);
     assert!(rendered.skipped.iter().all(|(_, r)| r == EMPTY_DOCUMENT));
 
     let extra = loads("chart/templates/extra-route.json", EXTRA_JSON);
@@ -258,8 +260,9 @@ fn json_streams_and_yaml_flow_style() {
     let text = "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"a\"}}\n\n{\"apiVersion\": \"v1\", \"kind\": \"Namespace\",\n \"metadata\": {\"name\": \"b\"}}\n";
     let loaded = loads("two.json", text);
     assert_eq!(kinds(&loaded), ["Namespace/a", "Namespace/b"]);
+    assert_eq!(loaded.documents[0].origin.document, 1);
     assert_eq!(loaded.documents[1].origin.line, 3);
-    assert_eq!(loaded.documents[1].origin.document, 1);
+    assert_eq!(loaded.documents[1].origin.document, 2);
     // `{` also starts YAML's flow style: not JSON, read as YAML.
     let flow = loads(
         "flow.yaml",
@@ -270,7 +273,7 @@ fn json_streams_and_yaml_flow_style() {
     let err = load("bad.json", "{\"a\": }", &Budgets::default()).expect_err("bad");
     assert!(
         err.to_string()
-            .starts_with("bad.json:1:7: document 0: expected value"),
+            .starts_with("bad.json:1:7: document 1: expected value"),
         "{err}"
     );
 }
@@ -386,4 +389,51 @@ fn a_dump_of_100000_objects_is_within_budget() {
     let loaded = loads("cluster.yaml", &text);
     assert_eq!(loaded.documents.len(), 100_000);
     assert_eq!(loaded.documents[99_999].origin.item, Some(99_999));
+}
+
+/// Documents after the first are located at their first content line, not at the `---`
+/// marker or the comments before it; an empty document at its marker. JSON values too.
+#[test]
+fn documents_are_located_at_their_first_content_line() {
+    let text = "---\n# first\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\n\n# second\n\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n";
+    let loaded = loads("x.yaml", text);
+    let origins: Vec<String> = loaded
+        .documents
+        .iter()
+        .map(|d| d.origin.to_string())
+        .collect();
+    assert_eq!(origins, ["x.yaml:3 (document 1)", "x.yaml:11 (document 3)"]);
+    assert_eq!(loaded.skipped[0].0.to_string(), "x.yaml:6 (document 2)");
+    let json = loads(
+        "x.json",
+        "\n\n{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"a\"}}\n",
+    );
+    assert_eq!(
+        json.documents[0].origin.to_string(),
+        "x.json:3 (document 1)"
+    );
+    let stream = loads(
+        "s.json",
+        "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"a\"}}\n\n\n{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n\n{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"b\"}}]}\n",
+    );
+    let origins: Vec<String> = stream
+        .documents
+        .iter()
+        .map(|d| d.origin.to_string())
+        .collect();
+    assert_eq!(
+        origins,
+        ["s.json:1 (document 1)", "s.json:6 (document 2, items[0])"]
+    );
+    // A duplicate key refused by the strict reader names its own document.
+    let err = parse_documents(
+        "d.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b, name: c}\n",
+    )
+    .expect_err("duplicate");
+    assert!(
+        err.to_string()
+            .starts_with("d.yaml:7:21: document 2: duplicate key"),
+        "{err}"
+    );
 }

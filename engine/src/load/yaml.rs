@@ -76,8 +76,11 @@ struct Builder<'a> {
     anchors: HashMap<usize, (Value, usize)>,
     nodes: usize,
     alias_nodes: usize,
+    /// From 1.
     document: usize,
     document_line: usize,
+    /// Whether `document_line` is the line of the document's root node yet.
+    located: bool,
     root: Option<Value>,
     item_lines: Vec<usize>,
     documents: Vec<RawDocument>,
@@ -93,8 +96,9 @@ impl<'a> Builder<'a> {
             anchors: HashMap::new(),
             nodes: 0,
             alias_nodes: 0,
-            document: 0,
+            document: 1,
             document_line: 1,
+            located: false,
             root: None,
             item_lines: Vec::new(),
             documents: Vec::new(),
@@ -129,18 +133,16 @@ impl<'a> Builder<'a> {
 
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), LoadError> {
         match event {
-            Event::DocumentStart(explicit, _) => {
-                // As gwsim always numbered them: a `---` document starts at its marker, the
-                // first document at line 1 (comments before it included).
-                self.document_line = if explicit || self.document > 0 {
-                    span.start.line()
-                } else {
-                    1
-                };
+            Event::DocumentStart(..) => {
+                // A document is located at its first content line (its root node); an empty
+                // one at its `---` marker.
+                self.document_line = span.start.line();
+                self.located = false;
                 self.anchors.clear();
             }
             Event::DocumentEnd => self.end_document(),
             Event::Scalar(text, style, anchor, tag) => {
+                self.locate(&span);
                 self.count(&span, 1)?;
                 self.note_item(&span);
                 if self.expects_key() {
@@ -156,22 +158,37 @@ impl<'a> Builder<'a> {
                 }
             }
             Event::SequenceStart(_, anchor, _) => {
+                self.locate(&span);
                 self.open(Container::Seq(Vec::new()), anchor, &span)?
             }
-            Event::MappingStart(_, anchor, _) => self.open(
-                Container::Map {
-                    map: Map::new(),
-                    key: None,
-                    merges: Vec::new(),
-                },
-                anchor,
-                &span,
-            )?,
+            Event::MappingStart(_, anchor, _) => {
+                self.locate(&span);
+                self.open(
+                    Container::Map {
+                        map: Map::new(),
+                        key: None,
+                        merges: Vec::new(),
+                    },
+                    anchor,
+                    &span,
+                )?
+            }
             Event::SequenceEnd | Event::MappingEnd => self.close(&span)?,
-            Event::Alias(id) => self.alias(id, &span)?,
+            Event::Alias(id) => {
+                self.locate(&span);
+                self.alias(id, &span)?
+            }
             _ => {}
         }
         Ok(())
+    }
+
+    /// The first node of a document gives the document's line.
+    fn locate(&mut self, span: &Span) {
+        if !self.located {
+            self.document_line = span.start.line();
+            self.located = true;
+        }
     }
 
     fn end_document(&mut self) {
@@ -370,13 +387,21 @@ impl<'a> Builder<'a> {
                             ));
                         }
                     }
-                } else if map.insert(key.text.clone(), value).is_some() {
-                    self.warnings.push(Warning {
-                        source: self.source_name.to_string(),
-                        line: key.line,
-                        column: key.column,
-                        message: duplicate_key_message(&key.text),
-                    });
+                } else {
+                    match map.entry(key.text) {
+                        serde_json::map::Entry::Vacant(slot) => {
+                            slot.insert(value);
+                        }
+                        serde_json::map::Entry::Occupied(mut slot) => {
+                            slot.insert(value);
+                            self.warnings.push(Warning {
+                                source: self.source_name.to_string(),
+                                line: key.line,
+                                column: key.column,
+                                message: duplicate_key_message(slot.key()),
+                            });
+                        }
+                    }
                 }
             }
         }
