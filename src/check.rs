@@ -150,10 +150,13 @@ macro_rules! route_parts {
 /// What is wrong with the input besides conditions, in plain words with the fix: routes
 /// whose parentRefs name nothing present (or that have none), unresolved references, and
 /// namespace selectors that cannot match a namespace the input does not create.
-fn findings(inputs: &Inputs) -> Vec<String> {
+fn findings(inputs: &Inputs, shows: &dyn Fn(&ObjectKey) -> bool) -> Vec<String> {
     let mut out = Vec::new();
     for object in inputs.snapshot.objects.values() {
         let key = object.key();
+        if !shows(&key) {
+            continue;
+        }
         let (refs, parents) = match object {
             Object::HttpRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
             Object::GrpcRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
@@ -364,7 +367,7 @@ pub fn render_table(
         }
     }
 
-    let others = summarize_core(inputs);
+    let others = summarize_core(inputs, shows);
     if !others.is_empty() {
         let _ = writeln!(out, "\nOther objects: {others}");
     }
@@ -384,7 +387,7 @@ pub fn render_table(
             let _ = writeln!(out, "  {origin}: {message}");
         }
     }
-    let findings = findings(inputs);
+    let findings = findings(inputs, shows);
     if !findings.is_empty() {
         let _ = writeln!(out, "\nFindings ({}):", findings.len());
         for f in &findings {
@@ -475,10 +478,13 @@ fn push_conditions(rows: &mut Vec<Row>, depth: usize, conditions: Option<&[Condi
     accepted
 }
 
-fn summarize_core(inputs: &Inputs) -> String {
+fn summarize_core(inputs: &Inputs, shows: &dyn Fn(&ObjectKey) -> bool) -> String {
     let mut counts: BTreeMap<Kind, usize> = BTreeMap::new();
     for object in inputs.snapshot.objects.values() {
-        if !object.kind().has_gateway_status() && object.kind() != Kind::ReferenceGrant {
+        if !object.kind().has_gateway_status()
+            && object.kind() != Kind::ReferenceGrant
+            && shows(&object.key())
+        {
             *counts.entry(object.kind()).or_default() += 1;
         }
     }
@@ -505,12 +511,17 @@ pub fn objects_list(inputs: &Inputs, shows: &dyn Fn(&ObjectKey) -> bool) -> Valu
         "apiVersion": "v1",
         "kind": "List",
         "items": items,
-        "gwsim": report(inputs),
+        "gwsim": report_for(inputs, shows),
     })
 }
 
 /// The `gwsim` field of `-o yaml|json`.
 pub fn report(inputs: &Inputs) -> Value {
+    report_for(inputs, &|_| true)
+}
+
+/// [`report`] with the findings of the objects `shows` lets through (`-n`).
+fn report_for(inputs: &Inputs, shows: &dyn Fn(&ObjectKey) -> bool) -> Value {
     let origin_list = |items: &[(gwsim_engine::load::Origin, String)], key: &str| -> Vec<Value> {
         items
             .iter()
@@ -534,6 +545,6 @@ pub fn report(inputs: &Inputs) -> Value {
             "wins": r.later.to_string(),
         })).collect::<Vec<_>>(),
         "assumedNamespaces": inputs.assumed_namespaces,
-        "findings": findings(inputs),
+        "findings": findings(inputs, shows),
     })
 }

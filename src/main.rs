@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use gwsim_engine::admission::{AdmissionOptions, GatewayApiVersion};
 use gwsim_engine::object::{Kind, ObjectKey};
 
@@ -458,7 +458,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_cli() {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
@@ -494,6 +494,17 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The command line, with help wrapped at 80 columns when it goes to no terminal and
+/// `COLUMNS` does not say otherwise (clap's own default there is 100).
+fn parse_cli() -> Result<Cli, clap::Error> {
+    let mut command = Cli::command();
+    if !std::io::stdout().is_terminal() && std::env::var_os("COLUMNS").is_none() {
+        command = command.term_width(80);
+    }
+    let matches = command.try_get_matches()?;
+    Cli::from_arg_matches(&matches)
 }
 
 /// Whether writing failed because the reading end of the pipe was closed.
