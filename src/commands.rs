@@ -584,49 +584,43 @@ pub fn run_scenarios(
     }
     let options = gwsim_sim::runner::RunOptions { seed, filter };
     if wire {
-        return run_scenarios_wire(out, paths, &options, output);
+        // `gwsim run --wire`: the scenarios through real sockets (docs/serve.md).
+        let report = gwsim_proxy::wire::run_paths_wire(paths, &options);
+        return print_run_report(out, output, report, |r| {
+            (r.render_text(), r.render_json(), r.exit_code())
+        });
     }
-    let report = match run_with_bar(&scenarios, &options, screen) {
-        Ok(report) => report,
-        Err(err) => {
-            let _ = writeln!(std::io::stderr(), "gwsim: {err}");
-            return Ok(crate::exit_byte(err.exit_code()));
-        }
-    };
-    match output {
-        ReportOutput::Text => out.write_all(report.render_text().as_bytes())?,
-        ReportOutput::Json => out.write_all(report.render_json().as_bytes())?,
-        ReportOutput::Yaml => {
-            let value: Value = serde_json::from_str(&report.render_json())?;
-            write_structured(out, false, &value)?;
-        }
-    }
-    Ok(crate::exit_byte(report.exit_code()))
+    let report = run_with_bar(&scenarios, &options, screen);
+    print_run_report(out, output, report, |r| {
+        (r.render_text(), r.render_json(), r.exit_code())
+    })
 }
 
-/// `gwsim run --wire`: the scenarios through real sockets (docs/serve.md).
-fn run_scenarios_wire(
+/// A run's report as `output` asks (`render` gives its text, its JSON and its exit code), or
+/// the run's error on standard error.
+fn print_run_report<R>(
     out: &mut dyn Write,
-    paths: &[PathBuf],
-    options: &gwsim_sim::runner::RunOptions,
     output: ReportOutput,
+    report: Result<R, gwsim_sim::runner::RunError>,
+    render: impl Fn(&R) -> (String, String, i32),
 ) -> anyhow::Result<u8> {
-    let report = match gwsim_proxy::wire::run_paths_wire(paths, options) {
+    let report = match report {
         Ok(report) => report,
         Err(err) => {
             let _ = writeln!(std::io::stderr(), "gwsim: {err}");
             return Ok(crate::exit_byte(err.exit_code()));
         }
     };
+    let (text, json, exit) = render(&report);
     match output {
-        ReportOutput::Text => out.write_all(report.render_text().as_bytes())?,
-        ReportOutput::Json => out.write_all(report.render_json().as_bytes())?,
+        ReportOutput::Text => out.write_all(text.as_bytes())?,
+        ReportOutput::Json => out.write_all(json.as_bytes())?,
         ReportOutput::Yaml => {
-            let value: Value = serde_json::from_str(&report.render_json())?;
+            let value: Value = serde_json::from_str(&json)?;
             write_structured(out, false, &value)?;
         }
     }
-    Ok(crate::exit_byte(report.exit_code()))
+    Ok(crate::exit_byte(exit))
 }
 
 /// The scenarios run, with a bar on a terminal when there are many (a few at a time; the

@@ -664,14 +664,17 @@ impl WireReport {
             }
         }
         let s = &self.ran.summary;
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "{} passed, {} failed, {} skipped ({} of them on the wire)",
+            "{} passed, {} failed, {} skipped",
             s.passed,
             s.failed,
             s.skipped + self.not_on_wire.len(),
-            self.not_on_wire.len()
         );
+        let _ = match self.not_on_wire.len() {
+            0 => writeln!(out),
+            n => writeln!(out, " ({n} of them cannot run on the wire)"),
+        };
         out
     }
 

@@ -109,7 +109,7 @@ fn a_wrong_expectation_fails_and_a_listed_case_is_skipped() {
         "{text}"
     );
     assert!(
-        text.ends_with("0 passed, 1 failed, 1 skipped (1 of them on the wire)\n"),
+        text.ends_with("0 passed, 1 failed, 1 skipped (1 of them cannot run on the wire)\n"),
         "{text}"
     );
 }
