@@ -54,6 +54,23 @@ fn route(name: &str, hostname: &str) -> Value {
     })
 }
 
+/// POSTs the HTTPRoute `route(name, hostname)`.
+async fn create_route(r: &axum::Router, name: &str, hostname: &str) -> (StatusCode, Value) {
+    call(r, Method::POST, ROUTES, JSON, Some(route(name, hostname))).await
+}
+
+/// PATCHes `path` with a JSON merge patch.
+async fn merge_patch(r: &axum::Router, path: &str, patch: Value) -> (StatusCode, Value) {
+    call(
+        r,
+        Method::PATCH,
+        path,
+        "application/merge-patch+json",
+        Some(patch),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn discovery_lists_every_kind_with_scope_and_short_names() {
     let c = cluster(100);
@@ -107,14 +124,7 @@ async fn discovery_lists_every_kind_with_scope_and_short_names() {
 async fn create_get_list_update_conflict_delete() {
     let c = cluster(100);
     let r = app(&c);
-    let (code, created) = call(
-        &r,
-        Method::POST,
-        ROUTES,
-        JSON,
-        Some(route("a", "a.example")),
-    )
-    .await;
+    let (code, created) = create_route(&r, "a", "a.example").await;
     assert_eq!(code, StatusCode::CREATED, "{created}");
     assert_eq!(created["metadata"]["namespace"], "default");
     assert_eq!(created["metadata"]["generation"], 1);
@@ -124,14 +134,7 @@ async fn create_get_list_update_conflict_delete() {
         "Update"
     );
 
-    let (code, status) = call(
-        &r,
-        Method::POST,
-        ROUTES,
-        JSON,
-        Some(route("a", "a.example")),
-    )
-    .await;
+    let (code, status) = create_route(&r, "a", "a.example").await;
     assert_eq!(code, StatusCode::CONFLICT);
     assert_eq!(status["reason"], "AlreadyExists");
     assert_eq!(
@@ -139,14 +142,7 @@ async fn create_get_list_update_conflict_delete() {
         "httproutes.gateway.networking.k8s.io \"a\" already exists"
     );
 
-    call(
-        &r,
-        Method::POST,
-        ROUTES,
-        JSON,
-        Some(route("b", "b.example")),
-    )
-    .await;
+    create_route(&r, "b", "b.example").await;
     let mut other = route("c", "c.example");
     other["metadata"]["labels"]["team"] = json!("b");
     call(&r, Method::POST, ROUTES, JSON, Some(other)).await;
@@ -263,20 +259,11 @@ async fn admission_errors_are_invalid_status_objects() {
 async fn patches_and_server_side_apply() {
     let c = cluster(100);
     let r = app(&c);
-    call(
+    create_route(&r, "a", "a.example").await;
+    let (code, patched) = merge_patch(
         &r,
-        Method::POST,
-        ROUTES,
-        JSON,
-        Some(route("a", "a.example")),
-    )
-    .await;
-    let (code, patched) = call(
-        &r,
-        Method::PATCH,
         &format!("{ROUTES}/a"),
-        "application/merge-patch+json",
-        Some(json!({"spec": {"hostnames": ["m.example"]}})),
+        json!({"spec": {"hostnames": ["m.example"]}}),
     )
     .await;
     assert_eq!(code, StatusCode::OK, "{patched}");
@@ -363,14 +350,7 @@ async fn watch_sends_changes_and_expires_behind_compaction() {
         .expect("request");
     let response = r.clone().oneshot(request).await.expect("served");
     let mut body = response.into_body().into_data_stream();
-    call(
-        &r,
-        Method::POST,
-        ROUTES,
-        JSON,
-        Some(route("w", "w.example")),
-    )
-    .await;
+    create_route(&r, "w", "w.example").await;
     let event = next_event(&mut body).await;
     assert_eq!(event["type"], "ADDED");
     assert_eq!(event["object"]["metadata"]["name"], "w");
@@ -418,14 +398,7 @@ async fn watch_sends_changes_and_expires_behind_compaction() {
 async fn tables_use_the_crd_printer_columns() {
     let c = cluster(100);
     let r = app(&c);
-    call(
-        &r,
-        Method::POST,
-        ROUTES,
-        JSON,
-        Some(route("a", "a.example")),
-    )
-    .await;
+    create_route(&r, "a", "a.example").await;
     let request = Request::get(ROUTES)
         .header(
             header::ACCEPT,
@@ -707,20 +680,11 @@ async fn lists_come_in_consistent_pages() {
 
     // Changes after the first page do not show in the next ones: they read the list at rv.
     call(&r, Method::DELETE, &format!("{ROUTES}/r2"), JSON, None).await;
-    call(
+    create_route(&r, "r21", "p.example").await;
+    let (code, _) = merge_patch(
         &r,
-        Method::POST,
-        ROUTES,
-        JSON,
-        Some(route("r21", "p.example")),
-    )
-    .await;
-    let (code, _) = call(
-        &r,
-        Method::PATCH,
         &format!("{ROUTES}/r3"),
-        "application/merge-patch+json",
-        Some(json!({"spec": {"hostnames": ["changed.example"]}})),
+        json!({"spec": {"hostnames": ["changed.example"]}}),
     )
     .await;
     assert_eq!(code, StatusCode::OK);
@@ -772,12 +736,10 @@ async fn continue_tokens_expire_and_bad_ones_are_refused() {
         .to_string();
     // r1 changes many times: the log (8 changes) no longer holds r1 as it was.
     for i in 0..12 {
-        call(
+        merge_patch(
             &r,
-            Method::PATCH,
             &format!("{ROUTES}/r1"),
-            "application/merge-patch+json",
-            Some(json!({"spec": {"hostnames": [format!("h{i}.example")]}})),
+            json!({"spec": {"hostnames": [format!("h{i}.example")]}}),
         )
         .await;
     }
