@@ -1,6 +1,5 @@
 //! `gwsim serve --api`: the Kubernetes API in front of a simulated cluster.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -10,14 +9,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use gwsim_apiserver::shared::{DEFAULT_HISTORY, DataPlaneState};
 use gwsim_apiserver::{ApiConfig, DEFAULT_BODY_LIMIT, SharedCluster};
-use gwsim_engine::config::Protocol;
-use gwsim_engine::table::RoutingTable;
 use gwsim_proxy::{Proxy, UserBackend};
 use gwsim_sim::SimCluster;
 use tokio::sync::watch;
 
-/// How long connections in flight get when the data plane restarts to bind new listeners.
-const RESTART_GRACE: Duration = Duration::from_secs(1);
 /// How long connections in flight get to finish after Ctrl-C.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -145,9 +140,8 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 
 /// The data plane behind the API: serves every Gateway listener of the state the
 /// controllers publish, following each run (new routing table, echo servers for the
-/// Services and EndpointSlices). Listeners are bound when the data plane starts, so a
-/// change in the set of listeners (a Gateway or listener added, removed or moved) restarts
-/// it; any other change is swapped in without dropping a connection.
+/// Services and EndpointSlices). Each change is swapped in without dropping a connection:
+/// sockets of new listeners are bound and those of removed ones closed by the update.
 async fn follow(
     shared: Arc<SharedCluster>,
     options: gwsim_proxy::Options,
@@ -176,88 +170,55 @@ async fn serve_state(
     options: &gwsim_proxy::Options,
     ready_file: Option<&std::path::Path>,
 ) -> Option<Proxy> {
-    let wanted = wanted_listeners(&state.table, options);
-    if let Some(proxy) = current {
-        if served_listeners(&proxy) == wanted {
-            match proxy.update(&state.snapshot, state.table.clone()).await {
-                Ok(notes) => {
-                    tracing::info!(target: "gwsim::serve", rv = state.resource_version, "data plane: new state in service");
-                    for note in notes {
-                        tracing::warn!(target: "gwsim::serve", "{note}");
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(target: "gwsim::serve", "data plane: change not applied: {e}");
-                }
+    let Some(proxy) = current else {
+        return match Proxy::start(&state.snapshot, state.table.clone(), options.clone()).await {
+            Ok(proxy) => {
+                announce(&[], &proxy.served(), ready_file);
+                Some(proxy)
             }
-            return Some(proxy);
-        }
-        tracing::info!(target: "gwsim::serve", "data plane: the listeners changed; binding them again");
-        proxy.shutdown(RESTART_GRACE).await;
-    }
-    match Proxy::start(&state.snapshot, state.table.clone(), options.clone()).await {
-        Ok(proxy) => {
-            let mut stdout = std::io::stdout().lock();
-            for served in proxy.served() {
-                let _ = writeln!(stdout, "{}", served.line());
+            Err(e) => {
+                // Kept down until the next change (a port in use, say, may be freed by then).
+                tracing::error!(target: "gwsim::serve", "data plane not serving: {e}");
+                None
             }
-            let _ = stdout.flush();
-            drop(stdout);
-            if let Some(path) = ready_file {
-                let json = serde_json::to_string_pretty(&proxy.served()).unwrap_or_default();
-                if let Err(e) = std::fs::write(path, format!("{json}\n")) {
-                    tracing::error!(target: "gwsim::serve", "cannot write {}: {e}", path.display());
-                }
+        };
+    };
+    let before = proxy.served();
+    match proxy.update(&state.snapshot, state.table.clone()).await {
+        Ok(notes) => {
+            tracing::info!(target: "gwsim::serve", rv = state.resource_version, "data plane: new state in service");
+            for note in notes {
+                tracing::warn!(target: "gwsim::serve", "{note}");
             }
-            Some(proxy)
         }
         Err(e) => {
-            // Kept down until the next change (a port in use, say, may be freed by then).
-            tracing::error!(target: "gwsim::serve", "data plane not serving: {e}");
-            None
+            tracing::error!(target: "gwsim::serve", "data plane: change not applied: {e}");
         }
     }
+    announce(&before, &proxy.served(), ready_file);
+    Some(proxy)
 }
 
-/// A listener as bound: Gateway (`namespace/name`), listener name, socket address.
-type BoundListener = (String, String, SocketAddr);
-
-/// The listeners a table asks for, where the data plane would bind them.
-fn wanted_listeners(
-    table: &RoutingTable,
-    options: &gwsim_proxy::Options,
-) -> BTreeSet<BoundListener> {
-    let addresses = gwsim_proxy::gateway_addresses(table.gateways().iter().map(|g| &g.key));
-    let mut out = BTreeSet::new();
-    for gateway in table.gateways() {
-        let ip = options
-            .bind
-            .or_else(|| addresses.get(&gateway.key).copied().map(IpAddr::V4));
-        let Some(ip) = ip else { continue };
-        for listener in &gateway.listeners {
-            if !matches!(listener.protocol, Protocol::Http | Protocol::Https) {
-                continue;
-            }
-            // A port past 65535 makes the start fail and say so.
-            let port = listener.port.saturating_add(options.port_offset);
-            out.insert((
-                gateway.key.namespaced_name(),
-                listener.name.clone(),
-                SocketAddr::new(ip, port),
-            ));
+/// Prints a line per listener served now and not before, and rewrites the ready file when
+/// the set of served listeners changed (it always names every listener served).
+fn announce(
+    before: &[gwsim_proxy::ServedListener],
+    now: &[gwsim_proxy::ServedListener],
+    ready_file: Option<&std::path::Path>,
+) {
+    if before == now {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    for served in now.iter().filter(|s| !before.contains(s)) {
+        let _ = writeln!(stdout, "{}", served.line());
+    }
+    let _ = stdout.flush();
+    drop(stdout);
+    if let Some(path) = ready_file {
+        let json = serde_json::to_string_pretty(now).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, format!("{json}\n")) {
+            tracing::error!(target: "gwsim::serve", "cannot write {}: {e}", path.display());
         }
     }
-    out
-}
-
-/// The listeners a running data plane serves.
-fn served_listeners(proxy: &Proxy) -> BTreeSet<BoundListener> {
-    proxy
-        .served()
-        .iter()
-        .filter_map(|s| {
-            let addr = s.url.split_once("://")?.1.parse().ok()?;
-            Some((s.gateway.clone(), s.listener.clone(), addr))
-        })
-        .collect()
 }

@@ -54,8 +54,8 @@ export KUBECONFIG="$work/kubeconfig"
 export KUBECACHEDIR="$work/cache"
 expect_eq "readyz" "ok" "$(kubectl get --raw /readyz)"
 
-# The data plane: the URL of a Gateway's listener as the server last printed it (it binds
-# again when the listeners change), and requests through it. The controller and the data
+# The data plane: the URL of a Gateway's listener as the server last printed it (a line
+# each time it starts serving a listener), and requests through it. The controller and the data
 # plane follow writes in the background, so a probe retries for up to 10 s until the answer
 # is the expected one, then checks it (the last answer is what a failure shows).
 listener_url() { # NAMESPACE/GATEWAY LISTENER
