@@ -13,6 +13,8 @@ const UPSTREAM: &str = "127.0.0.1:19080";
 const NGINX_PROXY: &str = "127.0.0.1:19081";
 const PORT_OFFSET: &str = "19000"; // listener port 80 on 19080 + 0 of the Gateway's address
 const CONNECTIONS: &str = "50";
+/// wrk runs per side and route count; the figures shown are their medians.
+const RUNS: usize = 3;
 
 /// How long each wrk run lasts, and when the reload happens in its run.
 #[derive(Clone, Copy)]
@@ -51,24 +53,42 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("logs"))?;
     let upstream = nginx(&dir, "upstream", &upstream_config(&dir))?;
+    println!("load average before: {}", load_average());
     let mut rows = Vec::new();
     for routes in [100usize, 10_000] {
         let target = format!("/r{}/item", routes / 2);
         let state = dir.join(format!("routes-{routes}.yaml"));
         std::fs::write(&state, gwsim_config(routes, ""))?;
         let (mut gwsim, url) = gwsim_serve(&dir, &state)?;
-        std::thread::sleep(Duration::from_millis(300));
-        let g = wrk(&format!("{url}{target}"), timing.run)?;
-        let g_rss = rss_kib(gwsim.id());
-        rows.push((format!("gwsim serve, {routes} routes"), g, g_rss));
-
         let conf = dir.join(format!("nginx-{routes}.conf"));
         std::fs::write(&conf, nginx_config(&dir, routes))?;
         let mut proxy = nginx(&dir, &format!("proxy-{routes}"), &conf)?;
         std::thread::sleep(Duration::from_millis(300));
-        let n = wrk(&format!("http://{NGINX_PROXY}{target}"), timing.run)?;
+        // Both sides warmed the same way (connections to the upstream opened), then measured
+        // in turns, so a change in the machine's load falls on both alike.
+        wrk(&format!("{url}{target}"), Duration::from_secs(1))?;
+        wrk(
+            &format!("http://{NGINX_PROXY}{target}"),
+            Duration::from_secs(1),
+        )?;
+        let mut g_runs = Vec::new();
+        let mut n_runs = Vec::new();
+        for _ in 0..RUNS {
+            g_runs.push(measure(gwsim.id(), &format!("{url}{target}"), timing.run)?);
+            n_runs.push(measure(
+                proxy.id(),
+                &format!("http://{NGINX_PROXY}{target}"),
+                timing.run,
+            )?);
+        }
+        let g_rss = rss_kib(gwsim.id());
         let n_rss = nginx_rss(proxy.id());
-        rows.push((format!("nginx, {routes} routes"), n, n_rss));
+        rows.push((
+            format!("gwsim serve, {routes} routes"),
+            median(&g_runs),
+            g_rss,
+        ));
+        rows.push((format!("nginx, {routes} routes"), median(&n_runs), n_rss));
         let _ = proxy.kill();
         let _ = proxy.wait();
 
@@ -92,21 +112,23 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
         stop(&mut gwsim);
     }
+    println!("load average after: {}", load_average());
     let mut upstream = upstream;
     let _ = upstream.kill();
     let _ = upstream.wait();
 
     println!(
-        "\n{:<28} {:>12} {:>10} {:>10} {:>14}",
-        "", "requests/s", "p50", "p99", "max RSS"
+        "\n{:<28} {:>12} {:>10} {:>10} {:>14} {:>14}",
+        "", "requests/s", "p50", "p99", "max RSS", "CPU/request"
     );
     for (name, figures, rss) in &rows {
         println!(
-            "{name:<28} {:>12.0} {:>10} {:>10} {:>10} MiB",
+            "{name:<28} {:>12.0} {:>10} {:>10} {:>10} MiB {:>11.1} us",
             figures.rps,
-            figures.p50,
-            figures.p99,
-            rss / 1024
+            show(figures.p50),
+            show(figures.p99),
+            rss / 1024,
+            figures.cpu_micros.unwrap_or(f64::NAN)
         );
     }
     if let [g100, n100, g10k, n10k] = rows.as_slice() {
@@ -115,9 +137,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         );
         for (routes, (_, g, _), (_, n, _)) in [("100", g100, n100), ("10,000", g10k, n10k)] {
             println!(
-                "  {routes} routes: throughput {:.2}x nginx, p99 {} nginx",
+                "  {routes} routes: throughput {:.2}x nginx, p99 {} nginx (CPU per request {} nginx's)",
                 g.rps / n.rps.max(1.0),
-                ratio(&g.p99, &n.p99)
+                ratio(g.p99, n.p99),
+                ratio(g.cpu_micros, n.cpu_micros)
             );
         }
         println!(
@@ -126,20 +149,30 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         );
     }
     println!(
-        "\nwrk -t1 -c{CONNECTIONS} -d{}s --latency on loopback; one worker each; upstream: nginx static on {UPSTREAM}",
+        "\nwrk -t1 -c{CONNECTIONS} -d{}s --latency on loopback, {RUNS} runs per side in turns, medians; one worker each; keep-alive to the upstream on both sides; upstream: nginx static on {UPSTREAM}",
         timing.run.as_secs()
     );
     Ok(())
 }
 
-/// `a / b` for two wrk latencies (`850.00us`, `1.20ms`, `1.02s`), as `1.05x`.
-fn ratio(a: &str, b: &str) -> String {
-    match (micros(a), micros(b)) {
+/// `a / b` for two latencies, as `1.05x`.
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
         _ => "(unknown)x".to_string(),
     }
 }
 
+/// A latency in microseconds as wrk writes it (`850.00us`, `1.20ms`).
+fn show(micros: Option<f64>) -> String {
+    match micros {
+        Some(m) if m >= 1000.0 => format!("{:.2}ms", m / 1000.0),
+        Some(m) => format!("{m:.0}us"),
+        None => "?".to_string(),
+    }
+}
+
+/// wrk's latency (`850.00us`, `1.20ms`, `1.02s`) in microseconds.
 fn micros(latency: &str) -> Option<f64> {
     let split = latency.find(|c: char| c.is_ascii_alphabetic())?;
     let (number, unit) = latency.split_at(split);
@@ -152,6 +185,67 @@ fn micros(latency: &str) -> Option<f64> {
         _ => return None,
     };
     Some(number * scale)
+}
+
+/// A wrk run against the proxy `pid`, with the proxy's CPU time (user and system) per
+/// request: on a busy machine requests per second say more about the other programs than
+/// about the proxy, its CPU time per request much less.
+fn measure(pid: u32, url: &str, run: Duration) -> anyhow::Result<Figures> {
+    let before = cpu_ticks(pid);
+    let mut figures = wrk(url, run)?;
+    let after = cpu_ticks(pid);
+    figures.cpu_micros = match (before, after, clock_ticks()) {
+        (Some(b), Some(a), Some(hz)) if figures.requests > 0 => {
+            Some((a - b) as f64 * 1_000_000.0 / hz / figures.requests as f64)
+        }
+        _ => None,
+    };
+    Ok(figures)
+}
+
+/// utime + stime of a process, in clock ticks (/proc/PID/stat, fields 14 and 15).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count fields after its closing ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`).
+fn clock_ticks() -> Option<f64> {
+    let output = Command::new("getconf").arg("CLK_TCK").output().ok()?;
+    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+}
+
+/// The median of each figure over the runs, taken figure by figure.
+fn median(runs: &[Figures]) -> Figures {
+    fn mid(mut values: Vec<f64>) -> f64 {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or(0.0)
+    }
+    let latency = |pick: fn(&Figures) -> Option<f64>| {
+        let values: Vec<f64> = runs.iter().filter_map(pick).collect();
+        (values.len() == runs.len()).then(|| mid(values))
+    };
+    let cpu: Vec<f64> = runs.iter().filter_map(|r| r.cpu_micros).collect();
+    Figures {
+        rps: mid(runs.iter().map(|r| r.rps).collect()),
+        cpu_micros: (cpu.len() == runs.len()).then(|| mid(cpu)),
+        p50: latency(|r| r.p50),
+        p99: latency(|r| r.p99),
+        requests: runs.iter().map(|r| r.requests).sum(),
+        failed: runs.iter().map(|r| r.failed).sum(),
+    }
+}
+
+/// The 1, 5 and 15 minute load averages: the figures mean little on a busy machine.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "(unknown)".to_string())
 }
 
 fn install(binary: &str, package: &str) -> anyhow::Result<()> {
@@ -291,10 +385,13 @@ fn stop(child: &mut Child) {
 
 struct Figures {
     rps: f64,
-    p50: String,
-    p99: String,
+    /// Microseconds.
+    p50: Option<f64>,
+    p99: Option<f64>,
     requests: u64,
     failed: u64,
+    /// The proxy's CPU time per request, in microseconds (when measured).
+    cpu_micros: Option<f64>,
 }
 
 fn wrk(url: &str, run: Duration) -> anyhow::Result<Figures> {
@@ -335,10 +432,11 @@ fn wrk(url: &str, run: Duration) -> anyhow::Result<Figures> {
         .unwrap_or(0);
     Ok(Figures {
         rps,
-        p50: field("50%").unwrap_or_default(),
-        p99: field("99%").unwrap_or_default(),
+        p50: field("50%").as_deref().and_then(micros),
+        p99: field("99%").as_deref().and_then(micros),
         requests,
         failed: non_2xx + socket_errors,
+        cpu_micros: None,
     })
 }
 
