@@ -1,0 +1,190 @@
+//! `--target cluster` against `gwsim serve --api` (the built binary, on loopback): the example
+//! scenarios and the whole conformance suite go through kube-rs (server-side apply, get, list,
+//! delete) and real sockets to the served data plane, and must end as they end in memory,
+//! apart from the cases listed below with the reason.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Scenarios of testdata/scenarios/ that do not run on a cluster, with the words of the reason
+/// `gwsim run --target cluster` gives.
+const EXAMPLES_NOT_ON_CLUSTER: &[(&str, &str)] = &[(
+    "mirroring-and-timeouts",
+    "checks mirrored requests, which needs the echo pods' request logs",
+)];
+
+/// Conformance tests that do not run on a cluster, and why.
+const SUITE_NOT_ON_CLUSTER: &[(&str, &str)] = &[
+    ("HTTPRouteRequestMirror", "checks mirrored requests"),
+    ("HTTPRouteRequestMultipleMirrors", "checks mirrored requests"),
+    ("HTTPRouteRequestPercentageMirror", "checks mirrored requests"),
+];
+
+fn gwsim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gwsim"))
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `gwsim serve --api` on a free loopback port, its data plane on listener port + `offset`.
+struct Server {
+    child: Child,
+    kubeconfig: PathBuf,
+    offset: u16,
+}
+
+impl Server {
+    fn start(name: &str, offset: u16) -> Server {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cluster-target-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        let kubeconfig = dir.join("kubeconfig");
+        let child = gwsim()
+            .args(["serve", "--api", "127.0.0.1:0", "--port-offset"])
+            .arg(offset.to_string())
+            .arg("--kubeconfig-out")
+            .arg(&kubeconfig)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gwsim serve --api starts");
+        let server = Server {
+            child,
+            kubeconfig,
+            offset,
+        };
+        let started = Instant::now();
+        while !server.kubeconfig.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "gwsim serve --api wrote no kubeconfig in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// `gwsim ARGS... --target cluster --kubeconfig K --port-offset N -o json`: its report and
+    /// its text on standard error.
+    fn run(&self, args: &[&str]) -> (Value, String) {
+        let output = gwsim()
+            .current_dir(root())
+            .args(args)
+            .args(["--target", "cluster", "--kubeconfig"])
+            .arg(&self.kubeconfig)
+            .args(["--port-offset", &self.offset.to_string(), "--timeout", "10"])
+            .args(["-o", "json"])
+            .output()
+            .expect("gwsim runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let report = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
+        (report, stderr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn in_memory(args: &[&str]) -> Value {
+    let output = gwsim()
+        .current_dir(root())
+        .args(args)
+        .args(["-o", "json"])
+        .output()
+        .expect("gwsim runs");
+    serde_json::from_slice(&output.stdout).expect("a JSON report")
+}
+
+/// Scenario name → `passed`, `failed` or `skipped`.
+fn results(scenarios: &Value) -> BTreeMap<String, String> {
+    scenarios
+        .as_array()
+        .expect("a list of scenarios")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().expect("a name").to_string(),
+                s["result"].as_str().expect("a result").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_example_scenarios_end_as_in_memory() {
+    let server = Server::start("examples", 3000);
+    let started = Instant::now();
+    let (cluster, stderr) = server.run(&["run", "testdata/scenarios"]);
+    let took = started.elapsed();
+    let memory = in_memory(&["run", "testdata/scenarios"]);
+    let mut expected = results(&memory["scenarios"]);
+    for (name, reason) in EXAMPLES_NOT_ON_CLUSTER {
+        let skipped = cluster["notOnCluster"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == *name)
+            .unwrap_or_else(|| panic!("{name} should not run on a cluster: {cluster:#}"));
+        assert!(
+            skipped["reason"].as_str().is_some_and(|r| r.contains(reason)),
+            "{skipped}"
+        );
+        expected.remove(*name);
+    }
+    let got = results(&cluster["ran"]["scenarios"]);
+    assert_eq!(got, expected, "{cluster:#}\n{stderr}");
+    let calls = cluster["apiCalls"].as_array().expect("API calls per scenario");
+    let total: u64 = calls.iter().map(|c| c[1].as_u64().unwrap_or(0)).sum();
+    eprintln!(
+        "figures: {} example scenarios on the cluster in {:.1} s, {} API calls ({:.0} per scenario)",
+        got.len(),
+        took.as_secs_f64(),
+        total,
+        total as f64 / got.len().max(1) as f64
+    );
+}
+
+/// Test name → outcome in a ConformanceReport (`failed`, `skipped`, or absent = passed).
+fn suite_outcomes(report: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for profile in report["profiles"].as_array().into_iter().flatten() {
+        for level in ["core", "extended"] {
+            for (list, outcome) in [("failedTests", "failed"), ("skippedTests", "skipped")] {
+                for name in profile[level][list].as_array().into_iter().flatten() {
+                    out.insert(name.as_str().unwrap_or("").to_string(), outcome.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_conformance_suite_ends_as_in_memory() {
+    let server = Server::start("suite", 5000);
+    let started = Instant::now();
+    let (cluster, stderr) = server.run(&["conformance"]);
+    let took = started.elapsed();
+    let memory = in_memory(&["conformance"]);
+    let mut expected = suite_outcomes(&memory);
+    for (name, _) in SUITE_NOT_ON_CLUSTER {
+        expected.insert(name.to_string(), "skipped".into());
+    }
+    assert_eq!(suite_outcomes(&cluster), expected, "{cluster:#}\n{stderr}");
+    assert_eq!(
+        cluster["implementation"]["organization"], "gateway.gwsim.dev",
+        "named from the GatewayClass's controllerName"
+    );
+    eprintln!("figures: the conformance suite on the cluster in {:.1} s", took.as_secs_f64());
+}
