@@ -41,6 +41,11 @@ pub struct TargetArgs {
     /// real cluster; `gwsim serve --api` serves on P + 10000 unless told otherwise).
     #[arg(long, value_name = "N")]
     pub port_offset: Option<u16>,
+    /// With --target cluster: send requests to the addresses this listeners file names (the
+    /// one `gwsim serve --api --ready-file FILE` writes) instead of the Gateways' status
+    /// addresses, which `gwsim serve --api` models but does not serve on.
+    #[arg(long, value_name = "FILE")]
+    pub served_listeners: Option<PathBuf>,
     /// With --target cluster: write into namespaces that hold objects gwsim did not create.
     #[arg(long)]
     pub force: bool,
@@ -61,6 +66,7 @@ impl TargetArgs {
             ("--context", self.context.is_some()),
             ("--timeout", self.timeout.is_some()),
             ("--port-offset", self.port_offset.is_some()),
+            ("--served-listeners", self.served_listeners.is_some()),
             ("--force", self.force),
             ("--keep", self.keep),
         ];
@@ -85,6 +91,7 @@ impl TargetArgs {
                 .map(Duration::from_secs)
                 .unwrap_or(gwsim_live::DEFAULT_TIMEOUT),
             port_offset: self.port_offset.unwrap_or(0),
+            served_listeners: self.served_listeners.clone(),
             force: self.force,
             keep: self.keep,
             run_id: format!("gwsim-{started}-{}", std::process::id()),

@@ -36,6 +36,7 @@ fn root() -> &'static Path {
 struct Server {
     child: Child,
     kubeconfig: PathBuf,
+    served: PathBuf,
     offset: u16,
 }
 
@@ -45,11 +46,14 @@ impl Server {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a temporary folder");
         let kubeconfig = dir.join("kubeconfig");
+        let served = dir.join("served.json");
         let child = gwsim()
             .args(["serve", "--api", "127.0.0.1:0", "--port-offset"])
             .arg(offset.to_string())
             .arg("--kubeconfig-out")
             .arg(&kubeconfig)
+            .arg("--ready-file")
+            .arg(&served)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -57,6 +61,7 @@ impl Server {
         let server = Server {
             child,
             kubeconfig,
+            served,
             offset,
         };
         let started = Instant::now();
@@ -78,6 +83,8 @@ impl Server {
             .args(args)
             .args(["--target", "cluster", "--kubeconfig"])
             .arg(&self.kubeconfig)
+            .arg("--served-listeners")
+            .arg(&self.served)
             .args(["--port-offset", &self.offset.to_string(), "--timeout", "10"])
             .args(["-o", "json"])
             .output()

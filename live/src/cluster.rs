@@ -54,6 +54,11 @@ pub struct RunSettings {
     /// `--port-offset`: the Gateway serves listener port P on P + offset (0 on a real
     /// cluster; `gwsim serve --api` serves on P + 10000 by default).
     pub port_offset: u16,
+    /// `--served-listeners FILE`: the listeners file `gwsim serve --api --ready-file FILE`
+    /// writes. Requests then go to the loopback address it names for the Gateway (with the
+    /// listener port plus `port_offset`) instead of the Gateway's status address, which
+    /// `gwsim serve --api` models but does not serve on.
+    pub served_listeners: Option<std::path::PathBuf>,
     /// `--force`: write into namespaces that hold objects gwsim did not create.
     pub force: bool,
     /// `--keep`: leave the last scenario's objects in place.
@@ -311,8 +316,18 @@ impl LiveCluster {
         }
     }
 
-    /// Where the Gateway serves `port`: its first status address, port plus the offset.
+    /// Where the Gateway serves `port`: its first status address (or the address the
+    /// served-listeners file names), port plus the offset.
     fn socket(&self, gateway: &ObjectKey, port: u16) -> Result<SocketAddr, SendError> {
+        if let Some(path) = &self.settings.served_listeners {
+            let served = port.checked_add(self.settings.port_offset).ok_or_else(|| {
+                SendError::Transport(format!(
+                    "port {port} + --port-offset {} is past 65535",
+                    self.settings.port_offset
+                ))
+            })?;
+            return served_socket(path, gateway, port, served);
+        }
         let object = self
             .fetch(gateway)
             .map_err(SendError::Transport)?
@@ -340,6 +355,34 @@ impl LiveCluster {
             .next();
         found.ok_or_else(|| SendError::Transport(format!("{host} resolves to no address")))
     }
+}
+
+/// The socket the served-listeners file (a JSON list of `{gateway, listener, protocol, url}`)
+/// names for `gateway` on `served` (the listener `port` plus the offset). The file is read at
+/// each request: the data plane rewrites it whenever it binds again.
+fn served_socket(
+    path: &std::path::Path,
+    gateway: &ObjectKey,
+    port: u16,
+    served: u16,
+) -> Result<SocketAddr, SendError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SendError::Transport(format!("{}: {e}", path.display())))?;
+    let listeners: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
+        SendError::Transport(format!("{}: not a served-listeners file: {e}", path.display()))
+    })?;
+    let name = gateway.namespaced_name();
+    listeners
+        .iter()
+        .filter(|l| l.get("gateway").and_then(|g| g.as_str()) == Some(name.as_str()))
+        .filter_map(|l| l.get("url").and_then(|u| u.as_str()))
+        .filter_map(|url| url.split_once("://").map(|(_, rest)| rest.trim_end_matches('/')))
+        .filter_map(|authority| authority.parse::<SocketAddr>().ok())
+        .find(|addr| addr.port() == served)
+        .ok_or(SendError::ConnectionRefused {
+            gateway: name,
+            port,
+        })
 }
 
 impl Drop for LiveCluster {
@@ -520,11 +563,86 @@ impl Cluster for LiveCluster {
     fn pause(&mut self, by: Duration) {
         std::thread::sleep(by);
     }
+
+    /// The features of the controller's GatewayClasses, once the controller has written
+    /// them: a class just created has no status yet, so this waits (with backoff, up to
+    /// `--timeout`) until one of them has an Accepted condition.
+    fn supported_features(&self) -> BTreeSet<String> {
+        let mut pause = Duration::from_millis(20);
+        let mut waited = Duration::ZERO;
+        loop {
+            let mut accepted = false;
+            let mut features = BTreeSet::new();
+            for key in self.list(Kind::GatewayClass) {
+                let Some(class) = self.get(&key) else {
+                    continue;
+                };
+                if class.pointer("/spec/controllerName").and_then(|v| v.as_str())
+                    != Some(self.controller.as_str())
+                {
+                    continue;
+                }
+                let conditions = class.pointer("/status/conditions").and_then(|c| c.as_array());
+                accepted |= conditions
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c.get("type").and_then(|t| t.as_str()) == Some("Accepted"));
+                let listed = class
+                    .pointer("/status/supportedFeatures")
+                    .and_then(|f| f.as_array());
+                for feature in listed.into_iter().flatten() {
+                    let name = feature
+                        .get("name")
+                        .and_then(|n| n.as_str())
+                        .or_else(|| feature.as_str());
+                    if let Some(name) = name {
+                        features.insert(name.to_string());
+                    }
+                }
+            }
+            if accepted || waited >= self.settings.timeout {
+                return features;
+            }
+            std::thread::sleep(pause);
+            waited += pause;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_served_listeners_file_names_the_socket() {
+        let dir = std::env::temp_dir().join(format!("gwsim-live-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a folder");
+        let path = dir.join("served.json");
+        std::fs::write(
+            &path,
+            r#"[{"gateway": "infra/web", "listener": "http", "protocol": "HTTP", "url": "http://127.1.2.3:3080"},
+                {"gateway": "infra/web", "listener": "https", "protocol": "HTTPS", "url": "https://127.1.2.3:3443"}]"#,
+        )
+        .expect("written");
+        let web = ObjectKey::new(Kind::Gateway, "infra", "web");
+        let found = served_socket(&path, &web, 443, 3443).expect("served");
+        assert_eq!(found, "127.1.2.3:3443".parse::<SocketAddr>().expect("an address"));
+        // Nothing on that port, or not that Gateway: refused, as a Gateway without the
+        // listener refuses.
+        assert!(matches!(
+            served_socket(&path, &web, 8080, 11080),
+            Err(SendError::ConnectionRefused { port: 8080, .. })
+        ));
+        let other = ObjectKey::new(Kind::Gateway, "infra", "other");
+        assert!(served_socket(&path, &other, 80, 3080).is_err());
+        std::fs::write(&path, "not json").expect("written");
+        assert!(matches!(
+            served_socket(&path, &web, 80, 3080),
+            Err(SendError::Transport(m)) if m.contains("not a served-listeners file")
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn labels_name_the_run_and_the_namespace() {
