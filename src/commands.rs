@@ -745,7 +745,8 @@ pub fn conformance(
     };
     let mut report = results.conformance_report(&crate::report_date());
     if let Some(controller) = implementation {
-        report.implementation = gwsim_conformance::report::Implementation::from_controller_name(controller);
+        report.implementation =
+            gwsim_conformance::report::Implementation::from_controller_name(controller);
     }
     match output {
         ReportOutput::Text => out.write_all(results.render_text().as_bytes())?,

@@ -148,7 +148,9 @@ mod tests {
             keep: true,
             ..TargetArgs::default()
         };
-        let err = args.on_cluster().expect_err("--keep without --target cluster");
+        let err = args
+            .on_cluster()
+            .expect_err("--keep without --target cluster");
         assert_eq!(err.to_string(), "--keep applies to --target cluster only");
         let cluster = TargetArgs {
             target: Target::Cluster,

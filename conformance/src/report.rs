@@ -313,7 +313,8 @@ mod tests {
 
     #[test]
     fn an_implementation_is_named_from_its_controller_name() {
-        let named = Implementation::from_controller_name("gateway.envoyproxy.io/gatewayclass-controller");
+        let named =
+            Implementation::from_controller_name("gateway.envoyproxy.io/gatewayclass-controller");
         assert_eq!(named.organization, "gateway.envoyproxy.io");
         assert_eq!(named.project, "gatewayclass-controller");
         assert!(named.version.is_empty() && named.contact.is_empty());

@@ -10,8 +10,8 @@ use gwsim_engine::decision::Request;
 use gwsim_engine::load::Document;
 use gwsim_engine::object::{Kind, ObjectKey};
 use gwsim_sim::cluster::{
-    ApplyOutcome, ClientProtocol, Cluster, ClusterError, Patience, RequestId, Response,
-    SendError, WebSocketMessage,
+    ApplyOutcome, ClientProtocol, Cluster, ClusterError, Patience, RequestId, Response, SendError,
+    WebSocketMessage,
 };
 use gwsim_sim::echo::Receipt;
 use gwsim_sim::store::ApplyAction;
@@ -41,7 +41,10 @@ const WRITTEN_KINDS: [Kind; 11] = [
     Kind::ConfigMap,
 ];
 /// Objects a real cluster puts in namespaces by itself: not a reason to refuse.
-const FURNITURE: [(Kind, &str); 2] = [(Kind::ConfigMap, "kube-root-ca.crt"), (Kind::Service, "kubernetes")];
+const FURNITURE: [(Kind, &str); 2] = [
+    (Kind::ConfigMap, "kube-root-ca.crt"),
+    (Kind::Service, "kubernetes"),
+];
 /// The longest `advance` waited in real time; longer ones are not run on a cluster.
 pub const MAX_ADVANCE: Duration = Duration::from_secs(60);
 
@@ -199,7 +202,10 @@ impl LiveCluster {
 
     fn apply_one(&mut self, document: &Document) -> Result<(ObjectKey, ApplyAction), String> {
         let value = &document.value;
-        let api_version = value.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("");
+        let api_version = value
+            .get("apiVersion")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
         let kind_name = value.get("kind").and_then(|v| v.as_str()).unwrap_or("");
         let kind = Kind::from_type(api_version, kind_name).ok_or_else(|| {
             format!("no matches for kind \"{kind_name}\" in version \"{api_version}\"")
@@ -243,7 +249,9 @@ impl LiveCluster {
                 ApplyAction::Created
             }
             Some(before)
-                if before.pointer("/metadata/resourceVersion").and_then(|v| v.as_str())
+                if before
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(|v| v.as_str())
                     == applied.metadata.resource_version.as_deref() =>
             {
                 ApplyAction::Unchanged
@@ -280,7 +288,7 @@ impl LiveCluster {
                 }
                 std::thread::sleep(pause);
                 waited += pause;
-                pause = (pause * 2).min(Duration::from_secs(1));
+                pause = (pause * 2).min(Duration::from_millis(200));
             }
         }
         Ok(())
@@ -331,7 +339,9 @@ impl LiveCluster {
         let object = self
             .fetch(gateway)
             .map_err(SendError::Transport)?
-            .ok_or_else(|| SendError::Transport(format!("Gateway {} not found", gateway.namespaced_name())))?;
+            .ok_or_else(|| {
+                SendError::Transport(format!("Gateway {} not found", gateway.namespaced_name()))
+            })?;
         let address = object
             .pointer("/status/addresses/0/value")
             .and_then(|v| v.as_str())
@@ -369,14 +379,20 @@ fn served_socket(
     let text = std::fs::read_to_string(path)
         .map_err(|e| SendError::Transport(format!("{}: {e}", path.display())))?;
     let listeners: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
-        SendError::Transport(format!("{}: not a served-listeners file: {e}", path.display()))
+        SendError::Transport(format!(
+            "{}: not a served-listeners file: {e}",
+            path.display()
+        ))
     })?;
     let name = gateway.namespaced_name();
     listeners
         .iter()
         .filter(|l| l.get("gateway").and_then(|g| g.as_str()) == Some(name.as_str()))
         .filter_map(|l| l.get("url").and_then(|u| u.as_str()))
-        .filter_map(|url| url.split_once("://").map(|(_, rest)| rest.trim_end_matches('/')))
+        .filter_map(|url| {
+            url.split_once("://")
+                .map(|(_, rest)| rest.trim_end_matches('/'))
+        })
         .filter_map(|authority| authority.parse::<SocketAddr>().ok())
         .find(|addr| addr.port() == served)
         .ok_or(SendError::ConnectionRefused {
@@ -395,10 +411,19 @@ impl Drop for LiveCluster {
     }
 }
 
-/// Deletes `keys` newest first; objects already gone are fine.
+/// Deletes `keys` newest first; objects already gone are fine. An object in a namespace that
+/// is deleted too goes with its namespace, so it is not deleted on its own.
 async fn delete_all(client: &Client, keys: &[ObjectKey]) -> Result<(), String> {
+    let namespaces: BTreeSet<&str> = keys
+        .iter()
+        .filter(|k| k.kind == Kind::Namespace)
+        .map(|k| k.name.as_str())
+        .collect();
     let mut failures = Vec::new();
     for key in keys.iter().rev() {
+        if namespaces.contains(key.namespace.as_str()) {
+            continue;
+        }
         let resource = api_resource(key.kind);
         let api: Api<DynamicObject> = if key.kind.namespaced() {
             Api::namespaced_with(client.clone(), &key.namespace, &resource)
@@ -577,12 +602,16 @@ impl Cluster for LiveCluster {
                 let Some(class) = self.get(&key) else {
                     continue;
                 };
-                if class.pointer("/spec/controllerName").and_then(|v| v.as_str())
+                if class
+                    .pointer("/spec/controllerName")
+                    .and_then(|v| v.as_str())
                     != Some(self.controller.as_str())
                 {
                     continue;
                 }
-                let conditions = class.pointer("/status/conditions").and_then(|c| c.as_array());
+                let conditions = class
+                    .pointer("/status/conditions")
+                    .and_then(|c| c.as_array());
                 accepted |= conditions
                     .into_iter()
                     .flatten()
@@ -627,7 +656,10 @@ mod tests {
         .expect("written");
         let web = ObjectKey::new(Kind::Gateway, "infra", "web");
         let found = served_socket(&path, &web, 443, 3443).expect("served");
-        assert_eq!(found, "127.1.2.3:3443".parse::<SocketAddr>().expect("an address"));
+        assert_eq!(
+            found,
+            "127.1.2.3:3443".parse::<SocketAddr>().expect("an address")
+        );
         // Nothing on that port, or not that Gateway: refused, as a Gateway without the
         // listener refuses.
         assert!(matches!(

@@ -24,7 +24,10 @@ pub fn api_resource(kind: Kind) -> ApiResource {
         Kind::Secret => "secrets",
         Kind::ConfigMap => "configmaps",
     };
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind.as_str()), plural)
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(group, version, kind.as_str()),
+        plural,
+    )
 }
 
 #[cfg(test)]
@@ -37,7 +40,10 @@ mod tests {
         assert_eq!(route.api_version, "gateway.networking.k8s.io/v1");
         assert_eq!(route.plural, "httproutes");
         let service = api_resource(Kind::Service);
-        assert_eq!((service.group.as_str(), service.version.as_str()), ("", "v1"));
+        assert_eq!(
+            (service.group.as_str(), service.version.as_str()),
+            ("", "v1")
+        );
         assert_eq!(api_resource(Kind::EndpointSlice).group, "discovery.k8s.io");
         for kind in Kind::ALL {
             let resource = api_resource(kind);

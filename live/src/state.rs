@@ -123,6 +123,9 @@ mod tests {
             "spec": {"ports": [{"port": 80}]},
         }))
         .expect("a Service");
-        assert_eq!(as_input(Kind::Service, &service)["spec"]["ports"][0]["port"], 80);
+        assert_eq!(
+            as_input(Kind::Service, &service)["spec"]["ports"][0]["port"],
+            80
+        );
     }
 }

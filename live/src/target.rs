@@ -63,12 +63,19 @@ impl LiveTarget {
     /// Connects; `gateway_class` names the GatewayClass of the implementation under test
     /// (default: the base's own `gateway-conformance`, created with the base when the cluster
     /// has no class of that name, as against `gwsim serve --api`).
-    pub fn new(settings: RunSettings, gateway_class: Option<&str>) -> Result<LiveTarget, LiveError> {
+    pub fn new(
+        settings: RunSettings,
+        gateway_class: Option<&str>,
+    ) -> Result<LiveTarget, LiveError> {
         let mut cluster = LiveCluster::connect(settings)?;
         let class = gateway_class.unwrap_or(BASE_CLASS).to_string();
         let base_docs = conformance_base().map_err(|e| RunError::Base(e.to_string()))?;
         let installed = cluster
-            .fetch(&gwsim_engine::object::ObjectKey::new(Kind::GatewayClass, "", &class))
+            .fetch(&gwsim_engine::object::ObjectKey::new(
+                Kind::GatewayClass,
+                "",
+                &class,
+            ))
             .map_err(LiveError::Api)?;
         let mut base = Vec::new();
         let mut controller = None;
@@ -79,12 +86,19 @@ impl LiveTarget {
                 if installed.is_some() {
                     continue;
                 }
-                controller = doc.value.pointer("/spec/controllerName").and_then(|c| c.as_str()).map(String::from);
+                controller = doc
+                    .value
+                    .pointer("/spec/controllerName")
+                    .and_then(|c| c.as_str())
+                    .map(String::from);
             }
             base.push(doc);
         }
         if let Some(installed) = &installed {
-            controller = installed.pointer("/spec/controllerName").and_then(|c| c.as_str()).map(String::from);
+            controller = installed
+                .pointer("/spec/controllerName")
+                .and_then(|c| c.as_str())
+                .map(String::from);
         }
         let controller = controller.ok_or_else(|| {
             LiveError::Api(format!("GatewayClass {class} names no spec.controllerName"))
@@ -130,7 +144,11 @@ impl LiveTarget {
         };
         let before = cluster.api_calls();
         if let Err(e) = cluster.clean_up() {
-            return failed(scenario, seed, format!("cleaning up after the previous scenario: {e}"));
+            return failed(
+                scenario,
+                seed,
+                format!("cleaning up after the previous scenario: {e}"),
+            );
         }
         let mut scenario = scenario.clone();
         rename_in_scenario(&mut scenario, &self.class);

@@ -16,7 +16,15 @@ const FORBIDDEN: [&str; 6] = ["tokio", "hyper", "reqwest", "kube-client", "mio",
 /// `cargo tree`'s normal dependencies of `krate`, one `DEPTH NAME vVERSION ...` line each.
 pub fn normal_tree(cargo: &str, krate: &str) -> Result<String, String> {
     let output = Command::new(cargo)
-        .args(["tree", "--locked", "--offline", "-e", "normal", "--prefix", "depth"])
+        .args([
+            "tree",
+            "--locked",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "depth",
+        ])
         .args(["--format", "{p}", "-p", krate])
         .output()
         .map_err(|e| format!("cannot run {cargo} tree: {e}"))?;
@@ -41,7 +49,11 @@ pub fn forbidden_in(root: &str, tree: &str) -> Vec<String> {
         let Ok(depth) = line[..digits].parse::<usize>() else {
             continue;
         };
-        let name = line[digits..].split(' ').next().unwrap_or_default().to_string();
+        let name = line[digits..]
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         path.truncate(depth);
         path.push(name.clone());
         if FORBIDDEN.contains(&name.as_str()) {
@@ -81,11 +93,15 @@ mod tests {
         let tree = normal_tree(&cargo(), "gwsim-live").expect("cargo tree runs");
         let problems = forbidden_in("gwsim-live", &tree);
         assert!(
-            problems.iter().any(|p| p.starts_with("gwsim-live depends on tokio: ")),
+            problems
+                .iter()
+                .any(|p| p.starts_with("gwsim-live depends on tokio: ")),
             "{problems:?}"
         );
         assert!(
-            problems.iter().any(|p| p.starts_with("gwsim-live depends on kube-client: gwsim-live -> ")),
+            problems
+                .iter()
+                .any(|p| p.starts_with("gwsim-live depends on kube-client: gwsim-live -> ")),
             "{problems:?}"
         );
     }
