@@ -728,10 +728,12 @@ pub fn conformance(
     options: &gwsim_conformance::Options,
     files: &ReportFiles,
     output: ReportOutput,
-    target: &dyn gwsim_conformance::Target,
-    // `Some(controllerName)` for a cluster's implementation (`--target cluster`).
-    implementation: Option<&str>,
+    on: SuiteTarget<'_>,
 ) -> anyhow::Result<u8> {
+    let SuiteTarget {
+        target,
+        implementation,
+    } = on;
     let scenarios = gwsim_conformance::load_suite(suite)?;
     check_test_names("--run", &options.run, &scenarios)?;
     check_test_names("--skip", &options.skip, &scenarios)?;
@@ -762,6 +764,13 @@ pub fn conformance(
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(crate::exit_byte(results.exit_code()))
+}
+
+/// Where `gwsim conformance` runs the suite, and the implementation its report names.
+pub struct SuiteTarget<'a> {
+    pub target: &'a dyn gwsim_conformance::Target,
+    /// `Some(controllerName)`: a cluster's implementation (`--target cluster`); `None`: gwsim.
+    pub implementation: Option<&'a str>,
 }
 
 /// `gwsim version`.

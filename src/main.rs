@@ -723,8 +723,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     &options,
                     &files,
                     output,
-                    on,
-                    None,
+                    commands::SuiteTarget {
+                        target: on,
+                        implementation: None,
+                    },
                 );
                 return run;
             }
@@ -737,8 +739,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 &options,
                 &files,
                 output,
-                &cluster,
-                Some(&controller),
+                commands::SuiteTarget {
+                    target: &cluster,
+                    implementation: Some(&controller),
+                },
             )?;
             cluster.finish()?;
             Ok(code)

@@ -259,3 +259,81 @@ fn the_conformance_suite_ends_as_in_memory() {
         took.as_secs_f64()
     );
 }
+
+/// `gwsim run --target cluster` with the flags the server needs, and extra ones.
+fn run_weights(server: &Server, extra: &[&str]) -> std::process::Output {
+    gwsim()
+        .current_dir(root())
+        .args([
+            "run",
+            "testdata/scenarios",
+            "--filter",
+            "weights",
+            "--target",
+            "cluster",
+        ])
+        .arg("--kubeconfig")
+        .arg(&server.kubeconfig)
+        .arg("--served-listeners")
+        .arg(&server.served)
+        .args([
+            "--port-offset",
+            &server.offset.to_string(),
+            "--timeout",
+            "5",
+        ])
+        .args(extra)
+        .output()
+        .expect("gwsim runs")
+}
+
+#[test]
+fn a_run_labels_what_it_creates_and_refuses_what_it_did_not() {
+    let server = Server::start("safety", 7000);
+    let kept = run_weights(&server, &["--keep"]);
+    assert!(
+        kept.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kept.stdout)
+    );
+
+    // What the kept run created carries its label; Secrets come without their data.
+    let state = gwsim_live::read_state(&gwsim_live::ClusterOptions {
+        kubeconfig: Some(server.kubeconfig.clone()),
+        context: None,
+    })
+    .expect("the live state");
+    let mut labelled = 0;
+    for doc in &state {
+        let value = &doc.value;
+        if value["kind"] == "Secret" {
+            assert!(value.get("data").is_none(), "{value}");
+        }
+        let created_by_gwsim = matches!(
+            value["kind"].as_str(),
+            Some("Gateway" | "HTTPRoute" | "Namespace" | "Secret" | "GatewayClass")
+        );
+        if created_by_gwsim {
+            let run = value["metadata"]["labels"][gwsim_live::RUN_LABEL].as_str();
+            assert!(run.is_some_and(|r| r.starts_with("gwsim-")), "{value}");
+            labelled += 1;
+        }
+    }
+    assert!(labelled >= 10, "{labelled} labelled objects");
+
+    // Another run refuses to write over them...
+    let refused = run_weights(&server, &[]);
+    let text = String::from_utf8_lossy(&refused.stdout);
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("this run did not create it (pass --force to write there anyway)"),
+        "{text}"
+    );
+    // ...unless told to.
+    let forced = run_weights(&server, &["--force"]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stdout)
+    );
+}

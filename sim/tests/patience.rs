@@ -52,7 +52,7 @@ impl Cluster for Lagging {
     }
     fn send(&mut self, request: &Request, id: RequestId) -> Result<Response, SendError> {
         self.sent.set(self.sent.get() + 1);
-        if self.behind() || (self.flaky && self.sent.get() % 2 == 0) {
+        if self.behind() || (self.flaky && self.sent.get().is_multiple_of(2)) {
             return Ok(Response::local(503, Vec::new()));
         }
         self.sim.send(request, id)
