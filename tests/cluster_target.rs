@@ -309,10 +309,15 @@ fn a_run_labels_what_it_creates_and_refuses_what_it_did_not() {
         if value["kind"] == "Secret" {
             assert!(value.get("data").is_none(), "{value}");
         }
-        let created_by_gwsim = matches!(
-            value["kind"].as_str(),
-            Some("Gateway" | "HTTPRoute" | "Namespace" | "Secret" | "GatewayClass")
-        );
+        // The base's objects and the scenario's (the server's own namespaces, such as
+        // `default`, are not gwsim's).
+        let name = value["metadata"]["name"].as_str().unwrap_or("");
+        let namespace = value["metadata"]["namespace"].as_str().unwrap_or(name);
+        let created_by_gwsim = namespace.starts_with("gateway-conformance")
+            && matches!(
+                value["kind"].as_str(),
+                Some("Gateway" | "HTTPRoute" | "Namespace" | "Secret" | "GatewayClass")
+            );
         if created_by_gwsim {
             let run = value["metadata"]["labels"][gwsim_live::RUN_LABEL].as_str();
             assert!(run.is_some_and(|r| r.starts_with("gwsim-")), "{value}");
