@@ -728,17 +728,16 @@ pub fn conformance(
     options: &gwsim_conformance::Options,
     files: &ReportFiles,
     output: ReportOutput,
-    wire: bool,
+    on: SuiteTarget<'_>,
 ) -> anyhow::Result<u8> {
+    let SuiteTarget {
+        target,
+        implementation,
+    } = on;
     let scenarios = gwsim_conformance::load_suite(suite)?;
     check_test_names("--run", &options.run, &scenarios)?;
     check_test_names("--skip", &options.skip, &scenarios)?;
     check_feature_names(options.features.as_deref().unwrap_or(&[]), &scenarios)?;
-    let target: &dyn gwsim_conformance::Target = if wire {
-        &gwsim_proxy::wire::WireTarget
-    } else {
-        &gwsim_conformance::Simulator
-    };
     let results = match conformance_with_bar(&scenarios, options, screen, target) {
         Ok(r) => r,
         Err(err) => {
@@ -746,7 +745,11 @@ pub fn conformance(
             return Ok(crate::exit_byte(err.exit_code()));
         }
     };
-    let report = results.conformance_report(&crate::report_date());
+    let mut report = results.conformance_report(&crate::report_date());
+    if let Some(controller) = implementation {
+        report.implementation =
+            gwsim_conformance::report::Implementation::from_controller_name(controller);
+    }
     match output {
         ReportOutput::Text => out.write_all(results.render_text().as_bytes())?,
         ReportOutput::Yaml => write_structured(out, false, &report)?,
@@ -761,6 +764,13 @@ pub fn conformance(
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(crate::exit_byte(results.exit_code()))
+}
+
+/// Where `gwsim conformance` runs the suite, and the implementation its report names.
+pub struct SuiteTarget<'a> {
+    pub target: &'a dyn gwsim_conformance::Target,
+    /// `Some(controllerName)`: a cluster's implementation (`--target cluster`); `None`: gwsim.
+    pub implementation: Option<&'a str>,
 }
 
 /// `gwsim version`.

@@ -6,6 +6,7 @@ mod check;
 mod commands;
 mod diff;
 mod inputs;
+mod live;
 mod output;
 mod serve;
 mod suggest;
@@ -330,8 +331,10 @@ enum Command {
         output: ReportOutput,
         /// Send the requests through real sockets to an in-process `gwsim serve` of each
         /// scenario's state (docs/serve.md).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "target")]
         wire: bool,
+        #[command(flatten)]
+        target: live::TargetArgs,
     },
     /// Watch and question routing decisions in the terminal: a scenario step by step, or
     /// files (`-f`), reloaded when they change. Press ? for the keys.
@@ -384,8 +387,14 @@ enum Command {
         seed: Option<u64>,
         /// Send the requests through real sockets to an in-process `gwsim serve` of each
         /// scenario's state (docs/serve.md).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "target")]
         wire: bool,
+        #[command(flatten)]
+        target: live::TargetArgs,
+        /// With --target cluster: the GatewayClass of the implementation under test (default:
+        /// the base's own `gateway-conformance`, created when the cluster has none).
+        #[arg(long, value_name = "NAME")]
+        gateway_class: Option<String>,
         /// `text`; `yaml` or `json`: the ConformanceReport on standard output.
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
         output: ReportOutput,
@@ -623,7 +632,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             filter,
             output,
             wire,
-        } => commands::run_scenarios(&mut stdout, screen, &paths, seed, filter, output, wire),
+            target,
+        } => {
+            if target.on_cluster()? {
+                return live::run(&mut stdout, &paths, seed, filter, output, &target);
+            }
+            commands::run_scenarios(&mut stdout, screen, &paths, seed, filter, output, wire)
+        }
         Command::Serve {
             files,
             port_offset,
@@ -686,6 +701,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             junit,
             seed,
             wire,
+            target,
+            gateway_class,
             output,
         } => {
             let options = gwsim_conformance::Options {
@@ -695,15 +712,45 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 seed,
             };
             let files = commands::ReportFiles { report, junit };
-            commands::conformance(
+            if !target.on_cluster()? {
+                if gateway_class.is_some() {
+                    bail!("--gateway-class applies to --target cluster only");
+                }
+                let on: &dyn gwsim_conformance::Target = if wire {
+                    &gwsim_proxy::wire::WireTarget
+                } else {
+                    &gwsim_conformance::Simulator
+                };
+                let run = commands::conformance(
+                    &mut stdout,
+                    screen,
+                    suite.as_ref(),
+                    &options,
+                    &files,
+                    output,
+                    commands::SuiteTarget {
+                        target: on,
+                        implementation: None,
+                    },
+                );
+                return run;
+            }
+            let cluster = live::conformance_target(&target, gateway_class.as_deref())?;
+            let controller = cluster.controller_name();
+            let code = commands::conformance(
                 &mut stdout,
                 screen,
                 suite.as_ref(),
                 &options,
                 &files,
                 output,
-                wire,
-            )
+                commands::SuiteTarget {
+                    target: &cluster,
+                    implementation: Some(&controller),
+                },
+            )?;
+            cluster.finish()?;
+            Ok(code)
         }
         Command::Version { output } => commands::version(&mut stdout, output),
         Command::Completion { shell } => {

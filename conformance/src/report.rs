@@ -138,11 +138,11 @@ impl SuiteReport {
             gateway_api_version: "v1.5.1",
             gateway_api_channel: "experimental",
             implementation: Implementation {
-                organization: "gwsim",
-                project: "gwsim",
-                url: env!("CARGO_PKG_REPOSITORY"),
-                version: env!("CARGO_PKG_VERSION"),
-                contact: vec!["gwsim maintainers"],
+                organization: "gwsim".into(),
+                project: "gwsim".into(),
+                url: env!("CARGO_PKG_REPOSITORY").into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                contact: vec!["gwsim maintainers".into()],
             },
             mode: "default",
             profiles: vec![ProfileReport {
@@ -260,11 +260,28 @@ pub struct ConformanceReport {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Implementation {
-    pub organization: &'static str,
-    pub project: &'static str,
-    pub url: &'static str,
-    pub version: &'static str,
-    pub contact: Vec<&'static str>,
+    pub organization: String,
+    pub project: String,
+    pub url: String,
+    pub version: String,
+    pub contact: Vec<String>,
+}
+
+impl Implementation {
+    /// An implementation known only by its GatewayClass's `controllerName` (`DOMAIN/PATH`):
+    /// organization and project from it; no URL, version or contact.
+    pub fn from_controller_name(controller_name: &str) -> Implementation {
+        let (organization, project) = controller_name
+            .split_once('/')
+            .unwrap_or((controller_name, controller_name));
+        Implementation {
+            organization: organization.to_string(),
+            project: project.to_string(),
+            url: String::new(),
+            version: String::new(),
+            contact: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -293,6 +310,16 @@ pub struct LevelReport {
 mod tests {
     use super::*;
     use crate::TestResult;
+
+    #[test]
+    fn an_implementation_is_named_from_its_controller_name() {
+        let named =
+            Implementation::from_controller_name("gateway.envoyproxy.io/gatewayclass-controller");
+        assert_eq!(named.organization, "gateway.envoyproxy.io");
+        assert_eq!(named.project, "gatewayclass-controller");
+        assert!(named.version.is_empty() && named.contact.is_empty());
+        assert_eq!(Implementation::from_controller_name("bare").project, "bare");
+    }
 
     fn result(name: &str, level: Level, outcome: TestOutcome) -> TestResult {
         TestResult {

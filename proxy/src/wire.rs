@@ -175,29 +175,15 @@ impl WireCluster {
                 request.scheme.as_str()
             )));
         }
-        let exchange = async {
-            let stream = TcpStream::connect(addr).await.map_err(|_| refused())?;
-            let _ = stream.set_nodelay(true);
-            match scheme {
-                Scheme::Http => exchange(stream, request, protocol, messages, id, &refused).await,
-                Scheme::Https => {
-                    let config = match protocol {
-                        ClientProtocol::H2c => self.tls_h2.clone(),
-                        _ => self.tls_http1.clone(),
-                    };
-                    let sni = request.sni.clone().unwrap_or_else(|| request.host.clone());
-                    let name = rustls::pki_types::ServerName::try_from(sni.clone())
-                        .map_err(|_| SendError::Transport(format!("SNI {sni:?} is not a name")))?;
-                    let tls = tokio_rustls::TlsConnector::from(config)
-                        .connect(name, stream)
-                        .await
-                        // No listener takes that name: the handshake fails, the Gateway
-                        // refuses the connection.
-                        .map_err(|_| refused())?;
-                    exchange(tls, request, protocol, messages, id, &refused).await
-                }
-            }
-        };
+        let exchange = connect_and_exchange(
+            addr,
+            request,
+            protocol,
+            messages,
+            id,
+            [&self.tls_http1, &self.tls_h2],
+            &refused,
+        );
         let response = tokio::time::timeout(REQUEST_LIMIT, exchange)
             .await
             .map_err(|_| {
@@ -214,6 +200,71 @@ impl WireCluster {
             )));
         }
         Ok(response)
+    }
+}
+
+/// One request to a Gateway's socket `addr` over a fresh connection (TLS when the request's
+/// scheme is https, with its SNI; any certificate is accepted, as upstream's suite does), as
+/// [`WireCluster`] sends it. For data planes outside this process (`live/`, a real cluster's
+/// Gateway): no mirror bookkeeping, the same time limit.
+pub async fn send_to(
+    addr: std::net::SocketAddr,
+    gateway: &str,
+    request: &Request,
+    protocol: ClientProtocol,
+    messages: &[WebSocketMessage],
+    id: RequestId,
+) -> Result<Response, SendError> {
+    let refused = || SendError::ConnectionRefused {
+        gateway: gateway.to_string(),
+        port: request.port,
+    };
+    let tls = [
+        &Arc::new(tls_client(b"http/1.1")),
+        &Arc::new(tls_client(b"h2")),
+    ];
+    let exchange = connect_and_exchange(addr, request, protocol, messages, id, tls, &refused);
+    tokio::time::timeout(REQUEST_LIMIT, exchange)
+        .await
+        .map_err(|_| {
+            SendError::Transport(format!(
+                "no answer within {} s over the wire",
+                REQUEST_LIMIT.as_secs()
+            ))
+        })?
+}
+
+/// Connects to `addr` (with TLS for https, `tls` = [HTTP/1.1, h2] client configurations) and
+/// makes one exchange.
+async fn connect_and_exchange(
+    addr: std::net::SocketAddr,
+    request: &Request,
+    protocol: ClientProtocol,
+    messages: &[WebSocketMessage],
+    id: RequestId,
+    tls: [&Arc<rustls::ClientConfig>; 2],
+    refused: &dyn Fn() -> SendError,
+) -> Result<Response, SendError> {
+    let stream = TcpStream::connect(addr).await.map_err(|_| refused())?;
+    let _ = stream.set_nodelay(true);
+    match request.scheme {
+        Scheme::Http => exchange(stream, request, protocol, messages, id, refused).await,
+        Scheme::Https => {
+            let config = match protocol {
+                ClientProtocol::H2c => tls[1].clone(),
+                _ => tls[0].clone(),
+            };
+            let sni = request.sni.clone().unwrap_or_else(|| request.host.clone());
+            let name = rustls::pki_types::ServerName::try_from(sni.clone())
+                .map_err(|_| SendError::Transport(format!("SNI {sni:?} is not a name")))?;
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, stream)
+                .await
+                // No listener takes that name: the handshake fails, the Gateway refuses the
+                // connection.
+                .map_err(|_| refused())?;
+            exchange(tls, request, protocol, messages, id, refused).await
+        }
     }
 }
 

@@ -243,6 +243,34 @@ pub struct ApplyOutcome {
 pub enum ClusterError {
     #[error("{0}")]
     NotFound(String),
+    /// A real cluster's API server refused the call or could not be reached.
+    #[error("{0}")]
+    Api(String),
+}
+
+/// How patient the runner is with a cluster whose controller and data plane follow changes
+/// asynchronously (a real cluster). The simulator reconciles before `apply` returns, so its
+/// patience is [`Patience::ONCE`]: every check is made once, nothing waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Patience {
+    /// How long a failing status or request step is tried again before it fails, counted as
+    /// the pauses between tries. Zero: once.
+    pub timeout: Duration,
+    /// How many consecutive tries a request step must pass (upstream's suite asks for 3).
+    pub request_streak: u32,
+    /// The first pause between tries; each next pause doubles, up to `max_pause`.
+    pub first_pause: Duration,
+    pub max_pause: Duration,
+}
+
+impl Patience {
+    /// Check once and never wait: the simulator.
+    pub const ONCE: Patience = Patience {
+        timeout: Duration::ZERO,
+        request_streak: 1,
+        first_pause: Duration::ZERO,
+        max_pause: Duration::ZERO,
+    };
 }
 
 /// A cluster the runner can drive.
@@ -303,6 +331,17 @@ pub trait Cluster {
 
     /// Lets time pass.
     fn advance(&mut self, by: Duration);
+
+    /// How patient the runner must be with this cluster (see [`Patience`]).
+    fn patience(&self) -> Patience {
+        Patience::ONCE
+    }
+
+    /// Waits `by` of real time between two tries of a step. Only called when
+    /// [`Cluster::patience`] allows a second try; the simulator never waits.
+    fn pause(&mut self, by: Duration) {
+        let _ = by;
+    }
 
     /// The `spec.controllerName` of the Gateway controller under test.
     fn controller_name(&self) -> &str;

@@ -526,12 +526,15 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                     Err(fail(format!("refused: {}", refused.join("; "))))
                 }
             }
-            Action::Request { request, expect } => self.request(step, request, expect),
-            Action::Status { checks } => {
+            Action::Request { request, expect } => {
+                let streak = self.cluster.patience().request_streak;
+                self.patiently(streak, |runner| runner.request(step, request, expect))
+            }
+            Action::Status { checks } => self.patiently(1, |runner| {
                 let mut all = Comparison::new();
                 let mut failed: Vec<String> = Vec::new();
                 for check in checks {
-                    let c = check_status(check, &*self.cluster);
+                    let c = check_status(check, &*runner.cluster);
                     if !c.passed() {
                         failed.push(check.target.to_string());
                     }
@@ -545,7 +548,64 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                         ..fail(format!("status does not match: {}", failed.join(", ")))
                     })
                 }
+            }),
+        }
+    }
+
+    /// Tries `attempt` until it passes `streak` times in a row, or the cluster's patience
+    /// runs out (then the last failure, saying how long it waited). With the simulator's
+    /// patience this is one call of `attempt`, and its failure unchanged.
+    fn patiently(
+        &mut self,
+        streak: u32,
+        mut attempt: impl FnMut(&mut Self) -> Result<(), StepFailure>,
+    ) -> Result<(), StepFailure> {
+        let patience = self.cluster.patience();
+        let streak = streak.max(1);
+        let (mut tries, mut in_a_row) = (0u32, 0u32);
+        let (mut waited, mut pause) = (std::time::Duration::ZERO, patience.first_pause);
+        let mut last_failure: Option<StepFailure> = None;
+        loop {
+            tries += 1;
+            match attempt(self) {
+                Ok(()) => {
+                    in_a_row += 1;
+                    if in_a_row >= streak {
+                        return Ok(());
+                    }
+                }
+                Err(failure) => {
+                    in_a_row = 0;
+                    last_failure = Some(failure);
+                }
             }
+            if waited >= patience.timeout {
+                let mut failure = last_failure.unwrap_or_else(|| {
+                    fail("every try passed, but not enough of them in a row before the timeout")
+                });
+                if tries > 1 {
+                    let needed = if streak > 1 {
+                        format!("; {streak} passes in a row needed, the last {in_a_row} passed")
+                    } else {
+                        String::new()
+                    };
+                    let _ = write!(
+                        failure.message,
+                        " (the last of {tries} tries, over {} of waiting{needed})",
+                        seconds(waited)
+                    );
+                }
+                return Err(failure);
+            }
+            // Passing tries are spaced by the first pause; failing ones back off.
+            let next = if in_a_row > 0 {
+                patience.first_pause
+            } else {
+                pause
+            };
+            self.cluster.pause(next);
+            waited += next;
+            pause = (pause * 2).min(patience.max_pause);
         }
     }
 
@@ -693,6 +753,11 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
         }
         Ok(())
     }
+}
+
+/// `1.5 s`, `30 s`: a wait as failures report it.
+fn seconds(d: std::time::Duration) -> String {
+    format!("{} s", (d.as_millis() as f64 / 100.0).round() / 10.0)
 }
 
 /// `example.com:8080` → `example.com`; `[::1]:80` → `[::1]`.

@@ -41,8 +41,11 @@ fn main() -> anyhow::Result<()> {
         "fuzz" => fuzz(std::env::args().nth(2).as_deref()),
         "synth-files" => synth_files(),
         "tidy" => {
-            let lock = std::fs::read_to_string("Cargo.lock").context("reading Cargo.lock")?;
-            let problems = tidy::pure_crates(&lock);
+            let mut problems = Vec::new();
+            for root in tidy::PURE {
+                let tree = tidy::normal_tree(&env_cargo(), root).map_err(anyhow::Error::msg)?;
+                problems.extend(tidy::forbidden_in(root, &tree));
+            }
             if !problems.is_empty() {
                 bail!("{}", problems.join("\n"));
             }

@@ -1,0 +1,690 @@
+//! [`LiveCluster`]: the runner's `Cluster` over a real API server and real sockets.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gwsim_engine::decision::Request;
+use gwsim_engine::load::Document;
+use gwsim_engine::object::{Kind, ObjectKey};
+use gwsim_sim::cluster::{
+    ApplyOutcome, ClientProtocol, Cluster, ClusterError, Patience, RequestId, Response, SendError,
+    WebSocketMessage,
+};
+use gwsim_sim::echo::Receipt;
+use gwsim_sim::store::ApplyAction;
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+
+use crate::connect::{ClusterOptions, connect};
+use crate::kinds::api_resource;
+use crate::{LiveError, api_message, is_not_found};
+
+/// The label every object gwsim creates carries; its value names the run.
+pub const RUN_LABEL: &str = "gwsim.dev/run";
+/// The field manager of gwsim's server-side applies.
+const FIELD_MANAGER: &str = "gwsim";
+/// The kinds looked at in a namespace before gwsim first writes there.
+const WRITTEN_KINDS: [Kind; 11] = [
+    Kind::Gateway,
+    Kind::ListenerSet,
+    Kind::HttpRoute,
+    Kind::GrpcRoute,
+    Kind::ReferenceGrant,
+    Kind::Service,
+    Kind::EndpointSlice,
+    Kind::Deployment,
+    Kind::Pod,
+    Kind::Secret,
+    Kind::ConfigMap,
+];
+/// Objects a real cluster puts in namespaces by itself: not a reason to refuse.
+const FURNITURE: [(Kind, &str); 2] = [
+    (Kind::ConfigMap, "kube-root-ca.crt"),
+    (Kind::Service, "kubernetes"),
+];
+/// The longest `advance` waited in real time; longer ones are not run on a cluster.
+pub const MAX_ADVANCE: Duration = Duration::from_secs(60);
+
+/// How a run on a real cluster behaves (the command line's flags).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunSettings {
+    pub cluster: ClusterOptions,
+    /// `--timeout`: how long a status is polled and a request step tried.
+    pub timeout: Duration,
+    /// `--port-offset`: the Gateway serves listener port P on P + offset (0 on a real
+    /// cluster; `gwsim serve --api` serves on P + 10000 by default).
+    pub port_offset: u16,
+    /// `--served-listeners FILE`: the listeners file `gwsim serve --api --ready-file FILE`
+    /// writes. Requests then go to the loopback address it names for the Gateway (with the
+    /// listener port plus `port_offset`) instead of the Gateway's status address, which
+    /// `gwsim serve --api` models but does not serve on.
+    pub served_listeners: Option<std::path::PathBuf>,
+    /// `--force`: write into namespaces that hold objects gwsim did not create.
+    pub force: bool,
+    /// `--keep`: leave the last scenario's objects in place.
+    pub keep: bool,
+    /// The value of [`RUN_LABEL`] on every object this run creates.
+    pub run_id: String,
+}
+
+/// A real cluster the scenario runner drives.
+pub struct LiveCluster {
+    runtime: tokio::runtime::Runtime,
+    client: Client,
+    settings: RunSettings,
+    /// What this run created, in order: removed in reverse by [`LiveCluster::clean_up`].
+    created: Arc<Mutex<Vec<ObjectKey>>>,
+    /// Namespaces found free to write into.
+    checked: BTreeSet<String>,
+    controller: String,
+    calls: AtomicU64,
+}
+
+impl LiveCluster {
+    /// Connects to the cluster `settings` name. Ctrl-C from then on removes what the run
+    /// created (unless `--keep`) and exits 130.
+    pub fn connect(settings: RunSettings) -> Result<LiveCluster, LiveError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let client = runtime.block_on(connect(&settings.cluster))?;
+        let cluster = LiveCluster {
+            runtime,
+            client,
+            settings,
+            created: Arc::new(Mutex::new(Vec::new())),
+            checked: BTreeSet::new(),
+            controller: String::new(),
+            calls: AtomicU64::new(0),
+        };
+        if !cluster.settings.keep {
+            cluster.clean_up_on_ctrl_c();
+        }
+        Ok(cluster)
+    }
+
+    /// The controller under test: the runner's checks and feature lookup use its name.
+    pub fn set_controller(&mut self, controller_name: impl Into<String>) {
+        self.controller = controller_name.into();
+    }
+
+    /// API calls made so far.
+    pub fn api_calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The run's settings.
+    pub fn settings(&self) -> &RunSettings {
+        &self.settings
+    }
+
+    fn api(&self, kind: Kind, namespace: &str) -> Api<DynamicObject> {
+        let resource = api_resource(kind);
+        if kind.namespaced() && !namespace.is_empty() {
+            Api::namespaced_with(self.client.clone(), namespace, &resource)
+        } else {
+            Api::all_with(self.client.clone(), &resource)
+        }
+    }
+
+    fn block_on<F: Future>(&self, call: F) -> F::Output {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.runtime.block_on(call)
+    }
+
+    /// The object, or `Ok(None)` when the API server says it does not exist.
+    pub fn fetch(&self, key: &ObjectKey) -> Result<Option<serde_json::Value>, String> {
+        let api = self.api(key.kind, &key.namespace);
+        let found = self
+            .block_on(api.get_opt(&key.name))
+            .map_err(|e| api_message(&e))?;
+        Ok(found.map(|o| without_managed_fields(to_json(key.kind, &o))))
+    }
+
+    /// Refuses a namespace that holds objects gwsim did not create in this run (unless
+    /// `--force`); a namespace that does not exist holds nothing.
+    fn check_namespace(&mut self, namespace: &str) -> Result<(), String> {
+        if self.settings.force || self.checked.contains(namespace) {
+            return Ok(());
+        }
+        let key = ObjectKey::new(Kind::Namespace, "", namespace);
+        if let Some(ns) = self.fetch(&key)?
+            && !self.ours(&ns)
+        {
+            let mut foreign = Vec::new();
+            for kind in WRITTEN_KINDS {
+                let api = self.api(kind, namespace);
+                let list = self
+                    .block_on(api.list(&ListParams::default()))
+                    .map_err(|e| api_message(&e))?;
+                for item in list.items {
+                    let value = to_json(kind, &item);
+                    let name = item.metadata.name.clone().unwrap_or_default();
+                    let owned = item
+                        .metadata
+                        .owner_references
+                        .as_ref()
+                        .is_some_and(|o| !o.is_empty());
+                    let furniture = FURNITURE.contains(&(kind, name.as_str()));
+                    if !owned && !furniture && !self.ours(&value) {
+                        foreign.push(format!("{kind} {namespace}/{name}"));
+                    }
+                }
+            }
+            if !foreign.is_empty() {
+                let more = match foreign.len() {
+                    n if n > 3 => format!(" and {} more", n - 3),
+                    _ => String::new(),
+                };
+                foreign.truncate(3);
+                return Err(LiveError::NotOurs(format!(
+                    "namespace {namespace} holds objects this run did not create: {}{more}",
+                    foreign.join(", ")
+                ))
+                .to_string());
+            }
+        }
+        self.checked.insert(namespace.to_string());
+        Ok(())
+    }
+
+    /// Whether this run created `object` (it carries the run's label).
+    fn ours(&self, object: &serde_json::Value) -> bool {
+        object
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get(RUN_LABEL))
+            .and_then(|v| v.as_str())
+            == Some(self.settings.run_id.as_str())
+    }
+
+    fn apply_one(&mut self, document: &Document) -> Result<(ObjectKey, ApplyAction), String> {
+        let value = &document.value;
+        let api_version = value
+            .get("apiVersion")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        let kind_name = value.get("kind").and_then(|v| v.as_str()).unwrap_or("");
+        let kind = Kind::from_type(api_version, kind_name).ok_or_else(|| {
+            format!("no matches for kind \"{kind_name}\" in version \"{api_version}\"")
+        })?;
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(|v| v.as_str())
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| "resource name may not be empty".to_string())?;
+        let namespace = value
+            .pointer("/metadata/namespace")
+            .and_then(|v| v.as_str())
+            .unwrap_or("default");
+        let key = ObjectKey::new(kind, namespace, name);
+        if kind.namespaced() {
+            self.check_namespace(namespace)?;
+        }
+        let existing = self.fetch(&key)?;
+        if let Some(existing) = &existing
+            && !self.settings.force
+            && !self.ours(existing)
+        {
+            return Err(LiveError::NotOurs(format!(
+                "{kind} {} exists and this run did not create it",
+                key.namespaced_name()
+            ))
+            .to_string());
+        }
+        let mut object = value.clone();
+        label(&mut object, kind, namespace, &self.settings.run_id);
+        let api = self.api(kind, &key.namespace);
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let applied = self
+            .block_on(api.patch(name, &params, &Patch::Apply(&object)))
+            .map_err(|e| api_message(&e))?;
+        let action = match existing {
+            None => {
+                if let Ok(mut created) = self.created.lock() {
+                    created.push(key.clone());
+                }
+                ApplyAction::Created
+            }
+            Some(before)
+                if before
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(|v| v.as_str())
+                    == applied.metadata.resource_version.as_deref() =>
+            {
+                ApplyAction::Unchanged
+            }
+            Some(_) => ApplyAction::Configured,
+        };
+        Ok((key, action))
+    }
+
+    /// Deletes what this run created, newest first, and waits (up to `--timeout`) until its
+    /// namespaces are gone, so that the next scenario can create them again.
+    pub fn clean_up(&mut self) -> Result<(), LiveError> {
+        let created: Vec<ObjectKey> = match self.created.lock() {
+            Ok(mut created) => std::mem::take(&mut *created),
+            Err(_) => Vec::new(),
+        };
+        let client = self.client.clone();
+        self.calls
+            .fetch_add(created.len() as u64, Ordering::Relaxed);
+        self.runtime
+            .block_on(delete_all(&client, &created))
+            .map_err(LiveError::Api)?;
+        self.checked.clear();
+        let mut pause = Duration::from_millis(20);
+        let mut waited = Duration::ZERO;
+        for key in created.iter().filter(|k| k.kind == Kind::Namespace) {
+            while self.fetch(key).map_err(LiveError::Api)?.is_some() {
+                if waited >= self.settings.timeout {
+                    return Err(LiveError::Api(format!(
+                        "namespace {} still exists {} s after it was deleted",
+                        key.name,
+                        waited.as_secs()
+                    )));
+                }
+                std::thread::sleep(pause);
+                waited += pause;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+        }
+        Ok(())
+    }
+
+    /// A thread that waits for Ctrl-C, deletes what the run created so far and exits 130.
+    fn clean_up_on_ctrl_c(&self) {
+        let created = self.created.clone();
+        let client = self.client.clone();
+        let spawned = std::thread::Builder::new()
+            .name("gwsim-ctrl-c".into())
+            .spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                runtime.block_on(async {
+                    if tokio::signal::ctrl_c().await.is_err() {
+                        return;
+                    }
+                    let keys = created.lock().map(|c| c.clone()).unwrap_or_default();
+                    tracing::warn!(target: "gwsim::live", "Ctrl-C: deleting the {} objects this run created", keys.len());
+                    if let Err(e) = delete_all(&client, &keys).await {
+                        tracing::error!(target: "gwsim::live", "{e}");
+                    }
+                    std::process::exit(130);
+                });
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(target: "gwsim::live", "Ctrl-C will not clean up: {e}");
+        }
+    }
+
+    /// Where the Gateway serves `port`: its first status address (or the address the
+    /// served-listeners file names), port plus the offset.
+    fn socket(&self, gateway: &ObjectKey, port: u16) -> Result<SocketAddr, SendError> {
+        if let Some(path) = &self.settings.served_listeners {
+            let served = port.checked_add(self.settings.port_offset).ok_or_else(|| {
+                SendError::Transport(format!(
+                    "port {port} + --port-offset {} is past 65535",
+                    self.settings.port_offset
+                ))
+            })?;
+            return served_socket(path, gateway, port, served);
+        }
+        let object = self
+            .fetch(gateway)
+            .map_err(SendError::Transport)?
+            .ok_or_else(|| {
+                SendError::Transport(format!("Gateway {} not found", gateway.namespaced_name()))
+            })?;
+        let address = object
+            .pointer("/status/addresses/0/value")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| {
+                SendError::Transport(format!(
+                    "Gateway {} has no address in status.addresses yet",
+                    gateway.namespaced_name()
+                ))
+            })?;
+        let served = port.checked_add(self.settings.port_offset).ok_or_else(|| {
+            SendError::Transport(format!(
+                "port {port} + --port-offset {} is past 65535",
+                self.settings.port_offset
+            ))
+        })?;
+        let host = address.to_string();
+        let found = self
+            .runtime
+            .block_on(tokio::net::lookup_host((host.as_str(), served)))
+            .map_err(|e| SendError::Transport(format!("cannot resolve {host}: {e}")))?
+            .next();
+        found.ok_or_else(|| SendError::Transport(format!("{host} resolves to no address")))
+    }
+}
+
+/// The socket the served-listeners file (a JSON list of `{gateway, listener, protocol, url}`)
+/// names for `gateway` on `served` (the listener `port` plus the offset). The file is read at
+/// each request: the data plane rewrites it whenever it binds again.
+fn served_socket(
+    path: &std::path::Path,
+    gateway: &ObjectKey,
+    port: u16,
+    served: u16,
+) -> Result<SocketAddr, SendError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SendError::Transport(format!("{}: {e}", path.display())))?;
+    let listeners: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
+        SendError::Transport(format!(
+            "{}: not a served-listeners file: {e}",
+            path.display()
+        ))
+    })?;
+    let name = gateway.namespaced_name();
+    listeners
+        .iter()
+        .filter(|l| l.get("gateway").and_then(|g| g.as_str()) == Some(name.as_str()))
+        .filter_map(|l| l.get("url").and_then(|u| u.as_str()))
+        .filter_map(|url| {
+            url.split_once("://")
+                .map(|(_, rest)| rest.trim_end_matches('/'))
+        })
+        .filter_map(|authority| authority.parse::<SocketAddr>().ok())
+        .find(|addr| addr.port() == served)
+        .ok_or(SendError::ConnectionRefused {
+            gateway: name,
+            port,
+        })
+}
+
+impl Drop for LiveCluster {
+    fn drop(&mut self) {
+        if !self.settings.keep
+            && let Err(e) = self.clean_up()
+        {
+            tracing::error!(target: "gwsim::live", "cleaning up: {e}");
+        }
+    }
+}
+
+/// Deletes `keys` newest first; objects already gone are fine. An object in a namespace that
+/// is deleted too goes with its namespace, so it is not deleted on its own.
+async fn delete_all(client: &Client, keys: &[ObjectKey]) -> Result<(), String> {
+    let namespaces: BTreeSet<&str> = keys
+        .iter()
+        .filter(|k| k.kind == Kind::Namespace)
+        .map(|k| k.name.as_str())
+        .collect();
+    let mut failures = Vec::new();
+    for key in keys.iter().rev() {
+        if namespaces.contains(key.namespace.as_str()) {
+            continue;
+        }
+        let resource = api_resource(key.kind);
+        let api: Api<DynamicObject> = if key.kind.namespaced() {
+            Api::namespaced_with(client.clone(), &key.namespace, &resource)
+        } else {
+            Api::all_with(client.clone(), &resource)
+        };
+        match api.delete(&key.name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => failures.push(format!("{key}: {}", api_message(&e))),
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("could not delete {}", failures.join("; ")))
+    }
+}
+
+/// The object as the runner reads it: `apiVersion` and `kind` always set.
+fn to_json(kind: Kind, object: &DynamicObject) -> serde_json::Value {
+    let mut value = serde_json::to_value(object).unwrap_or(serde_json::Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("apiVersion".into(), kind.api_version().into());
+        map.insert("kind".into(), kind.as_str().into());
+    }
+    value
+}
+
+fn without_managed_fields(mut value: serde_json::Value) -> serde_json::Value {
+    if let Some(meta) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        meta.remove("managedFields");
+    }
+    value
+}
+
+/// Sets the run label (and the namespace of a namespaced object).
+fn label(object: &mut serde_json::Value, kind: Kind, namespace: &str, run_id: &str) {
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
+    let meta = map
+        .entry("metadata")
+        .or_insert_with(|| serde_json::json!({}));
+    let Some(meta) = meta.as_object_mut() else {
+        return;
+    };
+    if kind.namespaced() {
+        meta.insert("namespace".into(), namespace.into());
+    }
+    let labels = meta
+        .entry("labels")
+        .or_insert_with(|| serde_json::json!({}));
+    if let Some(labels) = labels.as_object_mut() {
+        labels.insert(RUN_LABEL.into(), run_id.into());
+    }
+}
+
+impl Cluster for LiveCluster {
+    fn apply(&mut self, documents: &[Document]) -> Vec<ApplyOutcome> {
+        documents
+            .iter()
+            .map(|d| ApplyOutcome {
+                origin: d.origin.clone(),
+                result: self.apply_one(d),
+            })
+            .collect()
+    }
+
+    fn delete(&mut self, key: &ObjectKey) -> Result<(), ClusterError> {
+        let api = self.api(key.kind, &key.namespace);
+        match self.block_on(api.delete(&key.name, &DeleteParams::background())) {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Err(ClusterError::NotFound(api_message(&e))),
+            Err(e) => Err(ClusterError::Api(api_message(&e))),
+        }
+    }
+
+    fn get(&self, key: &ObjectKey) -> Option<serde_json::Value> {
+        match self.fetch(key) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(target: "gwsim::live", "get {key}: {e}");
+                None
+            }
+        }
+    }
+
+    fn list(&self, kind: Kind) -> Vec<ObjectKey> {
+        let api = self.api(kind, "");
+        let items = match self.block_on(api.list(&ListParams::default())) {
+            Ok(list) => list.items,
+            Err(e) => {
+                tracing::warn!(target: "gwsim::live", "list {kind}: {}", api_message(&e));
+                Vec::new()
+            }
+        };
+        let mut keys: Vec<ObjectKey> = items
+            .iter()
+            .map(|o| {
+                ObjectKey::new(
+                    kind,
+                    o.metadata.namespace.clone().unwrap_or_default(),
+                    o.metadata.name.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    fn send(&mut self, request: &Request, id: RequestId) -> Result<Response, SendError> {
+        self.send_over(request, ClientProtocol::Http1, &[], id)
+    }
+
+    fn send_over(
+        &mut self,
+        request: &Request,
+        protocol: ClientProtocol,
+        messages: &[WebSocketMessage],
+        id: RequestId,
+    ) -> Result<Response, SendError> {
+        let gateway = request
+            .gateway
+            .clone()
+            .ok_or_else(|| SendError::Transport("the request names no Gateway".into()))?;
+        let addr = self.socket(&gateway, request.port)?;
+        let name = gateway.namespaced_name();
+        self.runtime.block_on(gwsim_proxy::wire::send_to(
+            addr, &name, request, protocol, messages, id,
+        ))
+    }
+
+    fn received(&self, _namespace: Option<&str>, _backend: &str, _id: RequestId) -> bool {
+        // Mirror checks need the echo pods' request logs; scenarios that check mirrors are
+        // not run on a cluster (`NOT_ON_CLUSTER`), so this is never asked.
+        false
+    }
+
+    fn receipt(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> Receipt {
+        let _ = (namespace, backend, id);
+        Receipt::NotReceived
+    }
+
+    fn advance(&mut self, by: Duration) {
+        std::thread::sleep(by.min(MAX_ADVANCE));
+    }
+
+    fn controller_name(&self) -> &str {
+        &self.controller
+    }
+
+    fn patience(&self) -> Patience {
+        Patience {
+            timeout: self.settings.timeout,
+            request_streak: 3,
+            first_pause: Duration::from_millis(50),
+            max_pause: Duration::from_secs(1),
+        }
+    }
+
+    fn pause(&mut self, by: Duration) {
+        std::thread::sleep(by);
+    }
+
+    /// The features of the controller's GatewayClasses, once the controller has written
+    /// them: a class just created has no status yet, so this waits (with backoff, up to
+    /// `--timeout`) until one of them has an Accepted condition.
+    fn supported_features(&self) -> BTreeSet<String> {
+        let mut pause = Duration::from_millis(20);
+        let mut waited = Duration::ZERO;
+        loop {
+            let mut accepted = false;
+            let mut features = BTreeSet::new();
+            for key in self.list(Kind::GatewayClass) {
+                let Some(class) = self.get(&key) else {
+                    continue;
+                };
+                if class
+                    .pointer("/spec/controllerName")
+                    .and_then(|v| v.as_str())
+                    != Some(self.controller.as_str())
+                {
+                    continue;
+                }
+                let conditions = class
+                    .pointer("/status/conditions")
+                    .and_then(|c| c.as_array());
+                accepted |= conditions
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c.get("type").and_then(|t| t.as_str()) == Some("Accepted"));
+                let listed = class
+                    .pointer("/status/supportedFeatures")
+                    .and_then(|f| f.as_array());
+                for feature in listed.into_iter().flatten() {
+                    let name = feature
+                        .get("name")
+                        .and_then(|n| n.as_str())
+                        .or_else(|| feature.as_str());
+                    if let Some(name) = name {
+                        features.insert(name.to_string());
+                    }
+                }
+            }
+            if accepted || waited >= self.settings.timeout {
+                return features;
+            }
+            std::thread::sleep(pause);
+            waited += pause;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_served_listeners_file_names_the_socket() {
+        let dir = std::env::temp_dir().join(format!("gwsim-live-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a folder");
+        let path = dir.join("served.json");
+        std::fs::write(
+            &path,
+            r#"[{"gateway": "infra/web", "listener": "http", "protocol": "HTTP", "url": "http://127.1.2.3:3080"},
+                {"gateway": "infra/web", "listener": "https", "protocol": "HTTPS", "url": "https://127.1.2.3:3443"}]"#,
+        )
+        .expect("written");
+        let web = ObjectKey::new(Kind::Gateway, "infra", "web");
+        let found = served_socket(&path, &web, 443, 3443).expect("served");
+        assert_eq!(
+            found,
+            "127.1.2.3:3443".parse::<SocketAddr>().expect("an address")
+        );
+        // Nothing on that port, or not that Gateway: refused, as a Gateway without the
+        // listener refuses.
+        assert!(matches!(
+            served_socket(&path, &web, 8080, 11080),
+            Err(SendError::ConnectionRefused { port: 8080, .. })
+        ));
+        let other = ObjectKey::new(Kind::Gateway, "infra", "other");
+        assert!(served_socket(&path, &other, 80, 3080).is_err());
+        std::fs::write(&path, "not json").expect("written");
+        assert!(matches!(
+            served_socket(&path, &web, 80, 3080),
+            Err(SendError::Transport(m)) if m.contains("not a served-listeners file")
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn labels_name_the_run_and_the_namespace() {
+        let mut object = serde_json::json!({"kind": "HTTPRoute", "metadata": {"name": "r"}});
+        label(&mut object, Kind::HttpRoute, "default", "run-1");
+        assert_eq!(object["metadata"]["namespace"], "default");
+        assert_eq!(object["metadata"]["labels"][RUN_LABEL], "run-1");
+        let mut class = serde_json::json!({"metadata": {"name": "c", "labels": {"a": "b"}}});
+        label(&mut class, Kind::GatewayClass, "default", "run-1");
+        assert!(class["metadata"].get("namespace").is_none());
+        assert_eq!(class["metadata"]["labels"]["a"], "b");
+    }
+}

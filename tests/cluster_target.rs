@@ -1,0 +1,344 @@
+//! `--target cluster` against `gwsim serve --api` (the built binary, on loopback): the example
+//! scenarios and the whole conformance suite go through kube-rs (server-side apply, get, list,
+//! delete) and real sockets to the served data plane, and must end as they end in memory,
+//! apart from the cases listed below with the reason.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Scenarios of testdata/scenarios/ that do not run on a cluster, with the words of the reason
+/// `gwsim run --target cluster` gives.
+const EXAMPLES_NOT_ON_CLUSTER: &[(&str, &str)] = &[(
+    "mirroring-and-timeouts",
+    "checks mirrored requests, which needs the echo pods' request logs",
+)];
+
+/// Scenarios that run on the cluster but end otherwise than in memory, and why. The test
+/// checks that they do fail, so that a fix is noticed and the entry removed.
+const EXAMPLES_DIFFERENT: &[(&str, &str)] = &[(
+    "validation",
+    "expectError quotes the simulator's wording `HTTPRoute \"broken\" is invalid`; an API \
+     server (gwsim serve --api too) names the resource `HTTPRoute.gateway.networking.k8s.io`",
+)];
+
+/// Conformance tests that do not run on a cluster (reported skipped with the reason).
+const SUITE_NOT_ON_CLUSTER: &[&str] = &[
+    "HTTPRouteRequestMirror",
+    "HTTPRouteRequestMultipleMirrors",
+    "HTTPRouteRequestPercentageMirror",
+];
+
+/// Conformance tests that run on the cluster but fail there, and why.
+const SUITE_DIFFERENT: &[(&str, &str)] = &[
+    (
+        "GatewayModifyListeners",
+        "gwsim serve --api refuses the server-side apply that drops a listener \
+         (`spec.listeners[0].name: Required value`): its apply merge of `listeners`",
+    ),
+    (
+        "HTTPRouteHTTPSListener",
+        "the base's Secrets hold placeholder keys, so no TLS handshake completes on a served \
+         data plane (gwsim serve --api, or a real cluster); --wire uses stand-in certificates",
+    ),
+    (
+        "HTTPRouteHTTPSListenerDetectMisdirectedRequests",
+        "placeholder keys in the base's Secrets, as HTTPRouteHTTPSListener",
+    ),
+    (
+        "HTTPRouteRedirectPortAndScheme",
+        "its port-443 steps need a TLS handshake: placeholder keys, as HTTPRouteHTTPSListener",
+    ),
+    (
+        "HTTPRouteRetry",
+        "the echo's /retry simulator counts attempts per request uuid, so the three tries in a \
+         row a cluster needs are not independent: the second try sees the first's count",
+    ),
+    (
+        "HTTPRouteRetryConnectionError",
+        "per-uuid attempt counts, as HTTPRouteRetry",
+    ),
+    (
+        "HTTPRouteRetryWithTimeouts",
+        "per-uuid attempt counts, as HTTPRouteRetry",
+    ),
+];
+
+fn gwsim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gwsim"))
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `gwsim serve --api` on a free loopback port, its data plane on listener port + `offset`.
+struct Server {
+    child: Child,
+    kubeconfig: PathBuf,
+    served: PathBuf,
+    offset: u16,
+}
+
+impl Server {
+    fn start(name: &str, offset: u16) -> Server {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cluster-target-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        let kubeconfig = dir.join("kubeconfig");
+        let served = dir.join("served.json");
+        let child = gwsim()
+            .args(["serve", "--api", "127.0.0.1:0", "--port-offset"])
+            .arg(offset.to_string())
+            .arg("--kubeconfig-out")
+            .arg(&kubeconfig)
+            .arg("--ready-file")
+            .arg(&served)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gwsim serve --api starts");
+        let server = Server {
+            child,
+            kubeconfig,
+            served,
+            offset,
+        };
+        let started = Instant::now();
+        while !server.kubeconfig.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "gwsim serve --api wrote no kubeconfig in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// `gwsim ARGS... --target cluster --kubeconfig K --port-offset N -o json`: its report and
+    /// its text on standard error.
+    fn run(&self, args: &[&str]) -> (Value, String) {
+        let output = gwsim()
+            .current_dir(root())
+            .args(args)
+            .args(["--target", "cluster", "--kubeconfig"])
+            .arg(&self.kubeconfig)
+            .arg("--served-listeners")
+            .arg(&self.served)
+            .args(["--port-offset", &self.offset.to_string(), "--timeout", "5"])
+            .args(["-o", "json"])
+            .output()
+            .expect("gwsim runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let report = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
+        (report, stderr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn in_memory(args: &[&str]) -> Value {
+    let output = gwsim()
+        .current_dir(root())
+        .args(args)
+        .args(["-o", "json"])
+        .output()
+        .expect("gwsim runs");
+    serde_json::from_slice(&output.stdout).expect("a JSON report")
+}
+
+/// Scenario name → `passed`, `failed` or `skipped`.
+fn results(scenarios: &Value) -> BTreeMap<String, String> {
+    scenarios
+        .as_array()
+        .expect("a list of scenarios")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().expect("a name").to_string(),
+                s["result"].as_str().expect("a result").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_example_scenarios_end_as_in_memory() {
+    let server = Server::start("examples", 3000);
+    let started = Instant::now();
+    let (cluster, stderr) = server.run(&["run", "testdata/scenarios"]);
+    let took = started.elapsed();
+    let memory = in_memory(&["run", "testdata/scenarios"]);
+    let mut expected = results(&memory["scenarios"]);
+    for (name, reason) in EXAMPLES_NOT_ON_CLUSTER {
+        let skipped = cluster["notOnCluster"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == *name)
+            .unwrap_or_else(|| panic!("{name} should not run on a cluster: {cluster:#}"));
+        assert!(
+            skipped["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains(reason)),
+            "{skipped}"
+        );
+        expected.remove(*name);
+    }
+    for (name, why) in EXAMPLES_DIFFERENT {
+        assert_eq!(
+            expected.get(*name).map(String::as_str),
+            Some("passed"),
+            "{name}"
+        );
+        eprintln!("expected to differ on the cluster: {name}: {why}");
+        expected.insert(name.to_string(), "failed".into());
+    }
+    let got = results(&cluster["ran"]["scenarios"]);
+    assert_eq!(got, expected, "{cluster:#}\n{stderr}");
+    let calls = cluster["apiCalls"]
+        .as_array()
+        .expect("API calls per scenario");
+    let total: u64 = calls.iter().map(|c| c[1].as_u64().unwrap_or(0)).sum();
+    eprintln!(
+        "figures: {} example scenarios on the cluster in {:.1} s, {} API calls ({:.0} per scenario)",
+        got.len(),
+        took.as_secs_f64(),
+        total,
+        total as f64 / got.len().max(1) as f64
+    );
+}
+
+/// Test name → outcome in a ConformanceReport (`failed`, `skipped`, or absent = passed).
+fn suite_outcomes(report: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for profile in report["profiles"].as_array().into_iter().flatten() {
+        for level in ["core", "extended"] {
+            for (list, outcome) in [("failedTests", "failed"), ("skippedTests", "skipped")] {
+                for name in profile[level][list].as_array().into_iter().flatten() {
+                    out.insert(name.as_str().unwrap_or("").to_string(), outcome.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_conformance_suite_ends_as_in_memory() {
+    let server = Server::start("suite", 5000);
+    let started = Instant::now();
+    let (cluster, stderr) = server.run(&["conformance"]);
+    let took = started.elapsed();
+    let memory = in_memory(&["conformance"]);
+    let mut expected = suite_outcomes(&memory);
+    for name in SUITE_NOT_ON_CLUSTER {
+        expected.insert(name.to_string(), "skipped".into());
+    }
+    for (name, why) in SUITE_DIFFERENT {
+        assert_eq!(expected.get(*name), None, "{name} passes in memory");
+        eprintln!("expected to differ on the cluster: {name}: {why}");
+        expected.insert(name.to_string(), "failed".into());
+    }
+    assert_eq!(suite_outcomes(&cluster), expected, "{cluster:#}\n{stderr}");
+    assert_eq!(
+        cluster["implementation"]["organization"], "gateway.gwsim.dev",
+        "named from the GatewayClass's controllerName"
+    );
+    eprintln!(
+        "figures: the conformance suite on the cluster in {:.1} s",
+        took.as_secs_f64()
+    );
+}
+
+/// `gwsim run --target cluster` with the flags the server needs, and extra ones.
+fn run_weights(server: &Server, extra: &[&str]) -> std::process::Output {
+    gwsim()
+        .current_dir(root())
+        .args([
+            "run",
+            "testdata/scenarios",
+            "--filter",
+            "weights",
+            "--target",
+            "cluster",
+        ])
+        .arg("--kubeconfig")
+        .arg(&server.kubeconfig)
+        .arg("--served-listeners")
+        .arg(&server.served)
+        .args([
+            "--port-offset",
+            &server.offset.to_string(),
+            "--timeout",
+            "5",
+        ])
+        .args(extra)
+        .output()
+        .expect("gwsim runs")
+}
+
+#[test]
+fn a_run_labels_what_it_creates_and_refuses_what_it_did_not() {
+    let server = Server::start("safety", 7000);
+    let kept = run_weights(&server, &["--keep"]);
+    assert!(
+        kept.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kept.stdout)
+    );
+
+    // What the kept run created carries its label; Secrets come without their data.
+    let state = gwsim_live::read_state(&gwsim_live::ClusterOptions {
+        kubeconfig: Some(server.kubeconfig.clone()),
+        context: None,
+    })
+    .expect("the live state");
+    let mut labelled = 0;
+    for doc in &state {
+        let value = &doc.value;
+        if value["kind"] == "Secret" {
+            assert!(value.get("data").is_none(), "{value}");
+        }
+        // The base's objects and the scenario's (the server's own namespaces, such as
+        // `default`, are not gwsim's).
+        let name = value["metadata"]["name"].as_str().unwrap_or("");
+        let namespace = value["metadata"]["namespace"].as_str().unwrap_or(name);
+        let created_by_gwsim = namespace.starts_with("gateway-conformance")
+            && matches!(
+                value["kind"].as_str(),
+                Some("Gateway" | "HTTPRoute" | "Namespace" | "Secret" | "GatewayClass")
+            );
+        if created_by_gwsim {
+            let run = value["metadata"]["labels"][gwsim_live::RUN_LABEL].as_str();
+            assert!(run.is_some_and(|r| r.starts_with("gwsim-")), "{value}");
+            labelled += 1;
+        }
+    }
+    assert!(labelled >= 10, "{labelled} labelled objects");
+
+    // Another run refuses to write over them...
+    let refused = run_weights(&server, &[]);
+    let text = String::from_utf8_lossy(&refused.stdout);
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("this run did not create it (pass --force to write there anyway)"),
+        "{text}"
+    );
+    // ...unless told to.
+    let forced = run_weights(&server, &["--force"]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stdout)
+    );
+}
