@@ -35,11 +35,6 @@ const SUITE_NOT_ON_CLUSTER: &[&str] = &[
 /// Conformance tests that run on the cluster but fail there, and why.
 const SUITE_DIFFERENT: &[(&str, &str)] = &[
     (
-        "GatewayModifyListeners",
-        "gwsim serve --api refuses the server-side apply that drops a listener \
-         (`spec.listeners[0].name: Required value`): its apply merge of `listeners`",
-    ),
-    (
         "HTTPRouteHTTPSListener",
         "the base's Secrets hold placeholder keys, so no TLS handshake completes on a served \
          data plane (gwsim serve --api, or a real cluster); --wire uses stand-in certificates",

@@ -229,10 +229,15 @@ pub fn merge_applied(live: Option<&Value>, config: &Value, manager: &str) -> Val
         }
     }
     let mut merged = live.clone();
-    for path in previous {
-        if !applied.contains(&path) && !others_own.contains(&path) {
-            remove_path(&mut merged, &path);
-        }
+    let mut dropped: Vec<Path> = previous
+        .into_iter()
+        .filter(|path| !applied.contains(path) && !others_own.contains(path))
+        .collect();
+    // Whole list elements first: their key fields (`name` of a listener) are leaves too,
+    // and an element is found by its key.
+    dropped.sort_by_key(|path| path.last().map(String::as_str) != Some("."));
+    for path in dropped {
+        remove_path(&mut merged, &path);
     }
     if crate::patch::strategic_merge(&mut merged, config).is_err() {
         // A list element without its merge key: the configuration replaces what it names.
@@ -307,7 +312,11 @@ fn remove_path(object: &mut Value, path: &[String]) {
         node
     };
     if last == "." {
-        // The element itself: remove it from its list.
+        // The element itself (`...k:{"name":"http"}.`): remove it from its list, unless
+        // another manager still owns a field of it (it would have that leaf under it).
+        if parent.last().is_some_and(|seg| seg.starts_with("k:")) {
+            remove_path(object, parent);
+        }
         return;
     }
     if let Some(name) = last.strip_prefix("f:") {
@@ -610,5 +619,29 @@ mod tests {
             .remove("hostnames");
         let merged = merge_applied(Some(&live), &smaller, "me");
         assert!(merged["spec"].get("hostnames").is_none(), "{merged}");
+    }
+
+    #[test]
+    fn apply_removes_list_elements_the_manager_dropped() {
+        let now = Timestamp::UNIX_EPOCH;
+        let gateway = |names: &[&str]| {
+            let listeners: Vec<Value> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| json!({"name": n, "port": 80 + i, "protocol": "HTTP"}))
+                .collect();
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                "metadata": {"name": "gw", "namespace": "default"},
+                "spec": {"gatewayClassName": "c", "listeners": listeners}})
+        };
+        let mut live = gateway(&["http", "extra"]);
+        let fields = fields_of(&live);
+        record_apply(&mut live, None, "me", &fields, &[], now);
+        let merged = merge_applied(Some(&live), &gateway(&["http"]), "me");
+        assert_eq!(
+            merged["spec"]["listeners"],
+            json!([{"name": "http", "port": 80, "protocol": "HTTP"}]),
+            "{merged}"
+        );
     }
 }
