@@ -536,12 +536,11 @@ fn next_marker_line(bytes: &[u8], from: usize) -> Option<usize> {
             at + bytes[at..].iter().position(|&b| b == b'\n')? + 1
         };
         let rest = &bytes[line_start..];
-        if rest.starts_with(b"---")
+        if line_start > 0
+            && rest.starts_with(b"---")
             && matches!(rest.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
         {
-            if line_start > 0 {
-                return Some(line_start);
-            }
+            return Some(line_start);
         }
         at = line_start + 1;
     }
