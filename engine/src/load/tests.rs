@@ -451,8 +451,8 @@ fn streams_are_cut_before_document_markers_only() {
     assert_eq!(yaml::cut_points(text, 1), vec![(0, 1)]);
     // Cut at the `---` lines at column 0 (lines 2 and 6), never inside the block scalar: in
     // two pieces, at the first marker past the middle.
-    assert_eq!(yaml::cut_points(text, 2), vec![(0, 1), (26, 6)]);
-    assert_eq!(yaml::cut_points(text, 8), vec![(0, 1), (5, 2), (26, 6)]);
+    assert_eq!(yaml::cut_points(text, 2), vec![(0, 1), (27, 6)]);
+    assert_eq!(yaml::cut_points(text, 8), vec![(0, 1), (5, 2), (27, 6)]);
     // `----` and `---x` are not markers.
     assert_eq!(yaml::cut_points("a: 1\n----\n---x\n", 4), vec![(0, 1)]);
     // Directives apply to the document after them, and a bare carriage return is a line
