@@ -466,7 +466,7 @@ fn streams_are_cut_before_document_markers_only() {
         vec![(0, 1)]
     );
     assert_eq!(
-        yaml::cut_points("a: 1\r\n---\r\nb: 2\r\n", 2),
+        yaml::cut_points("a: 1\r\n---\r\nb: 2\r\n", 4),
         vec![(0, 1), (6, 2)]
     );
 }
