@@ -244,6 +244,40 @@ macro_rules! push_listeners {
     }};
 }
 
+/// Rows for a route's status parents (HTTPRoute and GRPCRoute share the shape in two
+/// generated types): each parent with its conditions. Evaluates to whether every `Accepted`
+/// among them is True.
+macro_rules! push_route_parents {
+    ($rows:expr, $route:expr) => {{
+        let parents = $route.status.as_ref().map_or(&[][..], |s| s.parents.as_slice());
+        if parents.is_empty() {
+            $rows.push(Row {
+                depth: 1,
+                label: "(no parent status: no parentRef names a Gateway of a class gwsim stands in for)".into(),
+                condition: None,
+            });
+        }
+        let mut accepted = true;
+        for parent in parents {
+            let r = &parent.parent_ref;
+            $rows.push(Row {
+                depth: 1,
+                label: parent_label(
+                    r.kind.as_deref(),
+                    r.namespace.as_deref(),
+                    &r.name,
+                    r.section_name.as_deref(),
+                    r.port.map(|p| p.to_string()).as_deref(),
+                    &parent.controller_name,
+                ),
+                condition: None,
+            });
+            accepted &= push_conditions($rows, 2, Some(&parent.conditions));
+        }
+        accepted
+    }};
+}
+
 /// The table for people, of the objects `shows` lets through (`-n`), with condition
 /// statuses coloured when `color`. Returns the text and whether every object shown is valid
 /// and Accepted.
@@ -287,46 +321,8 @@ pub fn render_table(
             // Gateways and ListenerSets share the listener status shape in two generated types.
             Object::Gateway(gw) => all_accepted &= push_listeners!(&mut rows, gw),
             Object::ListenerSet(set) => all_accepted &= push_listeners!(&mut rows, set),
-            Object::HttpRoute(_) | Object::GrpcRoute(_) => {
-                // Both route kinds share the parent status shape; read it generically.
-                let value = object.to_value();
-                let parents = value.pointer("/status/parents").and_then(|p| p.as_array());
-                if parents.is_none_or(|p| p.is_empty()) {
-                    rows.push(Row {
-                        depth: 1,
-                        label: "(no parent status: no parentRef names a Gateway of a class gwsim stands in for)".into(),
-                        condition: None,
-                    });
-                }
-                for parent in parents.into_iter().flatten() {
-                    let field = |name: &str| {
-                        parent
-                            .pointer(&format!("/parentRef/{name}"))
-                            .map(|v| v.to_string().trim_matches('"').to_string())
-                    };
-                    let controller = parent
-                        .get("controllerName")
-                        .and_then(|c| c.as_str())
-                        .unwrap_or("");
-                    rows.push(Row {
-                        depth: 1,
-                        label: parent_label(
-                            field("kind").as_deref(),
-                            field("namespace").as_deref(),
-                            field("name").as_deref().unwrap_or(""),
-                            field("sectionName").as_deref(),
-                            field("port").as_deref(),
-                            controller,
-                        ),
-                        condition: None,
-                    });
-                    let conditions: Vec<Condition> = parent
-                        .get("conditions")
-                        .and_then(|c| serde_json::from_value(c.clone()).ok())
-                        .unwrap_or_default();
-                    all_accepted &= push_conditions(&mut rows, 2, Some(&conditions));
-                }
-            }
+            Object::HttpRoute(route) => all_accepted &= push_route_parents!(&mut rows, route),
+            Object::GrpcRoute(route) => all_accepted &= push_route_parents!(&mut rows, route),
             _ => {}
         }
     }

@@ -268,7 +268,12 @@ pub fn check(
     files: &[PathBuf],
     options: &LoadOptions,
 ) -> anyhow::Result<u8> {
-    let inputs = load(files, options)?;
+    // check prints statuses, never routes.
+    let load_options = LoadOptions {
+        without_routing_table: true,
+        ..options.clone()
+    };
+    let inputs = load(files, &load_options)?;
     let shows = |key: &ObjectKey| print.shows(key);
     let (table, ok) = check::render_table(inputs, &shows, print.screen.color);
     match print.output {

@@ -139,6 +139,7 @@ impl ClassArgs {
             strict_namespaces: self.strict_namespaces,
             admission: self.api.options(),
             budgets,
+            without_routing_table: false,
         }
     }
 }

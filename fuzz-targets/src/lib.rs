@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use arbitrary::{Result, Unstructured};
 use gwsim_engine::decision::Request;
 use gwsim_engine::diff::{ChangeSet, Settled, apply_change};
-use gwsim_engine::load::parse_documents;
+use gwsim_engine::load::{Budgets, load_in_pieces, parse_documents};
 use gwsim_engine::object::Snapshot;
 use gwsim_sim::files::Source;
 use k8s_openapi::jiff::Timestamp;
@@ -30,11 +30,22 @@ fn now() -> Timestamp {
     Timestamp::constant(1_767_225_600, 0)
 }
 
-/// Bytes as YAML resources, through everything `gwsim check` does.
+/// Bytes as YAML resources, through everything `gwsim check` does. A stream read in pieces
+/// on several threads (as large inputs are) must give exactly what reading it whole gives:
+/// the same documents, lines, warnings and errors.
 pub fn load_admit(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(&data[..data.len().min(MAX_INPUT)]) else {
         return;
     };
+    let budgets = Budgets::default();
+    let whole = load_in_pieces("fuzz.yaml", text, &budgets, 1);
+    for pieces in [2, 3, 7] {
+        assert_eq!(
+            load_in_pieces("fuzz.yaml", text, &budgets, pieces),
+            whole,
+            "read in {pieces} pieces"
+        );
+    }
     let Ok(documents) = parse_documents("fuzz.yaml", text) else {
         return;
     };

@@ -3,16 +3,16 @@
 //! into requests. `gwsim check`, `routes` and `explain` and the terminal UI's `-f PATH` mode
 //! and Ask pane read their input this way.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 
-use gwsim_engine::admission::AdmissionOptions;
+use gwsim_engine::admission::{AdmissionOptions, AdmitError, admit_owned};
 use gwsim_engine::audit::InstalledStatus;
 use gwsim_engine::controller::{ControllerConfig, Reconciliation, StandIn, standin};
 use gwsim_engine::decision::{Request, Scheme};
-use gwsim_engine::diff::{ChangeSet, Settled, apply_owned_change_with, document_key};
+use gwsim_engine::diff::{Applied, Settled, document_key, record};
 use gwsim_engine::load::{self, Budgets, Document, LoadError, Origin, Warning};
-use gwsim_engine::object::{ObjectKey, Snapshot};
+use gwsim_engine::object::{Object, ObjectKey, Snapshot};
 use gwsim_engine::{Rejection, RoutingTable};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
@@ -40,6 +40,9 @@ pub struct LoadOptions {
     pub admission: AdmissionOptions,
     /// Input size and YAML budgets (`--max-input-size`).
     pub budgets: Budgets,
+    /// Leave [`Inputs::table`] empty: for commands that read statuses only (`gwsim check`),
+    /// to which building the routing table of every Gateway would add a tenth of the time.
+    pub without_routing_table: bool,
 }
 
 /// Everything read from the command line's files.
@@ -73,6 +76,8 @@ pub struct Inputs {
     pub assumed_namespaces: BTreeSet<String>,
     /// Which classes gwsim stands in for.
     pub stand_in: StandIn,
+    /// The routing table of every Gateway (empty when loaded
+    /// [`without_routing_table`](LoadOptions::without_routing_table)).
     pub table: RoutingTable,
 }
 
@@ -146,24 +151,21 @@ pub fn load_snapshot_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Lo
     let read = read_inputs(paths, &options.budgets)?;
     loaded.skipped = read.skipped;
     loaded.warnings = read.warnings;
-    for doc in read.documents {
-        let key = document_key(&doc.value);
-        let status = doc
-            .value
-            .get("status")
-            .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
-            .cloned();
-        let generation = doc
-            .value
-            .pointer("/metadata/generation")
-            .and_then(Value::as_i64)
-            .filter(|g| *g > 0);
-        let origin = doc.origin.clone();
+    let mut applied = Applied::default();
+    for prepared in prepare(read.documents, &options.admission) {
+        let Prepared {
+            origin,
+            key,
+            status,
+            generation,
+            name,
+            admission,
+        } = prepared;
         if strict_namespaces
             && let Some(k) = &key
             && !k.namespace.is_empty()
             && !BUILTIN_NAMESPACES.contains(&k.namespace.as_str())
-            && loaded.snapshot.namespace(&k.namespace).is_none()
+            && applied.snapshot.namespace(&k.namespace).is_none()
         {
             // The API server's NotFound for the namespace (kubectl: `Error from server
             // (NotFound): error when creating "FILE": namespaces "x" not found`).
@@ -172,23 +174,17 @@ pub fn load_snapshot_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Lo
                 .push((origin, format!("namespaces \"{}\" not found", k.namespace)));
             continue;
         }
-        let existed = key
-            .as_ref()
-            .is_some_and(|k| loaded.snapshot.get(k).is_some());
-        let change = ChangeSet {
-            documents: vec![doc],
-            deletions: Vec::new(),
+        let existing = key.as_ref().and_then(|k| applied.snapshot.get(k));
+        let existed = existing.is_some();
+        let admitted = match admission {
+            // Admitted on its own as a create: the first document of its key finds no
+            // earlier object of that key (objects are stored under their documents' keys).
+            Admission::Done(admitted) => admitted,
+            Admission::Later(value) => admit_owned(value, existing, &options.admission),
         };
-        let applied = apply_owned_change_with(
-            std::mem::take(&mut loaded.snapshot),
-            change,
-            epoch(),
-            &options.admission,
-        );
-        loaded.snapshot = applied.snapshot;
-        let admitted = applied.rejected.is_empty() && applied.ignored.is_empty();
-        loaded.rejected.extend(applied.rejected);
-        loaded.ignored.extend(applied.ignored);
+        let (rejected, ignored) = (applied.rejected.len(), applied.ignored.len());
+        record(&mut applied, admitted, &origin, || name, epoch());
+        let admitted = applied.rejected.len() == rejected && applied.ignored.len() == ignored;
         let Some(key) = key.filter(|_| admitted) else {
             continue;
         };
@@ -201,7 +197,7 @@ pub fn load_snapshot_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Lo
                 });
             }
         } else if let (Some(generation), Some(object)) =
-            (generation, loaded.snapshot.objects.get_mut(&key))
+            (generation, applied.snapshot.objects.get_mut(&key))
         {
             object.meta_mut().generation = Some(generation);
         }
@@ -216,8 +212,110 @@ pub fn load_snapshot_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Lo
         }
         seen.insert(key, origin);
     }
+    loaded.snapshot = applied.snapshot;
+    loaded.rejected = applied.rejected;
+    loaded.ignored = applied.ignored;
     Ok(loaded)
 }
+
+/// A document ready to apply: what the loop needs of it, and its admission.
+struct Prepared {
+    origin: Origin,
+    key: Option<ObjectKey>,
+    /// The status the document carried (the installed controller's), when not empty.
+    status: Option<Value>,
+    /// `metadata.generation`, when positive.
+    generation: Option<i64>,
+    name: String,
+    admission: Admission,
+}
+
+enum Admission {
+    /// Admitted as a create: the document is the first of its key in the input.
+    Done(Result<Object, AdmitError>),
+    /// A later document of a key already given: admitted in order, against the object the
+    /// earlier ones left.
+    Later(Value),
+}
+
+/// Admits the first document of each key on every core (admission of one document depends
+/// only on the object of its key, which the first document does not have), keeping later
+/// documents of a key for the loop, in order. The answers are in document order.
+fn prepare(documents: Vec<Document>, options: &AdmissionOptions) -> Vec<Prepared> {
+    let mut first_of_key = HashSet::new();
+    let documents: Vec<(Document, Option<ObjectKey>, bool)> = documents
+        .into_iter()
+        .map(|doc| {
+            let key = document_key(&doc.value);
+            let first = key.as_ref().is_none_or(|k| first_of_key.insert(k.clone()));
+            (doc, key, first)
+        })
+        .collect();
+    let prepare_one = |(doc, key, first): (Document, Option<ObjectKey>, bool)| {
+        let status = doc
+            .value
+            .get("status")
+            .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
+            .cloned();
+        let generation = doc
+            .value
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .filter(|g| *g > 0);
+        let name = doc
+            .value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let admission = if first {
+            Admission::Done(admit_owned(doc.value, None, options))
+        } else {
+            Admission::Later(doc.value)
+        };
+        Prepared {
+            origin: doc.origin,
+            key,
+            status,
+            generation,
+            name,
+            admission,
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if threads < 2 || documents.len() < PARALLEL_MIN_DOCUMENTS {
+        return documents.into_iter().map(prepare_one).collect();
+    }
+    let per_thread = documents.len().div_ceil(threads);
+    let mut runs: Vec<Vec<_>> = Vec::with_capacity(threads);
+    let mut rest = documents.into_iter();
+    loop {
+        let run: Vec<_> = rest.by_ref().take(per_thread).collect();
+        if run.is_empty() {
+            break;
+        }
+        runs.push(run);
+    }
+    std::thread::scope(|scope| {
+        let mut runs = runs.into_iter();
+        let first = runs.next().unwrap_or_default();
+        let others: Vec<_> = runs
+            .map(|run| scope.spawn(|| run.into_iter().map(prepare_one).collect::<Vec<_>>()))
+            .collect();
+        let mut out: Vec<Prepared> = first.into_iter().map(prepare_one).collect();
+        for handle in others {
+            out.extend(
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        out
+    })
+}
+
+/// Below this many documents admission runs on one thread.
+const PARALLEL_MIN_DOCUMENTS: usize = 256;
 
 /// Namespaces every cluster has: never reported as assumed.
 const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
@@ -251,7 +349,11 @@ pub fn load_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Inputs, Inp
     let config = ControllerConfig::stand_in(stand_in.clone());
     let assumed_namespaces = assumed_namespaces(&loaded.snapshot);
     let settled = Settled::with_config(loaded.snapshot, &config, epoch());
-    let table = settled.table();
+    let table = if options.without_routing_table {
+        RoutingTable::default()
+    } else {
+        settled.table()
+    };
     Ok(Inputs {
         snapshot: settled.snapshot,
         reconciliation: settled.reconciliation,

@@ -129,23 +129,55 @@ fn fuzz(seconds: Option<&str>) -> anyhow::Result<()> {
         );
         return cargo(&["test", "--release", "-p", "gwsim-fuzz-targets"]);
     }
+    let mut figures = Vec::new();
     for (target, _) in FUZZ_TARGETS {
         println!("== fuzz {target} for {seconds}s");
-        let status = Command::new("rustup")
+        let mut child = Command::new("rustup")
             .current_dir(root.join("fuzz"))
             .args(["run", "nightly", "cargo", "fuzz", "run", target])
             .arg(format!("corpus/{target}"))
             .args(["--", "-rss_limit_mb=4096", "-timeout=20"])
             .arg(format!("-max_total_time={seconds}"))
-            .status()
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .with_context(|| format!("running cargo fuzz run {target}"))?;
+        // libFuzzer reports on standard error; pass it through and keep its closing line.
+        let mut done = None;
+        if let Some(stderr) = child.stderr.take() {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+                let line = line.context("reading the fuzzer's output")?;
+                eprintln!("{line}");
+                if let Some(runs) = fuzz_done(&line) {
+                    done = Some(runs);
+                }
+            }
+        }
+        let status = child.wait().context("waiting for cargo fuzz")?;
         if !status.success() {
             bail!(
                 "fuzz target {target} failed: a build error above, or a crash saved in fuzz/artifacts/{target}/"
             );
         }
+        figures.push((target, done));
+    }
+    println!("\n| target | executions | time | executions/s |\n|---|---:|---:|---:|");
+    for (target, done) in figures {
+        match done {
+            Some((runs, secs)) => {
+                println!("| {target} | {runs} | {secs} s | {} |", runs / secs.max(1))
+            }
+            None => println!("| {target} | (libFuzzer printed no total) | | |"),
+        }
     }
     Ok(())
+}
+
+/// libFuzzer's closing line, `Done 123456 runs in 61 second(s)`: (runs, seconds).
+fn fuzz_done(line: &str) -> Option<(u64, u64)> {
+    let rest = line.strip_prefix("Done ")?;
+    let (runs, rest) = rest.split_once(" runs in ")?;
+    let (secs, _) = rest.split_once(' ')?;
+    Some((runs.parse().ok()?, secs.parse().ok()?))
 }
 
 /// Copies every file under `from` into `to`, named after its path (`conformance-x.yaml`).

@@ -97,8 +97,10 @@ fn name_of(value: &Value) -> String {
         .to_string()
 }
 
-/// Stores an admitted object, or notes why a document was not.
-fn record(
+/// Stores an admitted object, or notes why a document was not: what applying a document does
+/// with admission's answer (callers that admit documents on several threads, then apply the
+/// answers in order, use it).
+pub fn record(
     out: &mut Applied,
     admitted: Result<crate::object::Object, AdmitError>,
     origin: &Origin,

@@ -42,7 +42,7 @@ use crate::table::RoutingTable;
 pub use behaviour::{Behaviour, Branch, Effect, ForwardEffect};
 pub use change::{
     Applied, ChangeSet, Settled, apply_change, apply_change_with, apply_owned_change_with,
-    document_key,
+    document_key, record,
 };
 pub use status::{
     AttachedRoutesChange, ConditionChange, ConditionState, ObjectStatusChange, Presence,

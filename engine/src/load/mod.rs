@@ -170,6 +170,18 @@ pub enum LoadError {
 /// that are not objects are skipped with the reason; duplicate keys keep the last value, with
 /// a warning.
 pub fn load(source_name: &str, text: &str, budgets: &Budgets) -> Result<Loaded, LoadError> {
+    load_in_pieces(source_name, text, budgets, pieces(text))
+}
+
+/// [`load`] with a YAML stream read in up to `pieces` pieces (one thread each) whatever its
+/// size: what `load` does for large streams, callable on small ones by the tests and fuzz
+/// targets that check the pieces read exactly as the whole stream does.
+pub fn load_in_pieces(
+    source_name: &str,
+    text: &str,
+    budgets: &Budgets,
+    pieces: usize,
+) -> Result<Loaded, LoadError> {
     if text.len() as u64 > budgets.max_input_bytes {
         return Err(LoadError::Yaml {
             source_name: source_name.to_string(),
@@ -183,7 +195,7 @@ pub fn load(source_name: &str, text: &str, budgets: &Budgets) -> Result<Loaded, 
             ),
         });
     }
-    let (raw, warnings) = parse_stream(source_name, text, budgets)?;
+    let (raw, warnings) = parse_stream(source_name, text, budgets, pieces)?;
     let mut loaded = Loaded {
         warnings,
         ..Loaded::default()
@@ -249,6 +261,7 @@ fn parse_stream(
     source_name: &str,
     text: &str,
     budgets: &Budgets,
+    pieces: usize,
 ) -> Result<(Vec<RawDocument>, Vec<Warning>), LoadError> {
     if json::looks_like_json(text) {
         match json::parse(source_name, text, budgets) {
@@ -265,8 +278,16 @@ fn parse_stream(
             Err(json::Failure::Syntax(_)) => {}
         }
     }
-    let parsed = yaml::parse(source_name, text, budgets)?;
+    let parsed = yaml::parse_split(source_name, text, budgets, pieces)?;
     Ok((parsed.documents, parsed.warnings))
+}
+
+/// How many pieces to read a YAML stream in: one per core for a large stream.
+fn pieces(text: &str) -> usize {
+    if text.len() < yaml::SPLIT_MIN_BYTES {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 const EMPTY_DOCUMENT: &str = "empty document (no content, or only comments)";

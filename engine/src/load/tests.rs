@@ -437,3 +437,137 @@ fn documents_are_located_at_their_first_content_line() {
         "{err}"
     );
 }
+
+/// A stream of `n` Namespaces, each document starting with `---`.
+fn namespaces(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns-{i}\n"))
+        .collect()
+}
+
+#[test]
+fn streams_are_cut_before_document_markers_only() {
+    let text = "a: 1\n---\nb: |\n  ---\n  text\n--- # comment\nc: 3\n";
+    assert_eq!(yaml::cut_points(text, 1), vec![(0, 1)]);
+    // Cut at the `---` lines at column 0 (lines 2 and 6), never inside the block scalar: in
+    // two pieces, at the first marker past the middle.
+    assert_eq!(yaml::cut_points(text, 2), vec![(0, 1), (27, 6)]);
+    assert_eq!(yaml::cut_points(text, 8), vec![(0, 1), (5, 2), (27, 6)]);
+    // `----` and `---x` are not markers.
+    assert_eq!(yaml::cut_points("a: 1\n----\n---x\n", 4), vec![(0, 1)]);
+    // Directives apply to the document after them, and a bare carriage return is a line
+    // break the cut's line count would miss: such streams are read whole.
+    assert_eq!(
+        yaml::cut_points("%YAML 1.2\n---\na: 1\n---\nb: 2\n", 4),
+        vec![(0, 1)]
+    );
+    assert_eq!(
+        yaml::cut_points("a: 1\r---\nb: 2\n---\nc: 3\n", 4),
+        vec![(0, 1)]
+    );
+    assert_eq!(
+        yaml::cut_points("a: 1\r\n---\r\nb: 2\r\n", 4),
+        vec![(0, 1), (6, 2)]
+    );
+}
+
+#[test]
+fn a_stream_read_in_pieces_is_the_stream_read_whole() {
+    let budgets = Budgets::default();
+    let mut text = namespaces(40);
+    // A duplicate key, a List with item lines, an empty document and a skipped one, late in
+    // the stream: their lines and document numbers must not depend on the cut.
+    text.push_str("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: dup\n  name: dup2\n");
+    text.push_str("---\n---\n- not an object\n");
+    text.push_str("---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Namespace\n  metadata: {name: item}\n");
+    let whole = load_in_pieces("x.yaml", &text, &budgets, 1).expect("loads");
+    assert_eq!(whole.documents.len(), 42);
+    assert_eq!(whole.warnings.len(), 1);
+    assert_eq!(whole.warnings[0].line, 206);
+    assert_eq!(whole.skipped.len(), 2);
+    let last = whole.documents.last().expect("documents");
+    assert_eq!((last.origin.document, last.origin.line), (44, 214));
+    for pieces in [2, 3, 5, 16, 100] {
+        let parts = load_in_pieces("x.yaml", &text, &budgets, pieces).expect("loads");
+        assert_eq!(parts, whole, "{pieces} pieces");
+    }
+}
+
+#[test]
+fn an_error_in_a_later_piece_is_the_error_of_the_whole_stream() {
+    let budgets = Budgets::default();
+    let mut text = namespaces(30);
+    text.push_str("---\napiVersion: v1\nkind: [Namespace\n");
+    text.push_str(&namespaces(30));
+    let whole = load_in_pieces("x.yaml", &text, &budgets, 1).expect_err("fails");
+    assert!(
+        whole.to_string().starts_with("x.yaml:153:"),
+        "the line in the whole stream: {whole}"
+    );
+    for pieces in [2, 4, 7] {
+        let parts = load_in_pieces("x.yaml", &text, &budgets, pieces).expect_err("fails");
+        assert_eq!(parts, whole, "{pieces} pieces");
+    }
+}
+
+#[test]
+fn budgets_hold_for_the_pieces_together() {
+    // Each piece is under the node budget; the stream is not, and says so where the whole
+    // stream goes past it.
+    let text = namespaces(40);
+    let budgets = Budgets {
+        max_nodes: 200,
+        ..Budgets::default()
+    };
+    let whole = load_in_pieces("x.yaml", &text, &budgets, 1).expect_err("over budget");
+    assert!(
+        whole.to_string().contains("more than 200 values"),
+        "{whole}"
+    );
+    for pieces in [2, 4] {
+        assert_eq!(
+            load_in_pieces("x.yaml", &text, &budgets, pieces).expect_err("over budget"),
+            whole
+        );
+    }
+    let anchors = "---\na: &x [1, 2, 3]\nb: *x\n".repeat(10);
+    let budgets = Budgets {
+        max_alias_nodes: 30,
+        ..Budgets::default()
+    };
+    let whole = load_in_pieces("x.yaml", &anchors, &budgets, 1).expect_err("over budget");
+    assert_eq!(
+        load_in_pieces("x.yaml", &anchors, &budgets, 3).expect_err("over budget"),
+        whole
+    );
+}
+
+#[test]
+fn every_corpus_file_reads_the_same_in_pieces() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+    let mut stack = vec![root];
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("testdata") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let name = path.display().to_string();
+            let whole = load_in_pieces(&name, &text, &Budgets::default(), 1);
+            for pieces in [2, 3, 8] {
+                assert_eq!(
+                    load_in_pieces(&name, &text, &Budgets::default(), pieces),
+                    whole,
+                    "{name} in {pieces} pieces"
+                );
+            }
+            files += 1;
+        }
+    }
+    assert!(files > 100, "only {files} files under testdata/");
+}

@@ -18,6 +18,9 @@ use super::{
 pub(super) struct Parsed {
     pub documents: Vec<RawDocument>,
     pub warnings: Vec<Warning>,
+    /// Nodes read, and nodes copied by aliases, for the budgets of a stream read in pieces.
+    pub nodes: usize,
+    pub alias_nodes: usize,
 }
 
 /// Parses a whole stream.
@@ -37,6 +40,8 @@ pub(super) fn parse(source_name: &str, text: &str, budgets: &Budgets) -> Result<
     Ok(Parsed {
         documents: builder.documents,
         warnings: builder.warnings,
+        nodes: builder.nodes,
+        alias_nodes: builder.alias_nodes,
     })
 }
 
@@ -407,4 +412,137 @@ impl<'a> Builder<'a> {
         }
         Ok(())
     }
+}
+
+/// Below this size a stream is read on one thread: starting threads costs more than it saves.
+pub(super) const SPLIT_MIN_BYTES: usize = 512 * 1024;
+
+/// Parses a stream cut into `pieces` runs of whole documents, one thread each, and joins the
+/// results in stream order: the same documents, lines and warnings as [`parse`]. A stream is
+/// cut only before a `---` line at column 0, which ends any block or flow node before it
+/// (YAML 1.2 §9.1.4), and only when it has no directives (`%YAML`, which apply to the next
+/// document) and no bare carriage returns (which count as line breaks). When a piece fails,
+/// or the pieces together go past a budget, the whole stream is parsed again in one piece,
+/// so errors and budget messages are exactly those of [`parse`].
+pub(super) fn parse_split(
+    source_name: &str,
+    text: &str,
+    budgets: &Budgets,
+    pieces: usize,
+) -> Result<Parsed, LoadError> {
+    let cuts = cut_points(text, pieces);
+    if cuts.len() < 2 {
+        return parse(source_name, text, budgets);
+    }
+    let results: Vec<Result<Parsed, LoadError>> = std::thread::scope(|scope| {
+        let piece = |i: usize| {
+            let (start, _) = cuts[i];
+            let end = cuts.get(i + 1).map_or(text.len(), |&(next, _)| next);
+            &text[start..end]
+        };
+        let others: Vec<_> = (1..cuts.len())
+            .map(|i| {
+                let text = piece(i);
+                scope.spawn(move || parse(source_name, text, budgets))
+            })
+            .collect();
+        let mut results = vec![parse(source_name, piece(0), budgets)];
+        for handle in others {
+            results.push(
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        results
+    });
+    let mut joined = Parsed {
+        documents: Vec::new(),
+        warnings: Vec::new(),
+        nodes: 0,
+        alias_nodes: 0,
+    };
+    for (result, &(_, first_line)) in results.into_iter().zip(&cuts) {
+        let Ok(part) = result else {
+            return parse(source_name, text, budgets);
+        };
+        let (documents_before, lines_before) = (joined.documents.len(), first_line - 1);
+        joined.nodes = joined.nodes.saturating_add(part.nodes);
+        joined.alias_nodes = joined.alias_nodes.saturating_add(part.alias_nodes);
+        joined
+            .documents
+            .extend(part.documents.into_iter().map(|mut d| {
+                d.index += documents_before;
+                d.line += lines_before;
+                for line in &mut d.item_lines {
+                    *line += lines_before;
+                }
+                d
+            }));
+        joined
+            .warnings
+            .extend(part.warnings.into_iter().map(|mut w| {
+                w.line += lines_before;
+                w
+            }));
+    }
+    if joined.nodes > budgets.max_nodes || joined.alias_nodes > budgets.max_alias_nodes {
+        return parse(source_name, text, budgets);
+    }
+    Ok(joined)
+}
+
+/// Where to cut `text` into about `pieces` runs of documents: byte offsets of `---` lines,
+/// each with its line number (from 1); the first is the start of the text. Only the start
+/// when the text cannot be cut safely.
+pub(super) fn cut_points(text: &str, pieces: usize) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut cuts = vec![(0, 1)];
+    if pieces < 2 || bytes.first() == Some(&b'%') || has_directive_or_bare_cr(bytes) {
+        return cuts;
+    }
+    let (mut from, mut line) = (0, 1);
+    for k in 1..pieces {
+        let target = (bytes.len() / pieces * k).max(from);
+        let Some(at) = next_marker_line(bytes, target) else {
+            break;
+        };
+        line += bytes[from..at].iter().filter(|&&b| b == b'\n').count();
+        if at > from {
+            cuts.push((at, line));
+        }
+        from = at;
+    }
+    cuts
+}
+
+/// A line starting with `%` (a directive), or a carriage return not followed by a newline.
+fn has_directive_or_bare_cr(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| match w {
+        [b'\n', b'%'] => true,
+        [b'\r', next] => *next != b'\n',
+        _ => false,
+    }) || bytes.last() == Some(&b'\r')
+}
+
+/// The offset of the first line at or after `from` that is a document marker: `---` at
+/// column 0 followed by white space or the end of the line.
+fn next_marker_line(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while at < bytes.len() {
+        let line_start = if at == 0 || bytes[at - 1] == b'\n' {
+            at
+        } else {
+            at + bytes[at..].iter().position(|&b| b == b'\n')? + 1
+        };
+        let rest = &bytes[line_start..];
+        if line_start > 0
+            && rest.starts_with(b"---")
+            && matches!(rest.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            return Some(line_start);
+        }
+        at = line_start + 1;
+    }
+    None
 }
