@@ -646,7 +646,7 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                     });
                 }
             };
-            let c = check_response(expect, &response, &*self.cluster, id);
+            let c = check_response(expect, &response, &request, &*self.cluster, id);
             if !c.passed() {
                 let which = if spec.count > 1 {
                     format!("response {} of {}", n + 1, spec.count)
