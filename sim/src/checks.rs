@@ -244,6 +244,9 @@ pub fn check_response<C: Cluster + ?Sized>(
                 got.as_deref() == Some(want.as_str()),
             );
         }
+        if let Some(name) = &req.backend_header {
+            check_backend_header(&mut c, name, echo, cluster);
+        }
         for name in &req.absent_headers {
             let got = echo.and_then(|e| e.header(name));
             let actual = match (&got, echo) {
@@ -259,14 +262,44 @@ pub fn check_response<C: Cluster + ?Sized>(
             );
         }
     }
+    let squeeze = |v: &str| {
+        if expect.ignore_whitespace {
+            v.replace(' ', "")
+        } else {
+            v.to_string()
+        }
+    };
     for (name, want) in &expect.headers {
         let got = response.header(name);
         c.field(
             &format!("headers.{name}"),
             want,
             got.as_deref().unwrap_or(ABSENT),
-            got.as_deref() == Some(want.as_str()),
+            got.as_deref().map(squeeze) == Some(squeeze(want)),
         );
+    }
+    for (name, allowed) in &expect.header_values {
+        let got = response.header(name);
+        let ok = got
+            .as_deref()
+            .is_some_and(|g| allowed.iter().any(|a| squeeze(a) == squeeze(g)));
+        c.field(
+            &format!("headerValues.{name}"),
+            &format!("one of {}", allowed.join(" | ")),
+            got.as_deref().unwrap_or(ABSENT),
+            ok,
+        );
+    }
+    if let Some(forwarded) = expect.forwarded {
+        let text = |by_backend: bool| {
+            if by_backend {
+                "forwarded: a backend answered"
+            } else {
+                "not forwarded: the Gateway answered itself"
+            }
+        };
+        let got = echo.is_some() || response.status == 101;
+        c.field("forwarded", text(forwarded), text(got), got == forwarded);
     }
     for name in &expect.absent_headers {
         let got = response.header(name);
@@ -337,6 +370,46 @@ fn check_as_sent(
             c.field(&format!("{field} (as sent)"), own, got, got == own);
         }
     }
+}
+
+/// `expect.request.backendHeader`: the backend received header `name` exactly once, and its
+/// value is a Service that has the answering pod as an endpoint.
+fn check_backend_header<C: Cluster + ?Sized>(
+    c: &mut Comparison,
+    name: &str,
+    echo: Option<&EchoedRequest>,
+    cluster: &C,
+) {
+    let field = format!("request.headers.{name}");
+    let want = "one value, naming the Service whose pod answered";
+    let Some(e) = echo else {
+        c.field(&field, want, NO_BACKEND, false);
+        return;
+    };
+    let values: Vec<&str> = e
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let services = services_of_pod(cluster, &e.namespace, &e.pod);
+    let (actual, ok) = match values.as_slice() {
+        [] => (ABSENT.to_string(), false),
+        [one] => (
+            format!(
+                "{one} (pod {} is an endpoint of {})",
+                e.pod,
+                if services.is_empty() {
+                    "no Service".to_string()
+                } else {
+                    services.join(", ")
+                }
+            ),
+            services.iter().any(|s| s == one),
+        ),
+        many => (format!("{} values: {}", many.len(), many.join(",")), false),
+    };
+    c.field(&field, want, &actual, ok);
 }
 
 /// The messages that came back, in order; they need an accepted upgrade.

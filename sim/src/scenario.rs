@@ -197,6 +197,13 @@ pub struct Expect {
     /// gwsim addition, websocket only: the messages that must come back, in order (an
     /// accepted upgrade is implied).
     pub messages: Option<Vec<WebSocketMessage>>,
+    /// gwsim addition: response headers whose value must be one of several, name to values.
+    pub header_values: Vec<(String, Vec<String>)>,
+    /// gwsim addition: `headers` and `headerValues` compare with spaces removed.
+    pub ignore_whitespace: bool,
+    /// gwsim addition: `true`, a backend answered (an echo report came back); `false`, the
+    /// Gateway answered itself.
+    pub forwarded: Option<bool>,
 }
 
 /// What the backend must have received.
@@ -209,6 +216,9 @@ pub struct ExpectedRequest {
     pub absent_headers: Vec<String>,
     /// gwsim addition: the protocol the backend saw (`HTTP/1.1`, `HTTP/2.0`).
     pub proto: Option<String>,
+    /// gwsim addition: a request header the backend received exactly once, whose value names
+    /// the Service whose pod answered.
+    pub backend_header: Option<String>,
 }
 
 /// Parts of the `Location` header.
@@ -427,6 +437,9 @@ struct RawExpect {
     distribution: Option<ShareList>,
     tolerance: Option<f64>,
     messages: Option<Vec<RawMessage>>,
+    header_values: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    ignore_whitespace: Option<bool>,
+    forwarded: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -438,6 +451,7 @@ struct RawExpectedRequest {
     headers: Option<HeaderList>,
     absent_headers: Option<Vec<String>>,
     proto: Option<String>,
+    backend_header: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1144,6 +1158,26 @@ impl Loader<'_> {
                 })
             }
         };
+        let header_values: Vec<(String, Vec<String>)> =
+            raw.header_values.unwrap_or_default().into_iter().collect();
+        if let Some((name, _)) = header_values.iter().find(|(_, v)| v.is_empty()) {
+            return Err(format!(
+                "expect.headerValues.{name} must list at least one value"
+            ));
+        }
+        if raw.ignore_whitespace.is_some() && raw.headers.is_none() && header_values.is_empty() {
+            return Err(
+                "expect.ignoreWhitespace goes only with headers or headerValues".to_string(),
+            );
+        }
+        if raw.forwarded == Some(false)
+            && (raw.backend.is_some() || raw.namespace.is_some() || raw.request.is_some())
+        {
+            return Err(
+                "expect.forwarded: false (the Gateway answered itself) cannot go with backend, namespace or request"
+                    .to_string(),
+            );
+        }
         if let Some(proto) = raw.request.as_ref().and_then(|r| r.proto.as_deref())
             && !KNOWN_PROTOS.contains(&proto)
         {
@@ -1163,6 +1197,7 @@ impl Loader<'_> {
                 headers: r.headers.map(|h| h.0).unwrap_or_default(),
                 absent_headers: r.absent_headers.unwrap_or_default(),
                 proto: r.proto,
+                backend_header: r.backend_header,
             }),
             headers: raw.headers.map(|h| h.0).unwrap_or_default(),
             absent_headers: raw.absent_headers.unwrap_or_default(),
@@ -1176,6 +1211,9 @@ impl Loader<'_> {
             distribution,
             tolerance,
             messages: raw.messages.map(|m| messages("expect", m)).transpose()?,
+            header_values,
+            ignore_whitespace: raw.ignore_whitespace.unwrap_or(false),
+            forwarded: raw.forwarded,
         })
     }
 

@@ -42,6 +42,24 @@ manifests:
       - type: RequestRedirect
         requestRedirect: {scheme: https, hostname: example.org, statusCode: 301}
     - matches:
+      - path: {type: PathPrefix, value: /backend-header}
+      backendRefs:
+      - name: infra-backend-v1
+        port: 8080
+        filters:
+        - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: Backend, value: infra-backend-v1}]}}
+      - name: infra-backend-v2
+        port: 8080
+        filters:
+        - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: Backend, value: infra-backend-v2}]}}
+    - matches:
+      - path: {type: PathPrefix, value: /crossed-header}
+      backendRefs:
+      - name: infra-backend-v1
+        port: 8080
+        filters:
+        - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: Backend, value: infra-backend-v2}]}}
+    - matches:
       - path: {type: PathPrefix, value: /port-redirect}
       filters:
       - type: RequestRedirect
@@ -245,6 +263,55 @@ fn cases() -> Vec<Case> {
             "implicit-redirect-stated",
             request(", host: a.example, path: /port-redirect/x", "{status: 302, redirect: {port: 8080}}"),
             &[],
+        ),
+        // gwsim additions: headerValues, ignoreWhitespace, forwarded, request.backendHeader
+        case("header-values", request(", path: /headers", "{headerValues: {x-resp: [s, r]}}"), &[]),
+        case(
+            "header-values-wrong",
+            request(", path: /headers", "{headerValues: {x-resp: [s, t]}}"),
+            &["-headerValues.x-resp: one of s | t", "+headerValues.x-resp: r"],
+        ),
+        case(
+            "ignore-whitespace",
+            request(", headers: {X-Echo-Set-Header: \"A:1 2\"}", "{headers: {a: \"12\"}, headerValues: {a: [\"x\", \" 1 2 \"]}, ignoreWhitespace: true}"),
+            &[],
+        ),
+        case(
+            "whitespace-counts-by-default",
+            request(", headers: {X-Echo-Set-Header: \"A:1 2\"}", "{headers: {a: \"12\"}}"),
+            &["-headers.a: 12", "+headers.a: 1 2"],
+        ),
+        case("forwarded", request("", "{forwarded: true}"), &[]),
+        case(
+            "not-forwarded",
+            request(", path: /redirect", "{status: 301, redirect: {scheme: https}, forwarded: false}"),
+            &[],
+        ),
+        case(
+            "not-forwarded-wrong",
+            request("", "{forwarded: false}"),
+            &["-forwarded: not forwarded: the Gateway answered itself", "+forwarded: forwarded: a backend answered"],
+        ),
+        case(
+            "forwarded-wrong",
+            request(", path: /redirect", "{redirect: {scheme: https}, forwarded: true}"),
+            &["+forwarded: not forwarded: the Gateway answered itself"],
+        ),
+        case("backend-header", request(", path: /backend-header, count: 20", "{request: {backendHeader: Backend}}"), &[]),
+        case(
+            "backend-header-crossed",
+            request(", path: /crossed-header", "{request: {backendHeader: Backend}}"),
+            &["+request.headers.Backend: infra-backend-v2 (pod infra-backend-v1-"],
+        ),
+        case(
+            "backend-header-absent",
+            request("", "{request: {backendHeader: Backend}}"),
+            &["+request.headers.Backend: (absent)"],
+        ),
+        case(
+            "backend-header-repeated",
+            request(", headers: [[Backend, infra-backend-v1], [Backend, infra-backend-v1]]", "{request: {backendHeader: Backend}}"),
+            &["+request.headers.Backend: 2 values: infra-backend-v1,infra-backend-v1"],
         ),
         // expect.headers and expect.absentHeaders (response)
         case("headers", request(", path: /headers", "{headers: {x-resp: r, content-type: application/json}}"), &[]),
