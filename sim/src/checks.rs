@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use gwsim_engine::object::Kind;
+use gwsim_engine::object::{Kind, ObjectKey};
 use serde_json::Value;
 use similar::TextDiff;
 
@@ -14,8 +14,8 @@ use gwsim_engine::decision::Request;
 use crate::cluster::{Cluster, EchoedRequest, RequestId, Response, WebSocketMessage};
 use crate::echo::Receipt;
 use crate::scenario::{
-    Expect, ExpectedCondition, ExpectedListener, ExpectedParent, ExpectedRedirect, ExpectedRequest,
-    MirrorTarget, StatusCheck,
+    Expect, ExpectedCondition, ExpectedInfrastructure, ExpectedListener, ExpectedParent,
+    ExpectedRedirect, ExpectedRequest, MirrorTarget, StatusCheck,
 };
 
 /// Expected and actual lines, and the fields that did not hold.
@@ -766,6 +766,9 @@ pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Co
     for listener in &check.listeners {
         check_listener(&mut c, listener, listeners);
     }
+    if let Some(want) = &check.infrastructure {
+        check_infrastructure(&mut c, want, &key, cluster);
+    }
     if let Some(want) = check.listener_count {
         let got = listeners.len();
         c.field(
@@ -776,6 +779,61 @@ pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Co
         );
     }
     c
+}
+
+/// The label a Gateway's generated objects carry (GEP-1762).
+const GATEWAY_NAME_LABEL: &str = "gateway.networking.k8s.io/gateway-name";
+
+/// `infrastructure`, as upstream's GatewayInfrastructure checks it: Pods and Services of the
+/// Gateway's namespace labelled with its name must exist, and the first of each kind must carry
+/// every label and annotation given.
+fn check_infrastructure<C: Cluster + ?Sized>(
+    c: &mut Comparison,
+    want: &ExpectedInfrastructure,
+    gateway: &ObjectKey,
+    cluster: &C,
+) {
+    let mut found = 0;
+    for kind in [Kind::Pod, Kind::Service] {
+        let first = cluster
+            .list(kind)
+            .into_iter()
+            .filter(|k| k.namespace == gateway.namespace)
+            .filter_map(|k| cluster.get(&k).map(|o| (k, o)))
+            .find(|(_, o)| {
+                o.pointer("/metadata/labels")
+                    .and_then(|l| l.get(GATEWAY_NAME_LABEL))
+                    .and_then(Value::as_str)
+                    == Some(gateway.name.as_str())
+            });
+        let Some((key, object)) = first else {
+            continue;
+        };
+        found += 1;
+        for (field, wanted) in [("labels", &want.labels), ("annotations", &want.annotations)] {
+            let got = object.pointer(&format!("/metadata/{field}"));
+            for (name, value) in wanted {
+                let actual = got.and_then(|m| m.get(name)).and_then(Value::as_str);
+                c.field(
+                    &format!("  infrastructure.{}/{}.{field}.{name}", key.kind, key.name),
+                    value,
+                    actual.unwrap_or(ABSENT),
+                    actual == Some(value.as_str()),
+                );
+            }
+        }
+    }
+    if found == 0 {
+        c.field(
+            "  infrastructure",
+            &format!(
+                "a Pod or Service labelled {GATEWAY_NAME_LABEL}={}",
+                gateway.name
+            ),
+            "(none: nothing generated for this Gateway)",
+            false,
+        );
+    }
 }
 
 /// Every condition the controller wrote must carry the object's current generation: the
@@ -1069,7 +1127,6 @@ fn check_listener(c: &mut Comparison, want: &ExpectedListener, listeners: &[Valu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gwsim_engine::object::{Kind, ObjectKey};
 
     #[test]
     fn pods_map_to_their_deployment() {
@@ -1531,6 +1588,7 @@ mod tests {
             addresses: None,
             listeners: Vec::new(),
             listener_count: None,
+            infrastructure: None,
         }
     }
 

@@ -582,6 +582,13 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
         spec: &RequestSpec,
         expect: &Expect,
     ) -> Result<(), StepFailure> {
+        if let Some((namespace, name)) = &spec.client_certificate {
+            // The Cluster trait sends requests without a TLS handshake to configure, so no
+            // cluster here can present one: the step fails rather than pass without it.
+            return Err(fail(format!(
+                "request.clientCertificate {namespace}/{name}: this cluster cannot present a client certificate (gwsim does not model TLS handshakes or frontend client certificate validation)"
+            )));
+        }
         let gateway = self.gateway(spec)?;
         let host = match &spec.host {
             Some(host) => host.clone(),

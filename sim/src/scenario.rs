@@ -176,6 +176,9 @@ pub struct RequestSpec {
     pub protocol: ClientProtocol,
     /// gwsim addition, websocket only: messages sent once the upgrade is accepted.
     pub messages: Vec<WebSocketMessage>,
+    /// gwsim addition, https only: the `kubernetes.io/tls` Secret (namespace, name) whose
+    /// certificate and key the client presents in the TLS handshake.
+    pub client_certificate: Option<(String, String)>,
 }
 
 /// The `expect` of a request step. Each part is checked only when given.
@@ -308,6 +311,16 @@ pub struct StatusCheck {
     pub addresses: Option<bool>,
     pub listeners: Vec<ExpectedListener>,
     pub listener_count: Option<usize>,
+    /// gwsim addition, Gateways only: labels and annotations the objects generated for the
+    /// Gateway must carry.
+    pub infrastructure: Option<ExpectedInfrastructure>,
+}
+
+/// `infrastructure` of a Gateway status check: what its generated objects carry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpectedInfrastructure {
+    pub labels: Vec<(String, String)>,
+    pub annotations: Vec<(String, String)>,
 }
 
 /// A condition that must be present; `status` and `reason` compared when given.
@@ -400,7 +413,7 @@ struct RawDelete {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawRequest {
     gateway: Option<String>,
     scheme: Option<String>,
@@ -413,6 +426,15 @@ struct RawRequest {
     count: Option<u32>,
     protocol: Option<ClientProtocol>,
     messages: Option<Vec<RawMessage>>,
+    client_certificate: Option<RawSecretRef>,
+}
+
+/// A Secret: `{name, namespace}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecretRef {
+    name: String,
+    namespace: Option<String>,
 }
 
 /// A WebSocket message: `{text: ...}` or `{binary: BASE64}`.
@@ -484,6 +506,16 @@ struct RawStatus {
     addresses: Option<bool>,
     listeners: Option<Vec<RawListener>>,
     listener_count: Option<usize>,
+    infrastructure: Option<RawInfrastructure>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInfrastructure {
+    #[serde(default)]
+    labels: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -1080,6 +1112,12 @@ impl Loader<'_> {
         if raw.messages.is_some() && protocol != ClientProtocol::WebSocket {
             return Err("request.messages goes only with protocol websocket".to_string());
         }
+        if raw.client_certificate.is_some() && scheme == Scheme::Http {
+            return Err("request.clientCertificate needs scheme https".to_string());
+        }
+        let client_certificate = raw
+            .client_certificate
+            .map(|r| (r.namespace.unwrap_or_else(|| "default".to_string()), r.name));
         Ok(RequestSpec {
             gateway,
             scheme,
@@ -1092,6 +1130,7 @@ impl Loader<'_> {
             count,
             protocol,
             messages: messages("request", raw.messages.unwrap_or_default())?,
+            client_certificate,
         })
     }
 
@@ -1262,6 +1301,10 @@ impl Loader<'_> {
             "listenerCount",
             !has_listeners && raw.listener_count.is_some(),
         )?;
+        not_for(
+            "infrastructure",
+            !is_gateway && raw.infrastructure.is_some(),
+        )?;
         Ok(StatusCheck {
             target,
             conditions: conditions(raw.conditions.unwrap_or_default()),
@@ -1296,6 +1339,10 @@ impl Loader<'_> {
                 })
                 .collect(),
             listener_count: raw.listener_count,
+            infrastructure: raw.infrastructure.map(|i| ExpectedInfrastructure {
+                labels: i.labels.into_iter().collect(),
+                annotations: i.annotations.into_iter().collect(),
+            }),
         })
     }
 }
