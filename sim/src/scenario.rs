@@ -1712,6 +1712,31 @@ steps:
                 "must start with /",
             ),
             ("name: a\nsteps:\n- request: {count: 0}\n", 3, "at least 1"),
+            (
+                "name: a\nsteps:\n- request: {clientCertificate: {name: c}}\n",
+                3,
+                "request.clientCertificate needs scheme https",
+            ),
+            (
+                "name: a\nsteps:\n- request: {}\n  expect: {forwarded: false, backend: b}\n",
+                3,
+                "cannot go with backend, namespace or request",
+            ),
+            (
+                "name: a\nsteps:\n- request: {}\n  expect: {headerValues: {a: []}}\n",
+                3,
+                "expect.headerValues.a must list at least one value",
+            ),
+            (
+                "name: a\nsteps:\n- request: {}\n  expect: {ignoreWhitespace: true}\n",
+                3,
+                "goes only with headers or headerValues",
+            ),
+            (
+                "name: a\nsteps:\n- status: [{kind: HTTPRoute, name: r, infrastructure: {}}]\n",
+                3,
+                "infrastructure does not apply to a HTTPRoute",
+            ),
             // Issue 10, finding 4: a count that would hang the run is refused up front.
             (
                 "name: a\nsteps:\n- request: {count: 4294967295}\n",

@@ -146,6 +146,11 @@ fn canary_steps(backend: &str) -> String {
         )
 }
 
+/// A Deployment whose pod is labelled as generated for Gateway `same-namespace`.
+fn generated_pod() -> String {
+    "- apply: |\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: generated, namespace: gateway-conformance-infra}\n    spec:\n      replicas: 1\n      selector: {matchLabels: {app: generated}}\n      template:\n        metadata:\n          labels: {app: generated, a: b, gateway.networking.k8s.io/gateway-name: same-namespace}\n          annotations: {n: v}\n        spec: {containers: [{name: proxy, image: proxy}]}\n".to_string()
+}
+
 fn status_step(body: &str) -> String {
     format!("- status:\n{body}")
 }
@@ -551,6 +556,24 @@ fn cases() -> Vec<Case> {
             "delete-missing",
             "- delete: {kind: HTTPRoute, name: nope, namespace: gateway-conformance-infra}\n".to_string(),
             &["httproutes.gateway.networking.k8s.io \\\"nope\\\" not found"],
+        ),
+        // gwsim addition: infrastructure (objects generated for a Gateway)
+        case(
+            "infrastructure-none",
+            status_step(&format!("{GATEWAY}    infrastructure: {{labels: {{a: b}}}}\n")),
+            &["+  infrastructure: (none: nothing generated for this Gateway)"],
+        ),
+        case("infrastructure", generated_pod() + &status_step(&format!("{GATEWAY}    infrastructure: {{labels: {{a: b}}, annotations: {{n: v}}}}\n")), &[]),
+        case(
+            "infrastructure-wrong",
+            generated_pod() + &status_step(&format!("{GATEWAY}    infrastructure: {{labels: {{a: c}}, annotations: {{m: v}}}}\n")),
+            &["-  infrastructure.Pod/", ".labels.a: c", "+  infrastructure.Pod/", ".annotations.m: (absent)"],
+        ),
+        // gwsim addition: request.clientCertificate, which no cluster here can present
+        case(
+            "client-certificate",
+            "- request: {gateway: gateway-conformance-infra/same-namespace-with-https-listener, scheme: https, host: a.example, clientCertificate: {name: c, namespace: gateway-conformance-infra}}\n  expect: {status: 200}\n".to_string(),
+            &["request.clientCertificate gateway-conformance-infra/c: this cluster cannot present a client certificate"],
         ),
         case("advance", "- advance: 1m\n".to_string() + &request("", "{status: 200}"), &[]),
         case(
