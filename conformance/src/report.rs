@@ -135,8 +135,8 @@ impl SuiteReport {
             api_version: "gateway.networking.k8s.io/v1",
             kind: "ConformanceReport",
             date: date.to_string(),
-            gateway_api_version: "v1.5.1",
-            gateway_api_channel: "experimental",
+            gateway_api_version: SUITE_GATEWAY_API_VERSION,
+            gateway_api_channel: SUITE_GATEWAY_API_CHANNEL,
             implementation: Implementation {
                 organization: "gwsim".into(),
                 project: "gwsim".into(),
@@ -241,6 +241,16 @@ fn xml_escape(text: &str) -> String {
     }
     out
 }
+
+/// The upstream tests the suite mirrors: those of the Gateway API main branch at this commit
+/// (after v1.6.1; it has tests v1.6.1 lacks, such as HTTPRouteBackendRequestRedirect). Upstream
+/// reads this field from the CRDs' bundle-version, which on main is `v0.0.0-dev`; gwsim names
+/// the branch and commit instead, so a reader knows which tests were run.
+pub const SUITE_GATEWAY_API_VERSION: &str = "main@4564255ac (after v1.6.1)";
+
+/// The channel: the suite runs experimental-channel tests (HTTPRouteRetry, ...) and admission
+/// uses the experimental CRDs.
+pub const SUITE_GATEWAY_API_CHANNEL: &str = "experimental";
 
 /// upstream's ConformanceReport, the fields gwsim fills.
 #[derive(Clone, Debug, Serialize)]

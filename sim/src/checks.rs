@@ -5,14 +5,17 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use gwsim_engine::object::{Kind, ObjectKey};
 use serde_json::Value;
 use similar::TextDiff;
 
-use crate::cluster::{Cluster, RequestId, Response, WebSocketMessage};
+use gwsim_engine::decision::Request;
+
+use crate::cluster::{Cluster, EchoedRequest, RequestId, Response, WebSocketMessage};
 use crate::echo::Receipt;
 use crate::scenario::{
-    Expect, ExpectedCondition, ExpectedListener, ExpectedParent, ExpectedRedirect, MirrorTarget,
-    StatusCheck,
+    Expect, ExpectedCondition, ExpectedInfrastructure, ExpectedListener, ExpectedParent,
+    ExpectedRedirect, ExpectedRequest, MirrorTarget, StatusCheck,
 };
 
 /// Expected and actual lines, and the fields that did not hold.
@@ -82,6 +85,47 @@ pub fn backend_of_pod(pod: &str) -> &str {
     rest
 }
 
+/// The Services in `namespace` that have `pod` as an endpoint: those with an EndpointSlice
+/// (labelled `kubernetes.io/service-name`) listing a Pod targetRef of that name. Read through
+/// the cluster's objects, so a real cluster answers the same way; a Service is identified
+/// exactly, never by a pod-name prefix.
+pub fn services_of_pod<C: Cluster + ?Sized>(
+    cluster: &C,
+    namespace: &str,
+    pod: &str,
+) -> Vec<String> {
+    let mut services = Vec::new();
+    for key in cluster.list(Kind::EndpointSlice) {
+        if key.namespace != namespace {
+            continue;
+        }
+        let Some(slice) = cluster.get(&key) else {
+            continue;
+        };
+        let Some(service) = slice
+            .pointer("/metadata/labels/kubernetes.io~1service-name")
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let lists_pod = slice
+            .get("endpoints")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.get("targetRef"))
+            .any(|r| {
+                r.get("kind").and_then(Value::as_str) == Some("Pod")
+                    && r.get("name").and_then(Value::as_str) == Some(pod)
+            });
+        if lists_pod && !services.iter().any(|s| s == service) {
+            services.push(service.to_string());
+        }
+    }
+    services.sort();
+    services
+}
+
 fn status_text(codes: &[u16]) -> String {
     match codes {
         [one] => one.to_string(),
@@ -107,9 +151,16 @@ const NO_REPORT: &str = "(a WebSocket session: the backend sends no echo report)
 const ABSENT: &str = "(absent)";
 
 /// Checks one response against every part of `expect` but the distribution.
+///
+/// `sent` is the request as the scenario sent it: it gives the implicit expectations (format
+/// 1.1, as upstream's comparison): on a 2xx a backend answered, it received the request's own
+/// method, host and path unless `expect.request` names another; on a 3xx, the `Location`'s
+/// scheme and path default to the request's and its port must be absent or the scheme's
+/// default unless `expect.redirect` names them.
 pub fn check_response<C: Cluster + ?Sized>(
     expect: &Expect,
     response: &Response,
+    sent: &Request,
     cluster: &C,
     id: RequestId,
 ) -> Comparison {
@@ -130,12 +181,18 @@ pub fn check_response<C: Cluster + ?Sized>(
     };
     if let Some(backend) = &expect.backend {
         let (actual, ok) = match echo {
-            Some(e) => (
-                format!("{} (pod {})", backend_of_pod(&e.pod), e.pod),
-                e.pod.len() > backend.len()
-                    && e.pod.starts_with(backend.as_str())
-                    && e.pod.as_bytes()[backend.len()] == b'-',
-            ),
+            Some(e) => {
+                let services = services_of_pod(cluster, &e.namespace, &e.pod);
+                let named = if services.is_empty() {
+                    "(no Service has it as an endpoint)".to_string()
+                } else {
+                    services.join(", ")
+                };
+                (
+                    format!("{named} (pod {})", e.pod),
+                    services.iter().any(|s| s == backend),
+                )
+            }
             None => (no_echo.to_string(), false),
         };
         c.field("backend", backend, &actual, ok);
@@ -148,6 +205,9 @@ pub fn check_response<C: Cluster + ?Sized>(
             actual,
             echo.is_some() && actual == namespace,
         );
+    }
+    if let Some(e) = echo.filter(|_| (200..300).contains(&response.status)) {
+        check_as_sent(&mut c, expect.request.as_ref(), e, sent);
     }
     if let Some(req) = &expect.request {
         let pairs = [
@@ -184,6 +244,9 @@ pub fn check_response<C: Cluster + ?Sized>(
                 got.as_deref() == Some(want.as_str()),
             );
         }
+        if let Some(name) = &req.backend_header {
+            check_backend_header(&mut c, name, echo, cluster);
+        }
         for name in &req.absent_headers {
             let got = echo.and_then(|e| e.header(name));
             let actual = match (&got, echo) {
@@ -199,14 +262,44 @@ pub fn check_response<C: Cluster + ?Sized>(
             );
         }
     }
+    let squeeze = |v: &str| {
+        if expect.ignore_whitespace {
+            v.replace(' ', "")
+        } else {
+            v.to_string()
+        }
+    };
     for (name, want) in &expect.headers {
         let got = response.header(name);
         c.field(
             &format!("headers.{name}"),
             want,
             got.as_deref().unwrap_or(ABSENT),
-            got.as_deref() == Some(want.as_str()),
+            got.as_deref().map(squeeze) == Some(squeeze(want)),
         );
+    }
+    for (name, allowed) in &expect.header_values {
+        let got = response.header(name);
+        let ok = got
+            .as_deref()
+            .is_some_and(|g| allowed.iter().any(|a| squeeze(a) == squeeze(g)));
+        c.field(
+            &format!("headerValues.{name}"),
+            &format!("one of {}", allowed.join(" | ")),
+            got.as_deref().unwrap_or(ABSENT),
+            ok,
+        );
+    }
+    if let Some(forwarded) = expect.forwarded {
+        let text = |by_backend: bool| {
+            if by_backend {
+                "forwarded: a backend answered"
+            } else {
+                "not forwarded: the Gateway answered itself"
+            }
+        };
+        let got = echo.is_some() || response.status == 101;
+        c.field("forwarded", text(forwarded), text(got), got == forwarded);
     }
     for name in &expect.absent_headers {
         let got = response.header(name);
@@ -220,8 +313,12 @@ pub fn check_response<C: Cluster + ?Sized>(
     if let Some(messages) = &expect.messages {
         check_messages(&mut c, messages, response);
     }
-    if let Some(redirect) = &expect.redirect {
-        check_redirect(&mut c, redirect, response.header("location").as_deref());
+    let location = response.header("location");
+    if (300..400).contains(&response.status) && (expect.redirect.is_some() || location.is_some()) {
+        let given = expect.redirect.clone().unwrap_or_default();
+        check_redirect(&mut c, &given, location.as_deref(), Some(sent));
+    } else if let Some(redirect) = &expect.redirect {
+        check_redirect(&mut c, redirect, location.as_deref(), None);
     }
     for target in expect.mirrored_to.iter().filter(|t| t.share.is_none()) {
         let label = mirror_label(target);
@@ -238,6 +335,81 @@ pub fn check_response<C: Cluster + ?Sized>(
         );
     }
     c
+}
+
+/// The implicit checks of a 2xx a backend answered: the method, host and path (with query) it
+/// received are the request's own, for each of them `expect.request` leaves unsaid.
+fn check_as_sent(
+    c: &mut Comparison,
+    given: Option<&ExpectedRequest>,
+    echo: &EchoedRequest,
+    sent: &Request,
+) {
+    let fields = [
+        (
+            "request.method",
+            given.and_then(|g| g.method.as_ref()),
+            &sent.method,
+            &echo.method,
+        ),
+        (
+            "request.host",
+            given.and_then(|g| g.host.as_ref()),
+            &sent.host,
+            &echo.host,
+        ),
+        (
+            "request.path",
+            given.and_then(|g| g.path.as_ref()),
+            &sent.path,
+            &echo.path,
+        ),
+    ];
+    for (field, stated, own, got) in fields {
+        if stated.is_none() {
+            c.field(&format!("{field} (as sent)"), own, got, got == own);
+        }
+    }
+}
+
+/// `expect.request.backendHeader`: the backend received header `name` exactly once, and its
+/// value is a Service that has the answering pod as an endpoint.
+fn check_backend_header<C: Cluster + ?Sized>(
+    c: &mut Comparison,
+    name: &str,
+    echo: Option<&EchoedRequest>,
+    cluster: &C,
+) {
+    let field = format!("request.headers.{name}");
+    let want = "one value, naming the Service whose pod answered";
+    let Some(e) = echo else {
+        c.field(&field, want, NO_BACKEND, false);
+        return;
+    };
+    let values: Vec<&str> = e
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let services = services_of_pod(cluster, &e.namespace, &e.pod);
+    let (actual, ok) = match values.as_slice() {
+        [] => (ABSENT.to_string(), false),
+        [one] => (
+            format!(
+                "{one} (pod {} is an endpoint of {})",
+                e.pod,
+                if services.is_empty() {
+                    "no Service".to_string()
+                } else {
+                    services.join(", ")
+                }
+            ),
+            services.iter().any(|s| s == one),
+        ),
+        many => (format!("{} values: {}", many.len(), many.join(",")), false),
+    };
+    c.field(&field, want, &actual, ok);
 }
 
 /// The messages that came back, in order; they need an accepted upgrade.
@@ -373,8 +545,17 @@ pub fn parse_location(location: &str) -> Location {
     }
 }
 
-fn check_redirect(c: &mut Comparison, want: &ExpectedRedirect, location: Option<&str>) {
+/// Compares the `Location` with the parts `want` gives. With `sent` (a 3xx answer), the parts
+/// it leaves out default as upstream's comparison defaults them: scheme and path are the
+/// request's, and the port must be absent or the Location scheme's well-known port.
+fn check_redirect(
+    c: &mut Comparison,
+    want: &ExpectedRedirect,
+    location: Option<&str>,
+    sent: Option<&Request>,
+) {
     let Some(location) = location else {
+        let mut any = false;
         for (field, given) in [
             ("redirect.scheme", want.scheme.clone()),
             ("redirect.host", want.host.clone()),
@@ -382,15 +563,30 @@ fn check_redirect(c: &mut Comparison, want: &ExpectedRedirect, location: Option<
             ("redirect.path", want.path.clone()),
         ] {
             if let Some(given) = given {
+                any = true;
                 c.field(field, &given, "(no Location header)", false);
             }
+        }
+        if !any {
+            c.field(
+                "redirect",
+                "a Location header",
+                "(no Location header)",
+                false,
+            );
         }
         return;
     };
     let got = parse_location(location);
-    if let Some(scheme) = &want.scheme {
+    let implicit = |field: &str| format!("{field} (as sent)");
+    let scheme = match (&want.scheme, sent) {
+        (Some(s), _) => Some(("redirect.scheme".to_string(), s.clone())),
+        (None, Some(r)) => Some((implicit("redirect.scheme"), r.scheme.as_str().to_string())),
+        (None, None) => None,
+    };
+    if let Some((field, scheme)) = scheme {
         let actual = got.scheme.as_deref().unwrap_or("(none)");
-        c.field("redirect.scheme", scheme, actual, actual == scheme);
+        c.field(&field, &scheme, actual, actual == scheme);
     }
     if let Some(host) = &want.host {
         let actual = got.host.as_deref().unwrap_or("(none)");
@@ -401,13 +597,14 @@ fn check_redirect(c: &mut Comparison, want: &ExpectedRedirect, location: Option<
             actual.eq_ignore_ascii_case(host),
         );
     }
+    // A port absent from the Location is the scheme's well-known port.
+    let well_known = match got.scheme.as_deref() {
+        Some("http") => Some(80),
+        Some("https") => Some(443),
+        _ => None,
+    };
     if let Some(port) = want.port {
-        // A port absent from the Location is the scheme's well-known port.
-        let effective = got.port.or(match got.scheme.as_deref() {
-            Some("http") => Some(80),
-            Some("https") => Some(443),
-            _ => None,
-        });
+        let effective = got.port.or(well_known);
         let actual = match (got.port, effective) {
             (Some(p), _) => p.to_string(),
             (None, Some(p)) => format!("{p} (none in Location)"),
@@ -419,9 +616,28 @@ fn check_redirect(c: &mut Comparison, want: &ExpectedRedirect, location: Option<
             &actual,
             effective == Some(port),
         );
+    } else if sent.is_some() {
+        let ok = got.port.is_none() || got.port == well_known;
+        let actual = got
+            .port
+            .map_or("(none in Location)".to_string(), |p| p.to_string());
+        c.field(
+            "redirect.port (default)",
+            "absent or the scheme's well-known port",
+            &actual,
+            ok,
+        );
     }
-    if let Some(path) = &want.path {
-        c.field("redirect.path", path, &got.path, &got.path == path);
+    let path = match (&want.path, sent) {
+        (Some(p), _) => Some(("redirect.path".to_string(), p.clone())),
+        (None, Some(r)) => {
+            let own = r.path.split(['?', '#']).next().unwrap_or("");
+            Some((implicit("redirect.path"), own.to_string()))
+        }
+        (None, None) => None,
+    };
+    if let Some((field, path)) = path {
+        c.field(&field, &path, &got.path, got.path == path);
     }
 }
 
@@ -550,6 +766,9 @@ pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Co
     for listener in &check.listeners {
         check_listener(&mut c, listener, listeners);
     }
+    if let Some(want) = &check.infrastructure {
+        check_infrastructure(&mut c, want, &key, cluster);
+    }
     if let Some(want) = check.listener_count {
         let got = listeners.len();
         c.field(
@@ -560,6 +779,61 @@ pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Co
         );
     }
     c
+}
+
+/// The label a Gateway's generated objects carry (GEP-1762).
+const GATEWAY_NAME_LABEL: &str = "gateway.networking.k8s.io/gateway-name";
+
+/// `infrastructure`, as upstream's GatewayInfrastructure checks it: Pods and Services of the
+/// Gateway's namespace labelled with its name must exist, and the first of each kind must carry
+/// every label and annotation given.
+fn check_infrastructure<C: Cluster + ?Sized>(
+    c: &mut Comparison,
+    want: &ExpectedInfrastructure,
+    gateway: &ObjectKey,
+    cluster: &C,
+) {
+    let mut found = 0;
+    for kind in [Kind::Pod, Kind::Service] {
+        let first = cluster
+            .list(kind)
+            .into_iter()
+            .filter(|k| k.namespace == gateway.namespace)
+            .filter_map(|k| cluster.get(&k).map(|o| (k, o)))
+            .find(|(_, o)| {
+                o.pointer("/metadata/labels")
+                    .and_then(|l| l.get(GATEWAY_NAME_LABEL))
+                    .and_then(Value::as_str)
+                    == Some(gateway.name.as_str())
+            });
+        let Some((key, object)) = first else {
+            continue;
+        };
+        found += 1;
+        for (field, wanted) in [("labels", &want.labels), ("annotations", &want.annotations)] {
+            let got = object.pointer(&format!("/metadata/{field}"));
+            for (name, value) in wanted {
+                let actual = got.and_then(|m| m.get(name)).and_then(Value::as_str);
+                c.field(
+                    &format!("  infrastructure.{}/{}.{field}.{name}", key.kind, key.name),
+                    value,
+                    actual.unwrap_or(ABSENT),
+                    actual == Some(value.as_str()),
+                );
+            }
+        }
+    }
+    if found == 0 {
+        c.field(
+            "  infrastructure",
+            &format!(
+                "a Pod or Service labelled {GATEWAY_NAME_LABEL}={}",
+                gateway.name
+            ),
+            "(none: nothing generated for this Gateway)",
+            false,
+        );
+    }
 }
 
 /// Every condition the controller wrote must carry the object's current generation: the
@@ -853,7 +1127,6 @@ fn check_listener(c: &mut Comparison, want: &ExpectedListener, listeners: &[Valu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gwsim_engine::object::{Kind, ObjectKey};
 
     #[test]
     fn pods_map_to_their_deployment() {
@@ -901,10 +1174,10 @@ mod tests {
             ..ExpectedRedirect::default()
         };
         let mut c = Comparison::new();
-        check_redirect(&mut c, &want, Some("https://example.com/"));
+        check_redirect(&mut c, &want, Some("https://example.com/"), None);
         assert!(c.passed());
         let mut c = Comparison::new();
-        check_redirect(&mut c, &want, Some("http://example.com/"));
+        check_redirect(&mut c, &want, Some("http://example.com/"), None);
         assert!(!c.passed());
         assert!(
             c.diff().contains("+redirect.port: 80 (none in Location)"),
@@ -912,7 +1185,7 @@ mod tests {
             c.diff()
         );
         let mut c = Comparison::new();
-        check_redirect(&mut c, &want, None);
+        check_redirect(&mut c, &want, None, None);
         assert!(c.diff().contains("(no Location header)"));
     }
 
@@ -929,6 +1202,136 @@ mod tests {
             "{diff}"
         );
         assert!(diff.contains(" status: 200"), "{diff}");
+    }
+
+    fn sent() -> Request {
+        Request::get("h", "/")
+    }
+
+    fn echoed(method: &str, host: &str, path: &str) -> Response {
+        Response {
+            status: 200,
+            headers: Vec::new(),
+            echo: Some(crate::cluster::EchoedRequest {
+                path: path.into(),
+                host: host.into(),
+                method: method.into(),
+                proto: "HTTP/1.1".into(),
+                headers: Vec::new(),
+                namespace: "ns".into(),
+                pod: "web-x-y".into(),
+                service: "web".into(),
+                http_port: 3000,
+            }),
+            messages: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_2xx_from_a_backend_must_have_received_the_request_as_sent() {
+        let mut request = Request::get("a.example", "/x?q=1");
+        request.method = "PUT".into();
+        let cluster = Canned(BTreeMap::new());
+        let check = |expect: &Expect, response: &Response| {
+            check_response(expect, response, &request, &cluster, RequestId(1))
+        };
+        let none = Expect::default();
+        assert!(check(&none, &echoed("PUT", "a.example", "/x?q=1")).passed());
+        let cases = [
+            (
+                echoed("GET", "a.example", "/x?q=1"),
+                "request.method (as sent)",
+            ),
+            (
+                echoed("PUT", "b.example", "/x?q=1"),
+                "request.host (as sent)",
+            ),
+            (echoed("PUT", "a.example", "/x"), "request.path (as sent)"),
+            (
+                echoed("PUT", "a.example", "/y?q=1"),
+                "request.path (as sent)",
+            ),
+        ];
+        for (response, field) in &cases {
+            let c = check(&none, response);
+            assert_eq!(c.failed_fields(), [*field], "{}", c.diff());
+        }
+        // A field `expect.request` gives replaces the implicit one.
+        let rewritten = Expect {
+            request: Some(ExpectedRequest {
+                path: Some("/y?q=1".into()),
+                host: Some("b.example".into()),
+                ..ExpectedRequest::default()
+            }),
+            ..Expect::default()
+        };
+        assert!(check(&rewritten, &echoed("PUT", "b.example", "/y?q=1")).passed());
+        let c = check(&rewritten, &echoed("PUT", "a.example", "/x?q=1"));
+        assert_eq!(c.failed_fields(), ["request.host", "request.path"]);
+        // Not a 2xx, or no backend answered: nothing implicit.
+        let mut not_found = echoed("GET", "b.example", "/");
+        not_found.status = 404;
+        assert!(check(&none, &not_found).passed());
+        assert!(check(&none, &Response::local(200, Vec::new())).passed());
+    }
+
+    #[test]
+    fn a_redirect_defaults_scheme_and_path_to_the_requests_and_the_port_to_none() {
+        let request = Request::get("a.example", "/old?q=1");
+        let cluster = Canned(BTreeMap::new());
+        let redirect = |location: &str, want: Option<ExpectedRedirect>| {
+            let expect = Expect {
+                status: Some(vec![302]),
+                redirect: want,
+                ..Expect::default()
+            };
+            let response = Response::local(302, vec![("Location".into(), location.into())]);
+            check_response(&expect, &response, &request, &cluster, RequestId(1))
+        };
+        for ok in ["http://b.example/old", "http://b.example:80/old"] {
+            let c = redirect(ok, None);
+            assert!(c.passed(), "{ok}: {}", c.diff());
+        }
+        let cases = [
+            ("https://b.example/old", vec!["redirect.scheme (as sent)"]),
+            ("http://b.example:8080/old", vec!["redirect.port (default)"]),
+            ("http://b.example:443/old", vec!["redirect.port (default)"]),
+            ("http://b.example/new", vec!["redirect.path (as sent)"]),
+            ("/old", vec!["redirect.scheme (as sent)"]),
+        ];
+        for (location, failed) in cases {
+            let c = redirect(location, None);
+            assert_eq!(c.failed_fields(), failed, "{location}: {}", c.diff());
+        }
+        // Given parts replace the defaults; a given port compares with the scheme's default.
+        let https = ExpectedRedirect {
+            scheme: Some("https".into()),
+            path: Some("/new".into()),
+            ..ExpectedRedirect::default()
+        };
+        assert!(redirect("https://b.example:443/new", Some(https.clone())).passed());
+        assert_eq!(
+            redirect("https://b.example:8443/new", Some(https)).failed_fields(),
+            ["redirect.port (default)"]
+        );
+        let port = ExpectedRedirect {
+            port: Some(8080),
+            ..ExpectedRedirect::default()
+        };
+        assert!(redirect("http://b.example:8080/old", Some(port)).passed());
+        // A 3xx without a Location, where the scenario expects a redirect, fails.
+        let expect = Expect {
+            redirect: Some(ExpectedRedirect::default()),
+            ..Expect::default()
+        };
+        let c = check_response(
+            &expect,
+            &Response::local(302, Vec::new()),
+            &request,
+            &cluster,
+            RequestId(1),
+        );
+        assert_eq!(c.failed_fields(), ["redirect"]);
     }
 
     #[test]
@@ -1030,6 +1433,7 @@ mod tests {
         let c = check_response(
             &expect,
             &Response::local(101, Vec::new()),
+            &sent(),
             &cluster,
             RequestId(1),
         );
@@ -1037,6 +1441,7 @@ mod tests {
         let c = check_response(
             &expect,
             &Response::local(404, Vec::new()),
+            &sent(),
             &cluster,
             RequestId(1),
         );
@@ -1147,7 +1552,7 @@ mod tests {
         };
         let cluster = Evicted(Canned(BTreeMap::new()));
         let response = Response::local(200, Vec::new());
-        let c = check_response(&expect, &response, &cluster, RequestId(1));
+        let c = check_response(&expect, &response, &sent(), &cluster, RequestId(1));
         assert_eq!(c.failed_fields(), ["mirroredTo.mirror"]);
         let evicted = "unknown: the request left the backend's request log \
                        (gwsim keeps the newest 7 requests per echo pod, docs/limits.md)";
@@ -1164,7 +1569,13 @@ mod tests {
         );
 
         // The same checks on logs that still hold the entry pass (not received fails).
-        let c = check_response(&expect, &response, &Canned(BTreeMap::new()), RequestId(1));
+        let c = check_response(
+            &expect,
+            &response,
+            &sent(),
+            &Canned(BTreeMap::new()),
+            RequestId(1),
+        );
         assert!(c.diff().contains("received nothing"), "{}", c.diff());
     }
 
@@ -1177,6 +1588,7 @@ mod tests {
             addresses: None,
             listeners: Vec::new(),
             listener_count: None,
+            infrastructure: None,
         }
     }
 

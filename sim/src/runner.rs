@@ -642,6 +642,13 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
         spec: &RequestSpec,
         expect: &Expect,
     ) -> Result<(), StepFailure> {
+        if let Some((namespace, name)) = &spec.client_certificate {
+            // The Cluster trait sends requests without a TLS handshake to configure, so no
+            // cluster here can present one: the step fails rather than pass without it.
+            return Err(fail(format!(
+                "request.clientCertificate {namespace}/{name}: this cluster cannot present a client certificate (gwsim does not model TLS handshakes or frontend client certificate validation)"
+            )));
+        }
         let gateway = self.gateway(spec)?;
         let host = match &spec.host {
             Some(host) => host.clone(),
@@ -706,7 +713,7 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                     });
                 }
             };
-            let c = check_response(expect, &response, &*self.cluster, id);
+            let c = check_response(expect, &response, &request, &*self.cluster, id);
             if !c.passed() {
                 let which = if spec.count > 1 {
                     format!("response {} of {}", n + 1, spec.count)

@@ -176,6 +176,9 @@ pub struct RequestSpec {
     pub protocol: ClientProtocol,
     /// gwsim addition, websocket only: messages sent once the upgrade is accepted.
     pub messages: Vec<WebSocketMessage>,
+    /// gwsim addition, https only: the `kubernetes.io/tls` Secret (namespace, name) whose
+    /// certificate and key the client presents in the TLS handshake.
+    pub client_certificate: Option<(String, String)>,
 }
 
 /// The `expect` of a request step. Each part is checked only when given.
@@ -197,6 +200,13 @@ pub struct Expect {
     /// gwsim addition, websocket only: the messages that must come back, in order (an
     /// accepted upgrade is implied).
     pub messages: Option<Vec<WebSocketMessage>>,
+    /// gwsim addition: response headers whose value must be one of several, name to values.
+    pub header_values: Vec<(String, Vec<String>)>,
+    /// gwsim addition: `headers` and `headerValues` compare with spaces removed.
+    pub ignore_whitespace: bool,
+    /// gwsim addition: `true`, a backend answered (an echo report came back); `false`, the
+    /// Gateway answered itself.
+    pub forwarded: Option<bool>,
 }
 
 /// What the backend must have received.
@@ -209,6 +219,9 @@ pub struct ExpectedRequest {
     pub absent_headers: Vec<String>,
     /// gwsim addition: the protocol the backend saw (`HTTP/1.1`, `HTTP/2.0`).
     pub proto: Option<String>,
+    /// gwsim addition: a request header the backend received exactly once, whose value names
+    /// the Service whose pod answered.
+    pub backend_header: Option<String>,
 }
 
 /// Parts of the `Location` header.
@@ -298,6 +311,16 @@ pub struct StatusCheck {
     pub addresses: Option<bool>,
     pub listeners: Vec<ExpectedListener>,
     pub listener_count: Option<usize>,
+    /// gwsim addition, Gateways only: labels and annotations the objects generated for the
+    /// Gateway must carry.
+    pub infrastructure: Option<ExpectedInfrastructure>,
+}
+
+/// `infrastructure` of a Gateway status check: what its generated objects carry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpectedInfrastructure {
+    pub labels: Vec<(String, String)>,
+    pub annotations: Vec<(String, String)>,
 }
 
 /// A condition that must be present; `status` and `reason` compared when given.
@@ -390,7 +413,7 @@ struct RawDelete {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawRequest {
     gateway: Option<String>,
     scheme: Option<String>,
@@ -403,6 +426,15 @@ struct RawRequest {
     count: Option<u32>,
     protocol: Option<ClientProtocol>,
     messages: Option<Vec<RawMessage>>,
+    client_certificate: Option<RawSecretRef>,
+}
+
+/// A Secret: `{name, namespace}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecretRef {
+    name: String,
+    namespace: Option<String>,
 }
 
 /// A WebSocket message: `{text: ...}` or `{binary: BASE64}`.
@@ -427,6 +459,9 @@ struct RawExpect {
     distribution: Option<ShareList>,
     tolerance: Option<f64>,
     messages: Option<Vec<RawMessage>>,
+    header_values: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    ignore_whitespace: Option<bool>,
+    forwarded: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -438,6 +473,7 @@ struct RawExpectedRequest {
     headers: Option<HeaderList>,
     absent_headers: Option<Vec<String>>,
     proto: Option<String>,
+    backend_header: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -470,6 +506,16 @@ struct RawStatus {
     addresses: Option<bool>,
     listeners: Option<Vec<RawListener>>,
     listener_count: Option<usize>,
+    infrastructure: Option<RawInfrastructure>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInfrastructure {
+    #[serde(default)]
+    labels: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -1066,6 +1112,12 @@ impl Loader<'_> {
         if raw.messages.is_some() && protocol != ClientProtocol::WebSocket {
             return Err("request.messages goes only with protocol websocket".to_string());
         }
+        if raw.client_certificate.is_some() && scheme == Scheme::Http {
+            return Err("request.clientCertificate needs scheme https".to_string());
+        }
+        let client_certificate = raw
+            .client_certificate
+            .map(|r| (r.namespace.unwrap_or_else(|| "default".to_string()), r.name));
         Ok(RequestSpec {
             gateway,
             scheme,
@@ -1078,6 +1130,7 @@ impl Loader<'_> {
             count,
             protocol,
             messages: messages("request", raw.messages.unwrap_or_default())?,
+            client_certificate,
         })
     }
 
@@ -1144,6 +1197,26 @@ impl Loader<'_> {
                 })
             }
         };
+        let header_values: Vec<(String, Vec<String>)> =
+            raw.header_values.unwrap_or_default().into_iter().collect();
+        if let Some((name, _)) = header_values.iter().find(|(_, v)| v.is_empty()) {
+            return Err(format!(
+                "expect.headerValues.{name} must list at least one value"
+            ));
+        }
+        if raw.ignore_whitespace.is_some() && raw.headers.is_none() && header_values.is_empty() {
+            return Err(
+                "expect.ignoreWhitespace goes only with headers or headerValues".to_string(),
+            );
+        }
+        if raw.forwarded == Some(false)
+            && (raw.backend.is_some() || raw.namespace.is_some() || raw.request.is_some())
+        {
+            return Err(
+                "expect.forwarded: false (the Gateway answered itself) cannot go with backend, namespace or request"
+                    .to_string(),
+            );
+        }
         if let Some(proto) = raw.request.as_ref().and_then(|r| r.proto.as_deref())
             && !KNOWN_PROTOS.contains(&proto)
         {
@@ -1163,6 +1236,7 @@ impl Loader<'_> {
                 headers: r.headers.map(|h| h.0).unwrap_or_default(),
                 absent_headers: r.absent_headers.unwrap_or_default(),
                 proto: r.proto,
+                backend_header: r.backend_header,
             }),
             headers: raw.headers.map(|h| h.0).unwrap_or_default(),
             absent_headers: raw.absent_headers.unwrap_or_default(),
@@ -1176,6 +1250,9 @@ impl Loader<'_> {
             distribution,
             tolerance,
             messages: raw.messages.map(|m| messages("expect", m)).transpose()?,
+            header_values,
+            ignore_whitespace: raw.ignore_whitespace.unwrap_or(false),
+            forwarded: raw.forwarded,
         })
     }
 
@@ -1224,6 +1301,10 @@ impl Loader<'_> {
             "listenerCount",
             !has_listeners && raw.listener_count.is_some(),
         )?;
+        not_for(
+            "infrastructure",
+            !is_gateway && raw.infrastructure.is_some(),
+        )?;
         Ok(StatusCheck {
             target,
             conditions: conditions(raw.conditions.unwrap_or_default()),
@@ -1258,6 +1339,10 @@ impl Loader<'_> {
                 })
                 .collect(),
             listener_count: raw.listener_count,
+            infrastructure: raw.infrastructure.map(|i| ExpectedInfrastructure {
+                labels: i.labels.into_iter().collect(),
+                annotations: i.annotations.into_iter().collect(),
+            }),
         })
     }
 }
@@ -1627,6 +1712,31 @@ steps:
                 "must start with /",
             ),
             ("name: a\nsteps:\n- request: {count: 0}\n", 3, "at least 1"),
+            (
+                "name: a\nsteps:\n- request: {clientCertificate: {name: c}}\n",
+                3,
+                "request.clientCertificate needs scheme https",
+            ),
+            (
+                "name: a\nsteps:\n- request: {}\n  expect: {forwarded: false, backend: b}\n",
+                3,
+                "cannot go with backend, namespace or request",
+            ),
+            (
+                "name: a\nsteps:\n- request: {}\n  expect: {headerValues: {a: []}}\n",
+                3,
+                "expect.headerValues.a must list at least one value",
+            ),
+            (
+                "name: a\nsteps:\n- request: {}\n  expect: {ignoreWhitespace: true}\n",
+                3,
+                "goes only with headers or headerValues",
+            ),
+            (
+                "name: a\nsteps:\n- status: [{kind: HTTPRoute, name: r, infrastructure: {}}]\n",
+                3,
+                "infrastructure does not apply to a HTTPRoute",
+            ),
             // Issue 10, finding 4: a count that would hang the run is refused up front.
             (
                 "name: a\nsteps:\n- request: {count: 4294967295}\n",

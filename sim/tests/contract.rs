@@ -42,6 +42,38 @@ manifests:
       - type: RequestRedirect
         requestRedirect: {scheme: https, hostname: example.org, statusCode: 301}
     - matches:
+      - path: {type: PathPrefix, value: /backend-header}
+      backendRefs:
+      - name: infra-backend-v1
+        port: 8080
+        filters:
+        - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: Backend, value: infra-backend-v1}]}}
+      - name: infra-backend-v2
+        port: 8080
+        filters:
+        - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: Backend, value: infra-backend-v2}]}}
+    - matches:
+      - path: {type: PathPrefix, value: /crossed-header}
+      backendRefs:
+      - name: infra-backend-v1
+        port: 8080
+        filters:
+        - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: Backend, value: infra-backend-v2}]}}
+    - matches:
+      - path: {type: PathPrefix, value: /port-redirect}
+      filters:
+      - type: RequestRedirect
+        requestRedirect: {port: 8080}
+    - matches:
+      - path: {type: PathPrefix, value: /rewrite}
+      filters:
+      - type: URLRewrite
+        urlRewrite:
+          hostname: rewritten.example
+          path: {type: ReplaceFullPath, replaceFullPath: /rewritten}
+      backendRefs:
+      - {name: infra-backend-v1, port: 8080}
+    - matches:
       - path: {type: PathPrefix, value: /mirror}
       filters:
       - type: RequestMirror
@@ -95,6 +127,30 @@ fn request(extra: &str, expect: &str) -> String {
     format!("- request: {{{GW}{extra}}}\n  expect: {expect}\n")
 }
 
+/// A Service `frontend` and a Service `frontend-canary` (each with its own pods), a route
+/// `/canary` to the canary, and a request to it expecting `backend`.
+fn canary_steps(backend: &str) -> String {
+    let mut docs = String::new();
+    for name in ["frontend", "frontend-canary"] {
+        docs.push_str(&format!(
+            "    apiVersion: v1\n    kind: Service\n    metadata: {{name: {name}, namespace: gateway-conformance-infra}}\n    spec:\n      selector: {{app: {name}}}\n      ports: [{{port: 8080, targetPort: 3000}}]\n    ---\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {{name: {name}, namespace: gateway-conformance-infra}}\n    spec:\n      replicas: 1\n      selector: {{matchLabels: {{app: {name}}}}}\n      template:\n        metadata: {{labels: {{app: {name}}}}}\n        spec: {{containers: [{{name: echo, image: echo}}]}}\n    ---\n"
+        ));
+    }
+    docs.push_str(
+        "    apiVersion: gateway.networking.k8s.io/v1\n    kind: HTTPRoute\n    metadata: {name: canary, namespace: gateway-conformance-infra}\n    spec:\n      parentRefs: [{name: same-namespace}]\n      rules:\n      - matches: [{path: {type: PathPrefix, value: /canary}}]\n        backendRefs: [{name: frontend-canary, port: 8080}]\n",
+    );
+    format!("- apply: |\n{docs}")
+        + &request(
+            ", path: /canary",
+            &format!("{{status: 200, backend: {backend}}}"),
+        )
+}
+
+/// A Deployment whose pod is labelled as generated for Gateway `same-namespace`.
+fn generated_pod() -> String {
+    "- apply: |\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: generated, namespace: gateway-conformance-infra}\n    spec:\n      replicas: 1\n      selector: {matchLabels: {app: generated}}\n      template:\n        metadata:\n          labels: {app: generated, a: b, gateway.networking.k8s.io/gateway-name: same-namespace}\n          annotations: {n: v}\n        spec: {containers: [{name: proxy, image: proxy}]}\n".to_string()
+}
+
 fn status_step(body: &str) -> String {
     format!("- status:\n{body}")
 }
@@ -118,9 +174,19 @@ fn cases() -> Vec<Case> {
             request("", "{backend: infra-backend-v2}"),
             &["-backend: infra-backend-v2", "+backend: infra-backend-v1 (pod infra-backend-v1-"],
         ),
-        // The contract's rule: the pod name starts with `<backend>-`.
-        case("backend-prefix", request("", "{backend: infra-backend}"), &[]),
+        // The Service is identified exactly (the pod is one of its endpoints), never by prefix.
+        case(
+            "backend-is-not-a-prefix",
+            request("", "{backend: infra-backend}"),
+            &["-backend: infra-backend", "+backend: infra-backend-v1 (pod infra-backend-v1-"],
+        ),
         case("backend-not-a-prefix", request("", "{backend: infra-backend-v}"), &["-backend: infra-backend-v"]),
+        case("backend-canary", canary_steps("frontend-canary"), &[]),
+        case(
+            "backend-canary-is-not-the-service",
+            canary_steps("frontend"),
+            &["-backend: frontend", "+backend: frontend-canary (pod frontend-canary-"],
+        ),
         case("namespace", request("", "{namespace: gateway-conformance-infra}"), &[]),
         case(
             "namespace-wrong",
@@ -163,6 +229,94 @@ fn cases() -> Vec<Case> {
             "request-needs-a-backend",
             request(", path: /redirect", "{request: {path: /redirect}}"),
             &["+request.path: (answered by the gateway, no backend)"],
+        ),
+        // Implicit checks (format 1.1): a 2xx from a backend received the request as sent,
+        // unless expect.request says otherwise.
+        case("implicit-as-sent", request(", host: a.example, path: \"/headers?q=1\"", "{status: 200}"), &[]),
+        case(
+            "implicit-path-and-host",
+            request(", host: a.example, path: /rewrite", "{status: 200}"),
+            &[
+                "-request.path (as sent): /rewrite",
+                "+request.path (as sent): /rewritten",
+                "-request.host (as sent): a.example",
+                "+request.host (as sent): rewritten.example",
+            ],
+        ),
+        case(
+            "implicit-host-still-checked",
+            request(", host: a.example, path: /rewrite", "{status: 200, request: {path: /rewritten}}"),
+            &["+request.host (as sent): rewritten.example"],
+        ),
+        case(
+            "implicit-stated",
+            request(", host: a.example, path: /rewrite", "{status: 200, request: {path: /rewritten, host: rewritten.example}}"),
+            &[],
+        ),
+        // On a 3xx, the Location's scheme and path default to the request's, its port to none.
+        case(
+            "implicit-redirect-scheme",
+            request(", host: a.example, path: /redirect", "{status: 301}"),
+            &["-redirect.scheme (as sent): http", "+redirect.scheme (as sent): https"],
+        ),
+        case(
+            "implicit-redirect-port",
+            request(", host: a.example, path: /port-redirect", "{status: 302, redirect: {host: a.example}}"),
+            &["-redirect.port (default): absent or the scheme's well-known port", "+redirect.port (default): 8080"],
+        ),
+        case(
+            "implicit-redirect-stated",
+            request(", host: a.example, path: /port-redirect/x", "{status: 302, redirect: {port: 8080}}"),
+            &[],
+        ),
+        // gwsim additions: headerValues, ignoreWhitespace, forwarded, request.backendHeader
+        case("header-values", request(", path: /headers", "{headerValues: {x-resp: [s, r]}}"), &[]),
+        case(
+            "header-values-wrong",
+            request(", path: /headers", "{headerValues: {x-resp: [s, t]}}"),
+            &["-headerValues.x-resp: one of s | t", "+headerValues.x-resp: r"],
+        ),
+        case(
+            "ignore-whitespace",
+            request(", headers: {X-Echo-Set-Header: \"A:1 2\"}", "{headers: {a: \"12\"}, headerValues: {a: [\"x\", \" 1 2 \"]}, ignoreWhitespace: true}"),
+            &[],
+        ),
+        case(
+            "whitespace-counts-by-default",
+            request(", headers: {X-Echo-Set-Header: \"A:1 2\"}", "{headers: {a: \"12\"}}"),
+            &["-headers.a: 12", "+headers.a: 1 2"],
+        ),
+        case("forwarded", request("", "{forwarded: true}"), &[]),
+        case(
+            "not-forwarded",
+            request(", path: /redirect", "{status: 301, redirect: {scheme: https}, forwarded: false}"),
+            &[],
+        ),
+        case(
+            "not-forwarded-wrong",
+            request("", "{forwarded: false}"),
+            &["-forwarded: not forwarded: the Gateway answered itself", "+forwarded: forwarded: a backend answered"],
+        ),
+        case(
+            "forwarded-wrong",
+            request(", path: /redirect", "{redirect: {scheme: https}, forwarded: true}"),
+            &["+forwarded: not forwarded: the Gateway answered itself"],
+        ),
+        case("backend-header", request(", path: /backend-header, count: 20", "{request: {backendHeader: Backend}}"), &[]),
+        case(
+            "backend-header-crossed",
+            request(", path: /crossed-header", "{request: {backendHeader: Backend}}"),
+            &["+request.headers.Backend: infra-backend-v2 (pod infra-backend-v1-"],
+        ),
+        case(
+            "backend-header-absent",
+            request("", "{request: {backendHeader: Backend}}"),
+            &["+request.headers.Backend: (absent)"],
+        ),
+        case(
+            "backend-header-repeated",
+            request(", headers: [[Backend, infra-backend-v1], [Backend, infra-backend-v1]]", "{request: {backendHeader: Backend}}"),
+            &["+request.headers.Backend: 2 values: infra-backend-v1,infra-backend-v1"],
         ),
         // expect.headers and expect.absentHeaders (response)
         case("headers", request(", path: /headers", "{headers: {x-resp: r, content-type: application/json}}"), &[]),
@@ -236,7 +390,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "distribution-unserved",
-            request(", path: /redirect, count: 10", "{distribution: {infra-backend-v1: 1}}"),
+            request(", path: /redirect, count: 10", "{redirect: {scheme: https}, distribution: {infra-backend-v1: 1}}"),
             &["+distribution.(no backend): 10 of 10 responses came from no backend"],
         ),
         case(
@@ -402,6 +556,24 @@ fn cases() -> Vec<Case> {
             "delete-missing",
             "- delete: {kind: HTTPRoute, name: nope, namespace: gateway-conformance-infra}\n".to_string(),
             &["httproutes.gateway.networking.k8s.io \\\"nope\\\" not found"],
+        ),
+        // gwsim addition: infrastructure (objects generated for a Gateway)
+        case(
+            "infrastructure-none",
+            status_step(&format!("{GATEWAY}    infrastructure: {{labels: {{a: b}}}}\n")),
+            &["+  infrastructure: (none: nothing generated for this Gateway)"],
+        ),
+        case("infrastructure", generated_pod() + &status_step(&format!("{GATEWAY}    infrastructure: {{labels: {{a: b}}, annotations: {{n: v}}}}\n")), &[]),
+        case(
+            "infrastructure-wrong",
+            generated_pod() + &status_step(&format!("{GATEWAY}    infrastructure: {{labels: {{a: c}}, annotations: {{m: v}}}}\n")),
+            &["-  infrastructure.Pod/", ".labels.a: c", "+  infrastructure.Pod/", ".annotations.m: (absent)"],
+        ),
+        // gwsim addition: request.clientCertificate, which no cluster here can present
+        case(
+            "client-certificate",
+            "- request: {gateway: gateway-conformance-infra/same-namespace-with-https-listener, scheme: https, host: a.example, clientCertificate: {name: c, namespace: gateway-conformance-infra}}\n  expect: {status: 200}\n".to_string(),
+            &["request.clientCertificate gateway-conformance-infra/c: this cluster cannot present a client certificate"],
         ),
         case("advance", "- advance: 1m\n".to_string() + &request("", "{status: 200}"), &[]),
         case(
