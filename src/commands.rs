@@ -188,6 +188,11 @@ fn require_objects(inputs: &Inputs, files: &[PathBuf]) -> anyhow::Result<()> {
         return Ok(());
     }
     let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    if paths.is_empty() {
+        anyhow::bail!(
+            "no Kubernetes objects in the cluster (no Gateway API object, Namespace, Service or EndpointSlice it serves)"
+        );
+    }
     let mut message = format!("no Kubernetes objects in {}", paths.join(", "));
     match inputs.skipped.first() {
         Some((origin, reason)) => {

@@ -140,6 +140,7 @@ impl ClassArgs {
             admission: self.api.options(),
             budgets,
             without_routing_table: false,
+            documents: None,
         }
     }
 }
@@ -149,8 +150,47 @@ impl ClassArgs {
 struct FileArgs {
     /// Files or folders of YAML or JSON (folders: every .yaml/.yml/.json file, recursively,
     /// in name order); `-` reads standard input. Repeat -f or give several paths after one.
-    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "PATH",
+        required_unless_present = "cluster",
+        num_args = 1..
+    )]
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// `--cluster`: the live state of a cluster as the input, instead of `-f`.
+#[derive(Clone, Debug, Default, clap::Args)]
+struct ClusterArgs {
+    /// Read the live state of a cluster instead of files (Gateway API kinds, Namespaces,
+    /// Services, EndpointSlices; Secrets by metadata and type, their data replaced by
+    /// stand-ins that only say whether each value held PEM): lists, never a write.
+    #[arg(long, conflicts_with = "files")]
+    cluster: bool,
+    /// With --cluster: the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the
+    /// in-cluster configuration).
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    kubeconfig: Option<PathBuf>,
+    /// With --cluster: the kubeconfig context (default: its current context).
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    context: Option<String>,
+}
+
+impl ClusterArgs {
+    /// With `--cluster`, the cluster's objects become the input.
+    fn read_cluster(&self, load: &mut gwsim_sim::inputs::LoadOptions) -> anyhow::Result<()> {
+        if self.cluster {
+            let options = gwsim_live::ClusterOptions {
+                kubeconfig: self.kubeconfig.clone(),
+                context: self.context.clone(),
+            };
+            load.documents = Some(gwsim_live::read_state(&options)?);
+        }
+        Ok(())
+    }
 }
 
 /// `-n`/`-A`, as kubectl has them: which namespaces' objects are printed.
@@ -221,8 +261,16 @@ enum Command {
     Explain {
         /// Files or folders of YAML or JSON; `-` reads standard input. Repeat -f or give
         /// several paths after one; the URL is the last argument.
-        #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
+        #[arg(
+            short = 'f',
+            long = "filename",
+            value_name = "PATH",
+            required_unless_present = "cluster",
+            num_args = 1..
+        )]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
         /// The Gateway that receives the request: NAMESPACE/NAME, or NAME when one Gateway of
         /// the input has it; required when there are several.
         #[arg(long, value_name = "[NAMESPACE/]NAME")]
@@ -548,7 +596,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             namespaces,
             classes,
         } => {
-            let load = classes.options(budgets);
+            let mut load = classes.options(budgets);
+            files.cluster.read_cluster(&mut load)?;
             let print = commands::Print::new(screen, output, &namespaces);
             commands::check(&mut stdout, &print, &files.files, &load)
         }
@@ -559,12 +608,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             namespaces,
             classes,
         } => {
-            let load = classes.options(budgets);
+            let mut load = classes.options(budgets);
+            files.cluster.read_cluster(&mut load)?;
             let print = commands::Print::new(screen, output, &namespaces);
             commands::routes(&mut stdout, &print, &files.files, gateway.as_deref(), &load)
         }
         Command::Explain {
             files,
+            cluster,
             gateway,
             method,
             headers,
@@ -583,7 +634,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 sni,
                 seed,
             };
-            let load = classes.options(budgets);
+            let mut load = classes.options(budgets);
+            cluster.read_cluster(&mut load)?;
             let print = commands::Print::new(screen, output, &NamespaceArgs::default());
             commands::explain(&mut stdout, &print, &files, &request, &load)
         }
@@ -623,7 +675,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             namespaces,
             classes,
         } => {
-            let load = classes.options(budgets);
+            let mut load = classes.options(budgets);
+            files.cluster.read_cluster(&mut load)?;
             let print = commands::Print::new(screen, output, &namespaces);
             commands::audit(&mut stdout, &print, &files.files, &load)
         }

@@ -80,6 +80,11 @@ struct Server {
 
 impl Server {
     fn start(name: &str, offset: u16) -> Server {
+        Server::start_with(name, offset, &[])
+    }
+
+    /// A server whose cluster starts with the objects of `files` (`gwsim serve -f`).
+    fn start_with(name: &str, offset: u16, files: &[&str]) -> Server {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cluster-target-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a temporary folder");
@@ -92,6 +97,8 @@ impl Server {
             .arg(&kubeconfig)
             .arg("--ready-file")
             .arg(&served)
+            .args(files.iter().flat_map(|f| ["-f", f]))
+            .current_dir(root())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -335,5 +342,134 @@ fn a_run_labels_what_it_creates_and_refuses_what_it_did_not() {
         forced.status.success(),
         "{}",
         String::from_utf8_lossy(&forced.stdout)
+    );
+}
+
+/// Route entries as `routes -o json` prints them, without their order among equals (the
+/// cluster's creation times are the wall clock's, a file's are not).
+fn route_entries(routes: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for gateway in routes["gateways"].as_array().expect("gateways") {
+        for listener in gateway["listeners"].as_array().expect("listeners") {
+            for entry in listener["entries"].as_array().expect("entries") {
+                out.push(format!(
+                    "{} {} {} rule {} match {} {} {} -> {}",
+                    gateway["gateway"]["name"],
+                    listener["name"],
+                    entry["route"]["name"],
+                    entry["rule_index"],
+                    entry["match_index"],
+                    entry["hostname"],
+                    entry["description"],
+                    entry["backends"]
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn read_only_commands_take_the_live_state_as_input() {
+    let file = "testdata/golden/inputs/shop.yaml";
+    let server = Server::start_with("read-only", 4000, &[file]);
+    let from_cluster = |command: &str| {
+        let output = gwsim()
+            .current_dir(root())
+            .args([command, "--cluster", "--kubeconfig"])
+            .arg(&server.kubeconfig)
+            .args(["-o", "json"])
+            .output()
+            .expect("gwsim runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let value: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{command} --cluster: not JSON ({e}): {stderr}"));
+        (value, output.status.code())
+    };
+    let from_file = |command: &str| {
+        let output = gwsim()
+            .current_dir(root())
+            .args([command, "-f", file, "-o", "json"])
+            .output()
+            .expect("gwsim runs");
+        let value: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        (value, output.status.code())
+    };
+    // The controller writes statuses in the background: the state settles within seconds.
+    let started = Instant::now();
+    let (routes, code) = loop {
+        let got = from_cluster("routes");
+        if route_entries(&got.0) == route_entries(&from_file("routes").0)
+            || started.elapsed() > Duration::from_secs(20)
+        {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (expected, expected_code) = from_file("routes");
+    assert!(!route_entries(&expected).is_empty());
+    assert_eq!(route_entries(&routes), route_entries(&expected));
+    assert_eq!(code, expected_code);
+    assert_eq!(
+        routes["gwsim"]["findings"], expected["gwsim"]["findings"],
+        "the same findings from the cluster as from the file"
+    );
+    // check sees the same objects, besides the Namespaces and EndpointSlices the cluster
+    // made (a file's Deployments get pods and EndpointSlices there).
+    let (checked, _) = from_cluster("check");
+    let names = |v: &Value| -> Vec<String> {
+        let mut names: Vec<String> = v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|o| o["kind"] != "Namespace" && o["kind"] != "EndpointSlice")
+            .map(|o| {
+                format!(
+                    "{} {} {}",
+                    o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&checked), names(&from_file("check").0));
+    // explain decides a request on the live state as on the file.
+    let explain = |input: &[&str]| {
+        let output = gwsim()
+            .current_dir(root())
+            .arg("explain")
+            .args(input)
+            .args(["-o", "name", "http://www.shop.example/catalog/shoes"])
+            .output()
+            .expect("gwsim runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let kubeconfig = server.kubeconfig.to_string_lossy().into_owned();
+    let winner = explain(&["--cluster", "--kubeconfig", &kubeconfig]);
+    assert!(!winner.trim().is_empty());
+    assert_eq!(winner, explain(&["-f", file]));
+    // audit compares the statuses gwsim serve's controller wrote with its own: they agree.
+    let (audit, code) = from_cluster("audit");
+    assert_eq!(audit["agrees"], Value::Bool(true), "{audit:#}");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn cluster_and_files_do_not_mix() {
+    let output = gwsim()
+        .args(["check", "--cluster", "-f", "x.yaml"])
+        .output()
+        .expect("gwsim runs");
+    assert_eq!(output.status.code(), Some(2));
+    let output = gwsim()
+        .args(["check", "--kubeconfig", "k"])
+        .output()
+        .expect("gwsim runs");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "--kubeconfig needs --cluster"
     );
 }

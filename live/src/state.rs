@@ -10,7 +10,7 @@ use crate::kinds::api_resource;
 use crate::{LiveError, api_message, is_not_found};
 
 /// The kinds read: the Gateway API's, and the core kinds routing depends on. Secrets are read
-/// for their metadata and type only.
+/// for their metadata and type; their data is replaced by stand-ins (see [`redacted_data`]).
 const READ_KINDS: [Kind; 10] = [
     Kind::Namespace,
     Kind::GatewayClass,
@@ -76,7 +76,7 @@ pub fn read_state(options: &ClusterOptions) -> Result<Vec<Document>, LiveError> 
 }
 
 /// The object as an input document: `apiVersion` and `kind` set, `managedFields` dropped, a
-/// Secret reduced to its metadata and type.
+/// Secret reduced to its metadata, type and stand-ins for its data.
 fn as_input(kind: Kind, object: &DynamicObject) -> serde_json::Value {
     let mut value = serde_json::to_value(object).unwrap_or(serde_json::Value::Null);
     let Some(map) = value.as_object_mut() else {
@@ -88,9 +88,44 @@ fn as_input(kind: Kind, object: &DynamicObject) -> serde_json::Value {
         meta.remove("managedFields");
     }
     if kind == Kind::Secret {
+        let data = redacted_data(map);
         map.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "type"));
+        if !data.is_empty() {
+            map.insert("data".into(), serde_json::Value::Object(data));
+        }
     }
     value
+}
+
+/// A stand-in for each key of a Secret's `data`, which is never kept: what the controller
+/// judges of a certificate Secret (each of `tls.crt` and `tls.key` present, not empty, PEM)
+/// without the bytes. A PEM value becomes the base64 of `-----BEGIN REDACTED-----`, any
+/// other non-empty value `REDACTED`, an empty one stays empty.
+fn redacted_data(
+    secret: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    use k8s_openapi::ByteString;
+    let Some(data) = secret.get("data") else {
+        return serde_json::Map::new();
+    };
+    let Ok(data) =
+        serde_json::from_value::<std::collections::BTreeMap<String, ByteString>>(data.clone())
+    else {
+        return serde_json::Map::new();
+    };
+    data.into_iter()
+        .map(|(key, bytes)| {
+            let stand_in: &[u8] = if bytes.0.is_empty() {
+                b""
+            } else if bytes.0.windows(11).any(|w| w == b"-----BEGIN ") {
+                b"-----BEGIN REDACTED-----\n"
+            } else {
+                b"REDACTED"
+            };
+            let encoded = serde_json::to_value(ByteString(stand_in.to_vec())).unwrap_or_default();
+            (key, encoded)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -114,9 +149,24 @@ mod tests {
                 "apiVersion": "v1", "kind": "Secret",
                 "metadata": {"name": "tls", "namespace": "a"},
                 "type": "kubernetes.io/tls",
+                "data": {"tls.crt": "UkVEQUNURUQ=", "tls.key": "UkVEQUNURUQ="},
             })
         );
         assert!(!input.to_string().contains("c2VjcmV0"));
+        // PEM stays PEM-looking (the controller's verdict on a certificate Secret), the
+        // bytes go.
+        let pem: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "tls", "namespace": "a"},
+            "type": "kubernetes.io/tls",
+            "data": {"tls.crt": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCnNlY3JldAo=", "tls.key": ""},
+        }))
+        .expect("a Secret");
+        let input = as_input(Kind::Secret, &pem);
+        assert_eq!(
+            input["data"],
+            serde_json::json!({"tls.crt": "LS0tLS1CRUdJTiBSRURBQ1RFRC0tLS0tCg==", "tls.key": ""})
+        );
         let service: DynamicObject = serde_json::from_value(serde_json::json!({
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": "s", "namespace": "a"},

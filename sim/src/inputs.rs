@@ -43,6 +43,9 @@ pub struct LoadOptions {
     /// Leave [`Inputs::table`] empty: for commands that read statuses only (`gwsim check`),
     /// to which building the routing table of every Gateway would add a tenth of the time.
     pub without_routing_table: bool,
+    /// Objects read by the caller instead of from files (`--cluster`: a live cluster's
+    /// state); the paths are then not read.
+    pub documents: Option<Vec<Document>>,
 }
 
 /// Everything read from the command line's files.
@@ -148,7 +151,13 @@ pub fn load_snapshot_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Lo
     let strict_namespaces = options.strict_namespaces;
     let mut loaded = Loaded::default();
     let mut seen: HashMap<ObjectKey, Origin> = HashMap::new();
-    let read = read_inputs(paths, &options.budgets)?;
+    let read = match &options.documents {
+        Some(documents) => load::Loaded {
+            documents: documents.clone(),
+            ..load::Loaded::default()
+        },
+        None => read_inputs(paths, &options.budgets)?,
+    };
     loaded.skipped = read.skipped;
     loaded.warnings = read.warnings;
     let mut applied = Applied::default();
