@@ -11,7 +11,7 @@ use gwsim_engine::load::Document;
 use gwsim_engine::object::{Kind, ObjectKey};
 use gwsim_sim::cluster::{
     ApplyOutcome, ClientProtocol, Cluster, ClusterError, Patience, RequestId, Response, SendError,
-    WebSocketMessage,
+    WebSocketMessage, class_controller, listed_features,
 };
 use gwsim_sim::echo::Receipt;
 use gwsim_sim::store::ApplyAction;
@@ -602,32 +602,17 @@ impl Cluster for LiveCluster {
                 let Some(class) = self.get(&key) else {
                     continue;
                 };
-                if class
-                    .pointer("/spec/controllerName")
-                    .and_then(|v| v.as_str())
-                    != Some(self.controller.as_str())
-                {
+                if class_controller(&class) != Some(self.controller.as_str()) {
                     continue;
                 }
                 let conditions = class
                     .pointer("/status/conditions")
                     .and_then(|c| c.as_array());
-                accepted |= conditions
-                    .into_iter()
-                    .flatten()
-                    .any(|c| c.get("type").and_then(|t| t.as_str()) == Some("Accepted"));
-                let listed = class
-                    .pointer("/status/supportedFeatures")
-                    .and_then(|f| f.as_array());
-                for feature in listed.into_iter().flatten() {
-                    let name = feature
-                        .get("name")
-                        .and_then(|n| n.as_str())
-                        .or_else(|| feature.as_str());
-                    if let Some(name) = name {
-                        features.insert(name.to_string());
-                    }
-                }
+                accepted |= conditions.into_iter().flatten().any(|c| {
+                    c.get("type").and_then(|t| t.as_str()) == Some("Accepted")
+                        && c.get("status").and_then(|s| s.as_str()) == Some("True")
+                });
+                features.extend(listed_features(&class));
             }
             if accepted || waited >= self.settings.timeout {
                 return features;

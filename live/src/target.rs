@@ -261,37 +261,20 @@ impl ClusterReport {
     /// As the in-memory report, then `skipped (cluster) NAME: reason` lines; the closing
     /// count includes them among the skipped.
     pub fn render_text(&self) -> String {
-        let text = self.ran.render_text();
-        let mut lines: Vec<&str> = text.lines().collect();
-        lines.pop();
-        let mut out = String::new();
-        for line in lines {
-            let _ = writeln!(out, "{line}");
-        }
+        let mut out = self.ran.render_scenarios();
         for s in &self.not_on_cluster {
             let _ = writeln!(out, "skipped (cluster) {}: {}", s.name, s.reason);
         }
-        let s = &self.ran.summary;
-        let _ = write!(
-            out,
-            "{} passed, {} failed, {} skipped",
-            s.passed,
-            s.failed,
-            s.skipped + self.not_on_cluster.len()
-        );
-        let _ = match self.not_on_cluster.len() {
-            0 => writeln!(out),
-            n => writeln!(out, " ({n} of them cannot run on a cluster)"),
-        };
+        let closing = self
+            .ran
+            .summary
+            .closing_line(self.not_on_cluster.len(), "a cluster");
+        out.push_str(&closing);
         out
     }
 
     pub fn render_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_else(|e| {
-            serde_json::json!({ "error": format!("report not serialisable: {e}") }).to_string()
-        });
-        text.push('\n');
-        text
+        gwsim_sim::runner::json_report(self)
     }
 }
 

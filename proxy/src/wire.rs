@@ -701,12 +701,7 @@ impl WireReport {
             match entry {
                 Ok(i) => {
                     let one = RunReport::new(vec![self.ran.scenarios[*i].clone()]);
-                    let text = one.render_text();
-                    let mut lines: Vec<&str> = text.lines().collect();
-                    lines.pop(); // its own closing count
-                    for line in lines {
-                        let _ = writeln!(out, "{line}");
-                    }
+                    out.push_str(&one.render_scenarios());
                 }
                 Err(i) => {
                     let skipped = &self.not_on_wire[*i];
@@ -714,28 +709,18 @@ impl WireReport {
                 }
             }
         }
-        let s = &self.ran.summary;
-        let _ = write!(
-            out,
-            "{} passed, {} failed, {} skipped",
-            s.passed,
-            s.failed,
-            s.skipped + self.not_on_wire.len(),
+        out.push_str(
+            &self
+                .ran
+                .summary
+                .closing_line(self.not_on_wire.len(), "the wire"),
         );
-        let _ = match self.not_on_wire.len() {
-            0 => writeln!(out),
-            n => writeln!(out, " ({n} of them cannot run on the wire)"),
-        };
         out
     }
 
     /// The report as JSON.
     pub fn render_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_else(|e| {
-            serde_json::json!({ "error": format!("report not serialisable: {e}") }).to_string()
-        });
-        text.push('\n');
-        text
+        gwsim_sim::runner::json_report(self)
     }
 }
 

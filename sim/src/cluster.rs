@@ -360,29 +360,34 @@ pub trait Cluster {
             let Some(class) = self.get(&key) else {
                 continue;
             };
-            if class
-                .pointer("/spec/controllerName")
-                .and_then(|v| v.as_str())
-                != Some(self.controller_name())
-            {
-                continue;
-            }
-            let features = class
-                .pointer("/status/supportedFeatures")
-                .and_then(|f| f.as_array());
-            for feature in features.into_iter().flatten() {
-                // v1.3+ writes `{name: X}`; older controllers wrote bare strings.
-                let name = feature
-                    .get("name")
-                    .and_then(|n| n.as_str())
-                    .or_else(|| feature.as_str());
-                if let Some(name) = name {
-                    out.insert(name.to_string());
-                }
+            if class_controller(&class) == Some(self.controller_name()) {
+                out.extend(listed_features(&class));
             }
         }
         out
     }
+}
+
+/// A GatewayClass's `spec.controllerName`.
+pub fn class_controller(class: &serde_json::Value) -> Option<&str> {
+    class
+        .pointer("/spec/controllerName")
+        .and_then(|v| v.as_str())
+}
+
+/// The features a GatewayClass's `status.supportedFeatures` lists.
+pub fn listed_features(class: &serde_json::Value) -> impl Iterator<Item = String> + '_ {
+    let listed = class
+        .pointer("/status/supportedFeatures")
+        .and_then(|f| f.as_array());
+    listed.into_iter().flatten().filter_map(|feature| {
+        // v1.3+ writes `{name: X}`; older controllers wrote bare strings.
+        feature
+            .get("name")
+            .and_then(|n| n.as_str())
+            .or_else(|| feature.as_str())
+            .map(str::to_string)
+    })
 }
 
 #[cfg(test)]

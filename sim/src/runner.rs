@@ -124,6 +124,32 @@ pub struct Summary {
     pub skipped: usize,
 }
 
+impl Summary {
+    /// `N passed, M failed, K skipped` and a newline. `not_run` scenarios, which cannot run
+    /// on `target` (`the wire`, `a cluster`), count among the skipped, and the line says so.
+    pub fn closing_line(&self, not_run: usize, target: &str) -> String {
+        let counts = format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed,
+            self.failed,
+            self.skipped + not_run
+        );
+        match not_run {
+            0 => format!("{counts}\n"),
+            n => format!("{counts} ({n} of them cannot run on {target})\n"),
+        }
+    }
+}
+
+/// A report as pretty JSON and a newline (an error object if it cannot be serialised).
+pub fn json_report<T: Serialize>(report: &T) -> String {
+    let mut text = serde_json::to_string_pretty(report).unwrap_or_else(|e| {
+        serde_json::json!({ "error": format!("report not serialisable: {e}") }).to_string()
+    });
+    text.push('\n');
+    text
+}
+
 /// The results of a run, in the order the scenarios were given.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct RunReport {
@@ -151,6 +177,13 @@ impl RunReport {
 
     /// One line per scenario, details of failures, and `N passed, M failed, K skipped`.
     pub fn render_text(&self) -> String {
+        let mut out = self.render_scenarios();
+        out.push_str(&self.summary.closing_line(0, ""));
+        out
+    }
+
+    /// One line per scenario and details of failures, without the closing count.
+    pub fn render_scenarios(&self) -> String {
         let mut out = String::new();
         for s in &self.scenarios {
             match &s.outcome {
@@ -176,21 +209,12 @@ impl RunReport {
                 }
             }
         }
-        let _ = writeln!(
-            out,
-            "{} passed, {} failed, {} skipped",
-            self.summary.passed, self.summary.failed, self.summary.skipped
-        );
         out
     }
 
     /// The report as JSON.
     pub fn render_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_else(|e| {
-            serde_json::json!({ "error": format!("report not serialisable: {e}") }).to_string()
-        });
-        text.push('\n');
-        text
+        json_report(self)
     }
 }
 
