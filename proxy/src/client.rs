@@ -3,8 +3,11 @@
 //! appProtocol says (GEP-1911).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Mutex;
+use std::task::Poll;
 
 use bytes::Bytes;
 use gwsim_engine::decision::Request;
@@ -42,6 +45,8 @@ pub enum AttemptError {
     Body(hyper::Error),
     #[error("{0}")]
     Request(String),
+    #[error("the backend closed the connection before answering")]
+    Closed,
 }
 
 impl AttemptError {
@@ -51,7 +56,7 @@ impl AttemptError {
     /// upstream's HTTPRouteRetryConnectionError expects).
     pub fn is_bad_answer(&self) -> bool {
         match self {
-            AttemptError::Connect(_) | AttemptError::Request(_) => false,
+            AttemptError::Connect(_) | AttemptError::Request(_) | AttemptError::Closed => false,
             AttemptError::TooLarge(_) | AttemptError::Body(_) => true,
             AttemptError::Http(e) => e.is_parse() || e.is_parse_status(),
         }
@@ -60,7 +65,7 @@ impl AttemptError {
 
 #[derive(Default)]
 pub struct Client {
-    idle: Mutex<HashMap<SocketAddr, Vec<http1::SendRequest<Full<Bytes>>>>>,
+    idle: Mutex<HashMap<SocketAddr, Vec<Kept>>>,
     h2: Mutex<HashMap<SocketAddr, http2::SendRequest<Full<Bytes>>>>,
     max_body: usize,
 }
@@ -83,9 +88,11 @@ impl Client {
         body: Bytes,
     ) -> Result<Answer, AttemptError> {
         let req = build(request, version, body)?;
+        // The rare paths are boxed: the future of every request stays small (it is moved
+        // into hyper's connection state on every request).
         match version {
             HttpVersion::Http11 => self.send_http1(addr, req).await,
-            HttpVersion::H2c => self.send_h2(addr, req).await,
+            HttpVersion::H2c => Box::pin(self.send_h2(addr, req)).await,
         }
     }
 
@@ -94,25 +101,42 @@ impl Client {
         addr: SocketAddr,
         req: hyper::Request<Full<Bytes>>,
     ) -> Result<Answer, AttemptError> {
-        let upgrading = req.headers().contains_key(hyper::header::UPGRADE);
-        let mut sender = match self.take_idle(addr) {
-            Some(s) => s,
-            None => {
-                let stream = TcpStream::connect(addr)
-                    .await
-                    .map_err(AttemptError::Connect)?;
-                let _ = stream.set_nodelay(true);
-                let (sender, conn) = http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(AttemptError::Http)?;
-                tokio::spawn(conn.with_upgrades());
-                sender
+        if req.headers().contains_key(hyper::header::UPGRADE) {
+            return Box::pin(self.send_upgrade(addr, req)).await;
+        }
+        let mut kept = loop {
+            match self.take_idle(addr) {
+                Some(mut kept) => {
+                    if kept.ready().await {
+                        break kept;
+                    }
+                }
+                None => break Box::pin(Kept::connect(addr)).await?,
             }
         };
+        let (answer, open) = kept.exchange(req, self.max_body).await?;
+        if open {
+            self.put_idle(addr, kept);
+        }
+        Ok(answer)
+    }
+
+    /// A request asking for an upgrade goes on a connection of its own, run by its own task
+    /// (after a 101 the connection is the client's).
+    async fn send_upgrade(
+        &self,
+        addr: SocketAddr,
+        req: hyper::Request<Full<Bytes>>,
+    ) -> Result<Answer, AttemptError> {
+        let stream = connect(addr).await?;
+        let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(AttemptError::Http)?;
+        tokio::spawn(conn.with_upgrades());
         let mut response = sender.send_request(req).await.map_err(AttemptError::Http)?;
         let status = response.status().as_u16();
         let headers = answer_headers(response.headers_mut());
-        if status == 101 && upgrading {
+        if status == 101 {
             let upgrade = hyper::upgrade::on(&mut response);
             return Ok(Answer {
                 status,
@@ -121,10 +145,7 @@ impl Client {
                 upgrade: Some(upgrade),
             });
         }
-        let body = self.read_body(response.into_body()).await?;
-        if sender.ready().await.is_ok() {
-            self.put_idle(addr, sender);
-        }
+        let body = read_body(response.into_body(), self.max_body).await?;
         Ok(Answer {
             status,
             headers,
@@ -163,7 +184,7 @@ impl Client {
         let mut response = sender.send_request(req).await.map_err(AttemptError::Http)?;
         let status = response.status().as_u16();
         let headers = answer_headers(response.headers_mut());
-        let body = self.read_body(response.into_body()).await?;
+        let body = read_body(response.into_body(), self.max_body).await?;
         Ok(Answer {
             status,
             headers,
@@ -172,34 +193,147 @@ impl Client {
         })
     }
 
-    async fn read_body(&self, body: hyper::body::Incoming) -> Result<Bytes, AttemptError> {
-        match Limited::new(body, self.max_body).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) => match e.downcast::<hyper::Error>() {
-                Ok(e) => Err(AttemptError::Body(*e)),
-                Err(_) => Err(AttemptError::TooLarge(self.max_body)),
-            },
-        }
+    /// An idle connection to `addr`, the most recently used first.
+    fn take_idle(&self, addr: SocketAddr) -> Option<Kept> {
+        self.idle.lock().ok()?.get_mut(&addr)?.pop()
     }
 
-    fn take_idle(&self, addr: SocketAddr) -> Option<http1::SendRequest<Full<Bytes>>> {
-        let mut idle = self.idle.lock().ok()?;
-        let list = idle.get_mut(&addr)?;
-        while let Some(s) = list.pop() {
-            if s.is_ready() && !s.is_closed() {
-                return Some(s);
-            }
-        }
-        None
-    }
-
-    fn put_idle(&self, addr: SocketAddr, sender: http1::SendRequest<Full<Bytes>>) {
+    fn put_idle(&self, addr: SocketAddr, kept: Kept) {
         if let Ok(mut idle) = self.idle.lock() {
             let list = idle.entry(addr).or_default();
             if list.len() < IDLE_PER_ADDRESS {
-                list.push(sender);
+                list.push(kept);
             }
         }
+    }
+}
+
+async fn connect(addr: SocketAddr) -> Result<TcpStream, AttemptError> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(AttemptError::Connect)?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+async fn read_body(body: hyper::body::Incoming, max_body: usize) -> Result<Bytes, AttemptError> {
+    match Limited::new(body, max_body).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) => match e.downcast::<hyper::Error>() {
+            Ok(e) => Err(AttemptError::Body(*e)),
+            Err(_) => Err(AttemptError::TooLarge(max_body)),
+        },
+    }
+}
+
+type Http1Connection = http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
+
+/// A kept HTTP/1.1 connection to a backend. It has no task of its own: the request that uses
+/// it polls it (in the client connection's task), so a request crosses no task boundary and
+/// wakes no other task; an idle one waits in the pool, polled by nobody.
+struct Kept {
+    sender: http1::SendRequest<Full<Bytes>>,
+    connection: Http1Connection,
+}
+
+/// Whether a kept connection is still up.
+enum Link {
+    Open,
+    /// The backend closed it, or hyper ended it after an answer that closes it.
+    Closed,
+    Failed(hyper::Error),
+}
+
+impl Link {
+    fn error(&mut self) -> AttemptError {
+        match std::mem::replace(self, Link::Closed) {
+            Link::Failed(e) => AttemptError::Http(e),
+            Link::Open | Link::Closed => AttemptError::Closed,
+        }
+    }
+}
+
+/// Polls `work` and, first, the connection that feeds it, in the calling task. Once the
+/// connection has ended nothing else moves `work`: still pending then, it is an error.
+async fn drive<F: Future>(
+    connection: &mut Http1Connection,
+    link: &mut Link,
+    work: F,
+) -> Result<F::Output, AttemptError> {
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|cx| {
+        if let Link::Open = link
+            && let Poll::Ready(ended) = Pin::new(&mut *connection).poll(cx)
+        {
+            *link = match ended {
+                Ok(()) => Link::Closed,
+                Err(e) => Link::Failed(e),
+            };
+        }
+        match work.as_mut().poll(cx) {
+            Poll::Ready(out) => Poll::Ready(Ok(out)),
+            Poll::Pending => match link {
+                Link::Open => Poll::Pending,
+                _ => Poll::Ready(Err(link.error())),
+            },
+        }
+    })
+    .await
+}
+
+impl Kept {
+    async fn connect(addr: SocketAddr) -> Result<Kept, AttemptError> {
+        let stream = connect(addr).await?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(AttemptError::Http)?;
+        Ok(Kept { sender, connection })
+    }
+
+    /// Whether the connection is open and ready for a request: an idle connection the
+    /// backend closed is found out here, before anything is sent on it.
+    async fn ready(&mut self) -> bool {
+        let Kept { sender, connection } = self;
+        let mut link = Link::Open;
+        let ready = drive(
+            connection,
+            &mut link,
+            std::future::poll_fn(|cx| sender.poll_ready(cx)),
+        )
+        .await;
+        matches!((ready, link), (Ok(Ok(())), Link::Open))
+    }
+
+    /// Sends `req` and reads the whole answer, polling the connection meanwhile; whether
+    /// the connection is still open after it.
+    async fn exchange(
+        &mut self,
+        req: hyper::Request<Full<Bytes>>,
+        max_body: usize,
+    ) -> Result<(Answer, bool), AttemptError> {
+        let Kept { sender, connection } = self;
+        let mut link = Link::Open;
+        let mut response = drive(connection, &mut link, sender.send_request(req))
+            .await?
+            .map_err(AttemptError::Http)?;
+        let status = response.status().as_u16();
+        let headers = answer_headers(response.headers_mut());
+        let body = drive(
+            connection,
+            &mut link,
+            read_body(response.into_body(), max_body),
+        )
+        .await??;
+        let open = matches!(link, Link::Open);
+        Ok((
+            Answer {
+                status,
+                headers,
+                body,
+                upgrade: None,
+            },
+            open,
+        ))
     }
 }
 

@@ -46,7 +46,9 @@ pub async fn handle(
     arrival: Arc<Arrival>,
     mut req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Refused> {
-    let started = Instant::now();
+    // Described and timed only when someone reads it: no per-request text otherwise.
+    let logging = tracing::enabled!(target: "gwsim::access", tracing::Level::INFO);
+    let started = logging.then(Instant::now);
     let state = shared.state.borrow().clone();
     let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed);
     let mut rng = SmallRng::seed_from_u64(sequence);
@@ -59,8 +61,6 @@ pub async fn handle(
         .contains_key(hyper::header::UPGRADE)
         .then(|| hyper::upgrade::on(&mut req));
     let decision = state.table.decide_fast(&request, &mut rng);
-    // Described only when someone reads it: no per-request text otherwise.
-    let logging = tracing::enabled!(target: "gwsim::access", tracing::Level::INFO);
     let decided =
         (shared.explain_header || logging).then(|| describe(decision.provenance.as_ref()));
     let mut response = match decision.outcome {
@@ -117,7 +117,7 @@ pub async fn handle(
         path = %request.path,
         status = response.status().as_u16(),
         decided = %decided,
-        micros = started.elapsed().as_micros() as u64,
+        micros = started.map_or(0, |s| s.elapsed().as_micros() as u64),
     );
     Ok(response)
 }
@@ -267,7 +267,7 @@ async fn deliver(
             took: attempt_started.elapsed(),
         };
         match exchange.record(attempt) {
-            Step::Retry { backoff } => tokio::time::sleep(backoff).await,
+            Step::Retry { backoff } => Box::pin(tokio::time::sleep(backoff)).await,
             Step::Finish(end) => break end,
         }
     };
