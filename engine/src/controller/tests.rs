@@ -753,9 +753,9 @@ fn listener_conflicts() {
 // Certificates and ReferenceGrants from Gateways
 
 fn valid_secret(ns: &str, name: &str) -> String {
-    // "-----BEGIN CERTIFICATE-----\n" and "-----BEGIN PRIVATE KEY-----\n", base64.
+    // A self-signed test certificate for a.example.com and its key (engine/src/x509.rs tests).
     format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}}}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg==\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}}}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJ2RENDQVdHZ0F3SUJBZ0lVT1ZMM0EyWnpKWUdGdEo3M2p5TVFlQjRPWUY0d0NnWUlLb1pJemowRUF3SXcKTkRFYU1CZ0dBMVVFQ2d3UlozZHphVzBnWTI5dVptOXliV0Z1WTJVeEZqQVVCZ05WQkFNTURXRXVaWGhoYlhCcwpaUzVqYjIwd0lCY05NalV3TVRBeE1EQXdNREF3V2hnUE1qRXlOVEF4TURFd01EQXdNREJhTURReEdqQVlCZ05WCkJBb01FV2QzYzJsdElHTnZibVp2Y20xaGJtTmxNUll3RkFZRFZRUUREQTFoTG1WNFlXMXdiR1V1WTI5dE1Ga3cKRXdZSEtvWkl6ajBDQVFZSUtvWkl6ajBEQVFjRFFnQUVqbm9hUkV1OFFHRE5Yb3duTzJxc2kwZkNoN3VxNVg2RAoxYnlTRG9PM1JjUExlUFA2bXNraEtacGlNaVZvbXdvQlVjc0NQejZONWRtQmpORTY2Z05KcWFOUE1FMHdEQVlEClZSMFRBUUgvQkFJd0FEQU9CZ05WSFE4QkFmOEVCQU1DQmFBd0V3WURWUjBsQkF3d0NnWUlLd1lCQlFVSEF3RXcKR0FZRFZSMFJCQkV3RDRJTllTNWxlR0Z0Y0d4bExtTnZiVEFLQmdncWhrak9QUVFEQWdOSkFEQkdBaUVBOVZPSQpGZFc3U1dxZ2toRnFBaGFING9lcE9JYWN6Yk5DK1Jib250NUtpTzhDSVFDT0o2RkhYZmNISnhiTUc3RUMvWitsCjZZWStmemhmRHJheHFDeUNjZFZ5dXc9PQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==\n  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JR0hBZ0VBTUJNR0J5cUdTTTQ5QWdFR0NDcUdTTTQ5QXdFSEJHMHdhd0lCQVFRZ3RoUnR3RjNJeEk2Tk1oVnMKY2huaXZlS0hEK3crUCt5QnlVZkJ2MWY2MVZlaFJBTkNBQVNPZWhwRVM3eEFZTTFlakNjN2FxeUxSOEtIdTZybApmb1BWdkpJT2c3ZEZ3OHQ0OC9xYXlTRXBtbUl5SldpYkNnRlJ5d0kvUG8zbDJZR00wVHJxQTBtcAotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg==\n"
     )
 }
 
@@ -777,10 +777,12 @@ fn grant(ns: &str, from: &str, to: &str) -> String {
 
 #[test]
 fn listener_certificate_refs() {
-    let opaque = "apiVersion: v1\nkind: Secret\nmetadata: {name: opaque, namespace: infra}\ntype: Opaque\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg==\n";
+    let opaque = "apiVersion: v1\nkind: Secret\nmetadata: {name: opaque, namespace: infra}\ntype: Opaque\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJ2RENDQVdHZ0F3SUJBZ0lVT1ZMM0EyWnpKWUdGdEo3M2p5TVFlQjRPWUY0d0NnWUlLb1pJemowRUF3SXcKTkRFYU1CZ0dBMVVFQ2d3UlozZHphVzBnWTI5dVptOXliV0Z1WTJVeEZqQVVCZ05WQkFNTURXRXVaWGhoYlhCcwpaUzVqYjIwd0lCY05NalV3TVRBeE1EQXdNREF3V2hnUE1qRXlOVEF4TURFd01EQXdNREJhTURReEdqQVlCZ05WCkJBb01FV2QzYzJsdElHTnZibVp2Y20xaGJtTmxNUll3RkFZRFZRUUREQTFoTG1WNFlXMXdiR1V1WTI5dE1Ga3cKRXdZSEtvWkl6ajBDQVFZSUtvWkl6ajBEQVFjRFFnQUVqbm9hUkV1OFFHRE5Yb3duTzJxc2kwZkNoN3VxNVg2RAoxYnlTRG9PM1JjUExlUFA2bXNraEtacGlNaVZvbXdvQlVjc0NQejZONWRtQmpORTY2Z05KcWFOUE1FMHdEQVlEClZSMFRBUUgvQkFJd0FEQU9CZ05WSFE4QkFmOEVCQU1DQmFBd0V3WURWUjBsQkF3d0NnWUlLd1lCQlFVSEF3RXcKR0FZRFZSMFJCQkV3RDRJTllTNWxlR0Z0Y0d4bExtTnZiVEFLQmdncWhrak9QUVFEQWdOSkFEQkdBaUVBOVZPSQpGZFc3U1dxZ2toRnFBaGFING9lcE9JYWN6Yk5DK1Jib250NUtpTzhDSVFDT0o2RkhYZmNISnhiTUc3RUMvWitsCjZZWStmemhmRHJheHFDeUNjZFZ5dXc9PQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==\n  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JR0hBZ0VBTUJNR0J5cUdTTTQ5QWdFR0NDcUdTTTQ5QXdFSEJHMHdhd0lCQVFRZ3RoUnR3RjNJeEk2Tk1oVnMKY2huaXZlS0hEK3crUCt5QnlVZkJ2MWY2MVZlaFJBTkNBQVNPZWhwRVM3eEFZTTFlakNjN2FxeUxSOEtIdTZybApmb1BWdkpJT2c3ZEZ3OHQ0OC9xYXlTRXBtbUl5SldpYkNnRlJ5d0kvUG8zbDJZR00wVHJxQTBtcAotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg==\n";
     // "Hello world" as both certificate and key.
     let not_pem = "apiVersion: v1\nkind: Secret\nmetadata: {name: not-pem, namespace: infra}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: SGVsbG8gd29ybGQK\n  tls.key: SGVsbG8gd29ybGQK\n";
-    let no_key = "apiVersion: v1\nkind: Secret\nmetadata: {name: no-key, namespace: infra}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n";
+    // PEM blocks around bytes that are not DER: PEM-looking, not X.509.
+    let not_x509 = "apiVersion: v1\nkind: Secret\nmetadata: {name: not-x509, namespace: infra}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmFHVnNiRzg9Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K\n  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JR0hBZ0VBTUJNR0J5cUdTTTQ5QWdFR0NDcUdTTTQ5QXdFSEJHMHdhd0lCQVFRZ3RoUnR3RjNJeEk2Tk1oVnMKY2huaXZlS0hEK3crUCt5QnlVZkJ2MWY2MVZlaFJBTkNBQVNPZWhwRVM3eEFZTTFlakNjN2FxeUxSOEtIdTZybApmb1BWdkpJT2c3ZEZ3OHQ0OC9xYXlTRXBtbUl5SldpYkNnRlJ5d0kvUG8zbDJZR00wVHJxQTBtcAotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg==\n";
+    let no_key = "apiVersion: v1\nkind: Secret\nmetadata: {name: no-key, namespace: infra}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJ2RENDQVdHZ0F3SUJBZ0lVT1ZMM0EyWnpKWUdGdEo3M2p5TVFlQjRPWUY0d0NnWUlLb1pJemowRUF3SXcKTkRFYU1CZ0dBMVVFQ2d3UlozZHphVzBnWTI5dVptOXliV0Z1WTJVeEZqQVVCZ05WQkFNTURXRXVaWGhoYlhCcwpaUzVqYjIwd0lCY05NalV3TVRBeE1EQXdNREF3V2hnUE1qRXlOVEF4TURFd01EQXdNREJhTURReEdqQVlCZ05WCkJBb01FV2QzYzJsdElHTnZibVp2Y20xaGJtTmxNUll3RkFZRFZRUUREQTFoTG1WNFlXMXdiR1V1WTI5dE1Ga3cKRXdZSEtvWkl6ajBDQVFZSUtvWkl6ajBEQVFjRFFnQUVqbm9hUkV1OFFHRE5Yb3duTzJxc2kwZkNoN3VxNVg2RAoxYnlTRG9PM1JjUExlUFA2bXNraEtacGlNaVZvbXdvQlVjc0NQejZONWRtQmpORTY2Z05KcWFOUE1FMHdEQVlEClZSMFRBUUgvQkFJd0FEQU9CZ05WSFE4QkFmOEVCQU1DQmFBd0V3WURWUjBsQkF3d0NnWUlLd1lCQlFVSEF3RXcKR0FZRFZSMFJCQkV3RDRJTllTNWxlR0Z0Y0d4bExtTnZiVEFLQmdncWhrak9QUVFEQWdOSkFEQkdBaUVBOVZPSQpGZFc3U1dxZ2toRnFBaGFING9lcE9JYWN6Yk5DK1Jib250NUtpTzhDSVFDT0o2RkhYZmNISnhiTUc3RUMvWitsCjZZWStmemhmRHJheHFDeUNjZFZ5dXc9PQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==\n";
     let gateway_grant = grant(
         "web",
         "{group: gateway.networking.k8s.io, kind: Gateway, namespace: infra}",
@@ -824,6 +826,12 @@ fn listener_certificate_refs() {
             "InvalidCertificateRef",
         ),
         (
+            "PEM that is not X.509",
+            "{group: \"\", kind: Secret, name: not-x509}",
+            "False",
+            "InvalidCertificateRef",
+        ),
+        (
             "no tls.key",
             "{group: \"\", kind: Secret, name: no-key}",
             "False",
@@ -853,6 +861,7 @@ fn listener_certificate_refs() {
             &gateway_grant,
             opaque,
             not_pem,
+            not_x509,
             no_key,
             SERVICE_V1,
             ROUTE,
