@@ -1168,6 +1168,27 @@ impl Loader<'_> {
                 ..Expect::default()
             });
         };
+        let handshake_fails = raw.handshake_fails.unwrap_or(false);
+        if handshake_fails
+            && (raw.status.is_some()
+                || raw.backend.is_some()
+                || raw.namespace.is_some()
+                || raw.request.is_some()
+                || raw.headers.is_some()
+                || raw.absent_headers.is_some()
+                || raw.redirect.is_some()
+                || raw.mirrored_to.is_some()
+                || raw.distribution.is_some()
+                || raw.messages.is_some()
+                || raw.header_values.is_some()
+                || raw.forwarded.is_some()
+                || raw.server_certificate.is_some())
+        {
+            return Err(
+                "expect.handshakeFails: true (no HTTP answer comes back) cannot go with another expectation"
+                    .to_string(),
+            );
+        }
         let status = match raw.status {
             None => None,
             Some(StatusCodes(codes)) => {
@@ -1251,27 +1272,6 @@ impl Loader<'_> {
                 "expect.request.proto {proto:?} must be one of {}",
                 KNOWN_PROTOS.join(", ")
             ));
-        }
-        let handshake_fails = raw.handshake_fails.unwrap_or(false);
-        if handshake_fails
-            && (status.is_some()
-                || raw.backend.is_some()
-                || raw.namespace.is_some()
-                || raw.request.is_some()
-                || raw.headers.is_some()
-                || raw.absent_headers.is_some()
-                || raw.redirect.is_some()
-                || raw.mirrored_to.is_some()
-                || distribution.is_some()
-                || raw.messages.is_some()
-                || !header_values.is_empty()
-                || raw.forwarded.is_some()
-                || raw.server_certificate.is_some())
-        {
-            return Err(
-                "expect.handshakeFails: true (no HTTP answer comes back) cannot go with another expectation"
-                    .to_string(),
-            );
         }
         Ok(Expect {
             handshake_fails,
