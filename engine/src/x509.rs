@@ -97,15 +97,15 @@ impl CertificateChain {
         EndEntityCert::try_from(&self.chain[0]).expect("parsed when the chain was read")
     }
 
-    /// The DNS names of the first certificate's subjectAltName, as webpki reads them
-    /// (wildcards kept; entries that are not valid names, such as a bare `*`, left out).
+    /// The dNSName entries of the first certificate's subjectAltName, as written (a bare `*`
+    /// and `*.org` included, though webpki would never match them).
     pub fn dns_names(&self) -> Vec<String> {
-        self.leaf().valid_dns_names().map(str::to_string).collect()
+        san_entries(self.chain[0].as_ref(), DNS_NAME_TAG)
     }
 
-    /// The URI names of the first certificate's subjectAltName.
+    /// The uniformResourceIdentifier entries of the first certificate's subjectAltName.
     pub fn uri_names(&self) -> Vec<String> {
-        self.leaf().valid_uri_names().map(str::to_string).collect()
+        san_entries(self.chain[0].as_ref(), URI_TAG)
     }
 
     /// The certificates in DER, end entity first.
@@ -144,6 +144,70 @@ impl CertificateChain {
             .map(|_| ())
             .map_err(|e| webpki_reason(&e))
     }
+}
+
+/// GeneralName choices (RFC 5280 §4.2.1.6), context-specific and primitive.
+const DNS_NAME_TAG: u8 = 0x82;
+const URI_TAG: u8 = 0x86;
+/// The DER of OID 2.5.29.17, subjectAltName.
+const SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
+
+/// One DER element: its tag, its contents, and what follows it.
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 || rest.len() < count {
+            return None;
+        }
+        let len = rest[..count]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[count..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// Every element of a DER sequence's contents.
+fn der_children(mut contents: &[u8]) -> Vec<(u8, &[u8])> {
+    let mut out = Vec::new();
+    while let Some((tag, value, rest)) = der_element(contents) {
+        out.push((tag, value));
+        contents = rest;
+    }
+    out
+}
+
+/// The subjectAltName entries of one GeneralName choice, read from a certificate's DER
+/// (Certificate → tbsCertificate → [3] extensions → subjectAltName). The certificate was
+/// parsed by webpki first; this only walks to the extension webpki filters.
+fn san_entries(certificate: &[u8], choice: u8) -> Vec<String> {
+    let names = || -> Option<Vec<String>> {
+        let (_, cert, _) = der_element(certificate)?;
+        let (_, tbs, _) = der_element(cert)?;
+        let (_, explicit) = der_children(tbs).into_iter().find(|(t, _)| *t == 0xa3)?;
+        let (_, extensions, _) = der_element(explicit)?;
+        for (_, extension) in der_children(extensions) {
+            let parts = der_children(extension);
+            if parts.first() != Some(&(0x06, SUBJECT_ALT_NAME)) {
+                continue;
+            }
+            let (_, value) = parts.iter().find(|(t, _)| *t == 0x04)?;
+            let (_, general_names, _) = der_element(value)?;
+            return Some(
+                der_children(general_names)
+                    .into_iter()
+                    .filter(|(t, _)| *t == choice)
+                    .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                    .collect(),
+            );
+        }
+        Some(Vec::new())
+    };
+    names().unwrap_or_default()
 }
 
 /// CA certificates trusted to issue certificates (a CA bundle from `ca.crt`).
@@ -304,6 +368,11 @@ mod tests {
         let (server, _) = leaf(&["*.example.com", "a.test"], &issuer, false);
         let chain = CertificateChain::from_pem(server.pem().as_bytes()).expect("chain");
         assert_eq!(chain.dns_names(), ["*.example.com", "a.test"]);
+        assert!(chain.uri_names().is_empty());
+        // Names webpki would not match are still read as written.
+        let (odd, _) = leaf(&["*", "*.org"], &issuer, false);
+        let odd = CertificateChain::from_pem(odd.pem().as_bytes()).expect("chain");
+        assert_eq!(odd.dns_names(), ["*", "*.org"]);
         assert_eq!(chain.valid_for_name("x.example.com"), Ok(()));
         assert!(chain.valid_for_name("x.y.example.com").is_err());
         assert!(chain.valid_for_name("b.test").is_err());

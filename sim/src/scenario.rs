@@ -216,8 +216,7 @@ pub struct Expect {
 /// `expect.serverCertificate`: what the certificate the Gateway presents must carry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExpectedServerCertificate {
-    /// The DNS names of its subjectAltName, in any order, exactly (as read by webpki: a bare
-    /// `*` is not a name and is not listed).
+    /// The DNS names of its subjectAltName, in any order, exactly, as written.
     pub dns_names: Vec<String>,
 }
 
