@@ -46,7 +46,8 @@ impl fmt::Debug for CertificateChain {
 
 /// Whether a PEM value is the stand-in `gwsim check --cluster` writes for data it did not read.
 pub fn is_redacted(pem: &[u8]) -> bool {
-    pem.windows(REDACTED_BEGIN.len()).any(|w| w == REDACTED_BEGIN)
+    pem.windows(REDACTED_BEGIN.len())
+        .any(|w| w == REDACTED_BEGIN)
 }
 
 impl CertificateChain {
@@ -120,12 +121,22 @@ impl CertificateChain {
             .map_err(|_| format!("{name:?} is not a DNS name or an IP address"))?;
         self.leaf()
             .verify_is_valid_for_subject_name(&server_name)
-            .map_err(|e| format!("the certificate is not valid for {name}: {}", webpki_reason(&e)))
+            .map_err(|e| {
+                format!(
+                    "the certificate is not valid for {name}: {}",
+                    webpki_reason(&e)
+                )
+            })
     }
 
     /// Verifies the chain up to one of `anchors` at `now_unix` (seconds), for a client's
     /// certificate (`client`) or a server's.
-    pub fn verify(&self, anchors: &TrustAnchors, now_unix: u64, client: bool) -> Result<(), String> {
+    pub fn verify(
+        &self,
+        anchors: &TrustAnchors,
+        now_unix: u64,
+        client: bool,
+    ) -> Result<(), String> {
         let usage = if client {
             KeyUsage::client_auth()
         } else {
@@ -317,10 +328,9 @@ mod tests {
         issuer: &rcgen::Issuer<'static, rcgen::KeyPair>,
         client: bool,
     ) -> (rcgen::Certificate, rcgen::KeyPair) {
-        let mut params = rcgen::CertificateParams::new(
-            names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-        )
-        .expect("params");
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("params");
         params.extended_key_usages = vec![if client {
             rcgen::ExtendedKeyUsagePurpose::ClientAuth
         } else {

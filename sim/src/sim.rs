@@ -25,8 +25,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::cluster::{
-    ApplyOutcome, ClientProtocol, Cluster, ClusterError, PresentedCertificate, RequestId,
-    Response, SendError, WebSocketMessage, websocket_handshake,
+    ApplyOutcome, ClientProtocol, Cluster, ClusterError, PresentedCertificate, RequestId, Response,
+    SendError, WebSocketMessage, websocket_handshake,
 };
 use crate::network::{Network, is_connection_specific};
 use crate::queue::EventQueue;

@@ -53,10 +53,7 @@ pub fn handshake(
     let Some(gateway) = view.gateways.iter().find(|g| &g.key == gateway_key) else {
         return Ok(None);
     };
-    let sni = request
-        .sni
-        .clone()
-        .unwrap_or_else(|| request.host.clone());
+    let sni = request.sni.clone().unwrap_or_else(|| request.host.clone());
     let Some(name) = view.table.tls_listener(gateway_key, request.port, &sni) else {
         let on_port: Vec<_> = gateway
             .listeners
@@ -89,25 +86,20 @@ pub fn handshake(
     else {
         return Ok(None);
     };
-    let server_certificate = listener
-        .certificate
-        .as_ref()
-        .map(|c| PresentedCertificate {
-            dns_names: c.dns_names(),
-        });
+    let server_certificate = listener.certificate.as_ref().map(|c| PresentedCertificate {
+        dns_names: c.dns_names(),
+    });
     if let Some(validation) = &listener.client_validation {
         let verdict = match &presented {
             None => Err("the client presented no certificate".to_string()),
-            Some((key, chain)) => {
-                chain
-                    .verify(&validation.anchors, unix_seconds(view.now), true)
-                    .map_err(|why| {
-                        format!(
-                            "the client certificate {} is refused: {why}",
-                            key.namespaced_name()
-                        )
-                    })
-            }
+            Some((key, chain)) => chain
+                .verify(&validation.anchors, unix_seconds(view.now), true)
+                .map_err(|why| {
+                    format!(
+                        "the client certificate {} is refused: {why}",
+                        key.namespaced_name()
+                    )
+                }),
         };
         if let Err(why) = verdict
             && !validation.insecure_fallback
@@ -125,7 +117,8 @@ pub fn handshake(
 /// certificate and key is a mistake in the scenario, not a refusal by the Gateway.
 fn client_chain(snapshot: &Snapshot, key: &ObjectKey) -> Result<CertificateChain, SendError> {
     let name = key.namespaced_name();
-    let bad = |why: String| SendError::Transport(format!("request.clientCertificate {name}: {why}"));
+    let bad =
+        |why: String| SendError::Transport(format!("request.clientCertificate {name}: {why}"));
     let secret = snapshot
         .secret(&key.namespace, &key.name)
         .ok_or_else(|| bad("Secret not found".to_string()))?;

@@ -41,7 +41,9 @@ fn run(name: &str, steps: &str) -> (bool, String) {
 
 fn request(port: u16, host: &str, cert: Option<&str>, expect: &str) -> String {
     let cert = cert
-        .map(|c| format!(", clientCertificate: {{name: {c}, namespace: gateway-conformance-infra}}"))
+        .map(|c| {
+            format!(", clientCertificate: {{name: {c}, namespace: gateway-conformance-infra}}")
+        })
         .unwrap_or_default();
     format!(
         "- request: {{gateway: gateway-conformance-infra/mtls, scheme: https, port: {port}, host: {host}{cert}}}\n  expect: {expect}\n"
@@ -80,7 +82,9 @@ fn cases() -> Vec<Case> {
         Case {
             name: "a-valid-client-does-not-fail-the-handshake",
             steps: request(443, "a.example.com", Some("client-default"), refused),
-            fails_with: &["expected the TLS handshake to fail, but it succeeded and the Gateway answered 200"],
+            fails_with: &[
+                "expected the TLS handshake to fail, but it succeeded and the Gateway answered 200",
+            ],
         },
         Case {
             name: "no-client-certificate",
@@ -101,7 +105,9 @@ fn cases() -> Vec<Case> {
         Case {
             name: "missing-client-secret",
             steps: request(443, "a.example.com", Some("nope"), ok),
-            fails_with: &["request.clientCertificate gateway-conformance-infra/nope: Secret not found"],
+            fails_with: &[
+                "request.clientCertificate gateway-conformance-infra/nope: Secret not found",
+            ],
         },
         Case {
             name: "insecure-fallback-lets-anyone-in",

@@ -177,7 +177,11 @@ fn resolve(
             }
         }
         ("", "Secret") => match snapshot.secret(namespace, r.name) {
-            Some(s) => s.data.as_ref().and_then(|d| d.get("ca.crt")).map(|b| b.0.clone()),
+            Some(s) => s
+                .data
+                .as_ref()
+                .and_then(|d| d.get("ca.crt"))
+                .map(|b| b.0.clone()),
             None => {
                 return Err((
                     Reason::InvalidCACertificateRef,
@@ -188,7 +192,9 @@ fn resolve(
         (group, kind) => {
             return Err((
                 Reason::InvalidCACertificateKind,
-                format!("{what}: {kind} of group {group:?} cannot hold CA certificates (core ConfigMap or Secret)"),
+                format!(
+                    "{what}: {kind} of group {group:?} cannot hold CA certificates (core ConfigMap or Secret)"
+                ),
             ));
         }
     };
@@ -198,8 +204,12 @@ fn resolve(
             format!("{what}: no ca.crt key"),
         ));
     };
-    TrustAnchors::from_pem(&pem)
-        .map_err(|e| (Reason::InvalidCACertificateRef, format!("{what}: ca.crt {e}")))
+    TrustAnchors::from_pem(&pem).map_err(|e| {
+        (
+            Reason::InvalidCACertificateRef,
+            format!("{what}: ca.crt {e}"),
+        )
+    })
 }
 
 /// Frontend validation of the Gateway's HTTPS listener on `port`.
