@@ -181,7 +181,13 @@ fn resolve(
                 .data
                 .as_ref()
                 .and_then(|d| d.get("ca.crt"))
-                .map(|b| b.0.clone()),
+                .map(|b| b.0.clone())
+                .or_else(|| {
+                    s.string_data
+                        .as_ref()
+                        .and_then(|d| d.get("ca.crt"))
+                        .map(|v| v.as_bytes().to_vec())
+                }),
             None => {
                 return Err((
                     Reason::InvalidCACertificateRef,

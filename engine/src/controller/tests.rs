@@ -32,6 +32,7 @@ fn object(doc: &str) -> Object {
         }
         "Service" => Object::Service(Box::new(serde_json::from_value(v).expect("Service"))),
         "Secret" => Object::Secret(Box::new(serde_json::from_value(v).expect("Secret"))),
+        "ConfigMap" => Object::ConfigMap(Box::new(serde_json::from_value(v).expect("ConfigMap"))),
         other => panic!("fixture kind {other} not handled"),
     }
 }
