@@ -44,10 +44,11 @@ pub fn handshake(
     let presented = client_certificate
         .map(|key| client_chain(view.snapshot, key).map(|chain| (key, chain)))
         .transpose()?;
-    let Some(gateway_key) = request.gateway.as_ref().or_else(|| match view.gateways {
+    let only = match view.gateways {
         [only] => Some(&only.key),
         _ => None,
-    }) else {
+    };
+    let Some(gateway_key) = request.gateway.as_ref().or(only) else {
         return Ok(None);
     };
     let Some(gateway) = view.gateways.iter().find(|g| &g.key == gateway_key) else {

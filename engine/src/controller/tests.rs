@@ -2686,7 +2686,8 @@ fn frontend_validation_resolves_ca_references() {
         "{group: \"\", kind: ConfigMap}",
     );
     // (name, refs, ResolvedRefs, Accepted)
-    let cases: &[(&str, String, (&str, &str), (&str, &str))] = &[
+    type Case<'a> = (&'a str, String, (&'a str, &'a str), (&'a str, &'a str));
+    let cases: &[Case<'_>] = &[
         (
             "valid ConfigMap",
             format!("[{good}]"),
