@@ -36,16 +36,22 @@ const SUITE_NOT_ON_CLUSTER: &[&str] = &[
 const SUITE_DIFFERENT: &[(&str, &str)] = &[
     (
         "HTTPRouteHTTPSListener",
-        "the base's Secrets hold placeholder keys, so no TLS handshake completes on a served \
-         data plane (gwsim serve --api, or a real cluster); --wire uses stand-in certificates",
+        "checks the certificate each handshake presents (expect.serverCertificate), which the \
+         cluster client does not report yet",
     ),
     (
-        "HTTPRouteHTTPSListenerDetectMisdirectedRequests",
-        "placeholder keys in the base's Secrets, as HTTPRouteHTTPSListener",
+        "GatewayFrontendClientCertificateValidation",
+        "presents client certificates (request.clientCertificate), which the cluster client \
+         cannot do yet",
     ),
     (
-        "HTTPRouteRedirectPortAndScheme",
-        "its port-443 steps need a TLS handshake: placeholder keys, as HTTPRouteHTTPSListener",
+        "GatewayFrontendClientCertificateValidationInsecureFallback",
+        "presents client certificates, as GatewayFrontendClientCertificateValidation",
+    ),
+    (
+        "GatewayFrontendInvalidDefaultClientCertificateValidation",
+        "expects a failed TLS handshake (expect.handshakeFails); the cluster client reports it \
+         as a refused connection",
     ),
     (
         "HTTPRouteRetry",

@@ -108,6 +108,8 @@ fn config(routes: usize) -> GatewayConfig {
             unusable_reason: None,
             routes: attachments,
             listener_set: None,
+            certificate: None,
+            client_validation: None,
         }],
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::object::ObjectKey;
+use crate::x509::{CertificateChain, TrustAnchors};
 
 /// One Gateway as the data plane sees it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -84,6 +85,23 @@ pub struct ListenerConfig {
     /// Gateway's own listeners.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listener_set: Option<ObjectKey>,
+    /// HTTPS: the certificate chain of the listener's first `certificateRef`, parsed; what a
+    /// TLS handshake that selects this listener presents. `None` when it does not resolve, or
+    /// when it is a stand-in whose bytes were never read.
+    #[serde(skip)]
+    pub certificate: Option<CertificateChain>,
+    /// HTTPS: frontend client certificate validation (GEP-91), when configured for the port.
+    #[serde(skip)]
+    pub client_validation: Option<Arc<ClientValidation>>,
+}
+
+/// Client certificate validation of an HTTPS listener (`Gateway.spec.tls.frontend`, GEP-91):
+/// the CAs a client's certificate must chain to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientValidation {
+    pub anchors: TrustAnchors,
+    /// `AllowInsecureFallback`: a client without a valid certificate is let in anyway.
+    pub insecure_fallback: bool,
 }
 
 /// A route accepted on a listener, with the hostnames it serves there.

@@ -30,6 +30,7 @@ pub mod object;
 pub mod runtime;
 pub mod synth;
 pub mod table;
+pub mod x509;
 
 pub use admission::{AdmitError, Rejection, admit};
 pub use controller::{ControllerConfig, Reconciliation, reconcile};

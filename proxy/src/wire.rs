@@ -23,9 +23,10 @@ use bytes::Bytes;
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::load::Document;
 use gwsim_engine::object::{Kind, ObjectKey};
+use gwsim_engine::x509::CertificateChain;
 use gwsim_sim::cluster::{
-    ApplyOutcome, ClientProtocol, Cluster, ClusterError, EchoedRequest, RequestId, Response,
-    SendError, WebSocketMessage, websocket_handshake,
+    ApplyOutcome, ClientProtocol, Cluster, ClusterError, EchoedRequest, PresentedCertificate,
+    RequestId, Response, SendError, WebSocketMessage, websocket_handshake,
 };
 use gwsim_sim::echo::Receipt;
 use gwsim_sim::network::is_connection_specific;
@@ -45,7 +46,22 @@ use crate::{Options, Proxy, REQUEST_ID_HEADER};
 
 /// Scenarios that cannot be expressed on a real socket, and why. Matched by scenario name;
 /// each is reported `skipped (wire)`, never passed.
-pub const NOT_ON_WIRE: &[(&str, &str)] = &[];
+pub const NOT_ON_WIRE: &[(&str, &str)] = &[
+    (
+        "gateway-frontend-client-certificate-validation",
+        FRONTEND_VALIDATION_NOT_ON_WIRE,
+    ),
+    (
+        "gateway-frontend-client-certificate-validation-insecure-fallback",
+        FRONTEND_VALIDATION_NOT_ON_WIRE,
+    ),
+    (
+        "gateway-frontend-invalid-default-client-certificate-validation",
+        FRONTEND_VALIDATION_NOT_ON_WIRE,
+    ),
+];
+
+const FRONTEND_VALIDATION_NOT_ON_WIRE: &str = "the proxy does not request client certificates, nor tell a failed handshake from a refused connection (frontend validation is modelled by the simulator)";
 
 /// The longest a request over the wire may take before the client gives up.
 const REQUEST_LIMIT: Duration = Duration::from_secs(120);
@@ -74,6 +90,8 @@ pub struct WireCluster {
     broken: Option<String>,
     tls_http1: Arc<rustls::ClientConfig>,
     tls_h2: Arc<rustls::ClientConfig>,
+    /// The certificate the proxy presented in the last https request's handshake.
+    last_server_certificate: Option<PresentedCertificate>,
 }
 
 impl WireCluster {
@@ -100,6 +118,7 @@ impl WireCluster {
             broken: None,
             tls_http1: Arc::new(tls_client(b"http/1.1")),
             tls_h2: Arc::new(tls_client(b"h2")),
+            last_server_certificate: None,
         };
         cluster.sync();
         Ok(cluster)
@@ -145,7 +164,7 @@ impl WireCluster {
         protocol: ClientProtocol,
         messages: &[WebSocketMessage],
         id: RequestId,
-    ) -> Result<Response, SendError> {
+    ) -> Result<(Response, Option<PresentedCertificate>), SendError> {
         if let Some(why) = &self.broken {
             return Err(SendError::Transport(why.clone()));
         }
@@ -232,10 +251,11 @@ pub async fn send_to(
                 REQUEST_LIMIT.as_secs()
             ))
         })?
+        .map(|(response, _)| response)
 }
 
 /// Connects to `addr` (with TLS for https, `tls` = [HTTP/1.1, h2] client configurations) and
-/// makes one exchange.
+/// makes one exchange; for https, also the certificate the server presented.
 async fn connect_and_exchange(
     addr: std::net::SocketAddr,
     request: &Request,
@@ -244,11 +264,14 @@ async fn connect_and_exchange(
     id: RequestId,
     tls: [&Arc<rustls::ClientConfig>; 2],
     refused: &dyn Fn() -> SendError,
-) -> Result<Response, SendError> {
+) -> Result<(Response, Option<PresentedCertificate>), SendError> {
     let stream = TcpStream::connect(addr).await.map_err(|_| refused())?;
     let _ = stream.set_nodelay(true);
     match request.scheme {
-        Scheme::Http => exchange(stream, request, protocol, messages, id, refused).await,
+        Scheme::Http => Ok((
+            exchange(stream, request, protocol, messages, id, refused).await?,
+            None,
+        )),
         Scheme::Https => {
             let config = match protocol {
                 ClientProtocol::H2c => tls[1].clone(),
@@ -263,7 +286,18 @@ async fn connect_and_exchange(
                 // No listener takes that name: the handshake fails, the Gateway refuses the
                 // connection.
                 .map_err(|_| refused())?;
-            exchange(tls, request, protocol, messages, id, refused).await
+            let presented = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| CertificateChain::from_der(chain.to_vec()).ok())
+                .map(|chain| PresentedCertificate {
+                    dns_names: chain.dns_names(),
+                });
+            Ok((
+                exchange(tls, request, protocol, messages, id, refused).await?,
+                presented,
+            ))
         }
     }
 }
@@ -589,8 +623,16 @@ impl Cluster for WireCluster {
         messages: &[WebSocketMessage],
         id: RequestId,
     ) -> Result<Response, SendError> {
-        self.runtime
-            .block_on(self.send_async(request, protocol, messages, id))
+        self.last_server_certificate = None;
+        let (response, presented) = self
+            .runtime
+            .block_on(self.send_async(request, protocol, messages, id))?;
+        self.last_server_certificate = presented;
+        Ok(response)
+    }
+
+    fn last_server_certificate(&self) -> Option<PresentedCertificate> {
+        self.last_server_certificate.clone()
     }
 
     fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool {

@@ -228,6 +228,17 @@ pub enum SendError {
     /// Gateway's answer).
     #[error("{0}")]
     Transport(String),
+    /// The TLS handshake failed (no listener can serve the name, or the client's certificate
+    /// was refused): no HTTP request was sent.
+    #[error("TLS handshake failed: {0}")]
+    HandshakeFailed(String),
+}
+
+/// The certificate a Gateway presented in a TLS handshake, as a client reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PresentedCertificate {
+    /// The DNS names of its subjectAltName, in certificate order.
+    pub dns_names: Vec<String>,
 }
 
 /// The result of applying one document.
@@ -313,6 +324,33 @@ pub trait Cluster {
             ClientProtocol::Http1 => self.send(request, id),
             other => Err(SendError::UnsupportedProtocol(other)),
         }
+    }
+
+    /// Sends as [`Cluster::send_over`], the client presenting in its TLS handshake (https) the
+    /// certificate and key of the `kubernetes.io/tls` Secret `client_certificate`. A cluster
+    /// that cannot present one fails the request, saying so: a scenario that needs a client
+    /// certificate never passes without one.
+    fn send_with_certificate(
+        &mut self,
+        request: &Request,
+        protocol: ClientProtocol,
+        messages: &[WebSocketMessage],
+        id: RequestId,
+        client_certificate: Option<&ObjectKey>,
+    ) -> Result<Response, SendError> {
+        match client_certificate {
+            None => self.send_over(request, protocol, messages, id),
+            Some(key) => Err(SendError::Transport(format!(
+                "request.clientCertificate {}: this cluster cannot present a client certificate",
+                key.namespaced_name()
+            ))),
+        }
+    }
+
+    /// The certificate the Gateway presented in the last request's TLS handshake, when the
+    /// cluster can tell (`None` also for plain http).
+    fn last_server_certificate(&self) -> Option<PresentedCertificate> {
+        None
     }
 
     /// Whether a pod of `backend` (a Deployment's pods, `<backend>-...`) in `namespace` (any,

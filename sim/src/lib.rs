@@ -25,6 +25,7 @@ pub mod scenario;
 pub mod sim;
 pub mod store;
 pub mod time;
+pub mod tls;
 pub mod workloads;
 
 pub use cluster::{Cluster, RequestId, Response};

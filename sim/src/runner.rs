@@ -19,10 +19,12 @@ use serde::Serialize;
 use crate::base::conformance_base;
 use crate::checks::{Comparison, MirrorTally, Tally, check_response, check_status};
 use crate::cluster::{
-    ClientProtocol, Cluster, RequestId, Response, SendError, websocket_handshake,
+    ClientProtocol, Cluster, PresentedCertificate, RequestId, Response, SendError,
+    websocket_handshake,
 };
 use crate::scenario::{
-    Action, Base, Expect, RequestSpec, Scenario, ScenarioError, Step, load_paths,
+    Action, Base, Expect, ExpectedServerCertificate, RequestSpec, Scenario, ScenarioError, Step,
+    load_paths,
 };
 use crate::sim::SimCluster;
 
@@ -666,13 +668,10 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
         spec: &RequestSpec,
         expect: &Expect,
     ) -> Result<(), StepFailure> {
-        if let Some((namespace, name)) = &spec.client_certificate {
-            // The Cluster trait sends requests without a TLS handshake to configure, so no
-            // cluster here can present one: the step fails rather than pass without it.
-            return Err(fail(format!(
-                "request.clientCertificate {namespace}/{name}: this cluster cannot present a client certificate (gwsim does not model TLS handshakes or frontend client certificate validation)"
-            )));
-        }
+        let client_certificate = spec
+            .client_certificate
+            .as_ref()
+            .map(|(namespace, name)| crate::tls::secret_key(namespace, name));
         let gateway = self.gateway(spec)?;
         let host = match &spec.host {
             Some(host) => host.clone(),
@@ -716,9 +715,13 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
         for n in 0..spec.count {
             self.next_id += 1;
             let id = RequestId(self.next_id);
-            let sent = self
-                .cluster
-                .send_over(&request, spec.protocol, &spec.messages, id);
+            let sent = self.cluster.send_with_certificate(
+                &request,
+                spec.protocol,
+                &spec.messages,
+                id,
+                client_certificate.as_ref(),
+            );
             self.observer.request_sent(
                 self.cluster,
                 SentRequest {
@@ -728,6 +731,25 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                     response: &sent,
                 },
             );
+            if expect.handshake_fails {
+                match sent {
+                    Err(SendError::HandshakeFailed(_)) => continue,
+                    Ok(response) => {
+                        return Err(StepFailure {
+                            explanation: self.cluster.explain_last(&explained),
+                            ..fail(format!(
+                                "expected the TLS handshake to fail, but it succeeded and the Gateway answered {}",
+                                response.status
+                            ))
+                        });
+                    }
+                    Err(e) => {
+                        return Err(fail(format!(
+                            "expected the TLS handshake to fail, but the request failed otherwise: {e}"
+                        )));
+                    }
+                }
+            }
             let response = match sent {
                 Ok(r) => r,
                 Err(e) => {
@@ -737,6 +759,9 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                     });
                 }
             };
+            if let Some(expected) = &expect.server_certificate {
+                check_server_certificate(expected, self.cluster.last_server_certificate())?;
+            }
             let c = check_response(expect, &response, &request, &*self.cluster, id);
             if !c.passed() {
                 let which = if spec.count > 1 {
@@ -784,6 +809,29 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
         }
         Ok(())
     }
+}
+
+/// `expect.serverCertificate`: the DNS names of what the Gateway presented, in any order.
+fn check_server_certificate(
+    expected: &ExpectedServerCertificate,
+    presented: Option<PresentedCertificate>,
+) -> Result<(), StepFailure> {
+    let Some(presented) = presented else {
+        return Err(fail(
+            "expect.serverCertificate: this cluster did not report the certificate the Gateway presented",
+        ));
+    };
+    let mut want = expected.dns_names.clone();
+    let mut got = presented.dns_names.clone();
+    want.sort();
+    got.sort();
+    if want != got {
+        return Err(fail(format!(
+            "the Gateway presented a certificate for {:?}, expected one for {:?} (serverCertificate.dnsNames)",
+            presented.dns_names, expected.dns_names
+        )));
+    }
+    Ok(())
 }
 
 /// `1.5 s`, `30 s`: a wait as failures report it.

@@ -207,6 +207,17 @@ pub struct Expect {
     /// gwsim addition: `true`, a backend answered (an echo report came back); `false`, the
     /// Gateway answered itself.
     pub forwarded: Option<bool>,
+    /// gwsim addition (https): the TLS handshake must fail, so no HTTP answer comes back.
+    pub handshake_fails: bool,
+    /// gwsim addition (https): the certificate the Gateway presented in the handshake.
+    pub server_certificate: Option<ExpectedServerCertificate>,
+}
+
+/// `expect.serverCertificate`: what the certificate the Gateway presents must carry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpectedServerCertificate {
+    /// The DNS names of its subjectAltName, in any order, exactly, as written.
+    pub dns_names: Vec<String>,
 }
 
 /// What the backend must have received.
@@ -462,6 +473,14 @@ struct RawExpect {
     header_values: Option<std::collections::BTreeMap<String, Vec<String>>>,
     ignore_whitespace: Option<bool>,
     forwarded: Option<bool>,
+    handshake_fails: Option<bool>,
+    server_certificate: Option<RawServerCertificate>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawServerCertificate {
+    dns_names: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -1028,6 +1047,13 @@ impl Loader<'_> {
                     "step {number}: expect.messages goes only with request.protocol websocket"
                 )));
             }
+            if (expect.handshake_fails || expect.server_certificate.is_some())
+                && request.scheme != Scheme::Https
+            {
+                return Err(fail(format!(
+                    "step {number}: expect.handshakeFails and expect.serverCertificate go only with request.scheme https"
+                )));
+            }
             if expect.distribution.is_some() && request.count < 2 {
                 tracing::debug!(step = number, "distribution over a single request");
             }
@@ -1141,6 +1167,27 @@ impl Loader<'_> {
                 ..Expect::default()
             });
         };
+        let handshake_fails = raw.handshake_fails.unwrap_or(false);
+        if handshake_fails
+            && (raw.status.is_some()
+                || raw.backend.is_some()
+                || raw.namespace.is_some()
+                || raw.request.is_some()
+                || raw.headers.is_some()
+                || raw.absent_headers.is_some()
+                || raw.redirect.is_some()
+                || raw.mirrored_to.is_some()
+                || raw.distribution.is_some()
+                || raw.messages.is_some()
+                || raw.header_values.is_some()
+                || raw.forwarded.is_some()
+                || raw.server_certificate.is_some())
+        {
+            return Err(
+                "expect.handshakeFails: true (no HTTP answer comes back) cannot go with another expectation"
+                    .to_string(),
+            );
+        }
         let status = match raw.status {
             None => None,
             Some(StatusCodes(codes)) => {
@@ -1226,6 +1273,10 @@ impl Loader<'_> {
             ));
         }
         Ok(Expect {
+            handshake_fails,
+            server_certificate: raw.server_certificate.map(|c| ExpectedServerCertificate {
+                dns_names: c.dns_names,
+            }),
             status,
             backend: raw.backend,
             namespace: raw.namespace,

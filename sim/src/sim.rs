@@ -25,13 +25,14 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::cluster::{
-    ApplyOutcome, ClientProtocol, Cluster, ClusterError, RequestId, Response, SendError,
-    WebSocketMessage, websocket_handshake,
+    ApplyOutcome, ClientProtocol, Cluster, ClusterError, PresentedCertificate, RequestId, Response,
+    SendError, WebSocketMessage, websocket_handshake,
 };
 use crate::network::{Network, is_connection_specific};
 use crate::queue::EventQueue;
 use crate::store::{Applied, ChangeKind, Store, StoreError};
 use crate::time::SimTime;
+use crate::tls::{self, TlsView};
 use crate::workloads::Workloads;
 
 /// Most reconcile passes per change: a pass after the controller's own status writes must
@@ -83,6 +84,10 @@ pub struct SimCluster {
     /// A change happened that the controllers have not run after (deferred mode).
     dirty: bool,
     stats: SimStats,
+    /// The Secret whose certificate the client presents in the send under way.
+    client_certificate: Option<ObjectKey>,
+    /// What the Gateway presented in the last https request's handshake.
+    last_server_certificate: Option<PresentedCertificate>,
 }
 
 impl SimCluster {
@@ -111,6 +116,8 @@ impl SimCluster {
             deferred: false,
             dirty: false,
             stats: SimStats::default(),
+            client_certificate: None,
+            last_server_certificate: None,
         }
     }
 
@@ -386,6 +393,16 @@ impl SimCluster {
         id: RequestId,
     ) -> Result<Response, SendError> {
         self.stats.requests += 1;
+        self.last_server_certificate = None;
+        let view = TlsView {
+            table: &self.table,
+            gateways: &self.gateways,
+            snapshot: self.store.snapshot(),
+            now: self.now,
+        };
+        if let Some(done) = tls::handshake(&view, request, self.client_certificate.as_ref())? {
+            self.last_server_certificate = done.server_certificate;
+        }
         self.rng_before_last.clone_from(&self.routing_rng);
         let decision = self.table.decide_fast(request, &mut self.routing_rng);
         match decision.outcome {
@@ -485,6 +502,24 @@ impl Cluster for SimCluster {
         id: RequestId,
     ) -> Result<Response, SendError> {
         self.send_in(request, protocol, messages, id)
+    }
+
+    fn send_with_certificate(
+        &mut self,
+        request: &Request,
+        protocol: ClientProtocol,
+        messages: &[WebSocketMessage],
+        id: RequestId,
+        client_certificate: Option<&ObjectKey>,
+    ) -> Result<Response, SendError> {
+        self.client_certificate = client_certificate.cloned();
+        let sent = self.send_in(request, protocol, messages, id);
+        self.client_certificate = None;
+        sent
+    }
+
+    fn last_server_certificate(&self) -> Option<PresentedCertificate> {
+        self.last_server_certificate.clone()
     }
 
     fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool {

@@ -569,11 +569,11 @@ fn cases() -> Vec<Case> {
             generated_pod() + &status_step(&format!("{GATEWAY}    infrastructure: {{labels: {{a: c}}, annotations: {{m: v}}}}\n")),
             &["-  infrastructure.Pod/", ".labels.a: c", "+  infrastructure.Pod/", ".annotations.m: (absent)"],
         ),
-        // gwsim addition: request.clientCertificate, which no cluster here can present
+        // gwsim addition: request.clientCertificate names a Secret the client reads first
         case(
             "client-certificate",
             "- request: {gateway: gateway-conformance-infra/same-namespace-with-https-listener, scheme: https, host: a.example, clientCertificate: {name: c, namespace: gateway-conformance-infra}}\n  expect: {status: 200}\n".to_string(),
-            &["request.clientCertificate gateway-conformance-infra/c: this cluster cannot present a client certificate"],
+            &["request.clientCertificate gateway-conformance-infra/c: Secret not found"],
         ),
         case("advance", "- advance: 1m\n".to_string() + &request("", "{status: 200}"), &[]),
         case(

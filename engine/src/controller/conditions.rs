@@ -12,6 +12,9 @@ pub enum ConditionType {
     ResolvedRefs,
     Conflicted,
     PartiallyInvalid,
+    /// Gateway: a frontend validation mode lets clients in without a valid certificate
+    /// (GEP-91).
+    InsecureFrontendValidationMode,
 }
 
 impl ConditionType {
@@ -22,6 +25,7 @@ impl ConditionType {
             ConditionType::ResolvedRefs => "ResolvedRefs",
             ConditionType::Conflicted => "Conflicted",
             ConditionType::PartiallyInvalid => "PartiallyInvalid",
+            ConditionType::InsecureFrontendValidationMode => "InsecureFrontendValidationMode",
         }
     }
 }
@@ -56,6 +60,10 @@ pub enum Reason {
     NotAllowed,
     ParentNotAccepted,
     ParentNotProgrammed,
+    NoValidCACertificate,
+    InvalidCACertificateRef,
+    InvalidCACertificateKind,
+    ConfigurationChanged,
 }
 
 impl Reason {
@@ -87,6 +95,10 @@ impl Reason {
             Reason::NotAllowed => "NotAllowed",
             Reason::ParentNotAccepted => "ParentNotAccepted",
             Reason::ParentNotProgrammed => "ParentNotProgrammed",
+            Reason::NoValidCACertificate => "NoValidCACertificate",
+            Reason::InvalidCACertificateRef => "InvalidCACertificateRef",
+            Reason::InvalidCACertificateKind => "InvalidCACertificateKind",
+            Reason::ConfigurationChanged => "ConfigurationChanged",
         }
     }
 }
@@ -123,6 +135,7 @@ impl Desired {
             ConditionType::ResolvedRefs => Reason::ResolvedRefs,
             ConditionType::Conflicted => Reason::NoConflicts,
             ConditionType::PartiallyInvalid => Reason::UnsupportedValue,
+            ConditionType::InsecureFrontendValidationMode => Reason::ConfigurationChanged,
         };
         // Conflicted is negative polarity: "no conflict" is status False.
         let status = type_ != ConditionType::Conflicted;

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use gateway_api::apis::experimental::gateways::{
     Gateway, GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom,
@@ -14,10 +15,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
 use super::conditions::{ConditionType, Desired, Reason, materialize};
+use super::frontend;
 use super::listenerset::SetState;
 use super::refgrant::{GrantIndex, RefFrom, RefTo};
-use crate::config::{GatewayConfig, ListenerConfig, Protocol, RouteAttachment, RouteKind};
+use crate::config::{
+    ClientValidation, GatewayConfig, ListenerConfig, Protocol, RouteAttachment, RouteKind,
+};
 use crate::object::{GATEWAY_GROUP, Kind, ObjectKey, Snapshot};
+use crate::x509::{self, CertificateChain};
 
 /// Which namespaces a listener takes routes from (`allowedRoutes.namespaces`).
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +56,10 @@ pub struct ListenerState<'a> {
     pub unusable_reason: Option<String>,
     /// Routes accepted on this listener (each route at most once).
     pub routes: Vec<RouteAttachment>,
+    /// HTTPS: the certificate a handshake on this listener presents.
+    pub certificate: Option<CertificateChain>,
+    /// HTTPS: frontend client certificate validation (GEP-91).
+    pub client_validation: Option<Arc<ClientValidation>>,
 }
 
 /// One Gateway of this controller, evaluated.
@@ -233,11 +242,16 @@ fn allowed_namespaces(listener: &GatewayListeners) -> AllowedNamespaces<'_> {
 /// A certificate problem: the ResolvedRefs reason and a message.
 type CertError = (Reason, String);
 
-/// Whether a Secret holds a certificate and key. gwsim does no cryptography: it checks the
-/// type, that `tls.crt` and `tls.key` are present and not empty, and that both look like PEM.
-fn secret_is_tls(secret: &Secret) -> bool {
+/// The certificate a `kubernetes.io/tls` Secret holds, read as X.509: `tls.crt` a PEM chain
+/// whose every certificate parses, `tls.key` a PEM private key that parses. (Whether the key
+/// belongs to the certificate is not checked.) `Ok(None)`: the stand-ins `check --cluster`
+/// keeps instead of data it never read, accepted unread.
+fn secret_certificate(secret: &Secret) -> Result<Option<CertificateChain>, String> {
     if secret.type_.as_deref() != Some("kubernetes.io/tls") {
-        return false;
+        return Err(format!(
+            "type is {}, not kubernetes.io/tls",
+            secret.type_.as_deref().unwrap_or("Opaque")
+        ));
     }
     let value = |key: &str| -> Option<Vec<u8>> {
         secret
@@ -252,23 +266,27 @@ fn secret_is_tls(secret: &Secret) -> bool {
                     .and_then(|d| d.get(key))
                     .map(|s| s.as_bytes().to_vec())
             })
+            .filter(|v| !v.is_empty())
     };
-    ["tls.crt", "tls.key"]
-        .iter()
-        .all(|key| value(key).is_some_and(|v| !v.is_empty() && contains(&v, b"-----BEGIN ")))
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    let cert = value("tls.crt").ok_or("no tls.crt")?;
+    let key = value("tls.key").ok_or("no tls.key")?;
+    x509::check_private_key(&key).map_err(|e| format!("tls.key {e}"))?;
+    if x509::is_redacted(&cert) {
+        return Ok(None);
+    }
+    CertificateChain::from_pem(&cert)
+        .map(Some)
+        .map_err(|e| format!("tls.crt {e}"))
 }
 
 /// Checks an HTTPS listener's `tls.certificateRefs`; the first bad reference decides.
+/// Returns the first reference's certificate (what a handshake presents).
 fn check_certificates(
     listener: &GatewayListeners,
     referrer: ListenerHome<'_>,
     snapshot: &Snapshot,
     grants: &GrantIndex<'_>,
-) -> Result<(), CertError> {
+) -> Result<Option<CertificateChain>, CertError> {
     let gateway_namespace = referrer.namespace;
     let refs = listener
         .tls
@@ -283,7 +301,8 @@ fn check_certificates(
             "HTTPS listener has no tls.certificateRefs".to_string(),
         ));
     }
-    for r in refs {
+    let mut first = None;
+    for (i, r) in refs.iter().enumerate() {
         let group = r.group.as_deref().unwrap_or("");
         let kind = r.kind.as_deref().unwrap_or("Secret");
         let namespace = r.namespace.as_deref().unwrap_or(gateway_namespace);
@@ -324,19 +343,22 @@ fn check_certificates(
                     format!("Secret {namespace}/{} not found", r.name),
                 ));
             }
-            Some(secret) if !secret_is_tls(secret) => {
-                return Err((
-                    Reason::InvalidCertificateRef,
-                    format!(
-                        "Secret {namespace}/{} is not a kubernetes.io/tls Secret with PEM tls.crt and tls.key",
-                        r.name
-                    ),
-                ));
-            }
-            Some(_) => {}
+            Some(secret) => match secret_certificate(secret) {
+                Ok(chain) => {
+                    if i == 0 {
+                        first = chain;
+                    }
+                }
+                Err(problem) => {
+                    return Err((
+                        Reason::InvalidCertificateRef,
+                        format!("Secret {namespace}/{}: {problem}", r.name),
+                    ));
+                }
+            },
         }
     }
-    Ok(())
+    Ok(first)
 }
 
 /// Who a listener belongs to: the kind that refers to its certificates (Gateway or
@@ -411,7 +433,7 @@ pub fn evaluate_listener<'a>(
     let certs = if protocol == Protocol::Https {
         check_certificates(l, home, snapshot, grants)
     } else {
-        Ok(())
+        Ok(None)
     };
     // Certificate problems take precedence over InvalidRouteKinds on ResolvedRefs: they are
     // what keeps the listener from serving.
@@ -419,12 +441,12 @@ pub fn evaluate_listener<'a>(
         Err((reason, message)) => {
             Desired::fail(ConditionType::ResolvedRefs, *reason, message.clone())
         }
-        Ok(()) if invalid_kinds => Desired::fail(
+        Ok(_) if invalid_kinds => Desired::fail(
             ConditionType::ResolvedRefs,
             Reason::InvalidRouteKinds,
             "allowedRoutes.kinds names kinds this listener cannot serve",
         ),
-        Ok(()) => Desired::ok(ConditionType::ResolvedRefs, "References resolved"),
+        Ok(_) => Desired::ok(ConditionType::ResolvedRefs, "References resolved"),
     };
     let unusable_reason = if !accepted.status {
         Some(accepted.reason.as_str().to_string())
@@ -447,7 +469,38 @@ pub fn evaluate_listener<'a>(
         usable: unusable_reason.is_none(),
         unusable_reason,
         routes: Vec::new(),
+        certificate: certs.ok().flatten(),
+        client_validation: None,
     }
+}
+
+/// Applies the Gateway's frontend client certificate validation (GEP-91) to one of its own
+/// HTTPS listeners: the CAs it validates with, and what bad CA references do to its
+/// conditions. A certificate problem keeps precedence on ResolvedRefs.
+fn apply_frontend(
+    l: &mut ListenerState<'_>,
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    grants: &GrantIndex<'_>,
+) {
+    if l.protocol != Protocol::Https {
+        return;
+    }
+    let v = frontend::for_listener(gateway, l.port, snapshot, grants);
+    if let Some((reason, message)) = v.unresolved
+        && (l.resolved_refs.status || l.resolved_refs.reason == Reason::InvalidRouteKinds)
+    {
+        l.resolved_refs = Desired::fail(ConditionType::ResolvedRefs, reason, message);
+    }
+    if let Some(refused) = v.no_valid_ca {
+        if l.accepted.status {
+            l.accepted = refused;
+        }
+        l.usable = false;
+        l.unusable_reason
+            .get_or_insert_with(|| Reason::NoValidCACertificate.as_str().to_string());
+    }
+    l.client_validation = v.validation;
 }
 
 /// Sets a listener's Programmed condition once its parent is decided; `parent_problem` says
@@ -506,7 +559,10 @@ pub fn evaluate<'a>(
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            evaluate_listener(l, home, None, conflicts.get(&i).copied(), snapshot, grants)
+            let mut state =
+                evaluate_listener(l, home, None, conflicts.get(&i).copied(), snapshot, grants);
+            apply_frontend(&mut state, gateway, snapshot, grants);
+            state
         })
         .collect();
 
@@ -739,7 +795,10 @@ pub fn status(state: &GatewayState<'_>, now: Timestamp) -> GatewayStatus {
         ),
         conditions: Some(materialize(
             stored_conditions,
-            vec![state.accepted.clone(), state.programmed.clone()],
+            [state.accepted.clone(), state.programmed.clone()]
+                .into_iter()
+                .chain(frontend::insecure_mode(gateway))
+                .collect(),
             generation,
             now,
         )),
@@ -833,6 +892,8 @@ pub fn into_config(state: GatewayState<'_>) -> GatewayConfig {
                 unusable_reason: l.unusable_reason,
                 routes: l.routes,
                 listener_set: l.owner.and_then(|i| set_keys.get(i).cloned()),
+                certificate: l.certificate,
+                client_validation: l.client_validation,
             })
             .collect(),
     }

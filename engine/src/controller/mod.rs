@@ -17,9 +17,11 @@
 //!   Accepted False UnsupportedProtocol with no supportedKinds. They still take part in
 //!   conflict detection. HTTPS with Passthrough is Accepted False UnsupportedValue.
 //! - HTTPS without `tls.certificateRefs` is ResolvedRefs False InvalidCertificateRef. A
-//!   certificate Secret must be `kubernetes.io/tls` with PEM-looking `tls.crt` and `tls.key`
-//!   (no cryptography). A listener with a bad certificate stays Accepted but is not
-//!   Programmed and serves nothing; routes attached to it still count.
+//!   certificate Secret must be `kubernetes.io/tls` whose `tls.crt` is a PEM chain of X.509
+//!   certificates and whose `tls.key` a PEM private key, each parsed (`crate::x509`); whether
+//!   the key matches the certificate is not checked. A listener with a bad certificate stays
+//!   Accepted but is not Programmed and serves nothing; routes attached to it still count.
+//! - Frontend client certificate validation (GEP-91): see `frontend`.
 //! - A listener that is Accepted False is "not valid" for the Gateway's ListenersNotValid.
 //! - ListenerSets: see `listenerset`; a set is "not valid" unless some listener of it is
 //!   usable (Accepted, certificates resolved), so a set whose only listener has an unresolved
@@ -37,6 +39,7 @@
 mod backends;
 pub mod conditions;
 mod convert;
+mod frontend;
 mod gateway;
 mod gatewayclass;
 mod listenerset;
@@ -74,6 +77,8 @@ pub const CONTROLLER_NAME: &str = "gateway.gwsim.dev/controller";
 pub const SUPPORTED_FEATURES: &[&str] = &[
     "Gateway",
     "GatewayAddressEmpty",
+    "GatewayFrontendClientCertificateValidation",
+    "GatewayFrontendClientCertificateValidationInsecureFallback",
     "GatewayHTTPListenerIsolation",
     "GatewayHTTPSListenerDetectMisdirectedRequests",
     "GatewayPort8080",

@@ -32,6 +32,7 @@ fn object(doc: &str) -> Object {
         }
         "Service" => Object::Service(Box::new(serde_json::from_value(v).expect("Service"))),
         "Secret" => Object::Secret(Box::new(serde_json::from_value(v).expect("Secret"))),
+        "ConfigMap" => Object::ConfigMap(Box::new(serde_json::from_value(v).expect("ConfigMap"))),
         other => panic!("fixture kind {other} not handled"),
     }
 }
@@ -753,9 +754,9 @@ fn listener_conflicts() {
 // Certificates and ReferenceGrants from Gateways
 
 fn valid_secret(ns: &str, name: &str) -> String {
-    // "-----BEGIN CERTIFICATE-----\n" and "-----BEGIN PRIVATE KEY-----\n", base64.
+    // A self-signed test certificate for a.example.com and its key (engine/src/x509.rs tests).
     format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}}}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg==\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}}}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJ2RENDQVdHZ0F3SUJBZ0lVT1ZMM0EyWnpKWUdGdEo3M2p5TVFlQjRPWUY0d0NnWUlLb1pJemowRUF3SXcKTkRFYU1CZ0dBMVVFQ2d3UlozZHphVzBnWTI5dVptOXliV0Z1WTJVeEZqQVVCZ05WQkFNTURXRXVaWGhoYlhCcwpaUzVqYjIwd0lCY05NalV3TVRBeE1EQXdNREF3V2hnUE1qRXlOVEF4TURFd01EQXdNREJhTURReEdqQVlCZ05WCkJBb01FV2QzYzJsdElHTnZibVp2Y20xaGJtTmxNUll3RkFZRFZRUUREQTFoTG1WNFlXMXdiR1V1WTI5dE1Ga3cKRXdZSEtvWkl6ajBDQVFZSUtvWkl6ajBEQVFjRFFnQUVqbm9hUkV1OFFHRE5Yb3duTzJxc2kwZkNoN3VxNVg2RAoxYnlTRG9PM1JjUExlUFA2bXNraEtacGlNaVZvbXdvQlVjc0NQejZONWRtQmpORTY2Z05KcWFOUE1FMHdEQVlEClZSMFRBUUgvQkFJd0FEQU9CZ05WSFE4QkFmOEVCQU1DQmFBd0V3WURWUjBsQkF3d0NnWUlLd1lCQlFVSEF3RXcKR0FZRFZSMFJCQkV3RDRJTllTNWxlR0Z0Y0d4bExtTnZiVEFLQmdncWhrak9QUVFEQWdOSkFEQkdBaUVBOVZPSQpGZFc3U1dxZ2toRnFBaGFING9lcE9JYWN6Yk5DK1Jib250NUtpTzhDSVFDT0o2RkhYZmNISnhiTUc3RUMvWitsCjZZWStmemhmRHJheHFDeUNjZFZ5dXc9PQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==\n  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JR0hBZ0VBTUJNR0J5cUdTTTQ5QWdFR0NDcUdTTTQ5QXdFSEJHMHdhd0lCQVFRZ3RoUnR3RjNJeEk2Tk1oVnMKY2huaXZlS0hEK3crUCt5QnlVZkJ2MWY2MVZlaFJBTkNBQVNPZWhwRVM3eEFZTTFlakNjN2FxeUxSOEtIdTZybApmb1BWdkpJT2c3ZEZ3OHQ0OC9xYXlTRXBtbUl5SldpYkNnRlJ5d0kvUG8zbDJZR00wVHJxQTBtcAotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg==\n"
     )
 }
 
@@ -777,10 +778,12 @@ fn grant(ns: &str, from: &str, to: &str) -> String {
 
 #[test]
 fn listener_certificate_refs() {
-    let opaque = "apiVersion: v1\nkind: Secret\nmetadata: {name: opaque, namespace: infra}\ntype: Opaque\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg==\n";
+    let opaque = "apiVersion: v1\nkind: Secret\nmetadata: {name: opaque, namespace: infra}\ntype: Opaque\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJ2RENDQVdHZ0F3SUJBZ0lVT1ZMM0EyWnpKWUdGdEo3M2p5TVFlQjRPWUY0d0NnWUlLb1pJemowRUF3SXcKTkRFYU1CZ0dBMVVFQ2d3UlozZHphVzBnWTI5dVptOXliV0Z1WTJVeEZqQVVCZ05WQkFNTURXRXVaWGhoYlhCcwpaUzVqYjIwd0lCY05NalV3TVRBeE1EQXdNREF3V2hnUE1qRXlOVEF4TURFd01EQXdNREJhTURReEdqQVlCZ05WCkJBb01FV2QzYzJsdElHTnZibVp2Y20xaGJtTmxNUll3RkFZRFZRUUREQTFoTG1WNFlXMXdiR1V1WTI5dE1Ga3cKRXdZSEtvWkl6ajBDQVFZSUtvWkl6ajBEQVFjRFFnQUVqbm9hUkV1OFFHRE5Yb3duTzJxc2kwZkNoN3VxNVg2RAoxYnlTRG9PM1JjUExlUFA2bXNraEtacGlNaVZvbXdvQlVjc0NQejZONWRtQmpORTY2Z05KcWFOUE1FMHdEQVlEClZSMFRBUUgvQkFJd0FEQU9CZ05WSFE4QkFmOEVCQU1DQmFBd0V3WURWUjBsQkF3d0NnWUlLd1lCQlFVSEF3RXcKR0FZRFZSMFJCQkV3RDRJTllTNWxlR0Z0Y0d4bExtTnZiVEFLQmdncWhrak9QUVFEQWdOSkFEQkdBaUVBOVZPSQpGZFc3U1dxZ2toRnFBaGFING9lcE9JYWN6Yk5DK1Jib250NUtpTzhDSVFDT0o2RkhYZmNISnhiTUc3RUMvWitsCjZZWStmemhmRHJheHFDeUNjZFZ5dXc9PQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==\n  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JR0hBZ0VBTUJNR0J5cUdTTTQ5QWdFR0NDcUdTTTQ5QXdFSEJHMHdhd0lCQVFRZ3RoUnR3RjNJeEk2Tk1oVnMKY2huaXZlS0hEK3crUCt5QnlVZkJ2MWY2MVZlaFJBTkNBQVNPZWhwRVM3eEFZTTFlakNjN2FxeUxSOEtIdTZybApmb1BWdkpJT2c3ZEZ3OHQ0OC9xYXlTRXBtbUl5SldpYkNnRlJ5d0kvUG8zbDJZR00wVHJxQTBtcAotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg==\n";
     // "Hello world" as both certificate and key.
     let not_pem = "apiVersion: v1\nkind: Secret\nmetadata: {name: not-pem, namespace: infra}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: SGVsbG8gd29ybGQK\n  tls.key: SGVsbG8gd29ybGQK\n";
-    let no_key = "apiVersion: v1\nkind: Secret\nmetadata: {name: no-key, namespace: infra}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n";
+    // PEM blocks around bytes that are not DER: PEM-looking, not X.509.
+    let not_x509 = "apiVersion: v1\nkind: Secret\nmetadata: {name: not-x509, namespace: infra}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmFHVnNiRzg9Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K\n  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JR0hBZ0VBTUJNR0J5cUdTTTQ5QWdFR0NDcUdTTTQ5QXdFSEJHMHdhd0lCQVFRZ3RoUnR3RjNJeEk2Tk1oVnMKY2huaXZlS0hEK3crUCt5QnlVZkJ2MWY2MVZlaFJBTkNBQVNPZWhwRVM3eEFZTTFlakNjN2FxeUxSOEtIdTZybApmb1BWdkpJT2c3ZEZ3OHQ0OC9xYXlTRXBtbUl5SldpYkNnRlJ5d0kvUG8zbDJZR00wVHJxQTBtcAotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg==\n";
+    let no_key = "apiVersion: v1\nkind: Secret\nmetadata: {name: no-key, namespace: infra}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJ2RENDQVdHZ0F3SUJBZ0lVT1ZMM0EyWnpKWUdGdEo3M2p5TVFlQjRPWUY0d0NnWUlLb1pJemowRUF3SXcKTkRFYU1CZ0dBMVVFQ2d3UlozZHphVzBnWTI5dVptOXliV0Z1WTJVeEZqQVVCZ05WQkFNTURXRXVaWGhoYlhCcwpaUzVqYjIwd0lCY05NalV3TVRBeE1EQXdNREF3V2hnUE1qRXlOVEF4TURFd01EQXdNREJhTURReEdqQVlCZ05WCkJBb01FV2QzYzJsdElHTnZibVp2Y20xaGJtTmxNUll3RkFZRFZRUUREQTFoTG1WNFlXMXdiR1V1WTI5dE1Ga3cKRXdZSEtvWkl6ajBDQVFZSUtvWkl6ajBEQVFjRFFnQUVqbm9hUkV1OFFHRE5Yb3duTzJxc2kwZkNoN3VxNVg2RAoxYnlTRG9PM1JjUExlUFA2bXNraEtacGlNaVZvbXdvQlVjc0NQejZONWRtQmpORTY2Z05KcWFOUE1FMHdEQVlEClZSMFRBUUgvQkFJd0FEQU9CZ05WSFE4QkFmOEVCQU1DQmFBd0V3WURWUjBsQkF3d0NnWUlLd1lCQlFVSEF3RXcKR0FZRFZSMFJCQkV3RDRJTllTNWxlR0Z0Y0d4bExtTnZiVEFLQmdncWhrak9QUVFEQWdOSkFEQkdBaUVBOVZPSQpGZFc3U1dxZ2toRnFBaGFING9lcE9JYWN6Yk5DK1Jib250NUtpTzhDSVFDT0o2RkhYZmNISnhiTUc3RUMvWitsCjZZWStmemhmRHJheHFDeUNjZFZ5dXc9PQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==\n";
     let gateway_grant = grant(
         "web",
         "{group: gateway.networking.k8s.io, kind: Gateway, namespace: infra}",
@@ -824,6 +827,12 @@ fn listener_certificate_refs() {
             "InvalidCertificateRef",
         ),
         (
+            "PEM that is not X.509",
+            "{group: \"\", kind: Secret, name: not-x509}",
+            "False",
+            "InvalidCertificateRef",
+        ),
+        (
             "no tls.key",
             "{group: \"\", kind: Secret, name: no-key}",
             "False",
@@ -853,6 +862,7 @@ fn listener_certificate_refs() {
             &gateway_grant,
             opaque,
             not_pem,
+            not_x509,
             no_key,
             SERVICE_V1,
             ROUTE,
@@ -2646,4 +2656,176 @@ fn retry_attempts_beyond_the_gwsim_limit_invalidate_the_rule() {
         config.rules[0].invalid.as_deref(),
         Some("retry.attempts: 2147483647 is above gwsim's limit of 100 retries per request")
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Frontend client certificate validation (GEP-91)
+
+/// A test CA certificate (ca-default of sim/tests/data/tls-fixtures.yaml), YAML-escaped.
+const CA_PEM: &str = "-----BEGIN CERTIFICATE-----\\nMIIB2TCCAX6gAwIBAgIUVkdTVV3Ptlr+B8JZA5HqHhH6NjowCgYIKoZIzj0EAwIw\\nSTEaMBgGA1UECgwRZ3dzaW0gY29uZm9ybWFuY2UxKzApBgNVBAMMImd3c2ltIGZy\\nb250ZW5kIGNsaWVudCBDQSAoZGVmYXVsdCkwIBcNMjUwMTAxMDAwMDAwWhgPMjEy\\nNTAxMDEwMDAwMDBaMEkxGjAYBgNVBAoMEWd3c2ltIGNvbmZvcm1hbmNlMSswKQYD\\nVQQDDCJnd3NpbSBmcm9udGVuZCBjbGllbnQgQ0EgKGRlZmF1bHQpMFkwEwYHKoZI\\nzj0CAQYIKoZIzj0DAQcDQgAEN1JGXWdVZxIukVLRFQpZZC3bKuT6bX+GbUwHDpP0\\nTXSuDsyBwQ8kUERDAbOnX/SQCAc0xW+BHTi+UighVNkMEaNCMEAwDwYDVR0TAQH/\\nBAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwHQYDVR0OBBYEFLgCcJ2gdwh9ZDNLDPN3\\n4FEnwyXXMAoGCCqGSM49BAMCA0kAMEYCIQCa0vrcnxSLnnZFF5Q5eyRSALgOyheA\\nkALNIczfBSlW3gIhAKsijzYyj6G1zN14IdMfSSPx2oE3ZJaRpE4g+mQosfZP\\n-----END CERTIFICATE-----";
+
+fn ca_config_map(ns: &str, name: &str, pem: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: {ns}}}\ndata: {{ca.crt: \"{pem}\"}}\n"
+    )
+}
+
+/// Gateway infra/gw: HTTPS on 443 and HTTP on 80, frontend validation `default` with `refs`.
+fn validating_gateway(refs: &str, mode: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: gw, namespace: infra, generation: 1}}\nspec:\n  gatewayClassName: gwsim\n  tls:\n    frontend:\n      default:\n        validation: {{mode: {mode}, caCertificateRefs: {refs}}}\n      perPort: [{{port: 80, tls: {{validation: {{caCertificateRefs: [{{group: \"\", kind: ConfigMap, name: missing}}]}}}}}}]\n  listeners:\n  - {{name: https, port: 443, protocol: HTTPS, tls: {{certificateRefs: [{{name: cert}}]}}}}\n  - {{name: http, port: 80, protocol: HTTP}}\n"
+    )
+}
+
+#[test]
+fn frontend_validation_resolves_ca_references() {
+    let good = "{group: \"\", kind: ConfigMap, name: ca}";
+    let grant_to_config_maps = grant(
+        "other",
+        "{group: gateway.networking.k8s.io, kind: Gateway, namespace: infra}",
+        "{group: \"\", kind: ConfigMap}",
+    );
+    // (name, refs, ResolvedRefs, Accepted)
+    type Case<'a> = (&'a str, String, (&'a str, &'a str), (&'a str, &'a str));
+    let cases: &[Case<'_>] = &[
+        (
+            "valid ConfigMap",
+            format!("[{good}]"),
+            ("True", "ResolvedRefs"),
+            ("True", "Accepted"),
+        ),
+        (
+            "valid Secret",
+            "[{group: \"\", kind: Secret, name: ca-secret}]".into(),
+            ("True", "ResolvedRefs"),
+            ("True", "Accepted"),
+        ),
+        (
+            "missing ConfigMap",
+            "[{group: \"\", kind: ConfigMap, name: nope}]".into(),
+            ("False", "InvalidCACertificateRef"),
+            ("False", "NoValidCACertificate"),
+        ),
+        (
+            "not a CA bundle",
+            "[{group: \"\", kind: ConfigMap, name: garbage}]".into(),
+            ("False", "InvalidCACertificateRef"),
+            ("False", "NoValidCACertificate"),
+        ),
+        (
+            "wrong kind",
+            "[{group: \"\", kind: Service, name: ca}]".into(),
+            ("False", "InvalidCACertificateKind"),
+            ("False", "NoValidCACertificate"),
+        ),
+        (
+            "other namespace without a grant",
+            "[{group: \"\", kind: ConfigMap, name: ca, namespace: web}]".into(),
+            ("False", "RefNotPermitted"),
+            ("False", "NoValidCACertificate"),
+        ),
+        (
+            "other namespace with a grant",
+            "[{group: \"\", kind: ConfigMap, name: ca, namespace: other}]".into(),
+            ("True", "ResolvedRefs"),
+            ("True", "Accepted"),
+        ),
+        (
+            "one good reference of two keeps the listener",
+            format!("[{{group: \"\", kind: ConfigMap, name: nope}}, {good}]"),
+            ("False", "InvalidCACertificateRef"),
+            ("True", "Accepted"),
+        ),
+    ];
+    let ca_secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: ca-secret, namespace: infra}}\nstringData: {{ca.crt: \"{CA_PEM}\"}}\n"
+    );
+    for (name, refs, resolved, accepted) in cases {
+        let s = snapshot(&join(&[
+            CLASS,
+            INFRA_NS,
+            &validating_gateway(refs, "AllowValidOnly"),
+            &valid_secret("infra", "cert"),
+            &ca_config_map("infra", "ca", CA_PEM),
+            &ca_config_map(
+                "infra",
+                "garbage",
+                "-----BEGIN CERTIFICATE-----\\naGk=\\n-----END CERTIFICATE-----",
+            ),
+            &ca_config_map("web", "ca", CA_PEM),
+            &ca_config_map("other", "ca", CA_PEM),
+            &grant_to_config_maps,
+            &ca_secret,
+        ]));
+        let r = run(&s);
+        let gws = gateway_status(&r, "infra", "gw");
+        let l = listener(gws, "https");
+        assert_eq!(
+            cond(&l.conditions, "ResolvedRefs"),
+            is(resolved.0, resolved.1),
+            "{name}"
+        );
+        assert_eq!(
+            cond(&l.conditions, "Accepted"),
+            is(accepted.0, accepted.1),
+            "{name}"
+        );
+        let config = &r.gateways[0].listeners[0];
+        assert_eq!(config.usable, accepted.0 == "True", "{name}");
+        assert_eq!(
+            config.client_validation.is_some(),
+            accepted.0 == "True",
+            "{name}"
+        );
+        if accepted.0 == "False" {
+            assert_eq!(cond(&l.conditions, "Programmed").0, "False", "{name}");
+        }
+        // The HTTP listener is never validated, whatever its port's setting says.
+        let http = listener(gws, "http");
+        assert_eq!(
+            cond(&http.conditions, "ResolvedRefs"),
+            is("True", "ResolvedRefs"),
+            "{name}"
+        );
+        assert!(
+            r.gateways[0].listeners[1].client_validation.is_none(),
+            "{name}"
+        );
+        assert!(
+            !gws.conditions
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "InsecureFrontendValidationMode"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn insecure_fallback_is_reported_on_the_gateway() {
+    let s = snapshot(&join(&[
+        CLASS,
+        INFRA_NS,
+        &validating_gateway(
+            "[{group: \"\", kind: ConfigMap, name: ca}]",
+            "AllowInsecureFallback",
+        ),
+        &valid_secret("infra", "cert"),
+        &ca_config_map("infra", "ca", CA_PEM),
+    ]));
+    let r = run(&s);
+    let gws = gateway_status(&r, "infra", "gw");
+    assert_eq!(
+        cond(
+            gws.conditions.as_deref().unwrap_or_default(),
+            "InsecureFrontendValidationMode"
+        ),
+        is("True", "ConfigurationChanged")
+    );
+    let validation = r.gateways[0].listeners[0]
+        .client_validation
+        .as_ref()
+        .expect("validated");
+    assert!(validation.insecure_fallback);
 }

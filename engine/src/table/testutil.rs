@@ -41,6 +41,8 @@ pub(crate) fn listener(
         unusable_reason: None,
         routes,
         listener_set: None,
+        certificate: None,
+        client_validation: None,
     }
 }
 
