@@ -609,16 +609,23 @@ fn diff_cluster_is_the_dry_run_of_a_change_and_writes_nothing() {
     let server = Server::start_with("diff", 9000, &[base]);
     let kubeconfig = server.kubeconfig.to_string_lossy().into_owned();
     let before = settled_state(&server);
-    for change in [
-        &["--change", "testdata/golden/diff/change-weight.yaml"][..],
-        &["--delete", "ReferenceGrant/payments/shop-to-checkout"][..],
-        &["--change", "testdata/golden/diff/noop.yaml"][..],
+    // Exit 1: something changes; 0: nothing does.
+    for (change, code) in [
+        (
+            &["--change", "testdata/golden/diff/change-weight.yaml"][..],
+            1,
+        ),
+        (
+            &["--delete", "ReferenceGrant/payments/shop-to-checkout"][..],
+            1,
+        ),
+        (&["--change", "testdata/golden/diff/noop.yaml"][..], 0),
     ] {
         let (live, live_code) =
             diff_json(&[&["--cluster", "--kubeconfig", &kubeconfig][..], change].concat());
         let (files, files_code) = diff_json(&[&["--before", base][..], change].concat());
-        assert_eq!(live_code, files_code, "{change:?}: {live:#}");
-        eprintln!("{live:#}");
+        assert_eq!(live_code, Some(code), "{change:?}: {live:#}");
+        assert_eq!(files_code, Some(code), "{change:?}: {files:#}");
         assert_eq!(live, files, "{change:?}");
     }
     assert_eq!(
