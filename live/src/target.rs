@@ -472,3 +472,70 @@ pub fn run_scenarios_live(
     report.api_calls = target.calls();
     report
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gwsim_engine::load::Origin;
+
+    fn doc(value: serde_json::Value) -> Document {
+        Document {
+            origin: Origin::new("t.yaml", 1, 1),
+            value,
+        }
+    }
+
+    #[test]
+    fn echo_image_replaces_only_the_base_images() {
+        let base = vec![doc(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "a", "namespace": "n"},
+            "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "upstream/echo:1"}]}}},
+        }))];
+        let upstream = echo_images(&base);
+        assert_eq!(upstream.iter().collect::<Vec<_>>(), ["upstream/echo:1"]);
+        let mut own = serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "b"},
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "echo", "image": "upstream/echo:1"},
+                {"name": "other", "image": "nginx"},
+            ]}}},
+        });
+        set_echo_image(&mut own, &upstream, "mirror/echo:1");
+        let containers = &own["spec"]["template"]["spec"]["containers"];
+        assert_eq!(containers[0]["image"], "mirror/echo:1");
+        assert_eq!(containers[1]["image"], "nginx");
+        // Not a Deployment: untouched.
+        let mut pod = serde_json::json!({"kind": "Pod", "spec": {"template": {"spec": {"containers": [{"image": "upstream/echo:1"}]}}}});
+        set_echo_image(&mut pod, &upstream, "mirror/echo:1");
+        assert_eq!(
+            pod["spec"]["template"]["spec"]["containers"][0]["image"],
+            "upstream/echo:1"
+        );
+    }
+
+    #[test]
+    fn documents_are_keyed_as_the_cluster_files_them() {
+        let route = doc(serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "r"},
+        }));
+        assert_eq!(
+            document_key(&route),
+            Some(ObjectKey::new(Kind::HttpRoute, "default", "r"))
+        );
+        let class = doc(serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+            "metadata": {"name": "c", "namespace": "ignored"},
+        }));
+        assert_eq!(
+            document_key(&class),
+            Some(ObjectKey::new(Kind::GatewayClass, "", "c"))
+        );
+        assert_eq!(
+            document_key(&doc(serde_json::json!({"kind": "Nope"}))),
+            None
+        );
+    }
+}
