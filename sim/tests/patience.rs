@@ -141,7 +141,7 @@ fn passes_after_a_wait_are_spaced_by_the_backoff_reached() {
         "- status:\n  - {kind: HTTPRoute, name: r, namespace: gateway-conformance-infra, acceptedParents: 1}\n",
         "",
     );
-    assert!(!request_only.contains("status:"));
+    assert!(!request_only.contains("- status:"));
     let (outcome, cluster) = run(2, false, &request_only);
     assert_eq!(outcome, Outcome::Passed);
     // The failures back off 100, 200 ms; the cluster took 300 ms to converge, so the passes
