@@ -28,6 +28,8 @@ pub struct DiffArgs {
     /// Input size and YAML budgets (`--max-input-size`).
     pub budgets: gwsim_engine::load::Budgets,
     pub before: Vec<PathBuf>,
+    /// `--cluster`: the before state read from a cluster instead of `before`.
+    pub before_documents: Option<Vec<gwsim_engine::load::Document>>,
     pub after: Vec<PathBuf>,
     pub change: Vec<PathBuf>,
     /// `KIND/NAMESPACE/NAME`, or `KIND/NAME` for cluster-scoped kinds.
@@ -77,7 +79,13 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<BehaviourDiff> {
         rejected: rejected_before,
         ignored: ignored_before,
         ..
-    } = inputs::load_snapshot_with(&args.before, &args.load_options())?;
+    } = inputs::load_snapshot_with(
+        &args.before,
+        &inputs::LoadOptions {
+            documents: args.before_documents.clone(),
+            ..args.load_options()
+        },
+    )?;
     let classes = &args.gateway_classes;
     let before = settle(snapshot, classes, now);
     let (after, rejections, ignored) = if !args.after.is_empty() {

@@ -52,6 +52,11 @@ pub struct TargetArgs {
     /// With --target cluster: leave the last scenario's objects in the cluster.
     #[arg(long)]
     pub keep: bool,
+    /// With --target cluster: the container image of the echo backends the base (and any
+    /// scenario Deployment using the same image) creates, instead of upstream's
+    /// `gateway-api/conformance/echo-basic` (a mirror, or a local build loaded into kind).
+    #[arg(long, value_name = "IMAGE")]
+    pub echo_image: Option<String>,
 }
 
 impl TargetArgs {
@@ -69,6 +74,7 @@ impl TargetArgs {
             ("--served-listeners", self.served_listeners.is_some()),
             ("--force", self.force),
             ("--keep", self.keep),
+            ("--echo-image", self.echo_image.is_some()),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
             bail!("{flag} applies to --target cluster only");
@@ -95,6 +101,7 @@ impl TargetArgs {
             force: self.force,
             keep: self.keep,
             run_id: format!("gwsim-{started}-{}", std::process::id()),
+            echo_image: self.echo_image.clone(),
         }
     }
 }

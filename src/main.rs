@@ -330,11 +330,28 @@ enum Command {
       --change testdata/golden/diff/change-weight.yaml
   gwsim diff --before cluster/ --after new-cluster/ --fail-on regressions
   gwsim diff --before testdata/golden/diff/base \\
-      --delete ReferenceGrant/payments/shop-to-checkout")]
+      --delete ReferenceGrant/payments/shop-to-checkout
+  gwsim diff --cluster --context kind-gwsim --change my-route.yaml")]
     Diff {
         /// The state before: files or folders of YAML.
-        #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
+        #[arg(
+            long,
+            value_name = "PATH",
+            required_unless_present = "cluster",
+            num_args = 1..
+        )]
         before: Vec<PathBuf>,
+        /// The state before is the live state of a cluster (read as `check --cluster` reads
+        /// it; nothing is written): the dry run of a change before `kubectl apply`.
+        #[arg(long, conflicts_with = "before")]
+        cluster: bool,
+        /// With --cluster: the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the
+        /// in-cluster configuration).
+        #[arg(long, value_name = "FILE", requires = "cluster")]
+        kubeconfig: Option<PathBuf>,
+        /// With --cluster: the kubeconfig context (default: its current context).
+        #[arg(long, value_name = "NAME", requires = "cluster")]
+        context: Option<String>,
         /// The state after: files or folders of YAML.
         #[arg(long, value_name = "PATH", num_args = 1.., conflicts_with_all = ["change", "delete"])]
         after: Vec<PathBuf>,
@@ -641,6 +658,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Diff {
             before,
+            cluster,
+            kubeconfig,
+            context,
             after,
             change,
             delete,
@@ -649,10 +669,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             fail_on,
             classes,
         } => {
+            let before_documents = match cluster {
+                true => Some(gwsim_live::read_state(&gwsim_live::ClusterOptions {
+                    kubeconfig,
+                    context,
+                })?),
+                false => None,
+            };
             let args = diff::DiffArgs {
                 admission: classes.api.options(),
                 budgets,
                 before,
+                before_documents,
                 after,
                 change,
                 delete,

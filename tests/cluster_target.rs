@@ -53,19 +53,6 @@ const SUITE_DIFFERENT: &[(&str, &str)] = &[
         "expects a failed TLS handshake (expect.handshakeFails); the cluster client reports it \
          as a refused connection",
     ),
-    (
-        "HTTPRouteRetry",
-        "the echo's /retry simulator counts attempts per request uuid, so the three tries in a \
-         row a cluster needs are not independent: the second try sees the first's count",
-    ),
-    (
-        "HTTPRouteRetryConnectionError",
-        "per-uuid attempt counts, as HTTPRouteRetry",
-    ),
-    (
-        "HTTPRouteRetryWithTimeouts",
-        "per-uuid attempt counts, as HTTPRouteRetry",
-    ),
 ];
 
 fn gwsim() -> Command {
@@ -85,6 +72,14 @@ struct Server {
 }
 
 impl Server {
+    /// How the library reaches the server.
+    fn options(&self) -> gwsim_live::ClusterOptions {
+        gwsim_live::ClusterOptions {
+            kubeconfig: Some(self.kubeconfig.clone()),
+            context: None,
+        }
+    }
+
     fn start(name: &str, offset: u16) -> Server {
         Server::start_with(name, offset, &[])
     }
@@ -241,13 +236,67 @@ fn suite_outcomes(report: &Value) -> BTreeMap<String, String> {
     out
 }
 
+/// How many tests a ConformanceReport counts (passed, failed and skipped).
+fn suite_total(report: &Value) -> u64 {
+    let mut total = 0;
+    for profile in report["profiles"].as_array().into_iter().flatten() {
+        for level in ["core", "extended"] {
+            for count in ["Passed", "Failed", "Skipped"] {
+                total += profile[level]["statistics"][count].as_u64().unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+/// The upstream names of the suite's tests (the `upstream:` of testdata/conformance/).
+fn suite_tests() -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(root().join("testdata/conformance")).expect("the suite") {
+        let path = entry.expect("an entry").path();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        names.extend(
+            text.lines()
+                .filter_map(|l| l.strip_prefix("upstream: "))
+                .map(|n| n.trim().to_string()),
+        );
+    }
+    names.sort();
+    names
+}
+
+/// Servers the suite is split over (each its own cluster, so that their waits overlap).
+const SUITE_SHARDS: usize = 3;
+
 #[test]
 fn the_conformance_suite_ends_as_in_memory() {
-    let server = Server::start("suite", 5000);
+    let tests = suite_tests();
     let started = Instant::now();
-    let (cluster, stderr) = server.run(&["conformance"]);
+    let shards: Vec<(Value, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..SUITE_SHARDS)
+            .map(|shard| {
+                let mine: Vec<&str> = tests
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % SUITE_SHARDS == shard)
+                    .map(|(_, n)| n.as_str())
+                    .collect();
+                scope.spawn(move || {
+                    let offset = 5000 + 10000 * shard as u16;
+                    let server = Server::start(&format!("suite-{shard}"), offset);
+                    let run = mine.join(",");
+                    server.run(&["conformance", "--run", &run])
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a shard ran"))
+            .collect()
+    });
     let took = started.elapsed();
     let memory = in_memory(&["conformance"]);
+    assert_eq!(suite_total(&memory), tests.len() as u64);
     let mut expected = suite_outcomes(&memory);
     for name in SUITE_NOT_ON_CLUSTER {
         expected.insert(name.to_string(), "skipped".into());
@@ -257,13 +306,22 @@ fn the_conformance_suite_ends_as_in_memory() {
         eprintln!("expected to differ on the cluster: {name}: {why}");
         expected.insert(name.to_string(), "failed".into());
     }
-    assert_eq!(suite_outcomes(&cluster), expected, "{cluster:#}\n{stderr}");
-    assert_eq!(
-        cluster["implementation"]["organization"], "gateway.gwsim.dev",
-        "named from the GatewayClass's controllerName"
-    );
+    let mut got = BTreeMap::new();
+    let mut total = 0;
+    for (cluster, stderr) in &shards {
+        assert_eq!(
+            cluster["implementation"]["organization"], "gateway.gwsim.dev",
+            "named from the GatewayClass's controllerName: {stderr}"
+        );
+        got.extend(suite_outcomes(cluster));
+        total += suite_total(cluster);
+    }
+    // Every test ran on some shard (a test left out would look passed).
+    assert_eq!(total, tests.len() as u64);
+    let stderr: Vec<&str> = shards.iter().map(|(_, e)| e.as_str()).collect();
+    assert_eq!(got, expected, "{}", stderr.join("\n"));
     eprintln!(
-        "figures: the conformance suite on the cluster in {:.1} s",
+        "figures: the conformance suite on the cluster in {:.1} s ({SUITE_SHARDS} servers at once)",
         took.as_secs_f64()
     );
 }
@@ -342,6 +400,15 @@ fn a_run_labels_what_it_creates_and_refuses_what_it_did_not() {
         }
     }
     assert!(labelled >= 10, "{labelled} labelled objects");
+    // Without --echo-image, the echo Deployments run upstream's echo server.
+    let images = deployment_images(&server);
+    assert!(!images.is_empty());
+    assert!(
+        images
+            .iter()
+            .all(|i| i.contains("gateway-api/conformance/echo-basic")),
+        "{images:?}"
+    );
 
     // Another run refuses to write over them...
     let refused = run_weights(&server, &[]);
@@ -487,4 +554,171 @@ fn cluster_and_files_do_not_mix() {
         Some(2),
         "--kubeconfig needs --cluster"
     );
+}
+
+/// Every object of the live state, with its resourceVersion: equal before and after a
+/// command proves the command wrote nothing.
+fn live_state(server: &Server) -> Vec<String> {
+    let state = gwsim_live::read_state(&server.options()).expect("the live state");
+    state
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}/{} rv={} uid={}",
+                d.value["kind"],
+                d.value["metadata"]["namespace"],
+                d.value["metadata"]["name"],
+                d.value["metadata"]["resourceVersion"],
+                d.value["metadata"]["uid"]
+            )
+        })
+        .collect()
+}
+
+/// The live state once the server's controller has written every status (two reads in a
+/// row agree).
+fn settled_state(server: &Server) -> Vec<String> {
+    let started = Instant::now();
+    let mut last = live_state(server);
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = live_state(server);
+        if now == last {
+            return now;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server's state never settled"
+        );
+        last = now;
+    }
+}
+
+/// `gwsim diff ... -o json` with `args`: the report and the exit code.
+fn diff_json(args: &[&str]) -> (Value, Option<i32>) {
+    let output = gwsim()
+        .current_dir(root())
+        .arg("diff")
+        .args(args)
+        .args(["-o", "json"])
+        .output()
+        .expect("gwsim runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("diff {args:?}: not JSON ({e}): {stderr}"));
+    (value, output.status.code())
+}
+
+#[test]
+fn diff_cluster_is_the_dry_run_of_a_change_and_writes_nothing() {
+    let base = "testdata/golden/diff/base";
+    let server = Server::start_with("diff", 9000, &[base]);
+    let kubeconfig = server.kubeconfig.to_string_lossy().into_owned();
+    let before = settled_state(&server);
+    // Exit 1: something changes; 0: nothing does.
+    for (change, code) in [
+        (
+            &["--change", "testdata/golden/diff/change-weight.yaml"][..],
+            1,
+        ),
+        (
+            &["--delete", "ReferenceGrant/payments/shop-to-checkout"][..],
+            1,
+        ),
+        (&["--change", "testdata/golden/diff/noop.yaml"][..], 0),
+    ] {
+        let (live, live_code) =
+            diff_json(&[&["--cluster", "--kubeconfig", &kubeconfig][..], change].concat());
+        let (files, files_code) = diff_json(&[&["--before", base][..], change].concat());
+        assert_eq!(live_code, Some(code), "{change:?}: {live:#}");
+        assert_eq!(files_code, Some(code), "{change:?}: {files:#}");
+        assert_eq!(live, files, "{change:?}");
+    }
+    assert_eq!(
+        live_state(&server),
+        before,
+        "diff --cluster wrote to the cluster"
+    );
+}
+
+/// The images of the labelled Deployments' containers.
+fn deployment_images(server: &Server) -> Vec<String> {
+    let labelled = gwsim_live::labelled(&server.options()).expect("the labelled objects");
+    labelled
+        .iter()
+        .filter(|o| o["kind"] == "Deployment")
+        .flat_map(|o| {
+            o["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|c| c["image"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn echo_image_names_the_image_of_the_base_deployments() {
+    let server = Server::start("echo-image", 11000);
+    let image = "registry.example/echo:test";
+    let kept = run_weights(&server, &["--keep", "--echo-image", image]);
+    assert!(
+        kept.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kept.stdout)
+    );
+    let images = deployment_images(&server);
+    assert!(images.len() >= 6, "{images:?}");
+    assert!(images.iter().all(|i| i == image), "{images:?}");
+}
+
+#[test]
+fn ctrl_c_removes_everything_the_run_created() {
+    let server = Server::start("ctrl-c", 12000);
+    let child = gwsim()
+        .current_dir(root())
+        .args(["conformance", "--target", "cluster", "--kubeconfig"])
+        .arg(&server.kubeconfig)
+        .arg("--served-listeners")
+        .arg(&server.served)
+        .args(["--port-offset", "12000", "--timeout", "5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gwsim runs");
+    // Interrupted once the run has written something, in the middle of the suite.
+    let started = Instant::now();
+    let labelled = || gwsim_live::labelled(&server.options()).expect("labelled objects");
+    while labelled().len() < 5 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run wrote nothing in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let output = child.wait_with_output().expect("gwsim ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    // Namespaces go in the background (as kube-apiserver's do): wait for them.
+    let deleted = Instant::now();
+    loop {
+        let left = labelled();
+        if left.is_empty() {
+            break;
+        }
+        let names: Vec<String> = left
+            .iter()
+            .map(|o| format!("{} {}", o["kind"], o["metadata"]["name"]))
+            .collect();
+        assert!(
+            deleted.elapsed() < Duration::from_secs(10),
+            "left after Ctrl-C: {names:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -1,6 +1,6 @@
 //! [`LiveCluster`]: the runner's `Cluster` over a real API server and real sockets.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -68,6 +68,9 @@ pub struct RunSettings {
     pub keep: bool,
     /// The value of [`RUN_LABEL`] on every object this run creates.
     pub run_id: String,
+    /// `--echo-image`: the image of the base's echo Deployments (and of scenarios'
+    /// Deployments that use the same image) instead of upstream's echo server.
+    pub echo_image: Option<String>,
 }
 
 /// A real cluster the scenario runner drives.
@@ -75,12 +78,23 @@ pub struct LiveCluster {
     runtime: tokio::runtime::Runtime,
     client: Client,
     settings: RunSettings,
-    /// What this run created, in order: removed in reverse by [`LiveCluster::clean_up`].
-    created: Arc<Mutex<Vec<ObjectKey>>>,
+    /// What this run created, in order: removed in reverse by [`LiveCluster::clean_up`]. Its
+    /// lock is held across each create, so that Ctrl-C's clean-up sees every object.
+    created: Arc<Mutex<Created>>,
     /// Namespaces found free to write into.
     checked: BTreeSet<String>,
     controller: String,
     calls: AtomicU64,
+    /// Objects applied or deleted since [`LiveCluster::take_touched`] was last called.
+    touched: BTreeSet<ObjectKey>,
+    /// The runner's request ids (which start at 0 in each scenario) → the ids sent on the
+    /// wire, unique in the run and unlikely to repeat across runs, so that the echo servers'
+    /// request logs (which outlive a scenario) never mix two requests.
+    wire_ids: HashMap<RequestId, RequestId>,
+    next_wire_id: u64,
+    /// The controller's features, once a GatewayClass of it was Accepted (they are the
+    /// controller's, the same for each of its classes).
+    features: std::sync::OnceLock<BTreeSet<String>>,
 }
 
 impl LiveCluster {
@@ -95,10 +109,14 @@ impl LiveCluster {
             runtime,
             client,
             settings,
-            created: Arc::new(Mutex::new(Vec::new())),
+            created: Arc::new(Mutex::new(Created::default())),
             checked: BTreeSet::new(),
             controller: String::new(),
             calls: AtomicU64::new(0),
+            touched: BTreeSet::new(),
+            wire_ids: HashMap::new(),
+            next_wire_id: first_wire_id(),
+            features: std::sync::OnceLock::new(),
         };
         if !cluster.settings.keep {
             cluster.clean_up_on_ctrl_c();
@@ -109,6 +127,11 @@ impl LiveCluster {
     /// The controller under test: the runner's checks and feature lookup use its name.
     pub fn set_controller(&mut self, controller_name: impl Into<String>) {
         self.controller = controller_name.into();
+    }
+
+    /// The controller's features, if an Accepted GatewayClass of it has been seen.
+    pub fn known_features(&self) -> Option<&BTreeSet<String>> {
+        self.features.get()
     }
 
     /// API calls made so far.
@@ -234,20 +257,27 @@ impl LiveCluster {
             ))
             .to_string());
         }
+        self.touched.insert(key.clone());
         let mut object = value.clone();
         label(&mut object, kind, namespace, &self.settings.run_id);
         let api = self.api(kind, &key.namespace);
         let params = PatchParams::apply(FIELD_MANAGER).force();
+        let mut created = self
+            .created
+            .lock()
+            .map_err(|_| "the run's record of what it created is lost".to_string())?;
+        if created.interrupted {
+            return Err("interrupted (Ctrl-C)".into());
+        }
         let applied = self
             .block_on(api.patch(name, &params, &Patch::Apply(&object)))
             .map_err(|e| api_message(&e))?;
+        if existing.is_none() {
+            created.keys.push(key.clone());
+        }
+        drop(created);
         let action = match existing {
-            None => {
-                if let Ok(mut created) = self.created.lock() {
-                    created.push(key.clone());
-                }
-                ApplyAction::Created
-            }
+            None => ApplyAction::Created,
             Some(before)
                 if before
                     .pointer("/metadata/resourceVersion")
@@ -264,9 +294,21 @@ impl LiveCluster {
     /// Deletes what this run created, newest first, and waits (up to `--timeout`) until its
     /// namespaces are gone, so that the next scenario can create them again.
     pub fn clean_up(&mut self) -> Result<(), LiveError> {
+        self.clean_up_since(0)
+    }
+
+    /// How many objects this run has created so far: a mark for [`LiveCluster::clean_up_since`].
+    pub fn mark(&self) -> usize {
+        self.created.lock().map(|c| c.keys.len()).unwrap_or(0)
+    }
+
+    /// Deletes what this run created after `mark`, newest first, and waits (up to
+    /// `--timeout`, polling with backoff from 10 ms) until the namespaces among them are gone.
+    pub fn clean_up_since(&mut self, mark: usize) -> Result<(), LiveError> {
+        // Kept in the record until deleted, for Ctrl-C's clean-up.
         let created: Vec<ObjectKey> = match self.created.lock() {
-            Ok(mut created) => std::mem::take(&mut *created),
-            Err(_) => Vec::new(),
+            Ok(created) if mark < created.keys.len() => created.keys[mark..].to_vec(),
+            _ => Vec::new(),
         };
         let client = self.client.clone();
         self.calls
@@ -274,10 +316,20 @@ impl LiveCluster {
         self.runtime
             .block_on(delete_all(&client, &created))
             .map_err(LiveError::Api)?;
-        self.checked.clear();
-        let mut pause = Duration::from_millis(20);
+        if let Ok(mut record) = self.created.lock() {
+            record.keys.truncate(mark);
+        }
+        let namespaces: Vec<&ObjectKey> = created
+            .iter()
+            .filter(|k| k.kind == Kind::Namespace)
+            .collect();
+        if mark == 0 {
+            self.checked.clear();
+        }
+        let mut pause = Duration::from_millis(10);
         let mut waited = Duration::ZERO;
-        for key in created.iter().filter(|k| k.kind == Kind::Namespace) {
+        for key in namespaces {
+            self.checked.remove(&key.name);
             while self.fetch(key).map_err(LiveError::Api)?.is_some() {
                 if waited >= self.settings.timeout {
                     return Err(LiveError::Api(format!(
@@ -288,16 +340,35 @@ impl LiveCluster {
                 }
                 std::thread::sleep(pause);
                 waited += pause;
-                pause = (pause * 2).min(Duration::from_millis(200));
+                pause = (pause * 2).min(Duration::from_millis(100));
             }
         }
         Ok(())
+    }
+
+    /// The objects applied or deleted since the last call.
+    pub fn take_touched(&mut self) -> BTreeSet<ObjectKey> {
+        std::mem::take(&mut self.touched)
+    }
+
+    /// Starts a scenario: the runner's request ids start again at 0.
+    pub fn begin_scenario(&mut self) {
+        self.wire_ids.clear();
+    }
+
+    /// The id sent on the wire for the runner's `id` (a new one at each send).
+    fn wire_id(&mut self, id: RequestId) -> RequestId {
+        let wire = RequestId(self.next_wire_id);
+        self.next_wire_id += 1;
+        self.wire_ids.insert(id, wire);
+        wire
     }
 
     /// A thread that waits for Ctrl-C, deletes what the run created so far and exits 130.
     fn clean_up_on_ctrl_c(&self) {
         let created = self.created.clone();
         let client = self.client.clone();
+        let (listening, ready) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("gwsim-ctrl-c".into())
             .spawn(move || {
@@ -308,10 +379,30 @@ impl LiveCluster {
                     return;
                 };
                 runtime.block_on(async {
-                    if tokio::signal::ctrl_c().await.is_err() {
+                    // The handler is installed at the signal future's first poll: only then
+                    // may the run start writing.
+                    let mut signal = std::pin::pin!(tokio::signal::ctrl_c());
+                    let early = tokio::select! {
+                        biased;
+                        got = &mut signal => Some(got),
+                        () = std::future::ready(()) => None,
+                    };
+                    let _ = listening.send(());
+                    let got = match early {
+                        Some(got) => got,
+                        None => signal.await,
+                    };
+                    if got.is_err() {
                         return;
                     }
-                    let keys = created.lock().map(|c| c.clone()).unwrap_or_default();
+                    // Waits for a create in flight, and lets no other start.
+                    let keys = match created.lock() {
+                        Ok(mut record) => {
+                            record.interrupted = true;
+                            record.keys.clone()
+                        }
+                        Err(_) => Vec::new(),
+                    };
                     tracing::warn!(target: "gwsim::live", "Ctrl-C: deleting the {} objects this run created", keys.len());
                     if let Err(e) = delete_all(&client, &keys).await {
                         tracing::error!(target: "gwsim::live", "{e}");
@@ -319,8 +410,13 @@ impl LiveCluster {
                     std::process::exit(130);
                 });
             });
-        if let Err(e) = spawned {
-            tracing::warn!(target: "gwsim::live", "Ctrl-C will not clean up: {e}");
+        match spawned {
+            Ok(_) => {
+                if ready.recv_timeout(Duration::from_secs(5)).is_err() {
+                    tracing::warn!(target: "gwsim::live", "Ctrl-C may not clean up: no handler");
+                }
+            }
+            Err(e) => tracing::warn!(target: "gwsim::live", "Ctrl-C will not clean up: {e}"),
         }
     }
 
@@ -443,6 +539,67 @@ async fn delete_all(client: &Client, keys: &[ObjectKey]) -> Result<(), String> {
     }
 }
 
+/// The first request id of a run: the microseconds since the Unix epoch, so that the ids of
+/// two runs against the same echo servers do not meet (a run would have to send more
+/// requests than microseconds pass before the next starts).
+fn first_wire_id() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))
+        .unwrap_or(1)
+}
+
+/// `path` with the value of each `uuid` query parameter made unique to this try
+/// (`U-RUN-ID`). The echo's `/retry/` simulator counts attempts per uuid; upstream draws a
+/// fresh uuid for every probe, so the tries a cluster needs (three passes in a row) each
+/// start from zero attempts, as the one try in memory does.
+fn fresh_uuid(path: &str, run_id: &str, id: RequestId) -> String {
+    let Some((before, query)) = path.split_once('?') else {
+        return path.to_string();
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (query, None),
+    };
+    let mut changed = false;
+    let params: Vec<String> = query
+        .split('&')
+        .map(|param| match param.split_once('=') {
+            Some(("uuid", value)) if !value.is_empty() => {
+                changed = true;
+                format!("uuid={value}-{run_id}-{}", id.0)
+            }
+            _ => param.to_string(),
+        })
+        .collect();
+    if !changed {
+        return path.to_string();
+    }
+    let mut out = format!("{before}?{}", params.join("&"));
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
+/// What a run created, and whether Ctrl-C stopped it.
+#[derive(Debug, Default)]
+struct Created {
+    keys: Vec<ObjectKey>,
+    interrupted: bool,
+}
+
+/// The values of the `uuid` query parameters of `path`, in order.
+fn uuid_values(path: &str) -> impl Iterator<Item = &str> {
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    let query = query.split_once('#').map_or(query, |(q, _)| q);
+    query
+        .split('&')
+        .filter_map(|param| param.strip_prefix("uuid="))
+        .filter(|value| !value.is_empty())
+}
+
 /// The object as the runner reads it: `apiVersion` and `kind` always set.
 fn to_json(kind: Kind, object: &DynamicObject) -> serde_json::Value {
     let mut value = serde_json::to_value(object).unwrap_or(serde_json::Value::Null);
@@ -494,6 +651,7 @@ impl Cluster for LiveCluster {
     }
 
     fn delete(&mut self, key: &ObjectKey) -> Result<(), ClusterError> {
+        self.touched.insert(key.clone());
         let api = self.api(key.kind, &key.namespace);
         match self.block_on(api.delete(&key.name, &DeleteParams::background())) {
             Ok(_) => Ok(()),
@@ -552,9 +710,22 @@ impl Cluster for LiveCluster {
             .ok_or_else(|| SendError::Transport("the request names no Gateway".into()))?;
         let addr = self.socket(&gateway, request.port)?;
         let name = gateway.namespaced_name();
-        self.runtime.block_on(gwsim_proxy::wire::send_to(
-            addr, &name, request, protocol, messages, id,
-        ))
+        let wire = self.wire_id(id);
+        let mut fresh = request.clone();
+        fresh.path = fresh_uuid(&request.path, &self.settings.run_id, wire);
+        let mut response = self.runtime.block_on(gwsim_proxy::wire::send_to(
+            addr, &name, &fresh, protocol, messages, wire,
+        ))?;
+        // The echo reports the path it received; the uuid made fresh for this try is this
+        // client's doing, so the report names the uuid the scenario sent.
+        if fresh.path != request.path
+            && let Some(echo) = &mut response.echo
+        {
+            for (made, given) in uuid_values(&fresh.path).zip(uuid_values(&request.path)) {
+                echo.path = echo.path.replace(made, given);
+            }
+        }
+        Ok(response)
     }
 
     fn received(&self, _namespace: Option<&str>, _backend: &str, _id: RequestId) -> bool {
@@ -580,7 +751,9 @@ impl Cluster for LiveCluster {
         Patience {
             timeout: self.settings.timeout,
             request_streak: 3,
-            first_pause: Duration::from_millis(50),
+            // Adaptive: a server already consistent is asked again within milliseconds; one
+            // that is not yet is asked less and less often (10 ms doubling to 1 s).
+            first_pause: Duration::from_millis(10),
             max_pause: Duration::from_secs(1),
         }
     }
@@ -593,7 +766,10 @@ impl Cluster for LiveCluster {
     /// them: a class just created has no status yet, so this waits (with backoff, up to
     /// `--timeout`) until one of them has an Accepted condition.
     fn supported_features(&self) -> BTreeSet<String> {
-        let mut pause = Duration::from_millis(20);
+        if let Some(known) = self.features.get() {
+            return known.clone();
+        }
+        let mut pause = Duration::from_millis(10);
         let mut waited = Duration::ZERO;
         loop {
             let mut accepted = false;
@@ -614,7 +790,10 @@ impl Cluster for LiveCluster {
                 });
                 features.extend(listed_features(&class));
             }
-            if accepted || waited >= self.settings.timeout {
+            if accepted {
+                return self.features.get_or_init(|| features).clone();
+            }
+            if waited >= self.settings.timeout {
                 return features;
             }
             std::thread::sleep(pause);
@@ -659,6 +838,25 @@ mod tests {
             Err(SendError::Transport(m)) if m.contains("not a served-listeners file")
         ));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn each_try_gets_its_own_uuid() {
+        let path = "/retry/a?responseCode=500&uuid=abc&succeedAfter=2";
+        assert_eq!(
+            fresh_uuid(path, "gwsim-1-2", RequestId(7)),
+            "/retry/a?responseCode=500&uuid=abc-gwsim-1-2-7&succeedAfter=2"
+        );
+        assert_ne!(
+            fresh_uuid(path, "gwsim-1-2", RequestId(7)),
+            fresh_uuid(path, "gwsim-1-2", RequestId(8))
+        );
+        // Nothing else changes: no query, no uuid, a parameter that only ends in uuid.
+        assert_eq!(fresh_uuid("/a", "r", RequestId(1)), "/a");
+        assert_eq!(
+            fresh_uuid("/a?x=1&myuuid=2", "r", RequestId(1)),
+            "/a?x=1&myuuid=2"
+        );
     }
 
     #[test]

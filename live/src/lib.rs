@@ -20,7 +20,7 @@ mod target;
 pub use cluster::{LiveCluster, MAX_ADVANCE, RUN_LABEL, RunSettings};
 pub use connect::{ClusterOptions, connect};
 pub use kinds::api_resource;
-pub use state::read_state;
+pub use state::{labelled, read_state};
 pub use target::{
     ClusterReport, LiveTarget, NOT_ON_CLUSTER, NotOnCluster, cannot_run_on_cluster,
     run_scenarios_live,

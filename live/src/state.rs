@@ -75,6 +75,35 @@ pub fn read_state(options: &ClusterOptions) -> Result<Vec<Document>, LiveError> 
     })
 }
 
+/// Every object in the cluster that carries [`RUN_LABEL`](crate::RUN_LABEL) (of any run), of
+/// every kind gwsim writes, with `managedFields` dropped and Secrets without their data: what
+/// a run left behind. A kind the cluster does not serve is left out.
+pub fn labelled(options: &ClusterOptions) -> Result<Vec<serde_json::Value>, LiveError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = connect(options).await?;
+        let mut out = Vec::new();
+        for kind in Kind::ALL {
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource(kind));
+            let params = ListParams::default().labels(crate::RUN_LABEL);
+            match api.list(&params).await {
+                Ok(list) => out.extend(list.items.iter().map(|o| as_input(kind, o))),
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => {
+                    return Err(LiveError::Api(format!(
+                        "listing {}: {}",
+                        kind.qualified(),
+                        api_message(&e)
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    })
+}
+
 /// The object as an input document: `apiVersion` and `kind` set, `managedFields` dropped, a
 /// Secret reduced to its metadata, type and stand-ins for its data.
 fn as_input(kind: Kind, object: &DynamicObject) -> serde_json::Value {

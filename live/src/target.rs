@@ -1,10 +1,11 @@
 //! Scenarios and the conformance suite on a real cluster (`--target cluster`).
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use gwsim_engine::load::Document;
-use gwsim_engine::object::Kind;
+use gwsim_engine::object::{Kind, ObjectKey};
 use gwsim_sim::base::conformance_base;
 use gwsim_sim::runner::{
     Failure, Outcome, RunError, RunOptions, RunReport, ScenarioResult, run_scenario,
@@ -14,6 +15,7 @@ use serde::Serialize;
 
 use crate::LiveError;
 use crate::cluster::{LiveCluster, MAX_ADVANCE, RunSettings};
+use gwsim_sim::cluster::Cluster as _;
 
 /// The base's GatewayClass, which scenarios name in `gatewayClassName`.
 const BASE_CLASS: &str = "gateway-conformance";
@@ -48,15 +50,89 @@ pub fn cannot_run_on_cluster(scenario: &Scenario) -> Option<String> {
     None
 }
 
-/// A real cluster as the target of scenarios: one connection, scenarios one at a time (they
-/// share the base's namespaces), each on a clean slate: what the previous one created is
-/// deleted first.
+/// A real cluster as the target of scenarios: one connection, scenarios one at a time. As
+/// upstream's suite does, the base is created once and kept: each scenario's own objects are
+/// deleted before the next scenario runs, and the base is created again only after a scenario
+/// changed or deleted one of its objects (or ran without it), so every scenario starts from
+/// the base as in memory.
 pub struct LiveTarget {
-    cluster: Mutex<LiveCluster>,
+    session: Mutex<Session>,
     class: String,
     base: Vec<Document>,
     /// API calls per scenario run, in run order.
     calls: Mutex<Vec<(String, u64)>>,
+    /// `--echo-image`: the base's echo images, and what they become.
+    echo_image: Option<(BTreeSet<String>, String)>,
+}
+
+/// The cluster and what is in it between scenarios.
+struct Session {
+    cluster: LiveCluster,
+    /// The base is in place: the cluster's mark after it was created.
+    base_mark: Option<usize>,
+    /// The keys of the base's objects.
+    base_keys: BTreeSet<ObjectKey>,
+    /// What the last scenario left: objects it created after this mark, and whether it
+    /// touched the base (then everything goes).
+    left: Option<(usize, bool)>,
+}
+
+impl Session {
+    /// Removes what the last scenario left, and the base too when `all`.
+    fn tidy(&mut self, all: bool) -> Result<(), LiveError> {
+        match self.left.take() {
+            Some((_, true)) => all_gone(self),
+            _ if all => all_gone(self),
+            Some((mark, false)) => self.cluster.clean_up_since(mark),
+            None => Ok(()),
+        }
+    }
+
+    /// The base in place, created (after removing everything) if it is not. `Ok(false)`: the
+    /// API server refused part of it (the runner then reports the refusal).
+    fn ensure_base(&mut self, base: &[Document]) -> Result<bool, LiveError> {
+        if self.base_mark.is_some() {
+            return Ok(true);
+        }
+        self.tidy(true)?;
+        let refused = self
+            .cluster
+            .apply(base)
+            .into_iter()
+            .any(|outcome| outcome.result.is_err());
+        if refused {
+            self.cluster.clean_up()?;
+            return Ok(false);
+        }
+        self.base_keys = base.iter().filter_map(document_key).collect();
+        self.base_mark = Some(self.cluster.mark());
+        self.cluster.take_touched();
+        Ok(true)
+    }
+}
+
+fn all_gone(session: &mut Session) -> Result<(), LiveError> {
+    session.base_mark = None;
+    session.left = None;
+    session.cluster.clean_up()
+}
+
+/// The key a document names (as the cluster would file it: namespace `default` when none).
+fn document_key(document: &Document) -> Option<ObjectKey> {
+    let value = &document.value;
+    let kind = Kind::from_type(
+        value.get("apiVersion")?.as_str()?,
+        value.get("kind")?.as_str()?,
+    )?;
+    let name = value.pointer("/metadata/name")?.as_str()?;
+    let namespace = match kind.namespaced() {
+        true => value
+            .pointer("/metadata/namespace")
+            .and_then(|n| n.as_str())
+            .unwrap_or("default"),
+        false => "",
+    };
+    Some(ObjectKey::new(kind, namespace, name))
 }
 
 impl LiveTarget {
@@ -67,15 +143,12 @@ impl LiveTarget {
         settings: RunSettings,
         gateway_class: Option<&str>,
     ) -> Result<LiveTarget, LiveError> {
+        let echo_image = settings.echo_image.clone();
         let mut cluster = LiveCluster::connect(settings)?;
         let class = gateway_class.unwrap_or(BASE_CLASS).to_string();
         let base_docs = conformance_base().map_err(|e| RunError::Base(e.to_string()))?;
         let installed = cluster
-            .fetch(&gwsim_engine::object::ObjectKey::new(
-                Kind::GatewayClass,
-                "",
-                &class,
-            ))
+            .fetch(&ObjectKey::new(Kind::GatewayClass, "", &class))
             .map_err(LiveError::Api)?;
         let mut base = Vec::new();
         let mut controller = None;
@@ -104,8 +177,24 @@ impl LiveTarget {
             LiveError::Api(format!("GatewayClass {class} names no spec.controllerName"))
         })?;
         cluster.set_controller(controller);
+        let echo_image = match echo_image {
+            Some(image) => {
+                let upstream = echo_images(&base);
+                for doc in &mut base {
+                    set_echo_image(&mut doc.value, &upstream, &image);
+                }
+                Some((upstream, image))
+            }
+            None => None,
+        };
         Ok(LiveTarget {
-            cluster: Mutex::new(cluster),
+            echo_image,
+            session: Mutex::new(Session {
+                cluster,
+                base_mark: None,
+                base_keys: BTreeSet::new(),
+                left: None,
+            }),
             class,
             base,
             calls: Mutex::new(Vec::new()),
@@ -114,51 +203,95 @@ impl LiveTarget {
 
     /// The controller under test (`spec.controllerName` of the class).
     pub fn controller_name(&self) -> String {
-        self.cluster
+        self.session
             .lock()
-            .map(|c| gwsim_sim::cluster::Cluster::controller_name(&*c).to_string())
+            .map(|s| gwsim_sim::cluster::Cluster::controller_name(&s.cluster).to_string())
             .unwrap_or_default()
     }
 
-    /// API calls each scenario made (base, manifests, steps and the clean-up before it).
+    /// API calls each scenario made (the clean-up before it, base when created, manifests
+    /// and steps).
     pub fn calls(&self) -> Vec<(String, u64)> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
-    /// Deletes what the last scenario created (unless `--keep`).
+    /// Deletes what the run created (unless `--keep`).
     pub fn finish(self) -> Result<(), LiveError> {
-        let mut cluster = self
-            .cluster
+        let mut session = self
+            .session
             .into_inner()
             .map_err(|_| LiveError::Api("a scenario run panicked".into()))?;
-        if cluster.settings().keep {
+        if session.cluster.settings().keep {
             return Ok(());
         }
-        cluster.clean_up()
+        session.tidy(true)
     }
 
     fn run_one(&self, scenario: &Scenario, options: &RunOptions) -> ScenarioResult {
         let seed = options.seed.unwrap_or(scenario.seed);
-        let Ok(mut cluster) = self.cluster.lock() else {
+        let Ok(mut session) = self.session.lock() else {
             return failed(scenario, seed, "an earlier scenario run panicked".into());
         };
-        let before = cluster.api_calls();
-        if let Err(e) = cluster.clean_up() {
-            return failed(
-                scenario,
-                seed,
-                format!("cleaning up after the previous scenario: {e}"),
-            );
-        }
+        let before = session.cluster.api_calls();
+        let started = std::time::Instant::now();
         let mut scenario = scenario.clone();
         rename_in_scenario(&mut scenario, &self.class);
-        let base = match scenario.base {
-            Base::Conformance => Some(self.base.as_slice()),
-            Base::None => None,
+        if let Some((upstream, image)) = &self.echo_image {
+            for_each_document(&mut scenario, |value| {
+                set_echo_image(value, upstream, image)
+            });
+        }
+        let prepared = match scenario.base {
+            Base::Conformance => session
+                .tidy(false)
+                .and_then(|()| session.ensure_base(&self.base)),
+            Base::None => session.tidy(true).map(|()| false),
         };
-        let result = run_scenario(&scenario, &mut *cluster, base, seed);
-        if let Ok(mut calls) = self.calls.lock() {
-            calls.push((scenario.name.clone(), cluster.api_calls() - before));
+        let base_in_place = match prepared {
+            Ok(in_place) => in_place,
+            Err(e) => {
+                return failed(
+                    &scenario,
+                    seed,
+                    format!("cleaning up after the previous scenario or creating the base: {e}"),
+                );
+            }
+        };
+        // A base the server refused is applied again by the runner, which reports the
+        // refusal as in memory.
+        let base = match (&scenario.base, base_in_place) {
+            (Base::Conformance, false) => Some(self.base.as_slice()),
+            _ => None,
+        };
+        // A scenario the controller lacks features for is skipped by the runner before its
+        // steps: its manifests need not be written first.
+        if let Some(known) = session.cluster.known_features()
+            && !scenario.features.iter().all(|f| known.contains(f))
+        {
+            scenario.manifests.clear();
+        }
+        session.cluster.begin_scenario();
+        let mark = session.cluster.mark();
+        session.cluster.take_touched();
+        let result = run_scenario(&scenario, &mut session.cluster, base, seed);
+        let touched = session.cluster.take_touched();
+        let base_touched = base.is_some()
+            || session.base_mark.is_none()
+            || touched.iter().any(|k| session.base_keys.contains(k));
+        session.left = Some((mark, base_touched));
+        if base_touched {
+            session.base_mark = None;
+        }
+        let calls = session.cluster.api_calls() - before;
+        tracing::info!(
+            target: "gwsim::live",
+            "{}: {} API calls, {:.2} s",
+            scenario.name,
+            calls,
+            started.elapsed().as_secs_f64()
+        );
+        if let Ok(mut all) = self.calls.lock() {
+            all.push((scenario.name.clone(), calls));
         }
         result
     }
@@ -219,16 +352,50 @@ fn rename_class(value: &mut serde_json::Value, class: &str) {
 }
 
 fn rename_in_scenario(scenario: &mut Scenario, class: &str) {
+    for_each_document(scenario, |value| rename_class(value, class));
+}
+
+/// Calls `change` on each document of the scenario's manifests and apply steps.
+fn for_each_document(scenario: &mut Scenario, mut change: impl FnMut(&mut serde_json::Value)) {
     for manifest in &mut scenario.manifests {
         for doc in &mut manifest.documents {
-            rename_class(&mut doc.value, class);
+            change(&mut doc.value);
         }
     }
     for step in &mut scenario.steps {
         if let Action::Apply { manifest, .. } = &mut step.action {
             for doc in &mut manifest.documents {
-                rename_class(&mut doc.value, class);
+                change(&mut doc.value);
             }
+        }
+    }
+}
+
+/// The images of the base's Deployments: upstream's echo server.
+fn echo_images(base: &[Document]) -> BTreeSet<String> {
+    base.iter()
+        .filter(|d| d.value.get("kind").and_then(|k| k.as_str()) == Some("Deployment"))
+        .filter_map(|d| d.value.pointer("/spec/template/spec/containers"))
+        .filter_map(|c| c.as_array())
+        .flatten()
+        .filter_map(|c| c.get("image").and_then(|i| i.as_str()))
+        .map(String::from)
+        .collect()
+}
+
+/// A Deployment's containers running one of the `upstream` images run `image` instead.
+fn set_echo_image(value: &mut serde_json::Value, upstream: &BTreeSet<String>, image: &str) {
+    if value.get("kind").and_then(|k| k.as_str()) != Some("Deployment") {
+        return;
+    }
+    let containers = value
+        .pointer_mut("/spec/template/spec/containers")
+        .and_then(|c| c.as_array_mut());
+    for container in containers.into_iter().flatten() {
+        if let Some(current) = container.get_mut("image")
+            && current.as_str().is_some_and(|i| upstream.contains(i))
+        {
+            *current = image.into();
         }
     }
 }
@@ -304,4 +471,71 @@ pub fn run_scenarios_live(
     report.ran = RunReport::new(ran);
     report.api_calls = target.calls();
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gwsim_engine::load::Origin;
+
+    fn doc(value: serde_json::Value) -> Document {
+        Document {
+            origin: Origin::new("t.yaml", 1, 1),
+            value,
+        }
+    }
+
+    #[test]
+    fn echo_image_replaces_only_the_base_images() {
+        let base = vec![doc(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "a", "namespace": "n"},
+            "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "upstream/echo:1"}]}}},
+        }))];
+        let upstream = echo_images(&base);
+        assert_eq!(upstream.iter().collect::<Vec<_>>(), ["upstream/echo:1"]);
+        let mut own = serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "b"},
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "echo", "image": "upstream/echo:1"},
+                {"name": "other", "image": "nginx"},
+            ]}}},
+        });
+        set_echo_image(&mut own, &upstream, "mirror/echo:1");
+        let containers = &own["spec"]["template"]["spec"]["containers"];
+        assert_eq!(containers[0]["image"], "mirror/echo:1");
+        assert_eq!(containers[1]["image"], "nginx");
+        // Not a Deployment: untouched.
+        let mut pod = serde_json::json!({"kind": "Pod", "spec": {"template": {"spec": {"containers": [{"image": "upstream/echo:1"}]}}}});
+        set_echo_image(&mut pod, &upstream, "mirror/echo:1");
+        assert_eq!(
+            pod["spec"]["template"]["spec"]["containers"][0]["image"],
+            "upstream/echo:1"
+        );
+    }
+
+    #[test]
+    fn documents_are_keyed_as_the_cluster_files_them() {
+        let route = doc(serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "r"},
+        }));
+        assert_eq!(
+            document_key(&route),
+            Some(ObjectKey::new(Kind::HttpRoute, "default", "r"))
+        );
+        let class = doc(serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+            "metadata": {"name": "c", "namespace": "ignored"},
+        }));
+        assert_eq!(
+            document_key(&class),
+            Some(ObjectKey::new(Kind::GatewayClass, "", "c"))
+        );
+        assert_eq!(
+            document_key(&doc(serde_json::json!({"kind": "Nope"}))),
+            None
+        );
+    }
 }

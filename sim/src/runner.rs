@@ -623,15 +623,20 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                 }
                 return Err(failure);
             }
-            // Passing tries are spaced by the first pause; failing ones back off.
-            let next = if in_a_row > 0 {
+            // Failing tries back off. Passing ones are spaced by the first pause when the
+            // cluster was consistent from the first try, and otherwise by the pause the
+            // backoff reached, so that a cluster that took a while to converge shows it stays
+            // converged over a comparable time.
+            let next = if in_a_row > 0 && in_a_row == tries {
                 patience.first_pause
             } else {
                 pause
             };
             self.cluster.pause(next);
             waited += next;
-            pause = (pause * 2).min(patience.max_pause);
+            if in_a_row == 0 {
+                pause = (pause * 2).min(patience.max_pause);
+            }
         }
     }
 

@@ -135,6 +135,22 @@ fn a_status_is_polled_with_backoff_until_it_holds() {
 }
 
 #[test]
+fn passes_after_a_wait_are_spaced_by_the_backoff_reached() {
+    // The request step alone: two failing tries (the controller lags), then three passes.
+    let request_only = SCENARIO.replace(
+        "- status:\n  - {kind: HTTPRoute, name: r, namespace: gateway-conformance-infra, acceptedParents: 1}\n",
+        "",
+    );
+    assert!(!request_only.contains("- status:"));
+    let (outcome, cluster) = run(2, false, &request_only);
+    assert_eq!(outcome, Outcome::Passed);
+    // The failures back off 100, 200 ms; the cluster took 300 ms to converge, so the passes
+    // that follow are spaced by 400 ms (where the backoff got to), not by the first pause.
+    assert_eq!(cluster.pauses, ms(&[100, 200, 400, 400]));
+    assert_eq!(cluster.sent.get(), 5);
+}
+
+#[test]
 fn a_status_that_never_holds_fails_saying_how_long_it_waited() {
     let (outcome, cluster) = run(usize::MAX, false, SCENARIO);
     let Outcome::Failed(failure) = outcome else {
