@@ -635,7 +635,10 @@ fn double_quoted(s: &str) -> Option<(String, usize)> {
     let mut text = String::new();
     let mut from = 1;
     loop {
-        let at = from + bytes[from..].iter().position(|&b| b == b'"' || b == b'\\')?;
+        let at = from
+            + bytes[from..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\')?;
         text.push_str(&s[from..at]);
         if bytes[at] == b'"' {
             return Some((text, at + 1));

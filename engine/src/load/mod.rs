@@ -183,7 +183,13 @@ pub fn load_in_pieces(
     budgets: &Budgets,
     pieces: usize,
 ) -> Result<Loaded, LoadError> {
-    load_with_reader(source_name, text, budgets, pieces, YamlReader::BlockFastPath)
+    load_with_reader(
+        source_name,
+        text,
+        budgets,
+        pieces,
+        YamlReader::BlockFastPath,
+    )
 }
 
 /// How YAML text is read.

@@ -733,8 +733,24 @@ fn the_fast_path_agrees_on_spliced_texts() {
         .flat_map(|c| c.split_inclusive('\n'))
         .chain(CLUSTER_YAML.split_inclusive('\n').take(200))
         .chain([
-            "  ", "- ", ": ", "#", "'", "\"", "|", "|-", "{}", "[]", "---\n", "\n", "items:\n",
-            "- apiVersion: v1\n", "  kind: Namespace\n", "    ", "-\n", "k: v\n",
+            "  ",
+            "- ",
+            ": ",
+            "#",
+            "'",
+            "\"",
+            "|",
+            "|-",
+            "{}",
+            "[]",
+            "---\n",
+            "\n",
+            "items:\n",
+            "- apiVersion: v1\n",
+            "  kind: Namespace\n",
+            "    ",
+            "-\n",
+            "k: v\n",
         ])
         .collect();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(10);
@@ -764,7 +780,11 @@ fn generated_states_read_the_same_by_both_readers() {
     let parsed = yaml::parse("synth-list.yaml", &list, &Budgets::default()).expect("parses");
     assert_eq!(parsed.fast_documents, 1);
     let parsed = yaml::parse("cluster.yaml", CLUSTER_YAML, &Budgets::default()).expect("parses");
-    assert_eq!(parsed.fast_documents, parsed.documents.len(), "kubectl's own output");
+    assert_eq!(
+        parsed.fast_documents,
+        parsed.documents.len(),
+        "kubectl's own output"
+    );
 }
 
 /// Cases the fast path must read itself (not hand to the full parser): the shapes kubectl and
