@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use arbitrary::{Result, Unstructured};
 use gwsim_engine::decision::Request;
 use gwsim_engine::diff::{ChangeSet, Settled, apply_change};
-use gwsim_engine::load::{Budgets, load_in_pieces, parse_documents};
+use gwsim_engine::load::{Budgets, YamlReader, load_in_pieces, load_with_reader, parse_documents};
 use gwsim_engine::object::Snapshot;
 use gwsim_sim::files::Source;
 use k8s_openapi::jiff::Timestamp;
@@ -31,14 +31,20 @@ fn now() -> Timestamp {
 }
 
 /// Bytes as YAML resources, through everything `gwsim check` does. A stream read in pieces
-/// on several threads (as large inputs are) must give exactly what reading it whole gives:
-/// the same documents, lines, warnings and errors.
+/// on several threads (as large inputs are) must give exactly what reading it whole gives,
+/// and the block-style fast path exactly what the full parser gives: the same documents,
+/// lines, warnings and errors.
 pub fn load_admit(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(&data[..data.len().min(MAX_INPUT)]) else {
         return;
     };
     let budgets = Budgets::default();
     let whole = load_in_pieces("fuzz.yaml", text, &budgets, 1);
+    assert_eq!(
+        load_with_reader("fuzz.yaml", text, &budgets, 1, YamlReader::Full),
+        whole,
+        "the fast path against the full parser"
+    );
     for pieces in [2, 3, 7] {
         assert_eq!(
             load_in_pieces("fuzz.yaml", text, &budgets, pieces),

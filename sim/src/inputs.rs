@@ -151,17 +151,17 @@ pub fn load_snapshot_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Lo
     let strict_namespaces = options.strict_namespaces;
     let mut loaded = Loaded::default();
     let mut seen: HashMap<ObjectKey, Origin> = HashMap::new();
-    let read = match &options.documents {
-        Some(documents) => load::Loaded {
-            documents: documents.clone(),
-            ..load::Loaded::default()
-        },
-        None => read_inputs(paths, &options.budgets)?,
+    let (read, prepared) = match &options.documents {
+        Some(documents) => (
+            load::Loaded::default(),
+            prepare(documents.clone(), &options.admission),
+        ),
+        None => read_and_prepare(paths, options)?,
     };
     loaded.skipped = read.skipped;
     loaded.warnings = read.warnings;
     let mut applied = Applied::default();
-    for prepared in prepare(read.documents, &options.admission) {
+    for prepared in prepared {
         let Prepared {
             origin,
             key,
@@ -247,12 +247,209 @@ enum Admission {
     Later(Value),
 }
 
+/// Reads the files and admits their documents as they are read ([`Admitter`]): a JSON List
+/// item by item, so its items are never all held as values at once. The skipped documents
+/// and warnings, and the admissions in document order.
+fn read_and_prepare(
+    paths: &[PathBuf],
+    options: &LoadOptions,
+) -> Result<(load::Loaded, Vec<Prepared>), InputsError> {
+    let sources = read_sources_limited(paths, options.budgets.max_input_bytes)?;
+    let streamed = std::thread::scope(|scope| {
+        let mut admitter = Admitter::new(scope, &options.admission);
+        let mut read = load::Loaded::default();
+        for source in &sources {
+            read.append(load::load_into(
+                &source.name,
+                &source.text,
+                &options.budgets,
+                &mut admitter,
+            )?);
+            if admitter.restarted {
+                return Ok(None);
+            }
+        }
+        Ok::<_, InputsError>(Some((read, admitter.finish())))
+    })?;
+    if let Some(streamed) = streamed {
+        return Ok(streamed);
+    }
+    // A List that went wrong part way: every file again, read whole, then admitted.
+    let mut read = load::Loaded::default();
+    for source in &sources {
+        read.append(load::load(&source.name, &source.text, &options.budgets)?);
+    }
+    let documents = std::mem::take(&mut read.documents);
+    Ok((read, prepare(documents, &options.admission)))
+}
+
+/// A document waiting for admission: its key, and whether it is the first of its key.
+type Pending = (Document, Option<ObjectKey>, bool);
+
+/// Documents in a batch handed to an admission thread.
+const BATCH: usize = 64;
+
+/// Admits documents as the reader hands them over ([`load::ObjectSink`]), in batches on one
+/// thread per core, started when the first batch is full (small inputs are admitted on the
+/// caller's thread). Which document is the first of its key is decided in document order, as
+/// they arrive.
+struct Admitter<'scope, 'env> {
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    options: &'env AdmissionOptions,
+    first_of_key: HashSet<ObjectKey>,
+    batch: Vec<Pending>,
+    /// Batches handed out so far.
+    sent: usize,
+    to_workers: Option<std::sync::mpsc::SyncSender<(usize, Vec<Pending>)>>,
+    from_workers: Option<std::sync::mpsc::Receiver<(usize, Vec<Prepared>)>>,
+    /// A stream went wrong part way: what was handed over is void.
+    restarted: bool,
+}
+
+impl<'scope, 'env> Admitter<'scope, 'env> {
+    fn new(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        options: &'env AdmissionOptions,
+    ) -> Self {
+        Admitter {
+            scope,
+            options,
+            first_of_key: HashSet::new(),
+            batch: Vec::with_capacity(BATCH),
+            sent: 0,
+            to_workers: None,
+            from_workers: None,
+            restarted: false,
+        }
+    }
+
+    /// Hands the batch to the admission threads, starting them the first time.
+    fn flush(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let sender = self.to_workers.get_or_insert_with(|| {
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            let (to_workers, batches) = std::sync::mpsc::sync_channel(threads * 2);
+            let batches = std::sync::Arc::new(std::sync::Mutex::new(batches));
+            let (results, from_workers) = std::sync::mpsc::channel();
+            for _ in 0..threads {
+                let batches = std::sync::Arc::clone(&batches);
+                let results = results.clone();
+                let options = self.options;
+                self.scope.spawn(move || {
+                    loop {
+                        let next = batches.lock().map(|rx| rx.recv());
+                        let Ok(Ok((index, batch))) = next else {
+                            return;
+                        };
+                        let batch: Vec<Pending> = batch;
+                        let prepared = batch
+                            .into_iter()
+                            .map(|pending| prepare_one(pending, options))
+                            .collect::<Vec<_>>();
+                        if results.send((index, prepared)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            self.from_workers = Some(from_workers);
+            to_workers
+        });
+        // The threads end only when the sender is dropped, so the send cannot fail.
+        let _ = sender.send((self.sent, batch));
+        self.sent += 1;
+    }
+
+    /// Every admission, in document order.
+    fn finish(mut self) -> Vec<Prepared> {
+        let Some(to_workers) = self.to_workers.take() else {
+            let options = self.options;
+            return self
+                .batch
+                .into_iter()
+                .map(|pending| prepare_one(pending, options))
+                .collect();
+        };
+        let last: Vec<Prepared> = std::mem::take(&mut self.batch)
+            .into_iter()
+            .map(|pending| prepare_one(pending, self.options))
+            .collect();
+        drop(to_workers);
+        let mut batches: Vec<(usize, Vec<Prepared>)> = self
+            .from_workers
+            .take()
+            .map(|rx| rx.iter().collect())
+            .unwrap_or_default();
+        batches.sort_unstable_by_key(|(index, _)| *index);
+        let mut out = Vec::with_capacity(batches.len() * BATCH + last.len());
+        for (_, batch) in batches {
+            out.extend(batch);
+        }
+        out.extend(last);
+        out
+    }
+}
+
+impl load::ObjectSink for Admitter<'_, '_> {
+    fn object(&mut self, document: Document) {
+        if self.restarted {
+            return;
+        }
+        let key = document_key(&document.value);
+        let first = key
+            .as_ref()
+            .is_none_or(|k| self.first_of_key.insert(k.clone()));
+        self.batch.push((document, key, first));
+        if self.batch.len() == BATCH {
+            self.flush();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.restarted = true;
+    }
+}
+
+/// What the loop needs of one document, and its admission (as a create when it is the first
+/// of its key).
+fn prepare_one((doc, key, first): Pending, options: &AdmissionOptions) -> Prepared {
+    let status = doc
+        .value
+        .get("status")
+        .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
+        .cloned();
+    let generation = doc
+        .value
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .filter(|g| *g > 0);
+    let name = doc
+        .value
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let admission = if first {
+        Admission::Done(admit_owned(doc.value, None, options))
+    } else {
+        Admission::Later(doc.value)
+    };
+    Prepared {
+        origin: doc.origin,
+        key,
+        status,
+        generation,
+        name,
+        admission,
+    }
+}
+
 /// Admits the first document of each key on every core (admission of one document depends
 /// only on the object of its key, which the first document does not have), keeping later
 /// documents of a key for the loop, in order. The answers are in document order.
 fn prepare(documents: Vec<Document>, options: &AdmissionOptions) -> Vec<Prepared> {
     let mut first_of_key = HashSet::new();
-    let documents: Vec<(Document, Option<ObjectKey>, bool)> = documents
+    let documents: Vec<Pending> = documents
         .into_iter()
         .map(|doc| {
             let key = document_key(&doc.value);
@@ -260,37 +457,7 @@ fn prepare(documents: Vec<Document>, options: &AdmissionOptions) -> Vec<Prepared
             (doc, key, first)
         })
         .collect();
-    let prepare_one = |(doc, key, first): (Document, Option<ObjectKey>, bool)| {
-        let status = doc
-            .value
-            .get("status")
-            .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
-            .cloned();
-        let generation = doc
-            .value
-            .pointer("/metadata/generation")
-            .and_then(Value::as_i64)
-            .filter(|g| *g > 0);
-        let name = doc
-            .value
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let admission = if first {
-            Admission::Done(admit_owned(doc.value, None, options))
-        } else {
-            Admission::Later(doc.value)
-        };
-        Prepared {
-            origin: doc.origin,
-            key,
-            status,
-            generation,
-            name,
-            admission,
-        }
-    };
+    let prepare_one = |pending: Pending| prepare_one(pending, options);
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     if threads < 2 || documents.len() < PARALLEL_MIN_DOCUMENTS {
         return documents.into_iter().map(prepare_one).collect();

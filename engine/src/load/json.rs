@@ -6,8 +6,8 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use super::{
-    Budgets, LoadError, RawDocument, Warning, depth_message, duplicate_key_message, nodes_message,
-    yaml,
+    Budgets, Document, LoadError, ObjectSink, Origin, RawDocument, Warning, depth_message,
+    duplicate_key_message, fill_list_item, nodes_message, not_an_object, yaml,
 };
 
 /// The documents, and the keys that appeared twice in one object (the last value is kept).
@@ -96,7 +96,7 @@ pub(super) fn duplicate_key_warnings(
     budgets: &Budgets,
     parsed: &Parsed,
 ) -> Vec<Warning> {
-    if let Ok(again) = yaml::parse(source_name, text, budgets)
+    if let Ok(again) = yaml::parse_full(source_name, text, budgets)
         && !again.warnings.is_empty()
     {
         return again.warnings;
@@ -370,5 +370,318 @@ impl ValueSeed<'_, '_> {
             return Err(E::custom(message));
         }
         Ok(depth)
+    }
+}
+
+/// What [`stream_list`] did with a text.
+pub(super) enum Streamed {
+    /// Every item was given to the sink; these were not objects.
+    Done(Vec<(Origin, String)>),
+    /// The text is not one JSON `kind: List` (or `*List`) object the stream reader takes:
+    /// nothing was given to the sink.
+    NotAList,
+    /// The text went wrong part way (not JSON, a budget, a duplicate key): some items may
+    /// have been given to the sink; the text must be read again by [`parse`], which says
+    /// what is wrong.
+    Failed,
+}
+
+/// Reads a text that is one JSON `kind: List` (what `kubectl get -o json` prints) item by
+/// item, giving each object to `sink` as soon as it is read: the items never sit in memory
+/// all at once. The objects, their origins and the skipped items are exactly those [`parse`]
+/// and [`super::load`] give.
+pub(super) fn stream_list(
+    source_name: &str,
+    text: &str,
+    budgets: &Budgets,
+    sink: &mut dyn ObjectSink,
+) -> Streamed {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Some(list) = scan_list(text) else {
+        return Streamed::NotAList;
+    };
+    let mut state = State {
+        budgets,
+        nodes: 0,
+        breach: None,
+        duplicate_keys: Vec::new(),
+        document: 1,
+    };
+    let lead = text.len() - text.trim_start().len();
+    let mut items = ItemsOut {
+        source_name,
+        line: 1 + count_lines(&text[..lead]),
+        item_lines: &list.item_lines,
+        api_version: &list.api_version,
+        item_kind: list.item_kind.as_deref(),
+        next: 0,
+        skipped: Vec::new(),
+        sink,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let read = RootSeed {
+        state: &mut state,
+        items: &mut items,
+    }
+    .deserialize(&mut de);
+    if read.is_err() || de.end().is_err() || !state.duplicate_keys.is_empty() {
+        return Streamed::Failed;
+    }
+    Streamed::Done(items.skipped)
+}
+
+/// What a scan of a JSON text found about its root object, when it is a List the stream
+/// reader takes.
+struct ListScan {
+    item_lines: Vec<usize>,
+    api_version: String,
+    /// `None` for `kind: List`; the item kind of a typed list (`HTTPRouteList`).
+    item_kind: Option<String>,
+}
+
+/// One pass over the text, tracking strings and nesting: the root object's keys (each once),
+/// its `kind` and `apiVersion` (strings without escapes), and the line of each item of
+/// `items`. `None` unless the text is one object that is a List (as [`super::list_kind`]
+/// reads it) with nothing after it; syntax is not checked here.
+fn scan_list(text: &str) -> Option<ListScan> {
+    /// What the next token at depth 1 is.
+    #[derive(Clone, Copy)]
+    enum Next<'t> {
+        Key,
+        Colon(&'t [u8]),
+        Value(&'t [u8]),
+        Other,
+    }
+    let bytes = text.as_bytes();
+    let (mut depth, mut line) = (0usize, 1);
+    let mut keys: Vec<&[u8]> = Vec::new();
+    let (mut kind, mut api_version): (Option<&str>, Option<&str>) = (None, None);
+    let mut next = Next::Other;
+    let (mut in_items, mut expect_item) = (false, false);
+    let mut item_lines = Vec::new();
+    let mut root_end = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_whitespace() {
+            line += usize::from(b == b'\n');
+            i += 1;
+            continue;
+        }
+        if expect_item && b != b']' {
+            item_lines.push(line);
+            expect_item = false;
+        }
+        match b {
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < bytes.len() && bytes[j] != b'"' {
+                    match bytes[j] {
+                        b'\\' => j += 1,
+                        b'\n' => line += 1,
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                let string = bytes.get(start..j)?;
+                if depth == 1 {
+                    next = match next {
+                        Next::Key => {
+                            keys.push(string);
+                            Next::Colon(string)
+                        }
+                        Next::Value(key) => {
+                            let plain = std::str::from_utf8(string)
+                                .ok()
+                                .filter(|s| !s.contains('\\'));
+                            match key {
+                                b"kind" => kind = plain,
+                                b"apiVersion" => api_version = plain,
+                                _ => {}
+                            }
+                            Next::Other
+                        }
+                        _ => Next::Other,
+                    };
+                }
+                i = j + 1;
+                continue;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                match depth {
+                    1 if b == b'{' => next = Next::Key,
+                    1 => return None,
+                    2 => {
+                        in_items = b == b'[' && matches!(next, Next::Value(b"items"));
+                        expect_item = in_items;
+                        next = Next::Other;
+                    }
+                    _ => {}
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                match depth {
+                    0 => {
+                        root_end = Some(i);
+                        break;
+                    }
+                    1 => in_items = false,
+                    _ => {}
+                }
+            }
+            b',' if depth == 1 => next = Next::Key,
+            b',' if depth == 2 && in_items => expect_item = true,
+            b':' if depth == 1 => {
+                if let Next::Colon(key) = next {
+                    next = Next::Value(key);
+                }
+            }
+            _ if depth == 1 => next = Next::Other,
+            _ => {}
+        }
+        i += 1;
+    }
+    let end = root_end?;
+    if !text[end + 1..].trim().is_empty() {
+        return None;
+    }
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    if sorted.windows(2).any(|w| w[0] == w[1]) || !keys.contains(&&b"items"[..]) {
+        return None;
+    }
+    let kind = kind?;
+    let item_kind = if kind == "List" {
+        None
+    } else {
+        let item_kind = kind.strip_suffix("List")?;
+        if item_kind.is_empty() || keys.contains(&&b"spec"[..]) {
+            return None;
+        }
+        Some(item_kind.to_string())
+    };
+    Some(ListScan {
+        item_lines,
+        api_version: api_version.unwrap_or("").to_string(),
+        item_kind,
+    })
+}
+
+/// Where items go as they are read.
+struct ItemsOut<'a> {
+    source_name: &'a str,
+    /// The line of the root object.
+    line: usize,
+    item_lines: &'a [usize],
+    api_version: &'a str,
+    item_kind: Option<&'a str>,
+    /// The index of the next item.
+    next: usize,
+    skipped: Vec<(Origin, String)>,
+    sink: &'a mut dyn ObjectSink,
+}
+
+impl ItemsOut<'_> {
+    fn item(&mut self, value: Value) {
+        let i = self.next;
+        self.next += 1;
+        let origin = Origin {
+            source: self.source_name.to_string(),
+            document: 1,
+            line: self.item_lines.get(i).copied().unwrap_or(self.line),
+            item: Some(i),
+        };
+        let value = fill_list_item(value, self.api_version, self.item_kind);
+        match not_an_object(&value, self.source_name) {
+            None => self.sink.object(Document { origin, value }),
+            Some(reason) => self.skipped.push((origin, reason)),
+        }
+    }
+}
+
+/// The root object: `items` read item by item, the other members read (for syntax and
+/// budgets) and dropped, as [`super::load`] drops them from a List.
+struct RootSeed<'s, 'b, 'o> {
+    state: &'s mut State<'b>,
+    items: &'s mut ItemsOut<'o>,
+}
+
+impl<'de> DeserializeSeed<'de> for RootSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RootSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        let mut root = ValueSeed {
+            state: &mut *self.state,
+            depth: 0,
+        };
+        let depth = root.enter::<A::Error>()?;
+        while let Some(key) = access.next_key::<String>()? {
+            if key == "items" {
+                access.next_value_seed(ItemsSeed {
+                    state: &mut *self.state,
+                    items: &mut *self.items,
+                    depth,
+                })?;
+            } else {
+                access.next_value_seed(ValueSeed {
+                    state: &mut *self.state,
+                    depth,
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `items` array: each item read into a value and handed on at once.
+struct ItemsSeed<'s, 'b, 'o> {
+    state: &'s mut State<'b>,
+    items: &'s mut ItemsOut<'o>,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemsSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemsSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut array = ValueSeed {
+            state: &mut *self.state,
+            depth: self.depth,
+        };
+        let depth = array.enter::<A::Error>()?;
+        while let Some(item) = seq.next_element_seed(ValueSeed {
+            state: &mut *self.state,
+            depth,
+        })? {
+            self.items.item(item);
+        }
+        Ok(())
     }
 }

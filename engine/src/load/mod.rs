@@ -16,6 +16,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+mod block;
 mod json;
 mod scalar;
 mod yaml;
@@ -182,6 +183,34 @@ pub fn load_in_pieces(
     budgets: &Budgets,
     pieces: usize,
 ) -> Result<Loaded, LoadError> {
+    load_with_reader(
+        source_name,
+        text,
+        budgets,
+        pieces,
+        YamlReader::BlockFastPath,
+    )
+}
+
+/// How YAML text is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum YamlReader {
+    /// Each document by a fast reader of block-style YAML when it can read it, by the full
+    /// parser otherwise, with the full parser's results (what [`load`] does).
+    BlockFastPath,
+    /// Every document by the full parser: what the fast path is tested against.
+    Full,
+}
+
+/// [`load_in_pieces`] with a chosen YAML reader: the tests and fuzz targets check that both
+/// readers give the same documents, lines, warnings and errors.
+pub fn load_with_reader(
+    source_name: &str,
+    text: &str,
+    budgets: &Budgets,
+    pieces: usize,
+    reader: YamlReader,
+) -> Result<Loaded, LoadError> {
     if text.len() as u64 > budgets.max_input_bytes {
         return Err(LoadError::Yaml {
             source_name: source_name.to_string(),
@@ -195,13 +224,54 @@ pub fn load_in_pieces(
             ),
         });
     }
-    let (raw, warnings) = parse_stream(source_name, text, budgets, pieces)?;
+    let (raw, warnings) = parse_stream(source_name, text, budgets, pieces, reader)?;
     let mut loaded = Loaded {
         warnings,
         ..Loaded::default()
     };
     for doc in raw {
         classify(source_name, doc, &mut loaded);
+    }
+    Ok(loaded)
+}
+
+/// Receives the objects of a stream as they are read ([`load_into`]).
+pub trait ObjectSink {
+    /// The next object, in stream order.
+    fn object(&mut self, document: Document);
+    /// The objects given so far for the current stream are void: it is read again from its
+    /// start, and its objects are given again (or an error is returned).
+    fn restart(&mut self);
+}
+
+/// [`load`], handing each object to `sink` in stream order instead of returning them all
+/// (the returned [`Loaded`] has no documents). A JSON `kind: List` (what `kubectl get -o
+/// json` prints) is read item by item, each item handed on as soon as it is read, so the
+/// items' values never sit in memory all at once; other streams are read as [`load`] reads
+/// them. When a List goes wrong part way (not JSON after all, a budget, a duplicate key), the
+/// sink is told to [`restart`](ObjectSink::restart) and the text is read as [`load`] reads
+/// it, which gives the error.
+pub fn load_into(
+    source_name: &str,
+    text: &str,
+    budgets: &Budgets,
+    sink: &mut dyn ObjectSink,
+) -> Result<Loaded, LoadError> {
+    if text.len() as u64 <= budgets.max_input_bytes && json::looks_like_json(text) {
+        match json::stream_list(source_name, text, budgets, sink) {
+            json::Streamed::Done(skipped) => {
+                return Ok(Loaded {
+                    skipped,
+                    ..Loaded::default()
+                });
+            }
+            json::Streamed::NotAList => {}
+            json::Streamed::Failed => sink.restart(),
+        }
+    }
+    let mut loaded = load(source_name, text, budgets)?;
+    for document in std::mem::take(&mut loaded.documents) {
+        sink.object(document);
     }
     Ok(loaded)
 }
@@ -262,6 +332,7 @@ fn parse_stream(
     text: &str,
     budgets: &Budgets,
     pieces: usize,
+    reader: YamlReader,
 ) -> Result<(Vec<RawDocument>, Vec<Warning>), LoadError> {
     if json::looks_like_json(text) {
         match json::parse(source_name, text, budgets) {
@@ -278,7 +349,7 @@ fn parse_stream(
             Err(json::Failure::Syntax(_)) => {}
         }
     }
-    let parsed = yaml::parse_split(source_name, text, budgets, pieces)?;
+    let parsed = yaml::parse_split(source_name, text, budgets, pieces, reader)?;
     Ok((parsed.documents, parsed.warnings))
 }
 

@@ -571,3 +571,349 @@ fn every_corpus_file_reads_the_same_in_pieces() {
     }
     assert!(files > 100, "only {files} files under testdata/");
 }
+
+/// Both readers on one text, in one piece: the fast path must give exactly what the full
+/// parser gives (documents, lines, warnings, errors).
+fn assert_readers_agree(name: &str, text: &str, budgets: &Budgets) {
+    let full = load_with_reader(name, text, budgets, 1, YamlReader::Full);
+    let fast = load_with_reader(name, text, budgets, 1, YamlReader::BlockFastPath);
+    assert_eq!(fast, full, "{name}:\n{text}");
+}
+
+#[test]
+fn every_corpus_file_reads_the_same_by_both_readers() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+    let mut stack = vec![root];
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("testdata") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            assert_readers_agree(&path.display().to_string(), &text, &Budgets::default());
+            files += 1;
+        }
+    }
+    assert!(files > 100, "only {files} files under testdata/");
+}
+
+/// Shapes the fast path reads, and shapes it must leave to the full parser, each beside
+/// ordinary documents.
+const READER_CASES: &[&str] = &[
+    "a: 1\nb: two\n",
+    "---\na: 1\n---\nb: [1, 2]\n---\nc: 3\n",
+    "# comment\n\n---  # marker comment\nk: v # trailing\nlist:\n- a\n-   b\n- - nested\n  - more\n",
+    "items:\n- apiVersion: v1\n  kind: Namespace\n-\n  apiVersion: v1\n  kind: Namespace\n",
+    "kind: List\nitems: []\n",
+    "kind: List\nitems:\n  - a: 1\n    b: 2\n  - 3\n",
+    "m:\n  \"f:metadata\":\n    'f:labels': {}\n  k:{\"type\":\"Ready\"}: {}\n  e: []\n",
+    "s: \"esc \\\" \\\\ \\n \\t \\u00e9 \\x41 \\U0001F600 \\/ \\N \\_ \\L \\P\"\ns2: 'it''s'\n",
+    "lit: |\n  line 1\n\n   indented\n  last\nstrip: |-\n  x\n\n\nkeep: |+\n  y\n\n\nnext: 1\n",
+    "lit: | # comment\n  # not a comment\n  x\nafter: 2\n",
+    "lit: |\n\n\n  after blanks\nz: 1\n",
+    "lit: |\n    \n  less\n",
+    "lit: |\n  x\n    \n",
+    "lit: |2\n   x\n",
+    "fold: >\n  a\n  b\n",
+    "end: |\n  no final break",
+    "keepend: |+\n  y\n\n",
+    "n: ~\nn2: null\nb: yes\nb2: Off\ni: 0777\nh: 0x1F\nf: 1e3\nf2: .5\ninf: .inf\nt: 2026-01-01T00:00:00Z\ne:\nlast: -1\n",
+    "dup: 1\ndup: 2\n",
+    "base: &a {x: 1}\nuse: *a\n",
+    "<<: {x: 1}\ny: 2\n",
+    "t: !!str 80\n",
+    "a: b: c\n",
+    "a:\n  b: 1\n c: 2\n",
+    "a: 1\n  b: 2\n",
+    "a: plain\n  continued\n",
+    "a: \"multi\n  line\"\n",
+    "a: 'open\n",
+    "- a\n- b\n",
+    "- a\n  - b\n",
+    "just a scalar\n",
+    "---\n",
+    "---\n---\n",
+    "# only a comment\n",
+    "",
+    "\n\n",
+    "a: 1\n...\n",
+    "--- |\n  text\n",
+    "--- {a: 1}\n",
+    "? complex\n: key\n",
+    "a:\tb\n",
+    "\u{feff}a: 1\n",
+    "a: 1\r\nb: 2\r\n---\r\nc: 3\r\n",
+    "%YAML 1.2\n---\na: 1\n",
+    "a: \"x\" y\n",
+    "a: 'x':\n",
+    "\"k\" : v\n",
+    "-1: neg\n",
+    "- -1\n- -x\n- - -\n",
+    "a: -\n",
+    "a: - b\n",
+    "a: :b\n",
+    "a: b:c\n",
+    "a: b #c\nb: c#d\n",
+    "a#b: 1\n",
+    "a #b: 1\n",
+    "k: @x\n",
+    "k: `x\n",
+    "k: ,x\n",
+    "k: %x\n",
+    "key with spaces: v\n",
+    "k:\n- a\n- b\nj: 2\n",
+    "k:\n  - a\n  j: 2\n",
+    "k:\n-\n- a\n",
+    "k: {}\nl: []\nm: { }\nn: [ ]\no: {}x\n",
+    "  indented: root\n  second: key\n",
+    "a:\n    deep: 1\n    deeper:\n        x: y\n",
+    "x: \"\\q\"\n",
+    "x: \"\\ud800\"\n",
+    "x: \"\\x4\"\n",
+    "x: 1_000\ny: 0b101\nz: +12\n",
+    "x: 99999999999999999999999\n",
+    "x: 1.7976931348623157e309\n",
+    "x: 'a'  # c\n",
+    "x: \"a\"#c\n",
+    "x: |-\n  a\n- b\n",
+    "- |\n  in a sequence\n- >\n  folded\n",
+    "- |\n a\n",
+    "k:\n- |\n  x\n",
+    "k:\n- |\n x\n",
+];
+
+#[test]
+fn the_fast_path_reads_as_the_full_parser_does() {
+    for (i, case) in READER_CASES.iter().enumerate() {
+        assert_readers_agree(&format!("case-{i}.yaml"), case, &Budgets::default());
+        // Beside ordinary documents, before and after.
+        let text = format!("---\nfirst: 1\n---\n{case}\n---\nlast: 2\n");
+        assert_readers_agree(&format!("case-{i}-framed.yaml"), &text, &Budgets::default());
+    }
+}
+
+#[test]
+fn the_fast_path_keeps_the_budgets_of_the_full_parser() {
+    let text = namespaces(40);
+    for budgets in [
+        Budgets {
+            max_nodes: 200,
+            ..Budgets::default()
+        },
+        Budgets {
+            max_nodes: 12,
+            ..Budgets::default()
+        },
+        Budgets {
+            max_depth: 1,
+            ..Budgets::default()
+        },
+        Budgets {
+            max_depth: 2,
+            ..Budgets::default()
+        },
+    ] {
+        assert_readers_agree("budget.yaml", &text, &budgets);
+        assert_readers_agree("budget.yaml", "a:\n  b:\n    c: {}\n", &budgets);
+    }
+}
+
+/// Texts made by cutting and splicing pieces of block YAML at random: most are wrong in some
+/// way, and the fast path must either read them as the full parser does or leave them to it.
+#[test]
+fn the_fast_path_agrees_on_spliced_texts() {
+    use rand::{Rng, SeedableRng};
+    let pieces: Vec<&str> = READER_CASES
+        .iter()
+        .flat_map(|c| c.split_inclusive('\n'))
+        .chain(CLUSTER_YAML.split_inclusive('\n').take(200))
+        .chain([
+            "  ",
+            "- ",
+            ": ",
+            "#",
+            "'",
+            "\"",
+            "|",
+            "|-",
+            "{}",
+            "[]",
+            "---\n",
+            "\n",
+            "items:\n",
+            "- apiVersion: v1\n",
+            "  kind: Namespace\n",
+            "    ",
+            "-\n",
+            "k: v\n",
+        ])
+        .collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(10);
+    for round in 0..3000 {
+        let mut text = String::new();
+        for _ in 0..rng.random_range(1..12) {
+            text.push_str(pieces[rng.random_range(0..pieces.len())]);
+        }
+        assert_readers_agree(&format!("spliced-{round}.yaml"), &text, &Budgets::default());
+    }
+}
+
+#[test]
+fn generated_states_read_the_same_by_both_readers() {
+    let spec = crate::synth::SynthSpec::with_routes(200);
+    let mut text = String::new();
+    for doc in spec.documents() {
+        text.push_str("---\n");
+        text.push_str(&serde_saphyr::to_string(&doc).expect("serializes"));
+    }
+    assert_readers_agree("synth.yaml", &text, &Budgets::default());
+    let list = serde_saphyr::to_string(&spec.dumped_list()).expect("serializes");
+    assert_readers_agree("synth-list.yaml", &list, &Budgets::default());
+    // The fast path did read them (the full parser would give the same result, slower).
+    let parsed = yaml::parse("synth.yaml", &text, &Budgets::default()).expect("parses");
+    assert_eq!(parsed.fast_documents, spec.documents().len());
+    let parsed = yaml::parse("synth-list.yaml", &list, &Budgets::default()).expect("parses");
+    assert_eq!(parsed.fast_documents, 1);
+    let parsed = yaml::parse("cluster.yaml", CLUSTER_YAML, &Budgets::default()).expect("parses");
+    assert_eq!(
+        parsed.fast_documents,
+        parsed.documents.len(),
+        "kubectl's own output"
+    );
+}
+
+/// Cases the fast path must read itself (not hand to the full parser): the shapes kubectl and
+/// the generators write.
+#[test]
+fn the_fast_path_reads_the_usual_shapes_itself() {
+    for (i, case) in READER_CASES.iter().enumerate().take(11) {
+        if i == 1 {
+            continue; // its second document is a flow sequence of plain scalars: read too
+        }
+        let parsed = yaml::parse("x.yaml", case, &Budgets::default()).expect("parses");
+        assert_eq!(
+            parsed.fast_documents,
+            parsed.documents.len(),
+            "case {i}:\n{case}"
+        );
+    }
+    let flow = "metadata: {name: route1, namespace: team1}\nspec:\n  parentRefs: [{name: gw1, namespace: infra}]\n  rules:\n  - matches: [{path: {type: PathPrefix, value: /r1/p0}}]\n    backendRefs: [{name: svc1, port: 80}]\n";
+    let parsed = yaml::parse("flow.yaml", flow, &Budgets::default()).expect("parses");
+    assert_eq!(parsed.fast_documents, 1, "flow collections on one line");
+    assert_readers_agree("flow.yaml", flow, &Budgets::default());
+}
+
+/// Collects what [`load_into`] hands over.
+#[derive(Default)]
+struct Collect {
+    documents: Vec<Document>,
+    restarts: usize,
+}
+
+impl ObjectSink for Collect {
+    fn object(&mut self, document: Document) {
+        self.documents.push(document);
+    }
+
+    fn restart(&mut self) {
+        self.documents.clear();
+        self.restarts += 1;
+    }
+}
+
+/// [`load_into`] hands over exactly the documents [`load`] returns, with the same skipped
+/// documents, warnings and errors. Returns the sink.
+fn assert_streams_as_loaded(name: &str, text: &str, budgets: &Budgets) -> Collect {
+    let loaded = load(name, text, budgets);
+    let mut sink = Collect::default();
+    let streamed = load_into(name, text, budgets, &mut sink);
+    match loaded {
+        Ok(loaded) => {
+            let streamed = streamed.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(sink.documents, loaded.documents, "{name}");
+            assert_eq!(streamed.skipped, loaded.skipped, "{name}");
+            assert_eq!(streamed.warnings, loaded.warnings, "{name}");
+            assert!(streamed.documents.is_empty());
+        }
+        Err(e) => assert_eq!(streamed.expect_err("fails too"), e, "{name}"),
+    }
+    sink
+}
+
+fn kubectl_json(value: &serde_json::Value) -> String {
+    use serde::Serialize;
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    value.serialize(&mut serializer).expect("serializes");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+#[test]
+fn a_json_list_is_handed_over_item_by_item_as_loaded() {
+    let budgets = Budgets::default();
+    let list = crate::synth::SynthSpec::with_routes(50).dumped_list();
+    let text = kubectl_json(&list);
+    let sink = assert_streams_as_loaded("synth.json", &text, &budgets);
+    assert_eq!(sink.restarts, 0);
+    assert!(sink.documents.len() > 50);
+    assert!(matches!(
+        json::stream_list("synth.json", &text, &budgets, &mut Collect::default()),
+        json::Streamed::Done(_)
+    ));
+    // `kind` after `items` (kubectl sorts the keys), a typed list whose items lack their
+    // kind, items that are not objects, a BOM and white space around.
+    let cases = [
+        r#"{"apiVersion": "v1", "items": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}, 3, "x", {"kind": "Service"}], "kind": "List", "metadata": {}}"#,
+        "\u{feff}\n  {\"apiVersion\": \"gateway.networking.k8s.io/v1\", \"items\": [\n{\"metadata\": {\"name\": \"r\", \"namespace\": \"n\"}, \"spec\": {}},\n  {\"kind\": \"Gateway\", \"metadata\": {\"name\": \"g\"}}\n], \"kind\": \"HTTPRouteList\"}\n\n",
+        r#"{"kind": "List", "items": []}"#,
+        r#"{"kind": "HTTPRouteList", "spec": {}, "items": [{"metadata": {}}]}"#,
+        r#"{"kind": "Thing", "items": [{"apiVersion": "v1", "kind": "Namespace"}]}"#,
+        r#"{"kind": "List", "items": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a", "name": "b"}}]}"#,
+        r#"{"kind": "List", "kind": "List", "items": []}"#,
+        r#"{"kind": "List", "items": [{"apiVersion": "v1", "kind": "Namespace"}, {"apiVersion": "#,
+        r#"{"kind": "List", "items": [{"apiVersion": "v1", "kind": "Namespace"}]} {"kind": "List", "items": []}"#,
+        r#"{"kind": "List", "items": [{"apiVersion": "v1", "kind": "Namespace"}], "x": [1, 2,]}"#,
+        r#"{"kind": "List", "items": [{apiVersion: v1, kind: Namespace}]}"#,
+        r#"{"kind": "L\u0069st", "items": [{"apiVersion": "v1", "kind": "Namespace"}]}"#,
+        r#"[{"kind": "List", "items": []}]"#,
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        for name in [format!("case-{i}.json"), format!("case-{i}.yaml")] {
+            assert_streams_as_loaded(&name, case, &budgets);
+        }
+    }
+    // Budgets are the full reader's: its error, at its place.
+    let small = Budgets {
+        max_nodes: 40,
+        ..Budgets::default()
+    };
+    let sink = assert_streams_as_loaded("synth.json", &text, &small);
+    assert_eq!(sink.restarts, 1, "the stream went past the budget part way");
+    let shallow = Budgets {
+        max_depth: 3,
+        ..Budgets::default()
+    };
+    assert_streams_as_loaded("synth.json", &text, &shallow);
+}
+
+#[test]
+fn every_corpus_file_streams_as_it_loads() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+    let mut stack = vec![root];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("testdata") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                assert_streams_as_loaded(&path.display().to_string(), &text, &Budgets::default());
+            }
+        }
+    }
+}

@@ -10,8 +10,8 @@ use serde_saphyr::granit_parser::{
 };
 
 use super::{
-    Budgets, LoadError, RawDocument, Warning, alias_message, depth_message, duplicate_key_message,
-    nodes_message, scalar,
+    Budgets, LoadError, RawDocument, Warning, YamlReader, alias_message, block, depth_message,
+    duplicate_key_message, nodes_message, scalar,
 };
 
 /// The documents of a stream and the warnings found while reading them.
@@ -21,10 +21,16 @@ pub(super) struct Parsed {
     /// Nodes read, and nodes copied by aliases, for the budgets of a stream read in pieces.
     pub nodes: usize,
     pub alias_nodes: usize,
+    /// Documents read by the block-style fast path (for the tests).
+    pub fast_documents: usize,
 }
 
-/// Parses a whole stream.
-pub(super) fn parse(source_name: &str, text: &str, budgets: &Budgets) -> Result<Parsed, LoadError> {
+/// Parses a whole stream with the full parser.
+pub(super) fn parse_full(
+    source_name: &str,
+    text: &str,
+    budgets: &Budgets,
+) -> Result<Parsed, LoadError> {
     let mut options = Options::default();
     // Comments carry nothing gwsim uses; the parser's own nesting limits sit above gwsim's
     // budget, so the budget's message is the one users see.
@@ -42,7 +48,149 @@ pub(super) fn parse(source_name: &str, text: &str, budgets: &Budgets) -> Result<
         warnings: builder.warnings,
         nodes: builder.nodes,
         alias_nodes: builder.alias_nodes,
+        fast_documents: 0,
     })
+}
+
+/// Parses a whole stream, each document by the block-style fast path when it can read it
+/// ([`block`]), by the full parser otherwise. The result is the full parser's: when the full
+/// parser fails on a document, or the documents together go past a budget, the whole stream
+/// is parsed again by the full parser, so errors and budget messages are exactly its own.
+/// Streams with directives (`%YAML`) or bare carriage returns go to the full parser whole.
+pub(super) fn parse(source_name: &str, text: &str, budgets: &Budgets) -> Result<Parsed, LoadError> {
+    if text.starts_with('%') || text.contains("\n%") || has_bare_cr(text) {
+        return parse_full(source_name, text, budgets);
+    }
+    let mut joined = Parsed {
+        documents: Vec::new(),
+        warnings: Vec::new(),
+        nodes: 0,
+        alias_nodes: 0,
+        fast_documents: 0,
+    };
+    let mut lines: Vec<&str> = Vec::new();
+    // The chunk being gathered: its first byte and its first line (from 1).
+    let (mut chunk_start, mut chunk_line) = (0, 1);
+    let mut at = 0;
+    let mut line_number = 1;
+    while at < text.len() {
+        let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        let line = &text[at..end];
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if at > 0 && block::is_marker(line) {
+            let chunk = Chunk {
+                text: &text[chunk_start..at],
+                first_line: chunk_line,
+                lines: &lines,
+            };
+            if add_chunk(source_name, &chunk, budgets, &mut joined).is_err() {
+                return parse_full(source_name, text, budgets);
+            }
+            lines.clear();
+            (chunk_start, chunk_line) = (at, line_number);
+        }
+        lines.push(line);
+        at = end + 1;
+        line_number += 1;
+    }
+    let chunk = Chunk {
+        text: &text[chunk_start..],
+        first_line: chunk_line,
+        lines: &lines,
+    };
+    if add_chunk(source_name, &chunk, budgets, &mut joined).is_err()
+        || joined.nodes > budgets.max_nodes
+        || joined.alias_nodes > budgets.max_alias_nodes
+    {
+        return parse_full(source_name, text, budgets);
+    }
+    Ok(joined)
+}
+
+/// A run of lines from a `---` line (or the start of a stream) to the next one.
+struct Chunk<'a> {
+    text: &'a str,
+    /// The line of `text`'s first line in the stream, from 1.
+    first_line: usize,
+    /// Its lines, without line breaks.
+    lines: &'a [&'a str],
+}
+
+/// Reads a chunk's document by the fast path, or the chunk by the full parser, and appends
+/// what it found. `Err` when the full parser fails on the chunk.
+fn add_chunk(
+    source_name: &str,
+    chunk: &Chunk<'_>,
+    budgets: &Budgets,
+    joined: &mut Parsed,
+) -> Result<(), LoadError> {
+    let fast = if chunk.lines.iter().all(|l| block::plain_text(l)) {
+        block::document(
+            chunk.lines,
+            chunk.text.ends_with('\n'),
+            budgets.max_depth,
+            budgets.max_nodes.saturating_sub(joined.nodes),
+        )
+    } else {
+        None
+    };
+    if let Some(doc) = fast {
+        joined.nodes = joined.nodes.saturating_add(doc.nodes);
+        joined.fast_documents += 1;
+        joined.documents.push(RawDocument {
+            index: joined.documents.len() + 1,
+            line: chunk.first_line + doc.line,
+            value: doc.value,
+            item_lines: doc
+                .item_lines
+                .into_iter()
+                .map(|i| chunk.first_line + i)
+                .collect(),
+        });
+        return Ok(());
+    }
+    let part = parse_full(source_name, chunk.text, budgets)?;
+    append(joined, part, chunk.first_line);
+    Ok(())
+}
+
+/// Appends the documents and warnings of a part of a stream whose first line is
+/// `first_line`, renumbered and relocated in the stream.
+fn append(joined: &mut Parsed, part: Parsed, first_line: usize) {
+    let (documents_before, lines_before) = (joined.documents.len(), first_line - 1);
+    joined.nodes = joined.nodes.saturating_add(part.nodes);
+    joined.alias_nodes = joined.alias_nodes.saturating_add(part.alias_nodes);
+    joined.fast_documents += part.fast_documents;
+    joined
+        .documents
+        .extend(part.documents.into_iter().map(|mut d| {
+            d.index += documents_before;
+            d.line += lines_before;
+            for line in &mut d.item_lines {
+                *line += lines_before;
+            }
+            d
+        }));
+    joined
+        .warnings
+        .extend(part.warnings.into_iter().map(|mut w| {
+            w.line += lines_before;
+            w
+        }));
+}
+
+/// A carriage return not followed by a line feed.
+fn has_bare_cr(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = text[from..].find('\r') {
+        let at = from + i;
+        if bytes.get(at + 1) != Some(&b'\n') {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// A mapping key waiting for its value.
@@ -429,7 +577,12 @@ pub(super) fn parse_split(
     text: &str,
     budgets: &Budgets,
     pieces: usize,
+    reader: YamlReader,
 ) -> Result<Parsed, LoadError> {
+    let parse = match reader {
+        YamlReader::BlockFastPath => parse,
+        YamlReader::Full => parse_full,
+    };
     let cuts = cut_points(text, pieces);
     if cuts.len() < 2 {
         return parse(source_name, text, budgets);
@@ -461,30 +614,13 @@ pub(super) fn parse_split(
         warnings: Vec::new(),
         nodes: 0,
         alias_nodes: 0,
+        fast_documents: 0,
     };
     for (result, &(_, first_line)) in results.into_iter().zip(&cuts) {
         let Ok(part) = result else {
             return parse(source_name, text, budgets);
         };
-        let (documents_before, lines_before) = (joined.documents.len(), first_line - 1);
-        joined.nodes = joined.nodes.saturating_add(part.nodes);
-        joined.alias_nodes = joined.alias_nodes.saturating_add(part.alias_nodes);
-        joined
-            .documents
-            .extend(part.documents.into_iter().map(|mut d| {
-                d.index += documents_before;
-                d.line += lines_before;
-                for line in &mut d.item_lines {
-                    *line += lines_before;
-                }
-                d
-            }));
-        joined
-            .warnings
-            .extend(part.warnings.into_iter().map(|mut w| {
-                w.line += lines_before;
-                w
-            }));
+        append(&mut joined, part, first_line);
     }
     if joined.nodes > budgets.max_nodes || joined.alias_nodes > budgets.max_alias_nodes {
         return parse(source_name, text, budgets);
