@@ -35,11 +35,6 @@ const SUITE_NOT_ON_CLUSTER: &[&str] = &[
 /// Conformance tests that run on the cluster but fail there, and why.
 const SUITE_DIFFERENT: &[(&str, &str)] = &[
     (
-        "HTTPRouteHTTPSListener",
-        "checks the certificate each handshake presents (expect.serverCertificate), which the \
-         cluster client does not report yet",
-    ),
-    (
         "GatewayFrontendClientCertificateValidation",
         "presents client certificates (request.clientCertificate), which the cluster client \
          cannot do yet",

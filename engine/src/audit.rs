@@ -571,20 +571,10 @@ impl Compare<'_> {
             })
             .collect();
         if !on.is_empty() && on.iter().all(|l| !l.usable) {
-            let why: Vec<String> = on
-                .iter()
-                .map(|l| {
-                    format!(
-                        "{} ({})",
-                        l.name,
-                        l.unusable_reason.as_deref().unwrap_or("not usable")
-                    )
-                })
-                .collect();
             self.audit.findings.push(format!(
                 "{}: marked Accepted but cannot receive traffic: every listener it attaches to is not serving: {}",
                 self.where_(scope),
-                why.join(", ")
+                crate::config::unusable_listeners(&on)
             ));
         }
     }

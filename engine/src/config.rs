@@ -95,6 +95,18 @@ pub struct ListenerConfig {
     pub client_validation: Option<Arc<ClientValidation>>,
 }
 
+/// `name (why)` for each listener, comma-separated: what messages say when none of them serves.
+pub fn unusable_listeners(listeners: &[&ListenerConfig]) -> String {
+    let named: Vec<String> = listeners
+        .iter()
+        .map(|l| {
+            let why = l.unusable_reason.as_deref().unwrap_or("not usable");
+            format!("{} ({why})", l.name)
+        })
+        .collect();
+    named.join(", ")
+}
+
 /// Client certificate validation of an HTTPS listener (`Gateway.spec.tls.frontend`, GEP-91):
 /// the CAs a client's certificate must chain to.
 #[derive(Clone, Debug, PartialEq)]

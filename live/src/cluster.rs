@@ -10,8 +10,8 @@ use gwsim_engine::decision::Request;
 use gwsim_engine::load::Document;
 use gwsim_engine::object::{Kind, ObjectKey};
 use gwsim_sim::cluster::{
-    ApplyOutcome, ClientProtocol, Cluster, ClusterError, Patience, RequestId, Response, SendError,
-    WebSocketMessage, class_controller, listed_features,
+    ApplyOutcome, ClientProtocol, Cluster, ClusterError, Patience, PresentedCertificate, RequestId,
+    Response, SendError, WebSocketMessage, class_controller, listed_features,
 };
 use gwsim_sim::echo::Receipt;
 use gwsim_sim::store::ApplyAction;
@@ -95,6 +95,8 @@ pub struct LiveCluster {
     /// The controller's features, once a GatewayClass of it was Accepted (they are the
     /// controller's, the same for each of its classes).
     features: std::sync::OnceLock<BTreeSet<String>>,
+    /// The certificate the Gateway presented in the last https request's handshake.
+    last_server_certificate: Option<PresentedCertificate>,
 }
 
 impl LiveCluster {
@@ -115,6 +117,7 @@ impl LiveCluster {
             calls: AtomicU64::new(0),
             touched: BTreeSet::new(),
             wire_ids: HashMap::new(),
+            last_server_certificate: None,
             next_wire_id: first_wire_id(),
             features: std::sync::OnceLock::new(),
         };
@@ -713,9 +716,11 @@ impl Cluster for LiveCluster {
         let wire = self.wire_id(id);
         let mut fresh = request.clone();
         fresh.path = fresh_uuid(&request.path, &self.settings.run_id, wire);
-        let mut response = self.runtime.block_on(gwsim_proxy::wire::send_to(
+        self.last_server_certificate = None;
+        let (mut response, presented) = self.runtime.block_on(gwsim_proxy::wire::send_to(
             addr, &name, &fresh, protocol, messages, wire,
         ))?;
+        self.last_server_certificate = presented;
         // The echo reports the path it received; the uuid made fresh for this try is this
         // client's doing, so the report names the uuid the scenario sent.
         if fresh.path != request.path
@@ -726,6 +731,10 @@ impl Cluster for LiveCluster {
             }
         }
         Ok(response)
+    }
+
+    fn last_server_certificate(&self) -> Option<PresentedCertificate> {
+        self.last_server_certificate.clone()
     }
 
     fn received(&self, _namespace: Option<&str>, _backend: &str, _id: RequestId) -> bool {

@@ -224,8 +224,9 @@ impl WireCluster {
 
 /// One request to a Gateway's socket `addr` over a fresh connection (TLS when the request's
 /// scheme is https, with its SNI; any certificate is accepted, as upstream's suite does), as
-/// [`WireCluster`] sends it. For data planes outside this process (`live/`, a real cluster's
-/// Gateway): no mirror bookkeeping, the same time limit.
+/// [`WireCluster`] sends it; for https, also the certificate the Gateway presented. For data
+/// planes outside this process (`live/`, a real cluster's Gateway): no mirror bookkeeping, the
+/// same time limit.
 pub async fn send_to(
     addr: std::net::SocketAddr,
     gateway: &str,
@@ -233,7 +234,7 @@ pub async fn send_to(
     protocol: ClientProtocol,
     messages: &[WebSocketMessage],
     id: RequestId,
-) -> Result<Response, SendError> {
+) -> Result<(Response, Option<PresentedCertificate>), SendError> {
     let refused = || SendError::ConnectionRefused {
         gateway: gateway.to_string(),
         port: request.port,
@@ -251,7 +252,6 @@ pub async fn send_to(
                 REQUEST_LIMIT.as_secs()
             ))
         })?
-        .map(|(response, _)| response)
 }
 
 /// Connects to `addr` (with TLS for https, `tls` = [HTTP/1.1, h2] client configurations) and

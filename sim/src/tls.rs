@@ -3,7 +3,7 @@
 //! and frontend client certificate validation (GEP-91) with real X.509 path building at the
 //! simulator's clock. Ciphers, versions and key exchange are not modelled.
 
-use gwsim_engine::config::{GatewayConfig, Protocol};
+use gwsim_engine::config::{GatewayConfig, Protocol, unusable_listeners};
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::object::ObjectKey;
 use gwsim_engine::table::RoutingTable;
@@ -62,20 +62,10 @@ pub fn handshake(
             .filter(|l| l.port == request.port && l.protocol == Protocol::Https)
             .collect();
         if !on_port.is_empty() && on_port.iter().all(|l| !l.usable) {
-            let why: Vec<String> = on_port
-                .iter()
-                .map(|l| {
-                    format!(
-                        "{} ({})",
-                        l.name,
-                        l.unusable_reason.as_deref().unwrap_or("not usable")
-                    )
-                })
-                .collect();
             return Err(SendError::HandshakeFailed(format!(
                 "no HTTPS listener on port {} can serve TLS: {}",
                 request.port,
-                why.join(", ")
+                unusable_listeners(&on_port)
             )));
         }
         return Ok(None);

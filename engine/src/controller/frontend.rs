@@ -47,52 +47,50 @@ pub struct ListenerValidation {
 }
 
 fn for_port<'a>(gateway: &'a Gateway, port: i32) -> Option<PortValidation<'a>> {
+    use GatewayTlsFrontendDefaultValidationMode as DefaultMode;
+    use GatewayTlsFrontendPerPortTlsValidationMode as PortMode;
     let frontend = gateway.spec.tls.as_ref()?.frontend.as_ref()?;
-    if let Some((i, per_port)) = frontend
-        .per_port
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-        .find(|(_, p)| p.port == port)
-    {
-        let v = per_port.tls.validation.as_ref()?;
-        return Some(PortValidation {
-            refs: v
-                .ca_certificate_refs
-                .iter()
-                .map(|r| CaRef {
-                    group: &r.group,
-                    kind: &r.kind,
-                    name: &r.name,
-                    namespace: r.namespace.as_deref(),
-                })
-                .collect(),
-            insecure_fallback: matches!(
-                v.mode,
-                Some(GatewayTlsFrontendPerPortTlsValidationMode::AllowInsecureFallback)
-            ),
-            source: format!("spec.tls.frontend.perPort[{i}]"),
-        });
-    }
-    let v = frontend.default.validation.as_ref()?;
+    let per_port = frontend.per_port.as_deref().unwrap_or_default();
+    // A port's own setting replaces the default whole, even when it configures no validation.
+    let (refs, insecure_fallback, source) =
+        match per_port.iter().enumerate().find(|(_, p)| p.port == port) {
+            Some((i, setting)) => {
+                let v = setting.tls.validation.as_ref()?;
+                let refs: Vec<_> = (v.ca_certificate_refs.iter())
+                    .map(|r| ca_ref(&r.group, &r.kind, &r.name, &r.namespace))
+                    .collect();
+                let insecure = matches!(v.mode, Some(PortMode::AllowInsecureFallback));
+                (refs, insecure, format!("spec.tls.frontend.perPort[{i}]"))
+            }
+            None => {
+                let v = frontend.default.validation.as_ref()?;
+                let refs: Vec<_> = (v.ca_certificate_refs.iter())
+                    .map(|r| ca_ref(&r.group, &r.kind, &r.name, &r.namespace))
+                    .collect();
+                let insecure = matches!(v.mode, Some(DefaultMode::AllowInsecureFallback));
+                (refs, insecure, "spec.tls.frontend.default".to_string())
+            }
+        };
     Some(PortValidation {
-        refs: v
-            .ca_certificate_refs
-            .iter()
-            .map(|r| CaRef {
-                group: &r.group,
-                kind: &r.kind,
-                name: &r.name,
-                namespace: r.namespace.as_deref(),
-            })
-            .collect(),
-        insecure_fallback: matches!(
-            v.mode,
-            Some(GatewayTlsFrontendDefaultValidationMode::AllowInsecureFallback)
-        ),
-        source: "spec.tls.frontend.default".to_string(),
+        refs,
+        insecure_fallback,
+        source,
     })
+}
+
+/// A `caCertificateRefs` entry; the default's and a port's are distinct generated types.
+fn ca_ref<'a>(
+    group: &'a str,
+    kind: &'a str,
+    name: &'a str,
+    namespace: &'a Option<String>,
+) -> CaRef<'a> {
+    CaRef {
+        group,
+        kind,
+        name,
+        namespace: namespace.as_deref(),
+    }
 }
 
 /// Whether any validation of the Gateway (default or per port) is AllowInsecureFallback: the
