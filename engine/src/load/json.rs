@@ -396,6 +396,18 @@ pub(super) fn stream_list(
     budgets: &Budgets,
     sink: &mut dyn ObjectSink,
 ) -> Streamed {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    stream_list_on(source_name, text, budgets, sink, workers)
+}
+
+/// [`stream_list`] with `workers` threads parsing a large List's items.
+pub(super) fn stream_list_on(
+    source_name: &str,
+    text: &str,
+    budgets: &Budgets,
+    sink: &mut dyn ObjectSink,
+    workers: usize,
+) -> Streamed {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let Some(list) = scan_list(text) else {
         return Streamed::NotAList;
@@ -418,22 +430,135 @@ pub(super) fn stream_list(
         skipped: Vec::new(),
         sink,
     };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let read = RootSeed {
-        state: &mut state,
-        items: &mut items,
-    }
-    .deserialize(&mut de);
-    if read.is_err() || de.end().is_err() || !state.duplicate_keys.is_empty() {
+    let read = if workers > 1 && list.item_spans.len() >= PARALLEL_MIN_ITEMS {
+        read_in_parallel(text, &list.item_spans, &mut state, &mut items, workers)
+    } else {
+        read_root(text, &mut state, &mut items)
+    };
+    if !read || !state.duplicate_keys.is_empty() {
         return Streamed::Failed;
     }
     Streamed::Done(items.skipped)
+}
+
+/// From this many items a List's items are parsed on one thread per core.
+pub(super) const PARALLEL_MIN_ITEMS: usize = 64;
+
+/// Items parsed per round of the parallel reader: bounds the values held at once.
+const PARALLEL_ROUND: usize = 1024;
+
+/// Reads the root object, its items handed on one by one; whether it read.
+fn read_root(text: &str, state: &mut State<'_>, items: &mut ItemsOut<'_>) -> bool {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let read = RootSeed { state, items }.deserialize(&mut de);
+    read.is_ok() && de.end().is_ok()
+}
+
+/// The parallel reading of a List whose items lie at `spans`: the root without its items is
+/// read (for its syntax and budgets) as [`read_root`] reads it, then the items are parsed in
+/// rounds, each round split between `workers` threads and handed on in order. The scan
+/// found nothing but white space and single commas between the spans, so the items parsed
+/// one by one are the array's. Whether it read; any failure sends the text to [`parse`].
+fn read_in_parallel(
+    text: &str,
+    spans: &[(usize, usize)],
+    state: &mut State<'_>,
+    items: &mut ItemsOut<'_>,
+    workers: usize,
+) -> bool {
+    let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
+        return false;
+    };
+    let skeleton = format!("{}{}", &text[..first.0], &text[last.1..]);
+    let mut discard = Discard;
+    let mut none = ItemsOut {
+        source_name: items.source_name,
+        line: items.line,
+        item_lines: items.item_lines,
+        api_version: items.api_version,
+        item_kind: items.item_kind,
+        next: 0,
+        skipped: Vec::new(),
+        sink: &mut discard,
+    };
+    if !read_root(&skeleton, state, &mut none) || none.next != 0 {
+        return false;
+    }
+    let budgets = state.budgets;
+    for round in spans.chunks(PARALLEL_ROUND) {
+        let per_worker = round.len().div_ceil(workers);
+        let parsed: Vec<Option<(Vec<Value>, usize)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = round
+                .chunks(per_worker)
+                .map(|chunk| scope.spawn(move || parse_items(text, chunk, budgets)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().ok().flatten())
+                .collect()
+        });
+        for result in parsed {
+            let Some((values, nodes)) = result else {
+                return false;
+            };
+            state.nodes += nodes;
+            if state.nodes > budgets.max_nodes {
+                return false;
+            }
+            for value in values {
+                items.item(value);
+            }
+        }
+    }
+    true
+}
+
+/// Parses the items at `spans`, each at the depth of a List's item, with its own node
+/// count; `None` when one is not exactly one JSON value, passes a budget or repeats a key.
+fn parse_items(
+    text: &str,
+    spans: &[(usize, usize)],
+    budgets: &Budgets,
+) -> Option<(Vec<Value>, usize)> {
+    let mut state = State {
+        budgets,
+        nodes: 0,
+        breach: None,
+        duplicate_keys: Vec::new(),
+        document: 1,
+    };
+    let mut values = Vec::with_capacity(spans.len());
+    for &(start, end) in spans {
+        let mut de = serde_json::Deserializer::from_str(text.get(start..end)?);
+        let value = ValueSeed {
+            state: &mut state,
+            depth: 2,
+        }
+        .deserialize(&mut de)
+        .ok()?;
+        de.end().ok()?;
+        values.push(value);
+    }
+    state
+        .duplicate_keys
+        .is_empty()
+        .then_some((values, state.nodes))
+}
+
+/// A sink that keeps nothing (the root read without its items).
+struct Discard;
+
+impl ObjectSink for Discard {
+    fn object(&mut self, _: Document) {}
+    fn restart(&mut self) {}
 }
 
 /// What a scan of a JSON text found about its root object, when it is a List the stream
 /// reader takes.
 struct ListScan {
     item_lines: Vec<usize>,
+    /// The byte range of each item of `items` (its first to its last significant byte).
+    item_spans: Vec<(usize, usize)>,
     api_version: String,
     /// `None` for `kind: List`; the item kind of a typed list (`HTTPRouteList`).
     item_kind: Option<String>,
@@ -459,6 +584,10 @@ fn scan_list(text: &str) -> Option<ListScan> {
     let mut next = Next::Other;
     let (mut in_items, mut expect_item) = (false, false);
     let mut item_lines = Vec::new();
+    let mut item_spans: Vec<(usize, usize)> = Vec::new();
+    // The end of the last significant byte seen, and whether a comma in `items` waits for
+    // its item (`[a,]` is not JSON: the scan gives up and the full reader says so).
+    let (mut last_end, mut after_comma) = (0, false);
     let mut root_end = None;
     let mut i = 0;
     while i < bytes.len() {
@@ -468,9 +597,21 @@ fn scan_list(text: &str) -> Option<ListScan> {
             i += 1;
             continue;
         }
-        if expect_item && b != b']' {
-            item_lines.push(line);
-            expect_item = false;
+        if expect_item {
+            if b == b',' || (b == b']' && after_comma) {
+                return None;
+            }
+            if b != b']' {
+                item_lines.push(line);
+                item_spans.push((i, i));
+                expect_item = false;
+                after_comma = false;
+            }
+        }
+        if in_items && depth == 2 && matches!(b, b',' | b']') {
+            if let Some(span) = item_spans.last_mut() {
+                span.1 = last_end;
+            }
         }
         match b {
             b'"' => {
@@ -506,6 +647,7 @@ fn scan_list(text: &str) -> Option<ListScan> {
                     };
                 }
                 i = j + 1;
+                last_end = i;
                 continue;
             }
             b'{' | b'[' => {
@@ -533,7 +675,7 @@ fn scan_list(text: &str) -> Option<ListScan> {
                 }
             }
             b',' if depth == 1 => next = Next::Key,
-            b',' if depth == 2 && in_items => expect_item = true,
+            b',' if depth == 2 && in_items => (expect_item, after_comma) = (true, true),
             b':' if depth == 1 => {
                 if let Next::Colon(key) = next {
                     next = Next::Value(key);
@@ -543,6 +685,7 @@ fn scan_list(text: &str) -> Option<ListScan> {
             _ => {}
         }
         i += 1;
+        last_end = i;
     }
     let end = root_end?;
     if !text[end + 1..].trim().is_empty() {
@@ -565,6 +708,7 @@ fn scan_list(text: &str) -> Option<ListScan> {
     };
     Some(ListScan {
         item_lines,
+        item_spans,
         api_version: api_version.unwrap_or("").to_string(),
         item_kind,
     })

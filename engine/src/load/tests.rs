@@ -917,3 +917,63 @@ fn every_corpus_file_streams_as_it_loads() {
         }
     }
 }
+
+/// A large List's items parsed on several threads give what one thread gives, and every
+/// malformed List goes to the full reader, which says what is wrong.
+#[test]
+fn a_large_json_list_parses_in_parallel_as_in_one_thread() {
+    let budgets = Budgets::default();
+    let list = crate::synth::SynthSpec::with_routes(120).dumped_list();
+    let text = kubectl_json(&list);
+    let items = list["items"].as_array().expect("items").len();
+    assert!(items >= 2 * json::PARALLEL_MIN_ITEMS, "{items} items");
+    let mut one = Collect::default();
+    let mut four = Collect::default();
+    let one_done = json::stream_list_on("synth.json", &text, &budgets, &mut one, 1);
+    let four_done = json::stream_list_on("synth.json", &text, &budgets, &mut four, 4);
+    assert!(matches!(one_done, json::Streamed::Done(_)));
+    assert!(matches!(four_done, json::Streamed::Done(_)));
+    assert_eq!(one.documents, four.documents);
+    assert_eq!(four.documents.len(), items);
+    assert_streams_as_loaded("synth.json", &text, &budgets);
+
+    let item = r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}"#;
+    let many = |sep: &str| vec![item; 80].join(sep);
+    let cases = [
+        format!(r#"{{"kind": "List", "items": [{}]}}"#, many(",\n  ")),
+        format!(r#"{{"kind": "List", "items": [{},]}}"#, many(", ")),
+        format!(r#"{{"kind": "List", "items": [{}, , {item}]}}"#, many(", ")),
+        format!(r#"{{"kind": "List", "items": [{} x, {item}]}}"#, many(", ")),
+        format!(r#"{{"kind": "List", "items": [{}, {item} {item}]}}"#, many(", ")),
+        format!(
+            r#"{{"kind": "List", "items": [{}, {{"kind": "Namespace", "kind": "Namespace"}}]}}"#,
+            many(", ")
+        ),
+        format!(r#"{{"kind": "List", "metadata": {{"a": 1,}}, "items": [{}]}}"#, many(", ")),
+        format!(r#"{{"kind": "List", "items": [{}, {{"a": [1, 2}}]}}"#, many(", ")),
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let name = format!("parallel-{i}.json");
+        let mut one = Collect::default();
+        let mut four = Collect::default();
+        let one_done = json::stream_list_on(&name, case, &budgets, &mut one, 1);
+        let four_done = json::stream_list_on(&name, case, &budgets, &mut four, 4);
+        assert_eq!(
+            matches!(one_done, json::Streamed::Done(_)),
+            matches!(four_done, json::Streamed::Done(_)),
+            "{name}"
+        );
+        assert_streams_as_loaded(&name, case, &budgets);
+    }
+    // A budget passed in a later round: the full reader's error.
+    let small = Budgets {
+        max_nodes: 80 * 5,
+        ..Budgets::default()
+    };
+    assert_streams_as_loaded("budget.json", &cases[0], &small);
+    let mut four = Collect::default();
+    assert!(matches!(
+        json::stream_list_on("budget.json", &cases[0], &small, &mut four, 4),
+        json::Streamed::Failed
+    ));
+}
