@@ -608,10 +608,12 @@ fn scan_list(text: &str) -> Option<ListScan> {
                 after_comma = false;
             }
         }
-        if in_items && depth == 2 && matches!(b, b',' | b']') {
-            if let Some(span) = item_spans.last_mut() {
-                span.1 = last_end;
-            }
+        if in_items
+            && depth == 2
+            && matches!(b, b',' | b']')
+            && let Some(span) = item_spans.last_mut()
+        {
+            span.1 = last_end;
         }
         match b {
             b'"' => {

@@ -944,13 +944,22 @@ fn a_large_json_list_parses_in_parallel_as_in_one_thread() {
         format!(r#"{{"kind": "List", "items": [{},]}}"#, many(", ")),
         format!(r#"{{"kind": "List", "items": [{}, , {item}]}}"#, many(", ")),
         format!(r#"{{"kind": "List", "items": [{} x, {item}]}}"#, many(", ")),
-        format!(r#"{{"kind": "List", "items": [{}, {item} {item}]}}"#, many(", ")),
+        format!(
+            r#"{{"kind": "List", "items": [{}, {item} {item}]}}"#,
+            many(", ")
+        ),
         format!(
             r#"{{"kind": "List", "items": [{}, {{"kind": "Namespace", "kind": "Namespace"}}]}}"#,
             many(", ")
         ),
-        format!(r#"{{"kind": "List", "metadata": {{"a": 1,}}, "items": [{}]}}"#, many(", ")),
-        format!(r#"{{"kind": "List", "items": [{}, {{"a": [1, 2}}]}}"#, many(", ")),
+        format!(
+            r#"{{"kind": "List", "metadata": {{"a": 1,}}, "items": [{}]}}"#,
+            many(", ")
+        ),
+        format!(
+            r#"{{"kind": "List", "items": [{}, {{"a": [1, 2}}]}}"#,
+            many(", ")
+        ),
     ];
     for (i, case) in cases.iter().enumerate() {
         let name = format!("parallel-{i}.json");
