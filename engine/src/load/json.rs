@@ -30,13 +30,7 @@ pub(super) fn looks_like_json(text: &str) -> bool {
 
 pub(super) fn parse(source_name: &str, text: &str, budgets: &Budgets) -> Result<Parsed, Failure> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut state = State {
-        budgets,
-        nodes: 0,
-        breach: None,
-        duplicate_keys: Vec::new(),
-        document: 1,
-    };
+    let mut state = State::new(budgets);
     let mut documents = Vec::new();
     let mut de = serde_json::Deserializer::from_str(text);
     let first = ValueSeed {
@@ -250,7 +244,18 @@ struct State<'a> {
     document: usize,
 }
 
-impl State<'_> {
+impl<'a> State<'a> {
+    /// Nothing counted yet, at the first document.
+    fn new(budgets: &'a Budgets) -> State<'a> {
+        State {
+            budgets,
+            nodes: 0,
+            breach: None,
+            duplicate_keys: Vec::new(),
+            document: 1,
+        }
+    }
+
     fn count<E: de::Error>(&mut self) -> Result<(), E> {
         self.nodes += 1;
         if self.nodes > self.budgets.max_nodes {
@@ -412,13 +417,7 @@ pub(super) fn stream_list_on(
     let Some(list) = scan_list(text) else {
         return Streamed::NotAList;
     };
-    let mut state = State {
-        budgets,
-        nodes: 0,
-        breach: None,
-        duplicate_keys: Vec::new(),
-        document: 1,
-    };
+    let mut state = State::new(budgets);
     let lead = text.len() - text.trim_start().len();
     let mut items = ItemsOut {
         source_name,
@@ -520,13 +519,7 @@ fn parse_items(
     spans: &[(usize, usize)],
     budgets: &Budgets,
 ) -> Option<(Vec<Value>, usize)> {
-    let mut state = State {
-        budgets,
-        nodes: 0,
-        breach: None,
-        duplicate_keys: Vec::new(),
-        document: 1,
-    };
+    let mut state = State::new(budgets);
     let mut values = Vec::with_capacity(spans.len());
     for &(start, end) in spans {
         let mut de = serde_json::Deserializer::from_str(text.get(start..end)?);
