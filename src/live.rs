@@ -57,6 +57,11 @@ pub struct TargetArgs {
     /// `gateway-api/conformance/echo-basic` (a mirror, or a local build loaded into kind).
     #[arg(long, value_name = "IMAGE")]
     pub echo_image: Option<String>,
+    /// With --target cluster: run up to N scenarios at once, each on its own connection,
+    /// among scenarios that touch disjoint objects (docs/kind.md says which run alone);
+    /// default 1, at most 16.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub jobs: Option<u16>,
 }
 
 impl TargetArgs {
@@ -75,11 +80,22 @@ impl TargetArgs {
             ("--force", self.force),
             ("--keep", self.keep),
             ("--echo-image", self.echo_image.is_some()),
+            ("--jobs", self.jobs.is_some()),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
             bail!("{flag} applies to --target cluster only");
         }
         Ok(false)
+    }
+
+    /// Flags that cannot go together on a cluster.
+    fn check_combination(&self) -> anyhow::Result<()> {
+        if self.keep && self.jobs.is_some_and(|n| n > 1) {
+            bail!(
+                "--keep leaves the last scenario's objects in place; with --jobs above 1 scenarios end in any order: use --jobs 1 with --keep"
+            );
+        }
+        Ok(())
     }
 
     fn settings(&self) -> RunSettings {
@@ -102,6 +118,7 @@ impl TargetArgs {
             keep: self.keep,
             run_id: format!("gwsim-{started}-{}", std::process::id()),
             echo_image: self.echo_image.clone(),
+            jobs: usize::from(self.jobs.unwrap_or(1)),
         }
     }
 }
@@ -124,6 +141,7 @@ pub fn run(
             scenarios.len()
         );
     }
+    args.check_combination()?;
     let options = gwsim_sim::runner::RunOptions { seed, filter };
     let target = LiveTarget::new(args.settings(), None)?;
     let report = gwsim_live::run_scenarios_live(&scenarios, &options, &target);
@@ -142,6 +160,7 @@ pub fn conformance_target(
     args: &TargetArgs,
     gateway_class: Option<&str>,
 ) -> anyhow::Result<LiveTarget> {
+    args.check_combination()?;
     Ok(LiveTarget::new(args.settings(), gateway_class)?)
 }
 
@@ -165,5 +184,11 @@ mod tests {
             ..TargetArgs::default()
         };
         assert!(cluster.on_cluster().expect("valid"));
+        let both = TargetArgs {
+            jobs: Some(2),
+            ..cluster
+        };
+        let err = both.check_combination().expect_err("--keep with --jobs 2");
+        assert!(err.to_string().starts_with("--keep leaves"), "{err}");
     }
 }

@@ -147,6 +147,18 @@ pub trait Target: Sync {
 
     /// Runs one scenario with `options` (seed, no filter).
     fn run(&self, scenario: &Scenario, options: &RunOptions) -> Result<ScenarioResult, RunError>;
+
+    /// Runs them all, results in their order, when the target schedules runs itself (a
+    /// cluster runs at once only scenarios that touch disjoint objects); `None`: the suite
+    /// runs them on one thread per core.
+    fn run_together(
+        &self,
+        scenarios: &[Scenario],
+        options: &RunOptions,
+    ) -> Option<Result<Vec<ScenarioResult>, RunError>> {
+        let _ = (scenarios, options);
+        None
+    }
 }
 
 /// The simulator: every scenario runs, in memory.
@@ -202,7 +214,10 @@ pub fn run_on(
         seed: options.seed,
         filter: None,
     };
-    let ran = run_parallel(&to_run, &run_options, target)?;
+    let ran = match target.run_together(&to_run, &run_options) {
+        Some(ran) => ran?,
+        None => run_parallel(&to_run, &run_options, target)?,
+    };
     let mut ran = ran.into_iter();
     let mut results = Vec::with_capacity(selected.len());
     for s in selected {

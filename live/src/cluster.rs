@@ -71,6 +71,9 @@ pub struct RunSettings {
     /// `--echo-image`: the image of the base's echo Deployments (and of scenarios'
     /// Deployments that use the same image) instead of upstream's echo server.
     pub echo_image: Option<String>,
+    /// `--jobs`: how many scenarios may run at once (each on its own connection), among
+    /// those that touch disjoint objects.
+    pub jobs: usize,
 }
 
 /// A real cluster the scenario runner drives.
@@ -81,6 +84,8 @@ pub struct LiveCluster {
     /// What this run created, in order: removed in reverse by [`LiveCluster::clean_up`]. Its
     /// lock is held across each create, so that Ctrl-C's clean-up sees every object.
     created: Arc<Mutex<Created>>,
+    /// Every connection's record (this one's and its workers'): Ctrl-C removes them all.
+    records: Arc<Mutex<Vec<Arc<Mutex<Created>>>>>,
     /// Namespaces found free to write into.
     checked: BTreeSet<String>,
     controller: String,
@@ -94,7 +99,7 @@ pub struct LiveCluster {
     next_wire_id: u64,
     /// The controller's features, once a GatewayClass of it was Accepted (they are the
     /// controller's, the same for each of its classes).
-    features: std::sync::OnceLock<BTreeSet<String>>,
+    features: Arc<std::sync::OnceLock<BTreeSet<String>>>,
     /// The certificate the Gateway presented in the last https request's handshake.
     last_server_certificate: Option<PresentedCertificate>,
 }
@@ -107,11 +112,13 @@ impl LiveCluster {
             .enable_all()
             .build()?;
         let client = runtime.block_on(connect(&settings.cluster))?;
+        let created = Arc::new(Mutex::new(Created::default()));
         let cluster = LiveCluster {
             runtime,
             client,
             settings,
-            created: Arc::new(Mutex::new(Created::default())),
+            records: Arc::new(Mutex::new(vec![created.clone()])),
+            created,
             checked: BTreeSet::new(),
             controller: String::new(),
             calls: AtomicU64::new(0),
@@ -119,12 +126,42 @@ impl LiveCluster {
             wire_ids: HashMap::new(),
             last_server_certificate: None,
             next_wire_id: first_wire_id(),
-            features: std::sync::OnceLock::new(),
+            features: Arc::new(std::sync::OnceLock::new()),
         };
         if !cluster.settings.keep {
             cluster.clean_up_on_ctrl_c();
         }
         Ok(cluster)
+    }
+
+    /// Another connection to the same cluster for `--jobs`, number `index` (from 1): its own
+    /// runtime, client and record of what it creates (which this connection's Ctrl-C
+    /// handler removes too), the same controller and features, and request ids of its own.
+    pub fn worker(&self, index: usize) -> Result<LiveCluster, LiveError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let client = runtime.block_on(connect(&self.settings.cluster))?;
+        let created = Arc::new(Mutex::new(Created::default()));
+        if let Ok(mut records) = self.records.lock() {
+            records.push(created.clone());
+        }
+        Ok(LiveCluster {
+            runtime,
+            client,
+            settings: self.settings.clone(),
+            records: self.records.clone(),
+            created,
+            checked: BTreeSet::new(),
+            controller: self.controller.clone(),
+            calls: AtomicU64::new(0),
+            touched: BTreeSet::new(),
+            wire_ids: HashMap::new(),
+            last_server_certificate: None,
+            // Far apart: ids count up by one per request from a start in microseconds.
+            next_wire_id: first_wire_id().wrapping_add((index as u64) << 56),
+            features: self.features.clone(),
+        })
     }
 
     /// The controller under test: the runner's checks and feature lookup use its name.
@@ -369,7 +406,7 @@ impl LiveCluster {
 
     /// A thread that waits for Ctrl-C, deletes what the run created so far and exits 130.
     fn clean_up_on_ctrl_c(&self) {
-        let created = self.created.clone();
+        let records = self.records.clone();
         let client = self.client.clone();
         let (listening, ready) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
@@ -399,13 +436,14 @@ impl LiveCluster {
                         return;
                     }
                     // Waits for a create in flight, and lets no other start.
-                    let keys = match created.lock() {
-                        Ok(mut record) => {
+                    let records = records.lock().map(|r| r.clone()).unwrap_or_default();
+                    let mut keys = Vec::new();
+                    for created in records {
+                        if let Ok(mut record) = created.lock() {
                             record.interrupted = true;
-                            record.keys.clone()
+                            keys.extend(record.keys.iter().cloned());
                         }
-                        Err(_) => Vec::new(),
-                    };
+                    }
                     tracing::warn!(target: "gwsim::live", "Ctrl-C: deleting the {} objects this run created", keys.len());
                     if let Err(e) = delete_all(&client, &keys).await {
                         tracing::error!(target: "gwsim::live", "{e}");

@@ -13,6 +13,7 @@
 
 mod cluster;
 mod connect;
+mod footprint;
 mod kinds;
 mod state;
 mod target;

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::LiveError;
 use crate::cluster::{LiveCluster, MAX_ADVANCE, RunSettings};
+use crate::footprint::{Footprint, footprint, next_to_start, runs_alone};
 use gwsim_sim::cluster::Cluster as _;
 
 /// The base's GatewayClass, which scenarios name in `gatewayClassName`.
@@ -57,6 +58,9 @@ pub fn cannot_run_on_cluster(scenario: &Scenario) -> Option<String> {
 /// the base as in memory.
 pub struct LiveTarget {
     session: Mutex<Session>,
+    /// `--jobs N` above 1: N more connections, each running one scenario at a time. The
+    /// session's connection then only creates and removes the base.
+    workers: Vec<Mutex<LiveCluster>>,
     class: String,
     base: Vec<Document>,
     /// API calls per scenario run, in run order.
@@ -117,6 +121,13 @@ fn all_gone(session: &mut Session) -> Result<(), LiveError> {
     session.cluster.clean_up()
 }
 
+/// The keys of the conformance base's objects.
+#[cfg(test)]
+pub(crate) fn base_keys() -> Result<BTreeSet<ObjectKey>, String> {
+    let docs = conformance_base().map_err(|e| e.to_string())?;
+    Ok(docs.iter().filter_map(document_key).collect())
+}
+
 /// The key a document names (as the cluster would file it: namespace `default` when none).
 fn document_key(document: &Document) -> Option<ObjectKey> {
     let value = &document.value;
@@ -144,6 +155,7 @@ impl LiveTarget {
         gateway_class: Option<&str>,
     ) -> Result<LiveTarget, LiveError> {
         let echo_image = settings.echo_image.clone();
+        let jobs = settings.jobs;
         let mut cluster = LiveCluster::connect(settings)?;
         let class = gateway_class.unwrap_or(BASE_CLASS).to_string();
         let base_docs = conformance_base().map_err(|e| RunError::Base(e.to_string()))?;
@@ -187,8 +199,15 @@ impl LiveTarget {
             }
             None => None,
         };
+        let workers = match jobs {
+            0 | 1 => Vec::new(),
+            n => (1..=n)
+                .map(|i| cluster.worker(i).map(Mutex::new))
+                .collect::<Result<_, _>>()?,
+        };
         Ok(LiveTarget {
             echo_image,
+            workers,
             session: Mutex::new(Session {
                 cluster,
                 base_mark: None,
@@ -234,13 +253,7 @@ impl LiveTarget {
         };
         let before = session.cluster.api_calls();
         let started = std::time::Instant::now();
-        let mut scenario = scenario.clone();
-        rename_in_scenario(&mut scenario, &self.class);
-        if let Some((upstream, image)) = &self.echo_image {
-            for_each_document(&mut scenario, |value| {
-                set_echo_image(value, upstream, image)
-            });
-        }
+        let mut scenario = self.prepared(scenario);
         let prepared = match scenario.base {
             Base::Conformance => session
                 .tidy(false)
@@ -283,17 +296,213 @@ impl LiveTarget {
             session.base_mark = None;
         }
         let calls = session.cluster.api_calls() - before;
+        self.count_calls(&scenario.name, calls, started);
+        result
+    }
+
+    fn count_calls(&self, name: &str, calls: u64, started: std::time::Instant) {
         tracing::info!(
             target: "gwsim::live",
             "{}: {} API calls, {:.2} s",
-            scenario.name,
+            name,
             calls,
             started.elapsed().as_secs_f64()
         );
         if let Ok(mut all) = self.calls.lock() {
-            all.push((scenario.name.clone(), calls));
+            all.push((name.to_string(), calls));
         }
+    }
+
+    /// The scenario as it runs on this cluster: the class renamed, echo images replaced.
+    fn prepared(&self, scenario: &Scenario) -> Scenario {
+        let mut scenario = scenario.clone();
+        rename_in_scenario(&mut scenario, &self.class);
+        if let Some((upstream, image)) = &self.echo_image {
+            for_each_document(&mut scenario, |value| {
+                set_echo_image(value, upstream, image)
+            });
+        }
+        scenario
+    }
+
+    /// Runs `scenarios` (results in their order): one after another, or with `--jobs N`
+    /// up to N at once, each beside only scenarios whose footprints it does not touch.
+    pub fn run_all(&self, scenarios: &[Scenario], options: &RunOptions) -> Vec<ScenarioResult> {
+        if self.workers.is_empty() || scenarios.len() < 2 {
+            return scenarios.iter().map(|s| self.run_one(s, options)).collect();
+        }
+        let base_keys: BTreeSet<ObjectKey> = self.base.iter().filter_map(document_key).collect();
+        let footprints: Vec<Footprint> = scenarios
+            .iter()
+            .map(|s| footprint(&self.prepared(s), &base_keys))
+            .collect();
+        let base_in_place = self
+            .session
+            .lock()
+            .map(|s| s.base_mark.is_some())
+            .unwrap_or(false);
+        let schedule = Schedule {
+            state: Mutex::new(Plan {
+                pending: (0..scenarios.len()).collect(),
+                running: Vec::new(),
+                base_in_place,
+            }),
+            changed: std::sync::Condvar::new(),
+        };
+        let results: Vec<Mutex<Option<ScenarioResult>>> =
+            scenarios.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for worker in &self.workers {
+                let (schedule, footprints, results) = (&schedule, &footprints, &results);
+                scope.spawn(move || {
+                    while let Some((i, alone, _guard)) = schedule.take(footprints, &self.session) {
+                        let result = self.run_on_worker(worker, &scenarios[i], options, alone);
+                        if let Ok(mut slot) = results[i].lock() {
+                            *slot = Some(result);
+                        }
+                    }
+                });
+            }
+        });
+        results
+            .into_iter()
+            .zip(scenarios)
+            .map(|(slot, s)| {
+                let seed = options.seed.unwrap_or(s.seed);
+                slot.into_inner().ok().flatten().unwrap_or_else(|| {
+                    failed(s, seed, "the scenario's runner thread panicked".into())
+                })
+            })
+            .collect()
+    }
+
+    /// One scenario on a worker connection. `alone`: nothing else runs, so the base may be
+    /// created or removed. The worker removes what the scenario created when it ends.
+    fn run_on_worker(
+        &self,
+        worker: &Mutex<LiveCluster>,
+        scenario: &Scenario,
+        options: &RunOptions,
+        alone: bool,
+    ) -> ScenarioResult {
+        let seed = options.seed.unwrap_or(scenario.seed);
+        let (Ok(mut cluster), Ok(mut session)) = (worker.lock(), self.session.lock()) else {
+            return failed(scenario, seed, "an earlier scenario run panicked".into());
+        };
+        let started = std::time::Instant::now();
+        let before = cluster.api_calls() + session.cluster.api_calls();
+        let mut scenario = self.prepared(scenario);
+        let prepared = match (scenario.base, alone) {
+            (Base::Conformance, true) => session.ensure_base(&self.base),
+            (Base::Conformance, false) => Ok(session.base_mark.is_some()),
+            (Base::None, _) => session.tidy(true).map(|()| false),
+        };
+        let base_in_place = match prepared {
+            Ok(in_place) => in_place,
+            Err(e) => {
+                return failed(&scenario, seed, format!("creating the base: {e}"));
+            }
+        };
+        // Other workers use the session's base only through `base_mark`, read under the lock.
+        drop(session);
+        let base = match (&scenario.base, base_in_place) {
+            (Base::Conformance, false) => Some(self.base.as_slice()),
+            _ => None,
+        };
+        if let Some(known) = cluster.known_features()
+            && !scenario.features.iter().all(|f| known.contains(f))
+        {
+            scenario.manifests.clear();
+        }
+        cluster.begin_scenario();
+        cluster.take_touched();
+        let mut result = run_scenario(&scenario, &mut *cluster, base, seed);
+        let touched = cluster.take_touched();
+        if let Err(e) = cluster.clean_up() {
+            result = failed(
+                &scenario,
+                seed,
+                format!("cleaning up after the scenario: {e}"),
+            );
+        }
+        let Ok(mut session) = self.session.lock() else {
+            return failed(&scenario, seed, "an earlier scenario run panicked".into());
+        };
+        if base.is_some() || touched.iter().any(|k| session.base_keys.contains(k)) {
+            if !alone {
+                tracing::warn!(target: "gwsim::live", "{} changed the base while others ran", scenario.name);
+            }
+            session.base_mark = None;
+        }
+        let calls = cluster.api_calls() + session.cluster.api_calls() - before;
+        drop(session);
+        self.count_calls(&scenario.name, calls, started);
         result
+    }
+}
+
+/// Which scenarios run, which wait, under `--jobs`.
+struct Schedule {
+    state: Mutex<Plan>,
+    changed: std::sync::Condvar,
+}
+
+struct Plan {
+    /// Not yet started, in suite order.
+    pending: Vec<usize>,
+    running: Vec<usize>,
+    base_in_place: bool,
+}
+
+/// Ends a scenario's run in the schedule, also when its thread panics.
+struct Running<'a> {
+    schedule: &'a Schedule,
+    index: usize,
+    session: &'a Mutex<Session>,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let in_place = self
+            .session
+            .lock()
+            .map(|s| s.base_mark.is_some())
+            .unwrap_or(false);
+        if let Ok(mut plan) = self.schedule.state.lock() {
+            plan.running.retain(|&r| r != self.index);
+            plan.base_in_place = in_place;
+        }
+        self.schedule.changed.notify_all();
+    }
+}
+
+impl Schedule {
+    /// Waits for a scenario this worker may start; `None` once none is left.
+    fn take<'a>(
+        &'a self,
+        footprints: &[Footprint],
+        session: &'a Mutex<Session>,
+    ) -> Option<(usize, bool, Running<'a>)> {
+        let mut plan = self.state.lock().ok()?;
+        loop {
+            if plan.pending.is_empty() {
+                return None;
+            }
+            if let Some(i) =
+                next_to_start(footprints, &plan.pending, &plan.running, plan.base_in_place)
+            {
+                let alone = runs_alone(&footprints[i], plan.base_in_place);
+                plan.pending.retain(|&p| p != i);
+                plan.running.push(i);
+                let guard = Running {
+                    schedule: self,
+                    index: i,
+                    session,
+                };
+                return Some((i, alone, guard));
+            }
+            plan = self.changed.wait(plan).ok()?;
+        }
     }
 }
 
@@ -304,6 +513,14 @@ impl gwsim_conformance::Target for LiveTarget {
 
     fn run(&self, scenario: &Scenario, options: &RunOptions) -> Result<ScenarioResult, RunError> {
         Ok(self.run_one(scenario, options))
+    }
+
+    fn run_together(
+        &self,
+        scenarios: &[Scenario],
+        options: &RunOptions,
+    ) -> Option<Result<Vec<ScenarioResult>, RunError>> {
+        Some(Ok(self.run_all(scenarios, options)))
     }
 }
 
@@ -451,7 +668,7 @@ pub fn run_scenarios_live(
     options: &RunOptions,
     target: &LiveTarget,
 ) -> ClusterReport {
-    let mut ran = Vec::new();
+    let mut runnable = Vec::new();
     let mut report = ClusterReport::default();
     for scenario in scenarios {
         if let Some(filter) = &options.filter
@@ -465,10 +682,10 @@ pub fn run_scenarios_live(
                 file: scenario.file.clone(),
                 reason,
             }),
-            None => ran.push(target.run_one(scenario, options)),
+            None => runnable.push(scenario.clone()),
         }
     }
-    report.ran = RunReport::new(ran);
+    report.ran = RunReport::new(target.run_all(&runnable, options));
     report.api_calls = target.calls();
     report
 }
