@@ -9,6 +9,10 @@ use gwsim_live::{ClusterOptions, LiveTarget, RunSettings};
 
 use crate::ReportOutput;
 
+/// Scenarios run at once on a cluster unless `--jobs` says otherwise (upstream's suite runs
+/// its parallel tests at once too).
+const DEFAULT_JOBS: u16 = 4;
+
 /// Where scenarios run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Target {
@@ -59,7 +63,7 @@ pub struct TargetArgs {
     pub echo_image: Option<String>,
     /// With --target cluster: run up to N scenarios at once, each on its own connection,
     /// among scenarios that touch disjoint objects (docs/kind.md says which run alone);
-    /// default 1, at most 16.
+    /// default 4 (1 with --keep), at most 16.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
     pub jobs: Option<u16>,
 }
@@ -118,7 +122,10 @@ impl TargetArgs {
             keep: self.keep,
             run_id: format!("gwsim-{started}-{}", std::process::id()),
             echo_image: self.echo_image.clone(),
-            jobs: usize::from(self.jobs.unwrap_or(1)),
+            jobs: usize::from(self.jobs.unwrap_or(match self.keep {
+                true => 1,
+                false => DEFAULT_JOBS,
+            })),
         }
     }
 }
