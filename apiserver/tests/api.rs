@@ -430,6 +430,7 @@ async fn a_token_is_required_and_bodies_are_bounded() {
         cluster: c.clone(),
         token: Some("secret".into()),
         body_limit: 1024,
+        pod_logs: None,
     }));
     let (code, status) = call(&with_token, Method::GET, "/api/v1/namespaces", JSON, None).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);

@@ -15,6 +15,7 @@ mod client;
 mod error;
 mod handler;
 mod plan;
+pub mod podlog;
 mod websocket;
 pub mod wire;
 
@@ -43,6 +44,7 @@ pub use backends::{REQUEST_ID_HEADER, UserBackend};
 pub use error::{ProxyError, RequestError};
 pub use handler::EXPLAIN_HEADER;
 pub use plan::{ServedListener, gateway_addresses};
+pub use podlog::{EchoLogs, LogLine};
 
 /// Bounds on what clients and backends may send.
 #[derive(Clone, Debug)]
@@ -90,6 +92,9 @@ pub struct Options {
     /// placeholders); otherwise its handshakes fail.
     pub stand_in_certificates: bool,
     pub limits: Limits,
+    /// Where the echo pods print their lines (shared with whoever reads them: the API's
+    /// `pods/{name}/log`).
+    pub echo_logs: EchoLogs,
 }
 
 /// The port offset `gwsim serve` uses by default: listener port 80 is served on 10080, so a
@@ -155,8 +160,11 @@ impl Proxy {
             options.port_offset,
             options.ephemeral_ports,
         )?;
-        let mut backends =
-            backends::Backends::new(options.backends.clone(), options.exact_endpoints);
+        let mut backends = backends::Backends::new(
+            options.backends.clone(),
+            options.exact_endpoints,
+            options.echo_logs.clone(),
+        );
         backends.rebuild(snapshot).await?;
         let stand_in = match options.stand_in_certificates {
             true => Some(Arc::new(
