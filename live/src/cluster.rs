@@ -105,6 +105,8 @@ pub struct LiveCluster {
     tag_requests: bool,
     /// When each request of the scenario was sent, by wire id.
     sent: HashMap<u64, Instant>,
+    /// When the scenario's last request was sent.
+    last_sent: Option<Instant>,
     scenario_started: Instant,
     /// What the mirror backends' logs showed, by (namespace, backend).
     mirror_logs: Mutex<HashMap<(Option<String>, String), SeenInLogs>>,
@@ -141,6 +143,7 @@ impl LiveCluster {
             features: std::sync::OnceLock::new(),
             tag_requests: false,
             sent: HashMap::new(),
+            last_sent: None,
             scenario_started: Instant::now(),
             mirror_logs: Mutex::new(HashMap::new()),
         };
@@ -382,6 +385,7 @@ impl LiveCluster {
     pub fn begin_scenario(&mut self, checks_mirrors: bool) {
         self.wire_ids.clear();
         self.sent.clear();
+        self.last_sent = None;
         self.tag_requests = checks_mirrors;
         self.scenario_started = Instant::now();
         if let Ok(mut logs) = self.mirror_logs.lock() {
@@ -394,18 +398,23 @@ impl LiveCluster {
         let wire = RequestId(self.next_wire_id);
         self.next_wire_id += 1;
         self.wire_ids.insert(id, wire);
-        self.sent.insert(wire.0, Instant::now());
+        let now = Instant::now();
+        self.sent.insert(wire.0, now);
+        self.last_sent = Some(now);
         wire
     }
 
     /// Whether a pod of Service `backend` logged request `wire`: the backend's pods' logs
     /// read (again, with backoff from 10 ms) until they show it, or until they were read
-    /// [`MIRROR_GRACE`] (at most `--timeout`) after it was sent.
+    /// [`MIRROR_GRACE`] (at most `--timeout`) after the scenario's last request was sent.
     fn logged(&self, namespace: Option<&str>, backend: &str, wire: RequestId) -> Receipt {
-        let Some(sent) = self.sent.get(&wire.0).copied() else {
+        if !self.sent.contains_key(&wire.0) {
             return Receipt::NotReceived;
-        };
-        let deadline = sent + MIRROR_GRACE.min(self.settings.timeout);
+        }
+        // Counted from the scenario's last request, not this one's: one read after it
+        // answers for every request before (a `count:` run's share is read once).
+        let last_sent = self.last_sent.unwrap_or_else(Instant::now);
+        let deadline = last_sent + MIRROR_GRACE.min(self.settings.timeout);
         let key = (namespace.map(str::to_string), backend.to_string());
         let mut pause = Duration::from_millis(10);
         loop {
