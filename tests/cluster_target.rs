@@ -26,22 +26,7 @@ const EXAMPLES_DIFFERENT: &[(&str, &str)] = &[(
 const SUITE_NOT_ON_CLUSTER: &[&str] = &[];
 
 /// Conformance tests that run on the cluster but fail there, and why.
-const SUITE_DIFFERENT: &[(&str, &str)] = &[
-    (
-        "GatewayFrontendClientCertificateValidation",
-        "presents client certificates (request.clientCertificate), which the cluster client \
-         cannot do yet",
-    ),
-    (
-        "GatewayFrontendClientCertificateValidationInsecureFallback",
-        "presents client certificates, as GatewayFrontendClientCertificateValidation",
-    ),
-    (
-        "GatewayFrontendInvalidDefaultClientCertificateValidation",
-        "expects a failed TLS handshake (expect.handshakeFails); the cluster client reports it \
-         as a refused connection",
-    ),
-];
+const SUITE_DIFFERENT: &[(&str, &str)] = &[];
 
 fn gwsim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gwsim"))

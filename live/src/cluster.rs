@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 use gwsim_engine::decision::Request;
 use gwsim_engine::load::Document;
 use gwsim_engine::object::{Kind, ObjectKey};
+use gwsim_proxy::wire::ClientIdentity;
 use gwsim_sim::cluster::{
     ApplyOutcome, ClientProtocol, Cluster, ClusterError, Patience, PresentedCertificate, RequestId,
     Response, SendError, WebSocketMessage, class_controller, listed_features,
 };
 use gwsim_sim::echo::Receipt;
 use gwsim_sim::store::ApplyAction;
+use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 
@@ -402,6 +404,28 @@ impl LiveCluster {
         self.sent.insert(wire.0, now);
         self.last_sent = Some(now);
         wire
+    }
+
+    /// The certificate and key of the `kubernetes.io/tls` Secret `key`, read from the cluster.
+    fn client_identity(&self, key: &ObjectKey) -> Result<ClientIdentity, SendError> {
+        let name = key.namespaced_name();
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &key.namespace);
+        let secret = self
+            .block_on(api.get_opt(&key.name))
+            .map_err(|e| {
+                SendError::Transport(format!(
+                    "request.clientCertificate {name}: {}",
+                    api_message(&e)
+                ))
+            })?
+            .ok_or_else(|| {
+                SendError::Transport(format!(
+                    "request.clientCertificate {name}: Secret not found"
+                ))
+            })?;
+        let data = secret.data.unwrap_or_default();
+        let value = |k: &str| data.get(k).map(|b| b.0.as_slice());
+        ClientIdentity::from_pem(&name, value("tls.crt"), value("tls.key"))
     }
 
     /// Whether a pod of Service `backend` logged request `wire`: the backend's pods' logs
@@ -819,6 +843,23 @@ impl Cluster for LiveCluster {
         messages: &[WebSocketMessage],
         id: RequestId,
     ) -> Result<Response, SendError> {
+        self.send_with_certificate(request, protocol, messages, id, None)
+    }
+
+    /// The client's certificate and key are read from the Secret on the cluster (the client
+    /// reads them before it connects).
+    fn send_with_certificate(
+        &mut self,
+        request: &Request,
+        protocol: ClientProtocol,
+        messages: &[WebSocketMessage],
+        id: RequestId,
+        client_certificate: Option<&ObjectKey>,
+    ) -> Result<Response, SendError> {
+        let identity = match client_certificate {
+            None => None,
+            Some(key) => Some(self.client_identity(key)?),
+        };
         let gateway = request
             .gateway
             .clone()
@@ -833,9 +874,16 @@ impl Cluster for LiveCluster {
             fresh.path = crate::mirror::tag(&fresh.path, wire);
         }
         self.last_server_certificate = None;
-        let (mut response, presented) = self.runtime.block_on(gwsim_proxy::wire::send_to(
-            addr, &name, &fresh, protocol, messages, wire,
-        ))?;
+        let (mut response, presented) =
+            self.runtime.block_on(gwsim_proxy::wire::send_presenting(
+                addr,
+                &name,
+                &fresh,
+                protocol,
+                messages,
+                wire,
+                identity.as_ref(),
+            ))?;
         self.last_server_certificate = presented;
         // The tag is this client's doing: what comes back names the request as sent.
         if tagged {
