@@ -30,12 +30,15 @@ pub struct LogLine {
     pub text: String,
 }
 
+/// Each pod's lines, by (namespace, name).
+type PodLines = HashMap<(String, String), VecDeque<LogLine>>;
+
 /// Every echo pod's log, shared by the echo servers that write it and whoever reads it (the
 /// API's `pods/{name}/log`); cloning shares the same logs. Pods keep their logs while the
 /// data plane follows changes; a pod that goes away keeps its log until it is started again.
 #[derive(Clone)]
 pub struct EchoLogs {
-    pods: Arc<Mutex<HashMap<(String, String), VecDeque<LogLine>>>>,
+    pods: Arc<Mutex<PodLines>>,
     capacity: usize,
 }
 
