@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kubectl against `gwsim serve --api`: the real kubectl, over TLS with the generated
 # kubeconfig, through apply, wait, get (columns, pages), describe, explain, server-side apply
-# and conflicts, server dry run, an invalid route, patches, watch and delete, with curl through
+# and conflicts, server dry run, an invalid route, patches, logs, watch and delete, with curl through
 # the data plane after each change. Every check compares exact text; the first failure stops
 # the script with what was expected and what came back.
 set -euo pipefail
