@@ -58,7 +58,9 @@ pub fn serve(options: ApiOptions) -> anyhow::Result<u8> {
         .iter()
         .map(|spec| UserBackend::parse(spec))
         .collect::<Result<Vec<_>, _>>()?;
+    let echo_logs = gwsim_proxy::EchoLogs::default();
     let proxy_options = gwsim_proxy::Options {
+        echo_logs: echo_logs.clone(),
         bind: options.bind,
         port_offset: options.port_offset,
         ephemeral_ports: false,
@@ -97,6 +99,7 @@ pub fn serve(options: ApiOptions) -> anyhow::Result<u8> {
         let config = ApiConfig {
             tls: !options.insecure,
             body_limit: DEFAULT_BODY_LIMIT,
+            pod_logs: Some(Arc::new(EchoPodLogs(echo_logs))),
         };
         let bound = gwsim_apiserver::bind(shared, addr, config).await?;
         if let Some(path) = &options.kubeconfig_out {
@@ -118,6 +121,29 @@ pub fn serve(options: ApiOptions) -> anyhow::Result<u8> {
         let _ = data_plane.await;
         anyhow::Ok(0)
     })
+}
+
+/// The data plane's echo pods' logs, as the API's `pods/{name}/log` reads them.
+#[derive(Debug)]
+struct EchoPodLogs(gwsim_proxy::EchoLogs);
+
+impl gwsim_apiserver::podlog::PodLogs for EchoPodLogs {
+    fn lines(
+        &self,
+        namespace: &str,
+        pod: &str,
+    ) -> Option<Vec<gwsim_apiserver::podlog::PodLogLine>> {
+        let lines = self.0.lines(namespace, pod)?;
+        Some(
+            lines
+                .into_iter()
+                .map(|l| gwsim_apiserver::podlog::PodLogLine {
+                    at: l.at,
+                    text: l.text,
+                })
+                .collect(),
+        )
+    }
 }
 
 fn eprintln_line(line: &str) {

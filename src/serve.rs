@@ -58,6 +58,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
             exact_endpoints: false,
             stand_in_certificates: false,
             limits: gwsim_proxy::Limits::default(),
+            echo_logs: gwsim_proxy::EchoLogs::default(),
         };
         let proxy = Arc::new(Proxy::start(&inputs.snapshot, inputs.table, options).await?);
         let mut stdout = std::io::stdout().lock();

@@ -12,10 +12,7 @@ use serde_json::Value;
 
 /// Scenarios of testdata/scenarios/ that do not run on a cluster, with the words of the reason
 /// `gwsim run --target cluster` gives.
-const EXAMPLES_NOT_ON_CLUSTER: &[(&str, &str)] = &[(
-    "mirroring-and-timeouts",
-    "checks mirrored requests, which needs the echo pods' request logs",
-)];
+const EXAMPLES_NOT_ON_CLUSTER: &[(&str, &str)] = &[];
 
 /// Scenarios that run on the cluster but end otherwise than in memory, and why. The test
 /// checks that they do fail, so that a fix is noticed and the entry removed.
@@ -26,29 +23,10 @@ const EXAMPLES_DIFFERENT: &[(&str, &str)] = &[(
 )];
 
 /// Conformance tests that do not run on a cluster (reported skipped with the reason).
-const SUITE_NOT_ON_CLUSTER: &[&str] = &[
-    "HTTPRouteRequestMirror",
-    "HTTPRouteRequestMultipleMirrors",
-    "HTTPRouteRequestPercentageMirror",
-];
+const SUITE_NOT_ON_CLUSTER: &[&str] = &[];
 
 /// Conformance tests that run on the cluster but fail there, and why.
-const SUITE_DIFFERENT: &[(&str, &str)] = &[
-    (
-        "GatewayFrontendClientCertificateValidation",
-        "presents client certificates (request.clientCertificate), which the cluster client \
-         cannot do yet",
-    ),
-    (
-        "GatewayFrontendClientCertificateValidationInsecureFallback",
-        "presents client certificates, as GatewayFrontendClientCertificateValidation",
-    ),
-    (
-        "GatewayFrontendInvalidDefaultClientCertificateValidation",
-        "expects a failed TLS handshake (expect.handshakeFails); the cluster client reports it \
-         as a refused connection",
-    ),
-];
+const SUITE_DIFFERENT: &[(&str, &str)] = &[];
 
 fn gwsim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gwsim"))
@@ -718,5 +696,71 @@ fn ctrl_c_removes_everything_the_run_created() {
             "left after Ctrl-C: {names:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A route that mirrors only `/mirror`: `/plain` goes to infra-backend-v1 alone.
+const MIRROR_ONLY_SOME: &str = r#"name: mirror-checks-can-fail
+description: mirroredTo holds only when the mirror backend's pods logged the request.
+base: conformance
+manifests:
+  - |
+    apiVersion: gateway.networking.k8s.io/v1
+    kind: HTTPRoute
+    metadata:
+      name: mirror-some
+      namespace: gateway-conformance-infra
+    spec:
+      parentRefs:
+        - name: same-namespace
+      rules:
+        - matches:
+            - path: {type: PathPrefix, value: /mirror}
+          filters:
+            - type: RequestMirror
+              requestMirror:
+                backendRef: {name: infra-backend-v2, port: 8080}
+          backendRefs:
+            - {name: infra-backend-v1, port: 8080}
+        - matches:
+            - path: {type: PathPrefix, value: /plain}
+          backendRefs:
+            - {name: infra-backend-v1, port: 8080}
+steps:
+  - name: the mirrored path reaches v2
+    request: {gateway: gateway-conformance-infra/same-namespace, path: /mirror}
+    expect:
+      status: 200
+      backend: infra-backend-v1
+      mirroredTo: [{backend: infra-backend-v2, namespace: gateway-conformance-infra}]
+  - name: the plain path does not, though the step says it does
+    request: {gateway: gateway-conformance-infra/same-namespace, path: /plain}
+    expect:
+      status: 200
+      backend: infra-backend-v1
+      mirroredTo: [{backend: infra-backend-v2, namespace: gateway-conformance-infra}]
+"#;
+
+#[test]
+fn a_mirror_check_fails_when_the_mirror_did_not_get_the_request() {
+    let server = Server::start("mirror-negative", 9000);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cluster-target-mirror-negative");
+    let file = dir.join("mirror-checks-can-fail.yaml");
+    std::fs::write(&file, MIRROR_ONLY_SOME).expect("the scenario written");
+    let file = file.to_string_lossy().into_owned();
+    let (cluster, stderr) = server.run(&["run", &file]);
+    let memory = in_memory(&["run", &file]);
+    for (report, at) in [(&cluster["ran"], "cluster"), (&memory, "memory")] {
+        let scenario = &report["scenarios"][0];
+        assert_eq!(scenario["result"], "failed", "{at}: {report:#}\n{stderr}");
+        // The first step's copy was found; the second's was not there to find.
+        assert_eq!(scenario["step"], 2, "{at}: {scenario:#}");
+        let diff = scenario["diff"].as_str().unwrap_or("");
+        assert!(
+            diff.contains(
+                "+mirroredTo.gateway-conformance-infra/infra-backend-v2: received nothing"
+            ),
+            "{at}: {scenario:#}"
+        );
     }
 }

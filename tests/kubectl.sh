@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kubectl against `gwsim serve --api`: the real kubectl, over TLS with the generated
 # kubeconfig, through apply, wait, get (columns, pages), describe, explain, server-side apply
-# and conflicts, server dry run, an invalid route, patches, watch and delete, with curl through
+# and conflicts, server dry run, an invalid route, patches, logs, watch and delete, with curl through
 # the data plane after each change. Every check compares exact text; the first failure stops
 # the script with what was expected and what came back.
 set -euo pipefail
@@ -217,6 +217,26 @@ for _ in $(seq 1 300); do
   [[ $(tr -cd ';' <<<"$pods" | wc -c) -ge 3 ]] && break
 done
 expect_eq "three pods answer" "3" "$(tr -cd ';' <<<"$pods" | wc -c | tr -d ' ')"
+# kubectl logs: the echo pod that answered printed upstream's echo server's line for the
+# request (the line upstream's suite reads to see mirrored requests), in its own log only.
+answer=$(request shop/web shop.example "/logged?n=$$")
+pod=$(sed -n 's/.*"pod":"\([^"]*\)".*/\1/p' <<<"$answer")
+[[ -n "$pod" ]] || fail "no pod answered: $answer"
+logs=$(kubectl logs -n shop "$pod")
+expect_contains "kubectl logs: the echo line" "Echoing back request made to /logged?n=$$ to client (127.0.0.1:" "$logs"
+expect_contains "kubectl logs: the start lines" "Starting server, listening on port 3000 (http)" "$logs"
+other=$(tr ';' '\n' <<<"$pods" | grep -v "^$pod\$" | grep -v '^$' | head -n 1)
+expect_eq "another pod did not print it" "" "$(kubectl logs -n shop "$other" | grep "/logged?n=$$" || true)"
+expect_eq "kubectl logs --tail=1" "Echoing back request made to /logged?n=$$" \
+  "$(kubectl logs -n shop "$pod" --tail=1 | sed 's/ to client.*//')"
+expect_contains "kubectl logs --timestamps" "Z Echoing back request made to /logged?n=$$" \
+  "$(kubectl logs -n shop "$pod" --timestamps --since=1m | tail -n 1)"
+out=$(kubectl logs -n shop "$pod" -c nope 2>&1 || true)
+expect_contains "kubectl logs -c of another container" "container nope is not valid for pod $pod" "$out"
+out=$(kubectl logs -n shop "$pod" -f 2>&1 || true)
+expect_contains "kubectl logs -f is refused" "follow is not supported by gwsim serve --api" "$out"
+out=$(kubectl logs -n shop nobody 2>&1 || true)
+expect_contains "kubectl logs of no pod" 'pods "nobody" not found' "$out"
 old=$(kubectl get httproute -n shop storefront -o json | sed 's/"resourceVersion": "[0-9]*"/"resourceVersion": "1"/')
 out=$(kubectl replace -f - <<<"$old" 2>&1 || true)
 expect_contains "stale update conflicts" "the object has been modified; please apply your changes to the latest version and try again" "$out"

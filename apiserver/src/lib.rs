@@ -13,6 +13,7 @@ pub mod managed;
 pub mod openapi;
 pub mod paging;
 pub mod patch;
+pub mod podlog;
 pub mod printing;
 pub mod resources;
 pub mod select;
@@ -53,6 +54,8 @@ pub struct ApiConfig {
     /// plain HTTP without authentication.
     pub tls: bool,
     pub body_limit: usize,
+    /// Where the pods' logs are kept (`pods/{name}/log`); `None`: every log is empty.
+    pub pod_logs: Option<Arc<dyn podlog::PodLogs>>,
 }
 
 impl Default for ApiConfig {
@@ -60,6 +63,7 @@ impl Default for ApiConfig {
         ApiConfig {
             tls: true,
             body_limit: DEFAULT_BODY_LIMIT,
+            pod_logs: None,
         }
     }
 }
@@ -102,6 +106,7 @@ pub async fn bind(
         cluster,
         token,
         body_limit: config.body_limit,
+        pod_logs: config.pod_logs,
     });
     Ok(Bound {
         addr,
@@ -173,9 +178,19 @@ async fn serve_tls(
 
 /// An in-process router over `cluster` (plain HTTP, no token): for tests and embedding.
 pub fn router(cluster: Arc<SharedCluster>, body_limit: usize) -> axum::Router {
+    router_with_logs(cluster, body_limit, None)
+}
+
+/// As [`router`], the pods' logs read from `pod_logs`.
+pub fn router_with_logs(
+    cluster: Arc<SharedCluster>,
+    body_limit: usize,
+    pod_logs: Option<Arc<dyn podlog::PodLogs>>,
+) -> axum::Router {
     server::router(Arc::new(server::App {
         cluster,
         token: None,
         body_limit,
+        pod_logs,
     }))
 }

@@ -27,6 +27,8 @@ pub struct App {
     /// The bearer token every request must carry; `None` over plain HTTP.
     pub token: Option<String>,
     pub body_limit: usize,
+    /// Where the pods' logs are kept (`pods/{name}/log`); `None`: every log is empty.
+    pub pod_logs: Option<Arc<dyn crate::podlog::PodLogs>>,
 }
 
 /// How long a Terminating namespace stays before it and its contents are deleted.
@@ -207,6 +209,7 @@ async fn dispatch(app: &App, request: Request) -> Result<Response, ApiError> {
             watch::serve(app, &target_info(&target), &query, table)
         }
         (&Method::GET, None, None) => ctx.list(table),
+        (&Method::GET, Some(name), Some("log")) => ctx.pod_log(name),
         (&Method::GET, Some(name), None | Some("status")) => {
             let object = ctx.get(name)?;
             Ok(if table {
@@ -296,6 +299,7 @@ fn parse_target(segments: &[&str]) -> Result<Target, ApiError> {
     };
     if let Some(sub) = &target.subresource
         && !(sub == "status" && target.resource.status)
+        && !(sub == "log" && target.resource.kind == Kind::Pod)
     {
         return Err(ApiError::NoSuchPath);
     }
@@ -441,6 +445,18 @@ impl Ctx<'_> {
     fn table_of(&self, objects: &[Value]) -> Value {
         let rv = self.app.cluster.read(|c| c.store().resource_version());
         crate::printing::table(self.resource(), objects, rv, now())
+    }
+
+    /// `pods/{name}/log`: the pod's log as text.
+    fn pod_log(&self, name: &str) -> Result<Response, ApiError> {
+        let pod = self.get(name)?;
+        let text = crate::podlog::render(
+            &pod,
+            self.query,
+            self.app.pod_logs.as_deref(),
+            std::time::SystemTime::now(),
+        )?;
+        Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], text).into_response())
     }
 
     fn get(&self, name: &str) -> Result<Value, ApiError> {

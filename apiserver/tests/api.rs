@@ -430,6 +430,7 @@ async fn a_token_is_required_and_bodies_are_bounded() {
         cluster: c.clone(),
         token: Some("secret".into()),
         body_limit: 1024,
+        pod_logs: None,
     }));
     let (code, status) = call(&with_token, Method::GET, "/api/v1/namespaces", JSON, None).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
@@ -770,4 +771,102 @@ async fn continue_tokens_expire_and_bad_ones_are_refused() {
     );
     let (code, _) = page(&r, "limit=ten").await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
+}
+
+/// Logs kept for one pod, as the data plane's echo servers keep them.
+#[derive(Debug)]
+struct OnePodLog;
+
+impl gwsim_apiserver::podlog::PodLogs for OnePodLog {
+    fn lines(
+        &self,
+        namespace: &str,
+        pod: &str,
+    ) -> Option<Vec<gwsim_apiserver::podlog::PodLogLine>> {
+        (namespace == "default" && pod == "echo").then(|| {
+            vec![gwsim_apiserver::podlog::PodLogLine {
+                at: std::time::SystemTime::now(),
+                text: "Echoing back request made to /a to client (127.0.0.1:1)".into(),
+            }]
+        })
+    }
+}
+
+/// GET pods/{name}/log as text: the pod's lines; a pod that does not exist is a 404 Status;
+/// discovery lists the subresource.
+#[tokio::test]
+async fn pod_logs_are_served_as_text() {
+    let c = cluster(100);
+    let r = gwsim_apiserver::router_with_logs(c.clone(), 64 * 1024, Some(Arc::new(OnePodLog)));
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "echo"},
+        "spec": {"containers": [{"name": "echo", "image": "echo"}]},
+    });
+    let (code, _) = call(
+        &r,
+        Method::POST,
+        "/api/v1/namespaces/default/pods",
+        JSON,
+        Some(pod),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let request = Request::builder()
+        .uri("/api/v1/namespaces/default/pods/echo/log?container=echo&tailLines=5")
+        .body(Body::empty())
+        .expect("request");
+    let response = r.clone().oneshot(request).await.expect("served");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/plain");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "Echoing back request made to /a to client (127.0.0.1:1)\n"
+    );
+    let (code, status) = call(
+        &r,
+        Method::GET,
+        "/api/v1/namespaces/default/pods/nobody/log",
+        JSON,
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(status["reason"], "NotFound");
+    let (code, status) = call(
+        &r,
+        Method::GET,
+        "/api/v1/namespaces/default/pods/echo/log?follow=true",
+        JSON,
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("follow is not supported")
+    );
+    // Only pods have logs.
+    let (code, _) = call(
+        &r,
+        Method::GET,
+        "/api/v1/namespaces/default/services/echo/log",
+        JSON,
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (_, list) = call(&r, Method::GET, "/api/v1", JSON, None).await;
+    let names: Vec<&str> = list["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(names.contains(&"pods/log"), "{names:?}");
 }

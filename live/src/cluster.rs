@@ -1,20 +1,22 @@
 //! [`LiveCluster`]: the runner's `Cluster` over a real API server and real sockets.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gwsim_engine::decision::Request;
 use gwsim_engine::load::Document;
 use gwsim_engine::object::{Kind, ObjectKey};
+use gwsim_proxy::wire::ClientIdentity;
 use gwsim_sim::cluster::{
     ApplyOutcome, ClientProtocol, Cluster, ClusterError, Patience, PresentedCertificate, RequestId,
     Response, SendError, WebSocketMessage, class_controller, listed_features,
 };
 use gwsim_sim::echo::Receipt;
 use gwsim_sim::store::ApplyAction;
+use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 
@@ -47,6 +49,10 @@ const FURNITURE: [(Kind, &str); 2] = [
 ];
 /// The longest `advance` waited in real time; longer ones are not run on a cluster.
 pub const MAX_ADVANCE: Duration = Duration::from_secs(60);
+/// How long after a request was sent its mirror copies may take to show in the mirror
+/// backends' logs (at most `--timeout`): a backend whose log does not show the copy by then
+/// did not receive it.
+pub const MIRROR_GRACE: Duration = Duration::from_secs(2);
 
 /// How a run on a real cluster behaves (the command line's flags).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +108,23 @@ pub struct LiveCluster {
     features: Arc<std::sync::OnceLock<BTreeSet<String>>>,
     /// The certificate the Gateway presented in the last https request's handshake.
     last_server_certificate: Option<PresentedCertificate>,
+    /// Requests carry [`crate::mirror::TAG_PARAM`] (the scenario checks mirrors).
+    tag_requests: bool,
+    /// When each request of the scenario was sent, by wire id.
+    sent: HashMap<u64, Instant>,
+    /// When the scenario's last request was sent.
+    last_sent: Option<Instant>,
+    scenario_started: Instant,
+    /// What the mirror backends' logs showed, by (namespace, backend).
+    mirror_logs: Mutex<HashMap<(Option<String>, String), SeenInLogs>>,
+}
+
+/// The requests a backend's pods logged, as last read.
+#[derive(Debug, Default)]
+struct SeenInLogs {
+    ids: HashSet<u64>,
+    /// When the last read started: every copy that reached the pods before is in `ids`.
+    read_from: Option<Instant>,
 }
 
 impl LiveCluster {
@@ -127,6 +150,11 @@ impl LiveCluster {
             last_server_certificate: None,
             next_wire_id: first_wire_id(),
             features: Arc::new(std::sync::OnceLock::new()),
+            tag_requests: false,
+            sent: HashMap::new(),
+            last_sent: None,
+            scenario_started: Instant::now(),
+            mirror_logs: Mutex::new(HashMap::new()),
         };
         if !cluster.settings.keep {
             cluster.clean_up_on_ctrl_c();
@@ -161,6 +189,11 @@ impl LiveCluster {
             // Far apart: ids count up by one per request from a start in microseconds.
             next_wire_id: first_wire_id().wrapping_add((index as u64) << 56),
             features: self.features.clone(),
+            tag_requests: false,
+            sent: HashMap::new(),
+            last_sent: None,
+            scenario_started: Instant::now(),
+            mirror_logs: Mutex::new(HashMap::new()),
         })
     }
 
@@ -391,9 +424,17 @@ impl LiveCluster {
         std::mem::take(&mut self.touched)
     }
 
-    /// Starts a scenario: the runner's request ids start again at 0.
-    pub fn begin_scenario(&mut self) {
+    /// Starts a scenario: the runner's request ids start again at 0. `checks_mirrors`: each
+    /// request carries its wire id in its query, for the mirror backends' logs.
+    pub fn begin_scenario(&mut self, checks_mirrors: bool) {
         self.wire_ids.clear();
+        self.sent.clear();
+        self.last_sent = None;
+        self.tag_requests = checks_mirrors;
+        self.scenario_started = Instant::now();
+        if let Ok(mut logs) = self.mirror_logs.lock() {
+            logs.clear();
+        }
     }
 
     /// The id sent on the wire for the runner's `id` (a new one at each send).
@@ -401,7 +442,100 @@ impl LiveCluster {
         let wire = RequestId(self.next_wire_id);
         self.next_wire_id += 1;
         self.wire_ids.insert(id, wire);
+        let now = Instant::now();
+        self.sent.insert(wire.0, now);
+        self.last_sent = Some(now);
         wire
+    }
+
+    /// The certificate and key of the `kubernetes.io/tls` Secret `key`, read from the cluster.
+    fn client_identity(&self, key: &ObjectKey) -> Result<ClientIdentity, SendError> {
+        let name = key.namespaced_name();
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &key.namespace);
+        let secret = self
+            .block_on(api.get_opt(&key.name))
+            .map_err(|e| {
+                SendError::Transport(format!(
+                    "request.clientCertificate {name}: {}",
+                    api_message(&e)
+                ))
+            })?
+            .ok_or_else(|| {
+                SendError::Transport(format!(
+                    "request.clientCertificate {name}: Secret not found"
+                ))
+            })?;
+        let data = secret.data.unwrap_or_default();
+        let value = |k: &str| data.get(k).map(|b| b.0.as_slice());
+        ClientIdentity::from_pem(&name, value("tls.crt"), value("tls.key"))
+    }
+
+    /// Whether a pod of Service `backend` logged request `wire`: the backend's pods' logs
+    /// read (again, with backoff from 10 ms) until they show it, or until they were read
+    /// [`MIRROR_GRACE`] (at most `--timeout`) after the scenario's last request was sent.
+    fn logged(&self, namespace: Option<&str>, backend: &str, wire: RequestId) -> Receipt {
+        if !self.sent.contains_key(&wire.0) {
+            return Receipt::NotReceived;
+        }
+        // Counted from the scenario's last request, not this one's: one read after it
+        // answers for every request before (a `count:` run's share is read once).
+        let last_sent = self.last_sent.unwrap_or_else(Instant::now);
+        let deadline = last_sent + MIRROR_GRACE.min(self.settings.timeout);
+        let key = (namespace.map(str::to_string), backend.to_string());
+        let mut pause = Duration::from_millis(10);
+        loop {
+            if let Ok(logs) = self.mirror_logs.lock()
+                && let Some(seen) = logs.get(&key)
+            {
+                if seen.ids.contains(&wire.0) {
+                    return Receipt::Received;
+                }
+                if seen.read_from.is_some_and(|read| read >= deadline) {
+                    return Receipt::NotReceived;
+                }
+            }
+            let now = Instant::now();
+            if now < deadline
+                && self
+                    .mirror_logs
+                    .lock()
+                    .ok()
+                    .and_then(|logs| logs.get(&key).and_then(|s| s.read_from))
+                    .is_some_and(|read| now.duration_since(read) < pause)
+            {
+                std::thread::sleep(pause.min(deadline - now));
+                pause = (pause * 2).min(Duration::from_millis(250));
+                continue;
+            }
+            // The whole scenario's requests, and a second for the log's time resolution.
+            let since = i64::try_from(now.duration_since(self.scenario_started).as_secs())
+                .unwrap_or(i64::MAX / 2)
+                + 2;
+            let read = self.runtime.block_on(crate::mirror::logged_ids(
+                &self.client,
+                namespace,
+                backend,
+                since,
+            ));
+            match read {
+                Ok((ids, calls)) => {
+                    self.calls.fetch_add(calls, Ordering::Relaxed);
+                    if let Ok(mut logs) = self.mirror_logs.lock() {
+                        let seen = logs.entry(key.clone()).or_default();
+                        seen.ids.extend(ids);
+                        seen.read_from = Some(now);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(target: "gwsim::live", "reading the logs of {backend}'s pods: {e}");
+                    if now >= deadline {
+                        return Receipt::NotReceived;
+                    }
+                    std::thread::sleep(pause.min(deadline - now));
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+            }
+        }
     }
 
     /// A thread that waits for Ctrl-C, deletes what the run created so far and exits 130.
@@ -624,6 +758,13 @@ fn fresh_uuid(path: &str, run_id: &str, id: RequestId) -> String {
     out
 }
 
+/// A gRPC request: its path names the method, so it carries no tag.
+fn is_grpc(request: &Request) -> bool {
+    request.headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("content-type") && v.trim().starts_with("application/grpc")
+    })
+}
+
 /// What a run created, and whether Ctrl-C stopped it.
 #[derive(Debug, Default)]
 struct Created {
@@ -745,6 +886,23 @@ impl Cluster for LiveCluster {
         messages: &[WebSocketMessage],
         id: RequestId,
     ) -> Result<Response, SendError> {
+        self.send_with_certificate(request, protocol, messages, id, None)
+    }
+
+    /// The client's certificate and key are read from the Secret on the cluster (the client
+    /// reads them before it connects).
+    fn send_with_certificate(
+        &mut self,
+        request: &Request,
+        protocol: ClientProtocol,
+        messages: &[WebSocketMessage],
+        id: RequestId,
+        client_certificate: Option<&ObjectKey>,
+    ) -> Result<Response, SendError> {
+        let identity = match client_certificate {
+            None => None,
+            Some(key) => Some(self.client_identity(key)?),
+        };
         let gateway = request
             .gateway
             .clone()
@@ -754,11 +912,33 @@ impl Cluster for LiveCluster {
         let wire = self.wire_id(id);
         let mut fresh = request.clone();
         fresh.path = fresh_uuid(&request.path, &self.settings.run_id, wire);
+        let tagged = self.tag_requests && !is_grpc(request);
+        if tagged {
+            fresh.path = crate::mirror::tag(&fresh.path, wire);
+        }
         self.last_server_certificate = None;
-        let (mut response, presented) = self.runtime.block_on(gwsim_proxy::wire::send_to(
-            addr, &name, &fresh, protocol, messages, wire,
-        ))?;
+        let (mut response, presented) =
+            self.runtime.block_on(gwsim_proxy::wire::send_presenting(
+                addr,
+                &name,
+                &fresh,
+                protocol,
+                messages,
+                wire,
+                identity.as_ref(),
+            ))?;
         self.last_server_certificate = presented;
+        // The tag is this client's doing: what comes back names the request as sent.
+        if tagged {
+            if let Some(echo) = &mut response.echo {
+                echo.path = crate::mirror::untag(&echo.path, wire);
+            }
+            for (name, value) in &mut response.headers {
+                if name.eq_ignore_ascii_case("location") {
+                    *value = crate::mirror::untag(value, wire);
+                }
+            }
+        }
         // The echo reports the path it received; the uuid made fresh for this try is this
         // client's doing, so the report names the uuid the scenario sent.
         if fresh.path != request.path
@@ -775,15 +955,17 @@ impl Cluster for LiveCluster {
         self.last_server_certificate.clone()
     }
 
-    fn received(&self, _namespace: Option<&str>, _backend: &str, _id: RequestId) -> bool {
-        // Mirror checks need the echo pods' request logs; scenarios that check mirrors are
-        // not run on a cluster (`NOT_ON_CLUSTER`), so this is never asked.
-        false
+    fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool {
+        self.receipt(namespace, backend, id) == Receipt::Received
     }
 
+    /// Read in the logs of the backend's pods, as upstream's suite reads them; a request
+    /// sent in a scenario that does not check mirrors carries no tag and is never found.
     fn receipt(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> Receipt {
-        let _ = (namespace, backend, id);
-        Receipt::NotReceived
+        match self.wire_ids.get(&id) {
+            Some(wire) if self.tag_requests => self.logged(namespace, backend, *wire),
+            _ => Receipt::NotReceived,
+        }
     }
 
     fn advance(&mut self, by: Duration) {

@@ -15,10 +15,11 @@ mod cluster;
 mod connect;
 mod footprint;
 mod kinds;
+mod mirror;
 mod state;
 mod target;
 
-pub use cluster::{LiveCluster, MAX_ADVANCE, RUN_LABEL, RunSettings};
+pub use cluster::{LiveCluster, MAX_ADVANCE, MIRROR_GRACE, RUN_LABEL, RunSettings};
 pub use connect::{ClusterOptions, connect};
 pub use kinds::api_resource;
 pub use state::{labelled, read_state};

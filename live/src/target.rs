@@ -31,12 +31,6 @@ pub fn cannot_run_on_cluster(scenario: &Scenario) -> Option<String> {
     }
     for step in &scenario.steps {
         match &step.action {
-            Action::Request { expect, .. } if !expect.mirrored_to.is_empty() => {
-                return Some(format!(
-                    "step {} checks mirrored requests, which needs the echo pods' request logs (not read on a cluster yet)",
-                    step.number
-                ));
-            }
             Action::Advance { by } if *by > MAX_ADVANCE => {
                 return Some(format!(
                     "step {} advances {} s of real time, past the {} s a cluster run waits",
@@ -283,7 +277,7 @@ impl LiveTarget {
         {
             scenario.manifests.clear();
         }
-        session.cluster.begin_scenario();
+        session.cluster.begin_scenario(checks_mirrors(&scenario));
         let mark = session.cluster.mark();
         session.cluster.take_touched();
         let result = run_scenario(&scenario, &mut session.cluster, base, seed);
@@ -414,7 +408,7 @@ impl LiveTarget {
         {
             scenario.manifests.clear();
         }
-        cluster.begin_scenario();
+        cluster.begin_scenario(checks_mirrors(&scenario));
         cluster.take_touched();
         let mut result = run_scenario(&scenario, &mut *cluster, base, seed);
         let touched = cluster.take_touched();
@@ -522,6 +516,13 @@ impl gwsim_conformance::Target for LiveTarget {
     ) -> Option<Result<Vec<ScenarioResult>, RunError>> {
         Some(Ok(self.run_all(scenarios, options)))
     }
+}
+
+/// Whether a step of `scenario` checks mirrored requests.
+fn checks_mirrors(scenario: &Scenario) -> bool {
+    scenario.steps.iter().any(|step| {
+        matches!(&step.action, Action::Request { expect, .. } if !expect.mirrored_to.is_empty())
+    })
 }
 
 fn failed(scenario: &Scenario, seed: u64, message: String) -> ScenarioResult {

@@ -28,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::ProxyError;
+use crate::podlog::{EchoLogs, echo_line, logged_by_echo_handler};
 
 /// A request header that names the request for the echo backends' logs: an echo server
 /// logs the request under that id (how mirror copies are observed over the wire) and drops
@@ -141,14 +142,17 @@ pub struct Backends {
     ids: Arc<AtomicU64>,
     /// No stand-in echo for a Service without EndpointSlices.
     exact: bool,
+    /// Where the echo servers print their lines.
+    logs: EchoLogs,
 }
 
 impl Backends {
-    pub fn new(user: Vec<UserBackend>, exact: bool) -> Backends {
+    pub fn new(user: Vec<UserBackend>, exact: bool, logs: EchoLogs) -> Backends {
         Backends {
             user,
             started: Some(Instant::now()),
             exact,
+            logs,
             ..Backends::default()
         }
     }
@@ -265,23 +269,31 @@ impl Backends {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let version = EchoPod::speaks(port);
+        let (namespace, name) = match pod.lock() {
+            Ok(p) => (p.namespace.clone(), p.name.clone()),
+            Err(_) => return Err(std::io::Error::other("the echo pod's state is lost")),
+        };
+        self.logs.start(&namespace, &name);
         let context = Arc::new(EchoContext {
             pod,
+            namespace,
+            name,
             service,
             port,
             version,
             started: self.started.unwrap_or_else(Instant::now),
             ids: self.ids.clone(),
+            logs: self.logs.clone(),
         });
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
+                let Ok((stream, client)) = listener.accept().await else {
                     continue;
                 };
                 let context = context.clone();
                 tokio::spawn(async move {
                     let io = TokioIo::new(stream);
-                    let service = service_fn(move |req| echo(context.clone(), req));
+                    let service = service_fn(move |req| echo(context.clone(), client, req));
                     // The echo server speaks one protocol per port, as the simulator's does:
                     // a client in the other one fails.
                     let _ = match version {
@@ -324,11 +336,15 @@ fn services_with_slices(snapshot: &Snapshot) -> std::collections::HashSet<(Strin
 
 struct EchoContext {
     pod: Arc<Mutex<EchoPod>>,
+    /// The pod's namespace and name (for its log).
+    namespace: String,
+    name: String,
     service: String,
     port: u16,
     version: HttpVersion,
     started: Instant,
     ids: Arc<AtomicU64>,
+    logs: EchoLogs,
 }
 
 /// Why an echo server drops a connection without answering.
@@ -338,9 +354,17 @@ struct EchoReset;
 
 async fn echo(
     context: Arc<EchoContext>,
+    client: SocketAddr,
     mut req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, EchoReset> {
     let mut request = engine_request(&req);
+    if logged_by_echo_handler(&request.path) {
+        context.logs.write(
+            &context.namespace,
+            &context.name,
+            echo_line(&request.path, client),
+        );
+    }
     let named = take_request_id(&mut request.headers);
     let id = named.unwrap_or_else(|| RequestId(context.ids.fetch_add(1, Ordering::Relaxed)));
     let now = SimTime::START.after(context.started.elapsed());
@@ -361,18 +385,14 @@ async fn echo(
         } => {
             tokio::time::sleep(delay).await;
             let body = if echo {
-                let (namespace, pod) = match context.pod.lock() {
-                    Ok(p) => (p.namespace.clone(), p.name.clone()),
-                    Err(_) => return Err(EchoReset),
-                };
                 let echoed = EchoedRequest {
                     path: request.path,
                     host: request.host,
                     method: request.method,
                     proto: context.version.proto().to_string(),
                     headers: request.headers,
-                    namespace,
-                    pod,
+                    namespace: context.namespace.clone(),
+                    pod: context.name.clone(),
                     service: context.service.clone(),
                     http_port: context.port,
                 };

@@ -15,6 +15,8 @@ mod client;
 mod error;
 mod handler;
 mod plan;
+pub mod podlog;
+mod tls;
 mod websocket;
 pub mod wire;
 
@@ -33,7 +35,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, Notify, watch};
@@ -43,6 +44,7 @@ pub use backends::{REQUEST_ID_HEADER, UserBackend};
 pub use error::{ProxyError, RequestError};
 pub use handler::EXPLAIN_HEADER;
 pub use plan::{ServedListener, gateway_addresses};
+pub use podlog::{EchoLogs, LogLine};
 
 /// Bounds on what clients and backends may send.
 #[derive(Clone, Debug)]
@@ -90,6 +92,9 @@ pub struct Options {
     /// placeholders); otherwise its handshakes fail.
     pub stand_in_certificates: bool,
     pub limits: Limits,
+    /// Where the echo pods print their lines (shared with whoever reads them: the API's
+    /// `pods/{name}/log`).
+    pub echo_logs: EchoLogs,
 }
 
 /// The port offset `gwsim serve` uses by default: listener port 80 is served on 10080, so a
@@ -100,7 +105,8 @@ pub const DEFAULT_PORT_OFFSET: u16 = 10000;
 pub(crate) struct State {
     table: RoutingTable,
     backends: backends::View,
-    certificates: plan::Certificates,
+    /// The handshake of each HTTPS listener (certificate, client certificate validation).
+    tls: tls::ListenerTls,
 }
 
 /// Shared by every connection.
@@ -155,8 +161,11 @@ impl Proxy {
             options.port_offset,
             options.ephemeral_ports,
         )?;
-        let mut backends =
-            backends::Backends::new(options.backends.clone(), options.exact_endpoints);
+        let mut backends = backends::Backends::new(
+            options.backends.clone(),
+            options.exact_endpoints,
+            options.echo_logs.clone(),
+        );
         backends.rebuild(snapshot).await?;
         let stand_in = match options.stand_in_certificates {
             true => Some(Arc::new(
@@ -169,9 +178,9 @@ impl Proxy {
             tracing::warn!(target: "gwsim::serve", "{problem}");
         }
         let state = Arc::new(State {
+            tls: tls::ListenerTls::new(&table, &certificates),
             table,
             backends: backends.view(),
-            certificates,
         });
         let (state_tx, state_rx) = watch::channel(state);
         let shared = Arc::new(Shared {
@@ -279,9 +288,9 @@ impl Proxy {
         let (certificates, problems) = plan::certificates(snapshot, &table, self.stand_in.as_ref());
         notes.extend(problems);
         self.state.send_replace(Arc::new(State {
+            tls: tls::ListenerTls::new(&table, &certificates),
             table,
             backends: inner.backends.view(),
-            certificates,
         }));
         for gone in old {
             notes.push(format!(
@@ -367,8 +376,7 @@ fn serve_socket(
         scheme: socket.scheme,
         sni: None,
     };
-    let tls = (socket.scheme == Scheme::Https)
-        .then(|| tls_acceptor(socket.gateway.clone(), socket.port, shared.state.clone()));
+    let tls = socket.scheme == Scheme::Https;
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(
         listener,
@@ -389,7 +397,7 @@ fn serve_socket(
 async fn accept_loop(
     listener: TcpListener,
     arrival: handler::Arrival,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: bool,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     graceful: Arc<GracefulShutdown>,
@@ -416,11 +424,10 @@ async fn accept_loop(
         let shared = shared.clone();
         let builder = builder.clone();
         let graceful = graceful.clone();
-        let tls = tls.clone();
         let mut arrival = arrival.clone();
         tokio::spawn(async move {
             match tls {
-                None => {
+                false => {
                     let arrival = Arc::new(arrival);
                     let service = service_fn(move |req| {
                         handler::handle(shared.clone(), arrival.clone(), req)
@@ -430,10 +437,15 @@ async fn accept_loop(
                         .into_owned();
                     let _ = graceful.watch(conn).await;
                 }
-                Some(acceptor) => {
-                    let handshake = acceptor.accept(stream);
-                    let timeout = shared.limits.header_read_timeout;
-                    let Ok(Ok(stream)) = tokio::time::timeout(timeout, handshake).await else {
+                true => {
+                    let state = shared.state.borrow().clone();
+                    let choose = |sni: Option<&str>| {
+                        state
+                            .tls
+                            .choose(&state.table, &arrival.gateway, arrival.port, sni)
+                    };
+                    let limit = shared.limits.header_read_timeout;
+                    let Some(stream) = tls::accept(stream, choose, limit).await else {
                         return;
                     };
                     arrival.sni = stream.get_ref().1.server_name().map(str::to_string);
@@ -451,56 +463,10 @@ async fn accept_loop(
     }
 }
 
-/// Certificates chosen by SNI as the engine chooses the listener.
-#[derive(Debug)]
-struct SniResolver {
-    gateway: ObjectKey,
-    port: u16,
-    state: watch::Receiver<Arc<State>>,
-}
-
-impl ResolvesServerCert for SniResolver {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let sni = hello.server_name()?;
-        let state = self.state.borrow().clone();
-        let listener = state.table.tls_listener(&self.gateway, self.port, sni)?;
-        state
-            .certificates
-            .get(&(self.gateway.clone(), listener.to_string()))
-            .cloned()
-    }
-}
-
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("State").finish_non_exhaustive()
     }
-}
-
-fn tls_acceptor(
-    gateway: ObjectKey,
-    port: u16,
-    state: watch::Receiver<Arc<State>>,
-) -> tokio_rustls::TlsAcceptor {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.with_no_client_auth()
-                .with_cert_resolver(Arc::new(SniResolver {
-                    gateway,
-                    port,
-                    state,
-                }))
-        })
-        .unwrap_or_else(|_| unreachable_config());
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    tokio_rustls::TlsAcceptor::from(Arc::new(config))
-}
-
-/// The ring provider supports the default protocol versions; this is never reached.
-fn unreachable_config() -> rustls::ServerConfig {
-    panic!("the ring provider supports TLS 1.2 and 1.3")
 }
 
 /// The files given with `-f` and what they were when last read: modification time and size

@@ -46,22 +46,7 @@ use crate::{Options, Proxy, REQUEST_ID_HEADER};
 
 /// Scenarios that cannot be expressed on a real socket, and why. Matched by scenario name;
 /// each is reported `skipped (wire)`, never passed.
-pub const NOT_ON_WIRE: &[(&str, &str)] = &[
-    (
-        "gateway-frontend-client-certificate-validation",
-        FRONTEND_VALIDATION_NOT_ON_WIRE,
-    ),
-    (
-        "gateway-frontend-client-certificate-validation-insecure-fallback",
-        FRONTEND_VALIDATION_NOT_ON_WIRE,
-    ),
-    (
-        "gateway-frontend-invalid-default-client-certificate-validation",
-        FRONTEND_VALIDATION_NOT_ON_WIRE,
-    ),
-];
-
-const FRONTEND_VALIDATION_NOT_ON_WIRE: &str = "the proxy does not request client certificates, nor tell a failed handshake from a refused connection (frontend validation is modelled by the simulator)";
+pub const NOT_ON_WIRE: &[(&str, &str)] = &[];
 
 /// The longest a request over the wire may take before the client gives up.
 const REQUEST_LIMIT: Duration = Duration::from_secs(120);
@@ -164,6 +149,7 @@ impl WireCluster {
         protocol: ClientProtocol,
         messages: &[WebSocketMessage],
         id: RequestId,
+        identity: Option<&ClientIdentity>,
     ) -> Result<(Response, Option<PresentedCertificate>), SendError> {
         if let Some(why) = &self.broken {
             return Err(SendError::Transport(why.clone()));
@@ -194,15 +180,18 @@ impl WireCluster {
                 request.scheme.as_str()
             )));
         }
-        let exchange = connect_and_exchange(
-            addr,
-            request,
-            protocol,
-            messages,
-            id,
-            [&self.tls_http1, &self.tls_h2],
-            &refused,
-        );
+        let presenting;
+        let tls = match identity {
+            None => [&self.tls_http1, &self.tls_h2],
+            Some(identity) => {
+                presenting = [
+                    Arc::new(tls_client_presenting(b"http/1.1", Some(identity))?),
+                    Arc::new(tls_client_presenting(b"h2", Some(identity))?),
+                ];
+                [&presenting[0], &presenting[1]]
+            }
+        };
+        let exchange = connect_and_exchange(addr, request, protocol, messages, id, tls, &refused);
         let response = tokio::time::timeout(REQUEST_LIMIT, exchange)
             .await
             .map_err(|_| {
@@ -235,13 +224,26 @@ pub async fn send_to(
     messages: &[WebSocketMessage],
     id: RequestId,
 ) -> Result<(Response, Option<PresentedCertificate>), SendError> {
+    send_presenting(addr, gateway, request, protocol, messages, id, None).await
+}
+
+/// As [`send_to`], the client presenting `identity` in the TLS handshake (https).
+pub async fn send_presenting(
+    addr: std::net::SocketAddr,
+    gateway: &str,
+    request: &Request,
+    protocol: ClientProtocol,
+    messages: &[WebSocketMessage],
+    id: RequestId,
+    identity: Option<&ClientIdentity>,
+) -> Result<(Response, Option<PresentedCertificate>), SendError> {
     let refused = || SendError::ConnectionRefused {
         gateway: gateway.to_string(),
         port: request.port,
     };
     let tls = [
-        &Arc::new(tls_client(b"http/1.1")),
-        &Arc::new(tls_client(b"h2")),
+        &Arc::new(tls_client_presenting(b"http/1.1", identity)?),
+        &Arc::new(tls_client_presenting(b"h2", identity)?),
     ];
     let exchange = connect_and_exchange(addr, request, protocol, messages, id, tls, &refused);
     tokio::time::timeout(REQUEST_LIMIT, exchange)
@@ -283,9 +285,10 @@ async fn connect_and_exchange(
             let tls = tokio_rustls::TlsConnector::from(config)
                 .connect(name, stream)
                 .await
-                // No listener takes that name: the handshake fails, the Gateway refuses the
-                // connection.
-                .map_err(|_| refused())?;
+                // No listener takes that name: the Gateway closes the connection (refused);
+                // no listener of the port can serve TLS, or the client's certificate is
+                // refused: the Gateway's alert fails the handshake.
+                .map_err(|e| lost(&e, refused))?;
             let presented = tls
                 .get_ref()
                 .1
@@ -341,7 +344,7 @@ where
             }
             let (mut sender, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
                 .await
-                .map_err(|_| refused())?;
+                .map_err(|e| lost(&e, refused))?;
             tokio::spawn(conn);
             let req = build(request, id, true)?;
             let response = sender
@@ -353,24 +356,31 @@ where
         ClientProtocol::Http1 => {
             let (mut sender, conn) = http1::handshake(TokioIo::new(io))
                 .await
-                .map_err(|_| refused())?;
+                .map_err(|e| lost(&e, refused))?;
             tokio::spawn(conn);
             let req = build(request, id, false)?;
-            // The Gateway closes the connection without an answer when the engine refuses it.
-            let response = sender.send_request(req).await.map_err(|_| refused())?;
+            // The Gateway closes the connection without an answer when the engine refuses it
+            // (or, TLS 1.3, sends an alert when it refuses the client's certificate).
+            let response = sender
+                .send_request(req)
+                .await
+                .map_err(|e| lost(&e, refused))?;
             read_response(response).await
         }
         ClientProtocol::WebSocket => {
             let (mut sender, conn) = http1::handshake(TokioIo::new(io))
                 .await
-                .map_err(|_| refused())?;
+                .map_err(|e| lost(&e, refused))?;
             tokio::spawn(conn.with_upgrades());
             let mut handshake = websocket_handshake(request);
             handshake
                 .headers
                 .push(("Sec-WebSocket-Key".into(), websocket_key(id)));
             let req = build(&handshake, id, false)?;
-            let mut response = sender.send_request(req).await.map_err(|_| refused())?;
+            let mut response = sender
+                .send_request(req)
+                .await
+                .map_err(|e| lost(&e, refused))?;
             if response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
                 return read_response(response).await;
             }
@@ -398,8 +408,37 @@ fn h2_failure(e: &hyper::Error, refused: &dyn Fn() -> SendError) -> SendError {
         Some(h2::Reason::PROTOCOL_ERROR) => {
             SendError::ProtocolError(format!("the Gateway reset the stream: {e}"))
         }
-        _ => refused(),
+        _ => lost(e, refused),
     }
+}
+
+/// A connection that ended before an answer: a failed TLS handshake when the Gateway sent a
+/// TLS alert (during the handshake, or, in TLS 1.3, right after it when it refuses the client's
+/// certificate), otherwise a refused connection.
+fn lost(e: &(dyn std::error::Error + 'static), refused: &dyn Fn() -> SendError) -> SendError {
+    match tls_alert(e) {
+        Some(alert) => {
+            SendError::HandshakeFailed(format!("the Gateway sent the TLS alert {alert}"))
+        }
+        None => refused(),
+    }
+}
+
+/// The alert a TLS peer sent, found in an error's chain of causes.
+fn tls_alert(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(e);
+    while let Some(e) = current {
+        let tls = e.downcast_ref::<rustls::Error>().or_else(|| {
+            e.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(rustls::Error::AlertReceived(alert)) = tls {
+            return Some(format!("{alert:?}"));
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// The request as a client writes it: the scenario's headers in order, Host (the authority
@@ -529,18 +568,74 @@ async fn websocket_session<S: AsyncRead + AsyncWrite + Unpin>(
 /// Secrets are test certificates, and what is checked over the wire is the routing (which
 /// listener's certificate the SNI selects is checked by the proxy's own tests).
 fn tls_client(alpn: &[u8]) -> rustls::ClientConfig {
+    tls_client_presenting(alpn, None)
+        .unwrap_or_else(|_| panic!("the ring provider supports TLS 1.2 and 1.3"))
+}
+
+/// As [`tls_client`], presenting `identity` when the Gateway asks for a certificate.
+fn tls_client_presenting(
+    alpn: &[u8],
+    identity: Option<&ClientIdentity>,
+) -> Result<rustls::ClientConfig, SendError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AnyCertificate(provider.clone()));
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth()
-        })
-        .unwrap_or_else(|_| panic!("the ring provider supports TLS 1.2 and 1.3"));
+        .map_err(|e| SendError::Transport(format!("TLS client: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match identity {
+        None => builder.with_no_client_auth(),
+        Some(identity) => builder
+            .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
+            .map_err(|e| {
+                SendError::Transport(format!(
+                    "request.clientCertificate {}: {e}",
+                    identity.secret
+                ))
+            })?,
+    };
     config.alpn_protocols = vec![alpn.to_vec()];
-    config
+    Ok(config)
+}
+
+/// A client's certificate chain and private key, from a `kubernetes.io/tls` Secret.
+#[derive(Debug)]
+pub struct ClientIdentity {
+    /// `namespace/name` of the Secret, for messages.
+    secret: String,
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+}
+
+impl ClientIdentity {
+    /// From the Secret `secret`'s `tls.crt` and `tls.key` (PEM); a Secret without a usable
+    /// certificate and key is the scenario's mistake, said in its terms.
+    pub fn from_pem(
+        secret: &str,
+        tls_crt: Option<&[u8]>,
+        tls_key: Option<&[u8]>,
+    ) -> Result<ClientIdentity, SendError> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let bad =
+            |why: &str| SendError::Transport(format!("request.clientCertificate {secret}: {why}"));
+        let crt = tls_crt.ok_or_else(|| bad("the Secret has no tls.crt"))?;
+        let key = tls_key.ok_or_else(|| bad("the Secret has no tls.key"))?;
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(crt)
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad("tls.crt is not a PEM certificate"))?;
+        if chain.is_empty() {
+            return Err(bad("tls.crt holds no certificate"));
+        }
+        let key = PrivateKeyDer::from_pem_slice(key)
+            .map_err(|_| bad("tls.key is not a PEM private key"))?;
+        Ok(ClientIdentity {
+            secret: secret.to_string(),
+            chain,
+            key,
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -623,10 +718,49 @@ impl Cluster for WireCluster {
         messages: &[WebSocketMessage],
         id: RequestId,
     ) -> Result<Response, SendError> {
+        self.send_with_certificate(request, protocol, messages, id, None)
+    }
+
+    fn send_with_certificate(
+        &mut self,
+        request: &Request,
+        protocol: ClientProtocol,
+        messages: &[WebSocketMessage],
+        id: RequestId,
+        client_certificate: Option<&ObjectKey>,
+    ) -> Result<Response, SendError> {
         self.last_server_certificate = None;
-        let (response, presented) = self
-            .runtime
-            .block_on(self.send_async(request, protocol, messages, id))?;
+        // The client reads its certificate before it connects.
+        let identity = match client_certificate {
+            None => None,
+            Some(key) => {
+                let secret = self.sim.snapshot().secret(&key.namespace, &key.name);
+                let value = |k: &str| {
+                    secret
+                        .and_then(|s| s.data.as_ref())
+                        .and_then(|d| d.get(k))
+                        .map(|b| b.0.as_slice())
+                };
+                let name = key.namespaced_name();
+                if secret.is_none() {
+                    return Err(SendError::Transport(format!(
+                        "request.clientCertificate {name}: Secret not found"
+                    )));
+                }
+                Some(ClientIdentity::from_pem(
+                    &name,
+                    value("tls.crt"),
+                    value("tls.key"),
+                )?)
+            }
+        };
+        let (response, presented) = self.runtime.block_on(self.send_async(
+            request,
+            protocol,
+            messages,
+            id,
+            identity.as_ref(),
+        ))?;
         self.last_server_certificate = presented;
         Ok(response)
     }

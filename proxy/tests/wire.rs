@@ -160,3 +160,73 @@ fn a_data_plane_that_differs_from_the_model_is_a_mismatch() {
     let result = run_scenario(&scenario, &mut cluster, None, 0);
     assert_eq!(result.outcome, Outcome::Passed);
 }
+
+/// Frontend client certificate validation (GEP-91) on real sockets can fail: a certificate
+/// from a CA the port does not trust, or none, fails the handshake; a trusted one does not.
+#[test]
+fn client_certificate_checks_fail_over_the_wire_when_they_should() {
+    let text = std::fs::read_to_string(repo_path(
+        "testdata/conformance/gateway-frontend-client-certificate-validation.yaml",
+    ))
+    .expect("the scenario");
+    let manifests = &text
+        [text.find("base: conformance").expect("a base")..text.find("\nsteps:").expect("steps")];
+    let step = |certificate: Option<&str>, expect: &str| {
+        let presented = certificate.map_or(String::new(), |name| {
+            format!(
+                "\n      clientCertificate: {{name: {name}, namespace: gateway-conformance-infra}}"
+            )
+        });
+        format!(
+            "{manifests}\nsteps:\n  - request:\n      gateway: gateway-conformance-infra/client-cert-validation\n      scheme: https\n      host: example.org{presented}\n    expect: {expect}\n"
+        )
+    };
+    let ok = "{status: 200, backend: infra-backend-v1, namespace: gateway-conformance-infra}";
+    let cases = [
+        (
+            "other-ca",
+            step(Some("tls-validity-checks-per-port-client-certificate"), ok),
+            "TLS handshake failed: the Gateway sent the TLS alert",
+        ),
+        (
+            "no-certificate",
+            step(None, ok),
+            "TLS handshake failed: the Gateway sent the TLS alert CertificateRequired",
+        ),
+        (
+            "trusted",
+            step(
+                Some("tls-validity-checks-client-certificate"),
+                "{handshakeFails: true}",
+            ),
+            "expected the TLS handshake to fail, but it succeeded and the Gateway answered 200",
+        ),
+    ];
+    let dir = scenario_dir("frontend", "");
+    std::fs::remove_file(dir.join("frontend.yaml")).expect("removed");
+    for (name, text, _) in &cases {
+        std::fs::write(
+            dir.join(format!("{name}.yaml")),
+            format!("name: {name}\n{text}"),
+        )
+        .expect("write");
+    }
+    let report = run_paths_wire(std::slice::from_ref(&dir), &RunOptions::default()).expect("loads");
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = report.render_text();
+    assert_eq!(report.ran.summary.failed, cases.len(), "{text}");
+    for (name, _, message) in &cases {
+        let result = report
+            .ran
+            .scenarios
+            .iter()
+            .find(|s| s.name == *name)
+            .unwrap_or_else(|| panic!("{name} ran: {text}"));
+        match &result.outcome {
+            Outcome::Failed(failure) => {
+                assert!(failure.message.contains(message), "{name}: {text}")
+            }
+            other => panic!("{name}: {other:?}\n{text}"),
+        }
+    }
+}

@@ -784,9 +784,9 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                 });
             }
             tally.add(&response);
-            mirrors.add(expect, &*self.cluster, id);
+            mirrors.add(expect, id);
         }
-        let c = mirrors.check(expect);
+        let c = mirrors.check(expect, &*self.cluster);
         if !c.passed() {
             return Err(StepFailure {
                 diff: Some(c.diff()),
