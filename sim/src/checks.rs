@@ -11,11 +11,11 @@ use similar::TextDiff;
 
 use gwsim_engine::decision::Request;
 
-use crate::cluster::{Cluster, EchoedRequest, RequestId, Response, WebSocketMessage};
+use crate::cluster::{Cluster, EchoedRequest, GrpcEcho, RequestId, Response, WebSocketMessage};
 use crate::echo::Receipt;
 use crate::scenario::{
-    Expect, ExpectedCondition, ExpectedInfrastructure, ExpectedListener, ExpectedParent,
-    ExpectedRedirect, ExpectedRequest, MirrorTarget, StatusCheck,
+    Expect, ExpectedCondition, ExpectedGrpc, ExpectedInfrastructure, ExpectedListener,
+    ExpectedParent, ExpectedRedirect, ExpectedRequest, MirrorTarget, StatusCheck,
 };
 
 /// Expected and actual lines, and the fields that did not hold.
@@ -173,23 +173,33 @@ pub fn check_response<C: Cluster + ?Sized>(
             status_matches(codes, response.status),
         );
     }
+    if let Some(code) = expect.grpc_status {
+        let (got, message) = response.grpc_status();
+        let actual = if message.is_empty() {
+            got.to_string()
+        } else {
+            format!("{got}: {message}")
+        };
+        c.field("grpcStatus", &code.to_string(), &actual, got == code);
+    }
     let echo = response.echo.as_ref();
+    let answered_by = response.answered_by();
     let no_echo = if response.status == 101 {
         NO_REPORT
     } else {
         NO_BACKEND
     };
     if let Some(backend) = &expect.backend {
-        let (actual, ok) = match echo {
-            Some(e) => {
-                let services = services_of_pod(cluster, &e.namespace, &e.pod);
+        let (actual, ok) = match answered_by {
+            Some((namespace, pod)) => {
+                let services = services_of_pod(cluster, namespace, pod);
                 let named = if services.is_empty() {
                     "(no Service has it as an endpoint)".to_string()
                 } else {
                     services.join(", ")
                 };
                 (
-                    format!("{named} (pod {})", e.pod),
+                    format!("{named} (pod {pod})"),
                     services.iter().any(|s| s == backend),
                 )
             }
@@ -198,13 +208,19 @@ pub fn check_response<C: Cluster + ?Sized>(
         c.field("backend", backend, &actual, ok);
     }
     if let Some(namespace) = &expect.namespace {
-        let actual = echo.map_or(no_echo, |e| e.namespace.as_str());
+        let actual = answered_by.map_or(no_echo, |(ns, _)| ns);
         c.field(
             "namespace",
             namespace,
             actual,
-            echo.is_some() && actual == namespace,
+            answered_by.is_some() && actual == namespace,
         );
+    }
+    if let Some(report) = &response.grpc_echo {
+        check_grpc_as_sent(&mut c, expect.grpc.as_ref(), report, sent);
+    }
+    if let Some(want) = &expect.grpc {
+        check_grpc(&mut c, want, response.grpc_echo.as_ref());
     }
     if let Some(e) = echo.filter(|_| (200..300).contains(&response.status)) {
         check_as_sent(&mut c, expect.request.as_ref(), e, sent);
@@ -298,7 +314,7 @@ pub fn check_response<C: Cluster + ?Sized>(
                 "not forwarded: the Gateway answered itself"
             }
         };
-        let got = echo.is_some() || response.status == 101;
+        let got = answered_by.is_some() || response.status == 101;
         c.field("forwarded", text(forwarded), text(got), got == forwarded);
     }
     for name in &expect.absent_headers {
@@ -369,6 +385,76 @@ fn check_as_sent(
         if stated.is_none() {
             c.field(&format!("{field} (as sent)"), own, got, got == own);
         }
+    }
+}
+
+/// The implicit check of a gRPC call a backend answered with its report, as upstream's
+/// comparison makes it: the backend received the call's own method, unless `expect.grpc`
+/// names another.
+fn check_grpc_as_sent(
+    c: &mut Comparison,
+    given: Option<&ExpectedGrpc>,
+    report: &GrpcEcho,
+    sent: &Request,
+) {
+    if given.is_none_or(|g| g.method.is_none()) {
+        let got = &report.fully_qualified_method;
+        c.field("grpc.method (as sent)", &sent.path, got, *got == sent.path);
+    }
+}
+
+/// `expect.grpc`: what the gRPC echo reported about the call.
+fn check_grpc(c: &mut Comparison, want: &ExpectedGrpc, report: Option<&GrpcEcho>) {
+    const NO_GRPC_REPORT: &str = "(no gRPC echo report came back)";
+    let pairs = [
+        (
+            "grpc.method",
+            &want.method,
+            report.map(|r| r.fully_qualified_method.as_str()),
+        ),
+        (
+            "grpc.authority",
+            &want.authority,
+            report.map(|r| r.authority.as_str()),
+        ),
+    ];
+    for (field, want, got) in pairs {
+        if let Some(want) = want {
+            c.field(
+                field,
+                want,
+                got.unwrap_or(NO_GRPC_REPORT),
+                got == Some(want.as_str()),
+            );
+        }
+    }
+    for (name, value) in &want.headers {
+        let got = report.and_then(|r| r.header(name));
+        let actual = match (&got, report) {
+            (_, None) => NO_GRPC_REPORT.to_string(),
+            (Some(v), _) => v.clone(),
+            (None, _) => ABSENT.to_string(),
+        };
+        c.field(
+            &format!("grpc.headers.{name}"),
+            value,
+            &actual,
+            got.as_deref() == Some(value.as_str()),
+        );
+    }
+    for name in &want.absent_headers {
+        let got = report.and_then(|r| r.header(name));
+        let actual = match (&got, report) {
+            (_, None) => NO_GRPC_REPORT.to_string(),
+            (Some(v), _) => v.clone(),
+            (None, _) => ABSENT.to_string(),
+        };
+        c.field(
+            &format!("grpc.headers.{name}"),
+            ABSENT,
+            &actual,
+            report.is_some() && got.is_none(),
+        );
     }
 }
 
@@ -652,11 +738,11 @@ pub struct Tally {
 impl Tally {
     pub fn add(&mut self, response: &Response) {
         self.total += 1;
-        match &response.echo {
-            Some(e) => {
+        match response.answered_by() {
+            Some((_, pod)) => {
                 *self
                     .by_backend
-                    .entry(backend_of_pod(&e.pod).to_string())
+                    .entry(backend_of_pod(pod).to_string())
                     .or_default() += 1
             }
             None => self.unserved += 1,
@@ -1224,6 +1310,8 @@ mod tests {
                 http_port: 3000,
             }),
             messages: Vec::new(),
+            trailers: Vec::new(),
+            grpc_echo: None,
         }
     }
 
@@ -1351,6 +1439,8 @@ mod tests {
                 http_port: 3000,
             }),
             messages: Vec::new(),
+            trailers: Vec::new(),
+            grpc_echo: None,
         };
         let mut t = Tally::default();
         for _ in 0..7 {
