@@ -283,6 +283,9 @@ impl Backends {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                // A gRPC answer is written as several frames (headers, message, trailers):
+                // without this, Nagle holds the last ones for the peer's delayed ACK.
+                let _ = stream.set_nodelay(true);
                 let context = context.clone();
                 tokio::spawn(async move {
                     let io = TokioIo::new(stream);
