@@ -1363,6 +1363,177 @@ mod tests {
         assert!(check(&none, &Response::local(200, Vec::new())).passed());
     }
 
+    fn grpc_call() -> Request {
+        let mut r = Request::get("a.example", "/pkg.Svc/Echo");
+        r.method = "POST".into();
+        r.headers = vec![
+            ("content-type".into(), crate::grpc::CONTENT_TYPE.into()),
+            ("te".into(), "trailers".into()),
+        ];
+        r
+    }
+
+    /// A gRPC echo's OK answer from pod `pod` (of `service`) reporting `method`.
+    fn grpc_answer(service: &str, pod: &str, method: &str) -> Response {
+        let (headers, trailers) = crate::network::grpc_answer(crate::grpc::Code::OK, "");
+        Response {
+            trailers,
+            grpc_echo: Some(GrpcEcho {
+                fully_qualified_method: method.into(),
+                headers: vec![
+                    (":authority".into(), "a.example".into()),
+                    ("version".into(), "one".into()),
+                ],
+                authority: "a.example".into(),
+                namespace: "ns".into(),
+                service_name: service.into(),
+                pod: pod.into(),
+            }),
+            ..Response::local(200, headers)
+        }
+    }
+
+    /// An EndpointSlice of Service `service` in `ns` listing `pod`.
+    fn slice(service: &str, pod: &str) -> (ObjectKey, Value) {
+        (
+            ObjectKey::new(Kind::EndpointSlice, "ns", &format!("{service}-1")),
+            serde_json::json!({
+                "metadata": {"labels": {"kubernetes.io/service-name": service}},
+                "endpoints": [{"targetRef": {"kind": "Pod", "name": pod}}],
+            }),
+        )
+    }
+
+    #[test]
+    fn grpc_calls_check_status_report_and_backend() {
+        let request = grpc_call();
+        let cluster = Canned(BTreeMap::from([
+            slice("grpc-v1", "grpc-v1-a-b"),
+            slice("grpc-v1-canary", "grpc-v1-canary-c-d"),
+        ]));
+        let check = |expect: &Expect, response: &Response| {
+            check_response(expect, response, &request, &cluster, RequestId(1))
+        };
+        let ok = grpc_answer("grpc-v1", "grpc-v1-a-b", "/pkg.Svc/Echo");
+        let full = Expect {
+            grpc_status: Some(crate::grpc::Code::OK),
+            backend: Some("grpc-v1".into()),
+            namespace: Some("ns".into()),
+            grpc: Some(ExpectedGrpc {
+                method: None,
+                authority: Some("a.example".into()),
+                headers: vec![("Version".into(), "one".into())],
+                absent_headers: vec!["x-gone".into()],
+            }),
+            ..Expect::default()
+        };
+        let c = check(&full, &ok);
+        assert!(c.passed(), "{}", c.diff());
+        // Each part fails on its own.
+        let unimplemented = Expect {
+            grpc_status: Some(crate::grpc::Code::UNIMPLEMENTED),
+            ..Expect::default()
+        };
+        let c = check(&unimplemented, &ok);
+        assert_eq!(c.failed_fields(), ["grpcStatus"]);
+        assert!(c.diff().contains("+grpcStatus: OK (0)"), "{}", c.diff());
+        // The Gateway's 404 reads as UNIMPLEMENTED, so OK fails on it.
+        let ok_status = Expect {
+            grpc_status: Some(crate::grpc::Code::OK),
+            ..Expect::default()
+        };
+        let c = check(&ok_status, &Response::local(404, Vec::new()));
+        assert!(
+            c.diff()
+                .contains("+grpcStatus: UNIMPLEMENTED (12): HTTP status 404"),
+            "{}",
+            c.diff()
+        );
+        assert!(check(&unimplemented, &Response::local(404, Vec::new())).passed());
+        // The backend is the Service exactly: a canary's pod does not pass for grpc-v1.
+        let canary = grpc_answer("grpc-v1-canary", "grpc-v1-canary-c-d", "/pkg.Svc/Echo");
+        let backend = Expect {
+            backend: Some("grpc-v1".into()),
+            ..Expect::default()
+        };
+        assert_eq!(check(&backend, &canary).failed_fields(), ["backend"]);
+        let wrong = |change: &dyn Fn(&mut GrpcEcho)| {
+            let mut r = ok.clone();
+            if let Some(e) = r.grpc_echo.as_mut() {
+                change(e);
+            }
+            check(&full, &r).failed_fields().to_vec()
+        };
+        assert_eq!(
+            wrong(&|e| e.authority = "b.example".into()),
+            ["grpc.authority"]
+        );
+        assert_eq!(
+            wrong(&|e| e.headers[1].1 = "two".into()),
+            ["grpc.headers.Version"]
+        );
+        assert_eq!(
+            wrong(&|e| e.headers.push(("x-gone".into(), "1".into()))),
+            ["grpc.headers.x-gone"]
+        );
+        // Another namespace: its Services do not have the pod either.
+        assert_eq!(
+            wrong(&|e| e.namespace = "other".into()),
+            ["backend", "namespace"]
+        );
+        // Implicit, as upstream: the backend received the call's own method.
+        let moved = grpc_answer("grpc-v1", "grpc-v1-a-b", "/pkg.Svc/EchoTwo");
+        assert_eq!(
+            check(&Expect::default(), &moved).failed_fields(),
+            ["grpc.method (as sent)"]
+        );
+        // ... unless expect.grpc.method names the one it must receive.
+        let stated = Expect {
+            grpc: Some(ExpectedGrpc {
+                method: Some("/pkg.Svc/EchoTwo".into()),
+                ..ExpectedGrpc::default()
+            }),
+            ..Expect::default()
+        };
+        assert!(check(&stated, &moved).passed());
+        assert_eq!(check(&stated, &ok).failed_fields(), ["grpc.method"]);
+        // No report (the backend's UNIMPLEMENTED): report checks fail, saying so.
+        let (headers, _) = crate::network::grpc_answer(crate::grpc::Code::UNIMPLEMENTED, "no");
+        let c = check(&full, &Response::local(200, headers));
+        assert_eq!(
+            c.failed_fields(),
+            [
+                "grpcStatus",
+                "backend",
+                "namespace",
+                "grpc.authority",
+                "grpc.headers.Version",
+                "grpc.headers.x-gone"
+            ]
+        );
+        assert!(
+            c.diff().contains("(no gRPC echo report came back)"),
+            "{}",
+            c.diff()
+        );
+    }
+
+    #[test]
+    fn a_grpc_distribution_counts_the_pods_that_answered() {
+        let mut tally = Tally::default();
+        for _ in 0..3 {
+            tally.add(&grpc_answer("grpc-v1", "grpc-v1-a-b", "/pkg.Svc/Echo"));
+        }
+        tally.add(&Response::local(503, Vec::new()));
+        let c = tally.check(&[("grpc-v1".to_string(), 0.75)], 0.01);
+        assert_eq!(c.failed_fields(), ["distribution.(no backend)"]);
+        let c = tally.check(&[("grpc-v1".to_string(), 1.0)], 0.01);
+        assert!(
+            c.failed_fields()
+                .contains(&"distribution.grpc-v1".to_string())
+        );
+    }
+
     #[test]
     fn a_redirect_defaults_scheme_and_path_to_the_requests_and_the_port_to_none() {
         let request = Request::get("a.example", "/old?q=1");

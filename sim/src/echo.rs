@@ -740,6 +740,84 @@ mod tests {
     }
 
     #[test]
+    fn the_grpc_echo_answers_calls_as_grpc_go_does() {
+        use crate::grpc::{CONTENT_TYPE, ECHO_SERVICE};
+        let call = |method: &str, content_type: &str, http_method: &str| {
+            let mut r = req(
+                &format!("/{ECHO_SERVICE}/{method}"),
+                &[("content-type", content_type), ("te", "trailers")],
+            );
+            r.method = http_method.into();
+            r
+        };
+        let echo = call("Echo", CONTENT_TYPE, "POST");
+        let cases: Vec<(&str, Request, HttpVersion, Option<EchoReply>)> = vec![
+            (
+                "Echo",
+                echo.clone(),
+                HttpVersion::H2c,
+                Some(EchoReply::Grpc {
+                    code: Code::OK,
+                    message: String::new(),
+                }),
+            ),
+            (
+                "EchoTwo",
+                call("EchoTwo", "application/grpc+proto", "POST"),
+                HttpVersion::H2c,
+                Some(EchoReply::Grpc {
+                    code: Code::OK,
+                    message: String::new(),
+                }),
+            ),
+            (
+                "EchoThree",
+                call("EchoThree", CONTENT_TYPE, "POST"),
+                HttpVersion::H2c,
+                Some(EchoReply::Grpc {
+                    code: Code::UNIMPLEMENTED,
+                    message: "method EchoThree not implemented".into(),
+                }),
+            ),
+            ("over HTTP/1.1", echo.clone(), HttpVersion::Http11, None),
+            (
+                "a GET",
+                call("Echo", CONTENT_TYPE, "GET"),
+                HttpVersion::H2c,
+                Some(EchoReply::Answer {
+                    status: 405,
+                    headers: Vec::new(),
+                    echo: false,
+                    delay: Duration::ZERO,
+                }),
+            ),
+            (
+                "not gRPC",
+                call("Echo", "application/json", "POST"),
+                HttpVersion::H2c,
+                Some(EchoReply::Answer {
+                    status: 415,
+                    headers: Vec::new(),
+                    echo: false,
+                    delay: Duration::ZERO,
+                }),
+            ),
+        ];
+        for (what, request, version, want) in cases {
+            let mut pod = EchoPod::new("ns", "g", "ip").serving_grpc();
+            assert_eq!(pod.speaks_on(HTTP_PORT), HttpVersion::H2c);
+            let got = pod.serve(&request, version, HTTP_PORT, RequestId(1), SimTime::START);
+            match want {
+                Some(want) => {
+                    assert_eq!(got, want, "{what}");
+                    assert!(pod.received(RequestId(1)), "{what}: logged");
+                }
+                None => assert!(matches!(got, EchoReply::Reset { .. }), "{what}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn messages_come_back_unchanged() {
         let mut pod = EchoPod::new("ns", "p", "ip");
         let messages = [

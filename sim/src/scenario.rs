@@ -2116,6 +2116,101 @@ steps:
     }
 
     #[test]
+    fn grpc_calls_parse_and_misuse_is_refused() {
+        let text = r#"name: grpc
+steps:
+- request:
+    grpc: {service: pkg.Svc, method: Echo}
+    host: a.example
+    headers: {Version: one}
+  expect:
+    grpcStatus: Unimplemented
+    grpc: {method: /pkg.Svc/Echo, authority: a.example, headers: {version: one}, absentHeaders: [x]}
+"#;
+        let s = load(text).expect("loads");
+        let Action::Request { request, expect } = &s.steps[0].action else {
+            panic!("{:?}", s.steps[0].action);
+        };
+        assert_eq!(request.protocol, ClientProtocol::Grpc);
+        assert_eq!(
+            (request.method.as_str(), request.path.as_str()),
+            ("POST", "/pkg.Svc/Echo")
+        );
+        assert_eq!(
+            request.headers,
+            [
+                ("version".to_string(), "one".to_string()),
+                ("content-type".to_string(), "application/grpc".to_string()),
+                ("te".to_string(), "trailers".to_string()),
+            ]
+        );
+        assert_eq!(expect.grpc_status, Some(crate::grpc::Code::UNIMPLEMENTED));
+        let grpc = expect.grpc.clone().expect("expect.grpc");
+        assert_eq!(grpc.method.as_deref(), Some("/pkg.Svc/Echo"));
+        assert_eq!(grpc.absent_headers, ["x"]);
+        assert_eq!(s.steps[0].label(), "request POST /pkg.Svc/Echo over grpc");
+        let call = "grpc: {service: s.S, method: M}";
+        let cases = [
+            (
+                format!("request: {{{call}, path: /x}}"),
+                "come from request.grpc",
+            ),
+            (
+                format!("request: {{{call}, method: GET}}"),
+                "come from request.grpc",
+            ),
+            (
+                format!("request: {{{call}, protocol: h2c}}"),
+                "must be grpc or left out, not h2c",
+            ),
+            (
+                "request: {protocol: grpc}".to_string(),
+                "request.protocol grpc needs request.grpc",
+            ),
+            (
+                "request: {grpc: {service: a/b, method: M}}".to_string(),
+                "request.grpc.service \"a/b\"",
+            ),
+            (
+                "request: {grpc: {service: s, method: \"\"}}".to_string(),
+                "request.grpc.method \"\" must be non-empty",
+            ),
+            (
+                format!("request: {{{call}, headers: {{grpc-timeout: 1S}}}}"),
+                "request.headers grpc-timeout is written by the gRPC client",
+            ),
+            (
+                format!("request: {{{call}, headers: {{Content-Type: text/plain}}}}"),
+                "request.headers Content-Type is written by the gRPC client",
+            ),
+            (
+                "request: {}\n  expect: {grpcStatus: OK}".to_string(),
+                "expect.grpcStatus and expect.grpc go only with request.grpc",
+            ),
+            (
+                "request: {}\n  expect: {grpc: {authority: a}}".to_string(),
+                "expect.grpcStatus and expect.grpc go only with request.grpc",
+            ),
+            (
+                format!("request: {{{call}}}\n  expect: {{request: {{path: /}}}}"),
+                "for a gRPC call use expect.grpc",
+            ),
+            (
+                format!("request: {{{call}}}\n  expect: {{grpcStatus: 17}}"),
+                "gRPC status code 17 is not one of 0 to 16",
+            ),
+            (
+                format!("request: {{{call}}}\n  expect: {{grpcStatus: Fine}}"),
+                "\"Fine\" is not a gRPC status code",
+            ),
+        ];
+        for (step, want) in cases {
+            let e = load_err(&format!("name: a\nsteps:\n- {step}\n"));
+            assert!(e.message.contains(want), "{step}: {e}");
+        }
+    }
+
+    #[test]
     fn kinds_gwsim_does_not_model_still_load() {
         let text = "name: a\nsteps:\n- delete: {kind: TLSRoute, name: t, namespace: ns}\n- status:\n  - kind: XListenerSet\n    name: ls\n    namespace: ns\n    conditions: [{type: Accepted}]\n    listeners: [{name: l, attachedRoutes: 0}]\n    parents: []\n";
         let s = load(text).expect("loads");
