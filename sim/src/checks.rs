@@ -1396,7 +1396,7 @@ mod tests {
     /// An EndpointSlice of Service `service` in `ns` listing `pod`.
     fn slice(service: &str, pod: &str) -> (ObjectKey, Value) {
         (
-            ObjectKey::new(Kind::EndpointSlice, "ns", &format!("{service}-1")),
+            ObjectKey::new(Kind::EndpointSlice, "ns", format!("{service}-1")),
             serde_json::json!({
                 "metadata": {"labels": {"kubernetes.io/service-name": service}},
                 "endpoints": [{"targetRef": {"kind": "Pod", "name": pod}}],

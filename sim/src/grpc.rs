@@ -287,9 +287,12 @@ pub fn encode_echo_response(echo: &GrpcEcho) -> Vec<u8> {
     out
 }
 
-/// A protobuf message's fields: (field number, wire type, the value's bytes; for a varint,
+/// One field of a protobuf message: field number, wire type, the value's bytes (for a varint,
 /// its bytes as read).
-fn fields(mut bytes: &[u8]) -> Result<Vec<(u32, u8, &[u8])>, String> {
+type Field<'a> = (u32, u8, &'a [u8]);
+
+/// A protobuf message's fields, in order.
+fn fields(mut bytes: &[u8]) -> Result<Vec<Field<'_>>, String> {
     fn varint(bytes: &mut &[u8]) -> Result<u64, String> {
         let mut n: u64 = 0;
         for shift in (0..64).step_by(7) {

@@ -442,6 +442,9 @@ fn drop_connection_headers(headers: &mut Vec<(String, String)>) {
     headers.retain(|(name, value)| !is_connection_specific(name, value));
 }
 
+/// Header names and values, in order.
+pub type Headers = Vec<(String, String)>;
+
 /// Whether a Pod runs upstream's echo image as its gRPC echo: a container sets the
 /// `GRPC_ECHO_SERVER` environment variable (to anything but empty), as upstream's gRPC
 /// backends do.
@@ -458,7 +461,7 @@ pub fn serves_grpc(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
 
 /// The headers and trailers of a gRPC echo's answer, as grpc-go writes them: an OK call has
 /// its status in the trailers; a failed one is trailers-only (the status in the headers).
-pub fn grpc_answer(code: Code, message: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+pub fn grpc_answer(code: Code, message: &str) -> (Headers, Headers) {
     let mut headers = vec![(
         "content-type".to_string(),
         crate::grpc::CONTENT_TYPE.to_string(),

@@ -181,7 +181,7 @@ pub struct RequestSpec {
     pub client_certificate: Option<(String, String)>,
     /// gwsim addition: a unary gRPC call (`protocol` is then `grpc`, `method` POST, `path`
     /// `/SERVICE/METHOD`, and `headers` its metadata plus the gRPC content type and `te`).
-    pub grpc: Option<GrpcCall>,
+    pub grpc: Option<Box<GrpcCall>>,
 }
 
 /// `request.grpc`: the service (fully qualified, `package.Service`) and method called.
@@ -1170,7 +1170,12 @@ impl Loader<'_> {
         }
         let grpc = match raw.grpc {
             None => None,
-            Some(call) => Some(grpc_call(call, &raw.method, &raw.path, raw.protocol)?),
+            Some(call) => Some(Box::new(grpc_call(
+                call,
+                &raw.method,
+                &raw.path,
+                raw.protocol,
+            )?)),
         };
         if raw.protocol == Some(ClientProtocol::Grpc) && grpc.is_none() {
             return Err(
