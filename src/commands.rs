@@ -673,6 +673,7 @@ fn conformance_with_bar(
         let part = gwsim_conformance::run_on(chunk, options, target)?;
         report.results.extend(part.results);
         report.tested_features = part.tested_features;
+        report.profiles = part.profiles;
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
@@ -823,7 +824,12 @@ pub fn version(out: &mut dyn Write, output: ReportOutput) -> anyhow::Result<u8> 
             )?;
             writeln!(
                 out,
-                "conformance: GATEWAY-HTTP profile, {} supported features",
+                "conformance: {} profiles, {} supported features",
+                gwsim_conformance::profile::PROFILES
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(" and "),
                 SUPPORTED_FEATURES.len()
             )?;
         }

@@ -421,12 +421,14 @@ enum Command {
         #[command(flatten)]
         classes: ClassArgs,
     },
-    /// Run the conformance suite (one scenario per upstream GATEWAY-HTTP test) against the
-    /// simulator.
+    /// Run the conformance suite (one scenario per upstream test of the GATEWAY-HTTP and
+    /// GATEWAY-GRPC profiles, and of GRPCRoute's extended features) against the simulator.
     ///
-    /// Exit 0 when nothing failed; 2 when --run, --skip or --features names nothing known.
+    /// Exit 0 when nothing failed; 2 when --run, --skip, --features or --profile names nothing
+    /// known.
     #[command(after_help = "Examples:
   gwsim conformance
+  gwsim conformance --profile GATEWAY-GRPC
   gwsim conformance --run HTTPRouteSimpleSameNamespace,HTTPRouteWeight
   gwsim conformance --features HTTPRouteQueryParamMatching --report r.yaml")]
     Conformance {
@@ -439,6 +441,11 @@ enum Command {
         /// Test only these features besides the core ones (default: every supported feature).
         #[arg(long, value_name = "FEATURE", value_delimiter = ',')]
         features: Option<Vec<String>>,
+        /// Test and report only these conformance profiles (GATEWAY-HTTP, GATEWAY-GRPC;
+        /// comma-separated or repeated; default: every profile gwsim implements). Tests outside
+        /// every profile run whatever is chosen.
+        #[arg(long = "profile", value_name = "NAME", value_delimiter = ',')]
+        profiles: Vec<String>,
         /// Run another folder of scenarios instead of the built-in suite.
         #[arg(long, value_name = "DIR")]
         suite: Option<PathBuf>,
@@ -778,6 +785,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             run,
             skip,
             features,
+            profiles,
             suite,
             report,
             junit,
@@ -792,6 +800,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 skip,
                 features,
                 seed,
+                profiles: gwsim_conformance::profile::select(&profiles)
+                    .map_err(|e| anyhow::anyhow!(e))?,
             };
             let files = commands::ReportFiles { report, junit };
             if !target.on_cluster()? {

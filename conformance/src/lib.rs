@@ -1,6 +1,7 @@
-//! gwsim's conformance suite: one scenario per upstream GATEWAY-HTTP conformance test, embedded
-//! from `testdata/conformance/`, run against the simulator, and reported the way upstream's
-//! suite reports (per profile and level, a ConformanceReport, JUnit XML).
+//! gwsim's conformance suite: one scenario per upstream conformance test of the profiles gwsim
+//! implements (GATEWAY-HTTP, GATEWAY-GRPC), embedded from `testdata/conformance/`, run against
+//! the simulator, and reported the way upstream's suite reports (per profile and level, a
+//! ConformanceReport, JUnit XML).
 
 pub mod profile;
 pub mod report;
@@ -13,7 +14,7 @@ use gwsim_sim::files::Source;
 use gwsim_sim::runner::{Outcome, RunError, RunOptions, ScenarioResult, run_scenarios};
 use gwsim_sim::scenario::{Scenario, ScenarioError, load_paths, load_scenario};
 
-use crate::profile::Level;
+use crate::profile::{Level, Profile};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/suite.rs"));
@@ -50,6 +51,20 @@ pub struct Options {
     pub features: Option<Vec<String>>,
     /// Overrides every scenario's seed.
     pub seed: Option<u64>,
+    /// The profiles to test and report (`--profile`); empty: every profile gwsim implements.
+    /// Tests of other profiles are left out; tests outside every profile always run.
+    pub profiles: Vec<&'static Profile>,
+}
+
+impl Options {
+    /// The profiles this run tests and reports.
+    pub fn selected_profiles(&self) -> Vec<&'static Profile> {
+        if self.profiles.is_empty() {
+            profile::PROFILES.to_vec()
+        } else {
+            self.profiles.clone()
+        }
+    }
 }
 
 /// How one test ended.
@@ -69,7 +84,11 @@ pub struct TestResult {
     pub name: String,
     pub scenario: String,
     pub features: Vec<String>,
+    /// The test's level in the first selected profile it belongs to; `Outside` when it belongs
+    /// to none.
     pub level: Level,
+    /// Every selected profile the test belongs to, with its level there, in profile order.
+    pub profiles: Vec<(&'static str, Level)>,
     pub outcome: TestOutcome,
 }
 
@@ -79,6 +98,8 @@ pub struct SuiteReport {
     pub results: Vec<TestResult>,
     /// Features the run tested: gwsim's supported features, narrowed by `--features`.
     pub tested_features: Vec<String>,
+    /// The profiles the run tested, in report order.
+    pub profiles: Vec<&'static Profile>,
 }
 
 impl SuiteReport {
@@ -96,17 +117,33 @@ fn test_name(s: &Scenario) -> String {
     s.upstream.clone().unwrap_or_else(|| s.name.clone())
 }
 
-/// The features a run tests: what gwsim supports, narrowed to the core features plus
-/// `--features` when given.
+/// The features a run tests: what gwsim supports, narrowed to the core features of every
+/// profile plus `--features` when given.
 pub fn tested_features(selection: Option<&[String]>) -> BTreeSet<String> {
+    let core = |f: &&str| profile::PROFILES.iter().any(|p| p.core.contains(f));
     SUPPORTED_FEATURES
         .iter()
         .filter(|f| match selection {
             None => true,
-            Some(chosen) => profile::CORE.contains(f) || chosen.iter().any(|c| c == *f),
+            Some(chosen) => core(f) || chosen.iter().any(|c| c == *f),
         })
         .map(|f| f.to_string())
         .collect()
+}
+
+/// The selected profiles a test belongs to, with its level in each.
+fn levels_in(profiles: &[&'static Profile], features: &[String]) -> Vec<(&'static str, Level)> {
+    profiles
+        .iter()
+        .map(|p| (p.name, p.level(features)))
+        .filter(|(_, level)| *level != Level::Outside)
+        .collect()
+}
+
+/// Whether a test runs with these profiles selected: it belongs to one of them, or to no
+/// profile gwsim implements.
+fn in_selection(profiles: &[&'static Profile], features: &[String]) -> bool {
+    !levels_in(profiles, features).is_empty() || levels_in(profile::PROFILES, features).is_empty()
 }
 
 /// Why a scenario does not run, if it does not.
@@ -194,8 +231,10 @@ pub fn run_on(
     target: &dyn Target,
 ) -> Result<SuiteReport, RunError> {
     let tested = tested_features(options.features.as_deref());
+    let profiles = options.selected_profiles();
     let selected: Vec<&Scenario> = scenarios
         .iter()
+        .filter(|s| in_selection(&profiles, &s.features))
         .filter(|s| {
             options.run.is_empty()
                 || options
@@ -228,17 +267,20 @@ pub fn run_on(
                 None => TestOutcome::Failed("the runner returned no result".into()),
             },
         };
+        let levels = levels_in(&profiles, &s.features);
         results.push(TestResult {
             name: test_name(s),
             scenario: s.name.clone(),
             features: s.features.clone(),
-            level: profile::level(&s.features),
+            level: levels.first().map_or(Level::Outside, |(_, l)| *l),
+            profiles: levels,
             outcome,
         });
     }
     Ok(SuiteReport {
         results,
         tested_features: tested.into_iter().collect(),
+        profiles,
     })
 }
 
@@ -307,11 +349,15 @@ mod tests {
     #[test]
     fn the_embedded_suite_loads_and_names_are_unique() {
         let suite = load_suite(None).expect("the embedded suite loads");
-        assert_eq!(suite.len(), 99, "one scenario per GATEWAY-HTTP test");
+        assert_eq!(
+            suite.len(),
+            105,
+            "one scenario per GATEWAY-HTTP test, and per GRPCRoute test of GATEWAY-GRPC or of no profile"
+        );
         let mut names: Vec<String> = suite.iter().map(test_name).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 99, "upstream names are unique");
+        assert_eq!(names.len(), 105, "upstream names are unique");
     }
 
     /// A test skipped because gwsim lacks a feature must not pass when forced to run (its
@@ -367,6 +413,7 @@ mod tests {
             skip: vec!["HTTPRouteExactPathMatching".into()],
             features: Some(vec![]),
             seed: None,
+            profiles: Vec::new(),
         };
         let report = run(&suite, &options).expect("runs");
         let outcomes: Vec<(&str, &TestOutcome)> = report
@@ -389,6 +436,52 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// `--profile GATEWAY-GRPC` runs that profile's tests (GRPCRoute ones and Gateway-only
+    /// ones) and the tests outside every profile, never an HTTPRoute test; the report has one
+    /// profile entry.
+    #[test]
+    fn a_profile_selects_its_tests() {
+        let suite = load_suite(None).expect("the embedded suite loads");
+        let options = Options {
+            run: vec![
+                "GRPCExactMethodMatching".into(),
+                "GatewayModifyListeners".into(),
+                "HTTPRouteExactPathMatching".into(),
+                "GRPCRouteNamedRule".into(),
+            ],
+            profiles: vec![&profile::GATEWAY_GRPC],
+            ..Options::default()
+        };
+        let report = run(&suite, &options).expect("runs");
+        let ran: Vec<(&str, &[(&str, Level)])> = report
+            .results
+            .iter()
+            .map(|r| (r.name.as_str(), r.profiles.as_slice()))
+            .collect();
+        assert_eq!(
+            ran,
+            vec![
+                (
+                    "GatewayModifyListeners",
+                    &[("GATEWAY-GRPC", Level::Core)][..]
+                ),
+                (
+                    "GRPCExactMethodMatching",
+                    &[("GATEWAY-GRPC", Level::Core)][..]
+                ),
+                ("GRPCRouteNamedRule", &[][..]),
+            ]
+        );
+        assert_eq!(report.exit_code(), 0, "{}", report.render_text());
+        let names: Vec<&str> = report
+            .conformance_report("d")
+            .profiles
+            .iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, ["GATEWAY-GRPC"]);
     }
 
     /// A target that cannot express a scenario gets it reported skipped with its reason,

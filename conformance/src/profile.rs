@@ -1,6 +1,95 @@
-//! The GATEWAY-HTTP conformance profile: which features are core and which extended, and how a
-//! test is counted (as upstream's report does it: a test belongs to the profile when all its
-//! features are in the profile, and is core when all are core features).
+//! The conformance profiles gwsim implements, as data: each profile's core and extended
+//! features, and how a test is counted in it (as upstream's report does it: a test belongs to a
+//! profile when all its features are in the profile's core and extended sets, and is core when
+//! all are core features). A test that needs only Gateway features belongs to every profile.
+
+/// A conformance profile: its name and feature sets, as upstream's suite defines them.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Profile {
+    pub name: &'static str,
+    /// Core features, sorted.
+    pub core: &'static [&'static str],
+    /// Extended features, sorted, disjoint from `core`.
+    pub extended: &'static [&'static str],
+}
+
+/// Extended features of the Gateway (upstream's GatewayExtendedFeatures) with the
+/// BackendTLSPolicy ones, which GATEWAY-HTTP and GATEWAY-GRPC both take in.
+const GATEWAY_AND_BACKEND_TLS_EXTENDED: [&str; 11] = [
+    "BackendTLSPolicy",
+    "BackendTLSPolicySANValidation",
+    "GatewayAddressEmpty",
+    "GatewayBackendClientCertificate",
+    "GatewayFrontendClientCertificateValidation",
+    "GatewayFrontendClientCertificateValidationInsecureFallback",
+    "GatewayHTTPListenerIsolation",
+    "GatewayHTTPSListenerDetectMisdirectedRequests",
+    "GatewayInfrastructurePropagation",
+    "GatewayPort8080",
+    "GatewayStaticAddresses",
+];
+
+/// GATEWAY-HTTP: Gateways with HTTPRoutes.
+pub const GATEWAY_HTTP: Profile = Profile {
+    name: "GATEWAY-HTTP",
+    core: CORE,
+    extended: EXTENDED,
+};
+
+/// GATEWAY-GRPC: Gateways with GRPCRoutes. Its extended set is the Gateway's and
+/// BackendTLSPolicy's only: upstream leaves GRPCRoute's own extended features
+/// (GRPCRouteNamedRouteRule, GRPCRouteRequestHeaderModifier) out of every profile.
+pub const GATEWAY_GRPC: Profile = Profile {
+    name: "GATEWAY-GRPC",
+    core: &["GRPCRoute", "Gateway", "ReferenceGrant"],
+    extended: &GATEWAY_AND_BACKEND_TLS_EXTENDED,
+};
+
+/// Every profile gwsim implements, in report order.
+pub const PROFILES: &[&Profile] = &[&GATEWAY_HTTP, &GATEWAY_GRPC];
+
+/// The profiles `names` names, in the order given, each once; no names: every profile. An
+/// unknown name is an error that lists the known ones.
+pub fn select(names: &[String]) -> Result<Vec<&'static Profile>, String> {
+    if names.is_empty() {
+        return Ok(PROFILES.to_vec());
+    }
+    let mut out: Vec<&'static Profile> = Vec::new();
+    for name in names {
+        let profile = PROFILES
+            .iter()
+            .copied()
+            .find(|p| p.name.eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| {
+                let known: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
+                format!(
+                    "--profile {name}: not a profile gwsim implements; known profiles: {}",
+                    known.join(", ")
+                )
+            })?;
+        if !out.contains(&profile) {
+            out.push(profile);
+        }
+    }
+    Ok(out)
+}
+
+impl Profile {
+    /// Where a test with these features counts in this profile.
+    pub fn level(&self, features: &[String]) -> Level {
+        let core = |f: &String| self.core.contains(&f.as_str());
+        if features.iter().all(core) {
+            Level::Core
+        } else if features
+            .iter()
+            .all(|f| core(f) || self.extended.contains(&f.as_str()))
+        {
+            Level::Extended
+        } else {
+            Level::Outside
+        }
+    }
+}
 
 /// Core features of GATEWAY-HTTP.
 pub const CORE: &[&str] = &["Gateway", "HTTPRoute", "ReferenceGrant"];
@@ -50,10 +139,10 @@ pub const EXTENDED: &[&str] = &[
     "ListenerSet",
 ];
 
-/// The profile's name in reports.
-pub const PROFILE: &str = "GATEWAY-HTTP";
+/// GATEWAY-HTTP's name in reports.
+pub const PROFILE: &str = GATEWAY_HTTP.name;
 
-/// Where a test counts in the GATEWAY-HTTP profile.
+/// Where a test counts in a profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
     Core,
@@ -67,23 +156,14 @@ impl Level {
         match self {
             Level::Core => "core",
             Level::Extended => "extended",
-            Level::Outside => "outside the profile",
+            Level::Outside => "outside the profiles",
         }
     }
 }
 
-/// Classifies a test by its features.
+/// Classifies a test by its features in GATEWAY-HTTP.
 pub fn level(features: &[String]) -> Level {
-    if features.iter().all(|f| CORE.contains(&f.as_str())) {
-        Level::Core
-    } else if features
-        .iter()
-        .all(|f| CORE.contains(&f.as_str()) || EXTENDED.contains(&f.as_str()))
-    {
-        Level::Extended
-    } else {
-        Level::Outside
-    }
+    GATEWAY_HTTP.level(features)
 }
 
 #[cfg(test)]
@@ -109,10 +189,52 @@ mod tests {
     }
 
     #[test]
-    fn extended_list_is_sorted_and_disjoint_from_core() {
-        let mut sorted = EXTENDED.to_vec();
-        sorted.sort();
-        assert_eq!(sorted, EXTENDED);
-        assert!(EXTENDED.iter().all(|f| !CORE.contains(f)));
+    fn feature_lists_are_sorted_and_extended_is_disjoint_from_core() {
+        for p in PROFILES {
+            for list in [p.core, p.extended] {
+                let mut sorted = list.to_vec();
+                sorted.sort();
+                assert_eq!(sorted, list, "{}", p.name);
+            }
+            assert!(p.extended.iter().all(|f| !p.core.contains(f)), "{}", p.name);
+        }
+        // GATEWAY-HTTP's extended set holds the Gateway and BackendTLSPolicy extended set too.
+        assert!(
+            GATEWAY_AND_BACKEND_TLS_EXTENDED
+                .iter()
+                .all(|f| EXTENDED.contains(f))
+        );
+    }
+
+    #[test]
+    fn gateway_only_tests_count_in_every_profile() {
+        let gateway = names(&["Gateway"]);
+        let port = names(&["Gateway", "GatewayPort8080"]);
+        for p in PROFILES {
+            assert_eq!(p.level(&gateway), Level::Core, "{}", p.name);
+            assert_eq!(p.level(&port), Level::Extended, "{}", p.name);
+        }
+        let grpc = names(&["Gateway", "GRPCRoute"]);
+        assert_eq!(GATEWAY_GRPC.level(&grpc), Level::Core);
+        assert_eq!(GATEWAY_HTTP.level(&grpc), Level::Outside);
+        // GRPCRoute's extended features are in no profile, as upstream's.
+        let named = names(&["Gateway", "GRPCRoute", "GRPCRouteNamedRouteRule"]);
+        assert!(PROFILES.iter().all(|p| p.level(&named) == Level::Outside));
+        assert_eq!(
+            GATEWAY_GRPC.level(&names(&["Gateway", "HTTPRoute"])),
+            Level::Outside
+        );
+    }
+
+    #[test]
+    fn profiles_are_selected_by_name() {
+        assert_eq!(select(&[]), Ok(PROFILES.to_vec()));
+        let grpc = select(&names(&["gateway-grpc", "GATEWAY-GRPC"])).expect("known");
+        assert_eq!(grpc, vec![&GATEWAY_GRPC]);
+        let err = select(&names(&["MESH-HTTP"])).expect_err("not implemented");
+        assert!(
+            err.contains("MESH-HTTP") && err.contains("GATEWAY-HTTP, GATEWAY-GRPC"),
+            "{err}"
+        );
     }
 }

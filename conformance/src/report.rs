@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::profile::{self, Level};
+use crate::profile::{Level, Profile};
 use crate::{SuiteReport, TestOutcome};
 
 /// Passed, failed and skipped counts.
@@ -41,10 +41,11 @@ impl Counts {
 }
 
 impl SuiteReport {
-    /// Counts for one level of the GATEWAY-HTTP profile.
-    pub fn counts(&self, level: Level) -> Counts {
+    /// Counts for one level of a profile (`Level::Outside`: the tests outside every selected
+    /// profile).
+    pub fn counts(&self, profile: &str, level: Level) -> Counts {
         let mut counts = Counts::default();
-        for r in self.results.iter().filter(|r| r.level == level) {
+        for r in self.results.iter().filter(|r| in_level(r, profile, level)) {
             counts.add(&r.outcome);
         }
         counts
@@ -59,8 +60,9 @@ impl SuiteReport {
         counts
     }
 
-    /// One line per test, the failures in full, a summary per profile and level, and the
-    /// closing `N passed, M failed, K skipped` line.
+    /// One line per test, the failures in full, a summary line per profile (core and
+    /// extended counts) and for the tests outside the profiles, and the closing
+    /// `N passed, M failed, K skipped` line.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         for r in &self.results {
@@ -69,7 +71,7 @@ impl SuiteReport {
                 TestOutcome::Failed(_) => ("FAILED", String::new()),
                 TestOutcome::Skipped(reason) => ("skipped", format!(": {reason}")),
             };
-            let _ = writeln!(out, "{word:<8}{} [{}]{extra}", r.name, r.level.as_str());
+            let _ = writeln!(out, "{word:<8}{} [{}]{extra}", r.name, where_counted(r));
         }
         for r in &self.results {
             if let TestOutcome::Failed(details) = &r.outcome {
@@ -77,20 +79,30 @@ impl SuiteReport {
             }
         }
         let _ = writeln!(out);
-        for level in [Level::Core, Level::Extended, Level::Outside] {
-            let c = self.counts(level);
-            if c.passed + c.failed + c.skipped == 0 {
-                continue;
-            }
+        let text = |c: Counts| {
+            format!(
+                "{} passed, {} failed, {} skipped",
+                c.passed, c.failed, c.skipped
+            )
+        };
+        let width = self
+            .profiles
+            .iter()
+            .map(|p| p.name.len())
+            .max()
+            .unwrap_or(0);
+        for p in &self.profiles {
             let _ = writeln!(
                 out,
-                "{} {:<20} {} passed, {} failed, {} skipped",
-                profile::PROFILE,
-                level.as_str(),
-                c.passed,
-                c.failed,
-                c.skipped
+                "{:<width$}  core: {}; extended: {}",
+                p.name,
+                text(self.counts(p.name, Level::Core)),
+                text(self.counts(p.name, Level::Extended)),
             );
+        }
+        let outside = self.counts("", Level::Outside);
+        if outside.passed + outside.failed + outside.skipped > 0 {
+            let _ = writeln!(out, "outside the profiles: {}", text(outside));
         }
         let t = self.totals();
         let _ = writeln!(
@@ -101,10 +113,10 @@ impl SuiteReport {
         out
     }
 
-    fn names(&self, level: Level, failed: bool) -> Vec<String> {
+    fn names(&self, profile: &str, level: Level, failed: bool) -> Vec<String> {
         self.results
             .iter()
-            .filter(|r| r.level == level)
+            .filter(|r| in_level(r, profile, level))
             .filter(|r| match &r.outcome {
                 TestOutcome::Failed(_) => failed,
                 TestOutcome::Skipped(_) => !failed,
@@ -118,19 +130,6 @@ impl SuiteReport {
     /// gateway.networking.k8s.io/v1`, `kind ConformanceReport`). `date` is the caller's (the
     /// report is the only output that carries one).
     pub fn conformance_report(&self, date: &str) -> ConformanceReport {
-        let tested = &self.tested_features;
-        let extended_supported: Vec<String> = profile::EXTENDED
-            .iter()
-            .filter(|f| tested.iter().any(|t| t == *f))
-            .map(|f| f.to_string())
-            .collect();
-        let extended_unsupported: Vec<String> = profile::EXTENDED
-            .iter()
-            .filter(|f| !tested.iter().any(|t| t == *f))
-            .map(|f| f.to_string())
-            .collect();
-        let core = self.counts(Level::Core);
-        let extended = self.counts(Level::Extended);
         ConformanceReport {
             api_version: "gateway.networking.k8s.io/v1",
             kind: "ConformanceReport",
@@ -145,25 +144,37 @@ impl SuiteReport {
                 contact: vec!["gwsim maintainers".into()],
             },
             mode: "default",
-            profiles: vec![ProfileReport {
-                name: profile::PROFILE,
-                core: LevelReport {
-                    result: core.result(),
-                    statistics: core,
-                    failed_tests: self.names(Level::Core, true),
-                    skipped_tests: self.names(Level::Core, false),
-                    supported_features: Vec::new(),
-                    unsupported_features: Vec::new(),
-                },
-                extended: LevelReport {
-                    result: extended.result(),
-                    statistics: extended,
-                    failed_tests: self.names(Level::Extended, true),
-                    skipped_tests: self.names(Level::Extended, false),
-                    supported_features: extended_supported,
-                    unsupported_features: extended_unsupported,
-                },
-            }],
+            profiles: self
+                .profiles
+                .iter()
+                .map(|p| self.profile_report(p))
+                .collect(),
+        }
+    }
+
+    /// One `profiles` entry: the profile's core and extended statistics, and which of its
+    /// extended features the run tested.
+    fn profile_report(&self, profile: &Profile) -> ProfileReport {
+        let tested = &self.tested_features;
+        let (supported, unsupported): (Vec<&str>, Vec<&str>) = profile
+            .extended
+            .iter()
+            .partition(|f| tested.iter().any(|t| t == *f));
+        let level = |level: Level, features: (Vec<&str>, Vec<&str>)| {
+            let counts = self.counts(profile.name, level);
+            LevelReport {
+                result: counts.result(),
+                statistics: counts,
+                failed_tests: self.names(profile.name, level, true),
+                skipped_tests: self.names(profile.name, level, false),
+                supported_features: features.0.into_iter().map(String::from).collect(),
+                unsupported_features: features.1.into_iter().map(String::from).collect(),
+            }
+        };
+        ProfileReport {
+            name: profile.name,
+            core: level(Level::Core, (Vec::new(), Vec::new())),
+            extended: level(Level::Extended, (supported, unsupported)),
         }
     }
 
@@ -178,21 +189,25 @@ impl SuiteReport {
             t.failed,
             t.skipped
         );
-        for level in [Level::Core, Level::Extended, Level::Outside] {
-            let c = self.counts(level);
+        let mut suites: Vec<(String, &str, Level)> = Vec::new();
+        for p in &self.profiles {
+            for level in [Level::Core, Level::Extended] {
+                suites.push((format!("{} {}", p.name, level.as_str()), p.name, level));
+            }
+        }
+        suites.push((Level::Outside.as_str().to_string(), "", Level::Outside));
+        for (suite, profile, level) in suites {
+            let c = self.counts(profile, level);
             let total = c.passed + c.failed + c.skipped;
             if total == 0 {
                 continue;
             }
             let _ = writeln!(
                 out,
-                "  <testsuite name=\"{} {}\" tests=\"{total}\" failures=\"{}\" skipped=\"{}\">",
-                profile::PROFILE,
-                level.as_str(),
-                c.failed,
-                c.skipped
+                "  <testsuite name=\"{suite}\" tests=\"{total}\" failures=\"{}\" skipped=\"{}\">",
+                c.failed, c.skipped
             );
-            for r in self.results.iter().filter(|r| r.level == level) {
+            for r in self.results.iter().filter(|r| in_level(r, profile, level)) {
                 let _ = write!(
                     out,
                     "    <testcase name=\"{}\" classname=\"conformance.{}\"",
@@ -224,6 +239,26 @@ impl SuiteReport {
         out.push_str("</testsuites>\n");
         out
     }
+}
+
+/// Whether `r` counts in `level` of `profile`; `Level::Outside`: in no selected profile.
+fn in_level(r: &crate::TestResult, profile: &str, level: Level) -> bool {
+    match level {
+        Level::Outside => r.profiles.is_empty(),
+        _ => r.profiles.iter().any(|(p, l)| *p == profile && *l == level),
+    }
+}
+
+/// `GATEWAY-HTTP core`, `GATEWAY-HTTP core, GATEWAY-GRPC core`, `outside the profiles`.
+fn where_counted(r: &crate::TestResult) -> String {
+    if r.profiles.is_empty() {
+        return Level::Outside.as_str().to_string();
+    }
+    r.profiles
+        .iter()
+        .map(|(p, l)| format!("{p} {}", l.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn xml_escape(text: &str) -> String {
@@ -331,12 +366,19 @@ mod tests {
         assert_eq!(Implementation::from_controller_name("bare").project, "bare");
     }
 
-    fn result(name: &str, level: Level, outcome: TestOutcome) -> TestResult {
+    fn result(name: &str, features: &[&str], outcome: TestOutcome) -> TestResult {
+        let features: Vec<String> = features.iter().map(|f| f.to_string()).collect();
+        let profiles: Vec<(&'static str, Level)> = crate::profile::PROFILES
+            .iter()
+            .map(|p| (p.name, p.level(&features)))
+            .filter(|(_, l)| *l != Level::Outside)
+            .collect();
         TestResult {
             name: name.into(),
             scenario: name.to_lowercase(),
-            features: vec![],
-            level,
+            level: profiles.first().map_or(Level::Outside, |(_, l)| *l),
+            profiles,
+            features,
             outcome,
         }
     }
@@ -344,52 +386,117 @@ mod tests {
     fn sample() -> SuiteReport {
         SuiteReport {
             results: vec![
-                result("A", Level::Core, TestOutcome::Passed),
-                result("B", Level::Core, TestOutcome::Failed("step 2 <x>".into())),
+                result("A", &["Gateway", "HTTPRoute"], TestOutcome::Passed),
+                result(
+                    "B",
+                    &["Gateway", "HTTPRoute"],
+                    TestOutcome::Failed("step 2 <x>".into()),
+                ),
                 result(
                     "C",
-                    Level::Extended,
+                    &["Gateway", "HTTPRoute", "HTTPRouteCORS"],
                     TestOutcome::Skipped("no & yes".into()),
+                ),
+                result("G", &["Gateway"], TestOutcome::Passed),
+                result("R", &["Gateway", "GRPCRoute"], TestOutcome::Passed),
+                result(
+                    "N",
+                    &["Gateway", "GRPCRoute", "GRPCRouteNamedRouteRule"],
+                    TestOutcome::Passed,
                 ),
             ],
             tested_features: vec!["Gateway".into(), "HTTPRouteMethodMatching".into()],
+            profiles: crate::profile::PROFILES.to_vec(),
+        }
+    }
+
+    fn counts(passed: usize, failed: usize, skipped: usize) -> Counts {
+        Counts {
+            passed,
+            failed,
+            skipped,
         }
     }
 
     #[test]
-    fn counts_and_results_per_level() {
+    fn counts_and_results_per_profile_and_level() {
         let r = sample();
+        assert_eq!(r.counts("GATEWAY-HTTP", Level::Core), counts(2, 1, 0));
+        assert_eq!(r.counts("GATEWAY-HTTP", Level::Extended), counts(0, 0, 1));
+        // The Gateway-only test counts in both profiles.
+        assert_eq!(r.counts("GATEWAY-GRPC", Level::Core), counts(2, 0, 0));
+        assert_eq!(r.counts("GATEWAY-GRPC", Level::Extended), counts(0, 0, 0));
+        assert_eq!(r.counts("", Level::Outside), counts(1, 0, 0));
+        assert_eq!(r.counts("GATEWAY-HTTP", Level::Core).result(), "failure");
         assert_eq!(
-            r.counts(Level::Core),
-            Counts {
-                passed: 1,
-                failed: 1,
-                skipped: 0
-            }
+            r.counts("GATEWAY-HTTP", Level::Extended).result(),
+            "partial"
         );
-        assert_eq!(r.counts(Level::Core).result(), "failure");
-        assert_eq!(r.counts(Level::Extended).result(), "partial");
+        assert_eq!(r.counts("GATEWAY-GRPC", Level::Core).result(), "success");
         assert_eq!(r.exit_code(), 1);
         let text = r.render_text();
-        assert!(text.ends_with("1 passed, 1 failed, 1 skipped\n"), "{text}");
+        let tail: Vec<&str> = text.lines().rev().take(4).collect();
+        assert_eq!(
+            tail,
+            [
+                "4 passed, 1 failed, 1 skipped",
+                "outside the profiles: 1 passed, 0 failed, 0 skipped",
+                "GATEWAY-GRPC  core: 2 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
+                "GATEWAY-HTTP  core: 2 passed, 1 failed, 0 skipped; extended: 0 passed, 0 failed, 1 skipped",
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains("ok      G [GATEWAY-HTTP core, GATEWAY-GRPC core]\n"),
+            "{text}"
+        );
+        assert!(text.contains("ok      R [GATEWAY-GRPC core]\n"), "{text}");
+        assert!(
+            text.contains("ok      N [outside the profiles]\n"),
+            "{text}"
+        );
     }
 
     #[test]
-    fn report_lists_failed_skipped_and_features() {
+    fn report_has_one_entry_per_profile() {
         let report = sample().conformance_report("2026-01-01");
-        let p = &report.profiles[0];
-        assert_eq!(p.core.failed_tests, vec!["B".to_string()]);
-        assert_eq!(p.extended.skipped_tests, vec!["C".to_string()]);
+        let names: Vec<&str> = report.profiles.iter().map(|p| p.name).collect();
+        assert_eq!(names, ["GATEWAY-HTTP", "GATEWAY-GRPC"]);
+        let http = &report.profiles[0];
+        assert_eq!(http.core.failed_tests, vec!["B".to_string()]);
+        assert_eq!(http.core.statistics, counts(2, 1, 0));
+        assert_eq!(http.extended.skipped_tests, vec!["C".to_string()]);
         assert!(
-            p.extended
+            http.extended
                 .supported_features
                 .contains(&"HTTPRouteMethodMatching".to_string())
         );
         assert!(
-            p.extended
+            http.extended
                 .unsupported_features
                 .contains(&"HTTPRouteCORS".to_string())
         );
+        let grpc = &report.profiles[1];
+        assert_eq!(grpc.core.statistics, counts(2, 0, 0));
+        assert_eq!(grpc.core.result, "success");
+        assert!(grpc.core.failed_tests.is_empty());
+        // HTTPRoute's extended features are no part of GATEWAY-GRPC.
+        assert!(
+            grpc.extended
+                .unsupported_features
+                .iter()
+                .all(|f| !f.starts_with("HTTPRoute"))
+        );
+        // One profile selected: one entry.
+        let mut only = sample();
+        only.profiles = vec![&crate::profile::GATEWAY_GRPC];
+        let names: Vec<&str> = only
+            .conformance_report("d")
+            .profiles
+            .iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, ["GATEWAY-GRPC"]);
     }
 
     #[test]
@@ -398,7 +505,7 @@ mod tests {
         assert!(xml.contains("step 2 &lt;x&gt;"), "{xml}");
         assert!(xml.contains("no &amp; yes"), "{xml}");
         assert!(
-            xml.contains("tests=\"3\" failures=\"1\" skipped=\"1\""),
+            xml.contains("tests=\"6\" failures=\"1\" skipped=\"1\""),
             "{xml}"
         );
     }

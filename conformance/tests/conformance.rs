@@ -23,7 +23,12 @@ fn main() {
                 .upstream
                 .clone()
                 .unwrap_or_else(|| scenario.name.clone());
-            let level = profile::level(&scenario.features);
+            // The level in the first profile the test belongs to.
+            let level = profile::PROFILES
+                .iter()
+                .map(|p| p.level(&scenario.features))
+                .find(|l| *l != profile::Level::Outside)
+                .unwrap_or(profile::Level::Outside);
             Trial::ignorable_test(name, move || {
                 let report = run(std::slice::from_ref(&scenario), &Options::default())
                     .map_err(|e| Failed::from(e.to_string()))?;

@@ -18,9 +18,10 @@ use gwsim_engine::object::{Kind, Object, Snapshot};
 use gwsim_sim::RequestId;
 use gwsim_sim::cluster::EchoedRequest;
 use gwsim_sim::echo::{EchoPod, EchoReply, HttpVersion, Receipt};
-use gwsim_sim::network::Network;
+use gwsim_sim::grpc::{self, Code};
+use gwsim_sim::network::{Network, grpc_answer, grpc_echoed};
 use gwsim_sim::time::SimTime;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -28,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::ProxyError;
+use crate::body::Reply;
 use crate::podlog::{EchoLogs, echo_line, logged_by_echo_handler};
 
 /// A request header that names the request for the echo backends' logs: an echo server
@@ -268,9 +270,8 @@ impl Backends {
     ) -> std::io::Result<EchoServer> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let version = EchoPod::speaks(port);
-        let (namespace, name) = match pod.lock() {
-            Ok(p) => (p.namespace.clone(), p.name.clone()),
+        let (version, namespace, name) = match pod.lock() {
+            Ok(p) => (p.speaks_on(port), p.namespace.clone(), p.name.clone()),
             Err(_) => return Err(std::io::Error::other("the echo pod's state is lost")),
         };
         self.logs.start(&namespace, &name);
@@ -290,6 +291,9 @@ impl Backends {
                 let Ok((stream, client)) = listener.accept().await else {
                     continue;
                 };
+                // A gRPC answer is written as several frames (headers, message, trailers):
+                // without this, Nagle holds the last ones for the peer's delayed ACK.
+                let _ = stream.set_nodelay(true);
                 let context = context.clone();
                 tokio::spawn(async move {
                     let io = TokioIo::new(stream);
@@ -356,7 +360,7 @@ async fn echo(
     context: Arc<EchoContext>,
     client: SocketAddr,
     mut req: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, EchoReset> {
+) -> Result<hyper::Response<Reply>, EchoReset> {
     let mut request = engine_request(&req);
     if logged_by_echo_handler(&request.path) {
         context.logs.write(
@@ -376,6 +380,10 @@ async fn echo(
         EchoReply::Reset { delay } => {
             tokio::time::sleep(delay).await;
             Err(EchoReset)
+        }
+        EchoReply::Grpc { code, message } => {
+            let body = req.into_body().collect().await.map_err(|_| EchoReset)?;
+            grpc_reply(&context, &request, code, message, &body.to_bytes())
         }
         EchoReply::Answer {
             status,
@@ -416,9 +424,7 @@ async fn echo(
                     response =
                         response.header("Sec-WebSocket-Accept", crate::websocket::accept(&key));
                 }
-                return response
-                    .body(Full::new(Bytes::new()))
-                    .map_err(|_| EchoReset);
+                return response.body(Reply::default()).map_err(|_| EchoReset);
             }
             let mut response = hyper::Response::builder().status(status);
             for (name, value) in &headers {
@@ -426,9 +432,50 @@ async fn echo(
             }
             // Drain the request body so the connection can be reused.
             let _ = req.into_body().collect().await;
-            response.body(Full::new(body)).map_err(|_| EchoReset)
+            response.body(Reply::new(body)).map_err(|_| EchoReset)
         }
     }
+}
+
+/// The gRPC echo's answer on the wire: grpc-go's framing, the echo report as an EchoResponse,
+/// the status in the trailers (or, for a failed call, in the headers of a trailers-only
+/// answer). A request body that is not one well-framed message is INTERNAL, as grpc-go says.
+fn grpc_reply(
+    context: &EchoContext,
+    request: &Request,
+    code: Code,
+    message: String,
+    body: &[u8],
+) -> Result<hyper::Response<Reply>, EchoReset> {
+    let (code, message) = match grpc::unframe(body) {
+        Ok(messages) if messages.len() == 1 => (code, message),
+        Ok(messages) => (
+            Code::INTERNAL,
+            format!("a unary call carries one message, not {}", messages.len()),
+        ),
+        Err(why) => (Code::INTERNAL, why),
+    };
+    let (headers, trailers) = grpc_answer(code, &message);
+    let data = if code == Code::OK {
+        let pod = context.pod.lock().map_err(|_| EchoReset)?;
+        let report = grpc_echoed(request, &pod, &context.service);
+        Bytes::from(grpc::frame(&grpc::encode_echo_response(&report)))
+    } else {
+        Bytes::new()
+    };
+    let mut response = hyper::Response::builder().status(200);
+    for (name, value) in &headers {
+        response = response.header(name.as_str(), value.as_str());
+    }
+    let mut map = hyper::HeaderMap::new();
+    for (name, value) in &trailers {
+        let name = hyper::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| EchoReset)?;
+        let value = hyper::header::HeaderValue::from_str(value).map_err(|_| EchoReset)?;
+        map.append(name, value);
+    }
+    response
+        .body(Reply::with_trailers(data, Some(map)))
+        .map_err(|_| EchoReset)
 }
 
 /// Removes the [`REQUEST_ID_HEADER`] and returns the id it carried.

@@ -28,6 +28,8 @@ pub struct Answer {
     /// Without the hop-by-hop headers the Gateway sets itself.
     pub headers: hyper::HeaderMap,
     pub body: Bytes,
+    /// The trailers that followed the body (a gRPC answer's status).
+    pub trailers: Option<hyper::HeaderMap>,
     /// The backend's side of an accepted upgrade (101).
     pub upgrade: Option<OnUpgrade>,
 }
@@ -142,14 +144,16 @@ impl Client {
                 status,
                 headers,
                 body: Bytes::new(),
+                trailers: None,
                 upgrade: Some(upgrade),
             });
         }
-        let body = read_body(response.into_body(), self.max_body).await?;
+        let (body, trailers) = read_body(response.into_body(), self.max_body).await?;
         Ok(Answer {
             status,
             headers,
             body,
+            trailers,
             upgrade: None,
         })
     }
@@ -184,11 +188,12 @@ impl Client {
         let mut response = sender.send_request(req).await.map_err(AttemptError::Http)?;
         let status = response.status().as_u16();
         let headers = answer_headers(response.headers_mut());
-        let body = read_body(response.into_body(), self.max_body).await?;
+        let (body, trailers) = read_body(response.into_body(), self.max_body).await?;
         Ok(Answer {
             status,
             headers,
             body,
+            trailers,
             upgrade: None,
         })
     }
@@ -216,9 +221,16 @@ async fn connect(addr: SocketAddr) -> Result<TcpStream, AttemptError> {
     Ok(stream)
 }
 
-async fn read_body(body: hyper::body::Incoming, max_body: usize) -> Result<Bytes, AttemptError> {
+/// The whole body and its trailers.
+async fn read_body(
+    body: hyper::body::Incoming,
+    max_body: usize,
+) -> Result<(Bytes, Option<hyper::HeaderMap>), AttemptError> {
     match Limited::new(body, max_body).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
+        Ok(collected) => {
+            let trailers = collected.trailers().cloned();
+            Ok((collected.to_bytes(), trailers))
+        }
         Err(e) => match e.downcast::<hyper::Error>() {
             Ok(e) => Err(AttemptError::Body(*e)),
             Err(_) => Err(AttemptError::TooLarge(max_body)),
@@ -318,7 +330,7 @@ impl Kept {
             .map_err(AttemptError::Http)?;
         let status = response.status().as_u16();
         let headers = answer_headers(response.headers_mut());
-        let body = drive(
+        let (body, trailers) = drive(
             connection,
             &mut link,
             read_body(response.into_body(), max_body),
@@ -330,6 +342,7 @@ impl Kept {
                 status,
                 headers,
                 body,
+                trailers,
                 upgrade: None,
             },
             open,

@@ -4,8 +4,8 @@
 
 use std::net::SocketAddr;
 
+use crate::body::Reply;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::Response;
 
 /// Why the proxy cannot start or reload.
@@ -85,17 +85,13 @@ impl RequestError {
     }
 
     /// The response: the status, and the reason as a short text body.
-    pub fn into_response(self) -> Response<Full<Bytes>> {
+    pub fn into_response(self) -> Response<Reply> {
         local_response(self.status(), &[], &self.to_string())
     }
 }
 
 /// A response the Gateway makes by itself.
-pub fn local_response(
-    status: u16,
-    headers: &[(String, String)],
-    text: &str,
-) -> Response<Full<Bytes>> {
+pub fn local_response(status: u16, headers: &[(String, String)], text: &str) -> Response<Reply> {
     let mut builder = Response::builder().status(status);
     for (name, value) in headers {
         builder = builder.header(name.as_str(), value.as_str());
@@ -108,9 +104,9 @@ pub fn local_response(
     if !text.is_empty() {
         builder = builder.header("content-type", "text/plain; charset=utf-8");
     }
-    builder.body(Full::new(body)).unwrap_or_else(|_| {
+    builder.body(Reply::new(body)).unwrap_or_else(|_| {
         // A header the filters produced that HTTP cannot carry: answer without headers.
-        let mut response = Response::new(Full::new(Bytes::new()));
+        let mut response = Response::new(Reply::default());
         *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
         response
     })

@@ -12,7 +12,7 @@ use gwsim_engine::filters::apply_header_modifier;
 use gwsim_engine::object::ObjectKey;
 use gwsim_engine::runtime::{Attempt, AttemptOutcome, Exchange, Final, Step};
 use gwsim_sim::echo::HttpVersion;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -20,6 +20,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::backends::Endpoint;
+use crate::body::Reply;
 use crate::client::Answer;
 use crate::error::{RequestError, local_response};
 use crate::{Shared, State};
@@ -45,7 +46,7 @@ pub async fn handle(
     shared: Arc<Shared>,
     arrival: Arc<Arrival>,
     mut req: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, Refused> {
+) -> Result<hyper::Response<Reply>, Refused> {
     // Described and timed only when someone reads it: no per-request text otherwise.
     let logging = tracing::enabled!(target: "gwsim::access", tracing::Level::INFO);
     let started = logging.then(Instant::now);
@@ -209,7 +210,7 @@ async fn deliver(
     body: Bytes,
     client_upgrade: Option<OnUpgrade>,
     rng: &mut SmallRng,
-) -> hyper::Response<Full<Bytes>> {
+) -> hyper::Response<Reply> {
     let version = backend_version(&forward.backend);
     // Mirrors get their copy; their answers are dropped.
     for mirror in &forward.mirror_requests {
@@ -272,10 +273,14 @@ async fn deliver(
         }
     };
 
-    let (status, headers, body, upgrade) = match (end, last) {
-        (Final::Answered { status }, Some(answer)) => {
-            (status, answer.headers, answer.body, answer.upgrade)
-        }
+    let (status, headers, body, trailers, upgrade) = match (end, last) {
+        (Final::Answered { status }, Some(answer)) => (
+            status,
+            answer.headers,
+            answer.body,
+            answer.trailers,
+            answer.upgrade,
+        ),
         (end, _) => {
             let error = match (end, bad_answer) {
                 (Final::NoEndpoints, _) => RequestError::NoEndpoints,
@@ -285,7 +290,7 @@ async fn deliver(
             };
             let status = error.status();
             let body = Bytes::from(format!("{error}\n"));
-            (status, hyper::HeaderMap::new(), body, None)
+            (status, hyper::HeaderMap::new(), body, None, None)
         }
     };
     if let (Some(backend_side), Some(client_side)) = (upgrade, client_upgrade) {
@@ -299,7 +304,7 @@ async fn deliver(
     }
     if forward.response_modifiers.is_empty() && forward.response_headers.is_empty() {
         // Nothing to change: the answer's headers go back as they came, without a copy.
-        let mut response = hyper::Response::new(Full::new(body));
+        let mut response = hyper::Response::new(Reply::with_trailers(body, trailers));
         *response.status_mut() =
             hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
         *response.headers_mut() = headers;
@@ -319,6 +324,6 @@ async fn deliver(
     }
     headers.extend(forward.response_headers);
     let mut response = local_response(status, &headers, "");
-    *response.body_mut() = Full::new(body);
+    *response.body_mut() = Reply::with_trailers(body, trailers);
     response
 }

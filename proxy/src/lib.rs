@@ -11,6 +11,7 @@
 //! are the engine's; this crate moves bytes.
 
 mod backends;
+mod body;
 mod client;
 mod error;
 mod handler;

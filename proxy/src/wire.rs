@@ -29,6 +29,7 @@ use gwsim_sim::cluster::{
     RequestId, Response, SendError, WebSocketMessage, websocket_handshake,
 };
 use gwsim_sim::echo::Receipt;
+use gwsim_sim::grpc;
 use gwsim_sim::network::is_connection_specific;
 use gwsim_sim::runner::{
     Failure, Outcome, RunError, RunOptions, RunReport, ScenarioResult, run_scenario, start_cluster,
@@ -276,7 +277,7 @@ async fn connect_and_exchange(
         )),
         Scheme::Https => {
             let config = match protocol {
-                ClientProtocol::H2c => tls[1].clone(),
+                ClientProtocol::H2c | ClientProtocol::Grpc => tls[1].clone(),
                 _ => tls[0].clone(),
             };
             let sni = request.sni.clone().unwrap_or_else(|| request.host.clone());
@@ -346,19 +347,32 @@ where
                 .await
                 .map_err(|e| lost(&e, refused))?;
             tokio::spawn(conn);
-            let req = build(request, id, true)?;
+            let req = build(request, id, true, Bytes::new())?;
             let response = sender
                 .send_request(req)
                 .await
                 .map_err(|e| h2_failure(&e, refused))?;
             read_response(response).await
         }
+        ClientProtocol::Grpc => {
+            let (mut sender, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+                .await
+                .map_err(|_| refused())?;
+            tokio::spawn(conn);
+            // One message: the echo service's EchoRequest, which has no fields.
+            let req = build(request, id, true, Bytes::from(grpc::frame(&[])))?;
+            let response = sender
+                .send_request(req)
+                .await
+                .map_err(|e| h2_failure(&e, refused))?;
+            read_grpc_response(response).await
+        }
         ClientProtocol::Http1 => {
             let (mut sender, conn) = http1::handshake(TokioIo::new(io))
                 .await
                 .map_err(|e| lost(&e, refused))?;
             tokio::spawn(conn);
-            let req = build(request, id, false)?;
+            let req = build(request, id, false, Bytes::new())?;
             // The Gateway closes the connection without an answer when the engine refuses it
             // (or, TLS 1.3, sends an alert when it refuses the client's certificate).
             let response = sender
@@ -376,7 +390,7 @@ where
             handshake
                 .headers
                 .push(("Sec-WebSocket-Key".into(), websocket_key(id)));
-            let req = build(&handshake, id, false)?;
+            let req = build(&handshake, id, false, Bytes::new())?;
             let mut response = sender
                 .send_request(req)
                 .await
@@ -391,10 +405,8 @@ where
                 .map_err(|e| SendError::Transport(format!("upgrade failed: {e}")))?;
             let messages = websocket_session(TokioIo::new(upgraded), messages).await?;
             Ok(Response {
-                status,
-                headers,
-                echo: None,
                 messages,
+                ..Response::local(status, headers)
             })
         }
     }
@@ -447,6 +459,7 @@ fn build(
     request: &Request,
     id: RequestId,
     h2: bool,
+    body: Bytes,
 ) -> Result<hyper::Request<Full<Bytes>>, SendError> {
     let mut builder = hyper::Request::builder().method(request.method.as_str());
     builder = if h2 {
@@ -467,7 +480,7 @@ fn build(
     }
     builder
         .header(REQUEST_ID_HEADER, id.0.to_string())
-        .body(Full::new(Bytes::new()))
+        .body(Full::new(body))
         .map_err(|e| SendError::Transport(format!("the request cannot be written: {e}")))
 }
 
@@ -482,11 +495,43 @@ async fn read_response(
         .map_err(|e| SendError::Transport(format!("the answer's body: {e}")))?
         .to_bytes();
     Ok(Response {
-        status,
-        headers,
         echo: echo_report(&body),
-        messages: Vec::new(),
+        ..Response::local(status, headers)
     })
+}
+
+/// A gRPC call's answer: headers, the framed message (the echo's report, when the call
+/// succeeded) and the trailers. A message that cannot be read fails the request, as it fails
+/// a gRPC client's call.
+async fn read_grpc_response(
+    response: hyper::Response<hyper::body::Incoming>,
+) -> Result<Response, SendError> {
+    let status = response.status().as_u16();
+    let headers = header_list(response.headers());
+    let collected = Limited::new(response.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| SendError::Transport(format!("the gRPC answer's body: {e}")))?;
+    let trailers = collected.trailers().map(header_list).unwrap_or_default();
+    let body = collected.to_bytes();
+    let mut out = Response {
+        trailers,
+        ..Response::local(status, headers)
+    };
+    if out.grpc_status().0 == grpc::Code::OK {
+        let cannot = |why: String| {
+            SendError::Transport(format!("the gRPC answer's message cannot be read: {why}"))
+        };
+        let messages = grpc::unframe(&body).map_err(cannot)?;
+        let [message] = messages.as_slice() else {
+            return Err(cannot(format!(
+                "a unary call answers one message, not {}",
+                messages.len()
+            )));
+        };
+        out.grpc_echo = Some(grpc::decode_echo_response(message).map_err(cannot)?);
+    }
+    Ok(out)
 }
 
 fn header_list(headers: &hyper::HeaderMap) -> Vec<(String, String)> {

@@ -11,11 +11,11 @@ use similar::TextDiff;
 
 use gwsim_engine::decision::Request;
 
-use crate::cluster::{Cluster, EchoedRequest, RequestId, Response, WebSocketMessage};
+use crate::cluster::{Cluster, EchoedRequest, GrpcEcho, RequestId, Response, WebSocketMessage};
 use crate::echo::Receipt;
 use crate::scenario::{
-    Expect, ExpectedCondition, ExpectedInfrastructure, ExpectedListener, ExpectedParent,
-    ExpectedRedirect, ExpectedRequest, MirrorTarget, StatusCheck,
+    Expect, ExpectedCondition, ExpectedGrpc, ExpectedInfrastructure, ExpectedListener,
+    ExpectedParent, ExpectedRedirect, ExpectedRequest, MirrorTarget, StatusCheck,
 };
 
 /// Expected and actual lines, and the fields that did not hold.
@@ -173,23 +173,33 @@ pub fn check_response<C: Cluster + ?Sized>(
             status_matches(codes, response.status),
         );
     }
+    if let Some(code) = expect.grpc_status {
+        let (got, message) = response.grpc_status();
+        let actual = if message.is_empty() {
+            got.to_string()
+        } else {
+            format!("{got}: {message}")
+        };
+        c.field("grpcStatus", &code.to_string(), &actual, got == code);
+    }
     let echo = response.echo.as_ref();
+    let answered_by = response.answered_by();
     let no_echo = if response.status == 101 {
         NO_REPORT
     } else {
         NO_BACKEND
     };
     if let Some(backend) = &expect.backend {
-        let (actual, ok) = match echo {
-            Some(e) => {
-                let services = services_of_pod(cluster, &e.namespace, &e.pod);
+        let (actual, ok) = match answered_by {
+            Some((namespace, pod)) => {
+                let services = services_of_pod(cluster, namespace, pod);
                 let named = if services.is_empty() {
                     "(no Service has it as an endpoint)".to_string()
                 } else {
                     services.join(", ")
                 };
                 (
-                    format!("{named} (pod {})", e.pod),
+                    format!("{named} (pod {pod})"),
                     services.iter().any(|s| s == backend),
                 )
             }
@@ -198,13 +208,19 @@ pub fn check_response<C: Cluster + ?Sized>(
         c.field("backend", backend, &actual, ok);
     }
     if let Some(namespace) = &expect.namespace {
-        let actual = echo.map_or(no_echo, |e| e.namespace.as_str());
+        let actual = answered_by.map_or(no_echo, |(ns, _)| ns);
         c.field(
             "namespace",
             namespace,
             actual,
-            echo.is_some() && actual == namespace,
+            answered_by.is_some() && actual == namespace,
         );
+    }
+    if let Some(report) = &response.grpc_echo {
+        check_grpc_as_sent(&mut c, expect.grpc.as_ref(), report, sent);
+    }
+    if let Some(want) = &expect.grpc {
+        check_grpc(&mut c, want, response.grpc_echo.as_ref());
     }
     if let Some(e) = echo.filter(|_| (200..300).contains(&response.status)) {
         check_as_sent(&mut c, expect.request.as_ref(), e, sent);
@@ -298,7 +314,7 @@ pub fn check_response<C: Cluster + ?Sized>(
                 "not forwarded: the Gateway answered itself"
             }
         };
-        let got = echo.is_some() || response.status == 101;
+        let got = answered_by.is_some() || response.status == 101;
         c.field("forwarded", text(forwarded), text(got), got == forwarded);
     }
     for name in &expect.absent_headers {
@@ -369,6 +385,76 @@ fn check_as_sent(
         if stated.is_none() {
             c.field(&format!("{field} (as sent)"), own, got, got == own);
         }
+    }
+}
+
+/// The implicit check of a gRPC call a backend answered with its report, as upstream's
+/// comparison makes it: the backend received the call's own method, unless `expect.grpc`
+/// names another.
+fn check_grpc_as_sent(
+    c: &mut Comparison,
+    given: Option<&ExpectedGrpc>,
+    report: &GrpcEcho,
+    sent: &Request,
+) {
+    if given.is_none_or(|g| g.method.is_none()) {
+        let got = &report.fully_qualified_method;
+        c.field("grpc.method (as sent)", &sent.path, got, *got == sent.path);
+    }
+}
+
+/// `expect.grpc`: what the gRPC echo reported about the call.
+fn check_grpc(c: &mut Comparison, want: &ExpectedGrpc, report: Option<&GrpcEcho>) {
+    const NO_GRPC_REPORT: &str = "(no gRPC echo report came back)";
+    let pairs = [
+        (
+            "grpc.method",
+            &want.method,
+            report.map(|r| r.fully_qualified_method.as_str()),
+        ),
+        (
+            "grpc.authority",
+            &want.authority,
+            report.map(|r| r.authority.as_str()),
+        ),
+    ];
+    for (field, want, got) in pairs {
+        if let Some(want) = want {
+            c.field(
+                field,
+                want,
+                got.unwrap_or(NO_GRPC_REPORT),
+                got == Some(want.as_str()),
+            );
+        }
+    }
+    for (name, value) in &want.headers {
+        let got = report.and_then(|r| r.header(name));
+        let actual = match (&got, report) {
+            (_, None) => NO_GRPC_REPORT.to_string(),
+            (Some(v), _) => v.clone(),
+            (None, _) => ABSENT.to_string(),
+        };
+        c.field(
+            &format!("grpc.headers.{name}"),
+            value,
+            &actual,
+            got.as_deref() == Some(value.as_str()),
+        );
+    }
+    for name in &want.absent_headers {
+        let got = report.and_then(|r| r.header(name));
+        let actual = match (&got, report) {
+            (_, None) => NO_GRPC_REPORT.to_string(),
+            (Some(v), _) => v.clone(),
+            (None, _) => ABSENT.to_string(),
+        };
+        c.field(
+            &format!("grpc.headers.{name}"),
+            ABSENT,
+            &actual,
+            report.is_some() && got.is_none(),
+        );
     }
 }
 
@@ -650,11 +736,11 @@ pub struct Tally {
 impl Tally {
     pub fn add(&mut self, response: &Response) {
         self.total += 1;
-        match &response.echo {
-            Some(e) => {
+        match response.answered_by() {
+            Some((_, pod)) => {
                 *self
                     .by_backend
-                    .entry(backend_of_pod(&e.pod).to_string())
+                    .entry(backend_of_pod(pod).to_string())
                     .or_default() += 1
             }
             None => self.unserved += 1,
@@ -1222,6 +1308,8 @@ mod tests {
                 http_port: 3000,
             }),
             messages: Vec::new(),
+            trailers: Vec::new(),
+            grpc_echo: None,
         }
     }
 
@@ -1271,6 +1359,177 @@ mod tests {
         not_found.status = 404;
         assert!(check(&none, &not_found).passed());
         assert!(check(&none, &Response::local(200, Vec::new())).passed());
+    }
+
+    fn grpc_call() -> Request {
+        let mut r = Request::get("a.example", "/pkg.Svc/Echo");
+        r.method = "POST".into();
+        r.headers = vec![
+            ("content-type".into(), crate::grpc::CONTENT_TYPE.into()),
+            ("te".into(), "trailers".into()),
+        ];
+        r
+    }
+
+    /// A gRPC echo's OK answer from pod `pod` (of `service`) reporting `method`.
+    fn grpc_answer(service: &str, pod: &str, method: &str) -> Response {
+        let (headers, trailers) = crate::network::grpc_answer(crate::grpc::Code::OK, "");
+        Response {
+            trailers,
+            grpc_echo: Some(GrpcEcho {
+                fully_qualified_method: method.into(),
+                headers: vec![
+                    (":authority".into(), "a.example".into()),
+                    ("version".into(), "one".into()),
+                ],
+                authority: "a.example".into(),
+                namespace: "ns".into(),
+                service_name: service.into(),
+                pod: pod.into(),
+            }),
+            ..Response::local(200, headers)
+        }
+    }
+
+    /// An EndpointSlice of Service `service` in `ns` listing `pod`.
+    fn slice(service: &str, pod: &str) -> (ObjectKey, Value) {
+        (
+            ObjectKey::new(Kind::EndpointSlice, "ns", format!("{service}-1")),
+            serde_json::json!({
+                "metadata": {"labels": {"kubernetes.io/service-name": service}},
+                "endpoints": [{"targetRef": {"kind": "Pod", "name": pod}}],
+            }),
+        )
+    }
+
+    #[test]
+    fn grpc_calls_check_status_report_and_backend() {
+        let request = grpc_call();
+        let cluster = Canned(BTreeMap::from([
+            slice("grpc-v1", "grpc-v1-a-b"),
+            slice("grpc-v1-canary", "grpc-v1-canary-c-d"),
+        ]));
+        let check = |expect: &Expect, response: &Response| {
+            check_response(expect, response, &request, &cluster, RequestId(1))
+        };
+        let ok = grpc_answer("grpc-v1", "grpc-v1-a-b", "/pkg.Svc/Echo");
+        let full = Expect {
+            grpc_status: Some(crate::grpc::Code::OK),
+            backend: Some("grpc-v1".into()),
+            namespace: Some("ns".into()),
+            grpc: Some(ExpectedGrpc {
+                method: None,
+                authority: Some("a.example".into()),
+                headers: vec![("Version".into(), "one".into())],
+                absent_headers: vec!["x-gone".into()],
+            }),
+            ..Expect::default()
+        };
+        let c = check(&full, &ok);
+        assert!(c.passed(), "{}", c.diff());
+        // Each part fails on its own.
+        let unimplemented = Expect {
+            grpc_status: Some(crate::grpc::Code::UNIMPLEMENTED),
+            ..Expect::default()
+        };
+        let c = check(&unimplemented, &ok);
+        assert_eq!(c.failed_fields(), ["grpcStatus"]);
+        assert!(c.diff().contains("+grpcStatus: OK (0)"), "{}", c.diff());
+        // The Gateway's 404 reads as UNIMPLEMENTED, so OK fails on it.
+        let ok_status = Expect {
+            grpc_status: Some(crate::grpc::Code::OK),
+            ..Expect::default()
+        };
+        let c = check(&ok_status, &Response::local(404, Vec::new()));
+        assert!(
+            c.diff()
+                .contains("+grpcStatus: UNIMPLEMENTED (12): HTTP status 404"),
+            "{}",
+            c.diff()
+        );
+        assert!(check(&unimplemented, &Response::local(404, Vec::new())).passed());
+        // The backend is the Service exactly: a canary's pod does not pass for grpc-v1.
+        let canary = grpc_answer("grpc-v1-canary", "grpc-v1-canary-c-d", "/pkg.Svc/Echo");
+        let backend = Expect {
+            backend: Some("grpc-v1".into()),
+            ..Expect::default()
+        };
+        assert_eq!(check(&backend, &canary).failed_fields(), ["backend"]);
+        let wrong = |change: &dyn Fn(&mut GrpcEcho)| {
+            let mut r = ok.clone();
+            if let Some(e) = r.grpc_echo.as_mut() {
+                change(e);
+            }
+            check(&full, &r).failed_fields().to_vec()
+        };
+        assert_eq!(
+            wrong(&|e| e.authority = "b.example".into()),
+            ["grpc.authority"]
+        );
+        assert_eq!(
+            wrong(&|e| e.headers[1].1 = "two".into()),
+            ["grpc.headers.Version"]
+        );
+        assert_eq!(
+            wrong(&|e| e.headers.push(("x-gone".into(), "1".into()))),
+            ["grpc.headers.x-gone"]
+        );
+        // Another namespace: its Services do not have the pod either.
+        assert_eq!(
+            wrong(&|e| e.namespace = "other".into()),
+            ["backend", "namespace"]
+        );
+        // Implicit, as upstream: the backend received the call's own method.
+        let moved = grpc_answer("grpc-v1", "grpc-v1-a-b", "/pkg.Svc/EchoTwo");
+        assert_eq!(
+            check(&Expect::default(), &moved).failed_fields(),
+            ["grpc.method (as sent)"]
+        );
+        // ... unless expect.grpc.method names the one it must receive.
+        let stated = Expect {
+            grpc: Some(ExpectedGrpc {
+                method: Some("/pkg.Svc/EchoTwo".into()),
+                ..ExpectedGrpc::default()
+            }),
+            ..Expect::default()
+        };
+        assert!(check(&stated, &moved).passed());
+        assert_eq!(check(&stated, &ok).failed_fields(), ["grpc.method"]);
+        // No report (the backend's UNIMPLEMENTED): report checks fail, saying so.
+        let (headers, _) = crate::network::grpc_answer(crate::grpc::Code::UNIMPLEMENTED, "no");
+        let c = check(&full, &Response::local(200, headers));
+        assert_eq!(
+            c.failed_fields(),
+            [
+                "grpcStatus",
+                "backend",
+                "namespace",
+                "grpc.authority",
+                "grpc.headers.Version",
+                "grpc.headers.x-gone"
+            ]
+        );
+        assert!(
+            c.diff().contains("(no gRPC echo report came back)"),
+            "{}",
+            c.diff()
+        );
+    }
+
+    #[test]
+    fn a_grpc_distribution_counts_the_pods_that_answered() {
+        let mut tally = Tally::default();
+        for _ in 0..3 {
+            tally.add(&grpc_answer("grpc-v1", "grpc-v1-a-b", "/pkg.Svc/Echo"));
+        }
+        tally.add(&Response::local(503, Vec::new()));
+        let c = tally.check(&[("grpc-v1".to_string(), 0.75)], 0.01);
+        assert_eq!(c.failed_fields(), ["distribution.(no backend)"]);
+        let c = tally.check(&[("grpc-v1".to_string(), 1.0)], 0.01);
+        assert!(
+            c.failed_fields()
+                .contains(&"distribution.grpc-v1".to_string())
+        );
     }
 
     #[test]
@@ -1349,6 +1608,8 @@ mod tests {
                 http_port: 3000,
             }),
             messages: Vec::new(),
+            trailers: Vec::new(),
+            grpc_echo: None,
         };
         let mut t = Tally::default();
         for _ in 0..7 {

@@ -40,6 +40,10 @@ pub enum ClientProtocol {
     /// An HTTP/1.1 WebSocket opening handshake (RFC 6455 §4.1), then messages.
     #[serde(rename = "websocket")]
     WebSocket,
+    /// A unary gRPC call over h2c (`request.grpc`): one framed message each way, the status
+    /// in the trailers.
+    #[serde(rename = "grpc")]
+    Grpc,
 }
 
 impl ClientProtocol {
@@ -49,6 +53,7 @@ impl ClientProtocol {
             ClientProtocol::Http1 => "http/1.1",
             ClientProtocol::H2c => "h2c",
             ClientProtocol::WebSocket => "websocket",
+            ClientProtocol::Grpc => "grpc",
         }
     }
 }
@@ -164,6 +169,29 @@ impl EchoedRequest {
     }
 }
 
+/// What a gRPC echo backend reported about a call (upstream's `EchoResponse.assertions`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GrpcEcho {
+    /// `/SERVICE/METHOD` of the call the server received.
+    pub fully_qualified_method: String,
+    /// The metadata received, `:authority` first; a key may repeat.
+    pub headers: Vec<(String, String)>,
+    /// The `:authority` of the call.
+    pub authority: String,
+    /// The pod's namespace, the Service it serves (gwsim fills it; upstream's image leaves it
+    /// empty unless its Pod sets SERVICE_NAME), the pod's name.
+    pub namespace: String,
+    pub service_name: String,
+    pub pod: String,
+}
+
+impl GrpcEcho {
+    /// The values of a metadata key (case-insensitive), joined with `,`.
+    pub fn header(&self, name: &str) -> Option<String> {
+        join_header(&self.headers, name)
+    }
+}
+
 /// What came back for one request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Response {
@@ -175,6 +203,10 @@ pub struct Response {
     /// WebSocket messages that came back over the connection once the upgrade was accepted
     /// (status 101), in order; empty otherwise.
     pub messages: Vec<WebSocketMessage>,
+    /// Trailers, in order (a gRPC answer's status is there).
+    pub trailers: Vec<(String, String)>,
+    /// The gRPC echo backend's report, when a gRPC echo answered a call with one.
+    pub grpc_echo: Option<GrpcEcho>,
 }
 
 impl Response {
@@ -185,7 +217,23 @@ impl Response {
             headers,
             echo: None,
             messages: Vec::new(),
+            trailers: Vec::new(),
+            grpc_echo: None,
         }
+    }
+
+    /// The namespace and name of the pod whose echo report came back (HTTP or gRPC).
+    pub fn answered_by(&self) -> Option<(&str, &str)> {
+        match (&self.echo, &self.grpc_echo) {
+            (Some(e), _) => Some((e.namespace.as_str(), e.pod.as_str())),
+            (None, Some(g)) => Some((g.namespace.as_str(), g.pod.as_str())),
+            (None, None) => None,
+        }
+    }
+
+    /// The gRPC status a client reads from this answer (see [`crate::grpc::client_status`]).
+    pub fn grpc_status(&self) -> (crate::grpc::Code, String) {
+        crate::grpc::client_status(self.status, &self.headers, &self.trailers)
     }
 
     /// The values of a header (name compared case-insensitively), joined with `,`.

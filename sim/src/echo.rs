@@ -20,6 +20,12 @@
 //! Ports (as the echo server listens): 3000 speaks HTTP/1.1, 3001 speaks only h2c (HTTP/2 with
 //! prior knowledge). A connection in the other protocol fails before any request is read (a
 //! reset, nothing logged). Other target ports answer as 3000 does.
+//!
+//! A pod whose container sets `GRPC_ECHO_SERVER` is upstream's gRPC echo instead: it speaks
+//! only h2c, on every port, and serves the echo service ([`crate::grpc`]): `Echo` and
+//! `EchoTwo` answer OK with a report of the call (method, metadata, authority, namespace,
+//! Service, pod), `EchoThree` and anything else UNIMPLEMENTED; a request that is not a gRPC
+//! POST is refused as grpc-go refuses it (405, 415). Its calls are logged like requests.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
@@ -28,6 +34,7 @@ use gwsim_engine::decision::Request;
 use serde::Serialize;
 
 use crate::cluster::{RequestId, WebSocketMessage};
+use crate::grpc::Code;
 use crate::limits::ECHO_LOG_PER_POD;
 use crate::time::{SimTime, parse_go_duration};
 
@@ -82,6 +89,9 @@ pub enum EchoReply {
     },
     /// The connection is reset after `delay`.
     Reset { delay: Duration },
+    /// A gRPC echo's answer to a call: HTTP 200, and `code` with `message` as its status;
+    /// with `code` OK, the body is the echo report.
+    Grpc { code: Code, message: String },
 }
 
 /// Whether a backend logged a request.
@@ -115,6 +125,8 @@ pub struct EchoPod {
     pub namespace: String,
     pub name: String,
     pub ip: String,
+    /// Upstream's gRPC echo (the Pod sets `GRPC_ECHO_SERVER`) rather than its HTTP echo.
+    pub grpc: bool,
     /// `/retry/` attempts seen, by uuid.
     retry_attempts: BTreeMap<String, u32>,
     /// The newest requests received, oldest first; at most `capacity`.
@@ -138,6 +150,7 @@ impl EchoPod {
             namespace: namespace.to_string(),
             name: name.to_string(),
             ip: ip.to_string(),
+            grpc: false,
             retry_attempts: BTreeMap::new(),
             log: VecDeque::new(),
             capacity: capacity.max(1),
@@ -174,12 +187,27 @@ impl EchoPod {
         }
     }
 
-    /// The one protocol the echo server speaks on `port`.
+    /// The same pod as upstream's gRPC echo.
+    pub fn serving_grpc(mut self) -> EchoPod {
+        self.grpc = true;
+        self
+    }
+
+    /// The one protocol the HTTP echo server speaks on `port`.
     pub fn speaks(port: u16) -> HttpVersion {
         if port == H2C_PORT {
             HttpVersion::H2c
         } else {
             HttpVersion::Http11
+        }
+    }
+
+    /// The one protocol this pod speaks on `port`: the gRPC echo speaks h2c on every port.
+    pub fn speaks_on(&self, port: u16) -> HttpVersion {
+        if self.grpc {
+            HttpVersion::H2c
+        } else {
+            Self::speaks(port)
         }
     }
 
@@ -214,7 +242,7 @@ impl EchoPod {
         id: RequestId,
         now: SimTime,
     ) -> EchoReply {
-        if Self::speaks(port) != version {
+        if self.speaks_on(port) != version {
             // An HTTP/1.1 request line on an h2c port is not the connection preface, and an
             // HTTP/2 preface is not an HTTP/1.1 request: the server drops the connection.
             return EchoReply::Reset {
@@ -222,6 +250,9 @@ impl EchoPod {
             };
         }
         self.record(request, id, now);
+        if self.grpc {
+            return serve_grpc(request);
+        }
         let (path, query) = request
             .path
             .split_once('?')
@@ -327,6 +358,33 @@ impl EchoPod {
     }
 }
 
+/// The gRPC echo's answer to a request (logged already): grpc-go refuses what is not a gRPC
+/// POST with an HTTP status, and answers a call with a gRPC status.
+fn serve_grpc(request: &Request) -> EchoReply {
+    let refuse = |status: u16| EchoReply::Answer {
+        status,
+        headers: Vec::new(),
+        echo: false,
+        delay: Duration::ZERO,
+    };
+    if request.method != "POST" {
+        return refuse(405);
+    }
+    let is_grpc = request
+        .header("content-type")
+        .is_some_and(|ct| ct.trim().starts_with(crate::grpc::CONTENT_TYPE));
+    if !is_grpc {
+        return refuse(415);
+    }
+    match crate::grpc::echo_call(&request.path) {
+        Ok(()) => EchoReply::Grpc {
+            code: Code::OK,
+            message: String::new(),
+        },
+        Err((code, message)) => EchoReply::Grpc { code, message },
+    }
+}
+
 /// Whether a request is a WebSocket opening handshake (RFC 6455 §4.2.1): a GET whose
 /// `Upgrade` names `websocket`, whose `Connection` names `upgrade`, and whose
 /// `Sec-WebSocket-Version` is 13. (The key and its digest are not modelled.)
@@ -401,7 +459,7 @@ mod tests {
                 echo,
                 delay,
             } => (status, headers, echo, delay.as_millis() as u64),
-            EchoReply::Reset { .. } => panic!("unexpected reset"),
+            other => panic!("unexpected {other:?}"),
         }
     }
 
@@ -677,6 +735,84 @@ mod tests {
                         ("Connection".to_string(), "Upgrade".to_string()),
                     ]
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn the_grpc_echo_answers_calls_as_grpc_go_does() {
+        use crate::grpc::{CONTENT_TYPE, ECHO_SERVICE};
+        let call = |method: &str, content_type: &str, http_method: &str| {
+            let mut r = req(
+                &format!("/{ECHO_SERVICE}/{method}"),
+                &[("content-type", content_type), ("te", "trailers")],
+            );
+            r.method = http_method.into();
+            r
+        };
+        let echo = call("Echo", CONTENT_TYPE, "POST");
+        let cases: Vec<(&str, Request, HttpVersion, Option<EchoReply>)> = vec![
+            (
+                "Echo",
+                echo.clone(),
+                HttpVersion::H2c,
+                Some(EchoReply::Grpc {
+                    code: Code::OK,
+                    message: String::new(),
+                }),
+            ),
+            (
+                "EchoTwo",
+                call("EchoTwo", "application/grpc+proto", "POST"),
+                HttpVersion::H2c,
+                Some(EchoReply::Grpc {
+                    code: Code::OK,
+                    message: String::new(),
+                }),
+            ),
+            (
+                "EchoThree",
+                call("EchoThree", CONTENT_TYPE, "POST"),
+                HttpVersion::H2c,
+                Some(EchoReply::Grpc {
+                    code: Code::UNIMPLEMENTED,
+                    message: "method EchoThree not implemented".into(),
+                }),
+            ),
+            ("over HTTP/1.1", echo.clone(), HttpVersion::Http11, None),
+            (
+                "a GET",
+                call("Echo", CONTENT_TYPE, "GET"),
+                HttpVersion::H2c,
+                Some(EchoReply::Answer {
+                    status: 405,
+                    headers: Vec::new(),
+                    echo: false,
+                    delay: Duration::ZERO,
+                }),
+            ),
+            (
+                "not gRPC",
+                call("Echo", "application/json", "POST"),
+                HttpVersion::H2c,
+                Some(EchoReply::Answer {
+                    status: 415,
+                    headers: Vec::new(),
+                    echo: false,
+                    delay: Duration::ZERO,
+                }),
+            ),
+        ];
+        for (what, request, version, want) in cases {
+            let mut pod = EchoPod::new("ns", "g", "ip").serving_grpc();
+            assert_eq!(pod.speaks_on(HTTP_PORT), HttpVersion::H2c);
+            let got = pod.serve(&request, version, HTTP_PORT, RequestId(1), SimTime::START);
+            match want {
+                Some(want) => {
+                    assert_eq!(got, want, "{what}");
+                    assert!(pod.received(RequestId(1)), "{what}: logged");
+                }
+                None => assert!(matches!(got, EchoReply::Reset { .. }), "{what}: {got:?}"),
             }
         }
     }

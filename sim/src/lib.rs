@@ -8,7 +8,8 @@
 //! - [`cluster`]: the [`cluster::Cluster`] trait the runner drives, and what a request returns;
 //! - [`sim`]: the simulated cluster behind that trait, made of [`store`] (the API server),
 //!   [`time`] and [`queue`] (virtual clock and events), [`workloads`] (pods and endpoints),
-//!   [`network`] and [`echo`] (delivery to echo backends);
+//!   [`network`] and [`echo`] (delivery to echo backends), [`grpc`] (gRPC codes, framing and
+//!   the echo service's messages);
 //! - [`runner`] and [`checks`]: running scenarios, comparing results, reporting.
 
 pub mod base;
@@ -16,6 +17,7 @@ pub mod checks;
 pub mod cluster;
 pub mod echo;
 pub mod files;
+pub mod grpc;
 pub mod inputs;
 pub mod limits;
 pub mod network;

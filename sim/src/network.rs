@@ -29,8 +29,9 @@ use gwsim_engine::filters::apply_header_modifier;
 use gwsim_engine::object::{Kind, Object, Snapshot};
 use gwsim_engine::runtime::{self, Attempt, AttemptOutcome, Endpoints as _, Exchange, Final, Step};
 
-use crate::cluster::{EchoedRequest, RequestId, Response, WebSocketMessage};
+use crate::cluster::{EchoedRequest, GrpcEcho, RequestId, Response, WebSocketMessage};
 use crate::echo::{EchoPod, EchoReply, HttpVersion, Receipt};
+use crate::grpc::Code;
 use crate::time::SimTime;
 use crate::workloads::{SERVICE_NAME_LABEL, pod_ip, pod_ready};
 
@@ -81,11 +82,10 @@ impl Network {
             };
             let ns = pod.metadata.namespace.clone().unwrap_or_default();
             let name = pod.metadata.name.clone().unwrap_or_default();
+            let grpc = serves_grpc(pod);
             let echo = match old.remove(&(ns.clone(), name.clone())) {
-                Some(mut p) if p.ip == ip => {
-                    p.ip = ip.to_string();
-                    p
-                }
+                Some(p) if p.ip == ip && p.grpc == grpc => p,
+                _ if grpc => EchoPod::new(&ns, &name, ip).serving_grpc(),
                 _ => EchoPod::new(&ns, &name, ip),
             };
             // Every address of the pod (IPv4 and IPv6) reaches the same echo backend.
@@ -283,7 +283,7 @@ impl Network {
         for (n, mirror) in mirror_requests.iter().enumerate() {
             if let Some(Endpoint { pod: Some(i), port }) =
                 self.pick(&mirror.backend, id, MIRROR_SALT + n as u64)
-                && EchoPod::speaks(port) == backend_version(&mirror.backend)
+                && self.pods[i].speaks_on(port) == backend_version(&mirror.backend)
             {
                 self.pods[i].record(&mirror.request, id, now);
             }
@@ -291,6 +291,8 @@ impl Network {
 
         let mut exchange = Exchange::new(&timeouts, retry.as_ref());
         let mut answer: Option<BackendAnswer> = None;
+        // A gRPC echo's last answer: its status and trailers.
+        let mut grpc: Option<(Code, Vec<(String, String)>)> = None;
         let outcome = loop {
             let endpoint =
                 RequestEndpoints { network: self, id }.pick(&backend, exchange.attempt_number());
@@ -311,10 +313,17 @@ impl Network {
                             echo,
                             delay,
                         } => {
+                            grpc = None;
                             answer = Some((headers, endpoint, echo));
                             (AttemptOutcome::Answered { status }, delay)
                         }
                         EchoReply::Reset { delay } => (AttemptOutcome::Reset, delay),
+                        EchoReply::Grpc { code, message } => {
+                            let (headers, trailers) = grpc_answer(code, &message);
+                            grpc = Some((code, trailers));
+                            answer = Some((headers, endpoint, code == Code::OK));
+                            (AttemptOutcome::Answered { status: 200 }, Duration::ZERO)
+                        }
                     }
                 }
             };
@@ -324,6 +333,21 @@ impl Network {
         };
 
         let mut response = match (outcome, answer) {
+            (Final::Answered { status }, Some((headers, endpoint, echo))) if grpc.is_some() => {
+                let trailers = grpc.map(|(_, t)| t).unwrap_or_default();
+                let grpc_echo = endpoint
+                    .pod
+                    .filter(|_| echo)
+                    .map(|i| grpc_echoed(&request, &self.pods[i], &backend.name));
+                Response {
+                    status,
+                    headers,
+                    echo: None,
+                    messages: Vec::new(),
+                    trailers,
+                    grpc_echo,
+                }
+            }
             (Final::Answered { status }, Some((headers, endpoint, echo))) => {
                 let echo = endpoint
                     .pod
@@ -343,6 +367,8 @@ impl Network {
                     headers,
                     echo,
                     messages,
+                    trailers: Vec::new(),
+                    grpc_echo: None,
                 }
             }
             (end, _) => Response::local(end.local_status().unwrap_or(502), Vec::new()),
@@ -414,6 +440,54 @@ pub fn is_connection_specific(name: &str, value: &str) -> bool {
 /// Drops the headers an HTTP/2 hop cannot carry.
 fn drop_connection_headers(headers: &mut Vec<(String, String)>) {
     headers.retain(|(name, value)| !is_connection_specific(name, value));
+}
+
+/// Header names and values, in order.
+pub type Headers = Vec<(String, String)>;
+
+/// Whether a Pod runs upstream's echo image as its gRPC echo: a container sets the
+/// `GRPC_ECHO_SERVER` environment variable (to anything but empty), as upstream's gRPC
+/// backends do.
+pub fn serves_grpc(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .flat_map(|c| c.env.iter().flatten())
+        .any(|e| {
+            e.name == crate::grpc::ECHO_SERVER_ENV
+                && e.value.as_deref().is_some_and(|v| !v.is_empty())
+        })
+}
+
+/// The headers and trailers of a gRPC echo's answer, as grpc-go writes them: an OK call has
+/// its status in the trailers; a failed one is trailers-only (the status in the headers).
+pub fn grpc_answer(code: Code, message: &str) -> (Headers, Headers) {
+    let mut headers = vec![(
+        "content-type".to_string(),
+        crate::grpc::CONTENT_TYPE.to_string(),
+    )];
+    let mut status = vec![("grpc-status".to_string(), code.0.to_string())];
+    if !message.is_empty() {
+        status.push(("grpc-message".to_string(), message.to_string()));
+    }
+    if code == Code::OK {
+        (headers, status)
+    } else {
+        headers.extend(status);
+        (headers, Vec::new())
+    }
+}
+
+/// The gRPC echo's report of a call.
+pub fn grpc_echoed(request: &Request, pod: &EchoPod, service: &str) -> GrpcEcho {
+    GrpcEcho {
+        fully_qualified_method: request.path.clone(),
+        headers: crate::grpc::reported_metadata(&request.host, &request.headers),
+        authority: request.host.clone(),
+        namespace: pod.namespace.clone(),
+        service_name: service.to_string(),
+        pod: pod.name.clone(),
+    }
 }
 
 fn echoed(

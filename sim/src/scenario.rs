@@ -179,6 +179,23 @@ pub struct RequestSpec {
     /// gwsim addition, https only: the `kubernetes.io/tls` Secret (namespace, name) whose
     /// certificate and key the client presents in the TLS handshake.
     pub client_certificate: Option<(String, String)>,
+    /// gwsim addition: a unary gRPC call (`protocol` is then `grpc`, `method` POST, `path`
+    /// `/SERVICE/METHOD`, and `headers` its metadata plus the gRPC content type and `te`).
+    pub grpc: Option<Box<GrpcCall>>,
+}
+
+/// `request.grpc`: the service (fully qualified, `package.Service`) and method called.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrpcCall {
+    pub service: String,
+    pub method: String,
+}
+
+impl GrpcCall {
+    /// `/SERVICE/METHOD`, the call's HTTP/2 path.
+    pub fn path(&self) -> String {
+        format!("/{}/{}", self.service, self.method)
+    }
 }
 
 /// The `expect` of a request step. Each part is checked only when given.
@@ -211,6 +228,23 @@ pub struct Expect {
     pub handshake_fails: bool,
     /// gwsim addition (https): the certificate the Gateway presented in the handshake.
     pub server_certificate: Option<ExpectedServerCertificate>,
+    /// gwsim addition (gRPC calls): the gRPC status the client reads.
+    pub grpc_status: Option<crate::grpc::Code>,
+    /// gwsim addition (gRPC calls): what the gRPC echo backend reported about the call.
+    pub grpc: Option<ExpectedGrpc>,
+}
+
+/// `expect.grpc`: what the gRPC echo backend reported; each part compared when given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpectedGrpc {
+    /// The fully qualified method (`/SERVICE/METHOD`) the backend received.
+    pub method: Option<String>,
+    /// The `:authority` the backend received.
+    pub authority: Option<String>,
+    /// Metadata, key to exact value (keys case-insensitive; repeated values joined with `,`).
+    pub headers: Vec<(String, String)>,
+    /// Metadata keys that must be missing.
+    pub absent_headers: Vec<String>,
 }
 
 /// `expect.serverCertificate`: what the certificate the Gateway presents must carry.
@@ -438,6 +472,23 @@ struct RawRequest {
     protocol: Option<ClientProtocol>,
     messages: Option<Vec<RawMessage>>,
     client_certificate: Option<RawSecretRef>,
+    grpc: Option<RawGrpcCall>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrpcCall {
+    service: String,
+    method: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawExpectedGrpc {
+    method: Option<String>,
+    authority: Option<String>,
+    headers: Option<HeaderList>,
+    absent_headers: Option<Vec<String>>,
 }
 
 /// A Secret: `{name, namespace}`.
@@ -475,6 +526,8 @@ struct RawExpect {
     forwarded: Option<bool>,
     handshake_fails: Option<bool>,
     server_certificate: Option<RawServerCertificate>,
+    grpc_status: Option<ScalarString>,
+    grpc: Option<RawExpectedGrpc>,
 }
 
 #[derive(Deserialize)]
@@ -1042,6 +1095,9 @@ impl Loader<'_> {
             let expect = self
                 .expect(raw.expect)
                 .map_err(|m| fail(format!("step {number}: {m}")))?;
+            if let Some(m) = grpc_mismatch(&request, &expect) {
+                return Err(fail(format!("step {number}: {m}")));
+            }
             if expect.messages.is_some() && request.protocol != ClientProtocol::WebSocket {
                 return Err(fail(format!(
                     "step {number}: expect.messages goes only with request.protocol websocket"
@@ -1112,11 +1168,32 @@ impl Loader<'_> {
         if raw.port == Some(0) {
             return Err("request.port must be between 1 and 65535".to_string());
         }
-        let method = raw.method.unwrap_or_else(|| "GET".to_string());
+        let grpc = match raw.grpc {
+            None => None,
+            Some(call) => Some(Box::new(grpc_call(
+                call,
+                &raw.method,
+                &raw.path,
+                raw.protocol,
+            )?)),
+        };
+        if raw.protocol == Some(ClientProtocol::Grpc) && grpc.is_none() {
+            return Err(
+                "request.protocol grpc needs request.grpc: {service, method}, the call to make"
+                    .to_string(),
+            );
+        }
+        let method = match &grpc {
+            Some(_) => "POST".to_string(),
+            None => raw.method.unwrap_or_else(|| "GET".to_string()),
+        };
         if method.is_empty() || !method.chars().all(|c| c.is_ascii_alphabetic()) {
             return Err(format!("request.method {method:?} is not an HTTP method"));
         }
-        let path = raw.path.unwrap_or_else(|| "/".to_string());
+        let path = match &grpc {
+            Some(call) => call.path(),
+            None => raw.path.unwrap_or_else(|| "/".to_string()),
+        };
         if !path.starts_with('/') {
             return Err(format!("request.path {path:?} must start with /"));
         }
@@ -1132,8 +1209,14 @@ impl Loader<'_> {
         if raw.sni.is_some() && scheme == Scheme::Http {
             return Err("request.sni needs scheme https".to_string());
         }
-        let protocol = raw.protocol.unwrap_or_default();
-        let headers = raw.headers.map(|h| h.0).unwrap_or_default();
+        let protocol = match &grpc {
+            Some(_) => ClientProtocol::Grpc,
+            None => raw.protocol.unwrap_or_default(),
+        };
+        let mut headers = raw.headers.map(|h| h.0).unwrap_or_default();
+        if grpc.is_some() {
+            headers = grpc_metadata(headers)?;
+        }
         check_protocol(protocol, scheme, &method, &headers)?;
         if raw.messages.is_some() && protocol != ClientProtocol::WebSocket {
             return Err("request.messages goes only with protocol websocket".to_string());
@@ -1157,6 +1240,7 @@ impl Loader<'_> {
             protocol,
             messages: messages("request", raw.messages.unwrap_or_default())?,
             client_certificate,
+            grpc,
         })
     }
 
@@ -1181,7 +1265,9 @@ impl Loader<'_> {
                 || raw.messages.is_some()
                 || raw.header_values.is_some()
                 || raw.forwarded.is_some()
-                || raw.server_certificate.is_some())
+                || raw.server_certificate.is_some()
+                || raw.grpc_status.is_some()
+                || raw.grpc.is_some())
         {
             return Err(
                 "expect.handshakeFails: true (no HTTP answer comes back) cannot go with another expectation"
@@ -1272,7 +1358,20 @@ impl Loader<'_> {
                 KNOWN_PROTOS.join(", ")
             ));
         }
+        let grpc_status = raw
+            .grpc_status
+            .map(|ScalarString(text)| {
+                crate::grpc::Code::parse(&text).map_err(|e| format!("expect.grpcStatus: {e}"))
+            })
+            .transpose()?;
         Ok(Expect {
+            grpc_status,
+            grpc: raw.grpc.map(|g| ExpectedGrpc {
+                method: g.method,
+                authority: g.authority,
+                headers: g.headers.map(|h| h.0).unwrap_or_default(),
+                absent_headers: g.absent_headers.unwrap_or_default(),
+            }),
             handshake_fails,
             server_certificate: raw.server_certificate.map(|c| ExpectedServerCertificate {
                 dns_names: c.dns_names,
@@ -1426,7 +1525,8 @@ fn check_protocol(
     headers: &[(String, String)],
 ) -> Result<(), String> {
     match protocol {
-        ClientProtocol::Http1 => Ok(()),
+        // A call's metadata was checked by `grpc_metadata`.
+        ClientProtocol::Http1 | ClientProtocol::Grpc => Ok(()),
         ClientProtocol::H2c => {
             if scheme == Scheme::Https {
                 return Err(
@@ -1460,6 +1560,83 @@ fn check_protocol(
                 None => Ok(()),
             }
         }
+    }
+}
+
+/// `request.grpc`: a service and method as a gRPC path segment each; `method`, `path` and a
+/// protocol other than `grpc` cannot go with it.
+fn grpc_call(
+    call: RawGrpcCall,
+    method: &Option<String>,
+    path: &Option<String>,
+    protocol: Option<ClientProtocol>,
+) -> Result<GrpcCall, String> {
+    if method.is_some() || path.is_some() {
+        return Err(
+            "request.method and request.path come from request.grpc (POST /SERVICE/METHOD); leave them out"
+                .to_string(),
+        );
+    }
+    if let Some(other) = protocol.filter(|p| *p != ClientProtocol::Grpc) {
+        return Err(format!(
+            "request.grpc is a gRPC call over h2c; request.protocol must be grpc or left out, not {other}"
+        ));
+    }
+    let segment = |what: &str, value: &str| -> Result<(), String> {
+        if value.is_empty() || value.contains(['/', '?', '#', ' ']) {
+            Err(format!(
+                "request.grpc.{what} {value:?} must be non-empty, without '/', '?', '#' or spaces"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    segment("service", &call.service)?;
+    segment("method", &call.method)?;
+    Ok(GrpcCall {
+        service: call.service,
+        method: call.method,
+    })
+}
+
+/// A call's metadata as a gRPC client sends it: keys lower-cased (HTTP/2 header names are),
+/// then the gRPC content type and `te: trailers`. Keys the client or the transport own are
+/// refused.
+fn grpc_metadata(headers: Vec<(String, String)>) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::with_capacity(headers.len() + 2);
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with(':')
+            || lower.starts_with("grpc-")
+            || lower == "content-type"
+            || lower == "te"
+            || lower == "host"
+            || crate::network::is_connection_specific(&lower, &value)
+        {
+            return Err(format!(
+                "request.headers {name} is written by the gRPC client or its transport; leave it out of a gRPC call's metadata"
+            ));
+        }
+        out.push((lower, value));
+    }
+    out.push((
+        "content-type".to_string(),
+        crate::grpc::CONTENT_TYPE.to_string(),
+    ));
+    out.push(("te".to_string(), "trailers".to_string()));
+    Ok(out)
+}
+
+/// What a gRPC call's expectations and an HTTP request's cannot share, if anything.
+fn grpc_mismatch(request: &RequestSpec, expect: &Expect) -> Option<&'static str> {
+    match request.grpc {
+        Some(_) if expect.request.is_some() => {
+            Some("expect.request is what an HTTP echo received; for a gRPC call use expect.grpc")
+        }
+        None if expect.grpc_status.is_some() || expect.grpc.is_some() => {
+            Some("expect.grpcStatus and expect.grpc go only with request.grpc")
+        }
+        _ => None,
     }
 }
 
@@ -1941,6 +2118,101 @@ steps:
         assert_eq!(plain.protocol, ClientProtocol::Http1);
         assert!(plain.messages.is_empty() && expect.messages.is_none());
         assert_eq!(s.steps[2].label(), "request GET /");
+    }
+
+    #[test]
+    fn grpc_calls_parse_and_misuse_is_refused() {
+        let text = r#"name: grpc
+steps:
+- request:
+    grpc: {service: pkg.Svc, method: Echo}
+    host: a.example
+    headers: {Version: one}
+  expect:
+    grpcStatus: Unimplemented
+    grpc: {method: /pkg.Svc/Echo, authority: a.example, headers: {version: one}, absentHeaders: [x]}
+"#;
+        let s = load(text).expect("loads");
+        let Action::Request { request, expect } = &s.steps[0].action else {
+            panic!("{:?}", s.steps[0].action);
+        };
+        assert_eq!(request.protocol, ClientProtocol::Grpc);
+        assert_eq!(
+            (request.method.as_str(), request.path.as_str()),
+            ("POST", "/pkg.Svc/Echo")
+        );
+        assert_eq!(
+            request.headers,
+            [
+                ("version".to_string(), "one".to_string()),
+                ("content-type".to_string(), "application/grpc".to_string()),
+                ("te".to_string(), "trailers".to_string()),
+            ]
+        );
+        assert_eq!(expect.grpc_status, Some(crate::grpc::Code::UNIMPLEMENTED));
+        let grpc = expect.grpc.clone().expect("expect.grpc");
+        assert_eq!(grpc.method.as_deref(), Some("/pkg.Svc/Echo"));
+        assert_eq!(grpc.absent_headers, ["x"]);
+        assert_eq!(s.steps[0].label(), "request POST /pkg.Svc/Echo over grpc");
+        let call = "grpc: {service: s.S, method: M}";
+        let cases = [
+            (
+                format!("request: {{{call}, path: /x}}"),
+                "come from request.grpc",
+            ),
+            (
+                format!("request: {{{call}, method: GET}}"),
+                "come from request.grpc",
+            ),
+            (
+                format!("request: {{{call}, protocol: h2c}}"),
+                "must be grpc or left out, not h2c",
+            ),
+            (
+                "request: {protocol: grpc}".to_string(),
+                "request.protocol grpc needs request.grpc",
+            ),
+            (
+                "request: {grpc: {service: a/b, method: M}}".to_string(),
+                "request.grpc.service \"a/b\"",
+            ),
+            (
+                "request: {grpc: {service: s, method: \"\"}}".to_string(),
+                "request.grpc.method \"\" must be non-empty",
+            ),
+            (
+                format!("request: {{{call}, headers: {{grpc-timeout: 1S}}}}"),
+                "request.headers grpc-timeout is written by the gRPC client",
+            ),
+            (
+                format!("request: {{{call}, headers: {{Content-Type: text/plain}}}}"),
+                "request.headers Content-Type is written by the gRPC client",
+            ),
+            (
+                "request: {}\n  expect: {grpcStatus: OK}".to_string(),
+                "expect.grpcStatus and expect.grpc go only with request.grpc",
+            ),
+            (
+                "request: {}\n  expect: {grpc: {authority: a}}".to_string(),
+                "expect.grpcStatus and expect.grpc go only with request.grpc",
+            ),
+            (
+                format!("request: {{{call}}}\n  expect: {{request: {{path: /}}}}"),
+                "for a gRPC call use expect.grpc",
+            ),
+            (
+                format!("request: {{{call}}}\n  expect: {{grpcStatus: 17}}"),
+                "gRPC status code 17 is not one of 0 to 16",
+            ),
+            (
+                format!("request: {{{call}}}\n  expect: {{grpcStatus: Fine}}"),
+                "\"Fine\" is not a gRPC status code",
+            ),
+        ];
+        for (step, want) in cases {
+            let e = load_err(&format!("name: a\nsteps:\n- {step}\n"));
+            assert!(e.message.contains(want), "{step}: {e}");
+        }
     }
 
     #[test]

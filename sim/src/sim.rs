@@ -357,7 +357,9 @@ impl SimCluster {
 
     /// Sends a request in `protocol`. Every Gateway HTTP listener accepts HTTP/1.1 and, as a
     /// cleartext HTTP/2 connection preface, h2c; what reaches the backend depends on the
-    /// backend, not on the client (see [`crate::network`]).
+    /// backend, not on the client (see [`crate::network`]). A gRPC call is an h2c request
+    /// (its one empty message is not modelled: nothing reads it); the client reads its status
+    /// from the answer's trailers ([`Response::grpc_status`]).
     pub fn send_in(
         &mut self,
         request: &Request,
@@ -367,7 +369,7 @@ impl SimCluster {
     ) -> Result<Response, SendError> {
         match protocol {
             ClientProtocol::Http1 => self.send_request(request, id),
-            ClientProtocol::H2c => {
+            ClientProtocol::H2c | ClientProtocol::Grpc => {
                 if let Some((name, _)) = request
                     .headers
                     .iter()

@@ -146,6 +146,19 @@ fn canary_steps(backend: &str) -> String {
         )
 }
 
+/// The echo service of the gRPC echo backends.
+const GRPC_SERVICE: &str = "gateway_api_conformance.echo_basic.grpcecho.GrpcEcho";
+
+/// A GRPCRoute on `same-namespace` (Echo to grpc-infra-backend-v1, EchoThree to
+/// grpc-infra-backend-v2, service `other.Svc` to the HTTP echo infra-backend-v1), then a call of
+/// `method` with authority a.example and metadata `Version: one`, expecting `expect`.
+fn grpc_steps(method: &str, extra: &str, expect: &str) -> String {
+    format!(
+        "- apply: |\n    apiVersion: gateway.networking.k8s.io/v1\n    kind: GRPCRoute\n    metadata: {{name: calls, namespace: gateway-conformance-infra}}\n    spec:\n      parentRefs: [{{name: same-namespace}}]\n      rules:\n      - matches: [{{method: {{service: {GRPC_SERVICE}, method: Echo}}}}]\n        backendRefs: [{{name: grpc-infra-backend-v1, port: 8080}}]\n      - matches: [{{method: {{service: {GRPC_SERVICE}, method: EchoThree}}}}]\n        backendRefs: [{{name: grpc-infra-backend-v2, port: 8080}}]\n      - matches: [{{method: {{service: other.Svc}}}}]\n        backendRefs: [{{name: infra-backend-v1, port: 8080}}]\n\
+         - request: {{{GW}, grpc: {{service: {GRPC_SERVICE}, method: {method}}}, host: a.example, headers: {{Version: one}}{extra}}}\n  expect: {expect}\n"
+    )
+}
+
 /// A Deployment whose pod is labelled as generated for Gateway `same-namespace`.
 fn generated_pod() -> String {
     "- apply: |\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: generated, namespace: gateway-conformance-infra}\n    spec:\n      replicas: 1\n      selector: {matchLabels: {app: generated}}\n      template:\n        metadata:\n          labels: {app: generated, a: b, gateway.networking.k8s.io/gateway-name: same-namespace}\n          annotations: {n: v}\n        spec: {containers: [{name: proxy, image: proxy}]}\n".to_string()
@@ -575,6 +588,64 @@ fn cases() -> Vec<Case> {
             "- request: {gateway: gateway-conformance-infra/same-namespace-with-https-listener, scheme: https, host: a.example, clientCertificate: {name: c, namespace: gateway-conformance-infra}}\n  expect: {status: 200}\n".to_string(),
             &["request.clientCertificate gateway-conformance-infra/c: Secret not found"],
         ),
+        // gwsim addition: gRPC calls (request.grpc, expect.grpcStatus, expect.grpc)
+        case(
+            "grpc",
+            grpc_steps(
+                "Echo",
+                "",
+                &format!("{{grpcStatus: OK, status: 200, backend: grpc-infra-backend-v1, namespace: gateway-conformance-infra, grpc: {{method: /{GRPC_SERVICE}/Echo, authority: a.example, headers: {{version: one, content-type: application/grpc}}, absentHeaders: [te, x]}}}}"),
+            ),
+            &[],
+        ),
+        case(
+            "grpc-status-wrong",
+            grpc_steps("Echo", "", "{grpcStatus: UNIMPLEMENTED}"),
+            &["-grpcStatus: UNIMPLEMENTED (12)", "+grpcStatus: OK (0)"],
+        ),
+        // No rule matches: the Gateway's 404 reads UNIMPLEMENTED.
+        case("grpc-unrouted", grpc_steps("EchoTwo", "", "{grpcStatus: Unimplemented, status: 404}"), &[]),
+        case(
+            "grpc-unrouted-is-not-ok",
+            grpc_steps("EchoTwo", "", "{grpcStatus: OK}"),
+            &["-grpcStatus: OK (0)", "+grpcStatus: UNIMPLEMENTED (12): HTTP status 404 instead of a gRPC answer"],
+        ),
+        // The backend's own UNIMPLEMENTED, with its message; no report comes back.
+        case(
+            "grpc-backend-unimplemented",
+            grpc_steps("EchoThree", "", "{grpcStatus: OK, backend: grpc-infra-backend-v2}"),
+            &["+grpcStatus: UNIMPLEMENTED (12): method EchoThree not implemented", "+backend: (answered by the gateway, no backend)"],
+        ),
+        case(
+            "grpc-backend-wrong",
+            grpc_steps("Echo", "", "{backend: grpc-infra-backend-v2}"),
+            &["-backend: grpc-infra-backend-v2", "+backend: grpc-infra-backend-v1 (pod grpc-infra-backend-v1-"],
+        ),
+        case(
+            "grpc-report-wrong",
+            grpc_steps("Echo", "", &format!("{{grpc: {{method: /{GRPC_SERVICE}/EchoTwo, authority: b.example, headers: {{version: two}}, absentHeaders: [version]}}}}")),
+            &[
+                "-grpc.method: /gateway_api_conformance.echo_basic.grpcecho.GrpcEcho/EchoTwo",
+                "+grpc.authority: a.example",
+                "+grpc.headers.version: one",
+            ],
+        ),
+        // An HTTP echo's JSON answer is no gRPC answer: UNKNOWN.
+        case(
+            "grpc-to-an-http-echo",
+            "- request: {gateway: gateway-conformance-infra/same-namespace, grpc: {service: other.Svc, method: M}}\n  expect: {grpcStatus: UNKNOWN, status: 200}\n".to_string(),
+            &[],
+        ),
+        case(
+            "grpc-distribution",
+            grpc_steps("Echo", ", count: 20", "{distribution: {grpc-infra-backend-v1: 1}}"),
+            &[],
+        ),
+        case(
+            "grpc-distribution-wrong",
+            grpc_steps("Echo", ", count: 20", "{distribution: {grpc-infra-backend-v2: 1}}"),
+            &["+distribution.grpc-infra-backend-v1: 1.000 (20 of 20)"],
+        ),
         case("advance", "- advance: 1m\n".to_string() + &request("", "{status: 200}"), &[]),
         case(
             "first-failure-stops",
@@ -638,7 +709,7 @@ fn manifests_refused_fail_the_scenario() {
 
 #[test]
 fn unsupported_features_skip_and_name_the_feature() {
-    let text = "name: needs-more\nbase: conformance\nfeatures: [HTTPRoute, GRPCRoute, Mesh]\nsteps:\n- advance: 1s\n";
+    let text = "name: needs-more\nbase: conformance\nfeatures: [HTTPRoute, TLSRoute, Mesh]\nsteps:\n- advance: 1s\n";
     let source = Source {
         name: "s.yaml".into(),
         path: PathBuf::from("s.yaml"),
@@ -650,7 +721,7 @@ fn unsupported_features_skip_and_name_the_feature() {
     assert_eq!(report.exit_code(), 0, "skipped is not a failure");
     let text = report.render_text();
     assert!(
-        text.contains("skipped  needs-more (unsupported features: GRPCRoute, Mesh)"),
+        text.contains("skipped  needs-more (unsupported features: Mesh, TLSRoute)"),
         "{text}"
     );
     assert!(text.ends_with("0 passed, 0 failed, 1 skipped\n"), "{text}");

@@ -75,6 +75,9 @@ pub const CONTROLLER_NAME: &str = "gateway.gwsim.dev/controller";
 /// Upstream feature names gwsim implements, sorted by name; written to GatewayClass
 /// `status.supportedFeatures`.
 pub const SUPPORTED_FEATURES: &[&str] = &[
+    "GRPCRoute",
+    "GRPCRouteNamedRouteRule",
+    "GRPCRouteRequestHeaderModifier",
     "Gateway",
     "GatewayAddressEmpty",
     "GatewayFrontendClientCertificateValidation",
