@@ -32,6 +32,11 @@ const SUITE_DIFFERENT: &[(&str, &str)] = &[];
 /// (a passing check costs no more for it), and the machine may be busy.
 const TIMEOUT: &str = "20";
 
+/// The examples and the suite run one after the other: the suite's request-heavy tests (the
+/// percentage mirror sends 4,500 requests) slow every API call, and the example `precedence`
+/// needs its two routes created within one second (their creation times tie, so names decide).
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn gwsim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gwsim"))
 }
@@ -158,6 +163,7 @@ fn results(scenarios: &Value) -> BTreeMap<String, String> {
 
 #[test]
 fn the_example_scenarios_end_as_in_memory() {
+    let _alone = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let server = Server::start("examples", 3000);
     let started = Instant::now();
     let (cluster, stderr) = server.run(&["run", "testdata/scenarios"]);
@@ -262,6 +268,7 @@ const SUITE_JOBS: &str = "2";
 
 #[test]
 fn the_conformance_suite_ends_as_in_memory() {
+    let _alone = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let tests = suite_tests();
     let started = Instant::now();
     let shards: Vec<(Value, String, BTreeMap<String, String>)> = std::thread::scope(|scope| {
