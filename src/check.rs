@@ -6,6 +6,7 @@ use std::fmt::Write;
 use gwsim_engine::decision::{Decision, Outcome};
 use gwsim_engine::object::{GATEWAY_GROUP, Kind, Object, ObjectKey};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Value, json};
 
 use crate::inputs::Inputs;
@@ -495,20 +496,52 @@ fn summarize_core(inputs: &Inputs, shows: &dyn Fn(&ObjectKey) -> bool) -> String
 /// `gwsim` field that carries what scripts need besides the objects: the stand-in, refused,
 /// skipped and ignored documents with their reasons, warnings, objects given twice,
 /// namespaces assumed, and findings.
-pub fn objects_list(inputs: &Inputs, shows: &dyn Fn(&ObjectKey) -> bool) -> Value {
-    let items: Vec<Value> = inputs
-        .snapshot
-        .objects
-        .values()
-        .filter(|o| shows(&o.key()))
-        .map(Object::to_value)
-        .collect();
-    json!({
-        "apiVersion": "v1",
-        "kind": "List",
-        "items": items,
-        "gwsim": report_for(inputs, shows),
-    })
+///
+/// Serialised as `{"apiVersion": "v1", "kind": "List", "items": [...], "gwsim": {...}}`
+/// would be, each item converted to JSON only as it is written: the list is never one value
+/// tree, so `-o json|yaml` of a large state costs memory for one object at a time.
+pub fn objects_list<'a>(
+    inputs: &'a Inputs,
+    shows: &'a dyn Fn(&ObjectKey) -> bool,
+) -> ObjectsList<'a> {
+    ObjectsList { inputs, shows }
+}
+
+/// What [`objects_list`] returns: serialises to the List.
+pub struct ObjectsList<'a> {
+    inputs: &'a Inputs,
+    shows: &'a dyn Fn(&ObjectKey) -> bool,
+}
+
+impl Serialize for ObjectsList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let items: Vec<&Object> = self
+            .inputs
+            .snapshot
+            .objects
+            .values()
+            .filter(|o| (self.shows)(&o.key()))
+            .collect();
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("apiVersion", "v1")?;
+        map.serialize_entry("kind", "List")?;
+        map.serialize_entry("items", &Items(&items))?;
+        map.serialize_entry("gwsim", &report_for(self.inputs, self.shows))?;
+        map.end()
+    }
+}
+
+/// The List's items, each as [`Object::to_value`] gives it, made when written.
+struct Items<'a>(&'a [&'a Object]);
+
+impl Serialize for Items<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for object in self.0 {
+            seq.serialize_element(&object.to_value())?;
+        }
+        seq.end()
+    }
 }
 
 /// The `gwsim` field of `-o yaml|json`.
@@ -543,4 +576,54 @@ fn report_for(inputs: &Inputs, shows: &dyn Fn(&ObjectKey) -> bool) -> Value {
         "assumedNamespaces": inputs.assumed_namespaces,
         "findings": findings(inputs, shows),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The List as one value, as `check -o json|yaml` built it before items were converted
+    /// as they are written.
+    fn whole_list(inputs: &Inputs, shows: &dyn Fn(&ObjectKey) -> bool) -> Value {
+        let items: Vec<Value> = inputs
+            .snapshot
+            .objects
+            .values()
+            .filter(|o| shows(&o.key()))
+            .map(Object::to_value)
+            .collect();
+        json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": items,
+            "gwsim": report_for(inputs, shows),
+        })
+    }
+
+    #[test]
+    fn the_streamed_list_serialises_as_the_whole_value() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let files = [
+            root.join("testdata/golden/inputs/shop.yaml"),
+            root.join("testdata/golden/inputs/invalid.yaml"),
+        ];
+        let inputs = crate::inputs::load_with(&files, &Default::default()).expect("inputs load");
+        let everything = |_: &ObjectKey| true;
+        let shop_only = |key: &ObjectKey| key.namespace.is_empty() || key.namespace == "shop";
+        let nothing = |_: &ObjectKey| false;
+        let shows: [&dyn Fn(&ObjectKey) -> bool; 3] = [&everything, &shop_only, &nothing];
+        for shows in shows {
+            let whole = whole_list(&inputs, shows);
+            let streamed = objects_list(&inputs, shows);
+            let json = serde_json::to_string_pretty(&streamed).expect("json");
+            assert_eq!(json, serde_json::to_string_pretty(&whole).expect("json"));
+            let yaml = serde_saphyr::to_string(&streamed).expect("yaml");
+            assert_eq!(yaml, serde_saphyr::to_string(&whole).expect("yaml"));
+        }
+        // The comparison can fail: a list without its report differs.
+        let mut cut = whole_list(&inputs, &everything);
+        cut.as_object_mut().map(|m| m.remove("gwsim"));
+        let streamed = serde_json::to_string_pretty(&objects_list(&inputs, &everything));
+        assert_ne!(streamed.ok(), serde_json::to_string_pretty(&cut).ok());
+    }
 }

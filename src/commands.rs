@@ -70,13 +70,16 @@ impl Print {
 }
 
 fn write_structured(out: &mut dyn Write, json: bool, value: &impl Serialize) -> anyhow::Result<()> {
-    // Serialised first, then written: a write error stays an io::Error (a closed pipe ends
-    // quietly), not a serialisation error.
     if json {
-        let mut text = serde_json::to_string_pretty(value)?;
-        text.push('\n');
-        out.write_all(text.as_bytes())?;
+        // Written as it is serialised, so output of any size costs no more memory than a
+        // buffer (a closed pipe is noticed through the error's io kind).
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, out);
+        serde_json::to_writer_pretty(&mut buffered, value)?;
+        buffered.write_all(b"\n")?;
+        buffered.flush()?;
     } else {
+        // Serialised first, then written: a write error stays an io::Error (a closed pipe
+        // ends quietly), not a serialisation error.
         out.write_all(serde_saphyr::to_string(value)?.as_bytes())?;
     }
     Ok(())

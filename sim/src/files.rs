@@ -68,8 +68,19 @@ pub fn read_sources_limited(paths: &[PathBuf], max_bytes: u64) -> Result<Vec<Sou
         let text = if is_stdin(&path) {
             read_limited(std::io::stdin().lock(), left, max_bytes, total > 0)
         } else {
-            std::fs::File::open(&path)
-                .and_then(|file| read_limited(file, left, max_bytes, total > 0))
+            std::fs::File::open(&path).and_then(|file| {
+                // Sized from the start: grown by doubling, a large file's buffer was copied
+                // and its pages touched several times (a fifth of `check`'s time on 76 MB).
+                let size = file.metadata().map_or(0, |m| m.len()).min(left);
+                let capacity = usize::try_from(size).unwrap_or(0);
+                read_limited_into(
+                    file,
+                    Vec::with_capacity(capacity),
+                    left,
+                    max_bytes,
+                    total > 0,
+                )
+            })
         }
         .map_err(error)?;
         total += text.len() as u64;
@@ -90,7 +101,17 @@ pub fn read_limited(
     max_bytes: u64,
     shared: bool,
 ) -> std::io::Result<String> {
-    let mut bytes = Vec::new();
+    read_limited_into(reader, Vec::new(), left, max_bytes, shared)
+}
+
+/// [`read_limited`] into `bytes` (empty, with the capacity the input is expected to need).
+fn read_limited_into(
+    reader: impl Read,
+    mut bytes: Vec<u8>,
+    left: u64,
+    max_bytes: u64,
+    shared: bool,
+) -> std::io::Result<String> {
     reader
         .take(left.saturating_add(1))
         .read_to_end(&mut bytes)?;
