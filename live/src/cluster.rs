@@ -106,6 +106,9 @@ pub struct LiveCluster {
     /// The controller's features, once a GatewayClass of it was Accepted (they are the
     /// controller's, the same for each of its classes).
     features: Arc<std::sync::OnceLock<BTreeSet<String>>>,
+    /// The Services each answering pod belongs to, as last read (a weighted step checks
+    /// thousands of answers from a handful of pods); forgotten at each write and scenario.
+    pod_services: Mutex<HashMap<(String, String), Vec<String>>>,
     /// The certificate the Gateway presented in the last https request's handshake.
     last_server_certificate: Option<PresentedCertificate>,
     /// Requests carry [`crate::mirror::TAG_PARAM`] (the scenario checks mirrors).
@@ -155,6 +158,7 @@ impl LiveCluster {
             last_sent: None,
             scenario_started: Instant::now(),
             mirror_logs: Mutex::new(HashMap::new()),
+            pod_services: Mutex::new(HashMap::new()),
         };
         if !cluster.settings.keep {
             cluster.clean_up_on_ctrl_c();
@@ -194,6 +198,7 @@ impl LiveCluster {
             last_sent: None,
             scenario_started: Instant::now(),
             mirror_logs: Mutex::new(HashMap::new()),
+            pod_services: Mutex::new(HashMap::new()),
         })
     }
 
@@ -419,6 +424,12 @@ impl LiveCluster {
         Ok(())
     }
 
+    fn forget_pod_services(&self) {
+        if let Ok(mut known) = self.pod_services.lock() {
+            known.clear();
+        }
+    }
+
     /// The objects applied or deleted since the last call.
     pub fn take_touched(&mut self) -> BTreeSet<ObjectKey> {
         std::mem::take(&mut self.touched)
@@ -427,6 +438,7 @@ impl LiveCluster {
     /// Starts a scenario: the runner's request ids start again at 0. `checks_mirrors`: each
     /// request carries its wire id in its query, for the mirror backends' logs.
     pub fn begin_scenario(&mut self, checks_mirrors: bool) {
+        self.forget_pod_services();
         self.wire_ids.clear();
         self.sent.clear();
         self.last_sent = None;
@@ -823,6 +835,7 @@ fn label(object: &mut serde_json::Value, kind: Kind, namespace: &str, run_id: &s
 
 impl Cluster for LiveCluster {
     fn apply(&mut self, documents: &[Document]) -> Vec<ApplyOutcome> {
+        self.forget_pod_services();
         documents
             .iter()
             .map(|d| ApplyOutcome {
@@ -833,6 +846,7 @@ impl Cluster for LiveCluster {
     }
 
     fn delete(&mut self, key: &ObjectKey) -> Result<(), ClusterError> {
+        self.forget_pod_services();
         self.touched.insert(key.clone());
         let api = self.api(key.kind, &key.namespace);
         match self.block_on(api.delete(&key.name, &DeleteParams::background())) {
@@ -840,6 +854,26 @@ impl Cluster for LiveCluster {
             Err(e) if is_not_found(&e) => Err(ClusterError::NotFound(api_message(&e))),
             Err(e) => Err(ClusterError::Api(api_message(&e))),
         }
+    }
+
+    fn services_of_pod(&self, namespace: &str, pod: &str) -> Vec<String> {
+        let key = (namespace.to_string(), pod.to_string());
+        if let Some(known) = self
+            .pod_services
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
+            return known;
+        }
+        let services = gwsim_sim::checks::services_of_pod(self, namespace, pod);
+        // An empty answer may be a slice not yet written: asked again next time.
+        if !services.is_empty()
+            && let Ok(mut known) = self.pod_services.lock()
+        {
+            known.insert(key, services.clone());
+        }
+        services
     }
 
     fn get(&self, key: &ObjectKey) -> Option<serde_json::Value> {

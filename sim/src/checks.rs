@@ -192,7 +192,7 @@ pub fn check_response<C: Cluster + ?Sized>(
     if let Some(backend) = &expect.backend {
         let (actual, ok) = match answered_by {
             Some((namespace, pod)) => {
-                let services = services_of_pod(cluster, namespace, pod);
+                let services = cluster.services_of_pod(namespace, pod);
                 let named = if services.is_empty() {
                     "(no Service has it as an endpoint)".to_string()
                 } else {
@@ -478,7 +478,7 @@ fn check_backend_header<C: Cluster + ?Sized>(
         .filter(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
         .collect();
-    let services = services_of_pod(cluster, &e.namespace, &e.pod);
+    let services = cluster.services_of_pod(&e.namespace, &e.pod);
     let (actual, ok) = match values.as_slice() {
         [] => (ABSENT.to_string(), false),
         [one] => (

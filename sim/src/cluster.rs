@@ -438,6 +438,13 @@ pub trait Cluster {
         None
     }
 
+    /// The Services whose EndpointSlices list the pod `pod` of `namespace` (which Service a
+    /// pod that answered belongs to). A cluster may remember non-empty answers until its
+    /// next write; the simulator reads its store each time.
+    fn services_of_pod(&self, namespace: &str, pod: &str) -> Vec<String> {
+        crate::checks::services_of_pod(self, namespace, pod)
+    }
+
     /// The features the controller supports: the `status.supportedFeatures` of its
     /// GatewayClasses.
     fn supported_features(&self) -> BTreeSet<String> {
