@@ -236,47 +236,20 @@ pub fn check_response<C: Cluster + ?Sized>(
             ("request.path", &req.path, echo.map(|e| e.path.as_str())),
             ("request.proto", &req.proto, echo.map(|e| e.proto.as_str())),
         ];
-        for (field, want, got) in pairs {
-            if let Some(want) = want {
-                c.field(
-                    field,
-                    want,
-                    got.unwrap_or(no_echo),
-                    got == Some(want.as_str()),
-                );
-            }
-        }
-        for (name, want) in &req.headers {
-            let got = echo.and_then(|e| e.header(name));
-            let actual = match (&got, echo) {
-                (_, None) => no_echo.to_string(),
-                (Some(v), _) => v.clone(),
-                (None, _) => ABSENT.to_string(),
-            };
-            c.field(
-                &format!("request.headers.{name}"),
-                want,
-                &actual,
-                got.as_deref() == Some(want.as_str()),
-            );
-        }
+        reported_fields(&mut c, &pairs, no_echo);
+        let header = echo.map(|e| move |name: &str| e.header(name));
+        let report = Reported {
+            prefix: "request.headers",
+            header: header
+                .as_ref()
+                .map(|h| h as &dyn Fn(&str) -> Option<String>),
+            missing: no_echo,
+        };
+        report.headers(&mut c, &req.headers);
         if let Some(name) = &req.backend_header {
             check_backend_header(&mut c, name, echo, cluster);
         }
-        for name in &req.absent_headers {
-            let got = echo.and_then(|e| e.header(name));
-            let actual = match (&got, echo) {
-                (_, None) => no_echo.to_string(),
-                (Some(v), _) => v.clone(),
-                (None, _) => ABSENT.to_string(),
-            };
-            c.field(
-                &format!("request.headers.{name}"),
-                ABSENT,
-                &actual,
-                echo.is_some() && got.is_none(),
-            );
-        }
+        report.absent(&mut c, &req.absent_headers);
     }
     let squeeze = |v: &str| {
         if expect.ignore_whitespace {
@@ -418,43 +391,78 @@ fn check_grpc(c: &mut Comparison, want: &ExpectedGrpc, report: Option<&GrpcEcho>
             report.map(|r| r.authority.as_str()),
         ),
     ];
+    reported_fields(c, &pairs, NO_GRPC_REPORT);
+    let header = report.map(|r| move |name: &str| r.header(name));
+    let reported = Reported {
+        prefix: "grpc.headers",
+        header: header
+            .as_ref()
+            .map(|h| h as &dyn Fn(&str) -> Option<String>),
+        missing: NO_GRPC_REPORT,
+    };
+    reported.headers(c, &want.headers);
+    reported.absent(c, &want.absent_headers);
+}
+
+/// Expected fields of a backend's report: each given one must equal what was reported;
+/// `missing` stands for the value when no report came back.
+fn reported_fields(
+    c: &mut Comparison,
+    pairs: &[(&str, &Option<String>, Option<&str>)],
+    missing: &str,
+) {
     for (field, want, got) in pairs {
         if let Some(want) = want {
             c.field(
                 field,
                 want,
-                got.unwrap_or(NO_GRPC_REPORT),
-                got == Some(want.as_str()),
+                got.unwrap_or(missing),
+                *got == Some(want.as_str()),
             );
         }
     }
-    for (name, value) in &want.headers {
-        let got = report.and_then(|r| r.header(name));
-        let actual = match (&got, report) {
-            (_, None) => NO_GRPC_REPORT.to_string(),
+}
+
+/// A report's header by name.
+type HeaderLookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+/// The headers a backend reported (an HTTP echo's request headers, a gRPC echo's metadata).
+struct Reported<'a> {
+    /// The field path the headers are checked under (`request.headers`).
+    prefix: &'a str,
+    /// Looks a header up in the report; `None`: no report came back.
+    header: Option<&'a HeaderLookup<'a>>,
+    /// What stands for a header's value when no report came back.
+    missing: &'a str,
+}
+
+impl Reported<'_> {
+    fn got(&self, name: &str) -> (Option<String>, String) {
+        let got = self.header.and_then(|h| h(name));
+        let actual = match (&got, self.header) {
+            (_, None) => self.missing.to_string(),
             (Some(v), _) => v.clone(),
             (None, _) => ABSENT.to_string(),
         };
-        c.field(
-            &format!("grpc.headers.{name}"),
-            value,
-            &actual,
-            got.as_deref() == Some(value.as_str()),
-        );
+        (got, actual)
     }
-    for name in &want.absent_headers {
-        let got = report.and_then(|r| r.header(name));
-        let actual = match (&got, report) {
-            (_, None) => NO_GRPC_REPORT.to_string(),
-            (Some(v), _) => v.clone(),
-            (None, _) => ABSENT.to_string(),
-        };
-        c.field(
-            &format!("grpc.headers.{name}"),
-            ABSENT,
-            &actual,
-            report.is_some() && got.is_none(),
-        );
+
+    /// Each header must have been reported with exactly this value.
+    fn headers(&self, c: &mut Comparison, want: &[(String, String)]) {
+        for (name, value) in want {
+            let (got, actual) = self.got(name);
+            let ok = got.as_deref() == Some(value.as_str());
+            c.field(&format!("{}.{name}", self.prefix), value, &actual, ok);
+        }
+    }
+
+    /// A report came back, without these headers.
+    fn absent(&self, c: &mut Comparison, names: &[String]) {
+        for name in names {
+            let (got, actual) = self.got(name);
+            let ok = self.header.is_some() && got.is_none();
+            c.field(&format!("{}.{name}", self.prefix), ABSENT, &actual, ok);
+        }
     }
 }
 
