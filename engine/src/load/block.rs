@@ -72,6 +72,49 @@ pub(super) fn document(
     })
 }
 
+/// Reads the lines of one item of a root mapping's `items` block sequence, from its entry
+/// line (`- ...` at the sequence's indentation) to the next entry, as [`document`] reads that
+/// item inside its List: the same value, the same depth (the item sits in the root mapping's
+/// sequence) and the same nodes, without the sequence's own. `line` is the index of the line
+/// where the item's node starts. `None` when the lines are not exactly one entry the fast
+/// path reads.
+pub(super) fn list_item(
+    lines: &[&str],
+    last_line_ends: bool,
+    max_depth: usize,
+    max_nodes: usize,
+) -> Option<FastDocument> {
+    let mut reader = Reader {
+        lines,
+        last_line_ends,
+        at: 0,
+        col: 0,
+        nodes: 0,
+        // Inside the root mapping, as the List's `items` is.
+        depth: 1,
+        max_depth,
+        max_nodes: max_nodes.saturating_add(1),
+        item_lines: Vec::new(),
+        flow_items: false,
+    };
+    let (indent, content) = reader.peek()?;
+    if reader.at != 0 || !is_entry(content) {
+        return None;
+    }
+    let Value::Array(mut entries) = reader.sequence(indent, true)? else {
+        return None;
+    };
+    if reader.peek().is_some() || entries.len() != 1 {
+        return None;
+    }
+    Some(FastDocument {
+        value: entries.pop()?,
+        line: *reader.item_lines.first()?,
+        item_lines: Vec::new(),
+        nodes: reader.nodes - 1,
+    })
+}
+
 /// A `---` document marker line.
 pub(super) fn is_marker(line: &str) -> bool {
     line.starts_with("---") && matches!(line.as_bytes().get(3), None | Some(b' ' | b'\t'))
@@ -111,7 +154,7 @@ pub(super) fn plain_text(line: &str) -> bool {
 }
 
 /// `-` alone or followed by a space: a block sequence entry.
-fn is_entry(content: &str) -> bool {
+pub(super) fn is_entry(content: &str) -> bool {
     content == "-" || content.starts_with("- ")
 }
 
@@ -561,7 +604,7 @@ fn end_of_node(after: &str) -> Option<()> {
 
 /// A mapping key at the start of `content`, and the rest of the line after its `:`. `None`
 /// when the line does not start with a key the fast path reads.
-fn key(content: &str) -> Option<(String, &str)> {
+pub(super) fn key(content: &str) -> Option<(String, &str)> {
     let (text, used) = match content.as_bytes()[0] {
         b'"' => double_quoted(content)?,
         b'\'' => single_quoted(content)?,

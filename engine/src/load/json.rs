@@ -6,8 +6,8 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use super::{
-    Budgets, Document, LoadError, ObjectSink, Origin, RawDocument, Warning, depth_message,
-    duplicate_key_message, fill_list_item, nodes_message, not_an_object, yaml,
+    Budgets, Document, ListItems, LoadError, ObjectSink, Origin, RawDocument, Warning,
+    depth_message, duplicate_key_message, nodes_message, yaml,
 };
 
 /// The documents, and the keys that appeared twice in one object (the last value is kept).
@@ -419,7 +419,7 @@ pub(super) fn stream_list_on(
     };
     let mut state = State::new(budgets);
     let lead = text.len() - text.trim_start().len();
-    let mut items = ItemsOut {
+    let mut items = ListItems {
         source_name,
         line: 1 + count_lines(&text[..lead]),
         item_lines: &list.item_lines,
@@ -447,7 +447,7 @@ pub(super) const PARALLEL_MIN_ITEMS: usize = 64;
 const PARALLEL_ROUND: usize = 1024;
 
 /// Reads the root object, its items handed on one by one; whether it read.
-fn read_root(text: &str, state: &mut State<'_>, items: &mut ItemsOut<'_>) -> bool {
+fn read_root(text: &str, state: &mut State<'_>, items: &mut ListItems<'_>) -> bool {
     let mut de = serde_json::Deserializer::from_str(text);
     let read = RootSeed { state, items }.deserialize(&mut de);
     read.is_ok() && de.end().is_ok()
@@ -462,7 +462,7 @@ fn read_in_parallel(
     text: &str,
     spans: &[(usize, usize)],
     state: &mut State<'_>,
-    items: &mut ItemsOut<'_>,
+    items: &mut ListItems<'_>,
     workers: usize,
 ) -> bool {
     let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
@@ -470,7 +470,7 @@ fn read_in_parallel(
     };
     let skeleton = format!("{}{}", &text[..first.0], &text[last.1..]);
     let mut discard = Discard;
-    let mut none = ItemsOut {
+    let mut none = ListItems {
         source_name: items.source_name,
         line: items.line,
         item_lines: items.item_lines,
@@ -709,43 +709,11 @@ fn scan_list(text: &str) -> Option<ListScan> {
     })
 }
 
-/// Where items go as they are read.
-struct ItemsOut<'a> {
-    source_name: &'a str,
-    /// The line of the root object.
-    line: usize,
-    item_lines: &'a [usize],
-    api_version: &'a str,
-    item_kind: Option<&'a str>,
-    /// The index of the next item.
-    next: usize,
-    skipped: Vec<(Origin, String)>,
-    sink: &'a mut dyn ObjectSink,
-}
-
-impl ItemsOut<'_> {
-    fn item(&mut self, value: Value) {
-        let i = self.next;
-        self.next += 1;
-        let origin = Origin {
-            source: self.source_name.to_string(),
-            document: 1,
-            line: self.item_lines.get(i).copied().unwrap_or(self.line),
-            item: Some(i),
-        };
-        let value = fill_list_item(value, self.api_version, self.item_kind);
-        match not_an_object(&value, self.source_name) {
-            None => self.sink.object(Document { origin, value }),
-            Some(reason) => self.skipped.push((origin, reason)),
-        }
-    }
-}
-
 /// The root object: `items` read item by item, the other members read (for syntax and
 /// budgets) and dropped, as [`super::load`] drops them from a List.
 struct RootSeed<'s, 'b, 'o> {
     state: &'s mut State<'b>,
-    items: &'s mut ItemsOut<'o>,
+    items: &'s mut ListItems<'o>,
 }
 
 impl<'de> DeserializeSeed<'de> for RootSeed<'_, '_, '_> {
@@ -790,7 +758,7 @@ impl<'de> Visitor<'de> for RootSeed<'_, '_, '_> {
 /// The `items` array: each item read into a value and handed on at once.
 struct ItemsSeed<'s, 'b, 'o> {
     state: &'s mut State<'b>,
-    items: &'s mut ItemsOut<'o>,
+    items: &'s mut ListItems<'o>,
     depth: usize,
 }
 

@@ -17,6 +17,7 @@ use std::fmt;
 use serde::Serialize;
 
 mod block;
+mod block_list;
 mod json;
 mod scalar;
 mod yaml;
@@ -224,6 +225,30 @@ pub fn load_with_reader(
             ),
         });
     }
+    if reader == YamlReader::BlockFastPath && !json::looks_like_json(text) {
+        let mut collected = Collected::default();
+        if let json::Streamed::Done(skipped) =
+            block_list::stream_list(source_name, text, budgets, &mut collected, pieces)
+        {
+            return Ok(Loaded {
+                documents: collected.0,
+                skipped,
+                warnings: Vec::new(),
+            });
+        }
+    }
+    load_documents(source_name, text, budgets, pieces, reader)
+}
+
+/// [`load_with_reader`] without the item by item reading of a block-style List: every
+/// document parsed whole, then sorted into objects and skipped documents.
+fn load_documents(
+    source_name: &str,
+    text: &str,
+    budgets: &Budgets,
+    pieces: usize,
+    reader: YamlReader,
+) -> Result<Loaded, LoadError> {
     let (raw, warnings) = parse_stream(source_name, text, budgets, pieces, reader)?;
     let mut loaded = Loaded {
         warnings,
@@ -233,6 +258,20 @@ pub fn load_with_reader(
         classify(source_name, doc, &mut loaded);
     }
     Ok(loaded)
+}
+
+/// Objects kept in order ([`load`] of a List read item by item).
+#[derive(Default)]
+struct Collected(Vec<Document>);
+
+impl ObjectSink for Collected {
+    fn object(&mut self, document: Document) {
+        self.0.push(document);
+    }
+
+    fn restart(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// Receives the objects of a stream as they are read ([`load_into`]).
@@ -245,10 +284,10 @@ pub trait ObjectSink {
 }
 
 /// [`load`], handing each object to `sink` in stream order instead of returning them all
-/// (the returned [`Loaded`] has no documents). A JSON `kind: List` (what `kubectl get -o
-/// json` prints) is read item by item, each item handed on as soon as it is read, so the
-/// items' values never sit in memory all at once; other streams are read as [`load`] reads
-/// them. When a List goes wrong part way (not JSON after all, a budget, a duplicate key), the
+/// (the returned [`Loaded`] has no documents). A `kind: List` (what `kubectl get -o json`
+/// and `-o yaml` print) is read item by item, each item handed on as soon as it is read, so
+/// the items' values never sit in memory all at once; other streams are read as [`load`]
+/// reads them. When a List goes wrong part way (not JSON after all, a budget, a duplicate key), the
 /// sink is told to [`restart`](ObjectSink::restart) and the text is read as [`load`] reads
 /// it, which gives the error.
 pub fn load_into(
@@ -257,8 +296,15 @@ pub fn load_into(
     budgets: &Budgets,
     sink: &mut dyn ObjectSink,
 ) -> Result<Loaded, LoadError> {
-    if text.len() as u64 <= budgets.max_input_bytes && json::looks_like_json(text) {
-        match json::stream_list(source_name, text, budgets, sink) {
+    let mut tried_list = false;
+    if text.len() as u64 <= budgets.max_input_bytes {
+        let streamed = if json::looks_like_json(text) {
+            json::stream_list(source_name, text, budgets, sink)
+        } else {
+            tried_list = true;
+            block_list::stream_list(source_name, text, budgets, sink, cores())
+        };
+        match streamed {
             json::Streamed::Done(skipped) => {
                 return Ok(Loaded {
                     skipped,
@@ -269,7 +315,17 @@ pub fn load_into(
             json::Streamed::Failed => sink.restart(),
         }
     }
-    let mut loaded = load(source_name, text, budgets)?;
+    let mut loaded = if tried_list {
+        load_documents(
+            source_name,
+            text,
+            budgets,
+            pieces(text),
+            YamlReader::BlockFastPath,
+        )?
+    } else {
+        load(source_name, text, budgets)?
+    };
     for document in std::mem::take(&mut loaded.documents) {
         sink.object(document);
     }
@@ -358,6 +414,11 @@ fn pieces(text: &str) -> usize {
     if text.len() < yaml::SPLIT_MIN_BYTES {
         return 1;
     }
+    cores()
+}
+
+/// Threads for reading one large input: one per core.
+fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
@@ -398,6 +459,46 @@ fn classify(source_name: &str, doc: RawDocument, loaded: &mut Loaded) {
         return;
     }
     push_object(serde_json::Value::Object(map), origin, loaded);
+}
+
+/// Where the items of a List read item by item go as they are read ([`json::stream_list`],
+/// [`block_list::stream_list`]): classified and located as [`classify`] does it.
+pub(super) struct ListItems<'a> {
+    pub source_name: &'a str,
+    /// The line of the root object.
+    pub line: usize,
+    pub item_lines: &'a [usize],
+    pub api_version: &'a str,
+    pub item_kind: Option<&'a str>,
+    /// The index of the next item.
+    pub next: usize,
+    pub skipped: Vec<(Origin, String)>,
+    pub sink: &'a mut dyn ObjectSink,
+}
+
+impl ListItems<'_> {
+    /// The next item, at its line in `item_lines` (the List's line when it has none).
+    pub fn item(&mut self, value: serde_json::Value) {
+        let line = self.item_lines.get(self.next).copied().unwrap_or(self.line);
+        self.item_on_line(value, line);
+    }
+
+    /// The next item, whose first line is `line`.
+    pub fn item_on_line(&mut self, value: serde_json::Value, line: usize) {
+        let i = self.next;
+        self.next += 1;
+        let origin = Origin {
+            source: self.source_name.to_string(),
+            document: 1,
+            line,
+            item: Some(i),
+        };
+        let value = fill_list_item(value, self.api_version, self.item_kind);
+        match not_an_object(&value, self.source_name) {
+            None => self.sink.object(Document { origin, value }),
+            Some(reason) => self.skipped.push((origin, reason)),
+        }
+    }
 }
 
 /// For `kind: List`, `None`; for a typed list such as `HTTPRouteList`, the item kind

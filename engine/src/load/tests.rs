@@ -986,3 +986,112 @@ fn a_large_json_list_parses_in_parallel_as_in_one_thread() {
         json::Streamed::Failed
     ));
 }
+
+/// A block-style YAML List read item by item ([`block_list`]) with `workers` threads: whether
+/// it was, and what it handed over.
+fn stream_yaml_list(name: &str, text: &str, budgets: &Budgets, workers: usize) -> (bool, Collect) {
+    let mut sink = Collect::default();
+    let done = matches!(
+        block_list::stream_list(name, text, budgets, &mut sink, workers),
+        json::Streamed::Done(_)
+    );
+    (done, sink)
+}
+
+/// `kubectl get -o yaml` output is read item by item, on one thread or several, and gives
+/// exactly what the full parser gives; every shape the cut or the fast path does not take is
+/// left to the whole-document readers, which give their own results and errors.
+#[test]
+fn a_yaml_list_is_read_item_by_item_as_the_full_parser_reads_it() {
+    let budgets = Budgets::default();
+    let list = crate::synth::SynthSpec::with_routes(120).dumped_list();
+    let text = serde_saphyr::to_string(&list).expect("serializes");
+    let items = list["items"].as_array().expect("items").len();
+    assert!(items >= 2 * 64, "{items} items");
+    let (one_done, one) = stream_yaml_list("synth.yaml", &text, &budgets, 1);
+    let (four_done, four) = stream_yaml_list("synth.yaml", &text, &budgets, 4);
+    assert!(
+        one_done && four_done,
+        "kubectl's shape is read item by item"
+    );
+    assert_eq!(one.documents, four.documents);
+    assert_eq!(four.documents.len(), items);
+    let full = load_with_reader("synth.yaml", &text, &budgets, 1, YamlReader::Full).expect("reads");
+    assert_eq!(four.documents, full.documents);
+    assert_readers_agree("synth.yaml", &text, &budgets);
+    assert_streams_as_loaded("synth.yaml", &text, &budgets);
+
+    let ns =
+        |n: usize| format!("- apiVersion: v1\n  kind: Namespace\n  metadata:\n    name: n{n}\n");
+    let many: String = (0..70).map(ns).collect();
+    let cases: Vec<(String, bool)> = vec![
+        // Read item by item: kubectl's shape, entries indented under `items:`, a `---`
+        // first, comments and blank lines between items, an entry whose node starts on the
+        // next line, literal blocks (kept trailing lines too) at an item's end, scalars as
+        // items, a typed list, `kind` before `items`, no line break at the end.
+        (format!("apiVersion: v1\nitems:\n{many}kind: List\nmetadata:\n  resourceVersion: \"\"\n"), true),
+        (format!("apiVersion: v1\nitems:\n{}kind: List\n", many.lines().map(|l| format!("  {l}\n")).collect::<String>()), true),
+        (format!("---\n# dump\napiVersion: v1\nitems:\n\n# first\n{many}\n# end\nkind: List\n"), true),
+        (format!("kind: List\nitems:\n-\n  apiVersion: v1\n  kind: ConfigMap\n  data:\n    a: |+\n      x\n\n\n{many}"), true),
+        (format!("kind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  data:\n    a: |-\n      x\n\n    b: |\n      y\n{many}- 3\n- x\n- {{kind: Service}}\n"), true),
+        ("apiVersion: gateway.networking.k8s.io/v1\nitems:\n- metadata:\n    name: r\n    namespace: n\n  spec: {}\nkind: HTTPRouteList\n".to_string(), true),
+        (format!("kind: List\nitems:\n{}", many.trim_end()), true),
+        // A key of the last item after it, then a root key.
+        (format!("kind: List\nitems:\n{many}  x: 1\nkind2: 1\n"), true),
+        // Left to the whole-document readers: a second document, a directive, an anchor
+        // in the root, a duplicate key in an item or in the root, a tab, a folded scalar,
+        // an item indented wrongly, not a List, a mapping in place of the sequence,
+        // `items: []`, a root that is not at column 0, a carriage return, a typed list
+        // with `spec`.
+        (format!("kind: List\nitems:\n{many}---\nkind: List\nitems: []\n"), false),
+        (format!("%YAML 1.1\n---\nkind: List\nitems:\n{many}"), false),
+        (format!("kind: &k List\nitems:\n{many}"), false),
+        (format!("kind: List\nitems:\n{many}- kind: Namespace\n  kind: Namespace\n"), false),
+        (format!("kind: List\nkind: List\nitems:\n{many}"), false),
+        (format!("kind: List\nitems:\n{many}- kind: Namespace\n  metadata:\n\tname: x\n"), false),
+        (format!("kind: List\nitems:\n{many}- kind: Namespace\n  metadata: >\n    x\n"), false),
+        (format!("kind: List\nitems:\n{many}- kind: Namespace\n    apiVersion: v1\n"), false),
+        (format!("kind: Thing\nitems:\n{many}"), false),
+        ("kind: List\nitems:\n  a: 1\n".to_string(), false),
+        ("kind: List\nitems: []\n".to_string(), false),
+        (format!("  kind: List\n  items:\n{many}"), false),
+        (format!("kind: List\r\nitems:\n{many}"), false),
+        (format!("kind: HTTPRouteList\nspec: {{}}\nitems:\n{many}"), false),
+        (format!("kind: List\nitems:\n{many} x: 1\nkind2: 1\n"), false),
+    ];
+    for (i, (case, item_by_item)) in cases.iter().enumerate() {
+        let name = format!("yaml-list-{i}.yaml");
+        let (one_done, one) = stream_yaml_list(&name, case, &budgets, 1);
+        let (four_done, four) = stream_yaml_list(&name, case, &budgets, 4);
+        assert_eq!(one_done, *item_by_item, "{name}:\n{case}");
+        assert_eq!(four_done, *item_by_item, "{name}:\n{case}");
+        if *item_by_item {
+            assert_eq!(one.documents, four.documents, "{name}");
+            let full = load_with_reader(&name, case, &budgets, 1, YamlReader::Full).expect("reads");
+            assert_eq!(four.documents, full.documents, "{name}:\n{case}");
+        }
+        assert_readers_agree(&name, case, &budgets);
+        assert_streams_as_loaded(&name, case, &budgets);
+    }
+    // Budgets are the full reader's: its error, at its place, also when the items pass the
+    // node budget only together, in a later round.
+    for small in [
+        Budgets {
+            max_nodes: 300,
+            ..Budgets::default()
+        },
+        Budgets {
+            max_depth: 3,
+            ..Budgets::default()
+        },
+        Budgets {
+            max_depth: 4,
+            ..Budgets::default()
+        },
+    ] {
+        assert!(!stream_yaml_list("budget.yaml", &text, &small, 4).0);
+        assert_readers_agree("budget.yaml", &text, &small);
+        assert_streams_as_loaded("budget.yaml", &text, &small);
+        assert!(load("budget.yaml", &text, &small).is_err());
+    }
+}
