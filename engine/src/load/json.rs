@@ -587,7 +587,7 @@ fn scan_list(text: &str) -> Option<ListScan> {
         let b = bytes[i];
         if b.is_ascii_whitespace() {
             line += usize::from(b == b'\n');
-            i += 1;
+            i = skip_spaces(bytes, i + 1);
             continue;
         }
         if expect_item {
@@ -611,15 +611,7 @@ fn scan_list(text: &str) -> Option<ListScan> {
         match b {
             b'"' => {
                 let start = i + 1;
-                let mut j = start;
-                while j < bytes.len() && bytes[j] != b'"' {
-                    match bytes[j] {
-                        b'\\' => j += 1,
-                        b'\n' => line += 1,
-                        _ => {}
-                    }
-                    j += 1;
-                }
+                let j = string_end(bytes, start)?;
                 let string = bytes.get(start..j)?;
                 if depth == 1 {
                     next = match next {
@@ -707,6 +699,36 @@ fn scan_list(text: &str) -> Option<ListScan> {
         api_version: api_version.unwrap_or("").to_string(),
         item_kind,
     })
+}
+
+/// The index after a run of spaces from `i` (kubectl indents with runs of them), eight at a
+/// time.
+fn skip_spaces(bytes: &[u8], mut i: usize) -> usize {
+    const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
+    while let Some(word) = bytes.get(i..i + 8) {
+        if u64::from_ne_bytes(word.try_into().unwrap_or_default()) != SPACES {
+            break;
+        }
+        i += 8;
+    }
+    while bytes.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    i
+}
+
+/// The index of the `"` that closes the string whose text starts at `start`, escapes
+/// skipped; `None` when the text ends first. A line break in a string is not JSON: the
+/// reader refuses it later, so lines need not be counted here.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut j = start;
+    loop {
+        j += memchr::memchr2(b'"', b'\\', bytes.get(j..)?)?;
+        if bytes[j] == b'"' {
+            return Some(j);
+        }
+        j += 2;
+    }
 }
 
 /// The root object: `items` read item by item, the other members read (for syntax and
