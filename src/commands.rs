@@ -78,11 +78,39 @@ fn write_structured(out: &mut dyn Write, json: bool, value: &impl Serialize) -> 
         buffered.write_all(b"\n")?;
         buffered.flush()?;
     } else {
-        // Serialised first, then written: a write error stays an io::Error (a closed pipe
-        // ends quietly), not a serialisation error.
-        out.write_all(serde_saphyr::to_string(value)?.as_bytes())?;
+        let mut writer = YamlOut {
+            out: std::io::BufWriter::with_capacity(1 << 16, out),
+            failed: None,
+        };
+        let serialised = serde_saphyr::to_fmt_writer(&mut writer, value);
+        // A write error stays an io::Error (a closed pipe ends quietly), not a
+        // serialisation error.
+        if let Some(e) = writer.failed {
+            return Err(e.into());
+        }
+        serialised?;
+        writer.out.flush()?;
     }
     Ok(())
+}
+
+/// YAML written as it is serialised, through a buffer: output of any size costs no more
+/// memory than the buffer. The first write error is kept to be returned as itself.
+struct YamlOut<W: Write> {
+    out: std::io::BufWriter<W>,
+    failed: Option<std::io::Error>,
+}
+
+impl<W: Write> std::fmt::Write for YamlOut<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.failed.is_some() {
+            return Err(std::fmt::Error);
+        }
+        self.out.write_all(s.as_bytes()).map_err(|e| {
+            self.failed = Some(e);
+            std::fmt::Error
+        })
+    }
 }
 
 /// `KIND/NAMESPACE/NAME`, or `KIND/NAME` for cluster-scoped objects: the form `--delete`
