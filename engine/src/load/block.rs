@@ -32,18 +32,7 @@ pub(super) fn document(
     max_depth: usize,
     max_nodes: usize,
 ) -> Option<FastDocument> {
-    let mut reader = Reader {
-        lines,
-        last_line_ends,
-        at: 0,
-        col: 0,
-        nodes: 0,
-        depth: 0,
-        max_depth,
-        max_nodes,
-        item_lines: Vec::new(),
-        flow_items: false,
-    };
+    let mut reader = Reader::new(lines, last_line_ends, max_depth, max_nodes);
     if lines.first().is_some_and(|l| is_marker(l)) {
         // `---` alone, or followed by a comment: content on the marker line is left to the
         // full parser.
@@ -84,19 +73,14 @@ pub(super) fn list_item(
     max_depth: usize,
     max_nodes: usize,
 ) -> Option<FastDocument> {
-    let mut reader = Reader {
+    let mut reader = Reader::new(
         lines,
         last_line_ends,
-        at: 0,
-        col: 0,
-        nodes: 0,
-        // Inside the root mapping, as the List's `items` is.
-        depth: 1,
         max_depth,
-        max_nodes: max_nodes.saturating_add(1),
-        item_lines: Vec::new(),
-        flow_items: false,
-    };
+        max_nodes.saturating_add(1),
+    );
+    // Inside the root mapping, as the List's `items` is.
+    reader.depth = 1;
     let (indent, content) = reader.peek()?;
     if reader.at != 0 || !is_entry(content) {
         return None;
@@ -180,7 +164,23 @@ struct Reader<'l, 't> {
     flow_items: bool,
 }
 
-impl<'t> Reader<'_, 't> {
+impl<'l, 't> Reader<'l, 't> {
+    /// At the first line, at the root's depth.
+    fn new(lines: &'l [&'t str], last_line_ends: bool, max_depth: usize, max_nodes: usize) -> Self {
+        Reader {
+            lines,
+            last_line_ends,
+            at: 0,
+            col: 0,
+            nodes: 0,
+            depth: 0,
+            max_depth,
+            max_nodes,
+            item_lines: Vec::new(),
+            flow_items: false,
+        }
+    }
+
     /// The next line with content, skipping blank and comment-only lines: its indentation
     /// and its content.
     fn peek(&mut self) -> Option<(usize, &'t str)> {

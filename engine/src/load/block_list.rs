@@ -8,13 +8,10 @@
 use serde_json::Value;
 
 use super::json::Streamed;
-use super::{Budgets, ListItems, ObjectSink, block, list_kind};
+use super::{Budgets, ListItems, ObjectSink, block, list_kind, parse_in_rounds};
 
 /// From this many items a List's items are parsed on several threads.
 const PARALLEL_MIN_ITEMS: usize = 64;
-
-/// Items parsed per round: bounds the values held at once.
-const ROUND: usize = 1024;
 
 /// Reads `text` as one block-style YAML List document, handing each object to `sink`, with up
 /// to `workers` threads. [`Streamed::NotAList`] when the text is not such a document (nothing
@@ -46,36 +43,25 @@ pub(super) fn stream_list(
     let workers = if cut.items.len() < PARALLEL_MIN_ITEMS {
         1
     } else {
-        workers.max(1)
+        workers
     };
-    for round in cut.items.chunks(ROUND) {
-        let per_worker = round.len().div_ceil(workers);
-        let parsed: Vec<Option<Vec<(Value, usize, usize)>>> = if workers == 1 {
-            vec![read_items(text, round, budgets)]
-        } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = round
-                    .chunks(per_worker)
-                    .map(|spans| scope.spawn(move || read_items(text, spans, budgets)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().ok().flatten())
-                    .collect()
-            })
-        };
-        for part in parsed {
-            let Some(part) = part else {
-                return Streamed::Failed;
-            };
+    let read = parse_in_rounds(
+        &cut.items,
+        workers,
+        |part| read_items(text, part, budgets),
+        |part| {
             for (value, line, item_nodes) in part {
                 nodes = nodes.saturating_add(item_nodes);
                 if nodes > budgets.max_nodes {
-                    return Streamed::Failed;
+                    return false;
                 }
                 items.item_on_line(value, line);
             }
-        }
+            true
+        },
+    );
+    if !read {
+        return Streamed::Failed;
     }
     Streamed::Done(items.skipped)
 }

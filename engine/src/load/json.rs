@@ -7,7 +7,7 @@ use serde_json::{Map, Number, Value};
 
 use super::{
     Budgets, Document, ListItems, LoadError, ObjectSink, Origin, RawDocument, Warning,
-    depth_message, duplicate_key_message, nodes_message, yaml,
+    depth_message, duplicate_key_message, nodes_message, parse_in_rounds, yaml,
 };
 
 /// The documents, and the keys that appeared twice in one object (the last value is kept).
@@ -443,9 +443,6 @@ pub(super) fn stream_list_on(
 /// From this many items a List's items are parsed on one thread per core.
 pub(super) const PARALLEL_MIN_ITEMS: usize = 64;
 
-/// Items parsed per round of the parallel reader: bounds the values held at once.
-const PARALLEL_ROUND: usize = 1024;
-
 /// Reads the root object, its items handed on one by one; whether it read.
 fn read_root(text: &str, state: &mut State<'_>, items: &mut ListItems<'_>) -> bool {
     let mut de = serde_json::Deserializer::from_str(text);
@@ -484,22 +481,11 @@ fn read_in_parallel(
         return false;
     }
     let budgets = state.budgets;
-    for round in spans.chunks(PARALLEL_ROUND) {
-        let per_worker = round.len().div_ceil(workers);
-        let parsed: Vec<Option<(Vec<Value>, usize)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = round
-                .chunks(per_worker)
-                .map(|chunk| scope.spawn(move || parse_items(text, chunk, budgets)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().ok().flatten())
-                .collect()
-        });
-        for result in parsed {
-            let Some((values, nodes)) = result else {
-                return false;
-            };
+    parse_in_rounds(
+        spans,
+        workers,
+        |part| parse_items(text, part, budgets),
+        |(values, nodes)| {
             state.nodes += nodes;
             if state.nodes > budgets.max_nodes {
                 return false;
@@ -507,9 +493,9 @@ fn read_in_parallel(
             for value in values {
                 items.item(value);
             }
-        }
-    }
-    true
+            true
+        },
+    )
 }
 
 /// Parses the items at `spans`, each at the depth of a List's item, with its own node

@@ -501,6 +501,45 @@ impl ListItems<'_> {
     }
 }
 
+/// Items of a List parsed per round: bounds the values held at once.
+const LIST_ROUND: usize = 1024;
+
+/// Parses the items at `spans` in rounds of [`LIST_ROUND`], each round split between
+/// `workers` threads (one thread: on the caller's), and gives each part's result to `take` in
+/// span order. Whether every part parsed and `take` accepted it.
+fn parse_in_rounds<S: Sync, R: Send>(
+    spans: &[S],
+    workers: usize,
+    parse: impl Fn(&[S]) -> Option<R> + Sync,
+    mut take: impl FnMut(R) -> bool,
+) -> bool {
+    let workers = workers.max(1);
+    for round in spans.chunks(LIST_ROUND) {
+        let parts: Vec<Option<R>> = if workers == 1 {
+            vec![parse(round)]
+        } else {
+            let per_worker = round.len().div_ceil(workers);
+            let parse = &parse;
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = round
+                    .chunks(per_worker)
+                    .map(|part| scope.spawn(move || parse(part)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().ok().flatten())
+                    .collect()
+            })
+        };
+        for part in parts {
+            if !part.is_some_and(&mut take) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// For `kind: List`, `None`; for a typed list such as `HTTPRouteList`, the item kind
 /// (`HTTPRoute`). `None` outside: not a list.
 #[allow(clippy::option_option)]
