@@ -85,6 +85,9 @@ pub struct ServiceRef {
     pub name: String,
     pub port: u16,
     pub app_protocol: Option<String>,
+    /// TLS to the backend (BackendTLSPolicy), when a policy applies to the port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<std::sync::Arc<crate::config::BackendTls>>,
 }
 
 /// Where a decision came from: the table entry that matched.

@@ -201,6 +201,7 @@ impl Network {
                         name: name.clone(),
                         port: *port,
                         app_protocol: None,
+                        tls: None,
                     };
                     let endpoints = set
                         .endpoints
@@ -594,6 +595,7 @@ mod tests {
             name: name.into(),
             port,
             app_protocol: None,
+            tls: None,
         }
     }
 

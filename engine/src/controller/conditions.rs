@@ -64,6 +64,8 @@ pub enum Reason {
     InvalidCACertificateRef,
     InvalidCACertificateKind,
     ConfigurationChanged,
+    /// Policies: another policy on the same target takes precedence (GEP-713).
+    Conflicted,
 }
 
 impl Reason {
@@ -99,6 +101,7 @@ impl Reason {
             Reason::InvalidCACertificateRef => "InvalidCACertificateRef",
             Reason::InvalidCACertificateKind => "InvalidCACertificateKind",
             Reason::ConfigurationChanged => "ConfigurationChanged",
+            Reason::Conflicted => "Conflicted",
         }
     }
 }

@@ -146,6 +146,7 @@ pub(crate) fn service(name: &str) -> BackendTarget {
         name: name.to_string(),
         port: 8080,
         app_protocol: None,
+        tls: None,
     }
 }
 
