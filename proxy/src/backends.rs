@@ -403,6 +403,7 @@ async fn echo(
                     pod: context.name.clone(),
                     service: context.service.clone(),
                     http_port: context.port,
+                    tls: None,
                 };
                 Bytes::from(echoed.to_json().to_string())
             } else {

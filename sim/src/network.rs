@@ -29,7 +29,8 @@ use gwsim_engine::filters::apply_header_modifier;
 use gwsim_engine::object::{Kind, Object, Snapshot};
 use gwsim_engine::runtime::{self, Attempt, AttemptOutcome, Endpoints as _, Exchange, Final, Step};
 
-use crate::cluster::{EchoedRequest, GrpcEcho, RequestId, Response, WebSocketMessage};
+use crate::backend_tls::Upstream;
+use crate::cluster::{EchoedRequest, GrpcEcho, RequestId, Response, TlsReport, WebSocketMessage};
 use crate::echo::{EchoPod, EchoReply, HttpVersion, Receipt};
 use crate::grpc::Code;
 use crate::time::SimTime;
@@ -83,10 +84,12 @@ impl Network {
             let ns = pod.metadata.namespace.clone().unwrap_or_default();
             let name = pod.metadata.name.clone().unwrap_or_default();
             let grpc = serves_grpc(pod);
+            let tls = crate::backend_tls::serving_tls(pod, snapshot);
             let echo = match old.remove(&(ns.clone(), name.clone())) {
-                Some(p) if p.ip == ip && p.grpc == grpc => p,
-                _ if grpc => EchoPod::new(&ns, &name, ip).serving_grpc(),
-                _ => EchoPod::new(&ns, &name, ip),
+                Some(p) if p.ip == ip && p.grpc == grpc && p.tls == tls => p,
+                Some(p) if p.ip == ip && p.grpc == grpc => p.serving_tls(tls),
+                _ if grpc => EchoPod::new(&ns, &name, ip).serving_grpc().serving_tls(tls),
+                _ => EchoPod::new(&ns, &name, ip).serving_tls(tls),
             };
             // Every address of the pod (IPv4 and IPv6) reaches the same echo backend.
             let all_ips = pod.status.iter().flat_map(|s| s.pod_ips.iter().flatten());
@@ -285,6 +288,10 @@ impl Network {
             if let Some(Endpoint { pod: Some(i), port }) =
                 self.pick(&mirror.backend, id, MIRROR_SALT + n as u64)
                 && self.pods[i].speaks_on(port) == backend_version(&mirror.backend)
+                && matches!(
+                    self.upstream(&mirror.backend, i, port, now),
+                    Upstream::Plain | Upstream::Tls(_)
+                )
             {
                 self.pods[i].record(&mirror.request, id, now);
             }
@@ -292,6 +299,8 @@ impl Network {
 
         let mut exchange = Exchange::new(&timeouts, retry.as_ref());
         let mut answer: Option<BackendAnswer> = None;
+        // The TLS session of the last answered attempt, as the backend saw it.
+        let mut session: Option<TlsReport> = None;
         // A gRPC echo's last answer: its status and trailers.
         let mut grpc: Option<(Code, Vec<(String, String)>)> = None;
         let outcome = loop {
@@ -302,7 +311,27 @@ impl Network {
                 Some(endpoint) => {
                     let now = now.after(exchange.elapsed());
                     let reply = match endpoint.pod {
-                        Some(i) => self.pods[i].serve(&request, version, endpoint.port, id, now),
+                        Some(i) => match self.upstream(&backend, i, endpoint.port, now) {
+                            Upstream::Plain => {
+                                session = None;
+                                self.pods[i].serve(&request, version, endpoint.port, id, now)
+                            }
+                            Upstream::Tls(report) => {
+                                session = Some(report);
+                                self.pods[i].serve(&request, version, endpoint.port, id, now)
+                            }
+                            // Go's HTTP server answers plain HTTP on its TLS port with 400.
+                            Upstream::PlainToTls => EchoReply::Answer {
+                                status: 400,
+                                headers: Vec::new(),
+                                echo: false,
+                                delay: Duration::ZERO,
+                            },
+                            // A failed handshake is a failed connection.
+                            Upstream::Failed(_) => EchoReply::Reset {
+                                delay: Duration::ZERO,
+                            },
+                        },
                         None => EchoReply::Reset {
                             delay: Duration::ZERO,
                         },
@@ -353,7 +382,11 @@ impl Network {
                 let echo = endpoint
                     .pod
                     .filter(|_| echo)
-                    .map(|i| echoed(request, &self.pods[i], &backend, endpoint.port, version));
+                    .map(|i| echoed(request, &self.pods[i], &backend, endpoint.port, version))
+                    .map(|mut e| {
+                        e.tls = session;
+                        e
+                    });
                 // Switching Protocols: the connection now carries WebSocket messages, which
                 // the Gateway relays to the backend and back.
                 let messages = match endpoint.pod {
@@ -379,6 +412,20 @@ impl Network {
         }
         response.headers.extend(response_headers);
         response
+    }
+}
+
+impl Network {
+    /// The Gateway's connection to port `port` of pod `pod` for `backend` (TLS when a
+    /// BackendTLSPolicy applies to it; see `backend_tls`).
+    fn upstream(&self, backend: &ServiceRef, pod: usize, port: u16, now: SimTime) -> Upstream {
+        crate::backend_tls::connect(
+            backend.tls.as_deref(),
+            self.pods[pod].tls.as_deref(),
+            port,
+            None,
+            crate::tls::unix_seconds(now),
+        )
     }
 }
 
@@ -508,6 +555,7 @@ fn echoed(
         pod: pod.name.clone(),
         service: backend.name.clone(),
         http_port: port,
+        tls: None,
     }
 }
 

@@ -78,6 +78,8 @@ pub const CONTROLLER_NAME: &str = "gateway.gwsim.dev/controller";
 /// Upstream feature names gwsim implements, sorted by name; written to GatewayClass
 /// `status.supportedFeatures`.
 pub const SUPPORTED_FEATURES: &[&str] = &[
+    "BackendTLSPolicy",
+    "BackendTLSPolicySANValidation",
     "GRPCRoute",
     "GRPCRouteNamedRouteRule",
     "GRPCRouteRequestHeaderModifier",
