@@ -195,7 +195,9 @@ pub fn connect(
     if let Some(cas) = &serving.client_cas {
         let client_ok = match (cas, client) {
             (Err(why), _) => Err(format!("the backend cannot validate clients: {why}")),
-            (Ok(_), None) => Err("the backend requires a client certificate and the Gateway has none".to_string()),
+            (Ok(_), None) => Err(
+                "the backend requires a client certificate and the Gateway has none".to_string(),
+            ),
             (Ok(pem), Some(client)) => TrustAnchors::from_pem(pem.as_bytes())
                 .and_then(|anchors| client.chain.verify(&anchors, now_unix, true))
                 .map_err(|e| format!("the backend refused the Gateway's client certificate: {e}")),
@@ -218,16 +220,20 @@ pub fn connect(
 fn verify_server(tls: &BackendTls, chain: &CertificateChain, now_unix: u64) -> Result<(), String> {
     let policy = tls.policy.namespaced_name();
     match &tls.trust {
-        BackendTrust::Certificates(anchors) => chain
-            .verify(anchors, now_unix, false)
-            .map_err(|e| format!("the backend's certificate is refused ({e}; BackendTLSPolicy {policy})"))?,
+        BackendTrust::Certificates(anchors) => {
+            chain.verify(anchors, now_unix, false).map_err(|e| {
+                format!("the backend's certificate is refused ({e}; BackendTLSPolicy {policy})")
+            })?
+        }
         BackendTrust::System => {
             return Err(format!(
                 "the backend's certificate does not chain to a well-known CA (gwsim's System store is empty; BackendTLSPolicy {policy})"
             ));
         }
         BackendTrust::None(why) => {
-            return Err(format!("BackendTLSPolicy {policy} has no valid CA certificate: {why}"));
+            return Err(format!(
+                "BackendTLSPolicy {policy} has no valid CA certificate: {why}"
+            ));
         }
     }
     if tls.subject_alt_names.is_empty() {
@@ -250,5 +256,236 @@ fn verify_server(tls: &BackendTls, chain: &CertificateChain, now_unix: u64) -> R
         Err(format!(
             "the backend's certificate carries none of the subjectAltNames of BackendTLSPolicy {policy} (it has DNS {dns:?}, URI {uris:?})"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gwsim_engine::object::ObjectKey;
+
+    struct Pki {
+        ca: String,
+        other_ca: String,
+        issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    }
+
+    fn ca(name: &str) -> (String, rcgen::Issuer<'static, rcgen::KeyPair>) {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = params.self_signed(&key).expect("self-signed");
+        (cert.pem(), rcgen::Issuer::new(params, key))
+    }
+
+    fn pki() -> Pki {
+        let (backend_ca, issuer) = ca("backend CA");
+        let (other_ca, _) = ca("other CA");
+        Pki {
+            ca: backend_ca,
+            other_ca,
+            issuer,
+        }
+    }
+
+    /// A certificate for `names` (DNS names, or URIs when they contain `://`), valid 2025-2030.
+    fn leaf(pki: &Pki, names: &[&str], client: bool) -> CertificateChain {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.subject_alt_names = names
+            .iter()
+            .map(|n| {
+                if n.contains("://") {
+                    rcgen::SanType::URI(rcgen::string::Ia5String::try_from(*n).expect("uri"))
+                } else {
+                    rcgen::SanType::DnsName(rcgen::string::Ia5String::try_from(*n).expect("dns"))
+                }
+            })
+            .collect();
+        params.extended_key_usages = vec![if client {
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2030, 1, 1);
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &pki.issuer).expect("signed");
+        CertificateChain::from_pem(cert.pem().as_bytes()).expect("chain")
+    }
+
+    fn policy(pki_pem: &str, hostname: &str, sans: Vec<SubjectAltName>) -> BackendTls {
+        BackendTls {
+            policy: ObjectKey::new(Kind::BackendTlsPolicy, "ns", "p"),
+            hostname: hostname.to_string(),
+            subject_alt_names: sans,
+            trust: BackendTrust::Certificates(
+                TrustAnchors::from_pem(pki_pem.as_bytes()).expect("anchors"),
+            ),
+            ca_digest: 0,
+        }
+    }
+
+    fn serving(chain: CertificateChain) -> ServingTls {
+        ServingTls {
+            port: DEFAULT_HTTPS_PORT,
+            chain: Ok(chain),
+            client_cas: None,
+        }
+    }
+
+    /// 2026-01-01, the simulator's epoch.
+    const NOW: u64 = 1_767_225_600;
+
+    fn failed(u: &Upstream) -> bool {
+        matches!(u, Upstream::Failed(_))
+    }
+
+    #[test]
+    fn the_handshake_checks_ca_hostname_and_time() {
+        let pki = pki();
+        let pod = serving(leaf(&pki, &["abc.example.com"], false));
+        let good = policy(&pki.ca, "abc.example.com", Vec::new());
+        assert_eq!(
+            connect(Some(&good), Some(&pod), 8443, None, NOW),
+            Upstream::Tls(TlsReport {
+                server_name: "abc.example.com".into(),
+                peer_certificates: Vec::new()
+            })
+        );
+        // Wrong CA, wrong hostname, a certificate not valid yet or expired: refused.
+        assert!(failed(&connect(
+            Some(&policy(&pki.other_ca, "abc.example.com", Vec::new())),
+            Some(&pod),
+            8443,
+            None,
+            NOW
+        )));
+        assert!(failed(&connect(
+            Some(&policy(&pki.ca, "def.example.com", Vec::new())),
+            Some(&pod),
+            8443,
+            None,
+            NOW
+        )));
+        assert!(failed(&connect(
+            Some(&good),
+            Some(&pod),
+            8443,
+            None,
+            NOW - 400 * 86_400
+        )));
+        assert!(failed(&connect(
+            Some(&good),
+            Some(&pod),
+            8443,
+            None,
+            NOW + 5 * 365 * 86_400
+        )));
+        // No usable CA, or System (empty in gwsim): refused.
+        let none = BackendTls {
+            trust: BackendTrust::None("ConfigMap not found".into()),
+            ..good.clone()
+        };
+        assert!(failed(&connect(Some(&none), Some(&pod), 8443, None, NOW)));
+        let system = BackendTls {
+            trust: BackendTrust::System,
+            ..good.clone()
+        };
+        assert!(failed(&connect(Some(&system), Some(&pod), 8443, None, NOW)));
+        // Ports: TLS to a plain port fails; plain to the TLS port is the echo's 400.
+        assert!(failed(&connect(Some(&good), Some(&pod), 3000, None, NOW)));
+        assert!(failed(&connect(Some(&good), None, 8443, None, NOW)));
+        assert_eq!(
+            connect(None, Some(&pod), 8443, None, NOW),
+            Upstream::PlainToTls
+        );
+        assert_eq!(connect(None, Some(&pod), 3000, None, NOW), Upstream::Plain);
+    }
+
+    #[test]
+    fn subject_alt_names_replace_the_hostname_for_authentication() {
+        let pki = pki();
+        let pod = serving(leaf(
+            &pki,
+            &["abc.example.com", "spiffe://abc.example.com/id"],
+            false,
+        ));
+        let with = |sans: Vec<SubjectAltName>, hostname: &str| {
+            connect(
+                Some(&policy(&pki.ca, hostname, sans)),
+                Some(&pod),
+                8443,
+                None,
+                NOW,
+            )
+        };
+        let uri = |u: &str| SubjectAltName::Uri(u.into());
+        let dns = |h: &str| SubjectAltName::Hostname(h.into());
+        // The hostname is the SNI only: a mismatching one passes when a SAN matches.
+        assert!(!failed(&with(
+            vec![uri("spiffe://abc.example.com/id")],
+            "x.example.com"
+        )));
+        assert!(!failed(&with(
+            vec![dns("abc.example.com")],
+            "x.example.com"
+        )));
+        assert!(!failed(&with(
+            vec![uri("spiffe://no/such"), dns("abc.example.com")],
+            "a.b"
+        )));
+        // A matching hostname does not help when no SAN matches.
+        assert!(failed(&with(
+            vec![dns("def.example.com")],
+            "abc.example.com"
+        )));
+        assert!(failed(&with(
+            vec![uri("spiffe://abc.example.com/other")],
+            "abc.example.com"
+        )));
+        match with(vec![dns("abc.example.com")], "sni.example.com") {
+            Upstream::Tls(report) => assert_eq!(report.server_name, "sni.example.com"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_backend_asking_for_a_client_certificate_gets_the_gateways() {
+        let pki = pki();
+        let pod = ServingTls {
+            client_cas: Some(Ok(pki.ca.clone())),
+            ..serving(leaf(&pki, &["abc.example.com"], false))
+        };
+        let good = policy(&pki.ca, "abc.example.com", Vec::new());
+        assert!(failed(&connect(Some(&good), Some(&pod), 8443, None, NOW)));
+        let chain = leaf(&pki, &[], true);
+        let client = ClientCertificate {
+            chain: chain.clone(),
+            pem: "PEM".into(),
+        };
+        match connect(Some(&good), Some(&pod), 8443, Some(&client), NOW) {
+            Upstream::Tls(report) => assert_eq!(report.peer_certificates, ["PEM"]),
+            other => panic!("{other:?}"),
+        }
+        let (_, stranger) = ca("stranger");
+        let foreign = Pki {
+            ca: String::new(),
+            other_ca: String::new(),
+            issuer: stranger,
+        };
+        let client = ClientCertificate {
+            chain: leaf(&foreign, &[], true),
+            pem: "PEM".into(),
+        };
+        assert!(failed(&connect(
+            Some(&good),
+            Some(&pod),
+            8443,
+            Some(&client),
+            NOW
+        )));
     }
 }

@@ -2027,7 +2027,11 @@ mod tests {
         );
         want.ancestors = vec![ancestor("other", "True", "Accepted")];
         let c = check_status(&want, &cluster);
-        assert!(c.diff().contains("(no entry; entries: ns/gw)"), "{}", c.diff());
+        assert!(
+            c.diff().contains("(no entry; entries: ns/gw)"),
+            "{}",
+            c.diff()
+        );
     }
 
     #[test]

@@ -197,7 +197,10 @@ impl EchoPod {
     }
 
     /// The same pod serving TLS as `tls` says.
-    pub fn serving_tls(mut self, tls: Option<std::sync::Arc<crate::backend_tls::ServingTls>>) -> EchoPod {
+    pub fn serving_tls(
+        mut self,
+        tls: Option<std::sync::Arc<crate::backend_tls::ServingTls>>,
+    ) -> EchoPod {
         self.tls = tls;
         self
     }
