@@ -130,18 +130,18 @@ fn subject_alt_name() -> Node {
     ])
     .rule(
         "SubjectAltName element must contain Hostname, if Type is set to Hostname",
-        move |v| Verdict::from(!(is(v, "Hostname") && !set(v, "hostname"))),
+        move |v| Verdict::from(!is(v, "Hostname") || set(v, "hostname")),
     )
     .rule(
         "SubjectAltName element must not contain Hostname, if Type is not set to Hostname",
-        move |v| Verdict::from(!(!is(v, "Hostname") && set(v, "hostname"))),
+        move |v| Verdict::from(is(v, "Hostname") || !set(v, "hostname")),
     )
     .rule(
         "SubjectAltName element must contain URI, if Type is set to URI",
-        move |v| Verdict::from(!(is(v, "URI") && !set(v, "uri"))),
+        move |v| Verdict::from(!is(v, "URI") || set(v, "uri")),
     )
     .rule(
         "SubjectAltName element must not contain URI, if Type is not set to URI",
-        move |v| Verdict::from(!(!is(v, "URI") && set(v, "uri"))),
+        move |v| Verdict::from(is(v, "URI") || !set(v, "uri")),
     )
 }
