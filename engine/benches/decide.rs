@@ -112,6 +112,7 @@ fn config(routes: usize) -> GatewayConfig {
             certificate: None,
             client_validation: None,
         }],
+        backend_client_certificate: None,
     }
 }
 

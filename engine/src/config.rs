@@ -26,6 +26,18 @@ pub struct GatewayConfig {
     /// precedence order (including ones that are not usable, so that explanations can say
     /// why they were passed over).
     pub listeners: Vec<ListenerConfig>,
+    /// `spec.tls.backend.clientCertificateRef`, resolved: the certificate the Gateway presents
+    /// to backends that ask for one during a TLS handshake (BackendTLSPolicy connections).
+    #[serde(skip)]
+    pub backend_client_certificate: Option<BackendClientCertificate>,
+}
+
+/// A client certificate the Gateway presents to backends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendClientCertificate {
+    pub chain: CertificateChain,
+    /// `tls.crt` as written (PEM): what a backend reports as the peer certificate.
+    pub pem: String,
 }
 
 /// Listener protocols. Anything else is kept verbatim as `Other` (the API admits any token;

@@ -54,6 +54,7 @@ pub const NOT_ON_WIRE: &[(&str, &str)] = &[
     ("backendtlspolicy-invalid-kind", BACKEND_TLS),
     ("backendtlspolicy-observed-generation-bump", BACKEND_TLS),
     ("backendtlspolicy-san-validation", BACKEND_TLS),
+    ("gateway-tls-backend-client-certificate", BACKEND_TLS),
 ];
 
 /// Why the BackendTLSPolicy scenarios stay in memory.

@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use gwsim_engine::config::{BackendTls, BackendTrust, SubjectAltName};
+use gwsim_engine::config::{BackendClientCertificate, BackendTls, BackendTrust, SubjectAltName};
 use gwsim_engine::object::{Kind, Object, ObjectKey, Snapshot};
 use gwsim_engine::x509::{CertificateChain, TrustAnchors};
 use k8s_openapi::api::core::v1::{Container, Pod, Volume};
@@ -145,14 +145,6 @@ fn read_file(
     ))
 }
 
-/// A client certificate the Gateway presents to backends (`Gateway.spec.tls.backend`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientCertificate {
-    pub chain: CertificateChain,
-    /// The certificate as PEM, as upstream's echo reports a peer certificate.
-    pub pem: String,
-}
-
 /// How the Gateway's connection to one backend port turned out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Upstream {
@@ -172,7 +164,7 @@ pub fn connect(
     tls: Option<&BackendTls>,
     serving: Option<&ServingTls>,
     port: u16,
-    client: Option<&ClientCertificate>,
+    client: Option<&BackendClientCertificate>,
     now_unix: u64,
 ) -> Upstream {
     let serving = serving.filter(|s| s.port == port);
@@ -462,7 +454,7 @@ mod tests {
         let good = policy(&pki.ca, "abc.example.com", Vec::new());
         assert!(failed(&connect(Some(&good), Some(&pod), 8443, None, NOW)));
         let chain = leaf(&pki, &[], true);
-        let client = ClientCertificate {
+        let client = BackendClientCertificate {
             chain: chain.clone(),
             pem: "PEM".into(),
         };
@@ -476,7 +468,7 @@ mod tests {
             other_ca: String::new(),
             issuer: stranger,
         };
-        let client = ClientCertificate {
+        let client = BackendClientCertificate {
             chain: leaf(&foreign, &[], true),
             pem: "PEM".into(),
         };

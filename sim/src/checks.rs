@@ -244,6 +244,9 @@ pub fn check_response<C: Cluster + ?Sized>(
             };
             c.field("request.sni", want, got, got == want);
         }
+        if let Some((namespace, name)) = &req.peer_certificate {
+            check_peer_certificate(&mut c, namespace, name, echo, cluster);
+        }
         let header = echo.map(|e| move |name: &str| e.header(name));
         let report = Reported {
             prefix: "request.headers",
@@ -800,6 +803,51 @@ impl Tally {
         }
         c
     }
+}
+
+/// `request.peerCertificate`: the backend received the Secret's `tls.crt` as a client
+/// certificate, as upstream compares it (the PEM text, exactly).
+fn check_peer_certificate<C: Cluster + ?Sized>(
+    c: &mut Comparison,
+    namespace: &str,
+    name: &str,
+    echo: Option<&EchoedRequest>,
+    cluster: &C,
+) {
+    let field = "request.peerCertificate";
+    let want = format!("the tls.crt of Secret {namespace}/{name}");
+    let secret = cluster.get(&ObjectKey::new(Kind::Secret, namespace, name));
+    let pem = secret
+        .as_ref()
+        .and_then(|s| s.pointer("/data/tls.crt"))
+        .and_then(Value::as_str)
+        .and_then(|b| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.decode(b).ok()
+        })
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    let Some(pem) = pem else {
+        c.field(
+            field,
+            &want,
+            "(the Secret or its tls.crt does not exist)",
+            false,
+        );
+        return;
+    };
+    let (actual, ok) = match echo.map(|e| e.tls.as_ref()) {
+        None => (NO_BACKEND.to_string(), false),
+        Some(None) => (NO_TLS.to_string(), false),
+        Some(Some(tls)) if tls.peer_certificates.contains(&pem) => (want.clone(), true),
+        Some(Some(tls)) => (
+            format!(
+                "{} other client certificate(s), not that one",
+                tls.peer_certificates.len()
+            ),
+            false,
+        ),
+    };
+    c.field(field, &want, &actual, ok);
 }
 
 /// What `request.sni` reads when the backend received the request over plain HTTP.

@@ -24,6 +24,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use gwsim_engine::config::BackendClientCertificate;
 use gwsim_engine::decision::{Forward, Request, ServiceRef};
 use gwsim_engine::filters::apply_header_modifier;
 use gwsim_engine::object::{Kind, Object, Snapshot};
@@ -253,16 +254,18 @@ impl Network {
     /// Delivers a forwarded request: mirrors first, then the request itself with retries and
     /// timeouts, then the response filters.
     pub fn forward(&mut self, forward: Forward, id: RequestId, now: SimTime) -> Response {
-        self.forward_session(forward, &[], id, now)
+        self.forward_session(forward, &[], None, id, now)
     }
 
     /// Delivers a forwarded request as [`Network::forward`] does; when the backend accepts an
     /// upgrade (101), the Gateway then relays `messages` to it, in order, and the response
-    /// carries the backend's answers.
+    /// carries the backend's answers. `client` is the certificate the Gateway presents to
+    /// backends that ask for one (`Gateway.spec.tls.backend.clientCertificateRef`).
     pub fn forward_session(
         &mut self,
         forward: Forward,
         messages: &[WebSocketMessage],
+        client: Option<&BackendClientCertificate>,
         id: RequestId,
         now: SimTime,
     ) -> Response {
@@ -289,7 +292,7 @@ impl Network {
                 self.pick(&mirror.backend, id, MIRROR_SALT + n as u64)
                 && self.pods[i].speaks_on(port) == backend_version(&mirror.backend)
                 && matches!(
-                    self.upstream(&mirror.backend, i, port, now),
+                    self.upstream(&mirror.backend, i, port, client, now),
                     Upstream::Plain | Upstream::Tls(_)
                 )
             {
@@ -311,7 +314,7 @@ impl Network {
                 Some(endpoint) => {
                     let now = now.after(exchange.elapsed());
                     let reply = match endpoint.pod {
-                        Some(i) => match self.upstream(&backend, i, endpoint.port, now) {
+                        Some(i) => match self.upstream(&backend, i, endpoint.port, client, now) {
                             Upstream::Plain => {
                                 session = None;
                                 self.pods[i].serve(&request, version, endpoint.port, id, now)
@@ -418,12 +421,19 @@ impl Network {
 impl Network {
     /// The Gateway's connection to port `port` of pod `pod` for `backend` (TLS when a
     /// BackendTLSPolicy applies to it; see `backend_tls`).
-    fn upstream(&self, backend: &ServiceRef, pod: usize, port: u16, now: SimTime) -> Upstream {
+    fn upstream(
+        &self,
+        backend: &ServiceRef,
+        pod: usize,
+        port: u16,
+        client: Option<&BackendClientCertificate>,
+        now: SimTime,
+    ) -> Upstream {
         crate::backend_tls::connect(
             backend.tls.as_deref(),
             self.pods[pod].tls.as_deref(),
             port,
-            None,
+            client,
             crate::tls::unix_seconds(now),
         )
     }
@@ -1055,7 +1065,7 @@ mod tests {
         let session = |network: &mut Network, backend: ServiceRef, path: &str| {
             let mut f = forward(backend, path);
             f.request = websocket_handshake(&f.request);
-            network.forward_session(f, &messages, RequestId(0), SimTime::START)
+            network.forward_session(f, &messages, None, RequestId(0), SimTime::START)
         };
         let mut network = with_protocol_ports();
         // kubernetes.io/ws, and (gwsim's choice, documented) a plain HTTP/1.1 port too.

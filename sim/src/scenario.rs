@@ -267,6 +267,10 @@ pub struct ExpectedRequest {
     /// gwsim addition: the TLS server name (SNI) the backend saw; the request must have come
     /// over TLS (BackendTLSPolicy). Upstream's `ExpectedRequest.SNI`.
     pub sni: Option<String>,
+    /// gwsim addition: (namespace, name) of a `kubernetes.io/tls` Secret whose `tls.crt` the
+    /// backend must list among the client certificates it received over TLS (upstream's
+    /// `ExpectedRequest.ClientCert`).
+    pub peer_certificate: Option<(String, String)>,
     /// gwsim addition: a request header the backend received exactly once, whose value names
     /// the Service whose pod answered.
     pub backend_header: Option<String>,
@@ -552,6 +556,7 @@ struct RawExpectedRequest {
     absent_headers: Option<Vec<String>>,
     proto: Option<String>,
     sni: Option<String>,
+    peer_certificate: Option<RawSecretRef>,
     backend_header: Option<String>,
 }
 
@@ -1404,6 +1409,9 @@ impl Loader<'_> {
                 absent_headers: r.absent_headers.unwrap_or_default(),
                 proto: r.proto,
                 sni: r.sni,
+                peer_certificate: r
+                    .peer_certificate
+                    .map(|p| (p.namespace.unwrap_or_else(|| "default".to_string()), p.name)),
                 backend_header: r.backend_header,
             }),
             headers: raw.headers.map(|h| h.0).unwrap_or_default(),

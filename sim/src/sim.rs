@@ -423,9 +423,18 @@ impl SimCluster {
                 headers.push(("Location".to_string(), location));
                 Ok(Response::local(status, headers))
             }
-            Outcome::Forward(forward) => Ok(self
-                .network
-                .forward_session(*forward, messages, id, self.now)),
+            Outcome::Forward(forward) => {
+                // The certificate the chosen Gateway presents to backends that ask for one.
+                let client = decision.provenance.as_ref().and_then(|p| {
+                    self.gateways
+                        .iter()
+                        .find(|g| g.key == p.gateway)
+                        .and_then(|g| g.backend_client_certificate.as_ref())
+                });
+                Ok(self
+                    .network
+                    .forward_session(*forward, messages, client, id, self.now))
+            }
         }
     }
 

@@ -66,6 +66,8 @@ pub enum Reason {
     ConfigurationChanged,
     /// Policies: another policy on the same target takes precedence (GEP-713).
     Conflicted,
+    /// Gateway: `spec.tls.backend.clientCertificateRef` cannot be used.
+    InvalidClientCertificateRef,
 }
 
 impl Reason {
@@ -102,6 +104,7 @@ impl Reason {
             Reason::InvalidCACertificateKind => "InvalidCACertificateKind",
             Reason::ConfigurationChanged => "ConfigurationChanged",
             Reason::Conflicted => "Conflicted",
+            Reason::InvalidClientCertificateRef => "InvalidClientCertificateRef",
         }
     }
 }
