@@ -29,6 +29,7 @@ const SUITE_NOT_ON_CLUSTER: &[&str] = &[];
 const SUITE_DIFFERENT: &[(&str, &str)] = &[
     ("BackendTLSPolicy", BACKEND_TLS),
     ("BackendTLSPolicyConflictResolution", BACKEND_TLS),
+    ("BackendTLSPolicyGRPCRoute", BACKEND_TLS),
     ("BackendTLSPolicyInvalidCACertificateRef", BACKEND_TLS),
     ("BackendTLSPolicyInvalidKind", BACKEND_TLS),
     ("BackendTLSPolicySANValidation", BACKEND_TLS),

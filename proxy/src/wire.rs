@@ -50,6 +50,7 @@ use crate::{Options, Proxy, REQUEST_ID_HEADER};
 pub const NOT_ON_WIRE: &[(&str, &str)] = &[
     ("backendtlspolicy", BACKEND_TLS),
     ("backendtlspolicy-conflict-resolution", BACKEND_TLS),
+    ("backendtlspolicy-grpcroute", BACKEND_TLS),
     ("backendtlspolicy-invalid-ca-certificate-ref", BACKEND_TLS),
     ("backendtlspolicy-invalid-kind", BACKEND_TLS),
     ("backendtlspolicy-observed-generation-bump", BACKEND_TLS),

@@ -280,7 +280,13 @@ impl Network {
             ..
         } = forward;
         let mut request = request;
-        let version = backend_version(&backend);
+        // Over TLS the protocol is negotiated (ALPN): the Gateway offers h2 for a gRPC call,
+        // which needs HTTP/2, and what the appProtocol says otherwise.
+        let version = if backend.tls.is_some() && is_grpc_call(&request) {
+            HttpVersion::H2c
+        } else {
+            backend_version(&backend)
+        };
         if version == HttpVersion::H2c {
             drop_connection_headers(&mut request.headers);
         }
@@ -493,6 +499,15 @@ pub fn is_connection_specific(name: &str, value: &str) -> bool {
     ];
     NAMES.iter().any(|n| name.eq_ignore_ascii_case(n))
         || (name.eq_ignore_ascii_case("te") && !value.trim().eq_ignore_ascii_case("trailers"))
+}
+
+/// Whether a request is a gRPC call (`content-type: application/grpc`, with or without a
+/// `+codec` suffix).
+fn is_grpc_call(request: &Request) -> bool {
+    request.headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("content-type")
+            && v.to_ascii_lowercase().starts_with("application/grpc")
+    })
 }
 
 /// Drops the headers an HTTP/2 hop cannot carry.
