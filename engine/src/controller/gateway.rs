@@ -986,6 +986,7 @@ fn backend_client_certificate(
                 .as_ref()
                 .and_then(|d| d.get("tls.crt"))
                 .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+                .or_else(|| secret.string_data.as_ref()?.get("tls.crt").cloned())
                 .unwrap_or_default();
             Some(Ok(Some(BackendClientCertificate { chain, pem })))
         }

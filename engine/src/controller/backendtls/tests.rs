@@ -429,3 +429,106 @@ fn stored_entries_of_other_controllers_are_kept() {
         .collect();
     assert_eq!(names, ["theirs", "gw"]);
 }
+
+/// A Gateway with `spec.tls.backend.clientCertificateRef` naming `reference` (flow YAML).
+fn gateway_with_client_certificate(reference: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: gw, namespace: infra}}\nspec:\n  gatewayClassName: gwsim\n  listeners: [{{name: http, port: 80, protocol: HTTP}}]\n  tls:\n    backend:\n      clientCertificateRef: {reference}\n"
+    )
+}
+
+fn client_secret(namespace: &str) -> String {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "gateway client");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("self-signed");
+    // stringData: the certificate and key as text, which the controller reads like data.
+    let data = serde_json::json!({"tls.crt": cert.pem(), "tls.key": key.serialize_pem()});
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: client, namespace: {namespace}}}\ntype: kubernetes.io/tls\nstringData: {data}\n"
+    )
+}
+
+/// The Gateway's (ResolvedRefs status, reason) and whether its config carries a certificate.
+fn gateway_resolved_refs(r: &Reconciliation) -> (Option<(String, String)>, bool, String) {
+    let key = ObjectKey::new(Kind::Gateway, "infra", "gw");
+    let Some(StatusUpdate::Gateway(status)) = r.statuses.get(&key) else {
+        panic!("no Gateway status");
+    };
+    let conditions = status.conditions.as_deref().unwrap_or_default();
+    let resolved = conditions
+        .iter()
+        .find(|c| c.type_ == "ResolvedRefs")
+        .map(|c| (c.status.clone(), c.reason.clone()));
+    let accepted = conditions
+        .iter()
+        .find(|c| c.type_ == "Accepted")
+        .map(|c| c.status.clone())
+        .unwrap_or_default();
+    let has_certificate = r.gateways[0].backend_client_certificate.is_some();
+    (resolved, has_certificate, accepted)
+}
+
+#[test]
+fn gateway_backend_client_certificates_resolve_or_say_why() {
+    let secret = client_secret("infra");
+    let other_ns = client_secret("other");
+    let namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n";
+    let cases: [(&str, &str, Vec<&str>, (&str, &str), bool); 5] = [
+        (
+            "resolved",
+            "{group: \"\", kind: Secret, name: client}",
+            vec![&secret],
+            ("True", "ResolvedRefs"),
+            true,
+        ),
+        (
+            "missing",
+            "{group: \"\", kind: Secret, name: client}",
+            vec![],
+            ("False", "InvalidClientCertificateRef"),
+            false,
+        ),
+        (
+            "wrong group",
+            "{group: example.com, kind: Secret, name: client}",
+            vec![&secret],
+            ("False", "InvalidClientCertificateRef"),
+            false,
+        ),
+        (
+            "wrong kind",
+            "{group: \"\", kind: ConfigMap, name: client}",
+            vec![&secret],
+            ("False", "InvalidClientCertificateRef"),
+            false,
+        ),
+        (
+            "other namespace without a grant",
+            "{group: \"\", kind: Secret, name: client, namespace: other}",
+            vec![namespace, &other_ns],
+            ("False", "RefNotPermitted"),
+            false,
+        ),
+    ];
+    for (case, reference, extra, (status, reason), has_certificate) in cases {
+        let gateway = gateway_with_client_certificate(reference);
+        let mut docs = vec![(BASE, 0), (gateway.as_str(), 0)];
+        docs.extend(extra.into_iter().map(|d| (d, 0)));
+        let got = gateway_resolved_refs(&run(&snapshot(&docs)));
+        assert_eq!(
+            got,
+            (
+                Some((status.to_string(), reason.to_string())),
+                has_certificate,
+                "True".to_string()
+            ),
+            "{case}"
+        );
+    }
+    // Without the reference the Gateway writes no ResolvedRefs of its own.
+    let r = run(&snapshot(&[(BASE, 0), (GATEWAY, 0)]));
+    assert_eq!(gateway_resolved_refs(&r).0, None);
+}
