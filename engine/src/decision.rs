@@ -178,4 +178,23 @@ impl Decision {
             reason,
         };
     }
+
+    /// The Gateway could not open a connection to the chosen backend (a TLS handshake a
+    /// BackendTLSPolicy makes failed, `why`): the data plane answers 503. Explanations only.
+    pub fn backend_refused(&mut self, why: &str) {
+        let Outcome::Forward(forward) = &self.outcome else {
+            return;
+        };
+        let b = &forward.backend;
+        let reason = format!(
+            "the TLS handshake with Service {}/{} port {} failed: {why}",
+            b.namespace, b.name, b.port
+        );
+        self.explanation.outcome = format!("answered 503 by the Gateway: {reason}");
+        self.outcome = Outcome::Respond {
+            status: 503,
+            headers: Vec::new(),
+            reason,
+        };
+    }
 }

@@ -425,6 +425,27 @@ impl Network {
 }
 
 impl Network {
+    /// Why the Gateway's TLS handshake with the first ready endpoint of `backend` fails, if it
+    /// does (for explanations; delivery itself goes through [`Network::forward_session`]).
+    pub fn handshake_failure(
+        &self,
+        backend: &ServiceRef,
+        client: Option<&BackendClientCertificate>,
+        now: SimTime,
+    ) -> Option<String> {
+        backend.tls.as_ref()?;
+        let set = self
+            .services
+            .get(&backend.namespace)?
+            .get(&backend.name)?
+            .get(&backend.port)?;
+        let endpoint = set.endpoints.iter().find(|e| e.pod.is_some())?;
+        match self.upstream(backend, endpoint.pod?, endpoint.port, client, now) {
+            Upstream::Failed(why) => Some(why),
+            _ => None,
+        }
+    }
+
     /// The Gateway's connection to port `port` of pod `pod` for `backend` (TLS when a
     /// BackendTLSPolicy applies to it; see `backend_tls`).
     fn upstream(

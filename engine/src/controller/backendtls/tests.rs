@@ -476,7 +476,9 @@ fn gateway_backend_client_certificates_resolve_or_say_why() {
     let secret = client_secret("infra");
     let other_ns = client_secret("other");
     let namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n";
-    let cases: [(&str, &str, Vec<&str>, (&str, &str), bool); 5] = [
+    // (case, clientCertificateRef, extra objects, ResolvedRefs (status, reason), certificate).
+    type Case<'a> = (&'a str, &'a str, Vec<&'a str>, (&'a str, &'a str), bool);
+    let cases: [Case<'_>; 5] = [
         (
             "resolved",
             "{group: \"\", kind: Secret, name: client}",
