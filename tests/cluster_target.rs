@@ -26,20 +26,7 @@ const EXAMPLES_DIFFERENT: &[(&str, &str)] = &[(
 const SUITE_NOT_ON_CLUSTER: &[&str] = &[];
 
 /// Conformance tests that run on the cluster but fail there, and why.
-const SUITE_DIFFERENT: &[(&str, &str)] = &[
-    ("BackendTLSPolicy", BACKEND_TLS),
-    ("BackendTLSPolicyConflictResolution", BACKEND_TLS),
-    ("BackendTLSPolicyGRPCRoute", BACKEND_TLS),
-    ("BackendTLSPolicyInvalidCACertificateRef", BACKEND_TLS),
-    ("BackendTLSPolicyInvalidKind", BACKEND_TLS),
-    ("BackendTLSPolicySANValidation", BACKEND_TLS),
-    ("GatewayTLSBackendClientCertificate", BACKEND_TLS),
-];
-
-/// Why the BackendTLSPolicy requests fail on `gwsim serve --api`.
-const BACKEND_TLS: &str = "gwsim serve's data plane (the proxy) does not speak TLS to backends yet \
-     and its echo servers serve plain HTTP on every port, so requests through a BackendTLSPolicy \
-     neither fail where they must nor report an SNI (a real cluster with upstream's echo does)";
+const SUITE_DIFFERENT: &[(&str, &str)] = &[];
 
 /// `--timeout` of every run: generous, since nothing is expected to fail and waits adapt
 /// (a passing check costs no more for it), and the machine may be busy.

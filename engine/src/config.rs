@@ -38,6 +38,8 @@ pub struct BackendClientCertificate {
     pub chain: CertificateChain,
     /// `tls.crt` as written (PEM): what a backend reports as the peer certificate.
     pub pem: String,
+    /// `tls.key` (PEM), for a data plane that makes real handshakes.
+    pub key: Vec<u8>,
 }
 
 /// Listener protocols. Anything else is kept verbatim as `Other` (the API admits any token;

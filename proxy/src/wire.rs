@@ -47,19 +47,7 @@ use crate::{Options, Proxy, REQUEST_ID_HEADER};
 
 /// Scenarios that cannot be expressed on a real socket, and why. Matched by scenario name;
 /// each is reported `skipped (wire)`, never passed.
-pub const NOT_ON_WIRE: &[(&str, &str)] = &[
-    ("backendtlspolicy", BACKEND_TLS),
-    ("backendtlspolicy-conflict-resolution", BACKEND_TLS),
-    ("backendtlspolicy-grpcroute", BACKEND_TLS),
-    ("backendtlspolicy-invalid-ca-certificate-ref", BACKEND_TLS),
-    ("backendtlspolicy-invalid-kind", BACKEND_TLS),
-    ("backendtlspolicy-observed-generation-bump", BACKEND_TLS),
-    ("backendtlspolicy-san-validation", BACKEND_TLS),
-    ("gateway-tls-backend-client-certificate", BACKEND_TLS),
-];
-
-/// Why the BackendTLSPolicy scenarios stay in memory.
-const BACKEND_TLS: &str = "the proxy does not speak TLS to backends yet: its echo servers serve plain HTTP only, so a BackendTLSPolicy cannot be honoured on real sockets (the simulator models the handshake)";
+pub const NOT_ON_WIRE: &[(&str, &str)] = &[];
 
 /// The longest a request over the wire may take before the client gives up.
 const REQUEST_LIMIT: Duration = Duration::from_secs(120);

@@ -32,6 +32,8 @@ pub struct ServingTls {
     /// The pod's certificate chain, or why its files cannot be read (the echo then fails every
     /// handshake, as a server without a usable certificate does).
     pub chain: Result<CertificateChain, String>,
+    /// The private key (PEM) that goes with `chain`; empty when it cannot be read.
+    pub key: Vec<u8>,
     /// `TLS_CLIENT_CACERTS`: the PEM CA bundle a client's certificate must chain to.
     pub client_cas: Option<Result<String, String>>,
 }
@@ -57,13 +59,12 @@ pub fn serving_tls(pod: &Pod, snapshot: &Snapshot) -> Option<Arc<ServingTls>> {
             .and_then(|p| p.parse().ok())
             .unwrap_or(DEFAULT_HTTPS_PORT);
         let read = |path: &str| read_file(container, volumes, namespace, path, snapshot);
-        let chain = read(&key)
+        let key_pem = read(&key)
             .and_then(|k| gwsim_engine::x509::check_private_key(&k).map(|()| k))
-            .map_err(|e| format!("TLS_SERVER_PRIVKEY {key}: {e}"))
-            .and_then(|_| read(&cert))
-            .and_then(|pem| {
-                CertificateChain::from_pem(&pem).map_err(|e| format!("TLS_SERVER_CERT {cert}: {e}"))
-            });
+            .map_err(|e| format!("TLS_SERVER_PRIVKEY {key}: {e}"));
+        let chain = key_pem.clone().and_then(|_| read(&cert)).and_then(|pem| {
+            CertificateChain::from_pem(&pem).map_err(|e| format!("TLS_SERVER_CERT {cert}: {e}"))
+        });
         let client_cas = env("TLS_CLIENT_CACERTS").map(|path| {
             read(&path)
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -72,6 +73,7 @@ pub fn serving_tls(pod: &Pod, snapshot: &Snapshot) -> Option<Arc<ServingTls>> {
         Some(Arc::new(ServingTls {
             port,
             chain,
+            key: key_pem.unwrap_or_default(),
             client_cas,
         }))
     })
@@ -209,7 +211,11 @@ pub fn connect(
 
 /// The Gateway's check of the backend's certificate: the chain to the policy's CAs, then the
 /// names (`validation.hostname`, or one of `validation.subjectAltNames` when given).
-fn verify_server(tls: &BackendTls, chain: &CertificateChain, now_unix: u64) -> Result<(), String> {
+pub fn verify_server(
+    tls: &BackendTls,
+    chain: &CertificateChain,
+    now_unix: u64,
+) -> Result<(), String> {
     let policy = tls.policy.namespaced_name();
     match &tls.trust {
         BackendTrust::Certificates(anchors) => {
@@ -324,6 +330,7 @@ mod tests {
         ServingTls {
             port: DEFAULT_HTTPS_PORT,
             chain: Ok(chain),
+            key: Vec::new(),
             client_cas: None,
         }
     }
@@ -457,6 +464,7 @@ mod tests {
         let client = BackendClientCertificate {
             chain: chain.clone(),
             pem: "PEM".into(),
+            key: Vec::new(),
         };
         match connect(Some(&good), Some(&pod), 8443, Some(&client), NOW) {
             Upstream::Tls(report) => assert_eq!(report.peer_certificates, ["PEM"]),
@@ -471,6 +479,7 @@ mod tests {
         let client = BackendClientCertificate {
             chain: leaf(&foreign, &[], true),
             pem: "PEM".into(),
+            key: Vec::new(),
         };
         assert!(failed(&connect(
             Some(&good),

@@ -988,7 +988,23 @@ fn backend_client_certificate(
                 .map(|b| String::from_utf8_lossy(&b.0).into_owned())
                 .or_else(|| secret.string_data.as_ref()?.get("tls.crt").cloned())
                 .unwrap_or_default();
-            Some(Ok(Some(BackendClientCertificate { chain, pem })))
+            let key = secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get("tls.key"))
+                .map(|b| b.0.clone())
+                .or_else(|| {
+                    Some(
+                        secret
+                            .string_data
+                            .as_ref()?
+                            .get("tls.key")?
+                            .clone()
+                            .into_bytes(),
+                    )
+                })
+                .unwrap_or_default();
+            Some(Ok(Some(BackendClientCertificate { chain, pem, key })))
         }
     }
 }
