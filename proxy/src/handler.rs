@@ -232,6 +232,12 @@ async fn deliver(
     let mut version = backend_version(&forward.backend);
     // TLS to the backend when a BackendTLSPolicy applies (HTTP/2 for a gRPC call, negotiated
     // by ALPN), with the Gateway's client certificate when it has one.
+    let client = state
+        .table
+        .gateways()
+        .iter()
+        .find(|g| &g.key == gateway)
+        .and_then(|g| g.backend_client_certificate.as_ref());
     let tls = match &forward.backend.tls {
         None => None,
         Some(policy) => {
@@ -239,12 +245,6 @@ async fn deliver(
             if grpc {
                 version = HttpVersion::H2c;
             }
-            let client = state
-                .table
-                .gateways()
-                .iter()
-                .find(|g| &g.key == gateway)
-                .and_then(|g| g.backend_client_certificate.as_ref());
             match crate::backend_tls::client_config(policy, client, grpc) {
                 Ok(config) => Some(config),
                 Err(why) => {
@@ -260,10 +260,44 @@ async fn deliver(
             let shared = shared.clone();
             let request = mirror.request.clone();
             let body = body.clone();
-            let mirror_version = backend_version(&mirror.backend);
+            let mut mirror_version = backend_version(&mirror.backend);
+            // A mirror to a port a BackendTLSPolicy covers gets its copy over TLS too; one
+            // whose TLS client cannot be made gets nothing.
+            let mirror_tls = match &mirror.backend.tls {
+                None => None,
+                Some(policy) => {
+                    let grpc = is_grpc_call(&request);
+                    if grpc {
+                        mirror_version = HttpVersion::H2c;
+                    }
+                    match crate::backend_tls::client_config(policy, client, grpc) {
+                        Ok(config) => Some(config),
+                        Err(_) => continue,
+                    }
+                }
+            };
             shared.mirrors_in_flight.fetch_add(1, Ordering::AcqRel);
             tokio::spawn(async move {
-                let send = shared.client.send(addr, mirror_version, &request, body);
+                let send = async {
+                    match mirror_tls {
+                        Some(config) => {
+                            let send = shared.client.send_tls(
+                                addr,
+                                config,
+                                mirror_version,
+                                &request,
+                                body,
+                            );
+                            Box::pin(send).await
+                        }
+                        None => {
+                            shared
+                                .client
+                                .send(addr, mirror_version, &request, body)
+                                .await
+                        }
+                    }
+                };
                 let _ = tokio::time::timeout(shared.limits.backend_timeout, send).await;
                 shared.mirrors_in_flight.fetch_sub(1, Ordering::AcqRel);
                 shared.mirror_done.notify_waiters();
