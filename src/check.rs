@@ -279,6 +279,44 @@ macro_rules! push_route_parents {
     }};
 }
 
+/// Rows for a BackendTLSPolicy's `status.ancestors`: each Gateway with its conditions.
+/// Whether every `Accepted` among them is True.
+fn push_policy_ancestors(rows: &mut Vec<Row>, object: &Object) -> bool {
+    let Object::BackendTlsPolicy(policy) = object else {
+        return true;
+    };
+    let ancestors = policy
+        .status
+        .as_ref()
+        .map_or(&[][..], |s| s.ancestors.as_slice());
+    if ancestors.is_empty() {
+        rows.push(Row {
+            depth: 1,
+            label: "(no ancestor status: no route of a Gateway gwsim stands in for sends to a targeted Service port)".into(),
+            condition: None,
+        });
+    }
+    let mut accepted = true;
+    for ancestor in ancestors {
+        let r = &ancestor.ancestor_ref;
+        let label = parent_label(
+            r.kind.as_deref(),
+            r.namespace.as_deref(),
+            &r.name,
+            r.section_name.as_deref(),
+            r.port.map(|p| p.to_string()).as_deref(),
+            &ancestor.controller_name,
+        );
+        rows.push(Row {
+            depth: 1,
+            label: label.replacen("parent ", "ancestor ", 1),
+            condition: None,
+        });
+        accepted &= push_conditions(rows, 2, Some(&ancestor.conditions));
+    }
+    accepted
+}
+
 /// The table for people, of the objects `shows` lets through (`-n`), with condition
 /// statuses coloured when `color`. Returns the text and whether every object shown is valid
 /// and Accepted.
@@ -324,6 +362,9 @@ pub fn render_table(
             Object::ListenerSet(set) => all_accepted &= push_listeners!(&mut rows, set),
             Object::HttpRoute(route) => all_accepted &= push_route_parents!(&mut rows, route),
             Object::GrpcRoute(route) => all_accepted &= push_route_parents!(&mut rows, route),
+            Object::BackendTlsPolicy(_) => {
+                all_accepted &= push_policy_ancestors(&mut rows, object);
+            }
             _ => {}
         }
     }

@@ -109,6 +109,9 @@ fn kind_schema(resource: &Resource, version: &str) -> Value {
         Kind::ReferenceGrant => {
             Some(gateway_api::experimental::referencegrants::ReferenceGrant::crd())
         }
+        Kind::BackendTlsPolicy => {
+            Some(gateway_api::apis::standard::backendtlspolicies::BackendTlsPolicy::crd())
+        }
         _ => None,
     };
     let mut schema = crd

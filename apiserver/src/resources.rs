@@ -276,6 +276,15 @@ pub static RESOURCES: &[Resource] = &[
         status: false,
         columns: &[AGE],
     },
+    Resource {
+        kind: Kind::BackendTlsPolicy,
+        plural: "backendtlspolicies",
+        singular: "backendtlspolicy",
+        short_names: &["btlspolicy"],
+        categories: GATEWAY_API,
+        status: true,
+        columns: &[AGE],
+    },
 ];
 
 impl Resource {
@@ -324,6 +333,8 @@ pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resourc
                     r.kind,
                     Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::ReferenceGrant
                 ))
+            // BackendTLSPolicy's deprecated v1alpha3 shares the v1 schema too.
+            || (version == "v1alpha3" && r.kind == Kind::BackendTlsPolicy)
     };
     RESOURCES
         .iter()

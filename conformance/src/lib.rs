@@ -351,13 +351,13 @@ mod tests {
         let suite = load_suite(None).expect("the embedded suite loads");
         assert_eq!(
             suite.len(),
-            105,
-            "one scenario per GATEWAY-HTTP test, and per GRPCRoute test of GATEWAY-GRPC or of no profile"
+            106,
+            "one scenario per GATEWAY-HTTP test, per GRPCRoute test of GATEWAY-GRPC or of no profile, and BackendTLSPolicyGRPCRoute"
         );
         let mut names: Vec<String> = suite.iter().map(test_name).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 105, "upstream names are unique");
+        assert_eq!(names.len(), 106, "upstream names are unique");
     }
 
     /// A test skipped because gwsim lacks a feature must not pass when forced to run (its
@@ -386,7 +386,7 @@ mod tests {
                 vacuous.push(test_name(scenario));
             }
         }
-        assert_eq!(forced_count, 10, "the skipped tests");
+        assert_eq!(forced_count, 2, "the skipped tests");
         assert!(
             vacuous.is_empty(),
             "pass when forced, so check nothing of their feature: {vacuous:?}"

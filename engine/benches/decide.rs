@@ -29,6 +29,7 @@ fn backend(i: usize) -> WeightedBackend {
             name: format!("svc-{}", i % 50),
             port: 8080,
             app_protocol: None,
+            tls: None,
         },
         filters: Vec::new(),
     }
@@ -111,6 +112,7 @@ fn config(routes: usize) -> GatewayConfig {
             certificate: None,
             client_validation: None,
         }],
+        backend_client_certificate: None,
     }
 }
 

@@ -26,6 +26,20 @@ pub struct GatewayConfig {
     /// precedence order (including ones that are not usable, so that explanations can say
     /// why they were passed over).
     pub listeners: Vec<ListenerConfig>,
+    /// `spec.tls.backend.clientCertificateRef`, resolved: the certificate the Gateway presents
+    /// to backends that ask for one during a TLS handshake (BackendTLSPolicy connections).
+    #[serde(skip)]
+    pub backend_client_certificate: Option<BackendClientCertificate>,
+}
+
+/// A client certificate the Gateway presents to backends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendClientCertificate {
+    pub chain: CertificateChain,
+    /// `tls.crt` as written (PEM): what a backend reports as the peer certificate.
+    pub pem: String,
+    /// `tls.key` (PEM), for a data plane that makes real handshakes.
+    pub key: Vec<u8>,
 }
 
 /// Listener protocols. Anything else is kept verbatim as `Other` (the API admits any token;
@@ -328,6 +342,9 @@ pub enum BackendTarget {
         port: u16,
         /// The Service port's appProtocol, when set (`kubernetes.io/h2c`, `kubernetes.io/ws`).
         app_protocol: Option<String>,
+        /// TLS to the backend, when a BackendTLSPolicy applies to this Service port.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tls: Option<Arc<BackendTls>>,
     },
     /// A reference that cannot be used; its share of traffic is answered 500.
     Invalid {
@@ -355,4 +372,117 @@ pub struct Retry {
     /// Maximum number of retries (not counting the first attempt).
     pub attempts: u32,
     pub backoff: Option<Duration>,
+}
+
+/// TLS from the Gateway to a Service port, as the BackendTLSPolicy that applies to it says
+/// (GEP-1897; `BackendTLSPolicySpec.validation`).
+#[derive(Clone, Debug, Serialize)]
+pub struct BackendTls {
+    /// The policy that applies (the winner of any conflict for this port).
+    pub policy: ObjectKey,
+    /// `validation.hostname`: the SNI sent, and the name the backend's certificate must carry
+    /// unless `subject_alt_names` is given.
+    pub hostname: String,
+    /// `validation.subjectAltNames`: when not empty, the certificate must carry one of them,
+    /// and `hostname` is not used to authenticate.
+    pub subject_alt_names: Vec<SubjectAltName>,
+    /// What the backend's certificate chain must lead to.
+    pub trust: BackendTrust,
+    /// FNV-1a of the CA bytes, so two configurations with different CAs never compare equal.
+    #[serde(skip)]
+    pub ca_digest: u64,
+}
+
+/// One entry of `validation.subjectAltNames`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum SubjectAltName {
+    /// A DNS name (a leading `*.` allowed), matched as a certificate's dNSName is.
+    Hostname(String),
+    /// A URI (a SPIFFE ID), compared exactly with the certificate's uniformResourceIdentifier.
+    Uri(String),
+}
+
+/// The CAs a backend certificate is validated against.
+#[derive(Clone, Debug, Serialize)]
+pub enum BackendTrust {
+    /// The `ca.crt` bundles of the policy's ConfigMaps.
+    Certificates(#[serde(skip)] TrustAnchors),
+    /// `wellKnownCACertificates: System`: the platform's trust store. gwsim's data planes carry
+    /// no public CA (the simulator has no platform), so no backend certificate chains to it.
+    System,
+    /// No usable CA: the policy is Accepted False (NoValidCACertificate) and the Gateway
+    /// refuses to connect; the text says why.
+    None(String),
+}
+
+impl BackendTls {
+    /// The fields equality, order and hashing look at (the anchors through `ca_digest`).
+    fn identity(&self) -> (&ObjectKey, &str, &[SubjectAltName], u8, u64) {
+        let trust = match &self.trust {
+            BackendTrust::Certificates(_) => 0,
+            BackendTrust::System => 1,
+            BackendTrust::None(_) => 2,
+        };
+        (
+            &self.policy,
+            &self.hostname,
+            &self.subject_alt_names,
+            trust,
+            self.ca_digest,
+        )
+    }
+}
+
+impl PartialEq for BackendTls {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity()
+    }
+}
+
+impl Eq for BackendTls {}
+
+impl PartialOrd for BackendTls {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for BackendTls {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.identity().cmp(&other.identity())
+    }
+}
+
+impl std::hash::Hash for BackendTls {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
+    }
+}
+
+impl std::fmt::Display for BackendTls {
+    /// `TLS (BackendTLSPolicy ns/name): SNI abc.example.com, CA from ConfigMaps`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TLS (BackendTLSPolicy {}): SNI {}",
+            self.policy.namespaced_name(),
+            self.hostname
+        )?;
+        if !self.subject_alt_names.is_empty() {
+            let names: Vec<String> = self
+                .subject_alt_names
+                .iter()
+                .map(|n| match n {
+                    SubjectAltName::Hostname(h) => format!("Hostname {h}"),
+                    SubjectAltName::Uri(u) => format!("URI {u}"),
+                })
+                .collect();
+            write!(f, ", subjectAltNames {}", names.join(", "))?;
+        }
+        match &self.trust {
+            BackendTrust::Certificates(_) => f.write_str(", CA from caCertificateRefs"),
+            BackendTrust::System => f.write_str(", CA: System"),
+            BackendTrust::None(why) => write!(f, ", no valid CA ({why})"),
+        }
+    }
 }

@@ -85,6 +85,9 @@ pub struct ServiceRef {
     pub name: String,
     pub port: u16,
     pub app_protocol: Option<String>,
+    /// TLS to the backend (BackendTLSPolicy), when a policy applies to the port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<std::sync::Arc<crate::config::BackendTls>>,
 }
 
 /// Where a decision came from: the table entry that matched.
@@ -166,6 +169,25 @@ impl Decision {
         let b = &forward.backend;
         let reason = format!(
             "Service {}/{} port {} has no ready endpoints",
+            b.namespace, b.name, b.port
+        );
+        self.explanation.outcome = format!("answered 503 by the Gateway: {reason}");
+        self.outcome = Outcome::Respond {
+            status: 503,
+            headers: Vec::new(),
+            reason,
+        };
+    }
+
+    /// The Gateway could not open a connection to the chosen backend (a TLS handshake a
+    /// BackendTLSPolicy makes failed, `why`): the data plane answers 503. Explanations only.
+    pub fn backend_refused(&mut self, why: &str) {
+        let Outcome::Forward(forward) = &self.outcome else {
+            return;
+        };
+        let b = &forward.backend;
+        let reason = format!(
+            "the TLS handshake with Service {}/{} port {} failed: {why}",
             b.namespace, b.name, b.port
         );
         self.explanation.outcome = format!("answered 503 by the Gateway: {reason}");

@@ -186,11 +186,13 @@ fn service_ref(target: &BackendTarget) -> Option<ServiceRef> {
             name,
             port,
             app_protocol,
+            tls,
         } => Some(ServiceRef {
             namespace: namespace.clone(),
             name: name.clone(),
             port: *port,
             app_protocol: app_protocol.clone(),
+            tls: tls.clone(),
         }),
         BackendTarget::Invalid { .. } => None,
     }
@@ -203,8 +205,16 @@ pub(crate) fn describe_target(target: &BackendTarget) -> String {
             namespace,
             name,
             port,
+            tls: None,
             ..
         } => format!("Service {namespace}/{name}:{port}"),
+        BackendTarget::Service {
+            namespace,
+            name,
+            port,
+            tls: Some(tls),
+            ..
+        } => format!("Service {namespace}/{name}:{port} over {tls}"),
         BackendTarget::Invalid {
             reason, reference, ..
         } => format!("invalid {reference} ({reason})"),

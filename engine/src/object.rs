@@ -12,6 +12,7 @@ use gateway_api::apis::experimental::{
     gatewayclasses::GatewayClass, gateways::Gateway, grpcroutes::GrpcRoute, httproutes::HttpRoute,
     listenersets::ListenerSet, referencegrants::ReferenceGrant,
 };
+use gateway_api::apis::standard::backendtlspolicies::BackendTlsPolicy;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -31,6 +32,7 @@ pub enum Kind {
     HttpRoute,
     GrpcRoute,
     ReferenceGrant,
+    BackendTlsPolicy,
     Service,
     EndpointSlice,
     Deployment,
@@ -41,7 +43,7 @@ pub enum Kind {
 
 impl Kind {
     /// All kinds, in output order.
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Namespace,
         Kind::GatewayClass,
         Kind::Gateway,
@@ -49,6 +51,7 @@ impl Kind {
         Kind::HttpRoute,
         Kind::GrpcRoute,
         Kind::ReferenceGrant,
+        Kind::BackendTlsPolicy,
         Kind::Service,
         Kind::EndpointSlice,
         Kind::Deployment,
@@ -67,6 +70,7 @@ impl Kind {
             Kind::HttpRoute => "HTTPRoute",
             Kind::GrpcRoute => "GRPCRoute",
             Kind::ReferenceGrant => "ReferenceGrant",
+            Kind::BackendTlsPolicy => "BackendTLSPolicy",
             Kind::Service => "Service",
             Kind::EndpointSlice => "EndpointSlice",
             Kind::Deployment => "Deployment",
@@ -84,7 +88,8 @@ impl Kind {
             | Kind::ListenerSet
             | Kind::HttpRoute
             | Kind::GrpcRoute
-            | Kind::ReferenceGrant => GATEWAY_GROUP,
+            | Kind::ReferenceGrant
+            | Kind::BackendTlsPolicy => GATEWAY_GROUP,
             Kind::Deployment => "apps",
             Kind::EndpointSlice => "discovery.k8s.io",
             Kind::Namespace | Kind::Service | Kind::Pod | Kind::Secret | Kind::ConfigMap => "",
@@ -99,7 +104,8 @@ impl Kind {
             | Kind::ListenerSet
             | Kind::HttpRoute
             | Kind::GrpcRoute
-            | Kind::ReferenceGrant => "gateway.networking.k8s.io/v1",
+            | Kind::ReferenceGrant
+            | Kind::BackendTlsPolicy => "gateway.networking.k8s.io/v1",
             Kind::Deployment => "apps/v1",
             Kind::EndpointSlice => "discovery.k8s.io/v1",
             Kind::Namespace | Kind::Service | Kind::Pod | Kind::Secret | Kind::ConfigMap => "v1",
@@ -128,6 +134,7 @@ impl Kind {
                 | Kind::ListenerSet
                 | Kind::HttpRoute
                 | Kind::GrpcRoute
+                | Kind::BackendTlsPolicy
         )
     }
 
@@ -139,6 +146,12 @@ impl Kind {
             // the gateway-api crate's struct is v1 too).
             ("gateway.networking.k8s.io/v1", "GRPCRoute") => Kind::GrpcRoute,
             ("gateway.networking.k8s.io/v1", "ListenerSet") => Kind::ListenerSet,
+            // BackendTLSPolicy: v1, and the deprecated v1alpha3 that both releases still serve
+            // with the same schema (conversion strategy None: stored as v1).
+            (
+                "gateway.networking.k8s.io/v1" | "gateway.networking.k8s.io/v1alpha3",
+                "BackendTLSPolicy",
+            ) => Kind::BackendTlsPolicy,
             ("gateway.networking.k8s.io/v1" | "gateway.networking.k8s.io/v1beta1", k) => match k {
                 "GatewayClass" => Kind::GatewayClass,
                 "Gateway" => Kind::Gateway,
@@ -230,6 +243,7 @@ pub enum Object {
     HttpRoute(Box<HttpRoute>),
     GrpcRoute(Box<GrpcRoute>),
     ReferenceGrant(Box<ReferenceGrant>),
+    BackendTlsPolicy(Box<BackendTlsPolicy>),
     Service(Box<Service>),
     EndpointSlice(Box<EndpointSlice>),
     Deployment(Box<Deployment>),
@@ -249,6 +263,7 @@ macro_rules! each_object {
             Object::HttpRoute($inner) => $body,
             Object::GrpcRoute($inner) => $body,
             Object::ReferenceGrant($inner) => $body,
+            Object::BackendTlsPolicy($inner) => $body,
             Object::Service($inner) => $body,
             Object::EndpointSlice($inner) => $body,
             Object::Deployment($inner) => $body,
@@ -269,6 +284,7 @@ impl Object {
             Object::HttpRoute(_) => Kind::HttpRoute,
             Object::GrpcRoute(_) => Kind::GrpcRoute,
             Object::ReferenceGrant(_) => Kind::ReferenceGrant,
+            Object::BackendTlsPolicy(_) => Kind::BackendTlsPolicy,
             Object::Service(_) => Kind::Service,
             Object::EndpointSlice(_) => Kind::EndpointSlice,
             Object::Deployment(_) => Kind::Deployment,
@@ -410,6 +426,14 @@ impl Snapshot {
         })
     }
 
+    pub fn backend_tls_policies(&self) -> impl Iterator<Item = &BackendTlsPolicy> {
+        self.of_kind(Kind::BackendTlsPolicy)
+            .filter_map(|o| match o {
+                Object::BackendTlsPolicy(x) => Some(x.as_ref()),
+                _ => None,
+            })
+    }
+
     pub fn namespace(&self, name: &str) -> Option<&Namespace> {
         match self.get(&ObjectKey::new(Kind::Namespace, "", name)) {
             Some(Object::Namespace(ns)) => Some(ns),
@@ -458,6 +482,9 @@ impl Object {
             (Object::ListenerSet(o), StatusUpdate::ListenerSet(s)) => put(&mut o.status, s),
             (Object::HttpRoute(o), StatusUpdate::HttpRoute(s)) => put(&mut o.status, s),
             (Object::GrpcRoute(o), StatusUpdate::GrpcRoute(s)) => put(&mut o.status, s),
+            (Object::BackendTlsPolicy(o), StatusUpdate::BackendTlsPolicy(s)) => {
+                put(&mut o.status, s)
+            }
             _ => false,
         }
     }

@@ -29,12 +29,13 @@ pub const RUN_LABEL: &str = "gwsim.dev/run";
 /// The field manager of gwsim's server-side applies.
 const FIELD_MANAGER: &str = "gwsim";
 /// The kinds looked at in a namespace before gwsim first writes there.
-const WRITTEN_KINDS: [Kind; 11] = [
+const WRITTEN_KINDS: [Kind; 12] = [
     Kind::Gateway,
     Kind::ListenerSet,
     Kind::HttpRoute,
     Kind::GrpcRoute,
     Kind::ReferenceGrant,
+    Kind::BackendTlsPolicy,
     Kind::Service,
     Kind::EndpointSlice,
     Kind::Deployment,

@@ -17,6 +17,7 @@ pub fn api_resource(kind: Kind) -> ApiResource {
         Kind::HttpRoute => "httproutes",
         Kind::GrpcRoute => "grpcroutes",
         Kind::ReferenceGrant => "referencegrants",
+        Kind::BackendTlsPolicy => "backendtlspolicies",
         Kind::Service => "services",
         Kind::EndpointSlice => "endpointslices",
         Kind::Deployment => "deployments",

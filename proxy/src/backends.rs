@@ -16,7 +16,7 @@ use bytes::Bytes;
 use gwsim_engine::decision::{Request, ServiceRef};
 use gwsim_engine::object::{Kind, Object, Snapshot};
 use gwsim_sim::RequestId;
-use gwsim_sim::cluster::EchoedRequest;
+use gwsim_sim::cluster::{EchoedRequest, TlsReport};
 use gwsim_sim::echo::{EchoPod, EchoReply, HttpVersion, Receipt};
 use gwsim_sim::grpc::{self, Code};
 use gwsim_sim::network::{Network, grpc_answer, grpc_echoed};
@@ -270,8 +270,16 @@ impl Backends {
     ) -> std::io::Result<EchoServer> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let (version, namespace, name) = match pod.lock() {
-            Ok(p) => (p.speaks_on(port), p.namespace.clone(), p.name.clone()),
+        let (version, namespace, name, tls) = match pod.lock() {
+            Ok(p) => {
+                let version = p.speaks_on(port);
+                // HTTPS on the pod's TLS port (TLS_SERVER_CERT); a certificate that cannot be
+                // used fails every handshake there.
+                let tls = p.tls.as_ref().filter(|t| t.port == port).map(|t| {
+                    crate::backend_tls::echo_server_config(t, version == HttpVersion::H2c)
+                });
+                (version, p.namespace.clone(), p.name.clone(), tls)
+            }
             Err(_) => return Err(std::io::Error::other("the echo pod's state is lost")),
         };
         self.logs.start(&namespace, &name);
@@ -295,29 +303,62 @@ impl Backends {
                 // without this, Nagle holds the last ones for the peer's delayed ACK.
                 let _ = stream.set_nodelay(true);
                 let context = context.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let io = TokioIo::new(stream);
-                    let service = service_fn(move |req| echo(context.clone(), client, req));
-                    // The echo server speaks one protocol per port, as the simulator's does:
-                    // a client in the other one fails.
-                    let _ = match version {
-                        HttpVersion::H2c => {
-                            hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                                .serve_connection(io, service)
-                                .await
+                    match tls {
+                        None => {
+                            serve_echo(TokioIo::new(stream), context, client, None, version).await
                         }
-                        HttpVersion::Http11 => {
-                            hyper::server::conn::http1::Builder::new()
-                                .serve_connection(io, service)
-                                .with_upgrades()
-                                .await
+                        Some(None) => {}
+                        Some(Some(config)) => {
+                            let Ok(stream) =
+                                tokio_rustls::TlsAcceptor::from(config).accept(stream).await
+                            else {
+                                return;
+                            };
+                            let report = Arc::new(crate::backend_tls::report(stream.get_ref().1));
+                            serve_echo(
+                                TokioIo::new(stream),
+                                context,
+                                client,
+                                Some(report),
+                                version,
+                            )
+                            .await;
                         }
-                    };
+                    }
                 });
             }
         });
         Ok(EchoServer { addr, task })
     }
+}
+
+/// One echo connection: the echo server speaks one protocol per port, as the simulator's
+/// does (a client in the other one fails); `tls` is what it saw of the TLS session.
+async fn serve_echo<I>(
+    io: TokioIo<I>,
+    context: Arc<EchoContext>,
+    client: SocketAddr,
+    tls: Option<Arc<TlsReport>>,
+    version: HttpVersion,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| echo(context.clone(), client, tls.clone(), req));
+    let _ = match version {
+        HttpVersion::H2c => {
+            hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .serve_connection(io, service)
+                .await
+        }
+        HttpVersion::Http11 => {
+            hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .with_upgrades()
+                .await
+        }
+    };
 }
 
 /// Service namespace and name of every EndpointSlice.
@@ -359,6 +400,7 @@ struct EchoReset;
 async fn echo(
     context: Arc<EchoContext>,
     client: SocketAddr,
+    tls: Option<Arc<TlsReport>>,
     mut req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Reply>, EchoReset> {
     let mut request = engine_request(&req);
@@ -403,6 +445,7 @@ async fn echo(
                     pod: context.name.clone(),
                     service: context.service.clone(),
                     http_port: context.port,
+                    tls: tls.as_deref().cloned(),
                 };
                 Bytes::from(echoed.to_json().to_string())
             } else {

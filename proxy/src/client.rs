@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::task::Poll;
 
@@ -186,6 +187,54 @@ impl Client {
             }
         };
         let mut response = sender.send_request(req).await.map_err(AttemptError::Http)?;
+        let status = response.status().as_u16();
+        let headers = answer_headers(response.headers_mut());
+        let (body, trailers) = read_body(response.into_body(), self.max_body).await?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
+            trailers,
+            upgrade: None,
+        })
+    }
+
+    /// Sends `request` over a TLS connection of its own (BackendTLSPolicy): the handshake
+    /// with `config` for `name`, then HTTP/1.1 or HTTP/2 as `version` says. A refused
+    /// handshake is a connection error.
+    pub async fn send_tls(
+        &self,
+        addr: SocketAddr,
+        tls: (
+            Arc<rustls::ClientConfig>,
+            rustls::pki_types::ServerName<'static>,
+        ),
+        version: HttpVersion,
+        request: &Request,
+        body: Bytes,
+    ) -> Result<Answer, AttemptError> {
+        let req = build(request, version, body)?;
+        let stream = connect(addr).await?;
+        let (config, name) = tls;
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, stream)
+            .await
+            .map_err(AttemptError::Connect)?;
+        let io = TokioIo::new(stream);
+        let mut response = match version {
+            HttpVersion::H2c => {
+                let (mut sender, conn) = http2::handshake(TokioExecutor::new(), io)
+                    .await
+                    .map_err(AttemptError::Http)?;
+                tokio::spawn(conn);
+                sender.send_request(req).await.map_err(AttemptError::Http)?
+            }
+            HttpVersion::Http11 => {
+                let (mut sender, conn) = http1::handshake(io).await.map_err(AttemptError::Http)?;
+                tokio::spawn(conn);
+                sender.send_request(req).await.map_err(AttemptError::Http)?
+            }
+        };
         let status = response.status().as_u16();
         let headers = answer_headers(response.headers_mut());
         let (body, trailers) = read_body(response.into_body(), self.max_body).await?;

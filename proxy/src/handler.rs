@@ -98,7 +98,16 @@ pub async fn handle(
                     );
                 }
             };
-            deliver(&shared, &state, *forward, body, client_upgrade, &mut rng).await
+            deliver(
+                &shared,
+                &state,
+                &arrival.gateway,
+                *forward,
+                body,
+                client_upgrade,
+                &mut rng,
+            )
+            .await
         }
     };
     let Some(decided) = decided else {
@@ -184,6 +193,14 @@ fn gateway_request(
     })
 }
 
+/// Whether a request is a gRPC call (`content-type: application/grpc...`).
+fn is_grpc_call(request: &Request) -> bool {
+    request.headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("content-type")
+            && v.to_ascii_lowercase().starts_with("application/grpc")
+    })
+}
+
 /// The HTTP version the Gateway speaks to a Service port (GEP-1911).
 fn backend_version(backend: &ServiceRef) -> HttpVersion {
     match backend.app_protocol.as_deref() {
@@ -206,22 +223,81 @@ fn pick(state: &State, backend: &ServiceRef, rng: &mut SmallRng) -> Option<Endpo
 async fn deliver(
     shared: &Arc<Shared>,
     state: &State,
+    gateway: &ObjectKey,
     forward: Forward,
     body: Bytes,
     client_upgrade: Option<OnUpgrade>,
     rng: &mut SmallRng,
 ) -> hyper::Response<Reply> {
-    let version = backend_version(&forward.backend);
+    let mut version = backend_version(&forward.backend);
+    // TLS to the backend when a BackendTLSPolicy applies (HTTP/2 for a gRPC call, negotiated
+    // by ALPN), with the Gateway's client certificate when it has one.
+    let client = state
+        .table
+        .gateways()
+        .iter()
+        .find(|g| &g.key == gateway)
+        .and_then(|g| g.backend_client_certificate.as_ref());
+    let tls = match &forward.backend.tls {
+        None => None,
+        Some(policy) => {
+            let grpc = is_grpc_call(&forward.request);
+            if grpc {
+                version = HttpVersion::H2c;
+            }
+            match crate::backend_tls::client_config(policy, client, grpc) {
+                Ok(config) => Some(config),
+                Err(why) => {
+                    tracing::debug!(target: "gwsim::backend", "no TLS client: {why}");
+                    return local_response(503, &[], &why);
+                }
+            }
+        }
+    };
     // Mirrors get their copy; their answers are dropped.
     for mirror in &forward.mirror_requests {
         if let Some(Endpoint::Addr(addr)) = pick(state, &mirror.backend, rng) {
             let shared = shared.clone();
             let request = mirror.request.clone();
             let body = body.clone();
-            let mirror_version = backend_version(&mirror.backend);
+            let mut mirror_version = backend_version(&mirror.backend);
+            // A mirror to a port a BackendTLSPolicy covers gets its copy over TLS too; one
+            // whose TLS client cannot be made gets nothing.
+            let mirror_tls = match &mirror.backend.tls {
+                None => None,
+                Some(policy) => {
+                    let grpc = is_grpc_call(&request);
+                    if grpc {
+                        mirror_version = HttpVersion::H2c;
+                    }
+                    match crate::backend_tls::client_config(policy, client, grpc) {
+                        Ok(config) => Some(config),
+                        Err(_) => continue,
+                    }
+                }
+            };
             shared.mirrors_in_flight.fetch_add(1, Ordering::AcqRel);
             tokio::spawn(async move {
-                let send = shared.client.send(addr, mirror_version, &request, body);
+                let send = async {
+                    match mirror_tls {
+                        Some(config) => {
+                            let send = shared.client.send_tls(
+                                addr,
+                                config,
+                                mirror_version,
+                                &request,
+                                body,
+                            );
+                            Box::pin(send).await
+                        }
+                        None => {
+                            shared
+                                .client
+                                .send(addr, mirror_version, &request, body)
+                                .await
+                        }
+                    }
+                };
                 let _ = tokio::time::timeout(shared.limits.backend_timeout, send).await;
                 shared.mirrors_in_flight.fetch_sub(1, Ordering::AcqRel);
                 shared.mirror_done.notify_waiters();
@@ -244,9 +320,26 @@ async fn deliver(
                     .attempt_deadline()
                     .unwrap_or(shared.limits.backend_timeout)
                     .min(shared.limits.backend_timeout);
-                let send = shared
-                    .client
-                    .send(addr, version, &forward.request, body.clone());
+                let send = async {
+                    match &tls {
+                        Some(config) => {
+                            let send = shared.client.send_tls(
+                                addr,
+                                config.clone(),
+                                version,
+                                &forward.request,
+                                body.clone(),
+                            );
+                            Box::pin(send).await
+                        }
+                        None => {
+                            shared
+                                .client
+                                .send(addr, version, &forward.request, body.clone())
+                                .await
+                        }
+                    }
+                };
                 match tokio::time::timeout(deadline, send).await {
                     Err(_) => AttemptOutcome::Unanswered,
                     Ok(Err(e)) => {

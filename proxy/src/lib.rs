@@ -10,6 +10,7 @@
 //! Invariant: no routing logic of its own. Matching, filters, weights and listener selection
 //! are the engine's; this crate moves bytes.
 
+mod backend_tls;
 mod backends;
 mod body;
 mod client;

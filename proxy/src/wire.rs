@@ -566,6 +566,20 @@ fn echo_report(body: &[u8]) -> Option<EchoedRequest> {
         pod: text("pod")?,
         service: text("service")?,
         http_port: text("httpPort")?.parse().ok()?,
+        tls: value.get("tls").map(|t| gwsim_sim::cluster::TlsReport {
+            server_name: t
+                .get("serverName")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            peer_certificates: t
+                .get("peerCertificates")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect(),
+        }),
     })
 }
 
@@ -1004,6 +1018,7 @@ mod tests {
             pod: "web-abc-def".into(),
             service: "web".into(),
             http_port: 3000,
+            tls: None,
         };
         let body = echo.to_json().to_string();
         assert_eq!(echo_report(body.as_bytes()), Some(echo));

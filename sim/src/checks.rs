@@ -237,6 +237,16 @@ pub fn check_response<C: Cluster + ?Sized>(
             ("request.proto", &req.proto, echo.map(|e| e.proto.as_str())),
         ];
         reported_fields(&mut c, &pairs, no_echo);
+        if let Some(want) = &req.sni {
+            let got = match echo {
+                None => no_echo,
+                Some(e) => e.tls.as_ref().map_or(NO_TLS, |t| t.server_name.as_str()),
+            };
+            c.field("request.sni", want, got, got == want);
+        }
+        if let Some((namespace, name)) = &req.peer_certificate {
+            check_peer_certificate(&mut c, namespace, name, echo, cluster);
+        }
         let header = echo.map(|e| move |name: &str| e.header(name));
         let report = Reported {
             prefix: "request.headers",
@@ -795,6 +805,54 @@ impl Tally {
     }
 }
 
+/// `request.peerCertificate`: the backend received the Secret's `tls.crt` as a client
+/// certificate, as upstream compares it (the PEM text, exactly).
+fn check_peer_certificate<C: Cluster + ?Sized>(
+    c: &mut Comparison,
+    namespace: &str,
+    name: &str,
+    echo: Option<&EchoedRequest>,
+    cluster: &C,
+) {
+    let field = "request.peerCertificate";
+    let want = format!("the tls.crt of Secret {namespace}/{name}");
+    let secret = cluster.get(&ObjectKey::new(Kind::Secret, namespace, name));
+    let pem = secret
+        .as_ref()
+        .and_then(|s| s.pointer("/data/tls.crt"))
+        .and_then(Value::as_str)
+        .and_then(|b| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.decode(b).ok()
+        })
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    let Some(pem) = pem else {
+        c.field(
+            field,
+            &want,
+            "(the Secret or its tls.crt does not exist)",
+            false,
+        );
+        return;
+    };
+    let (actual, ok) = match echo.map(|e| e.tls.as_ref()) {
+        None => (NO_BACKEND.to_string(), false),
+        Some(None) => (NO_TLS.to_string(), false),
+        Some(Some(tls)) if tls.peer_certificates.contains(&pem) => (want.clone(), true),
+        Some(Some(tls)) => (
+            format!(
+                "{} other client certificate(s), not that one",
+                tls.peer_certificates.len()
+            ),
+            false,
+        ),
+    };
+    c.field(field, &want, &actual, ok);
+}
+
+/// What `request.sni` reads when the backend received the request over plain HTTP.
+const NO_TLS: &str = "(no TLS: the backend received plain HTTP)";
+
 /// Checks one object's status.
 pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Comparison {
     let mut c = Comparison::new();
@@ -829,6 +887,14 @@ pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Co
         .unwrap_or_default();
     for parent in &check.parents {
         check_parent(&mut c, parent, parents, &key.namespace);
+    }
+    let ancestors = status
+        .get("ancestors")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for ancestor in &check.ancestors {
+        check_entry(&mut c, ancestor, ancestors, &key.namespace, ANCESTORS);
     }
     if let Some(want) = check.accepted_parents {
         let got = parents
@@ -929,8 +995,8 @@ fn check_infrastructure<C: Cluster + ?Sized>(
 }
 
 /// Every condition the controller wrote must carry the object's current generation: the
-/// object's own conditions, its listeners', and its route parent entries of this controller
-/// (entries of other controllers are theirs).
+/// object's own conditions, its listeners', its route parent entries and its policy ancestor
+/// entries of this controller (entries of other controllers are theirs).
 fn check_observed_generations(
     c: &mut Comparison,
     status: &Value,
@@ -952,17 +1018,20 @@ fn check_observed_generations(
             lists.push((format!("listeners[{name}].conditions"), conds));
         }
     }
-    for parent in status
-        .get("parents")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if parent.get("controllerName").and_then(Value::as_str) != Some(controller) {
-            continue;
-        }
-        if let Some(conds) = parent.get("conditions") {
-            lists.push((format!("parents[{}]", parent_ref_text(parent)), conds));
+    for entries in [PARENTS, ANCESTORS] {
+        for entry in status
+            .get(entries.list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if entry.get("controllerName").and_then(Value::as_str) != Some(controller) {
+                continue;
+            }
+            if let Some(conds) = entry.get("conditions") {
+                let at = entry_ref_text(entry, entries.reference);
+                lists.push((format!("{}[{at}]", entries.list), conds));
+            }
         }
     }
     for (place, conds) in lists {
@@ -1058,8 +1127,10 @@ fn check_conditions(
 }
 
 /// `gw`, `ns/gw`, `ns/gw/http`, `ns/gw:80` — a parentRef in one word.
-fn parent_ref_text(parent: &Value) -> String {
-    let r = parent.get("parentRef").unwrap_or(&Value::Null);
+/// `ns/name/section:port` of a route parent entry (`parentRef`) or a policy ancestor entry
+/// (`ancestorRef`).
+fn entry_ref_text(entry: &Value, reference: &str) -> String {
+    let r = entry.get(reference).unwrap_or(&Value::Null);
     let s = |f: &str| r.get(f).and_then(Value::as_str);
     let mut out = String::new();
     if let Some(ns) = s("namespace") {
@@ -1077,7 +1148,35 @@ fn parent_ref_text(parent: &Value) -> String {
     out
 }
 
+/// Where the entries a [`check_entry`] looks at live: `status.parents[].parentRef` of a route,
+/// or `status.ancestors[].ancestorRef` of a policy.
+#[derive(Clone, Copy)]
+struct EntryList {
+    list: &'static str,
+    reference: &'static str,
+}
+
+const PARENTS: EntryList = EntryList {
+    list: "parents",
+    reference: "parentRef",
+};
+const ANCESTORS: EntryList = EntryList {
+    list: "ancestors",
+    reference: "ancestorRef",
+};
+
 fn check_parent(c: &mut Comparison, want: &ExpectedParent, parents: &[Value], route_ns: &str) {
+    check_entry(c, want, parents, route_ns, PARENTS);
+}
+
+/// One expected route parent or policy ancestor entry against the entries present.
+fn check_entry(
+    c: &mut Comparison,
+    want: &ExpectedParent,
+    parents: &[Value],
+    route_ns: &str,
+    entries: EntryList,
+) {
     let w = &want.parent_ref;
     let mut label = String::new();
     if let Some(ns) = &w.namespace {
@@ -1095,7 +1194,7 @@ fn check_parent(c: &mut Comparison, want: &ExpectedParent, parents: &[Value], ro
     let candidates: Vec<&Value> = parents
         .iter()
         .filter(|p| {
-            let r = p.get("parentRef").unwrap_or(&Value::Null);
+            let r = p.get(entries.reference).unwrap_or(&Value::Null);
             let s = |f: &str| r.get(f).and_then(Value::as_str);
             s("name") == Some(w.name.as_str())
                 && w.namespace
@@ -1115,11 +1214,14 @@ fn check_parent(c: &mut Comparison, want: &ExpectedParent, parents: &[Value], ro
                     .is_none_or(|k| s("kind").unwrap_or("Gateway") == k)
         })
         .collect();
-    let place = format!("  parents[{label}]");
+    let place = format!("  {}[{label}]", entries.list);
     if candidates.is_empty() {
-        let present: Vec<String> = parents.iter().map(parent_ref_text).collect();
+        let present: Vec<String> = parents
+            .iter()
+            .map(|p| entry_ref_text(p, entries.reference))
+            .collect();
         let actual = if present.is_empty() {
-            "(no entry; status.parents is empty)".to_string()
+            format!("(no entry; status.{} is empty)", entries.list)
         } else {
             format!("(no entry; entries: {})", present.join(", "))
         };
@@ -1314,6 +1416,7 @@ mod tests {
                 pod: "web-x-y".into(),
                 service: "web".into(),
                 http_port: 3000,
+                tls: None,
             }),
             messages: Vec::new(),
             trailers: Vec::new(),
@@ -1614,6 +1717,7 @@ mod tests {
                 pod: p.into(),
                 service: "s".into(),
                 http_port: 3000,
+                tls: None,
             }),
             messages: Vec::new(),
             trailers: Vec::new(),
@@ -1852,6 +1956,7 @@ mod tests {
             conditions: Vec::new(),
             parents: Vec::new(),
             accepted_parents: None,
+            ancestors: Vec::new(),
             addresses: None,
             listeners: Vec::new(),
             listener_count: None,
@@ -1915,6 +2020,68 @@ mod tests {
             c.diff()
         );
     }
+    #[test]
+    fn policy_ancestors_are_matched_by_ancestor_ref_and_checked() {
+        use crate::scenario::{ExpectedCondition, ExpectedParent, ExpectedParentRef};
+        let key = ObjectKey::new(Kind::BackendTlsPolicy, "ns", "p");
+        let cluster = Canned(
+            [(
+                key.clone(),
+                serde_json::json!({
+                    "metadata": {"generation": 2},
+                    "status": {"ancestors": [
+                        {"ancestorRef": {"name": "gw", "namespace": "ns"},
+                         "controllerName": "gateway.gwsim.dev/controller",
+                         "conditions": [
+                            {"type": "Accepted", "status": "False", "reason": "Conflicted", "observedGeneration": 2},
+                            {"type": "ResolvedRefs", "status": "True", "reason": "ResolvedRefs", "observedGeneration": 1}]}
+                    ]}
+                }),
+            )]
+            .into(),
+        );
+        let ancestor = |name: &str, status: &str, reason: &str| ExpectedParent {
+            parent_ref: ExpectedParentRef {
+                name: name.into(),
+                namespace: Some("ns".into()),
+                section_name: None,
+                port: None,
+                group: None,
+                kind: None,
+            },
+            controller_name: Some("gateway.gwsim.dev/controller".into()),
+            conditions: vec![ExpectedCondition {
+                type_: "Accepted".into(),
+                status: Some(status.into()),
+                reason: Some(reason.into()),
+            }],
+        };
+        let mut want = check(Kind::BackendTlsPolicy, "ns", "p");
+        want.ancestors = vec![ancestor("gw", "False", "Conflicted")];
+        let c = check_status(&want, &cluster);
+        assert_eq!(
+            c.failed_fields(),
+            ["  ancestors[ns/gw][ResolvedRefs].observedGeneration"],
+            "{}",
+            c.diff()
+        );
+        want.ancestors = vec![ancestor("gw", "True", "Accepted")];
+        let c = check_status(&want, &cluster);
+        assert!(
+            c.failed_fields()
+                .contains(&"  ancestors[ns/gw].conditions[Accepted]".to_string()),
+            "{}",
+            c.diff()
+        );
+        want.ancestors = vec![ancestor("other", "True", "Accepted")];
+        let c = check_status(&want, &cluster);
+        assert!(
+            c.diff().contains("(no entry; entries: ns/gw)"),
+            "{}",
+            c.diff()
+        );
+    }
+
     #[test]
     fn listener_set_status_takes_conditions_listeners_and_count() {
         let key = ObjectKey::new(Kind::ListenerSet, "ns", "set");

@@ -136,6 +136,19 @@ pub struct EchoedRequest {
     pub service: String,
     /// The port the pod received the request on.
     pub http_port: u16,
+    /// The TLS session the request came over, when the Gateway spoke TLS to the pod
+    /// (BackendTLSPolicy); upstream's echo reports it as `tls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsReport>,
+}
+
+/// What an echo backend saw of the TLS session a request came over (upstream's echo `tls`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TlsReport {
+    /// The SNI the client sent.
+    pub server_name: String,
+    /// The certificates the client presented, PEM, leaf first.
+    pub peer_certificates: Vec<String>,
 }
 
 impl EchoedRequest {
@@ -155,7 +168,7 @@ impl EchoedRequest {
                 values.push(value.clone().into());
             }
         }
-        serde_json::json!({
+        let mut body = serde_json::json!({
             "path": self.path,
             "host": self.host,
             "method": self.method,
@@ -165,7 +178,14 @@ impl EchoedRequest {
             "pod": self.pod,
             "service": self.service,
             "httpPort": self.http_port.to_string(),
-        })
+        });
+        if let Some(tls) = &self.tls {
+            body["tls"] = serde_json::json!({
+                "serverName": tls.server_name,
+                "peerCertificates": tls.peer_certificates,
+            });
+        }
+        body
     }
 }
 
@@ -511,6 +531,7 @@ mod tests {
             pod: "web-abc-def".into(),
             service: "web".into(),
             http_port: 3000,
+            tls: None,
         };
         let json = echo.to_json();
         assert_eq!(json["headers"]["X-A"], serde_json::json!(["1", "2"]));

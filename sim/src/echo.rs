@@ -127,6 +127,8 @@ pub struct EchoPod {
     pub ip: String,
     /// Upstream's gRPC echo (the Pod sets `GRPC_ECHO_SERVER`) rather than its HTTP echo.
     pub grpc: bool,
+    /// HTTPS on one port (the Pod gives the echo `TLS_SERVER_CERT`; see `backend_tls`).
+    pub tls: Option<std::sync::Arc<crate::backend_tls::ServingTls>>,
     /// `/retry/` attempts seen, by uuid.
     retry_attempts: BTreeMap<String, u32>,
     /// The newest requests received, oldest first; at most `capacity`.
@@ -151,6 +153,7 @@ impl EchoPod {
             name: name.to_string(),
             ip: ip.to_string(),
             grpc: false,
+            tls: None,
             retry_attempts: BTreeMap::new(),
             log: VecDeque::new(),
             capacity: capacity.max(1),
@@ -190,6 +193,15 @@ impl EchoPod {
     /// The same pod as upstream's gRPC echo.
     pub fn serving_grpc(mut self) -> EchoPod {
         self.grpc = true;
+        self
+    }
+
+    /// The same pod serving TLS as `tls` says.
+    pub fn serving_tls(
+        mut self,
+        tls: Option<std::sync::Arc<crate::backend_tls::ServingTls>>,
+    ) -> EchoPod {
+        self.tls = tls;
         self
     }
 

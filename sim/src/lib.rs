@@ -8,10 +8,12 @@
 //! - [`cluster`]: the [`cluster::Cluster`] trait the runner drives, and what a request returns;
 //! - [`sim`]: the simulated cluster behind that trait, made of [`store`] (the API server),
 //!   [`time`] and [`queue`] (virtual clock and events), [`workloads`] (pods and endpoints),
-//!   [`network`] and [`echo`] (delivery to echo backends), [`grpc`] (gRPC codes, framing and
-//!   the echo service's messages);
+//!   [`network`] and [`echo`] (delivery to echo backends), [`backend_tls`] (TLS from the
+//!   Gateway to backends: BackendTLSPolicy), [`grpc`] (gRPC codes, framing and the echo
+//!   service's messages);
 //! - [`runner`] and [`checks`]: running scenarios, comparing results, reporting.
 
+pub mod backend_tls;
 pub mod base;
 pub mod checks;
 pub mod cluster;

@@ -24,12 +24,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use gwsim_engine::config::BackendClientCertificate;
 use gwsim_engine::decision::{Forward, Request, ServiceRef};
 use gwsim_engine::filters::apply_header_modifier;
 use gwsim_engine::object::{Kind, Object, Snapshot};
 use gwsim_engine::runtime::{self, Attempt, AttemptOutcome, Endpoints as _, Exchange, Final, Step};
 
-use crate::cluster::{EchoedRequest, GrpcEcho, RequestId, Response, WebSocketMessage};
+use crate::backend_tls::Upstream;
+use crate::cluster::{EchoedRequest, GrpcEcho, RequestId, Response, TlsReport, WebSocketMessage};
 use crate::echo::{EchoPod, EchoReply, HttpVersion, Receipt};
 use crate::grpc::Code;
 use crate::time::SimTime;
@@ -83,10 +85,12 @@ impl Network {
             let ns = pod.metadata.namespace.clone().unwrap_or_default();
             let name = pod.metadata.name.clone().unwrap_or_default();
             let grpc = serves_grpc(pod);
+            let tls = crate::backend_tls::serving_tls(pod, snapshot);
             let echo = match old.remove(&(ns.clone(), name.clone())) {
-                Some(p) if p.ip == ip && p.grpc == grpc => p,
-                _ if grpc => EchoPod::new(&ns, &name, ip).serving_grpc(),
-                _ => EchoPod::new(&ns, &name, ip),
+                Some(p) if p.ip == ip && p.grpc == grpc && p.tls == tls => p,
+                Some(p) if p.ip == ip && p.grpc == grpc => p.serving_tls(tls),
+                _ if grpc => EchoPod::new(&ns, &name, ip).serving_grpc().serving_tls(tls),
+                _ => EchoPod::new(&ns, &name, ip).serving_tls(tls),
             };
             // Every address of the pod (IPv4 and IPv6) reaches the same echo backend.
             let all_ips = pod.status.iter().flat_map(|s| s.pod_ips.iter().flatten());
@@ -201,6 +205,7 @@ impl Network {
                         name: name.clone(),
                         port: *port,
                         app_protocol: None,
+                        tls: None,
                     };
                     let endpoints = set
                         .endpoints
@@ -249,16 +254,18 @@ impl Network {
     /// Delivers a forwarded request: mirrors first, then the request itself with retries and
     /// timeouts, then the response filters.
     pub fn forward(&mut self, forward: Forward, id: RequestId, now: SimTime) -> Response {
-        self.forward_session(forward, &[], id, now)
+        self.forward_session(forward, &[], None, id, now)
     }
 
     /// Delivers a forwarded request as [`Network::forward`] does; when the backend accepts an
     /// upgrade (101), the Gateway then relays `messages` to it, in order, and the response
-    /// carries the backend's answers.
+    /// carries the backend's answers. `client` is the certificate the Gateway presents to
+    /// backends that ask for one (`Gateway.spec.tls.backend.clientCertificateRef`).
     pub fn forward_session(
         &mut self,
         forward: Forward,
         messages: &[WebSocketMessage],
+        client: Option<&BackendClientCertificate>,
         id: RequestId,
         now: SimTime,
     ) -> Response {
@@ -273,7 +280,13 @@ impl Network {
             ..
         } = forward;
         let mut request = request;
-        let version = backend_version(&backend);
+        // Over TLS the protocol is negotiated (ALPN): the Gateway offers h2 for a gRPC call,
+        // which needs HTTP/2, and what the appProtocol says otherwise.
+        let version = if backend.tls.is_some() && is_grpc_call(&request) {
+            HttpVersion::H2c
+        } else {
+            backend_version(&backend)
+        };
         if version == HttpVersion::H2c {
             drop_connection_headers(&mut request.headers);
         }
@@ -284,6 +297,10 @@ impl Network {
             if let Some(Endpoint { pod: Some(i), port }) =
                 self.pick(&mirror.backend, id, MIRROR_SALT + n as u64)
                 && self.pods[i].speaks_on(port) == backend_version(&mirror.backend)
+                && matches!(
+                    self.upstream(&mirror.backend, i, port, client, now),
+                    Upstream::Plain | Upstream::Tls(_)
+                )
             {
                 self.pods[i].record(&mirror.request, id, now);
             }
@@ -291,6 +308,8 @@ impl Network {
 
         let mut exchange = Exchange::new(&timeouts, retry.as_ref());
         let mut answer: Option<BackendAnswer> = None;
+        // The TLS session of the last answered attempt, as the backend saw it.
+        let mut session: Option<TlsReport> = None;
         // A gRPC echo's last answer: its status and trailers.
         let mut grpc: Option<(Code, Vec<(String, String)>)> = None;
         let outcome = loop {
@@ -301,7 +320,27 @@ impl Network {
                 Some(endpoint) => {
                     let now = now.after(exchange.elapsed());
                     let reply = match endpoint.pod {
-                        Some(i) => self.pods[i].serve(&request, version, endpoint.port, id, now),
+                        Some(i) => match self.upstream(&backend, i, endpoint.port, client, now) {
+                            Upstream::Plain => {
+                                session = None;
+                                self.pods[i].serve(&request, version, endpoint.port, id, now)
+                            }
+                            Upstream::Tls(report) => {
+                                session = Some(report);
+                                self.pods[i].serve(&request, version, endpoint.port, id, now)
+                            }
+                            // Go's HTTP server answers plain HTTP on its TLS port with 400.
+                            Upstream::PlainToTls => EchoReply::Answer {
+                                status: 400,
+                                headers: Vec::new(),
+                                echo: false,
+                                delay: Duration::ZERO,
+                            },
+                            // A failed handshake is a failed connection.
+                            Upstream::Failed(_) => EchoReply::Reset {
+                                delay: Duration::ZERO,
+                            },
+                        },
                         None => EchoReply::Reset {
                             delay: Duration::ZERO,
                         },
@@ -352,7 +391,11 @@ impl Network {
                 let echo = endpoint
                     .pod
                     .filter(|_| echo)
-                    .map(|i| echoed(request, &self.pods[i], &backend, endpoint.port, version));
+                    .map(|i| echoed(request, &self.pods[i], &backend, endpoint.port, version))
+                    .map(|mut e| {
+                        e.tls = session;
+                        e
+                    });
                 // Switching Protocols: the connection now carries WebSocket messages, which
                 // the Gateway relays to the backend and back.
                 let messages = match endpoint.pod {
@@ -378,6 +421,48 @@ impl Network {
         }
         response.headers.extend(response_headers);
         response
+    }
+}
+
+impl Network {
+    /// Why the Gateway's TLS handshake with the first ready endpoint of `backend` fails, if it
+    /// does (for explanations; delivery itself goes through [`Network::forward_session`]).
+    pub fn handshake_failure(
+        &self,
+        backend: &ServiceRef,
+        client: Option<&BackendClientCertificate>,
+        now: SimTime,
+    ) -> Option<String> {
+        backend.tls.as_ref()?;
+        let set = self
+            .services
+            .get(&backend.namespace)?
+            .get(&backend.name)?
+            .get(&backend.port)?;
+        let endpoint = set.endpoints.iter().find(|e| e.pod.is_some())?;
+        match self.upstream(backend, endpoint.pod?, endpoint.port, client, now) {
+            Upstream::Failed(why) => Some(why),
+            _ => None,
+        }
+    }
+
+    /// The Gateway's connection to port `port` of pod `pod` for `backend` (TLS when a
+    /// BackendTLSPolicy applies to it; see `backend_tls`).
+    fn upstream(
+        &self,
+        backend: &ServiceRef,
+        pod: usize,
+        port: u16,
+        client: Option<&BackendClientCertificate>,
+        now: SimTime,
+    ) -> Upstream {
+        crate::backend_tls::connect(
+            backend.tls.as_deref(),
+            self.pods[pod].tls.as_deref(),
+            port,
+            client,
+            crate::tls::unix_seconds(now),
+        )
     }
 }
 
@@ -435,6 +520,15 @@ pub fn is_connection_specific(name: &str, value: &str) -> bool {
     ];
     NAMES.iter().any(|n| name.eq_ignore_ascii_case(n))
         || (name.eq_ignore_ascii_case("te") && !value.trim().eq_ignore_ascii_case("trailers"))
+}
+
+/// Whether a request is a gRPC call (`content-type: application/grpc`, with or without a
+/// `+codec` suffix).
+fn is_grpc_call(request: &Request) -> bool {
+    request.headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("content-type")
+            && v.to_ascii_lowercase().starts_with("application/grpc")
+    })
 }
 
 /// Drops the headers an HTTP/2 hop cannot carry.
@@ -507,6 +601,7 @@ fn echoed(
         pod: pod.name.clone(),
         service: backend.name.clone(),
         http_port: port,
+        tls: None,
     }
 }
 
@@ -594,6 +689,7 @@ mod tests {
             name: name.into(),
             port,
             app_protocol: None,
+            tls: None,
         }
     }
 
@@ -1005,7 +1101,7 @@ mod tests {
         let session = |network: &mut Network, backend: ServiceRef, path: &str| {
             let mut f = forward(backend, path);
             f.request = websocket_handshake(&f.request);
-            network.forward_session(f, &messages, RequestId(0), SimTime::START)
+            network.forward_session(f, &messages, None, RequestId(0), SimTime::START)
         };
         let mut network = with_protocol_ports();
         // kubernetes.io/ws, and (gwsim's choice, documented) a plain HTTP/1.1 port too.

@@ -264,6 +264,13 @@ pub struct ExpectedRequest {
     pub absent_headers: Vec<String>,
     /// gwsim addition: the protocol the backend saw (`HTTP/1.1`, `HTTP/2.0`).
     pub proto: Option<String>,
+    /// gwsim addition: the TLS server name (SNI) the backend saw; the request must have come
+    /// over TLS (BackendTLSPolicy). Upstream's `ExpectedRequest.SNI`.
+    pub sni: Option<String>,
+    /// gwsim addition: (namespace, name) of a `kubernetes.io/tls` Secret whose `tls.crt` the
+    /// backend must list among the client certificates it received over TLS (upstream's
+    /// `ExpectedRequest.ClientCert`).
+    pub peer_certificate: Option<(String, String)>,
     /// gwsim addition: a request header the backend received exactly once, whose value names
     /// the Service whose pod answered.
     pub backend_header: Option<String>,
@@ -353,6 +360,9 @@ pub struct StatusCheck {
     pub conditions: Vec<ExpectedCondition>,
     pub parents: Vec<ExpectedParent>,
     pub accepted_parents: Option<usize>,
+    /// gwsim addition, policies (BackendTLSPolicy): `status.ancestors` entries that must be
+    /// present, matched by `ancestorRef` as parents are by `parentRef`.
+    pub ancestors: Vec<ExpectedParent>,
     pub addresses: Option<bool>,
     pub listeners: Vec<ExpectedListener>,
     pub listener_count: Option<usize>,
@@ -545,6 +555,8 @@ struct RawExpectedRequest {
     headers: Option<HeaderList>,
     absent_headers: Option<Vec<String>>,
     proto: Option<String>,
+    sni: Option<String>,
+    peer_certificate: Option<RawSecretRef>,
     backend_header: Option<String>,
 }
 
@@ -575,6 +587,7 @@ struct RawStatus {
     conditions: Option<Vec<RawCondition>>,
     parents: Option<Vec<RawParent>>,
     accepted_parents: Option<usize>,
+    ancestors: Option<Vec<RawAncestor>>,
     addresses: Option<bool>,
     listeners: Option<Vec<RawListener>>,
     listener_count: Option<usize>,
@@ -603,6 +616,15 @@ struct RawCondition {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawParent {
     parent_ref: RawParentRef,
+    controller_name: Option<String>,
+    #[serde(default)]
+    conditions: Vec<RawCondition>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawAncestor {
+    ancestor_ref: RawParentRef,
     controller_name: Option<String>,
     #[serde(default)]
     conditions: Vec<RawCondition>,
@@ -1386,6 +1408,10 @@ impl Loader<'_> {
                 headers: r.headers.map(|h| h.0).unwrap_or_default(),
                 absent_headers: r.absent_headers.unwrap_or_default(),
                 proto: r.proto,
+                sni: r.sni,
+                peer_certificate: r
+                    .peer_certificate
+                    .map(|p| (p.namespace.unwrap_or_else(|| "default".to_string()), p.name)),
                 backend_header: r.backend_header,
             }),
             headers: raw.headers.map(|h| h.0).unwrap_or_default(),
@@ -1419,10 +1445,11 @@ impl Loader<'_> {
                     | Kind::ListenerSet
                     | Kind::HttpRoute
                     | Kind::GrpcRoute
+                    | Kind::BackendTlsPolicy
             )
         {
             return Err(format!(
-                "status checks apply to GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute and kinds gwsim does not model, not {k}"
+                "status checks apply to GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute, BackendTLSPolicy and kinds gwsim does not model, not {k}"
             ));
         }
         let kind_name = target.kind.clone();
@@ -1434,6 +1461,7 @@ impl Loader<'_> {
             }
         };
         let is_route = kind.is_none_or(|k| matches!(k, Kind::HttpRoute | Kind::GrpcRoute));
+        let is_policy = kind.is_none_or(|k| k == Kind::BackendTlsPolicy);
         let is_gateway = kind.is_none_or(|k| k == Kind::Gateway);
         // A ListenerSet's status has conditions and listeners like a Gateway's, no addresses.
         let has_listeners = kind.is_none_or(|k| matches!(k, Kind::Gateway | Kind::ListenerSet));
@@ -1445,6 +1473,7 @@ impl Loader<'_> {
             "acceptedParents",
             !is_route && raw.accepted_parents.is_some(),
         )?;
+        not_for("ancestors", !is_policy && raw.ancestors.is_some())?;
         not_for("addresses", !is_gateway && raw.addresses.is_some())?;
         not_for("listeners", !has_listeners && raw.listeners.is_some())?;
         not_for(
@@ -1462,20 +1491,15 @@ impl Loader<'_> {
                 .parents
                 .unwrap_or_default()
                 .into_iter()
-                .map(|p| ExpectedParent {
-                    parent_ref: ExpectedParentRef {
-                        name: p.parent_ref.name,
-                        namespace: p.parent_ref.namespace,
-                        section_name: p.parent_ref.section_name,
-                        port: p.parent_ref.port,
-                        group: p.parent_ref.group,
-                        kind: p.parent_ref.kind,
-                    },
-                    controller_name: p.controller_name,
-                    conditions: conditions(p.conditions),
-                })
+                .map(|p| expected_parent(p.parent_ref, p.controller_name, p.conditions))
                 .collect(),
             accepted_parents: raw.accepted_parents,
+            ancestors: raw
+                .ancestors
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| expected_parent(a.ancestor_ref, a.controller_name, a.conditions))
+                .collect(),
             addresses: raw.addresses,
             listeners: raw
                 .listeners
@@ -1494,6 +1518,26 @@ impl Loader<'_> {
                 annotations: i.annotations.into_iter().collect(),
             }),
         })
+    }
+}
+
+/// A route parent or policy ancestor entry as checked.
+fn expected_parent(
+    reference: RawParentRef,
+    controller_name: Option<String>,
+    raw_conditions: Vec<RawCondition>,
+) -> ExpectedParent {
+    ExpectedParent {
+        parent_ref: ExpectedParentRef {
+            name: reference.name,
+            namespace: reference.namespace,
+            section_name: reference.section_name,
+            port: reference.port,
+            group: reference.group,
+            kind: reference.kind,
+        },
+        controller_name,
+        conditions: conditions(raw_conditions),
     }
 }
 

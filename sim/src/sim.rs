@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use gwsim_engine::config::GatewayConfig;
+use gwsim_engine::config::{BackendClientCertificate, GatewayConfig};
 use gwsim_engine::controller::{ControllerConfig, reconcile};
 use gwsim_engine::decision::{Decision, Outcome, Request};
 use gwsim_engine::load::Document;
@@ -407,6 +407,7 @@ impl SimCluster {
         }
         self.rng_before_last.clone_from(&self.routing_rng);
         let decision = self.table.decide_fast(request, &mut self.routing_rng);
+        let client = backend_client(&self.gateways, &decision);
         match decision.outcome {
             Outcome::ConnectionRefused => Err(SendError::ConnectionRefused {
                 gateway: gateway_name(request, &decision),
@@ -425,7 +426,7 @@ impl SimCluster {
             }
             Outcome::Forward(forward) => Ok(self
                 .network
-                .forward_session(*forward, messages, id, self.now)),
+                .forward_session(*forward, messages, client, id, self.now)),
         }
     }
 
@@ -439,10 +440,13 @@ impl SimCluster {
     pub fn decide_last(&self, request: &Request) -> Decision {
         let mut rng = self.rng_before_last.clone();
         let mut decision = self.table.decide(request, &mut rng);
-        if let Outcome::Forward(f) = &decision.outcome
-            && self.network.endpoint_count(&f.backend) == 0
-        {
-            decision.no_ready_endpoints();
+        if let Outcome::Forward(f) = &decision.outcome {
+            let client = backend_client(&self.gateways, &decision);
+            if self.network.endpoint_count(&f.backend) == 0 {
+                decision.no_ready_endpoints();
+            } else if let Some(why) = self.network.handshake_failure(&f.backend, client, self.now) {
+                decision.backend_refused(&why);
+            }
         }
         decision
     }
@@ -452,6 +456,20 @@ impl SimCluster {
         let until = self.now.after(by);
         self.run_until(until);
     }
+}
+
+/// The certificate the Gateway that decided presents to backends that ask for one
+/// (`spec.tls.backend.clientCertificateRef`).
+fn backend_client<'g>(
+    gateways: &'g [GatewayConfig],
+    decision: &Decision,
+) -> Option<&'g BackendClientCertificate> {
+    let gateway = &decision.provenance.as_ref()?.gateway;
+    gateways
+        .iter()
+        .find(|g| &g.key == gateway)?
+        .backend_client_certificate
+        .as_ref()
 }
 
 fn gateway_name(request: &Request, decision: &Decision) -> String {

@@ -126,7 +126,7 @@ fn client_chain(snapshot: &Snapshot, key: &ObjectKey) -> Result<CertificateChain
 }
 
 /// The simulator's clock as Unix seconds.
-fn unix_seconds(now: SimTime) -> u64 {
+pub(crate) fn unix_seconds(now: SimTime) -> u64 {
     u64::try_from(EPOCH_UNIX_SECONDS).unwrap_or(0) + now.as_millis() / 1000
 }
 

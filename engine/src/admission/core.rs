@@ -39,7 +39,8 @@ pub(crate) fn admit(kind: Kind, mut doc: Value, meta_schema: &Node) -> Result<Ob
         | Kind::ListenerSet
         | Kind::HttpRoute
         | Kind::GrpcRoute
-        | Kind::ReferenceGrant => Err(Finding {
+        | Kind::ReferenceGrant
+        | Kind::BackendTlsPolicy => Err(Finding {
             cause: messages::internal(&format!("{kind} is not a core kind")),
             blocking: true,
         }),

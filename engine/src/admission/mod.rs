@@ -14,7 +14,8 @@
 //! - `schema`: the small schema language and its passes (decode, default, validate, list
 //!   types, rules); `messages`: the API server's cause shapes;
 //! - `types`: shared building blocks (named string types, references, header modifiers);
-//! - `gatewayclass`, `gateway`, `listenerset`, `httproute`, `grpcroute`, `referencegrant`: each kind's
+//! - `gatewayclass`, `gateway`, `listenerset`, `httproute`, `grpcroute`, `referencegrant`,
+//!   `backendtlspolicy`: each kind's
 //!   `spec` schema, defaults and CEL-equivalent rules; `status`: status schemas, for strict
 //!   decoding only; `metadata`: object-meta schema and checks;
 //! - `core`: the core kinds, decoded strictly into k8s-openapi structs; `base64`: Secret and
@@ -31,6 +32,7 @@ use serde_json::Value;
 
 use crate::object::{GATEWAY_GROUP, Kind, Object};
 
+mod backendtlspolicy;
 mod base64;
 mod core;
 mod gateway;
@@ -188,7 +190,7 @@ pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Objec
 ///
 /// A Gateway API kind or version the release does not serve (`GRPCRoute` in `v1alpha2`,
 /// `HTTPRoutee`, `gateway.networking.k8s.io/v2`) is refused as kubectl refuses it; kinds the
-/// release serves but gwsim does not model (TLSRoute, BackendTLSPolicy, ...) and kinds of
+/// release serves but gwsim does not model (TLSRoute, TCPRoute, ...) and kinds of
 /// other groups are [`AdmitError::UnknownKind`].
 pub fn admit_with(
     doc: &serde_json::Value,
@@ -250,7 +252,8 @@ pub fn admit_owned(
         | Kind::ListenerSet
         | Kind::HttpRoute
         | Kind::GrpcRoute
-        | Kind::ReferenceGrant => admit_gateway_api(kind, version, doc, existing),
+        | Kind::ReferenceGrant
+        | Kind::BackendTlsPolicy => admit_gateway_api(kind, version, doc, existing),
         Kind::Namespace
         | Kind::Service
         | Kind::EndpointSlice
@@ -344,7 +347,7 @@ fn root(spec: Node, spec_required: bool, status: Option<Node>) -> Node {
     object(fields)
 }
 
-/// The six modelled kinds' schemas of one release.
+/// The seven modelled Gateway API kinds' schemas of one release.
 struct Schemas {
     gateway_class: Node,
     gateway: Node,
@@ -352,6 +355,7 @@ struct Schemas {
     http_route: Node,
     grpc_route: Node,
     reference_grant: Node,
+    backend_tls_policy: Node,
 }
 
 impl Schemas {
@@ -364,6 +368,7 @@ impl Schemas {
             grpc_route: root(grpcroute::spec(v), true, Some(status::route())),
             // v1.6.0 made ReferenceGrant's spec required.
             reference_grant: root(referencegrant::spec(), v >= GatewayApiVersion::V1_6, None),
+            backend_tls_policy: root(backendtlspolicy::spec(), true, Some(status::policy())),
         }
     }
 }
@@ -386,6 +391,7 @@ fn gateway_api_schema(kind: Kind, version: GatewayApiVersion) -> Option<(&'stati
         Kind::HttpRoute => Some((&schemas.http_route, true)),
         Kind::GrpcRoute => Some((&schemas.grpc_route, true)),
         Kind::ReferenceGrant => Some((&schemas.reference_grant, false)),
+        Kind::BackendTlsPolicy => Some((&schemas.backend_tls_policy, true)),
         _ => None,
     }
 }
@@ -395,7 +401,12 @@ fn gateway_api_schema(kind: Kind, version: GatewayApiVersion) -> Option<(&'stati
 fn has_status_subresource(kind: Kind) -> bool {
     matches!(
         kind,
-        Kind::GatewayClass | Kind::Gateway | Kind::ListenerSet | Kind::HttpRoute | Kind::GrpcRoute
+        Kind::GatewayClass
+            | Kind::Gateway
+            | Kind::ListenerSet
+            | Kind::HttpRoute
+            | Kind::GrpcRoute
+            | Kind::BackendTlsPolicy
     )
 }
 
@@ -497,6 +508,7 @@ fn typed(kind: Kind, doc: &Value) -> Result<Object, Cause> {
         Kind::HttpRoute => Object::HttpRoute(Box::new(core::convert(doc)?)),
         Kind::GrpcRoute => Object::GrpcRoute(Box::new(core::convert(doc)?)),
         Kind::ReferenceGrant => Object::ReferenceGrant(Box::new(core::convert(doc)?)),
+        Kind::BackendTlsPolicy => Object::BackendTlsPolicy(Box::new(core::convert(doc)?)),
         other => {
             return Err(messages::internal(&format!(
                 "{other} is not a Gateway API kind"
@@ -513,6 +525,9 @@ fn keep_status(object: &mut Object, existing: &Object) {
         (Object::ListenerSet(new), Object::ListenerSet(old)) => new.status = old.status.clone(),
         (Object::HttpRoute(new), Object::HttpRoute(old)) => new.status = old.status.clone(),
         (Object::GrpcRoute(new), Object::GrpcRoute(old)) => new.status = old.status.clone(),
+        (Object::BackendTlsPolicy(new), Object::BackendTlsPolicy(old)) => {
+            new.status = old.status.clone()
+        }
         _ => {}
     }
 }

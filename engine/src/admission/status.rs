@@ -79,3 +79,15 @@ pub(crate) fn route() -> Node {
         ])),
     )])
 }
+
+/// `BackendTLSPolicy.status` (PolicyStatus): one entry per ancestor.
+pub(crate) fn policy() -> Node {
+    object(vec![field(
+        "ancestors",
+        list(object(vec![
+            field("ancestorRef", parent_ref()),
+            field("conditions", conditions()),
+            field("controllerName", string()),
+        ])),
+    )])
+}

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::*;
 
+mod backendtlspolicy;
 mod crd_messages;
 mod gateway;
 mod httproute;
@@ -331,6 +332,10 @@ fn typed_structs_keep_every_schema_field() {
             (Kind::HttpRoute, crate::admission::httproute::spec(v)),
             (Kind::GrpcRoute, grpcroute::spec(v)),
             (Kind::ReferenceGrant, referencegrant::spec()),
+            (
+                Kind::BackendTlsPolicy,
+                crate::admission::backendtlspolicy::spec(),
+            ),
         ]
     });
     for (kind, spec) in kinds {
@@ -436,6 +441,13 @@ fn schemas_know_every_generated_field() {
             "ReferenceGrant",
             serde_json::to_value(schemars::schema_for!(ReferenceGrantSpec)),
             referencegrant::spec(),
+        ),
+        (
+            "BackendTLSPolicy",
+            serde_json::to_value(schemars::schema_for!(
+                gateway_api::apis::standard::backendtlspolicies::BackendTlsPolicySpec
+            )),
+            crate::admission::backendtlspolicy::spec(),
         ),
     ];
     let mut missing = Vec::new();

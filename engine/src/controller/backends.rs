@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use k8s_openapi::api::core::v1::Service;
 
+use super::backendtls::BackendTlsIndex;
 use super::conditions::Reason;
 use super::refgrant::{GrantIndex, RefFrom, RefTo};
 use crate::config::BackendTarget;
@@ -40,9 +41,11 @@ pub(crate) use backend_ref_view;
 const SUPPORTED_APP_PROTOCOLS: &[&str] =
     &["kubernetes.io/h2c", "kubernetes.io/ws", "http", "https"];
 
-/// Services by (namespace, name), built once per reconcile.
+/// Services by (namespace, name), and the BackendTLSPolicies that apply to their ports, built
+/// once per reconcile.
 pub struct ServiceIndex<'a> {
     by_name: HashMap<(&'a str, &'a str), &'a Service>,
+    pub tls: BackendTlsIndex,
 }
 
 impl<'a> ServiceIndex<'a> {
@@ -63,7 +66,10 @@ impl<'a> ServiceIndex<'a> {
                 ))
             })
             .collect();
-        ServiceIndex { by_name }
+        ServiceIndex {
+            by_name,
+            tls: BackendTlsIndex::build(snapshot),
+        }
     }
 
     fn get(&self, namespace: &str, name: &str) -> Option<&'a Service> {
@@ -171,6 +177,9 @@ pub fn resolve(
         );
     };
     let app_protocol = service_port.app_protocol.clone();
+    let tls = services
+        .tls
+        .for_port(namespace, r.name, service_port.name.as_deref());
     if let Some(p) = &app_protocol
         && !SUPPORTED_APP_PROTOCOLS.contains(&p.as_str())
     {
@@ -188,6 +197,7 @@ pub fn resolve(
             name: r.name.to_string(),
             port,
             app_protocol,
+            tls,
         },
         None,
     )

@@ -64,6 +64,10 @@ pub enum Reason {
     InvalidCACertificateRef,
     InvalidCACertificateKind,
     ConfigurationChanged,
+    /// Policies: another policy on the same target takes precedence (GEP-713).
+    Conflicted,
+    /// Gateway: `spec.tls.backend.clientCertificateRef` cannot be used.
+    InvalidClientCertificateRef,
 }
 
 impl Reason {
@@ -99,6 +103,8 @@ impl Reason {
             Reason::InvalidCACertificateRef => "InvalidCACertificateRef",
             Reason::InvalidCACertificateKind => "InvalidCACertificateKind",
             Reason::ConfigurationChanged => "ConfigurationChanged",
+            Reason::Conflicted => "Conflicted",
+            Reason::InvalidClientCertificateRef => "InvalidClientCertificateRef",
         }
     }
 }

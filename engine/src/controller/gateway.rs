@@ -19,7 +19,8 @@ use super::frontend;
 use super::listenerset::SetState;
 use super::refgrant::{GrantIndex, RefFrom, RefTo};
 use crate::config::{
-    ClientValidation, GatewayConfig, ListenerConfig, Protocol, RouteAttachment, RouteKind,
+    BackendClientCertificate, ClientValidation, GatewayConfig, ListenerConfig, Protocol,
+    RouteAttachment, RouteKind,
 };
 use crate::object::{GATEWAY_GROUP, Kind, ObjectKey, Snapshot};
 use crate::x509::{self, CertificateChain};
@@ -79,6 +80,9 @@ pub struct GatewayState<'a> {
     /// `status.addresses` as (type, value).
     pub addresses: Vec<(String, String)>,
     requested: Vec<RequestedAddress>,
+    /// `spec.tls.backend.clientCertificateRef`, when set: the certificate (`None`: a stand-in
+    /// never read), or why it cannot be used (the Gateway's ResolvedRefs reason and message).
+    pub backend_client: Option<Result<Option<BackendClientCertificate>, CertError>>,
 }
 
 /// A `spec.addresses` entry gwsim can serve.
@@ -627,9 +631,11 @@ pub fn evaluate<'a>(
         set_programmed(l, not_accepted.as_deref());
     }
 
+    let backend_client = backend_client_certificate(gateway, namespace, snapshot, grants);
     GatewayState {
         gateway,
         controller_name,
+        backend_client,
         key,
         namespace,
         listeners,
@@ -797,6 +803,7 @@ pub fn status(state: &GatewayState<'_>, now: Timestamp) -> GatewayStatus {
             stored_conditions,
             [state.accepted.clone(), state.programmed.clone()]
                 .into_iter()
+                .chain(backend_client_condition(state))
                 .chain(frontend::insecure_mode(gateway))
                 .collect(),
             generation,
@@ -896,5 +903,108 @@ pub fn into_config(state: GatewayState<'_>) -> GatewayConfig {
                 client_validation: l.client_validation,
             })
             .collect(),
+        backend_client_certificate: state.backend_client.and_then(Result::ok).flatten(),
+    }
+}
+
+/// The Gateway's ResolvedRefs condition, written when it references a backend client
+/// certificate (the only reference of the Gateway outside its listeners gwsim resolves).
+fn backend_client_condition(state: &GatewayState<'_>) -> Option<Desired> {
+    Some(match state.backend_client.as_ref()? {
+        Ok(_) => Desired::ok(ConditionType::ResolvedRefs, "References resolved"),
+        Err((reason, message)) => {
+            Desired::fail(ConditionType::ResolvedRefs, *reason, message.clone())
+        }
+    })
+}
+
+/// `spec.tls.backend.clientCertificateRef` (GatewayBackendClientCertificate): a core Secret of
+/// type `kubernetes.io/tls` with a certificate and key that parse, in the Gateway's namespace
+/// or one a ReferenceGrant from Gateways opens. A wrong group or kind, a missing or malformed
+/// Secret is InvalidClientCertificateRef; a namespace without a grant RefNotPermitted. The
+/// Gateway stays Accepted either way.
+fn backend_client_certificate(
+    gateway: &Gateway,
+    namespace: &str,
+    snapshot: &Snapshot,
+    grants: &GrantIndex<'_>,
+) -> Option<Result<Option<BackendClientCertificate>, CertError>> {
+    let r = gateway
+        .spec
+        .tls
+        .as_ref()?
+        .backend
+        .as_ref()?
+        .client_certificate_ref
+        .as_ref()?;
+    let group = r.group.as_deref().unwrap_or("");
+    let kind = r.kind.as_deref().unwrap_or("Secret");
+    let target_ns = r.namespace.as_deref().unwrap_or(namespace);
+    let invalid = |why: String| {
+        Some(Err((
+            Reason::InvalidClientCertificateRef,
+            format!("clientCertificateRef {target_ns}/{}: {why}", r.name),
+        )))
+    };
+    if !(group.is_empty() && kind == "Secret") {
+        let shown = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
+        return invalid(format!("{shown} is not a core Secret"));
+    }
+    let from = RefFrom {
+        group: GATEWAY_GROUP,
+        kind: "Gateway",
+        namespace,
+    };
+    let to = RefTo {
+        group: "",
+        kind: "Secret",
+        namespace: target_ns,
+        name: &r.name,
+    };
+    if !grants.permits(from, to) {
+        return Some(Err((
+            Reason::RefNotPermitted,
+            format!(
+                "clientCertificateRef Secret {target_ns}/{} is in another namespace and no ReferenceGrant allows it",
+                r.name
+            ),
+        )));
+    }
+    let Some(secret) = snapshot.secret(target_ns, &r.name) else {
+        return invalid("Secret not found".to_string());
+    };
+    match secret_certificate(secret) {
+        Err(why) => invalid(why),
+        Ok(None) => Some(Ok(None)),
+        Ok(Some(chain)) => {
+            let pem = secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get("tls.crt"))
+                .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+                .or_else(|| secret.string_data.as_ref()?.get("tls.crt").cloned())
+                .unwrap_or_default();
+            let key = secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get("tls.key"))
+                .map(|b| b.0.clone())
+                .or_else(|| {
+                    Some(
+                        secret
+                            .string_data
+                            .as_ref()?
+                            .get("tls.key")?
+                            .clone()
+                            .into_bytes(),
+                    )
+                })
+                .unwrap_or_default();
+            Some(Ok(Some(BackendClientCertificate { chain, pem, key })))
+        }
     }
 }

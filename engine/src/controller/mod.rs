@@ -5,7 +5,8 @@
 //! their Gateways, listeners and addresses (`gateway`); the ListenerSets those Gateways take,
 //! their listeners appended in precedence order (`listenerset`); every HTTPRoute and GRPCRoute that
 //! names one of those Gateways, converted once (`convert`, `backends`, `refgrant`) and
-//! attached per parentRef (`routes`); then the statuses (conditions merged by
+//! attached per parentRef (`routes`); BackendTLSPolicies (`backendtls`) resolved into the
+//! backends they apply to, and their ancestors read from the finished configs; then the statuses (conditions merged by
 //! [`conditions`]) and one [`GatewayConfig`] per Gateway. Indexes (grants, services,
 //! namespaces, Gateways by name) are built once per call; routes are visited once each.
 //!
@@ -37,6 +38,7 @@
 //!   supportedKinds, allowedRoutes namespaces and hostname decide.
 
 mod backends;
+mod backendtls;
 pub mod conditions;
 mod convert;
 mod frontend;
@@ -57,6 +59,7 @@ use gateway_api::apis::experimental::{
     httproutes::{HttpRouteStatus, HttpRouteStatusParents, HttpRouteStatusParentsParentRef},
     listenersets::ListenerSetStatus,
 };
+use gateway_api::apis::standard::backendtlspolicies::BackendTlsPolicyStatus;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::config::{GatewayConfig, RouteKind};
@@ -75,11 +78,14 @@ pub const CONTROLLER_NAME: &str = "gateway.gwsim.dev/controller";
 /// Upstream feature names gwsim implements, sorted by name; written to GatewayClass
 /// `status.supportedFeatures`.
 pub const SUPPORTED_FEATURES: &[&str] = &[
+    "BackendTLSPolicy",
+    "BackendTLSPolicySANValidation",
     "GRPCRoute",
     "GRPCRouteNamedRouteRule",
     "GRPCRouteRequestHeaderModifier",
     "Gateway",
     "GatewayAddressEmpty",
+    "GatewayBackendClientCertificate",
     "GatewayFrontendClientCertificateValidation",
     "GatewayFrontendClientCertificateValidationInsecureFallback",
     "GatewayHTTPListenerIsolation",
@@ -155,6 +161,7 @@ pub enum StatusUpdate {
     ListenerSet(ListenerSetStatus),
     HttpRoute(HttpRouteStatus),
     GrpcRoute(GrpcRouteStatus),
+    BackendTlsPolicy(BackendTlsPolicyStatus),
 }
 
 /// What one reconcile produces.
@@ -270,6 +277,7 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
     }
 
     let mut configs = Vec::with_capacity(gateways.len());
+    let mut controllers = Vec::with_capacity(gateways.len());
     for state in gateways {
         for i in 0..state.sets.len() {
             if let Some((key, status)) = listenerset::status(&state, i, now) {
@@ -280,8 +288,19 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
             state.key.clone(),
             StatusUpdate::Gateway(gateway::status(&state, now)),
         );
+        controllers.push(state.controller_name.to_string());
         configs.push(gateway::into_config(state));
     }
+    let with_controllers: Vec<(GatewayConfig, String)> =
+        configs.into_iter().zip(controllers).collect();
+    for (key, status) in converter
+        .services
+        .tls
+        .statuses(snapshot, &with_controllers, &owned, now)
+    {
+        statuses.insert(key, StatusUpdate::BackendTlsPolicy(status));
+    }
+    let configs = with_controllers.into_iter().map(|(g, _)| g).collect();
     Reconciliation {
         statuses,
         gateways: configs,

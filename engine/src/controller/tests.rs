@@ -310,7 +310,8 @@ fn basic_route_attaches_and_resolves() {
             namespace: "infra".into(),
             name: "v1".into(),
             port: 8080,
-            app_protocol: None
+            app_protocol: None,
+            tls: None,
         }
     );
 }
@@ -2301,6 +2302,7 @@ fn service(name: &str, port: u16) -> BackendTarget {
         name: name.into(),
         port,
         app_protocol: None,
+        tls: None,
     }
 }
 

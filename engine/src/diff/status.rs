@@ -103,6 +103,20 @@ impl Flat {
             StatusUpdate::ListenerSet(s) => listeners!(s),
             StatusUpdate::HttpRoute(s) => parents!(s),
             StatusUpdate::GrpcRoute(s) => parents!(s),
+            StatusUpdate::BackendTlsPolicy(s) => {
+                for a in &s.ancestors {
+                    let r = &a.ancestor_ref;
+                    let scope = parent_scope(
+                        r.kind.as_deref(),
+                        r.namespace.as_deref(),
+                        &r.name,
+                        r.section_name.as_deref(),
+                        r.port,
+                        &a.controller_name,
+                    );
+                    flat.add(&scope, &a.conditions);
+                }
+            }
         }
         flat
     }

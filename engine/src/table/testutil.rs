@@ -22,6 +22,7 @@ pub(crate) fn gateway(name: &str, listeners: Vec<ListenerConfig>) -> GatewayConf
         key: ObjectKey::new(Kind::Gateway, NS, name),
         addresses: vec!["10.0.0.1".to_string()],
         listeners,
+        backend_client_certificate: None,
     }
 }
 
@@ -146,6 +147,7 @@ pub(crate) fn service(name: &str) -> BackendTarget {
         name: name.to_string(),
         port: 8080,
         app_protocol: None,
+        tls: None,
     }
 }
 

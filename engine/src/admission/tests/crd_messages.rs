@@ -829,4 +829,44 @@ pub(super) const CRD_RULE_MESSAGES: &[(&str, &str, &str)] = &[
         ".spec.rules[].sessionPersistence",
         r#"cookieConfig can only be set with type Cookie"#,
     ),
+    (
+        "BackendTLSPolicy",
+        ".spec.targetRefs",
+        r#"sectionName must be specified when targetRefs includes 2 or more references to the same target"#,
+    ),
+    (
+        "BackendTLSPolicy",
+        ".spec.targetRefs",
+        r#"sectionName must be unique when targetRefs includes 2 or more references to the same target"#,
+    ),
+    (
+        "BackendTLSPolicy",
+        ".spec.validation",
+        r#"must not contain both CACertificateRefs and WellKnownCACertificates"#,
+    ),
+    (
+        "BackendTLSPolicy",
+        ".spec.validation",
+        r#"must specify either CACertificateRefs or WellKnownCACertificates"#,
+    ),
+    (
+        "BackendTLSPolicy",
+        ".spec.validation.subjectAltNames[]",
+        r#"SubjectAltName element must contain Hostname, if Type is set to Hostname"#,
+    ),
+    (
+        "BackendTLSPolicy",
+        ".spec.validation.subjectAltNames[]",
+        r#"SubjectAltName element must not contain Hostname, if Type is not set to Hostname"#,
+    ),
+    (
+        "BackendTLSPolicy",
+        ".spec.validation.subjectAltNames[]",
+        r#"SubjectAltName element must contain URI, if Type is set to URI"#,
+    ),
+    (
+        "BackendTLSPolicy",
+        ".spec.validation.subjectAltNames[]",
+        r#"SubjectAltName element must not contain URI, if Type is not set to URI"#,
+    ),
 ];

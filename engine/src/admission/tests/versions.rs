@@ -118,13 +118,14 @@ pub(crate) fn flatten(node: &Node, path: &str, out: &mut Vec<String>) {
     }
 }
 
-const MODELLED: [Kind; 6] = [
+const MODELLED: [Kind; 7] = [
     Kind::GatewayClass,
     Kind::Gateway,
     Kind::ListenerSet,
     Kind::HttpRoute,
     Kind::GrpcRoute,
     Kind::ReferenceGrant,
+    Kind::BackendTlsPolicy,
 ];
 
 fn flat(kind: Kind, version: GatewayApiVersion) -> BTreeSet<String> {
@@ -406,8 +407,6 @@ fn served_kinds_gwsim_does_not_model_stay_not_modelled() {
             ("gateway.networking.k8s.io/v1alpha3", "TLSRoute"),
             ("gateway.networking.k8s.io/v1alpha2", "TCPRoute"),
             ("gateway.networking.k8s.io/v1alpha2", "UDPRoute"),
-            ("gateway.networking.k8s.io/v1", "BackendTLSPolicy"),
-            ("gateway.networking.k8s.io/v1alpha3", "BackendTLSPolicy"),
             (
                 "gateway.networking.x-k8s.io/v1alpha1",
                 "XBackendTrafficPolicy",
