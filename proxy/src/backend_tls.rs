@@ -7,25 +7,19 @@
 use std::sync::Arc;
 
 use gwsim_engine::config::{BackendClientCertificate, BackendTls};
-use gwsim_engine::x509::{CertificateChain, TrustAnchors};
+use gwsim_engine::x509::TrustAnchors;
 use gwsim_sim::backend_tls::ServingTls;
 use gwsim_sim::cluster::TlsReport;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{
-    ClientConfig, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme,
-};
+use rustls::{ClientConfig, DistinguishedName, ServerConfig};
+
+use crate::tls::{presented_chain, refused};
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
-}
-
-fn refused(why: String) -> rustls::Error {
-    rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
-        Arc::new(std::io::Error::other(why)),
-    )))
 }
 
 /// The echo server's TLS configuration for a pod serving `serving`; `h2` when it speaks HTTP/2
@@ -141,9 +135,7 @@ impl ServerCertVerifier for PolicyVerifier {
         _ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let mut chain = vec![end_entity.clone().into_owned()];
-        chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
-        CertificateChain::from_der(chain)
+        presented_chain(end_entity, intermediates)
             .and_then(|chain| {
                 gwsim_sim::backend_tls::verify_server(&self.tls, &chain, now.as_secs())
             })
@@ -151,39 +143,7 @@ impl ServerCertVerifier for PolicyVerifier {
             .map_err(refused)
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+    crate::tls::provider_signature_checks!();
 }
 
 /// `TLS_CLIENT_CACERTS`: a client must present a certificate those CAs issued.
@@ -209,45 +169,11 @@ impl ClientCertVerifier for EchoClientVerifier {
             .anchors
             .as_ref()
             .ok_or_else(|| refused("the echo's client CA bundle cannot be read".to_string()))?;
-        let mut chain = vec![end_entity.clone().into_owned()];
-        chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
-        CertificateChain::from_der(chain)
+        presented_chain(end_entity, intermediates)
             .and_then(|chain| chain.verify(anchors, now.as_secs(), true))
             .map(|()| ClientCertVerified::assertion())
             .map_err(refused)
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+    crate::tls::provider_signature_checks!();
 }

@@ -18,13 +18,12 @@ use gwsim_engine::RoutingTable;
 use gwsim_engine::config::{ClientValidation, Protocol};
 use gwsim_engine::object::ObjectKey;
 use gwsim_engine::x509::CertificateChain;
-use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
+use rustls::{DistinguishedName, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
@@ -181,6 +180,64 @@ impl ResolvesServerCert for NoCertificate {
     }
 }
 
+/// A chain a peer presented, as the engine's x509 code reads it.
+pub(crate) fn presented_chain(
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+) -> Result<CertificateChain, String> {
+    let mut chain = vec![end_entity.clone().into_owned()];
+    chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
+    CertificateChain::from_der(chain)
+}
+
+/// A peer's certificate refused, with why (the peer gets a bad-certificate alert).
+pub(crate) fn refused(why: String) -> rustls::Error {
+    rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
+        Arc::new(std::io::Error::other(why)),
+    )))
+}
+
+/// The handshake signature checks of a certificate verifier with a `provider` field: the
+/// provider's own (every verifier here checks chains its own way, signatures as rustls does).
+macro_rules! provider_signature_checks {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.provider
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    };
+}
+pub(crate) use provider_signature_checks;
+
 /// Client certificates checked as the engine checks them (GEP-91).
 #[derive(Debug)]
 struct EngineVerifier {
@@ -203,9 +260,7 @@ impl ClientCertVerifier for EngineVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let mut chain = vec![end_entity.clone().into_owned()];
-        chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
-        let verdict = CertificateChain::from_der(chain)
+        let verdict = presented_chain(end_entity, intermediates)
             .and_then(|chain| chain.verify(&self.validation.anchors, now.as_secs(), true));
         match verdict {
             Ok(()) => Ok(ClientCertVerified::assertion()),
@@ -213,45 +268,9 @@ impl ClientCertVerifier for EngineVerifier {
                 tracing::debug!(target: "gwsim::serve", "client certificate let in (AllowInsecureFallback): {why}");
                 Ok(ClientCertVerified::assertion())
             }
-            Err(why) => Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::Other(rustls::OtherError(Arc::new(
-                    std::io::Error::other(why),
-                ))),
-            )),
+            Err(why) => Err(refused(why)),
         }
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+    provider_signature_checks!();
 }
