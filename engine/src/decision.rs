@@ -163,33 +163,32 @@ impl Decision {
     /// The chosen Service port has no ready endpoint (the caller knows the endpoints): the
     /// Gateway answers 503 itself instead of forwarding, and the explanation says why.
     pub fn no_ready_endpoints(&mut self) {
-        let Outcome::Forward(forward) = &self.outcome else {
-            return;
-        };
-        let b = &forward.backend;
-        let reason = format!(
-            "Service {}/{} port {} has no ready endpoints",
-            b.namespace, b.name, b.port
-        );
-        self.explanation.outcome = format!("answered 503 by the Gateway: {reason}");
-        self.outcome = Outcome::Respond {
-            status: 503,
-            headers: Vec::new(),
-            reason,
-        };
+        self.answered_by_gateway(|b| {
+            format!(
+                "Service {}/{} port {} has no ready endpoints",
+                b.namespace, b.name, b.port
+            )
+        });
     }
 
     /// The Gateway could not open a connection to the chosen backend (a TLS handshake a
     /// BackendTLSPolicy makes failed, `why`): the data plane answers 503. Explanations only.
     pub fn backend_refused(&mut self, why: &str) {
+        self.answered_by_gateway(|b| {
+            format!(
+                "the TLS handshake with Service {}/{} port {} failed: {why}",
+                b.namespace, b.name, b.port
+            )
+        });
+    }
+
+    /// A forward the Gateway answers itself with 503, for the reason `reason` gives about
+    /// the chosen backend; other outcomes stay as they are.
+    fn answered_by_gateway(&mut self, reason: impl FnOnce(&ServiceRef) -> String) {
         let Outcome::Forward(forward) = &self.outcome else {
             return;
         };
-        let b = &forward.backend;
-        let reason = format!(
-            "the TLS handshake with Service {}/{} port {} failed: {why}",
-            b.namespace, b.name, b.port
-        );
+        let reason = reason(&forward.backend);
         self.explanation.outcome = format!("answered 503 by the Gateway: {reason}");
         self.outcome = Outcome::Respond {
             status: 503,

@@ -81,10 +81,11 @@ impl Flat {
                 }
             }};
         }
+        // Route parents and policy ancestors: a reference, a controllerName, conditions.
         macro_rules! parents {
-            ($s:expr) => {{
-                for p in &$s.parents {
-                    let r = &p.parent_ref;
+            ($list:expr, $reference:ident) => {{
+                for p in &$list {
+                    let r = &p.$reference;
                     let scope = parent_scope(
                         r.kind.as_deref(),
                         r.namespace.as_deref(),
@@ -101,22 +102,9 @@ impl Flat {
             StatusUpdate::GatewayClass(s) => flat.add("", s.conditions.iter().flatten()),
             StatusUpdate::Gateway(s) => listeners!(s),
             StatusUpdate::ListenerSet(s) => listeners!(s),
-            StatusUpdate::HttpRoute(s) => parents!(s),
-            StatusUpdate::GrpcRoute(s) => parents!(s),
-            StatusUpdate::BackendTlsPolicy(s) => {
-                for a in &s.ancestors {
-                    let r = &a.ancestor_ref;
-                    let scope = parent_scope(
-                        r.kind.as_deref(),
-                        r.namespace.as_deref(),
-                        &r.name,
-                        r.section_name.as_deref(),
-                        r.port,
-                        &a.controller_name,
-                    );
-                    flat.add(&scope, &a.conditions);
-                }
-            }
+            StatusUpdate::HttpRoute(s) => parents!(s.parents, parent_ref),
+            StatusUpdate::GrpcRoute(s) => parents!(s.parents, parent_ref),
+            StatusUpdate::BackendTlsPolicy(s) => parents!(s.ancestors, ancestor_ref),
         }
         flat
     }
