@@ -186,17 +186,8 @@ impl Client {
                 sender
             }
         };
-        let mut response = sender.send_request(req).await.map_err(AttemptError::Http)?;
-        let status = response.status().as_u16();
-        let headers = answer_headers(response.headers_mut());
-        let (body, trailers) = read_body(response.into_body(), self.max_body).await?;
-        Ok(Answer {
-            status,
-            headers,
-            body,
-            trailers,
-            upgrade: None,
-        })
+        let response = sender.send_request(req).await.map_err(AttemptError::Http)?;
+        whole_answer(response, self.max_body).await
     }
 
     /// Sends `request` over a TLS connection of its own (BackendTLSPolicy): the handshake
@@ -221,7 +212,7 @@ impl Client {
             .await
             .map_err(AttemptError::Connect)?;
         let io = TokioIo::new(stream);
-        let mut response = match version {
+        let response = match version {
             HttpVersion::H2c => {
                 let (mut sender, conn) = http2::handshake(TokioExecutor::new(), io)
                     .await
@@ -235,16 +226,7 @@ impl Client {
                 sender.send_request(req).await.map_err(AttemptError::Http)?
             }
         };
-        let status = response.status().as_u16();
-        let headers = answer_headers(response.headers_mut());
-        let (body, trailers) = read_body(response.into_body(), self.max_body).await?;
-        Ok(Answer {
-            status,
-            headers,
-            body,
-            trailers,
-            upgrade: None,
-        })
+        whole_answer(response, self.max_body).await
     }
 
     /// An idle connection to `addr`, the most recently used first.
@@ -268,6 +250,24 @@ async fn connect(addr: SocketAddr) -> Result<TcpStream, AttemptError> {
         .map_err(AttemptError::Connect)?;
     let _ = stream.set_nodelay(true);
     Ok(stream)
+}
+
+/// A backend's answer read whole: status, headers without the hop-by-hop ones, body and
+/// trailers.
+async fn whole_answer(
+    mut response: hyper::Response<hyper::body::Incoming>,
+    max_body: usize,
+) -> Result<Answer, AttemptError> {
+    let status = response.status().as_u16();
+    let headers = answer_headers(response.headers_mut());
+    let (body, trailers) = read_body(response.into_body(), max_body).await?;
+    Ok(Answer {
+        status,
+        headers,
+        body,
+        trailers,
+        upgrade: None,
+    })
 }
 
 /// The whole body and its trailers.
