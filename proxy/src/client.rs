@@ -1,16 +1,16 @@
-//! Connections from the Gateway to backends: HTTP/1.1 (pooled, upgrades allowed) or HTTP/2
-//! with prior knowledge (one multiplexed connection per address), as the Service port's
-//! appProtocol says (GEP-1911).
+//! Connections from the Gateway to backends: HTTP/1.1 (kept in pools, written and read by
+//! `http1`; an upgrade through hyper on a connection of its own) or HTTP/2 with prior
+//! knowledge (one multiplexed connection per address, through hyper), as the Service port's
+//! appProtocol says (GEP-1911); over TLS where a BackendTLSPolicy applies, kept per address
+//! and TLS configuration.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::task::Poll;
 
 use bytes::Bytes;
+use gwsim_engine::config::{BackendClientCertificate, BackendTls};
 use gwsim_engine::decision::Request;
 use gwsim_sim::echo::HttpVersion;
 use gwsim_sim::network::is_connection_specific;
@@ -18,6 +18,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::{http1, http2};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use crate::http1::Connection;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 /// Idle HTTP/1.1 connections kept per backend address.
@@ -50,6 +53,15 @@ pub enum AttemptError {
     Request(String),
     #[error("the backend closed the connection before answering")]
     Closed,
+    /// A read or write failed before an answer (a reset connection).
+    #[error("{0}")]
+    Io(std::io::Error),
+    /// The backend answered something that is not HTTP/1.1.
+    #[error("malformed answer: {0}")]
+    Malformed(String),
+    /// The answer's body ended before its framing said it would.
+    #[error("response body cut short: {0}")]
+    CutShort(String),
 }
 
 impl AttemptError {
@@ -59,18 +71,124 @@ impl AttemptError {
     /// upstream's HTTPRouteRetryConnectionError expects).
     pub fn is_bad_answer(&self) -> bool {
         match self {
-            AttemptError::Connect(_) | AttemptError::Request(_) | AttemptError::Closed => false,
-            AttemptError::TooLarge(_) | AttemptError::Body(_) => true,
+            AttemptError::Connect(_)
+            | AttemptError::Request(_)
+            | AttemptError::Closed
+            | AttemptError::Io(_) => false,
+            AttemptError::TooLarge(_)
+            | AttemptError::Body(_)
+            | AttemptError::Malformed(_)
+            | AttemptError::CutShort(_) => true,
             AttemptError::Http(e) => e.is_parse() || e.is_parse_status(),
         }
     }
 }
 
+type Tls = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// Connections to backends kept between requests: HTTP/1.1 ones idle in pools, HTTP/2 ones
+/// shared; plain ones by address, TLS ones by address and the TLS they were checked with.
 #[derive(Default)]
 pub struct Client {
-    idle: Mutex<HashMap<SocketAddr, Vec<Kept>>>,
-    h2: Mutex<HashMap<SocketAddr, http2::SendRequest<Full<Bytes>>>>,
+    idle: Pool<SocketAddr, TcpStream>,
+    idle_tls: Pool<(SocketAddr, TlsKey), Tls>,
+    h2: Shared<SocketAddr>,
+    h2_tls: Shared<(SocketAddr, TlsKey)>,
+    /// Client configurations, built once for each policy and client certificate.
+    tls_configs: Mutex<HashMap<TlsKey, TlsClient>>,
     max_body: usize,
+}
+
+/// Which TLS a backend connection was made with: the policy's checks (compared by what they
+/// check, so a reload that keeps the policy keeps the connections), the Gateway's client
+/// certificate, and HTTP/2 (a gRPC call) or HTTP/1.1.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct TlsKey {
+    policy: Arc<BackendTls>,
+    client_certificate: Option<String>,
+    h2: bool,
+}
+
+/// A TLS client for one [`TlsKey`]: the rustls configuration and the server name sent.
+#[derive(Clone)]
+pub(crate) struct TlsClient {
+    key: TlsKey,
+    config: Arc<rustls::ClientConfig>,
+    name: rustls::pki_types::ServerName<'static>,
+}
+
+/// The most distinct keys a pool or cache holds; past it, it starts again empty (reloads
+/// that change policies leave keys nobody asks for).
+const MAX_KEYS: usize = 1024;
+
+/// Idle HTTP/1.1 connections by key, the most recently used last.
+struct Pool<K, S> {
+    idle: Mutex<HashMap<K, Vec<Connection<S>>>>,
+}
+
+impl<K, S> Default for Pool<K, S> {
+    fn default() -> Self {
+        Pool {
+            idle: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, S: AsyncRead + AsyncWrite + Unpin> Pool<K, S> {
+    /// An idle connection for `key` that can take a request, the most recently used first.
+    fn take(&self, key: &K) -> Option<Connection<S>> {
+        loop {
+            let mut kept = self.idle.lock().ok()?.get_mut(key)?.pop()?;
+            if kept.reusable() {
+                return Some(kept);
+            }
+        }
+    }
+
+    fn put(&self, key: &K, kept: Connection<S>) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() >= MAX_KEYS && !idle.contains_key(key) {
+                idle.clear();
+            }
+            let list = idle.entry(key.clone()).or_default();
+            if list.len() < IDLE_PER_ADDRESS {
+                list.push(kept);
+            }
+        }
+    }
+}
+
+/// Open HTTP/2 connections by key, one each, shared by every request to it.
+struct Shared<K> {
+    senders: Mutex<HashMap<K, http2::SendRequest<Full<Bytes>>>>,
+}
+
+impl<K> Default for Shared<K> {
+    fn default() -> Self {
+        Shared {
+            senders: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Shared<K> {
+    fn get(&self, key: &K) -> Option<http2::SendRequest<Full<Bytes>>> {
+        self.senders
+            .lock()
+            .ok()?
+            .get(key)
+            .filter(|s| !s.is_closed())
+            .cloned()
+    }
+
+    fn put(&self, key: &K, sender: http2::SendRequest<Full<Bytes>>) {
+        if let Ok(mut senders) = self.senders.lock() {
+            if senders.len() >= MAX_KEYS && !senders.contains_key(key) {
+                senders.clear();
+            }
+            senders.insert(key.clone(), sender);
+        }
+    }
 }
 
 impl Client {
@@ -79,6 +197,38 @@ impl Client {
             max_body,
             ..Client::default()
         }
+    }
+
+    /// The TLS client for a backend under `policy`: the policy's checks, the Gateway's
+    /// client certificate when it has one, `h2` for a gRPC call. Built once per key.
+    pub(crate) fn tls_client(
+        &self,
+        policy: &Arc<BackendTls>,
+        client_certificate: Option<&BackendClientCertificate>,
+        h2: bool,
+    ) -> Result<TlsClient, String> {
+        let key = TlsKey {
+            policy: policy.clone(),
+            client_certificate: client_certificate.map(|c| c.pem.clone()),
+            h2,
+        };
+        if let Some(found) = self
+            .tls_configs
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key).cloned())
+        {
+            return Ok(found);
+        }
+        let (config, name) = crate::backend_tls::client_config(policy, client_certificate, h2)?;
+        let made = TlsClient { key, config, name };
+        if let Ok(mut configs) = self.tls_configs.lock() {
+            if configs.len() >= MAX_KEYS {
+                configs.clear();
+            }
+            configs.insert(made.key.clone(), made.clone());
+        }
+        Ok(made)
     }
 
     /// Sends `request` with `body` to `addr` and reads the whole answer (bodies are buffered
@@ -90,38 +240,35 @@ impl Client {
         request: &Request,
         body: Bytes,
     ) -> Result<Answer, AttemptError> {
-        let req = build(request, version, body)?;
-        // The rare paths are boxed: the future of every request stays small (it is moved
-        // into hyper's connection state on every request).
+        // The rare paths are boxed: the future of every request stays small.
         match version {
-            HttpVersion::Http11 => self.send_http1(addr, req).await,
-            HttpVersion::H2c => Box::pin(self.send_h2(addr, req)).await,
-        }
-    }
-
-    async fn send_http1(
-        &self,
-        addr: SocketAddr,
-        req: hyper::Request<Full<Bytes>>,
-    ) -> Result<Answer, AttemptError> {
-        if req.headers().contains_key(hyper::header::UPGRADE) {
-            return Box::pin(self.send_upgrade(addr, req)).await;
-        }
-        let mut kept = loop {
-            match self.take_idle(addr) {
-                Some(mut kept) => {
-                    if kept.ready().await {
-                        break kept;
-                    }
-                }
-                None => break Box::pin(Kept::connect(addr)).await?,
+            HttpVersion::Http11 if !wants_upgrade(request) => {
+                let connection = match self.idle.take(&addr) {
+                    Some(kept) => kept,
+                    None => Connection::new(connect(addr).await?),
+                };
+                exchange_and_keep(&self.idle, &addr, connection, request, &body, self.max_body)
+                    .await
             }
-        };
-        let (answer, open) = kept.exchange(req, self.max_body).await?;
-        if open {
-            self.put_idle(addr, kept);
+            HttpVersion::Http11 => {
+                Box::pin(self.send_upgrade(addr, build(request, version, body)?)).await
+            }
+            HttpVersion::H2c => {
+                let req = build(request, version, body)?;
+                Box::pin(async {
+                    let sender = match self.h2.get(&addr) {
+                        Some(sender) => sender,
+                        None => {
+                            let sender = h2_handshake(connect(addr).await?).await?;
+                            self.h2.put(&addr, sender.clone());
+                            sender
+                        }
+                    };
+                    send_h2(sender, req, self.max_body).await
+                })
+                .await
+            }
         }
-        Ok(answer)
     }
 
     /// A request asking for an upgrade goes on a connection of its own, run by its own task
@@ -159,89 +306,99 @@ impl Client {
         })
     }
 
-    async fn send_h2(
-        &self,
-        addr: SocketAddr,
-        req: hyper::Request<Full<Bytes>>,
-    ) -> Result<Answer, AttemptError> {
-        let existing = self
-            .h2
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&addr).filter(|s| !s.is_closed()).cloned());
-        let mut sender = match existing {
-            Some(s) => s,
-            None => {
-                let stream = TcpStream::connect(addr)
-                    .await
-                    .map_err(AttemptError::Connect)?;
-                let _ = stream.set_nodelay(true);
-                let (sender, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-                    .await
-                    .map_err(AttemptError::Http)?;
-                tokio::spawn(conn);
-                if let Ok(mut m) = self.h2.lock() {
-                    m.insert(addr, sender.clone());
-                }
-                sender
-            }
-        };
-        let response = sender.send_request(req).await.map_err(AttemptError::Http)?;
-        whole_answer(response, self.max_body).await
-    }
-
-    /// Sends `request` over a TLS connection of its own (BackendTLSPolicy): the handshake
-    /// with `config` for `name`, then HTTP/1.1 or HTTP/2 as `version` says. A refused
-    /// handshake is a connection error.
+    /// Sends `request` over TLS (BackendTLSPolicy) made with `tls`: on a kept connection made
+    /// with the same TLS when there is one, else after a new handshake; then HTTP/1.1 or HTTP/2
+    /// as `version` says. A refused handshake is a connection error.
     pub async fn send_tls(
         &self,
         addr: SocketAddr,
-        tls: (
-            Arc<rustls::ClientConfig>,
-            rustls::pki_types::ServerName<'static>,
-        ),
+        tls: &TlsClient,
         version: HttpVersion,
         request: &Request,
         body: Bytes,
     ) -> Result<Answer, AttemptError> {
-        let req = build(request, version, body)?;
-        let stream = connect(addr).await?;
-        let (config, name) = tls;
-        let stream = tokio_rustls::TlsConnector::from(config)
-            .connect(name, stream)
-            .await
-            .map_err(AttemptError::Connect)?;
-        let io = TokioIo::new(stream);
-        let response = match version {
-            HttpVersion::H2c => {
-                let (mut sender, conn) = http2::handshake(TokioExecutor::new(), io)
-                    .await
-                    .map_err(AttemptError::Http)?;
-                tokio::spawn(conn);
-                sender.send_request(req).await.map_err(AttemptError::Http)?
-            }
+        let key = (addr, tls.key.clone());
+        match version {
             HttpVersion::Http11 => {
-                let (mut sender, conn) = http1::handshake(io).await.map_err(AttemptError::Http)?;
-                tokio::spawn(conn);
-                sender.send_request(req).await.map_err(AttemptError::Http)?
+                let connection = match self.idle_tls.take(&key) {
+                    Some(kept) => kept,
+                    None => Connection::new(handshake(addr, tls).await?),
+                };
+                exchange_and_keep(
+                    &self.idle_tls,
+                    &key,
+                    connection,
+                    request,
+                    &body,
+                    self.max_body,
+                )
+                .await
             }
-        };
-        whole_answer(response, self.max_body).await
-    }
-
-    /// An idle connection to `addr`, the most recently used first.
-    fn take_idle(&self, addr: SocketAddr) -> Option<Kept> {
-        self.idle.lock().ok()?.get_mut(&addr)?.pop()
-    }
-
-    fn put_idle(&self, addr: SocketAddr, kept: Kept) {
-        if let Ok(mut idle) = self.idle.lock() {
-            let list = idle.entry(addr).or_default();
-            if list.len() < IDLE_PER_ADDRESS {
-                list.push(kept);
+            HttpVersion::H2c => {
+                let req = build(request, version, body)?;
+                let sender = match self.h2_tls.get(&key) {
+                    Some(sender) => sender,
+                    None => {
+                        let sender = h2_handshake(handshake(addr, tls).await?).await?;
+                        self.h2_tls.put(&key, sender.clone());
+                        sender
+                    }
+                };
+                send_h2(sender, req, self.max_body).await
             }
         }
     }
+}
+
+/// One exchange on `connection`, kept in `pool` under `key` afterwards unless the answer
+/// closes it.
+async fn exchange_and_keep<K, S>(
+    pool: &Pool<K, S>,
+    key: &K,
+    mut connection: Connection<S>,
+    request: &Request,
+    body: &Bytes,
+    max_body: usize,
+) -> Result<Answer, AttemptError>
+where
+    K: std::hash::Hash + Eq + Clone,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (answer, open) = connection.exchange(request, body, max_body).await?;
+    if open {
+        pool.put(key, connection);
+    }
+    Ok(answer)
+}
+
+/// A TLS session with a backend over a new connection.
+async fn handshake(addr: SocketAddr, tls: &TlsClient) -> Result<Tls, AttemptError> {
+    let stream = connect(addr).await?;
+    tokio_rustls::TlsConnector::from(tls.config.clone())
+        .connect(tls.name.clone(), stream)
+        .await
+        .map_err(AttemptError::Connect)
+}
+
+/// An HTTP/2 connection over `io`, run by a task of its own.
+async fn h2_handshake<S>(io: S) -> Result<http2::SendRequest<Full<Bytes>>, AttemptError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+        .await
+        .map_err(AttemptError::Http)?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+async fn send_h2(
+    mut sender: http2::SendRequest<Full<Bytes>>,
+    req: hyper::Request<Full<Bytes>>,
+    max_body: usize,
+) -> Result<Answer, AttemptError> {
+    let response = sender.send_request(req).await.map_err(AttemptError::Http)?;
+    whole_answer(response, max_body).await
 }
 
 async fn connect(addr: SocketAddr) -> Result<TcpStream, AttemptError> {
@@ -287,116 +444,12 @@ async fn read_body(
     }
 }
 
-type Http1Connection = http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
-
-/// A kept HTTP/1.1 connection to a backend. It has no task of its own: the request that uses
-/// it polls it (in the client connection's task), so a request crosses no task boundary and
-/// wakes no other task; an idle one waits in the pool, polled by nobody.
-struct Kept {
-    sender: http1::SendRequest<Full<Bytes>>,
-    connection: Http1Connection,
-}
-
-/// Whether a kept connection is still up.
-enum Link {
-    Open,
-    /// The backend closed it, or hyper ended it after an answer that closes it.
-    Closed,
-    Failed(hyper::Error),
-}
-
-impl Link {
-    fn error(&mut self) -> AttemptError {
-        match std::mem::replace(self, Link::Closed) {
-            Link::Failed(e) => AttemptError::Http(e),
-            Link::Open | Link::Closed => AttemptError::Closed,
-        }
-    }
-}
-
-/// Polls `work` and, first, the connection that feeds it, in the calling task. Once the
-/// connection has ended nothing else moves `work`: still pending then, it is an error.
-async fn drive<F: Future>(
-    connection: &mut Http1Connection,
-    link: &mut Link,
-    work: F,
-) -> Result<F::Output, AttemptError> {
-    let mut work = std::pin::pin!(work);
-    std::future::poll_fn(|cx| {
-        if let Link::Open = link
-            && let Poll::Ready(ended) = Pin::new(&mut *connection).poll(cx)
-        {
-            *link = match ended {
-                Ok(()) => Link::Closed,
-                Err(e) => Link::Failed(e),
-            };
-        }
-        match work.as_mut().poll(cx) {
-            Poll::Ready(out) => Poll::Ready(Ok(out)),
-            Poll::Pending => match link {
-                Link::Open => Poll::Pending,
-                _ => Poll::Ready(Err(link.error())),
-            },
-        }
-    })
-    .await
-}
-
-impl Kept {
-    async fn connect(addr: SocketAddr) -> Result<Kept, AttemptError> {
-        let stream = connect(addr).await?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(AttemptError::Http)?;
-        Ok(Kept { sender, connection })
-    }
-
-    /// Whether the connection is open and ready for a request: an idle connection the
-    /// backend closed is found out here, before anything is sent on it.
-    async fn ready(&mut self) -> bool {
-        let Kept { sender, connection } = self;
-        let mut link = Link::Open;
-        let ready = drive(
-            connection,
-            &mut link,
-            std::future::poll_fn(|cx| sender.poll_ready(cx)),
-        )
-        .await;
-        matches!((ready, link), (Ok(Ok(())), Link::Open))
-    }
-
-    /// Sends `req` and reads the whole answer, polling the connection meanwhile; whether
-    /// the connection is still open after it.
-    async fn exchange(
-        &mut self,
-        req: hyper::Request<Full<Bytes>>,
-        max_body: usize,
-    ) -> Result<(Answer, bool), AttemptError> {
-        let Kept { sender, connection } = self;
-        let mut link = Link::Open;
-        let mut response = drive(connection, &mut link, sender.send_request(req))
-            .await?
-            .map_err(AttemptError::Http)?;
-        let status = response.status().as_u16();
-        let headers = answer_headers(response.headers_mut());
-        let (body, trailers) = drive(
-            connection,
-            &mut link,
-            read_body(response.into_body(), max_body),
-        )
-        .await??;
-        let open = matches!(link, Link::Open);
-        Ok((
-            Answer {
-                status,
-                headers,
-                body,
-                trailers,
-                upgrade: None,
-            },
-            open,
-        ))
-    }
+/// Whether the request asks for a protocol upgrade (a WebSocket handshake).
+fn wants_upgrade(request: &Request) -> bool {
+    request
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("upgrade"))
 }
 
 /// The request a backend receives: method, path, Host (the authority on HTTP/2) and the
@@ -447,7 +500,7 @@ fn build(
 
 /// A backend's response headers (taken, not copied) without the hop-by-hop ones the Gateway
 /// sets itself.
-fn answer_headers(headers: &mut hyper::HeaderMap) -> hyper::HeaderMap {
+pub(crate) fn answer_headers(headers: &mut hyper::HeaderMap) -> hyper::HeaderMap {
     let mut out = std::mem::take(headers);
     for name in [
         "content-length",
@@ -466,4 +519,138 @@ fn answer_headers(headers: &mut hyper::HeaderMap) -> hyper::HeaderMap {
         out.remove(hyper::header::CONNECTION);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use gwsim_engine::config::BackendTrust;
+    use gwsim_engine::object::{Kind, ObjectKey};
+    use gwsim_engine::x509::TrustAnchors;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A backend on loopback that counts the connections it accepts and answers every
+    /// request 200 (closing after each answer when `close`), over TLS with `tls`.
+    async fn backend(
+        tls: Option<Arc<rustls::ServerConfig>>,
+        close: bool,
+    ) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    match tls {
+                        Some(config) => {
+                            if let Ok(stream) =
+                                tokio_rustls::TlsAcceptor::from(config).accept(stream).await
+                            {
+                                answer_each(stream, close).await;
+                            }
+                        }
+                        None => answer_each(stream, close).await,
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    async fn answer_each<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, close: bool) {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                return;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                seen.drain(..end + 4);
+                let connection = if close { "close" } else { "keep-alive" };
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nconnection: {connection}\r\ncontent-length: 2\r\n\r\nok"
+                );
+                if stream.write_all(answer.as_bytes()).await.is_err() || close {
+                    let _ = stream.shutdown().await;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn request() -> Request {
+        Request::get("backend.example", "/")
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn plain_connections_are_kept_unless_the_answer_closes_them() {
+        for (close, connections) in [(false, 1), (true, 3)] {
+            let (addr, accepted) = backend(None, close).await;
+            let client = Client::new(1024);
+            for _ in 0..3 {
+                let answer = client
+                    .send(addr, HttpVersion::Http11, &request(), Bytes::new())
+                    .await
+                    .unwrap();
+                assert_eq!((answer.status, &answer.body[..]), (200, &b"ok"[..]));
+            }
+            assert_eq!(
+                accepted.load(Ordering::SeqCst),
+                connections,
+                "close: {close}"
+            );
+        }
+    }
+
+    fn policy(name: &str, ca_pem: &str) -> Arc<BackendTls> {
+        Arc::new(BackendTls {
+            policy: ObjectKey::new(Kind::BackendTlsPolicy, "default", name),
+            hostname: "backend.example".into(),
+            subject_alt_names: Vec::new(),
+            trust: BackendTrust::Certificates(TrustAnchors::from_pem(ca_pem.as_bytes()).unwrap()),
+            ca_digest: 1,
+        })
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn tls_connections_are_kept_for_the_tls_they_were_checked_with() {
+        let certified = rcgen::generate_simple_self_signed(vec!["backend.example".into()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der())
+            .unwrap();
+        let mut server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+        server.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let (addr, accepted) = backend(Some(Arc::new(server)), false).await;
+        let client = Client::new(1024);
+        let ca = certified.cert.pem();
+        let first = client.tls_client(&policy("a", &ca), None, false).unwrap();
+        for _ in 0..3 {
+            let answer = client
+                .send_tls(addr, &first, HttpVersion::Http11, &request(), Bytes::new())
+                .await
+                .unwrap();
+            assert_eq!(answer.status, 200);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        // Another policy checks differently: its own handshake, its own connection.
+        let second = client.tls_client(&policy("b", &ca), None, false).unwrap();
+        client
+            .send_tls(addr, &second, HttpVersion::Http11, &request(), Bytes::new())
+            .await
+            .unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
 }

@@ -245,7 +245,7 @@ async fn deliver(
             if grpc {
                 version = HttpVersion::H2c;
             }
-            match crate::backend_tls::client_config(policy, client, grpc) {
+            match shared.client.tls_client(policy, client, grpc) {
                 Ok(config) => Some(config),
                 Err(why) => {
                     tracing::debug!(target: "gwsim::backend", "no TLS client: {why}");
@@ -270,7 +270,7 @@ async fn deliver(
                     if grpc {
                         mirror_version = HttpVersion::H2c;
                     }
-                    match crate::backend_tls::client_config(policy, client, grpc) {
+                    match shared.client.tls_client(policy, client, grpc) {
                         Ok(config) => Some(config),
                         Err(_) => continue,
                     }
@@ -283,7 +283,7 @@ async fn deliver(
                         Some(config) => {
                             let send = shared.client.send_tls(
                                 addr,
-                                config,
+                                &config,
                                 mirror_version,
                                 &request,
                                 body,
@@ -325,7 +325,7 @@ async fn deliver(
                         Some(config) => {
                             let send = shared.client.send_tls(
                                 addr,
-                                config.clone(),
+                                config,
                                 version,
                                 &forward.request,
                                 body.clone(),

@@ -16,6 +16,7 @@ mod body;
 mod client;
 mod error;
 mod handler;
+mod http1;
 mod plan;
 pub mod podlog;
 mod tls;
