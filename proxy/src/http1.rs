@@ -144,15 +144,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let mut parsed = httparse::Response::new(&mut fields);
             match parsed.parse(&self.buf) {
                 Ok(httparse::Status::Complete(len)) => {
-                    let head = Head {
-                        status: parsed
-                            .code
-                            .ok_or_else(|| malformed("the answer's head has no status"))?,
-                        headers: header_map(parsed.headers)?,
-                        version: parsed.version.unwrap_or(1),
-                    };
-                    self.buf.advance(len);
-                    return Ok(head);
+                    let status = parsed
+                        .code
+                        .ok_or_else(|| malformed("the answer's head has no status"))?;
+                    let version = parsed.version.unwrap_or(1);
+                    // Values are kept as slices of the head's bytes, not copied one by one.
+                    let start = self.buf.as_ptr() as usize;
+                    let mut fields = Vec::with_capacity(parsed.headers.len());
+                    for field in parsed.headers.iter() {
+                        let name = hyper::header::HeaderName::from_bytes(field.name.as_bytes())
+                            .map_err(|_| malformed(&format!("header name {:?}", field.name)))?;
+                        // An empty value need not point into the buffer.
+                        let at = match field.value.is_empty() {
+                            true => 0,
+                            false => field.value.as_ptr() as usize - start,
+                        };
+                        fields.push((name, at..at + field.value.len()));
+                    }
+                    let bytes = self.buf.split_to(len).freeze();
+                    let mut headers = hyper::HeaderMap::with_capacity(fields.len());
+                    for (name, range) in fields {
+                        let value =
+                            hyper::header::HeaderValue::from_maybe_shared(bytes.slice(range))
+                                .map_err(|_| malformed(&format!("the value of header {name}")))?;
+                        headers.append(name, value);
+                    }
+                    return Ok(Head {
+                        status,
+                        headers,
+                        version,
+                    });
                 }
                 Ok(httparse::Status::Partial) => {}
                 Err(e) => return Err(malformed(&format!("the answer's head: {e}"))),
@@ -458,7 +479,7 @@ mod tests {
         let (sent, result, _) = exchange_with(
             &request,
             b"hello",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\nConnection: keep-alive\r\n\r\nok",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\nX-Empty:\r\nConnection: keep-alive\r\n\r\nok",
             false,
         )
         .await;
@@ -470,6 +491,7 @@ mod tests {
         assert_eq!(answer.status, 200);
         assert_eq!(answer.body, Bytes::from_static(b"ok"));
         assert_eq!(answer.headers.get("x-a").unwrap(), "b");
+        assert_eq!(answer.headers.get("x-empty").unwrap(), "");
         // The framing and connection headers are the Gateway's own.
         assert!(answer.headers.get("content-length").is_none());
         assert!(answer.headers.get("connection").is_none());
