@@ -16,7 +16,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use gwsim_engine::config::{BackendClientCertificate, GatewayConfig};
-use gwsim_engine::controller::{ControllerConfig, reconcile};
+use gwsim_engine::controller::{
+    AddressRange, ControllerConfig, Network as ControllerNetwork, reconcile,
+};
 use gwsim_engine::decision::{Decision, Outcome, Request};
 use gwsim_engine::load::Document;
 use gwsim_engine::object::{Kind, Object, ObjectKey, Snapshot};
@@ -451,6 +453,16 @@ impl SimCluster {
         decision
     }
 
+    /// Serves `network` from now on: the Gateway controller runs again over the whole store
+    /// (addresses assigned before may move into the new network's pool).
+    pub fn set_network(&mut self, network: ControllerNetwork) {
+        if self.controller.network != network {
+            self.controller.network = network;
+            self.reconciled_rv = 0;
+            self.changed();
+        }
+    }
+
     /// Moves the clock forward, running what falls due.
     pub fn advance_by(&mut self, by: Duration) {
         let until = self.now.after(by);
@@ -494,6 +506,11 @@ fn controller_reads(kind: Kind, change: ChangeKind) -> bool {
 impl Cluster for SimCluster {
     fn apply(&mut self, documents: &[Document]) -> Vec<ApplyOutcome> {
         self.apply_documents(documents)
+    }
+
+    fn declare_network(&mut self, ranges: &[AddressRange]) -> Result<(), ClusterError> {
+        self.set_network(ControllerNetwork::Declared(ranges.to_vec()));
+        Ok(())
     }
 
     fn delete(&mut self, key: &ObjectKey) -> Result<(), ClusterError> {
