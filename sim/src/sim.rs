@@ -12,7 +12,7 @@
 //! since the last one (only pods, Deployments or EndpointSlices, which it does not read), so
 //! the result is always that of a full reconcile.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use gwsim_engine::config::{BackendClientCertificate, GatewayConfig};
@@ -31,6 +31,7 @@ use crate::cluster::{
     SendError, WebSocketMessage, websocket_handshake,
 };
 use crate::network::{Network, is_connection_specific};
+use crate::provision;
 use crate::queue::EventQueue;
 use crate::store::{Applied, ChangeKind, Store, StoreError};
 use crate::time::SimTime;
@@ -293,6 +294,7 @@ impl SimCluster {
             self.reconciled_rv = self.store.resource_version();
             return;
         }
+        let mut accepted = BTreeMap::new();
         for pass in 0..MAX_RECONCILE_PASSES {
             self.stats.reconciles += 1;
             let _span = tracing::debug_span!("reconcile", pass, rv = self.store.resource_version())
@@ -315,12 +317,17 @@ impl SimCluster {
                 self.gateways = result.gateways;
                 self.stats.table_builds += 1;
             }
+            accepted = result.statuses;
             if !wrote {
                 break;
             }
             if pass + 1 == MAX_RECONCILE_PASSES {
                 tracing::warn!("controller statuses did not settle");
             }
+        }
+        // The generated objects follow the Gateways; their pods need the workload controller.
+        if provision::sync(&mut self.store, &accepted, self.now) {
+            self.queue.schedule(self.now, SimEvent::SyncWorkloads);
         }
         self.reconciled_rv = self.store.resource_version();
     }

@@ -159,10 +159,12 @@ fn grpc_steps(method: &str, extra: &str, expect: &str) -> String {
     )
 }
 
-/// A Deployment whose pod is labelled as generated for Gateway `same-namespace`.
-fn generated_pod() -> String {
-    "- apply: |\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: generated, namespace: gateway-conformance-infra}\n    spec:\n      replicas: 1\n      selector: {matchLabels: {app: generated}}\n      template:\n        metadata:\n          labels: {app: generated, a: b, gateway.networking.k8s.io/gateway-name: same-namespace}\n          annotations: {n: v}\n        spec: {containers: [{name: proxy, image: proxy}]}\n".to_string()
+/// A Gateway `infra` whose spec.infrastructure has label a=b, annotation n=v and `extra`.
+fn infra_gateway(extra: &str) -> String {
+    format!("- apply: |\n    apiVersion: gateway.networking.k8s.io/v1\n    kind: Gateway\n    metadata: {{name: infra, namespace: gateway-conformance-infra}}\n    spec:\n      gatewayClassName: gateway-conformance\n      infrastructure:\n        labels: {{a: b}}\n        annotations: {{n: v}}\n{extra}      listeners: [{{name: http, port: 80, protocol: HTTP}}]\n")
 }
+
+const INFRA: &str = "  - kind: Gateway\n    name: infra\n    namespace: gateway-conformance-infra\n";
 
 /// A Gateway `static` asking for the static address 10.9.8.7.
 fn static_gateway() -> String {
@@ -593,14 +595,14 @@ fn cases() -> Vec<Case> {
         // gwsim addition: infrastructure (objects generated for a Gateway)
         case(
             "infrastructure-none",
-            status_step(&format!("{GATEWAY}    infrastructure: {{labels: {{a: b}}}}\n")),
+            infra_gateway("        parametersRef: {group: example.com, kind: Params, name: p}\n") + &status_step(&format!("{INFRA}    infrastructure: {{labels: {{a: b}}}}\n")),
             &["+  infrastructure: (none: nothing generated for this Gateway)"],
         ),
-        case("infrastructure", generated_pod() + &status_step(&format!("{GATEWAY}    infrastructure: {{labels: {{a: b}}, annotations: {{n: v}}}}\n")), &[]),
+        case("infrastructure", infra_gateway("") + &status_step(&format!("{INFRA}    infrastructure: {{labels: {{a: b}}, annotations: {{n: v}}}}\n")), &[]),
         case(
             "infrastructure-wrong",
-            generated_pod() + &status_step(&format!("{GATEWAY}    infrastructure: {{labels: {{a: c}}, annotations: {{m: v}}}}\n")),
-            &["-  infrastructure.Pod/", ".labels.a: c", "+  infrastructure.Pod/", ".annotations.m: (absent)"],
+            infra_gateway("") + &status_step(&format!("{INFRA}    infrastructure: {{labels: {{a: c}}, annotations: {{m: v}}}}\n")),
+            &["-  infrastructure.Pod/infra-gateway-conformance-", ".labels.a: c", "+  infrastructure.Service/infra-gateway-conformance.annotations.m: (absent)"],
         ),
         // gwsim addition: request.clientCertificate names a Secret the client reads first
         case(
@@ -918,4 +920,27 @@ fn the_declared_network_decides_static_addresses() {
         assert!(err.contains(why), "{bad}: {err}");
         assert!(err.starts_with("bad.yaml:"), "{err}");
     }
+}
+
+/// The GatewayInfrastructure scenario passes because gwsim generates labelled objects, and
+/// fails when the Gateway's spec.infrastructure lacks a label or annotation it checks.
+#[test]
+fn generated_objects_carry_the_infrastructure_metadata() {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/conformance/gateway-infrastructure.yaml"),
+    )
+    .expect("the scenario");
+    let (passed, report) = run(&text, "infrastructure");
+    assert!(passed, "{report}");
+    let no_label = text.replacen("          gwsim-infra-label: infra-label-value\n", "          other: value\n", 1);
+    assert_ne!(no_label, text);
+    let (passed, report) = run(&no_label, "no-label");
+    assert!(!passed);
+    assert!(report.contains("+  infrastructure.Pod/infrastructure-metadata-gateway-conformance-"), "{report}");
+    assert!(report.contains(".labels.gwsim-infra-label: (absent)"), "{report}");
+    let no_annotation = text.replacen("          gwsim-infra-annotation: infra-annotation-value\n", "", 1);
+    assert_ne!(no_annotation, text);
+    let (passed, report) = run(&no_annotation, "no-annotation");
+    assert!(!passed);
+    assert!(report.contains("+  infrastructure.Service/infrastructure-metadata-gateway-conformance.annotations.gwsim-infra-annotation: (absent)"), "{report}");
 }
