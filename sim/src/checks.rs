@@ -1980,6 +1980,7 @@ mod tests {
             accepted_parents: None,
             ancestors: Vec::new(),
             addresses: None,
+            address_list: None,
             listeners: Vec::new(),
             listener_count: None,
             infrastructure: None,

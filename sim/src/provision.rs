@@ -13,6 +13,7 @@ use gwsim_engine::controller::StatusUpdate;
 use gwsim_engine::object::{Kind, Object, ObjectKey};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
 
 use crate::store::Store;
@@ -77,6 +78,13 @@ pub fn sync(store: &mut Store, statuses: &BTreeMap<ObjectKey, StatusUpdate>, now
 
 /// The label that tells gwsim's generated objects from others a Gateway owns.
 const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "gwsim");
+
+/// Whether an object (a pod) is one gwsim generated for a Gateway: the simulated data plane.
+pub fn is_data_plane(meta: &ObjectMeta) -> bool {
+    meta.labels.as_ref().is_some_and(|l| {
+        l.get(MANAGED_BY.0).is_some_and(|v| v == MANAGED_BY.1) && l.contains_key(GATEWAY_NAME_LABEL)
+    })
+}
 
 /// The uid of the Gateway that owns an object gwsim generated, if it is one.
 fn generated_for(object: &Object) -> Option<&str> {
