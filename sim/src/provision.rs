@@ -162,7 +162,12 @@ fn shorten(text: &str, whole: &str) -> String {
 
 /// The Deployment and (when some listener has a port) the Service for one Gateway.
 fn generated(gateway: &Value, addresses: &Value) -> Vec<Object> {
-    let text = |pointer: &str| gateway.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+    let text = |pointer: &str| {
+        gateway
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
     let (namespace, name) = (text("/metadata/namespace"), text("/metadata/name"));
     let name_label = gateway_label(name);
     let object_name = generated_name(name, text("/spec/gatewayClassName"));
@@ -270,7 +275,10 @@ mod tests {
         let name = generated_name(&long, "gateway-conformance");
         assert_eq!(name.len(), 63, "{name}");
         assert!(name.starts_with(&"x".repeat(52)));
-        assert_ne!(name, generated_name(&"x".repeat(252), "gateway-conformance"));
+        assert_ne!(
+            name,
+            generated_name(&"x".repeat(252), "gateway-conformance")
+        );
         assert_eq!(gateway_label("edge"), "edge");
         assert_eq!(gateway_label(&long).len(), 63);
     }

@@ -932,7 +932,10 @@ pub fn load_scenario(source: &Source) -> Result<Scenario, ScenarioError> {
                 .collect::<Result<Vec<_>, _>>()
                 .and_then(|r| {
                     if r.is_empty() {
-                        Err("lists no address range; leave network out for the cluster's own".into())
+                        Err(
+                            "lists no address range; leave network out for the cluster's own"
+                                .into(),
+                        )
                     } else {
                         Ok(r)
                     }

@@ -699,7 +699,10 @@ spec:
     fn metadata_of(c: &SimCluster, kind: Kind, name: &str) -> Option<(Vec<String>, Vec<String>)> {
         let o = c.store().get(&ObjectKey::new(kind, "default", name))?;
         let lines = |m: &Option<std::collections::BTreeMap<String, String>>| {
-            m.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>()
+            m.iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
         };
         Some((lines(&o.meta().labels), lines(&o.meta().annotations)))
     }
@@ -708,7 +711,12 @@ spec:
         c.store()
             .list(Kind::Pod)
             .filter_map(|o| match o {
-                Object::Pod(p) if p.metadata.name.as_deref().is_some_and(|n| n.starts_with("gw-gwsim-")) => {
+                Object::Pod(p)
+                    if p.metadata
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with("gw-gwsim-")) =>
+                {
                     Some(p.as_ref().clone())
                 }
                 _ => None,
@@ -722,18 +730,29 @@ spec:
     #[test]
     fn accepted_gateways_get_generated_objects_that_follow_them() {
         let mut c = cluster();
-        let (labels, annotations) = metadata_of(&c, Kind::Deployment, "gw-gwsim").expect("a Deployment");
+        let (labels, annotations) =
+            metadata_of(&c, Kind::Deployment, "gw-gwsim").expect("a Deployment");
         assert_eq!(
             labels,
-            ["app.kubernetes.io/managed-by=gwsim", "gateway.networking.k8s.io/gateway-name=gw"]
+            [
+                "app.kubernetes.io/managed-by=gwsim",
+                "gateway.networking.k8s.io/gateway-name=gw"
+            ]
         );
         assert!(annotations.is_empty());
-        let service = c.get(&ObjectKey::new(Kind::Service, "default", "gw-gwsim")).expect("a Service");
+        let service = c
+            .get(&ObjectKey::new(Kind::Service, "default", "gw-gwsim"))
+            .expect("a Service");
         assert_eq!(service["spec"]["type"], "LoadBalancer");
         assert_eq!(service["spec"]["ports"][0]["port"], 80);
         assert_eq!(service["metadata"]["ownerReferences"][0]["kind"], "Gateway");
-        let gateway = c.get(&ObjectKey::new(Kind::Gateway, "default", "gw")).expect("gw");
-        assert_eq!(service["metadata"]["ownerReferences"][0]["uid"], gateway["metadata"]["uid"]);
+        let gateway = c
+            .get(&ObjectKey::new(Kind::Gateway, "default", "gw"))
+            .expect("gw");
+        assert_eq!(
+            service["metadata"]["ownerReferences"][0]["uid"],
+            gateway["metadata"]["uid"]
+        );
         assert_eq!(
             service["status"]["loadBalancer"]["ingress"][0]["ip"],
             gateway["status"]["addresses"][0]["value"]
@@ -751,13 +770,32 @@ spec:
         c.apply_documents(&docs(&changed));
         for kind in [Kind::Deployment, Kind::Service] {
             let (labels, annotations) = metadata_of(&c, kind, "gw-gwsim").expect("still there");
-            assert!(labels.contains(&"team=a".to_string()), "{kind:?} {labels:?}");
+            assert!(
+                labels.contains(&"team=a".to_string()),
+                "{kind:?} {labels:?}"
+            );
             assert_eq!(annotations, ["note=b"], "{kind:?}");
         }
         let pods = gateway_pods(&c);
         assert_eq!(pods.len(), 1, "the old pod is replaced");
-        assert_eq!(pods[0].metadata.labels.as_ref().and_then(|l| l.get("team")).map(String::as_str), Some("a"));
-        assert_eq!(pods[0].metadata.annotations.as_ref().and_then(|l| l.get("note")).map(String::as_str), Some("b"));
+        assert_eq!(
+            pods[0]
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("team"))
+                .map(String::as_str),
+            Some("a")
+        );
+        assert_eq!(
+            pods[0]
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|l| l.get("note"))
+                .map(String::as_str),
+            Some("b")
+        );
         assert!(c.is_settled());
 
         // Not accepted (a parametersRef gwsim cannot resolve): nothing generated.
@@ -773,7 +811,8 @@ spec:
         assert_eq!(gateway_pods(&c).len(), 1);
 
         // Deleted with the Gateway; the user's own objects stay.
-        c.delete_object(&ObjectKey::new(Kind::Gateway, "default", "gw")).expect("deleted");
+        c.delete_object(&ObjectKey::new(Kind::Gateway, "default", "gw"))
+            .expect("deleted");
         assert!(metadata_of(&c, Kind::Deployment, "gw-gwsim").is_none());
         assert!(metadata_of(&c, Kind::Service, "gw-gwsim").is_none());
         assert!(gateway_pods(&c).is_empty());
@@ -791,8 +830,12 @@ spec:
         let (labels, _) = metadata_of(&c, Kind::Service, "gw-gwsim").expect("the user's");
         assert_eq!(labels, ["mine=yes"]);
         assert!(metadata_of(&c, Kind::Deployment, "gw-gwsim").is_some());
-        c.delete_object(&ObjectKey::new(Kind::Gateway, "default", "gw")).expect("deleted");
-        assert!(metadata_of(&c, Kind::Service, "gw-gwsim").is_some(), "not ours to delete");
+        c.delete_object(&ObjectKey::new(Kind::Gateway, "default", "gw"))
+            .expect("deleted");
+        assert!(
+            metadata_of(&c, Kind::Service, "gw-gwsim").is_some(),
+            "not ours to delete"
+        );
     }
 
     #[test]

@@ -161,17 +161,21 @@ fn grpc_steps(method: &str, extra: &str, expect: &str) -> String {
 
 /// A Gateway `infra` whose spec.infrastructure has label a=b, annotation n=v and `extra`.
 fn infra_gateway(extra: &str) -> String {
-    format!("- apply: |\n    apiVersion: gateway.networking.k8s.io/v1\n    kind: Gateway\n    metadata: {{name: infra, namespace: gateway-conformance-infra}}\n    spec:\n      gatewayClassName: gateway-conformance\n      infrastructure:\n        labels: {{a: b}}\n        annotations: {{n: v}}\n{extra}      listeners: [{{name: http, port: 80, protocol: HTTP}}]\n")
+    format!(
+        "- apply: |\n    apiVersion: gateway.networking.k8s.io/v1\n    kind: Gateway\n    metadata: {{name: infra, namespace: gateway-conformance-infra}}\n    spec:\n      gatewayClassName: gateway-conformance\n      infrastructure:\n        labels: {{a: b}}\n        annotations: {{n: v}}\n{extra}      listeners: [{{name: http, port: 80, protocol: HTTP}}]\n"
+    )
 }
 
-const INFRA: &str = "  - kind: Gateway\n    name: infra\n    namespace: gateway-conformance-infra\n";
+const INFRA: &str =
+    "  - kind: Gateway\n    name: infra\n    namespace: gateway-conformance-infra\n";
 
 /// A Gateway `static` asking for the static address 10.9.8.7.
 fn static_gateway() -> String {
     "- apply: |\n    apiVersion: gateway.networking.k8s.io/v1\n    kind: Gateway\n    metadata: {name: static, namespace: gateway-conformance-infra}\n    spec:\n      gatewayClassName: gateway-conformance\n      addresses: [{value: 10.9.8.7}]\n      listeners: [{name: http, port: 80, protocol: HTTP}]\n".to_string()
 }
 
-const STATIC: &str = "  - kind: Gateway\n    name: static\n    namespace: gateway-conformance-infra\n";
+const STATIC: &str =
+    "  - kind: Gateway\n    name: static\n    namespace: gateway-conformance-infra\n";
 
 fn status_step(body: &str) -> String {
     format!("- status:\n{body}")
@@ -889,17 +893,24 @@ manifests:
 #[test]
 fn the_declared_network_decides_static_addresses() {
     let text = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/conformance/gateway-static-addresses.yaml"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/conformance/gateway-static-addresses.yaml"),
     )
     .expect("the scenario");
-    let claimed = text.replace("features: [Gateway, GatewayStaticAddresses]", "features: [Gateway]");
+    let claimed = text.replace(
+        "features: [Gateway, GatewayStaticAddresses]",
+        "features: [Gateway]",
+    );
     let (passed, report) = run(&claimed, "static");
     assert!(passed, "{report}");
     let open = claimed.replace("network:\n  addresses: [198.51.100.0/24]\n", "");
     assert_ne!(open, claimed);
     let (passed, report) = run(&open, "open");
     assert!(!passed);
-    assert!(report.contains("+  conditions[Programmed]: status=True reason=Programmed"), "{report}");
+    assert!(
+        report.contains("+  conditions[Programmed]: status=True reason=Programmed"),
+        "{report}"
+    );
     let elsewhere = claimed.replace("[198.51.100.0/24]", "[192.0.2.0/24]");
     let (passed, report) = run(&elsewhere, "elsewhere");
     assert!(!passed);
@@ -907,7 +918,10 @@ fn the_declared_network_decides_static_addresses() {
     assert!(report.contains("step 5"), "{report}");
 
     for (bad, why) in [
-        ("[198.51.100.10/24]", "network.addresses: \"198.51.100.10/24\": the address has bits set past the prefix; the range is 198.51.100.0/24"),
+        (
+            "[198.51.100.10/24]",
+            "network.addresses: \"198.51.100.10/24\": the address has bits set past the prefix; the range is 198.51.100.0/24",
+        ),
         ("[]", "network.addresses: lists no address range"),
         ("[example.com]", "\"example.com\" is not an address range"),
     ] {
@@ -927,18 +941,33 @@ fn the_declared_network_decides_static_addresses() {
 #[test]
 fn generated_objects_carry_the_infrastructure_metadata() {
     let text = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/conformance/gateway-infrastructure.yaml"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/conformance/gateway-infrastructure.yaml"),
     )
     .expect("the scenario");
     let (passed, report) = run(&text, "infrastructure");
     assert!(passed, "{report}");
-    let no_label = text.replacen("          gwsim-infra-label: infra-label-value\n", "          other: value\n", 1);
+    let no_label = text.replacen(
+        "          gwsim-infra-label: infra-label-value\n",
+        "          other: value\n",
+        1,
+    );
     assert_ne!(no_label, text);
     let (passed, report) = run(&no_label, "no-label");
     assert!(!passed);
-    assert!(report.contains("+  infrastructure.Pod/infrastructure-metadata-gateway-conformance-"), "{report}");
-    assert!(report.contains(".labels.gwsim-infra-label: (absent)"), "{report}");
-    let no_annotation = text.replacen("          gwsim-infra-annotation: infra-annotation-value\n", "", 1);
+    assert!(
+        report.contains("+  infrastructure.Pod/infrastructure-metadata-gateway-conformance-"),
+        "{report}"
+    );
+    assert!(
+        report.contains(".labels.gwsim-infra-label: (absent)"),
+        "{report}"
+    );
+    let no_annotation = text.replacen(
+        "          gwsim-infra-annotation: infra-annotation-value\n",
+        "",
+        1,
+    );
     assert_ne!(no_annotation, text);
     let (passed, report) = run(&no_annotation, "no-annotation");
     assert!(!passed);

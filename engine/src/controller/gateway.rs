@@ -672,21 +672,24 @@ pub fn assign_addresses(states: &mut [GatewayState<'_>], network: &Network) {
         }
         for r in &state.requested {
             match r {
-                RequestedAddress::Ip(v) => match v.parse::<IpAddr>().map(|ip| (ip, network.refuses_ip(ip))) {
-                    Ok((_, Some(why))) => {
-                        unusable[i].get_or_insert(why);
+                RequestedAddress::Ip(v) => {
+                    match v.parse::<IpAddr>().map(|ip| (ip, network.refuses_ip(ip))) {
+                        Ok((_, Some(why))) => {
+                            unusable[i].get_or_insert(why);
+                        }
+                        // Used as written; the canonical form detects duplicates.
+                        Ok((ip, None)) if used.insert(ip.to_string()) => {
+                            state.addresses.push(("IPAddress".into(), v.clone()));
+                        }
+                        Ok(_) => {
+                            unusable[i]
+                                .get_or_insert_with(|| format!("address {v} is already in use"));
+                        }
+                        Err(_) => {
+                            unusable[i].get_or_insert_with(|| format!("{v} is not an IP address"));
+                        }
                     }
-                    // Used as written; the canonical form detects duplicates.
-                    Ok((ip, None)) if used.insert(ip.to_string()) => {
-                        state.addresses.push(("IPAddress".into(), v.clone()));
-                    }
-                    Ok(_) => {
-                        unusable[i].get_or_insert_with(|| format!("address {v} is already in use"));
-                    }
-                    Err(_) => {
-                        unusable[i].get_or_insert_with(|| format!("{v} is not an IP address"));
-                    }
-                },
+                }
                 RequestedAddress::Hostname(v) => {
                     if let Some(why) = network.refuses_hostname(v) {
                         unusable[i].get_or_insert(why);

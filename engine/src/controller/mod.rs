@@ -72,9 +72,9 @@ use backends::ServiceIndex;
 use convert::{Converted, Converter};
 use gateway::GatewayState;
 use listenerset::SetIndex;
+pub use network::{AddressRange, Network};
 use refgrant::GrantIndex;
 use routes::{NamespaceIndex, RouteView, StatusParent, route_view};
-pub use network::{AddressRange, Network};
 pub use standin::StandIn;
 
 /// The controller name gwsim's GatewayClasses must name.

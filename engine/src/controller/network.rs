@@ -92,14 +92,13 @@ impl FromStr for AddressRange {
             .parse()
             .map_err(|_| format!("{text:?} is not an address range (ADDRESS/PREFIX)"))?;
         let bits = if first.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => bits,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= bits)
-                .ok_or_else(|| format!("{text:?}: the prefix must be a number from 0 to {bits}"))?,
-        };
+        let prefix =
+            match prefix {
+                None => bits,
+                Some(p) => p.parse::<u8>().ok().filter(|p| *p <= bits).ok_or_else(|| {
+                    format!("{text:?}: the prefix must be a number from 0 to {bits}")
+                })?,
+            };
         let range = AddressRange { first, prefix };
         let host_bits = u32::from(bits - prefix);
         let network = AddressRange::to_u128(first)
@@ -252,8 +251,12 @@ mod tests {
         assert_eq!(declared.refuses_ip("198.51.100.10".parse().unwrap()), None);
         assert_eq!(declared.refuses_ip("2001:db8::7".parse().unwrap()), None);
         assert_eq!(
-            declared.refuses_ip("203.0.113.10".parse().unwrap()).as_deref(),
-            Some("address 203.0.113.10 is outside the network's addresses (198.51.100.0/24, 2001:db8::/64)")
+            declared
+                .refuses_ip("203.0.113.10".parse().unwrap())
+                .as_deref(),
+            Some(
+                "address 203.0.113.10 is outside the network's addresses (198.51.100.0/24, 2001:db8::/64)"
+            )
         );
         assert!(declared.refuses_hostname("gw.example.com").is_some());
     }

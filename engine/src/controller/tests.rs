@@ -662,7 +662,11 @@ fn a_declared_network_decides_which_static_addresses_are_usable() {
     let both = with("both", "[{value: 203.0.113.10}, {value: 198.51.100.10}]");
     let usable = with("usable", "[{type: IPAddress, value: 198.51.100.11}]");
     let host = with("host", "[{type: Hostname, value: gw.example.com}]");
-    let assigned = gw("infra", "assigned", "[{name: http, port: 80, protocol: HTTP}]");
+    let assigned = gw(
+        "infra",
+        "assigned",
+        "[{name: http, port: 80, protocol: HTTP}]",
+    );
     let s = snapshot(&join(&[CLASS, INFRA_NS, &both, &usable, &host, &assigned]));
     let r = reconcile(&s, &config, now());
     let check = |name: &str| {
@@ -695,11 +699,17 @@ fn a_declared_network_decides_which_static_addresses_are_usable() {
     assert_eq!(addresses, [("IPAddress".into(), "198.51.100.11".into())]);
     let (_, programmed, message, _) = check("host");
     assert_eq!(programmed, is("False", "AddressNotUsable"));
-    assert!(message.contains("declares address ranges, not names"), "{message}");
+    assert!(
+        message.contains("declares address ranges, not names"),
+        "{message}"
+    );
     let (_, programmed, _, addresses) = check("assigned");
     assert_eq!(programmed, is("True", "Programmed"));
     let ip: std::net::IpAddr = addresses[0].1.parse().expect("an IP");
-    assert!(config.network.refuses_ip(ip).is_none(), "{ip} from the pool");
+    assert!(
+        config.network.refuses_ip(ip).is_none(),
+        "{ip} from the pool"
+    );
     assert!(
         !["198.51.100.10", "198.51.100.11"].contains(&addresses[0].1.as_str()),
         "static claims come first"
