@@ -150,14 +150,25 @@ expect_eq "get grpcroutes" 'NAME HOSTNAMES
 checkout-grpc ["checkout.internal.example"]' "$(kubectl get grpcroutes -n shop | columns | tr -s ' ')"
 expect_eq "get referencegrants" "NAME
 shop-to-checkout" "$(kubectl get refgrant -n payments | columns | tr -s ' ')"
+# Each Gateway's generated Deployment (docs/behaviour.md, Provisioning) is listed with the user's.
 expect_eq "get deployments" "NAME READY UP-TO-DATE AVAILABLE
-storefront 2/2 2 2" "$(kubectl get deploy -n shop | columns | tr -s ' ')"
-expect_eq "get pods" "2" "$(kubectl get pods -n shop -o name | wc -l | tr -d ' ')"
+internal-gwsim 1/1 1 1
+storefront 2/2 2 2
+web-gwsim 1/1 1 1" "$(kubectl get deploy -n shop | columns | tr -s ' ')"
+expect_eq "get pods" "4" "$(kubectl get pods -n shop -o name | wc -l | tr -d ' ')"
+expect_eq "generated for web" "deployment.apps/web-gwsim
+pod/$(kubectl get pods -n shop -l gateway.networking.k8s.io/gateway-name=web -o jsonpath='{.items[0].metadata.name}')
+service/web-gwsim" "$(kubectl get deploy,pods,svc -n shop -l gateway.networking.k8s.io/gateway-name=web -o name)"
+expect_eq "generated objects are the Gateway's" "Gateway/web" \
+  "$(kubectl get svc -n shop web-gwsim -o jsonpath='{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}')"
+expect_eq "the generated Service shows the Gateway's address" \
+  "$(kubectl get gtw -n shop web -o jsonpath='{.status.addresses[0].value}')" \
+  "$(kubectl get svc -n shop web-gwsim -o jsonpath='{.status.loadBalancer.ingress[0].ip}')"
 expect_contains "get services" "NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S)" "$(kubectl get svc -n shop | columns | tr -s ' ')"
 expect_contains "service ports" "80/TCP" "$(kubectl get svc -n shop storefront)"
 expect_contains "get endpointslices" "NAME ADDRESSTYPE PORTS ENDPOINTS" "$(kubectl get endpointslices -n shop | columns | tr -s ' ')"
 expect_eq "endpoints follow the deployment" "2" \
-  "$(kubectl get endpointslices -n shop -o jsonpath='{range .items[*].endpoints[*]}{.addresses[0]}{"\n"}{end}' | wc -l | tr -d ' ')"
+  "$(kubectl get endpointslices -n shop -l kubernetes.io/service-name=storefront -o jsonpath='{range .items[*].endpoints[*]}{.addresses[0]}{"\n"}{end}' | wc -l | tr -d ' ')"
 expect_eq "get configmaps" "NAME DATA
 storefront-settings 2" "$(kubectl get cm -n shop | columns | tr -s ' ')"
 expect_contains "get secrets" "storefront-token Opaque" "$(kubectl get secrets -n shop | tr -s ' ')"

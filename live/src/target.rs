@@ -29,6 +29,15 @@ pub fn cannot_run_on_cluster(scenario: &Scenario) -> Option<String> {
     if let Some((_, why)) = NOT_ON_CLUSTER.iter().find(|(n, _)| *n == scenario.name) {
         return Some((*why).to_string());
     }
+    // Upstream takes the usable and unusable addresses from suite flags; gwsim cannot declare
+    // a real cluster's network, nor tell which of its addresses a data plane can serve.
+    if let Some(ranges) = &scenario.network {
+        let ranges: Vec<String> = ranges.iter().map(ToString::to_string).collect();
+        return Some(format!(
+            "declares network.addresses ({}), the addresses the data plane can serve; a real cluster's network is not gwsim's to declare",
+            ranges.join(", ")
+        ));
+    }
     for step in &scenario.steps {
         match &step.action {
             Action::Advance { by } if *by > MAX_ADVANCE => {

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use gwsim_engine::controller::AddressRange;
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::load::Document;
 use gwsim_engine::object::{Kind, ObjectKey};
@@ -722,6 +723,14 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
 impl Cluster for WireCluster {
     fn apply(&mut self, documents: &[Document]) -> Vec<ApplyOutcome> {
         let out = self.sim.apply_documents(documents);
+        self.sync();
+        out
+    }
+
+    /// The simulator's controller serves the declared network (status addresses); the proxy
+    /// still binds each Gateway on its own loopback address, as `gwsim serve` does.
+    fn declare_network(&mut self, ranges: &[AddressRange]) -> Result<(), ClusterError> {
+        let out = Cluster::declare_network(&mut self.sim, ranges);
         self.sync();
         out
     }

@@ -916,6 +916,28 @@ pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Co
         let text = |b: bool| if b { "non-empty" } else { "empty" };
         c.field("  addresses", text(want), text(got), got == want);
     }
+    if let Some(want) = &check.address_list {
+        let got: Vec<String> = status
+            .get("addresses")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|a| {
+                let field = |name: &str| a.get(name).and_then(Value::as_str).unwrap_or(ABSENT);
+                format!("{} {}", field("type"), field("value"))
+            })
+            .collect();
+        let want: Vec<String> = want.iter().map(|(t, v)| format!("{t} {v}")).collect();
+        let text = |list: &[String]| {
+            if list.is_empty() {
+                "(none)".to_string()
+            } else {
+                list.join(", ")
+            }
+        };
+        c.field("  addressList", &text(&want), &text(&got), got == want);
+    }
     let listeners = status
         .get("listeners")
         .and_then(Value::as_array)
@@ -1958,6 +1980,7 @@ mod tests {
             accepted_parents: None,
             ancestors: Vec::new(),
             addresses: None,
+            address_list: None,
             listeners: Vec::new(),
             listener_count: None,
             infrastructure: None,

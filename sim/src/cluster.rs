@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use gwsim_engine::controller::AddressRange;
 use gwsim_engine::decision::Request;
 use gwsim_engine::load::{Document, Origin};
 use gwsim_engine::object::{Kind, ObjectKey};
@@ -437,6 +438,17 @@ pub trait Cluster {
 
     /// Lets time pass.
     fn advance(&mut self, by: Duration);
+
+    /// Declares the addresses the data plane can serve (a scenario's `network.addresses`),
+    /// before anything is applied. A cluster whose network is not gwsim's to declare refuses,
+    /// saying why: a scenario that needs one never runs on the wrong network.
+    fn declare_network(&mut self, ranges: &[AddressRange]) -> Result<(), ClusterError> {
+        let ranges: Vec<String> = ranges.iter().map(ToString::to_string).collect();
+        Err(ClusterError::Api(format!(
+            "network.addresses ({}): this cluster's network cannot be declared",
+            ranges.join(", ")
+        )))
+    }
 
     /// How patient the runner must be with this cluster (see [`Patience`]).
     fn patience(&self) -> Patience {

@@ -8,6 +8,7 @@
 //! - [`cluster`]: the [`cluster::Cluster`] trait the runner drives, and what a request returns;
 //! - [`sim`]: the simulated cluster behind that trait, made of [`store`] (the API server),
 //!   [`time`] and [`queue`] (virtual clock and events), [`workloads`] (pods and endpoints),
+//!   [`provision`] (the Deployment and Service generated for each accepted Gateway),
 //!   [`network`] and [`echo`] (delivery to echo backends), [`backend_tls`] (TLS from the
 //!   Gateway to backends: BackendTLSPolicy), [`grpc`] (gRPC codes, framing and the echo
 //!   service's messages);
@@ -23,6 +24,7 @@ pub mod grpc;
 pub mod inputs;
 pub mod limits;
 pub mod network;
+pub mod provision;
 pub mod queue;
 pub mod runner;
 pub mod scenario;

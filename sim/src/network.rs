@@ -79,6 +79,10 @@ impl Network {
         let mut by_ip: HashMap<(String, String), usize> = HashMap::new();
         for object in snapshot.of_kind(Kind::Pod) {
             let Object::Pod(pod) = object else { continue };
+            // A Gateway's own pod is the data plane, not an echo backend.
+            if crate::provision::is_data_plane(&pod.metadata) {
+                continue;
+            }
             let Some(ip) = pod_ip(pod).filter(|_| pod_ready(pod)) else {
                 continue;
             };

@@ -376,6 +376,19 @@ pub fn run_scenario_observed<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized>(
             .collect(),
     };
 
+    if let Some(ranges) = &scenario.network
+        && let Err(e) = cluster.declare_network(ranges)
+    {
+        result.outcome = Outcome::Failed(Failure {
+            step: None,
+            label: "network".to_string(),
+            line: None,
+            message: e.to_string(),
+            diff: None,
+            explanation: None,
+        });
+        return result;
+    }
     let mut refused: Vec<String> = Vec::new();
     if let Some(docs) = base {
         refused.extend(refusals(&cluster.apply(docs)));

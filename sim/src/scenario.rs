@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use gwsim_engine::controller::AddressRange;
 use gwsim_engine::decision::Scheme;
 use gwsim_engine::load::{Document, LoadError, parse_documents};
 use gwsim_engine::object::{Kind, ObjectKey};
@@ -48,6 +49,9 @@ pub struct Scenario {
     pub features: Vec<String>,
     pub base: Base,
     pub seed: u64,
+    /// `network.addresses` (gwsim addition): the address ranges the data plane can serve;
+    /// `None`: the cluster's own network (the simulator's is open).
+    pub network: Option<Vec<AddressRange>>,
     /// Resources applied, in order, before the first step.
     pub manifests: Vec<Manifest>,
     pub steps: Vec<Step>,
@@ -364,6 +368,9 @@ pub struct StatusCheck {
     /// present, matched by `ancestorRef` as parents are by `parentRef`.
     pub ancestors: Vec<ExpectedParent>,
     pub addresses: Option<bool>,
+    /// gwsim addition, Gateways only: `status.addresses` must be exactly these (type, value),
+    /// in order.
+    pub address_list: Option<Vec<(String, String)>>,
     pub listeners: Vec<ExpectedListener>,
     pub listener_count: Option<usize>,
     /// gwsim addition, Gateways only: labels and annotations the objects generated for the
@@ -431,10 +438,17 @@ struct RawScenario {
     base: Base,
     #[serde(default)]
     seed: u64,
+    network: Option<Spanned<RawNetwork>>,
     #[serde(default)]
     manifests: Vec<Spanned<RawSource>>,
     #[serde(default)]
     steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    addresses: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -589,9 +603,19 @@ struct RawStatus {
     accepted_parents: Option<usize>,
     ancestors: Option<Vec<RawAncestor>>,
     addresses: Option<bool>,
+    address_list: Option<Vec<RawAddress>>,
     listeners: Option<Vec<RawListener>>,
     listener_count: Option<usize>,
     infrastructure: Option<RawInfrastructure>,
+}
+
+/// One `addressList` entry: `type` defaults to IPAddress, as a Gateway's spec.addresses do.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAddress {
+    #[serde(rename = "type")]
+    type_: Option<String>,
+    value: String,
 }
 
 #[derive(Deserialize)]
@@ -896,6 +920,36 @@ pub fn load_scenario(source: &Source) -> Result<Scenario, ScenarioError> {
         ));
     }
 
+    let network = match &raw.network {
+        None => None,
+        Some(spanned) => {
+            let loc = &spanned.referenced;
+            let ranges = spanned
+                .value
+                .addresses
+                .iter()
+                .map(|a| a.parse::<AddressRange>())
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(|r| {
+                    if r.is_empty() {
+                        Err(
+                            "lists no address range; leave network out for the cluster's own"
+                                .into(),
+                        )
+                    } else {
+                        Ok(r)
+                    }
+                })
+                .map_err(|why| {
+                    at(
+                        loc.line() as usize,
+                        loc.column() as usize,
+                        format!("network.addresses: {why}"),
+                    )
+                })?;
+            Some(ranges)
+        }
+    };
     let mut manifests = Vec::with_capacity(raw.manifests.len());
     for spanned in &raw.manifests {
         manifests.push(loader.source(spanned)?);
@@ -927,6 +981,7 @@ pub fn load_scenario(source: &Source) -> Result<Scenario, ScenarioError> {
         features: raw.features,
         base: raw.base,
         seed: raw.seed,
+        network,
         manifests,
         steps,
     })
@@ -1475,6 +1530,7 @@ impl Loader<'_> {
         )?;
         not_for("ancestors", !is_policy && raw.ancestors.is_some())?;
         not_for("addresses", !is_gateway && raw.addresses.is_some())?;
+        not_for("addressList", !is_gateway && raw.address_list.is_some())?;
         not_for("listeners", !has_listeners && raw.listeners.is_some())?;
         not_for(
             "listenerCount",
@@ -1501,6 +1557,11 @@ impl Loader<'_> {
                 .map(|a| expected_parent(a.ancestor_ref, a.controller_name, a.conditions))
                 .collect(),
             addresses: raw.addresses,
+            address_list: raw.address_list.map(|list| {
+                list.into_iter()
+                    .map(|a| (a.type_.unwrap_or_else(|| "IPAddress".into()), a.value))
+                    .collect()
+            }),
             listeners: raw
                 .listeners
                 .unwrap_or_default()

@@ -12,11 +12,13 @@
 //! since the last one (only pods, Deployments or EndpointSlices, which it does not read), so
 //! the result is always that of a full reconcile.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use gwsim_engine::config::{BackendClientCertificate, GatewayConfig};
-use gwsim_engine::controller::{ControllerConfig, reconcile};
+use gwsim_engine::controller::{
+    AddressRange, ControllerConfig, Network as ControllerNetwork, reconcile,
+};
 use gwsim_engine::decision::{Decision, Outcome, Request};
 use gwsim_engine::load::Document;
 use gwsim_engine::object::{Kind, Object, ObjectKey, Snapshot};
@@ -29,6 +31,7 @@ use crate::cluster::{
     SendError, WebSocketMessage, websocket_handshake,
 };
 use crate::network::{Network, is_connection_specific};
+use crate::provision;
 use crate::queue::EventQueue;
 use crate::store::{Applied, ChangeKind, Store, StoreError};
 use crate::time::SimTime;
@@ -291,6 +294,7 @@ impl SimCluster {
             self.reconciled_rv = self.store.resource_version();
             return;
         }
+        let mut accepted = BTreeMap::new();
         for pass in 0..MAX_RECONCILE_PASSES {
             self.stats.reconciles += 1;
             let _span = tracing::debug_span!("reconcile", pass, rv = self.store.resource_version())
@@ -313,12 +317,17 @@ impl SimCluster {
                 self.gateways = result.gateways;
                 self.stats.table_builds += 1;
             }
+            accepted = result.statuses;
             if !wrote {
                 break;
             }
             if pass + 1 == MAX_RECONCILE_PASSES {
                 tracing::warn!("controller statuses did not settle");
             }
+        }
+        // The generated objects follow the Gateways; their pods need the workload controller.
+        if provision::sync(&mut self.store, &accepted, self.now) {
+            self.queue.schedule(self.now, SimEvent::SyncWorkloads);
         }
         self.reconciled_rv = self.store.resource_version();
     }
@@ -451,6 +460,16 @@ impl SimCluster {
         decision
     }
 
+    /// Serves `network` from now on: the Gateway controller runs again over the whole store
+    /// (addresses assigned before may move into the new network's pool).
+    pub fn set_network(&mut self, network: ControllerNetwork) {
+        if self.controller.network != network {
+            self.controller.network = network;
+            self.reconciled_rv = 0;
+            self.changed();
+        }
+    }
+
     /// Moves the clock forward, running what falls due.
     pub fn advance_by(&mut self, by: Duration) {
         let until = self.now.after(by);
@@ -494,6 +513,11 @@ fn controller_reads(kind: Kind, change: ChangeKind) -> bool {
 impl Cluster for SimCluster {
     fn apply(&mut self, documents: &[Document]) -> Vec<ApplyOutcome> {
         self.apply_documents(documents)
+    }
+
+    fn declare_network(&mut self, ranges: &[AddressRange]) -> Result<(), ClusterError> {
+        self.set_network(ControllerNetwork::Declared(ranges.to_vec()));
+        Ok(())
     }
 
     fn delete(&mut self, key: &ObjectKey) -> Result<(), ClusterError> {
@@ -592,6 +616,7 @@ impl Cluster for SimCluster {
 mod tests {
     use super::*;
     use gwsim_engine::load::parse_documents;
+    use k8s_openapi::api::core::v1::Pod;
 
     const SETUP: &str = "
 apiVersion: gateway.networking.k8s.io/v1
@@ -668,6 +693,149 @@ spec:
             c.send_request(&refused, RequestId(2)),
             Err(SendError::ConnectionRefused { port: 81, .. })
         ));
+    }
+
+    /// Labels and annotations of an object, as `k=v` lines, sorted.
+    fn metadata_of(c: &SimCluster, kind: Kind, name: &str) -> Option<(Vec<String>, Vec<String>)> {
+        let o = c.store().get(&ObjectKey::new(kind, "default", name))?;
+        let lines = |m: &Option<std::collections::BTreeMap<String, String>>| {
+            m.iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+        };
+        Some((lines(&o.meta().labels), lines(&o.meta().annotations)))
+    }
+
+    fn gateway_pods(c: &SimCluster) -> Vec<Pod> {
+        c.store()
+            .list(Kind::Pod)
+            .filter_map(|o| match o {
+                Object::Pod(p)
+                    if p.metadata
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with("gw-gwsim-")) =>
+                {
+                    Some(p.as_ref().clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Provisioning (GatewayInfrastructurePropagation): an accepted Gateway gets a Deployment,
+    /// its pod and a Service, owned by it and labelled; they follow spec.infrastructure and
+    /// the Gateway's addresses, and go with the Gateway.
+    #[test]
+    fn accepted_gateways_get_generated_objects_that_follow_them() {
+        let mut c = cluster();
+        let (labels, annotations) =
+            metadata_of(&c, Kind::Deployment, "gw-gwsim").expect("a Deployment");
+        assert_eq!(
+            labels,
+            [
+                "app.kubernetes.io/managed-by=gwsim",
+                "gateway.networking.k8s.io/gateway-name=gw"
+            ]
+        );
+        assert!(annotations.is_empty());
+        let service = c
+            .get(&ObjectKey::new(Kind::Service, "default", "gw-gwsim"))
+            .expect("a Service");
+        assert_eq!(service["spec"]["type"], "LoadBalancer");
+        assert_eq!(service["spec"]["ports"][0]["port"], 80);
+        assert_eq!(service["metadata"]["ownerReferences"][0]["kind"], "Gateway");
+        let gateway = c
+            .get(&ObjectKey::new(Kind::Gateway, "default", "gw"))
+            .expect("gw");
+        assert_eq!(
+            service["metadata"]["ownerReferences"][0]["uid"],
+            gateway["metadata"]["uid"]
+        );
+        assert_eq!(
+            service["status"]["loadBalancer"]["ingress"][0]["ip"],
+            gateway["status"]["addresses"][0]["value"]
+        );
+        let pods = gateway_pods(&c);
+        assert_eq!(pods.len(), 1);
+        assert!(crate::workloads::pod_ready(&pods[0]));
+
+        // New infrastructure metadata reaches every generated object, the pod included.
+        let changed = SETUP.replace(
+            "  gatewayClassName: gwsim\n",
+            "  gatewayClassName: gwsim\n  infrastructure: {labels: {team: a}, annotations: {note: b}}\n",
+        );
+        assert_ne!(changed, SETUP);
+        c.apply_documents(&docs(&changed));
+        for kind in [Kind::Deployment, Kind::Service] {
+            let (labels, annotations) = metadata_of(&c, kind, "gw-gwsim").expect("still there");
+            assert!(
+                labels.contains(&"team=a".to_string()),
+                "{kind:?} {labels:?}"
+            );
+            assert_eq!(annotations, ["note=b"], "{kind:?}");
+        }
+        let pods = gateway_pods(&c);
+        assert_eq!(pods.len(), 1, "the old pod is replaced");
+        assert_eq!(
+            pods[0]
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("team"))
+                .map(String::as_str),
+            Some("a")
+        );
+        assert_eq!(
+            pods[0]
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|l| l.get("note"))
+                .map(String::as_str),
+            Some("b")
+        );
+        assert!(c.is_settled());
+
+        // Not accepted (a parametersRef gwsim cannot resolve): nothing generated.
+        let unaccepted = SETUP.replace(
+            "  gatewayClassName: gwsim\n",
+            "  gatewayClassName: gwsim\n  infrastructure: {parametersRef: {group: example.com, kind: P, name: p}}\n",
+        );
+        c.apply_documents(&docs(&unaccepted));
+        assert!(metadata_of(&c, Kind::Deployment, "gw-gwsim").is_none());
+        assert!(metadata_of(&c, Kind::Service, "gw-gwsim").is_none());
+        assert!(gateway_pods(&c).is_empty());
+        c.apply_documents(&docs(SETUP));
+        assert_eq!(gateway_pods(&c).len(), 1);
+
+        // Deleted with the Gateway; the user's own objects stay.
+        c.delete_object(&ObjectKey::new(Kind::Gateway, "default", "gw"))
+            .expect("deleted");
+        assert!(metadata_of(&c, Kind::Deployment, "gw-gwsim").is_none());
+        assert!(metadata_of(&c, Kind::Service, "gw-gwsim").is_none());
+        assert!(gateway_pods(&c).is_empty());
+        assert!(metadata_of(&c, Kind::Deployment, "web").is_some());
+        assert!(metadata_of(&c, Kind::Service, "web").is_some());
+    }
+
+    /// An object of the generated name that the user made is left alone.
+    #[test]
+    fn a_users_object_of_the_generated_name_is_not_taken_over() {
+        let mut c = SimCluster::new(0);
+        let own = "apiVersion: v1\nkind: Service\nmetadata: {name: gw-gwsim, namespace: default, labels: {mine: \"yes\"}}\nspec:\n  selector: {app: mine}\n  ports: [{port: 9090}]\n---\n";
+        let out = c.apply_documents(&docs(&(own.to_string() + SETUP)));
+        assert!(out.iter().all(|o| o.result.is_ok()));
+        let (labels, _) = metadata_of(&c, Kind::Service, "gw-gwsim").expect("the user's");
+        assert_eq!(labels, ["mine=yes"]);
+        assert!(metadata_of(&c, Kind::Deployment, "gw-gwsim").is_some());
+        c.delete_object(&ObjectKey::new(Kind::Gateway, "default", "gw"))
+            .expect("deleted");
+        assert!(
+            metadata_of(&c, Kind::Service, "gw-gwsim").is_some(),
+            "not ours to delete"
+        );
     }
 
     #[test]

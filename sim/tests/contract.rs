@@ -159,10 +159,23 @@ fn grpc_steps(method: &str, extra: &str, expect: &str) -> String {
     )
 }
 
-/// A Deployment whose pod is labelled as generated for Gateway `same-namespace`.
-fn generated_pod() -> String {
-    "- apply: |\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: generated, namespace: gateway-conformance-infra}\n    spec:\n      replicas: 1\n      selector: {matchLabels: {app: generated}}\n      template:\n        metadata:\n          labels: {app: generated, a: b, gateway.networking.k8s.io/gateway-name: same-namespace}\n          annotations: {n: v}\n        spec: {containers: [{name: proxy, image: proxy}]}\n".to_string()
+/// A Gateway `infra` whose spec.infrastructure has label a=b, annotation n=v and `extra`.
+fn infra_gateway(extra: &str) -> String {
+    format!(
+        "- apply: |\n    apiVersion: gateway.networking.k8s.io/v1\n    kind: Gateway\n    metadata: {{name: infra, namespace: gateway-conformance-infra}}\n    spec:\n      gatewayClassName: gateway-conformance\n      infrastructure:\n        labels: {{a: b}}\n        annotations: {{n: v}}\n{extra}      listeners: [{{name: http, port: 80, protocol: HTTP}}]\n"
+    )
 }
+
+const INFRA: &str =
+    "  - kind: Gateway\n    name: infra\n    namespace: gateway-conformance-infra\n";
+
+/// A Gateway `static` asking for the static address 10.9.8.7.
+fn static_gateway() -> String {
+    "- apply: |\n    apiVersion: gateway.networking.k8s.io/v1\n    kind: Gateway\n    metadata: {name: static, namespace: gateway-conformance-infra}\n    spec:\n      gatewayClassName: gateway-conformance\n      addresses: [{value: 10.9.8.7}]\n      listeners: [{name: http, port: 80, protocol: HTTP}]\n".to_string()
+}
+
+const STATIC: &str =
+    "  - kind: Gateway\n    name: static\n    namespace: gateway-conformance-infra\n";
 
 fn status_step(body: &str) -> String {
     format!("- status:\n{body}")
@@ -570,17 +583,30 @@ fn cases() -> Vec<Case> {
             "- delete: {kind: HTTPRoute, name: nope, namespace: gateway-conformance-infra}\n".to_string(),
             &["httproutes.gateway.networking.k8s.io \\\"nope\\\" not found"],
         ),
+        // gwsim addition: addressList (status.addresses exactly)
+        case("address-list", static_gateway() + &status_step(&format!("{STATIC}    addressList: [{{type: IPAddress, value: 10.9.8.7}}]\n")), &[]),
+        case("address-list-type-defaults", static_gateway() + &status_step(&format!("{STATIC}    addressList: [{{value: 10.9.8.7}}]\n")), &[]),
+        case(
+            "address-list-wrong",
+            static_gateway() + &status_step(&format!("{STATIC}    addressList: [{{value: 10.9.8.6}}, {{type: Hostname, value: 10.9.8.7}}]\n")),
+            &["-  addressList: IPAddress 10.9.8.6, Hostname 10.9.8.7", "+  addressList: IPAddress 10.9.8.7"],
+        ),
+        case(
+            "address-list-empty",
+            static_gateway() + &status_step(&format!("{STATIC}    addressList: []\n")),
+            &["-  addressList: (none)", "+  addressList: IPAddress 10.9.8.7"],
+        ),
         // gwsim addition: infrastructure (objects generated for a Gateway)
         case(
             "infrastructure-none",
-            status_step(&format!("{GATEWAY}    infrastructure: {{labels: {{a: b}}}}\n")),
+            infra_gateway("        parametersRef: {group: example.com, kind: Params, name: p}\n") + &status_step(&format!("{INFRA}    infrastructure: {{labels: {{a: b}}}}\n")),
             &["+  infrastructure: (none: nothing generated for this Gateway)"],
         ),
-        case("infrastructure", generated_pod() + &status_step(&format!("{GATEWAY}    infrastructure: {{labels: {{a: b}}, annotations: {{n: v}}}}\n")), &[]),
+        case("infrastructure", infra_gateway("") + &status_step(&format!("{INFRA}    infrastructure: {{labels: {{a: b}}, annotations: {{n: v}}}}\n")), &[]),
         case(
             "infrastructure-wrong",
-            generated_pod() + &status_step(&format!("{GATEWAY}    infrastructure: {{labels: {{a: c}}, annotations: {{m: v}}}}\n")),
-            &["-  infrastructure.Pod/", ".labels.a: c", "+  infrastructure.Pod/", ".annotations.m: (absent)"],
+            infra_gateway("") + &status_step(&format!("{INFRA}    infrastructure: {{labels: {{a: c}}, annotations: {{m: v}}}}\n")),
+            &["-  infrastructure.Pod/infra-gateway-conformance-", ".labels.a: c", "+  infrastructure.Service/infra-gateway-conformance.annotations.m: (absent)"],
         ),
         // gwsim addition: request.clientCertificate names a Secret the client reads first
         case(
@@ -858,4 +884,92 @@ manifests:
     let (passed, report) = run(&nobody, "fill-nobody");
     assert!(!passed);
     assert!(report.contains("no ready pod"), "{report}");
+}
+
+/// `network.addresses` (gwsim addition) decides which static addresses are usable: the
+/// conformance scenario passes with it, and fails without it (the unusable address is then
+/// usable, so the Gateway is programmed where it must not be) or with a network that leaves
+/// out the usable address.
+#[test]
+fn the_declared_network_decides_static_addresses() {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/conformance/gateway-static-addresses.yaml"),
+    )
+    .expect("the scenario");
+    let claimed = text.replace(
+        "features: [Gateway, GatewayStaticAddresses]",
+        "features: [Gateway]",
+    );
+    let (passed, report) = run(&claimed, "static");
+    assert!(passed, "{report}");
+    let open = claimed.replace("network:\n  addresses: [198.51.100.0/24]\n", "");
+    assert_ne!(open, claimed);
+    let (passed, report) = run(&open, "open");
+    assert!(!passed);
+    assert!(
+        report.contains("+  conditions[Programmed]: status=True reason=Programmed"),
+        "{report}"
+    );
+    let elsewhere = claimed.replace("[198.51.100.0/24]", "[192.0.2.0/24]");
+    let (passed, report) = run(&elsewhere, "elsewhere");
+    assert!(!passed);
+    assert!(report.contains("AddressNotUsable"), "{report}");
+    assert!(report.contains("step 5"), "{report}");
+
+    for (bad, why) in [
+        (
+            "[198.51.100.10/24]",
+            "network.addresses: \"198.51.100.10/24\": the address has bits set past the prefix; the range is 198.51.100.0/24",
+        ),
+        ("[]", "network.addresses: lists no address range"),
+        ("[example.com]", "\"example.com\" is not an address range"),
+    ] {
+        let source = Source {
+            name: "bad.yaml".into(),
+            path: PathBuf::from("bad.yaml"),
+            text: claimed.replace("[198.51.100.0/24]", bad),
+        };
+        let err = load_scenario(&source).expect_err(bad).to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+        assert!(err.starts_with("bad.yaml:"), "{err}");
+    }
+}
+
+/// The GatewayInfrastructure scenario passes because gwsim generates labelled objects, and
+/// fails when the Gateway's spec.infrastructure lacks a label or annotation it checks.
+#[test]
+fn generated_objects_carry_the_infrastructure_metadata() {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/conformance/gateway-infrastructure.yaml"),
+    )
+    .expect("the scenario");
+    let (passed, report) = run(&text, "infrastructure");
+    assert!(passed, "{report}");
+    let no_label = text.replacen(
+        "          gwsim-infra-label: infra-label-value\n",
+        "          other: value\n",
+        1,
+    );
+    assert_ne!(no_label, text);
+    let (passed, report) = run(&no_label, "no-label");
+    assert!(!passed);
+    assert!(
+        report.contains("+  infrastructure.Pod/infrastructure-metadata-gateway-conformance-"),
+        "{report}"
+    );
+    assert!(
+        report.contains(".labels.gwsim-infra-label: (absent)"),
+        "{report}"
+    );
+    let no_annotation = text.replacen(
+        "          gwsim-infra-annotation: infra-annotation-value\n",
+        "",
+        1,
+    );
+    assert_ne!(no_annotation, text);
+    let (passed, report) = run(&no_annotation, "no-annotation");
+    assert!(!passed);
+    assert!(report.contains("+  infrastructure.Service/infrastructure-metadata-gateway-conformance.annotations.gwsim-infra-annotation: (absent)"), "{report}");
 }

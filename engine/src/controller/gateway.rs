@@ -17,6 +17,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::conditions::{ConditionType, Desired, Reason, materialize};
 use super::frontend;
 use super::listenerset::SetState;
+use super::network::Network;
 use super::refgrant::{GrantIndex, RefFrom, RefTo};
 use crate::config::{
     BackendClientCertificate, ClientValidation, GatewayConfig, ListenerConfig, Protocol,
@@ -657,20 +658,12 @@ fn fnv1a(text: &str) -> u64 {
     hash
 }
 
-/// Size of 198.18.0.0/15 (RFC 2544 benchmarking range), where gwsim puts Gateway addresses.
-const POOL_SIZE: u32 = 1 << 17;
-const POOL_BASE: u32 = (198 << 24) | (18 << 16);
-
-fn pool_address(index: u32) -> IpAddr {
-    IpAddr::from((POOL_BASE + index).to_be_bytes())
-}
-
 /// Gives every accepted Gateway its addresses and its Programmed condition. `states` must be
 /// in key order: static addresses are claimed first, in that order (a later Gateway asking
-/// for a claimed address gets AddressNotUsable); then each Gateway without a value gets the
-/// address its `namespace/name` hashes to in 198.18.0.0/15, probing upward past addresses
-/// in use and addresses ending in .0 or .255.
-pub fn assign_addresses(states: &mut [GatewayState<'_>]) {
+/// for a claimed address gets AddressNotUsable, as does one the network does not serve); then
+/// each Gateway without a value gets the address its `namespace/name` hashes to in the
+/// network's pool, probing upward past addresses in use ([`Network::assign`]).
+pub fn assign_addresses(states: &mut [GatewayState<'_>], network: &Network) {
     let mut used: BTreeSet<String> = BTreeSet::new();
     let mut unusable: Vec<Option<String>> = vec![None; states.len()];
     for (i, state) in states.iter_mut().enumerate() {
@@ -679,20 +672,28 @@ pub fn assign_addresses(states: &mut [GatewayState<'_>]) {
         }
         for r in &state.requested {
             match r {
-                RequestedAddress::Ip(v) => match v.parse::<IpAddr>() {
-                    // Used as written; the canonical form detects duplicates.
-                    Ok(ip) if used.insert(ip.to_string()) => {
-                        state.addresses.push(("IPAddress".into(), v.clone()));
+                RequestedAddress::Ip(v) => {
+                    match v.parse::<IpAddr>().map(|ip| (ip, network.refuses_ip(ip))) {
+                        Ok((_, Some(why))) => {
+                            unusable[i].get_or_insert(why);
+                        }
+                        // Used as written; the canonical form detects duplicates.
+                        Ok((ip, None)) if used.insert(ip.to_string()) => {
+                            state.addresses.push(("IPAddress".into(), v.clone()));
+                        }
+                        Ok(_) => {
+                            unusable[i]
+                                .get_or_insert_with(|| format!("address {v} is already in use"));
+                        }
+                        Err(_) => {
+                            unusable[i].get_or_insert_with(|| format!("{v} is not an IP address"));
+                        }
                     }
-                    Ok(_) => {
-                        unusable[i].get_or_insert_with(|| format!("address {v} is already in use"));
-                    }
-                    Err(_) => {
-                        unusable[i].get_or_insert_with(|| format!("{v} is not an IP address"));
-                    }
-                },
+                }
                 RequestedAddress::Hostname(v) => {
-                    if used.insert(v.clone()) {
+                    if let Some(why) = network.refuses_hostname(v) {
+                        unusable[i].get_or_insert(why);
+                    } else if used.insert(v.clone()) {
                         state.addresses.push(("Hostname".into(), v.clone()));
                     } else {
                         unusable[i].get_or_insert_with(|| format!("address {v} is already in use"));
@@ -717,17 +718,8 @@ pub fn assign_addresses(states: &mut [GatewayState<'_>]) {
                 .iter()
                 .any(|r| matches!(r, RequestedAddress::Any));
         if wants_pool {
-            let start = (fnv1a(&state.key.namespaced_name()) % u64::from(POOL_SIZE)) as u32;
-            let found = (0..POOL_SIZE)
-                .map(|step| pool_address((start + step) % POOL_SIZE))
-                .find(|ip| {
-                    let last = match ip {
-                        IpAddr::V4(v4) => v4.octets()[3],
-                        IpAddr::V6(_) => 0,
-                    };
-                    last != 0 && last != 255 && !used.contains(&ip.to_string())
-                });
-            match found {
+            let start = fnv1a(&state.key.namespaced_name());
+            match network.assign(start, |ip| used.contains(&ip.to_string())) {
                 Some(ip) => {
                     used.insert(ip.to_string());
                     state.addresses.push(("IPAddress".into(), ip.to_string()));
@@ -736,7 +728,7 @@ pub fn assign_addresses(states: &mut [GatewayState<'_>]) {
                     state.programmed = Desired::fail(
                         ConditionType::Programmed,
                         Reason::AddressNotAssigned,
-                        "no free address in 198.18.0.0/15",
+                        format!("no free address in {}", network.describe()),
                     );
                     continue;
                 }

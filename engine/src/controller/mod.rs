@@ -27,10 +27,13 @@
 //! - ListenerSets: see `listenerset`; a set is "not valid" unless some listener of it is
 //!   usable (Accepted, certificates resolved), so a set whose only listener has an unresolved
 //!   certificate is Accepted False ListenersNotValid (ListenerSetReferenceGrant).
-//! - Gateway addresses: a requested IPAddress is used as written; a Hostname likewise; an
-//!   entry without a value, or no entry, gets an address hashed from `namespace/name` into
-//!   198.18.0.0/15. A requested address that is not an IP or is claimed by an earlier Gateway
-//!   (key order) gives Programmed False AddressNotUsable.
+//! - Gateway addresses ([`Network`]): a requested IPAddress the network serves is used as
+//!   written; a Hostname likewise in the open network; an entry without a value, or no entry,
+//!   gets an address hashed from `namespace/name` into the network's pool (198.18.0.0/15 when
+//!   open). A requested address that is not an IP, is outside a declared network, or is
+//!   claimed by an earlier Gateway (key order) gives Programmed False AddressNotUsable; a type
+//!   other than IPAddress and Hostname (NamedAddress: gwsim has no named pools) Accepted False
+//!   UnsupportedAddress.
 //! - A route none of whose rules can be implemented (unsupported filter, bad regex) is
 //!   Accepted False UnsupportedValue and attaches nowhere; with some good rules it is Accepted
 //!   with PartiallyInvalid True ("Dropped Rule ..."), the bad rules kept and marked.
@@ -45,6 +48,7 @@ mod frontend;
 mod gateway;
 mod gatewayclass;
 mod listenerset;
+pub mod network;
 mod refgrant;
 pub(crate) mod routes;
 pub mod standin;
@@ -68,6 +72,7 @@ use backends::ServiceIndex;
 use convert::{Converted, Converter};
 use gateway::GatewayState;
 use listenerset::SetIndex;
+pub use network::{AddressRange, Network};
 use refgrant::GrantIndex;
 use routes::{NamespaceIndex, RouteView, StatusParent, route_view};
 pub use standin::StandIn;
@@ -90,7 +95,9 @@ pub const SUPPORTED_FEATURES: &[&str] = &[
     "GatewayFrontendClientCertificateValidationInsecureFallback",
     "GatewayHTTPListenerIsolation",
     "GatewayHTTPSListenerDetectMisdirectedRequests",
+    "GatewayInfrastructurePropagation",
     "GatewayPort8080",
+    "GatewayStaticAddresses",
     "HTTPRoute",
     "HTTPRoute303RedirectStatusCode",
     "HTTPRoute307RedirectStatusCode",
@@ -132,6 +139,8 @@ pub struct ControllerConfig {
     /// When set, gwsim acts as the controller of these classes instead (each with its own
     /// controllerName), and `controller_name` is not used.
     pub stand_in: Option<StandIn>,
+    /// The addresses the data plane can serve (static addresses, assigned addresses).
+    pub network: Network,
 }
 
 impl Default for ControllerConfig {
@@ -139,6 +148,7 @@ impl Default for ControllerConfig {
         ControllerConfig {
             controller_name: CONTROLLER_NAME.to_string(),
             stand_in: None,
+            network: Network::default(),
         }
     }
 }
@@ -231,7 +241,7 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
             ))
         })
         .collect();
-    gateway::assign_addresses(&mut gateways);
+    gateway::assign_addresses(&mut gateways, &config.network);
     let gateway_index: HashMap<(&str, &str), usize> = gateways
         .iter()
         .enumerate()

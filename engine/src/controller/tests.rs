@@ -646,6 +646,81 @@ fn addresses_are_deterministic_unique_and_in_the_benchmark_range() {
     assert_eq!(programmed("e"), is("False", "AddressNotUsable"));
 }
 
+/// A declared network (GEP-1651's usable addresses): static addresses outside it and
+/// Hostnames are not usable; status.addresses are exactly the usable requested ones;
+/// assigned addresses come from its ranges.
+#[test]
+fn a_declared_network_decides_which_static_addresses_are_usable() {
+    let config = ControllerConfig {
+        network: Network::Declared(vec!["198.51.100.0/24".parse().expect("a range")]),
+        ..ControllerConfig::default()
+    };
+    let with = |name: &str, addresses: &str| {
+        gw("infra", name, "[{name: http, port: 80, protocol: HTTP}]")
+            + &format!("  addresses: {addresses}\n")
+    };
+    let both = with("both", "[{value: 203.0.113.10}, {value: 198.51.100.10}]");
+    let usable = with("usable", "[{type: IPAddress, value: 198.51.100.11}]");
+    let host = with("host", "[{type: Hostname, value: gw.example.com}]");
+    let assigned = gw(
+        "infra",
+        "assigned",
+        "[{name: http, port: 80, protocol: HTTP}]",
+    );
+    let s = snapshot(&join(&[CLASS, INFRA_NS, &both, &usable, &host, &assigned]));
+    let r = reconcile(&s, &config, now());
+    let check = |name: &str| {
+        let status = gateway_status(&r, "infra", name);
+        let conditions = status.conditions.as_deref().unwrap_or_default();
+        let programmed = find(conditions, "Programmed");
+        let addresses: Vec<(String, String)> = status
+            .addresses
+            .iter()
+            .flatten()
+            .map(|a| (a.r#type.clone().unwrap_or_default(), a.value.clone()))
+            .collect();
+        (
+            cond(conditions, "Accepted"),
+            cond(conditions, "Programmed"),
+            programmed.message.clone(),
+            addresses,
+        )
+    };
+    let (accepted, programmed, message, addresses) = check("both");
+    assert_eq!(accepted, is("True", "Accepted"));
+    assert_eq!(programmed, is("False", "AddressNotUsable"));
+    assert_eq!(
+        message,
+        "address 203.0.113.10 is outside the network's addresses (198.51.100.0/24)"
+    );
+    assert_eq!(addresses, [("IPAddress".into(), "198.51.100.10".into())]);
+    let (_, programmed, _, addresses) = check("usable");
+    assert_eq!(programmed, is("True", "Programmed"));
+    assert_eq!(addresses, [("IPAddress".into(), "198.51.100.11".into())]);
+    let (_, programmed, message, _) = check("host");
+    assert_eq!(programmed, is("False", "AddressNotUsable"));
+    assert!(
+        message.contains("declares address ranges, not names"),
+        "{message}"
+    );
+    let (_, programmed, _, addresses) = check("assigned");
+    assert_eq!(programmed, is("True", "Programmed"));
+    let ip: std::net::IpAddr = addresses[0].1.parse().expect("an IP");
+    assert!(
+        config.network.refuses_ip(ip).is_none(),
+        "{ip} from the pool"
+    );
+    assert!(
+        !["198.51.100.10", "198.51.100.11"].contains(&addresses[0].1.as_str()),
+        "static claims come first"
+    );
+    // The open network (the default) serves 203.0.113.10 as written.
+    let open = run(&s);
+    let status = gateway_status(&open, "infra", "both");
+    let conditions = status.conditions.as_deref().unwrap_or_default();
+    assert_eq!(cond(conditions, "Programmed"), is("True", "Programmed"));
+}
+
 #[test]
 fn listener_conflicts() {
     struct Case {
