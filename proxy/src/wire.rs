@@ -56,12 +56,20 @@ const MIRROR_LIMIT: Duration = Duration::from_secs(10);
 /// The largest answer the client reads.
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
-/// Why `scenario` cannot run over the wire, if it cannot.
+/// Why `scenario` cannot run over the wire, if it cannot: it is listed in [`NOT_ON_WIRE`], or
+/// it opens TLS connections (`connect` steps), which the wire client does not send yet.
 pub fn not_on_wire(scenario: &Scenario) -> Option<&'static str> {
     NOT_ON_WIRE
         .iter()
         .find(|(name, _)| *name == scenario.name)
         .map(|(_, reason)| *reason)
+        .or_else(|| {
+            scenario
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, gwsim_sim::scenario::Action::Connect { .. }))
+                .then_some(gwsim_sim::scenario::CONNECT_NOT_SENT)
+        })
 }
 
 /// The simulated cluster with its data plane on real sockets.
