@@ -1788,6 +1788,100 @@ fn conditions(raw: Vec<RawCondition>) -> Vec<ExpectedCondition> {
         .collect()
 }
 
+/// A `connect` block into a connection.
+fn connect_spec(raw: RawConnect) -> Result<crate::connect::ConnectSpec, String> {
+    let gateway = match raw.gateway {
+        None => None,
+        Some(g) => match g.split_once('/') {
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => Some(
+                gwsim_engine::object::ObjectKey::new(gwsim_engine::object::Kind::Gateway, ns, name),
+            ),
+            _ => return Err(format!("connect.gateway {g:?} must be NAMESPACE/NAME")),
+        },
+    };
+    if raw.port == 0 {
+        return Err("connect.port must be between 1 and 65535".to_string());
+    }
+    if raw.sni.as_deref() == Some("") {
+        return Err("connect.sni must not be empty; leave it out to send no SNI".to_string());
+    }
+    Ok(crate::connect::ConnectSpec {
+        connection: gwsim_engine::connection::Connection {
+            gateway,
+            port: raw.port,
+            sni: raw.sni,
+        },
+        trust: raw.trust.map(|t| {
+            crate::connect::trust_key(t.namespace.as_deref().unwrap_or("default"), &t.name)
+        }),
+    })
+}
+
+/// The `expect` of a `connect` step: only the parts a connection has.
+fn connect_expect(raw: Option<RawExpect>) -> Result<ConnectExpect, String> {
+    let Some(raw) = raw else {
+        return Ok(ConnectExpect::default());
+    };
+    let request_only = [
+        ("status", raw.status.is_some()),
+        ("request", raw.request.is_some()),
+        ("headers", raw.headers.is_some()),
+        ("absentHeaders", raw.absent_headers.is_some()),
+        ("redirect", raw.redirect.is_some()),
+        ("mirroredTo", raw.mirrored_to.is_some()),
+        ("distribution", raw.distribution.is_some()),
+        ("tolerance", raw.tolerance.is_some()),
+        ("messages", raw.messages.is_some()),
+        ("headerValues", raw.header_values.is_some()),
+        ("ignoreWhitespace", raw.ignore_whitespace.is_some()),
+        ("forwarded", raw.forwarded.is_some()),
+        ("handshakeFails", raw.handshake_fails.is_some()),
+        ("grpcStatus", raw.grpc_status.is_some()),
+        ("grpc", raw.grpc.is_some()),
+    ];
+    let used: Vec<&str> = request_only
+        .iter()
+        .filter(|(_, present)| *present)
+        .map(|(name, _)| *name)
+        .collect();
+    if !used.is_empty() {
+        return Err(format!(
+            "expect.{} goes only with request steps; a connect step expects reset, backend, namespace, connection and serverCertificate",
+            used.join(", expect.")
+        ));
+    }
+    let reset = raw.reset;
+    let answered = raw.backend.is_some()
+        || raw.namespace.is_some()
+        || raw.connection.is_some()
+        || raw.server_certificate.is_some();
+    if reset == Some(true) && answered {
+        return Err(
+            "expect.reset: true means nothing answers; drop backend, namespace, connection and serverCertificate"
+                .to_string(),
+        );
+    }
+    let (tls, sni) = match raw.connection {
+        Some(c) => (c.tls, c.sni),
+        None => (None, None),
+    };
+    if tls == Some(false) && sni.as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(
+            "expect.connection.sni needs connection.tls: true (no TLS, no SNI)".to_string(),
+        );
+    }
+    Ok(ConnectExpect {
+        reset,
+        backend: raw.backend,
+        namespace: raw.namespace,
+        tls,
+        sni,
+        server_certificate: raw.server_certificate.map(|c| ExpectedServerCertificate {
+            dns_names: c.dns_names,
+        }),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2399,98 +2493,4 @@ steps:
         assert!(dup.message.contains("already used"), "{dup}");
         let _ = std::fs::remove_dir_all(&dir);
     }
-}
-
-/// A `connect` block into a connection.
-fn connect_spec(raw: RawConnect) -> Result<crate::connect::ConnectSpec, String> {
-    let gateway = match raw.gateway {
-        None => None,
-        Some(g) => match g.split_once('/') {
-            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => Some(
-                gwsim_engine::object::ObjectKey::new(gwsim_engine::object::Kind::Gateway, ns, name),
-            ),
-            _ => return Err(format!("connect.gateway {g:?} must be NAMESPACE/NAME")),
-        },
-    };
-    if raw.port == 0 {
-        return Err("connect.port must be between 1 and 65535".to_string());
-    }
-    if raw.sni.as_deref() == Some("") {
-        return Err("connect.sni must not be empty; leave it out to send no SNI".to_string());
-    }
-    Ok(crate::connect::ConnectSpec {
-        connection: gwsim_engine::connection::Connection {
-            gateway,
-            port: raw.port,
-            sni: raw.sni,
-        },
-        trust: raw.trust.map(|t| {
-            crate::connect::trust_key(t.namespace.as_deref().unwrap_or("default"), &t.name)
-        }),
-    })
-}
-
-/// The `expect` of a `connect` step: only the parts a connection has.
-fn connect_expect(raw: Option<RawExpect>) -> Result<ConnectExpect, String> {
-    let Some(raw) = raw else {
-        return Ok(ConnectExpect::default());
-    };
-    let request_only = [
-        ("status", raw.status.is_some()),
-        ("request", raw.request.is_some()),
-        ("headers", raw.headers.is_some()),
-        ("absentHeaders", raw.absent_headers.is_some()),
-        ("redirect", raw.redirect.is_some()),
-        ("mirroredTo", raw.mirrored_to.is_some()),
-        ("distribution", raw.distribution.is_some()),
-        ("tolerance", raw.tolerance.is_some()),
-        ("messages", raw.messages.is_some()),
-        ("headerValues", raw.header_values.is_some()),
-        ("ignoreWhitespace", raw.ignore_whitespace.is_some()),
-        ("forwarded", raw.forwarded.is_some()),
-        ("handshakeFails", raw.handshake_fails.is_some()),
-        ("grpcStatus", raw.grpc_status.is_some()),
-        ("grpc", raw.grpc.is_some()),
-    ];
-    let used: Vec<&str> = request_only
-        .iter()
-        .filter(|(_, present)| *present)
-        .map(|(name, _)| *name)
-        .collect();
-    if !used.is_empty() {
-        return Err(format!(
-            "expect.{} goes only with request steps; a connect step expects reset, backend, namespace, connection and serverCertificate",
-            used.join(", expect.")
-        ));
-    }
-    let reset = raw.reset;
-    let answered = raw.backend.is_some()
-        || raw.namespace.is_some()
-        || raw.connection.is_some()
-        || raw.server_certificate.is_some();
-    if reset == Some(true) && answered {
-        return Err(
-            "expect.reset: true means nothing answers; drop backend, namespace, connection and serverCertificate"
-                .to_string(),
-        );
-    }
-    let (tls, sni) = match raw.connection {
-        Some(c) => (c.tls, c.sni),
-        None => (None, None),
-    };
-    if tls == Some(false) && sni.as_deref().is_some_and(|s| !s.is_empty()) {
-        return Err(
-            "expect.connection.sni needs connection.tls: true (no TLS, no SNI)".to_string(),
-        );
-    }
-    Ok(ConnectExpect {
-        reset,
-        backend: raw.backend,
-        namespace: raw.namespace,
-        tls,
-        sni,
-        server_certificate: raw.server_certificate.map(|c| ExpectedServerCertificate {
-            dns_names: c.dns_names,
-        }),
-    })
 }
