@@ -161,6 +161,7 @@ fn findings(inputs: &Inputs, shows: &dyn Fn(&ObjectKey) -> bool) -> Vec<String> 
         let (refs, parents) = match object {
             Object::HttpRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
             Object::GrpcRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
+            Object::TlsRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
             _ => continue,
         };
         if refs.is_empty() {
@@ -362,6 +363,7 @@ pub fn render_table(
             Object::ListenerSet(set) => all_accepted &= push_listeners!(&mut rows, set),
             Object::HttpRoute(route) => all_accepted &= push_route_parents!(&mut rows, route),
             Object::GrpcRoute(route) => all_accepted &= push_route_parents!(&mut rows, route),
+            Object::TlsRoute(route) => all_accepted &= push_route_parents!(&mut rows, route),
             Object::BackendTlsPolicy(_) => {
                 all_accepted &= push_policy_ancestors(&mut rows, object);
             }

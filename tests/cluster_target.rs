@@ -26,6 +26,15 @@ const EXAMPLES_DIFFERENT: &[(&str, &str)] = &[(
 const SUITE_NOT_ON_CLUSTER: &[&str] = &[
     // It declares network.addresses, which a real cluster's network is not gwsim's to declare.
     "GatewayStaticAddresses",
+    // TLS connection steps are not sent over the wire yet.
+    "TLSRouteHostnameIntersection",
+    "TLSRouteInvalidBackendRefNonexistent",
+    "TLSRouteInvalidBackendRefUnknownKind",
+    "TLSRouteInvalidNoMatchingListener",
+    "TLSRouteInvalidNoMatchingListenerHostname",
+    "TLSRouteMixedTerminationSameNamespace",
+    "TLSRouteSimpleSameNamespace",
+    "TLSRouteTerminateSimpleSameNamespace",
 ];
 
 /// Conformance tests that run on the cluster but fail there, and why.

@@ -106,6 +106,7 @@ fn kind_schema(resource: &Resource, version: &str) -> Value {
         Kind::ListenerSet => Some(gateway_api::experimental::listenersets::ListenerSet::crd()),
         Kind::HttpRoute => Some(gateway_api::experimental::httproutes::HttpRoute::crd()),
         Kind::GrpcRoute => Some(gateway_api::experimental::grpcroutes::GrpcRoute::crd()),
+        Kind::TlsRoute => Some(gateway_api::experimental::tlsroutes::TlsRoute::crd()),
         Kind::ReferenceGrant => {
             Some(gateway_api::experimental::referencegrants::ReferenceGrant::crd())
         }

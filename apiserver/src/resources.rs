@@ -268,6 +268,15 @@ pub static RESOURCES: &[Resource] = &[
         columns: &[col("Hostnames", Cell::Path(".spec.hostnames")), AGE],
     },
     Resource {
+        kind: Kind::TlsRoute,
+        plural: "tlsroutes",
+        singular: "tlsroute",
+        short_names: &[],
+        categories: GATEWAY_API,
+        status: true,
+        columns: &[col("Hostnames", Cell::Path(".spec.hostnames")), AGE],
+    },
+    Resource {
         kind: Kind::ReferenceGrant,
         plural: "referencegrants",
         singular: "referencegrant",

@@ -45,8 +45,30 @@ pub const GATEWAY_GRPC: Profile = Profile {
     extended: &GATEWAY_AND_BACKEND_TLS_EXTENDED,
 };
 
+/// GATEWAY-TLS: Gateways with TLSRoutes. Its extended set is the Gateway's and
+/// BackendTLSPolicy's with TLSRoute's two modes (upstream's profiles.go).
+pub const GATEWAY_TLS: Profile = Profile {
+    name: "GATEWAY-TLS",
+    core: &["Gateway", "ReferenceGrant", "TLSRoute"],
+    extended: &[
+        "BackendTLSPolicy",
+        "BackendTLSPolicySANValidation",
+        "GatewayAddressEmpty",
+        "GatewayBackendClientCertificate",
+        "GatewayFrontendClientCertificateValidation",
+        "GatewayFrontendClientCertificateValidationInsecureFallback",
+        "GatewayHTTPListenerIsolation",
+        "GatewayHTTPSListenerDetectMisdirectedRequests",
+        "GatewayInfrastructurePropagation",
+        "GatewayPort8080",
+        "GatewayStaticAddresses",
+        "TLSRouteModeMixed",
+        "TLSRouteModeTerminate",
+    ],
+};
+
 /// Every profile gwsim implements, in report order.
-pub const PROFILES: &[&Profile] = &[&GATEWAY_HTTP, &GATEWAY_GRPC];
+pub const PROFILES: &[&Profile] = &[&GATEWAY_HTTP, &GATEWAY_GRPC, &GATEWAY_TLS];
 
 /// The profiles `names` names, in the order given, each once; no names: every profile. An
 /// unknown name is an error that lists the known ones.

@@ -111,6 +111,7 @@ fn config(routes: usize) -> GatewayConfig {
             listener_set: None,
             certificate: None,
             client_validation: None,
+            tls_mode: None,
         }],
         backend_client_certificate: None,
     }

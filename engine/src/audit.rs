@@ -227,6 +227,7 @@ fn status_value(update: &StatusUpdate) -> Value {
         StatusUpdate::ListenerSet(s) => serde_json::to_value(s),
         StatusUpdate::HttpRoute(s) => serde_json::to_value(s),
         StatusUpdate::GrpcRoute(s) => serde_json::to_value(s),
+        StatusUpdate::TlsRoute(s) => serde_json::to_value(s),
         StatusUpdate::BackendTlsPolicy(s) => serde_json::to_value(s),
     };
     value.unwrap_or(Value::Null)

@@ -107,6 +107,28 @@ pub struct ListenerConfig {
     /// HTTPS: frontend client certificate validation (GEP-91), when configured for the port.
     #[serde(skip)]
     pub client_validation: Option<Arc<ClientValidation>>,
+    /// TLS listeners: whether the Gateway terminates the client's TLS (`tls.mode`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_mode: Option<TlsMode>,
+}
+
+/// `spec.listeners[].tls.mode` of a TLS listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum TlsMode {
+    /// The Gateway completes the handshake with the listener's certificate and forwards the
+    /// decrypted stream.
+    Terminate,
+    /// The Gateway reads only the ClientHello's SNI and forwards the encrypted stream.
+    Passthrough,
+}
+
+impl TlsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Terminate => "Terminate",
+            TlsMode::Passthrough => "Passthrough",
+        }
+    }
 }
 
 /// `name (why)` for each listener, comma-separated: what messages say when none of them serves.
@@ -142,10 +164,21 @@ pub struct RouteAttachment {
 }
 
 /// Which route kind a [`RouteConfig`] came from. HTTPRoutes and GRPCRoutes are never merged.
+/// TLSRoutes attach only to TLS listeners and route connections, not requests
+/// ([`crate::connection`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum RouteKind {
     Http,
     Grpc,
+    Tls,
+}
+
+impl RouteKind {
+    /// Whether routes of this kind route whole connections (by SNI or port) rather than
+    /// requests.
+    pub fn is_connection(self) -> bool {
+        matches!(self, RouteKind::Tls)
+    }
 }
 
 /// One route, converted and resolved.
@@ -167,7 +200,9 @@ pub struct RuleConfig {
     pub index: usize,
     /// `spec.rules[].name` (GEP-995).
     pub name: Option<String>,
-    /// Matches, OR-ed. Never empty: a rule without matches got the default PathPrefix `/`.
+    /// Matches, OR-ed. Never empty for HTTPRoute and GRPCRoute rules: a rule without matches
+    /// got the default PathPrefix `/`. Always empty for connection routes (TLSRoute), which
+    /// the request table never reads.
     pub matches: Vec<RouteMatch>,
     /// Rule-level filters, in listed order.
     pub filters: Vec<Filter>,

@@ -179,7 +179,7 @@ pub(crate) fn redirect_location(
     }
 }
 
-fn service_ref(target: &BackendTarget) -> Option<ServiceRef> {
+pub(crate) fn service_ref(target: &BackendTarget) -> Option<ServiceRef> {
     match target {
         BackendTarget::Service {
             namespace,

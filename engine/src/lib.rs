@@ -19,6 +19,7 @@
 pub mod admission;
 pub mod audit;
 pub mod config;
+pub mod connection;
 pub mod controller;
 pub mod decision;
 pub mod diff;

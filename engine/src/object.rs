@@ -10,7 +10,7 @@ use std::fmt;
 
 use gateway_api::apis::experimental::{
     gatewayclasses::GatewayClass, gateways::Gateway, grpcroutes::GrpcRoute, httproutes::HttpRoute,
-    listenersets::ListenerSet, referencegrants::ReferenceGrant,
+    listenersets::ListenerSet, referencegrants::ReferenceGrant, tlsroutes::TlsRoute,
 };
 use gateway_api::apis::standard::backendtlspolicies::BackendTlsPolicy;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -31,6 +31,7 @@ pub enum Kind {
     ListenerSet,
     HttpRoute,
     GrpcRoute,
+    TlsRoute,
     ReferenceGrant,
     BackendTlsPolicy,
     Service,
@@ -43,13 +44,14 @@ pub enum Kind {
 
 impl Kind {
     /// All kinds, in output order.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Namespace,
         Kind::GatewayClass,
         Kind::Gateway,
         Kind::ListenerSet,
         Kind::HttpRoute,
         Kind::GrpcRoute,
+        Kind::TlsRoute,
         Kind::ReferenceGrant,
         Kind::BackendTlsPolicy,
         Kind::Service,
@@ -69,6 +71,7 @@ impl Kind {
             Kind::ListenerSet => "ListenerSet",
             Kind::HttpRoute => "HTTPRoute",
             Kind::GrpcRoute => "GRPCRoute",
+            Kind::TlsRoute => "TLSRoute",
             Kind::ReferenceGrant => "ReferenceGrant",
             Kind::BackendTlsPolicy => "BackendTLSPolicy",
             Kind::Service => "Service",
@@ -88,6 +91,7 @@ impl Kind {
             | Kind::ListenerSet
             | Kind::HttpRoute
             | Kind::GrpcRoute
+            | Kind::TlsRoute
             | Kind::ReferenceGrant
             | Kind::BackendTlsPolicy => GATEWAY_GROUP,
             Kind::Deployment => "apps",
@@ -104,6 +108,7 @@ impl Kind {
             | Kind::ListenerSet
             | Kind::HttpRoute
             | Kind::GrpcRoute
+            | Kind::TlsRoute
             | Kind::ReferenceGrant
             | Kind::BackendTlsPolicy => "gateway.networking.k8s.io/v1",
             Kind::Deployment => "apps/v1",
@@ -134,6 +139,7 @@ impl Kind {
                 | Kind::ListenerSet
                 | Kind::HttpRoute
                 | Kind::GrpcRoute
+                | Kind::TlsRoute
                 | Kind::BackendTlsPolicy
         )
     }
@@ -146,6 +152,14 @@ impl Kind {
             // the gateway-api crate's struct is v1 too).
             ("gateway.networking.k8s.io/v1", "GRPCRoute") => Kind::GrpcRoute,
             ("gateway.networking.k8s.io/v1", "ListenerSet") => Kind::ListenerSet,
+            // TLSRoute: v1 (standard since v1.5), and the deprecated v1alpha2 and v1alpha3 the
+            // experimental channel still serves (conversion strategy None: stored as v1).
+            (
+                "gateway.networking.k8s.io/v1"
+                | "gateway.networking.k8s.io/v1alpha2"
+                | "gateway.networking.k8s.io/v1alpha3",
+                "TLSRoute",
+            ) => Kind::TlsRoute,
             // BackendTLSPolicy: v1, and the deprecated v1alpha3 that both releases still serve
             // with the same schema (conversion strategy None: stored as v1).
             (
@@ -242,6 +256,7 @@ pub enum Object {
     ListenerSet(Box<ListenerSet>),
     HttpRoute(Box<HttpRoute>),
     GrpcRoute(Box<GrpcRoute>),
+    TlsRoute(Box<TlsRoute>),
     ReferenceGrant(Box<ReferenceGrant>),
     BackendTlsPolicy(Box<BackendTlsPolicy>),
     Service(Box<Service>),
@@ -262,6 +277,7 @@ macro_rules! each_object {
             Object::ListenerSet($inner) => $body,
             Object::HttpRoute($inner) => $body,
             Object::GrpcRoute($inner) => $body,
+            Object::TlsRoute($inner) => $body,
             Object::ReferenceGrant($inner) => $body,
             Object::BackendTlsPolicy($inner) => $body,
             Object::Service($inner) => $body,
@@ -283,6 +299,7 @@ impl Object {
             Object::ListenerSet(_) => Kind::ListenerSet,
             Object::HttpRoute(_) => Kind::HttpRoute,
             Object::GrpcRoute(_) => Kind::GrpcRoute,
+            Object::TlsRoute(_) => Kind::TlsRoute,
             Object::ReferenceGrant(_) => Kind::ReferenceGrant,
             Object::BackendTlsPolicy(_) => Kind::BackendTlsPolicy,
             Object::Service(_) => Kind::Service,
@@ -419,6 +436,13 @@ impl Snapshot {
         })
     }
 
+    pub fn tls_routes(&self) -> impl Iterator<Item = &TlsRoute> {
+        self.of_kind(Kind::TlsRoute).filter_map(|o| match o {
+            Object::TlsRoute(x) => Some(x.as_ref()),
+            _ => None,
+        })
+    }
+
     pub fn reference_grants(&self) -> impl Iterator<Item = &ReferenceGrant> {
         self.of_kind(Kind::ReferenceGrant).filter_map(|o| match o {
             Object::ReferenceGrant(x) => Some(x.as_ref()),
@@ -482,6 +506,7 @@ impl Object {
             (Object::ListenerSet(o), StatusUpdate::ListenerSet(s)) => put(&mut o.status, s),
             (Object::HttpRoute(o), StatusUpdate::HttpRoute(s)) => put(&mut o.status, s),
             (Object::GrpcRoute(o), StatusUpdate::GrpcRoute(s)) => put(&mut o.status, s),
+            (Object::TlsRoute(o), StatusUpdate::TlsRoute(s)) => put(&mut o.status, s),
             (Object::BackendTlsPolicy(o), StatusUpdate::BackendTlsPolicy(s)) => {
                 put(&mut o.status, s)
             }

@@ -118,6 +118,13 @@ pub fn footprint(scenario: &Scenario, base: &BTreeSet<ObjectKey>) -> Footprint {
                     fp.reads.insert(resource(&t.kind, &t.namespace, &t.name));
                 }
             }
+            Action::Connect { connect, .. } => match &connect.connection.gateway {
+                Some(key) => {
+                    fp.reads
+                        .insert(resource("Gateway", &key.namespace, &key.name));
+                }
+                None => exclusive(&mut fp, "a connection names no Gateway".into()),
+            },
             Action::Request { request, expect } => {
                 match &request.gateway {
                     Some((namespace, name)) => {

@@ -16,6 +16,7 @@ pub fn api_resource(kind: Kind) -> ApiResource {
         Kind::ListenerSet => "listenersets",
         Kind::HttpRoute => "httproutes",
         Kind::GrpcRoute => "grpcroutes",
+        Kind::TlsRoute => "tlsroutes",
         Kind::ReferenceGrant => "referencegrants",
         Kind::BackendTlsPolicy => "backendtlspolicies",
         Kind::Service => "services",

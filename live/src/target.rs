@@ -40,6 +40,13 @@ pub fn cannot_run_on_cluster(scenario: &Scenario) -> Option<String> {
     }
     for step in &scenario.steps {
         match &step.action {
+            Action::Connect { .. } => {
+                return Some(format!(
+                    "step {}: {}",
+                    step.number,
+                    gwsim_sim::scenario::CONNECT_NOT_SENT
+                ));
+            }
             Action::Advance { by } if *by > MAX_ADVANCE => {
                 return Some(format!(
                     "step {} advances {} s of real time, past the {} s a cluster run waits",

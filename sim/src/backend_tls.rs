@@ -54,7 +54,9 @@ pub fn serving_tls(pod: &Pod, snapshot: &Snapshot) -> Option<Arc<ServingTls>> {
                 .filter(|v| !v.is_empty())
         };
         let cert = env("TLS_SERVER_CERT")?;
-        let key = env("TLS_SERVER_PRIVKEY")?;
+        // The HTTP echo reads TLS_SERVER_PRIVKEY; upstream's TCP echo manifests spell it
+        // TLS_SERVER_PRIV_KEY.
+        let key = env("TLS_SERVER_PRIVKEY").or_else(|| env("TLS_SERVER_PRIV_KEY"))?;
         let port = env("HTTPS_PORT")
             .and_then(|p| p.parse().ok())
             .unwrap_or(DEFAULT_HTTPS_PORT);

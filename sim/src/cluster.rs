@@ -436,6 +436,18 @@ pub trait Cluster {
         }
     }
 
+    /// Opens a TLS connection to a Gateway port (`connect` steps). A cluster that cannot
+    /// open one says so: a connection step never passes without a connection.
+    fn connect(
+        &mut self,
+        spec: &crate::connect::ConnectSpec,
+    ) -> Result<crate::connect::ConnectionResult, SendError> {
+        Err(SendError::Transport(format!(
+            "connect to port {}: this cluster cannot open TLS connections",
+            spec.connection.port
+        )))
+    }
+
     /// Lets time pass.
     fn advance(&mut self, by: Duration);
 

@@ -18,6 +18,7 @@ pub mod backend_tls;
 pub mod base;
 pub mod checks;
 pub mod cluster;
+pub mod connect;
 pub mod echo;
 pub mod files;
 pub mod grpc;

@@ -255,6 +255,27 @@ impl Network {
         set.endpoints.get(index as usize).cloned()
     }
 
+    /// The pod and port a forwarded connection reaches: an endpoint of the Service port
+    /// chosen by `rng` (connections carry no request id). `None` when the port has no ready
+    /// endpoint, or the endpoint is an address no pod has.
+    pub fn connection_endpoint(
+        &self,
+        backend: &ServiceRef,
+        rng: &mut dyn rand::RngCore,
+    ) -> Option<(&EchoPod, u16)> {
+        let set = self
+            .services
+            .get(&backend.namespace)?
+            .get(&backend.name)?
+            .get(&backend.port)?;
+        if set.endpoints.is_empty() {
+            return None;
+        }
+        let index = rng.next_u64() % set.endpoints.len() as u64;
+        let endpoint = set.endpoints.get(index as usize)?;
+        Some((self.pods.get(endpoint.pod?)?, endpoint.port))
+    }
+
     /// Delivers a forwarded request: mirrors first, then the request itself with retries and
     /// timeouts, then the response filters.
     pub fn forward(&mut self, forward: Forward, id: RequestId, now: SimTime) -> Response {

@@ -569,6 +569,16 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
                 let streak = self.cluster.patience().request_streak;
                 self.patiently(streak, |runner| runner.request(step, request, expect))
             }
+            Action::Connect { connect, expect } => {
+                let streak = self.cluster.patience().request_streak;
+                self.patiently(streak, |runner| {
+                    let result = runner
+                        .cluster
+                        .connect(connect)
+                        .map_err(|e| fail(e.to_string()))?;
+                    check_connection(&*runner.cluster, &result, expect).map_err(fail)
+                })
+            }
             Action::Status { checks } => self.patiently(1, |runner| {
                 let mut all = Comparison::new();
                 let mut failed: Vec<String> = Vec::new();
@@ -945,4 +955,100 @@ fn fill_endpoints<C: Cluster + ?Sized>(
         map.insert("endpoints".into(), serde_json::Value::Array(endpoints));
     }
     Ok(slice)
+}
+
+/// Compares a connection's result with its step's expectations; the first difference, in
+/// words, or `Ok`.
+fn check_connection<C: Cluster + ?Sized>(
+    cluster: &C,
+    result: &crate::connect::ConnectionResult,
+    expect: &crate::scenario::ConnectExpect,
+) -> Result<(), String> {
+    use crate::connect::ConnectionResult;
+    let echo = match result {
+        ConnectionResult::Reset(why) => {
+            let wanted_answer = expect.reset == Some(false)
+                || expect.backend.is_some()
+                || expect.namespace.is_some()
+                || expect.tls.is_some()
+                || expect.sni.is_some()
+                || expect.server_certificate.is_some();
+            return if wanted_answer {
+                Err(format!(
+                    "connection reset, expected an echo backend to answer: {why}"
+                ))
+            } else {
+                Ok(())
+            };
+        }
+        ConnectionResult::Echoed(echo) => echo,
+    };
+    if expect.reset == Some(true) {
+        return Err(format!(
+            "expected the connection to be reset, but pod {}/{} answered",
+            echo.namespace, echo.pod
+        ));
+    }
+    let mut problems = Vec::new();
+    if let Some(namespace) = &expect.namespace
+        && namespace != &echo.namespace
+    {
+        problems.push(format!(
+            "namespace: expected {namespace}, got {} (pod {})",
+            echo.namespace, echo.pod
+        ));
+    }
+    if let Some(backend) = &expect.backend {
+        let services = cluster.services_of_pod(&echo.namespace, &echo.pod);
+        if !services.iter().any(|s| s == backend) {
+            problems.push(format!(
+                "backend: expected {backend}, got pod {}/{} of {}",
+                echo.namespace,
+                echo.pod,
+                if services.is_empty() {
+                    "no Service".to_string()
+                } else {
+                    services.join(", ")
+                }
+            ));
+        }
+    }
+    if let Some(tls) = expect.tls
+        && tls != echo.tls
+    {
+        problems.push(format!(
+            "connection.tls: expected {tls}, the backend reported IS_TLS {}",
+            echo.tls
+        ));
+    }
+    if let Some(sni) = &expect.sni {
+        let seen = echo.sni.as_deref().unwrap_or("");
+        if sni != seen {
+            problems.push(format!(
+                "connection.sni: expected {sni:?}, the backend saw {seen:?}"
+            ));
+        }
+    }
+    if let Some(cert) = &expect.server_certificate {
+        let mut want = cert.dns_names.clone();
+        want.sort();
+        let mut got = echo
+            .server_certificate
+            .as_ref()
+            .map(|c| c.dns_names.clone())
+            .unwrap_or_default();
+        got.sort();
+        if want != got {
+            problems.push(format!(
+                "serverCertificate.dnsNames: expected {}, the client was shown {}",
+                want.join(", "),
+                got.join(", ")
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
 }

@@ -96,6 +96,10 @@ impl Step {
     }
 }
 
+/// Why targets on real sockets (`--wire`, `--target cluster`) skip scenarios with `connect`
+/// steps: their clients do not open raw TLS connections yet.
+pub const CONNECT_NOT_SENT: &str = "TLS connection steps are not sent over the wire yet";
+
 /// What a step does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -116,6 +120,12 @@ pub enum Action {
     },
     Status {
         checks: Vec<StatusCheck>,
+    },
+    /// `connect` (gwsim addition): a TLS connection to a Gateway port, with what must come
+    /// of it.
+    Connect {
+        connect: crate::connect::ConnectSpec,
+        expect: Box<ConnectExpect>,
     },
     /// `fillEndpoints` (gwsim addition): writes into a hand-made EndpointSlice the addresses of
     /// the ready pods a label selector picks, as upstream's HTTPRouteServiceTypes test does at
@@ -150,6 +160,10 @@ impl Action {
                 let objects: Vec<String> = checks.iter().map(|c| c.target.to_string()).collect();
                 format!("status {}", objects.join(", "))
             }
+            Action::Connect { connect, .. } => match &connect.connection.sni {
+                Some(sni) => format!("connect port {} SNI {sni}", connect.connection.port),
+                None => format!("connect port {} without SNI", connect.connection.port),
+            },
             Action::FillEndpoints {
                 namespace,
                 endpoint_slice,
@@ -236,6 +250,24 @@ pub struct Expect {
     pub grpc_status: Option<crate::grpc::Code>,
     /// gwsim addition (gRPC calls): what the gRPC echo backend reported about the call.
     pub grpc: Option<ExpectedGrpc>,
+}
+
+/// The `expect` of a `connect` step. Each part is checked only when given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectExpect {
+    /// `reset: true`: the connection must be closed or reset with nothing echoed; `false`:
+    /// an echo backend must answer.
+    pub reset: Option<bool>,
+    /// The Service whose pod answered (its pods are `<backend>-...`).
+    pub backend: Option<String>,
+    pub namespace: Option<String>,
+    /// What the echo backend reported: whether it completed a TLS handshake itself, and the
+    /// SNI it saw (`""`: none).
+    pub tls: Option<bool>,
+    pub sni: Option<String>,
+    /// The certificate the client was shown (the backend's under Passthrough, the listener's
+    /// under Terminate).
+    pub server_certificate: Option<ExpectedServerCertificate>,
 }
 
 /// `expect.grpc`: what the gRPC echo backend reported; each part compared when given.
@@ -460,9 +492,29 @@ struct RawStep {
     delete: Option<RawDelete>,
     advance: Option<String>,
     request: Option<RawRequest>,
+    connect: Option<RawConnect>,
     expect: Option<RawExpect>,
     status: Option<Vec<Spanned<RawStatus>>>,
     fill_endpoints: Option<RawFillEndpoints>,
+}
+
+/// `connect`: a TLS connection to a Gateway port (gwsim addition).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawConnect {
+    gateway: Option<String>,
+    port: u16,
+    sni: Option<String>,
+    /// A ConfigMap whose `ca.crt` the client checks the presented certificate against.
+    trust: Option<RawSecretRef>,
+}
+
+/// `expect.connection`: what the TCP echo backend reported (gwsim addition).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawExpectedConnection {
+    tls: Option<bool>,
+    sni: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -552,6 +604,8 @@ struct RawExpect {
     server_certificate: Option<RawServerCertificate>,
     grpc_status: Option<ScalarString>,
     grpc: Option<RawExpectedGrpc>,
+    reset: Option<bool>,
+    connection: Option<RawExpectedConnection>,
 }
 
 #[derive(Deserialize)]
@@ -1122,6 +1176,7 @@ impl Loader<'_> {
             ("delete", raw.delete.is_some()),
             ("advance", raw.advance.is_some()),
             ("request", raw.request.is_some()),
+            ("connect", raw.connect.is_some()),
             ("status", raw.status.is_some()),
             ("fillEndpoints", raw.fill_endpoints.is_some()),
         ] {
@@ -1133,7 +1188,7 @@ impl Loader<'_> {
             [_] => {}
             [] => {
                 return Err(fail(format!(
-                    "step {number} has no action; give exactly one of apply, delete, advance, request, status, fillEndpoints"
+                    "step {number} has no action; give exactly one of apply, delete, advance, request, connect, status, fillEndpoints"
                 )));
             }
             many => {
@@ -1148,9 +1203,9 @@ impl Loader<'_> {
                 "step {number}: expectError goes only with apply"
             )));
         }
-        if raw.expect.is_some() && raw.request.is_none() {
+        if raw.expect.is_some() && raw.request.is_none() && raw.connect.is_none() {
             return Err(fail(format!(
-                "step {number}: expect goes only with request"
+                "step {number}: expect goes only with request and connect"
             )));
         }
         let action = if let Some(source) = raw.apply {
@@ -1192,6 +1247,14 @@ impl Loader<'_> {
             }
             Action::Request {
                 request,
+                expect: Box::new(expect),
+            }
+        } else if let Some(connect) = raw.connect {
+            let connect = connect_spec(connect).map_err(|m| fail(format!("step {number}: {m}")))?;
+            let expect =
+                connect_expect(raw.expect).map_err(|m| fail(format!("step {number}: {m}")))?;
+            Action::Connect {
+                connect,
                 expect: Box::new(expect),
             }
         } else if let Some(fill) = raw.fill_endpoints {
@@ -1328,6 +1391,9 @@ impl Loader<'_> {
                 ..Expect::default()
             });
         };
+        if raw.reset.is_some() || raw.connection.is_some() {
+            return Err("expect.reset and expect.connection go only with connect steps".into());
+        }
         let handshake_fails = raw.handshake_fails.unwrap_or(false);
         if handshake_fails
             && (raw.status.is_some()
@@ -1500,11 +1566,12 @@ impl Loader<'_> {
                     | Kind::ListenerSet
                     | Kind::HttpRoute
                     | Kind::GrpcRoute
+                    | Kind::TlsRoute
                     | Kind::BackendTlsPolicy
             )
         {
             return Err(format!(
-                "status checks apply to GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute, BackendTLSPolicy and kinds gwsim does not model, not {k}"
+                "status checks apply to GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute, TLSRoute, BackendTLSPolicy and kinds gwsim does not model, not {k}"
             ));
         }
         let kind_name = target.kind.clone();
@@ -1515,7 +1582,8 @@ impl Loader<'_> {
                 Ok(())
             }
         };
-        let is_route = kind.is_none_or(|k| matches!(k, Kind::HttpRoute | Kind::GrpcRoute));
+        let is_route =
+            kind.is_none_or(|k| matches!(k, Kind::HttpRoute | Kind::GrpcRoute | Kind::TlsRoute));
         let is_policy = kind.is_none_or(|k| k == Kind::BackendTlsPolicy);
         let is_gateway = kind.is_none_or(|k| k == Kind::Gateway);
         // A ListenerSet's status has conditions and listeners like a Gateway's, no addresses.
@@ -1781,6 +1849,100 @@ fn conditions(raw: Vec<RawCondition>) -> Vec<ExpectedCondition> {
         .collect()
 }
 
+/// A `connect` block into a connection.
+fn connect_spec(raw: RawConnect) -> Result<crate::connect::ConnectSpec, String> {
+    let gateway = match raw.gateway {
+        None => None,
+        Some(g) => match g.split_once('/') {
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => Some(
+                gwsim_engine::object::ObjectKey::new(gwsim_engine::object::Kind::Gateway, ns, name),
+            ),
+            _ => return Err(format!("connect.gateway {g:?} must be NAMESPACE/NAME")),
+        },
+    };
+    if raw.port == 0 {
+        return Err("connect.port must be between 1 and 65535".to_string());
+    }
+    if raw.sni.as_deref() == Some("") {
+        return Err("connect.sni must not be empty; leave it out to send no SNI".to_string());
+    }
+    Ok(crate::connect::ConnectSpec {
+        connection: gwsim_engine::connection::Connection {
+            gateway,
+            port: raw.port,
+            sni: raw.sni,
+        },
+        trust: raw.trust.map(|t| {
+            crate::connect::trust_key(t.namespace.as_deref().unwrap_or("default"), &t.name)
+        }),
+    })
+}
+
+/// The `expect` of a `connect` step: only the parts a connection has.
+fn connect_expect(raw: Option<RawExpect>) -> Result<ConnectExpect, String> {
+    let Some(raw) = raw else {
+        return Ok(ConnectExpect::default());
+    };
+    let request_only = [
+        ("status", raw.status.is_some()),
+        ("request", raw.request.is_some()),
+        ("headers", raw.headers.is_some()),
+        ("absentHeaders", raw.absent_headers.is_some()),
+        ("redirect", raw.redirect.is_some()),
+        ("mirroredTo", raw.mirrored_to.is_some()),
+        ("distribution", raw.distribution.is_some()),
+        ("tolerance", raw.tolerance.is_some()),
+        ("messages", raw.messages.is_some()),
+        ("headerValues", raw.header_values.is_some()),
+        ("ignoreWhitespace", raw.ignore_whitespace.is_some()),
+        ("forwarded", raw.forwarded.is_some()),
+        ("handshakeFails", raw.handshake_fails.is_some()),
+        ("grpcStatus", raw.grpc_status.is_some()),
+        ("grpc", raw.grpc.is_some()),
+    ];
+    let used: Vec<&str> = request_only
+        .iter()
+        .filter(|(_, present)| *present)
+        .map(|(name, _)| *name)
+        .collect();
+    if !used.is_empty() {
+        return Err(format!(
+            "expect.{} goes only with request steps; a connect step expects reset, backend, namespace, connection and serverCertificate",
+            used.join(", expect.")
+        ));
+    }
+    let reset = raw.reset;
+    let answered = raw.backend.is_some()
+        || raw.namespace.is_some()
+        || raw.connection.is_some()
+        || raw.server_certificate.is_some();
+    if reset == Some(true) && answered {
+        return Err(
+            "expect.reset: true means nothing answers; drop backend, namespace, connection and serverCertificate"
+                .to_string(),
+        );
+    }
+    let (tls, sni) = match raw.connection {
+        Some(c) => (c.tls, c.sni),
+        None => (None, None),
+    };
+    if tls == Some(false) && sni.as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(
+            "expect.connection.sni needs connection.tls: true (no TLS, no SNI)".to_string(),
+        );
+    }
+    Ok(ConnectExpect {
+        reset,
+        backend: raw.backend,
+        namespace: raw.namespace,
+        tls,
+        sni,
+        server_certificate: raw.server_certificate.map(|c| ExpectedServerCertificate {
+            dns_names: c.dns_names,
+        }),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2017,7 +2179,7 @@ steps:
             (
                 "name: a\nsteps:\n- {advance: 1s, expect: {status: 200}}\n",
                 3,
-                "expect goes only with request",
+                "expect goes only with request and connect",
             ),
             (
                 "name: a\nsteps:\n- advance: 5 seconds\n",

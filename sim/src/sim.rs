@@ -534,6 +534,22 @@ impl Cluster for SimCluster {
         self.store.list(kind).map(Object::key).collect()
     }
 
+    fn connect(
+        &mut self,
+        spec: &crate::connect::ConnectSpec,
+    ) -> Result<crate::connect::ConnectionResult, SendError> {
+        self.stats.requests += 1;
+        self.rebuild_network();
+        Ok(crate::connect::connect(
+            &self.gateways,
+            &self.network,
+            self.store.snapshot(),
+            self.now,
+            spec,
+            &mut self.routing_rng,
+        ))
+    }
+
     fn send(&mut self, request: &Request, id: RequestId) -> Result<Response, SendError> {
         self.send_request(request, id)
     }

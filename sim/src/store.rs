@@ -500,6 +500,7 @@ pub(crate) fn carry_status(object: &mut Object, from: Option<&Object>) {
         Object::ListenerSet(o) => carry!(o, ListenerSet),
         Object::HttpRoute(o) => carry!(o, HttpRoute),
         Object::GrpcRoute(o) => carry!(o, GrpcRoute),
+        Object::TlsRoute(o) => carry!(o, TlsRoute),
         Object::BackendTlsPolicy(o) => carry!(o, BackendTlsPolicy),
         Object::Service(o) => carry!(o, Service),
         Object::Deployment(o) => carry!(o, Deployment),

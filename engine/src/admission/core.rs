@@ -39,6 +39,7 @@ pub(crate) fn admit(kind: Kind, mut doc: Value, meta_schema: &Node) -> Result<Ob
         | Kind::ListenerSet
         | Kind::HttpRoute
         | Kind::GrpcRoute
+        | Kind::TlsRoute
         | Kind::ReferenceGrant
         | Kind::BackendTlsPolicy => Err(Finding {
             cause: messages::internal(&format!("{kind} is not a core kind")),

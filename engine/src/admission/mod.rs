@@ -14,8 +14,8 @@
 //! - `schema`: the small schema language and its passes (decode, default, validate, list
 //!   types, rules); `messages`: the API server's cause shapes;
 //! - `types`: shared building blocks (named string types, references, header modifiers);
-//! - `gatewayclass`, `gateway`, `listenerset`, `httproute`, `grpcroute`, `referencegrant`,
-//!   `backendtlspolicy`: each kind's
+//! - `gatewayclass`, `gateway`, `listenerset`, `httproute`, `grpcroute`, `tlsroute`,
+//!   `referencegrant`, `backendtlspolicy`: each kind's
 //!   `spec` schema, defaults and CEL-equivalent rules; `status`: status schemas, for strict
 //!   decoding only; `metadata`: object-meta schema and checks;
 //! - `core`: the core kinds, decoded strictly into k8s-openapi structs; `base64`: Secret and
@@ -45,6 +45,7 @@ mod metadata;
 mod referencegrant;
 mod schema;
 mod status;
+mod tlsroute;
 pub(crate) mod types;
 mod version;
 
@@ -190,7 +191,7 @@ pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Objec
 ///
 /// A Gateway API kind or version the release does not serve (`GRPCRoute` in `v1alpha2`,
 /// `HTTPRoutee`, `gateway.networking.k8s.io/v2`) is refused as kubectl refuses it; kinds the
-/// release serves but gwsim does not model (TLSRoute, TCPRoute, ...) and kinds of
+/// release serves but gwsim does not model (TCPRoute, UDPRoute, ...) and kinds of
 /// other groups are [`AdmitError::UnknownKind`].
 pub fn admit_with(
     doc: &serde_json::Value,
@@ -252,8 +253,9 @@ pub fn admit_owned(
         | Kind::ListenerSet
         | Kind::HttpRoute
         | Kind::GrpcRoute
+        | Kind::TlsRoute
         | Kind::ReferenceGrant
-        | Kind::BackendTlsPolicy => admit_gateway_api(kind, version, doc, existing),
+        | Kind::BackendTlsPolicy => admit_gateway_api(kind, version, group_version, doc, existing),
         Kind::Namespace
         | Kind::Service
         | Kind::EndpointSlice
@@ -347,13 +349,16 @@ fn root(spec: Node, spec_required: bool, status: Option<Node>) -> Node {
     object(fields)
 }
 
-/// The seven modelled Gateway API kinds' schemas of one release.
+/// The eight modelled Gateway API kinds' schemas of one release (TLSRoute's deprecated
+/// v1alpha2 has a schema of its own).
 struct Schemas {
     gateway_class: Node,
     gateway: Node,
     listener_set: Node,
     http_route: Node,
     grpc_route: Node,
+    tls_route: Node,
+    tls_route_v1alpha2: Node,
     reference_grant: Node,
     backend_tls_policy: Node,
 }
@@ -366,6 +371,8 @@ impl Schemas {
             listener_set: root(listenerset::spec(), true, Some(status::listener_set())),
             http_route: root(httproute::spec(v), true, Some(status::route())),
             grpc_route: root(grpcroute::spec(v), true, Some(status::route())),
+            tls_route: root(tlsroute::spec(), true, Some(status::route())),
+            tls_route_v1alpha2: root(tlsroute::spec_v1alpha2(), true, Some(status::route())),
             // v1.6.0 made ReferenceGrant's spec required.
             reference_grant: root(referencegrant::spec(), v >= GatewayApiVersion::V1_6, None),
             backend_tls_policy: root(backendtlspolicy::spec(), true, Some(status::policy())),
@@ -376,10 +383,14 @@ impl Schemas {
 static SCHEMAS_V1_5: LazyLock<Schemas> = LazyLock::new(|| Schemas::build(GatewayApiVersion::V1_5));
 static SCHEMAS_V1_6: LazyLock<Schemas> = LazyLock::new(|| Schemas::build(GatewayApiVersion::V1_6));
 
-/// The schema of a Gateway API kind in a release, and whether it has CEL rules at all
-/// (without any, the API server has no CEL validator and adds no "rules were not checked"
-/// cause).
-fn gateway_api_schema(kind: Kind, version: GatewayApiVersion) -> Option<(&'static Node, bool)> {
+/// The schema of a Gateway API kind in a release at one API version (`v1`, `v1alpha2`), and
+/// whether it has CEL rules at all (without any, the API server has no CEL validator and adds
+/// no "rules were not checked" cause).
+fn gateway_api_schema(
+    kind: Kind,
+    version: GatewayApiVersion,
+    api_version: &str,
+) -> Option<(&'static Node, bool)> {
     let schemas: &'static Schemas = match version {
         GatewayApiVersion::V1_5 => &SCHEMAS_V1_5,
         GatewayApiVersion::V1_6 => &SCHEMAS_V1_6,
@@ -390,6 +401,8 @@ fn gateway_api_schema(kind: Kind, version: GatewayApiVersion) -> Option<(&'stati
         Kind::ListenerSet => Some((&schemas.listener_set, true)),
         Kind::HttpRoute => Some((&schemas.http_route, true)),
         Kind::GrpcRoute => Some((&schemas.grpc_route, true)),
+        Kind::TlsRoute if api_version == "v1alpha2" => Some((&schemas.tls_route_v1alpha2, true)),
+        Kind::TlsRoute => Some((&schemas.tls_route, true)),
         Kind::ReferenceGrant => Some((&schemas.reference_grant, false)),
         Kind::BackendTlsPolicy => Some((&schemas.backend_tls_policy, true)),
         _ => None,
@@ -406,6 +419,7 @@ fn has_status_subresource(kind: Kind) -> bool {
             | Kind::ListenerSet
             | Kind::HttpRoute
             | Kind::GrpcRoute
+            | Kind::TlsRoute
             | Kind::BackendTlsPolicy
     )
 }
@@ -414,10 +428,11 @@ fn has_status_subresource(kind: Kind) -> bool {
 fn admit_gateway_api(
     kind: Kind,
     version: GatewayApiVersion,
+    api_version: &str,
     mut doc: Value,
     existing: Option<&Object>,
 ) -> Result<Object, Vec<Cause>> {
-    let Some((node, has_rules)) = gateway_api_schema(kind, version) else {
+    let Some((node, has_rules)) = gateway_api_schema(kind, version, api_version) else {
         return Err(vec![messages::internal(&format!(
             "{kind} is not a Gateway API kind"
         ))]);
@@ -491,6 +506,9 @@ fn admit_gateway_api(
         root.entry("spec")
             .or_insert_with(|| serde_json::json!({"from": [], "to": []}));
     }
+    if kind == Kind::TlsRoute {
+        tlsroute::fill_stored(&mut doc);
+    }
     let mut object = typed(kind, &doc).map_err(|c| vec![c])?;
     if let Some(existing) = existing {
         keep_status(&mut object, existing);
@@ -507,6 +525,7 @@ fn typed(kind: Kind, doc: &Value) -> Result<Object, Cause> {
         Kind::ListenerSet => Object::ListenerSet(Box::new(core::convert(doc)?)),
         Kind::HttpRoute => Object::HttpRoute(Box::new(core::convert(doc)?)),
         Kind::GrpcRoute => Object::GrpcRoute(Box::new(core::convert(doc)?)),
+        Kind::TlsRoute => Object::TlsRoute(Box::new(core::convert(doc)?)),
         Kind::ReferenceGrant => Object::ReferenceGrant(Box::new(core::convert(doc)?)),
         Kind::BackendTlsPolicy => Object::BackendTlsPolicy(Box::new(core::convert(doc)?)),
         other => {
@@ -525,6 +544,7 @@ fn keep_status(object: &mut Object, existing: &Object) {
         (Object::ListenerSet(new), Object::ListenerSet(old)) => new.status = old.status.clone(),
         (Object::HttpRoute(new), Object::HttpRoute(old)) => new.status = old.status.clone(),
         (Object::GrpcRoute(new), Object::GrpcRoute(old)) => new.status = old.status.clone(),
+        (Object::TlsRoute(new), Object::TlsRoute(old)) => new.status = old.status.clone(),
         (Object::BackendTlsPolicy(new), Object::BackendTlsPolicy(old)) => {
             new.status = old.status.clone()
         }

@@ -1,4 +1,4 @@
-//! Typed HTTPRoute and GRPCRoute into [`RouteConfig`], resolving backends on the way.
+//! Typed HTTPRoute, GRPCRoute and TLSRoute into [`RouteConfig`], resolving backends on the way.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use gateway_api::apis::experimental::httproutes::{
     HttpRouteRulesMatchesHeadersType, HttpRouteRulesMatchesMethod, HttpRouteRulesMatchesPathType,
     HttpRouteRulesMatchesQueryParamsType,
 };
+use gateway_api::apis::experimental::tlsroutes::TlsRoute;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use regex::Regex;
 use serde::Serialize;
@@ -607,6 +608,51 @@ impl<'a> Converter<'a> {
             RouteConfig {
                 key: route_key(Kind::GrpcRoute, &route.metadata),
                 kind: RouteKind::Grpc,
+                created: created(&route.metadata),
+                generation: route.metadata.generation.unwrap_or(0),
+                rules,
+            },
+            scope.unresolved,
+        )
+    }
+}
+
+impl Converter<'_> {
+    /// Converts a TLSRoute: one rule of weighted backends, no matches and no filters (the SNI
+    /// is matched against the route's hostnames when a connection arrives).
+    pub fn tls_route(&mut self, route: &TlsRoute) -> Converted {
+        let namespace = route.metadata.namespace.as_deref().unwrap_or_default();
+        let mut scope = RouteScope::new(Kind::TlsRoute, namespace);
+        let rules = route
+            .spec
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| RuleConfig {
+                index,
+                name: rule.name.clone(),
+                matches: Vec::new(),
+                filters: Vec::new(),
+                backends: rule
+                    .backend_refs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| WeightedBackend {
+                        index: i,
+                        weight: non_negative(b.weight.unwrap_or(1)),
+                        target: self.resolve_backend(&mut scope, backend_ref_view!(b)),
+                        filters: Vec::new(),
+                    })
+                    .collect(),
+                timeouts: Timeouts::default(),
+                retry: None,
+                invalid: None,
+            })
+            .collect();
+        finish(
+            RouteConfig {
+                key: route_key(Kind::TlsRoute, &route.metadata),
+                kind: RouteKind::Tls,
                 created: created(&route.metadata),
                 generation: route.metadata.generation.unwrap_or(0),
                 rules,

@@ -21,7 +21,7 @@ use super::network::Network;
 use super::refgrant::{GrantIndex, RefFrom, RefTo};
 use crate::config::{
     BackendClientCertificate, ClientValidation, GatewayConfig, ListenerConfig, Protocol,
-    RouteAttachment, RouteKind,
+    RouteAttachment, RouteKind, TlsMode,
 };
 use crate::object::{GATEWAY_GROUP, Kind, ObjectKey, Snapshot};
 use crate::x509::{self, CertificateChain};
@@ -62,6 +62,8 @@ pub struct ListenerState<'a> {
     pub certificate: Option<CertificateChain>,
     /// HTTPS: frontend client certificate validation (GEP-91).
     pub client_validation: Option<Arc<ClientValidation>>,
+    /// TLS listeners: Terminate or Passthrough.
+    pub tls_mode: Option<TlsMode>,
 }
 
 /// One Gateway of this controller, evaluated.
@@ -189,6 +191,7 @@ pub fn conflicts(slots: &[ListenerSlot<'_>]) -> BTreeMap<usize, Reason> {
 fn protocol_kinds(protocol: &Protocol) -> &'static [RouteKind] {
     match protocol {
         Protocol::Http | Protocol::Https => &[RouteKind::Http, RouteKind::Grpc],
+        Protocol::Tls => &[RouteKind::Tls],
         _ => &[],
     }
 }
@@ -197,6 +200,7 @@ pub fn route_kind_name(kind: RouteKind) -> &'static str {
     match kind {
         RouteKind::Http => Kind::HttpRoute.as_str(),
         RouteKind::Grpc => Kind::GrpcRoute.as_str(),
+        RouteKind::Tls => Kind::TlsRoute.as_str(),
     }
 }
 
@@ -298,12 +302,13 @@ fn check_certificates(
         .as_ref()
         .and_then(|t| t.certificate_refs.as_deref())
         .unwrap_or_default();
-    // HTTPS without `tls` or without certificates passes the schema, but "tls is required if
-    // the Protocol field is HTTPS" (Listener.tls): gwsim reports it as a bad certificate ref.
+    // HTTPS (or TLS Terminate) without `tls` or without certificates passes the schema, but
+    // "tls is required if the Protocol field is HTTPS" (Listener.tls) and a Terminate listener
+    // needs a certificate to terminate with: gwsim reports it as a bad certificate ref.
     if refs.is_empty() {
         return Err((
             Reason::InvalidCertificateRef,
-            "HTTPS listener has no tls.certificateRefs".to_string(),
+            format!("{} listener has no tls.certificateRefs", listener.protocol),
         ));
     }
     let mut first = None;
@@ -389,6 +394,7 @@ pub fn evaluate_listener<'a>(
     let protocol = Protocol::parse(&l.protocol);
     let (kinds, invalid_kinds) = supported_kinds(l, &protocol);
 
+    let tls_mode = listener_tls_mode(l, &protocol);
     let accepted = if !(1..=65535).contains(&l.port) {
         Desired::fail(
             ConditionType::Accepted,
@@ -401,18 +407,13 @@ pub fn evaluate_listener<'a>(
             reason,
             "listener conflicts with another listener on the same port",
         )
-    } else if !matches!(protocol, Protocol::Http | Protocol::Https) {
+    } else if !matches!(protocol, Protocol::Http | Protocol::Https | Protocol::Tls) {
         Desired::fail(
             ConditionType::Accepted,
             Reason::UnsupportedProtocol,
             format!("gwsim does not support protocol {}", l.protocol),
         )
-    } else if protocol == Protocol::Https
-        && matches!(
-            l.tls.as_ref().and_then(|t| t.mode.as_ref()),
-            Some(GatewayListenersTlsMode::Passthrough)
-        )
-    {
+    } else if protocol == Protocol::Https && tls_mode == Some(TlsMode::Passthrough) {
         Desired::fail(
             ConditionType::Accepted,
             Reason::UnsupportedValue,
@@ -435,7 +436,11 @@ pub fn evaluate_listener<'a>(
         None => Desired::ok(ConditionType::Conflicted, "No conflicts"),
     };
 
-    let certs = if protocol == Protocol::Https {
+    // A Passthrough listener never presents a certificate of its own: the backend's reaches
+    // the client.
+    let terminates = protocol == Protocol::Https
+        || (protocol == Protocol::Tls && tls_mode == Some(TlsMode::Terminate));
+    let certs = if terminates {
         check_certificates(l, home, snapshot, grants)
     } else {
         Ok(None)
@@ -453,6 +458,7 @@ pub fn evaluate_listener<'a>(
         ),
         Ok(_) => Desired::ok(ConditionType::ResolvedRefs, "References resolved"),
     };
+    let is_tls = protocol == Protocol::Tls;
     let unusable_reason = if !accepted.status {
         Some(accepted.reason.as_str().to_string())
     } else {
@@ -476,7 +482,20 @@ pub fn evaluate_listener<'a>(
         routes: Vec::new(),
         certificate: certs.ok().flatten(),
         client_validation: None,
+        tls_mode: if is_tls { tls_mode } else { None },
     }
+}
+
+/// `tls.mode` of a listener that has `tls`: Terminate by default (ListenerTLSConfig.mode).
+/// The CRD requires a mode on TLS listeners, so the default only fills HTTPS ones.
+fn listener_tls_mode(l: &GatewayListeners, protocol: &Protocol) -> Option<TlsMode> {
+    if !matches!(protocol, Protocol::Https | Protocol::Tls) {
+        return None;
+    }
+    Some(match l.tls.as_ref().and_then(|t| t.mode.as_ref()) {
+        Some(GatewayListenersTlsMode::Passthrough) => TlsMode::Passthrough,
+        Some(GatewayListenersTlsMode::Terminate) | None => TlsMode::Terminate,
+    })
 }
 
 /// Applies the Gateway's frontend client certificate validation (GEP-91) to one of its own
@@ -893,6 +912,7 @@ pub fn into_config(state: GatewayState<'_>) -> GatewayConfig {
                 listener_set: l.owner.and_then(|i| set_keys.get(i).cloned()),
                 certificate: l.certificate,
                 client_validation: l.client_validation,
+                tls_mode: l.tls_mode,
             })
             .collect(),
         backend_client_certificate: state.backend_client.and_then(Result::ok).flatten(),

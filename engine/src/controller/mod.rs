@@ -3,7 +3,7 @@
 //!
 //! Data flow of one [`reconcile`]: GatewayClasses of our controller name (`gatewayclass`);
 //! their Gateways, listeners and addresses (`gateway`); the ListenerSets those Gateways take,
-//! their listeners appended in precedence order (`listenerset`); every HTTPRoute and GRPCRoute that
+//! their listeners appended in precedence order (`listenerset`); every HTTPRoute, GRPCRoute and TLSRoute that
 //! names one of those Gateways, converted once (`convert`, `backends`, `refgrant`) and
 //! attached per parentRef (`routes`); BackendTLSPolicies (`backendtls`) resolved into the
 //! backends they apply to, and their ancestors read from the finished configs; then the statuses (conditions merged by
@@ -14,9 +14,11 @@
 //! - gwsim has no parameter kinds: a GatewayClass `parametersRef` makes the class Accepted
 //!   False InvalidParameters (its Gateways are then not ours); a Gateway
 //!   `infrastructure.parametersRef` makes the Gateway Accepted False InvalidParameters.
-//! - Only HTTP and HTTPS listeners are served; TLS, TCP, UDP and unknown protocols are
+//! - HTTP, HTTPS and TLS listeners are served; TCP, UDP and unknown protocols are
 //!   Accepted False UnsupportedProtocol with no supportedKinds. They still take part in
-//!   conflict detection. HTTPS with Passthrough is Accepted False UnsupportedValue.
+//!   conflict detection. HTTPS with Passthrough is Accepted False UnsupportedValue. TLS
+//!   listeners take TLSRoutes, in Passthrough and Terminate mode, both on one port too
+//!   (TLSRouteModeMixed): the listeners stay distinct by hostname.
 //! - HTTPS without `tls.certificateRefs` is ResolvedRefs False InvalidCertificateRef. A
 //!   certificate Secret must be `kubernetes.io/tls` whose `tls.crt` is a PEM chain of X.509
 //!   certificates and whose `tls.key` a PEM private key, each parsed (`crate::x509`); whether
@@ -62,6 +64,7 @@ use gateway_api::apis::experimental::{
     grpcroutes::{GrpcRouteStatus, GrpcRouteStatusParents, GrpcRouteStatusParentsParentRef},
     httproutes::{HttpRouteStatus, HttpRouteStatusParents, HttpRouteStatusParentsParentRef},
     listenersets::ListenerSetStatus,
+    tlsroutes::{TlsRouteStatus, TlsRouteStatusParents, TlsRouteStatusParentsParentRef},
 };
 use gateway_api::apis::standard::backendtlspolicies::BackendTlsPolicyStatus;
 use k8s_openapi::jiff::Timestamp;
@@ -129,6 +132,9 @@ pub const SUPPORTED_FEATURES: &[&str] = &[
     "HTTPRouteSchemeRedirect",
     "ListenerSet",
     "ReferenceGrant",
+    "TLSRoute",
+    "TLSRouteModeMixed",
+    "TLSRouteModeTerminate",
 ];
 
 /// Settings of one controller run.
@@ -171,6 +177,7 @@ pub enum StatusUpdate {
     ListenerSet(ListenerSetStatus),
     HttpRoute(HttpRouteStatus),
     GrpcRoute(GrpcRouteStatus),
+    TlsRoute(TlsRouteStatus),
     BackendTlsPolicy(BackendTlsPolicyStatus),
 }
 
@@ -274,15 +281,21 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
         now,
     };
     for route in snapshot.http_routes() {
-        let view = route_view!(route, RouteKind::Http, Kind::HttpRoute);
+        let view = route_view!(route, RouteKind::Http, Kind::HttpRoute, optional_hostnames);
         if let Some((key, parents)) = pass.route(view, || converter.http_route(route)) {
             statuses.insert(key, StatusUpdate::HttpRoute(http_status(parents)));
         }
     }
     for route in snapshot.grpc_routes() {
-        let view = route_view!(route, RouteKind::Grpc, Kind::GrpcRoute);
+        let view = route_view!(route, RouteKind::Grpc, Kind::GrpcRoute, optional_hostnames);
         if let Some((key, parents)) = pass.route(view, || converter.grpc_route(route)) {
             statuses.insert(key, StatusUpdate::GrpcRoute(grpc_status(parents)));
+        }
+    }
+    for route in snapshot.tls_routes() {
+        let view = route_view!(route, RouteKind::Tls, Kind::TlsRoute, required_hostnames);
+        if let Some((key, parents)) = pass.route(view, || converter.tls_route(route)) {
+            statuses.insert(key, StatusUpdate::TlsRoute(tls_status(parents)));
         }
     }
 
@@ -428,6 +441,42 @@ fn grpc_status(parents: Vec<StatusParent>) -> GrpcRouteStatus {
         GrpcRouteStatusParents,
         GrpcRouteStatusParentsParentRef
     )
+}
+
+fn tls_status(parents: Vec<StatusParent>) -> TlsRouteStatus {
+    route_status!(
+        parents,
+        TlsRouteStatus,
+        TlsRouteStatusParents,
+        TlsRouteStatusParentsParentRef
+    )
+}
+
+/// `spec.hostnames` of a kind where it is optional (HTTPRoute, GRPCRoute).
+fn optional_hostnames<R: HasOptionalHostnames>(route: &R) -> &[String] {
+    route.hostnames()
+}
+
+/// `spec.hostnames` of TLSRoute, where it is required.
+fn required_hostnames(route: &gateway_api::apis::experimental::tlsroutes::TlsRoute) -> &[String] {
+    &route.spec.hostnames
+}
+
+/// Route kinds whose `spec.hostnames` is an `Option<Vec<String>>`.
+trait HasOptionalHostnames {
+    fn hostnames(&self) -> &[String];
+}
+
+impl HasOptionalHostnames for gateway_api::apis::experimental::httproutes::HttpRoute {
+    fn hostnames(&self) -> &[String] {
+        self.spec.hostnames.as_deref().unwrap_or_default()
+    }
+}
+
+impl HasOptionalHostnames for gateway_api::apis::experimental::grpcroutes::GrpcRoute {
+    fn hostnames(&self) -> &[String] {
+        self.spec.hostnames.as_deref().unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

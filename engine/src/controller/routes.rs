@@ -1,6 +1,6 @@
 //! Route attachment: parentRefs against listeners (sectionName, port, allowedRoutes, hostname
-//! intersection) and the per-parent route status. HTTPRoute and GRPCRoute share this code
-//! through [`RouteView`].
+//! intersection) and the per-parent route status. HTTPRoute, GRPCRoute and TLSRoute share
+//! this code through [`RouteView`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -67,10 +67,11 @@ pub struct RouteView<'r> {
     pub stored: Vec<StatusParent>,
 }
 
-/// Builds a [`RouteView`] from an HTTPRoute or GRPCRoute: their spec and status share field
-/// names, so one macro reads both.
+/// Builds a [`RouteView`] from an HTTPRoute, GRPCRoute or TLSRoute: their spec and status
+/// share field names, so one macro reads them all (`$hostnames` takes the route and gives
+/// `spec.hostnames`, optional in some kinds and required in TLSRoute).
 macro_rules! route_view {
-    ($route:expr, $kind:expr, $object_kind:expr) => {{
+    ($route:expr, $kind:expr, $object_kind:expr, $hostnames:expr) => {{
         let route = $route;
         let namespace = route.metadata.namespace.as_deref().unwrap_or_default();
         $crate::controller::routes::RouteView {
@@ -82,7 +83,7 @@ macro_rules! route_view {
             kind: $kind,
             namespace,
             generation: route.metadata.generation.unwrap_or(0),
-            hostnames: route.spec.hostnames.as_deref().unwrap_or_default(),
+            hostnames: $hostnames(route),
             parent_refs: route
                 .spec
                 .parent_refs

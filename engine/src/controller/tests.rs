@@ -447,12 +447,12 @@ fn gateway_accepted_reasons() {
             listener: Some(("tcp", "UnsupportedProtocol", 0)),
         },
         Case {
-            name: "TLS is not modelled",
+            name: "TLS Passthrough is served",
             listeners: "[{name: tls, port: 443, protocol: TLS, tls: {mode: Passthrough}}]",
             extra_spec: "",
-            accepted: ("False", "ListenersNotValid"),
-            programmed: ("False", "Invalid"),
-            listener: Some(("tls", "UnsupportedProtocol", 0)),
+            accepted: ("True", "Accepted"),
+            programmed: ("True", "Programmed"),
+            listener: Some(("tls", "Accepted", 1)),
         },
         Case {
             name: "UDP is not modelled",

@@ -104,6 +104,7 @@ impl Flat {
             StatusUpdate::ListenerSet(s) => listeners!(s),
             StatusUpdate::HttpRoute(s) => parents!(s.parents, parent_ref),
             StatusUpdate::GrpcRoute(s) => parents!(s.parents, parent_ref),
+            StatusUpdate::TlsRoute(s) => parents!(s.parents, parent_ref),
             StatusUpdate::BackendTlsPolicy(s) => parents!(s.ancestors, ancestor_ref),
         }
         flat

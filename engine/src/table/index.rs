@@ -381,6 +381,8 @@ impl ListenerRoutes {
             let index = match kind {
                 RouteKind::Http => &mut self.http,
                 RouteKind::Grpc => &mut self.grpc,
+                // Connection routes have no matches, so no entries to place.
+                RouteKind::Tls => continue,
             };
             let bucket = match &entry.hostname {
                 None => &mut index.any,
@@ -418,7 +420,9 @@ impl ListenerRoutes {
 
     pub(crate) fn index(&self, kind: RouteKind) -> &HostIndex {
         match kind {
-            RouteKind::Http => &self.http,
+            // Connection routes are never indexed here: asking for them gives the HTTP index,
+            // which holds none of them.
+            RouteKind::Http | RouteKind::Tls => &self.http,
             RouteKind::Grpc => &self.grpc,
         }
     }

@@ -44,6 +44,7 @@ pub(crate) fn listener(
         listener_set: None,
         certificate: None,
         client_validation: None,
+        tls_mode: None,
     }
 }
 
