@@ -162,6 +162,8 @@ fn findings(inputs: &Inputs, shows: &dyn Fn(&ObjectKey) -> bool) -> Vec<String> 
             Object::HttpRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
             Object::GrpcRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
             Object::TlsRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
+            Object::TcpRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
+            Object::UdpRoute(r) => route_parts!(r.as_ref(), key.namespace.as_str()),
             _ => continue,
         };
         if refs.is_empty() {
@@ -364,6 +366,8 @@ pub fn render_table(
             Object::HttpRoute(route) => all_accepted &= push_route_parents!(&mut rows, route),
             Object::GrpcRoute(route) => all_accepted &= push_route_parents!(&mut rows, route),
             Object::TlsRoute(route) => all_accepted &= push_route_parents!(&mut rows, route),
+            Object::TcpRoute(route) => all_accepted &= push_route_parents!(&mut rows, route),
+            Object::UdpRoute(route) => all_accepted &= push_route_parents!(&mut rows, route),
             Object::BackendTlsPolicy(_) => {
                 all_accepted &= push_policy_ancestors(&mut rows, object);
             }

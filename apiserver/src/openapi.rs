@@ -107,6 +107,8 @@ fn kind_schema(resource: &Resource, version: &str) -> Value {
         Kind::HttpRoute => Some(gateway_api::experimental::httproutes::HttpRoute::crd()),
         Kind::GrpcRoute => Some(gateway_api::experimental::grpcroutes::GrpcRoute::crd()),
         Kind::TlsRoute => Some(gateway_api::experimental::tlsroutes::TlsRoute::crd()),
+        Kind::TcpRoute => Some(gateway_api::experimental::tcproutes::TcpRoute::crd()),
+        Kind::UdpRoute => Some(gateway_api::experimental::udproutes::UdpRoute::crd()),
         Kind::ReferenceGrant => {
             Some(gateway_api::experimental::referencegrants::ReferenceGrant::crd())
         }

@@ -228,6 +228,8 @@ fn status_value(update: &StatusUpdate) -> Value {
         StatusUpdate::HttpRoute(s) => serde_json::to_value(s),
         StatusUpdate::GrpcRoute(s) => serde_json::to_value(s),
         StatusUpdate::TlsRoute(s) => serde_json::to_value(s),
+        StatusUpdate::TcpRoute(s) => serde_json::to_value(s),
+        StatusUpdate::UdpRoute(s) => serde_json::to_value(s),
         StatusUpdate::BackendTlsPolicy(s) => serde_json::to_value(s),
     };
     value.unwrap_or(Value::Null)

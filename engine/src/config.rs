@@ -164,20 +164,22 @@ pub struct RouteAttachment {
 }
 
 /// Which route kind a [`RouteConfig`] came from. HTTPRoutes and GRPCRoutes are never merged.
-/// TLSRoutes attach only to TLS listeners and route connections, not requests
-/// ([`crate::connection`]).
+/// TLSRoutes attach only to TLS listeners, TCPRoutes to TCP and UDPRoutes to UDP ones; they
+/// route connections (or datagrams), not requests ([`crate::connection`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum RouteKind {
     Http,
     Grpc,
     Tls,
+    Tcp,
+    Udp,
 }
 
 impl RouteKind {
     /// Whether routes of this kind route whole connections (by SNI or port) rather than
     /// requests.
     pub fn is_connection(self) -> bool {
-        matches!(self, RouteKind::Tls)
+        matches!(self, RouteKind::Tls | RouteKind::Tcp | RouteKind::Udp)
     }
 }
 

@@ -1,23 +1,26 @@
 //! Connection routing: Gateway listeners that route whole connections rather than requests.
 //!
 //! TLS listeners route by the ClientHello's SNI to the TLSRoutes attached to them (Gateway API
-//! `TLSRouteSpec.hostnames`); a TCP or UDP listener would route by port alone through the same
-//! steps, with no name to match ([`Connection::sni`] `None` and one route per listener).
+//! `TLSRouteSpec.hostnames`); TCP and UDP listeners route by port alone through the same
+//! steps, with no name to match: every TCPRoute (UDPRoute) attached to the listener takes
+//! everything, so the oldest wins.
 //!
 //! The steps, each explained with the existing explanation types: the Gateway; the listener
-//! on the port (of those that take connections, the most specific one whose hostname covers
-//! the SNI, as for HTTPS); the route (of those attached to it, the one with the most specific
-//! hostname that covers the SNI; a tie goes to the oldest route, then to the first in
-//! namespace/name order, the conflict rules of the Gateway API route docs); the weighted
-//! backend. Anything that fails closes the connection ([`ConnectionOutcome::Reset`]): the
-//! spec's "reject the connection" for invalid backends, and what upstream's tests expect for
-//! an SNI nothing takes.
+//! on the port (TLS: of those that take connections, the most specific one whose hostname
+//! covers the SNI, as for HTTPS; TCP and UDP: the usable listener of that protocol); the route
+//! (of those attached to it, the one with the most specific hostname that covers the SNI; a
+//! tie goes to the oldest route, then to the first in namespace/name order, the conflict rules
+//! of the Gateway API route docs); the weighted backend. Anything that fails closes the
+//! connection, or drops the datagram ([`ConnectionOutcome::Reset`]): the spec's "reject the
+//! connection" (TCP) and "drop the packets" (UDP) for invalid backends, and what upstream's
+//! tests expect for an SNI nothing takes.
 
 use rand::{Rng, RngCore};
 use serde::Serialize;
 
 use crate::config::{
-    BackendTarget, GatewayConfig, ListenerConfig, Protocol, RouteAttachment, RouteConfig, TlsMode,
+    BackendTarget, GatewayConfig, ListenerConfig, Protocol, RouteAttachment, RouteConfig,
+    RuleConfig, TlsMode, WeightedBackend,
 };
 use crate::decision::{Provenance, ServiceRef};
 use crate::explain::{BackendStep, Candidate, Explanation, ListenerVerdict, Verdict};
@@ -34,9 +37,42 @@ pub struct Connection {
     /// The Gateway the client connects to; `None` when the table has only one.
     pub gateway: Option<ObjectKey>,
     pub port: u16,
-    /// The server name of the ClientHello; `None` for a TLS client that sends none (or, later,
-    /// a plain TCP connection).
+    pub protocol: ConnectionProtocol,
+    /// The server name of the ClientHello; `None` for a TLS client that sends none, and for
+    /// TCP and UDP.
     pub sni: Option<String>,
+}
+
+/// What the client speaks to the Gateway port, which picks the listener protocol that takes
+/// it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ConnectionProtocol {
+    /// A TLS handshake (TLS and HTTPS listeners; TLSRoutes).
+    #[default]
+    Tls,
+    /// A plain TCP stream (TCP listeners; TCPRoutes).
+    Tcp,
+    /// UDP datagrams (UDP listeners; UDPRoutes).
+    Udp,
+}
+
+impl ConnectionProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionProtocol::Tls => "TLS",
+            ConnectionProtocol::Tcp => "TCP",
+            ConnectionProtocol::Udp => "UDP",
+        }
+    }
+
+    /// The route kind a listener hands such connections to.
+    fn route_kind(self) -> &'static str {
+        match self {
+            ConnectionProtocol::Tls => "TLSRoute",
+            ConnectionProtocol::Tcp => "TCPRoute",
+            ConnectionProtocol::Udp => "UDPRoute",
+        }
+    }
 }
 
 /// What the Gateway does with a connection.
@@ -54,8 +90,9 @@ pub struct ConnectionForward {
     pub backend: ServiceRef,
     /// What the Gateway did with the client's TLS: Passthrough forwards it untouched (the
     /// backend completes the handshake), Terminate completes it with the listener's
-    /// certificate and forwards the plain stream.
-    pub tls: TlsMode,
+    /// certificate and forwards the plain stream. `None` for TCP and UDP, forwarded as they
+    /// came.
+    pub tls: Option<TlsMode>,
 }
 
 /// The decision for one connection, with its provenance and explanation.
@@ -68,8 +105,11 @@ pub struct ConnectionDecision {
 }
 
 impl ConnectionDecision {
-    fn reset(mut explanation: Explanation, why: String) -> Self {
-        explanation.outcome = format!("connection reset: {why}");
+    fn reset(mut explanation: Explanation, protocol: ConnectionProtocol, why: String) -> Self {
+        explanation.outcome = match protocol {
+            ConnectionProtocol::Udp => format!("datagram dropped: {why}"),
+            _ => format!("connection reset: {why}"),
+        };
         ConnectionDecision {
             outcome: ConnectionOutcome::Reset,
             provenance: None,
@@ -78,18 +118,27 @@ impl ConnectionDecision {
     }
 }
 
-/// `TLS connection to port 443, SNI abc.example.com`.
+/// `TLS connection to port 443, SNI abc.example.com`, `UDP datagram to port 5300`.
 fn describe(c: &Connection) -> String {
-    match &c.sni {
-        Some(sni) => format!("TLS connection to port {}, SNI {sni}", c.port),
-        None => format!("TLS connection to port {}, no SNI", c.port),
+    match (c.protocol, &c.sni) {
+        (ConnectionProtocol::Udp, _) => format!("UDP datagram to port {}", c.port),
+        (ConnectionProtocol::Tcp, _) => format!("TCP connection to port {}", c.port),
+        (ConnectionProtocol::Tls, Some(sni)) => {
+            format!("TLS connection to port {}, SNI {sni}", c.port)
+        }
+        (ConnectionProtocol::Tls, None) => format!("TLS connection to port {}, no SNI", c.port),
     }
 }
 
-/// Whether a listener protocol takes connections routed by SNI. HTTPS listeners share the
-/// port family (they may sit on the same port), so they take part in the listener choice.
-fn sni_family(protocol: &Protocol) -> bool {
-    matches!(protocol, Protocol::Tls | Protocol::Https)
+/// Whether a listener protocol takes part in the listener choice for a connection. HTTPS
+/// listeners share the TLS port family (they may sit on the same port), so they take part
+/// for TLS; TCP and UDP listeners have a port to themselves.
+fn takes_part(protocol: &Protocol, connection: ConnectionProtocol) -> bool {
+    match connection {
+        ConnectionProtocol::Tls => matches!(protocol, Protocol::Tls | Protocol::Https),
+        ConnectionProtocol::Tcp => *protocol == Protocol::Tcp,
+        ConnectionProtocol::Udp => *protocol == Protocol::Udp,
+    }
 }
 
 /// Decides a connection against the Gateways' configurations. `rng` is used only for the
@@ -99,6 +148,7 @@ pub fn decide(
     connection: &Connection,
     rng: &mut dyn RngCore,
 ) -> ConnectionDecision {
+    let protocol = connection.protocol;
     let mut ex = Explanation {
         detailed: true,
         request: describe(connection),
@@ -109,37 +159,47 @@ pub fn decide(
             ex.gateway = Some(format!("{} ({why})", g.key));
             g
         }
-        Err(why) => return ConnectionDecision::reset(ex, why),
+        Err(why) => return ConnectionDecision::reset(ex, protocol, why),
     };
-    let sni = connection.sni.as_deref().map(normalize_host);
-    let listener = match select_listener(gateway, connection.port, sni.as_deref(), &mut ex) {
-        Ok(l) => l,
-        Err(why) => return ConnectionDecision::reset(ex, why),
+    let sni = match protocol {
+        ConnectionProtocol::Tls => connection.sni.as_deref().map(normalize_host),
+        ConnectionProtocol::Tcp | ConnectionProtocol::Udp => None,
     };
+    let listener =
+        match select_listener(gateway, connection.port, protocol, sni.as_deref(), &mut ex) {
+            Ok(l) => l,
+            Err(why) => return ConnectionDecision::reset(ex, protocol, why),
+        };
     ex.listener = Some(listener.name.clone());
-    let tls = match (&listener.protocol, listener.tls_mode) {
-        (Protocol::Tls, Some(mode)) => mode,
+    let tls = match (protocol, &listener.protocol, listener.tls_mode) {
+        (ConnectionProtocol::Tls, Protocol::Tls, Some(mode)) => Some(mode),
+        (ConnectionProtocol::Tcp, Protocol::Tcp, _)
+        | (ConnectionProtocol::Udp, Protocol::Udp, _) => None,
         _ => {
             let why = format!(
-                "listener {} is {}: it answers HTTP requests, not TLSRoute connections",
+                "listener {} is {}: it answers HTTP requests, not {} connections",
                 listener.name,
-                listener.protocol.as_str()
+                listener.protocol.as_str(),
+                protocol.route_kind()
             );
-            return ConnectionDecision::reset(ex, why);
+            return ConnectionDecision::reset(ex, protocol, why);
         }
     };
-    let Some((route, hostname)) = select_route(&listener.routes, sni.as_deref(), &mut ex) else {
-        let why = match &sni {
-            Some(sni) => format!("no TLSRoute on listener {} takes SNI {sni}", listener.name),
-            None => format!(
-                "the client sent no SNI and no TLSRoute on listener {} takes every name",
+    let Some((route, hostname)) = select_route(&listener.routes, protocol, sni.as_deref(), &mut ex)
+    else {
+        let kind = protocol.route_kind();
+        let why = match (&sni, protocol) {
+            (Some(sni), _) => format!("no {kind} on listener {} takes SNI {sni}", listener.name),
+            (None, ConnectionProtocol::Tls) => format!(
+                "the client sent no SNI and no {kind} on listener {} takes every name",
                 listener.name
             ),
+            (None, _) => format!("no {kind} is attached to listener {}", listener.name),
         };
-        return ConnectionDecision::reset(ex, why);
+        return ConnectionDecision::reset(ex, protocol, why);
     };
     let Some(rule) = route.rules.first() else {
-        return ConnectionDecision::reset(ex, format!("{} has no rule", route.key));
+        return ConnectionDecision::reset(ex, protocol, format!("{} has no rule", route.key));
     };
     let provenance = Provenance {
         gateway: gateway.key.clone(),
@@ -149,10 +209,66 @@ pub fn decide(
         rule_name: rule.name.clone(),
         match_index: 0,
     };
-    ex.notes.push(format!(
-        "{} takes the SNI by its hostname {hostname}",
-        route.key
-    ));
+    ex.notes.push(match protocol {
+        ConnectionProtocol::Tls => {
+            format!("{} takes the SNI by its hostname {hostname}", route.key)
+        }
+        _ => format!(
+            "{} takes every {} connection to the listener",
+            route.key,
+            protocol.as_str()
+        ),
+    });
+    let chosen = match pick_backend(rule, rng, &mut ex) {
+        Ok(b) => b,
+        Err(why) => return ConnectionDecision::reset(ex, protocol, why),
+    };
+    let Some(backend) = service_ref(&chosen.target) else {
+        let why = match &chosen.target {
+            BackendTarget::Invalid {
+                reason, reference, ..
+            } => format!(
+                "backendRef {} ({reference}) is invalid: {reason}; the {} is rejected",
+                chosen.index,
+                match protocol {
+                    ConnectionProtocol::Udp => "datagram",
+                    _ => "connection",
+                }
+            ),
+            BackendTarget::Service { .. } => "invalid backendRef".to_string(),
+        };
+        let mut decision = ConnectionDecision::reset(ex, protocol, why);
+        decision.provenance = Some(provenance);
+        return decision;
+    };
+    ex.outcome = format!(
+        "forwarded to {} ({})",
+        describe_target(&chosen.target),
+        match (tls, protocol) {
+            (Some(TlsMode::Passthrough), _) => {
+                "TLS passed through: the backend completes the handshake"
+            }
+            (Some(TlsMode::Terminate), _) => {
+                "TLS terminated with the listener's certificate; plain stream"
+            }
+            (None, ConnectionProtocol::Udp) => "the datagram as it came",
+            (None, _) => "the TCP stream as it came",
+        }
+    );
+    ConnectionDecision {
+        outcome: ConnectionOutcome::Forward(ConnectionForward { backend, tls }),
+        provenance: Some(provenance),
+        explanation: ex,
+    }
+}
+
+/// The weighted choice among a rule's backendRefs, recorded in the explanation; an error when
+/// no backendRef has weight.
+fn pick_backend<'r>(
+    rule: &'r RuleConfig,
+    rng: &mut dyn RngCore,
+    ex: &mut Explanation,
+) -> Result<&'r WeightedBackend, String> {
     let total: u64 = rule.backends.iter().map(|b| u64::from(b.weight)).sum();
     if total == 0 {
         let why = if rule.backends.is_empty() {
@@ -166,7 +282,7 @@ pub fn decide(
             weight: 0,
             total_weight: 0,
         });
-        return ConnectionDecision::reset(ex, why.to_string());
+        return Err(why.to_string());
     }
     let mut pick = rng.random_range(0..total);
     let mut chosen = &rule.backends[rule.backends.len() - 1];
@@ -183,33 +299,7 @@ pub fn decide(
         weight: chosen.weight,
         total_weight: total,
     });
-    let Some(backend) = service_ref(&chosen.target) else {
-        let why = match &chosen.target {
-            BackendTarget::Invalid {
-                reason, reference, ..
-            } => format!(
-                "backendRef {} ({reference}) is invalid: {reason}; the connection is rejected",
-                chosen.index
-            ),
-            BackendTarget::Service { .. } => "invalid backendRef".to_string(),
-        };
-        let mut decision = ConnectionDecision::reset(ex, why);
-        decision.provenance = Some(provenance);
-        return decision;
-    };
-    ex.outcome = format!(
-        "forwarded to {} ({})",
-        describe_target(&chosen.target),
-        match tls {
-            TlsMode::Passthrough => "TLS passed through: the backend completes the handshake",
-            TlsMode::Terminate => "TLS terminated with the listener's certificate; plain stream",
-        }
-    );
-    ConnectionDecision {
-        outcome: ConnectionOutcome::Forward(ConnectionForward { backend, tls }),
-        provenance: Some(provenance),
-        explanation: ex,
-    }
+    Ok(chosen)
 }
 
 fn select_gateway<'g>(
@@ -233,29 +323,39 @@ fn select_gateway<'g>(
     }
 }
 
-/// The most specific usable listener of the TLS family on `port` whose hostname covers the
-/// SNI (without an SNI, only a listener without hostname takes the connection). Equally
-/// specific listeners cannot both be valid (they would conflict), so the first wins.
+/// The listener that takes the connection. TLS: the most specific usable listener of the TLS
+/// family on `port` whose hostname covers the SNI (without an SNI, only a listener without
+/// hostname takes the connection); equally specific listeners cannot both be valid (they
+/// would conflict), so the first wins. TCP and UDP: the usable listener of that protocol on
+/// the port (two would conflict; neither is then usable).
 fn select_listener<'g>(
     gateway: &'g GatewayConfig,
     port: u16,
+    protocol: ConnectionProtocol,
     sni: Option<&str>,
     ex: &mut Explanation,
 ) -> Result<&'g ListenerConfig, String> {
     let on_port: Vec<&ListenerConfig> = gateway
         .listeners
         .iter()
-        .filter(|l| l.port == port && sni_family(&l.protocol))
+        .filter(|l| l.port == port && takes_part(&l.protocol, protocol))
         .collect();
     if on_port.is_empty() {
+        let family = match protocol {
+            ConnectionProtocol::Tls => "TLS or HTTPS",
+            ConnectionProtocol::Tcp => "TCP",
+            ConnectionProtocol::Udp => "UDP",
+        };
         return Err(format!(
-            "{} has no TLS or HTTPS listener on port {port}",
+            "{} has no {family} listener on port {port}",
             gateway.key
         ));
     }
+    let by_name = protocol == ConnectionProtocol::Tls;
     let mut best: Option<(ListenerSpecificity, &ListenerConfig)> = None;
     for l in &on_port {
         let covers = match sni {
+            _ if !by_name => true,
             Some(name) => listener_covers(l.hostname.as_deref(), name),
             None => l.hostname.is_none(),
         };
@@ -269,7 +369,9 @@ fn select_listener<'g>(
     for l in &on_port {
         let chosen = best.is_some_and(|(_, b)| std::ptr::eq(b, *l));
         let spec = ListenerSpecificity::of(l.hostname.as_deref()).describe(l.hostname.as_deref());
-        let reason = if chosen {
+        let reason = if chosen && !by_name {
+            format!("the {} listener on the port", protocol.as_str())
+        } else if chosen {
             format!("most specific listener for the SNI ({spec})")
         } else if !l.usable {
             format!(
@@ -290,6 +392,7 @@ fn select_listener<'g>(
         });
     }
     best.map(|(_, l)| l).ok_or_else(|| match sni {
+        _ if !by_name => format!("no usable {} listener on port {port}", protocol.as_str()),
         Some(name) => format!("no usable listener on port {port} takes SNI {name}"),
         None => {
             format!("the client sent no SNI and no usable listener on port {port} takes every name")
@@ -307,9 +410,15 @@ fn hostname_rank(pattern: &str) -> (bool, usize) {
 /// route as a candidate.
 fn select_route<'r>(
     routes: &'r [RouteAttachment],
+    protocol: ConnectionProtocol,
     sni: Option<&str>,
     ex: &mut Explanation,
 ) -> Option<(&'r RouteConfig, String)> {
+    let description = match protocol {
+        ConnectionProtocol::Tls => "connection by SNI",
+        ConnectionProtocol::Tcp => "every TCP connection",
+        ConnectionProtocol::Udp => "every UDP datagram",
+    };
     // (route, best matching hostname) of each route that takes the SNI.
     let mut matching: Vec<(&RouteConfig, &str)> = Vec::new();
     let mut misses: Vec<(&RouteConfig, String)> = Vec::new();
@@ -355,7 +464,7 @@ fn select_route<'r>(
         ex.candidates.push(Candidate {
             entry: route.key.to_string().into(),
             hostname: (*hostname).into(),
-            description: "connection by SNI".into(),
+            description: description.into(),
             verdict,
         });
     }
@@ -363,7 +472,7 @@ fn select_route<'r>(
         ex.candidates.push(Candidate {
             entry: route.key.to_string().into(),
             hostname: "-".into(),
-            description: "connection by SNI".into(),
+            description: description.into(),
             verdict: Verdict::NoMatch { reason: why.into() },
         });
     }

@@ -10,7 +10,8 @@ use std::fmt;
 
 use gateway_api::apis::experimental::{
     gatewayclasses::GatewayClass, gateways::Gateway, grpcroutes::GrpcRoute, httproutes::HttpRoute,
-    listenersets::ListenerSet, referencegrants::ReferenceGrant, tlsroutes::TlsRoute,
+    listenersets::ListenerSet, referencegrants::ReferenceGrant, tcproutes::TcpRoute,
+    tlsroutes::TlsRoute, udproutes::UdpRoute,
 };
 use gateway_api::apis::standard::backendtlspolicies::BackendTlsPolicy;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -32,6 +33,8 @@ pub enum Kind {
     HttpRoute,
     GrpcRoute,
     TlsRoute,
+    TcpRoute,
+    UdpRoute,
     ReferenceGrant,
     BackendTlsPolicy,
     Service,
@@ -44,7 +47,7 @@ pub enum Kind {
 
 impl Kind {
     /// All kinds, in output order.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 17] = [
         Kind::Namespace,
         Kind::GatewayClass,
         Kind::Gateway,
@@ -52,6 +55,8 @@ impl Kind {
         Kind::HttpRoute,
         Kind::GrpcRoute,
         Kind::TlsRoute,
+        Kind::TcpRoute,
+        Kind::UdpRoute,
         Kind::ReferenceGrant,
         Kind::BackendTlsPolicy,
         Kind::Service,
@@ -72,6 +77,8 @@ impl Kind {
             Kind::HttpRoute => "HTTPRoute",
             Kind::GrpcRoute => "GRPCRoute",
             Kind::TlsRoute => "TLSRoute",
+            Kind::TcpRoute => "TCPRoute",
+            Kind::UdpRoute => "UDPRoute",
             Kind::ReferenceGrant => "ReferenceGrant",
             Kind::BackendTlsPolicy => "BackendTLSPolicy",
             Kind::Service => "Service",
@@ -92,6 +99,8 @@ impl Kind {
             | Kind::HttpRoute
             | Kind::GrpcRoute
             | Kind::TlsRoute
+            | Kind::TcpRoute
+            | Kind::UdpRoute
             | Kind::ReferenceGrant
             | Kind::BackendTlsPolicy => GATEWAY_GROUP,
             Kind::Deployment => "apps",
@@ -109,6 +118,8 @@ impl Kind {
             | Kind::HttpRoute
             | Kind::GrpcRoute
             | Kind::TlsRoute
+            | Kind::TcpRoute
+            | Kind::UdpRoute
             | Kind::ReferenceGrant
             | Kind::BackendTlsPolicy => "gateway.networking.k8s.io/v1",
             Kind::Deployment => "apps/v1",
@@ -140,6 +151,8 @@ impl Kind {
                 | Kind::HttpRoute
                 | Kind::GrpcRoute
                 | Kind::TlsRoute
+                | Kind::TcpRoute
+                | Kind::UdpRoute
                 | Kind::BackendTlsPolicy
         )
     }
@@ -160,6 +173,14 @@ impl Kind {
                 | "gateway.networking.k8s.io/v1alpha3",
                 "TLSRoute",
             ) => Kind::TlsRoute,
+            // TCPRoute and UDPRoute: v1 (standard since v1.6) and the deprecated v1alpha2 the
+            // experimental channel still serves, with the same fields (stored as v1).
+            ("gateway.networking.k8s.io/v1" | "gateway.networking.k8s.io/v1alpha2", "TCPRoute") => {
+                Kind::TcpRoute
+            }
+            ("gateway.networking.k8s.io/v1" | "gateway.networking.k8s.io/v1alpha2", "UDPRoute") => {
+                Kind::UdpRoute
+            }
             // BackendTLSPolicy: v1, and the deprecated v1alpha3 that both releases still serve
             // with the same schema (conversion strategy None: stored as v1).
             (
@@ -257,6 +278,8 @@ pub enum Object {
     HttpRoute(Box<HttpRoute>),
     GrpcRoute(Box<GrpcRoute>),
     TlsRoute(Box<TlsRoute>),
+    TcpRoute(Box<TcpRoute>),
+    UdpRoute(Box<UdpRoute>),
     ReferenceGrant(Box<ReferenceGrant>),
     BackendTlsPolicy(Box<BackendTlsPolicy>),
     Service(Box<Service>),
@@ -278,6 +301,8 @@ macro_rules! each_object {
             Object::HttpRoute($inner) => $body,
             Object::GrpcRoute($inner) => $body,
             Object::TlsRoute($inner) => $body,
+            Object::TcpRoute($inner) => $body,
+            Object::UdpRoute($inner) => $body,
             Object::ReferenceGrant($inner) => $body,
             Object::BackendTlsPolicy($inner) => $body,
             Object::Service($inner) => $body,
@@ -300,6 +325,8 @@ impl Object {
             Object::HttpRoute(_) => Kind::HttpRoute,
             Object::GrpcRoute(_) => Kind::GrpcRoute,
             Object::TlsRoute(_) => Kind::TlsRoute,
+            Object::TcpRoute(_) => Kind::TcpRoute,
+            Object::UdpRoute(_) => Kind::UdpRoute,
             Object::ReferenceGrant(_) => Kind::ReferenceGrant,
             Object::BackendTlsPolicy(_) => Kind::BackendTlsPolicy,
             Object::Service(_) => Kind::Service,
@@ -443,6 +470,20 @@ impl Snapshot {
         })
     }
 
+    pub fn tcp_routes(&self) -> impl Iterator<Item = &TcpRoute> {
+        self.of_kind(Kind::TcpRoute).filter_map(|o| match o {
+            Object::TcpRoute(x) => Some(x.as_ref()),
+            _ => None,
+        })
+    }
+
+    pub fn udp_routes(&self) -> impl Iterator<Item = &UdpRoute> {
+        self.of_kind(Kind::UdpRoute).filter_map(|o| match o {
+            Object::UdpRoute(x) => Some(x.as_ref()),
+            _ => None,
+        })
+    }
+
     pub fn reference_grants(&self) -> impl Iterator<Item = &ReferenceGrant> {
         self.of_kind(Kind::ReferenceGrant).filter_map(|o| match o {
             Object::ReferenceGrant(x) => Some(x.as_ref()),
@@ -507,6 +548,8 @@ impl Object {
             (Object::HttpRoute(o), StatusUpdate::HttpRoute(s)) => put(&mut o.status, s),
             (Object::GrpcRoute(o), StatusUpdate::GrpcRoute(s)) => put(&mut o.status, s),
             (Object::TlsRoute(o), StatusUpdate::TlsRoute(s)) => put(&mut o.status, s),
+            (Object::TcpRoute(o), StatusUpdate::TcpRoute(s)) => put(&mut o.status, s),
+            (Object::UdpRoute(o), StatusUpdate::UdpRoute(s)) => put(&mut o.status, s),
             (Object::BackendTlsPolicy(o), StatusUpdate::BackendTlsPolicy(s)) => {
                 put(&mut o.status, s)
             }

@@ -17,6 +17,8 @@ pub fn api_resource(kind: Kind) -> ApiResource {
         Kind::HttpRoute => "httproutes",
         Kind::GrpcRoute => "grpcroutes",
         Kind::TlsRoute => "tlsroutes",
+        Kind::TcpRoute => "tcproutes",
+        Kind::UdpRoute => "udproutes",
         Kind::ReferenceGrant => "referencegrants",
         Kind::BackendTlsPolicy => "backendtlspolicies",
         Kind::Service => "services",

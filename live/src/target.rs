@@ -40,11 +40,11 @@ pub fn cannot_run_on_cluster(scenario: &Scenario) -> Option<String> {
     }
     for step in &scenario.steps {
         match &step.action {
-            Action::Connect { .. } => {
+            Action::Connect { connect, .. } => {
                 return Some(format!(
                     "step {}: {}",
                     step.number,
-                    gwsim_sim::scenario::CONNECT_NOT_SENT
+                    connect.not_sent_reason()
                 ));
             }
             Action::Advance { by } if *by > MAX_ADVANCE => {

@@ -48,8 +48,9 @@ use crate::{Options, Proxy, REQUEST_ID_HEADER};
 
 /// Scenarios that cannot be expressed on a real socket, and why. Matched by scenario name;
 /// each is reported `skipped (wire)`, never passed. The suite's TLSRoute scenarios open TLS
-/// connections (`connect` steps), which the wire client does not send yet; any other scenario
-/// with such a step is skipped for the same reason by [`not_on_wire`].
+/// connections and its TCPRoute and UDPRoute scenarios TCP connections and UDP datagrams
+/// (`connect` steps), which the wire client does not send yet; any other scenario with such a
+/// step is skipped for the same reason by [`not_on_wire`].
 pub const NOT_ON_WIRE: &[(&str, &str)] = &[
     ("tlsroute-hostname-intersection", CONNECT_NOT_SENT),
     ("tlsroute-invalid-backendref-nonexistent", CONNECT_NOT_SENT),
@@ -65,9 +66,28 @@ pub const NOT_ON_WIRE: &[(&str, &str)] = &[
     ),
     ("tlsroute-simple-same-namespace", CONNECT_NOT_SENT),
     ("tlsroute-terminate-simple-same-namespace", CONNECT_NOT_SENT),
+    // TCPRoute and UDPRoute (GATEWAY-TCP, GATEWAY-UDP).
+    ("tcproute-invalid-backendref-nonexistent", L4_NOT_SENT),
+    ("tcproute-invalid-cross-namespace-backend-ref", L4_NOT_SENT),
+    ("tcproute-invalid-non-tcp-listener", L4_NOT_SENT),
+    ("tcproute-multiple-routes-attachment", L4_NOT_SENT),
+    ("tcproute-parentref-attach-all", L4_NOT_SENT),
+    ("tcproute-parentref-port-and-section-name", L4_NOT_SENT),
+    ("tcproute-reference-grant", L4_NOT_SENT),
+    ("tcproute-weighted-routing", L4_NOT_SENT),
+    ("udproute-simple", L4_NOT_SENT),
+    ("udproute-invalid-backendref-nonexistent", L4_NOT_SENT),
+    ("udproute-invalid-cross-namespace-backend-ref", L4_NOT_SENT),
+    ("udproute-multiple-routes-attachment", L4_NOT_SENT),
+    ("udproute-not-allowed-by-listeners", L4_NOT_SENT),
+    ("udproute-parentref-attach-all-listeners", L4_NOT_SENT),
+    ("udproute-parentref-port-and-section-name", L4_NOT_SENT),
+    ("udproute-reference-grant", L4_NOT_SENT),
+    ("udproute-weighted-routing", L4_NOT_SENT),
 ];
 
 const CONNECT_NOT_SENT: &str = gwsim_sim::scenario::CONNECT_NOT_SENT;
+const L4_NOT_SENT: &str = gwsim_sim::scenario::L4_CONNECT_NOT_SENT;
 
 /// The longest a request over the wire may take before the client gives up.
 const REQUEST_LIMIT: Duration = Duration::from_secs(120);
@@ -77,19 +97,14 @@ const MIRROR_LIMIT: Duration = Duration::from_secs(10);
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// Why `scenario` cannot run over the wire, if it cannot: it is listed in [`NOT_ON_WIRE`], or
-/// it opens TLS connections (`connect` steps), which the wire client does not send yet.
+/// it opens TLS or TCP connections or sends UDP datagrams (`connect` steps), which the wire
+/// client does not send yet.
 pub fn not_on_wire(scenario: &Scenario) -> Option<&'static str> {
     NOT_ON_WIRE
         .iter()
         .find(|(name, _)| *name == scenario.name)
         .map(|(_, reason)| *reason)
-        .or_else(|| {
-            scenario
-                .steps
-                .iter()
-                .any(|s| matches!(s.action, gwsim_sim::scenario::Action::Connect { .. }))
-                .then_some(gwsim_sim::scenario::CONNECT_NOT_SENT)
-        })
+        .or_else(|| gwsim_sim::connect::connect_not_sent(scenario).map(|(_, reason)| reason))
 }
 
 /// The simulated cluster with its data plane on real sockets.

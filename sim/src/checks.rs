@@ -753,9 +753,14 @@ pub struct Tally {
 
 impl Tally {
     pub fn add(&mut self, response: &Response) {
+        self.add_answer(response.answered_by().map(|(_, pod)| pod));
+    }
+
+    /// Counts one answer by the pod that gave it (`None`: nothing answered).
+    pub fn add_answer(&mut self, pod: Option<&str>) {
         self.total += 1;
-        match response.answered_by() {
-            Some((_, pod)) => {
+        match pod {
+            Some(pod) => {
                 *self
                     .by_backend
                     .entry(backend_of_pod(pod).to_string())

@@ -1,5 +1,15 @@
-//! TLS connections to Gateway ports (`connect` steps): the engine's connection decision
-//! ([`gwsim_engine::connection`]), then the stream delivered as upstream's TCP echo sees it.
+//! Connections to Gateway ports (`connect` steps): TLS, plain TCP and UDP datagrams. The
+//! engine decides ([`gwsim_engine::connection`]), then the stream or datagram is delivered as
+//! upstream's echo servers see it.
+//!
+//! What answers depends on what the pod runs, read from its containers as upstream's echo
+//! image reads its environment: `TCP_ECHO_SERVER` is the TCP echo (a welcome line, then the
+//! pod's report on `TEST`), `UDP_ECHO_SERVER` the UDP echo (a JSON report of the pod for each
+//! datagram), a CoreDNS image a DNS server; anything else is the HTTP (or gRPC) echo, which
+//! never greets a TCP client. A TLS or TCP connection needs the TCP echo (upstream's client
+//! waits for its welcome line); a UDP probe needs the UDP echo; a DNS query (`dnsQuery`) needs
+//! a DNS server, which answers every name (upstream's test accepts any answer). A datagram
+//! nothing answers is lost: the client sees what it sees of a reset, nothing.
 //!
 //! Passthrough: the client's handshake reaches the backend pod, which completes it with its
 //! own certificate (`TLS_SERVER_CERT`) on its TLS port and reports IS_TLS and the SNI; a pod
@@ -10,7 +20,7 @@
 //! upstream's TLS client does with its CA.
 
 use gwsim_engine::config::{GatewayConfig, TlsMode};
-use gwsim_engine::connection::{self, Connection, ConnectionOutcome};
+use gwsim_engine::connection::{self, Connection, ConnectionOutcome, ConnectionProtocol};
 use gwsim_engine::object::{Kind, Object, ObjectKey, Snapshot};
 use gwsim_engine::x509::{CertificateChain, TrustAnchors};
 use rand::RngCore;
@@ -27,6 +37,35 @@ pub struct ConnectSpec {
     pub connection: Connection,
     /// The ConfigMap (its `ca.crt`) the client trusts; `None`: the client checks nothing.
     pub trust: Option<ObjectKey>,
+    /// UDP: the datagram is a DNS query (type A) for this name rather than the UDP echo's
+    /// probe.
+    pub dns_query: Option<String>,
+    /// How many connections the step opens, each decided and delivered on its own.
+    pub count: u32,
+}
+
+impl ConnectSpec {
+    /// Why targets on real sockets (`--wire`, `--target cluster`) skip a step opening this
+    /// connection.
+    pub fn not_sent_reason(&self) -> &'static str {
+        match self.connection.protocol {
+            ConnectionProtocol::Tls => crate::scenario::CONNECT_NOT_SENT,
+            ConnectionProtocol::Tcp | ConnectionProtocol::Udp => {
+                crate::scenario::L4_CONNECT_NOT_SENT
+            }
+        }
+    }
+}
+
+/// Why targets on real sockets skip `scenario`, if it has `connect` steps: the reason of its
+/// first one.
+pub fn connect_not_sent(scenario: &crate::scenario::Scenario) -> Option<(usize, &'static str)> {
+    scenario.steps.iter().find_map(|s| match &s.action {
+        crate::scenario::Action::Connect { connect, .. } => {
+            Some((s.number, connect.not_sent_reason()))
+        }
+        _ => None,
+    })
 }
 
 /// What the client of a connection learns.
@@ -73,32 +112,91 @@ pub(crate) fn connect(
             forward.backend.namespace, forward.backend.name, forward.backend.port
         ));
     };
+    let server = server_of(snapshot, &pod.namespace, &pod.name);
+    let plain = |tls: bool, sni: Option<String>, shown: Option<&CertificateChain>| {
+        ConnectionResult::Echoed(ConnectionEcho {
+            namespace: pod.namespace.clone(),
+            pod: pod.name.clone(),
+            tls,
+            sni,
+            server_certificate: shown.map(|c| PresentedCertificate {
+                dns_names: c.dns_names(),
+            }),
+        })
+    };
+    let who = format!("pod {}/{} port {target_port}", pod.namespace, pod.name);
+    match (spec.connection.protocol, forward.tls) {
+        (ConnectionProtocol::Udp, _) => match (&spec.dns_query, server) {
+            (None, Server::UdpEcho) | (Some(_), Server::Dns) => plain(false, None, None),
+            (Some(name), other) => ConnectionResult::Reset(format!(
+                "the DNS query for {name} got no DNS answer: {who} runs {}",
+                other.describe()
+            )),
+            (None, other) => ConnectionResult::Reset(format!(
+                "the UDP echo probe got no reply: {who} runs {}",
+                other.describe()
+            )),
+        },
+        _ if server != Server::TcpEcho => ConnectionResult::Reset(format!(
+            "no welcome line: {who} runs {}, not the TCP echo",
+            server.describe()
+        )),
+        (_, None) if pod.tls.as_ref().is_some_and(|t| t.port == target_port) => {
+            ConnectionResult::Reset(format!(
+                "{who} expects TLS, and the client speaks plain TCP"
+            ))
+        }
+        (_, None) => plain(false, None, None),
+        (_, Some(mode)) => {
+            let (shown, tls, backend_sni) =
+                match tls_handshake(gateways, &decision.provenance, pod, target_port, mode, spec) {
+                    Ok(done) => done,
+                    Err(why) => return ConnectionResult::Reset(why),
+                };
+            if let Some(trust) = &spec.trust
+                && let Err(why) = check_server(
+                    &shown,
+                    trust,
+                    spec.connection.sni.as_deref(),
+                    snapshot,
+                    now,
+                )
+            {
+                return ConnectionResult::Reset(format!("the client refused the handshake: {why}"));
+            }
+            plain(tls, backend_sni, Some(&shown))
+        }
+    }
+}
+
+/// Who completes the client's TLS handshake, and what the backend then sees: under
+/// Passthrough the pod, on its TLS port, with its own certificate (it sees TLS and the SNI);
+/// under Terminate the Gateway, with the listener's certificate (the pod sees plain TCP).
+fn tls_handshake(
+    gateways: &[GatewayConfig],
+    provenance: &Option<gwsim_engine::decision::Provenance>,
+    pod: &crate::echo::EchoPod,
+    target_port: u16,
+    mode: TlsMode,
+    spec: &ConnectSpec,
+) -> Result<(CertificateChain, bool, Option<String>), String> {
     let pod_tls = pod.tls.as_ref().filter(|t| t.port == target_port);
-    let sni = spec.connection.sni.clone();
-    let (shown, tls, backend_sni): (CertificateChain, bool, Option<String>) = match forward.tls {
+    let who = format!("pod {}/{}", pod.namespace, pod.name);
+    match mode {
         TlsMode::Passthrough => match pod_tls.map(|t| &t.chain) {
-            Some(Ok(chain)) => (chain.clone(), true, sni.clone()),
-            Some(Err(why)) => {
-                return ConnectionResult::Reset(format!(
-                    "pod {}/{} cannot complete the handshake: {why}",
-                    pod.namespace, pod.name
-                ));
-            }
-            None => {
-                return ConnectionResult::Reset(format!(
-                    "pod {}/{} port {target_port} speaks plain TCP: the client's TLS handshake passed through to it fails",
-                    pod.namespace, pod.name
-                ));
-            }
+            Some(Ok(chain)) => Ok((chain.clone(), true, spec.connection.sni.clone())),
+            Some(Err(why)) => Err(format!("{who} cannot complete the handshake: {why}")),
+            None => Err(format!(
+                "{who} port {target_port} speaks plain TCP: the client's TLS handshake passed through to it fails"
+            )),
         },
         TlsMode::Terminate => {
             if pod_tls.is_some() {
-                return ConnectionResult::Reset(format!(
-                    "pod {}/{} port {target_port} expects TLS, and the Gateway sends the terminated stream in plain text",
-                    pod.namespace, pod.name
+                return Err(format!(
+                    "{who} port {target_port} expects TLS, and the Gateway sends the terminated stream in plain text"
                 ));
             }
-            let chain = decision.provenance.as_ref().and_then(|p| {
+            let chain = provenance.as_ref().and_then(|p| {
                 gateways
                     .iter()
                     .find(|g| g.key == p.gateway)?
@@ -108,29 +206,69 @@ pub(crate) fn connect(
                     .certificate
                     .clone()
             });
-            let Some(chain) = chain else {
-                return ConnectionResult::Reset(
-                    "the Terminate listener has no certificate to complete the handshake with"
-                        .to_string(),
-                );
-            };
-            (chain, false, None)
+            let chain = chain.ok_or_else(|| {
+                "the Terminate listener has no certificate to complete the handshake with"
+                    .to_string()
+            })?;
+            Ok((chain, false, None))
         }
-    };
-    if let Some(trust) = &spec.trust
-        && let Err(why) = check_server(&shown, trust, sni.as_deref(), snapshot, now)
-    {
-        return ConnectionResult::Reset(format!("the client refused the handshake: {why}"));
     }
-    ConnectionResult::Echoed(ConnectionEcho {
-        namespace: pod.namespace.clone(),
-        pod: pod.name.clone(),
-        tls,
-        sni: backend_sni,
-        server_certificate: Some(PresentedCertificate {
-            dns_names: shown.dns_names(),
-        }),
-    })
+}
+
+/// What a pod runs, as far as connections go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Server {
+    /// Upstream's echo in TCP mode (`TCP_ECHO_SERVER`).
+    TcpEcho,
+    /// Upstream's echo in UDP mode (`UDP_ECHO_SERVER`).
+    UdpEcho,
+    /// A CoreDNS container (upstream's `coredns` backend).
+    Dns,
+    /// Upstream's echo in HTTP or gRPC mode.
+    RequestEcho,
+}
+
+impl Server {
+    fn describe(self) -> &'static str {
+        match self {
+            Server::TcpEcho => "the TCP echo",
+            Server::UdpEcho => "the UDP echo",
+            Server::Dns => "a DNS server",
+            Server::RequestEcho => "the HTTP echo",
+        }
+    }
+}
+
+/// Environment variables that switch upstream's echo image into its TCP and UDP modes.
+pub const TCP_ECHO_ENV: &str = "TCP_ECHO_SERVER";
+pub const UDP_ECHO_ENV: &str = "UDP_ECHO_SERVER";
+
+/// What the pod's containers run: the echo modes by their environment (set to anything but
+/// empty), a DNS server by the CoreDNS image.
+fn server_of(snapshot: &Snapshot, namespace: &str, name: &str) -> Server {
+    let Some(Object::Pod(pod)) = snapshot.get(&ObjectKey::new(Kind::Pod, namespace, name)) else {
+        return Server::RequestEcho;
+    };
+    let containers = pod.spec.iter().flat_map(|s| s.containers.iter());
+    let set = |env: &str| {
+        pod.spec
+            .iter()
+            .flat_map(|s| s.containers.iter())
+            .flat_map(|c| c.env.iter().flatten())
+            .any(|e| e.name == env && e.value.as_deref().is_some_and(|v| !v.is_empty()))
+    };
+    if set(UDP_ECHO_ENV) {
+        Server::UdpEcho
+    } else if set(TCP_ECHO_ENV) {
+        Server::TcpEcho
+    } else if containers
+        .filter_map(|c| c.image.as_deref())
+        .any(|image| image.contains("coredns/coredns"))
+    {
+        Server::Dns
+    } else {
+        Server::RequestEcho
+    }
 }
 
 /// The client's checks of the certificate it is shown: chains to the trusted CA at the

@@ -571,13 +571,7 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
             }
             Action::Connect { connect, expect } => {
                 let streak = self.cluster.patience().request_streak;
-                self.patiently(streak, |runner| {
-                    let result = runner
-                        .cluster
-                        .connect(connect)
-                        .map_err(|e| fail(e.to_string()))?;
-                    check_connection(&*runner.cluster, &result, expect).map_err(fail)
-                })
+                self.patiently(streak, |runner| runner.connections(connect, expect))
             }
             Action::Status { checks } => self.patiently(1, |runner| {
                 let mut all = Comparison::new();
@@ -955,6 +949,48 @@ fn fill_endpoints<C: Cluster + ?Sized>(
         map.insert("endpoints".into(), serde_json::Value::Array(endpoints));
     }
     Ok(slice)
+}
+
+impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
+    /// Opens a `connect` step's connections, checking each one, then their distribution.
+    fn connections(
+        &mut self,
+        connect: &crate::connect::ConnectSpec,
+        expect: &crate::scenario::ConnectExpect,
+    ) -> Result<(), StepFailure> {
+        let mut tally = crate::checks::Tally::default();
+        for i in 0..connect.count {
+            let result = self
+                .cluster
+                .connect(connect)
+                .map_err(|e| fail(e.to_string()))?;
+            check_connection(&*self.cluster, &result, expect).map_err(|why| {
+                fail(if connect.count > 1 {
+                    format!("connection {} of {}: {why}", i + 1, connect.count)
+                } else {
+                    why
+                })
+            })?;
+            tally.add_answer(match &result {
+                crate::connect::ConnectionResult::Echoed(echo) => Some(echo.pod.as_str()),
+                crate::connect::ConnectionResult::Reset(_) => None,
+            });
+        }
+        if let Some(expected) = &expect.distribution {
+            let c = tally.check(expected, expect.tolerance);
+            if !c.passed() {
+                return Err(StepFailure {
+                    diff: Some(c.diff()),
+                    ..fail(format!(
+                        "distribution over {} connections is off ({})",
+                        connect.count,
+                        c.failed_fields().join(", ")
+                    ))
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Compares a connection's result with its step's expectations; the first difference, in

@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use gwsim_engine::connection::ConnectionProtocol;
 use gwsim_engine::controller::AddressRange;
 use gwsim_engine::decision::Scheme;
 use gwsim_engine::load::{Document, LoadError, parse_documents};
@@ -100,6 +101,12 @@ impl Step {
 /// steps: their clients do not open raw TLS connections yet.
 pub const CONNECT_NOT_SENT: &str = "TLS connection steps are not sent over the wire yet";
 
+/// Why they skip scenarios with TCP or UDP `connect` steps: their clients open no raw TCP
+/// connections and send no UDP datagrams yet, and `gwsim serve` serves no TCP or UDP
+/// listeners.
+pub const L4_CONNECT_NOT_SENT: &str =
+    "TCP and UDP connection steps are not sent over the wire yet";
+
 /// What a step does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -121,8 +128,8 @@ pub enum Action {
     Status {
         checks: Vec<StatusCheck>,
     },
-    /// `connect` (gwsim addition): a TLS connection to a Gateway port, with what must come
-    /// of it.
+    /// `connect` (gwsim addition): a TLS or TCP connection, or a UDP datagram, to a Gateway
+    /// port, with what must come of it.
     Connect {
         connect: crate::connect::ConnectSpec,
         expect: Box<ConnectExpect>,
@@ -160,10 +167,25 @@ impl Action {
                 let objects: Vec<String> = checks.iter().map(|c| c.target.to_string()).collect();
                 format!("status {}", objects.join(", "))
             }
-            Action::Connect { connect, .. } => match &connect.connection.sni {
-                Some(sni) => format!("connect port {} SNI {sni}", connect.connection.port),
-                None => format!("connect port {} without SNI", connect.connection.port),
-            },
+            Action::Connect { connect, .. } => {
+                let c = &connect.connection;
+                let count = if connect.count > 1 {
+                    format!(" x{}", connect.count)
+                } else {
+                    String::new()
+                };
+                match (c.protocol, &c.sni) {
+                    (ConnectionProtocol::Tls, Some(sni)) => {
+                        format!("connect port {} SNI {sni}{count}", c.port)
+                    }
+                    (ConnectionProtocol::Tls, None) => {
+                        format!("connect port {} without SNI{count}", c.port)
+                    }
+                    (protocol, _) => {
+                        format!("connect {} port {}{count}", protocol.as_str(), c.port)
+                    }
+                }
+            }
             Action::FillEndpoints {
                 namespace,
                 endpoint_slice,
@@ -253,7 +275,7 @@ pub struct Expect {
 }
 
 /// The `expect` of a `connect` step. Each part is checked only when given.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConnectExpect {
     /// `reset: true`: the connection must be closed or reset with nothing echoed; `false`:
     /// an echo backend must answer.
@@ -268,6 +290,9 @@ pub struct ConnectExpect {
     /// The certificate the client was shown (the backend's under Passthrough, the listener's
     /// under Terminate).
     pub server_certificate: Option<ExpectedServerCertificate>,
+    /// Backend to expected share of the step's `count` connections.
+    pub distribution: Option<Vec<(String, f64)>>,
+    pub tolerance: f64,
 }
 
 /// `expect.grpc`: what the gRPC echo backend reported; each part compared when given.
@@ -498,15 +523,21 @@ struct RawStep {
     fill_endpoints: Option<RawFillEndpoints>,
 }
 
-/// `connect`: a TLS connection to a Gateway port (gwsim addition).
+/// `connect`: a TLS or TCP connection, or a UDP datagram, to a Gateway port (gwsim addition).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawConnect {
     gateway: Option<String>,
     port: u16,
+    /// `TLS` (the default), `TCP` or `UDP`.
+    protocol: Option<String>,
     sni: Option<String>,
     /// A ConfigMap whose `ca.crt` the client checks the presented certificate against.
     trust: Option<RawSecretRef>,
+    /// UDP: send a DNS query for this name instead of the UDP echo's probe.
+    dns_query: Option<String>,
+    /// How many connections to open.
+    count: Option<u32>,
 }
 
 /// `expect.connection`: what the TCP echo backend reported (gwsim addition).
@@ -1012,15 +1043,25 @@ pub fn load_scenario(source: &Source) -> Result<Scenario, ScenarioError> {
     let mut requests: u64 = 0;
     for (i, spanned) in raw.steps.into_iter().enumerate() {
         let step = loader.step(i + 1, spanned)?;
-        if let Action::Request { request, .. } = &step.action {
-            requests += u64::from(request.count);
+        let sent = match &step.action {
+            Action::Request { request, .. } => Some(request.count),
+            Action::Connect { connect, .. } => Some(connect.count),
+            _ => None,
+        };
+        if let Some(sent) = sent {
+            requests += u64::from(sent);
             if requests > MAX_REQUESTS_PER_SCENARIO {
                 return Err(at(
                     step.line,
                     1,
                     format!(
-                        "step {}: request.count: the scenario's requests add up to {requests}, more than {MAX_REQUESTS_PER_SCENARIO}, gwsim's limit of requests per scenario (docs/limits.md)",
-                        step.number
+                        "step {}: {}.count: the scenario's requests add up to {requests}, more than {MAX_REQUESTS_PER_SCENARIO}, gwsim's limit of requests per scenario (docs/limits.md)",
+                        step.number,
+                        if matches!(step.action, Action::Connect { .. }) {
+                            "connect"
+                        } else {
+                            "request"
+                        }
                     ),
                 ));
             }
@@ -1253,6 +1294,15 @@ impl Loader<'_> {
             let connect = connect_spec(connect).map_err(|m| fail(format!("step {number}: {m}")))?;
             let expect =
                 connect_expect(raw.expect).map_err(|m| fail(format!("step {number}: {m}")))?;
+            if connect.connection.protocol != ConnectionProtocol::Tls
+                && (expect.server_certificate.is_some()
+                    || expect.tls == Some(true)
+                    || expect.sni.as_deref().is_some_and(|s| !s.is_empty()))
+            {
+                return Err(fail(format!(
+                    "step {number}: expect.serverCertificate, connection.tls: true and connection.sni go only with TLS connections"
+                )));
+            }
             Action::Connect {
                 connect,
                 expect: Box::new(expect),
@@ -1863,18 +1913,53 @@ fn connect_spec(raw: RawConnect) -> Result<crate::connect::ConnectSpec, String> 
     if raw.port == 0 {
         return Err("connect.port must be between 1 and 65535".to_string());
     }
+    let protocol = match raw.protocol.as_deref() {
+        None | Some("TLS") => ConnectionProtocol::Tls,
+        Some("TCP") => ConnectionProtocol::Tcp,
+        Some("UDP") => ConnectionProtocol::Udp,
+        Some(other) => {
+            return Err(format!(
+                "connect.protocol {other:?} is not one of TLS, TCP, UDP"
+            ));
+        }
+    };
     if raw.sni.as_deref() == Some("") {
         return Err("connect.sni must not be empty; leave it out to send no SNI".to_string());
+    }
+    if protocol != ConnectionProtocol::Tls && (raw.sni.is_some() || raw.trust.is_some()) {
+        return Err(format!(
+            "connect.sni and connect.trust go only with TLS; a {} client sends no ClientHello",
+            protocol.as_str()
+        ));
+    }
+    match raw.dns_query.as_deref() {
+        Some(_) if protocol != ConnectionProtocol::Udp => {
+            return Err("connect.dnsQuery goes only with protocol: UDP".to_string());
+        }
+        Some("") => return Err("connect.dnsQuery must name a domain".to_string()),
+        _ => {}
+    }
+    let count = raw.count.unwrap_or(1);
+    if count == 0 {
+        return Err("connect.count must be at least 1".to_string());
+    }
+    if count > MAX_REQUESTS_PER_STEP {
+        return Err(format!(
+            "connect.count {count} is more than {MAX_REQUESTS_PER_STEP}, gwsim's limit of requests per step (docs/limits.md)"
+        ));
     }
     Ok(crate::connect::ConnectSpec {
         connection: gwsim_engine::connection::Connection {
             gateway,
             port: raw.port,
+            protocol,
             sni: raw.sni,
         },
         trust: raw.trust.map(|t| {
             crate::connect::trust_key(t.namespace.as_deref().unwrap_or("default"), &t.name)
         }),
+        dns_query: raw.dns_query,
+        count,
     })
 }
 
@@ -1890,8 +1975,6 @@ fn connect_expect(raw: Option<RawExpect>) -> Result<ConnectExpect, String> {
         ("absentHeaders", raw.absent_headers.is_some()),
         ("redirect", raw.redirect.is_some()),
         ("mirroredTo", raw.mirrored_to.is_some()),
-        ("distribution", raw.distribution.is_some()),
-        ("tolerance", raw.tolerance.is_some()),
         ("messages", raw.messages.is_some()),
         ("headerValues", raw.header_values.is_some()),
         ("ignoreWhitespace", raw.ignore_whitespace.is_some()),
@@ -1907,7 +1990,7 @@ fn connect_expect(raw: Option<RawExpect>) -> Result<ConnectExpect, String> {
         .collect();
     if !used.is_empty() {
         return Err(format!(
-            "expect.{} goes only with request steps; a connect step expects reset, backend, namespace, connection and serverCertificate",
+            "expect.{} goes only with request steps; a connect step expects reset, backend, namespace, connection, serverCertificate and distribution",
             used.join(", expect.")
         ));
     }
@@ -1931,6 +2014,33 @@ fn connect_expect(raw: Option<RawExpect>) -> Result<ConnectExpect, String> {
             "expect.connection.sni needs connection.tls: true (no TLS, no SNI)".to_string(),
         );
     }
+    let distribution = match raw.distribution {
+        None => None,
+        Some(ShareList(shares)) if shares.is_empty() => {
+            return Err("expect.distribution must name at least one backend".to_string());
+        }
+        Some(ShareList(shares)) => {
+            if let Some((backend, share)) = shares.iter().find(|(_, s)| !(0.0..=1.0).contains(s))
+            {
+                return Err(format!(
+                    "expect.distribution share of {backend} is {share}; shares are between 0 and 1"
+                ));
+            }
+            Some(shares)
+        }
+    };
+    if reset == Some(true) && distribution.is_some() {
+        return Err("expect.reset: true means nothing answers; drop distribution".to_string());
+    }
+    let tolerance = raw.tolerance.unwrap_or(DEFAULT_TOLERANCE);
+    if !(0.0..=1.0).contains(&tolerance) {
+        return Err(format!(
+            "expect.tolerance {tolerance} must be between 0 and 1"
+        ));
+    }
+    if raw.tolerance.is_some() && distribution.is_none() {
+        return Err("expect.tolerance goes only with distribution".to_string());
+    }
     Ok(ConnectExpect {
         reset,
         backend: raw.backend,
@@ -1940,6 +2050,8 @@ fn connect_expect(raw: Option<RawExpect>) -> Result<ConnectExpect, String> {
         server_certificate: raw.server_certificate.map(|c| ExpectedServerCertificate {
             dns_names: c.dns_names,
         }),
+        distribution,
+        tolerance,
     })
 }
 

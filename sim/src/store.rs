@@ -501,6 +501,8 @@ pub(crate) fn carry_status(object: &mut Object, from: Option<&Object>) {
         Object::HttpRoute(o) => carry!(o, HttpRoute),
         Object::GrpcRoute(o) => carry!(o, GrpcRoute),
         Object::TlsRoute(o) => carry!(o, TlsRoute),
+        Object::TcpRoute(o) => carry!(o, TcpRoute),
+        Object::UdpRoute(o) => carry!(o, UdpRoute),
         Object::BackendTlsPolicy(o) => carry!(o, BackendTlsPolicy),
         Object::Service(o) => carry!(o, Service),
         Object::Deployment(o) => carry!(o, Deployment),

@@ -40,6 +40,8 @@ pub(crate) fn admit(kind: Kind, mut doc: Value, meta_schema: &Node) -> Result<Ob
         | Kind::HttpRoute
         | Kind::GrpcRoute
         | Kind::TlsRoute
+        | Kind::TcpRoute
+        | Kind::UdpRoute
         | Kind::ReferenceGrant
         | Kind::BackendTlsPolicy => Err(Finding {
             cause: messages::internal(&format!("{kind} is not a core kind")),

@@ -15,7 +15,7 @@
 //!   types, rules); `messages`: the API server's cause shapes;
 //! - `types`: shared building blocks (named string types, references, header modifiers);
 //! - `gatewayclass`, `gateway`, `listenerset`, `httproute`, `grpcroute`, `tlsroute`,
-//!   `referencegrant`, `backendtlspolicy`: each kind's
+//!   `l4route` (TCPRoute and UDPRoute), `referencegrant`, `backendtlspolicy`: each kind's
 //!   `spec` schema, defaults and CEL-equivalent rules; `status`: status schemas, for strict
 //!   decoding only; `metadata`: object-meta schema and checks;
 //! - `core`: the core kinds, decoded strictly into k8s-openapi structs; `base64`: Secret and
@@ -39,6 +39,7 @@ mod gateway;
 mod gatewayclass;
 mod grpcroute;
 mod httproute;
+mod l4route;
 mod listenerset;
 mod messages;
 mod metadata;
@@ -191,7 +192,7 @@ pub fn admit(doc: &serde_json::Value, existing: Option<&Object>) -> Result<Objec
 ///
 /// A Gateway API kind or version the release does not serve (`GRPCRoute` in `v1alpha2`,
 /// `HTTPRoutee`, `gateway.networking.k8s.io/v2`) is refused as kubectl refuses it; kinds the
-/// release serves but gwsim does not model (TCPRoute, UDPRoute, ...) and kinds of
+/// release serves but gwsim does not model (XBackendTrafficPolicy, ...) and kinds of
 /// other groups are [`AdmitError::UnknownKind`].
 pub fn admit_with(
     doc: &serde_json::Value,
@@ -254,6 +255,8 @@ pub fn admit_owned(
         | Kind::HttpRoute
         | Kind::GrpcRoute
         | Kind::TlsRoute
+        | Kind::TcpRoute
+        | Kind::UdpRoute
         | Kind::ReferenceGrant
         | Kind::BackendTlsPolicy => admit_gateway_api(kind, version, group_version, doc, existing),
         Kind::Namespace
@@ -349,8 +352,8 @@ fn root(spec: Node, spec_required: bool, status: Option<Node>) -> Node {
     object(fields)
 }
 
-/// The eight modelled Gateway API kinds' schemas of one release (TLSRoute's deprecated
-/// v1alpha2 has a schema of its own).
+/// The ten modelled Gateway API kinds' schemas of one release (the deprecated v1alpha2 of
+/// TLSRoute has a schema of its own; TCPRoute and UDPRoute share theirs).
 struct Schemas {
     gateway_class: Node,
     gateway: Node,
@@ -359,6 +362,8 @@ struct Schemas {
     grpc_route: Node,
     tls_route: Node,
     tls_route_v1alpha2: Node,
+    l4_route: Node,
+    l4_route_v1alpha2: Node,
     reference_grant: Node,
     backend_tls_policy: Node,
 }
@@ -373,6 +378,8 @@ impl Schemas {
             grpc_route: root(grpcroute::spec(v), true, Some(status::route())),
             tls_route: root(tlsroute::spec(), true, Some(status::route())),
             tls_route_v1alpha2: root(tlsroute::spec_v1alpha2(), true, Some(status::route())),
+            l4_route: root(l4route::spec(), true, Some(status::route())),
+            l4_route_v1alpha2: root(l4route::spec_v1alpha2(), true, Some(status::route())),
             // v1.6.0 made ReferenceGrant's spec required.
             reference_grant: root(referencegrant::spec(), v >= GatewayApiVersion::V1_6, None),
             backend_tls_policy: root(backendtlspolicy::spec(), true, Some(status::policy())),
@@ -403,6 +410,10 @@ fn gateway_api_schema(
         Kind::GrpcRoute => Some((&schemas.grpc_route, true)),
         Kind::TlsRoute if api_version == "v1alpha2" => Some((&schemas.tls_route_v1alpha2, true)),
         Kind::TlsRoute => Some((&schemas.tls_route, true)),
+        Kind::TcpRoute | Kind::UdpRoute if api_version == "v1alpha2" => {
+            Some((&schemas.l4_route_v1alpha2, true))
+        }
+        Kind::TcpRoute | Kind::UdpRoute => Some((&schemas.l4_route, true)),
         Kind::ReferenceGrant => Some((&schemas.reference_grant, false)),
         Kind::BackendTlsPolicy => Some((&schemas.backend_tls_policy, true)),
         _ => None,
@@ -420,6 +431,8 @@ fn has_status_subresource(kind: Kind) -> bool {
             | Kind::HttpRoute
             | Kind::GrpcRoute
             | Kind::TlsRoute
+            | Kind::TcpRoute
+            | Kind::UdpRoute
             | Kind::BackendTlsPolicy
     )
 }
@@ -526,6 +539,8 @@ fn typed(kind: Kind, doc: &Value) -> Result<Object, Cause> {
         Kind::HttpRoute => Object::HttpRoute(Box::new(core::convert(doc)?)),
         Kind::GrpcRoute => Object::GrpcRoute(Box::new(core::convert(doc)?)),
         Kind::TlsRoute => Object::TlsRoute(Box::new(core::convert(doc)?)),
+        Kind::TcpRoute => Object::TcpRoute(Box::new(core::convert(doc)?)),
+        Kind::UdpRoute => Object::UdpRoute(Box::new(core::convert(doc)?)),
         Kind::ReferenceGrant => Object::ReferenceGrant(Box::new(core::convert(doc)?)),
         Kind::BackendTlsPolicy => Object::BackendTlsPolicy(Box::new(core::convert(doc)?)),
         other => {
@@ -545,6 +560,8 @@ fn keep_status(object: &mut Object, existing: &Object) {
         (Object::HttpRoute(new), Object::HttpRoute(old)) => new.status = old.status.clone(),
         (Object::GrpcRoute(new), Object::GrpcRoute(old)) => new.status = old.status.clone(),
         (Object::TlsRoute(new), Object::TlsRoute(old)) => new.status = old.status.clone(),
+        (Object::TcpRoute(new), Object::TcpRoute(old)) => new.status = old.status.clone(),
+        (Object::UdpRoute(new), Object::UdpRoute(old)) => new.status = old.status.clone(),
         (Object::BackendTlsPolicy(new), Object::BackendTlsPolicy(old)) => {
             new.status = old.status.clone()
         }

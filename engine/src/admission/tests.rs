@@ -10,6 +10,7 @@ mod backendtlspolicy;
 mod crd_messages;
 mod gateway;
 mod httproute;
+mod l4route;
 mod listenerset;
 mod other_kinds;
 mod pipeline;

@@ -74,7 +74,7 @@ fn all_hostnames(hostnames: &Value, check: impl Fn(&str) -> bool) -> bool {
         .all(|h| h.as_str().is_some_and(&check))
 }
 
-fn rule() -> Node {
+pub(super) fn rule() -> Node {
     object(vec![
         field(
             "backendRefs",

@@ -113,6 +113,7 @@ fn connect(r: &Reconciliation, port: u16, sni: Option<&str>) -> ConnectionDecisi
     let connection = Connection {
         gateway: None,
         port,
+        protocol: ConnectionProtocol::Tls,
         sni: sni.map(str::to_string),
     };
     decide(&r.gateways, &connection, &mut ChaCha8Rng::seed_from_u64(7))
@@ -126,7 +127,7 @@ fn outcome(d: &ConnectionDecision) -> String {
             f.backend.namespace,
             f.backend.name,
             f.backend.port,
-            f.tls.as_str()
+            f.tls.map_or("plain", TlsMode::as_str)
         ),
         ConnectionOutcome::Reset => "reset".to_string(),
     }
@@ -474,3 +475,5 @@ fn admission_follows_the_crd_per_version() {
     assert_eq!(v["spec"]["rules"][0]["backendRefs"][0]["kind"], "Service");
     assert_eq!(v["spec"]["parentRefs"][0]["kind"], "Gateway");
 }
+
+mod l4;

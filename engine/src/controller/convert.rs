@@ -1,4 +1,4 @@
-//! Typed HTTPRoute, GRPCRoute and TLSRoute into [`RouteConfig`], resolving backends on the way.
+//! Typed HTTPRoute, GRPCRoute, TLSRoute, TCPRoute and UDPRoute into [`RouteConfig`], resolving backends on the way.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +14,9 @@ use gateway_api::apis::experimental::httproutes::{
     HttpRouteRulesMatchesHeadersType, HttpRouteRulesMatchesMethod, HttpRouteRulesMatchesPathType,
     HttpRouteRulesMatchesQueryParamsType,
 };
+use gateway_api::apis::experimental::tcproutes::TcpRoute;
 use gateway_api::apis::experimental::tlsroutes::TlsRoute;
+use gateway_api::apis::experimental::udproutes::UdpRoute;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use regex::Regex;
 use serde::Serialize;
@@ -617,12 +619,15 @@ impl<'a> Converter<'a> {
     }
 }
 
-impl Converter<'_> {
-    /// Converts a TLSRoute: one rule of weighted backends, no matches and no filters (the SNI
-    /// is matched against the route's hostnames when a connection arrives).
-    pub fn tls_route(&mut self, route: &TlsRoute) -> Converted {
+/// Converts a connection route (TLSRoute, TCPRoute, UDPRoute; their rules share field names):
+/// rules of weighted backends, no matches and no filters (a TLSRoute's SNI is matched against
+/// its hostnames when a connection arrives; TCP and UDP routes take whatever reaches their
+/// listener).
+macro_rules! connection_route {
+    ($converter:expr, $route:expr, $object_kind:expr, $route_kind:expr) => {{
+        let route = $route;
         let namespace = route.metadata.namespace.as_deref().unwrap_or_default();
-        let mut scope = RouteScope::new(Kind::TlsRoute, namespace);
+        let mut scope = RouteScope::new($object_kind, namespace);
         let rules = route
             .spec
             .rules
@@ -640,7 +645,7 @@ impl Converter<'_> {
                     .map(|(i, b)| WeightedBackend {
                         index: i,
                         weight: non_negative(b.weight.unwrap_or(1)),
-                        target: self.resolve_backend(&mut scope, backend_ref_view!(b)),
+                        target: $converter.resolve_backend(&mut scope, backend_ref_view!(b)),
                         filters: Vec::new(),
                     })
                     .collect(),
@@ -651,14 +656,28 @@ impl Converter<'_> {
             .collect();
         finish(
             RouteConfig {
-                key: route_key(Kind::TlsRoute, &route.metadata),
-                kind: RouteKind::Tls,
+                key: route_key($object_kind, &route.metadata),
+                kind: $route_kind,
                 created: created(&route.metadata),
                 generation: route.metadata.generation.unwrap_or(0),
                 rules,
             },
             scope.unresolved,
         )
+    }};
+}
+
+impl Converter<'_> {
+    pub fn tls_route(&mut self, route: &TlsRoute) -> Converted {
+        connection_route!(self, route, Kind::TlsRoute, RouteKind::Tls)
+    }
+
+    pub fn tcp_route(&mut self, route: &TcpRoute) -> Converted {
+        connection_route!(self, route, Kind::TcpRoute, RouteKind::Tcp)
+    }
+
+    pub fn udp_route(&mut self, route: &UdpRoute) -> Converted {
+        connection_route!(self, route, Kind::UdpRoute, RouteKind::Udp)
     }
 }
 

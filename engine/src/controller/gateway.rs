@@ -192,6 +192,8 @@ fn protocol_kinds(protocol: &Protocol) -> &'static [RouteKind] {
     match protocol {
         Protocol::Http | Protocol::Https => &[RouteKind::Http, RouteKind::Grpc],
         Protocol::Tls => &[RouteKind::Tls],
+        Protocol::Tcp => &[RouteKind::Tcp],
+        Protocol::Udp => &[RouteKind::Udp],
         _ => &[],
     }
 }
@@ -201,6 +203,8 @@ pub fn route_kind_name(kind: RouteKind) -> &'static str {
         RouteKind::Http => Kind::HttpRoute.as_str(),
         RouteKind::Grpc => Kind::GrpcRoute.as_str(),
         RouteKind::Tls => Kind::TlsRoute.as_str(),
+        RouteKind::Tcp => Kind::TcpRoute.as_str(),
+        RouteKind::Udp => Kind::UdpRoute.as_str(),
     }
 }
 
@@ -407,7 +411,10 @@ pub fn evaluate_listener<'a>(
             reason,
             "listener conflicts with another listener on the same port",
         )
-    } else if !matches!(protocol, Protocol::Http | Protocol::Https | Protocol::Tls) {
+    } else if !matches!(
+        protocol,
+        Protocol::Http | Protocol::Https | Protocol::Tls | Protocol::Tcp | Protocol::Udp
+    ) {
         Desired::fail(
             ConditionType::Accepted,
             Reason::UnsupportedProtocol,

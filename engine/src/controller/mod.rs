@@ -3,8 +3,8 @@
 //!
 //! Data flow of one [`reconcile`]: GatewayClasses of our controller name (`gatewayclass`);
 //! their Gateways, listeners and addresses (`gateway`); the ListenerSets those Gateways take,
-//! their listeners appended in precedence order (`listenerset`); every HTTPRoute, GRPCRoute and TLSRoute that
-//! names one of those Gateways, converted once (`convert`, `backends`, `refgrant`) and
+//! their listeners appended in precedence order (`listenerset`); every HTTPRoute, GRPCRoute,
+//! TLSRoute, TCPRoute and UDPRoute that names one of those Gateways, converted once (`convert`, `backends`, `refgrant`) and
 //! attached per parentRef (`routes`); BackendTLSPolicies (`backendtls`) resolved into the
 //! backends they apply to, and their ancestors read from the finished configs; then the statuses (conditions merged by
 //! [`conditions`]) and one [`GatewayConfig`] per Gateway. Indexes (grants, services,
@@ -14,11 +14,13 @@
 //! - gwsim has no parameter kinds: a GatewayClass `parametersRef` makes the class Accepted
 //!   False InvalidParameters (its Gateways are then not ours); a Gateway
 //!   `infrastructure.parametersRef` makes the Gateway Accepted False InvalidParameters.
-//! - HTTP, HTTPS and TLS listeners are served; TCP, UDP and unknown protocols are
-//!   Accepted False UnsupportedProtocol with no supportedKinds. They still take part in
-//!   conflict detection. HTTPS with Passthrough is Accepted False UnsupportedValue. TLS
-//!   listeners take TLSRoutes, in Passthrough and Terminate mode, both on one port too
-//!   (TLSRouteModeMixed): the listeners stay distinct by hostname.
+//! - HTTP, HTTPS, TLS, TCP and UDP listeners are served; unknown protocols are Accepted
+//!   False UnsupportedProtocol with no supportedKinds. They still take part in conflict
+//!   detection. HTTPS with Passthrough is Accepted False UnsupportedValue. TLS listeners take
+//!   TLSRoutes, in Passthrough and Terminate mode, both on one port too (TLSRouteModeMixed):
+//!   the listeners stay distinct by hostname. TCP listeners take TCPRoutes and UDP listeners
+//!   UDPRoutes; several routes may attach to one (all Accepted), and the oldest takes the
+//!   traffic (the route conflict rules).
 //! - HTTPS without `tls.certificateRefs` is ResolvedRefs False InvalidCertificateRef. A
 //!   certificate Secret must be `kubernetes.io/tls` whose `tls.crt` is a PEM chain of X.509
 //!   certificates and whose `tls.key` a PEM private key, each parsed (`crate::x509`); whether
@@ -64,7 +66,9 @@ use gateway_api::apis::experimental::{
     grpcroutes::{GrpcRouteStatus, GrpcRouteStatusParents, GrpcRouteStatusParentsParentRef},
     httproutes::{HttpRouteStatus, HttpRouteStatusParents, HttpRouteStatusParentsParentRef},
     listenersets::ListenerSetStatus,
+    tcproutes::{TcpRouteStatus, TcpRouteStatusParents, TcpRouteStatusParentsParentRef},
     tlsroutes::{TlsRouteStatus, TlsRouteStatusParents, TlsRouteStatusParentsParentRef},
+    udproutes::{UdpRouteStatus, UdpRouteStatusParents, UdpRouteStatusParentsParentRef},
 };
 use gateway_api::apis::standard::backendtlspolicies::BackendTlsPolicyStatus;
 use k8s_openapi::jiff::Timestamp;
@@ -178,6 +182,8 @@ pub enum StatusUpdate {
     HttpRoute(HttpRouteStatus),
     GrpcRoute(GrpcRouteStatus),
     TlsRoute(TlsRouteStatus),
+    TcpRoute(TcpRouteStatus),
+    UdpRoute(UdpRouteStatus),
     BackendTlsPolicy(BackendTlsPolicyStatus),
 }
 
@@ -296,6 +302,18 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
         let view = route_view!(route, RouteKind::Tls, Kind::TlsRoute, required_hostnames);
         if let Some((key, parents)) = pass.route(view, || converter.tls_route(route)) {
             statuses.insert(key, StatusUpdate::TlsRoute(tls_status(parents)));
+        }
+    }
+    for route in snapshot.tcp_routes() {
+        let view = route_view!(route, RouteKind::Tcp, Kind::TcpRoute, no_hostnames);
+        if let Some((key, parents)) = pass.route(view, || converter.tcp_route(route)) {
+            statuses.insert(key, StatusUpdate::TcpRoute(tcp_status(parents)));
+        }
+    }
+    for route in snapshot.udp_routes() {
+        let view = route_view!(route, RouteKind::Udp, Kind::UdpRoute, no_hostnames);
+        if let Some((key, parents)) = pass.route(view, || converter.udp_route(route)) {
+            statuses.insert(key, StatusUpdate::UdpRoute(udp_status(parents)));
         }
     }
 
@@ -450,6 +468,29 @@ fn tls_status(parents: Vec<StatusParent>) -> TlsRouteStatus {
         TlsRouteStatusParents,
         TlsRouteStatusParentsParentRef
     )
+}
+
+fn tcp_status(parents: Vec<StatusParent>) -> TcpRouteStatus {
+    route_status!(
+        parents,
+        TcpRouteStatus,
+        TcpRouteStatusParents,
+        TcpRouteStatusParentsParentRef
+    )
+}
+
+fn udp_status(parents: Vec<StatusParent>) -> UdpRouteStatus {
+    route_status!(
+        parents,
+        UdpRouteStatus,
+        UdpRouteStatusParents,
+        UdpRouteStatusParentsParentRef
+    )
+}
+
+/// TCPRoute and UDPRoute have no `spec.hostnames`: they take whatever reaches the listener.
+fn no_hostnames<R>(_route: &R) -> &'static [String] {
+    &[]
 }
 
 /// `spec.hostnames` of a kind where it is optional (HTTPRoute, GRPCRoute).

@@ -439,12 +439,12 @@ fn gateway_accepted_reasons() {
             listener: Some(("bad", "UnsupportedProtocol", 0)),
         },
         Case {
-            name: "TCP is not modelled",
+            name: "TCP is served",
             listeners: "[{name: http, port: 80, protocol: HTTP}, {name: tcp, port: 9000, protocol: TCP}]",
             extra_spec: "",
-            accepted: ("True", "ListenersNotValid"),
+            accepted: ("True", "Accepted"),
             programmed: ("True", "Programmed"),
-            listener: Some(("tcp", "UnsupportedProtocol", 0)),
+            listener: Some(("tcp", "Accepted", 1)),
         },
         Case {
             name: "TLS Passthrough is served",
@@ -455,12 +455,12 @@ fn gateway_accepted_reasons() {
             listener: Some(("tls", "Accepted", 1)),
         },
         Case {
-            name: "UDP is not modelled",
+            name: "UDP is served",
             listeners: "[{name: udp, port: 53, protocol: UDP}]",
             extra_spec: "",
-            accepted: ("False", "ListenersNotValid"),
-            programmed: ("False", "Invalid"),
-            listener: Some(("udp", "UnsupportedProtocol", 0)),
+            accepted: ("True", "Accepted"),
+            programmed: ("True", "Programmed"),
+            listener: Some(("udp", "Accepted", 1)),
         },
         Case {
             name: "port gwsim cannot use",

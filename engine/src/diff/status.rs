@@ -105,6 +105,8 @@ impl Flat {
             StatusUpdate::HttpRoute(s) => parents!(s.parents, parent_ref),
             StatusUpdate::GrpcRoute(s) => parents!(s.parents, parent_ref),
             StatusUpdate::TlsRoute(s) => parents!(s.parents, parent_ref),
+            StatusUpdate::TcpRoute(s) => parents!(s.parents, parent_ref),
+            StatusUpdate::UdpRoute(s) => parents!(s.parents, parent_ref),
             StatusUpdate::BackendTlsPolicy(s) => parents!(s.ancestors, ancestor_ref),
         }
         flat

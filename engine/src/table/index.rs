@@ -382,7 +382,7 @@ impl ListenerRoutes {
                 RouteKind::Http => &mut self.http,
                 RouteKind::Grpc => &mut self.grpc,
                 // Connection routes have no matches, so no entries to place.
-                RouteKind::Tls => continue,
+                RouteKind::Tls | RouteKind::Tcp | RouteKind::Udp => continue,
             };
             let bucket = match &entry.hostname {
                 None => &mut index.any,
@@ -422,7 +422,7 @@ impl ListenerRoutes {
         match kind {
             // Connection routes are never indexed here: asking for them gives the HTTP index,
             // which holds none of them.
-            RouteKind::Http | RouteKind::Tls => &self.http,
+            RouteKind::Http | RouteKind::Tls | RouteKind::Tcp | RouteKind::Udp => &self.http,
             RouteKind::Grpc => &self.grpc,
         }
     }

@@ -228,7 +228,7 @@ impl RoutingTable {
         if detailed && grpc {
             ex.notes.push(match kind {
                 RouteKind::Grpc => "gRPC request: only GRPCRoutes of the listener are considered",
-                RouteKind::Http | RouteKind::Tls => {
+                RouteKind::Http | RouteKind::Tls | RouteKind::Tcp | RouteKind::Udp => {
                     "gRPC request on a listener without GRPCRoutes: its HTTPRoutes are considered"
                 }
             }.to_string());

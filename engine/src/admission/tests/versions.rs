@@ -402,8 +402,6 @@ fn not_modelled(doc: &Value, version: GatewayApiVersion) -> bool {
 fn served_kinds_gwsim_does_not_model_stay_not_modelled() {
     for version in GatewayApiVersion::ALL {
         for (api_version, kind) in [
-            ("gateway.networking.k8s.io/v1alpha2", "TCPRoute"),
-            ("gateway.networking.k8s.io/v1alpha2", "UDPRoute"),
             (
                 "gateway.networking.x-k8s.io/v1alpha1",
                 "XBackendTrafficPolicy",
@@ -430,9 +428,23 @@ fn tcp_and_udp_route_v1_and_xbackend_are_served_from_v1_6_only() {
         ("gateway.networking.x-k8s.io/v1alpha1", "XBackend"),
     ] {
         let doc = typed(api_version, kind);
-        assert!(not_modelled(&doc, V1_6), "{api_version} {kind}");
+        if kind == "XBackend" {
+            assert!(not_modelled(&doc, V1_6), "{api_version} {kind}");
+        } else {
+            // Modelled: served by v1.6.1, so refused only by the schema (no spec).
+            let r = admit_as(&doc, V1_6).expect_err("spec is required");
+            assert_eq!(r.reason, RejectionReason::Invalid, "{kind}");
+        }
         let r = admit_as(&doc, V1_5).expect_err("not served by v1.5.1");
         assert!(matches!(r.reason, RejectionReason::NoKindMatch { .. }));
+    }
+    // v1alpha2 is served by both releases.
+    for kind in ["TCPRoute", "UDPRoute"] {
+        let doc = typed("gateway.networking.k8s.io/v1alpha2", kind);
+        for version in GatewayApiVersion::ALL {
+            let r = admit_as(&doc, version).expect_err("spec is required");
+            assert_eq!(r.reason, RejectionReason::Invalid, "{version} {kind}");
+        }
     }
 }
 
