@@ -67,8 +67,44 @@ pub const GATEWAY_TLS: Profile = Profile {
     ],
 };
 
+/// Upstream's GatewayExtendedFeatures (pkg/features/gateway.go), ListenerSet included: the
+/// whole extended set of GATEWAY-TCP and GATEWAY-UDP, whose route features are core.
+const GATEWAY_EXTENDED: [&str; 10] = [
+    "GatewayAddressEmpty",
+    "GatewayBackendClientCertificate",
+    "GatewayFrontendClientCertificateValidation",
+    "GatewayFrontendClientCertificateValidationInsecureFallback",
+    "GatewayHTTPListenerIsolation",
+    "GatewayHTTPSListenerDetectMisdirectedRequests",
+    "GatewayInfrastructurePropagation",
+    "GatewayPort8080",
+    "GatewayStaticAddresses",
+    "ListenerSet",
+];
+
+/// GATEWAY-TCP: Gateways with TCPRoutes. Upstream lists TCPRoute in both sets (it is the
+/// only member of TCPRouteExtendedFeatures); here it is core only, which counts the same.
+pub const GATEWAY_TCP: Profile = Profile {
+    name: "GATEWAY-TCP",
+    core: &["Gateway", "ReferenceGrant", "TCPRoute"],
+    extended: &GATEWAY_EXTENDED,
+};
+
+/// GATEWAY-UDP: Gateways with UDPRoutes (UDPRoute likewise core only).
+pub const GATEWAY_UDP: Profile = Profile {
+    name: "GATEWAY-UDP",
+    core: &["Gateway", "ReferenceGrant", "UDPRoute"],
+    extended: &GATEWAY_EXTENDED,
+};
+
 /// Every profile gwsim implements, in report order.
-pub const PROFILES: &[&Profile] = &[&GATEWAY_HTTP, &GATEWAY_GRPC, &GATEWAY_TLS];
+pub const PROFILES: &[&Profile] = &[
+    &GATEWAY_HTTP,
+    &GATEWAY_GRPC,
+    &GATEWAY_TLS,
+    &GATEWAY_TCP,
+    &GATEWAY_UDP,
+];
 
 /// The profiles `names` names, in the order given, each once; no names: every profile. An
 /// unknown name is an error that lists the known ones.
@@ -246,6 +282,16 @@ mod tests {
             GATEWAY_GRPC.level(&names(&["Gateway", "HTTPRoute"])),
             Level::Outside
         );
+        // TCP and UDP: their route is core, ListenerSet extended, the other's route outside.
+        let tcp = names(&["Gateway", "TCPRoute"]);
+        let udp_grant = names(&["Gateway", "ReferenceGrant", "UDPRoute"]);
+        assert_eq!(GATEWAY_TCP.level(&tcp), Level::Core);
+        assert_eq!(GATEWAY_UDP.level(&udp_grant), Level::Core);
+        assert_eq!(GATEWAY_TCP.level(&udp_grant), Level::Outside);
+        assert_eq!(GATEWAY_HTTP.level(&tcp), Level::Outside);
+        let set = names(&["Gateway", "ListenerSet"]);
+        assert_eq!(GATEWAY_TCP.level(&set), Level::Extended);
+        assert_eq!(GATEWAY_UDP.level(&set), Level::Extended);
     }
 
     #[test]

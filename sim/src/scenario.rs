@@ -1617,11 +1617,13 @@ impl Loader<'_> {
                     | Kind::HttpRoute
                     | Kind::GrpcRoute
                     | Kind::TlsRoute
+                    | Kind::TcpRoute
+                    | Kind::UdpRoute
                     | Kind::BackendTlsPolicy
             )
         {
             return Err(format!(
-                "status checks apply to GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute, TLSRoute, BackendTLSPolicy and kinds gwsim does not model, not {k}"
+                "status checks apply to GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, UDPRoute, BackendTLSPolicy and kinds gwsim does not model, not {k}"
             ));
         }
         let kind_name = target.kind.clone();
@@ -1632,8 +1634,12 @@ impl Loader<'_> {
                 Ok(())
             }
         };
-        let is_route =
-            kind.is_none_or(|k| matches!(k, Kind::HttpRoute | Kind::GrpcRoute | Kind::TlsRoute));
+        let is_route = kind.is_none_or(|k| {
+            matches!(
+                k,
+                Kind::HttpRoute | Kind::GrpcRoute | Kind::TlsRoute | Kind::TcpRoute | Kind::UdpRoute
+            )
+        });
         let is_policy = kind.is_none_or(|k| k == Kind::BackendTlsPolicy);
         let is_gateway = kind.is_none_or(|k| k == Kind::Gateway);
         // A ListenerSet's status has conditions and listeners like a Gateway's, no addresses.
