@@ -187,8 +187,16 @@ fn findings(inputs: &Inputs, shows: &dyn Fn(&ObjectKey) -> bool) -> Vec<String> 
         for (gateway, conditions) in parents {
             for c in conditions {
                 if c.type_ == "ResolvedRefs" && c.status == "False" {
+                    // What the data plane does with traffic for the invalid reference.
+                    let effect = match key.kind {
+                        Kind::TlsRoute | Kind::TcpRoute => {
+                            "Connections that would use the reference are rejected"
+                        }
+                        Kind::UdpRoute => "Datagrams that would use the reference are dropped",
+                        _ => "Requests for the rules that use the reference are answered 500",
+                    };
                     out.push(format!(
-                        "{key} on {gateway}: ResolvedRefs False {}: {}. Requests for the rules that use the reference are answered 500; fix the backendRef, create what it names, or add the ReferenceGrant that allows it.",
+                        "{key} on {gateway}: ResolvedRefs False {}: {}. {effect}; fix the backendRef, create what it names, or add the ReferenceGrant that allows it.",
                         c.reason, c.message
                     ));
                 }

@@ -154,13 +154,8 @@ pub(crate) fn connect(
                     Err(why) => return ConnectionResult::Reset(why),
                 };
             if let Some(trust) = &spec.trust
-                && let Err(why) = check_server(
-                    &shown,
-                    trust,
-                    spec.connection.sni.as_deref(),
-                    snapshot,
-                    now,
-                )
+                && let Err(why) =
+                    check_server(&shown, trust, spec.connection.sni.as_deref(), snapshot, now)
             {
                 return ConnectionResult::Reset(format!("the client refused the handshake: {why}"));
             }

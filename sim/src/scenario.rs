@@ -104,8 +104,7 @@ pub const CONNECT_NOT_SENT: &str = "TLS connection steps are not sent over the w
 /// Why they skip scenarios with TCP or UDP `connect` steps: their clients open no raw TCP
 /// connections and send no UDP datagrams yet, and `gwsim serve` serves no TCP or UDP
 /// listeners.
-pub const L4_CONNECT_NOT_SENT: &str =
-    "TCP and UDP connection steps are not sent over the wire yet";
+pub const L4_CONNECT_NOT_SENT: &str = "TCP and UDP connection steps are not sent over the wire yet";
 
 /// What a step does.
 #[derive(Clone, Debug, PartialEq)]
@@ -1637,7 +1636,11 @@ impl Loader<'_> {
         let is_route = kind.is_none_or(|k| {
             matches!(
                 k,
-                Kind::HttpRoute | Kind::GrpcRoute | Kind::TlsRoute | Kind::TcpRoute | Kind::UdpRoute
+                Kind::HttpRoute
+                    | Kind::GrpcRoute
+                    | Kind::TlsRoute
+                    | Kind::TcpRoute
+                    | Kind::UdpRoute
             )
         });
         let is_policy = kind.is_none_or(|k| k == Kind::BackendTlsPolicy);
@@ -2026,8 +2029,7 @@ fn connect_expect(raw: Option<RawExpect>) -> Result<ConnectExpect, String> {
             return Err("expect.distribution must name at least one backend".to_string());
         }
         Some(ShareList(shares)) => {
-            if let Some((backend, share)) = shares.iter().find(|(_, s)| !(0.0..=1.0).contains(s))
-            {
+            if let Some((backend, share)) = shares.iter().find(|(_, s)| !(0.0..=1.0).contains(s)) {
                 return Err(format!(
                     "expect.distribution share of {backend} is {share}; shares are between 0 and 1"
                 ));
