@@ -435,12 +435,14 @@ mod tests {
         assert_eq!(r.counts("GATEWAY-GRPC", Level::Core).result(), "success");
         assert_eq!(r.exit_code(), 1);
         let text = r.render_text();
-        let tail: Vec<&str> = text.lines().rev().take(5).collect();
+        let tail: Vec<&str> = text.lines().rev().take(7).collect();
         assert_eq!(
             tail,
             [
                 "4 passed, 1 failed, 1 skipped",
                 "outside the profiles: 1 passed, 0 failed, 0 skipped",
+                "GATEWAY-UDP   core: 1 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
+                "GATEWAY-TCP   core: 1 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
                 "GATEWAY-TLS   core: 1 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
                 "GATEWAY-GRPC  core: 2 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
                 "GATEWAY-HTTP  core: 2 passed, 1 failed, 0 skipped; extended: 0 passed, 0 failed, 1 skipped",
@@ -448,7 +450,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("ok      G [GATEWAY-HTTP core, GATEWAY-GRPC core, GATEWAY-TLS core]\n"),
+            text.contains("ok      G [GATEWAY-HTTP core, GATEWAY-GRPC core, GATEWAY-TLS core, GATEWAY-TCP core, GATEWAY-UDP core]\n"),
             "{text}"
         );
         assert!(text.contains("ok      R [GATEWAY-GRPC core]\n"), "{text}");
@@ -462,7 +464,16 @@ mod tests {
     fn report_has_one_entry_per_profile() {
         let report = sample().conformance_report("2026-01-01");
         let names: Vec<&str> = report.profiles.iter().map(|p| p.name).collect();
-        assert_eq!(names, ["GATEWAY-HTTP", "GATEWAY-GRPC", "GATEWAY-TLS"]);
+        assert_eq!(
+            names,
+            [
+                "GATEWAY-HTTP",
+                "GATEWAY-GRPC",
+                "GATEWAY-TLS",
+                "GATEWAY-TCP",
+                "GATEWAY-UDP"
+            ]
+        );
         let http = &report.profiles[0];
         assert_eq!(http.core.failed_tests, vec!["B".to_string()]);
         assert_eq!(http.core.statistics, counts(2, 1, 0));
