@@ -421,8 +421,9 @@ enum Command {
         #[command(flatten)]
         classes: ClassArgs,
     },
-    /// Run the conformance suite (one scenario per upstream test of the GATEWAY-HTTP and
-    /// GATEWAY-GRPC profiles, and of GRPCRoute's extended features) against the simulator.
+    /// Run the conformance suite (one scenario per upstream test of the GATEWAY-HTTP,
+    /// GATEWAY-GRPC, GATEWAY-TLS, GATEWAY-TCP and GATEWAY-UDP profiles, and of GRPCRoute's
+    /// extended features) against the simulator.
     ///
     /// Exit 0 when nothing failed; 2 when --run, --skip, --features or --profile names nothing
     /// known.
@@ -441,9 +442,9 @@ enum Command {
         /// Test only these features besides the core ones (default: every supported feature).
         #[arg(long, value_name = "FEATURE", value_delimiter = ',')]
         features: Option<Vec<String>>,
-        /// Test and report only these conformance profiles (GATEWAY-HTTP, GATEWAY-GRPC;
-        /// comma-separated or repeated; default: every profile gwsim implements). Tests outside
-        /// every profile run whatever is chosen.
+        /// Test and report only these conformance profiles (GATEWAY-HTTP, GATEWAY-GRPC,
+        /// GATEWAY-TLS, GATEWAY-TCP, GATEWAY-UDP; comma-separated or repeated; default: every
+        /// profile gwsim implements). Tests outside every profile run whatever is chosen.
         #[arg(long = "profile", value_name = "NAME", value_delimiter = ',')]
         profiles: Vec<String>,
         /// Run another folder of scenarios instead of the built-in suite.
