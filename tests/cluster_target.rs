@@ -35,6 +35,24 @@ const SUITE_NOT_ON_CLUSTER: &[&str] = &[
     "TLSRouteMixedTerminationSameNamespace",
     "TLSRouteSimpleSameNamespace",
     "TLSRouteTerminateSimpleSameNamespace",
+    // TCP and UDP connection steps are not sent over the wire yet.
+    "TCPRouteInvalidBackendRefNonexistent",
+    "TCPRouteInvalidCrossNamespaceBackendRef",
+    "TCPRouteInvalidNonTCPListener",
+    "TCPRouteMultipleRoutesAttachment",
+    "TCPRouteParentRefAttachAll",
+    "TCPRouteParentRefPortAndSectionName",
+    "TCPRouteReferenceGrant",
+    "TCPRouteWeightedRouting",
+    "UDPRoute",
+    "UDPRouteInvalidBackendRefNonexistent",
+    "UDPRouteInvalidCrossNamespaceBackendRef",
+    "UDPRouteMultipleRoutesAttachment",
+    "UDPRouteNotAllowedByListeners",
+    "UDPRouteParentRefAttachAllListeners",
+    "UDPRouteParentRefPortAndSectionName",
+    "UDPRouteReferenceGrant",
+    "UDPRouteWeightedRouting",
 ];
 
 /// Conformance tests that run on the cluster but fail there, and why.
