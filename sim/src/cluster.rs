@@ -436,14 +436,15 @@ pub trait Cluster {
         }
     }
 
-    /// Opens a TLS connection to a Gateway port (`connect` steps). A cluster that cannot
-    /// open one says so: a connection step never passes without a connection.
+    /// Opens a TLS or TCP connection, or sends a UDP datagram, to a Gateway port (`connect`
+    /// steps). A cluster that cannot open one says so: a connection step never passes without
+    /// a connection.
     fn connect(
         &mut self,
         spec: &crate::connect::ConnectSpec,
     ) -> Result<crate::connect::ConnectionResult, SendError> {
         Err(SendError::Transport(format!(
-            "connect to port {}: this cluster cannot open TLS connections",
+            "connect to port {}: this cluster cannot open TLS or TCP connections or send UDP datagrams",
             spec.connection.port
         )))
     }

@@ -71,14 +71,15 @@ pub fn connect_not_sent(scenario: &crate::scenario::Scenario) -> Option<(usize, 
 /// What the client of a connection learns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum ConnectionResult {
-    /// Nothing answered: the Gateway (or the backend) closed or reset the connection, or the
-    /// client gave up on the handshake. The text says why.
+    /// Nothing answered: the Gateway (or the backend) closed or reset the connection, the
+    /// client gave up on the handshake, or the datagram got no reply. The text says why.
     Reset(String),
     /// The echo backend's report.
     Echoed(ConnectionEcho),
 }
 
-/// What upstream's TCP echo reports, and the certificate the client was shown.
+/// What answered: upstream's TCP echo (its report, and the certificate the client was shown
+/// over TLS), its UDP echo (the pod it names), or a DNS server (the pod that answered).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ConnectionEcho {
     pub namespace: String,
