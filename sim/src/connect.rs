@@ -114,7 +114,7 @@ pub(crate) fn connect(
         ));
     };
     let server = server_of(snapshot, &pod.namespace, &pod.name);
-    let plain = |tls: bool, sni: Option<String>, shown: Option<&CertificateChain>| {
+    let answered = |tls: bool, sni: Option<String>, shown: Option<&CertificateChain>| {
         ConnectionResult::Echoed(ConnectionEcho {
             namespace: pod.namespace.clone(),
             pod: pod.name.clone(),
@@ -128,7 +128,7 @@ pub(crate) fn connect(
     let who = format!("pod {}/{} port {target_port}", pod.namespace, pod.name);
     match (spec.connection.protocol, forward.tls) {
         (ConnectionProtocol::Udp, _) => match (&spec.dns_query, server) {
-            (None, Server::UdpEcho) | (Some(_), Server::Dns) => plain(false, None, None),
+            (None, Server::UdpEcho) | (Some(_), Server::Dns) => answered(false, None, None),
             (Some(name), other) => ConnectionResult::Reset(format!(
                 "the DNS query for {name} got no DNS answer: {who} runs {}",
                 other.describe()
@@ -147,7 +147,7 @@ pub(crate) fn connect(
                 "{who} expects TLS, and the client speaks plain TCP"
             ))
         }
-        (_, None) => plain(false, None, None),
+        (_, None) => answered(false, None, None),
         (_, Some(mode)) => {
             let (shown, tls, backend_sni) =
                 match tls_handshake(gateways, &decision.provenance, pod, target_port, mode, spec) {
@@ -160,7 +160,7 @@ pub(crate) fn connect(
             {
                 return ConnectionResult::Reset(format!("the client refused the handshake: {why}"));
             }
-            plain(tls, backend_sni, Some(&shown))
+            answered(tls, backend_sni, Some(&shown))
         }
     }
 }
