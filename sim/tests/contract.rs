@@ -735,7 +735,7 @@ fn manifests_refused_fail_the_scenario() {
 
 #[test]
 fn unsupported_features_skip_and_name_the_feature() {
-    let text = "name: needs-more\nbase: conformance\nfeatures: [HTTPRoute, TCPRoute, Mesh]\nsteps:\n- advance: 1s\n";
+    let text = "name: needs-more\nbase: conformance\nfeatures: [HTTPRoute, MeshConsumerRoute, Mesh]\nsteps:\n- advance: 1s\n";
     let source = Source {
         name: "s.yaml".into(),
         path: PathBuf::from("s.yaml"),
@@ -747,7 +747,7 @@ fn unsupported_features_skip_and_name_the_feature() {
     assert_eq!(report.exit_code(), 0, "skipped is not a failure");
     let text = report.render_text();
     assert!(
-        text.contains("skipped  needs-more (unsupported features: Mesh, TCPRoute)"),
+        text.contains("skipped  needs-more (unsupported features: Mesh, MeshConsumerRoute)"),
         "{text}"
     );
     assert!(text.ends_with("0 passed, 0 failed, 1 skipped\n"), "{text}");

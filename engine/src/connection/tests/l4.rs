@@ -200,3 +200,52 @@ fn l4_invalid_backends_and_weights() {
     assert_eq!(two + three, 1000, "{counts:?}");
     assert!((650..750).contains(&two), "{counts:?}");
 }
+
+#[test]
+fn l4_cross_namespace_backends_need_a_grant_for_their_own_kind() {
+    let other = "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n";
+    let service = "apiVersion: v1\nkind: Service\nmetadata: {name: echo, namespace: other}\nspec:\n  ports: [{port: 3000}]\n";
+    let grant = |from: &str| {
+        format!(
+            "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {{name: g, namespace: other}}\nspec:\n  from: [{{group: gateway.networking.k8s.io, kind: {from}, namespace: infra}}]\n  to: [{{group: '', kind: Service}}]\n"
+        )
+    };
+    let tcp = l4_route(
+        "TCPRoute",
+        "x",
+        100,
+        "{name: gw, sectionName: tcp}",
+        "[{name: echo, namespace: other, port: 3000}]",
+    );
+    // A grant for UDPRoutes (or none) does not let a TCPRoute in.
+    for g in [String::new(), grant("UDPRoute")] {
+        let (_, r) = state(&[other, service, &g, &gateway(L4_LISTENERS), &tcp]);
+        assert_eq!(
+            l4_conditions(&r, Kind::TcpRoute, "x"),
+            [
+                "Accepted=True/Accepted",
+                "ResolvedRefs=False/RefNotPermitted"
+            ],
+            "grant {g:?}"
+        );
+        assert_eq!(
+            outcome(&open(&r, 9000, ConnectionProtocol::Tcp, 1)),
+            "reset"
+        );
+    }
+    let (_, r) = state(&[
+        other,
+        service,
+        &grant("TCPRoute"),
+        &gateway(L4_LISTENERS),
+        &tcp,
+    ]);
+    assert_eq!(
+        l4_conditions(&r, Kind::TcpRoute, "x"),
+        ["Accepted=True/Accepted", "ResolvedRefs=True/ResolvedRefs"]
+    );
+    assert_eq!(
+        outcome(&open(&r, 9000, ConnectionProtocol::Tcp, 1)),
+        "other/echo:3000 (plain)"
+    );
+}
