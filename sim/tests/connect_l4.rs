@@ -265,6 +265,10 @@ fn tcp_and_udp_connect_steps_are_checked_when_loading() {
             "connect.count must be at least 1",
         ),
         (
+            "  - connect: {port: 9000, protocol: UDP, count: 100001}\n",
+            "connect.count 100001 is more than 100000, gwsim's limit of requests per step",
+        ),
+        (
             "  - connect: {port: 9000, protocol: TCP}\n    expect: {serverCertificate: {dnsNames: [a]}}\n",
             "go only with TLS connections",
         ),
