@@ -407,7 +407,8 @@ fn hostname_rank(pattern: &str) -> (bool, usize) {
 }
 
 /// The route that takes the SNI, with the hostname it matched by, recording every attached
-/// route as a candidate.
+/// route as a candidate. TCP and UDP routes have no hostnames (and connections no SNI), so
+/// every one takes the connection and the oldest wins.
 fn select_route<'r>(
     routes: &'r [RouteAttachment],
     protocol: ConnectionProtocol,
