@@ -187,15 +187,7 @@ pub fn decide(
     };
     let Some((route, hostname)) = select_route(&listener.routes, protocol, sni.as_deref(), &mut ex)
     else {
-        let kind = protocol.route_kind();
-        let why = match (&sni, protocol) {
-            (Some(sni), _) => format!("no {kind} on listener {} takes SNI {sni}", listener.name),
-            (None, ConnectionProtocol::Tls) => format!(
-                "the client sent no SNI and no {kind} on listener {} takes every name",
-                listener.name
-            ),
-            (None, _) => format!("no {kind} is attached to listener {}", listener.name),
-        };
+        let why = no_route(protocol, &listener.name, sni.as_deref());
         return ConnectionDecision::reset(ex, protocol, why);
     };
     let Some(rule) = route.rules.first() else {
@@ -244,21 +236,38 @@ pub fn decide(
     ex.outcome = format!(
         "forwarded to {} ({})",
         describe_target(&chosen.target),
-        match (tls, protocol) {
-            (Some(TlsMode::Passthrough), _) => {
-                "TLS passed through: the backend completes the handshake"
-            }
-            (Some(TlsMode::Terminate), _) => {
-                "TLS terminated with the listener's certificate; plain stream"
-            }
-            (None, ConnectionProtocol::Udp) => "the datagram as it came",
-            (None, _) => "the TCP stream as it came",
-        }
+        forwarded_as(tls, protocol)
     );
     ConnectionDecision {
         outcome: ConnectionOutcome::Forward(ConnectionForward { backend, tls }),
         provenance: Some(provenance),
         explanation: ex,
+    }
+}
+
+/// Why no route took the connection on `listener`.
+fn no_route(protocol: ConnectionProtocol, listener: &str, sni: Option<&str>) -> String {
+    let kind = protocol.route_kind();
+    match (sni, protocol) {
+        (Some(sni), _) => format!("no {kind} on listener {listener} takes SNI {sni}"),
+        (None, ConnectionProtocol::Tls) => {
+            format!("the client sent no SNI and no {kind} on listener {listener} takes every name")
+        }
+        (None, _) => format!("no {kind} is attached to listener {listener}"),
+    }
+}
+
+/// What the Gateway sends the backend, in words.
+fn forwarded_as(tls: Option<TlsMode>, protocol: ConnectionProtocol) -> &'static str {
+    match (tls, protocol) {
+        (Some(TlsMode::Passthrough), _) => {
+            "TLS passed through: the backend completes the handshake"
+        }
+        (Some(TlsMode::Terminate), _) => {
+            "TLS terminated with the listener's certificate; plain stream"
+        }
+        (None, ConnectionProtocol::Udp) => "the datagram as it came",
+        (None, _) => "the TCP stream as it came",
     }
 }
 
