@@ -84,18 +84,23 @@ pub async fn handle(
             local_response(status, &headers, "")
         }
         Outcome::Forward(forward) => {
-            let body = match Limited::new(req.into_body(), shared.limits.max_body_bytes)
-                .collect()
-                .await
-            {
-                Ok(b) => b.to_bytes(),
-                Err(e) if e.downcast_ref::<hyper::Error>().is_some() => {
-                    return Ok(RequestError::BadRequest(e.to_string()).into_response());
-                }
-                Err(_) => {
-                    return Ok(
-                        RequestError::BodyTooLarge(shared.limits.max_body_bytes).into_response()
-                    );
+            // Most requests have no body: nothing to wait for or collect.
+            let incoming = req.into_body();
+            let body = if hyper::body::Body::is_end_stream(&incoming) {
+                Bytes::new()
+            } else {
+                match Limited::new(incoming, shared.limits.max_body_bytes)
+                    .collect()
+                    .await
+                {
+                    Ok(b) => b.to_bytes(),
+                    Err(e) if e.downcast_ref::<hyper::Error>().is_some() => {
+                        return Ok(RequestError::BadRequest(e.to_string()).into_response());
+                    }
+                    Err(_) => {
+                        return Ok(RequestError::BodyTooLarge(shared.limits.max_body_bytes)
+                            .into_response());
+                    }
                 }
             };
             deliver(
