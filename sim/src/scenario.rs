@@ -200,6 +200,36 @@ pub struct RequestSpec {
     /// gwsim addition: a unary gRPC call (`protocol` is then `grpc`, `method` POST, `path`
     /// `/SERVICE/METHOD`, and `headers` its metadata plus the gRPC content type and `te`).
     pub grpc: Option<Box<GrpcCall>>,
+    /// gwsim addition: the pod the request is sent from, through the mesh (GAMMA); `host` is
+    /// then the destination as the client names it (`NAME[.NAMESPACE][:PORT]`).
+    pub from: Option<MeshClient>,
+}
+
+/// `request.from`: the client pod of a mesh request, by name or, as upstream's mesh tests
+/// pick it, the first pod (in name order) of the namespace carrying every label given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeshClient {
+    pub namespace: String,
+    pub pod: PodChoice,
+}
+
+/// Which pod of the namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PodChoice {
+    Name(String),
+    Labels(std::collections::BTreeMap<String, String>),
+}
+
+impl fmt::Display for MeshClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.pod {
+            PodChoice::Name(name) => write!(f, "pod {}/{name}", self.namespace),
+            PodChoice::Labels(labels) => {
+                let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "the first pod of {} with {}", self.namespace, labels.join(","))
+            }
+        }
+    }
 }
 
 /// `request.grpc`: the service (fully qualified, `package.Service`) and method called.
@@ -549,6 +579,16 @@ struct RawRequest {
     messages: Option<Vec<RawMessage>>,
     client_certificate: Option<RawSecretRef>,
     grpc: Option<RawGrpcCall>,
+    from: Option<RawFrom>,
+}
+
+/// `request.from`: `{namespace, name}` or `{namespace, labels}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFrom {
+    namespace: String,
+    name: Option<String>,
+    labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -1367,6 +1407,18 @@ impl Loader<'_> {
         let client_certificate = raw
             .client_certificate
             .map(|r| (r.namespace.unwrap_or_else(|| "default".to_string()), r.name));
+        let from = match raw.from {
+            None => None,
+            Some(from) => Some(mesh_client(
+                from,
+                gateway.is_some(),
+                &raw.host,
+                raw.port,
+                scheme,
+                protocol,
+                &client_certificate,
+            )?),
+        };
         Ok(RequestSpec {
             gateway,
             scheme,
@@ -1381,6 +1433,7 @@ impl Loader<'_> {
             messages: messages("request", raw.messages.unwrap_or_default())?,
             client_certificate,
             grpc,
+            from,
         })
     }
 
@@ -1775,6 +1828,61 @@ fn grpc_call(
 /// A call's metadata as a gRPC client sends it: keys lower-cased (HTTP/2 header names are),
 /// then the gRPC content type and `te: trailers`. Keys the client or the transport own are
 /// refused.
+/// `request.from` (a mesh request), checked against the keys it cannot go with.
+fn mesh_client(
+    raw: RawFrom,
+    gateway: bool,
+    host: &Option<String>,
+    port: Option<u16>,
+    scheme: Scheme,
+    protocol: ClientProtocol,
+    client_certificate: &Option<(String, String)>,
+) -> Result<MeshClient, String> {
+    let refuse = |key: &str| {
+        Err(format!(
+            "request.from (a request from a pod through the mesh) cannot go with request.{key}"
+        ))
+    };
+    if gateway {
+        return refuse("gateway");
+    }
+    if port.is_some() {
+        return refuse("port (give the port in request.host: NAME:PORT)");
+    }
+    if scheme != Scheme::Http {
+        return refuse("scheme https");
+    }
+    if client_certificate.is_some() {
+        return refuse("clientCertificate");
+    }
+    if protocol == ClientProtocol::WebSocket {
+        return refuse("protocol websocket");
+    }
+    if host.is_none() {
+        return Err(
+            "request.from needs request.host: the destination as the pod names it (NAME, NAME.NAMESPACE, with an optional :PORT)"
+                .to_string(),
+        );
+    }
+    if raw.namespace.is_empty() {
+        return Err("request.from.namespace must not be empty".to_string());
+    }
+    let pod = match (raw.name, raw.labels) {
+        (Some(name), None) if !name.is_empty() => PodChoice::Name(name),
+        (None, Some(labels)) if !labels.is_empty() => PodChoice::Labels(labels),
+        _ => {
+            return Err(
+                "request.from needs exactly one of name (a pod) and labels (the first pod carrying them)"
+                    .to_string(),
+            );
+        }
+    };
+    Ok(MeshClient {
+        namespace: raw.namespace,
+        pod,
+    })
+}
+
 fn grpc_metadata(headers: Vec<(String, String)>) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::with_capacity(headers.len() + 2);
     for (name, value) in headers {

@@ -105,17 +105,7 @@ impl MeshTable {
         authority: &str,
         from_namespace: &str,
     ) -> Result<MeshDestination, String> {
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-                let port: u16 = p
-                    .parse()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(|| format!("{authority}: port {p} is not a port number"))?;
-                (h, port)
-            }
-            _ => (authority, 80),
-        };
+        let (host, port) = split_authority(authority)?;
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         let (name, namespace) = match host.split_once('.') {
             None => (host.as_str(), from_namespace),
@@ -250,6 +240,21 @@ impl MeshTable {
             noun: "Service",
         };
         decide_in(routes, request, &view, origin, ex, rng)
+    }
+}
+
+/// A URL authority's host and port (80, http's, when none is given).
+pub fn split_authority(authority: &str) -> Result<(&str, u16), String> {
+    match authority.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            let port: u16 = p
+                .parse()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{authority}: port {p} is not a port number"))?;
+            Ok((h, port))
+        }
+        _ => Ok((authority, 80)),
     }
 }
 
