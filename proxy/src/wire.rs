@@ -49,7 +49,8 @@ use crate::{Options, Proxy, REQUEST_ID_HEADER};
 /// Scenarios that cannot be expressed on a real socket, and why. Matched by scenario name;
 /// each is reported `skipped (wire)`, never passed. The suite's TLSRoute scenarios open TLS
 /// connections (`connect` steps), which the wire client does not send yet; any other scenario
-/// with such a step is skipped for the same reason by [`not_on_wire`].
+/// with such a step is skipped for the same reason by [`not_on_wire`]. The mesh scenarios send
+/// requests from pods (`request.from`), which no wire data plane serves yet; likewise.
 pub const NOT_ON_WIRE: &[(&str, &str)] = &[
     ("tlsroute-hostname-intersection", CONNECT_NOT_SENT),
     ("tlsroute-invalid-backendref-nonexistent", CONNECT_NOT_SENT),
@@ -65,9 +66,33 @@ pub const NOT_ON_WIRE: &[(&str, &str)] = &[
     ),
     ("tlsroute-simple-same-namespace", CONNECT_NOT_SENT),
     ("tlsroute-terminate-simple-same-namespace", CONNECT_NOT_SENT),
+    // --- mesh: requests from a pod ---
+    ("mesh-basic", MESH_NOT_SENT),
+    ("mesh-consumer-route", MESH_NOT_SENT),
+    ("mesh-frontend-hostname", MESH_NOT_SENT),
+    ("mesh-grpcroute-request-header-modifier", MESH_NOT_SENT),
+    ("mesh-grpcroute-weight", MESH_NOT_SENT),
+    ("mesh-httproute-303-redirect", MESH_NOT_SENT),
+    ("mesh-httproute-307-redirect", MESH_NOT_SENT),
+    ("mesh-httproute-308-redirect", MESH_NOT_SENT),
+    ("mesh-httproute-backend-request-header-modifier", MESH_NOT_SENT),
+    ("mesh-httproute-matching", MESH_NOT_SENT),
+    ("mesh-httproute-named-rule", MESH_NOT_SENT),
+    ("mesh-httproute-query-param-matching", MESH_NOT_SENT),
+    ("mesh-httproute-redirect-host-and-status", MESH_NOT_SENT),
+    ("mesh-httproute-redirect-path", MESH_NOT_SENT),
+    ("mesh-httproute-redirect-port", MESH_NOT_SENT),
+    ("mesh-httproute-redirect-scheme", MESH_NOT_SENT),
+    ("mesh-httproute-request-header-modifier", MESH_NOT_SENT),
+    ("mesh-httproute-rewrite-path", MESH_NOT_SENT),
+    ("mesh-httproute-simple-same-namespace", MESH_NOT_SENT),
+    ("mesh-httproute-weight", MESH_NOT_SENT),
+    ("mesh-ports", MESH_NOT_SENT),
+    ("mesh-split", MESH_NOT_SENT),
 ];
 
 const CONNECT_NOT_SENT: &str = gwsim_sim::scenario::CONNECT_NOT_SENT;
+const MESH_NOT_SENT: &str = gwsim_sim::scenario::MESH_NOT_SENT;
 
 /// The longest a request over the wire may take before the client gives up.
 const REQUEST_LIMIT: Duration = Duration::from_secs(120);
@@ -90,6 +115,7 @@ pub fn not_on_wire(scenario: &Scenario) -> Option<&'static str> {
                 .any(|s| matches!(s.action, gwsim_sim::scenario::Action::Connect { .. }))
                 .then_some(gwsim_sim::scenario::CONNECT_NOT_SENT)
         })
+        .or_else(|| scenario.sends_from_pods().then_some(MESH_NOT_SENT))
 }
 
 /// The simulated cluster with its data plane on real sockets.

@@ -89,13 +89,15 @@ impl Network {
             let ns = pod.metadata.namespace.clone().unwrap_or_default();
             let name = pod.metadata.name.clone().unwrap_or_default();
             let grpc = serves_grpc(pod);
+            let grpc_port = grpc_container_port(pod);
             let tls = crate::backend_tls::serving_tls(pod, snapshot);
             let echo = match old.remove(&(ns.clone(), name.clone())) {
                 Some(p) if p.ip == ip && p.grpc == grpc && p.tls == tls => p,
                 Some(p) if p.ip == ip && p.grpc == grpc => p.serving_tls(tls),
                 _ if grpc => EchoPod::new(&ns, &name, ip).serving_grpc().serving_tls(tls),
                 _ => EchoPod::new(&ns, &name, ip).serving_tls(tls),
-            };
+            }
+            .serving_grpc_on(grpc_port);
             // Every address of the pod (IPv4 and IPv6) reaches the same echo backend.
             let all_ips = pod.status.iter().flat_map(|s| s.pod_ips.iter().flatten());
             for extra in all_ips.filter(|p| p.ip != ip) {
@@ -576,6 +578,17 @@ pub fn serves_grpc(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
             e.name == crate::grpc::ECHO_SERVER_ENV
                 && e.value.as_deref().is_some_and(|v| !v.is_empty())
         })
+}
+
+/// The container port named `grpc`, where an HTTP echo serves the gRPC echo too (upstream's
+/// mesh echo, `--grpc=PORT`).
+pub fn grpc_container_port(pod: &k8s_openapi::api::core::v1::Pod) -> Option<u16> {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .flat_map(|c| c.ports.iter().flatten())
+        .find(|p| p.name.as_deref() == Some("grpc"))
+        .and_then(|p| u16::try_from(p.container_port).ok())
 }
 
 /// The headers and trailers of a gRPC echo's answer, as grpc-go writes them: an OK call has

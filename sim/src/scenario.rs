@@ -100,6 +100,20 @@ impl Step {
 /// steps: their clients do not open raw TLS connections yet.
 pub const CONNECT_NOT_SENT: &str = "TLS connection steps are not sent over the wire yet";
 
+/// Why targets on real sockets skip scenarios with requests from a pod (`request.from`):
+/// their clients send only to Gateways, and no mesh data plane is served yet.
+pub const MESH_NOT_SENT: &str =
+    "requests from a pod through the mesh (request.from) are not sent over the wire yet";
+
+impl Scenario {
+    /// Whether a step sends a request from a pod through the mesh.
+    pub fn sends_from_pods(&self) -> bool {
+        self.steps.iter().any(|s| {
+            matches!(&s.action, Action::Request { request, .. } if request.from.is_some())
+        })
+    }
+}
+
 /// What a step does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
