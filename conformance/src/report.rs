@@ -404,6 +404,7 @@ mod tests {
                     &["Gateway", "GRPCRoute", "GRPCRouteNamedRouteRule"],
                     TestOutcome::Passed,
                 ),
+                result("M", &["Mesh"], TestOutcome::Passed),
             ],
             tested_features: vec!["Gateway".into(), "HTTPRouteMethodMatching".into()],
             profiles: crate::profile::PROFILES.to_vec(),
@@ -435,12 +436,14 @@ mod tests {
         assert_eq!(r.counts("GATEWAY-GRPC", Level::Core).result(), "success");
         assert_eq!(r.exit_code(), 1);
         let text = r.render_text();
-        let tail: Vec<&str> = text.lines().rev().take(5).collect();
+        let tail: Vec<&str> = text.lines().rev().take(7).collect();
         assert_eq!(
             tail,
             [
-                "4 passed, 1 failed, 1 skipped",
+                "5 passed, 1 failed, 1 skipped",
                 "outside the profiles: 1 passed, 0 failed, 0 skipped",
+                "MESH-GRPC     core: 1 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
+                "MESH-HTTP     core: 1 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
                 "GATEWAY-TLS   core: 1 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
                 "GATEWAY-GRPC  core: 2 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
                 "GATEWAY-HTTP  core: 2 passed, 1 failed, 0 skipped; extended: 0 passed, 0 failed, 1 skipped",
@@ -452,6 +455,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("ok      R [GATEWAY-GRPC core]\n"), "{text}");
+        // A mesh test counts in the mesh profiles, not in the Gateway ones.
+        assert!(
+            text.contains("ok      M [MESH-HTTP core, MESH-GRPC core]\n"),
+            "{text}"
+        );
         assert!(
             text.contains("ok      N [outside the profiles]\n"),
             "{text}"
@@ -462,7 +470,16 @@ mod tests {
     fn report_has_one_entry_per_profile() {
         let report = sample().conformance_report("2026-01-01");
         let names: Vec<&str> = report.profiles.iter().map(|p| p.name).collect();
-        assert_eq!(names, ["GATEWAY-HTTP", "GATEWAY-GRPC", "GATEWAY-TLS"]);
+        assert_eq!(
+            names,
+            [
+                "GATEWAY-HTTP",
+                "GATEWAY-GRPC",
+                "GATEWAY-TLS",
+                "MESH-HTTP",
+                "MESH-GRPC"
+            ]
+        );
         let http = &report.profiles[0];
         assert_eq!(http.core.failed_tests, vec!["B".to_string()]);
         assert_eq!(http.core.statistics, counts(2, 1, 0));
@@ -506,7 +523,7 @@ mod tests {
         assert!(xml.contains("step 2 &lt;x&gt;"), "{xml}");
         assert!(xml.contains("no &amp; yes"), "{xml}");
         assert!(
-            xml.contains("tests=\"6\" failures=\"1\" skipped=\"1\""),
+            xml.contains("tests=\"7\" failures=\"1\" skipped=\"1\""),
             "{xml}"
         );
     }
