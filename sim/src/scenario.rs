@@ -2283,10 +2283,80 @@ steps:
     }
 
     #[test]
+    fn requests_from_pods_parse() {
+        let s = load(
+            "name: a\nsteps:\n- request: {from: {namespace: m, labels: {app: echo, version: v1}}, host: \"echo.m:8080\", headers: {Host: other}}\n- request: {from: {namespace: m, name: echo-v1-abc}, host: echo}\n",
+        )
+        .expect("loads");
+        let from = |i: usize| match &s.steps[i].action {
+            Action::Request { request, .. } => request.from.clone(),
+            other => panic!("not a request: {other:?}"),
+        };
+        let labels = [("app", "echo"), ("version", "v1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(
+            from(0),
+            Some(MeshClient {
+                namespace: "m".into(),
+                pod: PodChoice::Labels(labels),
+            })
+        );
+        assert_eq!(
+            from(1).map(|f| f.to_string()),
+            Some("pod m/echo-v1-abc".to_string())
+        );
+        assert!(!Scenario::sends_from_pods(&load("name: b\n").expect("loads")));
+        assert!(s.sends_from_pods());
+    }
+
+    #[test]
     fn invalid_values_are_load_errors_at_their_step() {
         let cases = [
             ("name: Not-Kebab\n", 1, "kebab-case"),
             ("name: a\nbase: full\n", 2, "unknown variant `full`"),
+            // request.from (a request from a pod through the mesh)
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, labels: {app: echo}}}\n",
+                3,
+                "request.from needs request.host",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, labels: {app: echo}}, host: echo, gateway: a/b}\n",
+                3,
+                "cannot go with request.gateway",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, labels: {app: echo}}, host: echo, port: 8080}\n",
+                3,
+                "cannot go with request.port (give the port in request.host: NAME:PORT)",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, labels: {app: echo}}, host: echo, scheme: https}\n",
+                3,
+                "cannot go with request.scheme https",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, labels: {app: echo}}, host: echo, protocol: websocket}\n",
+                3,
+                "cannot go with request.protocol websocket",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m}, host: echo}\n",
+                3,
+                "exactly one of name (a pod) and labels",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, name: p, labels: {a: b}}, host: echo}\n",
+                3,
+                "exactly one of name (a pod) and labels",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: \"\", name: p}, host: echo}\n",
+                3,
+                "request.from.namespace must not be empty",
+            ),
             ("name: a\nsteps:\n- {}\n", 3, "has no action"),
             (
                 "name: a\nsteps:\n- {advance: 1s, delete: {kind: Gateway, name: g}}\n",
