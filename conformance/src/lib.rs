@@ -174,11 +174,7 @@ fn skip_reason(s: &Scenario, options: &Options, tested: &BTreeSet<String>) -> Op
     if missing.is_empty() {
         return None;
     }
-    let unsupported: Vec<&str> = missing
-        .iter()
-        .copied()
-        .filter(|f| !supported(f))
-        .collect();
+    let unsupported: Vec<&str> = missing.iter().copied().filter(|f| !supported(f)).collect();
     Some(if unsupported.is_empty() {
         format!(
             "features not selected by --features: {}",
@@ -382,18 +378,12 @@ mod tests {
         let mut vacuous = Vec::new();
         let mut forced_count = 0;
         for scenario in &suite {
-            if scenario
-                .features
-                .iter()
-                .all(|f| supported(f))
-            {
+            if scenario.features.iter().all(|f| supported(f)) {
                 continue;
             }
             forced_count += 1;
             let mut forced = scenario.clone();
-            forced
-                .features
-                .retain(|f| supported(f));
+            forced.features.retain(|f| supported(f));
             let report = run_scenarios(&[forced], &RunOptions::default()).expect("runs");
             if report.summary.failed == 0 {
                 vacuous.push(test_name(scenario));

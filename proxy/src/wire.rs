@@ -75,7 +75,10 @@ pub const NOT_ON_WIRE: &[(&str, &str)] = &[
     ("mesh-httproute-303-redirect", MESH_NOT_SENT),
     ("mesh-httproute-307-redirect", MESH_NOT_SENT),
     ("mesh-httproute-308-redirect", MESH_NOT_SENT),
-    ("mesh-httproute-backend-request-header-modifier", MESH_NOT_SENT),
+    (
+        "mesh-httproute-backend-request-header-modifier",
+        MESH_NOT_SENT,
+    ),
     ("mesh-httproute-matching", MESH_NOT_SENT),
     ("mesh-httproute-named-rule", MESH_NOT_SENT),
     ("mesh-httproute-query-param-matching", MESH_NOT_SENT),

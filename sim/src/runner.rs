@@ -25,8 +25,7 @@ use crate::cluster::{
 };
 use crate::scenario::{
     Action, Base, Expect, ExpectedServerCertificate, MeshClient, PodChoice, RequestSpec, Scenario,
-    ScenarioError, Step,
-    load_paths,
+    ScenarioError, Step, load_paths,
 };
 use crate::sim::SimCluster;
 
@@ -740,7 +739,10 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
         let authority = spec.host.clone().unwrap_or_default();
         let (_, port) = split_authority(&authority).map_err(fail)?;
         let mut headers = spec.headers.clone();
-        let host = match headers.iter().position(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        let host = match headers
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case("host"))
+        {
             Some(at) => headers.remove(at).1,
             None => authority,
         };
@@ -894,7 +896,10 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
 
 /// The pod `from` names: by name, or the first pod (key order) of the namespace carrying
 /// every label given, as upstream's mesh tests pick their client. Works on any cluster.
-fn mesh_client_pod<C: Cluster + ?Sized>(cluster: &C, from: &MeshClient) -> Result<ObjectKey, String> {
+fn mesh_client_pod<C: Cluster + ?Sized>(
+    cluster: &C,
+    from: &MeshClient,
+) -> Result<ObjectKey, String> {
     let in_namespace = cluster
         .list(Kind::Pod)
         .into_iter()

@@ -108,9 +108,9 @@ pub const MESH_NOT_SENT: &str =
 impl Scenario {
     /// Whether a step sends a request from a pod through the mesh.
     pub fn sends_from_pods(&self) -> bool {
-        self.steps.iter().any(|s| {
-            matches!(&s.action, Action::Request { request, .. } if request.from.is_some())
-        })
+        self.steps
+            .iter()
+            .any(|s| matches!(&s.action, Action::Request { request, .. } if request.from.is_some()))
     }
 }
 
@@ -240,7 +240,12 @@ impl fmt::Display for MeshClient {
             PodChoice::Name(name) => write!(f, "pod {}/{name}", self.namespace),
             PodChoice::Labels(labels) => {
                 let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                write!(f, "the first pod of {} with {}", self.namespace, labels.join(","))
+                write!(
+                    f,
+                    "the first pod of {} with {}",
+                    self.namespace,
+                    labels.join(",")
+                )
             }
         }
     }
@@ -2307,7 +2312,9 @@ steps:
             from(1).map(|f| f.to_string()),
             Some("pod m/echo-v1-abc".to_string())
         );
-        assert!(!Scenario::sends_from_pods(&load("name: b\n").expect("loads")));
+        assert!(!Scenario::sends_from_pods(
+            &load("name: b\n").expect("loads")
+        ));
         assert!(s.sends_from_pods());
     }
 

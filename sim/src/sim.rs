@@ -15,15 +15,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use gwsim_engine::config::MeshService;
 use gwsim_engine::config::{BackendClientCertificate, GatewayConfig};
+use gwsim_engine::controller::mesh::MESH_SUPPORTED_FEATURES;
 use gwsim_engine::controller::{
     AddressRange, ControllerConfig, Network as ControllerNetwork, reconcile,
 };
 use gwsim_engine::decision::{Decision, Outcome, Request};
 use gwsim_engine::load::Document;
 use gwsim_engine::object::{Kind, Object, ObjectKey, Snapshot};
-use gwsim_engine::config::MeshService;
-use gwsim_engine::controller::mesh::MESH_SUPPORTED_FEATURES;
 use gwsim_engine::table::{MeshDestination, MeshTable, RoutingTable};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

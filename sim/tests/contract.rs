@@ -196,8 +196,20 @@ const MESH_NS: &str = "gateway-conformance-mesh";
 /// A route in `namespace` on Service `parent` (of the mesh namespace; port `port`, none when
 /// empty) setting response header X-Mesh: yes and sending to echo-v1, then a request from an
 /// echo-v1 pod of `from` to `host` (with `extra` request keys) expecting `expect`.
-fn mesh_steps(namespace: &str, parent: &str, port: &str, from: &str, host: &str, extra: &str, expect: &str) -> String {
-    let port = if port.is_empty() { String::new() } else { format!(", port: {port}") };
+fn mesh_steps(
+    namespace: &str,
+    parent: &str,
+    port: &str,
+    from: &str,
+    host: &str,
+    extra: &str,
+    expect: &str,
+) -> String {
+    let port = if port.is_empty() {
+        String::new()
+    } else {
+        format!(", port: {port}")
+    };
     format!(
         "- apply: |\n    apiVersion: gateway.networking.k8s.io/v1\n    kind: HTTPRoute\n    metadata: {{name: mesh, namespace: {namespace}}}\n    spec:\n      parentRefs: [{{group: \"\", kind: Service, name: {parent}, namespace: {MESH_NS}{port}}}]\n      rules:\n      - filters: [{{type: ResponseHeaderModifier, responseHeaderModifier: {{set: [{{name: X-Mesh, value: \"yes\"}}]}}}}]\n        backendRefs: [{{name: echo-v1, namespace: {MESH_NS}, port: 8080}}]\n\
          - request: {{from: {}, host: \"{host}\"{extra}}}\n  expect: {expect}\n",

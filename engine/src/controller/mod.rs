@@ -434,7 +434,11 @@ impl RoutePass<'_, '_> {
                         self.namespaces,
                     );
                     let desired = routes::parent_conditions(&mut outcome, converted);
-                    routes::attach(&mut self.gateways[i], &converted.config, outcome.attachments);
+                    routes::attach(
+                        &mut self.gateways[i],
+                        &converted.config,
+                        outcome.attachments,
+                    );
                     ours.push(Some((self.gateways[i].controller_name, desired)));
                 }
                 (Some(Target::Service), _, Some(converted), Some(mesh)) => {

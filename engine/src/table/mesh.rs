@@ -74,8 +74,7 @@ impl MeshTable {
                 .map(|p| CompiledPort {
                     port: p.port,
                     app_protocol: p.app_protocol.clone(),
-                    producer: (!p.producer.is_empty())
-                        .then(|| ListenerRoutes::build(&p.producer)),
+                    producer: (!p.producer.is_empty()).then(|| ListenerRoutes::build(&p.producer)),
                     consumers: p
                         .consumers
                         .iter()
@@ -295,3 +294,7 @@ fn to_service_itself(
         explanation: ex,
     }
 }
+
+#[cfg(test)]
+#[path = "mesh_tests.rs"]
+mod tests;

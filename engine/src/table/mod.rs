@@ -354,14 +354,8 @@ pub(crate) fn decide_in(
         rule_name: rule.name.clone(),
         match_index: entry.matcher().index,
     };
-    let applied = crate::filters::apply_rule(
-        rule,
-        entry.matcher(),
-        request,
-        origin.port,
-        rng,
-        detailed,
-    );
+    let applied =
+        crate::filters::apply_rule(rule, entry.matcher(), request, origin.port, rng, detailed);
     if detailed {
         ex.filters = applied.filters;
         ex.backend = applied.backend;
