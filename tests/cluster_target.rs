@@ -38,6 +38,7 @@ const SUITE_NOT_ON_CLUSTER: &[&str] = &[
     // Requests from a pod through the mesh are not sent over the wire yet.
     "MeshBasic",
     "MeshConsumerRoute",
+    "MeshFrontend",
     "MeshFrontendHostname",
     "MeshGRPCRouteRequestHeaderModifier",
     "MeshGRPCRouteWeight",

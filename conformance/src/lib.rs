@@ -360,13 +360,13 @@ mod tests {
         let suite = load_suite(None).expect("the embedded suite loads");
         assert_eq!(
             suite.len(),
-            138,
-            "one scenario per GATEWAY-HTTP test, per GRPCRoute test of GATEWAY-GRPC or of no profile, BackendTLSPolicyGRPCRoute, ten TLSRoute tests, and 22 mesh tests"
+            139,
+            "one scenario per GATEWAY-HTTP test, per GRPCRoute test of GATEWAY-GRPC or of no profile, BackendTLSPolicyGRPCRoute, ten TLSRoute tests, and the 23 mesh tests"
         );
         let mut names: Vec<String> = suite.iter().map(test_name).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 138, "upstream names are unique");
+        assert_eq!(names.len(), 139, "upstream names are unique");
     }
 
     /// A test skipped because gwsim lacks a feature must not pass when forced to run (its

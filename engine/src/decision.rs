@@ -143,6 +143,23 @@ pub struct Forward {
     pub retry: Option<Retry>,
 }
 
+impl Forward {
+    /// `request` sent to `backend` unchanged: no filters, mirrors, timeouts or retries (the
+    /// mesh's forward when no route applies).
+    pub fn unfiltered(backend: ServiceRef, request: Request) -> Forward {
+        Forward {
+            backend,
+            request,
+            response_modifiers: Vec::new(),
+            response_headers: Vec::new(),
+            mirrors: Vec::new(),
+            mirror_requests: Vec::new(),
+            timeouts: Timeouts::default(),
+            retry: None,
+        }
+    }
+}
+
 /// A copy of a request sent to a mirror backend; its answer is discarded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MirroredRequest {

@@ -69,6 +69,7 @@ pub const NOT_ON_WIRE: &[(&str, &str)] = &[
     // --- mesh: requests from a pod ---
     ("mesh-basic", MESH_NOT_SENT),
     ("mesh-consumer-route", MESH_NOT_SENT),
+    ("mesh-frontend", MESH_NOT_SENT),
     ("mesh-frontend-hostname", MESH_NOT_SENT),
     ("mesh-grpcroute-request-header-modifier", MESH_NOT_SENT),
     ("mesh-grpcroute-weight", MESH_NOT_SENT),

@@ -57,6 +57,8 @@ pub struct Network {
     pods: Vec<EchoPod>,
     /// namespace → service → service port → endpoints.
     services: HashMap<String, HashMap<String, BTreeMap<u16, PortEndpoints>>>,
+    /// During [`Network::forward_to_address`]: the one endpoint every attempt reaches.
+    pinned: Option<Endpoint>,
 }
 
 impl Network {
@@ -245,6 +247,9 @@ impl Network {
 
     /// Picks an endpoint of a Service port for delivery `salt` of request `id`.
     fn pick(&self, backend: &ServiceRef, id: RequestId, salt: u64) -> Option<Endpoint> {
+        if let Some(pinned) = &self.pinned {
+            return Some(pinned.clone());
+        }
         let set = self
             .services
             .get(&backend.namespace)?
@@ -282,6 +287,29 @@ impl Network {
     /// timeouts, then the response filters.
     pub fn forward(&mut self, forward: Forward, id: RequestId, now: SimTime) -> Response {
         self.forward_session(forward, &[], None, id, now)
+    }
+
+    /// The pod with address `ip`, if a ready echo pod has it.
+    pub fn pod_at(&self, ip: &str) -> Option<&EchoPod> {
+        self.pods.iter().find(|p| p.ip == ip)
+    }
+
+    /// Delivers `forward` to the pod with address `ip` on `port` itself, as a client that
+    /// connects to a pod's address does (no Service, no endpoint choice); a pod that does not
+    /// exist resets the connection (503). `forward.backend` only names the destination.
+    pub fn forward_to_address(
+        &mut self,
+        forward: Forward,
+        ip: &str,
+        port: u16,
+        id: RequestId,
+        now: SimTime,
+    ) -> Response {
+        let pod = self.pods.iter().position(|p| p.ip == ip);
+        self.pinned = Some(Endpoint { pod, port });
+        let response = self.forward_session(forward, &[], None, id, now);
+        self.pinned = None;
+        response
     }
 
     /// Delivers a forwarded request as [`Network::forward`] does; when the backend accepts an

@@ -734,9 +734,34 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
         &self,
         spec: &RequestSpec,
         from: &MeshClient,
-    ) -> Result<(Request, ObjectKey), StepFailure> {
-        let pod = mesh_client_pod(&*self.cluster, from).map_err(fail)?;
-        let authority = spec.host.clone().unwrap_or_default();
+    ) -> Result<(Request, ObjectKey, String), StepFailure> {
+        let pod = mesh_client_pod(&*self.cluster, from, "request.from").map_err(fail)?;
+        let authority = match &spec.to_pod {
+            Some(to) => {
+                let target =
+                    mesh_client_pod(&*self.cluster, &to.pod, "request.toPod").map_err(fail)?;
+                let ip = self
+                    .cluster
+                    .get(&target)
+                    .and_then(|p| {
+                        p.pointer("/status/podIP")
+                            .and_then(|v| v.as_str())
+                            .map(String::from)
+                    })
+                    .ok_or_else(|| {
+                        fail(format!(
+                            "request.toPod: pod {} has no address (status.podIP)",
+                            target.namespaced_name()
+                        ))
+                    })?;
+                if ip.contains(':') {
+                    format!("[{ip}]:{}", to.port)
+                } else {
+                    format!("{ip}:{}", to.port)
+                }
+            }
+            None => spec.host.clone().unwrap_or_default(),
+        };
         let (_, port) = split_authority(&authority).map_err(fail)?;
         let mut headers = spec.headers.clone();
         let host = match headers
@@ -744,7 +769,7 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
             .position(|(n, _)| n.eq_ignore_ascii_case("host"))
         {
             Some(at) => headers.remove(at).1,
-            None => authority,
+            None => authority.clone(),
         };
         let request = Request {
             gateway: None,
@@ -756,7 +781,7 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
             headers,
             sni: None,
         };
-        Ok((request, pod))
+        Ok((request, pod, authority))
     }
 
     fn request(
@@ -771,8 +796,8 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
             .map(|(namespace, name)| crate::tls::secret_key(namespace, name));
         let (request, mesh_client) = match &spec.from {
             Some(from) => {
-                let (request, pod) = self.mesh_request(spec, from)?;
-                (request, Some(pod))
+                let (request, pod, authority) = self.mesh_request(spec, from)?;
+                (request, Some((pod, authority)))
             }
             None => (self.gateway_request(spec)?, None),
         };
@@ -790,13 +815,10 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
             self.next_id += 1;
             let id = RequestId(self.next_id);
             let sent = match &mesh_client {
-                Some(pod) => self.cluster.send_from_pod(
-                    pod,
-                    spec.host.as_deref().unwrap_or_default(),
-                    &request,
-                    spec.protocol,
-                    id,
-                ),
+                Some((pod, authority)) => {
+                    self.cluster
+                        .send_from_pod(pod, authority, &request, spec.protocol, id)
+                }
                 None => self.cluster.send_with_certificate(
                     &request,
                     spec.protocol,
@@ -899,6 +921,7 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
 fn mesh_client_pod<C: Cluster + ?Sized>(
     cluster: &C,
     from: &MeshClient,
+    key: &str,
 ) -> Result<ObjectKey, String> {
     let in_namespace = cluster
         .list(Kind::Pod)
@@ -908,7 +931,7 @@ fn mesh_client_pod<C: Cluster + ?Sized>(
         PodChoice::Name(name) => in_namespace
             .into_iter()
             .find(|k| &k.name == name)
-            .ok_or_else(|| format!("request.from: no {from}")),
+            .ok_or_else(|| format!("{key}: no {from}")),
         PodChoice::Labels(labels) => in_namespace
             .into_iter()
             .find(|k| {
@@ -921,7 +944,7 @@ fn mesh_client_pod<C: Cluster + ?Sized>(
                     })
                 })
             })
-            .ok_or_else(|| format!("request.from: no pod, looking for {from}")),
+            .ok_or_else(|| format!("{key}: no pod, looking for {from}")),
     }
 }
 

@@ -217,6 +217,16 @@ pub struct RequestSpec {
     /// gwsim addition: the pod the request is sent from, through the mesh (GAMMA); `host` is
     /// then the destination as the client names it (`NAME[.NAMESPACE][:PORT]`).
     pub from: Option<MeshClient>,
+    /// gwsim addition, with `from`: the request goes to this pod's address and port instead of
+    /// a Service (upstream's MeshFrontend sends to a pod's IP).
+    pub to_pod: Option<PodAddress>,
+}
+
+/// `request.toPod`: a pod (as `from` names one) and the port of its address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodAddress {
+    pub pod: MeshClient,
+    pub port: u16,
 }
 
 /// `request.from`: the client pod of a mesh request, by name or, as upstream's mesh tests
@@ -599,6 +609,17 @@ struct RawRequest {
     client_certificate: Option<RawSecretRef>,
     grpc: Option<RawGrpcCall>,
     from: Option<RawFrom>,
+    to_pod: Option<RawToPod>,
+}
+
+/// `request.toPod`: `{namespace, name | labels, port}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToPod {
+    namespace: String,
+    name: Option<String>,
+    labels: Option<std::collections::BTreeMap<String, String>>,
+    port: u16,
 }
 
 /// `request.from`: `{namespace, name}` or `{namespace, labels}`.
@@ -1426,12 +1447,31 @@ impl Loader<'_> {
         let client_certificate = raw
             .client_certificate
             .map(|r| (r.namespace.unwrap_or_else(|| "default".to_string()), r.name));
+        let to_pod = match raw.to_pod {
+            None => None,
+            Some(_) if raw.from.is_none() => {
+                return Err("request.toPod goes only with request.from".to_string());
+            }
+            Some(_) if raw.host.is_some() => {
+                return Err(
+                    "request.toPod cannot go with request.host: the pod's address is the destination (give a Host header in request.headers)"
+                        .to_string(),
+                );
+            }
+            Some(to) => Some(PodAddress {
+                pod: pod_choice("request.toPod", to.namespace, to.name, to.labels)?,
+                port: match to.port {
+                    0 => return Err("request.toPod.port must be between 1 and 65535".to_string()),
+                    p => p,
+                },
+            }),
+        };
         let from = match raw.from {
             None => None,
             Some(from) => Some(mesh_client(
                 from,
                 gateway.is_some(),
-                &raw.host,
+                raw.host.is_some() || to_pod.is_some(),
                 raw.port,
                 scheme,
                 protocol,
@@ -1453,6 +1493,7 @@ impl Loader<'_> {
             client_certificate,
             grpc,
             from,
+            to_pod,
         })
     }
 
@@ -1851,7 +1892,7 @@ fn grpc_call(
 fn mesh_client(
     raw: RawFrom,
     gateway: bool,
-    host: &Option<String>,
+    has_destination: bool,
     port: Option<u16>,
     scheme: Scheme,
     protocol: ClientProtocol,
@@ -1877,29 +1918,35 @@ fn mesh_client(
     if protocol == ClientProtocol::WebSocket {
         return refuse("protocol websocket");
     }
-    if host.is_none() {
+    if !has_destination {
         return Err(
-            "request.from needs request.host: the destination as the pod names it (NAME, NAME.NAMESPACE, with an optional :PORT)"
+            "request.from needs request.host: the destination as the pod names it (NAME, NAME.NAMESPACE, with an optional :PORT), or request.toPod"
                 .to_string(),
         );
     }
-    if raw.namespace.is_empty() {
-        return Err("request.from.namespace must not be empty".to_string());
+    pod_choice("request.from", raw.namespace, raw.name, raw.labels)
+}
+
+/// A pod by name or by labels in a namespace (`from`, `toPod`).
+fn pod_choice(
+    key: &str,
+    namespace: String,
+    name: Option<String>,
+    labels: Option<std::collections::BTreeMap<String, String>>,
+) -> Result<MeshClient, String> {
+    if namespace.is_empty() {
+        return Err(format!("{key}.namespace must not be empty"));
     }
-    let pod = match (raw.name, raw.labels) {
+    let pod = match (name, labels) {
         (Some(name), None) if !name.is_empty() => PodChoice::Name(name),
         (None, Some(labels)) if !labels.is_empty() => PodChoice::Labels(labels),
         _ => {
-            return Err(
-                "request.from needs exactly one of name (a pod) and labels (the first pod carrying them)"
-                    .to_string(),
-            );
+            return Err(format!(
+                "{key} needs exactly one of name (a pod) and labels (the first pod carrying them)"
+            ));
         }
     };
-    Ok(MeshClient {
-        namespace: raw.namespace,
-        pod,
-    })
+    Ok(MeshClient { namespace, pod })
 }
 
 fn grpc_metadata(headers: Vec<(String, String)>) -> Result<Vec<(String, String)>, String> {
@@ -2348,6 +2395,26 @@ steps:
                 "name: a\nsteps:\n- request: {from: {namespace: m, labels: {app: echo}}, host: echo, protocol: websocket}\n",
                 3,
                 "cannot go with request.protocol websocket",
+            ),
+            (
+                "name: a\nsteps:\n- request: {toPod: {namespace: m, name: p, port: 80}}\n",
+                3,
+                "request.toPod goes only with request.from",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, name: c}, host: echo, toPod: {namespace: m, name: p, port: 80}}\n",
+                3,
+                "request.toPod cannot go with request.host",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, name: c}, toPod: {namespace: m, port: 80}}\n",
+                3,
+                "request.toPod needs exactly one of name",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, name: c}, toPod: {namespace: m, name: p, port: 0}}\n",
+                3,
+                "request.toPod.port must be between 1 and 65535",
             ),
             (
                 "name: a\nsteps:\n- request: {from: {namespace: m}, host: echo}\n",

@@ -21,10 +21,10 @@ use gwsim_engine::controller::mesh::MESH_SUPPORTED_FEATURES;
 use gwsim_engine::controller::{
     AddressRange, ControllerConfig, Network as ControllerNetwork, reconcile,
 };
-use gwsim_engine::decision::{Decision, Outcome, Request};
+use gwsim_engine::decision::{Decision, Forward, Outcome, Request, ServiceRef};
 use gwsim_engine::load::Document;
 use gwsim_engine::object::{Kind, Object, ObjectKey, Snapshot};
-use gwsim_engine::table::{MeshDestination, MeshTable, RoutingTable};
+use gwsim_engine::table::{MeshDestination, MeshTable, RoutingTable, split_authority};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -81,6 +81,8 @@ pub struct SimCluster {
     mesh: MeshTable,
     /// The client's namespace and destination of the last request, when it came from a pod.
     last_mesh: Option<(String, MeshDestination)>,
+    /// The explanation of the last request, when a pod sent it to a pod's address.
+    last_direct: Option<String>,
     network: Network,
     routing_rng: ChaCha8Rng,
     /// The routing RNG as it was before the last request, to explain it again exactly.
@@ -121,6 +123,7 @@ impl SimCluster {
             mesh_services: Vec::new(),
             mesh: MeshTable::default(),
             last_mesh: None,
+            last_direct: None,
             network: Network::new(),
             rng_before_last: rng.clone(),
             routing_rng: rng,
@@ -430,6 +433,7 @@ impl SimCluster {
         }
         self.rng_before_last.clone_from(&self.routing_rng);
         self.last_mesh = None;
+        self.last_direct = None;
         let decision = self.table.decide_fast(request, &mut self.routing_rng);
         let client = backend_client(&self.gateways, &decision);
         if let Outcome::ConnectionRefused = decision.outcome {
@@ -481,6 +485,10 @@ impl SimCluster {
         }
         self.stats.requests += 1;
         self.last_server_certificate = None;
+        self.last_direct = None;
+        if let Some(response) = self.send_to_address(client, authority, request, id)? {
+            return Ok(response);
+        }
         let to = self
             .mesh
             .resolve(authority, &client.namespace)
@@ -506,8 +514,55 @@ impl SimCluster {
         ))
     }
 
+    /// A request from a pod to a pod's address (`authority` an IP with a port): delivered to
+    /// that pod itself, past every Service and so every mesh route (GEP-1294: a request to a
+    /// Service's backend, not its frontend). `None` when `authority` names no address.
+    fn send_to_address(
+        &mut self,
+        client: &ObjectKey,
+        authority: &str,
+        request: &Request,
+        id: RequestId,
+    ) -> Result<Option<Response>, SendError> {
+        let (host, port) = split_authority(authority).map_err(SendError::Transport)?;
+        let ip = host.trim_start_matches('[').trim_end_matches(']');
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            return Ok(None);
+        }
+        let Some(pod) = self.network.pod_at(ip) else {
+            return Err(SendError::Transport(format!(
+                "connection refused: no ready pod has address {ip}"
+            )));
+        };
+        let backend = ServiceRef {
+            namespace: pod.namespace.clone(),
+            name: pod.name.clone(),
+            port,
+            app_protocol: None,
+            tls: None,
+        };
+        self.last_mesh = None;
+        self.last_direct = Some(format!(
+            "request: {} http://{}{} (port {port}) from pod {}\ndestination: pod {}/{} at {ip}\noutcome: sent to the pod's address itself: no Service, so no mesh route applies (GEP-1294)\n",
+            request.method,
+            request.host,
+            request.path,
+            client.namespaced_name(),
+            pod.namespace,
+            pod.name
+        ));
+        let forward = Forward::unfiltered(backend, request.clone());
+        Ok(Some(
+            self.network
+                .forward_to_address(forward, ip, port, id, self.now),
+        ))
+    }
+
     /// The full explanation of `request` as the last send decided it.
     pub fn explain_request(&self, request: &Request) -> String {
+        if let Some(direct) = &self.last_direct {
+            return direct.clone();
+        }
         self.decide_last(request).explanation.render_text()
     }
 

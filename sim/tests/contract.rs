@@ -745,6 +745,19 @@ fn cases() -> Vec<Case> {
             &["request.from: no pod, looking for the first pod of gateway-conformance-mesh with app=nothing"],
         ),
         case(
+            "mesh-to-a-pod-bypasses-routes",
+            mesh_steps(MESH_NS, "echo-v2", "", MESH_NS, "unused", "", "{status: 200}").replace(
+                "host: \"unused\"",
+                "toPod: {namespace: gateway-conformance-mesh, labels: {app: echo, version: v2}, port: 8080}",
+            ).replace("{status: 200}", "{backend: echo-v2, headers: {X-Mesh: \"yes\"}}"),
+            &["-headers.X-Mesh: yes", "no Service, so no mesh route applies (GEP-1294)"],
+        ),
+        case(
+            "mesh-to-a-missing-pod",
+            format!("- request: {{from: {}, toPod: {{namespace: {MESH_NS}, labels: {{app: nothing}}, port: 8080}}}}\n  expect: {{status: 200}}\n", mesh_from(MESH_NS)),
+            &["request.toPod: no pod, looking for the first pod of gateway-conformance-mesh with app=nothing"],
+        ),
+        case(
             "mesh-pod-by-name-missing",
             "- request: {from: {namespace: gateway-conformance-mesh, name: echo-v1}, host: echo}\n  expect: {status: 200}\n".to_string(),
             &["request.from: no pod gateway-conformance-mesh/echo-v1"],

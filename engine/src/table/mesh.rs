@@ -18,7 +18,7 @@ use rand::RngCore;
 use super::index::ListenerRoutes;
 use super::matching::RequestView;
 use super::{Origin, decide_in, describe_request, refused};
-use crate::config::{MeshService, Timeouts};
+use crate::config::MeshService;
 use crate::decision::{Decision, Forward, Outcome, Request, ServiceRef};
 use crate::explain::Explanation;
 use crate::object::ObjectKey;
@@ -280,16 +280,7 @@ fn to_service_itself(
         );
     }
     Decision {
-        outcome: Outcome::Forward(Box::new(Forward {
-            backend,
-            request: request.clone(),
-            response_modifiers: Vec::new(),
-            response_headers: Vec::new(),
-            mirrors: Vec::new(),
-            mirror_requests: Vec::new(),
-            timeouts: Timeouts::default(),
-            retry: None,
-        })),
+        outcome: Outcome::Forward(Box::new(Forward::unfiltered(backend, request.clone()))),
         provenance: None,
         explanation: ex,
     }
