@@ -216,10 +216,10 @@ pub struct RequestSpec {
     pub grpc: Option<Box<GrpcCall>>,
     /// gwsim addition: the pod the request is sent from, through the mesh (GAMMA); `host` is
     /// then the destination as the client names it (`NAME[.NAMESPACE][:PORT]`).
-    pub from: Option<MeshClient>,
+    pub from: Option<Box<MeshClient>>,
     /// gwsim addition, with `from`: the request goes to this pod's address and port instead of
     /// a Service (upstream's MeshFrontend sends to a pod's IP).
-    pub to_pod: Option<PodAddress>,
+    pub to_pod: Option<Box<PodAddress>>,
 }
 
 /// `request.toPod`: a pod (as `from` names one) and the port of its address.
@@ -1458,17 +1458,17 @@ impl Loader<'_> {
                         .to_string(),
                 );
             }
-            Some(to) => Some(PodAddress {
+            Some(to) => Some(Box::new(PodAddress {
                 pod: pod_choice("request.toPod", to.namespace, to.name, to.labels)?,
                 port: match to.port {
                     0 => return Err("request.toPod.port must be between 1 and 65535".to_string()),
                     p => p,
                 },
-            }),
+            })),
         };
         let from = match raw.from {
             None => None,
-            Some(from) => Some(mesh_client(
+            Some(from) => Some(Box::new(mesh_client(
                 from,
                 gateway.is_some(),
                 raw.host.is_some() || to_pod.is_some(),
@@ -1476,7 +1476,7 @@ impl Loader<'_> {
                 scheme,
                 protocol,
                 &client_certificate,
-            )?),
+            )?)),
         };
         Ok(RequestSpec {
             gateway,
@@ -2341,7 +2341,7 @@ steps:
         )
         .expect("loads");
         let from = |i: usize| match &s.steps[i].action {
-            Action::Request { request, .. } => request.from.clone(),
+            Action::Request { request, .. } => request.from.as_deref().cloned(),
             other => panic!("not a request: {other:?}"),
         };
         let labels = [("app", "echo"), ("version", "v1")]
