@@ -14,11 +14,13 @@
 //!   Services, they expose nothing new), so a route is converted a second time for its
 //!   Service parents with grants waived.
 //! - `hostnames` is ignored (GEP-1294: implementations SHOULD NOT infer anything from it).
-//! - Not modelled: the route type conflict of GEP-1294 (a GRPCRoute and an HTTPRoute on one
-//!   Service port: gwsim keeps both, and a gRPC request is routed by the GRPCRoutes, as on a
-//!   Gateway listener), TCPRoute and TLSRoute Service parents (not attached: no entry).
+//! - Route types (GEP-1294 "Route types"): when GRPCRoutes and HTTPRoutes of one group
+//!   (the producer routes, or one namespace's consumer routes) bind the same Service port, the
+//!   GRPCRoutes win: the HTTPRoutes do not attach there, and an HTTPRoute left with no port is
+//!   Accepted False Conflicted. TCPRoute and TLSRoute Service parents are not modelled (not
+//!   attached: no entry).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::conditions::{ConditionType, Desired, Reason};
@@ -49,12 +51,21 @@ pub fn names_service(parent: &ParentRefView<'_>) -> bool {
     matches!(parent.group, "" | "core") && parent.kind == "Service"
 }
 
+/// The group a route belongs to on a Service: `None` for producer routes (in the Service's
+/// namespace), the route's namespace for consumer routes.
+fn group_of(route_namespace: &str, parent: &ParentRefView<'_>) -> Option<String> {
+    (route_namespace != parent.namespace).then(|| route_namespace.to_string())
+}
+
 /// Every Service of the snapshot with the routes attached so far, built once per reconcile.
 pub struct MeshState<'a> {
     pub controller_name: &'a str,
     /// Positions in `services` by (namespace, name).
     index: HashMap<(&'a str, &'a str), usize>,
     services: Vec<MeshService>,
+    /// (service, port, group) bound by a GRPCRoute: HTTPRoutes of that group yield there. The
+    /// group is `None` for producer routes, the namespace for consumer routes.
+    grpc_bound: HashSet<(usize, usize, Option<String>)>,
 }
 
 /// The result of one Service parentRef: the condition and the ports attached to.
@@ -102,7 +113,52 @@ impl<'a> MeshState<'a> {
             controller_name,
             index,
             services,
+            grpc_bound: HashSet::new(),
         }
+    }
+
+    /// Records the Service ports a GRPCRoute in `route_namespace` binds through `parent`, before
+    /// any HTTPRoute is evaluated (GRPCRoute takes precedence, GEP-1294).
+    pub fn bind_grpc(&mut self, route_namespace: &str, parent: &ParentRefView<'_>) {
+        let Some(&at) = self.index.get(&(parent.namespace, parent.name)) else {
+            return;
+        };
+        let group = group_of(route_namespace, parent);
+        for port in self.evaluate(parent).ports {
+            self.grpc_bound.insert((at, port, group.clone()));
+        }
+    }
+
+    /// Evaluates a parentRef of a route of `kind` in `route_namespace`: [`MeshState::evaluate`],
+    /// then, for an HTTPRoute, without the ports a GRPCRoute of its group binds.
+    pub fn evaluate_for(
+        &self,
+        kind: RouteKind,
+        route_namespace: &str,
+        parent: &ParentRefView<'_>,
+    ) -> MeshOutcome {
+        let mut outcome = self.evaluate(parent);
+        if kind != RouteKind::Http || outcome.ports.is_empty() {
+            return outcome;
+        }
+        let Some(&at) = self.index.get(&(parent.namespace, parent.name)) else {
+            return outcome;
+        };
+        let group = group_of(route_namespace, parent);
+        outcome
+            .ports
+            .retain(|&port| !self.grpc_bound.contains(&(at, port, group.clone())));
+        if outcome.ports.is_empty() {
+            outcome.accepted = Desired::fail(
+                ConditionType::Accepted,
+                Reason::Conflicted,
+                format!(
+                    "GRPCRoutes bind every selected port of Service {}/{}, and take precedence over HTTPRoutes (GEP-1294)",
+                    parent.namespace, parent.name
+                ),
+            );
+        }
+        outcome
     }
 
     /// Evaluates one parentRef that [`names_service`]: the ports it selects.

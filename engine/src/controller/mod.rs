@@ -295,6 +295,16 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
         owned: &owned,
         now,
     };
+    // GRPCRoutes take precedence over HTTPRoutes on a Service port (GEP-1294): their ports
+    // are known before HTTPRoutes attach.
+    if let Some(mesh) = pass.mesh.as_deref_mut() {
+        for route in snapshot.grpc_routes() {
+            let view = route_view!(route, RouteKind::Grpc, Kind::GrpcRoute, optional_hostnames);
+            for parent in view.parent_refs.iter().filter(|p| mesh::names_service(p)) {
+                mesh.bind_grpc(view.namespace, parent);
+            }
+        }
+    }
     for route in snapshot.http_routes() {
         let view = route_view!(route, RouteKind::Http, Kind::HttpRoute, optional_hostnames);
         if let Some((key, parents)) = pass.route(view, |waive| {
@@ -442,7 +452,7 @@ impl RoutePass<'_, '_> {
                     ours.push(Some((self.gateways[i].controller_name, desired)));
                 }
                 (Some(Target::Service), _, Some(converted), Some(mesh)) => {
-                    let outcome = mesh.evaluate(parent);
+                    let outcome = mesh.evaluate_for(view.kind, view.namespace, parent);
                     let mut gateway_shaped = routes::ParentOutcome {
                         accepted: outcome.accepted,
                         attachments: Vec::new(),

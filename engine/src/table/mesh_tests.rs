@@ -368,3 +368,54 @@ fn explanations_say_which_routes_applied() {
         "{text}"
     );
 }
+
+#[test]
+fn grpc_routes_take_a_port_from_http_routes_of_their_group() {
+    let grpc = "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {name: g, namespace: mesh}\nspec:\n  parentRefs: [{group: \"\", kind: Service, name: echo, port: 80}]\n  rules:\n  - backendRefs: [{name: echo-v2, port: 80}]\n";
+    let yaml = [
+        grpc.to_string(),
+        route(
+            "mesh",
+            "everywhere",
+            "[{group: \"\", kind: Service, name: echo}]",
+            "echo-v1",
+        ),
+        route(
+            "mesh",
+            "only-80",
+            "[{group: \"\", kind: Service, name: echo, port: 80}]",
+            "echo-v1",
+        ),
+        route(
+            "consumer",
+            "consumer",
+            "[{group: \"\", kind: Service, name: echo, namespace: mesh, port: 80}]",
+            "echo-v2",
+        ),
+    ]
+    .join("---\n");
+    let r = run(&yaml);
+    // Port 8080 is left to the HTTPRoute without a port.
+    assert_eq!(parents(&r, "mesh", "everywhere"), vec![accepted()]);
+    assert_eq!(
+        send(&r, "mesh", "echo:8080", "echo"),
+        "echo-v1:80 everywhere"
+    );
+    // Port 80 is the GRPCRoute's: an HTTP request finds no HTTPRoute there.
+    assert_eq!(send(&r, "mesh", "echo", "echo"), "404");
+    let conflicted = parents(&r, "mesh", "only-80");
+    assert_eq!(
+        conflicted,
+        vec![(
+            "gateway.gwsim.dev/mesh".into(),
+            "False Conflicted".into(),
+            "True ResolvedRefs".into()
+        )]
+    );
+    // Another group (a consumer namespace) is not bound by the producer's GRPCRoute.
+    assert_eq!(parents(&r, "consumer", "consumer"), vec![accepted()]);
+    assert_eq!(
+        send(&r, "consumer", "echo.mesh", "echo"),
+        "echo-v2:80 consumer"
+    );
+}
