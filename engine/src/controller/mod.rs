@@ -164,10 +164,12 @@ impl Default for ControllerConfig {
 }
 
 impl ControllerConfig {
-    /// A stand-in for the classes of `stand_in`.
+    /// A stand-in for the classes of `stand_in`. A stand-in does not act as the mesh: the
+    /// installed mesh writes the status of Service parents, which gwsim must not contradict.
     pub fn stand_in(stand_in: StandIn) -> Self {
         ControllerConfig {
             stand_in: Some(stand_in),
+            mesh: None,
             ..ControllerConfig::default()
         }
     }

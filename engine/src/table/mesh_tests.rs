@@ -419,3 +419,23 @@ fn grpc_routes_take_a_port_from_http_routes_of_their_group() {
         "echo-v2:80 consumer"
     );
 }
+
+#[test]
+fn a_stand_in_leaves_service_parents_to_the_installed_mesh() {
+    let yaml = format!(
+        "{SERVICES}---\n{}",
+        route(
+            "mesh",
+            "r",
+            "[{group: \"\", kind: Service, name: echo}]",
+            "echo-v1"
+        )
+    );
+    let s = snapshot(&yaml);
+    let config = ControllerConfig::stand_in(crate::controller::standin::plan(&s, &[]));
+    assert!(config.mesh.is_none());
+    let now = Timestamp::from_second(1_700_000_000).expect("time");
+    let r = reconcile(&s, &config, now);
+    assert!(parents(&r, "mesh", "r").is_empty());
+    assert!(r.mesh.is_empty());
+}
