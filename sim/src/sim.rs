@@ -81,8 +81,9 @@ pub struct SimCluster {
     mesh: MeshTable,
     /// The client's namespace and destination of the last request, when it came from a pod.
     last_mesh: Option<(String, MeshDestination)>,
-    /// The explanation of the last request, when a pod sent it to a pod's address.
-    last_direct: Option<String>,
+    /// The last request's decision, when a pod sent it to a pod's address (no table decides
+    /// those).
+    last_direct: Option<Decision>,
     network: Network,
     routing_rng: ChaCha8Rng,
     /// The routing RNG as it was before the last request, to explain it again exactly.
@@ -542,16 +543,27 @@ impl SimCluster {
             tls: None,
         };
         self.last_mesh = None;
-        self.last_direct = Some(format!(
-            "request: {} http://{}{} (port {port}) from pod {}\ndestination: pod {}/{} at {ip}\noutcome: sent to the pod's address itself: no Service, so no mesh route applies (GEP-1294)\n",
-            request.method,
-            request.host,
-            request.path,
-            client.namespaced_name(),
-            pod.namespace,
-            pod.name
-        ));
         let forward = Forward::unfiltered(backend, request.clone());
+        let explanation = gwsim_engine::explain::Explanation {
+            detailed: true,
+            request: format!(
+                "{} http://{}{} (port {port}) from pod {}",
+                request.method,
+                request.host,
+                request.path,
+                client.namespaced_name()
+            ),
+            gateway: Some(format!("pod {}/{} at {ip}", pod.namespace, pod.name)),
+            outcome:
+                "sent to the pod's address itself: no Service, so no mesh route applies (GEP-1294)"
+                    .to_string(),
+            ..Default::default()
+        };
+        self.last_direct = Some(Decision {
+            outcome: Outcome::Forward(Box::new(forward.clone())),
+            provenance: None,
+            explanation,
+        });
         Ok(Some(
             self.network
                 .forward_to_address(forward, ip, port, id, self.now),
@@ -560,15 +572,15 @@ impl SimCluster {
 
     /// The full explanation of `request` as the last send decided it.
     pub fn explain_request(&self, request: &Request) -> String {
-        if let Some(direct) = &self.last_direct {
-            return direct.clone();
-        }
         self.decide_last(request).explanation.render_text()
     }
 
     /// The decision the last send made about `request` (same random draws), with its
     /// explanation.
     pub fn decide_last(&self, request: &Request) -> Decision {
+        if let Some(direct) = &self.last_direct {
+            return direct.clone();
+        }
         let mut rng = self.rng_before_last.clone();
         let mut decision = match &self.last_mesh {
             Some((from, to)) => self.mesh.decide(from, to, request, &mut rng),
