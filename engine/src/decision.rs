@@ -93,7 +93,10 @@ pub struct ServiceRef {
 /// Where a decision came from: the table entry that matched.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Provenance {
+    /// The Gateway; for a request from a pod through the mesh, the destination Service.
     pub gateway: ObjectKey,
+    /// The listener; in the mesh, the Service port and whose routes applied
+    /// (`port 80, producer routes`).
     pub listener: String,
     pub route: ObjectKey,
     pub rule_index: usize,
