@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use gwsim_engine::controller::SUPPORTED_FEATURES;
+use gwsim_engine::controller::mesh::MESH_SUPPORTED_FEATURES;
 use gwsim_engine::decision::Scheme;
 use gwsim_engine::diff::BehaviourDiff;
 use gwsim_engine::object::{Kind, ObjectKey};
@@ -745,7 +746,11 @@ fn check_feature_names(
     wanted: &[String],
     scenarios: &[gwsim_sim::scenario::Scenario],
 ) -> anyhow::Result<()> {
-    let mut known: BTreeSet<&str> = SUPPORTED_FEATURES.iter().copied().collect();
+    let mut known: BTreeSet<&str> = SUPPORTED_FEATURES
+        .iter()
+        .chain(MESH_SUPPORTED_FEATURES)
+        .copied()
+        .collect();
     known.extend(
         scenarios
             .iter()
@@ -832,7 +837,7 @@ pub fn version(out: &mut dyn Write, output: ReportOutput) -> anyhow::Result<u8> 
             "default": default,
             "channel": "experimental",
         },
-        "supportedFeatures": SUPPORTED_FEATURES.len(),
+        "supportedFeatures": SUPPORTED_FEATURES.len() + MESH_SUPPORTED_FEATURES.len(),
     });
     match output {
         ReportOutput::Text => {
@@ -860,8 +865,8 @@ pub fn version(out: &mut dyn Write, output: ReportOutput) -> anyhow::Result<u8> 
                     .iter()
                     .map(|p| p.name)
                     .collect::<Vec<_>>()
-                    .join(" and "),
-                SUPPORTED_FEATURES.len()
+                    .join(", "),
+                SUPPORTED_FEATURES.len() + MESH_SUPPORTED_FEATURES.len()
             )?;
         }
         ReportOutput::Yaml => write_structured(out, false, &value)?,

@@ -422,14 +422,15 @@ enum Command {
         classes: ClassArgs,
     },
     /// Run the conformance suite (one scenario per upstream test of the GATEWAY-HTTP,
-    /// GATEWAY-GRPC, GATEWAY-TLS, GATEWAY-TCP and GATEWAY-UDP profiles, and of GRPCRoute's
-    /// extended features) against the simulator.
+    /// GATEWAY-GRPC, GATEWAY-TLS, GATEWAY-TCP, GATEWAY-UDP, MESH-HTTP and MESH-GRPC profiles, and
+    /// of GRPCRoute's extended features and the other mesh tests) against the simulator.
     ///
     /// Exit 0 when nothing failed; 2 when --run, --skip, --features or --profile names nothing
     /// known.
     #[command(after_help = "Examples:
   gwsim conformance
   gwsim conformance --profile GATEWAY-GRPC
+  gwsim conformance --profile MESH-HTTP,MESH-GRPC
   gwsim conformance --run HTTPRouteSimpleSameNamespace,HTTPRouteWeight
   gwsim conformance --features HTTPRouteQueryParamMatching --report r.yaml")]
     Conformance {
@@ -443,8 +444,9 @@ enum Command {
         #[arg(long, value_name = "FEATURE", value_delimiter = ',')]
         features: Option<Vec<String>>,
         /// Test and report only these conformance profiles (GATEWAY-HTTP, GATEWAY-GRPC,
-        /// GATEWAY-TLS, GATEWAY-TCP, GATEWAY-UDP; comma-separated or repeated; default: every
-        /// profile gwsim implements). Tests outside every profile run whatever is chosen.
+        /// GATEWAY-TLS, GATEWAY-TCP, GATEWAY-UDP, MESH-HTTP, MESH-GRPC; comma-separated or repeated;
+        /// default: every profile gwsim implements). Tests outside every profile run whatever is
+        /// chosen.
         #[arg(long = "profile", value_name = "NAME", value_delimiter = ',')]
         profiles: Vec<String>,
         /// Run another folder of scenarios instead of the built-in suite.

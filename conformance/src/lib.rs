@@ -9,7 +9,8 @@ pub mod report;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use gwsim_engine::controller::SUPPORTED_FEATURES;
+use gwsim_engine::controller::SUPPORTED_FEATURES as GATEWAY_FEATURES;
+use gwsim_engine::controller::mesh::MESH_SUPPORTED_FEATURES;
 use gwsim_sim::files::Source;
 use gwsim_sim::runner::{Outcome, RunError, RunOptions, ScenarioResult, run_scenarios};
 use gwsim_sim::scenario::{Scenario, ScenarioError, load_paths, load_scenario};
@@ -113,6 +114,19 @@ impl SuiteReport {
     }
 }
 
+/// Every feature gwsim claims: its GatewayClasses' and its mesh's.
+fn supported(feature: &str) -> bool {
+    GATEWAY_FEATURES.contains(&feature) || MESH_SUPPORTED_FEATURES.contains(&feature)
+}
+
+/// [`supported`]'s features, the GatewayClasses' then the mesh's.
+fn all_supported() -> impl Iterator<Item = &'static str> {
+    GATEWAY_FEATURES
+        .iter()
+        .chain(MESH_SUPPORTED_FEATURES)
+        .copied()
+}
+
 fn test_name(s: &Scenario) -> String {
     s.upstream.clone().unwrap_or_else(|| s.name.clone())
 }
@@ -121,11 +135,10 @@ fn test_name(s: &Scenario) -> String {
 /// profile plus `--features` when given.
 pub fn tested_features(selection: Option<&[String]>) -> BTreeSet<String> {
     let core = |f: &&str| profile::PROFILES.iter().any(|p| p.core.contains(f));
-    SUPPORTED_FEATURES
-        .iter()
+    all_supported()
         .filter(|f| match selection {
             None => true,
-            Some(chosen) => core(f) || chosen.iter().any(|c| c == *f),
+            Some(chosen) => core(f) || chosen.iter().any(|c| c == f),
         })
         .map(|f| f.to_string())
         .collect()
@@ -161,11 +174,7 @@ fn skip_reason(s: &Scenario, options: &Options, tested: &BTreeSet<String>) -> Op
     if missing.is_empty() {
         return None;
     }
-    let unsupported: Vec<&str> = missing
-        .iter()
-        .copied()
-        .filter(|f| !SUPPORTED_FEATURES.contains(f))
-        .collect();
+    let unsupported: Vec<&str> = missing.iter().copied().filter(|f| !supported(f)).collect();
     Some(if unsupported.is_empty() {
         format!(
             "features not selected by --features: {}",
@@ -351,13 +360,13 @@ mod tests {
         let suite = load_suite(None).expect("the embedded suite loads");
         assert_eq!(
             suite.len(),
-            133,
-            "one scenario per GATEWAY-HTTP test, per GRPCRoute test of GATEWAY-GRPC or of no profile, BackendTLSPolicyGRPCRoute, ten TLSRoute tests, and the eight TCPRoute and nine UDPRoute tests"
+            156,
+            "one scenario per GATEWAY-HTTP test, per GRPCRoute test of GATEWAY-GRPC or of no profile, BackendTLSPolicyGRPCRoute, ten TLSRoute tests, the eight TCPRoute and nine UDPRoute tests, and the 23 mesh tests"
         );
         let mut names: Vec<String> = suite.iter().map(test_name).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 133, "upstream names are unique");
+        assert_eq!(names.len(), 156, "upstream names are unique");
     }
 
     /// A test skipped because gwsim lacks a feature must not pass when forced to run (its
@@ -369,18 +378,12 @@ mod tests {
         let mut vacuous = Vec::new();
         let mut forced_count = 0;
         for scenario in &suite {
-            if scenario
-                .features
-                .iter()
-                .all(|f| SUPPORTED_FEATURES.contains(&f.as_str()))
-            {
+            if scenario.features.iter().all(|f| supported(f)) {
                 continue;
             }
             forced_count += 1;
             let mut forced = scenario.clone();
-            forced
-                .features
-                .retain(|f| SUPPORTED_FEATURES.contains(&f.as_str()));
+            forced.features.retain(|f| supported(f));
             let report = run_scenarios(&[forced], &RunOptions::default()).expect("runs");
             if report.summary.failed == 0 {
                 vacuous.push(test_name(scenario));
@@ -533,7 +536,7 @@ mod tests {
         let suite = load_suite(None).expect("the embedded suite loads");
         let report = run(&suite, &Options::default()).expect("runs");
         assert_eq!(report.exit_code(), 0, "{}", report.render_text());
-        for feature in SUPPORTED_FEATURES {
+        for feature in all_supported() {
             let backed = report.results.iter().any(|r| {
                 r.outcome == TestOutcome::Passed && r.features.iter().any(|f| f == feature)
             });

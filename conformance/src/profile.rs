@@ -1,7 +1,8 @@
 //! The conformance profiles gwsim implements, as data: each profile's core and extended
 //! features, and how a test is counted in it (as upstream's report does it: a test belongs to a
 //! profile when all its features are in the profile's core and extended sets, and is core when
-//! all are core features). A test that needs only Gateway features belongs to every profile.
+//! all are core features). A test that needs only Gateway features belongs to every GATEWAY-
+//! profile; the MESH- profiles take tests of the mesh's features.
 
 /// A conformance profile: its name and feature sets, as upstream's suite defines them.
 #[derive(Debug, PartialEq, Eq)]
@@ -97,6 +98,37 @@ pub const GATEWAY_UDP: Profile = Profile {
     extended: &GATEWAY_EXTENDED,
 };
 
+// --- mesh profiles (GAMMA) ---
+
+/// The mesh's extended features (upstream's MeshExtendedFeatures), which both mesh profiles
+/// take in.
+const MESH_EXTENDED: [&str; 9] = [
+    "MeshClusterIPMatching",
+    "MeshConsumerRoute",
+    "MeshHTTPRouteBackendRequestHeaderModification",
+    "MeshHTTPRouteNamedRouteRule",
+    "MeshHTTPRouteQueryParamMatching",
+    "MeshHTTPRouteRedirectPath",
+    "MeshHTTPRouteRedirectPort",
+    "MeshHTTPRouteRewritePath",
+    "MeshHTTPRouteSchemeRedirect",
+];
+
+/// MESH-HTTP: HTTPRoutes attached to Services (GAMMA). HTTPRoute's own extended features are
+/// not in it (upstream's profiles.go), so mesh tests that need one count in no profile.
+pub const MESH_HTTP: Profile = Profile {
+    name: "MESH-HTTP",
+    core: &["HTTPRoute", "Mesh"],
+    extended: &MESH_EXTENDED,
+};
+
+/// MESH-GRPC: GRPCRoutes attached to Services (GAMMA).
+pub const MESH_GRPC: Profile = Profile {
+    name: "MESH-GRPC",
+    core: &["GRPCRoute", "Mesh"],
+    extended: &MESH_EXTENDED,
+};
+
 /// Every profile gwsim implements, in report order.
 pub const PROFILES: &[&Profile] = &[
     &GATEWAY_HTTP,
@@ -104,6 +136,8 @@ pub const PROFILES: &[&Profile] = &[
     &GATEWAY_TLS,
     &GATEWAY_TCP,
     &GATEWAY_UDP,
+    &MESH_HTTP,
+    &MESH_GRPC,
 ];
 
 /// The profiles `names` names, in the order given, each once; no names: every profile. An
@@ -265,10 +299,26 @@ mod tests {
     }
 
     #[test]
-    fn gateway_only_tests_count_in_every_profile() {
+    fn mesh_tests_count_in_the_mesh_profiles_only() {
+        let basic = names(&["Mesh"]);
+        assert_eq!(MESH_HTTP.level(&basic), Level::Core);
+        assert_eq!(MESH_GRPC.level(&basic), Level::Core);
+        assert_eq!(GATEWAY_HTTP.level(&basic), Level::Outside);
+        let query = names(&["Mesh", "HTTPRoute", "MeshHTTPRouteQueryParamMatching"]);
+        assert_eq!(MESH_HTTP.level(&query), Level::Extended);
+        assert_eq!(MESH_GRPC.level(&query), Level::Outside);
+        // An HTTPRoute extended feature puts a mesh test in no profile (MeshPorts).
+        let ports = names(&["Mesh", "HTTPRoute", "HTTPRouteParentRefPort"]);
+        assert!(PROFILES.iter().all(|p| p.level(&ports) == Level::Outside));
+        // Gateway-only tests are not mesh tests.
+        assert_eq!(MESH_HTTP.level(&names(&["Gateway"])), Level::Outside);
+    }
+
+    #[test]
+    fn gateway_only_tests_count_in_every_gateway_profile() {
         let gateway = names(&["Gateway"]);
         let port = names(&["Gateway", "GatewayPort8080"]);
-        for p in PROFILES {
+        for p in PROFILES.iter().filter(|p| p.name.starts_with("GATEWAY-")) {
             assert_eq!(p.level(&gateway), Level::Core, "{}", p.name);
             assert_eq!(p.level(&port), Level::Extended, "{}", p.name);
         }
@@ -299,10 +349,12 @@ mod tests {
         assert_eq!(select(&[]), Ok(PROFILES.to_vec()));
         let grpc = select(&names(&["gateway-grpc", "GATEWAY-GRPC"])).expect("known");
         assert_eq!(grpc, vec![&GATEWAY_GRPC]);
-        let err = select(&names(&["MESH-HTTP"])).expect_err("not implemented");
+        let err = select(&names(&["GATEWAY-TCP"])).expect_err("not implemented");
         assert!(
-            err.contains("MESH-HTTP") && err.contains("GATEWAY-HTTP, GATEWAY-GRPC"),
+            err.contains("GATEWAY-TCP") && err.contains("GATEWAY-HTTP, GATEWAY-GRPC"),
             "{err}"
         );
+        let mesh = select(&names(&["mesh-http", "MESH-GRPC"])).expect("known");
+        assert_eq!(mesh, vec![&MESH_HTTP, &MESH_GRPC]);
     }
 }

@@ -404,6 +404,7 @@ mod tests {
                     &["Gateway", "GRPCRoute", "GRPCRouteNamedRouteRule"],
                     TestOutcome::Passed,
                 ),
+                result("M", &["Mesh"], TestOutcome::Passed),
             ],
             tested_features: vec!["Gateway".into(), "HTTPRouteMethodMatching".into()],
             profiles: crate::profile::PROFILES.to_vec(),
@@ -435,12 +436,14 @@ mod tests {
         assert_eq!(r.counts("GATEWAY-GRPC", Level::Core).result(), "success");
         assert_eq!(r.exit_code(), 1);
         let text = r.render_text();
-        let tail: Vec<&str> = text.lines().rev().take(7).collect();
+        let tail: Vec<&str> = text.lines().rev().take(9).collect();
         assert_eq!(
             tail,
             [
-                "4 passed, 1 failed, 1 skipped",
+                "5 passed, 1 failed, 1 skipped",
                 "outside the profiles: 1 passed, 0 failed, 0 skipped",
+                "MESH-GRPC     core: 1 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
+                "MESH-HTTP     core: 1 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
                 "GATEWAY-UDP   core: 1 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
                 "GATEWAY-TCP   core: 1 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
                 "GATEWAY-TLS   core: 1 passed, 0 failed, 0 skipped; extended: 0 passed, 0 failed, 0 skipped",
@@ -454,6 +457,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("ok      R [GATEWAY-GRPC core]\n"), "{text}");
+        // A mesh test counts in the mesh profiles, not in the Gateway ones.
+        assert!(
+            text.contains("ok      M [MESH-HTTP core, MESH-GRPC core]\n"),
+            "{text}"
+        );
         assert!(
             text.contains("ok      N [outside the profiles]\n"),
             "{text}"
@@ -471,7 +479,9 @@ mod tests {
                 "GATEWAY-GRPC",
                 "GATEWAY-TLS",
                 "GATEWAY-TCP",
-                "GATEWAY-UDP"
+                "GATEWAY-UDP",
+                "MESH-HTTP",
+                "MESH-GRPC"
             ]
         );
         let http = &report.profiles[0];
@@ -517,7 +527,7 @@ mod tests {
         assert!(xml.contains("step 2 &lt;x&gt;"), "{xml}");
         assert!(xml.contains("no &amp; yes"), "{xml}");
         assert!(
-            xml.contains("tests=\"6\" failures=\"1\" skipped=\"1\""),
+            xml.contains("tests=\"7\" failures=\"1\" skipped=\"1\""),
             "{xml}"
         );
     }

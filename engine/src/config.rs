@@ -523,3 +523,29 @@ impl std::fmt::Display for BackendTls {
         }
     }
 }
+
+// --- mesh (GAMMA) ---
+
+/// A Service as the mesh sees it (GAMMA: GEP-1324, GEP-1294, GEP-1686): its ports, each with
+/// the routes whose parentRefs name the Service (and that port, or no port).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MeshService {
+    /// Kind Service.
+    pub key: ObjectKey,
+    /// In `spec.ports` order.
+    pub ports: Vec<MeshPort>,
+}
+
+/// One Service port and the routes attached to it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MeshPort {
+    pub port: u16,
+    pub name: Option<String>,
+    pub app_protocol: Option<String>,
+    /// Producer routes (in the Service's namespace): they apply to requests from every
+    /// namespace without consumer routes for this port.
+    pub producer: Vec<RouteAttachment>,
+    /// Consumer routes (in another namespace), by that namespace: they apply only to requests
+    /// from it, and there replace the producer routes (GEP-1294 "Namespace boundaries").
+    pub consumers: std::collections::BTreeMap<String, Vec<RouteAttachment>>,
+}

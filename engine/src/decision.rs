@@ -93,7 +93,10 @@ pub struct ServiceRef {
 /// Where a decision came from: the table entry that matched.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Provenance {
+    /// The Gateway; for a request from a pod through the mesh, the destination Service.
     pub gateway: ObjectKey,
+    /// The listener; in the mesh, the Service port and whose routes applied
+    /// (`port 80, producer routes`).
     pub listener: String,
     pub route: ObjectKey,
     pub rule_index: usize,
@@ -141,6 +144,23 @@ pub struct Forward {
     pub mirror_requests: Vec<MirroredRequest>,
     pub timeouts: Timeouts,
     pub retry: Option<Retry>,
+}
+
+impl Forward {
+    /// `request` sent to `backend` unchanged: no filters, mirrors, timeouts or retries (the
+    /// mesh's forward when no route applies).
+    pub fn unfiltered(backend: ServiceRef, request: Request) -> Forward {
+        Forward {
+            backend,
+            request,
+            response_modifiers: Vec::new(),
+            response_headers: Vec::new(),
+            mirrors: Vec::new(),
+            mirror_requests: Vec::new(),
+            timeouts: Timeouts::default(),
+            retry: None,
+        }
+    }
 }
 
 /// A copy of a request sent to a mirror backend; its answer is discarded.

@@ -17,7 +17,8 @@ pub struct Explanation {
     pub detailed: bool,
     /// The request in one line: `GET http://foo.com/v2 (port 80)`.
     pub request: String,
-    /// The Gateway and why it was used: `Gateway infra/gw (the only Gateway)`.
+    /// The Gateway and why it was used: `Gateway infra/gw (the only Gateway)`; in the mesh,
+    /// the destination Service (or the pod, for a request to a pod's address).
     pub gateway: Option<String>,
     /// Every listener on the request's port, in `spec.listeners` order.
     pub listeners: Vec<ListenerVerdict>,

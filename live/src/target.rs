@@ -47,6 +47,13 @@ pub fn cannot_run_on_cluster(scenario: &Scenario) -> Option<String> {
                     connect.not_sent_reason()
                 ));
             }
+            Action::Request { request, .. } if request.from.is_some() => {
+                return Some(format!(
+                    "step {}: {}",
+                    step.number,
+                    gwsim_sim::scenario::MESH_NOT_SENT
+                ));
+            }
             Action::Advance { by } if *by > MAX_ADVANCE => {
                 return Some(format!(
                     "step {} advances {} s of real time, past the {} s a cluster run waits",

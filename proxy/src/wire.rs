@@ -51,6 +51,8 @@ use crate::{Options, Proxy, REQUEST_ID_HEADER};
 /// connections and its TCPRoute and UDPRoute scenarios TCP connections and UDP datagrams
 /// (`connect` steps), which the wire client does not send yet; any other scenario with such a
 /// step is skipped for the same reason by [`not_on_wire`].
+/// The mesh scenarios send requests from pods (`request.from`), which no wire data plane
+/// serves yet; likewise.
 pub const NOT_ON_WIRE: &[(&str, &str)] = &[
     ("tlsroute-hostname-intersection", CONNECT_NOT_SENT),
     ("tlsroute-invalid-backendref-nonexistent", CONNECT_NOT_SENT),
@@ -84,10 +86,38 @@ pub const NOT_ON_WIRE: &[(&str, &str)] = &[
     ("udproute-parentref-port-and-section-name", L4_NOT_SENT),
     ("udproute-reference-grant", L4_NOT_SENT),
     ("udproute-weighted-routing", L4_NOT_SENT),
+    // --- mesh: requests from a pod ---
+    ("mesh-basic", MESH_NOT_SENT),
+    ("mesh-consumer-route", MESH_NOT_SENT),
+    ("mesh-frontend", MESH_NOT_SENT),
+    ("mesh-frontend-hostname", MESH_NOT_SENT),
+    ("mesh-grpcroute-request-header-modifier", MESH_NOT_SENT),
+    ("mesh-grpcroute-weight", MESH_NOT_SENT),
+    ("mesh-httproute-303-redirect", MESH_NOT_SENT),
+    ("mesh-httproute-307-redirect", MESH_NOT_SENT),
+    ("mesh-httproute-308-redirect", MESH_NOT_SENT),
+    (
+        "mesh-httproute-backend-request-header-modifier",
+        MESH_NOT_SENT,
+    ),
+    ("mesh-httproute-matching", MESH_NOT_SENT),
+    ("mesh-httproute-named-rule", MESH_NOT_SENT),
+    ("mesh-httproute-query-param-matching", MESH_NOT_SENT),
+    ("mesh-httproute-redirect-host-and-status", MESH_NOT_SENT),
+    ("mesh-httproute-redirect-path", MESH_NOT_SENT),
+    ("mesh-httproute-redirect-port", MESH_NOT_SENT),
+    ("mesh-httproute-redirect-scheme", MESH_NOT_SENT),
+    ("mesh-httproute-request-header-modifier", MESH_NOT_SENT),
+    ("mesh-httproute-rewrite-path", MESH_NOT_SENT),
+    ("mesh-httproute-simple-same-namespace", MESH_NOT_SENT),
+    ("mesh-httproute-weight", MESH_NOT_SENT),
+    ("mesh-ports", MESH_NOT_SENT),
+    ("mesh-split", MESH_NOT_SENT),
 ];
 
 const CONNECT_NOT_SENT: &str = gwsim_sim::scenario::CONNECT_NOT_SENT;
 const L4_NOT_SENT: &str = gwsim_sim::scenario::L4_CONNECT_NOT_SENT;
+const MESH_NOT_SENT: &str = gwsim_sim::scenario::MESH_NOT_SENT;
 
 /// The longest a request over the wire may take before the client gives up.
 const REQUEST_LIMIT: Duration = Duration::from_secs(120);
@@ -105,6 +135,7 @@ pub fn not_on_wire(scenario: &Scenario) -> Option<&'static str> {
         .find(|(name, _)| *name == scenario.name)
         .map(|(_, reason)| *reason)
         .or_else(|| gwsim_sim::connect::connect_not_sent(scenario).map(|(_, reason)| reason))
+        .or_else(|| scenario.sends_from_pods().then_some(MESH_NOT_SENT))
 }
 
 /// The simulated cluster with its data plane on real sockets.

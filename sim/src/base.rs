@@ -11,11 +11,21 @@ pub const CONFORMANCE_BASE_YAML: &str = include_str!("../../testdata/base/confor
 /// The name the base's documents carry in messages.
 pub const CONFORMANCE_BASE_NAME: &str = "<conformance base>";
 
+/// The mesh fixtures (`testdata/base/mesh.yaml`), part of the base after its own documents.
+pub const MESH_BASE_YAML: &str = include_str!("../../testdata/base/mesh.yaml");
+
+/// The name the mesh fixtures' documents carry in messages.
+pub const MESH_BASE_NAME: &str = "<conformance base: mesh>";
+
 /// The base's documents, parsed once.
 pub fn conformance_base() -> Result<&'static [Document], LoadError> {
     static PARSED: OnceLock<Result<Vec<Document>, LoadError>> = OnceLock::new();
     PARSED
-        .get_or_init(|| parse_documents(CONFORMANCE_BASE_NAME, CONFORMANCE_BASE_YAML))
+        .get_or_init(|| {
+            let mut docs = parse_documents(CONFORMANCE_BASE_NAME, CONFORMANCE_BASE_YAML)?;
+            docs.extend(parse_documents(MESH_BASE_NAME, MESH_BASE_YAML)?);
+            Ok(docs)
+        })
         .as_ref()
         .map(Vec::as_slice)
         .map_err(Clone::clone)

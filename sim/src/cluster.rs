@@ -416,6 +416,26 @@ pub trait Cluster {
         }
     }
 
+    /// Sends one request from the pod `client` to what `authority` names as a client in the
+    /// pod's namespace would (a Service's DNS name with an optional `:port`), through the
+    /// mesh (GAMMA): the routes attached to that Service port decide it. `request.port` is
+    /// the port `authority` names. A cluster that cannot send from a pod says so: a mesh
+    /// request never passes without one.
+    fn send_from_pod(
+        &mut self,
+        client: &ObjectKey,
+        authority: &str,
+        request: &Request,
+        protocol: ClientProtocol,
+        id: RequestId,
+    ) -> Result<Response, SendError> {
+        let _ = (request, protocol, id);
+        Err(SendError::Transport(format!(
+            "request from pod {} to {authority}: this cluster cannot send requests from a pod",
+            client.namespaced_name()
+        )))
+    }
+
     /// The certificate the Gateway presented in the last request's TLS handshake, when the
     /// cluster can tell (`None` also for plain http).
     fn last_server_certificate(&self) -> Option<PresentedCertificate> {

@@ -127,6 +127,9 @@ pub struct EchoPod {
     pub ip: String,
     /// Upstream's gRPC echo (the Pod sets `GRPC_ECHO_SERVER`) rather than its HTTP echo.
     pub grpc: bool,
+    /// The one port where an HTTP echo serves upstream's gRPC echo too: the container port
+    /// named `grpc` (as upstream's mesh echo takes `--grpc=7070`).
+    pub grpc_port: Option<u16>,
     /// HTTPS on one port (the Pod gives the echo `TLS_SERVER_CERT`; see `backend_tls`).
     pub tls: Option<std::sync::Arc<crate::backend_tls::ServingTls>>,
     /// `/retry/` attempts seen, by uuid.
@@ -153,6 +156,7 @@ impl EchoPod {
             name: name.to_string(),
             ip: ip.to_string(),
             grpc: false,
+            grpc_port: None,
             tls: None,
             retry_attempts: BTreeMap::new(),
             log: VecDeque::new(),
@@ -196,6 +200,17 @@ impl EchoPod {
         self
     }
 
+    /// The same pod serving gRPC on `port` (and HTTP on its other ports).
+    pub fn serving_grpc_on(mut self, port: Option<u16>) -> EchoPod {
+        self.grpc_port = port;
+        self
+    }
+
+    /// Whether the pod answers as the gRPC echo on `port`.
+    fn grpc_on(&self, port: u16) -> bool {
+        self.grpc || self.grpc_port == Some(port)
+    }
+
     /// The same pod serving TLS as `tls` says.
     pub fn serving_tls(
         mut self,
@@ -216,7 +231,7 @@ impl EchoPod {
 
     /// The one protocol this pod speaks on `port`: the gRPC echo speaks h2c on every port.
     pub fn speaks_on(&self, port: u16) -> HttpVersion {
-        if self.grpc {
+        if self.grpc_on(port) {
             HttpVersion::H2c
         } else {
             Self::speaks(port)
@@ -262,7 +277,7 @@ impl EchoPod {
             };
         }
         self.record(request, id, now);
-        if self.grpc {
+        if self.grpc_on(port) {
             return serve_grpc(request);
         }
         let (path, query) = request

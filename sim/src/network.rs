@@ -57,6 +57,8 @@ pub struct Network {
     pods: Vec<EchoPod>,
     /// namespace → service → service port → endpoints.
     services: HashMap<String, HashMap<String, BTreeMap<u16, PortEndpoints>>>,
+    /// During [`Network::forward_to_address`]: the one endpoint every attempt reaches.
+    pinned: Option<Endpoint>,
 }
 
 impl Network {
@@ -89,13 +91,15 @@ impl Network {
             let ns = pod.metadata.namespace.clone().unwrap_or_default();
             let name = pod.metadata.name.clone().unwrap_or_default();
             let grpc = serves_grpc(pod);
+            let grpc_port = grpc_container_port(pod);
             let tls = crate::backend_tls::serving_tls(pod, snapshot);
             let echo = match old.remove(&(ns.clone(), name.clone())) {
                 Some(p) if p.ip == ip && p.grpc == grpc && p.tls == tls => p,
                 Some(p) if p.ip == ip && p.grpc == grpc => p.serving_tls(tls),
                 _ if grpc => EchoPod::new(&ns, &name, ip).serving_grpc().serving_tls(tls),
                 _ => EchoPod::new(&ns, &name, ip).serving_tls(tls),
-            };
+            }
+            .serving_grpc_on(grpc_port);
             // Every address of the pod (IPv4 and IPv6) reaches the same echo backend.
             let all_ips = pod.status.iter().flat_map(|s| s.pod_ips.iter().flatten());
             for extra in all_ips.filter(|p| p.ip != ip) {
@@ -243,6 +247,9 @@ impl Network {
 
     /// Picks an endpoint of a Service port for delivery `salt` of request `id`.
     fn pick(&self, backend: &ServiceRef, id: RequestId, salt: u64) -> Option<Endpoint> {
+        if let Some(pinned) = &self.pinned {
+            return Some(pinned.clone());
+        }
         let set = self
             .services
             .get(&backend.namespace)?
@@ -280,6 +287,29 @@ impl Network {
     /// timeouts, then the response filters.
     pub fn forward(&mut self, forward: Forward, id: RequestId, now: SimTime) -> Response {
         self.forward_session(forward, &[], None, id, now)
+    }
+
+    /// The pod with address `ip`, if a ready echo pod has it.
+    pub fn pod_at(&self, ip: &str) -> Option<&EchoPod> {
+        self.pods.iter().find(|p| p.ip == ip)
+    }
+
+    /// Delivers `forward` to the pod with address `ip` on `port` itself, as a client that
+    /// connects to a pod's address does (no Service, no endpoint choice); a pod that does not
+    /// exist resets the connection (503). `forward.backend` only names the destination.
+    pub fn forward_to_address(
+        &mut self,
+        forward: Forward,
+        ip: &str,
+        port: u16,
+        id: RequestId,
+        now: SimTime,
+    ) -> Response {
+        let pod = self.pods.iter().position(|p| p.ip == ip);
+        self.pinned = Some(Endpoint { pod, port });
+        let response = self.forward_session(forward, &[], None, id, now);
+        self.pinned = None;
+        response
     }
 
     /// Delivers a forwarded request as [`Network::forward`] does; when the backend accepts an
@@ -576,6 +606,17 @@ pub fn serves_grpc(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
             e.name == crate::grpc::ECHO_SERVER_ENV
                 && e.value.as_deref().is_some_and(|v| !v.is_empty())
         })
+}
+
+/// The container port named `grpc`, where an HTTP echo serves the gRPC echo too (upstream's
+/// mesh echo, `--grpc=PORT`).
+pub fn grpc_container_port(pod: &k8s_openapi::api::core::v1::Pod) -> Option<u16> {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .flat_map(|c| c.ports.iter().flatten())
+        .find(|p| p.name.as_deref() == Some("grpc"))
+        .and_then(|p| u16::try_from(p.container_port).ok())
 }
 
 /// The headers and trailers of a gRPC echo's answer, as grpc-go writes them: an OK call has

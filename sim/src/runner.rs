@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use gwsim_engine::decision::{Request, Scheme};
 use gwsim_engine::load::{Document, LoadError, Origin};
 use gwsim_engine::object::{Kind, ObjectKey};
+use gwsim_engine::table::split_authority;
 use serde::Serialize;
 
 use crate::base::conformance_base;
@@ -23,8 +24,8 @@ use crate::cluster::{
     websocket_handshake,
 };
 use crate::scenario::{
-    Action, Base, Expect, ExpectedServerCertificate, RequestSpec, Scenario, ScenarioError, Step,
-    load_paths,
+    Action, Base, Expect, ExpectedServerCertificate, MeshClient, PodChoice, RequestSpec, Scenario,
+    ScenarioError, Step, load_paths,
 };
 use crate::sim::SimCluster;
 
@@ -684,16 +685,8 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
         }
     }
 
-    fn request(
-        &mut self,
-        step: &Step,
-        spec: &RequestSpec,
-        expect: &Expect,
-    ) -> Result<(), StepFailure> {
-        let client_certificate = spec
-            .client_certificate
-            .as_ref()
-            .map(|(namespace, name)| crate::tls::secret_key(namespace, name));
+    /// The request a Gateway gets: its address as the default Host, the SNI for https.
+    fn gateway_request(&self, spec: &RequestSpec) -> Result<Request, StepFailure> {
         let gateway = self.gateway(spec)?;
         let host = match &spec.host {
             Some(host) => host.clone(),
@@ -716,7 +709,7 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
             Scheme::Http => None,
             Scheme::Https => Some(spec.sni.clone().unwrap_or_else(|| host_without_port(&host))),
         };
-        let request = Request {
+        Ok(Request {
             gateway: Some(gateway),
             scheme: spec.scheme,
             port: spec.port.unwrap_or(spec.scheme.default_port()),
@@ -725,6 +718,82 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
             path: spec.path.clone(),
             headers: spec.headers.clone(),
             sni,
+        })
+    }
+
+    /// The request a pod sends through the mesh (`request.from`), and the pod: `host` names
+    /// the destination and is the Host header unless `headers` gives one (as upstream's mesh
+    /// client's `-H Host:` does).
+    fn mesh_request(
+        &self,
+        spec: &RequestSpec,
+        from: &MeshClient,
+    ) -> Result<(Request, ObjectKey, String), StepFailure> {
+        let pod = mesh_client_pod(&*self.cluster, from, "request.from").map_err(fail)?;
+        let authority = match &spec.to_pod {
+            Some(to) => {
+                let target =
+                    mesh_client_pod(&*self.cluster, &to.pod, "request.toPod").map_err(fail)?;
+                let ip = self
+                    .cluster
+                    .get(&target)
+                    .and_then(|p| {
+                        p.pointer("/status/podIP")
+                            .and_then(|v| v.as_str())
+                            .map(String::from)
+                    })
+                    .ok_or_else(|| {
+                        fail(format!(
+                            "request.toPod: pod {} has no address (status.podIP)",
+                            target.namespaced_name()
+                        ))
+                    })?;
+                if ip.contains(':') {
+                    format!("[{ip}]:{}", to.port)
+                } else {
+                    format!("{ip}:{}", to.port)
+                }
+            }
+            None => spec.host.clone().unwrap_or_default(),
+        };
+        let (_, port) = split_authority(&authority).map_err(fail)?;
+        let mut headers = spec.headers.clone();
+        let host = match headers
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case("host"))
+        {
+            Some(at) => headers.remove(at).1,
+            None => authority.clone(),
+        };
+        let request = Request {
+            gateway: None,
+            scheme: Scheme::Http,
+            port,
+            method: spec.method.clone(),
+            host,
+            path: spec.path.clone(),
+            headers,
+            sni: None,
+        };
+        Ok((request, pod, authority))
+    }
+
+    fn request(
+        &mut self,
+        step: &Step,
+        spec: &RequestSpec,
+        expect: &Expect,
+    ) -> Result<(), StepFailure> {
+        let client_certificate = spec
+            .client_certificate
+            .as_ref()
+            .map(|(namespace, name)| crate::tls::secret_key(namespace, name));
+        let (request, mesh_client) = match &spec.from {
+            Some(from) => {
+                let (request, pod, authority) = self.mesh_request(spec, from)?;
+                (request, Some((pod, authority)))
+            }
+            None => (self.gateway_request(spec)?, None),
         };
         // The explanation is of the request as it went on the wire (a WebSocket client adds
         // its upgrade headers, which routes can match).
@@ -739,13 +808,19 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
         for n in 0..spec.count {
             self.next_id += 1;
             let id = RequestId(self.next_id);
-            let sent = self.cluster.send_with_certificate(
-                &request,
-                spec.protocol,
-                &spec.messages,
-                id,
-                client_certificate.as_ref(),
-            );
+            let sent = match &mesh_client {
+                Some((pod, authority)) => {
+                    self.cluster
+                        .send_from_pod(pod, authority, &request, spec.protocol, id)
+                }
+                None => self.cluster.send_with_certificate(
+                    &request,
+                    spec.protocol,
+                    &spec.messages,
+                    id,
+                    client_certificate.as_ref(),
+                ),
+            };
             self.observer.request_sent(
                 self.cluster,
                 SentRequest {
@@ -832,6 +907,38 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
             }
         }
         Ok(())
+    }
+}
+
+/// The pod `from` names: by name, or the first pod (key order) of the namespace carrying
+/// every label given, as upstream's mesh tests pick their client. Works on any cluster.
+fn mesh_client_pod<C: Cluster + ?Sized>(
+    cluster: &C,
+    from: &MeshClient,
+    key: &str,
+) -> Result<ObjectKey, String> {
+    let in_namespace = cluster
+        .list(Kind::Pod)
+        .into_iter()
+        .filter(|k| k.namespace == from.namespace);
+    match &from.pod {
+        PodChoice::Name(name) => in_namespace
+            .into_iter()
+            .find(|k| &k.name == name)
+            .ok_or_else(|| format!("{key}: no {from}")),
+        PodChoice::Labels(labels) => in_namespace
+            .into_iter()
+            .find(|k| {
+                cluster.get(k).is_some_and(|pod| {
+                    labels.iter().all(|(key, value)| {
+                        pod.pointer("/metadata/labels")
+                            .and_then(|l| l.get(key))
+                            .and_then(|v| v.as_str())
+                            == Some(value.as_str())
+                    })
+                })
+            })
+            .ok_or_else(|| format!("{key}: no pod, looking for {from}")),
     }
 }
 

@@ -105,6 +105,19 @@ pub const CONNECT_NOT_SENT: &str = "TLS connection steps are not sent over the w
 /// connections and send no UDP datagrams yet, and `gwsim serve` serves no TCP or UDP
 /// listeners.
 pub const L4_CONNECT_NOT_SENT: &str = "TCP and UDP connection steps are not sent over the wire yet";
+/// Why targets on real sockets skip scenarios with requests from a pod (`request.from`):
+/// their clients send only to Gateways, and no mesh data plane is served yet.
+pub const MESH_NOT_SENT: &str =
+    "requests from a pod through the mesh (request.from) are not sent over the wire yet";
+
+impl Scenario {
+    /// Whether a step sends a request from a pod through the mesh.
+    pub fn sends_from_pods(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(&s.action, Action::Request { request, .. } if request.from.is_some()))
+    }
+}
 
 /// What a step does.
 #[derive(Clone, Debug, PartialEq)]
@@ -221,6 +234,51 @@ pub struct RequestSpec {
     /// gwsim addition: a unary gRPC call (`protocol` is then `grpc`, `method` POST, `path`
     /// `/SERVICE/METHOD`, and `headers` its metadata plus the gRPC content type and `te`).
     pub grpc: Option<Box<GrpcCall>>,
+    /// gwsim addition: the pod the request is sent from, through the mesh (GAMMA); `host` is
+    /// then the destination as the client names it (`NAME[.NAMESPACE][:PORT]`).
+    pub from: Option<Box<MeshClient>>,
+    /// gwsim addition, with `from`: the request goes to this pod's address and port instead of
+    /// a Service (upstream's MeshFrontend sends to a pod's IP).
+    pub to_pod: Option<Box<PodAddress>>,
+}
+
+/// `request.toPod`: a pod (as `from` names one) and the port of its address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodAddress {
+    pub pod: MeshClient,
+    pub port: u16,
+}
+
+/// `request.from`: the client pod of a mesh request, by name or, as upstream's mesh tests
+/// pick it, the first pod (in name order) of the namespace carrying every label given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeshClient {
+    pub namespace: String,
+    pub pod: PodChoice,
+}
+
+/// Which pod of the namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PodChoice {
+    Name(String),
+    Labels(std::collections::BTreeMap<String, String>),
+}
+
+impl fmt::Display for MeshClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.pod {
+            PodChoice::Name(name) => write!(f, "pod {}/{name}", self.namespace),
+            PodChoice::Labels(labels) => {
+                let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(
+                    f,
+                    "the first pod of {} with {}",
+                    self.namespace,
+                    labels.join(",")
+                )
+            }
+        }
+    }
 }
 
 /// `request.grpc`: the service (fully qualified, `package.Service`) and method called.
@@ -579,6 +637,27 @@ struct RawRequest {
     messages: Option<Vec<RawMessage>>,
     client_certificate: Option<RawSecretRef>,
     grpc: Option<RawGrpcCall>,
+    from: Option<RawFrom>,
+    to_pod: Option<RawToPod>,
+}
+
+/// `request.toPod`: `{namespace, name | labels, port}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToPod {
+    namespace: String,
+    name: Option<String>,
+    labels: Option<std::collections::BTreeMap<String, String>>,
+    port: u16,
+}
+
+/// `request.from`: `{namespace, name}` or `{namespace, labels}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFrom {
+    namespace: String,
+    name: Option<String>,
+    labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -1416,6 +1495,37 @@ impl Loader<'_> {
         let client_certificate = raw
             .client_certificate
             .map(|r| (r.namespace.unwrap_or_else(|| "default".to_string()), r.name));
+        let to_pod = match raw.to_pod {
+            None => None,
+            Some(_) if raw.from.is_none() => {
+                return Err("request.toPod goes only with request.from".to_string());
+            }
+            Some(_) if raw.host.is_some() => {
+                return Err(
+                    "request.toPod cannot go with request.host: the pod's address is the destination (give a Host header in request.headers)"
+                        .to_string(),
+                );
+            }
+            Some(to) => Some(Box::new(PodAddress {
+                pod: pod_choice("request.toPod", to.namespace, to.name, to.labels)?,
+                port: match to.port {
+                    0 => return Err("request.toPod.port must be between 1 and 65535".to_string()),
+                    p => p,
+                },
+            })),
+        };
+        let from = match raw.from {
+            None => None,
+            Some(from) => Some(Box::new(mesh_client(
+                from,
+                gateway.is_some(),
+                raw.host.is_some() || to_pod.is_some(),
+                raw.port,
+                scheme,
+                protocol,
+                &client_certificate,
+            )?)),
+        };
         Ok(RequestSpec {
             gateway,
             scheme,
@@ -1430,6 +1540,8 @@ impl Loader<'_> {
             messages: messages("request", raw.messages.unwrap_or_default())?,
             client_certificate,
             grpc,
+            from,
+            to_pod,
         })
     }
 
@@ -1834,6 +1946,67 @@ fn grpc_call(
 /// A call's metadata as a gRPC client sends it: keys lower-cased (HTTP/2 header names are),
 /// then the gRPC content type and `te: trailers`. Keys the client or the transport own are
 /// refused.
+/// `request.from` (a mesh request), checked against the keys it cannot go with.
+fn mesh_client(
+    raw: RawFrom,
+    gateway: bool,
+    has_destination: bool,
+    port: Option<u16>,
+    scheme: Scheme,
+    protocol: ClientProtocol,
+    client_certificate: &Option<(String, String)>,
+) -> Result<MeshClient, String> {
+    let refuse = |key: &str| {
+        Err(format!(
+            "request.from (a request from a pod through the mesh) cannot go with request.{key}"
+        ))
+    };
+    if gateway {
+        return refuse("gateway");
+    }
+    if port.is_some() {
+        return refuse("port (give the port in request.host: NAME:PORT)");
+    }
+    if scheme != Scheme::Http {
+        return refuse("scheme https");
+    }
+    if client_certificate.is_some() {
+        return refuse("clientCertificate");
+    }
+    if protocol == ClientProtocol::WebSocket {
+        return refuse("protocol websocket");
+    }
+    if !has_destination {
+        return Err(
+            "request.from needs request.host: the destination as the pod names it (NAME, NAME.NAMESPACE, with an optional :PORT), or request.toPod"
+                .to_string(),
+        );
+    }
+    pod_choice("request.from", raw.namespace, raw.name, raw.labels)
+}
+
+/// A pod by name or by labels in a namespace (`from`, `toPod`).
+fn pod_choice(
+    key: &str,
+    namespace: String,
+    name: Option<String>,
+    labels: Option<std::collections::BTreeMap<String, String>>,
+) -> Result<MeshClient, String> {
+    if namespace.is_empty() {
+        return Err(format!("{key}.namespace must not be empty"));
+    }
+    let pod = match (name, labels) {
+        (Some(name), None) if !name.is_empty() => PodChoice::Name(name),
+        (None, Some(labels)) if !labels.is_empty() => PodChoice::Labels(labels),
+        _ => {
+            return Err(format!(
+                "{key} needs exactly one of name (a pod) and labels (the first pod carrying them)"
+            ));
+        }
+    };
+    Ok(MeshClient { namespace, pod })
+}
+
 fn grpc_metadata(headers: Vec<(String, String)>) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::with_capacity(headers.len() + 2);
     for (name, value) in headers {
@@ -2281,10 +2454,102 @@ steps:
     }
 
     #[test]
+    fn requests_from_pods_parse() {
+        let s = load(
+            "name: a\nsteps:\n- request: {from: {namespace: m, labels: {app: echo, version: v1}}, host: \"echo.m:8080\", headers: {Host: other}}\n- request: {from: {namespace: m, name: echo-v1-abc}, host: echo}\n",
+        )
+        .expect("loads");
+        let from = |i: usize| match &s.steps[i].action {
+            Action::Request { request, .. } => request.from.as_deref().cloned(),
+            other => panic!("not a request: {other:?}"),
+        };
+        let labels = [("app", "echo"), ("version", "v1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(
+            from(0),
+            Some(MeshClient {
+                namespace: "m".into(),
+                pod: PodChoice::Labels(labels),
+            })
+        );
+        assert_eq!(
+            from(1).map(|f| f.to_string()),
+            Some("pod m/echo-v1-abc".to_string())
+        );
+        assert!(!Scenario::sends_from_pods(
+            &load("name: b\n").expect("loads")
+        ));
+        assert!(s.sends_from_pods());
+    }
+
+    #[test]
     fn invalid_values_are_load_errors_at_their_step() {
         let cases = [
             ("name: Not-Kebab\n", 1, "kebab-case"),
             ("name: a\nbase: full\n", 2, "unknown variant `full`"),
+            // request.from (a request from a pod through the mesh)
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, labels: {app: echo}}}\n",
+                3,
+                "request.from needs request.host",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, labels: {app: echo}}, host: echo, gateway: a/b}\n",
+                3,
+                "cannot go with request.gateway",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, labels: {app: echo}}, host: echo, port: 8080}\n",
+                3,
+                "cannot go with request.port (give the port in request.host: NAME:PORT)",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, labels: {app: echo}}, host: echo, scheme: https}\n",
+                3,
+                "cannot go with request.scheme https",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, labels: {app: echo}}, host: echo, protocol: websocket}\n",
+                3,
+                "cannot go with request.protocol websocket",
+            ),
+            (
+                "name: a\nsteps:\n- request: {toPod: {namespace: m, name: p, port: 80}}\n",
+                3,
+                "request.toPod goes only with request.from",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, name: c}, host: echo, toPod: {namespace: m, name: p, port: 80}}\n",
+                3,
+                "request.toPod cannot go with request.host",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, name: c}, toPod: {namespace: m, port: 80}}\n",
+                3,
+                "request.toPod needs exactly one of name",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, name: c}, toPod: {namespace: m, name: p, port: 0}}\n",
+                3,
+                "request.toPod.port must be between 1 and 65535",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m}, host: echo}\n",
+                3,
+                "exactly one of name (a pod) and labels",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: m, name: p, labels: {a: b}}, host: echo}\n",
+                3,
+                "exactly one of name (a pod) and labels",
+            ),
+            (
+                "name: a\nsteps:\n- request: {from: {namespace: \"\", name: p}, host: echo}\n",
+                3,
+                "request.from.namespace must not be empty",
+            ),
             ("name: a\nsteps:\n- {}\n", 3, "has no action"),
             (
                 "name: a\nsteps:\n- {advance: 1s, delete: {kind: Gateway, name: g}}\n",

@@ -15,14 +15,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use gwsim_engine::config::MeshService;
 use gwsim_engine::config::{BackendClientCertificate, GatewayConfig};
+use gwsim_engine::controller::mesh::MESH_SUPPORTED_FEATURES;
 use gwsim_engine::controller::{
     AddressRange, ControllerConfig, Network as ControllerNetwork, reconcile,
 };
-use gwsim_engine::decision::{Decision, Outcome, Request};
+use gwsim_engine::decision::{Decision, Forward, Outcome, Request, ServiceRef};
 use gwsim_engine::load::Document;
 use gwsim_engine::object::{Kind, Object, ObjectKey, Snapshot};
-use gwsim_engine::table::RoutingTable;
+use gwsim_engine::table::{MeshDestination, MeshTable, RoutingTable, split_authority};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -74,6 +76,14 @@ pub struct SimCluster {
     controller: ControllerConfig,
     gateways: Vec<GatewayConfig>,
     table: RoutingTable,
+    /// The mesh's Services and routes, and their table (GAMMA).
+    mesh_services: Vec<MeshService>,
+    mesh: MeshTable,
+    /// The client's namespace and destination of the last request, when it came from a pod.
+    last_mesh: Option<(String, MeshDestination)>,
+    /// The last request's decision, when a pod sent it to a pod's address (no table decides
+    /// those).
+    last_direct: Option<Decision>,
     network: Network,
     routing_rng: ChaCha8Rng,
     /// The routing RNG as it was before the last request, to explain it again exactly.
@@ -111,6 +121,10 @@ impl SimCluster {
             controller: ControllerConfig::default(),
             gateways: Vec::new(),
             table: RoutingTable::default(),
+            mesh_services: Vec::new(),
+            mesh: MeshTable::default(),
+            last_mesh: None,
+            last_direct: None,
             network: Network::new(),
             rng_before_last: rng.clone(),
             routing_rng: rng,
@@ -317,6 +331,10 @@ impl SimCluster {
                 self.gateways = result.gateways;
                 self.stats.table_builds += 1;
             }
+            if result.mesh != self.mesh_services {
+                self.mesh = MeshTable::build(&result.mesh);
+                self.mesh_services = result.mesh;
+            }
             accepted = result.statuses;
             if !wrote {
                 break;
@@ -415,28 +433,141 @@ impl SimCluster {
             self.last_server_certificate = done.server_certificate;
         }
         self.rng_before_last.clone_from(&self.routing_rng);
+        self.last_mesh = None;
+        self.last_direct = None;
         let decision = self.table.decide_fast(request, &mut self.routing_rng);
         let client = backend_client(&self.gateways, &decision);
-        match decision.outcome {
-            Outcome::ConnectionRefused => Err(SendError::ConnectionRefused {
+        if let Outcome::ConnectionRefused = decision.outcome {
+            return Err(SendError::ConnectionRefused {
                 gateway: gateway_name(request, &decision),
                 port: request.port,
-            }),
-            Outcome::Respond {
-                status, headers, ..
-            } => Ok(Response::local(status, headers)),
-            Outcome::Redirect {
-                status,
-                location,
-                mut headers,
-            } => {
-                headers.push(("Location".to_string(), location));
-                Ok(Response::local(status, headers))
-            }
-            Outcome::Forward(forward) => Ok(self
-                .network
-                .forward_session(*forward, messages, client, id, self.now)),
+            });
         }
+        Ok(deliver(
+            &mut self.network,
+            self.now,
+            decision.outcome,
+            messages,
+            client,
+            id,
+        ))
+    }
+
+    /// Sends a request from the pod `client` through the mesh (see
+    /// [`Cluster::send_from_pod`]): decided by the mesh's table, delivered as a Gateway's.
+    pub fn send_from(
+        &mut self,
+        client: &ObjectKey,
+        authority: &str,
+        request: &Request,
+        protocol: ClientProtocol,
+        id: RequestId,
+    ) -> Result<Response, SendError> {
+        if client.kind != Kind::Pod || self.store.get(client).is_none() {
+            return Err(SendError::Transport(format!(
+                "no pod {} to send the request from",
+                client.namespaced_name()
+            )));
+        }
+        match protocol {
+            ClientProtocol::Http1 => {}
+            ClientProtocol::H2c | ClientProtocol::Grpc => {
+                if let Some((name, _)) = request
+                    .headers
+                    .iter()
+                    .find(|(n, v)| is_connection_specific(n, v))
+                {
+                    return Err(SendError::ProtocolError(format!(
+                        "an HTTP/2 request must not carry the connection-specific header {name} (RFC 9113 §8.2.2)"
+                    )));
+                }
+            }
+            ClientProtocol::WebSocket => return Err(SendError::UnsupportedProtocol(protocol)),
+        }
+        self.stats.requests += 1;
+        self.last_server_certificate = None;
+        self.last_direct = None;
+        if let Some(response) = self.send_to_address(client, authority, request, id)? {
+            return Ok(response);
+        }
+        let to = self
+            .mesh
+            .resolve(authority, &client.namespace)
+            .map_err(SendError::Transport)?;
+        self.rng_before_last.clone_from(&self.routing_rng);
+        let decision =
+            self.mesh
+                .decide_fast(&client.namespace, &to, request, &mut self.routing_rng);
+        self.last_mesh = Some((client.namespace.clone(), to));
+        if let Outcome::ConnectionRefused = decision.outcome {
+            return Err(SendError::Transport(format!(
+                "connection refused: {authority} from pod {}",
+                client.namespaced_name()
+            )));
+        }
+        Ok(deliver(
+            &mut self.network,
+            self.now,
+            decision.outcome,
+            &[],
+            None,
+            id,
+        ))
+    }
+
+    /// A request from a pod to a pod's address (`authority` an IP with a port): delivered to
+    /// that pod itself, past every Service and so every mesh route (GEP-1294: a request to a
+    /// Service's backend, not its frontend). `None` when `authority` names no address.
+    fn send_to_address(
+        &mut self,
+        client: &ObjectKey,
+        authority: &str,
+        request: &Request,
+        id: RequestId,
+    ) -> Result<Option<Response>, SendError> {
+        let (host, port) = split_authority(authority).map_err(SendError::Transport)?;
+        let ip = host.trim_start_matches('[').trim_end_matches(']');
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            return Ok(None);
+        }
+        let Some(pod) = self.network.pod_at(ip) else {
+            return Err(SendError::Transport(format!(
+                "connection refused: no ready pod has address {ip}"
+            )));
+        };
+        let backend = ServiceRef {
+            namespace: pod.namespace.clone(),
+            name: pod.name.clone(),
+            port,
+            app_protocol: None,
+            tls: None,
+        };
+        self.last_mesh = None;
+        let forward = Forward::unfiltered(backend, request.clone());
+        let explanation = gwsim_engine::explain::Explanation {
+            detailed: true,
+            request: format!(
+                "{} http://{}{} (port {port}) from pod {}",
+                request.method,
+                request.host,
+                request.path,
+                client.namespaced_name()
+            ),
+            gateway: Some(format!("pod {}/{} at {ip}", pod.namespace, pod.name)),
+            outcome:
+                "sent to the pod's address itself: no Service, so no mesh route applies (GEP-1294)"
+                    .to_string(),
+            ..Default::default()
+        };
+        self.last_direct = Some(Decision {
+            outcome: Outcome::Forward(Box::new(forward.clone())),
+            provenance: None,
+            explanation,
+        });
+        Ok(Some(
+            self.network
+                .forward_to_address(forward, ip, port, id, self.now),
+        ))
     }
 
     /// The full explanation of `request` as the last send decided it.
@@ -447,8 +578,14 @@ impl SimCluster {
     /// The decision the last send made about `request` (same random draws), with its
     /// explanation.
     pub fn decide_last(&self, request: &Request) -> Decision {
+        if let Some(direct) = &self.last_direct {
+            return direct.clone();
+        }
         let mut rng = self.rng_before_last.clone();
-        let mut decision = self.table.decide(request, &mut rng);
+        let mut decision = match &self.last_mesh {
+            Some((from, to)) => self.mesh.decide(from, to, request, &mut rng),
+            None => self.table.decide(request, &mut rng),
+        };
         if let Outcome::Forward(f) = &decision.outcome {
             let client = backend_client(&self.gateways, &decision);
             if self.network.endpoint_count(&f.backend) == 0 {
@@ -479,6 +616,32 @@ impl SimCluster {
 
 /// The certificate the Gateway that decided presents to backends that ask for one
 /// (`spec.tls.backend.clientCertificateRef`).
+/// What the client gets for a decided request that was not refused.
+fn deliver(
+    network: &mut Network,
+    now: SimTime,
+    outcome: Outcome,
+    messages: &[WebSocketMessage],
+    client: Option<&BackendClientCertificate>,
+    id: RequestId,
+) -> Response {
+    match outcome {
+        Outcome::ConnectionRefused => Response::local(503, Vec::new()),
+        Outcome::Respond {
+            status, headers, ..
+        } => Response::local(status, headers),
+        Outcome::Redirect {
+            status,
+            location,
+            mut headers,
+        } => {
+            headers.push(("Location".to_string(), location));
+            Response::local(status, headers)
+        }
+        Outcome::Forward(forward) => network.forward_session(*forward, messages, client, id, now),
+    }
+}
+
 fn backend_client<'g>(
     gateways: &'g [GatewayConfig],
     decision: &Decision,
@@ -582,6 +745,17 @@ impl Cluster for SimCluster {
         self.last_server_certificate.clone()
     }
 
+    fn send_from_pod(
+        &mut self,
+        client: &ObjectKey,
+        authority: &str,
+        request: &Request,
+        protocol: ClientProtocol,
+        id: RequestId,
+    ) -> Result<Response, SendError> {
+        self.send_from(client, authority, request, protocol, id)
+    }
+
     fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool {
         self.network.received(namespace, backend, id)
     }
@@ -623,6 +797,10 @@ impl Cluster for SimCluster {
             for f in features.into_iter().flatten() {
                 out.insert(f.name.clone());
             }
+        }
+        // The mesh's features (upstream reads them from its XMesh; gwsim's mesh has none).
+        if self.controller.mesh.is_some() {
+            out.extend(MESH_SUPPORTED_FEATURES.iter().map(|f| f.to_string()));
         }
         out
     }

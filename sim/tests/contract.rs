@@ -186,6 +186,37 @@ const ROUTE: &str =
 const GATEWAY: &str =
     "  - kind: Gateway\n    name: same-namespace\n    namespace: gateway-conformance-infra\n";
 
+/// The mesh's client pod of version v1 in `namespace`.
+fn mesh_from(namespace: &str) -> String {
+    format!("{{namespace: {namespace}, labels: {{app: echo, version: v1}}}}")
+}
+
+const MESH_NS: &str = "gateway-conformance-mesh";
+
+/// A route in `namespace` on Service `parent` (of the mesh namespace; port `port`, none when
+/// empty) setting response header X-Mesh: yes and sending to echo-v1, then a request from an
+/// echo-v1 pod of `from` to `host` (with `extra` request keys) expecting `expect`.
+fn mesh_steps(
+    namespace: &str,
+    parent: &str,
+    port: &str,
+    from: &str,
+    host: &str,
+    extra: &str,
+    expect: &str,
+) -> String {
+    let port = if port.is_empty() {
+        String::new()
+    } else {
+        format!(", port: {port}")
+    };
+    format!(
+        "- apply: |\n    apiVersion: gateway.networking.k8s.io/v1\n    kind: HTTPRoute\n    metadata: {{name: mesh, namespace: {namespace}}}\n    spec:\n      parentRefs: [{{group: \"\", kind: Service, name: {parent}, namespace: {MESH_NS}{port}}}]\n      rules:\n      - filters: [{{type: ResponseHeaderModifier, responseHeaderModifier: {{set: [{{name: X-Mesh, value: \"yes\"}}]}}}}]\n        backendRefs: [{{name: echo-v1, namespace: {MESH_NS}, port: 8080}}]\n\
+         - request: {{from: {}, host: \"{host}\"{extra}}}\n  expect: {expect}\n",
+        mesh_from(from)
+    )
+}
+
 fn cases() -> Vec<Case> {
     vec![
         // expect.status
@@ -672,6 +703,80 @@ fn cases() -> Vec<Case> {
             grpc_steps("Echo", ", count: 20", "{distribution: {grpc-infra-backend-v2: 1}}"),
             &["+distribution.grpc-infra-backend-v1: 1.000 (20 of 20)"],
         ),
+        // Requests from a pod through the mesh (request.from).
+        case(
+            "mesh-no-route",
+            format!("- request: {{from: {}, host: echo}}\n  expect: {{status: 200, namespace: {MESH_NS}}}\n", mesh_from(MESH_NS)),
+            &[],
+        ),
+        case(
+            "mesh-route",
+            mesh_steps(MESH_NS, "echo", "80", MESH_NS, "echo", "", "{status: 200, backend: echo-v1, headers: {X-Mesh: \"yes\"}}"),
+            &[],
+        ),
+        case(
+            "mesh-backend-wrong",
+            mesh_steps(MESH_NS, "echo", "80", MESH_NS, "echo", "", "{backend: echo-v2}"),
+            &["-backend: echo-v2", "+backend: echo, echo-v1 (pod echo-v1-", "listener: port 80, producer routes"],
+        ),
+        case(
+            "mesh-consumer-route-from-elsewhere",
+            mesh_steps("gateway-conformance-mesh-consumer", "echo", "", MESH_NS, "echo", "", "{headers: {X-Mesh: \"yes\"}}"),
+            &["-headers.X-Mesh: yes", "forwarded to Service gateway-conformance-mesh/echo:80 itself"],
+        ),
+        case(
+            "mesh-consumer-route-at-home",
+            mesh_steps("gateway-conformance-mesh-consumer", "echo", "", "gateway-conformance-mesh-consumer", "echo.gateway-conformance-mesh", "", "{headers: {X-Mesh: \"yes\"}, backend: echo-v1}"),
+            &[],
+        ),
+        case(
+            "mesh-other-port",
+            mesh_steps(MESH_NS, "echo", "80", MESH_NS, "echo:8080", "", "{headers: {X-Mesh: \"yes\"}}"),
+            &["-headers.X-Mesh: yes"],
+        ),
+        case(
+            "mesh-host-header-is-not-the-destination",
+            mesh_steps(MESH_NS, "echo-v2", "", MESH_NS, "echo-v1", ", headers: {Host: echo-v2}", "{headers: {X-Mesh: \"yes\"}}"),
+            &["-headers.X-Mesh: yes", " request.host (as sent): echo-v2", "gateway: Service gateway-conformance-mesh/echo-v1 (mesh"],
+        ),
+        case(
+            "mesh-no-pod",
+            "- request: {from: {namespace: gateway-conformance-mesh, labels: {app: nothing}}, host: echo}\n  expect: {status: 200}\n".to_string(),
+            &["request.from: no pod, looking for the first pod of gateway-conformance-mesh with app=nothing"],
+        ),
+        case(
+            "mesh-to-a-pod-bypasses-routes",
+            mesh_steps(MESH_NS, "echo-v2", "", MESH_NS, "unused", "", "{status: 200}").replace(
+                "host: \"unused\"",
+                "toPod: {namespace: gateway-conformance-mesh, labels: {app: echo, version: v2}, port: 8080}",
+            ).replace("{status: 200}", "{backend: echo-v2, headers: {X-Mesh: \"yes\"}}"),
+            &["-headers.X-Mesh: yes", "no Service, so no mesh route applies (GEP-1294)"],
+        ),
+        case(
+            "mesh-to-a-missing-pod",
+            format!("- request: {{from: {}, toPod: {{namespace: {MESH_NS}, labels: {{app: nothing}}, port: 8080}}}}\n  expect: {{status: 200}}\n", mesh_from(MESH_NS)),
+            &["request.toPod: no pod, looking for the first pod of gateway-conformance-mesh with app=nothing"],
+        ),
+        case(
+            "mesh-pod-by-name-missing",
+            "- request: {from: {namespace: gateway-conformance-mesh, name: echo-v1}, host: echo}\n  expect: {status: 200}\n".to_string(),
+            &["request.from: no pod gateway-conformance-mesh/echo-v1"],
+        ),
+        case(
+            "mesh-unknown-service",
+            format!("- request: {{from: {}, host: nothing}}\n  expect: {{status: 200}}\n", mesh_from(MESH_NS)),
+            &["no Service gateway-conformance-mesh/nothing: the name does not resolve"],
+        ),
+        case(
+            "mesh-unknown-port",
+            format!("- request: {{from: {}, host: \"echo:9999\"}}\n  expect: {{status: 200}}\n", mesh_from(MESH_NS)),
+            &["Service gateway-conformance-mesh/echo has no port 9999 (ports: 80, 8080, 7070)"],
+        ),
+        case(
+            "mesh-not-a-service-name",
+            format!("- request: {{from: {}, host: www.example.com}}\n  expect: {{status: 200}}\n", mesh_from(MESH_NS)),
+            &["www.example.com: not a Service name"],
+        ),
         case("advance", "- advance: 1m\n".to_string() + &request("", "{status: 200}"), &[]),
         case(
             "first-failure-stops",
@@ -735,7 +840,8 @@ fn manifests_refused_fail_the_scenario() {
 
 #[test]
 fn unsupported_features_skip_and_name_the_feature() {
-    let text = "name: needs-more\nbase: conformance\nfeatures: [HTTPRoute, MeshConsumerRoute, Mesh]\nsteps:\n- advance: 1s\n";
+    // A feature no build of gwsim claims: the scenario must be skipped, naming it.
+    let text = "name: needs-more\nbase: conformance\nfeatures: [HTTPRoute, NotClaimedByGwsim]\nsteps:\n- advance: 1s\n";
     let source = Source {
         name: "s.yaml".into(),
         path: PathBuf::from("s.yaml"),
@@ -747,7 +853,7 @@ fn unsupported_features_skip_and_name_the_feature() {
     assert_eq!(report.exit_code(), 0, "skipped is not a failure");
     let text = report.render_text();
     assert!(
-        text.contains("skipped  needs-more (unsupported features: Mesh, MeshConsumerRoute)"),
+        text.contains("skipped  needs-more (unsupported features: NotClaimedByGwsim)"),
         "{text}"
     );
     assert!(text.ends_with("0 passed, 0 failed, 1 skipped\n"), "{text}");

@@ -52,13 +52,13 @@ mod frontend;
 mod gateway;
 mod gatewayclass;
 mod listenerset;
+pub mod mesh;
 pub mod network;
 mod refgrant;
 pub(crate) mod routes;
 pub mod standin;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use gateway_api::apis::experimental::{
     gatewayclasses::GatewayClassStatus,
@@ -73,7 +73,7 @@ use gateway_api::apis::experimental::{
 use gateway_api::apis::standard::backendtlspolicies::BackendTlsPolicyStatus;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::config::{GatewayConfig, RouteKind};
+use crate::config::{GatewayConfig, MeshService, RouteKind};
 use crate::object::{GATEWAY_GROUP, Kind, ObjectKey, Snapshot};
 use backends::ServiceIndex;
 use convert::{Converted, Converter};
@@ -153,6 +153,9 @@ pub struct ControllerConfig {
     pub stand_in: Option<StandIn>,
     /// The addresses the data plane can serve (static addresses, assigned addresses).
     pub network: Network,
+    /// The mesh's controllerName when gwsim also acts as the mesh (GAMMA: routes with
+    /// Service parentRefs, [`mesh`]); `None`: such parentRefs are none of gwsim's business.
+    pub mesh: Option<String>,
 }
 
 impl Default for ControllerConfig {
@@ -161,15 +164,18 @@ impl Default for ControllerConfig {
             controller_name: CONTROLLER_NAME.to_string(),
             stand_in: None,
             network: Network::default(),
+            mesh: Some(mesh::MESH_CONTROLLER_NAME.to_string()),
         }
     }
 }
 
 impl ControllerConfig {
-    /// A stand-in for the classes of `stand_in`.
+    /// A stand-in for the classes of `stand_in`. A stand-in does not act as the mesh: the
+    /// installed mesh writes the status of Service parents, which gwsim must not contradict.
     pub fn stand_in(stand_in: StandIn) -> Self {
         ControllerConfig {
             stand_in: Some(stand_in),
+            mesh: None,
             ..ControllerConfig::default()
         }
     }
@@ -198,6 +204,9 @@ pub struct Reconciliation {
     pub statuses: BTreeMap<ObjectKey, StatusUpdate>,
     /// Every Gateway of this controller, in key order, as the data plane sees it.
     pub gateways: Vec<GatewayConfig>,
+    /// Every Service with the mesh routes attached to its ports, in key order; empty when
+    /// gwsim is not the mesh.
+    pub mesh: Vec<MeshService>,
 }
 
 /// Reconciles the whole snapshot. `now` stamps `lastTransitionTime` of conditions that change;
@@ -236,6 +245,9 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
                 }
             }
         }
+    }
+    if let Some(mesh) = &config.mesh {
+        owned.push(mesh.as_str());
     }
     let assume_parameters = config.stand_in.is_some();
 
@@ -280,29 +292,53 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
         &namespaces,
     );
     let mut converter = Converter::new(ServiceIndex::build(snapshot), &grants);
+    let mut mesh = config
+        .mesh
+        .as_deref()
+        .map(|name| mesh::MeshState::build(snapshot, name));
     let mut pass = RoutePass {
         gateways: &mut gateways,
+        mesh: mesh.as_mut(),
         gateway_index: &gateway_index,
         set_index: &set_index,
         namespaces: &namespaces,
         owned: &owned,
         now,
     };
+    // GRPCRoutes take precedence over HTTPRoutes on a Service port (GEP-1294): their ports
+    // are known before HTTPRoutes attach.
+    if let Some(mesh) = pass.mesh.as_deref_mut() {
+        for route in snapshot.grpc_routes() {
+            let view = route_view!(route, RouteKind::Grpc, Kind::GrpcRoute, optional_hostnames);
+            for parent in view.parent_refs.iter().filter(|p| mesh::names_service(p)) {
+                mesh.bind_grpc(view.namespace, parent);
+            }
+        }
+    }
     for route in snapshot.http_routes() {
         let view = route_view!(route, RouteKind::Http, Kind::HttpRoute, optional_hostnames);
-        if let Some((key, parents)) = pass.route(view, || converter.http_route(route)) {
+        if let Some((key, parents)) = pass.route(view, |waive| {
+            converter.waive_grants = waive;
+            converter.http_route(route)
+        }) {
             statuses.insert(key, StatusUpdate::HttpRoute(http_status(parents)));
         }
     }
     for route in snapshot.grpc_routes() {
         let view = route_view!(route, RouteKind::Grpc, Kind::GrpcRoute, optional_hostnames);
-        if let Some((key, parents)) = pass.route(view, || converter.grpc_route(route)) {
+        if let Some((key, parents)) = pass.route(view, |waive| {
+            converter.waive_grants = waive;
+            converter.grpc_route(route)
+        }) {
             statuses.insert(key, StatusUpdate::GrpcRoute(grpc_status(parents)));
         }
     }
     for route in snapshot.tls_routes() {
         let view = route_view!(route, RouteKind::Tls, Kind::TlsRoute, required_hostnames);
-        if let Some((key, parents)) = pass.route(view, || converter.tls_route(route)) {
+        if let Some((key, parents)) = pass.route(view, |waive| {
+            converter.waive_grants = waive;
+            converter.tls_route(route)
+        }) {
             statuses.insert(key, StatusUpdate::TlsRoute(tls_status(parents)));
         }
     }
@@ -347,12 +383,15 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
     Reconciliation {
         statuses,
         gateways: configs,
+        mesh: mesh.map(mesh::MeshState::into_services).unwrap_or_default(),
     }
 }
 
 /// The route half of a reconcile.
 struct RoutePass<'p, 'a> {
     gateways: &'p mut [GatewayState<'a>],
+    /// `None` when gwsim is not the mesh.
+    mesh: Option<&'p mut mesh::MeshState<'a>>,
     gateway_index: &'p HashMap<(&'a str, &'a str), usize>,
     set_index: &'p SetIndex<'a>,
     namespaces: &'p NamespaceIndex<'a>,
@@ -367,22 +406,26 @@ impl RoutePass<'_, '_> {
     fn route(
         &mut self,
         view: RouteView<'_>,
-        convert: impl FnOnce() -> Converted,
+        mut convert: impl FnMut(bool) -> Converted,
     ) -> Option<(ObjectKey, Vec<StatusParent>)> {
-        // (Gateway index, ListenerSet index) of each parentRef that names a Gateway of ours
-        // or a ListenerSet of one of them.
-        let targets: Vec<Option<(usize, Option<usize>)>> = view
+        // What each parentRef names of ours: a Gateway (with the ListenerSet, for a parentRef
+        // to one of its sets), or a Service of the mesh.
+        let mesh_kind = matches!(view.kind, RouteKind::Http | RouteKind::Grpc);
+        let targets: Vec<Option<Target>> = view
             .parent_refs
             .iter()
             .map(|p| match (p.group, p.kind) {
                 (GATEWAY_GROUP, "Gateway") => self
                     .gateway_index
                     .get(&(p.namespace, p.name))
-                    .map(|g| (*g, None)),
+                    .map(|g| Target::Gateway(*g, None)),
                 (GATEWAY_GROUP, "ListenerSet") => self
                     .set_index
                     .get(&(p.namespace, p.name))
-                    .map(|(g, s)| (*g, Some(*s))),
+                    .map(|(g, s)| Target::Gateway(*g, Some(*s))),
+                _ if mesh_kind && self.mesh.is_some() && mesh::names_service(p) => {
+                    Some(Target::Service)
+                }
                 _ => None,
             })
             .collect();
@@ -403,23 +446,60 @@ impl RoutePass<'_, '_> {
             return Some((view.key, parents));
         }
 
-        let converted = convert();
-        let config = Arc::clone(&converted.config);
+        let for_gateways = targets
+            .iter()
+            .any(|t| matches!(t, Some(Target::Gateway(..))))
+            .then(|| convert(false));
+        let for_mesh = targets
+            .iter()
+            .any(|t| matches!(t, Some(Target::Service)))
+            .then(|| convert(true));
         let mut ours = Vec::with_capacity(targets.len());
         for (parent, target) in view.parent_refs.iter().zip(&targets) {
-            let Some((i, set)) = *target else {
-                ours.push(None);
-                continue;
-            };
-            let mut outcome =
-                routes::evaluate_parent(&view, parent, &self.gateways[i], set, self.namespaces);
-            let desired = routes::parent_conditions(&mut outcome, &converted);
-            routes::attach(&mut self.gateways[i], &config, outcome.attachments);
-            ours.push(Some((self.gateways[i].controller_name, desired)));
+            match (*target, &for_gateways, &for_mesh, self.mesh.as_deref_mut()) {
+                (Some(Target::Gateway(i, set)), Some(converted), _, _) => {
+                    let mut outcome = routes::evaluate_parent(
+                        &view,
+                        parent,
+                        &self.gateways[i],
+                        set,
+                        self.namespaces,
+                    );
+                    let desired = routes::parent_conditions(&mut outcome, converted);
+                    routes::attach(
+                        &mut self.gateways[i],
+                        &converted.config,
+                        outcome.attachments,
+                    );
+                    ours.push(Some((self.gateways[i].controller_name, desired)));
+                }
+                (Some(Target::Service), _, Some(converted), Some(mesh)) => {
+                    let outcome = mesh.evaluate_for(view.kind, view.namespace, parent);
+                    let mut gateway_shaped = routes::ParentOutcome {
+                        accepted: outcome.accepted,
+                        attachments: Vec::new(),
+                    };
+                    let desired = routes::parent_conditions(&mut gateway_shaped, converted);
+                    if gateway_shaped.accepted.status {
+                        mesh.attach(&view, parent, &converted.config, &outcome.ports);
+                    }
+                    ours.push(Some((mesh.controller_name, desired)));
+                }
+                _ => ours.push(None),
+            }
         }
         let parents = routes::status_parents(&view, ours, self.owned, self.now);
         Some((view.key, parents))
     }
+}
+
+/// What a parentRef names of ours.
+#[derive(Clone, Copy)]
+enum Target {
+    /// A Gateway (index), through one of its ListenerSets (index) or directly.
+    Gateway(usize, Option<usize>),
+    /// A Service: the mesh's.
+    Service,
 }
 
 /// Converts neutral parent entries into one route kind's status types (same field names).

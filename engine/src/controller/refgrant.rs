@@ -34,6 +34,8 @@ type GrantTo<'a> = (&'a str, &'a str, Option<&'a str>);
 #[derive(Debug, Default)]
 pub struct GrantIndex<'a> {
     by_from: HashMap<(&'a str, &'a str, &'a str, &'a str), Vec<GrantTo<'a>>>,
+    /// Every reference permitted: mesh routes need no ReferenceGrant (GEP-1294).
+    waived: bool,
 }
 
 impl<'a> GrantIndex<'a> {
@@ -57,12 +59,23 @@ impl<'a> GrantIndex<'a> {
                 }
             }
         }
-        GrantIndex { by_from }
+        GrantIndex {
+            by_from,
+            waived: false,
+        }
+    }
+
+    /// An index that permits every reference (mesh routes, GEP-1294).
+    pub fn waived() -> Self {
+        GrantIndex {
+            by_from: HashMap::new(),
+            waived: true,
+        }
     }
 
     /// Whether the reference is allowed. Same-namespace references always are.
     pub fn permits(&self, from: RefFrom<'_>, to: RefTo<'_>) -> bool {
-        if from.namespace == to.namespace {
+        if self.waived || from.namespace == to.namespace {
             return true;
         }
         let Some(tos) = self

@@ -1652,15 +1652,38 @@ fn route_to_two_gateways_gets_a_parent_entry_for_each() {
 fn parent_refs_to_unknown_gateways_or_other_kinds_get_no_entry() {
     let parents = "[{name: missing}, {group: \"\", kind: Service, name: gw}, {name: gw}]";
     let rt = route("infra", "route", parents, "[]", &rule_to(TO_V1));
-    let r = run(&snapshot(&join(&[
-        CLASS, INFRA_NS, GATEWAY, SERVICE_V1, &rt,
-    ])));
+    let s = snapshot(&join(&[CLASS, INFRA_NS, GATEWAY, SERVICE_V1, &rt]));
+    // Without the mesh, a Service parent is nobody's here.
+    let without_mesh = ControllerConfig {
+        mesh: None,
+        ..ControllerConfig::default()
+    };
+    let r = reconcile(&s, &without_mesh, now());
     let status = http_status(&r, "infra", "route");
     assert_eq!(status.parents.len(), 1);
     assert_eq!(status.parents[0].parent_ref.name, "gw");
     assert_eq!(
         status.parents[0].parent_ref.kind.as_deref(),
         Some("Gateway")
+    );
+    // With it (the default), the mesh writes its own entry: Service infra/gw does not exist.
+    let r = run(&s);
+    let status = http_status(&r, "infra", "route");
+    let entries: Vec<(&str, Option<&str>)> = status
+        .parents
+        .iter()
+        .map(|p| (p.controller_name.as_str(), p.parent_ref.kind.as_deref()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("gateway.gwsim.dev/mesh", Some("Service")),
+            ("gateway.gwsim.dev/controller", Some("Gateway"))
+        ]
+    );
+    assert_eq!(
+        cond(&status.parents[0].conditions, "Accepted"),
+        is("False", "NoMatchingParent")
     );
 }
 

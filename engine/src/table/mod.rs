@@ -17,6 +17,7 @@ pub(crate) mod hostname;
 mod index;
 mod listing;
 pub(crate) mod matching;
+mod mesh;
 mod precedence;
 
 use std::borrow::Cow;
@@ -35,6 +36,7 @@ use matching::{MatchMiss, RequestView, check_match, check_rest, describe_miss};
 
 pub use listing::{GatewayListing, ListedBackend, ListenerListing, Listing, ListingEntry};
 pub use matching::regex_as_written;
+pub use mesh::{MeshDestination, MeshTable, split_authority};
 pub use precedence::PrecedenceStep;
 
 /// At most this many non-matching candidates are listed in an explanation; the rest are
@@ -215,98 +217,13 @@ impl RoutingTable {
             ex.listener = Some(listener.name.clone());
         }
 
-        // GRPCRoutes and HTTPRoutes are never merged: a gRPC request is routed by the
-        // listener's GRPCRoutes when it has any, else by its HTTPRoutes.
-        let grpc = request
-            .header("content-type")
-            .is_some_and(|ct| ct.starts_with("application/grpc"));
-        let kind = if grpc && listener.routes.index(RouteKind::Grpc).total() > 0 {
-            RouteKind::Grpc
-        } else {
-            RouteKind::Http
+        let origin = Origin {
+            parent: &gateway.key,
+            listener: &listener.name,
+            port: listener.port,
+            noun: "listener",
         };
-        if detailed && grpc {
-            ex.notes.push(match kind {
-                RouteKind::Grpc => "gRPC request: only GRPCRoutes of the listener are considered",
-                RouteKind::Http | RouteKind::Tls | RouteKind::Tcp | RouteKind::Udp => {
-                    "gRPC request on a listener without GRPCRoutes: its HTTPRoutes are considered"
-                }
-            }.to_string());
-        }
-        let routes = &listener.routes;
-        let index = routes.index(kind);
-        let mut winner: Option<(usize, u32)> = None;
-        for (bucket_pos, bucket) in index.buckets_for(&view.host).enumerate() {
-            let found = bucket.visit_path_candidates(view.path, |id, path_matched| {
-                let entry = routes.entry(id);
-                let matched = match (path_matched, entry.has_conditions) {
-                    (true, false) => true,
-                    (true, true) => check_rest(entry.matcher(), &view).is_ok(),
-                    (false, _) => check_match(entry.matcher(), &view).is_ok(),
-                };
-                if matched {
-                    winner = Some((bucket_pos, id));
-                    true
-                } else {
-                    false
-                }
-            });
-            if found {
-                break;
-            }
-        }
-        if detailed {
-            explain_candidates(routes, kind, &view, winner, &mut ex);
-        }
-
-        let Some((_, winner_id)) = winner else {
-            let why = "no route matched".to_string();
-            if detailed {
-                ex.outcome = format!("404: {why} on listener {}", listener.name);
-            }
-            return Decision {
-                outcome: Outcome::Respond {
-                    status: 404,
-                    headers: Vec::new(),
-                    reason: why,
-                },
-                provenance: None,
-                explanation: ex,
-            };
-        };
-
-        let entry = routes.entry(winner_id);
-        let rule = entry.rule();
-        let provenance = Provenance {
-            gateway: gateway.key.clone(),
-            listener: listener.name.clone(),
-            route: entry.route.key.clone(),
-            rule_index: rule.index,
-            rule_name: rule.name.clone(),
-            match_index: entry.matcher().index,
-        };
-        let applied = crate::filters::apply_rule(
-            rule,
-            entry.matcher(),
-            request,
-            listener.port,
-            rng,
-            detailed,
-        );
-        if detailed {
-            ex.filters = applied.filters;
-            ex.backend = applied.backend;
-            ex.notes.extend(applied.notes);
-            ex.outcome = match &applied.outcome {
-                Outcome::Respond { status, .. } => format!("{status}: {}", applied.summary),
-                _ => applied.summary,
-            };
-        }
-        Decision {
-            outcome: applied.outcome,
-            provenance: Some(provenance),
-            explanation: ex,
-        }
+        decide_in(&listener.routes, request, &view, origin, ex, rng)
     }
 
     fn select_gateway(
@@ -337,6 +254,121 @@ impl RoutingTable {
                 )),
             },
         }
+    }
+}
+
+/// Where a request is routed: a Gateway listener, or a Service port of the mesh. `noun` names
+/// it in explanations.
+#[derive(Clone, Copy)]
+pub(crate) struct Origin<'o> {
+    /// The Gateway, or the Service the request was sent to.
+    pub(crate) parent: &'o ObjectKey,
+    /// The listener's name, or the mesh's label for the Service port.
+    pub(crate) listener: &'o str,
+    /// The listener's or the Service's port (redirects default to it).
+    pub(crate) port: u16,
+    pub(crate) noun: &'static str,
+}
+
+/// The route half of a decision, shared by Gateway listeners and the mesh: the first entry of
+/// `routes` in precedence order that matches, then its rule's filters and backends.
+pub(crate) fn decide_in(
+    routes: &ListenerRoutes,
+    request: &Request,
+    view: &RequestView<'_>,
+    origin: Origin<'_>,
+    mut ex: Explanation,
+    rng: &mut dyn RngCore,
+) -> Decision {
+    let detailed = ex.detailed;
+    // GRPCRoutes and HTTPRoutes are never merged: a gRPC request is routed by the
+    // listener's GRPCRoutes when it has any, else by its HTTPRoutes.
+    let grpc = request
+        .header("content-type")
+        .is_some_and(|ct| ct.starts_with("application/grpc"));
+    let kind = if grpc && routes.index(RouteKind::Grpc).total() > 0 {
+        RouteKind::Grpc
+    } else {
+        RouteKind::Http
+    };
+    if detailed && grpc {
+        ex.notes.push(match kind {
+            RouteKind::Grpc => format!(
+                "gRPC request: only GRPCRoutes of the {} are considered",
+                origin.noun
+            ),
+            RouteKind::Http | RouteKind::Tls | RouteKind::Tcp | RouteKind::Udp => format!(
+                "gRPC request on a {} without GRPCRoutes: its HTTPRoutes are considered",
+                origin.noun
+            ),
+        });
+    }
+    let index = routes.index(kind);
+    let mut winner: Option<(usize, u32)> = None;
+    for (bucket_pos, bucket) in index.buckets_for(&view.host).enumerate() {
+        let found = bucket.visit_path_candidates(view.path, |id, path_matched| {
+            let entry = routes.entry(id);
+            let matched = match (path_matched, entry.has_conditions) {
+                (true, false) => true,
+                (true, true) => check_rest(entry.matcher(), view).is_ok(),
+                (false, _) => check_match(entry.matcher(), view).is_ok(),
+            };
+            if matched {
+                winner = Some((bucket_pos, id));
+                true
+            } else {
+                false
+            }
+        });
+        if found {
+            break;
+        }
+    }
+    if detailed {
+        explain_candidates(routes, kind, view, winner, &mut ex);
+    }
+
+    let Some((_, winner_id)) = winner else {
+        let why = "no route matched".to_string();
+        if detailed {
+            ex.outcome = format!("404: {why} on {} {}", origin.noun, origin.listener);
+        }
+        return Decision {
+            outcome: Outcome::Respond {
+                status: 404,
+                headers: Vec::new(),
+                reason: why,
+            },
+            provenance: None,
+            explanation: ex,
+        };
+    };
+
+    let entry = routes.entry(winner_id);
+    let rule = entry.rule();
+    let provenance = Provenance {
+        gateway: origin.parent.clone(),
+        listener: origin.listener.to_string(),
+        route: entry.route.key.clone(),
+        rule_index: rule.index,
+        rule_name: rule.name.clone(),
+        match_index: entry.matcher().index,
+    };
+    let applied =
+        crate::filters::apply_rule(rule, entry.matcher(), request, origin.port, rng, detailed);
+    if detailed {
+        ex.filters = applied.filters;
+        ex.backend = applied.backend;
+        ex.notes.extend(applied.notes);
+        ex.outcome = match &applied.outcome {
+            Outcome::Respond { status, .. } => format!("{status}: {}", applied.summary),
+            _ => applied.summary,
+        };
+    }
+    Decision {
+        outcome: applied.outcome,
+        provenance: Some(provenance),
+        explanation: ex,
     }
 }
 
