@@ -344,13 +344,19 @@ pub fn reconcile(snapshot: &Snapshot, config: &ControllerConfig, now: Timestamp)
     }
     for route in snapshot.tcp_routes() {
         let view = route_view!(route, RouteKind::Tcp, Kind::TcpRoute, no_hostnames);
-        if let Some((key, parents)) = pass.route(view, || converter.tcp_route(route)) {
+        if let Some((key, parents)) = pass.route(view, |waive| {
+            converter.waive_grants = waive;
+            converter.tcp_route(route)
+        }) {
             statuses.insert(key, StatusUpdate::TcpRoute(tcp_status(parents)));
         }
     }
     for route in snapshot.udp_routes() {
         let view = route_view!(route, RouteKind::Udp, Kind::UdpRoute, no_hostnames);
-        if let Some((key, parents)) = pass.route(view, || converter.udp_route(route)) {
+        if let Some((key, parents)) = pass.route(view, |waive| {
+            converter.waive_grants = waive;
+            converter.udp_route(route)
+        }) {
             statuses.insert(key, StatusUpdate::UdpRoute(udp_status(parents)));
         }
     }
