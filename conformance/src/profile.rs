@@ -349,9 +349,10 @@ mod tests {
         assert_eq!(select(&[]), Ok(PROFILES.to_vec()));
         let grpc = select(&names(&["gateway-grpc", "GATEWAY-GRPC"])).expect("known");
         assert_eq!(grpc, vec![&GATEWAY_GRPC]);
-        let err = select(&names(&["GATEWAY-TCP"])).expect_err("not implemented");
+        let err = select(&names(&["GATEWAY-QUIC"])).expect_err("not a profile");
         assert!(
-            err.contains("GATEWAY-TCP") && err.contains("GATEWAY-HTTP, GATEWAY-GRPC"),
+            err.contains("GATEWAY-QUIC")
+                && err.contains("GATEWAY-HTTP, GATEWAY-GRPC, GATEWAY-TLS, GATEWAY-TCP, GATEWAY-UDP, MESH-HTTP, MESH-GRPC"),
             "{err}"
         );
         let mesh = select(&names(&["mesh-http", "MESH-GRPC"])).expect("known");

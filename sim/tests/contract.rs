@@ -840,8 +840,8 @@ fn manifests_refused_fail_the_scenario() {
 
 #[test]
 fn unsupported_features_skip_and_name_the_feature() {
-    // A feature no build of gwsim claims: the scenario must be skipped, naming it.
-    let text = "name: needs-more\nbase: conformance\nfeatures: [HTTPRoute, NotClaimedByGwsim]\nsteps:\n- advance: 1s\n";
+    // Features gwsim does not claim: the scenario is skipped, naming them (sorted).
+    let text = "name: needs-more\nbase: conformance\nfeatures: [HTTPRoute, UnclaimedFeatureB, UnclaimedFeatureA]\nsteps:\n- advance: 1s\n";
     let source = Source {
         name: "s.yaml".into(),
         path: PathBuf::from("s.yaml"),
@@ -853,7 +853,9 @@ fn unsupported_features_skip_and_name_the_feature() {
     assert_eq!(report.exit_code(), 0, "skipped is not a failure");
     let text = report.render_text();
     assert!(
-        text.contains("skipped  needs-more (unsupported features: NotClaimedByGwsim)"),
+        text.contains(
+            "skipped  needs-more (unsupported features: UnclaimedFeatureA, UnclaimedFeatureB)"
+        ),
         "{text}"
     );
     assert!(text.ends_with("0 passed, 0 failed, 1 skipped\n"), "{text}");
