@@ -397,15 +397,7 @@ impl SimCluster {
         match protocol {
             ClientProtocol::Http1 => self.send_request(request, id),
             ClientProtocol::H2c | ClientProtocol::Grpc => {
-                if let Some((name, _)) = request
-                    .headers
-                    .iter()
-                    .find(|(n, v)| is_connection_specific(n, v))
-                {
-                    return Err(SendError::ProtocolError(format!(
-                        "an HTTP/2 request must not carry the connection-specific header {name} (RFC 9113 §8.2.2)"
-                    )));
-                }
+                refuse_connection_specific(request)?;
                 self.send_request(request, id)
             }
             ClientProtocol::WebSocket => {
@@ -471,17 +463,7 @@ impl SimCluster {
         }
         match protocol {
             ClientProtocol::Http1 => {}
-            ClientProtocol::H2c | ClientProtocol::Grpc => {
-                if let Some((name, _)) = request
-                    .headers
-                    .iter()
-                    .find(|(n, v)| is_connection_specific(n, v))
-                {
-                    return Err(SendError::ProtocolError(format!(
-                        "an HTTP/2 request must not carry the connection-specific header {name} (RFC 9113 §8.2.2)"
-                    )));
-                }
-            }
+            ClientProtocol::H2c | ClientProtocol::Grpc => refuse_connection_specific(request)?,
             ClientProtocol::WebSocket => return Err(SendError::UnsupportedProtocol(protocol)),
         }
         self.stats.requests += 1;
@@ -803,6 +785,21 @@ impl Cluster for SimCluster {
             out.extend(MESH_SUPPORTED_FEATURES.iter().map(|f| f.to_string()));
         }
         out
+    }
+}
+
+/// An HTTP/2 request cannot carry a connection-specific header (RFC 9113 §8.2.2): the client
+/// refuses to send it, as HTTP/2 client libraries do.
+fn refuse_connection_specific(request: &Request) -> Result<(), SendError> {
+    match request
+        .headers
+        .iter()
+        .find(|(n, v)| is_connection_specific(n, v))
+    {
+        Some((name, _)) => Err(SendError::ProtocolError(format!(
+            "an HTTP/2 request must not carry the connection-specific header {name} (RFC 9113 §8.2.2)"
+        ))),
+        None => Ok(()),
     }
 }
 
