@@ -27,11 +27,13 @@ const SUITE_NOT_ON_CLUSTER: &[&str] = &[
     // It declares network.addresses, which a real cluster's network is not gwsim's to declare.
     "GatewayStaticAddresses",
     // TLS connection steps are not sent over the wire yet.
+    "BackendTLSPolicyTLSRouteTerminate",
     "TLSRouteHostnameIntersection",
     "TLSRouteInvalidBackendRefNonexistent",
     "TLSRouteInvalidBackendRefUnknownKind",
     "TLSRouteInvalidNoMatchingListener",
     "TLSRouteInvalidNoMatchingListenerHostname",
+    "TLSRouteInvalidReferenceGrant",
     "TLSRouteMixedTerminationSameNamespace",
     "TLSRouteSimpleSameNamespace",
     "TLSRouteTerminateSimpleSameNamespace",

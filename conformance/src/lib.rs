@@ -360,13 +360,13 @@ mod tests {
         let suite = load_suite(None).expect("the embedded suite loads");
         assert_eq!(
             suite.len(),
-            156,
-            "one scenario per GATEWAY-HTTP test, per GRPCRoute test of GATEWAY-GRPC or of no profile, BackendTLSPolicyGRPCRoute, ten TLSRoute tests, the eight TCPRoute and nine UDPRoute tests, and the 23 mesh tests"
+            162,
+            "one scenario per GATEWAY-HTTP test, per GRPCRoute test of GATEWAY-GRPC or of no profile, BackendTLSPolicyGRPCRoute and BackendTLSPolicyTLSRouteTerminate, the 13 TLSRoute tests, ListenerSetAllowedRoutesSupportedKinds, HTTPRouteDisallowedKind, the eight TCPRoute and nine UDPRoute tests, and the 23 mesh tests"
         );
         let mut names: Vec<String> = suite.iter().map(test_name).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 156, "upstream names are unique");
+        assert_eq!(names.len(), 162, "upstream names are unique");
     }
 
     /// A test skipped because gwsim lacks a feature must not pass when forced to run (its

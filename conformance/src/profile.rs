@@ -4,73 +4,23 @@
 //! all are core features). A test that needs only Gateway features belongs to every GATEWAY-
 //! profile; the MESH- profiles take tests of the mesh's features.
 
-/// A conformance profile: its name and feature sets, as upstream's suite defines them.
+/// A conformance profile: its name and feature sets, as upstream's suite defines them
+/// (conformance/utils/suite/profiles.go): a few core features and a union of extended
+/// feature groups.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Profile {
     pub name: &'static str,
     /// Core features, sorted.
     pub core: &'static [&'static str],
-    /// Extended features, sorted, disjoint from `core`.
-    pub extended: &'static [&'static str],
+    /// Extended features: upstream's feature groups, each sorted, together disjoint from
+    /// `core`.
+    pub extended: &'static [&'static [&'static str]],
 }
 
-/// Extended features of the Gateway (upstream's GatewayExtendedFeatures) with the
-/// BackendTLSPolicy ones, which GATEWAY-HTTP and GATEWAY-GRPC both take in.
-const GATEWAY_AND_BACKEND_TLS_EXTENDED: [&str; 11] = [
-    "BackendTLSPolicy",
-    "BackendTLSPolicySANValidation",
-    "GatewayAddressEmpty",
-    "GatewayBackendClientCertificate",
-    "GatewayFrontendClientCertificateValidation",
-    "GatewayFrontendClientCertificateValidationInsecureFallback",
-    "GatewayHTTPListenerIsolation",
-    "GatewayHTTPSListenerDetectMisdirectedRequests",
-    "GatewayInfrastructurePropagation",
-    "GatewayPort8080",
-    "GatewayStaticAddresses",
-];
+// --- upstream's feature groups (pkg/features) ---
 
-/// GATEWAY-HTTP: Gateways with HTTPRoutes.
-pub const GATEWAY_HTTP: Profile = Profile {
-    name: "GATEWAY-HTTP",
-    core: CORE,
-    extended: EXTENDED,
-};
-
-/// GATEWAY-GRPC: Gateways with GRPCRoutes. Its extended set is the Gateway's and
-/// BackendTLSPolicy's only: upstream leaves GRPCRoute's own extended features
-/// (GRPCRouteNamedRouteRule, GRPCRouteRequestHeaderModifier) out of every profile.
-pub const GATEWAY_GRPC: Profile = Profile {
-    name: "GATEWAY-GRPC",
-    core: &["GRPCRoute", "Gateway", "ReferenceGrant"],
-    extended: &GATEWAY_AND_BACKEND_TLS_EXTENDED,
-};
-
-/// GATEWAY-TLS: Gateways with TLSRoutes. Its extended set is the Gateway's and
-/// BackendTLSPolicy's with TLSRoute's two modes (upstream's profiles.go).
-pub const GATEWAY_TLS: Profile = Profile {
-    name: "GATEWAY-TLS",
-    core: &["Gateway", "ReferenceGrant", "TLSRoute"],
-    extended: &[
-        "BackendTLSPolicy",
-        "BackendTLSPolicySANValidation",
-        "GatewayAddressEmpty",
-        "GatewayBackendClientCertificate",
-        "GatewayFrontendClientCertificateValidation",
-        "GatewayFrontendClientCertificateValidationInsecureFallback",
-        "GatewayHTTPListenerIsolation",
-        "GatewayHTTPSListenerDetectMisdirectedRequests",
-        "GatewayInfrastructurePropagation",
-        "GatewayPort8080",
-        "GatewayStaticAddresses",
-        "TLSRouteModeMixed",
-        "TLSRouteModeTerminate",
-    ],
-};
-
-/// Upstream's GatewayExtendedFeatures (pkg/features/gateway.go), ListenerSet included: the
-/// whole extended set of GATEWAY-TCP and GATEWAY-UDP, whose route features are core.
-const GATEWAY_EXTENDED: [&str; 10] = [
+/// GatewayExtendedFeatures, ListenerSet included: every GATEWAY- profile takes it in.
+const GATEWAY_EXTENDED: &[&str] = &[
     "GatewayAddressEmpty",
     "GatewayBackendClientCertificate",
     "GatewayFrontendClientCertificateValidation",
@@ -83,26 +33,47 @@ const GATEWAY_EXTENDED: [&str; 10] = [
     "ListenerSet",
 ];
 
-/// GATEWAY-TCP: Gateways with TCPRoutes. Upstream lists TCPRoute in both sets (it is the
-/// only member of TCPRouteExtendedFeatures); here it is core only, which counts the same.
-pub const GATEWAY_TCP: Profile = Profile {
-    name: "GATEWAY-TCP",
-    core: &["Gateway", "ReferenceGrant", "TCPRoute"],
-    extended: &GATEWAY_EXTENDED,
-};
+/// BackendTLSPolicyCoreFeatures and BackendTLSPolicyExtendedFeatures: extended in
+/// GATEWAY-HTTP, GATEWAY-GRPC and GATEWAY-TLS.
+const BACKEND_TLS_POLICY: &[&str] = &["BackendTLSPolicy", "BackendTLSPolicySANValidation"];
 
-/// GATEWAY-UDP: Gateways with UDPRoutes (UDPRoute likewise core only).
-pub const GATEWAY_UDP: Profile = Profile {
-    name: "GATEWAY-UDP",
-    core: &["Gateway", "ReferenceGrant", "UDPRoute"],
-    extended: &GATEWAY_EXTENDED,
-};
+/// HTTPRouteExtendedFeatures.
+const HTTPROUTE_EXTENDED: &[&str] = &[
+    "HTTPRoute303RedirectStatusCode",
+    "HTTPRoute307RedirectStatusCode",
+    "HTTPRoute308RedirectStatusCode",
+    "HTTPRouteBackendProtocolH2C",
+    "HTTPRouteBackendProtocolWebSocket",
+    "HTTPRouteBackendRequestHeaderModification",
+    "HTTPRouteBackendRequestRedirect",
+    "HTTPRouteBackendTimeout",
+    "HTTPRouteBackendURLRewrite",
+    "HTTPRouteCORS",
+    "HTTPRouteDestinationPortMatching",
+    "HTTPRouteHostRewrite",
+    "HTTPRouteMethodMatching",
+    "HTTPRouteNamedRouteRule",
+    "HTTPRouteParentRefPort",
+    "HTTPRoutePathRedirect",
+    "HTTPRoutePathRewrite",
+    "HTTPRoutePortRedirect",
+    "HTTPRouteQueryParamMatching",
+    "HTTPRouteRequestMirror",
+    "HTTPRouteRequestMultipleMirrors",
+    "HTTPRouteRequestPercentageMirror",
+    "HTTPRouteRequestTimeout",
+    "HTTPRouteResponseHeaderModification",
+    "HTTPRouteRetry",
+    "HTTPRouteRetryBackendTimeout",
+    "HTTPRouteRetryConnectionError",
+    "HTTPRouteSchemeRedirect",
+];
 
-// --- mesh profiles (GAMMA) ---
+/// TLSRouteExtendedFeatures: TLSRoute's two modes beyond Passthrough.
+const TLSROUTE_EXTENDED: &[&str] = &["TLSRouteModeMixed", "TLSRouteModeTerminate"];
 
-/// The mesh's extended features (upstream's MeshExtendedFeatures), which both mesh profiles
-/// take in.
-const MESH_EXTENDED: [&str; 9] = [
+/// MeshExtendedFeatures, which both mesh profiles take in.
+const MESH_EXTENDED: &[&str] = &[
     "MeshClusterIPMatching",
     "MeshConsumerRoute",
     "MeshHTTPRouteBackendRequestHeaderModification",
@@ -114,19 +85,58 @@ const MESH_EXTENDED: [&str; 9] = [
     "MeshHTTPRouteSchemeRedirect",
 ];
 
+// --- the profiles ---
+
+/// GATEWAY-HTTP: Gateways with HTTPRoutes.
+pub const GATEWAY_HTTP: Profile = Profile {
+    name: "GATEWAY-HTTP",
+    core: &["Gateway", "HTTPRoute", "ReferenceGrant"],
+    extended: &[GATEWAY_EXTENDED, HTTPROUTE_EXTENDED, BACKEND_TLS_POLICY],
+};
+
+/// GATEWAY-GRPC: Gateways with GRPCRoutes. Upstream leaves GRPCRoute's own extended features
+/// (GRPCRouteNamedRouteRule, GRPCRouteRequestHeaderModifier) out of every profile.
+pub const GATEWAY_GRPC: Profile = Profile {
+    name: "GATEWAY-GRPC",
+    core: &["GRPCRoute", "Gateway", "ReferenceGrant"],
+    extended: &[GATEWAY_EXTENDED, BACKEND_TLS_POLICY],
+};
+
+/// GATEWAY-TLS: Gateways with TLSRoutes.
+pub const GATEWAY_TLS: Profile = Profile {
+    name: "GATEWAY-TLS",
+    core: &["Gateway", "ReferenceGrant", "TLSRoute"],
+    extended: &[GATEWAY_EXTENDED, TLSROUTE_EXTENDED, BACKEND_TLS_POLICY],
+};
+
+/// GATEWAY-TCP: Gateways with TCPRoutes. Upstream lists TCPRoute in both sets (it is the
+/// only member of TCPRouteExtendedFeatures); here it is core only, which counts the same.
+pub const GATEWAY_TCP: Profile = Profile {
+    name: "GATEWAY-TCP",
+    core: &["Gateway", "ReferenceGrant", "TCPRoute"],
+    extended: &[GATEWAY_EXTENDED],
+};
+
+/// GATEWAY-UDP: Gateways with UDPRoutes (UDPRoute likewise core only).
+pub const GATEWAY_UDP: Profile = Profile {
+    name: "GATEWAY-UDP",
+    core: &["Gateway", "ReferenceGrant", "UDPRoute"],
+    extended: &[GATEWAY_EXTENDED],
+};
+
 /// MESH-HTTP: HTTPRoutes attached to Services (GAMMA). HTTPRoute's own extended features are
 /// not in it (upstream's profiles.go), so mesh tests that need one count in no profile.
 pub const MESH_HTTP: Profile = Profile {
     name: "MESH-HTTP",
     core: &["HTTPRoute", "Mesh"],
-    extended: &MESH_EXTENDED,
+    extended: &[MESH_EXTENDED],
 };
 
 /// MESH-GRPC: GRPCRoutes attached to Services (GAMMA).
 pub const MESH_GRPC: Profile = Profile {
     name: "MESH-GRPC",
     core: &["GRPCRoute", "Mesh"],
-    extended: &MESH_EXTENDED,
+    extended: &[MESH_EXTENDED],
 };
 
 /// Every profile gwsim implements, in report order.
@@ -167,15 +177,22 @@ pub fn select(names: &[String]) -> Result<Vec<&'static Profile>, String> {
 }
 
 impl Profile {
+    /// The profile's extended features, group by group.
+    pub fn extended_features(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.extended.iter().flat_map(|group| group.iter().copied())
+    }
+
+    /// Whether `feature` is one of the profile's extended features.
+    pub fn is_extended(&self, feature: &str) -> bool {
+        self.extended_features().any(|f| f == feature)
+    }
+
     /// Where a test with these features counts in this profile.
     pub fn level(&self, features: &[String]) -> Level {
         let core = |f: &String| self.core.contains(&f.as_str());
         if features.iter().all(core) {
             Level::Core
-        } else if features
-            .iter()
-            .all(|f| core(f) || self.extended.contains(&f.as_str()))
-        {
+        } else if features.iter().all(|f| core(f) || self.is_extended(f)) {
             Level::Extended
         } else {
             Level::Outside
@@ -184,52 +201,7 @@ impl Profile {
 }
 
 /// Core features of GATEWAY-HTTP.
-pub const CORE: &[&str] = &["Gateway", "HTTPRoute", "ReferenceGrant"];
-
-/// Extended features of GATEWAY-HTTP: the Gateway and HTTPRoute extended sets and the
-/// BackendTLSPolicy features.
-pub const EXTENDED: &[&str] = &[
-    "BackendTLSPolicy",
-    "BackendTLSPolicySANValidation",
-    "GatewayAddressEmpty",
-    "GatewayBackendClientCertificate",
-    "GatewayFrontendClientCertificateValidation",
-    "GatewayFrontendClientCertificateValidationInsecureFallback",
-    "GatewayHTTPListenerIsolation",
-    "GatewayHTTPSListenerDetectMisdirectedRequests",
-    "GatewayInfrastructurePropagation",
-    "GatewayPort8080",
-    "GatewayStaticAddresses",
-    "HTTPRoute303RedirectStatusCode",
-    "HTTPRoute307RedirectStatusCode",
-    "HTTPRoute308RedirectStatusCode",
-    "HTTPRouteBackendProtocolH2C",
-    "HTTPRouteBackendProtocolWebSocket",
-    "HTTPRouteBackendRequestHeaderModification",
-    "HTTPRouteBackendRequestRedirect",
-    "HTTPRouteBackendTimeout",
-    "HTTPRouteBackendURLRewrite",
-    "HTTPRouteCORS",
-    "HTTPRouteDestinationPortMatching",
-    "HTTPRouteHostRewrite",
-    "HTTPRouteMethodMatching",
-    "HTTPRouteNamedRouteRule",
-    "HTTPRouteParentRefPort",
-    "HTTPRoutePathRedirect",
-    "HTTPRoutePathRewrite",
-    "HTTPRoutePortRedirect",
-    "HTTPRouteQueryParamMatching",
-    "HTTPRouteRequestMirror",
-    "HTTPRouteRequestMultipleMirrors",
-    "HTTPRouteRequestPercentageMirror",
-    "HTTPRouteRequestTimeout",
-    "HTTPRouteResponseHeaderModification",
-    "HTTPRouteRetry",
-    "HTTPRouteRetryBackendTimeout",
-    "HTTPRouteRetryConnectionError",
-    "HTTPRouteSchemeRedirect",
-    "ListenerSet",
-];
+pub const CORE: &[&str] = GATEWAY_HTTP.core;
 
 /// GATEWAY-HTTP's name in reports.
 pub const PROFILE: &str = GATEWAY_HTTP.name;
@@ -283,19 +255,38 @@ mod tests {
     #[test]
     fn feature_lists_are_sorted_and_extended_is_disjoint_from_core() {
         for p in PROFILES {
-            for list in [p.core, p.extended] {
+            for list in std::iter::once(p.core).chain(p.extended.iter().copied()) {
                 let mut sorted = list.to_vec();
                 sorted.sort();
                 assert_eq!(sorted, list, "{}", p.name);
             }
-            assert!(p.extended.iter().all(|f| !p.core.contains(f)), "{}", p.name);
+            assert!(
+                p.extended_features().all(|f| !p.core.contains(&f)),
+                "{}",
+                p.name
+            );
+            let mut all: Vec<&str> = p.extended_features().collect();
+            let n = all.len();
+            all.sort();
+            all.dedup();
+            assert_eq!(all.len(), n, "{}: a feature in two groups", p.name);
         }
-        // GATEWAY-HTTP's extended set holds the Gateway and BackendTLSPolicy extended set too.
-        assert!(
-            GATEWAY_AND_BACKEND_TLS_EXTENDED
-                .iter()
-                .all(|f| EXTENDED.contains(f))
-        );
+    }
+
+    #[test]
+    fn listener_set_tests_count_in_every_gateway_profile() {
+        let set = names(&["Gateway", "ListenerSet"]);
+        for p in PROFILES {
+            let want = match p.name.starts_with("GATEWAY-") {
+                true => Level::Extended,
+                false => Level::Outside,
+            };
+            assert_eq!(p.level(&set), want, "{}", p.name);
+        }
+        // ListenerSetAllowedRoutesSupportedKinds needs TLSRoute: GATEWAY-TLS only.
+        let tls = names(&["Gateway", "ListenerSet", "TLSRoute"]);
+        assert_eq!(GATEWAY_TLS.level(&tls), Level::Extended);
+        assert_eq!(GATEWAY_HTTP.level(&tls), Level::Outside);
     }
 
     #[test]

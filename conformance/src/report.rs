@@ -156,10 +156,11 @@ impl SuiteReport {
     /// extended features the run tested.
     fn profile_report(&self, profile: &Profile) -> ProfileReport {
         let tested = &self.tested_features;
-        let (supported, unsupported): (Vec<&str>, Vec<&str>) = profile
-            .extended
-            .iter()
-            .partition(|f| tested.iter().any(|t| t == *f));
+        let mut extended: Vec<&str> = profile.extended_features().collect();
+        extended.sort_unstable();
+        let (supported, unsupported): (Vec<&str>, Vec<&str>) = extended
+            .into_iter()
+            .partition(|f| tested.iter().any(|t| t == f));
         let level = |level: Level, features: (Vec<&str>, Vec<&str>)| {
             let counts = self.counts(profile.name, level);
             LevelReport {

@@ -15,12 +15,14 @@
 //! connection" (TCP) and "drop the packets" (UDP) for invalid backends, and what upstream's
 //! tests expect for an SNI nothing takes.
 
+use std::sync::Arc;
+
 use rand::{Rng, RngCore};
 use serde::Serialize;
 
 use crate::config::{
-    BackendTarget, GatewayConfig, ListenerConfig, Protocol, RouteAttachment, RouteConfig,
-    RuleConfig, TlsMode, WeightedBackend,
+    BackendTarget, BackendTls, GatewayConfig, ListenerConfig, Protocol, RouteAttachment,
+    RouteConfig, RuleConfig, TlsMode, WeightedBackend,
 };
 use crate::decision::{Provenance, ServiceRef};
 use crate::explain::{BackendStep, Candidate, Explanation, ListenerVerdict, Verdict};
@@ -93,6 +95,12 @@ pub struct ConnectionForward {
     /// certificate and forwards the plain stream. `None` for TCP and UDP, forwarded as they
     /// came.
     pub tls: Option<TlsMode>,
+    /// Terminate only: the Gateway opens TLS of its own to the backend, as the
+    /// BackendTLSPolicy of the Service port says (GEP-1897: SNI and certificate check by
+    /// `validation`). Passthrough forwards the client's own TLS, and TCP and UDP their bytes,
+    /// so no policy applies to them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_tls: Option<Arc<BackendTls>>,
 }
 
 /// The decision for one connection, with its provenance and explanation.
@@ -233,13 +241,28 @@ pub fn decide(
         decision.provenance = Some(provenance);
         return decision;
     };
+    let backend_tls = match (&chosen.target, tls) {
+        (BackendTarget::Service { tls: policy, .. }, Some(TlsMode::Terminate)) => policy.clone(),
+        _ => None,
+    };
     ex.outcome = format!(
         "forwarded to {} ({})",
         describe_target(&chosen.target),
         forwarded_as(tls, protocol)
     );
+    if let Some(policy) = &backend_tls {
+        ex.notes.push(format!(
+            "BackendTLSPolicy {} applies to the backend port: the Gateway re-encrypts the stream, SNI {}",
+            policy.policy.namespaced_name(),
+            policy.hostname
+        ));
+    }
     ConnectionDecision {
-        outcome: ConnectionOutcome::Forward(ConnectionForward { backend, tls }),
+        outcome: ConnectionOutcome::Forward(ConnectionForward {
+            backend,
+            tls,
+            backend_tls,
+        }),
         provenance: Some(provenance),
         explanation: ex,
     }

@@ -19,13 +19,14 @@
 //! certificate it is shown against the CA of `trust` at the virtual clock, for the SNI, as
 //! upstream's TLS client does with its CA.
 
-use gwsim_engine::config::{GatewayConfig, TlsMode};
+use gwsim_engine::config::{BackendTls, GatewayConfig, TlsMode};
 use gwsim_engine::connection::{self, Connection, ConnectionOutcome, ConnectionProtocol};
 use gwsim_engine::object::{Kind, Object, ObjectKey, Snapshot};
 use gwsim_engine::x509::{CertificateChain, TrustAnchors};
 use rand::RngCore;
 use serde::Serialize;
 
+use crate::backend_tls::Upstream;
 use crate::cluster::PresentedCertificate;
 use crate::network::Network;
 use crate::time::SimTime;
@@ -149,11 +150,18 @@ pub(crate) fn connect(
         }
         (_, None) => answered(false, None, None),
         (_, Some(mode)) => {
-            let (shown, tls, backend_sni) =
-                match tls_handshake(gateways, &decision.provenance, pod, target_port, mode, spec) {
-                    Ok(done) => done,
-                    Err(why) => return ConnectionResult::Reset(why),
-                };
+            let hop = Hop {
+                gateways,
+                provenance: &decision.provenance,
+                pod,
+                target_port,
+                backend_tls: forward.backend_tls.as_deref(),
+                now,
+            };
+            let (shown, tls, backend_sni) = match tls_handshake(&hop, mode, spec) {
+                Ok(done) => done,
+                Err(why) => return ConnectionResult::Reset(why),
+            };
             if let Some(trust) = &spec.trust
                 && let Err(why) =
                     check_server(&shown, trust, spec.connection.sni.as_deref(), snapshot, now)
@@ -165,17 +173,27 @@ pub(crate) fn connect(
     }
 }
 
+/// The hop from the Gateway to the pod a connection is delivered to.
+struct Hop<'a> {
+    gateways: &'a [GatewayConfig],
+    provenance: &'a Option<gwsim_engine::decision::Provenance>,
+    pod: &'a crate::echo::EchoPod,
+    target_port: u16,
+    /// The BackendTLSPolicy of the backend port, under Terminate.
+    backend_tls: Option<&'a BackendTls>,
+    now: SimTime,
+}
+
 /// Who completes the client's TLS handshake, and what the backend then sees: under
 /// Passthrough the pod, on its TLS port, with its own certificate (it sees TLS and the SNI);
-/// under Terminate the Gateway, with the listener's certificate (the pod sees plain TCP).
+/// under Terminate the Gateway, with the listener's certificate (the pod sees plain TCP, or,
+/// when a BackendTLSPolicy applies to its port, the Gateway's own TLS with the policy's SNI).
 fn tls_handshake(
-    gateways: &[GatewayConfig],
-    provenance: &Option<gwsim_engine::decision::Provenance>,
-    pod: &crate::echo::EchoPod,
-    target_port: u16,
+    hop: &Hop<'_>,
     mode: TlsMode,
     spec: &ConnectSpec,
 ) -> Result<(CertificateChain, bool, Option<String>), String> {
+    let (pod, target_port) = (hop.pod, hop.target_port);
     let pod_tls = pod.tls.as_ref().filter(|t| t.port == target_port);
     let who = format!("pod {}/{}", pod.namespace, pod.name);
     match mode {
@@ -187,28 +205,56 @@ fn tls_handshake(
             )),
         },
         TlsMode::Terminate => {
-            if pod_tls.is_some() {
-                return Err(format!(
-                    "{who} port {target_port} expects TLS, and the Gateway sends the terminated stream in plain text"
-                ));
-            }
-            let chain = provenance.as_ref().and_then(|p| {
-                gateways
-                    .iter()
-                    .find(|g| g.key == p.gateway)?
-                    .listeners
-                    .iter()
-                    .find(|l| l.name == p.listener)?
-                    .certificate
-                    .clone()
-            });
-            let chain = chain.ok_or_else(|| {
+            let chain = listener_certificate(hop.gateways, hop.provenance).ok_or_else(|| {
                 "the Terminate listener has no certificate to complete the handshake with"
                     .to_string()
             })?;
-            Ok((chain, false, None))
+            let Some(policy) = hop.backend_tls else {
+                if pod_tls.is_some() {
+                    return Err(format!(
+                        "{who} port {target_port} expects TLS, and the Gateway sends the terminated stream in plain text"
+                    ));
+                }
+                return Ok((chain, false, None));
+            };
+            let client = hop.provenance.as_ref().and_then(|p| {
+                let gateway = hop.gateways.iter().find(|g| g.key == p.gateway)?;
+                gateway.backend_client_certificate.as_ref()
+            });
+            let now = unix_seconds(hop.now);
+            match crate::backend_tls::connect(
+                Some(policy),
+                pod.tls.as_deref(),
+                target_port,
+                client,
+                now,
+            ) {
+                Upstream::Tls(report) => Ok((chain, true, Some(report.server_name))),
+                Upstream::Failed(why) => Err(format!(
+                    "the Gateway's TLS to {who} port {target_port} failed: {why}"
+                )),
+                Upstream::Plain | Upstream::PlainToTls => Err(format!(
+                    "the Gateway's TLS to {who} port {target_port} was not made"
+                )),
+            }
         }
     }
+}
+
+/// The certificate of the Terminate listener that took the connection.
+fn listener_certificate(
+    gateways: &[GatewayConfig],
+    provenance: &Option<gwsim_engine::decision::Provenance>,
+) -> Option<CertificateChain> {
+    let p = provenance.as_ref()?;
+    gateways
+        .iter()
+        .find(|g| g.key == p.gateway)?
+        .listeners
+        .iter()
+        .find(|l| l.name == p.listener)?
+        .certificate
+        .clone()
 }
 
 /// What a pod runs, as far as connections go.

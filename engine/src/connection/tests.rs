@@ -316,6 +316,40 @@ fn terminate_and_passthrough_share_a_port() {
     assert!(gw.listeners[1].certificate.is_none());
 }
 
+/// GEP-1897 on TLSRoutes: a BackendTLSPolicy of the backend port applies when the Gateway
+/// terminates (it opens TLS of its own to the backend), never to passed-through TLS.
+#[test]
+fn backend_tls_policy_applies_to_terminated_connections_only() {
+    let listeners = "  - name: terminate\n    port: 8883\n    protocol: TLS\n    hostname: tls.example.com\n    tls:\n      mode: Terminate\n      certificateRefs: [{name: terminate-cert}]\n  - name: passthrough\n    port: 8883\n    protocol: TLS\n    hostname: abc.example.com\n    tls: {mode: Passthrough}\n";
+    let term = "apiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\nmetadata: {name: term, namespace: infra}\nspec:\n  parentRefs: [{name: gw}]\n  hostnames: [tls.example.com]\n  rules:\n  - backendRefs: [{name: tcp, port: 8443}]\n";
+    let policy = "apiVersion: gateway.networking.k8s.io/v1\nkind: BackendTLSPolicy\nmetadata: {name: to-tcp, namespace: infra}\nspec:\n  targetRefs: [{group: '', kind: Service, name: tcp, sectionName: tls}]\n  validation:\n    wellKnownCACertificates: System\n    hostname: backend.example.com\n";
+    let (_, r) = state(&[
+        &gateway(listeners),
+        term,
+        &route("pass", 100, &["abc.example.com"], "tcp"),
+        policy,
+    ]);
+    let backend_tls = |d: &ConnectionDecision| match &d.outcome {
+        ConnectionOutcome::Forward(f) => f.backend_tls.as_ref().map(|t| t.hostname.clone()),
+        ConnectionOutcome::Reset => panic!("forwarded: {:?}", d.explanation),
+    };
+    let terminated = connect(&r, 8883, Some("tls.example.com"));
+    assert_eq!(outcome(&terminated), "infra/tcp:8443 (Terminate)");
+    assert_eq!(backend_tls(&terminated).as_deref(), Some("backend.example.com"));
+    assert!(
+        terminated
+            .explanation
+            .notes
+            .iter()
+            .any(|n| n.contains("BackendTLSPolicy infra/to-tcp") && n.contains("re-encrypts")),
+        "{:?}",
+        terminated.explanation.notes
+    );
+    let passed = connect(&r, 8883, Some("abc.example.com"));
+    assert_eq!(outcome(&passed), "infra/tcp:8443 (Passthrough)");
+    assert_eq!(backend_tls(&passed), None);
+}
+
 #[test]
 fn terminate_without_certificate_is_not_programmed() {
     let listeners = "  - name: terminate\n    port: 443\n    protocol: TLS\n    tls:\n      mode: Terminate\n      certificateRefs: [{name: absent}]\n";
