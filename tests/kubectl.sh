@@ -299,6 +299,24 @@ YAML
 )
 expect_contains "core kind: unknown field" 'unknown field "dataa"' "$out"
 
+# The deprecated v1alpha2 of TCPRoute (as upstream's conformance manifests still write it):
+# applied at its own version and read at both.
+out=$(kubectl apply -f - 2>&1 <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: legacy-tcp, namespace: shop}
+spec:
+  parentRefs: [{name: web}]
+  rules: [{backendRefs: [{name: web, port: 3000}]}]
+YAML
+)
+expect_eq "v1alpha2 TCPRoute applied" "tcproute.gateway.networking.k8s.io/legacy-tcp created" "$out"
+expect_eq "read at v1alpha2" "gateway.networking.k8s.io/v1alpha2" \
+  "$(kubectl get tcproutes.v1alpha2.gateway.networking.k8s.io legacy-tcp -n shop -o jsonpath='{.apiVersion}')"
+expect_eq "read at v1" "gateway.networking.k8s.io/v1" \
+  "$(kubectl get tcproutes.v1.gateway.networking.k8s.io legacy-tcp -n shop -o jsonpath='{.apiVersion}')"
+kubectl delete tcproute legacy-tcp -n shop >/dev/null
+
 # Delete everything the examples created; the namespaces take their contents with them.
 out=$(kubectl delete -f testdata/apiserver/examples --wait=true --ignore-not-found)
 expect_contains "delete -f" 'namespace "shop" deleted' "$out"

@@ -352,20 +352,38 @@ impl Resource {
 
 /// The resource at `group`/`version` named `plural`.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
-    let versions_ok = |r: &Resource| {
-        version == VERSION_V1
-            // v1beta1 Gateway API kinds share the v1 schema (conversion strategy None).
-            || (version == "v1beta1"
-                && matches!(
-                    r.kind,
-                    Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::ReferenceGrant
-                ))
-            // BackendTLSPolicy's deprecated v1alpha3 shares the v1 schema too.
-            || (version == "v1alpha3" && r.kind == Kind::BackendTlsPolicy)
-    };
     RESOURCES
         .iter()
-        .find(|r| r.group() == group && r.plural == plural && versions_ok(r))
+        .find(|r| r.group() == group && r.plural == plural && serves(r.kind, version))
+}
+
+/// Whether `kind` is served at `version`, as the v1.6 experimental-channel CRDs serve it.
+pub fn serves(kind: Kind, version: &str) -> bool {
+    match version {
+        VERSION_V1 => true,
+        // v1beta1 Gateway API kinds share the v1 schema (conversion strategy None).
+        "v1beta1" => matches!(
+            kind,
+            Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::ReferenceGrant
+        ),
+        // BackendTLSPolicy's and TLSRoute's deprecated v1alpha3 share the v1 schema too.
+        "v1alpha3" => matches!(kind, Kind::BackendTlsPolicy | Kind::TlsRoute),
+        // The deprecated v1alpha2 of TLSRoute, TCPRoute and UDPRoute has a schema of its own,
+        // which admission applies ([`admitted_as`]).
+        "v1alpha2" => matches!(kind, Kind::TlsRoute | Kind::TcpRoute | Kind::UdpRoute),
+        _ => false,
+    }
+}
+
+/// The `apiVersion` a body sent at `version` is admitted as: the version itself where its
+/// schema differs from v1's (v1alpha2), else the kind's v1 `apiVersion`.
+pub fn admitted_as(resource: &Resource, version: &str) -> String {
+    match version {
+        "v1alpha2" if serves(resource.kind, version) => {
+            format!("{}/{version}", resource.group())
+        }
+        _ => resource.api_version().to_string(),
+    }
 }
 
 pub fn for_kind(kind: Kind) -> &'static Resource {
@@ -384,7 +402,7 @@ pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
             continue;
         }
         let versions = if g == gwsim_engine::object::GATEWAY_GROUP {
-            vec![VERSION_V1, "v1beta1"]
+            vec![VERSION_V1, "v1beta1", "v1alpha3", "v1alpha2"]
         } else {
             vec![VERSION_V1]
         };

@@ -572,7 +572,16 @@ impl Ctx<'_> {
                 )));
             }
         }
-        map.insert("apiVersion".into(), resource.api_version().into());
+        let version = self
+            .target
+            .api_version
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        map.insert(
+            "apiVersion".into(),
+            resources::admitted_as(resource, version).into(),
+        );
         let meta = map
             .entry("metadata")
             .or_insert_with(|| json!({}))
@@ -683,6 +692,7 @@ impl Ctx<'_> {
                 return Err(ApiError::conflict(resource, name));
             }
             // Admission first (defaults decide what changed), then field ownership.
+            let admitted = doc["apiVersion"].as_str().unwrap_or_default().to_string();
             let mut warnings = Vec::new();
             let object = loop {
                 match cluster.dry_run(&doc) {
@@ -706,7 +716,9 @@ impl Ctx<'_> {
                     Err(e) => return Err(store_error(resource, name, e)),
                 }
             };
-            let mut doc = object.to_value();
+            // Stored objects read as v1; the second admission sees the version the body was
+            // admitted at (v1alpha2's schema is not v1's).
+            let mut doc = in_version(object.to_value(), &admitted);
             if let Mode::Applied(fields, taken) = &mode {
                 managed::record_apply(&mut doc, existing.as_ref(), &manager, fields, taken, timestamp);
             } else {

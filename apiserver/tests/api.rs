@@ -870,3 +870,86 @@ async fn pod_logs_are_served_as_text() {
         .collect();
     assert!(names.contains(&"pods/log"), "{names:?}");
 }
+
+/// TLSRoute, TCPRoute and UDPRoute are also served at the deprecated v1alpha2, with its own
+/// schema (TLSRoute hostnames optional there, required at v1); both versions show one object.
+#[tokio::test]
+async fn l4_routes_are_served_at_v1alpha2_with_its_schema() {
+    let c = cluster(100);
+    let r = app(&c);
+    let (code, list) = call(
+        &r,
+        Method::GET,
+        "/apis/gateway.networking.k8s.io/v1alpha2",
+        JSON,
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    let mut names: Vec<&str> = list["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .filter(|n| !n.ends_with("/status"))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["tcproutes", "tlsroutes", "udproutes"]);
+
+    let no_hostnames = |version: &str| {
+        json!({
+            "apiVersion": format!("gateway.networking.k8s.io/{version}"), "kind": "TLSRoute",
+            "metadata": {"name": "tls"},
+            "spec": {"parentRefs": [{"name": "gw"}],
+                     "rules": [{"backendRefs": [{"name": "backend", "port": 443}]}]},
+        })
+    };
+    let at = |version: &str| {
+        format!("/apis/gateway.networking.k8s.io/{version}/namespaces/default/tlsroutes")
+    };
+    // At v1 hostnames are required: refused, nothing stored.
+    let (code, status) = call(&r, Method::POST, &at("v1"), JSON, Some(no_hostnames("v1"))).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("spec.hostnames"),
+        "{status}"
+    );
+    // At v1alpha2 they are optional.
+    let (code, created) = call(
+        &r,
+        Method::POST,
+        &at("v1alpha2"),
+        JSON,
+        Some(no_hostnames("v1alpha2")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    assert_eq!(created["apiVersion"], "gateway.networking.k8s.io/v1alpha2");
+    let (code, read) = call(&r, Method::GET, &format!("{}/tls", at("v1")), JSON, None).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(read["apiVersion"], "gateway.networking.k8s.io/v1");
+    assert_eq!(read["metadata"]["uid"], created["metadata"]["uid"]);
+
+    let tcp = json!({
+        "apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "TCPRoute",
+        "metadata": {"name": "tcp"},
+        "spec": {"parentRefs": [{"name": "gw"}],
+                 "rules": [{"backendRefs": [{"name": "backend", "port": 3000}]}]},
+    });
+    let tcp_at = "/apis/gateway.networking.k8s.io/v1alpha2/namespaces/default/tcproutes";
+    let (code, created) = call(&r, Method::POST, tcp_at, JSON, Some(tcp)).await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    // HTTPRoute has no v1alpha2.
+    let (code, _) = call(
+        &r,
+        Method::GET,
+        "/apis/gateway.networking.k8s.io/v1alpha2/namespaces/default/httproutes",
+        JSON,
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}

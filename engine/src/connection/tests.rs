@@ -335,7 +335,10 @@ fn backend_tls_policy_applies_to_terminated_connections_only() {
     };
     let terminated = connect(&r, 8883, Some("tls.example.com"));
     assert_eq!(outcome(&terminated), "infra/tcp:8443 (Terminate)");
-    assert_eq!(backend_tls(&terminated).as_deref(), Some("backend.example.com"));
+    assert_eq!(
+        backend_tls(&terminated).as_deref(),
+        Some("backend.example.com")
+    );
     assert!(
         terminated
             .explanation
