@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use gwsim_engine::connection::{Connection, ConnectionProtocol};
 use gwsim_engine::controller::SUPPORTED_FEATURES;
 use gwsim_engine::controller::mesh::MESH_SUPPORTED_FEATURES;
 use gwsim_engine::decision::Scheme;
@@ -449,7 +450,9 @@ pub fn split_url(
     }
     let is_url = |p: &PathBuf| {
         let text = p.to_string_lossy();
-        text.starts_with("http://") || text.starts_with("https://")
+        ["http://", "https://", "tls://", "tcp://", "udp://"]
+            .iter()
+            .any(|scheme| text.starts_with(scheme))
     };
     match files.last() {
         Some(last) if is_url(last) => {
@@ -481,6 +484,9 @@ pub fn explain(
     flags: &ExplainRequest,
     options: &LoadOptions,
 ) -> anyhow::Result<u8> {
+    if let Some(connection) = parse_connection(&flags.url, flags.sni.as_deref())? {
+        return explain_connection(out, print, files, flags, connection, options);
+    }
     // The flags first: a bad URL is said before the files are read.
     let mut request = gwsim_sim::inputs::parse_url(&flags.url)?;
     let inputs = load(files, options)?;
@@ -509,6 +515,81 @@ pub fn explain(
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(flags.seed);
     let mut decision = inputs.table.decide(&request, &mut rng);
     check::note_endpoints(inputs, &mut decision);
+    match print.output {
+        Output::Text | Output::Wide => {
+            let text = format!(
+                "{}\n{}",
+                check::header(inputs),
+                decision.explanation.render_text()
+            );
+            print.text(out, &text)?;
+        }
+        Output::Name => {
+            if let Some(p) = &decision.provenance {
+                writeln!(out, "{}", name_of(&p.route))?;
+            }
+        }
+        Output::Yaml | Output::Json => {
+            let value = with_report(serde_json::to_value(&decision)?, inputs);
+            print.structured(out, &value)?;
+        }
+    }
+    Ok(0)
+}
+
+/// `tls://SNI:PORT`, `tcp://[HOST]:PORT`, `udp://[HOST]:PORT`: a connection to a Gateway port
+/// (`None`: the URL is a request's). The host of tcp and udp names nothing the Gateway reads.
+fn parse_connection(url: &str, sni: Option<&str>) -> anyhow::Result<Option<Connection>> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Ok(None);
+    };
+    let protocol = match scheme.to_ascii_lowercase().as_str() {
+        "tls" => ConnectionProtocol::Tls,
+        "tcp" => ConnectionProtocol::Tcp,
+        "udp" => ConnectionProtocol::Udp,
+        _ => return Ok(None),
+    };
+    let authority = rest.trim_end_matches('/');
+    let (host, port) = authority
+        .rsplit_once(':')
+        .with_context(|| format!("{url}: give the Gateway port, {scheme}://HOST:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p > 0)
+        .with_context(|| format!("{url}: the port must be a number from 1 to 65535"))?;
+    let sni = match protocol {
+        ConnectionProtocol::Tls => sni
+            .map(str::to_string)
+            .or_else(|| (!host.is_empty()).then(|| host.to_ascii_lowercase())),
+        ConnectionProtocol::Tcp | ConnectionProtocol::Udp => None,
+    };
+    Ok(Some(Connection {
+        gateway: None,
+        port,
+        protocol,
+        sni,
+    }))
+}
+
+/// `gwsim explain` for a connection: the listener and route that take it, every other
+/// attached route and why it lost, the backend.
+fn explain_connection(
+    out: &mut dyn Write,
+    print: &Print,
+    files: &[PathBuf],
+    flags: &ExplainRequest,
+    mut connection: Connection,
+    options: &LoadOptions,
+) -> anyhow::Result<u8> {
+    let inputs = load(files, options)?;
+    connection.gateway = flags
+        .gateway
+        .as_deref()
+        .map(|g| resolve_gateway(inputs, g))
+        .transpose()?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(flags.seed);
+    let decision = gwsim_engine::connection::decide(inputs.table.gateways(), &connection, &mut rng);
     match print.output {
         Output::Text | Output::Wide => {
             let text = format!(

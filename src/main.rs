@@ -257,7 +257,9 @@ enum Command {
   gwsim explain -f testdata/golden/inputs/shop.yaml http://www.shop.example/
   gwsim explain -f testdata/golden/inputs/shop.yaml \\
       -H 'x-canary: yes' http://www.shop.example/api
-  gwsim explain -f manifests/ -X POST https://www.shop.example/api/checkout")]
+  gwsim explain -f manifests/ -X POST https://www.shop.example/api/checkout
+  gwsim explain -f manifests/ tls://abc.example.com:443
+  gwsim explain -f manifests/ tcp://:9000")]
     Explain {
         /// Files or folders of YAML or JSON; `-` reads standard input. Repeat -f or give
         /// several paths after one; the URL is the last argument.
@@ -286,7 +288,7 @@ enum Command {
         /// A request header, `name: value`; repeat for more.
         #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
         headers: Vec<String>,
-        /// TLS server name for https (default: the URL's host).
+        /// TLS server name for https and tls (default: the URL's host).
         #[arg(long)]
         sni: Option<String>,
         /// Seed of the random source for weighted backends and mirror percentages.
@@ -295,7 +297,8 @@ enum Command {
         /// `text`, `wide` (unwrapped), `name` (the route that won), `yaml`, `json`.
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
         output: Output,
-        /// `http://host[:port]/path?query` (or https).
+        /// `http://host[:port]/path?query` (or https); or a connection: `tls://SNI:PORT`,
+        /// `tcp://[HOST]:PORT`, `udp://[HOST]:PORT` (TLSRoute, TCPRoute, UDPRoute).
         url: Option<String>,
         #[command(flatten)]
         classes: ClassArgs,

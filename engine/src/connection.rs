@@ -213,11 +213,12 @@ pub fn decide(
         ConnectionProtocol::Tls => {
             format!("{} takes the SNI by its hostname {hostname}", route.key)
         }
-        _ => format!(
-            "{} takes every {} connection to the listener",
-            route.key,
-            protocol.as_str()
-        ),
+        ConnectionProtocol::Tcp => {
+            format!("{} takes every TCP connection to the listener", route.key)
+        }
+        ConnectionProtocol::Udp => {
+            format!("{} takes every UDP datagram to the listener", route.key)
+        }
     });
     let chosen = match pick_backend(rule, rng, &mut ex) {
         Ok(b) => b,
@@ -436,6 +437,39 @@ fn select_listener<'g>(
 /// longer wildcard beats a shorter one. Greater is more specific.
 fn hostname_rank(pattern: &str) -> (bool, usize) {
     (!pattern.starts_with("*."), pattern.len())
+}
+
+/// The routes of a TLS, TCP or UDP listener as `gwsim routes` lists them: one entry per route
+/// hostname (`*` for a route that takes every name the listener takes), most specific
+/// hostname first, then the oldest route, then namespace/name: the order in which
+/// [`decide`] prefers them. For TCP and UDP every entry is `*`, so the first takes every
+/// connection.
+pub fn ordered_routes(routes: &[RouteAttachment]) -> Vec<(&RouteConfig, &str)> {
+    let mut out: Vec<(&RouteConfig, &str)> = Vec::new();
+    for a in routes {
+        if a.hostnames.is_empty() {
+            out.push((&a.route, "*"));
+        }
+        out.extend(a.hostnames.iter().map(|h| (&*a.route, h.as_str())));
+    }
+    out.sort_by(|(ra, ha), (rb, hb)| {
+        hostname_rank(hb)
+            .cmp(&hostname_rank(ha))
+            .then_with(|| ha.cmp(hb))
+            .then(ra.created.cmp(&rb.created))
+            .then_with(|| ra.key.namespace.cmp(&rb.key.namespace))
+            .then_with(|| ra.key.name.cmp(&rb.key.name))
+    });
+    out
+}
+
+/// What a route of a listener of `protocol` takes, in words.
+pub fn takes(protocol: &Protocol) -> &'static str {
+    match protocol {
+        Protocol::Tcp => "every TCP connection",
+        Protocol::Udp => "every UDP datagram",
+        _ => "TLS connections by SNI",
+    }
 }
 
 /// The route that takes the SNI, with the hostname it matched by, recording every attached

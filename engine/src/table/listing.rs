@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::index::{Entry, ListenerRoutes};
 use super::matching::{prefix_key, prefix_matches};
 use super::{CompiledListener, RoutingTable};
-use crate::config::{Filter, PathMatch, RouteMatch};
+use crate::config::{Filter, ListenerConfig, PathMatch, Protocol, RouteMatch};
 use crate::filters::describe_target;
 use crate::object::ObjectKey;
 
@@ -112,12 +112,19 @@ impl RoutingTable {
             gateways: self
                 .compiled
                 .iter()
-                .map(|gw| GatewayListing {
+                .zip(&self.gateways)
+                .map(|(gw, config)| GatewayListing {
                     gateway: gw.key.clone(),
                     listeners: gw
                         .listeners
                         .iter()
-                        .map(|l| list_listener(l, |_| true))
+                        .zip(&config.listeners)
+                        .map(|(l, c)| match l.protocol {
+                            Protocol::Tls | Protocol::Tcp | Protocol::Udp => {
+                                list_connection_listener(c)
+                            }
+                            _ => list_listener(l, |_| true),
+                        })
                         .collect(),
                 })
                 .collect(),
@@ -151,6 +158,15 @@ impl RoutingTable {
     ) -> Option<ListenerListing> {
         let gw = self.compiled.iter().find(|g| &g.key == gateway)?;
         let l = gw.listeners.iter().find(|l| l.name == listener)?;
+        if matches!(l.protocol, Protocol::Tls | Protocol::Tcp | Protocol::Udp) {
+            let config = self.gateways.iter().find(|g| &g.key == gateway)?;
+            let c = config.listeners.iter().find(|c| c.name == listener)?;
+            let mut listing = list_connection_listener(c);
+            if let Some(kept) = hostnames {
+                listing.entries.retain(|e| kept.contains(&e.hostname));
+            }
+            return Some(listing);
+        }
         Some(match hostnames {
             None => list_listener(l, |_| true),
             Some(kept) => list_listener(l, |e| kept.contains(e.hostname_text())),
@@ -228,6 +244,78 @@ fn list_listener(listener: &CompiledListener, keep: impl Fn(&Entry) -> bool) -> 
                     })
                     .collect(),
                 filters: rule.filters.iter().map(filter_name).collect(),
+                flags,
+                shadowed_by,
+            }
+        })
+        .collect();
+    ListenerListing {
+        name: listener.name.clone(),
+        port: listener.port,
+        protocol: listener.protocol.as_str().to_string(),
+        hostname: listener.hostname.clone(),
+        usable: listener.usable,
+        unusable_reason: listener.unusable_reason.clone(),
+        entries,
+    }
+}
+
+/// A TLS, TCP or UDP listener: its routes in the order connections prefer them
+/// ([`crate::connection::ordered_routes`]); an entry whose hostname an earlier entry has too
+/// never wins (for TCP and UDP: every route but the oldest).
+fn list_connection_listener(listener: &ListenerConfig) -> ListenerListing {
+    let ordered = crate::connection::ordered_routes(&listener.routes);
+    let mut first_with: HashMap<&str, usize> = HashMap::new();
+    let entries = ordered
+        .iter()
+        .enumerate()
+        .map(|(pos, (route, hostname))| {
+            let mut flags = Vec::new();
+            let shadowed_by = match first_with.get(hostname) {
+                Some(&earlier) => {
+                    let (winner, _) = ordered[earlier];
+                    flags.push(format!(
+                        "shadowed by #{} ({}): never wins",
+                        earlier + 1,
+                        winner.key
+                    ));
+                    Some(earlier + 1)
+                }
+                None => {
+                    first_with.insert(hostname, pos);
+                    None
+                }
+            };
+            let rule = route.rules.first();
+            let backends = rule.map_or(&[][..], |r| &r.backends[..]);
+            if backends.iter().all(|b| b.weight == 0) {
+                flags.push("no backendRef with weight: connections are rejected".to_string());
+            }
+            for b in backends {
+                if let crate::config::BackendTarget::Invalid { reason, .. } = &b.target {
+                    flags.push(format!(
+                        "backendRef {} invalid ({reason}): its share is rejected",
+                        b.index
+                    ));
+                }
+            }
+            ListingEntry {
+                position: pos + 1,
+                route: route.key.clone(),
+                rule_index: rule.map_or(0, |r| r.index),
+                rule_name: rule.and_then(|r| r.name.clone()),
+                match_index: 0,
+                hostname: (*hostname).to_string(),
+                description: crate::connection::takes(&listener.protocol).to_string(),
+                backends: backends
+                    .iter()
+                    .map(|b| ListedBackend {
+                        index: b.index,
+                        target: describe_target(&b.target),
+                        weight: b.weight,
+                    })
+                    .collect(),
+                filters: Vec::new(),
                 flags,
                 shadowed_by,
             }
