@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use gwsim_engine::connection::{Connection, ConnectionProtocol};
 use gwsim_engine::controller::SUPPORTED_FEATURES;
-use gwsim_engine::controller::mesh::MESH_SUPPORTED_FEATURES;
-use gwsim_engine::decision::Scheme;
+use gwsim_engine::controller::mesh::{MESH_CONTROLLER_NAME, MESH_SUPPORTED_FEATURES};
+use gwsim_engine::controller::{ControllerConfig, reconcile};
+use gwsim_engine::decision::{Decision, Request, Scheme};
 use gwsim_engine::diff::BehaviourDiff;
 use gwsim_engine::object::{Kind, ObjectKey};
+use gwsim_engine::table::MeshTable;
 use gwsim_sim::inputs::LoadOptions;
 use rand::SeedableRng;
 use serde::Serialize;
@@ -473,6 +475,8 @@ pub struct ExplainRequest {
     pub method: String,
     pub headers: Vec<String>,
     pub sni: Option<String>,
+    /// The client pod's namespace, for a request through the mesh.
+    pub from: Option<String>,
     pub seed: u64,
 }
 
@@ -513,7 +517,10 @@ pub fn explain(
         );
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(flags.seed);
-    let mut decision = inputs.table.decide(&request, &mut rng);
+    let mut decision = match &flags.from {
+        Some(namespace) => mesh_decision(inputs, namespace, &request, &mut rng)?,
+        None => inputs.table.decide(&request, &mut rng),
+    };
     check::note_endpoints(inputs, &mut decision);
     match print.output {
         Output::Text | Output::Wide => {
@@ -535,6 +542,34 @@ pub fn explain(
         }
     }
     Ok(0)
+}
+
+/// A request from a pod in `namespace` through the mesh: the URL's host resolved as the pod's
+/// resolver would, then the routes of that Service port (consumer routes of the namespace,
+/// else producer routes, else the Service itself).
+fn mesh_decision(
+    inputs: &Inputs,
+    namespace: &str,
+    request: &Request,
+    rng: &mut dyn rand::RngCore,
+) -> anyhow::Result<Decision> {
+    // The stand-in leaves Service parents to the installed mesh; here gwsim acts as a
+    // conforming mesh would, over the same objects.
+    let config = ControllerConfig {
+        mesh: Some(MESH_CONTROLLER_NAME.to_string()),
+        ..ControllerConfig::stand_in(inputs.stand_in.clone())
+    };
+    let reconciled = reconcile(&inputs.snapshot, &config, gwsim_sim::inputs::epoch());
+    let mesh = MeshTable::build(&reconciled.mesh);
+    let authority = format!(
+        "{}:{}",
+        gwsim_sim::inputs::host_without_port(&request.host),
+        request.port
+    );
+    let to = mesh
+        .resolve(&authority, namespace)
+        .map_err(|why| anyhow::anyhow!("--from {namespace}: {why}"))?;
+    Ok(mesh.decide(namespace, &to, request, rng))
 }
 
 /// `tls://SNI:PORT`, `tcp://[HOST]:PORT`, `udp://[HOST]:PORT`: a connection to a Gateway port

@@ -259,7 +259,8 @@ enum Command {
       -H 'x-canary: yes' http://www.shop.example/api
   gwsim explain -f manifests/ -X POST https://www.shop.example/api/checkout
   gwsim explain -f manifests/ tls://abc.example.com:443
-  gwsim explain -f manifests/ tcp://:9000")]
+  gwsim explain -f manifests/ tcp://:9000
+  gwsim explain -f manifests/ --from shop http://cart.shop:8080/items")]
     Explain {
         /// Files or folders of YAML or JSON; `-` reads standard input. Repeat -f or give
         /// several paths after one; the URL is the last argument.
@@ -291,6 +292,11 @@ enum Command {
         /// TLS server name for https and tls (default: the URL's host).
         #[arg(long)]
         sni: Option<String>,
+        /// Send the request through the mesh (GAMMA) from a pod in this namespace: the URL's
+        /// host is a Service's DNS name as the pod would write it (`NAME`, `NAME.NAMESPACE`,
+        /// ...), and the routes attached to that Service port decide.
+        #[arg(long, value_name = "NAMESPACE", conflicts_with = "gateway")]
+        from: Option<String>,
         /// Seed of the random source for weighted backends and mirror percentages.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -650,6 +656,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             method,
             headers,
             sni,
+            from,
             seed,
             output,
             url,
@@ -662,6 +669,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 method,
                 headers,
                 sni,
+                from,
                 seed,
             };
             let mut load = classes.options(budgets);
