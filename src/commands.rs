@@ -522,22 +522,38 @@ pub fn explain(
         None => inputs.table.decide(&request, &mut rng),
     };
     check::note_endpoints(inputs, &mut decision);
+    print_decision(
+        out,
+        print,
+        inputs,
+        &decision.explanation,
+        &decision.provenance,
+        &decision,
+    )
+}
+
+/// An explained decision (a request's or a connection's) as `-o` asks: the explanation, the
+/// route that took it, or the whole decision with the input report.
+fn print_decision(
+    out: &mut dyn Write,
+    print: &Print,
+    inputs: &Inputs,
+    explanation: &gwsim_engine::explain::Explanation,
+    provenance: &Option<gwsim_engine::decision::Provenance>,
+    decision: &impl Serialize,
+) -> anyhow::Result<u8> {
     match print.output {
         Output::Text | Output::Wide => {
-            let text = format!(
-                "{}\n{}",
-                check::header(inputs),
-                decision.explanation.render_text()
-            );
+            let text = format!("{}\n{}", check::header(inputs), explanation.render_text());
             print.text(out, &text)?;
         }
         Output::Name => {
-            if let Some(p) = &decision.provenance {
+            if let Some(p) = provenance {
                 writeln!(out, "{}", name_of(&p.route))?;
             }
         }
         Output::Yaml | Output::Json => {
-            let value = with_report(serde_json::to_value(&decision)?, inputs);
+            let value = with_report(serde_json::to_value(decision)?, inputs);
             print.structured(out, &value)?;
         }
     }
@@ -625,26 +641,14 @@ fn explain_connection(
         .transpose()?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(flags.seed);
     let decision = gwsim_engine::connection::decide(inputs.table.gateways(), &connection, &mut rng);
-    match print.output {
-        Output::Text | Output::Wide => {
-            let text = format!(
-                "{}\n{}",
-                check::header(inputs),
-                decision.explanation.render_text()
-            );
-            print.text(out, &text)?;
-        }
-        Output::Name => {
-            if let Some(p) = &decision.provenance {
-                writeln!(out, "{}", name_of(&p.route))?;
-            }
-        }
-        Output::Yaml | Output::Json => {
-            let value = with_report(serde_json::to_value(&decision)?, inputs);
-            print.structured(out, &value)?;
-        }
-    }
-    Ok(0)
+    print_decision(
+        out,
+        print,
+        inputs,
+        &decision.explanation,
+        &decision.provenance,
+        &decision,
+    )
 }
 
 /// `gwsim diff`'s output.

@@ -121,7 +121,7 @@ impl RoutingTable {
                         .zip(&config.listeners)
                         .map(|(l, c)| match l.protocol {
                             Protocol::Tls | Protocol::Tcp | Protocol::Udp => {
-                                list_connection_listener(c)
+                                list_connection_listener(l, c)
                             }
                             _ => list_listener(l, |_| true),
                         })
@@ -161,7 +161,7 @@ impl RoutingTable {
         if matches!(l.protocol, Protocol::Tls | Protocol::Tcp | Protocol::Udp) {
             let config = self.gateways.iter().find(|g| &g.key == gateway)?;
             let c = config.listeners.iter().find(|c| c.name == listener)?;
-            let mut listing = list_connection_listener(c);
+            let mut listing = list_connection_listener(l, c);
             if let Some(kept) = hostnames {
                 listing.entries.retain(|e| kept.contains(&e.hostname));
             }
@@ -234,21 +234,18 @@ fn list_listener(listener: &CompiledListener, keep: impl Fn(&Entry) -> bool) -> 
                 match_index: e.matcher().index,
                 hostname: e.hostname_text().to_string(),
                 description: e.description.to_string(),
-                backends: rule
-                    .backends
-                    .iter()
-                    .map(|b| ListedBackend {
-                        index: b.index,
-                        target: describe_target(&b.target),
-                        weight: b.weight,
-                    })
-                    .collect(),
+                backends: listed_backends(&rule.backends),
                 filters: rule.filters.iter().map(filter_name).collect(),
                 flags,
                 shadowed_by,
             }
         })
         .collect();
+    listing_of(listener, entries)
+}
+
+/// A listener's listing around its entries.
+fn listing_of(listener: &CompiledListener, entries: Vec<ListingEntry>) -> ListenerListing {
     ListenerListing {
         name: listener.name.clone(),
         port: listener.port,
@@ -260,11 +257,26 @@ fn list_listener(listener: &CompiledListener, keep: impl Fn(&Entry) -> bool) -> 
     }
 }
 
+/// The backends of a listing entry.
+fn listed_backends(backends: &[crate::config::WeightedBackend]) -> Vec<ListedBackend> {
+    backends
+        .iter()
+        .map(|b| ListedBackend {
+            index: b.index,
+            target: describe_target(&b.target),
+            weight: b.weight,
+        })
+        .collect()
+}
+
 /// A TLS, TCP or UDP listener: its routes in the order connections prefer them
 /// ([`crate::connection::ordered_routes`]); an entry whose hostname an earlier entry has too
 /// never wins (for TCP and UDP: every route but the oldest).
-fn list_connection_listener(listener: &ListenerConfig) -> ListenerListing {
-    let ordered = crate::connection::ordered_routes(&listener.routes);
+fn list_connection_listener(
+    listener: &CompiledListener,
+    config: &ListenerConfig,
+) -> ListenerListing {
+    let ordered = crate::connection::ordered_routes(&config.routes);
     let mut first_with: HashMap<&str, usize> = HashMap::new();
     let entries = ordered
         .iter()
@@ -307,29 +319,14 @@ fn list_connection_listener(listener: &ListenerConfig) -> ListenerListing {
                 match_index: 0,
                 hostname: (*hostname).to_string(),
                 description: crate::connection::takes(&listener.protocol).to_string(),
-                backends: backends
-                    .iter()
-                    .map(|b| ListedBackend {
-                        index: b.index,
-                        target: describe_target(&b.target),
-                        weight: b.weight,
-                    })
-                    .collect(),
+                backends: listed_backends(backends),
                 filters: Vec::new(),
                 flags,
                 shadowed_by,
             }
         })
         .collect();
-    ListenerListing {
-        name: listener.name.clone(),
-        port: listener.port,
-        protocol: listener.protocol.as_str().to_string(),
-        hostname: listener.hostname.clone(),
-        usable: listener.usable,
-        unusable_reason: listener.unusable_reason.clone(),
-        entries,
-    }
+    listing_of(listener, entries)
 }
 
 /// Whether every request `later` matches is also matched by `earlier`.
