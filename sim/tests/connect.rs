@@ -1,10 +1,6 @@
 //! `connect` steps: every expectation can fail, and the step's shape is checked when loading.
 
-use std::path::PathBuf;
-
-use gwsim_sim::files::Source;
-use gwsim_sim::runner::{RunOptions, run_scenarios};
-use gwsim_sim::scenario::load_scenario;
+mod common;
 
 /// A Passthrough listener for *.example.com with a route for abc.example.com to the TCP echo's
 /// TLS port, and a Terminate listener for tls.example.com to its plain port.
@@ -59,19 +55,6 @@ manifests:
         Qo315VueIU5rZ+MCIE8EgCxnz6EE9Sxi6jKvWDXRAmPxmwGYUz5rgzETHK/E
         -----END CERTIFICATE-----
 "#;
-
-/// Runs one `connect` step; whether it passed, and the report.
-fn run_step(step: &str) -> (bool, String) {
-    let text = format!("name: connect-check\n{MANIFESTS}steps:\n{step}");
-    let source = Source {
-        name: "connect-check.yaml".into(),
-        path: PathBuf::from("connect-check.yaml"),
-        text: text.clone(),
-    };
-    let scenario = load_scenario(&source).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let report = run_scenarios(&[scenario], &RunOptions::default()).expect("runs");
-    (report.summary.passed == 1, report.render_text())
-}
 
 fn step(sni: &str, trust: &str, expect: &str) -> String {
     format!(
@@ -148,18 +131,7 @@ fn every_connection_expectation_can_fail() {
             Some("the client refused the handshake"),
         ),
     ];
-    let mut problems = Vec::new();
-    for (text, fails_with) in cases {
-        let (passed, report) = run_step(&text);
-        match fails_with {
-            None if !passed => problems.push(format!("should pass:\n{text}\n{report}")),
-            Some(why) if passed || !report.contains(why) => {
-                problems.push(format!("should fail with {why:?}:\n{text}\n{report}"))
-            }
-            _ => {}
-        }
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+    common::expect_outcomes(MANIFESTS, cases);
 }
 
 #[test]
@@ -190,14 +162,5 @@ fn connect_steps_are_checked_when_loading() {
             "several actions",
         ),
     ];
-    for (step, message) in cases {
-        let text = format!("name: bad\n{MANIFESTS}steps:\n{step}");
-        let source = Source {
-            name: "bad.yaml".into(),
-            path: PathBuf::from("bad.yaml"),
-            text,
-        };
-        let err = load_scenario(&source).expect_err(step).to_string();
-        assert!(err.contains(message), "{step}: {err}");
-    }
+    common::expect_load_errors(MANIFESTS, &cases);
 }

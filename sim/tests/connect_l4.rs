@@ -2,11 +2,7 @@
 //! protocol a listener takes, distributions over connections), and their shape is checked
 //! when loading.
 
-use std::path::PathBuf;
-
-use gwsim_sim::files::Source;
-use gwsim_sim::runner::{RunOptions, run_scenarios};
-use gwsim_sim::scenario::load_scenario;
+mod common;
 
 /// One TCP echo, one UDP echo, one CoreDNS and two more TCP echoes for weights.
 fn workload(name: &str, env: &str, image: &str) -> String {
@@ -121,22 +117,6 @@ manifests:
     m
 }
 
-fn source(name: &str, steps: &str) -> Source {
-    let text = format!("name: {name}\n{}steps:\n{steps}", manifests());
-    Source {
-        name: format!("{name}.yaml"),
-        path: PathBuf::from(format!("{name}.yaml")),
-        text,
-    }
-}
-
-/// Runs one step; whether it passed, and the report.
-fn run_step(step: &str) -> (bool, String) {
-    let scenario = load_scenario(&source("l4-check", step)).unwrap_or_else(|e| panic!("{e}"));
-    let report = run_scenarios(&[scenario], &RunOptions::default()).expect("runs");
-    (report.summary.passed == 1, report.render_text())
-}
-
 /// A connect step to Gateway `l4`: `connect` holds the keys after the Gateway.
 fn step(connect: &str, expect: &str) -> String {
     format!(
@@ -231,18 +211,7 @@ fn every_tcp_and_udp_expectation_can_fail() {
             Some("of 50: backend: expected tcp-a"),
         ),
     ];
-    let mut problems = Vec::new();
-    for (text, fails_with) in cases {
-        let (passed, report) = run_step(&text);
-        match fails_with {
-            None if !passed => problems.push(format!("should pass:\n{text}\n{report}")),
-            Some(why) if passed || !report.contains(why) => {
-                problems.push(format!("should fail with {why:?}:\n{text}\n{report}"))
-            }
-            _ => {}
-        }
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+    common::expect_outcomes(&manifests(), cases);
 }
 
 #[test]
@@ -281,10 +250,5 @@ fn tcp_and_udp_connect_steps_are_checked_when_loading() {
             "drop distribution",
         ),
     ];
-    for (step, message) in cases {
-        let err = load_scenario(&source("bad", step))
-            .expect_err(step)
-            .to_string();
-        assert!(err.contains(message), "{step}: {err}");
-    }
+    common::expect_load_errors(&manifests(), &cases);
 }

@@ -14,7 +14,7 @@ const NGINX_PROXY: &str = "127.0.0.1:19081";
 const PORT_OFFSET: &str = "19000"; // listener port 80 on 19080 + 0 of the Gateway's address
 const CONNECTIONS: &str = "50";
 /// wrk runs per side and route count; the figures shown are their medians.
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 
 /// How long each wrk run lasts, and when the reload happens in its run.
 #[derive(Clone, Copy)]
