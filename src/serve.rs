@@ -35,8 +35,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     for (origin, rejection) in &inputs.rejected {
         tracing::warn!(target: "gwsim::serve", "not served, the API server would refuse it: {origin}: {rejection}");
     }
-    if inputs.table.gateways().is_empty() && inputs.table.mesh().service_ports().next().is_none()
-    {
+    if inputs.table.gateways().is_empty() && inputs.table.mesh().service_ports().next().is_none() {
         bail!("no Gateway and no Service in the input: nothing to serve");
     }
     let mut runtime = if args.workers <= 1 {

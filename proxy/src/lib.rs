@@ -567,7 +567,8 @@ async fn watch_from(
         // Loading and reconciling a large change takes long: off the runtime's threads, so
         // requests keep being answered on the table in service meanwhile.
         let to_load = paths.clone();
-        let loaded = tokio::task::spawn_blocking(move || gwsim_sim::inputs::load_served(&to_load)).await;
+        let loaded =
+            tokio::task::spawn_blocking(move || gwsim_sim::inputs::load_served(&to_load)).await;
         let Ok(loaded) = loaded else {
             tracing::error!(target: "gwsim::serve", "change not applied, the table in service stays: loading stopped");
             continue;

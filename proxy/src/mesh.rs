@@ -307,7 +307,8 @@ async fn accept_loop(
         let client = Arc::new(client);
         let shared = shared.clone();
         let to = to.clone();
-        let service = service_fn(move |req| handle(shared.clone(), to.clone(), client.clone(), req));
+        let service =
+            service_fn(move |req| handle(shared.clone(), to.clone(), client.clone(), req));
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
@@ -387,9 +388,21 @@ pub struct ServedMesh {
 /// pods' client addresses (`pod`, `address`).
 pub fn ready_json(listeners: &[ServedListener], mesh: &ServedMesh) -> String {
     let mut entries: Vec<serde_json::Value> = Vec::new();
-    entries.extend(listeners.iter().filter_map(|l| serde_json::to_value(l).ok()));
-    entries.extend(mesh.services.iter().filter_map(|s| serde_json::to_value(s).ok()));
-    entries.extend(mesh.pods.iter().filter_map(|p| serde_json::to_value(p).ok()));
+    entries.extend(
+        listeners
+            .iter()
+            .filter_map(|l| serde_json::to_value(l).ok()),
+    );
+    entries.extend(
+        mesh.services
+            .iter()
+            .filter_map(|s| serde_json::to_value(s).ok()),
+    );
+    entries.extend(
+        mesh.pods
+            .iter()
+            .filter_map(|p| serde_json::to_value(p).ok()),
+    );
     let mut text = serde_json::to_string_pretty(&entries).unwrap_or_else(|_| "[]".into());
     text.push('\n');
     text
@@ -471,7 +484,10 @@ mod tests {
             x == 127 && y == 0 && z != 0 && w != 0 && w != 255
         }));
         // One key's address does not depend on the others.
-        assert_eq!(service_addresses(keys[7..8].iter())[&keys[7]], services[&keys[7]]);
+        assert_eq!(
+            service_addresses(keys[7..8].iter())[&keys[7]],
+            services[&keys[7]]
+        );
         assert_eq!(pod_addresses(keys[9..10].iter())[&keys[9]], pods[&keys[9]]);
     }
 

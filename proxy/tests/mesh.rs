@@ -117,7 +117,9 @@ impl Answer {
 /// GET / with `host` from `source` (a pod's address, or any other) to `to`, HTTP/1.1.
 async fn get(source: IpAddr, to: SocketAddr, host: &str) -> Answer {
     let socket = TcpSocket::new_v4().expect("socket");
-    socket.bind(SocketAddr::new(source, 0)).expect("binds the source");
+    socket
+        .bind(SocketAddr::new(source, 0))
+        .expect("binds the source");
     let mut stream = socket.connect(to).await.expect("connects");
     let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("writes");
@@ -245,7 +247,9 @@ async fn a_reload_binds_and_closes_the_services_sockets() {
         .await
         .expect("updates");
     assert!(
-        notes.iter().any(|n| n.contains("echo-v2 is new in the mesh")),
+        notes
+            .iter()
+            .any(|n| n.contains("echo-v2 is new in the mesh")),
         "{notes:?}"
     );
     let answer = get(mesh.pod("consumer"), echo, "echo.mesh").await;

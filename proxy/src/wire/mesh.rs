@@ -80,7 +80,8 @@ impl WireCluster {
                     .mesh()
                     .resolve(authority, &client.namespace)
                     .map_err(SendError::Transport)?;
-                self.last_from_pod = Some(LastFromPod::Service(client.namespace.clone(), to.clone()));
+                self.last_from_pod =
+                    Some(LastFromPod::Service(client.namespace.clone(), to.clone()));
                 Target::Service(to)
             }
         };
@@ -173,7 +174,10 @@ impl WireCluster {
 }
 
 /// A TCP connection to `to` from the address `from` (a pod's: its identity in the mesh).
-pub async fn connect_from(from: SocketAddr, to: SocketAddr) -> std::io::Result<tokio::net::TcpStream> {
+pub async fn connect_from(
+    from: SocketAddr,
+    to: SocketAddr,
+) -> std::io::Result<tokio::net::TcpStream> {
     let socket = match from {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
