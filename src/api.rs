@@ -254,9 +254,9 @@ fn announce(
     }
     let _ = stdout.flush();
     drop(stdout);
-    if let Some(path) = ready_file {
-        if let Err(e) = std::fs::write(path, gwsim_proxy::ready_json(now, now_mesh)) {
-            tracing::error!(target: "gwsim::serve", "cannot write {}: {e}", path.display());
-        }
+    if let Some(path) = ready_file
+        && let Err(e) = std::fs::write(path, gwsim_proxy::ready_json(now, now_mesh))
+    {
+        tracing::error!(target: "gwsim::serve", "cannot write {}: {e}", path.display());
     }
 }
