@@ -199,7 +199,8 @@ async fn serve_state(
     let Some(proxy) = current else {
         return match Proxy::start(&state.snapshot, state.table.clone(), options.clone()).await {
             Ok(proxy) => {
-                announce(&[], &proxy.served(), ready_file);
+                let mesh = proxy.served_mesh().await;
+                announce(&[], &Default::default(), &proxy.served(), &mesh, ready_file);
                 Some(proxy)
             }
             Err(e) => {
@@ -210,6 +211,7 @@ async fn serve_state(
         };
     };
     let before = proxy.served();
+    let before_mesh = proxy.served_mesh().await;
     match proxy.update(&state.snapshot, state.table.clone()).await {
         Ok(notes) => {
             tracing::info!(target: "gwsim::serve", rv = state.resource_version, "data plane: new state in service");
@@ -221,30 +223,40 @@ async fn serve_state(
             tracing::error!(target: "gwsim::serve", "data plane: change not applied: {e}");
         }
     }
-    announce(&before, &proxy.served(), ready_file);
+    let mesh = proxy.served_mesh().await;
+    announce(&before, &before_mesh, &proxy.served(), &mesh, ready_file);
     Some(proxy)
 }
 
-/// Prints a line per listener served now and not before, and rewrites the ready file when
-/// the set of served listeners changed (it always names every listener served).
+/// Prints a line per listener (and mesh Service port) served now and not before, and
+/// rewrites the ready file when what is served changed (it always names every listener, mesh
+/// Service port and pod address).
 fn announce(
     before: &[gwsim_proxy::ServedListener],
+    before_mesh: &gwsim_proxy::ServedMesh,
     now: &[gwsim_proxy::ServedListener],
+    now_mesh: &gwsim_proxy::ServedMesh,
     ready_file: Option<&std::path::Path>,
 ) {
-    if before == now {
+    if before == now && before_mesh == now_mesh {
         return;
     }
     let mut stdout = std::io::stdout().lock();
     for served in now.iter().filter(|s| !before.contains(s)) {
         let _ = writeln!(stdout, "{}", served.line());
     }
+    for service in now_mesh
+        .services
+        .iter()
+        .filter(|s| !before_mesh.services.contains(s))
+    {
+        let _ = writeln!(stdout, "{}", service.line());
+    }
     let _ = stdout.flush();
     drop(stdout);
-    if let Some(path) = ready_file {
-        let json = serde_json::to_string_pretty(now).unwrap_or_default();
-        if let Err(e) = std::fs::write(path, format!("{json}\n")) {
-            tracing::error!(target: "gwsim::serve", "cannot write {}: {e}", path.display());
-        }
+    if let Some(path) = ready_file
+        && let Err(e) = std::fs::write(path, gwsim_proxy::ready_json(now, now_mesh))
+    {
+        tracing::error!(target: "gwsim::serve", "cannot write {}: {e}", path.display());
     }
 }

@@ -30,12 +30,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         .iter()
         .map(|spec| UserBackend::parse(spec))
         .collect::<Result<Vec<_>, _>>()?;
-    let inputs = gwsim_sim::inputs::load(&args.files)?;
+    // gwsim serves every Gateway and, as the mesh, every Service's routes.
+    let inputs = gwsim_sim::inputs::load_served(&args.files)?;
     for (origin, rejection) in &inputs.rejected {
         tracing::warn!(target: "gwsim::serve", "not served, the API server would refuse it: {origin}: {rejection}");
     }
-    if inputs.table.gateways().is_empty() {
-        bail!("no Gateway in the input: nothing to serve");
+    if inputs.table.gateways().is_empty() && inputs.table.mesh().service_ports().next().is_none() {
+        bail!("no Gateway and no Service in the input: nothing to serve");
     }
     let mut runtime = if args.workers <= 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -62,14 +63,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         };
         let proxy = Arc::new(Proxy::start(&inputs.snapshot, inputs.table, options).await?);
         let mut stdout = std::io::stdout().lock();
+        let mesh = proxy.served_mesh().await;
         for served in proxy.served() {
             writeln!(stdout, "{}", served.line())?;
+        }
+        for service in &mesh.services {
+            writeln!(stdout, "{}", service.line())?;
         }
         stdout.flush()?;
         drop(stdout);
         if let Some(path) = &args.ready_file {
-            let json = serde_json::to_string_pretty(&proxy.served())?;
-            std::fs::write(path, format!("{json}\n"))
+            std::fs::write(path, gwsim_proxy::ready_json(&proxy.served(), &mesh))
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let watcher = tokio::spawn(gwsim_proxy::watch_files(

@@ -81,5 +81,21 @@ fn serve_answers_and_exits_0_on_ctrl_c() {
         stdout.contains("gateway infra/edge listener http (HTTP) at http://127."),
         "{stdout}"
     );
+    // The mesh: a line and an entry per Service port, after the Gateways' listeners.
+    assert!(
+        stdout.contains("mesh service shop/storefront port "),
+        "{stdout}"
+    );
+    let entries = listeners.as_array().expect("a list");
+    let storefront = entries
+        .iter()
+        .find(|e| e["service"] == "shop/storefront")
+        .expect("a mesh entry");
+    assert!(
+        storefront["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://127.255.")),
+        "{storefront}"
+    );
     let _ = std::fs::remove_file(&ready);
 }

@@ -175,6 +175,17 @@ impl Backends {
             })
     }
 
+    /// The echo server of pod `namespace/pod` on `port` (the first, in Service order, when
+    /// several Services select the pod on that port): where a request to the pod's own
+    /// address goes. `None`: no endpoint of any Service is that pod on that port.
+    pub fn pod_endpoint(&self, namespace: &str, pod: &str, port: u16) -> Option<SocketAddr> {
+        self.servers
+            .iter()
+            .filter(|((_, ns, name, p), _)| ns == namespace && name == pod && *p == port)
+            .min_by(|a, b| a.0.cmp(b.0))
+            .map(|(_, server)| server.addr)
+    }
+
     /// What requests need, for the state in service.
     pub fn view(&self) -> View {
         View {

@@ -30,6 +30,19 @@ pub enum ProxyError {
         port: u16,
         offset: u16,
     },
+    #[error("cannot listen on {addr} for port {port} of Service {service} (mesh): {source}")]
+    MeshBind {
+        service: String,
+        port: u16,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("port {port} of Service {service} (mesh): port {port} + offset {offset} is past 65535")]
+    MeshPortRange {
+        service: String,
+        port: u16,
+        offset: u16,
+    },
     #[error("cannot start echo backend {service} for pod {pod}: {source}")]
     Echo {
         service: String,

@@ -1,6 +1,6 @@
-//! One request through the Gateway: the engine decides (`decide_fast` on the current table),
-//! the runtime rules of the engine drive attempts, and the answer goes back with the
-//! response filters applied.
+//! One request through the Gateway (or the mesh, [`crate::mesh`]): the engine decides
+//! (`decide_fast` on the current table), the runtime rules of the engine drive attempts, and
+//! the answer goes back with the response filters applied.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -45,11 +45,8 @@ pub struct Refused(String);
 pub async fn handle(
     shared: Arc<Shared>,
     arrival: Arc<Arrival>,
-    mut req: hyper::Request<Incoming>,
+    req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Reply>, Refused> {
-    // Described and timed only when someone reads it: no per-request text otherwise.
-    let logging = tracing::enabled!(target: "gwsim::access", tracing::Level::INFO);
-    let started = logging.then(Instant::now);
     let state = shared.state.borrow().clone();
     let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed);
     let mut rng = SmallRng::seed_from_u64(sequence);
@@ -57,18 +54,67 @@ pub async fn handle(
         Ok(r) => r,
         Err(e) => return Ok(e.into_response()),
     };
+    let decision = state.table.decide_fast(&request, &mut rng);
+    let place = Place::Gateway {
+        gateway: &arrival.gateway,
+        port: arrival.port,
+    };
+    answer(&shared, &state, place, &request, decision, req, &mut rng).await
+}
+
+/// Where a request arrived, for the access log and for the client certificate the data plane
+/// presents to backends (a Gateway's).
+#[derive(Clone, Copy, Debug)]
+pub enum Place<'a> {
+    Gateway {
+        gateway: &'a ObjectKey,
+        port: u16,
+    },
+    /// A Service port of the mesh, and the pod that sent the request (`None`: a client
+    /// outside the mesh).
+    Mesh {
+        service: &'a ObjectKey,
+        port: u16,
+        client: Option<&'a ObjectKey>,
+    },
+}
+
+/// Carries out `decision` about `request` (what `req` asked, as the engine sees it): a local
+/// answer, a redirect, or the exchange with the backend, with the explain header and the
+/// access log line.
+pub async fn answer(
+    shared: &Arc<Shared>,
+    state: &State,
+    place: Place<'_>,
+    request: &Request,
+    decision: gwsim_engine::decision::Decision,
+    mut req: hyper::Request<Incoming>,
+    rng: &mut SmallRng,
+) -> Result<hyper::Response<Reply>, Refused> {
+    // Described and timed only when someone reads it: no per-request text otherwise.
+    let logging = tracing::enabled!(target: "gwsim::access", tracing::Level::INFO);
+    let started = logging.then(Instant::now);
     let client_upgrade = req
         .headers()
         .contains_key(hyper::header::UPGRADE)
         .then(|| hyper::upgrade::on(&mut req));
-    let decision = state.table.decide_fast(&request, &mut rng);
     let decided =
         (shared.explain_header || logging).then(|| describe(decision.provenance.as_ref()));
     let mut response = match decision.outcome {
         Outcome::ConnectionRefused => {
-            tracing::info!(target: "gwsim::access", gateway = %arrival.gateway, port = arrival.port,
-                "connection refused: no usable listener");
-            return Err(Refused(format!("port {}", arrival.port)));
+            let port = match place {
+                Place::Gateway { gateway, port } => {
+                    tracing::info!(target: "gwsim::access", gateway = %gateway, port,
+                        "connection refused: no usable listener");
+                    port
+                }
+                Place::Mesh { service, port, .. } => {
+                    tracing::info!(target: "gwsim::access", service = %service, port,
+                        "connection refused: the Service port is not in the mesh");
+                    port
+                }
+            };
+            return Err(Refused(format!("port {port}")));
         }
         Outcome::Respond {
             status,
@@ -103,16 +149,11 @@ pub async fn handle(
                     }
                 }
             };
-            deliver(
-                &shared,
-                &state,
-                &arrival.gateway,
-                *forward,
-                body,
-                client_upgrade,
-                &mut rng,
-            )
-            .await
+            let gateway = match place {
+                Place::Gateway { gateway, .. } => Some(gateway),
+                Place::Mesh { .. } => None,
+            };
+            deliver(shared, state, gateway, *forward, body, client_upgrade, rng).await
         }
     };
     let Some(decided) = decided else {
@@ -123,18 +164,42 @@ pub async fn handle(
     {
         response.headers_mut().insert(EXPLAIN_HEADER, value);
     }
-    tracing::info!(
-        target: "gwsim::access",
-        gateway = %arrival.gateway,
-        port = arrival.port,
-        method = %request.method,
-        host = %request.host,
-        path = %request.path,
-        status = response.status().as_u16(),
-        decided = %decided,
-        micros = started.map_or(0, |s| s.elapsed().as_micros() as u64),
-    );
+    let micros = started.map_or(0, |s| s.elapsed().as_micros() as u64);
+    log_access(place, request, response.status().as_u16(), &decided, micros);
     Ok(response)
+}
+
+/// The access log's line for one answered request.
+fn log_access(place: Place<'_>, request: &Request, status: u16, decided: &str, micros: u64) {
+    match place {
+        Place::Gateway { gateway, port } => tracing::info!(
+            target: "gwsim::access",
+            gateway = %gateway,
+            port,
+            method = %request.method,
+            host = %request.host,
+            path = %request.path,
+            status,
+            decided = %decided,
+            micros,
+        ),
+        Place::Mesh {
+            service,
+            port,
+            client,
+        } => tracing::info!(
+            target: "gwsim::access",
+            service = %service,
+            port,
+            client = %client.map_or("outside the mesh".to_string(), ObjectKey::namespaced_name),
+            method = %request.method,
+            host = %request.host,
+            path = %request.path,
+            status,
+            decided = %decided,
+            micros,
+        ),
+    }
 }
 
 /// `route=ns/name rule=0 (name) match=0 listener=http`, or `no route`.
@@ -162,6 +227,19 @@ fn gateway_request(
     req: &hyper::Request<Incoming>,
     arrival: &Arrival,
 ) -> Result<Request, RequestError> {
+    let mut request = received_request(req, arrival.port)?;
+    request.gateway = Some(arrival.gateway.clone());
+    request.scheme = arrival.scheme;
+    request.sni.clone_from(&arrival.sni);
+    Ok(request)
+}
+
+/// The engine's request for what arrived on `port` over cleartext, to no Gateway: Host from
+/// the header (HTTP/1.1) or the authority (HTTP/2), the path as sent.
+pub fn received_request(
+    req: &hyper::Request<Incoming>,
+    port: u16,
+) -> Result<Request, RequestError> {
     let host = match req.uri().authority() {
         Some(a) => a.as_str().to_string(),
         None => req
@@ -187,14 +265,14 @@ fn gateway_request(
         headers.push((name.as_str().to_string(), value.to_string()));
     }
     Ok(Request {
-        gateway: Some(arrival.gateway.clone()),
-        scheme: arrival.scheme,
-        port: arrival.port,
+        gateway: None,
+        scheme: Scheme::Http,
+        port,
         method: req.method().as_str().to_string(),
         host,
         path,
         headers,
-        sni: arrival.sni.clone(),
+        sni: None,
     })
 }
 
@@ -225,10 +303,11 @@ fn pick(state: &State, backend: &ServiceRef, rng: &mut SmallRng) -> Option<Endpo
     list.get(rng.random_range(0..list.len())).cloned()
 }
 
+/// `gateway`: whose backend client certificate is presented (none for the mesh).
 async fn deliver(
     shared: &Arc<Shared>,
     state: &State,
-    gateway: &ObjectKey,
+    gateway: Option<&ObjectKey>,
     forward: Forward,
     body: Bytes,
     client_upgrade: Option<OnUpgrade>,
@@ -241,7 +320,7 @@ async fn deliver(
         .table
         .gateways()
         .iter()
-        .find(|g| &g.key == gateway)
+        .find(|g| Some(&g.key) == gateway)
         .and_then(|g| g.backend_client_certificate.as_ref());
     let tls = match &forward.backend.tls {
         None => None,

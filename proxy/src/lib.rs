@@ -1,8 +1,8 @@
 //! gwsim's data plane on real sockets (`gwsim serve`).
 //!
-//! One task per bound socket (a Gateway port on the Gateway's own loopback address), hyper's
-//! automatic HTTP/1.1 and HTTP/2 (h2c prior knowledge; ALPN over TLS) connections, and for each
-//! request the engine's decision on the current routing table (`decide_fast`), the engine's
+//! One task per bound socket (a Gateway port on the Gateway's own loopback address; a Service
+//! port of the mesh on the Service's, [`mesh`]), hyper's automatic HTTP/1.1 and HTTP/2 (h2c
+//! prior knowledge; ALPN over TLS) connections, and for each request the engine's decision on the current routing table (`decide_fast`), the engine's
 //! runtime rules for retries and timeouts, and in-process echo backends that share the
 //! simulator's echo logic. A new state is swapped in atomically (a `watch` of an `Arc`);
 //! connections in flight keep the state they started with for the request at hand.
@@ -17,6 +17,7 @@ mod client;
 mod error;
 mod handler;
 mod http1;
+mod mesh;
 mod plan;
 pub mod podlog;
 mod tls;
@@ -46,6 +47,7 @@ use tokio::task::JoinHandle;
 pub use backends::{REQUEST_ID_HEADER, UserBackend};
 pub use error::{ProxyError, RequestError};
 pub use handler::EXPLAIN_HEADER;
+pub use mesh::{ServedMesh, ServedPod, ServedService, ready_json};
 pub use plan::{ServedListener, gateway_addresses};
 pub use podlog::{EchoLogs, LogLine};
 
@@ -110,6 +112,8 @@ pub(crate) struct State {
     backends: backends::View,
     /// The handshake of each HTTPS listener (certificate, client certificate validation).
     tls: tls::ListenerTls,
+    /// The pods' addresses as mesh clients.
+    clients: mesh::Clients,
 }
 
 /// Shared by every connection.
@@ -137,6 +141,8 @@ struct BoundSocket {
 struct Inner {
     backends: backends::Backends,
     sockets: Vec<BoundSocket>,
+    /// The mesh's Service ports.
+    mesh: Vec<mesh::BoundSocket>,
 }
 
 /// A running data plane.
@@ -164,6 +170,13 @@ impl Proxy {
             options.port_offset,
             options.ephemeral_ports,
         )?;
+        let mut mesh_problems = Vec::new();
+        let mesh_sockets = mesh::sockets(
+            &table,
+            options.port_offset,
+            options.ephemeral_ports,
+            &mut mesh_problems,
+        );
         let mut backends = backends::Backends::new(
             options.backends.clone(),
             options.exact_endpoints,
@@ -182,6 +195,7 @@ impl Proxy {
         }
         let state = Arc::new(State {
             tls: tls::ListenerTls::new(&table, &certificates),
+            clients: mesh::Clients::new(snapshot, &table),
             table,
             backends: backends.view(),
         });
@@ -205,6 +219,10 @@ impl Proxy {
             .into_iter()
             .map(|(socket, listener)| serve_socket(socket, listener, &shared, &graceful))
             .collect();
+        let mesh = mesh::start(mesh_sockets, &shared, &graceful, &mut mesh_problems).await;
+        for problem in mesh_problems {
+            tracing::warn!(target: "gwsim::serve", "{problem}");
+        }
         let proxy = Proxy {
             options,
             shared,
@@ -212,6 +230,7 @@ impl Proxy {
             inner: Mutex::new(Inner {
                 backends,
                 sockets: bound,
+                mesh,
             }),
             served: std::sync::Mutex::new(Vec::new()),
             graceful,
@@ -261,6 +280,12 @@ impl Proxy {
             self.options.ephemeral_ports,
         )?;
         let mut notes = Vec::new();
+        let wanted_mesh = mesh::sockets(
+            &table,
+            self.options.port_offset,
+            self.options.ephemeral_ports,
+            &mut notes,
+        );
         let mut inner = self.inner.lock().await;
         let mut kept = Vec::new();
         let mut old = std::mem::take(&mut inner.sockets);
@@ -290,8 +315,18 @@ impl Proxy {
         inner.backends.rebuild(snapshot).await?;
         let (certificates, problems) = plan::certificates(snapshot, &table, self.stand_in.as_ref());
         notes.extend(problems);
+        let old_mesh = std::mem::take(&mut inner.mesh);
+        let (kept_mesh, gone_mesh) = mesh::rebind(
+            old_mesh,
+            wanted_mesh,
+            &self.shared,
+            &self.graceful,
+            &mut notes,
+        )
+        .await;
         self.state.send_replace(Arc::new(State {
             tls: tls::ListenerTls::new(&table, &certificates),
+            clients: mesh::Clients::new(snapshot, &table),
             table,
             backends: inner.backends.view(),
         }));
@@ -303,8 +338,10 @@ impl Proxy {
             let _ = gone.stop.send(true);
             let _ = gone.task.await;
         }
+        mesh::close(gone_mesh, &mut notes).await;
         self.refresh_served(&kept);
         inner.sockets = kept;
+        inner.mesh = kept_mesh;
         Ok(notes)
     }
 
@@ -335,13 +372,20 @@ impl Proxy {
 
     /// Stops accepting, lets connections in flight finish (up to `grace`), and returns.
     pub async fn shutdown(self, grace: Duration) {
-        let sockets = std::mem::take(&mut self.inner.lock().await.sockets);
+        let (sockets, mesh) = {
+            let mut inner = self.inner.lock().await;
+            (
+                std::mem::take(&mut inner.sockets),
+                std::mem::take(&mut inner.mesh),
+            )
+        };
         for socket in &sockets {
             let _ = socket.stop.send(true);
         }
         for socket in sockets {
             let _ = socket.task.await;
         }
+        mesh::close(mesh, &mut Vec::new()).await;
         drop(self.state);
         if let Ok(graceful) = Arc::try_unwrap(self.graceful) {
             let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
@@ -523,7 +567,8 @@ async fn watch_from(
         // Loading and reconciling a large change takes long: off the runtime's threads, so
         // requests keep being answered on the table in service meanwhile.
         let to_load = paths.clone();
-        let loaded = tokio::task::spawn_blocking(move || gwsim_sim::inputs::load(&to_load)).await;
+        let loaded =
+            tokio::task::spawn_blocking(move || gwsim_sim::inputs::load_served(&to_load)).await;
         let Ok(loaded) = loaded else {
             tracing::error!(target: "gwsim::serve", "change not applied, the table in service stays: loading stopped");
             continue;

@@ -12,6 +12,11 @@
 //! the wall clock. Delays, timeouts and retry backoffs happen in real time on the wire, so
 //! they take as long as they say. Scenarios that cannot be expressed on a real socket are
 //! listed in [`NOT_ON_WIRE`] with the reason, and reported skipped, never passed.
+//!
+//! Requests from pods (`request.from`) go from the pod's own loopback address to the proxy's
+//! socket of the Service port ([`mesh`]).
+
+mod mesh;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -51,8 +56,6 @@ use crate::{Options, Proxy, REQUEST_ID_HEADER};
 /// connections and its TCPRoute and UDPRoute scenarios TCP connections and UDP datagrams
 /// (`connect` steps), which the wire client does not send yet; any other scenario with such a
 /// step is skipped for the same reason by [`not_on_wire`].
-/// The mesh scenarios send requests from pods (`request.from`), which no wire data plane
-/// serves yet; likewise.
 pub const NOT_ON_WIRE: &[(&str, &str)] = &[
     ("tlsroute-hostname-intersection", CONNECT_NOT_SENT),
     ("tlsroute-invalid-backendref-nonexistent", CONNECT_NOT_SENT),
@@ -86,38 +89,10 @@ pub const NOT_ON_WIRE: &[(&str, &str)] = &[
     ("udproute-parentref-port-and-section-name", L4_NOT_SENT),
     ("udproute-reference-grant", L4_NOT_SENT),
     ("udproute-weighted-routing", L4_NOT_SENT),
-    // --- mesh: requests from a pod ---
-    ("mesh-basic", MESH_NOT_SENT),
-    ("mesh-consumer-route", MESH_NOT_SENT),
-    ("mesh-frontend", MESH_NOT_SENT),
-    ("mesh-frontend-hostname", MESH_NOT_SENT),
-    ("mesh-grpcroute-request-header-modifier", MESH_NOT_SENT),
-    ("mesh-grpcroute-weight", MESH_NOT_SENT),
-    ("mesh-httproute-303-redirect", MESH_NOT_SENT),
-    ("mesh-httproute-307-redirect", MESH_NOT_SENT),
-    ("mesh-httproute-308-redirect", MESH_NOT_SENT),
-    (
-        "mesh-httproute-backend-request-header-modifier",
-        MESH_NOT_SENT,
-    ),
-    ("mesh-httproute-matching", MESH_NOT_SENT),
-    ("mesh-httproute-named-rule", MESH_NOT_SENT),
-    ("mesh-httproute-query-param-matching", MESH_NOT_SENT),
-    ("mesh-httproute-redirect-host-and-status", MESH_NOT_SENT),
-    ("mesh-httproute-redirect-path", MESH_NOT_SENT),
-    ("mesh-httproute-redirect-port", MESH_NOT_SENT),
-    ("mesh-httproute-redirect-scheme", MESH_NOT_SENT),
-    ("mesh-httproute-request-header-modifier", MESH_NOT_SENT),
-    ("mesh-httproute-rewrite-path", MESH_NOT_SENT),
-    ("mesh-httproute-simple-same-namespace", MESH_NOT_SENT),
-    ("mesh-httproute-weight", MESH_NOT_SENT),
-    ("mesh-ports", MESH_NOT_SENT),
-    ("mesh-split", MESH_NOT_SENT),
 ];
 
 const CONNECT_NOT_SENT: &str = gwsim_sim::scenario::CONNECT_NOT_SENT;
 const L4_NOT_SENT: &str = gwsim_sim::scenario::L4_CONNECT_NOT_SENT;
-const MESH_NOT_SENT: &str = gwsim_sim::scenario::MESH_NOT_SENT;
 
 /// The longest a request over the wire may take before the client gives up.
 const REQUEST_LIMIT: Duration = Duration::from_secs(120);
@@ -135,7 +110,6 @@ pub fn not_on_wire(scenario: &Scenario) -> Option<&'static str> {
         .find(|(name, _)| *name == scenario.name)
         .map(|(_, reason)| *reason)
         .or_else(|| gwsim_sim::connect::connect_not_sent(scenario).map(|(_, reason)| reason))
-        .or_else(|| scenario.sends_from_pods().then_some(MESH_NOT_SENT))
 }
 
 /// The simulated cluster with its data plane on real sockets.
@@ -152,6 +126,8 @@ pub struct WireCluster {
     tls_h2: Arc<rustls::ClientConfig>,
     /// The certificate the proxy presented in the last https request's handshake.
     last_server_certificate: Option<PresentedCertificate>,
+    /// What the last request from a pod went to (its explanation).
+    last_from_pod: Option<mesh::LastFromPod>,
 }
 
 impl WireCluster {
@@ -179,6 +155,7 @@ impl WireCluster {
             tls_http1: Arc::new(tls_client(b"http/1.1")),
             tls_h2: Arc::new(tls_client(b"h2")),
             last_server_certificate: None,
+            last_from_pod: None,
         };
         cluster.sync();
         Ok(cluster)
@@ -845,6 +822,7 @@ impl Cluster for WireCluster {
         client_certificate: Option<&ObjectKey>,
     ) -> Result<Response, SendError> {
         self.last_server_certificate = None;
+        self.last_from_pod = None;
         // The client reads its certificate before it connects.
         let identity = match client_certificate {
             None => None,
@@ -884,6 +862,17 @@ impl Cluster for WireCluster {
         self.last_server_certificate.clone()
     }
 
+    fn send_from_pod(
+        &mut self,
+        client: &ObjectKey,
+        authority: &str,
+        request: &Request,
+        protocol: ClientProtocol,
+        id: RequestId,
+    ) -> Result<Response, SendError> {
+        self.send_from_pod_wire(client, authority, request, protocol, id)
+    }
+
     fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool {
         self.receipt(namespace, backend, id) == Receipt::Received
     }
@@ -905,6 +894,9 @@ impl Cluster for WireCluster {
     }
 
     fn explain_last(&self, request: &Request) -> Option<String> {
+        if let Some(explained) = self.explain_from_pod(request) {
+            return Some(explained);
+        }
         // The engine's explanation of the request; over the wire the proxy drew its own
         // random numbers, so a weighted choice may differ from the one explained.
         Some(self.sim.decide(request).explanation.render_text())

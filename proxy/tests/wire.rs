@@ -230,3 +230,55 @@ fn client_certificate_checks_fail_over_the_wire_when_they_should() {
         }
     }
 }
+
+const CONSUMER_ROUTE: &str = r#"base: conformance
+features: [Mesh, HTTPRoute]
+manifests:
+- |
+  apiVersion: gateway.networking.k8s.io/v1
+  kind: HTTPRoute
+  metadata: {name: consumer, namespace: gateway-conformance-mesh-consumer}
+  spec:
+    parentRefs: [{group: "", kind: Service, name: echo-v1, namespace: gateway-conformance-mesh}]
+    rules:
+    - filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Route, value: consumer}]}}]
+      backendRefs: [{name: echo-v2, namespace: gateway-conformance-mesh, port: 80}]
+steps:
+"#;
+
+/// Requests from pods go over the wire and are decided for the pod's namespace: a consumer
+/// route's header reaches its own namespace's client and is expected in vain by another's;
+/// a pod's address on a port it does not serve refuses the connection.
+#[test]
+fn requests_from_pods_over_the_wire_fail_when_they_should() {
+    let step = |name: &str, namespace: &str, expect: &str| {
+        format!(
+            "name: {name}\n{CONSUMER_ROUTE}- request: {{from: {{namespace: {namespace}, labels: {{app: echo}}}}, host: echo-v1.gateway-conformance-mesh}}\n  expect: {expect}\n"
+        )
+    };
+    let right = step(
+        "right",
+        "gateway-conformance-mesh-consumer",
+        "{status: 200, backend: echo-v2, headers: {X-Route: consumer}}",
+    );
+    let wrong = step(
+        "wrong",
+        "gateway-conformance-mesh",
+        "{status: 200, headers: {X-Route: consumer}}",
+    );
+    let nowhere = format!(
+        "name: nowhere\n{CONSUMER_ROUTE}- request: {{from: {{namespace: gateway-conformance-mesh, labels: {{app: echo}}}}, toPod: {{namespace: gateway-conformance-mesh, labels: {{version: v2}}, port: 9999}}}}\n  expect: {{status: 200}}\n"
+    );
+    let dir = scenario_dir("mesh", &right);
+    std::fs::write(dir.join("wrong.yaml"), wrong).expect("write");
+    std::fs::write(dir.join("nowhere.yaml"), nowhere).expect("write");
+    let report = run_paths_wire(std::slice::from_ref(&dir), &RunOptions::default()).expect("loads");
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = report.render_text();
+    assert!(text.contains("ok       right"), "{text}");
+    assert!(text.contains("FAILED   wrong"), "{text}");
+    assert!(text.contains("X-Route"), "{text}");
+    assert!(text.contains("FAILED   nowhere"), "{text}");
+    assert!(text.contains("connection refused"), "{text}");
+    assert!(text.ends_with("1 passed, 2 failed, 0 skipped\n"), "{text}");
+}

@@ -520,9 +520,26 @@ pub fn load(paths: &[PathBuf]) -> Result<Inputs, InputsError> {
 
 /// Reads, admits and reconciles, gwsim standing in for the classes `options` selects.
 pub fn load_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Inputs, InputsError> {
+    load_configured(paths, options, false)
+}
+
+/// As [`load`], gwsim also acting as the mesh (GAMMA: routes with Service parentRefs), whose
+/// statuses it then writes: what `gwsim serve` serves, every Gateway and the mesh.
+pub fn load_served(paths: &[PathBuf]) -> Result<Inputs, InputsError> {
+    load_configured(paths, &LoadOptions::default(), true)
+}
+
+fn load_configured(
+    paths: &[PathBuf],
+    options: &LoadOptions,
+    mesh: bool,
+) -> Result<Inputs, InputsError> {
     let loaded = load_snapshot_with(paths, options)?;
     let stand_in = standin::plan(&loaded.snapshot, &options.gateway_classes);
-    let config = ControllerConfig::stand_in(stand_in.clone());
+    let mut config = ControllerConfig::stand_in(stand_in.clone());
+    if mesh {
+        config.mesh = Some(gwsim_engine::controller::mesh::MESH_CONTROLLER_NAME.to_string());
+    }
     let assumed_namespaces = assumed_namespaces(&loaded.snapshot);
     let settled = Settled::with_config(loaded.snapshot, &config, epoch());
     let table = if options.without_routing_table {

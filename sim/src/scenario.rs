@@ -105,8 +105,8 @@ pub const CONNECT_NOT_SENT: &str = "TLS connection steps are not sent over the w
 /// connections and send no UDP datagrams yet, and `gwsim serve` serves no TCP or UDP
 /// listeners.
 pub const L4_CONNECT_NOT_SENT: &str = "TCP and UDP connection steps are not sent over the wire yet";
-/// Why targets on real sockets skip scenarios with requests from a pod (`request.from`):
-/// their clients send only to Gateways, and no mesh data plane is served yet.
+/// Why a real cluster (`--target cluster`) skips scenarios with requests from a pod
+/// (`request.from`): its client sends only to Gateways. (Over the wire they are sent.)
 pub const MESH_NOT_SENT: &str =
     "requests from a pod through the mesh (request.from) are not sent over the wire yet";
 

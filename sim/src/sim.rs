@@ -327,12 +327,14 @@ impl SimCluster {
                     .unwrap_or(false);
             }
             if result.gateways != self.gateways {
-                self.table = RoutingTable::build(&result.gateways);
+                self.table = RoutingTable::build(&result.gateways).with_mesh(self.mesh.clone());
                 self.gateways = result.gateways;
                 self.stats.table_builds += 1;
             }
             if result.mesh != self.mesh_services {
                 self.mesh = MeshTable::build(&result.mesh);
+                // The table carries the mesh's along for data planes (`gwsim serve`).
+                self.table.set_mesh(self.mesh.clone());
                 self.mesh_services = result.mesh;
             }
             accepted = result.statuses;

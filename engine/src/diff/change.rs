@@ -172,9 +172,10 @@ impl Settled {
         }
     }
 
-    /// The routing table of every Gateway.
+    /// The routing table of every Gateway, with the mesh's.
     pub fn table(&self) -> RoutingTable {
         RoutingTable::build(&self.reconciliation.gateways)
+            .with_mesh(crate::table::MeshTable::build(&self.reconciliation.mesh))
     }
 
     pub fn state(&self) -> State<'_> {

@@ -149,6 +149,52 @@ impl MeshTable {
         })
     }
 
+    /// Every Service port of the mesh, in Service key order and then `spec.ports` order, with
+    /// its appProtocol: what a data plane listens on.
+    pub fn service_ports(&self) -> impl Iterator<Item = (&ObjectKey, u16, Option<&str>)> {
+        self.compiled.services.iter().flat_map(|s| {
+            s.ports
+                .iter()
+                .map(move |p| (&s.key, p.port, p.app_protocol.as_deref()))
+        })
+    }
+
+    /// What happens to `request` sent to `to` by a client outside the mesh (no pod of the
+    /// cluster: a data plane that cannot tell who sent it): no mesh route applies to it, the
+    /// Service's own endpoints take it, as kube-proxy sends it.
+    pub fn decide_outside(&self, to: &MeshDestination, request: &Request) -> Decision {
+        let ex = Explanation {
+            detailed: true,
+            request: format!("{} from outside the mesh", describe_request(request)),
+            ..Explanation::default()
+        };
+        let found = self
+            .compiled
+            .index
+            .get(&(to.service.namespace.clone(), to.service.name.clone()))
+            .map(|&i| &self.compiled.services[i])
+            .and_then(|s| Some((s, s.ports.iter().find(|p| p.port == to.port)?)));
+        match found {
+            Some((service, port)) => {
+                let mut decision = to_service_itself(service, port, request, ex);
+                decision.explanation.outcome = format!(
+                    "forwarded to Service {}:{} itself: the client is outside the mesh, so no mesh route applies",
+                    service.key.namespaced_name(),
+                    port.port
+                );
+                decision
+            }
+            None => refused(
+                ex,
+                format!(
+                    "no Service {} with port {} in the mesh",
+                    to.service.namespaced_name(),
+                    to.port
+                ),
+            ),
+        }
+    }
+
     /// Decides what happens to `request` (its `port` is the destination's), sent by a pod in
     /// `from_namespace` to `to`, with the full explanation. `rng` as for Gateway decisions.
     pub fn decide(

@@ -439,3 +439,58 @@ fn a_stand_in_leaves_service_parents_to_the_installed_mesh() {
     assert!(parents(&r, "mesh", "r").is_empty());
     assert!(r.mesh.is_empty());
 }
+
+#[test]
+fn a_client_outside_the_mesh_gets_the_service_itself_and_every_port_is_listed() {
+    let r = run(&route(
+        "mesh",
+        "r",
+        r#"[{group: "", kind: Service, name: echo, port: 80}]"#,
+        "echo-v1",
+    ));
+    let table = MeshTable::build(&r.mesh);
+    let to = table.resolve("echo.mesh", "elsewhere").expect("resolves");
+    let mut request = Request::get("echo.mesh", "/");
+    request.port = to.port;
+    // A pod of any namespace gets the producer route ...
+    assert_eq!(
+        send(&r, "elsewhere", "echo.mesh", "echo.mesh"),
+        "echo-v1:80 r"
+    );
+    // ... a client outside the mesh does not.
+    let outside = table.decide_outside(&to, &request);
+    let Outcome::Forward(forward) = outside.outcome else {
+        panic!("forwarded: {:?}", outside.outcome);
+    };
+    assert_eq!(
+        (forward.backend.name.as_str(), forward.backend.port),
+        ("echo", 80)
+    );
+    assert!(forward.response_modifiers.is_empty());
+    assert!(
+        outside.explanation.outcome.contains("outside the mesh"),
+        "{}",
+        outside.explanation.outcome
+    );
+    let gone = MeshDestination {
+        service: ObjectKey::new(Kind::Service, "mesh", "missing"),
+        port: 80,
+    };
+    assert_eq!(
+        table.decide_outside(&gone, &request).outcome,
+        Outcome::ConnectionRefused
+    );
+    let ports: Vec<String> = table
+        .service_ports()
+        .map(|(key, port, _)| format!("{}:{port}", key.namespaced_name()))
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            "mesh/echo:80",
+            "mesh/echo:8080",
+            "mesh/echo-v1:80",
+            "mesh/echo-v2:80"
+        ]
+    );
+}

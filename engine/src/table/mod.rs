@@ -48,6 +48,9 @@ const LISTED_NON_MATCHING: usize = 20;
 pub struct RoutingTable {
     gateways: Vec<GatewayConfig>,
     compiled: Arc<Vec<CompiledGateway>>,
+    /// The mesh's table, carried along so that a data plane given the routing state serves
+    /// both (empty when gwsim is not the mesh).
+    mesh: MeshTable,
 }
 
 #[derive(Debug)]
@@ -126,7 +129,24 @@ impl RoutingTable {
         RoutingTable {
             gateways,
             compiled: Arc::new(compiled),
+            mesh: MeshTable::default(),
         }
+    }
+
+    /// The table with `mesh` as its mesh's table.
+    pub fn with_mesh(mut self, mesh: MeshTable) -> RoutingTable {
+        self.mesh = mesh;
+        self
+    }
+
+    /// Replaces the mesh's table (the Gateways' part stays).
+    pub fn set_mesh(&mut self, mesh: MeshTable) {
+        self.mesh = mesh;
+    }
+
+    /// The mesh's table (GAMMA): requests from pods to Services.
+    pub fn mesh(&self) -> &MeshTable {
+        &self.mesh
     }
 
     /// The configurations the table was built from, in key order.
