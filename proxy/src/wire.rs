@@ -57,7 +57,9 @@ use crate::{Options, Proxy, REQUEST_ID_HEADER};
 /// (`connect` steps), which the wire client does not send yet; any other scenario with such a
 /// step is skipped for the same reason by [`not_on_wire`].
 pub const NOT_ON_WIRE: &[(&str, &str)] = &[
+    ("backendtlspolicy-tlsroute-terminate", CONNECT_NOT_SENT),
     ("tlsroute-hostname-intersection", CONNECT_NOT_SENT),
+    ("tlsroute-invalid-reference-grant", CONNECT_NOT_SENT),
     ("tlsroute-invalid-backendref-nonexistent", CONNECT_NOT_SENT),
     ("tlsroute-invalid-backendref-unknown-kind", CONNECT_NOT_SENT),
     ("tlsroute-invalid-no-matching-listener", CONNECT_NOT_SENT),
