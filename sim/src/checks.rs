@@ -913,6 +913,23 @@ pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Co
             got == want,
         );
     }
+    if let Some(want) = check.parent_count {
+        c.field(
+            "  parentCount",
+            &want.to_string(),
+            &parents.len().to_string(),
+            parents.len() == want,
+        );
+    }
+    if let Some(want) = check.attached_listener_sets {
+        let got = status.get("attachedListenerSets").and_then(Value::as_i64);
+        c.field(
+            "  attachedListenerSets",
+            &want.to_string(),
+            &got.map_or_else(|| ABSENT.to_string(), |n| n.to_string()),
+            got == Some(want),
+        );
+    }
     if let Some(want) = check.addresses {
         let got = status
             .get("addresses")
@@ -1988,6 +2005,8 @@ mod tests {
             address_list: None,
             listeners: Vec::new(),
             listener_count: None,
+            attached_listener_sets: None,
+            parent_count: None,
             infrastructure: None,
         }
     }
@@ -2107,6 +2126,45 @@ mod tests {
             c.diff().contains("(no entry; entries: ns/gw)"),
             "{}",
             c.diff()
+        );
+    }
+
+    #[test]
+    fn attached_listener_sets_and_parent_count_can_fail() {
+        let gw = ObjectKey::new(Kind::Gateway, "ns", "gw");
+        let route = ObjectKey::new(Kind::HttpRoute, "ns", "r");
+        let cluster = Canned(
+            [
+                (
+                    gw.clone(),
+                    serde_json::json!({"metadata": {"generation": 1},
+                                       "status": {"attachedListenerSets": 2}}),
+                ),
+                (
+                    route.clone(),
+                    serde_json::json!({"metadata": {"generation": 1}, "status": {"parents": [
+                        {"parentRef": {"name": "gw"}, "controllerName": "a", "conditions": []},
+                        {"parentRef": {"name": "set", "kind": "ListenerSet"}, "controllerName": "a", "conditions": []}
+                    ]}}),
+                ),
+            ]
+            .into(),
+        );
+        let mut want = check(Kind::Gateway, "ns", "gw");
+        want.attached_listener_sets = Some(2);
+        assert!(check_status(&want, &cluster).passed());
+        want.attached_listener_sets = Some(1);
+        assert_eq!(
+            check_status(&want, &cluster).failed_fields(),
+            ["  attachedListenerSets"]
+        );
+        let mut want = check(Kind::HttpRoute, "ns", "r");
+        want.parent_count = Some(2);
+        assert!(check_status(&want, &cluster).passed());
+        want.parent_count = Some(1);
+        assert_eq!(
+            check_status(&want, &cluster).failed_fields(),
+            ["  parentCount"]
         );
     }
 

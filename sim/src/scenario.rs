@@ -487,6 +487,11 @@ pub struct StatusCheck {
     pub address_list: Option<Vec<(String, String)>>,
     pub listeners: Vec<ExpectedListener>,
     pub listener_count: Option<usize>,
+    /// gwsim addition, Gateways only: `status.attachedListenerSets` must be this.
+    pub attached_listener_sets: Option<i64>,
+    /// gwsim addition, routes only: `status.parents` must hold exactly this many entries,
+    /// whatever their conditions and controllers.
+    pub parent_count: Option<usize>,
     /// gwsim addition, Gateways only: labels and annotations the objects generated for the
     /// Gateway must carry.
     pub infrastructure: Option<ExpectedInfrastructure>,
@@ -769,6 +774,8 @@ struct RawStatus {
     address_list: Option<Vec<RawAddress>>,
     listeners: Option<Vec<RawListener>>,
     listener_count: Option<usize>,
+    attached_listener_sets: Option<i64>,
+    parent_count: Option<usize>,
     infrastructure: Option<RawInfrastructure>,
 }
 
@@ -1779,6 +1786,11 @@ impl Loader<'_> {
             "infrastructure",
             !is_gateway && raw.infrastructure.is_some(),
         )?;
+        not_for(
+            "attachedListenerSets",
+            !is_gateway && raw.attached_listener_sets.is_some(),
+        )?;
+        not_for("parentCount", !is_route && raw.parent_count.is_some())?;
         Ok(StatusCheck {
             target,
             conditions: conditions(raw.conditions.unwrap_or_default()),
@@ -1813,6 +1825,8 @@ impl Loader<'_> {
                 })
                 .collect(),
             listener_count: raw.listener_count,
+            attached_listener_sets: raw.attached_listener_sets,
+            parent_count: raw.parent_count,
             infrastructure: raw.infrastructure.map(|i| ExpectedInfrastructure {
                 labels: i.labels.into_iter().collect(),
                 annotations: i.annotations.into_iter().collect(),
