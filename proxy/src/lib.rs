@@ -17,6 +17,7 @@ mod client;
 mod error;
 mod handler;
 mod http1;
+mod l4;
 mod plan;
 pub mod podlog;
 mod tls;
@@ -110,6 +111,8 @@ pub(crate) struct State {
     backends: backends::View,
     /// The handshake of each HTTPS listener (certificate, client certificate validation).
     tls: tls::ListenerTls,
+    /// TLS, TCP and UDP listeners: Terminate handshakes and the echo backends' sockets.
+    l4: l4::L4State,
 }
 
 /// Shared by every connection.
@@ -136,6 +139,8 @@ struct BoundSocket {
 /// What changes under the proxy's lock: backends and sockets.
 struct Inner {
     backends: backends::Backends,
+    /// The echo backends of TLS, TCP and UDP connections.
+    l4: l4::echo::L4Backends,
     sockets: Vec<BoundSocket>,
 }
 
@@ -170,6 +175,8 @@ impl Proxy {
             options.echo_logs.clone(),
         );
         backends.rebuild(snapshot).await?;
+        let mut l4_backends = l4::echo::L4Backends::new(options.exact_endpoints);
+        l4_backends.rebuild(snapshot, &backends.view()).await?;
         let stand_in = match options.stand_in_certificates {
             true => Some(Arc::new(
                 plan::stand_in_certificate().map_err(ProxyError::Refused)?,
@@ -182,6 +189,7 @@ impl Proxy {
         }
         let state = Arc::new(State {
             tls: tls::ListenerTls::new(&table, &certificates),
+            l4: l4::L4State::new(&table, &certificates, l4_backends.view()),
             table,
             backends: backends.view(),
         });
@@ -211,6 +219,7 @@ impl Proxy {
             state: state_tx,
             inner: Mutex::new(Inner {
                 backends,
+                l4: l4_backends,
                 sockets: bound,
             }),
             served: std::sync::Mutex::new(Vec::new()),
@@ -233,7 +242,9 @@ impl Proxy {
         inner
             .sockets
             .iter()
-            .find(|s| s.socket.gateway == *gateway && s.socket.port == port)
+            .find(|s| {
+                s.socket.gateway == *gateway && s.socket.port == port && s.socket.connection.is_none()
+            })
             .map(|s| (s.bound, s.socket.scheme))
     }
 
@@ -288,10 +299,13 @@ impl Proxy {
             (&a.socket.gateway, a.socket.port).cmp(&(&b.socket.gateway, b.socket.port))
         });
         inner.backends.rebuild(snapshot).await?;
+        let http = inner.backends.view();
+        inner.l4.rebuild(snapshot, &http).await?;
         let (certificates, problems) = plan::certificates(snapshot, &table, self.stand_in.as_ref());
         notes.extend(problems);
         self.state.send_replace(Arc::new(State {
             tls: tls::ListenerTls::new(&table, &certificates),
+            l4: l4::L4State::new(&table, &certificates, inner.l4.view()),
             table,
             backends: inner.backends.view(),
         }));
@@ -349,8 +363,8 @@ impl Proxy {
     }
 }
 
-async fn bind(socket: &plan::Socket) -> Result<TcpListener, ProxyError> {
-    TcpListener::bind(socket.addr)
+async fn bind(socket: &plan::Socket) -> Result<l4::Bound, ProxyError> {
+    l4::Bound::bind(socket)
         .await
         .map_err(|source| ProxyError::Bind {
             gateway: socket.gateway.namespaced_name(),
@@ -368,11 +382,15 @@ async fn bind(socket: &plan::Socket) -> Result<TcpListener, ProxyError> {
 
 fn serve_socket(
     socket: plan::Socket,
-    listener: TcpListener,
+    listener: l4::Bound,
     shared: &Arc<Shared>,
     graceful: &Arc<GracefulShutdown>,
 ) -> BoundSocket {
     let bound = listener.local_addr().unwrap_or(socket.addr);
+    let listener = match listener {
+        l4::Bound::Http(listener) => listener,
+        connections => return l4::serve_socket(socket, connections, bound, shared),
+    };
     let arrival = handler::Arrival {
         gateway: socket.gateway.clone(),
         port: socket.port,
