@@ -257,7 +257,7 @@ fn route(
         tls: forward.tls,
         listener: decision
             .provenance
-            .map(|p| (p.gateway.clone(), p.listener.clone())),
+            .map(|p| (p.gateway, p.listener)),
         service,
     })
 }

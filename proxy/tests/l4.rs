@@ -216,14 +216,14 @@ fn connect_steps_over_the_wire_pass_and_wrong_expectations_fail() {
         (
             "tlsroute-simple-same-namespace",
             "connection: {tls: true, sni: abc.example.com}",
-            "connection: {tls: false, sni: abc.example.com}",
-            "connection.tls: expected false, the backend reported IS_TLS true",
+            "connection: {tls: true, sni: other.example.com}",
+            "connection.sni: expected \"other.example.com\", the backend saw \"abc.example.com\"",
         ),
         (
             "udproute-simple",
-            "    expect:\n      reset: false",
-            "    expect:\n      reset: true",
-            "expected the connection to be reset, but pod gateway-conformance-infra/coredns-",
+            "      reset: false\n      backend: coredns",
+            "      reset: false\n      backend: infra-backend-v1",
+            "backend: expected infra-backend-v1, got pod gateway-conformance-infra/coredns-",
         ),
     ];
     let dir = std::env::temp_dir().join(format!("gwsim-l4-wire-{}", std::process::id()));

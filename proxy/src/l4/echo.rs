@@ -13,7 +13,7 @@
 //! A Service without any EndpointSlice (plain configuration files, `gwsim serve`) gets a
 //! stand-in pod running both the TCP and the UDP echo, as the HTTP side gets a stand-in echo.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ use gwsim_sim::connect::{Server, server_of};
 use gwsim_sim::echo::EchoPod;
 use gwsim_sim::network::Network;
 use rustls::ServerConfig;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
@@ -140,7 +140,7 @@ impl L4Backends {
                     udp,
                 });
             }
-            let http_endpoints = http.endpoints(&service_ref(&service));
+            let http_endpoints = http.endpoints(&service);
             for (i, (pod, port)) in list.into_iter().enumerate() {
                 let Some(pod) = pod else {
                     out.push(L4Endpoint {
@@ -233,16 +233,6 @@ impl L4Backends {
         }
         let running = &self.servers[&key];
         Ok(running.tcp.or(running.udp))
-    }
-}
-
-fn service_ref(service: &ServiceRef) -> ServiceRef {
-    ServiceRef {
-        namespace: service.namespace.clone(),
-        name: service.name.clone(),
-        port: service.port,
-        app_protocol: None,
-        tls: None,
     }
 }
 
