@@ -255,9 +255,7 @@ fn route(
     Some(Route {
         endpoint,
         tls: forward.tls,
-        listener: decision
-            .provenance
-            .map(|p| (p.gateway, p.listener)),
+        listener: decision.provenance.map(|p| (p.gateway, p.listener)),
         service,
     })
 }
@@ -311,7 +309,8 @@ async fn tls_connection(
     arrival: &Arrival,
     shared: &Shared,
 ) {
-    let Ok(Ok((hello, sni))) = tokio::time::timeout(HELLO_LIMIT, read_client_hello(&mut stream)).await
+    let Ok(Ok((hello, sni))) =
+        tokio::time::timeout(HELLO_LIMIT, read_client_hello(&mut stream)).await
     else {
         return;
     };

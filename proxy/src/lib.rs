@@ -243,7 +243,9 @@ impl Proxy {
             .sockets
             .iter()
             .find(|s| {
-                s.socket.gateway == *gateway && s.socket.port == port && s.socket.connection.is_none()
+                s.socket.gateway == *gateway
+                    && s.socket.port == port
+                    && s.socket.connection.is_none()
             })
             .map(|s| (s.bound, s.socket.scheme))
     }

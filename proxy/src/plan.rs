@@ -71,8 +71,10 @@ pub fn sockets(
     let addresses = gateway_addresses(table.gateways().iter().map(|g| &g.key));
     let mut out = Vec::new();
     for gateway in table.gateways() {
-        let mut by_port: BTreeMap<(u16, Option<ConnectionProtocol>), Vec<(String, Protocol, bool)>> =
-            BTreeMap::new();
+        let mut by_port: BTreeMap<
+            (u16, Option<ConnectionProtocol>),
+            Vec<(String, Protocol, bool)>,
+        > = BTreeMap::new();
         for l in &gateway.listeners {
             if let Some(family) = socket_family(&l.protocol) {
                 by_port.entry((l.port, family)).or_default().push((

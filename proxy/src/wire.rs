@@ -865,7 +865,9 @@ impl Cluster for WireCluster {
             .block_on(proxy.connection_socket(&gateway, c.port, c.protocol));
         let (snapshot, now) = (self.sim.snapshot(), self.sim.now());
         let check_server = |chain: &CertificateChain| match &spec.trust {
-            Some(trust) => gwsim_sim::connect::check_server(chain, trust, c.sni.as_deref(), snapshot, now),
+            Some(trust) => {
+                gwsim_sim::connect::check_server(chain, trust, c.sni.as_deref(), snapshot, now)
+            }
             None => Ok(()),
         };
         let pod_at = |ip| crate::l4::client::pod_at(snapshot, ip);

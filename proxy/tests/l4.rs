@@ -158,7 +158,9 @@ async fn tcp_and_udp_listeners_reach_the_echo_and_unattached_ports_do_not() {
 
     let (scheme, udp) = served(&proxy, "udp");
     assert_eq!(scheme, "udp");
-    let reply = udp_exchange(udp, b"hello").await.expect("the UDP echo replies");
+    let reply = udp_exchange(udp, b"hello")
+        .await
+        .expect("the UDP echo replies");
     let reply: serde_json::Value = serde_json::from_slice(&reply).expect("JSON");
     assert_eq!(reply["request"], "hello");
     assert_eq!(reply["pod"], "echo-echo");
@@ -168,7 +170,10 @@ async fn tcp_and_udp_listeners_reach_the_echo_and_unattached_ports_do_not() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-async fn tls_client(addr: SocketAddr, sni: &str) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+async fn tls_client(
+    addr: SocketAddr,
+    sni: &str,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     let ca = rustls::pki_types::CertificateDer::from_pem_slice(include_bytes!("data/ca.crt"))
@@ -192,7 +197,9 @@ async fn tls_terminate_completes_the_handshake_and_a_wrong_sni_is_closed() {
     let (proxy, dir) = serve("tls").await;
     let (scheme, addr) = served(&proxy, "tls");
     assert_eq!(scheme, "tls");
-    let stream = tls_client(addr, "a.example").await.expect("the listener's certificate");
+    let stream = tls_client(addr, "a.example")
+        .await
+        .expect("the listener's certificate");
     let report = echo_session(stream).await.expect("the echo answers");
     // Terminated by the Gateway: the echo sees plain TCP.
     assert_eq!(report["isTLS"], false);
@@ -233,9 +240,11 @@ fn connect_steps_over_the_wire_pass_and_wrong_expectations_fail() {
             .expect("scenario");
         assert!(text.contains(right), "{name}");
         std::fs::write(dir.join(format!("{name}.yaml")), &text).expect("write");
-        let turned = text
-            .replacen(right, wrong, 1)
-            .replacen(&format!("name: {name}"), &format!("name: {name}-wrong"), 1);
+        let turned = text.replacen(right, wrong, 1).replacen(
+            &format!("name: {name}"),
+            &format!("name: {name}-wrong"),
+            1,
+        );
         std::fs::write(dir.join(format!("{name}-wrong.yaml")), turned).expect("write");
     }
     let report = run_paths_wire(std::slice::from_ref(&dir), &RunOptions::default()).expect("loads");

@@ -49,7 +49,9 @@ pub(crate) async fn connect(
     let port = spec.connection.port;
     let Some(addr) = addr else {
         return ConnectionResult::Reset(match spec.connection.protocol {
-            ConnectionProtocol::Udp => format!("the datagram got no reply: nothing listens for UDP on port {port}"),
+            ConnectionProtocol::Udp => {
+                format!("the datagram got no reply: nothing listens for UDP on port {port}")
+            }
             _ => format!("connection refused: nothing listens on port {port}"),
         });
     };
@@ -196,9 +198,13 @@ async fn datagram(
         .await
         .map_err(|e| format!("sending the datagram: {e}"))?;
     let mut reply = vec![0u8; 65_535];
-    let n = within(REPLY_LIMIT, "reply to the datagram", socket.recv(&mut reply))
-        .await?
-        .map_err(|e| format!("the datagram got no reply: {e}"))?;
+    let n = within(
+        REPLY_LIMIT,
+        "reply to the datagram",
+        socket.recv(&mut reply),
+    )
+    .await?
+    .map_err(|e| format!("the datagram got no reply: {e}"))?;
     let reply = &reply[..n];
     let (namespace, pod) = match &spec.dns_query {
         Some(name) => {

@@ -50,7 +50,10 @@ fn question(message: &[u8]) -> Option<(usize, u16)> {
 }
 
 fn u16_at(message: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*message.get(at)?, *message.get(at + 1)?]))
+    Some(u16::from_be_bytes([
+        *message.get(at)?,
+        *message.get(at + 1)?,
+    ]))
 }
 
 /// The server's answer to `message`: an A record of `address` for an A question (no record
@@ -94,7 +97,10 @@ pub(crate) fn addresses(reply: &[u8], id: u16) -> Result<Vec<Ipv4Addr>, String> 
         return bad("another id, or not a response");
     }
     if flags & 0xf != 0 {
-        return Err(format!("the DNS server answered with rcode {}", flags & 0xf));
+        return Err(format!(
+            "the DNS server answered with rcode {}",
+            flags & 0xf
+        ));
     }
     let count = u16_at(reply, 6).unwrap_or(0);
     let Some((mut at, _)) = question(reply) else {
@@ -141,7 +147,10 @@ mod tests {
     fn a_query_gets_the_address_back() {
         let q = query(0x1234, "foo.bar.com").unwrap();
         let a = answer(&q, Some(Ipv4Addr::new(10, 1, 2, 3))).unwrap();
-        assert_eq!(addresses(&a, 0x1234).unwrap(), vec![Ipv4Addr::new(10, 1, 2, 3)]);
+        assert_eq!(
+            addresses(&a, 0x1234).unwrap(),
+            vec![Ipv4Addr::new(10, 1, 2, 3)]
+        );
         // Another id is not the answer to this query.
         assert!(addresses(&a, 0x1235).is_err());
     }

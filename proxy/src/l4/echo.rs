@@ -125,15 +125,37 @@ impl L4Backends {
         let mut old = std::mem::take(&mut self.servers);
         let mut endpoints: HashMap<(String, String, u16), Vec<L4Endpoint>> = HashMap::new();
         for (service, list) in network.service_endpoints() {
-            let key = (service.namespace.clone(), service.name.clone(), service.port);
+            let key = (
+                service.namespace.clone(),
+                service.name.clone(),
+                service.port,
+            );
             let stand_in = list.is_empty()
                 && !self.exact
                 && !with_slices.contains(&(key.0.clone(), key.1.clone()));
             let mut out = Vec::new();
             if stand_in {
                 let pod = EchoPod::new(&key.0, &format!("{}-echo", key.1), "127.0.0.1");
-                let tcp = self.server(&mut old, &service, &pod, service.port, Server::TcpEcho, snapshot).await?;
-                let udp = self.server(&mut old, &service, &pod, service.port, Server::UdpEcho, snapshot).await?;
+                let tcp = self
+                    .server(
+                        &mut old,
+                        &service,
+                        &pod,
+                        service.port,
+                        Server::TcpEcho,
+                        snapshot,
+                    )
+                    .await?;
+                let udp = self
+                    .server(
+                        &mut old,
+                        &service,
+                        &pod,
+                        service.port,
+                        Server::UdpEcho,
+                        snapshot,
+                    )
+                    .await?;
                 out.push(L4Endpoint {
                     pod: format!("{}/{}", pod.namespace, pod.name),
                     tcp,
@@ -152,12 +174,16 @@ impl L4Backends {
                 };
                 let kind = server_of(snapshot, &pod.namespace, &pod.name);
                 let (tcp, udp) = match kind {
-                    Server::TcpEcho => {
-                        (self.server(&mut old, &service, pod, port, kind, snapshot).await?, None)
-                    }
-                    Server::UdpEcho | Server::Dns => {
-                        (None, self.server(&mut old, &service, pod, port, kind, snapshot).await?)
-                    }
+                    Server::TcpEcho => (
+                        self.server(&mut old, &service, pod, port, kind, snapshot)
+                            .await?,
+                        None,
+                    ),
+                    Server::UdpEcho | Server::Dns => (
+                        None,
+                        self.server(&mut old, &service, pod, port, kind, snapshot)
+                            .await?,
+                    ),
                     Server::RequestEcho => match http_endpoints.get(i) {
                         Some(Endpoint::Addr(addr)) => (Some(*addr), None),
                         _ => (None, None),
@@ -224,11 +250,13 @@ impl L4Backends {
                     Arc::new(c)
                 })
             });
-            let running = start(kind, context, tls).await.map_err(|source| ProxyError::Echo {
-                service: format!("{}/{}", service.namespace, service.name),
-                pod: pod.name.clone(),
-                source,
-            })?;
+            let running = start(kind, context, tls)
+                .await
+                .map_err(|source| ProxyError::Echo {
+                    service: format!("{}/{}", service.namespace, service.name),
+                    pod: pod.name.clone(),
+                    source,
+                })?;
             self.servers.insert(key.clone(), running);
         }
         let running = &self.servers[&key];
