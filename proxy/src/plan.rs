@@ -61,6 +61,9 @@ impl Socket {
     }
 }
 
+/// A listener of a socket: name, protocol, usable.
+type PlannedListener = (String, Protocol, bool);
+
 /// The sockets of a state, in Gateway and port order.
 pub fn sockets(
     table: &RoutingTable,
@@ -71,10 +74,8 @@ pub fn sockets(
     let addresses = gateway_addresses(table.gateways().iter().map(|g| &g.key));
     let mut out = Vec::new();
     for gateway in table.gateways() {
-        let mut by_port: BTreeMap<
-            (u16, Option<ConnectionProtocol>),
-            Vec<(String, Protocol, bool)>,
-        > = BTreeMap::new();
+        let mut by_port: BTreeMap<(u16, Option<ConnectionProtocol>), Vec<PlannedListener>> =
+            BTreeMap::new();
         for l in &gateway.listeners {
             if let Some(family) = socket_family(&l.protocol) {
                 by_port.entry((l.port, family)).or_default().push((
