@@ -247,9 +247,37 @@ fn connect_steps_over_the_wire_pass_and_wrong_expectations_fail() {
         );
         std::fs::write(dir.join(format!("{name}-wrong.yaml")), turned).expect("write");
     }
+    // A client that trusts another CA refuses the certificate the backend shows.
+    let untrusted = "tlsroute-simple-same-namespace-untrusted";
+    let ca: String = include_str!("data/ca.crt")
+        .lines()
+        .map(|l| format!("        {l}\n"))
+        .collect();
+    let text = std::fs::read_to_string(repo_path(
+        "testdata/conformance/tlsroute-simple-same-namespace.yaml",
+    ))
+    .expect("scenario")
+    .replacen("name: tlsroute-simple-same-namespace", &format!("name: {untrusted}"), 1)
+    .replacen(
+        "manifests:\n",
+        &format!(
+            "manifests:\n  - |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {{name: other-ca, namespace: gateway-conformance-infra}}\n    data:\n      ca.crt: |\n{ca}"
+        ),
+        1,
+    )
+    .replace("name: tls-checks-ca-certificate}", "name: other-ca}");
+    std::fs::write(dir.join(format!("{untrusted}.yaml")), text).expect("write");
     let report = run_paths_wire(std::slice::from_ref(&dir), &RunOptions::default()).expect("loads");
     let _ = std::fs::remove_dir_all(&dir);
     let text = report.render_text();
+    let refused = report.ran.scenarios.iter().find(|s| s.name == untrusted);
+    match refused.map(|s| &s.outcome) {
+        Some(Outcome::Failed(failure)) => assert!(
+            failure.message.contains("the client refused the handshake"),
+            "{text}"
+        ),
+        other => panic!("{untrusted}: {other:?}\n{text}"),
+    }
     for (name, _, _, message) in &cases {
         let outcome = |n: &str| {
             report
@@ -267,4 +295,37 @@ fn connect_steps_over_the_wire_pass_and_wrong_expectations_fail() {
             other => panic!("{name}-wrong: {other:?}\n{text}"),
         }
     }
+}
+
+/// A change that removes the UDP listeners closes their socket; one that brings them back
+/// binds it again, and datagrams reach the echo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_listeners_come_and_go_with_changes() {
+    let (proxy, dir) = serve("reload").await;
+    let load = |yaml: String| {
+        let file = dir.join("change.yaml");
+        std::fs::write(&file, yaml).expect("write");
+        gwsim_sim::inputs::load(&[file]).expect("loads")
+    };
+    let without = state()
+        .replace("  - {name: udp, port: 9000, protocol: UDP}\n", "")
+        .replace("  - {name: bare-udp, port: 9001, protocol: UDP}\n", "");
+    let inputs = load(without);
+    proxy
+        .update(&inputs.snapshot, inputs.table)
+        .await
+        .expect("applies");
+    assert!(
+        proxy.served().iter().all(|s| !s.url.starts_with("udp://")),
+        "{:?}",
+        proxy.served()
+    );
+    let inputs = load(state());
+    proxy
+        .update(&inputs.snapshot, inputs.table)
+        .await
+        .expect("applies");
+    let (_, udp) = served(&proxy, "udp");
+    assert!(udp_exchange(udp, b"again").await.is_some());
+    let _ = std::fs::remove_dir_all(dir);
 }
