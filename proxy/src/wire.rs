@@ -4,7 +4,8 @@
 //! go to the simulator's store and controller as in memory, and after each of them the state
 //! (snapshot and routing table) is pushed to an in-process [`Proxy`] on ephemeral ports of
 //! 127.0.0.1. Requests then go through real sockets (HTTP/1.1, h2c, TLS, WebSocket) to that
-//! proxy, whose echo backends answer; mirror copies are observed in the echo servers' logs,
+//! proxy, whose echo backends answer, and so do `connect` steps (TLS and TCP connections, UDP
+//! datagrams: `crate::l4`); mirror copies are observed in the echo servers' logs,
 //! by request id ([`REQUEST_ID_HEADER`]). The runner and its checks are the same code as in
 //! memory: only the cluster differs.
 //!
