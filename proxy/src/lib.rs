@@ -176,7 +176,7 @@ impl Proxy {
         );
         backends.rebuild(snapshot).await?;
         let mut l4_backends = l4::echo::L4Backends::new(options.exact_endpoints);
-        l4_backends.rebuild(snapshot, &backends.view()).await?;
+        l4_backends.rebuild(snapshot, &table, &backends.view()).await?;
         let stand_in = match options.stand_in_certificates {
             true => Some(Arc::new(
                 plan::stand_in_certificate().map_err(ProxyError::Refused)?,
@@ -302,7 +302,7 @@ impl Proxy {
         });
         inner.backends.rebuild(snapshot).await?;
         let http = inner.backends.view();
-        inner.l4.rebuild(snapshot, &http).await?;
+        inner.l4.rebuild(snapshot, &table, &http).await?;
         let (certificates, problems) = plan::certificates(snapshot, &table, self.stand_in.as_ref());
         notes.extend(problems);
         self.state.send_replace(Arc::new(State {

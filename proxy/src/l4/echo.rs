@@ -12,11 +12,15 @@
 //!
 //! A Service without any EndpointSlice (plain configuration files, `gwsim serve`) gets a
 //! stand-in pod running both the TCP and the UDP echo, as the HTTP side gets a stand-in echo.
+//! Only Service ports a route of a TLS, TCP or UDP listener sends to get servers: a large
+//! HTTP-only configuration opens no socket more.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use gwsim_engine::RoutingTable;
+use gwsim_engine::config::{BackendTarget, Protocol};
 use gwsim_engine::decision::ServiceRef;
 use gwsim_engine::object::{Kind, Object, ObjectKey, Snapshot};
 use gwsim_sim::connect::{Server, server_of};
@@ -113,12 +117,15 @@ impl L4Backends {
     }
 
     /// Re-reads Services and pods; starts the servers that are new, stops those that are gone.
+    /// Only Service ports a TLS, TCP or UDP listener's route sends to in `table` get them.
     /// `http` gives the HTTP echo of pods that run it.
     pub(crate) async fn rebuild(
         &mut self,
         snapshot: &Snapshot,
+        table: &RoutingTable,
         http: &HttpView,
     ) -> Result<(), ProxyError> {
+        let routed = connection_backends(table);
         let mut network = Network::new();
         network.rebuild(snapshot);
         let with_slices = crate::backends::services_with_slices(snapshot);
@@ -130,6 +137,9 @@ impl L4Backends {
                 service.name.clone(),
                 service.port,
             );
+            if !routed.contains(&key) {
+                continue;
+            }
             let stand_in = list.is_empty()
                 && !self.exact
                 && !with_slices.contains(&(key.0.clone(), key.1.clone()));
@@ -262,6 +272,26 @@ impl L4Backends {
         let running = &self.servers[&key];
         Ok(running.tcp.or(running.udp))
     }
+}
+
+/// The Service ports (namespace, name, port) the routes of TLS, TCP and UDP listeners send to.
+fn connection_backends(table: &RoutingTable) -> HashSet<(String, String, u16)> {
+    let listeners = table.gateways().iter().flat_map(|g| &g.listeners);
+    listeners
+        .filter(|l| matches!(l.protocol, Protocol::Tls | Protocol::Tcp | Protocol::Udp))
+        .flat_map(|l| &l.routes)
+        .flat_map(|a| &a.route.rules)
+        .flat_map(|r| &r.backends)
+        .filter_map(|b| match &b.target {
+            BackendTarget::Service {
+                namespace,
+                name,
+                port,
+                ..
+            } => Some((namespace.clone(), name.clone(), *port)),
+            BackendTarget::Invalid { .. } => None,
+        })
+        .collect()
 }
 
 /// An environment variable of a pod's containers.
