@@ -176,7 +176,9 @@ impl Proxy {
         );
         backends.rebuild(snapshot).await?;
         let mut l4_backends = l4::echo::L4Backends::new(options.exact_endpoints);
-        l4_backends.rebuild(snapshot, &table, &backends.view()).await?;
+        l4_backends
+            .rebuild(snapshot, &table, &backends.view())
+            .await?;
         let stand_in = match options.stand_in_certificates {
             true => Some(Arc::new(
                 plan::stand_in_certificate().map_err(ProxyError::Refused)?,
