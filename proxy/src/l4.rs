@@ -51,9 +51,14 @@ const MAX_UDP_RELAYS: usize = 1024;
 /// The largest datagram relayed.
 const MAX_DATAGRAM: usize = 65_535;
 
-/// A bound socket: HTTP(S) requests, TLS or TCP connections, or UDP datagrams.
+/// A bound socket: HTTP(S) requests, or connections.
 pub(crate) enum Bound {
     Http(TcpListener),
+    Connections(ConnectionSocket),
+}
+
+/// A socket of TLS or TCP connections, or of UDP datagrams.
+pub(crate) enum ConnectionSocket {
     Stream(TcpListener, ConnectionProtocol),
     Datagram(Arc<UdpSocket>),
 }
@@ -62,17 +67,20 @@ impl Bound {
     pub(crate) async fn bind(socket: &Socket) -> std::io::Result<Bound> {
         Ok(match socket.connection {
             None => Bound::Http(TcpListener::bind(socket.addr).await?),
-            Some(ConnectionProtocol::Udp) => {
-                Bound::Datagram(Arc::new(UdpSocket::bind(socket.addr).await?))
-            }
-            Some(protocol) => Bound::Stream(TcpListener::bind(socket.addr).await?, protocol),
+            Some(ConnectionProtocol::Udp) => Bound::Connections(ConnectionSocket::Datagram(
+                Arc::new(UdpSocket::bind(socket.addr).await?),
+            )),
+            Some(protocol) => Bound::Connections(ConnectionSocket::Stream(
+                TcpListener::bind(socket.addr).await?,
+                protocol,
+            )),
         })
     }
 
     pub(crate) fn local_addr(&self) -> std::io::Result<SocketAddr> {
         match self {
-            Bound::Http(l) | Bound::Stream(l, _) => l.local_addr(),
-            Bound::Datagram(s) => s.local_addr(),
+            Bound::Http(l) | Bound::Connections(ConnectionSocket::Stream(l, _)) => l.local_addr(),
+            Bound::Connections(ConnectionSocket::Datagram(s)) => s.local_addr(),
         }
     }
 }
@@ -162,7 +170,7 @@ impl rustls::server::ResolvesServerCert for Fixed {
 /// Starts the accept (or receive) loop of a TLS, TCP or UDP socket.
 pub(crate) fn serve_socket(
     socket: Socket,
-    bound_socket: Bound,
+    bound_socket: ConnectionSocket,
     bound: SocketAddr,
     shared: &Arc<Shared>,
 ) -> BoundSocket {
@@ -173,11 +181,12 @@ pub(crate) fn serve_socket(
     };
     let shared = shared.clone();
     let task = match bound_socket {
-        Bound::Datagram(udp) => tokio::spawn(serve_datagrams(udp, arrival, shared, stop_rx)),
-        Bound::Stream(listener, protocol) => {
+        ConnectionSocket::Datagram(udp) => {
+            tokio::spawn(serve_datagrams(udp, arrival, shared, stop_rx))
+        }
+        ConnectionSocket::Stream(listener, protocol) => {
             tokio::spawn(accept_loop(listener, protocol, arrival, shared, stop_rx))
         }
-        Bound::Http(_) => tokio::spawn(async {}),
     };
     BoundSocket {
         socket,
@@ -536,5 +545,24 @@ impl crate::Proxy {
                     && (s.socket.connection == Some(ConnectionProtocol::Udp)) == udp
             })
             .map(|s| s.bound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_stream_socket_per_port_and_udp_beside_it() {
+        let mut groups: BTreeMap<(u16, Option<ConnectionProtocol>), &str> = BTreeMap::new();
+        groups.insert((443, None), "https");
+        groups.insert((443, Some(ConnectionProtocol::Tls)), "tls beside https");
+        groups.insert((443, Some(ConnectionProtocol::Udp)), "udp on 443");
+        groups.insert((9000, Some(ConnectionProtocol::Tls)), "tls");
+        groups.insert((9000, Some(ConnectionProtocol::Tcp)), "tcp beside tls");
+        groups.insert((9001, Some(ConnectionProtocol::Tcp)), "tcp");
+        one_stream_socket_per_port(&mut groups);
+        let kept: Vec<&str> = groups.values().copied().collect();
+        assert_eq!(kept, ["https", "udp on 443", "tls", "tcp"]);
     }
 }

@@ -393,7 +393,7 @@ fn serve_socket(
     let bound = listener.local_addr().unwrap_or(socket.addr);
     let listener = match listener {
         l4::Bound::Http(listener) => listener,
-        connections => return l4::serve_socket(socket, connections, bound, shared),
+        l4::Bound::Connections(c) => return l4::serve_socket(socket, c, bound, shared),
     };
     let arrival = handler::Arrival {
         gateway: socket.gateway.clone(),
