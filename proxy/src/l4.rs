@@ -85,9 +85,11 @@ impl Bound {
     }
 }
 
-/// The URL scheme a served socket is announced with: `http`, `https`, `tls`, `tcp`, `udp`.
-pub(crate) fn url_scheme(socket: &Socket) -> &'static str {
+/// The URL scheme a listener of a served socket is announced with: `http`, `https`, `tls`,
+/// `tcp`, `udp` (a TLS listener beside HTTPS ones is `tls`).
+pub(crate) fn url_scheme(socket: &Socket, listener: &Protocol) -> &'static str {
     match socket.connection {
+        None if *listener == Protocol::Tls => "tls",
         None => socket.scheme.as_str(),
         Some(ConnectionProtocol::Tls) => "tls",
         Some(ConnectionProtocol::Tcp) => "tcp",
@@ -96,11 +98,26 @@ pub(crate) fn url_scheme(socket: &Socket) -> &'static str {
 }
 
 /// Listener groups by (port, socket kind): one stream socket per port. HTTP and HTTPS keep a
-/// port they share with TLS or TCP listeners (such a mix is a protocol conflict, except HTTPS
-/// beside TLS, which the HTTPS socket serves alone); TLS keeps it before TCP. UDP has its own.
-pub(crate) fn one_stream_socket_per_port<T>(
-    groups: &mut BTreeMap<(u16, Option<ConnectionProtocol>), T>,
+/// port they share with TLS or TCP listeners (such a mix is a protocol conflict), except that
+/// TLS listeners beside HTTPS ones join the HTTPS socket, which hands their connections here
+/// ([`tls_listener_takes`]); TLS keeps a port before TCP. UDP has its own socket.
+pub(crate) fn one_stream_socket_per_port(
+    groups: &mut BTreeMap<(u16, Option<ConnectionProtocol>), Vec<crate::plan::PlannedListener>>,
 ) {
+    let https_ports: Vec<u16> = groups
+        .iter()
+        .filter(|((_, kind), listeners)| {
+            kind.is_none() && listeners.iter().any(|(_, p, _)| *p == Protocol::Https)
+        })
+        .map(|((port, _), _)| *port)
+        .collect();
+    for port in https_ports {
+        if let Some(tls) = groups.remove(&(port, Some(ConnectionProtocol::Tls)))
+            && let Some(https) = groups.get_mut(&(port, None))
+        {
+            https.extend(tls);
+        }
+    }
     let mut taken = std::collections::BTreeSet::new();
     groups.retain(|(port, kind), _| match kind {
         Some(ConnectionProtocol::Udp) => true,
@@ -323,17 +340,26 @@ async fn tls_connection(
     else {
         return;
     };
+    tls_decided(hello, stream, sni, client, arrival, shared).await;
+}
+
+/// A TLS connection whose ClientHello (`hello`, naming `sni`) has been read: decided, then
+/// passed through or terminated.
+async fn tls_decided(
+    hello: Vec<u8>,
+    stream: TcpStream,
+    sni: Option<String>,
+    client: SocketAddr,
+    arrival: &Arrival,
+    shared: &Shared,
+) {
     let state = shared.state.borrow().clone();
     let mut rng = rng_for(shared);
     let connection = arrival.connection(ConnectionProtocol::Tls, sni);
     let Some(route) = route(&state, &connection, client, &mut rng) else {
         return;
     };
-    let replay = Replay {
-        prefix: hello,
-        read: 0,
-        inner: stream,
-    };
+    let replay = Replay::new(hello, stream);
     match route.tls {
         Some(TlsMode::Terminate) => {
             let Some(config) = route
@@ -363,6 +389,58 @@ async fn tls_connection(
             }
         }
     }
+}
+
+/// On an HTTPS socket: whether the engine gives the connection to a TLS listener of the port
+/// (one beside the HTTPS listeners), in which case it is served here and `None` returned;
+/// otherwise the stream for the HTTPS handshake, the ClientHello read by then replayed. A
+/// port without TLS listener is not looked at.
+pub(crate) async fn tls_listener_takes(
+    mut stream: TcpStream,
+    gateway: &ObjectKey,
+    port: u16,
+    shared: &Shared,
+) -> Option<Replay<TcpStream>> {
+    let state = shared.state.borrow().clone();
+    let listeners = state
+        .table
+        .gateways()
+        .iter()
+        .find(|g| g.key == *gateway)
+        .map_or(&[][..], |g| g.listeners.as_slice());
+    if !listeners
+        .iter()
+        .any(|l| l.port == port && l.protocol == Protocol::Tls)
+    {
+        return Some(Replay::new(Vec::new(), stream));
+    }
+    let read = tokio::time::timeout(HELLO_LIMIT, read_client_hello(&mut stream)).await;
+    let Ok(Ok((hello, sni))) = read else {
+        return None;
+    };
+    let arrival = Arrival {
+        gateway: gateway.clone(),
+        port,
+    };
+    let connection = arrival.connection(ConnectionProtocol::Tls, sni.clone());
+    // Only the listener is read from this decision: no weighted choice is made with it.
+    let mut unused = SmallRng::seed_from_u64(0);
+    let chosen = connection::decide(state.table.gateways(), &connection, &mut unused)
+        .explanation
+        .listener;
+    let tls_listener = chosen.is_some_and(|name| {
+        listeners
+            .iter()
+            .any(|l| l.name == name && l.protocol == Protocol::Tls)
+    });
+    if !tls_listener {
+        return Some(Replay::new(hello, stream));
+    }
+    let client = stream
+        .peer_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    tls_decided(hello, stream, sni, client, &arrival, shared).await;
+    None
 }
 
 /// Reads the ClientHello; the bytes read (to be passed through or replayed) and its SNI.
@@ -417,10 +495,20 @@ where
 }
 
 /// A stream whose first bytes were already read: they are read again first.
-struct Replay<S> {
+pub(crate) struct Replay<S> {
     prefix: Vec<u8>,
     read: usize,
     inner: S,
+}
+
+impl<S> Replay<S> {
+    fn new(prefix: Vec<u8>, inner: S) -> Replay<S> {
+        Replay {
+            prefix,
+            read: 0,
+            inner,
+        }
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Replay<S> {
@@ -554,15 +642,33 @@ mod tests {
 
     #[test]
     fn one_stream_socket_per_port_and_udp_beside_it() {
-        let mut groups: BTreeMap<(u16, Option<ConnectionProtocol>), &str> = BTreeMap::new();
-        groups.insert((443, None), "https");
-        groups.insert((443, Some(ConnectionProtocol::Tls)), "tls beside https");
-        groups.insert((443, Some(ConnectionProtocol::Udp)), "udp on 443");
-        groups.insert((9000, Some(ConnectionProtocol::Tls)), "tls");
-        groups.insert((9000, Some(ConnectionProtocol::Tcp)), "tcp beside tls");
-        groups.insert((9001, Some(ConnectionProtocol::Tcp)), "tcp");
+        let one = |name: &str, p: Protocol| vec![(name.to_string(), p, true)];
+        let mut groups = BTreeMap::new();
+        groups.insert((443, None), one("https", Protocol::Https));
+        let tls = Some(ConnectionProtocol::Tls);
+        groups.insert((443, tls), one("tls beside https", Protocol::Tls));
+        let udp = Some(ConnectionProtocol::Udp);
+        groups.insert((443, udp), one("udp on 443", Protocol::Udp));
+        groups.insert((80, None), one("http", Protocol::Http));
+        groups.insert((80, tls), one("tls beside http", Protocol::Tls));
+        groups.insert((9000, tls), one("tls", Protocol::Tls));
+        let tcp = Some(ConnectionProtocol::Tcp);
+        groups.insert((9000, tcp), one("tcp beside tls", Protocol::Tcp));
+        groups.insert((9001, tcp), one("tcp", Protocol::Tcp));
         one_stream_socket_per_port(&mut groups);
-        let kept: Vec<&str> = groups.values().copied().collect();
-        assert_eq!(kept, ["https", "udp on 443", "tls", "tcp"]);
+        let kept: Vec<Vec<&str>> = groups
+            .values()
+            .map(|g| g.iter().map(|(n, _, _)| n.as_str()).collect())
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                vec!["http"],
+                vec!["https", "tls beside https"],
+                vec!["udp on 443"],
+                vec!["tls"],
+                vec!["tcp"]
+            ]
+        );
     }
 }

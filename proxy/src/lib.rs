@@ -470,6 +470,12 @@ async fn accept_loop(
                             .choose(&state.table, &arrival.gateway, arrival.port, sni)
                     };
                     let limit = shared.limits.header_read_timeout;
+                    // A TLS listener beside the HTTPS ones takes its connections (l4).
+                    let (gateway, port) = (&arrival.gateway, arrival.port);
+                    let Some(stream) = l4::tls_listener_takes(stream, gateway, port, &shared).await
+                    else {
+                        return;
+                    };
                     let Some(stream) = tls::accept(stream, choose, limit).await else {
                         return;
                     };

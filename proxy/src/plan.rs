@@ -62,7 +62,7 @@ impl Socket {
 }
 
 /// A listener of a socket: name, protocol, usable.
-type PlannedListener = (String, Protocol, bool);
+pub(crate) type PlannedListener = (String, Protocol, bool);
 
 /// The sockets of a state, in Gateway and port order.
 pub fn sockets(
@@ -141,7 +141,7 @@ pub fn served(sockets: &[Socket], bound: &[SocketAddr]) -> Vec<ServedListener> {
                 gateway: socket.gateway.namespaced_name(),
                 listener: name.clone(),
                 protocol: protocol.as_str().to_string(),
-                url: format!("{}://{addr}", crate::l4::url_scheme(socket)),
+                url: format!("{}://{addr}", crate::l4::url_scheme(socket, protocol)),
             });
         }
     }

@@ -74,6 +74,30 @@ spec:
   parentRefs: [{{name: gw, sectionName: tls}}]
   hostnames: [a.example]
   rules: [{{backendRefs: [{{name: echo, port: 3000}}]}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: shared, namespace: infra}}
+spec:
+  gatewayClassName: gwsim
+  listeners:
+  - {{name: shared-tls, port: 8443, protocol: TLS, hostname: a.example, tls: {{mode: Terminate, certificateRefs: [{{name: cert}}]}}}}
+  - {{name: shared-https, port: 8443, protocol: HTTPS, hostname: b.example, tls: {{certificateRefs: [{{name: cert}}]}}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {{name: shared-tls, namespace: infra}}
+spec:
+  parentRefs: [{{name: shared, sectionName: shared-tls}}]
+  hostnames: [a.example]
+  rules: [{{backendRefs: [{{name: echo, port: 3000}}]}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: shared-https, namespace: infra}}
+spec:
+  parentRefs: [{{name: shared, sectionName: shared-https}}]
+  rules: [{{backendRefs: [{{name: echo, port: 3000}}]}}]
 "#
     )
 }
@@ -206,6 +230,31 @@ async fn tls_terminate_completes_the_handshake_and_a_wrong_sni_is_closed() {
     assert_eq!(report["pod"], "echo-echo");
     // No route takes b.example (the certificate would): the Gateway closes the connection.
     assert!(tls_client(addr, "b.example").await.is_err());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A TLS listener and an HTTPS listener on one port: the SNI picks the listener, and each
+/// serves its connections its way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_and_https_listeners_share_a_port() {
+    let (proxy, dir) = serve("shared").await;
+    let (scheme, tls) = served(&proxy, "shared-tls");
+    assert_eq!(scheme, "tls");
+    let (scheme, https) = served(&proxy, "shared-https");
+    assert_eq!(scheme, "https");
+    assert_eq!(tls, https);
+    let stream = tls_client(tls, "a.example").await.expect("handshake");
+    let report = echo_session(stream).await.expect("the TCP echo answers");
+    assert_eq!(report["isTLS"], false);
+    let mut stream = tls_client(tls, "b.example").await.expect("handshake");
+    stream
+        .write_all(b"GET /x HTTP/1.1\r\nHost: b.example\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("writes");
+    let mut answer = String::new();
+    let _ = tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut answer).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"pod\":\"echo-echo\""), "{answer}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
