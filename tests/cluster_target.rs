@@ -26,7 +26,7 @@ const EXAMPLES_DIFFERENT: &[(&str, &str)] = &[(
 const SUITE_NOT_ON_CLUSTER: &[&str] = &[
     // It declares network.addresses, which a real cluster's network is not gwsim's to declare.
     "GatewayStaticAddresses",
-    // TLS connection steps are not sent over the wire yet.
+    // TLS connection steps are not sent to a cluster yet.
     "BackendTLSPolicyTLSRouteTerminate",
     "TLSRouteHostnameIntersection",
     "TLSRouteInvalidBackendRefNonexistent",
@@ -37,7 +37,7 @@ const SUITE_NOT_ON_CLUSTER: &[&str] = &[
     "TLSRouteMixedTerminationSameNamespace",
     "TLSRouteSimpleSameNamespace",
     "TLSRouteTerminateSimpleSameNamespace",
-    // TCP and UDP connection steps are not sent over the wire yet.
+    // TCP and UDP connection steps are not sent to a cluster yet.
     "TCPRouteInvalidBackendRefNonexistent",
     "TCPRouteInvalidCrossNamespaceBackendRef",
     "TCPRouteInvalidNonTCPListener",

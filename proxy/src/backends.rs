@@ -373,7 +373,9 @@ async fn serve_echo<I>(
 }
 
 /// Service namespace and name of every EndpointSlice.
-fn services_with_slices(snapshot: &Snapshot) -> std::collections::HashSet<(String, String)> {
+pub(crate) fn services_with_slices(
+    snapshot: &Snapshot,
+) -> std::collections::HashSet<(String, String)> {
     snapshot
         .of_kind(Kind::EndpointSlice)
         .filter_map(|o| match o {

@@ -17,6 +17,7 @@ mod client;
 mod error;
 mod handler;
 mod http1;
+mod l4;
 mod mesh;
 mod plan;
 pub mod podlog;
@@ -114,6 +115,8 @@ pub(crate) struct State {
     tls: tls::ListenerTls,
     /// The pods' addresses as mesh clients.
     clients: mesh::Clients,
+    /// TLS, TCP and UDP listeners: Terminate handshakes and the echo backends' sockets.
+    l4: l4::L4State,
 }
 
 /// Shared by every connection.
@@ -140,6 +143,8 @@ struct BoundSocket {
 /// What changes under the proxy's lock: backends and sockets.
 struct Inner {
     backends: backends::Backends,
+    /// The echo backends of TLS, TCP and UDP connections.
+    l4: l4::echo::L4Backends,
     sockets: Vec<BoundSocket>,
     /// The mesh's Service ports.
     mesh: Vec<mesh::BoundSocket>,
@@ -183,6 +188,10 @@ impl Proxy {
             options.echo_logs.clone(),
         );
         backends.rebuild(snapshot).await?;
+        let mut l4_backends = l4::echo::L4Backends::new(options.exact_endpoints);
+        l4_backends
+            .rebuild(snapshot, &table, &backends.view())
+            .await?;
         let stand_in = match options.stand_in_certificates {
             true => Some(Arc::new(
                 plan::stand_in_certificate().map_err(ProxyError::Refused)?,
@@ -196,6 +205,7 @@ impl Proxy {
         let state = Arc::new(State {
             tls: tls::ListenerTls::new(&table, &certificates),
             clients: mesh::Clients::new(snapshot, &table),
+            l4: l4::L4State::new(&table, &certificates, l4_backends.view()),
             table,
             backends: backends.view(),
         });
@@ -229,6 +239,7 @@ impl Proxy {
             state: state_tx,
             inner: Mutex::new(Inner {
                 backends,
+                l4: l4_backends,
                 sockets: bound,
                 mesh,
             }),
@@ -252,7 +263,11 @@ impl Proxy {
         inner
             .sockets
             .iter()
-            .find(|s| s.socket.gateway == *gateway && s.socket.port == port)
+            .find(|s| {
+                s.socket.gateway == *gateway
+                    && s.socket.port == port
+                    && s.socket.connection.is_none()
+            })
             .map(|s| (s.bound, s.socket.scheme))
     }
 
@@ -313,6 +328,8 @@ impl Proxy {
             (&a.socket.gateway, a.socket.port).cmp(&(&b.socket.gateway, b.socket.port))
         });
         inner.backends.rebuild(snapshot).await?;
+        let http = inner.backends.view();
+        inner.l4.rebuild(snapshot, &table, &http).await?;
         let (certificates, problems) = plan::certificates(snapshot, &table, self.stand_in.as_ref());
         notes.extend(problems);
         let old_mesh = std::mem::take(&mut inner.mesh);
@@ -327,6 +344,7 @@ impl Proxy {
         self.state.send_replace(Arc::new(State {
             tls: tls::ListenerTls::new(&table, &certificates),
             clients: mesh::Clients::new(snapshot, &table),
+            l4: l4::L4State::new(&table, &certificates, inner.l4.view()),
             table,
             backends: inner.backends.view(),
         }));
@@ -393,8 +411,8 @@ impl Proxy {
     }
 }
 
-async fn bind(socket: &plan::Socket) -> Result<TcpListener, ProxyError> {
-    TcpListener::bind(socket.addr)
+async fn bind(socket: &plan::Socket) -> Result<l4::Bound, ProxyError> {
+    l4::Bound::bind(socket)
         .await
         .map_err(|source| ProxyError::Bind {
             gateway: socket.gateway.namespaced_name(),
@@ -412,11 +430,15 @@ async fn bind(socket: &plan::Socket) -> Result<TcpListener, ProxyError> {
 
 fn serve_socket(
     socket: plan::Socket,
-    listener: TcpListener,
+    listener: l4::Bound,
     shared: &Arc<Shared>,
     graceful: &Arc<GracefulShutdown>,
 ) -> BoundSocket {
     let bound = listener.local_addr().unwrap_or(socket.addr);
+    let listener = match listener {
+        l4::Bound::Http(listener) => listener,
+        l4::Bound::Connections(c) => return l4::serve_socket(socket, c, bound, shared),
+    };
     let arrival = handler::Arrival {
         gateway: socket.gateway.clone(),
         port: socket.port,
@@ -492,6 +514,12 @@ async fn accept_loop(
                             .choose(&state.table, &arrival.gateway, arrival.port, sni)
                     };
                     let limit = shared.limits.header_read_timeout;
+                    // A TLS listener beside the HTTPS ones takes its connections (l4).
+                    let (gateway, port) = (&arrival.gateway, arrival.port);
+                    let Some(stream) = l4::tls_listener_takes(stream, gateway, port, &shared).await
+                    else {
+                        return;
+                    };
                     let Some(stream) = tls::accept(stream, choose, limit).await else {
                         return;
                     };

@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use gwsim_engine::RoutingTable;
-use gwsim_engine::config::Protocol;
+use gwsim_engine::config::{Protocol, TlsMode};
+use gwsim_engine::connection::ConnectionProtocol;
 use gwsim_engine::decision::Scheme;
 use gwsim_engine::object::{ObjectKey, Snapshot};
 use rustls::sign::CertifiedKey;
@@ -43,6 +44,9 @@ pub struct Socket {
     pub addr: SocketAddr,
     /// The listeners on this port, by name, with their protocol.
     pub listeners: Vec<(String, Protocol)>,
+    /// `None`: HTTP or HTTPS requests; otherwise whole connections (TLS, TCP) or datagrams
+    /// (UDP) decided by the engine's connection routing (`l4`).
+    pub connection: Option<ConnectionProtocol>,
 }
 
 impl Socket {
@@ -53,8 +57,12 @@ impl Socket {
             && self.port == other.port
             && self.scheme == other.scheme
             && self.addr == other.addr
+            && self.connection == other.connection
     }
 }
+
+/// A listener of a socket: name, protocol, usable.
+pub(crate) type PlannedListener = (String, Protocol, bool);
 
 /// The sockets of a state, in Gateway and port order.
 pub fn sockets(
@@ -66,18 +74,20 @@ pub fn sockets(
     let addresses = gateway_addresses(table.gateways().iter().map(|g| &g.key));
     let mut out = Vec::new();
     for gateway in table.gateways() {
-        let mut by_port: BTreeMap<u16, Vec<(String, Protocol, bool)>> = BTreeMap::new();
+        let mut by_port: BTreeMap<(u16, Option<ConnectionProtocol>), Vec<PlannedListener>> =
+            BTreeMap::new();
         for l in &gateway.listeners {
-            if matches!(l.protocol, Protocol::Http | Protocol::Https) {
-                by_port.entry(l.port).or_default().push((
+            if let Some(family) = socket_family(&l.protocol) {
+                by_port.entry((l.port, family)).or_default().push((
                     l.name.clone(),
                     l.protocol.clone(),
                     l.usable,
                 ));
             }
         }
+        crate::l4::one_stream_socket_per_port(&mut by_port);
         let ip = bind.unwrap_or(IpAddr::V4(addresses[&gateway.key]));
-        for (port, listeners) in by_port {
+        for ((port, connection), listeners) in by_port {
             // A port takes HTTPS when a usable HTTPS listener is on it (a protocol conflict
             // leaves the others unusable).
             let https = listeners
@@ -103,10 +113,23 @@ pub fn sockets(
                 scheme: if https { Scheme::Https } else { Scheme::Http },
                 addr: SocketAddr::new(ip, bound),
                 listeners: listeners.into_iter().map(|(n, p, _)| (n, p)).collect(),
+                connection,
             });
         }
     }
     Ok(out)
+}
+
+/// Which kind of socket serves a listener protocol: `None` the HTTP one, `Some` the
+/// connection kind; `Err` for protocols nothing serves.
+fn socket_family(protocol: &Protocol) -> Option<Option<ConnectionProtocol>> {
+    match protocol {
+        Protocol::Http | Protocol::Https => Some(None),
+        Protocol::Tls => Some(Some(ConnectionProtocol::Tls)),
+        Protocol::Tcp => Some(Some(ConnectionProtocol::Tcp)),
+        Protocol::Udp => Some(Some(ConnectionProtocol::Udp)),
+        _ => None,
+    }
 }
 
 /// The listeners of the sockets, as served, in socket order.
@@ -118,7 +141,7 @@ pub fn served(sockets: &[Socket], bound: &[SocketAddr]) -> Vec<ServedListener> {
                 gateway: socket.gateway.namespaced_name(),
                 listener: name.clone(),
                 protocol: protocol.as_str().to_string(),
-                url: format!("{}://{addr}", socket.scheme.as_str()),
+                url: format!("{}://{addr}", crate::l4::url_scheme(socket, protocol)),
             });
         }
     }
@@ -164,7 +187,7 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 /// Certificates by Gateway and listener name.
 pub type Certificates = HashMap<(ObjectKey, String), Arc<CertifiedKey>>;
 
-/// The certificate of every HTTPS listener of a Gateway whose first `tls.certificateRefs`
+/// The certificate of every HTTPS and TLS Terminate listener of a Gateway whose first `tls.certificateRefs`
 /// Secret holds a PEM certificate chain and key. Problems are returned as messages (the
 /// handshake for that listener then fails), never an error.
 ///
@@ -188,7 +211,13 @@ pub fn certificates(
             continue;
         };
         for listener in &gateway.spec.listeners {
-            if listener.protocol != "HTTPS" {
+            // The table's listener (of this name) says what it does with TLS.
+            let terminates = config.listeners.iter().any(|l| {
+                l.name == listener.name
+                    && (l.protocol == Protocol::Https
+                        || (l.protocol == Protocol::Tls && l.tls_mode == Some(TlsMode::Terminate)))
+            });
+            if !terminates {
                 continue;
             }
             let Some(cert_ref) = listener

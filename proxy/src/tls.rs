@@ -25,7 +25,6 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{DistinguishedName, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 use crate::plan::Certificates;
@@ -135,11 +134,14 @@ fn server_config(
 /// configuration chosen by its SNI. `None`: no TLS connection (refused, failed, or not within
 /// `limit`). A failed handshake's connection is closed gently (its alert sent, what the client
 /// sent read and dropped), so that the client reads the alert rather than a reset.
-pub(crate) async fn accept(
-    stream: TcpStream,
+pub(crate) async fn accept<S>(
+    stream: S,
     choose: impl FnOnce(Option<&str>) -> Choice,
     limit: Duration,
-) -> Option<TlsStream<TcpStream>> {
+) -> Option<TlsStream<S>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let acceptor =
         tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
     let start = tokio::time::timeout(limit, acceptor).await.ok()?.ok()?;

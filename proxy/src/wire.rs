@@ -4,7 +4,8 @@
 //! go to the simulator's store and controller as in memory, and after each of them the state
 //! (snapshot and routing table) is pushed to an in-process [`Proxy`] on ephemeral ports of
 //! 127.0.0.1. Requests then go through real sockets (HTTP/1.1, h2c, TLS, WebSocket) to that
-//! proxy, whose echo backends answer; mirror copies are observed in the echo servers' logs,
+//! proxy, whose echo backends answer, and so do `connect` steps (TLS and TCP connections, UDP
+//! datagrams: `crate::l4`); mirror copies are observed in the echo servers' logs,
 //! by request id ([`REQUEST_ID_HEADER`]). The runner and its checks are the same code as in
 //! memory: only the cluster differs.
 //!
@@ -52,49 +53,11 @@ use tokio::net::TcpStream;
 use crate::{Options, Proxy, REQUEST_ID_HEADER};
 
 /// Scenarios that cannot be expressed on a real socket, and why. Matched by scenario name;
-/// each is reported `skipped (wire)`, never passed. The suite's TLSRoute scenarios open TLS
-/// connections and its TCPRoute and UDPRoute scenarios TCP connections and UDP datagrams
-/// (`connect` steps), which the wire client does not send yet; any other scenario with such a
-/// step is skipped for the same reason by [`not_on_wire`].
-pub const NOT_ON_WIRE: &[(&str, &str)] = &[
-    ("backendtlspolicy-tlsroute-terminate", CONNECT_NOT_SENT),
-    ("tlsroute-hostname-intersection", CONNECT_NOT_SENT),
-    ("tlsroute-invalid-reference-grant", CONNECT_NOT_SENT),
-    ("tlsroute-invalid-backendref-nonexistent", CONNECT_NOT_SENT),
-    ("tlsroute-invalid-backendref-unknown-kind", CONNECT_NOT_SENT),
-    ("tlsroute-invalid-no-matching-listener", CONNECT_NOT_SENT),
-    (
-        "tlsroute-invalid-no-matching-listener-hostname",
-        CONNECT_NOT_SENT,
-    ),
-    (
-        "tlsroute-mixed-termination-same-namespace",
-        CONNECT_NOT_SENT,
-    ),
-    ("tlsroute-simple-same-namespace", CONNECT_NOT_SENT),
-    ("tlsroute-terminate-simple-same-namespace", CONNECT_NOT_SENT),
-    // TCPRoute and UDPRoute (GATEWAY-TCP, GATEWAY-UDP).
-    ("tcproute-invalid-backendref-nonexistent", L4_NOT_SENT),
-    ("tcproute-invalid-cross-namespace-backend-ref", L4_NOT_SENT),
-    ("tcproute-invalid-non-tcp-listener", L4_NOT_SENT),
-    ("tcproute-multiple-routes-attachment", L4_NOT_SENT),
-    ("tcproute-parentref-attach-all", L4_NOT_SENT),
-    ("tcproute-parentref-port-and-section-name", L4_NOT_SENT),
-    ("tcproute-reference-grant", L4_NOT_SENT),
-    ("tcproute-weighted-routing", L4_NOT_SENT),
-    ("udproute-simple", L4_NOT_SENT),
-    ("udproute-invalid-backendref-nonexistent", L4_NOT_SENT),
-    ("udproute-invalid-cross-namespace-backend-ref", L4_NOT_SENT),
-    ("udproute-multiple-routes-attachment", L4_NOT_SENT),
-    ("udproute-not-allowed-by-listeners", L4_NOT_SENT),
-    ("udproute-parentref-attach-all-listeners", L4_NOT_SENT),
-    ("udproute-parentref-port-and-section-name", L4_NOT_SENT),
-    ("udproute-reference-grant", L4_NOT_SENT),
-    ("udproute-weighted-routing", L4_NOT_SENT),
-];
-
-const CONNECT_NOT_SENT: &str = gwsim_sim::scenario::CONNECT_NOT_SENT;
-const L4_NOT_SENT: &str = gwsim_sim::scenario::L4_CONNECT_NOT_SENT;
+/// each is reported `skipped (wire)`, never passed.
+pub const NOT_ON_WIRE: &[(&str, &str)] = &[(
+    "backendtlspolicy-tlsroute-terminate",
+    "the data plane does not re-encrypt terminated TLSRoute connections to a BackendTLSPolicy backend yet",
+)];
 
 /// The longest a request over the wire may take before the client gives up.
 const REQUEST_LIMIT: Duration = Duration::from_secs(120);
@@ -103,15 +66,13 @@ const MIRROR_LIMIT: Duration = Duration::from_secs(10);
 /// The largest answer the client reads.
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
-/// Why `scenario` cannot run over the wire, if it cannot: it is listed in [`NOT_ON_WIRE`], or
-/// it opens TLS or TCP connections or sends UDP datagrams (`connect` steps), which the wire
-/// client does not send yet.
+/// Why `scenario` cannot run over the wire, if it cannot: it is listed in [`NOT_ON_WIRE`].
+/// (`connect` steps are sent: TLS, TCP and UDP listeners are served, `crate::l4`.)
 pub fn not_on_wire(scenario: &Scenario) -> Option<&'static str> {
     NOT_ON_WIRE
         .iter()
         .find(|(name, _)| *name == scenario.name)
         .map(|(_, reason)| *reason)
-        .or_else(|| gwsim_sim::connect::connect_not_sent(scenario).map(|(_, reason)| reason))
 }
 
 /// The simulated cluster with its data plane on real sockets.
@@ -873,6 +834,41 @@ impl Cluster for WireCluster {
         id: RequestId,
     ) -> Result<Response, SendError> {
         self.send_from_pod_wire(client, authority, request, protocol, id)
+    }
+
+    fn connect(
+        &mut self,
+        spec: &gwsim_sim::connect::ConnectSpec,
+    ) -> Result<gwsim_sim::connect::ConnectionResult, SendError> {
+        // TLS, TCP and UDP: crate::l4::client, with the simulator's certificate checks.
+        self.sync();
+        if let Some(why) = &self.broken {
+            return Err(SendError::Transport(why.clone()));
+        }
+        let proxy = self
+            .proxy
+            .as_ref()
+            .ok_or_else(|| SendError::Transport("the data plane is not running".into()))?;
+        let gateway = crate::l4::client::gateway_of(spec, self.sim.table())?;
+        let c = &spec.connection;
+        let addr = self
+            .runtime
+            .block_on(proxy.connection_socket(&gateway, c.port, c.protocol));
+        let (snapshot, now) = (self.sim.snapshot(), self.sim.now());
+        let check_server = |chain: &CertificateChain| match &spec.trust {
+            Some(trust) => {
+                gwsim_sim::connect::check_server(chain, trust, c.sni.as_deref(), snapshot, now)
+            }
+            None => Ok(()),
+        };
+        let pod_at = |ip| crate::l4::client::pod_at(snapshot, ip);
+        let checks = crate::l4::client::ClientChecks {
+            check_server: &check_server,
+            pod_at: &pod_at,
+        };
+        Ok(self
+            .runtime
+            .block_on(crate::l4::client::connect(addr, spec, &checks)))
     }
 
     fn received(&self, namespace: Option<&str>, backend: &str, id: RequestId) -> bool {

@@ -46,8 +46,7 @@ pub struct ConnectSpec {
 }
 
 impl ConnectSpec {
-    /// Why targets on real sockets (`--wire`, `--target cluster`) skip a step opening this
-    /// connection.
+    /// Why a real cluster (`--target cluster`) skips a step opening this connection.
     pub fn not_sent_reason(&self) -> &'static str {
         match self.connection.protocol {
             ConnectionProtocol::Tls => crate::scenario::CONNECT_NOT_SENT,
@@ -56,17 +55,6 @@ impl ConnectSpec {
             }
         }
     }
-}
-
-/// Why targets on real sockets skip `scenario`, if it has `connect` steps: the reason of its
-/// first one.
-pub fn connect_not_sent(scenario: &crate::scenario::Scenario) -> Option<(usize, &'static str)> {
-    scenario.steps.iter().find_map(|s| match &s.action {
-        crate::scenario::Action::Connect { connect, .. } => {
-            Some((s.number, connect.not_sent_reason()))
-        }
-        _ => None,
-    })
 }
 
 /// What the client of a connection learns.
@@ -257,9 +245,9 @@ fn listener_certificate(
         .clone()
 }
 
-/// What a pod runs, as far as connections go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Server {
+/// What a pod runs, as far as connections go (the wire's echo backends start the same).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Server {
     /// Upstream's echo in TCP mode (`TCP_ECHO_SERVER`).
     TcpEcho,
     /// Upstream's echo in UDP mode (`UDP_ECHO_SERVER`).
@@ -271,7 +259,7 @@ enum Server {
 }
 
 impl Server {
-    fn describe(self) -> &'static str {
+    pub fn describe(self) -> &'static str {
         match self {
             Server::TcpEcho => "the TCP echo",
             Server::UdpEcho => "the UDP echo",
@@ -287,7 +275,7 @@ pub const UDP_ECHO_ENV: &str = "UDP_ECHO_SERVER";
 
 /// What the pod's containers run: the echo modes by their environment (set to anything but
 /// empty), a DNS server by the CoreDNS image.
-fn server_of(snapshot: &Snapshot, namespace: &str, name: &str) -> Server {
+pub fn server_of(snapshot: &Snapshot, namespace: &str, name: &str) -> Server {
     let Some(Object::Pod(pod)) = snapshot.get(&ObjectKey::new(Kind::Pod, namespace, name)) else {
         return Server::RequestEcho;
     };
@@ -314,8 +302,8 @@ fn server_of(snapshot: &Snapshot, namespace: &str, name: &str) -> Server {
 }
 
 /// The client's checks of the certificate it is shown: chains to the trusted CA at the
-/// virtual clock, valid for the SNI.
-fn check_server(
+/// virtual clock, valid for the SNI. The wire client makes the same checks.
+pub fn check_server(
     chain: &CertificateChain,
     trust: &ObjectKey,
     sni: Option<&str>,

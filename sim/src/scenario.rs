@@ -97,18 +97,18 @@ impl Step {
     }
 }
 
-/// Why targets on real sockets (`--wire`, `--target cluster`) skip scenarios with `connect`
-/// steps: their clients do not open raw TLS connections yet.
-pub const CONNECT_NOT_SENT: &str = "TLS connection steps are not sent over the wire yet";
+/// Why a real cluster (`--target cluster`) skips scenarios with TLS `connect` steps: its
+/// client opens no raw TLS connections yet (`--wire` sends them: proxy/src/l4).
+pub const CONNECT_NOT_SENT: &str = "TLS connection steps are not sent to a cluster yet";
 
-/// Why they skip scenarios with TCP or UDP `connect` steps: their clients open no raw TCP
-/// connections and send no UDP datagrams yet, and `gwsim serve` serves no TCP or UDP
-/// listeners.
-pub const L4_CONNECT_NOT_SENT: &str = "TCP and UDP connection steps are not sent over the wire yet";
+/// Why a real cluster (`--target cluster`) skips scenarios with TCP or UDP `connect` steps:
+/// its client opens no raw TCP connections and sends no UDP datagrams yet. (Over the wire
+/// they are sent.)
+pub const L4_CONNECT_NOT_SENT: &str = "TCP and UDP connection steps are not sent to a cluster yet";
 /// Why a real cluster (`--target cluster`) skips scenarios with requests from a pod
 /// (`request.from`): its client sends only to Gateways. (Over the wire they are sent.)
 pub const MESH_NOT_SENT: &str =
-    "requests from a pod through the mesh (request.from) are not sent over the wire yet";
+    "requests from a pod through the mesh (request.from) are not sent to a cluster yet";
 
 impl Scenario {
     /// Whether a step sends a request from a pod through the mesh.
