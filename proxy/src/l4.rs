@@ -25,7 +25,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use gwsim_engine::RoutingTable;
-use gwsim_engine::config::{Protocol, TlsMode};
+use gwsim_engine::config::{BackendClientCertificate, BackendTls, Protocol, TlsMode};
 use gwsim_engine::connection::{self, Connection, ConnectionOutcome, ConnectionProtocol};
 use gwsim_engine::object::ObjectKey;
 use rand::rngs::SmallRng;
@@ -238,6 +238,9 @@ struct Route {
     tls: Option<TlsMode>,
     /// The listener that took it, for its Terminate handshake.
     listener: Option<(ObjectKey, String)>,
+    /// Terminate only: the Gateway's own TLS to the backend (BackendTLSPolicy), with the
+    /// client certificate the Gateway presents to backends.
+    backend_tls: Option<(Arc<BackendTls>, Option<BackendClientCertificate>)>,
     /// `namespace/name:port` of the Service, for the log.
     service: String,
 }
@@ -278,10 +281,18 @@ fn route(
         return None;
     };
     tracing::info!(target: "gwsim::access", %client, "{what}: {} (pod {})", decision.explanation.outcome, picked.pod);
+    let backend_tls = forward.backend_tls.map(|policy| {
+        let client = decision.provenance.as_ref().and_then(|p| {
+            let gateway = state.table.gateways().iter().find(|g| g.key == p.gateway)?;
+            gateway.backend_client_certificate.clone()
+        });
+        (policy, client)
+    });
     Some(Route {
         endpoint,
         tls: forward.tls,
         listener: decision.provenance.map(|p| (p.gateway, p.listener)),
+        backend_tls,
         service,
     })
 }
@@ -378,8 +389,18 @@ async fn tls_decided(
             let Ok(Ok(tls)) = tokio::time::timeout(HELLO_LIMIT, handshake).await else {
                 return;
             };
-            if let Some(backend) = connect_backend(&route).await {
-                splice(tls, backend).await;
+            let Some(backend) = connect_backend(&route).await else {
+                return;
+            };
+            match &route.backend_tls {
+                None => splice(tls, backend).await,
+                Some((policy, client)) => {
+                    if let Some(encrypted) =
+                        reencrypt(backend, policy, client.as_ref(), &route).await
+                    {
+                        splice(tls, encrypted).await;
+                    }
+                }
             }
         }
         // Passthrough: the ClientHello and everything after it, untouched.
@@ -486,10 +507,40 @@ async fn connect_backend(route: &Route) -> Option<TcpStream> {
     }
 }
 
+/// The Gateway's TLS to the backend of a terminated connection, as its BackendTLSPolicy says
+/// (SNI `validation.hostname`, the certificate checked as the simulator checks it); `None`,
+/// logged, when the handshake fails.
+async fn reencrypt(
+    backend: TcpStream,
+    policy: &Arc<BackendTls>,
+    client: Option<&BackendClientCertificate>,
+    route: &Route,
+) -> Option<tokio_rustls::client::TlsStream<TcpStream>> {
+    let refused = |why: String| {
+        tracing::info!(target: "gwsim::access",
+            "the Gateway's TLS to the backend {} ({}) failed: {why}: closed", route.service, route.endpoint);
+        None
+    };
+    let (config, name) = match crate::backend_tls::client_config(policy, client, false) {
+        Ok(made) => made,
+        Err(why) => return refused(why),
+    };
+    // A raw stream: no application protocol is offered.
+    let mut config = (*config).clone();
+    config.alpn_protocols.clear();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    match tokio::time::timeout(HELLO_LIMIT, connector.connect(name, backend)).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(e)) => refused(e.to_string()),
+        Err(_) => refused("the handshake timed out".into()),
+    }
+}
+
 /// Copies both ways until both sides are done.
-async fn splice<A>(mut client: A, mut backend: TcpStream)
+async fn splice<A, B>(mut client: A, mut backend: B)
 where
     A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
 {
     let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
 }

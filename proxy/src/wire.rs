@@ -54,10 +54,7 @@ use crate::{Options, Proxy, REQUEST_ID_HEADER};
 
 /// Scenarios that cannot be expressed on a real socket, and why. Matched by scenario name;
 /// each is reported `skipped (wire)`, never passed.
-pub const NOT_ON_WIRE: &[(&str, &str)] = &[(
-    "backendtlspolicy-tlsroute-terminate",
-    "the data plane does not re-encrypt terminated TLSRoute connections to a BackendTLSPolicy backend yet",
-)];
+pub const NOT_ON_WIRE: &[(&str, &str)] = &[];
 
 /// The longest a request over the wire may take before the client gives up.
 const REQUEST_LIMIT: Duration = Duration::from_secs(120);
