@@ -939,7 +939,7 @@ pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Co
         c.field("  addresses", text(want), text(got), got == want);
     }
     if let Some(want) = &check.address_list {
-        let got: Vec<String> = status
+        let got: Vec<(&str, &str)> = status
             .get("addresses")
             .and_then(Value::as_array)
             .map(Vec::as_slice)
@@ -947,18 +947,29 @@ pub fn check_status<C: Cluster + ?Sized>(check: &StatusCheck, cluster: &C) -> Co
             .iter()
             .map(|a| {
                 let field = |name: &str| a.get(name).and_then(Value::as_str).unwrap_or(ABSENT);
-                format!("{} {}", field("type"), field("value"))
+                (field("type"), field("value"))
             })
             .collect();
-        let want: Vec<String> = want.iter().map(|(t, v)| format!("{t} {v}")).collect();
-        let text = |list: &[String]| {
+        // A wanted entry without a value takes any value of its type.
+        let same = got.len() == want.len()
+            && got
+                .iter()
+                .zip(want)
+                .all(|((gt, gv), (wt, wv))| gt == wt && wv.as_deref().is_none_or(|wv| wv == *gv));
+        let text = |list: Vec<String>| {
             if list.is_empty() {
                 "(none)".to_string()
             } else {
                 list.join(", ")
             }
         };
-        c.field("  addressList", &text(&want), &text(&got), got == want);
+        let want = text(
+            want.iter()
+                .map(|(t, v)| format!("{t} {}", v.as_deref().unwrap_or("(any value)")))
+                .collect(),
+        );
+        let got = text(got.iter().map(|(t, v)| format!("{t} {v}")).collect());
+        c.field("  addressList", &want, &got, same);
     }
     let listeners = status
         .get("listeners")
@@ -2127,6 +2138,37 @@ mod tests {
             "{}",
             c.diff()
         );
+    }
+
+    #[test]
+    fn an_address_list_entry_without_value_takes_any_value_of_its_type() {
+        let gw = ObjectKey::new(Kind::Gateway, "ns", "gw");
+        let cluster = Canned(
+            [(
+                gw.clone(),
+                serde_json::json!({"metadata": {"generation": 1}, "status": {"addresses": [
+                    {"type": "IPAddress", "value": "10.0.0.7"}
+                ]}}),
+            )]
+            .into(),
+        );
+        let mut want = check(Kind::Gateway, "ns", "gw");
+        let entry = |t: &str, v: Option<&str>| (t.to_string(), v.map(str::to_string));
+        for (list, passes) in [
+            (vec![entry("IPAddress", None)], true),
+            (vec![entry("IPAddress", Some("10.0.0.7"))], true),
+            (vec![entry("IPAddress", Some("10.0.0.8"))], false),
+            (vec![entry("Hostname", None)], false),
+            (
+                vec![entry("IPAddress", None), entry("IPAddress", None)],
+                false,
+            ),
+            (vec![], false),
+        ] {
+            want.address_list = Some(list.clone());
+            let c = check_status(&want, &cluster);
+            assert_eq!(c.passed(), passes, "{list:?}: {}", c.diff());
+        }
     }
 
     #[test]

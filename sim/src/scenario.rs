@@ -483,8 +483,8 @@ pub struct StatusCheck {
     pub ancestors: Vec<ExpectedParent>,
     pub addresses: Option<bool>,
     /// gwsim addition, Gateways only: `status.addresses` must be exactly these (type, value),
-    /// in order.
-    pub address_list: Option<Vec<(String, String)>>,
+    /// in order; a value of `None` takes any value of that type.
+    pub address_list: Option<Vec<(String, Option<String>)>>,
     pub listeners: Vec<ExpectedListener>,
     pub listener_count: Option<usize>,
     /// gwsim addition, Gateways only: `status.attachedListenerSets` must be this.
@@ -785,7 +785,8 @@ struct RawStatus {
 struct RawAddress {
     #[serde(rename = "type")]
     type_: Option<String>,
-    value: String,
+    /// Absent: any value (the implementation chose it).
+    value: Option<String>,
 }
 
 #[derive(Deserialize)]
