@@ -288,7 +288,7 @@ async fn connect_and_exchange(
         )),
         Scheme::Https => {
             let config = match protocol {
-                ClientProtocol::H2c | ClientProtocol::Grpc => tls[1].clone(),
+                ClientProtocol::H2c | ClientProtocol::H2 | ClientProtocol::Grpc => tls[1].clone(),
                 _ => tls[0].clone(),
             };
             let sni = request.sni.clone().unwrap_or_else(|| request.host.clone());
@@ -342,7 +342,7 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     match protocol {
-        ClientProtocol::H2c => {
+        ClientProtocol::H2c | ClientProtocol::H2 => {
             if let Some((name, _)) = request
                 .headers
                 .iter()

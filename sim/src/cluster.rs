@@ -38,6 +38,11 @@ pub enum ClientProtocol {
     /// HTTP/2 over cleartext with prior knowledge (RFC 9113 §3.3): no upgrade, no TLS.
     #[serde(rename = "h2c")]
     H2c,
+    /// HTTP/2 over TLS, negotiated by ALPN `h2` (RFC 9113 §3.2): https only. The SNI and the
+    /// `:authority` are chosen independently, as a client reusing a connection for another
+    /// name would send them (what misdirected-request detection answers).
+    #[serde(rename = "h2")]
+    H2,
     /// An HTTP/1.1 WebSocket opening handshake (RFC 6455 §4.1), then messages.
     #[serde(rename = "websocket")]
     WebSocket,
@@ -48,11 +53,12 @@ pub enum ClientProtocol {
 }
 
 impl ClientProtocol {
-    /// As written in a scenario: `http/1.1`, `h2c`, `websocket`.
+    /// As written in a scenario: `http/1.1`, `h2c`, `h2`, `websocket`, `grpc`.
     pub fn as_str(self) -> &'static str {
         match self {
             ClientProtocol::Http1 => "http/1.1",
             ClientProtocol::H2c => "h2c",
+            ClientProtocol::H2 => "h2",
             ClientProtocol::WebSocket => "websocket",
             ClientProtocol::Grpc => "grpc",
         }

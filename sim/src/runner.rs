@@ -799,9 +799,10 @@ impl<C: Cluster + ?Sized, O: RunObserver<C> + ?Sized> StepRunner<'_, C, O> {
         // its upgrade headers, which routes can match).
         let explained = match spec.protocol {
             ClientProtocol::WebSocket => Cow::Owned(websocket_handshake(&request)),
-            ClientProtocol::Http1 | ClientProtocol::H2c | ClientProtocol::Grpc => {
-                Cow::Borrowed(&request)
-            }
+            ClientProtocol::Http1
+            | ClientProtocol::H2c
+            | ClientProtocol::H2
+            | ClientProtocol::Grpc => Cow::Borrowed(&request),
         };
         let mut tally = Tally::default();
         let mut mirrors = MirrorTally::default();

@@ -1886,18 +1886,28 @@ fn check_protocol(
     match protocol {
         // A call's metadata was checked by `grpc_metadata`.
         ClientProtocol::Http1 | ClientProtocol::Grpc => Ok(()),
-        ClientProtocol::H2c => {
-            if scheme == Scheme::Https {
-                return Err(
-                    "request.protocol h2c is cleartext HTTP/2; it needs scheme http".to_string(),
-                );
+        ClientProtocol::H2c | ClientProtocol::H2 => {
+            match (protocol, scheme) {
+                (ClientProtocol::H2c, Scheme::Https) => {
+                    return Err(
+                        "request.protocol h2c is cleartext HTTP/2; it needs scheme http"
+                            .to_string(),
+                    );
+                }
+                (ClientProtocol::H2, Scheme::Http) => {
+                    return Err(
+                        "request.protocol h2 is HTTP/2 over TLS; it needs scheme https (h2c is cleartext HTTP/2)"
+                            .to_string(),
+                    );
+                }
+                _ => {}
             }
             match headers
                 .iter()
                 .find(|(n, v)| crate::network::is_connection_specific(n, v))
             {
                 Some((name, _)) => Err(format!(
-                    "request.headers {name} is connection-specific; an h2c request cannot carry it"
+                    "request.headers {name} is connection-specific; an HTTP/2 request cannot carry it"
                 )),
                 None => Ok(()),
             }
@@ -2679,9 +2689,14 @@ steps:
                 "[name, value] pair",
             ),
             (
+                "name: a\nsteps:\n- request: {protocol: h3}\n",
+                3,
+                "unknown variant `h3`, expected one of http/1.1, h2c, h2, websocket",
+            ),
+            (
                 "name: a\nsteps:\n- request: {protocol: h2}\n",
                 3,
-                "unknown variant `h2`, expected one of http/1.1, h2c, websocket",
+                "request.protocol h2 is HTTP/2 over TLS; it needs scheme https",
             ),
             (
                 "name: a\nsteps:\n- request: {protocol: h2c, scheme: https}\n",

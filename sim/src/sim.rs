@@ -398,7 +398,7 @@ impl SimCluster {
     ) -> Result<Response, SendError> {
         match protocol {
             ClientProtocol::Http1 => self.send_request(request, id),
-            ClientProtocol::H2c | ClientProtocol::Grpc => {
+            ClientProtocol::H2c | ClientProtocol::H2 | ClientProtocol::Grpc => {
                 refuse_connection_specific(request)?;
                 self.send_request(request, id)
             }
@@ -465,7 +465,9 @@ impl SimCluster {
         }
         match protocol {
             ClientProtocol::Http1 => {}
-            ClientProtocol::H2c | ClientProtocol::Grpc => refuse_connection_specific(request)?,
+            ClientProtocol::H2c | ClientProtocol::H2 | ClientProtocol::Grpc => {
+                refuse_connection_specific(request)?
+            }
             ClientProtocol::WebSocket => return Err(SendError::UnsupportedProtocol(protocol)),
         }
         self.stats.requests += 1;
