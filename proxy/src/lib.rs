@@ -463,6 +463,22 @@ fn serve_socket(
     }
 }
 
+/// The HTTP server of every plain socket (Gateway listeners and the mesh's Service ports):
+/// HTTP/1.1 and h2c (prior knowledge), with the limits on headers and their read time.
+pub(crate) fn http_server(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+    builder
+}
+
 async fn accept_loop(
     listener: TcpListener,
     arrival: handler::Arrival,
@@ -471,16 +487,7 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
     graceful: Arc<GracefulShutdown>,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(shared.limits.header_read_timeout)
-        .max_buf_size(shared.limits.max_header_bytes.max(8192));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(shared.limits.max_header_bytes).unwrap_or(u32::MAX));
+    let builder = http_server(&shared.limits);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,

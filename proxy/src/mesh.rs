@@ -24,8 +24,7 @@ use gwsim_engine::object::{Kind, ObjectKey, Snapshot};
 use gwsim_engine::table::MeshDestination;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -283,16 +282,7 @@ async fn accept_loop(
     graceful: Arc<GracefulShutdown>,
 ) {
     // As the Gateways' sockets: HTTP/1.1 and h2c (prior knowledge), the same limits.
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(shared.limits.header_read_timeout)
-        .max_buf_size(shared.limits.max_header_bytes.max(8192));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(shared.limits.max_header_bytes).unwrap_or(u32::MAX));
+    let builder = crate::http_server(&shared.limits);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,

@@ -204,23 +204,31 @@ impl WireCluster {
             }
         };
         let exchange = connect_and_exchange(addr, request, protocol, messages, id, tls, &refused);
-        let response = tokio::time::timeout(REQUEST_LIMIT, exchange)
-            .await
-            .map_err(|_| {
-                SendError::Transport(format!(
-                    "no answer within {} s over the wire",
-                    REQUEST_LIMIT.as_secs()
-                ))
-            })??;
-        // Mirror copies are part of the request's effects: wait until they have landed.
-        if !proxy.mirrors_settled(MIRROR_LIMIT).await {
-            return Err(SendError::Transport(format!(
-                "mirror copies still in flight after {} s",
-                MIRROR_LIMIT.as_secs()
-            )));
-        }
-        Ok(response)
+        answered(proxy, exchange).await
     }
+}
+
+/// The answer of one exchange within [`REQUEST_LIMIT`], once its mirror copies have landed:
+/// they are part of the request's effects.
+pub(crate) async fn answered<T>(
+    proxy: &Proxy,
+    exchange: impl std::future::Future<Output = Result<T, SendError>>,
+) -> Result<T, SendError> {
+    let answer = tokio::time::timeout(REQUEST_LIMIT, exchange)
+        .await
+        .map_err(|_| {
+            SendError::Transport(format!(
+                "no answer within {} s over the wire",
+                REQUEST_LIMIT.as_secs()
+            ))
+        })??;
+    if !proxy.mirrors_settled(MIRROR_LIMIT).await {
+        return Err(SendError::Transport(format!(
+            "mirror copies still in flight after {} s",
+            MIRROR_LIMIT.as_secs()
+        )));
+    }
+    Ok(answer)
 }
 
 /// One request to a Gateway's socket `addr` over a fresh connection (TLS when the request's
@@ -710,9 +718,11 @@ impl ClientIdentity {
     }
 }
 
+/// Takes any certificate in the handshake: the wire clients check what they were shown
+/// afterwards, as the simulator checks it, so a refusal has the simulator's reason.
 #[derive(Debug)]
-struct AnyCertificate {
-    provider: Arc<rustls::crypto::CryptoProvider>,
+pub(crate) struct AnyCertificate {
+    pub(crate) provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
 impl rustls::client::danger::ServerCertVerifier for AnyCertificate {

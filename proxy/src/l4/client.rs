@@ -240,7 +240,7 @@ async fn datagram(
 /// it, as the simulator checks it (at the virtual clock), so the reasons are the same.
 fn client_config() -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(AfterHandshake {
+    let verifier = Arc::new(crate::wire::AnyCertificate {
         provider: provider.clone(),
     });
     Ok(rustls::ClientConfig::builder_with_provider(provider)
@@ -249,26 +249,6 @@ fn client_config() -> Result<rustls::ClientConfig, String> {
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth())
-}
-
-#[derive(Debug)]
-struct AfterHandshake {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl rustls::client::danger::ServerCertVerifier for AfterHandshake {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    crate::tls::provider_signature_checks!();
 }
 
 /// The Gateway a connection goes to: the one it names, or the table's only one.

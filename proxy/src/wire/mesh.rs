@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use tokio::net::TcpSocket;
 
-use super::{MIRROR_LIMIT, REQUEST_LIMIT, WireCluster, exchange};
+use super::{WireCluster, exchange};
 
 /// What the last request from a pod went to, for its explanation.
 #[derive(Clone, Debug)]
@@ -137,21 +137,7 @@ impl WireCluster {
                 .map_err(|_| refused())?;
             exchange(stream, request, protocol, &[], id, &refused).await
         };
-        let response = tokio::time::timeout(REQUEST_LIMIT, send)
-            .await
-            .map_err(|_| {
-                SendError::Transport(format!(
-                    "no answer within {} s over the wire",
-                    REQUEST_LIMIT.as_secs()
-                ))
-            })??;
-        if !proxy.mirrors_settled(MIRROR_LIMIT).await {
-            return Err(SendError::Transport(format!(
-                "mirror copies still in flight after {} s",
-                MIRROR_LIMIT.as_secs()
-            )));
-        }
-        Ok(response)
+        super::answered(proxy, send).await
     }
 
     /// The engine's explanation of the last request from a pod (`None`: the last request was
