@@ -560,6 +560,53 @@ fn print_decision(
     Ok(0)
 }
 
+/// The mesh's table over the inputs. The stand-in leaves Service parents to the installed
+/// mesh; here gwsim acts as a conforming mesh would, over the same objects.
+fn mesh_table(inputs: &Inputs) -> MeshTable {
+    let config = ControllerConfig {
+        mesh: Some(MESH_CONTROLLER_NAME.to_string()),
+        ..ControllerConfig::stand_in(inputs.stand_in.clone())
+    };
+    let reconciled = reconcile(&inputs.snapshot, &config, gwsim_sim::inputs::epoch());
+    MeshTable::build(&reconciled.mesh)
+}
+
+/// `gwsim routes --mesh`: the routes attached to Services, per port and audience.
+pub fn mesh_routes(
+    out: &mut dyn Write,
+    print: &Print,
+    files: &[PathBuf],
+    options: &LoadOptions,
+) -> anyhow::Result<u8> {
+    let inputs = load(files, options)?;
+    let mut listing = mesh_table(inputs).listing();
+    listing.services.retain(|s| print.shows(&s.service));
+    match print.output {
+        Output::Text | Output::Wide => {
+            let text = format!("{}\n{}", check::header(inputs), listing.render_text());
+            print.text(out, &text)?;
+        }
+        Output::Name => {
+            let mut seen = BTreeSet::new();
+            for entry in listing
+                .services
+                .iter()
+                .flat_map(|s| s.ports.iter())
+                .flat_map(|p| p.entries.iter())
+            {
+                if seen.insert(entry.route.clone()) {
+                    writeln!(out, "{}", name_of(&entry.route))?;
+                }
+            }
+        }
+        Output::Yaml | Output::Json => {
+            let value = with_report(serde_json::to_value(&listing)?, inputs);
+            print.structured(out, &value)?;
+        }
+    }
+    Ok(0)
+}
+
 /// A request from a pod in `namespace` through the mesh: the URL's host resolved as the pod's
 /// resolver would, then the routes of that Service port (consumer routes of the namespace,
 /// else producer routes, else the Service itself).
@@ -569,14 +616,7 @@ fn mesh_decision(
     request: &Request,
     rng: &mut dyn rand::RngCore,
 ) -> anyhow::Result<Decision> {
-    // The stand-in leaves Service parents to the installed mesh; here gwsim acts as a
-    // conforming mesh would, over the same objects.
-    let config = ControllerConfig {
-        mesh: Some(MESH_CONTROLLER_NAME.to_string()),
-        ..ControllerConfig::stand_in(inputs.stand_in.clone())
-    };
-    let reconciled = reconcile(&inputs.snapshot, &config, gwsim_sim::inputs::epoch());
-    let mesh = MeshTable::build(&reconciled.mesh);
+    let mesh = mesh_table(inputs);
     let authority = format!(
         "{}:{}",
         gwsim_sim::inputs::host_without_port(&request.host),

@@ -234,13 +234,19 @@ enum Command {
     #[command(after_help = "Examples:
   gwsim routes -f testdata/golden/inputs/shop.yaml
   gwsim routes -f testdata/golden/inputs/shop.yaml --gateway edge -o wide
-  gwsim routes -f testdata/corpus/standin-istio -n apps -o json")]
+  gwsim routes -f testdata/corpus/standin-istio -n apps -o json
+  gwsim routes -f testdata/golden/inputs/mesh.yaml --mesh")]
     Routes {
         #[command(flatten)]
         files: FileArgs,
         /// Only this Gateway: NAMESPACE/NAME, or NAME when one Gateway of the input has it.
         #[arg(long, value_name = "[NAMESPACE/]NAME")]
         gateway: Option<String>,
+        /// The mesh's routes instead (GAMMA: routes attached to Services), per Service port:
+        /// its producer routes and each namespace's consumer routes, as a conforming mesh would
+        /// use them.
+        #[arg(long, conflicts_with = "gateway")]
+        mesh: bool,
         /// `text`, `wide` (unwrapped), `name` (the routes in the table), `yaml`, `json`.
         #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
         output: Output,
@@ -640,6 +646,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Routes {
             files,
             gateway,
+            mesh,
             output,
             namespaces,
             classes,
@@ -647,7 +654,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let mut load = classes.options(budgets);
             files.cluster.read_cluster(&mut load)?;
             let print = commands::Print::new(screen, output, &namespaces);
-            commands::routes(&mut stdout, &print, &files.files, gateway.as_deref(), &load)
+            if mesh {
+                commands::mesh_routes(&mut stdout, &print, &files.files, &load)
+            } else {
+                commands::routes(&mut stdout, &print, &files.files, gateway.as_deref(), &load)
+            }
         }
         Command::Explain {
             files,

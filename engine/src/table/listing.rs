@@ -175,7 +175,15 @@ impl RoutingTable {
 }
 
 fn list_listener(listener: &CompiledListener, keep: impl Fn(&Entry) -> bool) -> ListenerListing {
-    let routes = &listener.routes;
+    listing_of(listener, list_routes(&listener.routes, keep))
+}
+
+/// The entries of a listener's (or a mesh Service port's) routes in precedence order, with
+/// their flags.
+pub(super) fn list_routes(
+    routes: &ListenerRoutes,
+    keep: impl Fn(&Entry) -> bool,
+) -> Vec<ListingEntry> {
     let mut order: Vec<usize> = (0..routes.entries.len()).collect();
     order.sort_by(|a, b| {
         let (a, b) = (&routes.entries[*a], &routes.entries[*b]);
@@ -187,7 +195,7 @@ fn list_listener(listener: &CompiledListener, keep: impl Fn(&Entry) -> bool) -> 
         ))
     });
     let shadows = find_shadows(routes, &order, &keep);
-    let entries = order
+    order
         .iter()
         .enumerate()
         .filter(|(_, id)| keep(&routes.entries[**id]))
@@ -240,8 +248,7 @@ fn list_listener(listener: &CompiledListener, keep: impl Fn(&Entry) -> bool) -> 
                 shadowed_by,
             }
         })
-        .collect();
-    listing_of(listener, entries)
+        .collect()
 }
 
 /// A listener's listing around its entries.
@@ -462,22 +469,28 @@ impl Listing {
                     )?;
                 }
                 writeln!(out)?;
-                if l.entries.is_empty() {
-                    writeln!(out, "    (no routes)")?;
-                }
-                for e in &l.entries {
-                    writeln!(out, "    {:>3}. {}", e.position, e.line())?;
-                    if !e.filters.is_empty() {
-                        writeln!(out, "         filters: {}", e.filters.join(", "))?;
-                    }
-                    for flag in &e.flags {
-                        writeln!(out, "         ! {flag}")?;
-                    }
-                }
+                write_entries(out, &l.entries)?;
             }
         }
         Ok(())
     }
+}
+
+/// A listener's (or mesh port's) entries, one per line under it, with filters and flags.
+pub(super) fn write_entries(out: &mut String, entries: &[ListingEntry]) -> std::fmt::Result {
+    if entries.is_empty() {
+        writeln!(out, "    (no routes)")?;
+    }
+    for e in entries {
+        writeln!(out, "    {:>3}. {}", e.position, e.line())?;
+        if !e.filters.is_empty() {
+            writeln!(out, "         filters: {}", e.filters.join(", "))?;
+        }
+        for flag in &e.flags {
+            writeln!(out, "         ! {flag}")?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

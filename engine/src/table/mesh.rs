@@ -13,9 +13,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use std::fmt::Write as _;
+
 use rand::RngCore;
+use serde::Serialize;
 
 use super::index::ListenerRoutes;
+use super::listing::ListingEntry;
 use super::matching::RequestView;
 use super::{Origin, decide_in, describe_request, refused};
 use crate::config::MeshService;
@@ -285,6 +289,84 @@ impl MeshTable {
             noun: "Service",
         };
         decide_in(routes, request, &view, origin, ex, rng)
+    }
+}
+
+/// The mesh's routes for people (`gwsim routes --mesh`): per Service port with routes, the
+/// producer routes and each consumer namespace's, every entry in precedence order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MeshListing {
+    pub services: Vec<MeshServiceListing>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MeshServiceListing {
+    pub service: ObjectKey,
+    pub ports: Vec<MeshRoutesListing>,
+}
+
+/// One set of routes of a Service port: the producer routes, or one namespace's consumer
+/// routes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MeshRoutesListing {
+    pub port: u16,
+    /// `None`: the producer routes; `Some(ns)`: the consumer routes of clients in `ns`.
+    pub consumer_namespace: Option<String>,
+    pub entries: Vec<ListingEntry>,
+}
+
+impl MeshTable {
+    /// Every Service port with routes, in key and port order.
+    pub fn listing(&self) -> MeshListing {
+        let services = self
+            .compiled
+            .services
+            .iter()
+            .map(|s| MeshServiceListing {
+                service: s.key.clone(),
+                ports: s
+                    .ports
+                    .iter()
+                    .flat_map(|p| {
+                        let producer = p.producer.iter().map(|r| (None, r));
+                        let consumers = p.consumers.iter().map(|(ns, r)| (Some(ns.clone()), r));
+                        producer
+                            .chain(consumers)
+                            .map(|(ns, routes)| MeshRoutesListing {
+                                port: p.port,
+                                consumer_namespace: ns,
+                                entries: super::listing::list_routes(routes, |_| true),
+                            })
+                    })
+                    .collect(),
+            })
+            .filter(|s| !s.ports.is_empty())
+            .collect();
+        MeshListing { services }
+    }
+}
+
+impl MeshListing {
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        if self.services.is_empty() {
+            out.push_str("no route is attached to a Service\n");
+        }
+        for s in &self.services {
+            let _ = writeln!(out, "Service {}", s.service.namespaced_name());
+            for p in &s.ports {
+                let _ = match &p.consumer_namespace {
+                    None => writeln!(out, "  port {}, producer routes", p.port),
+                    Some(ns) => writeln!(
+                        out,
+                        "  port {}, consumer routes of namespace {ns} (for its clients only)",
+                        p.port
+                    ),
+                };
+                let _ = super::listing::write_entries(&mut out, &p.entries);
+            }
+        }
+        out
     }
 }
 

@@ -36,7 +36,9 @@ use matching::{MatchMiss, RequestView, check_match, check_rest, describe_miss};
 
 pub use listing::{GatewayListing, ListedBackend, ListenerListing, Listing, ListingEntry};
 pub use matching::regex_as_written;
-pub use mesh::{MeshDestination, MeshTable, split_authority};
+pub use mesh::{
+    MeshDestination, MeshListing, MeshRoutesListing, MeshServiceListing, MeshTable, split_authority,
+};
 pub use precedence::PrecedenceStep;
 
 /// At most this many non-matching candidates are listed in an explanation; the rest are
