@@ -12,7 +12,7 @@ use gwsim_engine::controller::{ControllerConfig, reconcile};
 use gwsim_engine::decision::{Decision, Request, Scheme};
 use gwsim_engine::diff::BehaviourDiff;
 use gwsim_engine::object::{Kind, ObjectKey};
-use gwsim_engine::table::MeshTable;
+use gwsim_engine::table::{ListingEntry, MeshTable};
 use gwsim_sim::inputs::LoadOptions;
 use rand::SeedableRng;
 use serde::Serialize;
@@ -401,26 +401,45 @@ pub fn routes(
             }
         );
     }
+    let entries = listing
+        .gateways
+        .iter()
+        .flat_map(|g| g.listeners.iter())
+        .flat_map(|l| l.entries.iter());
+    print_listing(
+        out,
+        print,
+        inputs,
+        &listing.render_text(),
+        entries,
+        &listing,
+    )
+}
+
+/// A routes listing (a Gateway table's or the mesh's) as `-o` asks: the text, the routes of
+/// its entries once each, or the whole listing with the input report.
+fn print_listing<'e>(
+    out: &mut dyn Write,
+    print: &Print,
+    inputs: &Inputs,
+    text: &str,
+    entries: impl Iterator<Item = &'e ListingEntry>,
+    listing: &impl Serialize,
+) -> anyhow::Result<u8> {
     match print.output {
         Output::Text | Output::Wide => {
-            let text = format!("{}\n{}", check::header(inputs), listing.render_text());
-            print.text(out, &text)?;
+            print.text(out, &format!("{}\n{text}", check::header(inputs)))?;
         }
         Output::Name => {
             let mut seen = BTreeSet::new();
-            for entry in listing
-                .gateways
-                .iter()
-                .flat_map(|g| g.listeners.iter())
-                .flat_map(|l| l.entries.iter())
-            {
+            for entry in entries {
                 if seen.insert(entry.route.clone()) {
                     writeln!(out, "{}", name_of(&entry.route))?;
                 }
             }
         }
         Output::Yaml | Output::Json => {
-            let value = with_report(serde_json::to_value(&listing)?, inputs);
+            let value = with_report(serde_json::to_value(listing)?, inputs);
             print.structured(out, &value)?;
         }
     }
@@ -581,30 +600,19 @@ pub fn mesh_routes(
     let inputs = load(files, options)?;
     let mut listing = mesh_table(inputs).listing();
     listing.services.retain(|s| print.shows(&s.service));
-    match print.output {
-        Output::Text | Output::Wide => {
-            let text = format!("{}\n{}", check::header(inputs), listing.render_text());
-            print.text(out, &text)?;
-        }
-        Output::Name => {
-            let mut seen = BTreeSet::new();
-            for entry in listing
-                .services
-                .iter()
-                .flat_map(|s| s.ports.iter())
-                .flat_map(|p| p.entries.iter())
-            {
-                if seen.insert(entry.route.clone()) {
-                    writeln!(out, "{}", name_of(&entry.route))?;
-                }
-            }
-        }
-        Output::Yaml | Output::Json => {
-            let value = with_report(serde_json::to_value(&listing)?, inputs);
-            print.structured(out, &value)?;
-        }
-    }
-    Ok(0)
+    let entries = listing
+        .services
+        .iter()
+        .flat_map(|s| s.ports.iter())
+        .flat_map(|p| p.entries.iter());
+    print_listing(
+        out,
+        print,
+        inputs,
+        &listing.render_text(),
+        entries,
+        &listing,
+    )
 }
 
 /// A request from a pod in `namespace` through the mesh: the URL's host resolved as the pod's
