@@ -31,6 +31,14 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// The body's bytes (empty when there are none).
+    pub(crate) fn data(&self) -> &Bytes {
+        static EMPTY: Bytes = Bytes::new();
+        self.data.as_ref().unwrap_or(&EMPTY)
+    }
+}
+
 impl Body for Reply {
     type Data = Bytes;
     type Error = Infallible;

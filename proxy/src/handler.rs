@@ -47,19 +47,57 @@ pub async fn handle(
     arrival: Arc<Arrival>,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Reply>, Refused> {
-    let state = shared.state.borrow().clone();
-    let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed);
-    let mut rng = SmallRng::seed_from_u64(sequence);
     let request = match gateway_request(&req, &arrival) {
         Ok(r) => r,
         Err(e) => return Ok(e.into_response()),
     };
-    let decision = state.table.decide_fast(&request, &mut rng);
+    let (body, client_upgrade) = hyper_body(req);
+    decide_and_answer(&shared, &arrival, &request, body, client_upgrade).await
+}
+
+/// `request`, arrived at a Gateway listener, decided by the table in service and answered.
+pub(crate) async fn decide_and_answer(
+    shared: &Arc<Shared>,
+    arrival: &Arrival,
+    request: &Request,
+    body: RequestBody,
+    client_upgrade: Option<OnUpgrade>,
+) -> Result<hyper::Response<Reply>, Refused> {
+    let state = shared.state.borrow().clone();
+    let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed);
+    let mut rng = SmallRng::seed_from_u64(sequence);
+    let decision = state.table.decide_fast(request, &mut rng);
     let place = Place::Gateway {
         gateway: &arrival.gateway,
         port: arrival.port,
     };
-    answer(&shared, &state, place, &request, decision, req, &mut rng).await
+    answer(
+        shared,
+        &state,
+        place,
+        request,
+        decision,
+        body,
+        client_upgrade,
+        &mut rng,
+    )
+    .await
+}
+
+/// A request's body as it arrives: hyper's, or read whole already (the HTTP/1.1 front,
+/// [`crate::http1_server`]).
+pub enum RequestBody {
+    Incoming(Incoming),
+    Read(Bytes),
+}
+
+/// The body of a request hyper read, and its upgrade when it asks for one.
+pub fn hyper_body(mut req: hyper::Request<Incoming>) -> (RequestBody, Option<OnUpgrade>) {
+    let client_upgrade = req
+        .headers()
+        .contains_key(hyper::header::UPGRADE)
+        .then(|| hyper::upgrade::on(&mut req));
+    (RequestBody::Incoming(req.into_body()), client_upgrade)
 }
 
 /// Where a request arrived, for the access log and for the client certificate the data plane
@@ -79,25 +117,23 @@ pub enum Place<'a> {
     },
 }
 
-/// Carries out `decision` about `request` (what `req` asked, as the engine sees it): a local
-/// answer, a redirect, or the exchange with the backend, with the explain header and the
-/// access log line.
+/// Carries out `decision` about `request` (what arrived with `body`, as the engine sees it):
+/// a local answer, a redirect, or the exchange with the backend, with the explain header and
+/// the access log line.
+#[allow(clippy::too_many_arguments)] // one request's parts, each from a different place
 pub async fn answer(
     shared: &Arc<Shared>,
     state: &State,
     place: Place<'_>,
     request: &Request,
     decision: gwsim_engine::decision::Decision,
-    mut req: hyper::Request<Incoming>,
+    body: RequestBody,
+    client_upgrade: Option<OnUpgrade>,
     rng: &mut SmallRng,
 ) -> Result<hyper::Response<Reply>, Refused> {
     // Described and timed only when someone reads it: no per-request text otherwise.
     let logging = tracing::enabled!(target: "gwsim::access", tracing::Level::INFO);
     let started = logging.then(Instant::now);
-    let client_upgrade = req
-        .headers()
-        .contains_key(hyper::header::UPGRADE)
-        .then(|| hyper::upgrade::on(&mut req));
     let decided =
         (shared.explain_header || logging).then(|| describe(decision.provenance.as_ref()));
     let mut response = match decision.outcome {
@@ -131,21 +167,22 @@ pub async fn answer(
         }
         Outcome::Forward(forward) => {
             // Most requests have no body: nothing to wait for or collect.
-            let incoming = req.into_body();
-            let body = if hyper::body::Body::is_end_stream(&incoming) {
-                Bytes::new()
-            } else {
-                match Limited::new(incoming, shared.limits.max_body_bytes)
-                    .collect()
-                    .await
-                {
-                    Ok(b) => b.to_bytes(),
-                    Err(e) if e.downcast_ref::<hyper::Error>().is_some() => {
-                        return Ok(RequestError::BadRequest(e.to_string()).into_response());
-                    }
-                    Err(_) => {
-                        return Ok(RequestError::BodyTooLarge(shared.limits.max_body_bytes)
-                            .into_response());
+            let body = match body {
+                RequestBody::Read(bytes) => bytes,
+                RequestBody::Incoming(incoming) if hyper::body::Body::is_end_stream(&incoming) => {
+                    Bytes::new()
+                }
+                RequestBody::Incoming(incoming) => {
+                    let limited = Limited::new(incoming, shared.limits.max_body_bytes);
+                    match limited.collect().await {
+                        Ok(b) => b.to_bytes(),
+                        Err(e) if e.downcast_ref::<hyper::Error>().is_some() => {
+                            return Ok(RequestError::BadRequest(e.to_string()).into_response());
+                        }
+                        Err(_) => {
+                            return Ok(RequestError::BodyTooLarge(shared.limits.max_body_bytes)
+                                .into_response());
+                        }
                     }
                 }
             };

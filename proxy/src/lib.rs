@@ -17,6 +17,7 @@ mod client;
 mod error;
 mod handler;
 mod http1;
+mod http1_server;
 mod l4;
 mod mesh;
 mod plan;
@@ -130,6 +131,8 @@ pub(crate) struct Shared {
     /// waits for none to be left ([`Proxy::mirrors_settled`]).
     mirrors_in_flight: AtomicUsize,
     mirror_done: Notify,
+    /// The connections the HTTP/1.1 front serves itself (hyper's are in `Proxy::graceful`).
+    front: http1_server::Connections,
 }
 
 /// A bound socket and its accept loop.
@@ -218,6 +221,7 @@ impl Proxy {
             sequence: AtomicU64::new(0),
             mirrors_in_flight: AtomicUsize::new(0),
             mirror_done: Notify::new(),
+            front: http1_server::Connections::default(),
         });
         let graceful = Arc::new(GracefulShutdown::new());
         let mut listeners = Vec::new();
@@ -405,9 +409,15 @@ impl Proxy {
         }
         mesh::close(mesh, &mut Vec::new()).await;
         drop(self.state);
-        if let Ok(graceful) = Arc::try_unwrap(self.graceful) {
-            let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
-        }
+        self.shared.front.drain();
+        let front = self.shared.front.closed();
+        let drained = async {
+            match Arc::try_unwrap(self.graceful) {
+                Ok(graceful) => tokio::join!(graceful.shutdown(), front).1,
+                Err(_) => front.await,
+            }
+        };
+        let _ = tokio::time::timeout(grace, drained).await;
     }
 }
 
@@ -499,19 +509,14 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let builder = builder.clone();
-        let graceful = graceful.clone();
+        // A watcher, not the shutdown itself: the drain must be able to take it back.
+        let watcher = graceful.watcher();
         let mut arrival = arrival.clone();
         tokio::spawn(async move {
             match tls {
                 false => {
                     let arrival = Arc::new(arrival);
-                    let service = service_fn(move |req| {
-                        handler::handle(shared.clone(), arrival.clone(), req)
-                    });
-                    let conn = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                        .into_owned();
-                    let _ = graceful.watch(conn).await;
+                    http1_server::serve(stream, arrival, shared, builder, watcher).await;
                 }
                 true => {
                     let state = shared.state.borrow().clone();
@@ -538,7 +543,7 @@ async fn accept_loop(
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .into_owned();
-                    let _ = graceful.watch(conn).await;
+                    let _ = watcher.watch(conn).await;
                 }
             }
         });

@@ -302,9 +302,9 @@ async fn accept_loop(
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
-        let graceful = graceful.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let _ = graceful.watch(conn).await;
+            let _ = watcher.watch(conn).await;
         });
     }
 }
@@ -333,7 +333,18 @@ async fn handle(
         port: to.port,
         client,
     };
-    handler::answer(&shared, &state, place, &request, decision, req, &mut rng).await
+    let (body, client_upgrade) = handler::hyper_body(req);
+    handler::answer(
+        &shared,
+        &state,
+        place,
+        &request,
+        decision,
+        body,
+        client_upgrade,
+        &mut rng,
+    )
+    .await
 }
 
 /// One Service port of the mesh as served: the line printed at start and an entry of the

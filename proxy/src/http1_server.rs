@@ -1,0 +1,556 @@
+//! HTTP/1.1 on the Gateway's plain sockets, read and written here for the requests nearly all
+//! traffic is made of: HTTP/1.1 in origin form with one Host header, no body or one sized by
+//! Content-Length, no upgrade and no `Expect`. The first request that is anything else (h2c's
+//! preface, an upgrade, a chunked body, HTTP/1.0, a malformed or oversized head) goes to
+//! hyper's server with the rest of its connection and the bytes already read, so it is
+//! answered exactly as before. hyper's dispatcher, header maps and per-request timers cost
+//! more than the exchange itself on a proxy (docs/serve.md, "Speed"); what the front writes
+//! follows hyper's server byte for byte where it matters (status line, Content-Length, Date,
+//! `connection: close`).
+
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use bytes::{Buf, Bytes, BytesMut};
+use gwsim_engine::decision::{Request, Scheme};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::Watcher;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::time::{Instant, Sleep};
+
+use crate::Shared;
+use crate::body::Reply;
+use crate::handler::{self, Arrival, RequestBody};
+
+/// The most header fields a request may have here (hyper's default; beyond, hyper answers).
+const MAX_HEADERS: usize = 100;
+/// How much room a read is given.
+const READ_CHUNK: usize = 8 * 1024;
+/// A body up to this size is written with its head in one piece.
+const COPY_BODY: usize = 16 * 1024;
+
+/// The connections the front serves itself, for the drain at shutdown (hyper's are watched by
+/// its graceful shutdown).
+#[derive(Default)]
+pub(crate) struct Connections {
+    draining: AtomicBool,
+    drain: Notify,
+    live: AtomicUsize,
+    gone: Notify,
+}
+
+impl Connections {
+    /// No new request is read: idle connections close now, busy ones after their answer.
+    pub(crate) fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        self.drain.notify_waiters();
+    }
+
+    /// Waits until every connection of the front has closed (or gone to hyper).
+    pub(crate) async fn closed(&self) {
+        loop {
+            let gone = self.gone.notified();
+            tokio::pin!(gone);
+            gone.as_mut().enable();
+            if self.live.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            gone.await;
+        }
+    }
+
+    fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// One connection counted live while it lives.
+struct Live(Arc<Shared>);
+
+impl Live {
+    fn new(shared: &Arc<Shared>) -> Live {
+        shared.front.live.fetch_add(1, Ordering::SeqCst);
+        Live(shared.clone())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.front.live.fetch_sub(1, Ordering::SeqCst);
+        self.0.front.gone.notify_waiters();
+    }
+}
+
+/// Serves a plain connection to a Gateway listener: here while its requests are simple, then
+/// by hyper (`builder`, watched by `watcher` for the drain) if one is not.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    arrival: Arc<Arrival>,
+    shared: Arc<Shared>,
+    builder: auto::Builder<TokioExecutor>,
+    watcher: Watcher,
+) {
+    let mut front = Front {
+        stream,
+        buf: BytesMut::with_capacity(READ_CHUNK),
+        out: Vec::with_capacity(1024),
+    };
+    let live = Live::new(&shared);
+    let end = front.run(&shared, &arrival).await;
+    drop(live);
+    if let End::HandOver = end {
+        let io = Rewind {
+            prefix: front.buf.freeze(),
+            inner: front.stream,
+        };
+        let service = service_fn(move |req| handler::handle(shared.clone(), arrival.clone(), req));
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(io), service)
+            .into_owned();
+        let _ = watcher.watch(conn).await;
+    }
+}
+
+/// How the front is done with a connection.
+enum End {
+    Closed,
+    /// hyper serves the rest, starting with what is in the buffer.
+    HandOver,
+}
+
+/// What a read brought.
+enum Read {
+    More,
+    /// End of stream, an error, the header read timeout, or the drain of an idle connection.
+    Done,
+}
+
+struct Front {
+    stream: TcpStream,
+    /// Read and not used yet.
+    buf: BytesMut,
+    /// The answer being written, reused.
+    out: Vec<u8>,
+}
+
+impl Front {
+    async fn run(&mut self, shared: &Arc<Shared>, arrival: &Arrival) -> End {
+        let limits = &shared.limits;
+        // One timer for the connection, moved on for every head (a later deadline costs no
+        // timer-wheel work); as hyper's, it runs from when a head is awaited, idle included.
+        let timer = tokio::time::sleep(limits.header_read_timeout);
+        tokio::pin!(timer);
+        loop {
+            let mut timed = false;
+            let head = loop {
+                match parse(&self.buf, arrival, limits.max_body_bytes) {
+                    Parsed::Complete(head) => break head,
+                    Parsed::HandOver => return End::HandOver,
+                    Parsed::Partial if self.buf.len() >= limits.max_header_bytes => {
+                        return End::HandOver;
+                    }
+                    Parsed::Partial => {}
+                }
+                if !timed {
+                    timer
+                        .as_mut()
+                        .reset(Instant::now() + limits.header_read_timeout);
+                    timed = true;
+                }
+                if let Read::Done = self.read_head_bytes(timer.as_mut(), shared).await {
+                    return End::Closed;
+                }
+            };
+            while self.buf.len() < head.len + head.body_len {
+                if let Read::Done = self.read_body_bytes().await {
+                    return End::Closed;
+                }
+            }
+            self.buf.advance(head.len);
+            let body = self.buf.split_to(head.body_len).freeze();
+            let answered = handler::decide_and_answer(
+                shared,
+                arrival,
+                &head.request,
+                RequestBody::Read(body),
+                None,
+            )
+            .await;
+            // Refused: the engine found no usable listener; the connection closes unanswered.
+            let Ok(response) = answered else {
+                return End::Closed;
+            };
+            let close = head.close || shared.front.draining();
+            let (close, body) = encode(&mut self.out, &response, head.head_method, close);
+            if self.write(body).await.is_err() || close {
+                let _ = self.stream.shutdown().await;
+                return End::Closed;
+            }
+        }
+    }
+
+    /// Reads more of a head, within the header read timeout; an idle connection (nothing
+    /// read) closes when the proxy drains.
+    async fn read_head_bytes(&mut self, timer: Pin<&mut Sleep>, shared: &Shared) -> Read {
+        let idle = self.buf.is_empty();
+        let drain = shared.front.drain.notified();
+        tokio::pin!(drain);
+        drain.as_mut().enable();
+        if idle && shared.front.draining() {
+            return Read::Done;
+        }
+        self.buf.reserve(READ_CHUNK);
+        tokio::select! {
+            biased;
+            read = self.stream.read_buf(&mut self.buf) => match read {
+                Ok(0) | Err(_) => Read::Done,
+                Ok(_) => Read::More,
+            },
+            () = timer => Read::Done,
+            () = drain, if idle => Read::Done,
+        }
+    }
+
+    /// Reads more of a body (hyper's server has no timeout there either).
+    async fn read_body_bytes(&mut self) -> Read {
+        self.buf.reserve(READ_CHUNK);
+        match self.stream.read_buf(&mut self.buf).await {
+            Ok(0) | Err(_) => Read::Done,
+            Ok(_) => Read::More,
+        }
+    }
+
+    /// Writes the encoded head and `body` (when it was not copied after the head).
+    async fn write(&mut self, body: Option<Bytes>) -> std::io::Result<()> {
+        self.stream.write_all(&self.out).await?;
+        if let Some(body) = body {
+            self.stream.write_all(&body).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A request head the front serves itself.
+struct Head {
+    /// Bytes of the request line and headers.
+    len: usize,
+    /// Bytes of the body (Content-Length).
+    body_len: usize,
+    /// The client asked to close after this request (`Connection: close`).
+    close: bool,
+    /// A HEAD request: the answer has no body.
+    head_method: bool,
+    request: Request,
+}
+
+enum Parsed {
+    Complete(Head),
+    Partial,
+    HandOver,
+}
+
+/// Reads a head out of `buf` if it is one the front serves; anything else is hyper's.
+fn parse(buf: &[u8], arrival: &Arrival, max_body: usize) -> Parsed {
+    if buf.is_empty() {
+        return Parsed::Partial;
+    }
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut []);
+    let len = match parsed.parse_with_uninit_headers(buf, &mut fields) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(_) => return Parsed::HandOver,
+    };
+    match head(&parsed, len, arrival, max_body) {
+        Some(head) => Parsed::Complete(head),
+        None => Parsed::HandOver,
+    }
+}
+
+/// The engine's request for a parsed head, as [`handler::received_request`] makes it from
+/// hyper's; `None` when the head is not one the front serves.
+fn head(
+    parsed: &httparse::Request<'_, '_>,
+    len: usize,
+    arrival: &Arrival,
+    max_body: usize,
+) -> Option<Head> {
+    if parsed.version != Some(1) {
+        return None;
+    }
+    let method = parsed.method?;
+    let path = parsed.path?;
+    if method == "CONNECT" || !origin_form(path.as_bytes()) {
+        return None;
+    }
+    let mut host = None;
+    let mut body_len = None;
+    let mut close = false;
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(parsed.headers.len());
+    for field in parsed.headers.iter() {
+        if !field
+            .value
+            .iter()
+            .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+        {
+            return None; // hyper's path answers 400 ("not text")
+        }
+        let value = std::str::from_utf8(field.value).ok()?;
+        let name = field.name;
+        if name.eq_ignore_ascii_case("host") {
+            if host.replace(value).is_some() {
+                return None;
+            }
+            continue;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            let n = content_length(value)?;
+            if body_len.replace(n).is_some() || n > max_body {
+                return None;
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("upgrade")
+            || name.eq_ignore_ascii_case("expect")
+        {
+            return None;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case("upgrade") {
+                    return None;
+                }
+            }
+        }
+        headers.push((name.to_ascii_lowercase(), value.to_string()));
+    }
+    group_like_header_map(&mut headers);
+    let request = Request {
+        gateway: Some(arrival.gateway.clone()),
+        scheme: Scheme::Http,
+        port: arrival.port,
+        method: method.to_string(),
+        host: host?.to_string(),
+        path: path.to_string(),
+        headers,
+        sni: None,
+    };
+    Some(Head {
+        len,
+        body_len: body_len.unwrap_or(0),
+        close,
+        head_method: method == "HEAD",
+        request,
+    })
+}
+
+/// A request target in origin form that `http`'s URI parser takes as it is (its path and
+/// query character classes, no fragment, no bytes beyond ASCII): the path the engine sees is
+/// then the same on both servers.
+fn origin_form(target: &[u8]) -> bool {
+    if target.first() != Some(&b'/') || target.len() >= usize::from(u16::MAX) - 1 {
+        return false;
+    }
+    let mut query = false;
+    target.iter().all(|&b| {
+        if b == b'?' {
+            query = true;
+            return true;
+        }
+        match (query, b) {
+            (false, b'"' | b'{' | b'}') => true,
+            (false, 0x21 | 0x24..=0x3B | 0x3D | 0x40..=0x5F | 0x61..=0x7A | 0x7C | 0x7E) => true,
+            (true, 0x21 | 0x24..=0x3B | 0x3D | 0x3F..=0x7E) => true,
+            _ => false,
+        }
+    })
+}
+
+/// A Content-Length value: digits only, as hyper reads it.
+fn content_length(value: &str) -> Option<usize> {
+    if value.is_empty() || value.len() > 19 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+/// hyper's header map yields a name's later values right after its first: the engine sees
+/// the same order from both servers.
+fn group_like_header_map(headers: &mut Vec<(String, String)>) {
+    let repeated = headers
+        .iter()
+        .enumerate()
+        .any(|(i, (n, _))| headers[..i].iter().any(|(m, _)| m == n));
+    if !repeated {
+        return;
+    }
+    let mut grouped: Vec<(String, String)> = Vec::with_capacity(headers.len());
+    for (name, value) in headers.drain(..) {
+        match grouped.iter().rposition(|(n, _)| *n == name) {
+            Some(last) => grouped.insert(last + 1, (name, value)),
+            None => grouped.push((name, value)),
+        }
+    }
+    *headers = grouped;
+}
+
+/// Writes `response` into `out` as hyper's HTTP/1.1 server does for a body of known length:
+/// the status line (canonical reason), the headers in the map's order (names lower case),
+/// `connection: close` when the connection ends, `content-length` where a body may be, and
+/// `date` unless the answer has one. Returns whether the connection closes after it and the
+/// body when it is too big to copy after the head.
+fn encode(
+    out: &mut Vec<u8>,
+    response: &hyper::Response<Reply>,
+    head_method: bool,
+    mut close: bool,
+) -> (bool, Option<Bytes>) {
+    out.clear();
+    let status = response.status();
+    if status == hyper::StatusCode::OK {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.push(b' ');
+        let reason = status.canonical_reason().unwrap_or("<none>");
+        out.extend_from_slice(reason.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let mut date = false;
+    let mut connection: Vec<&[u8]> = Vec::new();
+    for (name, value) in response.headers() {
+        match name.as_str() {
+            // The body's own length is written below; the front never chunks.
+            "content-length" | "transfer-encoding" => continue,
+            "connection" => {
+                close |= value
+                    .as_bytes()
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+                connection.push(value.as_bytes());
+                continue;
+            }
+            "date" => date = true,
+            _ => {}
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let says_close = connection.iter().any(|v| {
+        v.split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+    });
+    if close && !says_close {
+        connection.push(b"close");
+    }
+    if !connection.is_empty() {
+        out.extend_from_slice(b"connection: ");
+        out.extend_from_slice(&connection.join(&b", "[..]));
+        out.extend_from_slice(b"\r\n");
+    }
+    let data = response.body().data();
+    let bodiless = status.is_informational()
+        || status == hyper::StatusCode::NO_CONTENT
+        || status == hyper::StatusCode::NOT_MODIFIED;
+    if !bodiless && (!data.is_empty() || !head_method) {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(data.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !date {
+        out.extend_from_slice(b"date: ");
+        http_date(out);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if bodiless || head_method || data.is_empty() {
+        return (close, None);
+    }
+    if data.len() <= COPY_BODY {
+        out.extend_from_slice(data);
+        return (close, None);
+    }
+    (close, Some(data.clone()))
+}
+
+/// The current time as an HTTP date, formatted once a second.
+fn http_date(out: &mut Vec<u8>) {
+    thread_local! {
+        static CACHED: std::cell::RefCell<(SystemTime, String)> =
+            const { std::cell::RefCell::new((SystemTime::UNIX_EPOCH, String::new())) };
+    }
+    let now = SystemTime::now();
+    CACHED.with_borrow_mut(|(until, text)| {
+        if now >= *until {
+            *text = httpdate::fmt_http_date(now);
+            let secs = now
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            *until = SystemTime::UNIX_EPOCH + Duration::from_secs(secs + 1);
+        }
+        out.extend_from_slice(text.as_bytes());
+    });
+}
+
+/// A connection handed to hyper: what the front read first, then the socket.
+struct Rewind {
+    prefix: Bytes,
+    inner: TcpStream,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
