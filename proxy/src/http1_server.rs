@@ -251,6 +251,7 @@ struct Head {
     request: Request,
 }
 
+#[allow(clippy::large_enum_variant)] // one per head read, never stored
 enum Parsed {
     Complete(Head),
     Partial,
@@ -365,12 +366,12 @@ fn origin_form(target: &[u8]) -> bool {
             query = true;
             return true;
         }
-        match (query, b) {
-            (false, b'"' | b'{' | b'}') => true,
-            (false, 0x21 | 0x24..=0x3B | 0x3D | 0x40..=0x5F | 0x61..=0x7A | 0x7C | 0x7E) => true,
-            (true, 0x21 | 0x24..=0x3B | 0x3D | 0x3F..=0x7E) => true,
-            _ => false,
-        }
+        matches!(
+            (query, b),
+            (false, b'"' | b'{' | b'}')
+                | (false, 0x21 | 0x24..=0x3B | 0x3D | 0x40..=0x5F | 0x61..=0x7A | 0x7C | 0x7E)
+                | (true, 0x21 | 0x24..=0x3B | 0x3D | 0x3F..=0x7E)
+        )
     })
 }
 
@@ -552,5 +553,222 @@ impl AsyncWrite for Rewind {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gwsim_engine::object::{Kind, ObjectKey};
+    use hyper::service::service_fn;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    fn arrival() -> Arrival {
+        Arrival {
+            gateway: ObjectKey::new(Kind::Gateway, "infra", "gw"),
+            port: 80,
+            scheme: Scheme::Http,
+            sni: None,
+        }
+    }
+
+    fn parsed(text: &str) -> Parsed {
+        parse(text.as_bytes(), &arrival(), 1000)
+    }
+
+    fn served(text: &str) -> Head {
+        match parsed(text) {
+            Parsed::Complete(head) => head,
+            Parsed::Partial => panic!("partial: {text:?}"),
+            Parsed::HandOver => panic!("handed over: {text:?}"),
+        }
+    }
+
+    fn handed_over(text: &str) -> bool {
+        matches!(parsed(text), Parsed::HandOver)
+    }
+
+    #[test]
+    fn a_simple_head_becomes_the_request_hyper_would_give_the_engine() {
+        let head = served(
+            "GET /a?b=1 HTTP/1.1\r\nHost: a.example\r\nX-One: 1\r\nAccept: */*\r\nx-one: 2\r\nConnection: keep-alive, Close\r\n\r\n",
+        );
+        assert_eq!(head.request.host, "a.example");
+        assert_eq!(head.request.path, "/a?b=1");
+        assert_eq!(head.request.method, "GET");
+        assert_eq!(head.request.port, 80);
+        assert!(head.close && !head.head_method && head.body_len == 0);
+        // As hyper's header map yields them: lower case, a name's values together.
+        let mut map = hyper::HeaderMap::new();
+        for (n, v) in [
+            ("x-one", "1"),
+            ("accept", "*/*"),
+            ("x-one", "2"),
+            ("connection", "keep-alive, Close"),
+        ] {
+            map.append(
+                hyper::header::HeaderName::from_static(n),
+                hyper::header::HeaderValue::from_static(v),
+            );
+        }
+        let expected: Vec<(String, String)> = map
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().expect("text").to_string()))
+            .collect();
+        assert_eq!(head.request.headers, expected);
+
+        let head = served("POST /p HTTP/1.1\r\nhost: h\r\ncontent-length: 12\r\n\r\n");
+        assert_eq!((head.body_len, head.close), (12, false));
+        assert!(served("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n").head_method);
+        assert!(matches!(
+            parsed("GET / HTTP/1.1\r\nHost: h\r\n"),
+            Parsed::Partial
+        ));
+        assert!(matches!(parsed(""), Parsed::Partial));
+    }
+
+    #[test]
+    fn every_other_head_goes_to_hyper() {
+        for text in [
+            "GET / HTTP/1.0\r\nHost: h\r\n\r\n",
+            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+            "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+            "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
+            "GET /a#frag HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET /a<b HTTP/1.1\r\nHost: h\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +1\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nX-Bytes: caf\u{e9}\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost h\r\n\r\n",
+            "NOT HTTP AT ALL\r\n\r\n",
+        ] {
+            assert!(handed_over(text), "served here: {text:?}");
+        }
+        let many: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert!(handed_over(&format!(
+            "GET / HTTP/1.1\r\nHost: h\r\n{many}\r\n"
+        )));
+    }
+
+    #[test]
+    fn targets_served_here_are_the_ones_http_parses_as_they_are() {
+        let mut served = 0;
+        for query in [false, true] {
+            for b in 0..=255u8 {
+                let mut target = if query {
+                    b"/a?q=".to_vec()
+                } else {
+                    b"/a".to_vec()
+                };
+                target.push(b);
+                target.push(b'z');
+                if !origin_form(&target) {
+                    continue;
+                }
+                served += 1;
+                let parsed = hyper::http::uri::PathAndQuery::try_from(target.as_slice())
+                    .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(&target)));
+                assert_eq!(parsed.as_str().as_bytes(), target.as_slice());
+            }
+        }
+        assert!(served > 150, "{served}");
+        assert!(!origin_form(b"*") && !origin_form(b"") && !origin_form(b"a/b"));
+    }
+
+    /// What hyper's HTTP/1.1 server writes for `response` to `request`, and what the front
+    /// writes, both without their date line.
+    async fn both(request: &str, response: fn() -> hyper::Response<Reply>) -> (String, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("accept");
+            let service =
+                service_fn(
+                    move |_req| async move { Ok::<_, std::convert::Infallible>(response()) },
+                );
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        let mut client = TcpStream::connect(addr).await.expect("connects");
+        client.write_all(request.as_bytes()).await.expect("writes");
+        let mut from_hyper = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), client.read(&mut from_hyper))
+            .await
+            .expect("answers")
+            .expect("reads");
+        from_hyper.truncate(n);
+        let head = served(request);
+        let mut out = Vec::new();
+        let (_, rest) = encode(&mut out, &response(), head.head_method, head.close);
+        assert!(rest.is_none());
+        let without_date = |bytes: &[u8]| {
+            String::from_utf8_lossy(bytes)
+                .split("\r\n")
+                .filter(|l| !l.starts_with("date: "))
+                .collect::<Vec<_>>()
+                .join("\r\n")
+        };
+        (without_date(&from_hyper), without_date(&out))
+    }
+
+    fn ok_with_headers() -> hyper::Response<Reply> {
+        let mut r = hyper::Response::new(Reply::new(Bytes::from_static(b"hello")));
+        let h = r.headers_mut();
+        h.append("x-b", hyper::header::HeaderValue::from_static("1"));
+        h.append("x-a", hyper::header::HeaderValue::from_static("2"));
+        h.append("x-b", hyper::header::HeaderValue::from_static("3"));
+        r
+    }
+
+    fn with_status(status: u16) -> hyper::Response<Reply> {
+        let mut r = hyper::Response::new(Reply::new(Bytes::from_static(b"body")));
+        *r.status_mut() = hyper::StatusCode::from_u16(status).expect("status");
+        r
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn answers_are_written_as_hyper_writes_them() {
+        const GET: &str = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+        let cases: [(&str, fn() -> hyper::Response<Reply>); 7] = [
+            (GET, ok_with_headers),
+            (GET, || hyper::Response::new(Reply::default())),
+            ("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", ok_with_headers),
+            ("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", || {
+                hyper::Response::new(Reply::default())
+            }),
+            (GET, || with_status(204)),
+            (GET, || with_status(599)),
+            (
+                "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                || with_status(404),
+            ),
+        ];
+        for (request, response) in cases {
+            let (hyper, front) = both(request, response).await;
+            assert_eq!(front, hyper, "{request:?}");
+        }
+        // A negative: a different answer is told apart.
+        let (hyper, front) = both(GET, ok_with_headers).await;
+        assert_ne!(front.replace("hello", "hellp"), hyper);
+    }
+
+    #[test]
+    fn the_date_is_an_http_date_of_now() {
+        let mut out = Vec::new();
+        http_date(&mut out);
+        let text = String::from_utf8(out).expect("text");
+        let parsed = httpdate::parse_http_date(&text).expect("an HTTP date");
+        let off = SystemTime::now().duration_since(parsed).unwrap_or_default();
+        assert!(off < Duration::from_secs(3), "{text}");
     }
 }

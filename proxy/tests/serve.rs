@@ -686,3 +686,102 @@ async fn listeners_added_by_a_change_are_bound_and_removed_ones_closed() {
     assert_eq!(get(first, "a.example", "/echo").await.status, 200);
     watcher.abort();
 }
+
+/// Reads from `stream` until it closes (or 5 s pass); the text.
+async fn read_all(stream: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the connection stayed open");
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connection_carries_simple_requests_and_the_ones_hyper_serves() {
+    let yaml = format!("{BASE}{}{}", gateway(HTTP), main_route());
+    let served = serve("pipelined", &yaml, Options::default()).await;
+    let addr = served.addr("http");
+    let mut stream = TcpStream::connect(addr).await.expect("connects");
+    // Pipelined in one write: a simple GET, a chunked POST (hyper's from there on), and a
+    // GET asking to close.
+    stream
+        .write_all(
+            b"GET /echo/1 HTTP/1.1\r\nHost: a.example\r\n\r\n\
+              POST /echo/2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
+              GET /echo/3 HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .expect("writes");
+    let text = read_all(&mut stream).await;
+    assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{text}");
+    assert_eq!(text.matches("x-resp: r\r\n").count(), 3, "{text}");
+    for path in ["/echo/1", "/echo/2", "/echo/3"] {
+        assert!(
+            text.contains(&format!("\"path\":\"{path}\"")),
+            "{path}: {text}"
+        );
+    }
+    assert!(text.contains("connection: close\r\n"), "{text}");
+
+    // A simple request after the front served one on the same connection, then a body sized
+    // by Content-Length that arrives in two pieces.
+    let mut stream = TcpStream::connect(addr).await.expect("connects");
+    stream
+        .write_all(b"POST /echo/4 HTTP/1.1\r\nHost: a.example\r\nContent-Length: 6\r\n\r\nabc")
+        .await
+        .expect("writes");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stream.write_all(b"def\r\n").await.expect("writes");
+    stream
+        .write_all(b"GET /nowhere HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("writes");
+    let text = read_all(&mut stream).await;
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("HTTP/1.1 404 Not Found\r\n"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_idle_connections_and_finishes_requests_in_flight() {
+    let yaml = format!("{BASE}{}{}", gateway(HTTP), main_route());
+    let dir = temp_dir("drain");
+    let file = write_state(&dir, &yaml);
+    let inputs = gwsim_sim::inputs::load(&[file]).expect("loads");
+    let options = Options {
+        bind: Some("127.0.0.1".parse().expect("ip")),
+        ephemeral_ports: true,
+        ..Options::default()
+    };
+    let proxy = Proxy::start(&inputs.snapshot, inputs.table, options)
+        .await
+        .expect("starts");
+    let url = proxy.served()[0].url.clone();
+    let addr: SocketAddr = url.split("://").nth(1).expect("url").parse().expect("addr");
+
+    // An idle keep-alive connection, after one request.
+    let mut idle = TcpStream::connect(addr).await.expect("connects");
+    idle.write_all(b"GET /echo HTTP/1.1\r\nHost: a.example\r\n\r\n")
+        .await
+        .expect("writes");
+    let mut first = [0u8; 1024];
+    let n = idle.read(&mut first).await.expect("reads");
+    assert!(first[..n].starts_with(b"HTTP/1.1 200 OK"));
+    // A request in flight when the drain starts (the echo answers after 200 ms).
+    let mut busy = TcpStream::connect(addr).await.expect("connects");
+    busy.write_all(b"GET /slow?delay=200ms HTTP/1.1\r\nHost: a.example\r\n\r\n")
+        .await
+        .expect("writes");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let started = Instant::now();
+    proxy.shutdown(Duration::from_secs(10)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the drain waited for {:?}",
+        started.elapsed()
+    );
+    let text = read_all(&mut busy).await;
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("connection: close\r\n"), "{text}");
+    assert_eq!(read_all(&mut idle).await, "");
+    let _ = std::fs::remove_dir_all(dir);
+}
