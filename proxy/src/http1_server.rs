@@ -684,9 +684,11 @@ mod tests {
         assert!(!origin_form(b"*") && !origin_form(b"") && !origin_form(b"a/b"));
     }
 
+    type MakeResponse = fn() -> hyper::Response<Reply>;
+
     /// What hyper's HTTP/1.1 server writes for `response` to `request`, and what the front
     /// writes, both without their date line.
-    async fn both(request: &str, response: fn() -> hyper::Response<Reply>) -> (String, String) {
+    async fn both(request: &str, response: MakeResponse) -> (String, String) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
@@ -739,7 +741,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn answers_are_written_as_hyper_writes_them() {
         const GET: &str = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
-        let cases: [(&str, fn() -> hyper::Response<Reply>); 7] = [
+        let cases: [(&str, MakeResponse); 7] = [
             (GET, ok_with_headers),
             (GET, || hyper::Response::new(Reply::default())),
             ("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", ok_with_headers),
