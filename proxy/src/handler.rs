@@ -2,6 +2,7 @@
 //! (`decide_fast` on the current table), the runtime rules of the engine drive attempts, and
 //! the answer goes back with the response filters applied.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -18,6 +19,7 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use tokio::time::Sleep;
 
 use crate::backends::Endpoint;
 use crate::body::Reply;
@@ -52,7 +54,7 @@ pub async fn handle(
         Err(e) => return Ok(e.into_response()),
     };
     let (body, client_upgrade) = hyper_body(req);
-    decide_and_answer(&shared, &arrival, &request, body, client_upgrade).await
+    decide_and_answer(&shared, &arrival, &request, body, client_upgrade, None).await
 }
 
 /// `request`, arrived at a Gateway listener, decided by the table in service and answered.
@@ -62,6 +64,7 @@ pub(crate) async fn decide_and_answer(
     request: &Request,
     body: RequestBody,
     client_upgrade: Option<OnUpgrade>,
+    attempt_timer: Option<Pin<&mut Sleep>>,
 ) -> Result<hyper::Response<Reply>, Refused> {
     let state = shared.state.borrow().clone();
     let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed);
@@ -79,6 +82,7 @@ pub(crate) async fn decide_and_answer(
         decision,
         body,
         client_upgrade,
+        attempt_timer,
         &mut rng,
     )
     .await
@@ -129,6 +133,7 @@ pub async fn answer(
     decision: gwsim_engine::decision::Decision,
     body: RequestBody,
     client_upgrade: Option<OnUpgrade>,
+    attempt_timer: Option<Pin<&mut Sleep>>,
     rng: &mut SmallRng,
 ) -> Result<hyper::Response<Reply>, Refused> {
     // Described and timed only when someone reads it: no per-request text otherwise.
@@ -190,7 +195,11 @@ pub async fn answer(
                 Place::Gateway { gateway, .. } => Some(gateway),
                 Place::Mesh { .. } => None,
             };
-            deliver(shared, state, gateway, *forward, body, client_upgrade, rng).await
+            let lent = Lent {
+                client_upgrade,
+                attempt_timer,
+            };
+            deliver(shared, state, gateway, *forward, body, lent, rng).await
         }
     };
     let Some(decided) = decided else {
@@ -340,6 +349,15 @@ fn pick(state: &State, backend: &ServiceRef, rng: &mut SmallRng) -> Option<Endpo
     list.get(rng.random_range(0..list.len())).cloned()
 }
 
+/// What the connection a request came on lends its exchange with the backend.
+struct Lent<'a> {
+    /// The client's side of an upgrade it asked for.
+    client_upgrade: Option<OnUpgrade>,
+    /// A timer for the attempts' deadlines kept from one request to the next (moving a
+    /// deadline later costs no timer-wheel work); `None`: one for this request.
+    attempt_timer: Option<Pin<&'a mut Sleep>>,
+}
+
 /// `gateway`: whose backend client certificate is presented (none for the mesh).
 async fn deliver(
     shared: &Arc<Shared>,
@@ -347,9 +365,17 @@ async fn deliver(
     gateway: Option<&ObjectKey>,
     forward: Forward,
     body: Bytes,
-    client_upgrade: Option<OnUpgrade>,
+    lent: Lent<'_>,
     rng: &mut SmallRng,
 ) -> hyper::Response<Reply> {
+    let Lent {
+        client_upgrade,
+        attempt_timer,
+    } = lent;
+    // The connection's timer when it lends one, else one for this request.
+    let own_timer = tokio::time::sleep(shared.limits.backend_timeout);
+    tokio::pin!(own_timer);
+    let mut timer = attempt_timer.unwrap_or(own_timer);
     let mut version = backend_version(&forward.backend);
     // TLS to the backend when a BackendTLSPolicy applies (HTTP/2 for a gRPC call, negotiated
     // by ALPN), with the Gateway's client certificate when it has one.
@@ -432,7 +458,7 @@ async fn deliver(
     // usable HTTP answer (502 rather than 503 if the exchange ends on it).
     let mut bad_answer: Option<String> = None;
     let end = loop {
-        let attempt_started = Instant::now();
+        let attempt_started = tokio::time::Instant::now();
         let outcome = match pick(state, &forward.backend, rng) {
             None => AttemptOutcome::NoEndpoints,
             Some(Endpoint::Unreachable) => AttemptOutcome::Reset,
@@ -461,8 +487,14 @@ async fn deliver(
                         }
                     }
                 };
-                match tokio::time::timeout(deadline, send).await {
-                    Err(_) => AttemptOutcome::Unanswered,
+                timer.as_mut().reset(attempt_started + deadline);
+                let sent = tokio::select! {
+                    biased;
+                    sent = send => Ok(sent),
+                    () = timer.as_mut() => Err(()),
+                };
+                match sent {
+                    Err(()) => AttemptOutcome::Unanswered,
                     Ok(Err(e)) => {
                         tracing::debug!(target: "gwsim::backend", %addr, "attempt failed: {e}");
                         bad_answer = e.is_bad_answer().then(|| e.to_string());

@@ -11,7 +11,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use gwsim_engine::decision::Request;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use crate::client::{Answer, AttemptError, answer_headers};
+use crate::client::{Answer, AttemptError};
 
 /// The most an answer's status line and headers (or its trailers) may take.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -30,13 +30,40 @@ pub(crate) struct Connection<S> {
     out: Vec<u8>,
 }
 
-/// An answer's status line and headers, all of them (the framing and connection headers
-/// included).
+/// An answer's status line and headers: the end-to-end ones in a map, the ones that frame
+/// the body or govern the connection apart (the Gateway sets its own).
 struct Head {
     status: u16,
     headers: hyper::HeaderMap,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     version: u8,
+    content_length: Vec<Bytes>,
+    transfer_encoding: Vec<Bytes>,
+    connection: Vec<Bytes>,
+}
+
+/// What becomes of an answer's header field.
+enum Field {
+    ContentLength,
+    TransferEncoding,
+    Connection,
+    /// Hop-by-hop and dropped (`Keep-Alive`, `Proxy-Connection`).
+    Dropped,
+    EndToEnd,
+}
+
+impl Field {
+    fn of(name: &str) -> Field {
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        match name.len() {
+            14 if is("content-length") => Field::ContentLength,
+            17 if is("transfer-encoding") => Field::TransferEncoding,
+            10 if is("connection") => Field::Connection,
+            10 if is("keep-alive") => Field::Dropped,
+            16 if is("proxy-connection") => Field::Dropped,
+            _ => Field::EndToEnd,
+        }
+    }
 }
 
 /// How an answer's body is delimited (RFC 9112 section 6.3).
@@ -102,7 +129,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let keep_alive = keeps_alive(&head);
         let mut answer = Answer {
             status: head.status,
-            headers: answer_headers(&mut head.headers),
+            headers: std::mem::take(&mut head.headers),
             body: Bytes::new(),
             trailers: None,
             upgrade: None,
@@ -152,28 +179,49 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     let start = self.buf.as_ptr() as usize;
                     let mut fields = Vec::with_capacity(parsed.headers.len());
                     for field in parsed.headers.iter() {
-                        let name = hyper::header::HeaderName::from_bytes(field.name.as_bytes())
-                            .map_err(|_| malformed(&format!("header name {:?}", field.name)))?;
+                        let kind = Field::of(field.name);
+                        let name = match kind {
+                            Field::EndToEnd => Some(
+                                hyper::header::HeaderName::from_bytes(field.name.as_bytes())
+                                    .map_err(|_| {
+                                        malformed(&format!("header name {:?}", field.name))
+                                    })?,
+                            ),
+                            _ => None,
+                        };
                         // An empty value need not point into the buffer.
                         let at = match field.value.is_empty() {
                             true => 0,
                             false => field.value.as_ptr() as usize - start,
                         };
-                        fields.push((name, at..at + field.value.len()));
+                        fields.push((kind, name, at..at + field.value.len()));
                     }
                     let bytes = self.buf.split_to(len).freeze();
-                    let mut headers = hyper::HeaderMap::with_capacity(fields.len());
-                    for (name, range) in fields {
-                        let value =
-                            hyper::header::HeaderValue::from_maybe_shared(bytes.slice(range))
-                                .map_err(|_| malformed(&format!("the value of header {name}")))?;
-                        headers.append(name, value);
-                    }
-                    return Ok(Head {
+                    let mut head = Head {
                         status,
-                        headers,
+                        headers: hyper::HeaderMap::with_capacity(fields.len()),
                         version,
-                    });
+                        content_length: Vec::new(),
+                        transfer_encoding: Vec::new(),
+                        connection: Vec::new(),
+                    };
+                    for (kind, name, range) in fields {
+                        let value = bytes.slice(range);
+                        match (kind, name) {
+                            (Field::ContentLength, _) => head.content_length.push(value),
+                            (Field::TransferEncoding, _) => head.transfer_encoding.push(value),
+                            (Field::Connection, _) => head.connection.push(value),
+                            (Field::EndToEnd, Some(name)) => {
+                                let value = hyper::header::HeaderValue::from_maybe_shared(value)
+                                    .map_err(|_| {
+                                        malformed(&format!("the value of header {name}"))
+                                    })?;
+                                head.headers.append(name, value);
+                            }
+                            _ => {}
+                        }
+                    }
+                    return Ok(head);
                 }
                 Ok(httparse::Status::Partial) => {}
                 Err(e) => return Err(malformed(&format!("the answer's head: {e}"))),
@@ -359,18 +407,15 @@ fn header_map(fields: &[httparse::Header]) -> Result<hyper::HeaderMap, AttemptEr
 /// Whether the connection stays open after this answer: HTTP/1.1 unless `Connection: close`,
 /// HTTP/1.0 only with `Connection: keep-alive` (RFC 9112 section 9.3).
 fn keeps_alive(head: &Head) -> bool {
-    let has = |token: &str| {
-        head.headers
-            .get_all(hyper::header::CONNECTION)
-            .iter()
-            .any(|v| {
-                v.to_str()
-                    .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-            })
+    let has = |token: &[u8]| {
+        head.connection.iter().any(|v| {
+            v.split(|b| *b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+        })
     };
     match head.version {
-        0 => has("keep-alive"),
-        _ => !has("close"),
+        0 => has(b"keep-alive"),
+        _ => !has(b"close"),
     }
 }
 
@@ -378,28 +423,22 @@ fn keeps_alive(head: &Head) -> bool {
 /// the last transfer coding; otherwise Content-Length, which must be one number; otherwise
 /// until the connection closes.
 fn framing(head: &Head, head_request: bool) -> Result<Framing, AttemptError> {
-    let raw = &head.headers;
     if head_request || matches!(head.status, 100..=199 | 204 | 304) {
         return Ok(Framing::None);
     }
-    let codings: Vec<&hyper::header::HeaderValue> = raw
-        .get_all(hyper::header::TRANSFER_ENCODING)
-        .iter()
-        .collect();
-    if !codings.is_empty() {
+    if let Some(codings) = head.transfer_encoding.last() {
         let last = codings
-            .last()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .map(str::trim);
+            .rsplit(|b| *b == b',')
+            .next()
+            .map(<[u8]>::trim_ascii);
         return Ok(match last {
-            Some(c) if c.eq_ignore_ascii_case("chunked") => Framing::Chunked,
+            Some(c) if c.eq_ignore_ascii_case(b"chunked") => Framing::Chunked,
             _ => Framing::Close,
         });
     }
     let mut length: Option<u64> = None;
-    for value in raw.get_all(hyper::header::CONTENT_LENGTH) {
-        for part in value.as_bytes().split(|b| *b == b',') {
+    for value in &head.content_length {
+        for part in value.split(|b| *b == b',') {
             let part = part.trim_ascii();
             let n = (!part.is_empty() && part.len() <= 19 && part.iter().all(u8::is_ascii_digit))
                 .then(|| std::str::from_utf8(part).ok()?.parse::<u64>().ok())
@@ -479,7 +518,7 @@ mod tests {
         let (sent, result, _) = exchange_with(
             &request,
             b"hello",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\nX-Empty:\r\nConnection: keep-alive\r\n\r\nok",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\nX-Empty:\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nProxy-Connection: x\r\n\r\nok",
             false,
         )
         .await;
@@ -495,6 +534,9 @@ mod tests {
         // The framing and connection headers are the Gateway's own.
         assert!(answer.headers.get("content-length").is_none());
         assert!(answer.headers.get("connection").is_none());
+        assert!(answer.headers.get("keep-alive").is_none());
+        assert!(answer.headers.get("proxy-connection").is_none());
+        assert_eq!(answer.headers.len(), 2);
         assert!(open);
     }
 

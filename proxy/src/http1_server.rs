@@ -148,6 +148,9 @@ impl Front {
         // timer-wheel work); as hyper's, it runs from when a head is awaited, idle included.
         let timer = tokio::time::sleep(limits.header_read_timeout);
         tokio::pin!(timer);
+        // And one for the deadlines of the exchanges with backends.
+        let attempt_timer = tokio::time::sleep(limits.backend_timeout);
+        tokio::pin!(attempt_timer);
         loop {
             let mut timed = false;
             let head = loop {
@@ -182,6 +185,7 @@ impl Front {
                 &head.request,
                 RequestBody::Read(body),
                 None,
+                Some(attempt_timer.as_mut()),
             )
             .await;
             // Refused: the engine found no usable listener; the connection closes unanswered.

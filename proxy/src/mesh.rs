@@ -342,6 +342,7 @@ async fn handle(
         decision,
         body,
         client_upgrade,
+        None,
         &mut rng,
     )
     .await

@@ -131,13 +131,41 @@ struct PrefixTrie {
     nodes: Vec<PrefixNode>,
 }
 
+/// A path segment of at most 16 bytes as two words and its length: nearly every segment is
+/// one, and a lookup then compares words instead of following a pointer to the key's bytes.
+type ShortSegment = (u64, u64, u8);
+
+fn short_segment(segment: &str) -> Option<ShortSegment> {
+    let bytes = segment.as_bytes();
+    if bytes.len() > 16 {
+        return None;
+    }
+    let mut words = [0u8; 16];
+    words[..bytes.len()].copy_from_slice(bytes);
+    let (low, high) = words.split_at(8);
+    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or([0; 8]));
+    // The length tells "a" from "a\0": the padding is zeros.
+    Some((word(low), word(high), bytes.len() as u8))
+}
+
 #[derive(Debug, Default)]
 struct PrefixNode {
-    children: FastMap<Box<str>, u32>,
+    children: FastMap<ShortSegment, u32>,
+    long_children: FastMap<Box<str>, u32>,
     /// Entries whose key ends at this node, in precedence order.
     entries: Vec<u32>,
     /// The nearest proper ancestor with entries: the next shorter key to visit.
     shorter: Option<u32>,
+}
+
+impl PrefixNode {
+    fn child(&self, segment: &str) -> Option<u32> {
+        match short_segment(segment) {
+            Some(short) => self.children.get(&short),
+            None => self.long_children.get(segment),
+        }
+        .copied()
+    }
 }
 
 impl Default for PrefixTrie {
@@ -156,13 +184,17 @@ impl PrefixTrie {
     fn insert(&mut self, key: &str, id: u32) {
         let mut at = 0usize;
         for segment in key.split('/') {
-            at = match self.nodes[at].children.get(segment) {
-                Some(child) => *child as usize,
+            at = match self.nodes[at].child(segment) {
+                Some(child) => child as usize,
                 None => {
                     let child = self.nodes.len();
                     self.nodes.push(PrefixNode::default());
                     let child_id = u32::try_from(child).unwrap_or(u32::MAX);
-                    self.nodes[at].children.insert(segment.into(), child_id);
+                    let node = &mut self.nodes[at];
+                    match short_segment(segment) {
+                        Some(short) => node.children.insert(short, child_id),
+                        None => node.long_children.insert(segment.into(), child_id),
+                    };
                     child
                 }
             };
@@ -182,7 +214,8 @@ impl PrefixTrie {
             } else {
                 Some(at)
             };
-            stack.extend(node.children.values().map(|child| (*child, below)));
+            let children = node.children.values().chain(node.long_children.values());
+            stack.extend(children.map(|child| (*child, below)));
         }
     }
 
@@ -192,8 +225,8 @@ impl PrefixTrie {
         let mut at = 0u32;
         let mut found = None;
         for segment in path.split('/') {
-            match self.nodes[at as usize].children.get(segment) {
-                Some(child) => at = *child,
+            match self.nodes[at as usize].child(segment) {
+                Some(child) => at = child,
                 None => break,
             }
             if !self.nodes[at as usize].entries.is_empty() {
@@ -425,5 +458,37 @@ impl ListenerRoutes {
             RouteKind::Http | RouteKind::Tls | RouteKind::Tcp | RouteKind::Udp => &self.http,
             RouteKind::Grpc => &self.grpc,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trie_finds_the_longest_prefix_of_short_and_long_segments() {
+        let mut trie = PrefixTrie::default();
+        let long = "/a-segment-longer-than-sixteen-bytes";
+        for (id, key) in ["/a", "/a/b", long, "/sixteen-bytes-ab"]
+            .into_iter()
+            .enumerate()
+        {
+            trie.insert(key, id as u32);
+        }
+        trie.finish(|a, b| a.cmp(b));
+        let found = |path: &str| {
+            trie.longest(path)
+                .map(|at| trie.nodes[at as usize].entries[0])
+        };
+        assert_eq!(found("/a/b/c"), Some(1));
+        assert_eq!(found("/a/bc"), Some(0));
+        assert_eq!(found("/a"), Some(0));
+        assert_eq!(found(&format!("{long}/x")), Some(2));
+        assert_eq!(found("/a-segment-longer-than-sixteen-byte"), None);
+        assert_eq!(found("/sixteen-bytes-ab/c"), Some(3));
+        assert_eq!(found("/sixteen-bytes-a"), None);
+        // Zero bytes in a segment are not the padding of a shorter one.
+        assert_eq!(found("/a\0"), None);
+        assert_eq!(found("/b"), None);
     }
 }
