@@ -8,11 +8,12 @@
 //! follows hyper's server byte for byte where it matters (status line, Content-Length, Date,
 //! `connection: close`).
 
+use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -38,12 +39,13 @@ const READ_CHUNK: usize = 8 * 1024;
 const COPY_BODY: usize = 16 * 1024;
 
 /// The connections the front serves itself, for the drain at shutdown (hyper's are watched by
-/// its graceful shutdown).
+/// its graceful shutdown). Each connection's task leaves its waker here once, so that waiting
+/// for a request registers nothing: the drain wakes every task and each looks at the flag.
 #[derive(Default)]
 pub(crate) struct Connections {
     draining: AtomicBool,
-    drain: Notify,
-    live: AtomicUsize,
+    next: AtomicU64,
+    wakers: std::sync::Mutex<HashMap<u64, Waker>>,
     gone: Notify,
 }
 
@@ -51,7 +53,11 @@ impl Connections {
     /// No new request is read: idle connections close now, busy ones after their answer.
     pub(crate) fn drain(&self) {
         self.draining.store(true, Ordering::SeqCst);
-        self.drain.notify_waiters();
+        if let Ok(wakers) = self.wakers.lock() {
+            for waker in wakers.values() {
+                waker.wake_by_ref();
+            }
+        }
     }
 
     /// Waits until every connection of the front has closed (or gone to hyper).
@@ -60,7 +66,7 @@ impl Connections {
             let gone = self.gone.notified();
             tokio::pin!(gone);
             gone.as_mut().enable();
-            if self.live.load(Ordering::SeqCst) == 0 {
+            if self.wakers.lock().map_or(true, |w| w.is_empty()) {
                 return;
             }
             gone.await;
@@ -72,21 +78,43 @@ impl Connections {
     }
 }
 
-/// One connection counted live while it lives.
-struct Live(Arc<Shared>);
+/// A connection of the front, known to the drain while it lives.
+struct Live {
+    shared: Arc<Shared>,
+    id: u64,
+}
 
 impl Live {
-    fn new(shared: &Arc<Shared>) -> Live {
-        shared.front.live.fetch_add(1, Ordering::SeqCst);
-        Live(shared.clone())
+    /// Registers the calling task's waker.
+    async fn new(shared: &Arc<Shared>) -> Live {
+        let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+        let id = shared.front.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut wakers) = shared.front.wakers.lock() {
+            wakers.insert(id, waker);
+        }
+        Live {
+            shared: shared.clone(),
+            id,
+        }
     }
 }
 
 impl Drop for Live {
     fn drop(&mut self) {
-        self.0.front.live.fetch_sub(1, Ordering::SeqCst);
-        self.0.front.gone.notify_waiters();
+        if let Ok(mut wakers) = self.shared.front.wakers.lock() {
+            wakers.remove(&self.id);
+        }
+        self.shared.front.gone.notify_waiters();
     }
+}
+
+/// Ready once the proxy drains; registers nothing (the connection's task was woken by
+/// [`Connections::drain`]).
+fn drained(connections: &Connections) -> impl Future<Output = ()> + '_ {
+    std::future::poll_fn(move |_| match connections.draining() {
+        true => Poll::Ready(()),
+        false => Poll::Pending,
+    })
 }
 
 /// Serves a plain connection to a Gateway listener: here while its requests are simple, then
@@ -103,7 +131,7 @@ pub(crate) async fn serve(
         buf: BytesMut::with_capacity(READ_CHUNK),
         out: Vec::with_capacity(1024),
     };
-    let live = Live::new(&shared);
+    let live = Live::new(&shared).await;
     let end = front.run(&shared, &arrival).await;
     drop(live);
     if let End::HandOver = end {
@@ -205,9 +233,6 @@ impl Front {
     /// read) closes when the proxy drains.
     async fn read_head_bytes(&mut self, timer: Pin<&mut Sleep>, shared: &Shared) -> Read {
         let idle = self.buf.is_empty();
-        let drain = shared.front.drain.notified();
-        tokio::pin!(drain);
-        drain.as_mut().enable();
         if idle && shared.front.draining() {
             return Read::Done;
         }
@@ -219,7 +244,7 @@ impl Front {
                 Ok(_) => Read::More,
             },
             () = timer => Read::Done,
-            () = drain, if idle => Read::Done,
+            () = drained(&shared.front), if idle => Read::Done,
         }
     }
 
