@@ -69,6 +69,8 @@ pub(crate) async fn decide_and_answer(
     let state = shared.state.borrow().clone();
     let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed);
     let mut rng = SmallRng::seed_from_u64(sequence);
+    // Only the outcome and provenance go on: the explanation stays here, not copied into
+    // every future below.
     let decision = state.table.decide_fast(request, &mut rng);
     let place = Place::Gateway {
         gateway: &arrival.gateway,
@@ -79,7 +81,8 @@ pub(crate) async fn decide_and_answer(
         &state,
         place,
         request,
-        decision,
+        decision.outcome,
+        decision.provenance.as_ref(),
         body,
         client_upgrade,
         attempt_timer,
@@ -121,16 +124,17 @@ pub enum Place<'a> {
     },
 }
 
-/// Carries out `decision` about `request` (what arrived with `body`, as the engine sees it):
-/// a local answer, a redirect, or the exchange with the backend, with the explain header and
-/// the access log line.
+/// Carries out `outcome`, the engine's decision (`provenance`: the entry it matched), about
+/// `request` (what arrived with `body`, as the engine sees it): a local answer, a redirect, or
+/// the exchange with the backend, with the explain header and the access log line.
 #[allow(clippy::too_many_arguments)] // one request's parts, each from a different place
 pub async fn answer(
     shared: &Arc<Shared>,
     state: &State,
     place: Place<'_>,
     request: &Request,
-    decision: gwsim_engine::decision::Decision,
+    outcome: Outcome,
+    provenance: Option<&Provenance>,
     body: RequestBody,
     client_upgrade: Option<OnUpgrade>,
     attempt_timer: Option<Pin<&mut Sleep>>,
@@ -139,9 +143,8 @@ pub async fn answer(
     // Described and timed only when someone reads it: no per-request text otherwise.
     let logging = tracing::enabled!(target: "gwsim::access", tracing::Level::INFO);
     let started = logging.then(Instant::now);
-    let decided =
-        (shared.explain_header || logging).then(|| describe(decision.provenance.as_ref()));
-    let mut response = match decision.outcome {
+    let decided = (shared.explain_header || logging).then(|| describe(provenance));
+    let mut response = match outcome {
         Outcome::ConnectionRefused => {
             let port = match place {
                 Place::Gateway { gateway, port } => {
@@ -199,7 +202,7 @@ pub async fn answer(
                 client_upgrade,
                 attempt_timer,
             };
-            deliver(shared, state, gateway, *forward, body, lent, rng).await
+            deliver(shared, state, gateway, forward, body, lent, rng).await
         }
     };
     let Some(decided) = decided else {
@@ -363,7 +366,7 @@ async fn deliver(
     shared: &Arc<Shared>,
     state: &State,
     gateway: Option<&ObjectKey>,
-    forward: Forward,
+    forward: Box<Forward>,
     body: Bytes,
     lent: Lent<'_>,
     rng: &mut SmallRng,

@@ -4,6 +4,7 @@
 //! request and answer through channels between its dispatcher and the connection, which
 //! costs more than the exchange itself on a proxy (docs/serve.md, "Speed").
 
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::Context;
 
@@ -167,64 +168,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// The status line and headers.
     async fn read_head(&mut self) -> Result<Head, AttemptError> {
         loop {
-            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut parsed = httparse::Response::new(&mut fields);
-            match parsed.parse(&self.buf) {
-                Ok(httparse::Status::Complete(len)) => {
-                    let status = parsed
-                        .code
-                        .ok_or_else(|| malformed("the answer's head has no status"))?;
-                    let version = parsed.version.unwrap_or(1);
-                    // Values are kept as slices of the head's bytes, not copied one by one.
-                    let start = self.buf.as_ptr() as usize;
-                    let mut fields = Vec::with_capacity(parsed.headers.len());
-                    for field in parsed.headers.iter() {
-                        let kind = Field::of(field.name);
-                        let name = match kind {
-                            Field::EndToEnd => Some(
-                                hyper::header::HeaderName::from_bytes(field.name.as_bytes())
-                                    .map_err(|_| {
-                                        malformed(&format!("header name {:?}", field.name))
-                                    })?,
-                            ),
-                            _ => None,
-                        };
-                        // An empty value need not point into the buffer.
-                        let at = match field.value.is_empty() {
-                            true => 0,
-                            false => field.value.as_ptr() as usize - start,
-                        };
-                        fields.push((kind, name, at..at + field.value.len()));
-                    }
-                    let bytes = self.buf.split_to(len).freeze();
-                    let mut head = Head {
-                        status,
-                        headers: hyper::HeaderMap::with_capacity(fields.len()),
-                        version,
-                        content_length: Vec::new(),
-                        transfer_encoding: Vec::new(),
-                        connection: Vec::new(),
-                    };
-                    for (kind, name, range) in fields {
-                        let value = bytes.slice(range);
-                        match (kind, name) {
-                            (Field::ContentLength, _) => head.content_length.push(value),
-                            (Field::TransferEncoding, _) => head.transfer_encoding.push(value),
-                            (Field::Connection, _) => head.connection.push(value),
-                            (Field::EndToEnd, Some(name)) => {
-                                let value = hyper::header::HeaderValue::from_maybe_shared(value)
-                                    .map_err(|_| {
-                                        malformed(&format!("the value of header {name}"))
-                                    })?;
-                                head.headers.append(name, value);
-                            }
-                            _ => {}
-                        }
-                    }
-                    return Ok(head);
-                }
-                Ok(httparse::Status::Partial) => {}
-                Err(e) => return Err(malformed(&format!("the answer's head: {e}"))),
+            if let Some(head) = parse_head(&mut self.buf)? {
+                return Ok(head);
             }
             if self.buf.len() >= MAX_HEAD_BYTES {
                 return Err(malformed(&format!(
@@ -315,15 +260,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// The trailer section after the last chunk: fields, then an empty line.
     async fn read_trailers(&mut self) -> Result<Option<hyper::HeaderMap>, AttemptError> {
         loop {
-            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            match httparse::parse_headers(&self.buf, &mut fields) {
-                Ok(httparse::Status::Complete((len, fields))) => {
-                    let trailers = header_map(fields)?;
-                    self.buf.advance(len);
-                    return Ok((!trailers.is_empty()).then_some(trailers));
-                }
-                Ok(httparse::Status::Partial) => {}
-                Err(e) => return Err(malformed(&format!("the answer's trailers: {e}"))),
+            if let Some(trailers) = parse_trailers(&mut self.buf)? {
+                return Ok((!trailers.is_empty()).then_some(trailers));
             }
             if self.buf.len() >= MAX_HEAD_BYTES {
                 return Err(malformed("the answer's trailers are too long"));
@@ -390,6 +328,83 @@ fn push_value(out: &mut Vec<u8>, value: &str) -> Result<(), AttemptError> {
 /// RFC 9110 section 5.6.2: token characters.
 fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A whole head at the start of `buf`, taken out of it; `None` while it is partial. The
+/// header array lives here, not in the reading future (whose every copy would carry it).
+fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, AttemptError> {
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut parsed,
+        buf,
+        &mut fields,
+    ) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(malformed(&format!("the answer's head: {e}"))),
+    };
+    let status = parsed
+        .code
+        .ok_or_else(|| malformed("the answer's head has no status"))?;
+    let version = parsed.version.unwrap_or(1);
+    // Values are kept as slices of the head's bytes, not copied one by one.
+    let start = buf.as_ptr() as usize;
+    let mut kept = Vec::with_capacity(parsed.headers.len());
+    for field in parsed.headers.iter() {
+        let kind = Field::of(field.name);
+        let name = match kind {
+            Field::EndToEnd => Some(
+                hyper::header::HeaderName::from_bytes(field.name.as_bytes())
+                    .map_err(|_| malformed(&format!("header name {:?}", field.name)))?,
+            ),
+            _ => None,
+        };
+        // An empty value need not point into the buffer.
+        let at = match field.value.is_empty() {
+            true => 0,
+            false => field.value.as_ptr() as usize - start,
+        };
+        kept.push((kind, name, at..at + field.value.len()));
+    }
+    let bytes = buf.split_to(len).freeze();
+    let mut head = Head {
+        status,
+        headers: hyper::HeaderMap::with_capacity(kept.len()),
+        version,
+        content_length: Vec::new(),
+        transfer_encoding: Vec::new(),
+        connection: Vec::new(),
+    };
+    for (kind, name, range) in kept {
+        let value = bytes.slice(range);
+        match (kind, name) {
+            (Field::ContentLength, _) => head.content_length.push(value),
+            (Field::TransferEncoding, _) => head.transfer_encoding.push(value),
+            (Field::Connection, _) => head.connection.push(value),
+            (Field::EndToEnd, Some(name)) => {
+                let value = hyper::header::HeaderValue::from_maybe_shared(value)
+                    .map_err(|_| malformed(&format!("the value of header {name}")))?;
+                head.headers.append(name, value);
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(head))
+}
+
+/// A whole trailer section at the start of `buf`, taken out of it; `None` while partial.
+fn parse_trailers(buf: &mut BytesMut) -> Result<Option<hyper::HeaderMap>, AttemptError> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    match httparse::parse_headers(buf, &mut fields) {
+        Ok(httparse::Status::Complete((len, fields))) => {
+            let trailers = header_map(fields)?;
+            buf.advance(len);
+            Ok(Some(trailers))
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(malformed(&format!("the answer's trailers: {e}"))),
+    }
 }
 
 fn header_map(fields: &[httparse::Header]) -> Result<hyper::HeaderMap, AttemptError> {
