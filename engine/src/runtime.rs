@@ -129,6 +129,12 @@ impl Exchange {
         self.elapsed
     }
 
+    /// Whether how long attempts take can change the exchange (a `request` or `backendRequest`
+    /// timeout is set): when not, a caller need not read a clock for [`Attempt::took`].
+    pub fn times_attempts(&self) -> bool {
+        self.timeouts.request.is_some() || self.timeouts.backend_request.is_some()
+    }
+
     /// How long the next attempt may take before the caller stops waiting: the shorter of
     /// `backendRequest` and what is left of `request`. `None`: no limit.
     pub fn attempt_deadline(&self) -> Option<Duration> {
@@ -243,6 +249,38 @@ mod tests {
         assert_eq!(Final::ConnectionFailed.local_status(), Some(503));
         assert_eq!(Final::TimedOut.local_status(), Some(504));
         assert_eq!(Final::Answered { status: 500 }.local_status(), None);
+    }
+
+    #[test]
+    fn only_timeouts_make_the_time_attempts_take_count() {
+        let slow = || {
+            let mut e = Exchange::new(&Timeouts::default(), Some(&retry(&[500], 1, None)));
+            drive(
+                &mut e,
+                &[answered(500, u64::MAX / 2), answered(200, u64::MAX / 2)],
+            )
+        };
+        let fast = || {
+            let mut e = Exchange::new(&Timeouts::default(), Some(&retry(&[500], 1, None)));
+            drive(&mut e, &[answered(500, 0), answered(200, 0)])
+        };
+        assert!(!Exchange::new(&Timeouts::default(), None).times_attempts());
+        assert_eq!(slow(), fast());
+        assert_eq!(fast(), (2, Final::Answered { status: 200 }));
+        for timeouts in [
+            Timeouts {
+                request: Some(ms(100)),
+                ..Timeouts::default()
+            },
+            Timeouts {
+                backend_request: Some(ms(100)),
+                ..Timeouts::default()
+            },
+        ] {
+            let mut e = Exchange::new(&timeouts, None);
+            assert!(e.times_attempts());
+            assert_eq!(drive(&mut e, &[answered(200, 101)]), (1, Final::TimedOut));
+        }
     }
 
     #[test]

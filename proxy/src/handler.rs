@@ -5,7 +5,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gwsim_engine::decision::{Forward, Outcome, Provenance, Request, Scheme, ServiceRef};
@@ -375,19 +375,24 @@ async fn deliver(
         client_upgrade,
         attempt_timer,
     } = lent;
-    // The connection's timer when it lends one, else one for this request.
-    let own_timer = tokio::time::sleep(shared.limits.backend_timeout);
+    // The connection's timer when it lends one, else one for this request. The clock is read
+    // once for both the timer and the first attempt's start.
+    let first_attempt = tokio::time::Instant::now();
+    let own_timer = tokio::time::sleep_until(first_attempt + shared.limits.backend_timeout);
     tokio::pin!(own_timer);
     let mut timer = attempt_timer.unwrap_or(own_timer);
     let mut version = backend_version(&forward.backend);
     // TLS to the backend when a BackendTLSPolicy applies (HTTP/2 for a gRPC call, negotiated
     // by ALPN), with the Gateway's client certificate when it has one.
-    let client = state
-        .table
-        .gateways()
-        .iter()
-        .find(|g| Some(&g.key) == gateway)
-        .and_then(|g| g.backend_client_certificate.as_ref());
+    // (Looked up only then: most requests have no TLS to their backend.)
+    let client = || {
+        state
+            .table
+            .gateways()
+            .iter()
+            .find(|g| Some(&g.key) == gateway)
+            .and_then(|g| g.backend_client_certificate.as_ref())
+    };
     let tls = match &forward.backend.tls {
         None => None,
         Some(policy) => {
@@ -395,7 +400,7 @@ async fn deliver(
             if grpc {
                 version = HttpVersion::H2c;
             }
-            match shared.client.tls_client(policy, client, grpc) {
+            match shared.client.tls_client(policy, client(), grpc) {
                 Ok(config) => Some(config),
                 Err(why) => {
                     tracing::debug!(target: "gwsim::backend", "no TLS client: {why}");
@@ -420,7 +425,7 @@ async fn deliver(
                     if grpc {
                         mirror_version = HttpVersion::H2c;
                     }
-                    match shared.client.tls_client(policy, client, grpc) {
+                    match shared.client.tls_client(policy, client(), grpc) {
                         Ok(config) => Some(config),
                         Err(_) => continue,
                     }
@@ -460,8 +465,9 @@ async fn deliver(
     // Why the last failed attempt failed, when the backend answered something that is not a
     // usable HTTP answer (502 rather than 503 if the exchange ends on it).
     let mut bad_answer: Option<String> = None;
+    let mut next_start = Some(first_attempt);
     let end = loop {
-        let attempt_started = tokio::time::Instant::now();
+        let attempt_started = next_start.take().unwrap_or_else(tokio::time::Instant::now);
         let outcome = match pick(state, &forward.backend, rng) {
             None => AttemptOutcome::NoEndpoints,
             Some(Endpoint::Unreachable) => AttemptOutcome::Reset,
@@ -512,10 +518,12 @@ async fn deliver(
                 }
             }
         };
-        let attempt = Attempt {
-            outcome,
-            took: attempt_started.elapsed(),
+        // How long it took counts only under a timeout (a clock read saved otherwise).
+        let took = match exchange.times_attempts() {
+            true => attempt_started.elapsed(),
+            false => Duration::ZERO,
         };
+        let attempt = Attempt { outcome, took };
         match exchange.record(attempt) {
             Step::Retry { backoff } => Box::pin(tokio::time::sleep(backoff)).await,
             Step::Finish(end) => break end,
