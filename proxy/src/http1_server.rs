@@ -13,7 +13,7 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::{Poll, Waker};
 use std::time::{Duration, SystemTime};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -22,7 +22,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::Watcher;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
@@ -30,6 +30,7 @@ use tokio::time::{Instant, Sleep};
 use crate::Shared;
 use crate::body::Reply;
 use crate::handler::{self, Arrival, RequestBody};
+use crate::replay::Replay;
 
 /// The most header fields a request may have here (hyper's default; beyond, hyper answers).
 const MAX_HEADERS: usize = 100;
@@ -135,10 +136,8 @@ pub(crate) async fn serve(
     let end = front.run(&shared, &arrival).await;
     drop(live);
     if let End::HandOver = end {
-        let io = Rewind {
-            prefix: front.buf.freeze(),
-            inner: front.stream,
-        };
+        // hyper reads what the front read first, then the socket.
+        let io = Replay::new(front.buf.freeze(), front.stream);
         let service = service_fn(move |req| handler::handle(shared.clone(), arrival.clone(), req));
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(io), service)
@@ -531,58 +530,6 @@ fn http_date(out: &mut Vec<u8>) {
         }
         out.extend_from_slice(text.as_bytes());
     });
-}
-
-/// A connection handed to hyper: what the front read first, then the socket.
-struct Rewind {
-    prefix: Bytes,
-    inner: TcpStream,
-}
-
-impl AsyncRead for Rewind {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if !self.prefix.is_empty() {
-            let n = self.prefix.len().min(buf.remaining());
-            buf.put_slice(&self.prefix[..n]);
-            self.prefix.advance(n);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Rewind {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
 
 #[cfg(test)]

@@ -18,10 +18,8 @@ pub(crate) mod echo;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use gwsim_engine::RoutingTable;
@@ -31,11 +29,12 @@ use gwsim_engine::object::ObjectKey;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rustls::ServerConfig;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, watch};
 
 use crate::plan::{Certificates, Socket};
+use crate::replay::Replay;
 use crate::{BoundSocket, Shared};
 
 /// How long a client has to send its ClientHello.
@@ -543,58 +542,6 @@ where
     B: AsyncRead + AsyncWrite + Unpin,
 {
     let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
-}
-
-/// A stream whose first bytes were already read: they are read again first.
-pub(crate) struct Replay<S> {
-    prefix: Vec<u8>,
-    read: usize,
-    inner: S,
-}
-
-impl<S> Replay<S> {
-    fn new(prefix: Vec<u8>, inner: S) -> Replay<S> {
-        Replay {
-            prefix,
-            read: 0,
-            inner,
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Replay<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if self.read < self.prefix.len() {
-            let n = (self.prefix.len() - self.read).min(buf.remaining());
-            let start = self.read;
-            buf.put_slice(&self.prefix[start..start + n]);
-            self.read += n;
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Replay<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
 
 /// Each datagram decided on its own and relayed; the backend's reply sent back to the client

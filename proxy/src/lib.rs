@@ -22,6 +22,7 @@ mod l4;
 mod mesh;
 mod plan;
 pub mod podlog;
+pub(crate) mod replay;
 mod tls;
 mod websocket;
 pub mod wire;
