@@ -86,7 +86,8 @@ struct Live {
 }
 
 impl Live {
-    /// Registers the calling task's waker.
+    /// Registers the calling task's waker. The connection is then served in this same task
+    /// (`serve` is the spawned future itself), so that waker is the one the drain must wake.
     async fn new(shared: &Arc<Shared>) -> Live {
         let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
         let id = shared.front.next.fetch_add(1, Ordering::Relaxed);
