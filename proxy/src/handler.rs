@@ -70,8 +70,15 @@ pub(crate) async fn decide_and_answer(
     let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed);
     let mut rng = SmallRng::seed_from_u64(sequence);
     // Only the outcome and provenance go on: the explanation stays here, not copied into
-    // every future below.
-    let decision = state.table.decide_fast(request, &mut rng);
+    // every future below. The provenance (copies of names) only for the log or the header.
+    let described = shared.explain_header || access_logged();
+    let (outcome, provenance) = match described {
+        true => {
+            let decision = state.table.decide_fast(request, &mut rng);
+            (decision.outcome, decision.provenance)
+        }
+        false => (state.table.decide_outcome(request, &mut rng), None),
+    };
     let place = Place::Gateway {
         gateway: &arrival.gateway,
         port: arrival.port,
@@ -81,8 +88,8 @@ pub(crate) async fn decide_and_answer(
         &state,
         place,
         request,
-        decision.outcome,
-        decision.provenance.as_ref(),
+        outcome,
+        provenance.as_ref(),
         body,
         client_upgrade,
         attempt_timer,
@@ -141,7 +148,7 @@ pub async fn answer(
     rng: &mut SmallRng,
 ) -> Result<hyper::Response<Reply>, Refused> {
     // Described and timed only when someone reads it: no per-request text otherwise.
-    let logging = tracing::enabled!(target: "gwsim::access", tracing::Level::INFO);
+    let logging = access_logged();
     let started = logging.then(Instant::now);
     let decided = (shared.explain_header || logging).then(|| describe(provenance));
     let mut response = match outcome {
@@ -216,6 +223,11 @@ pub async fn answer(
     let micros = started.map_or(0, |s| s.elapsed().as_micros() as u64);
     log_access(place, request, response.status().as_u16(), &decided, micros);
     Ok(response)
+}
+
+/// Whether the access log is written (`RUST_LOG`).
+fn access_logged() -> bool {
+    tracing::enabled!(target: "gwsim::access", tracing::Level::INFO)
 }
 
 /// The access log's line for one answered request.

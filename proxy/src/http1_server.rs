@@ -132,6 +132,16 @@ pub(crate) async fn serve(
         stream,
         buf: BytesMut::with_capacity(READ_CHUNK),
         out: Vec::with_capacity(1024),
+        request: Request {
+            gateway: Some(arrival.gateway.clone()),
+            scheme: Scheme::Http,
+            port: arrival.port,
+            method: String::new(),
+            host: String::new(),
+            path: String::new(),
+            headers: Vec::new(),
+            sni: None,
+        },
     };
     let live = Live::new(&shared).await;
     let end = front.run(&shared, &arrival).await;
@@ -167,6 +177,9 @@ struct Front {
     buf: BytesMut,
     /// The answer being written, reused.
     out: Vec<u8>,
+    /// The request as the engine sees it, refilled for every head: its strings keep their
+    /// room from one request to the next.
+    request: Request,
 }
 
 impl Front {
@@ -182,7 +195,7 @@ impl Front {
         loop {
             let mut timed = false;
             let head = loop {
-                match parse(&self.buf, arrival, limits.max_body_bytes) {
+                match parse(&self.buf, &mut self.request, limits.max_body_bytes) {
                     Parsed::Complete(head) => break head,
                     Parsed::HandOver => return End::HandOver,
                     Parsed::Partial if self.buf.len() >= limits.max_header_bytes => {
@@ -210,7 +223,7 @@ impl Front {
             let answered = handler::decide_and_answer(
                 shared,
                 arrival,
-                &head.request,
+                &self.request,
                 RequestBody::Read(body),
                 None,
                 Some(attempt_timer.as_mut()),
@@ -277,7 +290,6 @@ struct Head {
     close: bool,
     /// A HEAD request: the answer has no body.
     head_method: bool,
-    request: Request,
 }
 
 #[allow(clippy::large_enum_variant)] // one per head read, never stored
@@ -287,8 +299,9 @@ enum Parsed {
     HandOver,
 }
 
-/// Reads a head out of `buf` if it is one the front serves; anything else is hyper's.
-fn parse(buf: &[u8], arrival: &Arrival, max_body: usize) -> Parsed {
+/// Reads a head out of `buf` if it is one the front serves, into `request` (whose gateway,
+/// scheme and port are the connection's); anything else is hyper's.
+fn parse(buf: &[u8], request: &mut Request, max_body: usize) -> Parsed {
     if buf.is_empty() {
         return Parsed::Partial;
     }
@@ -299,18 +312,19 @@ fn parse(buf: &[u8], arrival: &Arrival, max_body: usize) -> Parsed {
         Ok(httparse::Status::Partial) => return Parsed::Partial,
         Err(_) => return Parsed::HandOver,
     };
-    match head(&parsed, len, arrival, max_body) {
+    match head(&parsed, len, request, max_body) {
         Some(head) => Parsed::Complete(head),
         None => Parsed::HandOver,
     }
 }
 
-/// The engine's request for a parsed head, as [`handler::received_request`] makes it from
-/// hyper's; `None` when the head is not one the front serves.
+/// Fills `request` with a parsed head as [`handler::received_request`] makes the engine's
+/// request from hyper's; `None` (and `request` left half filled) when the head is not one the
+/// front serves.
 fn head(
     parsed: &httparse::Request<'_, '_>,
     len: usize,
-    arrival: &Arrival,
+    request: &mut Request,
     max_body: usize,
 ) -> Option<Head> {
     if parsed.version != Some(1) {
@@ -324,7 +338,7 @@ fn head(
     let mut host = None;
     let mut body_len = None;
     let mut close = false;
-    let mut headers: Vec<(String, String)> = Vec::with_capacity(parsed.headers.len());
+    let mut kept = 0;
     for field in parsed.headers.iter() {
         if !field
             .value
@@ -360,26 +374,36 @@ fn head(
                 }
             }
         }
-        headers.push((name.to_ascii_lowercase(), value.to_string()));
+        // The strings of the previous request's fields are written over.
+        match request.headers.get_mut(kept) {
+            Some((n, v)) => {
+                refill(n, name);
+                n.make_ascii_lowercase();
+                refill(v, value);
+            }
+            None => request
+                .headers
+                .push((name.to_ascii_lowercase(), value.to_string())),
+        }
+        kept += 1;
     }
-    group_like_header_map(&mut headers);
-    let request = Request {
-        gateway: Some(arrival.gateway.clone()),
-        scheme: Scheme::Http,
-        port: arrival.port,
-        method: method.to_string(),
-        host: host?.to_string(),
-        path: path.to_string(),
-        headers,
-        sni: None,
-    };
+    request.headers.truncate(kept);
+    group_like_header_map(&mut request.headers);
+    refill(&mut request.host, host?);
+    refill(&mut request.method, method);
+    refill(&mut request.path, path);
     Some(Head {
         len,
         body_len: body_len.unwrap_or(0),
         close,
         head_method: method == "HEAD",
-        request,
     })
+}
+
+/// `to` holds `text` now, in the room it had.
+fn refill(to: &mut String, text: &str) {
+    to.clear();
+    to.push_str(text);
 }
 
 /// A request target in origin form that `http`'s URI parser takes as it is (its path and
@@ -550,16 +574,36 @@ mod tests {
         }
     }
 
-    fn parsed(text: &str) -> Parsed {
-        parse(text.as_bytes(), &arrival(), 1000)
+    /// A connection's request before its first head.
+    fn fresh() -> Request {
+        let arrival = arrival();
+        Request {
+            gateway: Some(arrival.gateway),
+            scheme: arrival.scheme,
+            port: arrival.port,
+            method: String::new(),
+            host: String::new(),
+            path: String::new(),
+            headers: Vec::new(),
+            sni: None,
+        }
     }
 
-    fn served(text: &str) -> Head {
-        match parsed(text) {
+    fn parsed(text: &str) -> Parsed {
+        parse(text.as_bytes(), &mut fresh(), 1000)
+    }
+
+    fn served_into(request: &mut Request, text: &str) -> Head {
+        match parse(text.as_bytes(), request, 1000) {
             Parsed::Complete(head) => head,
             Parsed::Partial => panic!("partial: {text:?}"),
             Parsed::HandOver => panic!("handed over: {text:?}"),
         }
+    }
+
+    fn served(text: &str) -> (Head, Request) {
+        let mut request = fresh();
+        (served_into(&mut request, text), request)
     }
 
     fn handed_over(text: &str) -> bool {
@@ -568,13 +612,13 @@ mod tests {
 
     #[test]
     fn a_simple_head_becomes_the_request_hyper_would_give_the_engine() {
-        let head = served(
+        let (head, request) = served(
             "GET /a?b=1 HTTP/1.1\r\nHost: a.example\r\nX-One: 1\r\nAccept: */*\r\nx-one: 2\r\nConnection: keep-alive, Close\r\n\r\n",
         );
-        assert_eq!(head.request.host, "a.example");
-        assert_eq!(head.request.path, "/a?b=1");
-        assert_eq!(head.request.method, "GET");
-        assert_eq!(head.request.port, 80);
+        assert_eq!(request.host, "a.example");
+        assert_eq!(request.path, "/a?b=1");
+        assert_eq!(request.method, "GET");
+        assert_eq!(request.port, 80);
         assert!(head.close && !head.head_method && head.body_len == 0);
         // As hyper's header map yields them: lower case, a name's values together.
         let mut map = hyper::HeaderMap::new();
@@ -593,16 +637,48 @@ mod tests {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_str().expect("text").to_string()))
             .collect();
-        assert_eq!(head.request.headers, expected);
+        assert_eq!(request.headers, expected);
 
-        let head = served("POST /p HTTP/1.1\r\nhost: h\r\ncontent-length: 12\r\n\r\n");
+        let (head, _) = served("POST /p HTTP/1.1\r\nhost: h\r\ncontent-length: 12\r\n\r\n");
         assert_eq!((head.body_len, head.close), (12, false));
-        assert!(served("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n").head_method);
+        assert!(served("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n").0.head_method);
         assert!(matches!(
             parsed("GET / HTTP/1.1\r\nHost: h\r\n"),
             Parsed::Partial
         ));
         assert!(matches!(parsed(""), Parsed::Partial));
+    }
+
+    /// A connection's request is written over by each head: nothing of an earlier request
+    /// stays (fewer, shorter or longer fields, repeated names).
+    #[test]
+    fn a_refilled_request_is_the_one_a_fresh_connection_reads() {
+        let heads = [
+            "POST /a/long/path?with=query HTTP/1.1\r\nHost: first.example\r\nX-A: 1\r\nX-B: 2\r\nX-A: 3\r\nContent-Length: 0\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            "DELETE /b HTTP/1.1\r\nx-c: a-longer-value-than-before\r\nHost: second.example:8080\r\n\r\n",
+            "PUT /c HTTP/1.1\r\nHost: third\r\nX-D: 1\r\nX-E: 2\r\nX-F: 3\r\nX-D: 4\r\nContent-Length: 0\r\n\r\n",
+            "GET /d HTTP/1.1\r\nHOST: fourth\r\nAccept: */*\r\n\r\n",
+        ];
+        let mut reused = fresh();
+        for text in heads.iter().chain(heads.iter().rev()) {
+            served_into(&mut reused, text);
+            let (_, alone) = served(text);
+            assert_eq!(reused, alone, "{text:?}");
+        }
+        // A head handed over leaves the request unused; the next one fills it whole again.
+        let mut request = fresh();
+        served_into(&mut request, heads[0]);
+        assert!(matches!(
+            parse(
+                b"GET / HTTP/1.1\r\nX-A: 1\r\nHost: a\r\nHost: b\r\n\r\n",
+                &mut request,
+                1000
+            ),
+            Parsed::HandOver
+        ));
+        served_into(&mut request, heads[1]);
+        assert_eq!(request, served(heads[1]).1);
     }
 
     #[test]
@@ -686,7 +762,7 @@ mod tests {
             .expect("answers")
             .expect("reads");
         from_hyper.truncate(n);
-        let head = served(request);
+        let (head, _) = served(request);
         let mut out = Vec::new();
         let (_, rest) = encode(&mut out, &response(), head.head_method, head.close);
         assert!(rest.is_none());

@@ -288,7 +288,7 @@ impl MeshTable {
             port: port.port,
             noun: "Service",
         };
-        decide_in(routes, request, &view, origin, ex, rng)
+        decide_in(routes, request, &view, origin, ex, true, rng)
     }
 }
 

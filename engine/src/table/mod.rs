@@ -159,7 +159,7 @@ impl RoutingTable {
     /// Decides what happens to `request`, with the full explanation. `rng` is used only for
     /// weighted backends and mirror percentages.
     pub fn decide(&self, request: &Request, rng: &mut dyn RngCore) -> Decision {
-        self.decide_with(request, rng, true)
+        self.decide_with(request, rng, Detail::Explained)
     }
 
     /// The same decision as [`RoutingTable::decide`] (same outcome, provenance and use of
@@ -167,7 +167,14 @@ impl RoutingTable {
     /// callers that route many requests and show few explanations (the simulator under load,
     /// benchmarks); call [`RoutingTable::decide`] again for the reasons.
     pub fn decide_fast(&self, request: &Request, rng: &mut dyn RngCore) -> Decision {
-        self.decide_with(request, rng, false)
+        self.decide_with(request, rng, Detail::Provenance)
+    }
+
+    /// The outcome of [`RoutingTable::decide_fast`] (same use of `rng`) and nothing else: no
+    /// copy of the names of the entry that matched. For a data plane that neither logs nor
+    /// explains the request.
+    pub fn decide_outcome(&self, request: &Request, rng: &mut dyn RngCore) -> Outcome {
+        self.decide_with(request, rng, Detail::Outcome).outcome
     }
 
     /// The HTTPS listener of `gateway` on `port` whose certificate a TLS handshake for `sni`
@@ -181,7 +188,8 @@ impl RoutingTable {
             .map(|i| compiled.listeners[i].name.as_str())
     }
 
-    fn decide_with(&self, request: &Request, rng: &mut dyn RngCore, detailed: bool) -> Decision {
+    fn decide_with(&self, request: &Request, rng: &mut dyn RngCore, detail: Detail) -> Decision {
+        let detailed = detail == Detail::Explained;
         let mut ex = Explanation {
             detailed,
             ..Explanation::default()
@@ -245,7 +253,16 @@ impl RoutingTable {
             port: listener.port,
             noun: "listener",
         };
-        decide_in(&listener.routes, request, &view, origin, ex, rng)
+        let provenance = detail != Detail::Outcome;
+        decide_in(
+            &listener.routes,
+            request,
+            &view,
+            origin,
+            ex,
+            provenance,
+            rng,
+        )
     }
 
     fn select_gateway(
@@ -279,6 +296,15 @@ impl RoutingTable {
     }
 }
 
+/// How much a decision carries besides its outcome.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    Outcome,
+    Provenance,
+    /// Provenance and the explanation.
+    Explained,
+}
+
 /// Where a request is routed: a Gateway listener, or a Service port of the mesh. `noun` names
 /// it in explanations.
 #[derive(Clone, Copy)]
@@ -300,6 +326,7 @@ pub(crate) fn decide_in(
     view: &RequestView<'_>,
     origin: Origin<'_>,
     mut ex: Explanation,
+    provenance: bool,
     rng: &mut dyn RngCore,
 ) -> Decision {
     let detailed = ex.detailed;
@@ -368,14 +395,14 @@ pub(crate) fn decide_in(
 
     let entry = routes.entry(winner_id);
     let rule = entry.rule();
-    let provenance = Provenance {
+    let provenance = provenance.then(|| Provenance {
         gateway: origin.parent.clone(),
         listener: origin.listener.to_string(),
         route: entry.route.key.clone(),
         rule_index: rule.index,
         rule_name: rule.name.clone(),
         match_index: entry.matcher().index,
-    };
+    });
     let applied =
         crate::filters::apply_rule(rule, entry.matcher(), request, origin.port, rng, detailed);
     if detailed {
@@ -389,7 +416,7 @@ pub(crate) fn decide_in(
     }
     Decision {
         outcome: applied.outcome,
-        provenance: Some(provenance),
+        provenance,
         explanation: ex,
     }
 }

@@ -810,13 +810,17 @@ fn decide_fast_and_decide_agree() {
     let table = single(vec![attach(&r, &[])]);
     let mut full_rng = rng();
     let mut fast_rng = rng();
+    let mut outcome_rng = rng();
     for i in 0..50 {
         let req = get("x", &format!("/{i}"));
         let full = table.decide(&req, &mut full_rng);
         let fast = table.decide_fast(&req, &mut fast_rng);
         assert_eq!(full.outcome, fast.outcome);
         assert_eq!(full.provenance, fast.provenance);
+        assert!(full.provenance.is_some());
         assert!(full.explanation.detailed && !fast.explanation.detailed);
+        // The outcome alone: the same, drawn the same way (the weighted backends above).
+        assert_eq!(table.decide_outcome(&req, &mut outcome_rng), full.outcome);
     }
 }
 
