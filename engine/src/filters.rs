@@ -381,7 +381,11 @@ impl Run<'_> {
             };
             return (self.respond(500, &reason, Some(chosen)), reason, step);
         };
-        let level = format!("backend {}", chosen.index);
+        // Named only where there is something to record under it.
+        let level = match chosen.filters.is_empty() {
+            true => String::new(),
+            false => format!("backend {}", chosen.index),
+        };
         for filter in &chosen.filters {
             if let Step::Stop(outcome, summary) =
                 self.apply_filter(filter, &level, &mut working, Some(chosen), rng)

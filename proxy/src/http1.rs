@@ -38,9 +38,94 @@ struct Head {
     headers: hyper::HeaderMap,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     version: u8,
-    content_length: Vec<Bytes>,
-    transfer_encoding: Vec<Bytes>,
-    connection: Vec<Bytes>,
+    /// What the Content-Length fields say, read as [`framing`] needs them.
+    content_length: ContentLength,
+    /// Whether the last coding of the last Transfer-Encoding field is chunked; `None`: no
+    /// Transfer-Encoding.
+    chunked: Option<bool>,
+    /// The Connection fields name `close` / `keep-alive`.
+    close: bool,
+    keep_alive: bool,
+}
+
+/// The Content-Length fields of an answer, in order: every comma-separated part must be a
+/// number and all numbers the same.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum ContentLength {
+    Absent,
+    Is(u64),
+    /// The first fault, in field order.
+    Bad(&'static str),
+}
+
+impl ContentLength {
+    fn read(self, value: &[u8]) -> ContentLength {
+        let mut length = self;
+        for part in value.split(|b| *b == b',') {
+            let length_so_far = match length {
+                ContentLength::Bad(_) => return length,
+                ContentLength::Absent => None,
+                ContentLength::Is(n) => Some(n),
+            };
+            let part = part.trim_ascii();
+            let n = (!part.is_empty() && part.len() <= 19 && part.iter().all(u8::is_ascii_digit))
+                .then(|| std::str::from_utf8(part).ok()?.parse::<u64>().ok())
+                .flatten();
+            length = match (n, length_so_far) {
+                (None, _) => ContentLength::Bad("a Content-Length that is not a number"),
+                (Some(n), Some(l)) if l != n => {
+                    ContentLength::Bad("Content-Length values that differ")
+                }
+                (Some(n), _) => ContentLength::Is(n),
+            };
+        }
+        length
+    }
+}
+
+/// Whether `value` (a comma-separated list) has `token`, in any case.
+fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|b| *b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+}
+
+/// The header fields of an answer whose names and values are kept (as offsets into its
+/// head) until the head's bytes are frozen: the first few on the stack.
+struct Kept {
+    first: [(Span, Span); KEPT_INLINE],
+    len: usize,
+    more: Vec<(Span, Span)>,
+}
+
+/// Where a name or value is in the head.
+type Span = (u32, u32);
+
+const KEPT_INLINE: usize = 16;
+
+impl Kept {
+    fn new() -> Kept {
+        Kept {
+            first: [((0, 0), (0, 0)); KEPT_INLINE],
+            len: 0,
+            more: Vec::new(),
+        }
+    }
+
+    /// A field's name and value.
+    fn push(&mut self, field: (Span, Span)) {
+        match self.first.get_mut(self.len) {
+            Some(slot) => *slot = field,
+            None => self.more.push(field),
+        }
+        self.len += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(Span, Span)> {
+        self.first[..self.len.min(KEPT_INLINE)]
+            .iter()
+            .chain(&self.more)
+    }
 }
 
 /// What becomes of an answer's header field.
@@ -348,47 +433,53 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, AttemptError> {
         .code
         .ok_or_else(|| malformed("the answer's head has no status"))?;
     let version = parsed.version.unwrap_or(1);
-    // Values are kept as slices of the head's bytes, not copied one by one.
-    let start = buf.as_ptr() as usize;
-    let mut kept = Vec::with_capacity(parsed.headers.len());
-    for field in parsed.headers.iter() {
-        let kind = Field::of(field.name);
-        let name = match kind {
-            Field::EndToEnd => Some(
-                hyper::header::HeaderName::from_bytes(field.name.as_bytes())
-                    .map_err(|_| malformed(&format!("header name {:?}", field.name)))?,
-            ),
-            _ => None,
-        };
-        // An empty value need not point into the buffer.
-        let at = match field.value.is_empty() {
-            true => 0,
-            false => field.value.as_ptr() as usize - start,
-        };
-        kept.push((kind, name, at..at + field.value.len()));
-    }
-    let bytes = buf.split_to(len).freeze();
     let mut head = Head {
         status,
-        headers: hyper::HeaderMap::with_capacity(kept.len()),
+        headers: hyper::HeaderMap::new(),
         version,
-        content_length: Vec::new(),
-        transfer_encoding: Vec::new(),
-        connection: Vec::new(),
+        content_length: ContentLength::Absent,
+        chunked: None,
+        close: false,
+        keep_alive: false,
     };
-    for (kind, name, range) in kept {
-        let value = bytes.slice(range);
-        match (kind, name) {
-            (Field::ContentLength, _) => head.content_length.push(value),
-            (Field::TransferEncoding, _) => head.transfer_encoding.push(value),
-            (Field::Connection, _) => head.connection.push(value),
-            (Field::EndToEnd, Some(name)) => {
-                let value = hyper::header::HeaderValue::from_maybe_shared(value)
-                    .map_err(|_| malformed(&format!("the value of header {name}")))?;
-                head.headers.append(name, value);
-            }
-            _ => {}
+    // The framing fields are read here; the end-to-end ones kept as places in the head's
+    // bytes (a head is far below 4 GiB), their values then shared, not copied.
+    let start = buf.as_ptr() as usize;
+    let span = |bytes: &[u8]| match bytes.is_empty() {
+        // An empty value need not point into the buffer.
+        true => (0, 0),
+        false => {
+            let at = (bytes.as_ptr() as usize - start) as u32;
+            (at, at + bytes.len() as u32)
         }
+    };
+    let mut kept = Kept::new();
+    for field in parsed.headers.iter() {
+        match Field::of(field.name) {
+            Field::ContentLength => head.content_length = head.content_length.read(field.value),
+            Field::TransferEncoding => {
+                let last = field.value.rsplit(|b| *b == b',').next();
+                head.chunked =
+                    Some(last.is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked")));
+            }
+            Field::Connection => {
+                head.close |= has_token(field.value, b"close");
+                head.keep_alive |= has_token(field.value, b"keep-alive");
+            }
+            Field::Dropped => {}
+            Field::EndToEnd => kept.push((span(field.name.as_bytes()), span(field.value))),
+        }
+    }
+    let bytes = buf.split_to(len).freeze();
+    head.headers.reserve(kept.len);
+    for &((from, to), (value_from, value_to)) in kept.iter() {
+        let name = &bytes[from as usize..to as usize];
+        let name = hyper::header::HeaderName::from_bytes(name)
+            .map_err(|_| malformed(&format!("header name {:?}", String::from_utf8_lossy(name))))?;
+        let value = bytes.slice(value_from as usize..value_to as usize);
+        let value = hyper::header::HeaderValue::from_maybe_shared(value)
+            .map_err(|_| malformed(&format!("the value of header {name}")))?;
+        head.headers.append(name, value);
     }
     Ok(Some(head))
 }
@@ -422,15 +513,9 @@ fn header_map(fields: &[httparse::Header]) -> Result<hyper::HeaderMap, AttemptEr
 /// Whether the connection stays open after this answer: HTTP/1.1 unless `Connection: close`,
 /// HTTP/1.0 only with `Connection: keep-alive` (RFC 9112 section 9.3).
 fn keeps_alive(head: &Head) -> bool {
-    let has = |token: &[u8]| {
-        head.connection.iter().any(|v| {
-            v.split(|b| *b == b',')
-                .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
-        })
-    };
     match head.version {
-        0 => has(b"keep-alive"),
-        _ => !has(b"close"),
+        0 => head.keep_alive,
+        _ => !head.close,
     }
 }
 
@@ -441,31 +526,17 @@ fn framing(head: &Head, head_request: bool) -> Result<Framing, AttemptError> {
     if head_request || matches!(head.status, 100..=199 | 204 | 304) {
         return Ok(Framing::None);
     }
-    if let Some(codings) = head.transfer_encoding.last() {
-        let last = codings
-            .rsplit(|b| *b == b',')
-            .next()
-            .map(<[u8]>::trim_ascii);
-        return Ok(match last {
-            Some(c) if c.eq_ignore_ascii_case(b"chunked") => Framing::Chunked,
-            _ => Framing::Close,
+    if let Some(chunked) = head.chunked {
+        return Ok(match chunked {
+            true => Framing::Chunked,
+            false => Framing::Close,
         });
     }
-    let mut length: Option<u64> = None;
-    for value in &head.content_length {
-        for part in value.split(|b| *b == b',') {
-            let part = part.trim_ascii();
-            let n = (!part.is_empty() && part.len() <= 19 && part.iter().all(u8::is_ascii_digit))
-                .then(|| std::str::from_utf8(part).ok()?.parse::<u64>().ok())
-                .flatten()
-                .ok_or_else(|| malformed("a Content-Length that is not a number"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(malformed("Content-Length values that differ"));
-            }
-            length = Some(n);
-        }
+    match head.content_length {
+        ContentLength::Absent => Ok(Framing::Close),
+        ContentLength::Is(n) => Ok(Framing::Length(n)),
+        ContentLength::Bad(why) => Err(malformed(why)),
     }
-    Ok(length.map_or(Framing::Close, Framing::Length))
 }
 
 fn malformed(why: &str) -> AttemptError {
@@ -641,6 +712,54 @@ mod tests {
 
     /// Each failure and whether it is the Gateway's 502 (a bad answer) or a connection
     /// failure (503).
+    #[test]
+    fn content_length_fields_are_read_in_order_and_the_first_fault_stays() {
+        let read = |values: &[&str]| {
+            values
+                .iter()
+                .fold(ContentLength::Absent, |l, v| l.read(v.as_bytes()))
+        };
+        let not_a_number = ContentLength::Bad("a Content-Length that is not a number");
+        let differ = ContentLength::Bad("Content-Length values that differ");
+        assert_eq!(read(&[]), ContentLength::Absent);
+        assert_eq!(read(&["12"]), ContentLength::Is(12));
+        assert_eq!(read(&["12 , 12", "12"]), ContentLength::Is(12));
+        assert_eq!(read(&["12", "13"]), differ);
+        assert_eq!(read(&["12,13", "x"]), differ);
+        assert_eq!(read(&["x", "12"]), not_a_number);
+        assert_eq!(read(&["12,"]), not_a_number);
+        assert_eq!(read(&["+1"]), not_a_number);
+        assert_eq!(read(&["99999999999999999999"]), not_a_number);
+    }
+
+    #[test]
+    fn a_head_keeps_every_end_to_end_field_in_order_and_reads_the_framing_ones() {
+        let many: String = (0..40).map(|i| format!("X-F{i}: v{i}\r\n")).collect();
+        let text = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nKeep-Alive: timeout=5\r\n{many}Connection: keep-alive, Close\r\nTransfer-Encoding: gzip, chunked\r\nX-Empty:\r\n\r\nabc"
+        );
+        let mut buf = BytesMut::from(text.as_bytes());
+        let head = parse_head(&mut buf).expect("parses").expect("whole");
+        assert_eq!(&buf[..], b"abc");
+        let fields: Vec<(String, String)> = head
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().expect("text").to_string()))
+            .collect();
+        let mut expected: Vec<(String, String)> = (0..40)
+            .map(|i| (format!("x-f{i}"), format!("v{i}")))
+            .collect();
+        expected.push(("x-empty".to_string(), String::new()));
+        assert_eq!(fields, expected);
+        assert_eq!(head.content_length, ContentLength::Is(3));
+        assert_eq!(head.chunked, Some(true));
+        assert!(head.close && head.keep_alive);
+        assert!(matches!(framing(&head, false), Ok(Framing::Chunked)));
+        assert!(!keeps_alive(&head));
+        let mut partial = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX: 1\r\n"[..]);
+        assert!(parse_head(&mut partial).expect("parses").is_none());
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn failures_are_told_apart() {
         let cases: [(&[u8], &str, bool); 7] = [

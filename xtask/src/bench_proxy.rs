@@ -14,7 +14,7 @@ const NGINX_PROXY: &str = "127.0.0.1:19081";
 const PORT_OFFSET: &str = "19000"; // listener port 80 on 19080 + 0 of the Gateway's address
 const CONNECTIONS: &str = "50";
 /// wrk runs per side and route count; the figures shown are their medians.
-const RUNS: usize = 5;
+const RUNS: usize = 7;
 
 /// How long each wrk run lasts, and when the reload happens in its run.
 #[derive(Clone, Copy)]
@@ -55,6 +55,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let upstream = nginx(&dir, "upstream", &upstream_config(&dir))?;
     println!("load average before: {}", load_average());
     let mut rows = Vec::new();
+    let mut rounds = Vec::new();
     for routes in [100usize, 10_000] {
         let target = format!("/r{}/item", routes / 2);
         let state = dir.join(format!("routes-{routes}.yaml"));
@@ -81,6 +82,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 timing.run,
             )?);
         }
+        rounds.push((routes, paired(&g_runs, &n_runs)));
         let g_rss = rss_kib(gwsim.id());
         let n_rss = nginx_rss(proxy.id());
         rows.push((
@@ -146,6 +148,27 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         println!(
             "  gwsim at 10,000 routes: {:.1}% of its 100-route throughput",
             100.0 * g10k.1.rps / g100.1.rps.max(1.0)
+        );
+    }
+    // Each round runs gwsim then nginx back to back: their ratio within a round is what
+    // the machine's drift between rounds touches least.
+    println!("\ngwsim / nginx within each round (the two runs back to back):");
+    for (routes, round) in &rounds {
+        let shown = |values: &[f64]| {
+            values
+                .iter()
+                .map(|v| format!("{v:.2}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let at_least = round.throughput.iter().filter(|r| **r >= 1.0).count();
+        println!(
+            "  {routes} routes: throughput {} (median {:.2}, {at_least} of {} rounds >= 1); CPU per request {} (median {:.2})",
+            shown(&round.throughput),
+            mid(round.throughput.clone()),
+            round.throughput.len(),
+            shown(&round.cpu),
+            mid(round.cpu.clone()),
         );
     }
     println!(
@@ -220,12 +243,30 @@ fn clock_ticks() -> Option<f64> {
     String::from_utf8_lossy(&output.stdout).trim().parse().ok()
 }
 
+/// gwsim's figures over nginx's, round by round.
+struct Paired {
+    throughput: Vec<f64>,
+    cpu: Vec<f64>,
+}
+
+fn paired(gwsim: &[Figures], nginx: &[Figures]) -> Paired {
+    let pairs = || gwsim.iter().zip(nginx);
+    Paired {
+        throughput: pairs().map(|(g, n)| g.rps / n.rps.max(1.0)).collect(),
+        cpu: pairs()
+            .filter_map(|(g, n)| Some(g.cpu_micros? / n.cpu_micros?))
+            .collect(),
+    }
+}
+
+/// The median (the upper one of an even count); 0 for none.
+fn mid(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
 /// The median of each figure over the runs, taken figure by figure.
 fn median(runs: &[Figures]) -> Figures {
-    fn mid(mut values: Vec<f64>) -> f64 {
-        values.sort_by(f64::total_cmp);
-        values.get(values.len() / 2).copied().unwrap_or(0.0)
-    }
     let latency = |pick: fn(&Figures) -> Option<f64>| {
         let values: Vec<f64> = runs.iter().filter_map(pick).collect();
         (values.len() == runs.len()).then(|| mid(values))
