@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 const UPSTREAM: &str = "127.0.0.1:19080";
-const NGINX_PROXY: &str = "127.0.0.1:19081";
-const PORT_OFFSET: &str = "19000"; // listener port 80 on 19080 + 0 of the Gateway's address
 const CONNECTIONS: &str = "50";
 /// wrk runs per side and route count; the figures shown are their medians.
 const RUNS: usize = 7;
@@ -54,65 +52,91 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("logs"))?;
     let upstream = nginx(&dir, "upstream", &upstream_config(&dir))?;
     println!("load average before: {}", load_average());
-    let mut rows = Vec::new();
-    let mut rounds = Vec::new();
-    for routes in [100usize, 10_000] {
-        let target = format!("/r{}/item", routes / 2);
+    // Every proxy runs for the whole benchmark and the runs take turns, round by round
+    // (gwsim then nginx, 100 routes then 10,000), so that the machine's drift falls on every
+    // figure alike and each round's ratios compare runs made seconds apart.
+    let mut sides = Vec::new();
+    for (routes, offset, nginx_port) in [(100usize, "19000", 19081u16), (10_000, "19100", 19082)] {
         let state = dir.join(format!("routes-{routes}.yaml"));
         std::fs::write(&state, gwsim_config(routes, ""))?;
-        let (mut gwsim, url) = gwsim_serve(&dir, &state)?;
+        let (gwsim, gwsim_url) = gwsim_serve(&dir, &state, offset, routes)?;
         let conf = dir.join(format!("nginx-{routes}.conf"));
-        std::fs::write(&conf, nginx_config(&dir, routes))?;
-        let mut proxy = nginx(&dir, &format!("proxy-{routes}"), &conf)?;
-        std::thread::sleep(Duration::from_millis(300));
-        // Both sides warmed the same way (connections to the upstream opened), then measured
-        // in turns, so a change in the machine's load falls on both alike.
-        wrk(&format!("{url}{target}"), Duration::from_secs(1))?;
-        wrk(
-            &format!("http://{NGINX_PROXY}{target}"),
-            Duration::from_secs(1),
-        )?;
-        let mut g_runs = Vec::new();
-        let mut n_runs = Vec::new();
-        for _ in 0..RUNS {
-            g_runs.push(measure(gwsim.id(), &format!("{url}{target}"), timing.run)?);
-            n_runs.push(measure(
-                proxy.id(),
-                &format!("http://{NGINX_PROXY}{target}"),
-                timing.run,
-            )?);
+        std::fs::write(&conf, nginx_config(&dir, routes, nginx_port))?;
+        let proxy = nginx(&dir, &format!("proxy-{routes}"), &conf)?;
+        let target = format!("/r{}/item", routes / 2);
+        sides.push(Side {
+            routes,
+            state,
+            gwsim,
+            gwsim_url: format!("{gwsim_url}{target}"),
+            nginx: proxy,
+            nginx_url: format!("http://127.0.0.1:{nginx_port}{target}"),
+            g_runs: Vec::new(),
+            n_runs: Vec::new(),
+        });
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // Warmed the same way (connections to the upstream opened).
+    for side in &sides {
+        wrk(&side.gwsim_url, Duration::from_secs(1))?;
+        wrk(&side.nginx_url, Duration::from_secs(1))?;
+    }
+    for _ in 0..RUNS {
+        for side in &mut sides {
+            let g = measure(side.gwsim.id(), &side.gwsim_url, timing.run)?;
+            side.g_runs.push(g);
+            let n = measure(side.nginx.id(), &side.nginx_url, timing.run)?;
+            side.n_runs.push(n);
         }
-        rounds.push((routes, paired(&g_runs, &n_runs)));
-        let g_rss = rss_kib(gwsim.id());
-        let n_rss = nginx_rss(proxy.id());
+    }
+    let mut rows = Vec::new();
+    let mut rounds = Vec::new();
+    for side in &mut sides {
+        rounds.push((side.routes, paired(&side.g_runs, &side.n_runs)));
         rows.push((
-            format!("gwsim serve, {routes} routes"),
-            median(&g_runs),
-            g_rss,
+            format!("gwsim serve, {} routes", side.routes),
+            median(&side.g_runs),
+            rss_kib(side.gwsim.id()),
         ));
-        rows.push((format!("nginx, {routes} routes"), median(&n_runs), n_rss));
-        let _ = proxy.kill();
-        let _ = proxy.wait();
+        rows.push((
+            format!("nginx, {} routes", side.routes),
+            median(&side.n_runs),
+            nginx_rss(side.nginx.id()),
+        ));
+        let _ = side.nginx.kill();
+        let _ = side.nginx.wait();
+    }
+    // gwsim at 10,000 routes over gwsim at 100, round by round.
+    let scale: Vec<f64> = match sides.as_slice() {
+        [small, large] => large
+            .g_runs
+            .iter()
+            .zip(&small.g_runs)
+            .map(|(l, s)| l.rps / s.rps.max(1.0))
+            .collect(),
+        _ => Vec::new(),
+    };
 
-        if routes == 10_000 {
-            // Reload of a 10,000-route change under load: every route gets a response header.
-            let load = std::thread::spawn({
-                let url = format!("{url}{target}");
-                let run = timing.run.max(Duration::from_secs(5));
-                move || wrk(&url, run)
-            });
-            std::thread::sleep(timing.reload_after);
-            std::fs::write(&state, gwsim_config(routes, "X-Changed"))?;
-            let during = load
-                .join()
-                .map_err(|_| anyhow::anyhow!("wrk thread panicked"))??;
-            let changed = fetch_header(&url, &target)?;
-            println!(
-                "reload of a 10,000-route change under load: {} requests, {} failed (non-2xx or socket errors); change in service: {changed}",
-                during.requests, during.failed
-            );
-        }
-        stop(&mut gwsim);
+    // Reload of a 10,000-route change under load: every route gets a response header.
+    for side in sides.iter_mut().filter(|s| s.routes == 10_000) {
+        let load = std::thread::spawn({
+            let url = side.gwsim_url.clone();
+            let run = timing.run.max(Duration::from_secs(5));
+            move || wrk(&url, run)
+        });
+        std::thread::sleep(timing.reload_after);
+        std::fs::write(&side.state, gwsim_config(side.routes, "X-Changed"))?;
+        let during = load
+            .join()
+            .map_err(|_| anyhow::anyhow!("wrk thread panicked"))??;
+        let changed = fetch_header(&side.gwsim_url)?;
+        println!(
+            "reload of a 10,000-route change under load: {} requests, {} failed (non-2xx or socket errors); change in service: {changed}",
+            during.requests, during.failed
+        );
+    }
+    for side in &mut sides {
+        stop(&mut side.gwsim);
     }
     println!("load average after: {}", load_average());
     let mut upstream = upstream;
@@ -146,8 +170,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             );
         }
         println!(
-            "  gwsim at 10,000 routes: {:.1}% of its 100-route throughput",
-            100.0 * g10k.1.rps / g100.1.rps.max(1.0)
+            "  gwsim at 10,000 routes: {:.1}% of its 100-route throughput (medians), {:.1}% (median of the rounds' ratios)",
+            100.0 * g10k.1.rps / g100.1.rps.max(1.0),
+            100.0 * mid(scale.clone())
         );
     }
     // Each round runs gwsim then nginx back to back: their ratio within a round is what
@@ -241,6 +266,19 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
 fn clock_ticks() -> Option<f64> {
     let output = Command::new("getconf").arg("CLK_TCK").output().ok()?;
     String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+}
+
+/// One route count: its gwsim and its nginx, and their runs.
+struct Side {
+    routes: usize,
+    /// The file gwsim serves (and watches).
+    state: PathBuf,
+    gwsim: Child,
+    gwsim_url: String,
+    nginx: Child,
+    nginx_url: String,
+    g_runs: Vec<Figures>,
+    n_runs: Vec<Figures>,
 }
 
 /// gwsim's figures over nginx's, round by round.
@@ -352,11 +390,11 @@ fn upstream_config(dir: &Path) -> PathBuf {
 }
 
 /// The same routes as nginx locations: `/r{i}` prefixes to the same upstream.
-fn nginx_config(dir: &Path, routes: usize) -> String {
+fn nginx_config(dir: &Path, routes: usize, port: u16) -> String {
     let mut text = common(dir);
     let _ = write!(
         text,
-        "http {{\n access_log off;\n upstream up {{ server {UPSTREAM}; keepalive 64; }}\n server {{\n  listen {NGINX_PROXY};\n  keepalive_requests 1000000;\n  proxy_http_version 1.1;\n  proxy_set_header Connection \"\";\n"
+        "http {{\n access_log off;\n upstream up {{ server {UPSTREAM}; keepalive 64; }}\n server {{\n  listen 127.0.0.1:{port};\n  keepalive_requests 1000000;\n  proxy_http_version 1.1;\n  proxy_set_header Connection \"\";\n"
     );
     for i in 0..routes {
         let _ = writeln!(text, "  location /r{i}/ {{ proxy_pass http://up; }}");
@@ -387,11 +425,17 @@ fn gwsim_config(routes: usize, header: &str) -> String {
     text
 }
 
-fn gwsim_serve(dir: &Path, state: &Path) -> anyhow::Result<(Child, String)> {
-    let ready = dir.join("ready.json");
+/// `gwsim serve` of `state`, its listener port 80 on 80 + `offset`.
+fn gwsim_serve(
+    dir: &Path,
+    state: &Path,
+    offset: &str,
+    routes: usize,
+) -> anyhow::Result<(Child, String)> {
+    let ready = dir.join(format!("ready-{routes}.json"));
     let _ = std::fs::remove_file(&ready);
     let child = Command::new("target/release/gwsim")
-        .args(["serve", "--workers", "1", "--port-offset", PORT_OFFSET])
+        .args(["serve", "--workers", "1", "--port-offset", offset])
         .arg("-f")
         .arg(state)
         .arg("--backend")
@@ -482,16 +526,9 @@ fn wrk(url: &str, run: Duration) -> anyhow::Result<Figures> {
 }
 
 /// Whether the changed table is in service: the answer carries the header the change adds.
-fn fetch_header(url: &str, target: &str) -> anyhow::Result<bool> {
+fn fetch_header(url: &str) -> anyhow::Result<bool> {
     let output = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-D",
-            "-",
-            &format!("{url}{target}"),
-        ])
+        .args(["-s", "-o", "/dev/null", "-D", "-", url])
         .output()
         .context("running curl")?;
     Ok(String::from_utf8_lossy(&output.stdout)
