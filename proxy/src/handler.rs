@@ -54,23 +54,27 @@ pub async fn handle(
         Err(e) => return Ok(e.into_response()),
     };
     let (body, client_upgrade) = hyper_body(req);
-    decide_and_answer(&shared, &arrival, &request, body, client_upgrade, None).await
+    decide_and_answer(&shared, &arrival, &request, body, client_upgrade).await
 }
 
-/// `request`, arrived at a Gateway listener, decided by the table in service and answered.
-pub(crate) async fn decide_and_answer(
-    shared: &Arc<Shared>,
-    arrival: &Arrival,
-    request: &Request,
-    body: RequestBody,
-    client_upgrade: Option<OnUpgrade>,
-    attempt_timer: Option<Pin<&mut Sleep>>,
-) -> Result<hyper::Response<Reply>, Refused> {
+/// The engine's decision about a request that arrived at a Gateway listener, on the table
+/// in service.
+pub(crate) struct Decided {
+    /// The state the decision was made on; the request is carried out on it too.
+    pub(crate) state: Arc<State>,
+    pub(crate) outcome: Outcome,
+    /// Only when the access log or the explain header reads it (it copies names).
+    pub(crate) provenance: Option<Provenance>,
+    /// Seeded by the request's sequence number, for the choices still to come (endpoints).
+    pub(crate) rng: SmallRng,
+}
+
+/// Decides `request`, arrived at a Gateway listener: only the outcome and provenance go on,
+/// the explanation is not made.
+pub(crate) fn decide(shared: &Shared, request: &Request) -> Decided {
     let state = shared.state.borrow().clone();
     let sequence = shared.sequence.fetch_add(1, Ordering::Relaxed);
     let mut rng = SmallRng::seed_from_u64(sequence);
-    // Only the outcome and provenance go on: the explanation stays here, not copied into
-    // every future below. The provenance (copies of names) only for the log or the header.
     let described = shared.explain_header || access_logged();
     let (outcome, provenance) = match described {
         true => {
@@ -79,6 +83,28 @@ pub(crate) async fn decide_and_answer(
         }
         false => (state.table.decide_outcome(request, &mut rng), None),
     };
+    Decided {
+        state,
+        outcome,
+        provenance,
+        rng,
+    }
+}
+
+/// `request`, arrived at a Gateway listener, decided by the table in service and answered.
+async fn decide_and_answer(
+    shared: &Arc<Shared>,
+    arrival: &Arrival,
+    request: &Request,
+    body: Incoming,
+    client_upgrade: Option<OnUpgrade>,
+) -> Result<hyper::Response<Reply>, Refused> {
+    let Decided {
+        state,
+        outcome,
+        provenance,
+        mut rng,
+    } = decide(shared, request);
     let place = Place::Gateway {
         gateway: &arrival.gateway,
         port: arrival.port,
@@ -92,26 +118,19 @@ pub(crate) async fn decide_and_answer(
         provenance.as_ref(),
         body,
         client_upgrade,
-        attempt_timer,
+        None,
         &mut rng,
     )
     .await
 }
 
-/// A request's body as it arrives: hyper's, or read whole already (the HTTP/1.1 front,
-/// [`crate::http1_server`]).
-pub enum RequestBody {
-    Incoming(Incoming),
-    Read(Bytes),
-}
-
 /// The body of a request hyper read, and its upgrade when it asks for one.
-pub fn hyper_body(mut req: hyper::Request<Incoming>) -> (RequestBody, Option<OnUpgrade>) {
+pub fn hyper_body(mut req: hyper::Request<Incoming>) -> (Incoming, Option<OnUpgrade>) {
     let client_upgrade = req
         .headers()
         .contains_key(hyper::header::UPGRADE)
         .then(|| hyper::upgrade::on(&mut req));
-    (RequestBody::Incoming(req.into_body()), client_upgrade)
+    (req.into_body(), client_upgrade)
 }
 
 /// Where a request arrived, for the access log and for the client certificate the data plane
@@ -142,16 +161,58 @@ pub async fn answer(
     request: &Request,
     outcome: Outcome,
     provenance: Option<&Provenance>,
-    body: RequestBody,
+    body: Incoming,
     client_upgrade: Option<OnUpgrade>,
     attempt_timer: Option<Pin<&mut Sleep>>,
     rng: &mut SmallRng,
 ) -> Result<hyper::Response<Reply>, Refused> {
-    // Described and timed only when someone reads it: no per-request text otherwise.
-    let logging = access_logged();
-    let started = logging.then(Instant::now);
-    let decided = (shared.explain_header || logging).then(|| describe(provenance));
-    let mut response = match outcome {
+    let started = log_started();
+    let response = match begin(place, outcome) {
+        Begun::Answered(response) => response,
+        Begun::Refused(refused) => return Err(refused),
+        Begun::Forward(forward) => {
+            // Most requests have no body: nothing to wait for or collect.
+            let body = match hyper::body::Body::is_end_stream(&body) {
+                true => Bytes::new(),
+                false => {
+                    let limited = Limited::new(body, shared.limits.max_body_bytes);
+                    match limited.collect().await {
+                        Ok(b) => b.to_bytes(),
+                        Err(e) if e.downcast_ref::<hyper::Error>().is_some() => {
+                            return Ok(RequestError::BadRequest(e.to_string()).into_response());
+                        }
+                        Err(_) => {
+                            return Ok(RequestError::BodyTooLarge(shared.limits.max_body_bytes)
+                                .into_response());
+                        }
+                    }
+                }
+            };
+            let lent = Lent {
+                client_upgrade,
+                attempt_timer,
+            };
+            deliver(shared, state, place, forward, body, lent, rng).await
+        }
+    };
+    Ok(finish(
+        shared, place, request, provenance, started, response,
+    ))
+}
+
+/// An outcome carried out as far as it goes without waiting.
+#[allow(clippy::large_enum_variant)] // one per request, matched at once, never stored
+pub(crate) enum Begun {
+    /// Answered by the Gateway itself (a local answer or a redirect).
+    Answered(hyper::Response<Reply>),
+    Refused(Refused),
+    /// For [`deliver`].
+    Forward(Box<Forward>),
+}
+
+/// The part of carrying out `outcome` that needs no waiting: everything but a forward.
+pub(crate) fn begin(place: Place<'_>, outcome: Outcome) -> Begun {
+    match outcome {
         Outcome::ConnectionRefused => {
             let port = match place {
                 Place::Gateway { gateway, port } => {
@@ -165,64 +226,55 @@ pub async fn answer(
                     port
                 }
             };
-            return Err(Refused(format!("port {port}")));
+            Begun::Refused(Refused(format!("port {port}")))
         }
         Outcome::Respond {
             status,
             headers,
             reason,
-        } => local_response(status, &headers, &reason),
+        } => Begun::Answered(local_response(status, &headers, &reason)),
         Outcome::Redirect {
             status,
             location,
             mut headers,
         } => {
             headers.push(("Location".into(), location));
-            local_response(status, &headers, "")
+            Begun::Answered(local_response(status, &headers, ""))
         }
-        Outcome::Forward(forward) => {
-            // Most requests have no body: nothing to wait for or collect.
-            let body = match body {
-                RequestBody::Read(bytes) => bytes,
-                RequestBody::Incoming(incoming) if hyper::body::Body::is_end_stream(&incoming) => {
-                    Bytes::new()
-                }
-                RequestBody::Incoming(incoming) => {
-                    let limited = Limited::new(incoming, shared.limits.max_body_bytes);
-                    match limited.collect().await {
-                        Ok(b) => b.to_bytes(),
-                        Err(e) if e.downcast_ref::<hyper::Error>().is_some() => {
-                            return Ok(RequestError::BadRequest(e.to_string()).into_response());
-                        }
-                        Err(_) => {
-                            return Ok(RequestError::BodyTooLarge(shared.limits.max_body_bytes)
-                                .into_response());
-                        }
-                    }
-                }
-            };
-            let gateway = match place {
-                Place::Gateway { gateway, .. } => Some(gateway),
-                Place::Mesh { .. } => None,
-            };
-            let lent = Lent {
-                client_upgrade,
-                attempt_timer,
-            };
-            deliver(shared, state, gateway, forward, body, lent, rng).await
-        }
-    };
-    let Some(decided) = decided else {
-        return Ok(response);
-    };
+        Outcome::Forward(forward) => Begun::Forward(forward),
+    }
+}
+
+/// When a request's handling started, if the access log is written (it says how long).
+pub(crate) fn log_started() -> Option<Instant> {
+    access_logged().then(Instant::now)
+}
+
+/// The answer to `request` as it goes back: with the explain header (`--explain-header`) and
+/// the access log line, each only when asked for (no per-request text otherwise).
+pub(crate) fn finish(
+    shared: &Shared,
+    place: Place<'_>,
+    request: &Request,
+    provenance: Option<&Provenance>,
+    started: Option<Instant>,
+    mut response: hyper::Response<Reply>,
+) -> hyper::Response<Reply> {
+    let logging = started.is_some();
+    if !shared.explain_header && !logging {
+        return response;
+    }
+    let decided = describe(provenance);
     if shared.explain_header
         && let Ok(value) = hyper::header::HeaderValue::from_str(&decided)
     {
         response.headers_mut().insert(EXPLAIN_HEADER, value);
     }
-    let micros = started.map_or(0, |s| s.elapsed().as_micros() as u64);
-    log_access(place, request, response.status().as_u16(), &decided, micros);
-    Ok(response)
+    if let Some(started) = started {
+        let micros = started.elapsed().as_micros() as u64;
+        log_access(place, request, response.status().as_u16(), &decided, micros);
+    }
+    response
 }
 
 /// Whether the access log is written (`RUST_LOG`).
@@ -365,24 +417,28 @@ fn pick(state: &State, backend: &ServiceRef, rng: &mut SmallRng) -> Option<Endpo
 }
 
 /// What the connection a request came on lends its exchange with the backend.
-struct Lent<'a> {
+pub(crate) struct Lent<'a> {
     /// The client's side of an upgrade it asked for.
-    client_upgrade: Option<OnUpgrade>,
+    pub(crate) client_upgrade: Option<OnUpgrade>,
     /// A timer for the attempts' deadlines kept from one request to the next (moving a
     /// deadline later costs no timer-wheel work); `None`: one for this request.
-    attempt_timer: Option<Pin<&'a mut Sleep>>,
+    pub(crate) attempt_timer: Option<Pin<&'a mut Sleep>>,
 }
 
-/// `gateway`: whose backend client certificate is presented (none for the mesh).
-async fn deliver(
+/// `place`: a Gateway's backend client certificate is presented (none for the mesh).
+pub(crate) async fn deliver(
     shared: &Arc<Shared>,
     state: &State,
-    gateway: Option<&ObjectKey>,
+    place: Place<'_>,
     forward: Box<Forward>,
     body: Bytes,
     lent: Lent<'_>,
     rng: &mut SmallRng,
 ) -> hyper::Response<Reply> {
+    let gateway = match place {
+        Place::Gateway { gateway, .. } => Some(gateway),
+        Place::Mesh { .. } => None,
+    };
     let Lent {
         client_upgrade,
         attempt_timer,

@@ -29,7 +29,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::Shared;
 use crate::body::Reply;
-use crate::handler::{self, Arrival, RequestBody};
+use crate::handler::{self, Arrival, Begun, Lent, Place};
 use crate::replay::Replay;
 
 /// The most header fields a request may have here (hyper's default; beyond, hyper answers).
@@ -220,19 +220,31 @@ impl Front {
             }
             self.buf.advance(head.len);
             let body = self.buf.split_to(head.body_len).freeze();
-            let answered = handler::decide_and_answer(
-                shared,
-                arrival,
-                &self.request,
-                RequestBody::Read(body),
-                None,
-                Some(attempt_timer.as_mut()),
-            )
-            .await;
-            // Refused: the engine found no usable listener; the connection closes unanswered.
-            let Ok(response) = answered else {
-                return End::Closed;
+            // The decision and the answer's steps are called from here, not through one
+            // async function for all: each level of future would be copied on every request.
+            let decided = handler::decide(shared, &self.request);
+            let place = Place::Gateway {
+                gateway: &arrival.gateway,
+                port: arrival.port,
             };
+            let started = handler::log_started();
+            let response = match handler::begin(place, decided.outcome) {
+                Begun::Answered(response) => response,
+                // The engine found no usable listener: the connection closes unanswered.
+                Begun::Refused(_) => return End::Closed,
+                Begun::Forward(forward) => {
+                    let lent = Lent {
+                        client_upgrade: None,
+                        attempt_timer: Some(attempt_timer.as_mut()),
+                    };
+                    let mut rng = decided.rng;
+                    let state = &decided.state;
+                    handler::deliver(shared, state, place, forward, body, lent, &mut rng).await
+                }
+            };
+            let provenance = decided.provenance.as_ref();
+            let response =
+                handler::finish(shared, place, &self.request, provenance, started, response);
             let close = head.close || shared.front.draining();
             let (close, body) = encode(&mut self.out, &response, head.head_method, close);
             if self.write(body).await.is_err() || close {
