@@ -132,16 +132,7 @@ pub(crate) async fn serve(
         stream,
         buf: BytesMut::with_capacity(READ_CHUNK),
         out: Vec::with_capacity(1024),
-        request: Request {
-            gateway: Some(arrival.gateway.clone()),
-            scheme: Scheme::Http,
-            port: arrival.port,
-            method: String::new(),
-            host: String::new(),
-            path: String::new(),
-            headers: Vec::new(),
-            sni: None,
-        },
+        request: unfilled(&arrival),
     };
     let live = Live::new(&shared).await;
     let end = front.run(&shared, &arrival).await;
@@ -154,6 +145,20 @@ pub(crate) async fn serve(
             .serve_connection_with_upgrades(TokioIo::new(io), service)
             .into_owned();
         let _ = watcher.watch(conn).await;
+    }
+}
+
+/// A connection's request before its first head: the Gateway and port it arrived at.
+fn unfilled(arrival: &Arrival) -> Request {
+    Request {
+        gateway: Some(arrival.gateway.clone()),
+        scheme: Scheme::Http,
+        port: arrival.port,
+        method: String::new(),
+        host: String::new(),
+        path: String::new(),
+        headers: Vec::new(),
+        sni: None,
     }
 }
 
@@ -586,19 +591,8 @@ mod tests {
         }
     }
 
-    /// A connection's request before its first head.
     fn fresh() -> Request {
-        let arrival = arrival();
-        Request {
-            gateway: Some(arrival.gateway),
-            scheme: arrival.scheme,
-            port: arrival.port,
-            method: String::new(),
-            host: String::new(),
-            path: String::new(),
-            headers: Vec::new(),
-            sni: None,
-        }
+        unfilled(&arrival())
     }
 
     fn parsed(text: &str) -> Parsed {
