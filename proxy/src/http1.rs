@@ -84,7 +84,7 @@ impl ContentLength {
 }
 
 /// Whether `value` (a comma-separated list) has `token`, in any case.
-fn has_token(value: &[u8], token: &[u8]) -> bool {
+pub(crate) fn has_token(value: &[u8], token: &[u8]) -> bool {
     value
         .split(|b| *b == b',')
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))

@@ -30,6 +30,7 @@ use tokio::time::{Instant, Sleep};
 use crate::Shared;
 use crate::body::Reply;
 use crate::handler::{self, Arrival, Begun, Lent, Place};
+use crate::http1::has_token;
 use crate::replay::Replay;
 
 /// The most header fields a request may have here (hyper's default; beyond, hyper answers).
@@ -498,15 +499,14 @@ fn encode(
     }
     let mut date = false;
     let mut connection: Vec<&[u8]> = Vec::new();
+    // The answer's own Connection fields say `close`.
+    let mut says_close = false;
     for (name, value) in response.headers() {
         match name.as_str() {
             // The body's own length is written below; the front never chunks.
             "content-length" | "transfer-encoding" => continue,
             "connection" => {
-                close |= value
-                    .as_bytes()
-                    .split(|&b| b == b',')
-                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+                says_close |= has_token(value.as_bytes(), b"close");
                 connection.push(value.as_bytes());
                 continue;
             }
@@ -518,10 +518,7 @@ fn encode(
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    let says_close = connection.iter().any(|v| {
-        v.split(|&b| b == b',')
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
-    });
+    close |= says_close;
     if close && !says_close {
         connection.push(b"close");
     }
